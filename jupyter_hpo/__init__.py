@@ -1,0 +1,53 @@
+"""jupyter-hpo: hyperparameter tuning from the notebook, on warm workers, with live progress.
+
+The public API is re-exported here and imported on first use, so ``import jupyter_hpo`` stays fast.
+
+Example:
+    >>> import jupyter_hpo as hpo
+    >>> job = hpo.launch("examples/credit_default/tuning.yaml")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "launch": "jupyter_hpo.api",
+    "attach": "jupyter_hpo.api",
+    "list_jobs": "jupyter_hpo.api",
+    "Job": "jupyter_hpo.api",
+    "open_store": "jupyter_hpo.api",
+    "SearchSpace": "jupyter_hpo.space",
+    "IntParam": "jupyter_hpo.space",
+    "FloatParam": "jupyter_hpo.space",
+    "CategoricalParam": "jupyter_hpo.space",
+    "TuningSpec": "jupyter_hpo.spec",
+    "JobStatus": "jupyter_hpo.store",
+    "Store": "jupyter_hpo.store",
+    "HpoError": "jupyter_hpo.exceptions",
+    "SpecError": "jupyter_hpo.exceptions",
+    "SearchSpaceError": "jupyter_hpo.exceptions",
+    "JobNotFoundError": "jupyter_hpo.exceptions",
+    "JobStateError": "jupyter_hpo.exceptions",
+    "TrialPruned": "jupyter_hpo.exceptions",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__", "trial"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "trial":
+        return importlib.import_module("jupyter_hpo.trial")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jupyter_hpo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,391 @@
+"""The plain Python API every front door calls: launch, attach, list, stop, resume, results.
+
+Example:
+    >>> import jupyter_hpo as hpo
+    >>> def objective(p):
+    ...     return -(p["x"] - 1) ** 2
+    >>> job = hpo.launch(objective=objective, space={"x": {"type": "float", "low": -3, "high": 3}},
+    ...                  max_trials=10)  # doctest: +SKIP
+    >>> job.wait().value, job.best["params"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from jupyter_hpo.exceptions import JobStateError, SpecError
+from jupyter_hpo.space import SearchSpace
+from jupyter_hpo.spec import TuningSpec
+from jupyter_hpo.store import JobStatus, Store, _pid_alive
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from optuna.trial import FrozenTrial
+
+__all__ = ["launch", "attach", "list_jobs", "Job", "open_store"]
+
+# flat keyword -> (section, field) of the spec
+_KWARGS = {
+    "metric": ("objective", "metric"), "direction": ("objective", "direction"), "regex": ("objective", "regex"),
+    "max_trials": ("budget", "max_trials"), "max_parallel": ("budget", "max_parallel"),
+    "max_runtime": ("budget", "max_runtime"), "target": ("completion", "target"),
+    "patience": ("completion", "patience"), "timeout": ("trial", "timeout"),
+    "hyperparameters": ("trial", "hyperparameters"),
+    "max_trials_per_worker": ("warm_pool", "max_trials_per_worker"),
+    "max_memory_mb": ("warm_pool", "max_memory_mb"),
+}
+_TOP = {"name", "strategy", "seed", "early_stopping", "backend", "hyperband", "max_consecutive_failures"}
+_stores: dict[tuple[str | None, ...], Store] = {}
+
+
+def open_store(url: str | None = None) -> Store:
+    """The store at ``url`` (default: ``$JUPYTER_HPO_STORE_URL`` or SQLite in ``$JUPYTER_HPO_HOME``), opened once."""
+    key = (url, os.environ.get("JUPYTER_HPO_STORE_URL"), os.environ.get("JUPYTER_HPO_HOME"))
+    if key not in _stores:
+        _stores[key] = Store(url)
+    return _stores[key]
+
+
+def _spec_from_kwargs(objective: Any, space: Any, options: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if objective is not None:
+        is_path = isinstance(objective, (str, os.PathLike)) and not callable(objective)
+        data["trial"] = {"script": str(objective)} if is_path else {"function": objective}
+    if space is not None:
+        data["space"] = space.to_dict() if isinstance(space, SearchSpace) else space
+    for key, value in options.items():
+        if key in _KWARGS:
+            section, field = _KWARGS[key]
+            data.setdefault(section, {})[field] = value
+        elif key == "warm_pool":
+            if isinstance(value, Mapping):
+                data.setdefault("warm_pool", {}).update(value)
+            else:
+                data.setdefault("warm_pool", {})["enabled"] = value
+        elif key in _TOP:
+            data[key] = value
+        else:
+            allowed = ", ".join(sorted({*_KWARGS, *_TOP, "warm_pool"}))
+            raise SpecError(f"unknown option {key!r}; allowed: {allowed}.")
+    return data
+
+
+def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None = None, *,
+           objective: Callable[..., Any] | str | None = None, space: SearchSpace | Mapping[str, Any] | None = None,
+           store: Store | str | None = None, **options: Any) -> Job:
+    """Validate a tuning job, record it in the store and start its runner. Returns at once.
+
+    Args:
+        spec: a :class:`TuningSpec`, a dict of the YAML schema, or the path of a YAML file.
+        objective: a function ``objective(params) -> float | dict`` or a script path (instead of a spec).
+        space: the search space (a :class:`SearchSpace` or its dict form).
+        store: a :class:`Store` or URL; default :func:`open_store`.
+        **options: spec fields by name, e.g. ``max_trials=20, max_parallel=2, direction="minimize",
+            metric="auc", strategy="random", timeout=600, warm_pool=False, name="my-job"``.
+
+    Raises:
+        SpecError: the spec is invalid (nothing is written to the store).
+        JobStateError: a job of that name exists.
+    """
+    st = store if isinstance(store, Store) else open_store(store)
+    if isinstance(spec, (str, os.PathLike)):
+        spec = TuningSpec.from_file(spec)
+    if isinstance(spec, TuningSpec):
+        data = spec.to_dict()
+        data["trial"].pop("function", None)
+        if spec.trial.function is not None:
+            data["trial"]["function"] = spec.trial.function
+    else:
+        data = dict(spec or {})
+    for key, value in _spec_from_kwargs(objective, space, options).items():
+        merge = isinstance(value, dict) and isinstance(data.get(key), Mapping) and key != "space"
+        data[key] = {**data[key], **value} if merge else value
+    if isinstance(data.get("trial"), Mapping) and {"function", "script"} <= set(data["trial"]):
+        # an objective given as an argument replaces the spec's
+        kept = "function" if "function" in (_spec_from_kwargs(objective, None, {}).get("trial") or {}) else "script"
+        data["trial"] = {k: v for k, v in data["trial"].items() if k != ("script" if kept == "function" else "function")}
+    return _start(TuningSpec.from_dict(data), st)
+
+
+def _pickle_objective(fn: Callable[..., Any]) -> bytes:
+    """cloudpickle ``fn``; functions of modules that are not installed travel by value."""
+    import cloudpickle
+
+    module = sys.modules.get(getattr(fn, "__module__", "") or "")
+    by_value = (module is not None and module.__name__ not in ("__main__",)
+                and not module.__name__.startswith("jupyter_hpo") and _is_local_module(module))
+    if by_value:
+        cloudpickle.register_pickle_by_value(module)
+    try:
+        return cloudpickle.dumps(fn)
+    except Exception as e:
+        raise SpecError(f"`trial.function` cannot be pickled to send to workers: {type(e).__name__}: {e}") from None
+    finally:
+        if by_value:
+            cloudpickle.unregister_pickle_by_value(module)
+
+
+def _is_local_module(module: Any) -> bool:
+    path = getattr(module, "__file__", None)
+    if not path:
+        return False
+    prefixes = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+    return not os.path.abspath(path).startswith(prefixes)
+
+
+def _start(spec: TuningSpec, store: Store) -> Job:
+    from jupyter_hpo.backends import REGISTRY
+    from jupyter_hpo.exceptions import BackendError
+    from jupyter_hpo.runner import spawn_runner
+
+    if spec.backend not in REGISTRY:
+        raise BackendError(f"backend {spec.backend!r} is not available here; available: {', '.join(sorted(REGISTRY))}.")
+    payload = _pickle_objective(spec.trial.function) if spec.trial.function is not None else None
+    store.create_job(spec.name, spec.to_dict(), spec.objective.direction)
+    job_dir = store.job_dir(spec.name)
+    try:
+        job_dir.mkdir(parents=True, exist_ok=True)
+        if payload is not None:
+            (job_dir / "objective.pkl").write_bytes(payload)
+        store.set_job_attrs(spec.name, cwd=os.getcwd())
+        spawn_runner(spec.name, store.url, store.home)
+    except BaseException:
+        store.delete_job(spec.name)
+        shutil.rmtree(job_dir, ignore_errors=True)
+        raise
+    return Job(spec.name, store)
+
+
+def attach(name: str, store: Store | str | None = None) -> Job:
+    """The job called ``name`` (launched from any process, before or after a kernel restart).
+
+    Raises:
+        JobNotFoundError: there is no such job.
+    """
+    st = store if isinstance(store, Store) else open_store(store)
+    st.study_id(name)
+    return Job(name, st)
+
+
+def list_jobs(store: Store | str | None = None) -> list[dict[str, Any]]:
+    """A summary of every job (see :meth:`Job.summary`), newest first."""
+    st = store if isinstance(store, Store) else open_store(store)
+    jobs = [Job(name, st).summary(attrs) for name, attrs in st.all_job_attrs().items()]
+    return sorted(jobs, key=lambda j: j["created"] or 0, reverse=True)
+
+
+class Job:
+    """A tuning job in the store; every property reads the store, so it is always current.
+
+    Example:
+        >>> job = attach("credit-xgb")  # doctest: +SKIP
+        >>> job.status, job.best["value"]  # doctest: +SKIP
+    """
+
+    def __init__(self, name: str, store: Store | None = None) -> None:
+        self.name = name
+        self.store = store or open_store()
+        self._space: SearchSpace | None = None
+
+    def __repr__(self) -> str:
+        return f"Job({self.name!r}, status={self.status.value!r})"
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return self.store.job_attrs(self.name)
+
+    @property
+    def status(self) -> JobStatus:
+        return Store.status_of(self.attrs)
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return self.attrs["spec"]
+
+    @property
+    def space(self) -> SearchSpace:
+        if self._space is None:
+            self._space = SearchSpace.from_dict(self.spec["space"])
+        return self._space
+
+    def raw_trials(self, after: int = -1) -> list[FrozenTrial]:
+        """Optuna's trials with ``number > after`` (only new or unfinished ones are read)."""
+        return self.store.trials(self.name, after)
+
+    def trial_records(self, after: int = -1) -> list[dict[str, Any]]:
+        """Trials as plain dicts (JSON-able): number, state, value, params and the attributes."""
+        return [trial_record(t, self.space) for t in self.raw_trials(after)]
+
+    def trials(self) -> pd.DataFrame:
+        """All trials as a DataFrame: one row per trial, one ``param_<name>`` column per parameter."""
+        import pandas as pd
+
+        rows = []
+        for rec in self.trial_records():
+            row = {k: v for k, v in rec.items() if k not in ("params", "intermediate")}
+            row.update({f"param_{k}": v for k, v in rec["params"].items()})
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("number") if rows else pd.DataFrame()
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        """``{"number", "value", "params"}`` of the best complete trial, or None."""
+        return self.summary()["best"]
+
+    def summary(self, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Status, trial counts, best trial and warm-start savings, in one JSON-able dict."""
+        attrs = attrs if attrs is not None else self.attrs
+        return summarize(self.name, attrs, self.trial_records())
+
+    def wait(self, timeout: float | None = None, poll: float = 0.5) -> JobStatus:
+        """Block until the job has finished; return its status.
+
+        Raises:
+            TimeoutError: it is still running after ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            status = self.status
+            if status.is_finished():
+                return status
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"job {self.name!r} is still {status.value} after {timeout:g} s")
+            time.sleep(poll)
+
+    def stop(self, wait: bool = True, timeout: float = 60.0) -> JobStatus:
+        """Ask the job to stop: running trials are interrupted (and re-run if it is resumed)."""
+        status = self.status
+        if status.is_finished() and status != JobStatus.STALE:
+            return status
+        self.store.set_job_attrs(self.name, stop_requested=True)
+        runner = self.attrs.get("runner") or {}
+        if status == JobStatus.STALE:
+            _mark_interrupted(self.store, self.name)
+            self.store.set_job_attrs(self.name, status="stopped", reason="stopped (its runner had died)",
+                                     ended=time.time())
+            return JobStatus.STOPPED
+        pid = runner.get("pid")
+        if pid and runner.get("host") == _hostname() and _pid_alive(int(pid)):
+            try:
+                os.kill(int(pid), signal.SIGTERM)
+            except OSError:
+                pass
+        return self.wait(timeout) if wait else self.status
+
+    def resume(self, max_trials: int | None = None) -> Job:
+        """Continue a job whose runner died or that was stopped, up to its budget (or ``max_trials``).
+
+        Trials that were running when the runner died are marked failed (``interrupted``) and run
+        again with the same parameters; nothing completed is lost or repeated.
+
+        Raises:
+            JobStateError: the job is running, or has completed its budget (pass a larger ``max_trials``).
+        """
+        status = self.status
+        if status.is_active():
+            raise JobStateError(f"job {self.name!r} is {status.value}; it cannot be resumed while its runner runs.")
+        attrs = self.attrs
+        spec = dict(attrs["spec"])
+        if max_trials is not None:
+            spec["budget"] = {**spec["budget"], "max_trials": max_trials}
+            TuningSpec.from_stored(spec, self.store.job_dir(self.name))  # validate
+        elif status == JobStatus.COMPLETED:
+            raise JobStateError(
+                f"job {self.name!r} has completed ({attrs.get('reason', '')}); pass a larger max_trials to continue it."
+            )
+        from jupyter_hpo.runner import spawn_runner
+
+        self.store.set_job_attrs(self.name, spec=spec, status="pending", reason="", stop_requested=False,
+                                 heartbeat=time.time(), runner={})
+        spawn_runner(self.name, self.store.url, self.store.home, cwd=attrs.get("cwd"))
+        return self
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _mark_interrupted(store: Store, name: str) -> None:
+    from optuna.trial import TrialState
+
+    for t in store.trials(name):
+        if t.state == TrialState.RUNNING:
+            store.storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+            store.storage.set_trial_user_attr(t._trial_id, "error", "interrupted: the runner stopped while it ran")
+            store.storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+
+
+def trial_record(t: FrozenTrial, space: SearchSpace) -> dict[str, Any]:
+    """One trial as a JSON-able dict, with parameters under the space's own names."""
+    try:
+        params = space.from_optuna(t.params)
+    except KeyError:
+        params = dict(t.params)
+    ua = t.user_attrs
+    value = t.value if t.value is not None and math.isfinite(t.value) else None
+    return {
+        "number": t.number,
+        "state": t.state.name.lower(),
+        "value": value,
+        "params": params,
+        "worker": ua.get("worker"),
+        "warm": ua.get("warm"),
+        "startup_s": ua.get("startup_s"),
+        "run_s": ua.get("run_s"),
+        "error": ua.get("error"),
+        "fold_mean": ua.get("fold_mean"),
+        "fold_std": ua.get("fold_std"),
+        "interrupted": bool(ua.get("interrupted", False)),
+        "intermediate": {str(k): v for k, v in sorted(t.intermediate_values.items())},
+        "started": t.datetime_start.timestamp() if t.datetime_start else None,
+        "completed": t.datetime_complete.timestamp() if t.datetime_complete else None,
+    }
+
+
+def summarize(name: str, attrs: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The figures a list, a progress display or a sidebar row shows for one job."""
+    spec = attrs.get("spec") or {}
+    counts = {s: 0 for s in ("complete", "pruned", "fail", "running")}
+    for r in records:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    maximize = (spec.get("objective") or {}).get("direction", "maximize") == "maximize"
+    done = [r for r in records if r["state"] == "complete" and r["value"] is not None]
+    best = (max if maximize else min)(done, key=lambda r: r["value"]) if done else None
+    cold = [r["startup_s"] for r in records if r["warm"] is False and r["startup_s"] is not None]
+    warm = [r["startup_s"] for r in records if r["warm"] is True and r["startup_s"] is not None]
+    saved = None
+    if cold and warm:
+        saved = max(0.0, sum(cold) / len(cold) - sum(warm) / len(warm)) * len(warm)
+    return {
+        "name": name,
+        "status": Store.status_of(attrs).value,
+        "reason": attrs.get("reason", ""),
+        "backend": attrs.get("backend"),
+        "metric": (spec.get("objective") or {}).get("metric"),
+        "direction": "maximize" if maximize else "minimize",
+        "max_trials": (spec.get("budget") or {}).get("max_trials"),
+        "trials": len(records),
+        "complete": counts["complete"],
+        "pruned": counts["pruned"],
+        "failed": counts["fail"] - sum(1 for r in records if r["interrupted"]),
+        "interrupted": sum(1 for r in records if r["interrupted"]),
+        "running": counts["running"],
+        "best": None if best is None else {"number": best["number"], "value": best["value"], "params": best["params"]},
+        "warm_starts": len(warm),
+        "cold_starts": len(cold),
+        "cold_startup_s": sum(cold) / len(cold) if cold else None,
+        "warm_startup_s": sum(warm) / len(warm) if warm else None,
+        "startup_saved_s": saved,
+        "created": attrs.get("created"),
+        "ended": attrs.get("ended"),
+    }
+

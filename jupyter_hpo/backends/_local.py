@@ -1,0 +1,253 @@
+"""The embedded local backend: a warm pool of long-lived worker processes on this machine.
+
+Each worker loads the objective once (or pre-imports a script's imports) and then runs trial after
+trial, reset before each. A worker that crashes, hangs past the trial timeout or grows past its
+memory bound is killed and replaced; its trial is recorded failed with the reason. With
+``warm_pool.enabled = false`` every trial gets a fresh process (the cold baseline).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_hpo.backends._base import Assignment, Backend, TrialEvents, TrialOutcome, TrialRequest
+from jupyter_hpo.backends._worker import worker_main
+
+if TYPE_CHECKING:
+    from jupyter_hpo.spec import TuningSpec
+
+__all__ = ["LocalBackend"]
+
+_MEMORY_CHECK_S = 0.25
+
+
+@dataclass
+class _Proc:
+    id: str
+    process: Any
+    conn: Any
+    spawned_at: float
+    ready_at: float | None = None
+    n_trials: int = 0
+    task: TrialRequest | None = None
+    dispatched_at: float = 0.0
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+class LocalBackend(Backend):
+    """A pool of ``budget.max_parallel`` worker processes (see the module docstring).
+
+    Example:
+        >>> backend = LocalBackend(spec, job_dir)  # doctest: +SKIP
+    """
+
+    name = "local"
+
+    def __init__(self, spec: TuningSpec, job_dir: Path) -> None:
+        super().__init__(spec, job_dir)
+        self._ctx = multiprocessing.get_context("spawn")
+        self._procs: list[_Proc] = []
+        self._serial = 0
+        self._warm = spec.warm_pool.enabled
+        self._per_worker = spec.warm_pool.max_trials_per_worker if self._warm else 1
+        self._memory_bytes = spec.warm_pool.max_memory_mb * 2**20 if spec.warm_pool.max_memory_mb else None
+        self._timeout = spec.trial.timeout
+        self._size = spec.budget.max_parallel
+        self._last_memory_check = 0.0
+        if spec.trial.script is not None:
+            self._boot = {"kind": "script", "path": spec.trial.script}
+        else:
+            self._boot = {"kind": "function", "path": str(job_dir / "objective.pkl")}
+        self._boot.update(metric=spec.objective.metric, pattern=spec.objective.pattern,
+                          hyperparameters=dict(spec.trial.hyperparameters))
+
+    # -- pool ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._warm:
+            for _ in range(self._size):
+                self._spawn()
+
+    def _spawn(self) -> _Proc:
+        self._serial += 1
+        parent, child = self._ctx.Pipe()
+        process = self._ctx.Process(target=worker_main, args=(child, self._boot), daemon=True,
+                                    name=f"jupyter-hpo-worker-{self._serial}")
+        spawned_at = time.time()
+        process.start()
+        child.close()
+        proc = _Proc(id=f"local-{self._serial}", process=process, conn=parent, spawned_at=spawned_at)
+        self._procs.append(proc)
+        return proc
+
+    def _remove(self, proc: _Proc, *, kill: bool) -> None:
+        if proc in self._procs:
+            self._procs.remove(proc)
+        if kill and proc.process.is_alive():
+            proc.process.kill()
+        proc.process.join(timeout=5)
+        proc.conn.close()
+
+    def _replace(self, proc: _Proc) -> None:
+        self._remove(proc, kill=True)
+        if self._warm and len(self._procs) < self._size:
+            self._spawn()
+
+    def free_slots(self) -> int:
+        return self._size - self.running()
+
+    def running(self) -> int:
+        return sum(1 for p in self._procs if p.task is not None)
+
+    def submit(self, request: TrialRequest) -> Assignment:
+        idle = [p for p in self._procs if p.task is None]
+        # a ready worker first, then one still booting, else a new process
+        proc = next((p for p in idle if p.ready_at is not None), None) or (idle[0] if idle else self._spawn())
+        proc.task, proc.dispatched_at = request, time.time()
+        proc.conn.send(("run", {"key": request.key, "params": request.params, "seed": request.seed}))
+        return Assignment(worker=proc.id, warm=proc.n_trials > 0)
+
+    # -- events --------------------------------------------------------------------------------
+    def poll(self, events: TrialEvents, timeout: float) -> None:
+        waitables: list[Any] = [p.conn for p in self._procs] + [p.process.sentinel for p in self._procs]
+        ready = set(wait(waitables, timeout)) if waitables else set()
+        if not waitables:
+            time.sleep(timeout)
+        for proc in list(self._procs):
+            if proc.conn in ready:
+                self._drain(proc, events)
+        for proc in list(self._procs):
+            if proc.process.sentinel in ready and proc in self._procs and not proc.process.is_alive():
+                self._drain(proc, events)
+                if proc in self._procs:
+                    self._fail(proc, events, f"worker process died ({_describe_exit(proc.process.exitcode)})")
+        self._check_limits(events)
+
+    def _drain(self, proc: _Proc, events: TrialEvents) -> None:
+        try:
+            while proc in self._procs and proc.conn.poll():
+                self._handle(proc, proc.conn.recv(), events)
+        except (EOFError, OSError):
+            pass  # the sentinel tells us the process ended
+
+    def _handle(self, proc: _Proc, msg: tuple[Any, ...], events: TrialEvents) -> None:
+        kind = msg[0]
+        if kind == "ready":
+            proc.ready_at = time.time()
+        elif kind == "report":
+            _, key, step, value = msg
+            proc.conn.send(("prune", events.on_report(key, step, value)))
+        elif kind == "done":
+            self._finish(proc, msg[2], events)
+        elif kind == "boot_error":
+            self._fail(proc, events, f"the worker could not load the objective: {msg[1]}", traceback=msg[2])
+
+    def _finish(self, proc: _Proc, payload: dict[str, Any], events: TrialEvents) -> None:
+        request, proc.task = proc.task, None
+        proc.n_trials += 1
+        assert request is not None
+        outcome = TrialOutcome(
+            key=request.key, state=payload["state"], value=payload.get("value"), error=payload.get("error"),
+            traceback=payload.get("traceback"), startup_s=max(0.0, payload["started_at"] - proc.dispatched_at),
+            run_s=payload.get("run_s"), fold_scores=payload.get("fold_scores") or [],
+            metrics=payload.get("metrics") or {},
+        )
+        if "invalid" in payload:
+            outcome.state, outcome.error = "failed", f"the objective returned {payload['invalid']}, not a number"
+        if self._per_worker is not None and proc.n_trials >= self._per_worker:
+            self._retire(proc)
+        elif self._memory_bytes is not None and self._rss(proc) > self._memory_bytes:
+            self._retire(proc)
+        events.on_finish(outcome)
+
+    def _retire(self, proc: _Proc) -> None:
+        try:
+            proc.conn.send(("exit",))
+        except OSError:
+            pass
+        self._procs.remove(proc)
+        proc.process.join(timeout=2)
+        self._remove(proc, kill=True)
+        if self._warm and len(self._procs) < self._size:
+            self._spawn()
+
+    def _fail(self, proc: _Proc, events: TrialEvents, reason: str, *, traceback: str | None = None,
+              interrupted: bool = False) -> TrialOutcome | None:
+        request = proc.task
+        self._replace(proc)
+        if request is None:
+            return None
+        outcome = TrialOutcome(key=request.key, state="failed", error=reason, traceback=traceback,
+                               run_s=time.time() - proc.dispatched_at, interrupted=interrupted)
+        events.on_finish(outcome)
+        return outcome
+
+    @staticmethod
+    def _rss(proc: _Proc) -> float:
+        import psutil
+
+        try:
+            return float(psutil.Process(proc.process.pid).memory_info().rss)
+        except (psutil.Error, TypeError):
+            return 0.0
+
+    def _check_limits(self, events: TrialEvents) -> None:
+        now = time.time()
+        for proc in [p for p in self._procs if p.task is not None]:
+            if self._timeout is not None and proc.ready_at is not None:
+                began = max(proc.dispatched_at, proc.ready_at)
+                if now - began > self._timeout:
+                    self._fail(proc, events, f"timed out after {self._timeout:g} s (trial.timeout)")
+        if self._memory_bytes is None or now - self._last_memory_check < _MEMORY_CHECK_S:
+            return
+        self._last_memory_check = now
+        for proc in [p for p in self._procs if p.task is not None]:
+            rss = self._rss(proc)
+            if rss > self._memory_bytes:
+                self._fail(proc, events, f"the worker used {rss / 2**20:.0f} MB, above its bound of "
+                           f"{self._memory_bytes / 2**20:.0f} MB (warm_pool.max_memory_mb)")
+
+    # -- shutdown ------------------------------------------------------------------------------
+    def cancel_all(self, reason: str) -> list[TrialOutcome]:
+        outcomes = []
+
+        class _Collect:
+            def on_report(self, key: int, step: int, value: float) -> bool:
+                return True
+
+            def on_finish(self, outcome: TrialOutcome) -> None:
+                outcomes.append(outcome)
+
+        warm, self._warm = self._warm, False  # no replacements for cancelled workers
+        for proc in [p for p in self._procs if p.task is not None]:
+            self._fail(proc, _Collect(), reason, interrupted=True)
+        self._warm = warm
+        return outcomes
+
+    def close(self) -> None:
+        self._warm = False  # no replacements from here on
+        for proc in list(self._procs):
+            try:
+                if proc.task is None:
+                    proc.conn.send(("exit",))
+            except OSError:
+                pass
+        deadline = time.time() + 3
+        for proc in list(self._procs):
+            proc.process.join(timeout=max(0.0, deadline - time.time()) if proc.task is None else 0)
+            self._remove(proc, kill=True)

@@ -1,0 +1,222 @@
+"""The body of a local worker process: load the objective once, then run trial after trial.
+
+Kept light on imports (no Optuna, no pandas): a worker's start-up is what a cold start costs.
+Messages on the pipe, worker -> runner:
+    ("ready", pid, boot_seconds)
+    ("report", key, step, value)      -> the runner answers ("prune", bool)
+    ("done", key, payload)            payload: value | invalid, started_at, run_s, fold_scores, metrics,
+                                      state ("complete" | "pruned" | "failed"), error, traceback
+runner -> worker: ("run", task) with task = {key, params, seed}; ("exit",)
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib
+import io
+import os
+import re
+import runpy
+import signal
+import sys
+import time
+import traceback
+from typing import Any
+
+from jupyter_hpo import trial as trial_api
+
+_TAIL_LINES = 40
+
+
+def _preload_script_imports(path: str) -> None:
+    """Import a script's top-level absolute imports now, so that warm trials find them loaded."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), filename=path)
+    except (OSError, SyntaxError):
+        return  # the trial will report the problem itself
+    for node in tree.body:
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for name in names:
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
+
+class _Tee(io.TextIOBase):
+    """Passes a script's output through and keeps the last metric match and a tail of lines."""
+
+    def __init__(self, out: Any, pattern: re.Pattern[str]) -> None:
+        self._out, self._pattern = out, pattern
+        self._partial = ""
+        self.last_match: str | None = None
+        self.tail: list[str] = []
+
+    def write(self, s: str) -> int:
+        self._out.write(s)
+        self._partial += s
+        *lines, self._partial = self._partial.split("\n")
+        for line in lines:
+            self._line(line)
+        return len(s)
+
+    def _line(self, line: str) -> None:
+        found = self._pattern.findall(line)
+        if found:
+            self.last_match = found[-1]
+        self.tail = (self.tail + [line])[-_TAIL_LINES:]
+
+    def flush(self) -> None:
+        if self._partial:
+            self._line(self._partial)
+            self._partial = ""
+        self._out.flush()
+
+
+def _as_number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _split_result(result: Any, metric: str) -> tuple[Any, dict[str, float]]:
+    if isinstance(result, dict):
+        others = {str(k): v for k, v in result.items() if k != metric and _as_number(v) is not None}
+        return result.get(metric, _Missing(metric, list(result))), {k: float(v) for k, v in others.items()}
+    return result, {}
+
+
+class _Missing:
+    def __init__(self, metric: str, keys: list[Any]) -> None:
+        self.text = f"the returned dict has no key {metric!r} (keys: {keys})"
+
+
+class _Worker:
+    def __init__(self, conn: Any, boot: dict[str, Any]) -> None:
+        self.conn = conn
+        self.boot = boot
+        self.metric: str = boot["metric"]
+        self.static: dict[str, Any] = boot.get("hyperparameters") or {}
+        self.objective: Any = None
+        if boot["kind"] == "function":
+            import cloudpickle
+
+            with open(boot["path"], "rb") as f:
+                self.objective = cloudpickle.load(f)
+        else:
+            _preload_script_imports(boot["path"])
+        self.pattern = re.compile(boot["pattern"])
+
+    def _report(self, key: int) -> Any:
+        def send(value: float, step: int) -> bool:
+            self.conn.send(("report", key, step, value))
+            reply = self.conn.recv()
+            return bool(reply[1])
+
+        return send
+
+    def run(self, task: dict[str, Any]) -> dict[str, Any]:
+        key = task["key"]
+        params = {**self.static, **task["params"]}
+        started = time.time()
+        trial_api._begin(trial_api._Context(params=params, report_fn=self._report(key), seed=task.get("seed"),
+                                            metric=self.metric))
+        payload: dict[str, Any] = {"started_at": started, "state": "complete"}
+        try:
+            if self.objective is not None:
+                raw = self.objective(params) if _takes_argument(self.objective) else self.objective()
+            else:
+                raw = self._run_script(params)
+            value, payload["metrics"] = _split_result(raw, self.metric)
+            if isinstance(value, _Missing):
+                payload.update(state="failed", error=value.text)
+            elif _as_number(value) is None:
+                payload["invalid"] = repr(value)[:200]
+            else:
+                payload["value"] = _as_number(value)
+        except BaseException as e:  # noqa: BLE001 - a trial's failure must never kill the worker
+            if type(e).__name__ == "TrialPruned" or getattr(e, "_jupyter_hpo_pruned", False):
+                payload["state"] = "pruned"
+            elif isinstance(e, KeyboardInterrupt):
+                raise
+            else:
+                payload.update(state="failed", error=_one_line(e), traceback=traceback.format_exc(limit=20))
+        finally:
+            ctx = trial_api._end()
+        payload["run_s"] = time.time() - started
+        if ctx is not None and ctx.fold_scores:
+            payload["fold_scores"] = ctx.fold_scores
+        return payload
+
+    def _run_script(self, params: dict[str, Any]) -> Any:
+        argv = [self.boot["path"]]
+        for name, value in params.items():
+            argv += [f"--{name}", str(value)]
+        tee = _Tee(sys.stdout, self.pattern)
+        saved_argv, saved_out = sys.argv, sys.stdout
+        sys.argv, sys.stdout = argv, tee
+        try:
+            runpy.run_path(self.boot["path"], run_name="__main__")
+        except SystemExit as e:
+            if e.code not in (None, 0):
+                tail = "\n".join(tee.tail[-5:])
+                raise RuntimeError(f"the script exited with code {e.code}; its last output:\n{tail}") from None
+        finally:
+            tee.flush()
+            sys.argv, sys.stdout = saved_argv, saved_out
+        if tee.last_match is None:
+            raise RuntimeError(
+                f"no output line matched the objective regex {self.pattern.pattern!r} "
+                f"(print e.g. '{self.metric}=0.83')"
+            )
+        return tee.last_match
+
+
+def _takes_argument(fn: Any) -> bool:
+    import inspect
+
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in sig.parameters.values())
+
+
+def _one_line(e: BaseException) -> str:
+    text = f"{type(e).__name__}: {e}".strip()
+    first = text.splitlines()[0] if text else type(e).__name__
+    return first[:300]
+
+
+def worker_main(conn: Any, boot: dict[str, Any]) -> None:
+    """Entry point of a worker process (started by the local backend with the spawn method)."""
+    t0 = time.time()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides when a worker stops
+    try:
+        worker = _Worker(conn, boot)
+    except BaseException as e:  # noqa: BLE001
+        conn.send(("boot_error", _one_line(e), traceback.format_exc(limit=20)))
+        return
+    conn.send(("ready", os.getpid(), time.time() - t0))
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg[0] != "run":
+            return
+        payload = worker.run(msg[1])
+        try:
+            conn.send(("done", msg[1]["key"], payload))
+        except (BrokenPipeError, OSError):
+            return
+
+
+if __name__ == "__main__":  # pragma: no cover - started through multiprocessing
+    raise SystemExit("jupyter_hpo.backends._worker is started by the local backend")
+

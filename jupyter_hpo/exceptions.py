@@ -1,0 +1,56 @@
+"""The error hierarchy of jupyter-hpo.
+
+The core raises these; each front door (CLI, magics, server, widgets) translates them once.
+Every subclass also derives from the builtin it resembles, so ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "HpoError",
+    "SearchSpaceError",
+    "SpecError",
+    "JobNotFoundError",
+    "JobStateError",
+    "StoreError",
+    "BackendError",
+    "TrialPruned",
+]
+
+
+class HpoError(Exception):
+    """Base class of every error jupyter-hpo raises on purpose."""
+
+
+class SearchSpaceError(HpoError, ValueError):
+    """Raised when a parameter or a search space breaks a rule (bad range, duplicate name...)."""
+
+
+class SpecError(HpoError, ValueError):
+    """Raised when a tuning-job spec is invalid; the message names the field and the bad value."""
+
+
+class JobNotFoundError(HpoError, KeyError):
+    """Raised when no job of the given name exists in the store."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "job not found"
+
+
+class JobStateError(HpoError, RuntimeError):
+    """Raised when an action does not fit the job's state (e.g. resuming a running job)."""
+
+
+class StoreError(HpoError, OSError):
+    """Raised when the store cannot be opened, read or written (read-only directory, full disk...)."""
+
+
+class BackendError(HpoError, RuntimeError):
+    """Raised when a backend cannot be created or cannot run trials (unknown name, missing extra...)."""
+
+
+class TrialPruned(HpoError):
+    """Raised inside a trial to stop it early; the trial is recorded as pruned, not failed.
+
+    ``jupyter_hpo.trial.report`` and ``folds`` raise it when the job's pruner says so.
+    """

@@ -1,0 +1,302 @@
+"""The runner: one process per job, looping ask -> dispatch -> collect -> tell -> persist.
+
+The optimizer's state lives in an in-memory Optuna study (sampling costs well under a
+millisecond there), rebuilt from the store when a job resumes. Every event is persisted to the
+store, in order, by a writer thread, so a slow database never holds up the trial loop. The store
+stays the single source of truth: readers see a trial within milliseconds of the runner learning
+of it, and a runner killed at any moment loses nothing it had persisted; a trial it had not yet
+persisted as finished is re-run on resume.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import os
+import queue
+import signal
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from jupyter_hpo.backends import TrialOutcome, TrialRequest, create_backend
+from jupyter_hpo.spec import TuningSpec
+from jupyter_hpo.store import HEARTBEAT_S, Store
+from jupyter_hpo.strategies import grid_size, make_pruner, make_sampler
+
+__all__ = ["Runner"]
+
+log = logging.getLogger("jupyter_hpo.runner")
+_STOP_CHECK_S = 0.5
+
+
+class _Writer(threading.Thread):
+    """Applies store writes in order, off the trial loop. ``error`` holds the first failure."""
+
+    def __init__(self, store: Store, study_id: int) -> None:
+        super().__init__(name="jupyter-hpo-store-writer", daemon=True)
+        self.store, self.study_id = store, study_id
+        self.error: Exception | None = None
+        self.trial_ids: dict[int, int] = {}
+        self._queue: queue.Queue[Any] = queue.Queue()
+
+    def put(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        self._queue.put((fn, args, kwargs))
+
+    def run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            fn, args, kwargs = item
+            try:
+                fn(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001 - reported to the runner, which stops the job
+                log.exception("store write failed")
+                self.error = self.error or e
+
+    def flush(self, timeout: float = 60.0) -> bool:
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    def close(self) -> None:
+        self.flush()
+        self._queue.put(None)
+        self.join(timeout=10)
+
+
+class Runner:
+    """Drives one job to its end. ``run()`` returns the process exit code.
+
+    Args:
+        store: the store holding the job.
+        name: the job's name.
+    """
+
+    def __init__(self, store: Store, name: str) -> None:
+        import optuna
+
+        self.store, self.name = store, name
+        self.study_id = store.study_id(name)
+        attrs = store.job_attrs(name)
+        self.spec = TuningSpec.from_stored(attrs["spec"], store.job_dir(name))
+        self.distributions = self.spec.space.to_optuna()
+        self.brain = optuna.create_study(
+            direction=self.spec.objective.direction, sampler=make_sampler(self.spec), pruner=make_pruner(self.spec)
+        )
+        self.max_trials = self.spec.budget.max_trials
+        if self.spec.strategy == "grid":
+            self.max_trials = min(self.max_trials, grid_size(self.spec))
+        self.live: dict[int, Any] = {}
+        self.n_counted = 0
+        self.failures_in_a_row = 0
+        self.last_error = ""
+        self.since_best = 0
+        self.end: tuple[str, str] | None = None  # (status, reason) once the job should end
+        self._signal: str | None = None
+        self.writer = _Writer(store, self.study_id)
+
+    # -- history (resume) ------------------------------------------------------------------------
+    def _load_history(self) -> None:
+        from optuna.trial import TrialState
+
+        storage = self.store.storage
+        for t in self.store.trials(self.name):
+            if t.state == TrialState.RUNNING:  # the previous runner died while this trial ran
+                storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+                storage.set_trial_user_attr(t._trial_id, "error", "interrupted: the runner stopped while it ran")
+                storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+                t = storage.get_trial(t._trial_id)
+            if t.state == TrialState.WAITING:
+                continue
+            self.brain.add_trial(t)
+            if t.user_attrs.get("interrupted"):
+                if not t.user_attrs.get("requeued"):
+                    self.brain.enqueue_trial(t.params, skip_if_exists=False)
+                    storage.set_trial_user_attr(t._trial_id, "requeued", True)
+                continue
+            self.n_counted += 1
+            self._update_progress(t.state.name.lower(), t.value, t.user_attrs.get("error"))
+
+    # -- trial loop ------------------------------------------------------------------------------
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        started = time.time()
+        self.store.set_job_attrs(
+            self.name, status="running", reason="", heartbeat=started,
+            runner={"pid": os.getpid(), "host": socket.gethostname(), "started": started},
+        )
+        self.writer.start()
+        backend = None
+        try:
+            self._load_history()
+            backend = create_backend(self.spec, self.store.job_dir(self.name))
+            backend.start()
+            self._loop(backend, started)
+        except Exception as e:  # noqa: BLE001 - whatever happens, the job must not stay "running"
+            log.exception("runner failed")
+            self.end = ("failed", f"the runner failed: {type(e).__name__}: {e}")
+            if backend is not None:
+                for outcome in backend.cancel_all("interrupted: the runner failed"):
+                    self.on_finish(outcome)
+        finally:
+            if backend is not None:
+                backend.close()
+        status, reason = self.end or ("failed", "the runner ended unexpectedly")
+        self.writer.put(self.store.set_job_attrs, self.name, **{"status": status, "reason": reason,
+                                                                 "ended": time.time(), "heartbeat": time.time()})
+        self.writer.close()
+        if self.writer.error is not None:
+            log.error("the store could not be written: %s", self.writer.error)
+            return 1
+        log.info("job %s %s: %s", self.name, status, reason)
+        return 0 if status != "failed" else 1
+
+    def _loop(self, backend: Any, started: float) -> None:
+        next_beat = next_check = 0.0
+        while True:
+            now = time.time()
+            if now >= next_check:
+                next_check = now + _STOP_CHECK_S
+                self._check_requests(started, now)
+            if now >= next_beat:
+                next_beat = now + HEARTBEAT_S
+                self.writer.put(self.store.set_job_attrs, self.name, heartbeat=now)
+            if self.end is not None and self.end[0] in ("stopped", "failed") or self._time_up(started, now):
+                for outcome in backend.cancel_all(self._cancel_reason()):
+                    self.on_finish(outcome)
+            while self.end is None and backend.free_slots() > 0 and self.n_counted + len(self.live) < self.max_trials:
+                self._dispatch(backend)
+            if not self.live and (self.end is not None or self.n_counted >= self.max_trials):
+                self.end = self.end or ("completed", f"budget of {self.max_trials} trials reached")
+                return
+            backend.poll(self, timeout=0.05 if self.live else 0.2)
+
+    def _cancel_reason(self) -> str:
+        if self.end is not None and self.end[0] == "stopped":
+            return "interrupted: the job was stopped"
+        return f"interrupted: {self.end[1] if self.end else 'the job ended'}"
+
+    def _time_up(self, started: float, now: float) -> bool:
+        limit = self.spec.budget.max_runtime
+        if limit is None or now - started < limit:
+            return False
+        if self.end is None:
+            self.end = ("completed", f"max_runtime of {limit:g} s reached")
+        return True
+
+    def _check_requests(self, started: float, now: float) -> None:
+        if self._signal is not None and (self.end is None or self.end[0] == "completed"):
+            self.end = ("stopped", f"stopped ({self._signal})")
+        if self.end is None and self.store.job_attrs(self.name).get("stop_requested"):
+            self.end = ("stopped", "stopped on request")
+        if self.writer.error is not None and (self.end is None or self.end[0] != "failed"):
+            self.end = ("failed", f"the store could not be written: {self.writer.error}")
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self._signal = signal.Signals(signum).name
+
+    def _dispatch(self, backend: Any) -> None:
+        from optuna.trial import FrozenTrial, TrialState
+
+        trial = self.brain.ask(self.distributions)
+        params = self.spec.space.from_optuna(trial.params)
+        seed = ((self.spec.seed or 0) * 1_000_003 + trial.number) % 2**31
+        assignment = backend.submit(TrialRequest(key=trial.number, params=params, seed=seed))
+        self.live[trial.number] = trial
+        template = FrozenTrial(
+            number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.datetime.now(),
+            datetime_complete=None, params=dict(trial.params), distributions=dict(self.distributions),
+            user_attrs={"worker": assignment.worker, "warm": assignment.warm, "seed": seed},
+            system_attrs={}, intermediate_values={}, trial_id=-1,
+        )
+        self.writer.put(self._create_trial, trial.number, template)
+
+    def _create_trial(self, key: int, template: Any) -> None:
+        self.writer.trial_ids[key] = self.store.storage.create_new_trial(self.study_id, template_trial=template)
+
+    # -- events from the backend -----------------------------------------------------------------
+    def on_report(self, key: int, step: int, value: float) -> bool:
+        trial = self.live.get(key)
+        if trial is None or not math.isfinite(value) or step < 0:
+            return False
+        with warnings.catch_warnings():  # a repeated step is ignored, with Optuna's warning
+            warnings.simplefilter("ignore")
+            trial.report(value, step)
+        self.writer.put(self._store_report, key, step, value)
+        return bool(trial.should_prune())
+
+    def _store_report(self, key: int, step: int, value: float) -> None:
+        self.store.storage.set_trial_intermediate_value(self.writer.trial_ids[key], step, value)
+
+    def on_finish(self, outcome: TrialOutcome) -> None:
+        from optuna.trial import TrialState
+
+        trial = self.live.pop(outcome.key, None)
+        if trial is None:
+            return
+        state, value = outcome.state, outcome.value
+        if state == "complete" and (value is None or not math.isfinite(value)):
+            state, outcome.error = "failed", f"the objective returned {value}, not a finite number"
+        attrs: dict[str, Any] = {"startup_s": outcome.startup_s, "run_s": outcome.run_s}
+        if outcome.error:
+            attrs["error"] = outcome.error
+        if outcome.traceback:
+            attrs["traceback"] = outcome.traceback
+        if outcome.fold_scores:
+            scores = outcome.fold_scores
+            mean = sum(scores) / len(scores)
+            std = math.sqrt(sum((s - mean) ** 2 for s in scores) / (len(scores) - 1)) if len(scores) > 1 else 0.0
+            attrs.update(fold_scores=scores, fold_mean=mean, fold_std=std)
+        if outcome.metrics:
+            attrs["metrics"] = outcome.metrics
+        if outcome.interrupted:
+            attrs["interrupted"] = True
+        optuna_state = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED}.get(state, TrialState.FAIL)
+        self.brain.tell(trial, value if optuna_state == TrialState.COMPLETE else None, state=optuna_state)
+        self.writer.put(self._store_finish, outcome.key, attrs, optuna_state, value)
+        if not outcome.interrupted:
+            self.n_counted += 1
+            self._update_progress(state, value, outcome.error)
+
+    def _store_finish(self, key: int, attrs: dict[str, Any], state: Any, value: float | None) -> None:
+        from optuna.trial import TrialState
+
+        storage, trial_id = self.store.storage, self.writer.trial_ids[key]
+        for k, v in attrs.items():
+            storage.set_trial_user_attr(trial_id, k, v)
+        storage.set_trial_state_values(trial_id, state, [value] if state == TrialState.COMPLETE else None)
+
+    def _update_progress(self, state: str, value: float | None, error: str | None) -> None:
+        """Count failures in a row and trials without improvement; end the job when a criterion holds."""
+        if state == "failed":
+            self.failures_in_a_row += 1
+            self.last_error = error or self.last_error
+            limit = self.spec.max_consecutive_failures
+            if self.failures_in_a_row >= limit and (self.end is None or self.end[0] == "completed"):
+                self.end = ("failed", f"{self.failures_in_a_row} trials failed in a row (max_consecutive_failures="
+                                      f"{limit}); last error: {self.last_error}")
+            return
+        self.failures_in_a_row = 0
+        if state != "complete" or value is None:
+            return
+        maximize = self.spec.objective.direction == "maximize"
+        best = self.brain.best_value
+        self.since_best = 0 if value == best else self.since_best + 1
+        if self.end is not None:
+            return
+        target = self.spec.completion.target
+        if target is not None and (value >= target if maximize else value <= target):
+            self.end = ("completed", f"target {target:g} reached (value {value:.6g})")
+        patience = self.spec.completion.patience
+        if patience is not None and self.since_best >= patience:
+            self.end = ("completed", f"no improvement in the last {patience} trials")

@@ -1,0 +1,476 @@
+"""Search spaces: integer, continuous and categorical parameters, with their conversions.
+
+A :class:`SearchSpace` is built from Python, from a dict or from YAML/JSON text, validated on
+construction, and converted to Optuna distributions (for the local optimizer) and to SageMaker
+``ParameterRanges`` (for the cloud backends).
+
+Example:
+    >>> space = SearchSpace.from_dict({
+    ...     "max_depth": {"type": "int", "low": 2, "high": 8},
+    ...     "eta": {"type": "float", "low": 0.01, "high": 0.3, "scaling": "log"},
+    ...     "booster": ["gbtree", "dart"],
+    ... })
+    >>> space["eta"].scaling
+    'log'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from jupyter_hpo.exceptions import SearchSpaceError
+
+__all__ = [
+    "IntParam",
+    "FloatParam",
+    "CategoricalParam",
+    "Param",
+    "SearchSpace",
+    "SCALINGS",
+    "SAGEMAKER_MAX_PER_KIND",
+]
+
+#: Scalings a numeric parameter accepts; ``auto`` is sampled linearly here and left to SageMaker there.
+SCALINGS = ("linear", "log", "reverse_log", "auto")
+#: SageMaker accepts at most this many ranges of each kind, and this many categorical values.
+SAGEMAKER_MAX_PER_KIND = 30
+
+_SAGEMAKER_SCALING = {
+    "auto": "Auto",
+    "linear": "Linear",
+    "log": "Logarithmic",
+    "reverse_log": "ReverseLogarithmic",
+}
+_SCALING_ALIASES = {
+    **{v.lower(): k for k, v in _SAGEMAKER_SCALING.items()},
+    **{k: k for k in SCALINGS},
+    "reverselog": "reverse_log",
+    "reverse-log": "reverse_log",
+    "logarithmic": "log",
+}
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
+_CHOICE_TYPES = (str, int, float, bool, type(None))
+_REVERSE_PREFIX = "1-"
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise SearchSpaceError(
+            "a parameter name must start with a letter or '_' and hold at most 64 letters, digits, "
+            f"'_', '-' or '.', but got {name!r}."
+        )
+    return name
+
+
+def _check_scaling(name: str, scaling: Any) -> str:
+    key = str(scaling).strip().lower() if isinstance(scaling, str) else None
+    if key not in _SCALING_ALIASES:
+        raise SearchSpaceError(
+            f"`scaling` of {name!r} must be one of {', '.join(SCALINGS)}, but got {scaling!r}."
+        )
+    return _SCALING_ALIASES[key]
+
+
+def _check_number(name: str, field_name: str, value: Any, integer: bool) -> Any:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
+        kind = "an integer" if integer else "a finite number"
+        raise SearchSpaceError(f"`{field_name}` of {name!r} must be {kind}, but got {value!r}.")
+    return value
+
+
+def _check_range(name: str, low: float, high: float, scaling: str) -> None:
+    if not low < high:
+        raise SearchSpaceError(f"`low < high` must hold for {name!r}, but got low={low}, high={high}.")
+    if scaling == "log" and low <= 0:
+        raise SearchSpaceError(
+            f"`low` must be > 0 for log scaling of {name!r}, but got low={low}."
+        )
+    if scaling == "reverse_log" and not (0 <= low < high < 1):
+        raise SearchSpaceError(
+            f"`0 <= low < high < 1` must hold for reverse-log scaling of {name!r}, "
+            f"but got low={low}, high={high}."
+        )
+
+
+@dataclass(frozen=True)
+class IntParam:
+    """An integer parameter in ``[low, high]`` (both included), every ``step``.
+
+    Example:
+        >>> IntParam("max_depth", 2, 10).to_dict()
+        {'type': 'int', 'low': 2, 'high': 10}
+    """
+
+    name: str
+    low: int
+    high: int
+    step: int = 1
+    scaling: str = "linear"
+    kind = "int"
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        _check_number(self.name, "low", self.low, integer=True)
+        _check_number(self.name, "high", self.high, integer=True)
+        _check_number(self.name, "step", self.step, integer=True)
+        object.__setattr__(self, "scaling", _check_scaling(self.name, self.scaling))
+        if self.scaling == "reverse_log":
+            raise SearchSpaceError(
+                f"reverse-log scaling is for float parameters only, but {self.name!r} is an int."
+            )
+        _check_range(self.name, self.low, self.high, self.scaling)
+        if self.step < 1:
+            raise SearchSpaceError(f"`step` of {self.name!r} must be >= 1, but got step={self.step}.")
+        if self.step != 1 and self.scaling == "log":
+            raise SearchSpaceError(
+                f"`step` must be 1 for log scaling of {self.name!r}, but got step={self.step}."
+            )
+        if (self.high - self.low) % self.step:
+            raise SearchSpaceError(
+                f"`high - low` must be a multiple of `step` for {self.name!r}, but got "
+                f"low={self.low}, high={self.high}, step={self.step}."
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "int", "low": self.low, "high": self.high}
+        if self.step != 1:
+            out["step"] = self.step
+        if self.scaling != "linear":
+            out["scaling"] = self.scaling
+        return out
+
+    def values(self) -> list[int]:
+        """All values of the parameter (for grid search)."""
+        return list(range(self.low, self.high + 1, self.step))
+
+    def parse(self, text: Any) -> int:
+        """Type a value back from its string form (SageMaker passes hyperparameters as strings)."""
+        return int(float(text))
+
+
+@dataclass(frozen=True)
+class FloatParam:
+    """A continuous parameter in ``[low, high]``, optionally on a ``step`` grid.
+
+    ``reverse_log`` scaling samples ``1 - x`` on a log scale, which puts more trials close to 1
+    (useful for momentum or a decay rate); it needs ``0 <= low < high < 1``.
+
+    Example:
+        >>> FloatParam("eta", 0.01, 0.3, scaling="log").to_dict()
+        {'type': 'float', 'low': 0.01, 'high': 0.3, 'scaling': 'log'}
+    """
+
+    name: str
+    low: float
+    high: float
+    scaling: str = "linear"
+    step: float | None = None
+    kind = "float"
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        _check_number(self.name, "low", self.low, integer=False)
+        _check_number(self.name, "high", self.high, integer=False)
+        object.__setattr__(self, "low", float(self.low))
+        object.__setattr__(self, "high", float(self.high))
+        object.__setattr__(self, "scaling", _check_scaling(self.name, self.scaling))
+        _check_range(self.name, self.low, self.high, self.scaling)
+        if self.step is not None:
+            _check_number(self.name, "step", self.step, integer=False)
+            if self.step <= 0:
+                raise SearchSpaceError(f"`step` of {self.name!r} must be > 0, but got step={self.step}.")
+            if self.scaling in ("log", "reverse_log"):
+                raise SearchSpaceError(
+                    f"`step` cannot be combined with {self.scaling} scaling for {self.name!r}."
+                )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
+        if self.scaling != "linear":
+            out["scaling"] = self.scaling
+        if self.step is not None:
+            out["step"] = self.step
+        return out
+
+    def values(self) -> list[float]:
+        """All values on the ``step`` grid (grid search needs a step for float parameters)."""
+        if self.step is None:
+            raise SearchSpaceError(
+                f"grid search needs a `step` for float parameter {self.name!r}, but it has none."
+            )
+        n = int(round((self.high - self.low) / self.step))
+        return [round(self.low + i * self.step, 12) for i in range(n + 1)]
+
+    def parse(self, text: Any) -> float:
+        return float(text)
+
+
+@dataclass(frozen=True)
+class CategoricalParam:
+    """A parameter taking one of a list of ``choices`` (str, int, float, bool or None).
+
+    Example:
+        >>> CategoricalParam("booster", ["gbtree", "dart"]).to_dict()
+        {'type': 'categorical', 'choices': ['gbtree', 'dart']}
+    """
+
+    name: str
+    choices: tuple[Any, ...] = field(default_factory=tuple)
+    kind = "categorical"
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        if isinstance(self.choices, (str, bytes)) or not isinstance(self.choices, Iterable):
+            raise SearchSpaceError(
+                f"`choices` of {self.name!r} must be a list, but got {self.choices!r}."
+            )
+        choices = tuple(self.choices)
+        object.__setattr__(self, "choices", choices)
+        if not choices:
+            raise SearchSpaceError(f"`choices` of {self.name!r} must not be empty.")
+        for c in choices:
+            if not isinstance(c, _CHOICE_TYPES) or (isinstance(c, float) and not math.isfinite(c)):
+                raise SearchSpaceError(
+                    f"each choice of {self.name!r} must be a str, int, finite float, bool or null, "
+                    f"but got {c!r}."
+                )
+        seen: list[Any] = []
+        for c in choices:
+            if any(type(c) is type(s) and c == s for s in seen):
+                raise SearchSpaceError(f"`choices` of {self.name!r} must be unique, but {c!r} repeats.")
+            seen.append(c)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "categorical", "choices": list(self.choices)}
+
+    def values(self) -> list[Any]:
+        return list(self.choices)
+
+    def parse(self, text: Any) -> Any:
+        for c in self.choices:
+            if c == text or str(c) == str(text):
+                return c
+        raise SearchSpaceError(f"{text!r} is not one of the choices of {self.name!r}: {list(self.choices)}.")
+
+
+Param = Union[IntParam, FloatParam, CategoricalParam]
+_KINDS = {"int": IntParam, "integer": IntParam, "float": FloatParam, "continuous": FloatParam,
+          "categorical": CategoricalParam}
+
+
+def _param_from_dict(name: str, body: Any) -> Param:
+    if isinstance(body, (list, tuple)):
+        return CategoricalParam(name, tuple(body))
+    if not isinstance(body, Mapping):
+        raise SearchSpaceError(
+            f"parameter {name!r} must be a mapping with a `type` (int, float, categorical) or a "
+            f"list of choices, but got {body!r}."
+        )
+    body = dict(body)
+    kind = body.pop("type", None)
+    if kind is None:
+        kind = "categorical" if "choices" in body else None
+    if not isinstance(kind, str) or kind.lower() not in _KINDS:
+        raise SearchSpaceError(
+            f"`type` of {name!r} must be one of int, float, categorical, but got {kind!r}."
+        )
+    cls = _KINDS[kind.lower()]
+    allowed = {"int": {"low", "high", "step", "scaling"}, "float": {"low", "high", "step", "scaling"},
+               "categorical": {"choices"}}[cls.kind]
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise SearchSpaceError(
+            f"unknown field(s) {', '.join(map(repr, unknown))} for {cls.kind} parameter {name!r}; "
+            f"allowed: {', '.join(sorted(allowed))}."
+        )
+    required = {"low", "high"} if cls.kind != "categorical" else {"choices"}
+    missing = sorted(required - set(body))
+    if missing:
+        raise SearchSpaceError(f"{cls.kind} parameter {name!r} needs {' and '.join(missing)}.")
+    if cls is CategoricalParam:
+        return CategoricalParam(name, body["choices"])
+    return cls(name, **body)
+
+
+class SearchSpace(Mapping[str, Param]):
+    """An ordered, validated set of parameters, keyed by name.
+
+    Example:
+        >>> space = SearchSpace([IntParam("max_depth", 2, 8), FloatParam("eta", 0.01, 0.3, "log")])
+        >>> list(space)
+        ['max_depth', 'eta']
+        >>> SearchSpace.from_yaml(space.to_yaml()) == space
+        True
+    """
+
+    def __init__(self, params: Iterable[Param] = ()) -> None:
+        self._params: dict[str, Param] = {}
+        for p in params:
+            if not isinstance(p, (IntParam, FloatParam, CategoricalParam)):
+                raise SearchSpaceError(f"a search space holds parameters, but got {p!r}.")
+            if p.name in self._params:
+                raise SearchSpaceError(f"parameter names must be unique, but {p.name!r} repeats.")
+            self._params[p.name] = p
+
+    # -- Mapping -------------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> Param:
+        return self._params[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._params)
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SearchSpace) and list(self._params.values()) == list(other._params.values())
+
+    def __repr__(self) -> str:
+        return f"SearchSpace({list(self._params.values())!r})"
+
+    # -- construction and serialisation ---------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SearchSpace:
+        """Build from ``{name: {type, low, high, ...} | [choices]}``."""
+        if isinstance(data, SearchSpace):
+            return data
+        if not isinstance(data, Mapping):
+            raise SearchSpaceError(f"a search space must be a mapping of names to parameters, but got {data!r}.")
+        if not data:
+            raise SearchSpaceError("a search space needs at least one parameter, but got none.")
+        return cls(_param_from_dict(_check_name(name), body) for name, body in data.items())
+
+    @classmethod
+    def from_yaml(cls, text: str) -> SearchSpace:
+        """Build from YAML (or JSON, which is YAML) text; loaded safely."""
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise SearchSpaceError(f"the search space is not valid YAML: {e}") from None
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return {name: p.to_dict() for name, p in self._params.items()}
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    # -- Optuna --------------------------------------------------------------------------------
+    def to_optuna(self) -> dict[str, Any]:
+        """Optuna distributions keyed by the name the optimizer uses.
+
+        A reverse-log parameter ``x`` is sampled as ``"1-x"`` on a log scale; :meth:`from_optuna`
+        maps sampled values back. That name is what optuna-dashboard shows.
+        """
+        from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+        out: dict[str, Any] = {}
+        for p in self._params.values():
+            if isinstance(p, IntParam):
+                out[p.name] = IntDistribution(p.low, p.high, step=p.step, log=p.scaling == "log")
+            elif isinstance(p, FloatParam) and p.scaling == "reverse_log":
+                out[_REVERSE_PREFIX + p.name] = FloatDistribution(1 - p.high, 1 - p.low, log=True)
+            elif isinstance(p, FloatParam):
+                out[p.name] = FloatDistribution(p.low, p.high, step=p.step, log=p.scaling == "log")
+            else:
+                out[p.name] = CategoricalDistribution(p.choices)
+        return out
+
+    def from_optuna(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Map values sampled from :meth:`to_optuna` back to this space's names and values."""
+        out: dict[str, Any] = {}
+        for p in self._params.values():
+            if isinstance(p, FloatParam) and p.scaling == "reverse_log":
+                out[p.name] = 1 - params[_REVERSE_PREFIX + p.name]
+            else:
+                out[p.name] = params[p.name]
+        return out
+
+    def to_optuna_params(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The inverse of :meth:`from_optuna`: this space's values under the optimizer's names."""
+        out: dict[str, Any] = {}
+        for p in self._params.values():
+            if isinstance(p, FloatParam) and p.scaling == "reverse_log":
+                out[_REVERSE_PREFIX + p.name] = 1 - values[p.name]
+            else:
+                out[p.name] = values[p.name]
+        return out
+
+    def grid(self) -> dict[str, list[Any]]:
+        """Every parameter's values, for grid search (float parameters need a ``step``)."""
+        return {name: p.values() for name, p in self._params.items()}
+
+    def parse(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Type values back from strings (``--name value`` or SageMaker's hyperparameters.json)."""
+        return {n: self._params[n].parse(v) if n in self._params else v for n, v in values.items()}
+
+    # -- SageMaker -----------------------------------------------------------------------------
+    def validate_for_sagemaker(self) -> None:
+        """Raise :class:`SearchSpaceError` for what SageMaker tuning would reject."""
+        counts = {"int": 0, "float": 0, "categorical": 0}
+        for p in self._params.values():
+            counts[p.kind] += 1
+            if isinstance(p, IntParam) and p.step != 1 and len(p.values()) > SAGEMAKER_MAX_PER_KIND:
+                raise SearchSpaceError(
+                    f"SageMaker has no `step` for integer ranges; {p.name!r} would need "
+                    f"{len(p.values())} categorical values, but at most {SAGEMAKER_MAX_PER_KIND} are allowed."
+                )
+            if isinstance(p, CategoricalParam) and len(p.choices) > SAGEMAKER_MAX_PER_KIND:
+                raise SearchSpaceError(
+                    f"SageMaker allows at most {SAGEMAKER_MAX_PER_KIND} values for categorical "
+                    f"{p.name!r}, but got {len(p.choices)}."
+                )
+        for kind, n in counts.items():
+            if n > SAGEMAKER_MAX_PER_KIND:
+                raise SearchSpaceError(
+                    f"SageMaker allows at most {SAGEMAKER_MAX_PER_KIND} {kind} parameters, but got {n}."
+                )
+
+    def to_sagemaker(self) -> dict[str, list[dict[str, Any]]]:
+        """SageMaker ``ParameterRanges`` (Min/Max and values as strings, as the API wants)."""
+        self.validate_for_sagemaker()
+        ranges: dict[str, list[dict[str, Any]]] = {
+            "IntegerParameterRanges": [], "ContinuousParameterRanges": [], "CategoricalParameterRanges": [],
+        }
+        for p in self._params.values():
+            if isinstance(p, IntParam) and p.step != 1:
+                ranges["CategoricalParameterRanges"].append({"Name": p.name, "Values": [str(v) for v in p.values()]})
+            elif isinstance(p, IntParam):
+                ranges["IntegerParameterRanges"].append(
+                    {"Name": p.name, "MinValue": str(p.low), "MaxValue": str(p.high),
+                     "ScalingType": _SAGEMAKER_SCALING[p.scaling]})
+            elif isinstance(p, FloatParam):
+                ranges["ContinuousParameterRanges"].append(
+                    {"Name": p.name, "MinValue": repr(p.low), "MaxValue": repr(p.high),
+                     "ScalingType": _SAGEMAKER_SCALING[p.scaling]})
+            else:
+                ranges["CategoricalParameterRanges"].append(
+                    {"Name": p.name, "Values": [json.dumps(c) if not isinstance(c, str) else c for c in p.choices]})
+        return {k: v for k, v in ranges.items() if v}
+
+    @classmethod
+    def from_sagemaker(cls, ranges: Mapping[str, Any]) -> SearchSpace:
+        """Build from SageMaker ``ParameterRanges`` (the inverse of :meth:`to_sagemaker`)."""
+        params: list[Param] = []
+        for r in ranges.get("IntegerParameterRanges", []):
+            params.append(IntParam(r["Name"], int(r["MinValue"]), int(r["MaxValue"]),
+                                   scaling=r.get("ScalingType", "Auto")))
+        for r in ranges.get("ContinuousParameterRanges", []):
+            params.append(FloatParam(r["Name"], float(r["MinValue"]), float(r["MaxValue"]),
+                                     scaling=r.get("ScalingType", "Auto")))
+        for r in ranges.get("CategoricalParameterRanges", []):
+            params.append(CategoricalParam(r["Name"], tuple(r["Values"])))
+        return cls(params)

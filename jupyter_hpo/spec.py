@@ -1,0 +1,450 @@
+"""The tuning-job spec: what to tune, how, on what budget, where. Validated as a whole.
+
+A spec is built from keyword arguments, a dict or a YAML file (the CLI's and ``%%hpo launch``'s
+format, documented in the README). Every rule is checked before anything starts, and each message
+names the field and the bad value.
+
+Example:
+    >>> spec = TuningSpec.from_dict({
+    ...     "name": "demo",
+    ...     "trial": {"function": lambda p: p["x"] ** 2},
+    ...     "space": {"x": {"type": "float", "low": -1, "high": 1}},
+    ...     "objective": {"metric": "loss", "direction": "minimize"},
+    ...     "budget": {"max_trials": 5},
+    ... })
+    >>> spec.budget.max_parallel
+    2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jupyter_hpo.exceptions import SearchSpaceError, SpecError
+from jupyter_hpo.space import SearchSpace
+
+__all__ = [
+    "STRATEGIES",
+    "EARLY_STOPPING",
+    "BACKENDS",
+    "Objective",
+    "TrialDef",
+    "Budget",
+    "Completion",
+    "WarmPool",
+    "Hyperband",
+    "TuningSpec",
+    "check_job_name",
+]
+
+STRATEGIES = ("bayesian", "random", "grid", "hyperband")
+EARLY_STOPPING = ("off", "median", "hyperband", "kfold")
+#: Backend names known to the registry (``jupyter_hpo.backends``).
+BACKENDS = ("local", "sagemaker", "amt")
+_JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]{0,62}$")
+_DIRECTIONS = ("maximize", "minimize")
+
+
+def check_job_name(name: Any) -> str:
+    """Return ``name`` if it is a valid job name, else raise :class:`SpecError`.
+
+    A job name is 1-63 letters, digits and '-', starting with a letter or digit (the rule of
+    SageMaker training-job names), so it is safe in paths, URLs and cloud resource names.
+    """
+    if not isinstance(name, str) or not _JOB_NAME.match(name):
+        raise SpecError(
+            "`name` must be 1-63 letters, digits or '-', starting with a letter or digit, "
+            f"but got {name!r}."
+        )
+    return name
+
+
+def _fail(field_name: str, rule: str, value: Any) -> SpecError:
+    return SpecError(f"`{field_name}` {rule}, but got {value!r}.")
+
+
+def _positive_int(field_name: str, value: Any, *, optional: bool = False) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail(field_name, "must be a positive integer", value)
+    return value
+
+
+def _positive_number(field_name: str, value: Any, *, optional: bool = False) -> float | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0) or math.isinf(value):
+        raise _fail(field_name, "must be a positive number", value)
+    return float(value)
+
+
+def _choice(field_name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value.lower() not in choices:
+        raise _fail(field_name, f"must be one of {', '.join(choices)}", value)
+    return value.lower()
+
+
+def _section(data: Mapping[str, Any], key: str, allowed: set[str]) -> dict[str, Any]:
+    body = data.get(key) or {}
+    if not isinstance(body, Mapping):
+        raise _fail(key, "must be a mapping", body)
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise SpecError(
+            f"unknown field(s) {', '.join(f'`{key}.{u}`' for u in unknown)}; "
+            f"allowed in `{key}`: {', '.join(sorted(allowed))}."
+        )
+    return dict(body)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What to optimise: a metric name, a direction and, for scripts, the regex that finds it."""
+
+    metric: str = "objective"
+    direction: str = "maximize"
+    regex: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metric, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_.:\-]{0,63}$", self.metric):
+            raise _fail("objective.metric", "must be a name of letters, digits, '_', '-', '.', ':'", self.metric)
+        object.__setattr__(self, "direction", _choice("objective.direction", self.direction, _DIRECTIONS))
+        if self.regex is not None:
+            try:
+                pattern = re.compile(self.regex)
+            except (re.error, TypeError) as e:
+                raise _fail("objective.regex", f"must be a valid regular expression ({e})", self.regex) from None
+            if pattern.groups != 1:
+                raise _fail("objective.regex", "must have exactly one capture group (the value)", self.regex)
+
+    @property
+    def pattern(self) -> str:
+        """The regex that finds the metric in a script's output (``metric=value`` by default)."""
+        return self.regex or rf"\b{re.escape(self.metric)}\s*[=:]\s*([-+]?(?:[0-9.]+(?:[eE][-+]?[0-9]+)?|nan|inf))"
+
+
+@dataclass(frozen=True)
+class TrialDef:
+    """How one trial runs: a Python callable, or a script run with ``--name value`` arguments."""
+
+    function: Callable[..., Any] | None = None
+    script: str | None = None
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.function is None) == (self.script is None):
+            raise SpecError(
+                "`trial` needs exactly one of `trial.function` (a Python callable) or `trial.script` "
+                f"(a path), but got function={self.function!r}, script={self.script!r}."
+            )
+        if self.function is not None and not callable(self.function):
+            raise _fail("trial.function", "must be callable", self.function)
+        if self.script is not None:
+            if not isinstance(self.script, (str, os.PathLike)):
+                raise _fail("trial.script", "must be a path", self.script)
+            path = Path(self.script).expanduser().resolve()
+            if not path.is_file():
+                raise _fail("trial.script", "must be an existing file", str(self.script))
+            object.__setattr__(self, "script", str(path))
+        if not isinstance(self.hyperparameters, Mapping):
+            raise _fail("trial.hyperparameters", "must be a mapping", self.hyperparameters)
+        object.__setattr__(self, "hyperparameters", dict(self.hyperparameters))
+        object.__setattr__(self, "timeout", _positive_number("trial.timeout", self.timeout, optional=True))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much to spend: trials in total, trials at once, and wall-clock seconds."""
+
+    max_trials: int = 20
+    max_parallel: int = 2
+    max_runtime: float | None = None
+
+    def __post_init__(self) -> None:
+        _positive_int("budget.max_trials", self.max_trials)
+        _positive_int("budget.max_parallel", self.max_parallel)
+        object.__setattr__(self, "max_runtime", _positive_number("budget.max_runtime", self.max_runtime, optional=True))
+
+
+@dataclass(frozen=True)
+class Completion:
+    """When to stop early: a target value reached, or ``patience`` trials without improvement."""
+
+    target: float | None = None
+    patience: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.target is not None and (
+            isinstance(self.target, bool) or not isinstance(self.target, (int, float)) or not math.isfinite(self.target)
+        ):
+            raise _fail("completion.target", "must be a finite number", self.target)
+        _positive_int("completion.patience", self.patience, optional=True)
+
+
+@dataclass(frozen=True)
+class WarmPool:
+    """Worker reuse: on by default; recycle a worker after N trials or above a memory bound."""
+
+    enabled: bool = True
+    max_trials_per_worker: int | None = None
+    max_memory_mb: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise _fail("warm_pool.enabled", "must be true or false", self.enabled)
+        _positive_int("warm_pool.max_trials_per_worker", self.max_trials_per_worker, optional=True)
+        object.__setattr__(
+            self, "max_memory_mb", _positive_number("warm_pool.max_memory_mb", self.max_memory_mb, optional=True)
+        )
+
+
+@dataclass(frozen=True)
+class Hyperband:
+    """Hyperband's resource range, in reported steps (epochs or folds)."""
+
+    min_resource: int = 1
+    max_resource: int | None = None
+    reduction_factor: int = 3
+
+    def __post_init__(self) -> None:
+        _positive_int("hyperband.min_resource", self.min_resource)
+        _positive_int("hyperband.max_resource", self.max_resource, optional=True)
+        if self.max_resource is not None and self.max_resource < self.min_resource:
+            raise SpecError(
+                "`hyperband.min_resource <= hyperband.max_resource` must hold, but got "
+                f"min_resource={self.min_resource}, max_resource={self.max_resource}."
+            )
+        if isinstance(self.reduction_factor, bool) or not isinstance(self.reduction_factor, int) or self.reduction_factor < 2:
+            raise _fail("hyperband.reduction_factor", "must be an integer >= 2", self.reduction_factor)
+
+
+@dataclass(frozen=True)
+class TuningSpec:
+    """A whole tuning job, validated on construction.
+
+    Example:
+        >>> TuningSpec(name="quad", trial=TrialDef(function=lambda p: -p["x"] ** 2),
+        ...            space=SearchSpace.from_dict({"x": {"type": "float", "low": -2, "high": 2}})).strategy
+        'bayesian'
+    """
+
+    name: str
+    trial: TrialDef
+    space: SearchSpace
+    objective: Objective = field(default_factory=Objective)
+    strategy: str = "bayesian"
+    seed: int | None = None
+    budget: Budget = field(default_factory=Budget)
+    completion: Completion = field(default_factory=Completion)
+    early_stopping: str = "off"
+    hyperband: Hyperband = field(default_factory=Hyperband)
+    warm_pool: WarmPool = field(default_factory=WarmPool)
+    backend: str = "local"
+    backend_options: Mapping[str, Any] = field(default_factory=dict)
+    max_consecutive_failures: int = 5
+
+    def __post_init__(self) -> None:
+        check_job_name(self.name)
+        if not isinstance(self.space, SearchSpace):
+            raise _fail("space", "must be a SearchSpace", self.space)
+        object.__setattr__(self, "strategy", _choice("strategy", self.strategy, STRATEGIES))
+        object.__setattr__(self, "early_stopping", _choice("early_stopping", self.early_stopping, EARLY_STOPPING))
+        object.__setattr__(self, "backend", _choice("backend", self.backend, BACKENDS))
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0):
+            raise _fail("seed", "must be a non-negative integer", self.seed)
+        if self.strategy == "hyperband" and self.early_stopping not in ("off", "hyperband"):
+            raise SpecError(
+                "the hyperband strategy does its own early stopping, so `early_stopping` must be off "
+                f"or hyperband, but got {self.early_stopping!r}."
+            )
+        if self.strategy == "grid":
+            try:
+                self.space.grid()
+            except SearchSpaceError as e:
+                raise SpecError(f"`space`: {e}") from None
+        if not isinstance(self.backend_options, Mapping):
+            raise _fail("backend_options", "must be a mapping", self.backend_options)
+        object.__setattr__(self, "backend_options", dict(self.backend_options))
+        _positive_int("max_consecutive_failures", self.max_consecutive_failures)
+
+    @property
+    def pruner_kind(self) -> str:
+        """The pruner the job uses: ``off``, ``median``, ``hyperband`` or ``kfold``."""
+        return "hyperband" if self.strategy == "hyperband" else self.early_stopping
+
+    # -- dict / YAML ---------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] | None = None) -> TuningSpec:
+        """Build from the YAML schema (see the README); relative script paths resolve from ``base_dir``."""
+        if not isinstance(data, Mapping):
+            raise SpecError(f"a spec must be a mapping of fields, but got {data!r}.")
+        top = {"name", "objective", "trial", "space", "strategy", "seed", "budget", "completion",
+               "early_stopping", "hyperband", "warm_pool", "backend", "max_consecutive_failures"}
+        unknown = sorted(set(data) - top)
+        if unknown:
+            raise SpecError(
+                f"unknown field(s) {', '.join(f'`{u}`' for u in unknown)}; allowed: {', '.join(sorted(top))}."
+            )
+        if data.get("space") is None:
+            raise SpecError("`space` is required: the parameters to tune.")
+        try:
+            space = SearchSpace.from_dict(data["space"])
+        except SearchSpaceError as e:
+            raise SpecError(f"`space`: {e}") from None
+        if data.get("trial") is None:
+            raise SpecError("`trial` is required: a `function` or a `script` to run for each trial.")
+        trial = _section(data, "trial", {"function", "script", "hyperparameters", "timeout"})
+        trial["function"] = _resolve_function(trial.get("function"), base_dir)
+        if isinstance(trial.get("script"), str) and base_dir is not None:
+            trial["script"] = str(Path(base_dir, trial["script"]))
+        backend = data.get("backend", "local")
+        backend_options: dict[str, Any] = {}
+        if isinstance(backend, Mapping):
+            b = _section(data, "backend", {"name", "options"})
+            backend, backend_options = b.get("name", "local"), b.get("options") or {}
+        early = data.get("early_stopping", "off")
+        if early is False or early is None:  # YAML reads a bare `off` as false
+            early = "off"
+        return cls(
+            name=data.get("name") or _default_name(trial),
+            trial=TrialDef(**trial),
+            space=space,
+            objective=Objective(**_section(data, "objective", {"metric", "direction", "regex"})),
+            strategy=data.get("strategy", "bayesian"),
+            seed=data.get("seed"),
+            budget=Budget(**_section(data, "budget", {"max_trials", "max_parallel", "max_runtime"})),
+            completion=Completion(**_section(data, "completion", {"target", "patience"})),
+            early_stopping=early,
+            hyperband=Hyperband(**_section(data, "hyperband", {"min_resource", "max_resource", "reduction_factor"})),
+            warm_pool=WarmPool(**_section(data, "warm_pool", {"enabled", "max_trials_per_worker", "max_memory_mb"})),
+            backend=backend,
+            backend_options=backend_options,
+            max_consecutive_failures=data.get("max_consecutive_failures", 5),
+        )
+
+    @classmethod
+    def from_yaml(cls, text: str, *, base_dir: str | os.PathLike[str] | None = None) -> TuningSpec:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise SpecError(f"the spec is not valid YAML: {e}") from None
+        return cls.from_dict(data, base_dir=base_dir)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> TuningSpec:
+        p = Path(path)
+        if not p.is_file():
+            raise SpecError(f"spec file {str(path)!r} does not exist.")
+        return cls.from_yaml(p.read_text(encoding="utf-8"), base_dir=p.parent.resolve())
+
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any], job_dir: str | os.PathLike[str]) -> TuningSpec:
+        """Rebuild a stored spec (``to_dict()``); a function trial points at its pickled copy."""
+        data = dict(data)
+        trial = dict(data.get("trial") or {})
+        if "function" in trial:
+            trial["function"] = PickledObjective(Path(job_dir) / "objective.pkl", str(trial["function"]))
+        data["trial"] = trial
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (a callable is named, not included; the store keeps it pickled)."""
+        trial: dict[str, Any] = {
+            "hyperparameters": dict(self.trial.hyperparameters),
+            "timeout": self.trial.timeout,
+        }
+        if self.trial.script is not None:
+            trial["script"] = self.trial.script
+        else:
+            fn = self.trial.function
+            trial["function"] = (fn.ref if isinstance(fn, PickledObjective)
+                                 else f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}")
+        return {
+            "name": self.name,
+            "objective": dataclasses.asdict(self.objective),
+            "trial": trial,
+            "space": self.space.to_dict(),
+            "strategy": self.strategy,
+            "seed": self.seed,
+            "budget": dataclasses.asdict(self.budget),
+            "completion": dataclasses.asdict(self.completion),
+            "early_stopping": self.early_stopping,
+            "hyperband": dataclasses.asdict(self.hyperband),
+            "warm_pool": dataclasses.asdict(self.warm_pool),
+            "backend": {"name": self.backend, "options": dict(self.backend_options)},
+            "max_consecutive_failures": self.max_consecutive_failures,
+        }
+
+    def replace(self, **changes: Any) -> TuningSpec:
+        return dataclasses.replace(self, **changes)
+
+
+class PickledObjective:
+    """Stands for a function objective that the store keeps pickled in the job's directory."""
+
+    def __init__(self, path: Path, ref: str) -> None:
+        self.path, self.ref = path, ref
+
+    def load(self) -> Callable[..., Any]:
+        import cloudpickle
+
+        with self.path.open("rb") as f:
+            return cloudpickle.load(f)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.load()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<objective {self.ref}>"
+
+
+def _default_name(trial: Mapping[str, Any]) -> str:
+    import secrets
+
+    stem = "job"
+    if trial.get("script"):
+        stem = Path(str(trial["script"])).stem
+    elif trial.get("function") is not None:
+        stem = getattr(trial["function"], "__name__", "job")
+    stem = re.sub(r"[^A-Za-z0-9]+", "-", stem).strip("-")[:40] or "job"
+    return f"{stem}-{secrets.token_hex(3)}"
+
+
+def _resolve_function(ref: Any, base_dir: str | os.PathLike[str] | None) -> Any:
+    """Turn ``"file.py:name"`` or ``"package.module:name"`` into the callable it names."""
+    if ref is None or callable(ref):
+        return ref
+    if not isinstance(ref, str) or ref.count(":") != 1:
+        raise _fail("trial.function", "must be a callable or 'file.py:name' / 'module:name'", ref)
+    where, attr = ref.split(":")
+    try:
+        if where.endswith(".py"):
+            import runpy
+
+            path = Path(base_dir or ".", where).resolve()
+            if not path.is_file():
+                raise _fail("trial.function", "must name an existing file", ref)
+            namespace = runpy.run_path(str(path), run_name=f"jupyter_hpo_objective_{path.stem}")
+            fn = namespace.get(attr)
+        else:
+            import importlib
+
+            fn = getattr(importlib.import_module(where), attr, None)
+    except SpecError:
+        raise
+    except Exception as e:  # the user's module failed to import: say so, with its error
+        raise SpecError(f"`trial.function` {ref!r} could not be loaded: {type(e).__name__}: {e}") from None
+    if not callable(fn):
+        raise _fail("trial.function", "must name a callable", ref)
+    return fn

@@ -1,0 +1,247 @@
+"""The store: every job and trial, in Optuna's RDB storage (SQLite by default, any SQLAlchemy URL).
+
+A job is an Optuna study; a trial is an Optuna trial. What Optuna has no field for lives in user
+attributes under the keys below, so optuna-dashboard can open the same database.
+
+Job (study) user attributes:
+
+=================  ====================================================================
+``spec``           the job's spec as a dict (``TuningSpec.to_dict()``)
+``backend``        backend name (``local``, ``sagemaker``, ``amt``)
+``status``         ``pending``, ``running``, ``stopping``, ``completed``, ``stopped``, ``failed``
+``reason``         why the job ended (budget reached, target reached, stopped, N failures...)
+``runner``         ``{"pid", "host", "started"}`` of the runner process currently driving the job
+``heartbeat``      epoch seconds of the runner's last heartbeat (every ~2 s while it runs)
+``created``        epoch seconds when the job was created; ``ended`` when it ended
+``stop_requested`` true once someone asked the job to stop
+=================  ====================================================================
+
+Trial user attributes:
+
+===============  =====================================================================
+``worker``       id of the worker (process or instance) that ran the trial
+``warm``         true when the worker had already run a trial of this job (a warm start)
+``startup_s``    seconds from dispatch to the objective starting (process start-up when cold)
+``run_s``        seconds the objective ran
+``error``        one-line reason a trial failed; ``traceback`` the full text when there is one
+``fold_scores``  per-fold scores from ``trial.folds``; ``fold_mean`` and ``fold_std`` of them
+``metrics``      other metrics an objective returned in a dict
+``interrupted``  true when the runner stopped while the trial ran (it is re-queued on resume)
+``seed``         the seed the worker set before the trial
+===============  =====================================================================
+
+Parameters of reverse-log scaling are stored as ``"1-<name>"`` (see ``SearchSpace.to_optuna``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import time
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, StoreError
+
+if TYPE_CHECKING:
+    from optuna.storages import BaseStorage
+    from optuna.trial import FrozenTrial
+
+__all__ = ["JobStatus", "Store", "default_home", "default_url", "STALE_AFTER_S", "HEARTBEAT_S"]
+
+#: How often a runner writes its heartbeat, and how old one may get before the job shows as stale.
+HEARTBEAT_S = 2.0
+STALE_AFTER_S = 30.0
+_HOST = socket.gethostname()
+
+
+class JobStatus(str, Enum):
+    """A job's state. ``STALE`` is derived: the store says running, but the runner is gone."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    STALE = "stale"
+
+    def is_finished(self) -> bool:
+        """True once no runner will touch the job again unless it is resumed."""
+        return self in (JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED, JobStatus.STALE)
+
+    def is_active(self) -> bool:
+        return self in (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.STOPPING)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def default_home() -> Path:
+    """``$JUPYTER_HPO_HOME``, else ``~/.jupyter_hpo``."""
+    return Path(os.environ.get("JUPYTER_HPO_HOME") or Path.home() / ".jupyter_hpo").expanduser()
+
+
+def default_url(home: Path | None = None) -> str:
+    """``$JUPYTER_HPO_STORE_URL``, else SQLite in the home directory."""
+    url = os.environ.get("JUPYTER_HPO_STORE_URL")
+    if url:
+        return url
+    return f"sqlite:///{(home or default_home()) / 'store.db'}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped by its parent) is not alive for us
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True
+
+
+class Store:
+    """Jobs and trials in one database. Safe to open from many processes at once.
+
+    Args:
+        url: an SQLAlchemy URL; default :func:`default_url`.
+        home: the directory for SQLite and per-job files; default :func:`default_home`.
+
+    Raises:
+        StoreError: the database cannot be opened or created.
+
+    Example:
+        >>> store = Store("sqlite:///:memory:")  # doctest: +SKIP
+    """
+
+    def __init__(self, url: str | None = None, home: str | os.PathLike[str] | None = None) -> None:
+        self.home = Path(home).expanduser() if home is not None else default_home()
+        self.url = url or default_url(self.home)
+        self._storage = self._open()
+
+    def _open(self) -> BaseStorage:
+        import optuna
+        import sqlalchemy
+        from optuna.storages import RDBStorage
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        engine_kwargs: dict[str, Any] = {}
+        sqlite_path = self._sqlite_path()
+        try:
+            if sqlite_path is not None:
+                sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+                con = sqlite3.connect(sqlite_path, timeout=30)
+                try:  # WAL lets readers (kernel, sidebar) read while the runner writes
+                    con.execute("PRAGMA journal_mode=WAL")
+                finally:
+                    con.close()
+                engine_kwargs["connect_args"] = {"timeout": 60}
+            rdb = RDBStorage(self.url, engine_kwargs=engine_kwargs)
+            if sqlite_path is not None:
+                sqlalchemy.event.listen(rdb.engine, "connect", _sqlite_pragmas)
+                rdb.engine.dispose()
+            return optuna.storages.get_storage(rdb)
+        except (OSError, sqlite3.Error, sqlalchemy.exc.SQLAlchemyError) as e:
+            raise StoreError(f"cannot open the store at {self.url}: {e}") from None
+
+    def _sqlite_path(self) -> Path | None:
+        prefix = "sqlite:///"
+        if not self.url.startswith(prefix) or self.url == prefix + ":memory:":
+            return None
+        return Path(self.url[len(prefix):])
+
+    @property
+    def storage(self) -> BaseStorage:
+        """The Optuna storage (for ``optuna.load_study`` or optuna-dashboard)."""
+        return self._storage
+
+    def job_dir(self, name: str) -> Path:
+        """Per-job files (pickled objective, runner log). ``name`` is a validated job name."""
+        from jupyter_hpo.spec import check_job_name
+
+        return self.home / "jobs" / check_job_name(name)
+
+    # -- jobs ----------------------------------------------------------------------------------
+    def create_job(self, name: str, spec: dict[str, Any], direction: str) -> int:
+        """Create the study of a new job; raise :class:`JobStateError` if the name is taken."""
+        import optuna
+
+        from jupyter_hpo.spec import check_job_name
+
+        check_job_name(name)
+        d = optuna.study.StudyDirection.MAXIMIZE if direction == "maximize" else optuna.study.StudyDirection.MINIMIZE
+        try:
+            study_id = self._storage.create_new_study([d], name)
+        except optuna.exceptions.DuplicatedStudyError:
+            raise JobStateError(f"a job named {name!r} already exists; choose another name.") from None
+        except Exception as e:
+            raise StoreError(f"cannot create job {name!r} in the store at {self.url}: {e}") from None
+        now = time.time()
+        for key, value in (("spec", spec), ("backend", spec["backend"]["name"]), ("status", "pending"),
+                           ("created", now), ("stop_requested", False)):
+            self._storage.set_study_user_attr(study_id, key, value)
+        return study_id
+
+    def delete_job(self, name: str) -> None:
+        self._storage.delete_study(self.study_id(name))
+
+    def study_id(self, name: str) -> int:
+        import optuna
+
+        try:
+            return self._storage.get_study_id_from_name(name)
+        except (KeyError, optuna.exceptions.OptunaError):
+            raise JobNotFoundError(f"no job named {name!r} in the store at {self.url}.") from None
+
+    def job_names(self) -> list[str]:
+        return [s.study_name for s in self._storage.get_all_studies()]
+
+    def job_attrs(self, name: str) -> dict[str, Any]:
+        return dict(self._storage.get_study_user_attrs(self.study_id(name)))
+
+    def all_job_attrs(self) -> dict[str, dict[str, Any]]:
+        """Attributes of every job, in creation order, in one query."""
+        return {s.study_name: dict(s.user_attrs) for s in self._storage.get_all_studies()}
+
+    def set_job_attrs(self, name: str, **attrs: Any) -> None:
+        study_id = self.study_id(name)
+        try:
+            for key, value in attrs.items():
+                self._storage.set_study_user_attr(study_id, key, value)
+        except Exception as e:
+            raise StoreError(f"cannot write job {name!r} to the store at {self.url}: {e}") from None
+
+    @staticmethod
+    def status_of(attrs: dict[str, Any], now: float | None = None) -> JobStatus:
+        """The job's status, ``STALE`` when it should be running but its runner is gone."""
+        status = JobStatus(attrs.get("status", "pending"))
+        if not status.is_active():
+            return status
+        now = time.time() if now is None else now
+        runner = attrs.get("runner") or {}
+        beat = attrs.get("heartbeat") or attrs.get("created") or now
+        if runner.get("host") == _HOST and runner.get("pid") and not _pid_alive(int(runner["pid"])):
+            return JobStatus.STALE
+        if now - float(beat) > STALE_AFTER_S:
+            return JobStatus.STALE
+        return status
+
+    # -- trials --------------------------------------------------------------------------------
+    def trials(self, name: str, after: int = -1) -> list[FrozenTrial]:
+        """Trials with ``number > after``; reads from the database only what is new or unfinished."""
+        trials = self._storage.get_all_trials(self.study_id(name), deepcopy=False)
+        if after < 0:
+            return list(trials)
+        return [t for t in trials if t.number > after]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()

@@ -1,0 +1,216 @@
+"""What a trial's own code calls: the same in a local warm worker and in a SageMaker container.
+
+Example (a script trial; the same lines work in a function objective)::
+
+    from jupyter_hpo import trial
+
+    data = trial.cached("credit", load_data)        # loaded once per warm worker
+    cv = trial.folds(X, y, k=5, seed=0)
+    for train_idx, valid_idx in cv:
+        model.fit(X[train_idx], y[train_idx])
+        cv.report(roc_auc_score(y[valid_idx], model.predict_proba(X[valid_idx])[:, 1]))
+    print(f"auc={cv.mean:.5f}")
+
+Outside any trial (calling an objective by hand in a notebook) ``report`` and ``folds`` work and
+nothing is ever pruned, so the same code can be debugged directly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jupyter_hpo.exceptions import HpoError, TrialPruned
+
+__all__ = ["params", "report", "should_prune", "folds", "cached", "Folds", "TrialPruned", "in_trial"]
+
+T = TypeVar("T")
+_SAGEMAKER_HPARAMS = Path("/opt/ml/input/config/hyperparameters.json")
+_SAGEMAKER_WARM_CACHE = Path("/opt/ml/sagemaker/warmpoolcache")
+
+
+@dataclass
+class _Context:
+    """The running trial, set by the worker before each trial and cleared after it."""
+
+    params: dict[str, Any]
+    report_fn: Callable[[float, int], bool] | None = None
+    seed: int | None = None
+    metric: str = "objective"
+    pruned: bool = False
+    next_step: int = 0
+    fold_scores: list[float] = field(default_factory=list)
+
+
+_context: _Context | None = None
+_cache: dict[str, Any] = {}
+
+
+def in_trial() -> bool:
+    """True inside a trial run by jupyter-hpo (a local worker or a SageMaker container)."""
+    return _context is not None or _SAGEMAKER_HPARAMS.is_file()
+
+
+def params() -> dict[str, Any]:
+    """The running trial's hyperparameters (tuned and static), typed.
+
+    Raises:
+        HpoError: called outside a trial.
+    """
+    if _context is not None:
+        return dict(_context.params)
+    if _SAGEMAKER_HPARAMS.is_file():
+        return _sagemaker_params()
+    raise HpoError("jupyter_hpo.trial.params() is only available inside a trial run by jupyter-hpo.")
+
+
+def _sagemaker_params() -> dict[str, Any]:
+    raw = json.loads(_SAGEMAKER_HPARAMS.read_text())
+    space_json = raw.pop("_hpo_space", None)
+    if space_json:
+        from jupyter_hpo.space import SearchSpace
+
+        return SearchSpace.from_dict(json.loads(space_json)).parse(raw)
+    return {k: _guess_type(v) for k, v in raw.items()}
+
+
+def _guess_type(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def report(value: float, step: int | None = None) -> None:
+    """Report an intermediate value (an epoch's or a fold's score) at ``step`` (default: next).
+
+    A plain ``report`` never raises: check :func:`should_prune` after it (``Folds.report``
+    raises :class:`TrialPruned` for you).
+    """
+    value = float(value)
+    ctx = _context
+    if ctx is None:
+        if _SAGEMAKER_HPARAMS.is_file():  # the job's metric regex picks these lines up
+            print(f"intermediate step={step if step is not None else 0} value={value}", flush=True)
+        return
+    step = ctx.next_step if step is None else int(step)
+    ctx.next_step = step + 1
+    if ctx.report_fn is not None and math.isfinite(value):
+        ctx.pruned = bool(ctx.report_fn(value, step))
+
+
+def should_prune() -> bool:
+    """True when the pruner decided, at the last :func:`report`, that this trial should stop."""
+    return _context is not None and _context.pruned
+
+
+class Folds:
+    """K-fold splits that report each fold's score, so a k-fold aware pruner can stop a bad trial.
+
+    Iterate for ``(train_index, valid_index)`` pairs; call :meth:`report` with each fold's score.
+    The splits depend only on ``seed``, so every trial of a job sees the same folds (which is what
+    the Wilcoxon pruner compares).
+    """
+
+    def __init__(self, X: Any, y: Any = None, *, k: int = 5, stratified: bool = True, seed: int | None = 0) -> None:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+            raise ValueError(f"`k` must be an integer >= 2, but got {k!r}.")
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        if stratified and y is not None:
+            splitter: Any = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+        else:
+            splitter = KFold(n_splits=k, shuffle=True, random_state=seed)
+        self.k = k
+        self._splits = list(splitter.split(X, y))
+        self.scores: list[float] = []
+
+    def __len__(self) -> int:
+        return self.k
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        return iter(self._splits)
+
+    def report(self, score: float) -> None:
+        """Record the score of the next fold; raise :class:`TrialPruned` if the pruner says stop."""
+        self.scores.append(float(score))
+        if _context is not None:
+            _context.fold_scores = list(self.scores)
+        report(score, step=len(self.scores) - 1)
+        if should_prune():
+            raise TrialPruned(f"pruned after fold {len(self.scores)} of {self.k}")
+
+    @property
+    def mean(self) -> float:
+        return sum(self.scores) / len(self.scores) if self.scores else math.nan
+
+    @property
+    def std(self) -> float:
+        if len(self.scores) < 2:
+            return 0.0
+        m = self.mean
+        return math.sqrt(sum((s - m) ** 2 for s in self.scores) / (len(self.scores) - 1))
+
+
+def folds(X: Any, y: Any = None, *, k: int = 5, stratified: bool = True, seed: int | None = 0) -> Folds:
+    """K-fold cross-validation splits that report each fold; see :class:`Folds`."""
+    return Folds(X, y, k=k, stratified=stratified, seed=seed)
+
+
+def cached(key: str, loader: Callable[[], T]) -> T:
+    """Return ``loader()``, computed once per worker process and kept for its later trials.
+
+    In a SageMaker warm pool the value is also pickled into the pool's persistent cache
+    directory, so a reused instance skips the load.
+    """
+    if key in _cache:
+        return _cache[key]
+    value: Any = None
+    import hashlib
+
+    disk = _SAGEMAKER_WARM_CACHE / f"jupyter_hpo-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pkl"
+    if _SAGEMAKER_WARM_CACHE.is_dir() and disk.is_file():
+        import pickle
+
+        with disk.open("rb") as f:
+            value = pickle.load(f)
+    else:
+        value = loader()
+        if _SAGEMAKER_WARM_CACHE.is_dir():
+            import pickle
+
+            tmp = disk.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as f:
+                pickle.dump(value, f)
+            tmp.replace(disk)
+    _cache[key] = value
+    return value
+
+
+def _begin(ctx: _Context) -> None:
+    """Called by the worker before a trial (the reset): fresh context, reseeded RNGs."""
+    global _context
+    _context = ctx
+    if ctx.seed is not None:
+        import random
+
+        random.seed(ctx.seed)
+        np = sys.modules.get("numpy")
+        if np is not None:
+            np.random.seed(ctx.seed % 2**32)
+
+
+def _end() -> _Context | None:
+    global _context
+    ctx, _context = _context, None
+    return ctx
