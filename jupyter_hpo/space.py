@@ -53,13 +53,13 @@ _SCALING_ALIASES = {
     "reverse-log": "reverse_log",
     "logarithmic": "log",
 }
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
 _CHOICE_TYPES = (str, int, float, bool, type(None))
 _REVERSE_PREFIX = "1-"
 
 
 def _check_name(name: Any) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise SearchSpaceError(
             "a parameter name must start with a letter or '_' and hold at most 64 letters, digits, "
             f"'_', '-' or '.', but got {name!r}."
@@ -189,6 +189,12 @@ class FloatParam:
                 raise SearchSpaceError(
                     f"`step` cannot be combined with {self.scaling} scaling for {self.name!r}."
                 )
+            n = (self.high - self.low) / self.step
+            if abs(n - round(n)) > 1e-9 * max(1.0, abs(n)):
+                raise SearchSpaceError(
+                    f"`high - low` must be a multiple of `step` for {self.name!r}, but got "
+                    f"low={self.low}, high={self.high}, step={self.step}."
+                )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
@@ -253,8 +259,8 @@ class CategoricalParam:
         return list(self.choices)
 
     def parse(self, text: Any) -> Any:
-        for c in self.choices:
-            if c == text or str(c) == str(text):
+        for c in self.choices:  # the value itself, its str() or its JSON text (as sent to SageMaker)
+            if (type(c) is type(text) and c == text) or str(c) == str(text) or json.dumps(c) == str(text):
                 return c
         raise SearchSpaceError(f"{text!r} is not one of the choices of {self.name!r}: {list(self.choices)}.")
 
@@ -349,11 +355,11 @@ class SearchSpace(Mapping[str, Param]):
     @classmethod
     def from_yaml(cls, text: str) -> SearchSpace:
         """Build from YAML (or JSON, which is YAML) text; loaded safely."""
-        import yaml
+        from jupyter_hpo._yaml import YAMLError, load_yaml
 
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
+            data = load_yaml(text)
+        except YAMLError as e:
             raise SearchSpaceError(f"the search space is not valid YAML: {e}") from None
         return cls.from_dict(data)
 
@@ -422,7 +428,8 @@ class SearchSpace(Mapping[str, Param]):
         """Raise :class:`SearchSpaceError` for what SageMaker tuning would reject."""
         counts = {"int": 0, "float": 0, "categorical": 0}
         for p in self._params.values():
-            counts[p.kind] += 1
+            # an int with a step travels as categorical values (SageMaker has no step)
+            counts["categorical" if isinstance(p, IntParam) and p.step != 1 else p.kind] += 1
             if isinstance(p, IntParam) and p.step != 1 and len(p.values()) > SAGEMAKER_MAX_PER_KIND:
                 raise SearchSpaceError(
                     f"SageMaker has no `step` for integer ranges; {p.name!r} would need "

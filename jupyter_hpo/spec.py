@@ -48,7 +48,7 @@ STRATEGIES = ("bayesian", "random", "grid", "hyperband")
 EARLY_STOPPING = ("off", "median", "hyperband", "kfold")
 #: Backend names known to the registry (``jupyter_hpo.backends``).
 BACKENDS = ("local", "sagemaker", "amt")
-_JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]{0,62}$")
+_JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]{0,62}")
 _DIRECTIONS = ("maximize", "minimize")
 
 
@@ -58,7 +58,7 @@ def check_job_name(name: Any) -> str:
     A job name is 1-63 letters, digits and '-', starting with a letter or digit (the rule of
     SageMaker training-job names), so it is safe in paths, URLs and cloud resource names.
     """
-    if not isinstance(name, str) or not _JOB_NAME.match(name):
+    if not isinstance(name, str) or not _JOB_NAME.fullmatch(name):
         raise SpecError(
             "`name` must be 1-63 letters, digits or '-', starting with a letter or digit, "
             f"but got {name!r}."
@@ -114,7 +114,7 @@ class Objective:
     regex: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.metric, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_.:\-]{0,63}$", self.metric):
+        if not isinstance(self.metric, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.:\-]{0,63}", self.metric):
             raise _fail("objective.metric", "must be a name of letters, digits, '_', '-', '.', ':'", self.metric)
         object.__setattr__(self, "direction", _choice("objective.direction", self.direction, _DIRECTIONS))
         if self.regex is not None:
@@ -315,7 +315,7 @@ class TuningSpec:
         if early is False or early is None:  # YAML reads a bare `off` as false
             early = "off"
         return cls(
-            name=data.get("name") or _default_name(trial),
+            name=_default_name(trial) if data.get("name") is None else data["name"],
             trial=TrialDef(**trial),
             space=space,
             objective=Objective(**_section(data, "objective", {"metric", "direction", "regex"})),
@@ -333,11 +333,11 @@ class TuningSpec:
 
     @classmethod
     def from_yaml(cls, text: str, *, base_dir: str | os.PathLike[str] | None = None) -> TuningSpec:
-        import yaml
+        from jupyter_hpo._yaml import YAMLError, load_yaml
 
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
+            data = load_yaml(text)
+        except YAMLError as e:
             raise SpecError(f"the spec is not valid YAML: {e}") from None
         return cls.from_dict(data, base_dir=base_dir)
 

@@ -26,7 +26,8 @@ Trial user attributes:
 ``error``        one-line reason a trial failed; ``traceback`` the full text when there is one
 ``fold_scores``  per-fold scores from ``trial.folds``; ``fold_mean`` and ``fold_std`` of them
 ``metrics``      other metrics an objective returned in a dict
-``interrupted``  true when the runner stopped while the trial ran (it is re-queued on resume)
+``interrupted``  true when the runner stopped while the trial ran (it is run again on resume)
+``rerun_of``     on such a re-run, the number of the interrupted trial it repeats
 ``seed``         the seed the worker set before the trial
 ===============  =====================================================================
 

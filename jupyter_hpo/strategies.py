@@ -19,11 +19,28 @@ def make_sampler(spec: TuningSpec) -> Any:
         return optuna.samplers.RandomSampler(seed=spec.seed)
     if spec.strategy == "grid":
         # grid needs a step on every float, and reverse-log cannot have one: names match Optuna's
-        return optuna.samplers.GridSampler(spec.space.grid(), seed=spec.seed)
+        return _GridSampler(spec.space.grid(), seed=spec.seed)
     n_startup = max(5, min(10, spec.budget.max_trials // 3))
     return optuna.samplers.TPESampler(
         seed=spec.seed, multivariate=True, constant_liar=True, n_startup_trials=n_startup
     )
+
+
+def _grid_sampler_class() -> Any:
+    import optuna
+
+    class GridSampler(optuna.samplers.GridSampler):
+        """Optuna's grid sampler for ask-and-tell: the runner caps the budget at the grid's size,
+        so ``after_trial`` need not call ``study.stop()`` (which only works inside ``optimize``)."""
+
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            return None
+
+    return GridSampler
+
+
+def _GridSampler(grid: dict[str, list[Any]], seed: int | None) -> Any:  # noqa: N802 - a class factory
+    return _grid_sampler_class()(grid, seed=seed)
 
 
 def grid_size(spec: TuningSpec) -> int:

@@ -103,6 +103,8 @@ class _Worker:
         self.metric: str = boot["metric"]
         self.static: dict[str, Any] = boot.get("hyperparameters") or {}
         self.objective: Any = None
+        with contextlib.suppress(ImportError):  # so that every trial, the first too, gets numpy reseeded
+            import numpy  # noqa: F401
         if boot["kind"] == "function":
             import cloudpickle
 

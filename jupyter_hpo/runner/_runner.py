@@ -100,6 +100,7 @@ class Runner:
         self.failures_in_a_row = 0
         self.last_error = ""
         self.since_best = 0
+        self.best: float | None = None
         self.end: tuple[str, str] | None = None  # (status, reason) once the job should end
         self._signal: str | None = None
         self.writer = _Writer(store, self.study_id)
@@ -109,7 +110,9 @@ class Runner:
         from optuna.trial import TrialState
 
         storage = self.store.storage
-        for t in self.store.trials(self.name):
+        stored = self.store.trials(self.name)
+        rerun = {t.user_attrs.get("rerun_of") for t in stored}
+        for t in stored:
             if t.state == TrialState.RUNNING:  # the previous runner died while this trial ran
                 storage.set_trial_user_attr(t._trial_id, "interrupted", True)
                 storage.set_trial_user_attr(t._trial_id, "error", "interrupted: the runner stopped while it ran")
@@ -119,9 +122,8 @@ class Runner:
                 continue
             self.brain.add_trial(t)
             if t.user_attrs.get("interrupted"):
-                if not t.user_attrs.get("requeued"):
-                    self.brain.enqueue_trial(t.params, skip_if_exists=False)
-                    storage.set_trial_user_attr(t._trial_id, "requeued", True)
+                if t.number not in rerun:  # run it again, once, with the same parameters
+                    self.brain.enqueue_trial(t.params, user_attrs={"rerun_of": t.number})
                 continue
             self.n_counted += 1
             self._update_progress(t.state.name.lower(), t.value, t.user_attrs.get("error"))
@@ -195,10 +197,10 @@ class Runner:
         return True
 
     def _check_requests(self, started: float, now: float) -> None:
-        if self._signal is not None and (self.end is None or self.end[0] == "completed"):
-            self.end = ("stopped", f"stopped ({self._signal})")
         if self.end is None and self.store.job_attrs(self.name).get("stop_requested"):
             self.end = ("stopped", "stopped on request")
+        if self._signal is not None and (self.end is None or self.end[0] == "completed"):
+            self.end = ("stopped", f"stopped ({self._signal})")
         if self.writer.error is not None and (self.end is None or self.end[0] != "failed"):
             self.end = ("failed", f"the store could not be written: {self.writer.error}")
 
@@ -216,7 +218,7 @@ class Runner:
         template = FrozenTrial(
             number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.datetime.now(),
             datetime_complete=None, params=dict(trial.params), distributions=dict(self.distributions),
-            user_attrs={"worker": assignment.worker, "warm": assignment.warm, "seed": seed},
+            user_attrs={"worker": assignment.worker, "warm": assignment.warm, "seed": seed, **trial.user_attrs},
             system_attrs={}, intermediate_values={}, trial_id=-1,
         )
         self.writer.put(self._create_trial, trial.number, template)
@@ -290,8 +292,10 @@ class Runner:
         if state != "complete" or value is None:
             return
         maximize = self.spec.objective.direction == "maximize"
-        best = self.brain.best_value
-        self.since_best = 0 if value == best else self.since_best + 1
+        if self.best is None or (value > self.best if maximize else value < self.best):
+            self.best, self.since_best = value, 0
+        else:
+            self.since_best += 1
         if self.end is not None:
             return
         target = self.spec.completion.target

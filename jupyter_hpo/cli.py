@@ -1,0 +1,282 @@
+"""``jupyter hpo``: launch, follow, list, show, stop and resume tuning jobs from a terminal.
+
+Exit codes: 0 success, 1 the job failed, 2 bad input (a one-line reason on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from typing import Any
+
+from jupyter_hpo.exceptions import HpoError
+
+__all__ = ["main"]
+
+_FINISHED = ("complete", "pruned", "fail")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="jupyter hpo", description="Hyperparameter tuning on warm workers.")
+    p.add_argument("--store", help="SQLAlchemy URL of the store (default: $JUPYTER_HPO_STORE_URL or "
+                                   "SQLite in $JUPYTER_HPO_HOME, ~/.jupyter_hpo)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    launch = sub.add_parser("launch", help="launch a job from a YAML spec and follow its progress")
+    launch.add_argument("spec", help="path of the YAML spec")
+    launch.add_argument("--name", help="job name (overrides the spec's)")
+    launch.add_argument("--max-trials", type=int, help="override budget.max_trials")
+    launch.add_argument("--parallel", type=int, help="override budget.max_parallel")
+    launch.add_argument("--no-warm-pool", action="store_true", help="a fresh process per trial")
+    launch.add_argument("--detach", action="store_true", help="return once the job has started")
+    launch.add_argument("--json", action="store_true", help="print the result as JSON, no progress display")
+
+    lst = sub.add_parser("list", help="list jobs")
+    lst.add_argument("--json", action="store_true")
+
+    show = sub.add_parser("show", help="show a job: status, best trial, trials")
+    show.add_argument("job")
+    show.add_argument("--json", action="store_true")
+
+    stop = sub.add_parser("stop", help="stop a job (running trials are re-run if it is resumed)")
+    stop.add_argument("job")
+
+    resume = sub.add_parser("resume", help="resume a stopped job or one whose runner died")
+    resume.add_argument("job")
+    resume.add_argument("--max-trials", type=int, help="raise the budget (to continue a completed job)")
+    resume.add_argument("--detach", action="store_true")
+    resume.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except HpoError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _cmd_launch(args: argparse.Namespace) -> int:
+    from jupyter_hpo import api
+
+    options: dict[str, Any] = {}
+    if args.name:
+        options["name"] = args.name
+    if args.max_trials is not None:
+        options["max_trials"] = args.max_trials
+    if args.parallel is not None:
+        options["max_parallel"] = args.parallel
+    if args.no_warm_pool:
+        options["warm_pool"] = False
+    job = api.launch(args.spec, store=args.store, **options)
+    return _after_start(job, args)
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from jupyter_hpo import api
+
+    job = api.attach(args.job, store=args.store).resume(max_trials=args.max_trials)
+    return _after_start(job, args)
+
+
+def _after_start(job: Any, args: argparse.Namespace) -> int:
+    if args.detach:
+        if args.json:
+            print(json.dumps({"name": job.name, "status": job.status.value}))
+        else:
+            print(f"job {job.name} started; follow it with: jupyter hpo show {job.name}")
+        return 0
+    if args.json:
+        status = job.wait()
+        print(json.dumps(job.summary(), default=str))
+        return 1 if status.value == "failed" else 0
+    return follow(job)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from jupyter_hpo import api
+
+    jobs = api.list_jobs(args.store)
+    if args.json:
+        print(json.dumps(jobs, default=str))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("job", "status", "backend", "trials", "best", "warm/cold", "saved", "created")
+    for j in jobs:
+        table.add_row(j["name"], j["status"], j["backend"] or "", f"{_done(j)}/{j['max_trials']}",
+                      _fmt(j["best"]["value"]) if j["best"] else "-", f"{j['warm_starts']}/{j['cold_starts']}",
+                      _secs(j["startup_saved_s"]), _when(j["created"]))
+    Console().print(table if jobs else "no jobs yet: launch one with `jupyter hpo launch SPEC.yaml`")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from jupyter_hpo import api
+
+    job = api.attach(args.job, store=args.store)
+    summary = job.summary()
+    records = job.trial_records()
+    if args.json:
+        print(json.dumps({"job": summary, "spec": job.spec, "trials": records}, default=str))
+        return 0
+    from rich.console import Console
+
+    console = Console()
+    console.print(_summary_text(summary))
+    console.print(_trial_table(records, summary, limit=None))
+    return 0
+
+
+def _cmd_stop(args: argparse.Namespace) -> int:
+    from jupyter_hpo import api
+
+    job = api.attach(args.job, store=args.store)
+    status = job.stop(wait=True)
+    print(f"job {job.name}: {status.value} ({job.attrs.get('reason', '')})")
+    return 0
+
+
+_COMMANDS = {"launch": _cmd_launch, "list": _cmd_list, "show": _cmd_show, "stop": _cmd_stop, "resume": _cmd_resume}
+
+
+# -- progress display ------------------------------------------------------------------------------
+def follow(job: Any, poll: float = 0.5) -> int:
+    """Show a job's progress until it ends (Ctrl-C detaches; the job goes on). Returns the exit code."""
+    from rich.console import Console
+
+    console = Console()
+    started = time.time()
+    printed: set[int] = set()
+    records: dict[int, dict[str, Any]] = {}
+    last_seen = -1
+    try:
+        if console.is_terminal:
+            from rich.live import Live
+
+            with Live(console=console, refresh_per_second=4, transient=False) as live:
+                while True:
+                    summary, last_seen = _refresh(job, records, last_seen)
+                    live.update(_live_view(summary, records, started))
+                    if summary["status"] not in ("pending", "running", "stopping"):
+                        break
+                    time.sleep(poll)
+        else:  # a log, not a terminal: one line per finished trial
+            console.print(f"job {job.name} launched; trials print as they finish")
+            while True:
+                summary, last_seen = _refresh(job, records, last_seen)
+                for num in sorted(records):
+                    rec = records[num]
+                    if rec["state"] in _FINISHED and num not in printed:
+                        printed.add(num)
+                        console.print(_trial_line(rec, summary), highlight=False, soft_wrap=True)
+                if summary["status"] not in ("pending", "running", "stopping"):
+                    break
+                time.sleep(poll)
+    except KeyboardInterrupt:
+        console.print(f"\ndetached; job {job.name} goes on. `jupyter hpo show {job.name}` or "
+                      f"`jupyter hpo stop {job.name}`")
+        return 0
+    console.print(_summary_text(summary), highlight=False, soft_wrap=True)
+    if summary["best"]:
+        console.print("best parameters:", highlight=False)
+        for k, v in summary["best"]["params"].items():
+            console.print(f"  {k}: {_fmt(v)}", highlight=False)
+    return 1 if summary["status"] == "failed" else 0
+
+
+def _refresh(job: Any, records: dict[int, dict[str, Any]], last_seen: int) -> tuple[dict[str, Any], int]:
+    from jupyter_hpo.api import summarize
+
+    # trials newer than the last one seen, plus those that were still running
+    unfinished = [n for n, r in records.items() if r["state"] not in _FINISHED]
+    after = min(unfinished + [last_seen + 1]) - 1
+    for rec in job.trial_records(after=after):
+        records[rec["number"]] = rec
+    last_seen = max(records) if records else -1
+    return summarize(job.name, job.attrs, list(records.values())), last_seen
+
+
+def _done(s: dict[str, Any]) -> int:
+    return s["complete"] + s["pruned"] + s["failed"]
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.5g}" if math.isfinite(v) else str(v)
+    return str(v)
+
+
+def _secs(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f} s"
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
+
+
+def _trial_line(rec: dict[str, Any], summary: dict[str, Any]) -> str:
+    start = "warm" if rec["warm"] else "cold"
+    value = _fmt(rec["value"]) if rec["value"] is not None else "-"
+    best = _fmt(summary["best"]["value"]) if summary["best"] else "-"
+    line = (f"trial {rec['number']:>3} {rec['state']:<8} {summary['metric']}={value:<8} {start} start "
+            f"{rec['startup_s'] or 0.0:.3f} s, ran {rec['run_s'] or 0.0:.1f} s | "
+            f"done {_done(summary)}/{summary['max_trials']} best {best}")
+    if rec["error"]:
+        line += f" | {rec['error']}"
+    return line
+
+
+def _summary_text(s: dict[str, Any]) -> str:
+    best = f"best {s['metric']} {_fmt(s['best']['value'])} (trial {s['best']['number']})" if s["best"] else "no result yet"
+    saved = ""
+    if s["startup_saved_s"] is not None:
+        saved = (f"; warm starts {s['warm_starts']} (start-up {s['warm_startup_s']:.3f} s vs cold "
+                 f"{s['cold_startup_s']:.2f} s), start-up saved {_secs(s['startup_saved_s'])}")
+    return (f"job {s['name']}: {s['status']} ({s['reason'] or 'in progress'}); trials {_done(s)}/{s['max_trials']}: "
+            f"{s['complete']} complete, {s['pruned']} pruned, {s['failed']} failed; {best}{saved}")
+
+
+def _trial_table(records: list[dict[str, Any]], summary: dict[str, Any], limit: int | None) -> Any:
+    from rich.table import Table
+
+    table = Table("#", "state", summary["metric"] or "value", "start", "start-up s", "run s", "params / error")
+    rows = records[-limit:] if limit else records
+    for r in rows:
+        detail = r["error"] or ", ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items())
+        table.add_row(str(r["number"]), r["state"], _fmt(r["value"]) if r["value"] is not None else "-",
+                      "warm" if r["warm"] else "cold", f"{r['startup_s'] or 0.0:.3f}", f"{r['run_s'] or 0.0:.1f}",
+                      detail[:90])
+    return table
+
+
+def _live_view(s: dict[str, Any], records: dict[int, dict[str, Any]], started: float) -> Any:
+    from rich.console import Group
+    from rich.progress_bar import ProgressBar
+    from rich.text import Text
+
+    done, total = _done(s), s["max_trials"] or 1
+    head = Text.assemble(
+        (f"{s['name']} ", "bold"), (f"[{s['status']}] ", "cyan"),
+        f"{done}/{total} done, {s['running']} running, {s['failed']} failed, {s['pruned']} pruned, "
+        f"{time.time() - started:.0f} s elapsed",
+    )
+    best = (f"best {s['metric']} {_fmt(s['best']['value'])} (trial {s['best']['number']})"
+            if s["best"] else "best: none yet")
+    warm = (f"warm starts {s['warm_starts']}, cold {s['cold_starts']}"
+            + (f", start-up saved {_secs(s['startup_saved_s'])}" if s["startup_saved_s"] is not None else ""))
+    return Group(head, ProgressBar(total=total, completed=done, width=60), Text(best), Text(warm),
+                 _trial_table(sorted(records.values(), key=lambda r: r["number"]), s, limit=8))
+
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Shared fixtures: every test gets its own store directory; nothing touches ~/.jupyter_hpo."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "credit_default"
+
+# no test may reach AWS: dummy credentials and a single attempt everywhere
+os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
+                  AWS_MAX_ATTEMPTS="1")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh ``JUPYTER_HPO_HOME`` for the test."""
+    from jupyter_hpo import api
+
+    h = tmp_path / "hpo-home"
+    monkeypatch.setenv("JUPYTER_HPO_HOME", str(h))
+    monkeypatch.delenv("JUPYTER_HPO_STORE_URL", raising=False)
+    api._stores.clear()
+    yield h
+    api._stores.clear()
+
+
+@pytest.fixture
+def store(home: Path):
+    from jupyter_hpo.store import Store
+
+    return Store(home=home)
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 60.0, interval: float = 0.05) -> object:
+    """Wait until ``condition()`` is truthy; fail the test with a clear message on time-out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {condition}")
+        time.sleep(interval)

@@ -1,0 +1,90 @@
+"""Objectives the tests run in real worker processes (pickled by value: this module is not installed)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from jupyter_hpo import trial
+
+
+def quadratic(p):
+    return -((p["x"] - 1.0) ** 2)
+
+
+def sleepy(p):
+    time.sleep(p.get("sleep", 0.2))
+    return p["x"]
+
+
+def worker_identity(p):
+    """Returns how many times this process has loaded its 'data' (1 in a warm worker, always)."""
+    calls = trial.cached("load-count", lambda: {"n": 0})
+    calls["n"] += 1
+    return {"objective": float(os.getpid()), "calls": float(calls["n"])}
+
+
+def faulty(p):
+    mode = p["mode"]
+    if mode == "ok":
+        return 1.0
+    if mode == "raise":
+        raise ValueError("bad things happened in the trial")
+    if mode == "exit":
+        os._exit(3)
+    if mode == "segfault":
+        import ctypes
+
+        ctypes.string_at(0)
+    if mode == "hang":
+        time.sleep(600)
+    if mode == "memory":
+        hog = bytearray(400 * 2**20)  # 400 MB, touched
+        for i in range(0, len(hog), 4096):
+            hog[i] = 1
+        time.sleep(5)
+        return float(len(hog))
+    if mode == "nan":
+        return float("nan")
+    if mode == "inf":
+        return float("inf")
+    if mode == "string":
+        return "high"
+    if mode == "none":
+        return None
+    raise AssertionError(mode)
+
+
+def always_fails(p):
+    raise RuntimeError(f"always fails (x={p['x']:.3f})")
+
+
+def stepwise(p):
+    """Reports 5 steps; trials with x < 0.5 are poor at every step (so a pruner can stop them)."""
+    total = 0.0
+    for step in range(5):
+        score = p["x"] + 0.01 * step
+        trial.report(score, step)
+        if trial.should_prune():
+            raise trial.TrialPruned()
+        total += score
+        time.sleep(0.02)
+    return total / 5
+
+
+def kfold_auc(p):
+    """k-fold CV of a logistic regression on a fixed synthetic problem; C tiny = poor model."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 5))
+    y = (X[:, 0] + 0.5 * X[:, 1] + rng.normal(scale=0.5, size=600) > 0).astype(int)
+    noise = rng.normal(size=(600, 50))
+    Xn = noise if p["features"].startswith("noise") else X
+    cv = trial.folds(Xn, y, k=5, seed=0)
+    for tr, va in cv:
+        model = LogisticRegression(C=1.0).fit(Xn[tr], y[tr])
+        cv.report(roc_auc_score(y[va], model.predict_proba(Xn[va])[:, 1]))
+    return cv.mean

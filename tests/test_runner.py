@@ -1,0 +1,232 @@
+"""Whole jobs: a detached runner process, the local pool and the store, through jupyter_hpo.api."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+import pytest
+
+from jupyter_hpo import api
+from jupyter_hpo.exceptions import JobStateError, SpecError
+from jupyter_hpo.store import JobStatus
+from tests import objectives
+from tests.conftest import wait_for
+
+X = {"x": {"type": "float", "low": 0, "high": 1}}
+
+
+def launch(**kw: Any) -> api.Job:
+    kw.setdefault("space", X)
+    kw.setdefault("seed", 0)
+    return api.launch(**kw)
+
+
+def states(job: api.Job) -> list[str]:
+    return [r["state"] for r in job.trial_records()]
+
+
+def test_a_job_runs_its_budget_and_finds_the_optimum(home):
+    job = launch(objective=objectives.quadratic, space={"x": {"type": "float", "low": -3, "high": 3}},
+                 max_trials=25, name="quad")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    assert job.attrs["reason"] == "budget of 25 trials reached"
+    df = job.trials()
+    assert len(df) == 25 and set(df["state"]) == {"complete"}
+    assert abs(job.best["params"]["x"] - 1.0) < 0.5
+    assert job.best["value"] == df["value"].max()
+    summary = job.summary()
+    assert summary["warm_starts"] == 23 and summary["cold_starts"] == 2
+    assert summary["startup_saved_s"] > 0
+
+
+@pytest.mark.parametrize("strategy", ["bayesian", "random", "grid", "hyperband"])
+def test_each_strategy_finishes_a_small_job(home, strategy):
+    space = {"x": {"type": "float", "low": 0, "high": 1, "step": 0.25}, "k": {"type": "int", "low": 1, "high": 2}}
+    job = launch(objective=objectives.stepwise, space={"x": space["x"], "k": space["k"]}, strategy=strategy,
+                 max_trials=12, name=f"s-{strategy}")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    records = job.trial_records()
+    expected = 10 if strategy == "grid" else 12  # the grid has 5 x 2 points
+    assert len(records) == expected
+    assert all(r["state"] in ("complete", "pruned") for r in records)
+    if strategy == "grid":
+        assert len({(r["params"]["x"], r["params"]["k"]) for r in records}) == 10, "each grid point once"
+
+
+def test_objective_failures_are_recorded_per_trial_and_the_job_goes_on(home):
+    modes = ["ok", "raise", "exit", "segfault", "nan", "inf", "string", "none"]
+    job = launch(objective=objectives.faulty, space={"mode": modes}, strategy="grid", max_trials=8,
+                 max_consecutive_failures=10, name="faults")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    by_mode = {r["params"]["mode"]: r for r in job.trial_records()}
+    assert set(by_mode) == set(modes)
+    assert by_mode["ok"]["state"] == "complete" and by_mode["ok"]["value"] == 1.0
+    expected = {
+        "raise": "ValueError: bad things happened in the trial",
+        "exit": "worker process died (exit code 3)",
+        "segfault": "worker process died (killed by signal SIGSEGV)",
+        "nan": "the objective returned nan, not a finite number",
+        "inf": "the objective returned inf, not a finite number",
+        "string": "the objective returned 'high', not a number",
+        "none": "the objective returned None, not a number",
+    }
+    for mode, error in expected.items():
+        assert by_mode[mode]["state"] == "fail", mode
+        assert error in by_mode[mode]["error"], (mode, by_mode[mode]["error"])
+
+
+def test_consecutive_failures_fail_the_job_with_the_reason(home):
+    job = launch(objective=objectives.always_fails, max_trials=20, max_consecutive_failures=3, max_parallel=1,
+                 name="doomed")
+    assert job.wait(timeout=60) == JobStatus.FAILED
+    reason = job.attrs["reason"]
+    assert reason.startswith("3 trials failed in a row (max_consecutive_failures=3); last error: RuntimeError: always fails")
+    assert states(job) == ["fail"] * 3
+
+
+def test_target_value_ends_the_job_early(home):
+    job = launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}}, target=0.3,
+                 max_trials=200, hyperparameters={"sleep": 0.01}, strategy="random", name="target")
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    assert job.attrs["reason"].startswith("target 0.3 reached")
+    assert len(job.trial_records()) < 200 and job.best["value"] >= 0.3
+
+
+def test_patience_ends_a_job_without_improvement(home):
+    job = launch(objective=lambda p: 1.0, max_trials=100, patience=5, max_parallel=1, name="flat")
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    assert job.attrs["reason"] == "no improvement in the last 5 trials"
+    assert len(job.trial_records()) == 6
+
+
+def test_max_runtime_interrupts_running_trials(home):
+    job = launch(objective=objectives.sleepy, hyperparameters={"sleep": 0.6}, max_runtime=2, max_trials=100,
+                 name="clock")
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    assert job.attrs["reason"] == "max_runtime of 2 s reached"
+    records = job.trial_records()
+    assert 2 <= len(records) < 20
+    assert all(r["state"] in ("complete", "fail") for r in records)
+    assert all(r["interrupted"] for r in records if r["state"] == "fail")
+
+
+def test_median_pruning_stops_poor_trials(home):
+    job = launch(objective=objectives.stepwise, early_stopping="median", strategy="random", max_trials=30,
+                 max_parallel=1, name="median")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    records = job.trial_records()
+    pruned = [r for r in records if r["state"] == "pruned"]
+    complete = [r for r in records if r["state"] == "complete"]
+    assert pruned, "some poor trials were pruned"
+    assert all(len(r["intermediate"]) < 5 for r in pruned)
+    assert max(r["params"]["x"] for r in pruned) < max(r["params"]["x"] for r in complete)
+
+
+def test_hyperband_prunes(home):
+    job = launch(objective=objectives.stepwise, strategy="hyperband", max_trials=30, max_parallel=1,
+                 hyperband={"min_resource": 1, "max_resource": 5}, name="hb")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    assert "pruned" in states(job)
+
+
+def _seed_where_grid_starts_with(space: dict[str, list[str]], first: str) -> int:
+    """A seed for which the grid sampler proposes ``first`` before anything else."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+
+    (name, choices), = space.items()
+    for seed in range(100):
+        study = optuna.create_study(sampler=optuna.samplers.GridSampler(space, seed=seed))
+        if study.ask({name: CategoricalDistribution(choices)}).params[name] == first:
+            return seed
+    raise AssertionError("no seed found")
+
+
+def test_kfold_pruning_stops_a_poor_model_before_its_last_fold(home):
+    space = {"features": ["signal", "noise-a", "noise-b", "noise-c"]}
+    job = launch(objective=objectives.kfold_auc, space=space, strategy="grid", early_stopping="kfold", max_parallel=1,
+                 max_trials=4, seed=_seed_where_grid_starts_with(space, "signal"), name="kfold")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    records = job.trial_records()
+    signal_trial = next(r for r in records if r["params"]["features"] == "signal")
+    assert signal_trial["state"] == "complete" and signal_trial["value"] > 0.8
+    assert len(signal_trial["intermediate"]) == 5 and signal_trial["fold_mean"] == pytest.approx(signal_trial["value"])
+    later = [r for r in records if r["number"] > signal_trial["number"]]
+    assert later and all(r["state"] == "pruned" and len(r["intermediate"]) < 5 for r in later)
+
+
+def test_a_bad_spec_leaves_no_job_behind(home):
+    with pytest.raises(SpecError, match=r"`low` must be > 0 for log scaling of 'eta', but got low=0"):
+        api.launch(objective=objectives.quadratic, space={"eta": {"type": "float", "low": 0, "high": 1, "scaling": "log"}})
+    with pytest.raises(SpecError, match="`strategy` must be one of"):
+        api.launch(objective=objectives.quadratic, space=X, strategy="genetic")
+    with pytest.raises(SpecError, match="`trial.script` must be an existing file"):
+        api.launch(objective="no/such/script.py", space=X)
+    with pytest.raises(SpecError, match="`trial` is required"):
+        api.launch(space=X)
+    assert api.list_jobs() == []
+    assert not (home / "jobs").exists() or not any((home / "jobs").iterdir())
+
+
+def test_a_duplicate_name_is_refused_and_the_first_job_kept(home):
+    first = launch(objective=objectives.quadratic, max_trials=3, name="same")
+    with pytest.raises(JobStateError, match="a job named 'same' already exists"):
+        launch(objective=objectives.quadratic, max_trials=3, name="same")
+    assert first.wait(timeout=60) == JobStatus.COMPLETED
+    assert len(first.trial_records()) == 3
+
+
+def test_stop_interrupts_and_resume_completes_the_budget(home):
+    job = launch(objective=objectives.sleepy, hyperparameters={"sleep": 0.5}, max_trials=8, name="stopme")
+    wait_for(lambda: sum(s == "complete" for s in states(job)) >= 2, timeout=60)
+    with pytest.raises(JobStateError, match="cannot be resumed while its runner runs"):
+        job.resume()
+    assert job.stop(timeout=30) == JobStatus.STOPPED
+    assert job.attrs["reason"] == "stopped on request"
+    assert "running" not in states(job)
+    before = {r["number"]: r for r in job.trial_records() if r["state"] == "complete"}
+    job.resume()
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    records = job.trial_records()
+    assert sum(r["state"] == "complete" for r in records) == 8
+    for num, rec in before.items():  # nothing completed was lost or changed
+        assert records[num]["value"] == rec["value"] and records[num]["state"] == "complete"
+
+
+def test_resume_after_kill_9_of_the_runner_loses_and_repeats_nothing(home):
+    job = launch(objective=objectives.sleepy, hyperparameters={"sleep": 0.4}, max_trials=10, max_parallel=2,
+                 name="killed")
+    wait_for(lambda: sum(s == "complete" for s in states(job)) >= 3 and "running" in states(job), timeout=60)
+    pid = job.attrs["runner"]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: job.status == JobStatus.STALE, timeout=30)
+    before = {r["number"]: r for r in job.trial_records() if r["state"] == "complete"}
+    running = [r for r in job.trial_records() if r["state"] == "running"]
+    assert running, "trials were running when the runner died"
+    job.resume()
+    assert job.wait(timeout=90) == JobStatus.COMPLETED
+    records = job.trial_records()
+    complete = [r for r in records if r["state"] == "complete"]
+    assert len(complete) == 10, "the budget completes"
+    for num, rec in before.items():
+        assert records[num]["value"] == rec["value"]
+    interrupted = [r for r in records if r["interrupted"]]
+    assert {r["number"] for r in interrupted} == {r["number"] for r in running}
+    rerun_params = [r["params"] for r in complete if r["number"] > max(before)]
+    for r in interrupted:  # re-run with the same parameters
+        assert r["params"] in rerun_params
+    values = [r["value"] for r in complete]
+    assert len(set(values)) == len(values), "no trial was repeated"
+
+
+def test_a_notebook_style_closure_travels_to_the_workers(home):
+    offset = 10.0
+
+    def objective(p):
+        return p["x"] + offset
+
+    job = launch(objective=objective, max_trials=3, name="closure")
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    assert all(r["value"] >= 10 for r in job.trial_records())
