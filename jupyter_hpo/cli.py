@@ -107,7 +107,6 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(jobs, default=str))
         return 0
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("job", "status", "backend", "trials", "best", "warm/cold", "saved", "created")
@@ -115,7 +114,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         table.add_row(j["name"], j["status"], j["backend"] or "", f"{_done(j)}/{j['max_trials']}",
                       _fmt(j["best"]["value"]) if j["best"] else "-", f"{j['warm_starts']}/{j['cold_starts']}",
                       _secs(j["startup_saved_s"]), _when(j["created"]))
-    Console().print(table if jobs else "no jobs yet: launch one with `jupyter hpo launch SPEC.yaml`")
+    _console().print(table if jobs else "no jobs yet: launch one with `jupyter hpo launch SPEC.yaml`")
     return 0
 
 
@@ -128,9 +127,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"job": summary, "spec": job.spec, "trials": records}, default=str))
         return 0
-    from rich.console import Console
-
-    console = Console()
+    console = _console()
     console.print(_summary_text(summary))
     console.print(_trial_table(records, summary, limit=None))
     return 0
@@ -151,9 +148,7 @@ _COMMANDS = {"launch": _cmd_launch, "list": _cmd_list, "show": _cmd_show, "stop"
 # -- progress display ------------------------------------------------------------------------------
 def follow(job: Any, poll: float = 0.5) -> int:
     """Show a job's progress until it ends (Ctrl-C detaches; the job goes on). Returns the exit code."""
-    from rich.console import Console
-
-    console = Console()
+    console = _console()
     started = time.time()
     printed: set[int] = set()
     records: dict[int, dict[str, Any]] = {}
@@ -191,6 +186,14 @@ def follow(job: Any, poll: float = 0.5) -> int:
         for k, v in summary["best"]["params"].items():
             console.print(f"  {k}: {_fmt(v)}", highlight=False)
     return 1 if summary["status"] == "failed" else 0
+
+
+def _console() -> Any:
+    """A rich console; when output goes to a file or a pipe, wide enough not to fold table cells."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
 
 
 def _refresh(job: Any, records: dict[int, dict[str, Any]], last_seen: int) -> tuple[dict[str, Any], int]:

@@ -91,6 +91,14 @@ def _split_result(result: Any, metric: str) -> tuple[Any, dict[str, float]]:
     return result, {}
 
 
+class _ScriptFailed(Exception):
+    """A script trial ended without a result; ``tail`` holds its last output lines."""
+
+    def __init__(self, message: str, tail: list[str]) -> None:
+        super().__init__(message)
+        self.tail = list(tail)
+
+
 class _Missing:
     def __init__(self, metric: str, keys: list[Any]) -> None:
         self.text = f"the returned dict has no key {metric!r} (keys: {keys})"
@@ -146,6 +154,8 @@ class _Worker:
                 payload["state"] = "pruned"
             elif isinstance(e, KeyboardInterrupt):
                 raise
+            elif isinstance(e, _ScriptFailed):
+                payload.update(state="failed", error=str(e)[:300], traceback="last output:\n" + "\n".join(e.tail))
             else:
                 payload.update(state="failed", error=_one_line(e), traceback=traceback.format_exc(limit=20))
         finally:
@@ -166,15 +176,15 @@ class _Worker:
             runpy.run_path(self.boot["path"], run_name="__main__")
         except SystemExit as e:
             if e.code not in (None, 0):
-                tail = "\n".join(tee.tail[-5:])
-                raise RuntimeError(f"the script exited with code {e.code}; its last output:\n{tail}") from None
+                last = next((line for line in reversed(tee.tail) if line.strip()), "")
+                raise _ScriptFailed(f"the script exited with code {e.code}; last output: {last}", tee.tail) from None
         finally:
             tee.flush()
             sys.argv, sys.stdout = saved_argv, saved_out
         if tee.last_match is None:
-            raise RuntimeError(
+            raise _ScriptFailed(
                 f"no output line matched the objective regex {self.pattern.pattern!r} "
-                f"(print e.g. '{self.metric}=0.83')"
+                f"(print e.g. '{self.metric}=0.83')", tee.tail
             )
         return tee.last_match
 

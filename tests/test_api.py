@@ -1,0 +1,137 @@
+"""The Python API: script trials, YAML specs, listing, attaching, resuming, detachment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import optuna
+import pytest
+
+from jupyter_hpo import api
+from jupyter_hpo.exceptions import JobNotFoundError, JobStateError
+from jupyter_hpo.store import JobStatus
+from tests import objectives
+from tests.conftest import REPO, wait_for
+
+SCRIPT = '''
+import argparse, sys
+from jupyter_hpo import trial
+p = argparse.ArgumentParser()
+p.add_argument("--x", type=float)
+p.add_argument("--shift", type=float, default=0)
+p.add_argument("--mode", default="ok")
+a = p.parse_args()
+for step in range(3):
+    trial.report(a.x + step, step)
+if a.mode == "silent":
+    print("nothing to see")
+elif a.mode == "exit":
+    print("giving up"); sys.exit(2)
+else:
+    print(f"epoch done\\nloss = {a.x + a.shift:.4f}")
+'''
+
+
+def write_spec(tmp_path: Path, body: str) -> Path:
+    (tmp_path / "train.py").write_text(SCRIPT)
+    spec = tmp_path / "tuning.yaml"
+    spec.write_text(textwrap.dedent(body))
+    return spec
+
+
+def test_a_yaml_spec_with_a_script_trial_runs_in_warm_workers(home, tmp_path):
+    spec = write_spec(tmp_path, """
+        name: script-job
+        objective: {metric: loss, direction: minimize}
+        trial: {script: train.py, hyperparameters: {shift: 100}}
+        space: {x: {type: float, low: 0, high: 1}}
+        budget: {max_trials: 6, max_parallel: 2}
+    """)
+    job = api.launch(spec)
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    records = job.trial_records()
+    assert len(records) == 6 and all(r["state"] == "complete" for r in records)
+    for r in records:  # the regex read the script's output; static hyperparameters reached it
+        assert r["value"] == pytest.approx(r["params"]["x"] + 100, abs=1e-4)
+        assert [round(v, 6) for v in r["intermediate"].values()] == [round(r["params"]["x"] + s, 6) for s in range(3)]
+    assert sum(r["warm"] for r in records) == 4
+    assert job.best["value"] == min(r["value"] for r in records)
+
+
+@pytest.mark.parametrize(("mode", "error"), [
+    ("silent", "no output line matched the objective regex"),
+    ("exit", "the script exited with code 2; last output: giving up"),
+])
+def test_script_failures_say_why(home, tmp_path, mode, error):
+    spec = write_spec(tmp_path, f"""
+        objective: {{metric: loss}}
+        trial: {{script: train.py, hyperparameters: {{mode: {mode}}}}}
+        space: {{x: {{type: float, low: 0, high: 1}}}}
+        budget: {{max_trials: 1}}
+    """)
+    job = api.launch(spec)
+    job.wait(timeout=60)
+    (record,) = job.trial_records()
+    assert record["state"] == "fail" and record["error"].startswith(error)
+
+
+def test_list_attach_and_the_stored_attributes(home):
+    a = api.launch(objective=objectives.quadratic, space={"x": {"type": "float", "low": 0, "high": 2}},
+                   max_trials=3, name="first")
+    a.wait(timeout=60)
+    b = api.launch(objective=objectives.quadratic, space={"x": {"type": "float", "low": 0, "high": 2}},
+                   max_trials=2, name="second")
+    b.wait(timeout=60)
+    jobs = api.list_jobs()
+    assert [j["name"] for j in jobs] == ["second", "first"]
+    assert jobs[1]["complete"] == 3 and jobs[1]["status"] == "completed" and jobs[1]["backend"] == "local"
+    assert api.attach("first").summary()["best"] == jobs[1]["best"]
+    with pytest.raises(JobNotFoundError, match="no job named 'third'"):
+        api.attach("third")
+    study = optuna.load_study(study_name="first", storage=api.open_store().url)  # optuna-dashboard's view
+    assert {"spec", "backend", "status", "runner", "heartbeat", "created", "ended"} <= set(study.user_attrs)
+    assert {"worker", "warm", "startup_s", "run_s", "seed"} <= set(study.trials[0].user_attrs)
+
+
+def test_a_completed_job_resumes_only_with_a_larger_budget(home):
+    job = api.launch(objective=objectives.quadratic, space={"x": {"type": "float", "low": 0, "high": 2}},
+                     max_trials=2, name="more")
+    job.wait(timeout=60)
+    with pytest.raises(JobStateError, match="has completed .* pass a larger max_trials"):
+        job.resume()
+    job.resume(max_trials=5)
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    assert len(job.trial_records()) == 5 and job.summary()["max_trials"] == 5
+
+
+def test_reverse_log_parameters_come_back_in_their_own_range(home):
+    job = api.launch(objective=lambda p: p["momentum"], space={"momentum": {"type": "float", "low": 0.5,
+                     "high": 0.999, "scaling": "reverse_log"}}, max_trials=8, name="rlog")
+    job.wait(timeout=60)
+    values = [r["params"]["momentum"] for r in job.trial_records()]
+    assert len(values) == 8 and all(0.5 <= v <= 0.999 for v in values)
+    assert [r["value"] for r in job.trial_records()] == pytest.approx(values)
+    assert "1-momentum" in job.raw_trials()[0].params, "stored under the optimizer's name"
+
+
+def test_the_job_outlives_the_process_that_launched_it(home, tmp_path):
+    code = textwrap.dedent("""
+        import json, sys
+        from jupyter_hpo import api
+        from tests import objectives
+        job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
+                         hyperparameters={"sleep": 0.3}, max_trials=6, name="orphan")
+        print(json.dumps({"pid": __import__("os").getpid()}))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "JUPYTER_HPO_HOME": str(home)}, check=True)
+    launcher = int(out.stdout.strip().splitlines()[-1].split(":")[1].strip(" }"))
+    job = api.attach("orphan")
+    runner = wait_for(lambda: (job.attrs.get("runner") or {}).get("pid"), timeout=30)
+    assert runner != launcher and os.getsid(runner) == runner, "the runner leads its own session"
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    assert len(job.trial_records()) == 6

@@ -1,0 +1,100 @@
+"""``jupyter hpo`` as a user runs it: real subprocesses, exit codes, JSON and the progress display."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLE, REPO
+
+JUPYTER = shutil.which("jupyter", path=os.path.dirname(sys.executable)) or "jupyter"
+
+
+def hpo(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "JUPYTER_HPO_HOME": str(home)}
+    env.pop("JUPYTER_HPO_STORE_URL", None)
+    return subprocess.run([JUPYTER, "hpo", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def quick_spec(tmp_path: Path) -> Path:
+    (tmp_path / "objective.py").write_text("def f(p):\n    return -(p['x'] - 0.3) ** 2\n")
+    spec = tmp_path / "quick.yaml"
+    spec.write_text(textwrap.dedent("""
+        name: quick
+        trial: {function: "objective.py:f"}
+        space: {x: {type: float, low: 0, high: 1}}
+        budget: {max_trials: 5}
+    """))
+    return spec
+
+
+def test_launch_json_list_and_show(home, quick_spec):
+    out = hpo(home, "launch", str(quick_spec), "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["name"] == "quick" and summary["status"] == "completed" and summary["complete"] == 5
+    listed = json.loads(hpo(home, "list", "--json").stdout)
+    assert [j["name"] for j in listed] == ["quick"]
+    shown = json.loads(hpo(home, "show", "quick", "--json").stdout)
+    assert len(shown["trials"]) == 5 and shown["job"]["best"] == summary["best"]
+    table = hpo(home, "list")
+    assert table.returncode == 0 and "quick" in table.stdout and "completed" in table.stdout
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("trial: {function: 'objective.py:f'}\nspace: {x: {type: float, low: 1, high: 0}}",
+     "error: `space`: `low < high` must hold for 'x', but got low=1.0, high=0.0."),
+    ("trial: {function: 'objective.py:f'}\nspace: {x: [1, 2]}\nstrategy: annealing",
+     "error: `strategy` must be one of bayesian, random, grid, hyperband, but got 'annealing'."),
+    ("space: {x: [1, 2]}", "error: `trial` is required"),
+    ("trial: {script: missing.py}\nspace: {x: [1, 2]}", "error: `trial.script` must be an existing file"),
+])
+def test_a_bad_spec_exits_2_with_one_line_and_leaves_no_job(home, tmp_path, content, message):
+    (tmp_path / "objective.py").write_text("def f(p):\n    return 1.0\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(content)
+    out = hpo(home, "launch", str(bad))
+    assert out.returncode == 2
+    assert out.stderr.startswith(message) and len(out.stderr.strip().splitlines()) == 1
+    assert json.loads(hpo(home, "list", "--json").stdout) == []
+
+
+def test_unknown_spec_file_and_job_exit_2(home):
+    out = hpo(home, "launch", "nowhere.yaml")
+    assert out.returncode == 2 and "spec file 'nowhere.yaml' does not exist" in out.stderr
+    out = hpo(home, "stop", "ghost")
+    assert out.returncode == 2 and "no job named 'ghost'" in out.stderr
+
+
+def test_detach_then_stop(home, tmp_path):
+    (tmp_path / "slow.py").write_text("import time\ndef f(p):\n    time.sleep(0.5)\n    return p['x']\n")
+    spec = tmp_path / "slow.yaml"
+    spec.write_text("name: slow\ntrial: {function: 'slow.py:f'}\nspace: {x: {type: float, low: 0, high: 1}}\n"
+                    "budget: {max_trials: 100}\n")
+    out = hpo(home, "launch", str(spec), "--detach")
+    assert out.returncode == 0 and "job slow started" in out.stdout
+    out = hpo(home, "stop", "slow")
+    assert out.returncode == 0 and "job slow: stopped (stopped on request)" in out.stdout
+
+
+def test_the_readme_example_runs_with_visible_progress(home):
+    """The README's first command, on a smaller budget: real XGBoost k-fold trials on the credit data."""
+    out = hpo(home, "launch", str(EXAMPLE / "tuning.yaml"), "--max-trials", "4", "--name", "credit-ci", timeout=600)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    trial_lines = [line for line in lines if line.startswith("trial ")]
+    assert len(trial_lines) == 4, out.stdout
+    assert any(" warm start " in line for line in trial_lines) and any(" cold start " in line for line in trial_lines)
+    assert any("auc=0.7" in line for line in trial_lines)
+    assert any(line.startswith("job credit-ci: completed (budget of 4 trials reached)") for line in lines)
+    best = lines.index("best parameters:")
+    assert {line.split(":")[0].strip() for line in lines[best + 1:]} >= {"max_depth", "eta", "num_round"}

@@ -1,0 +1,106 @@
+"""The store: Optuna's RDB storage over SQLite, job attributes, derived status, incremental reads."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sqlite3
+import time
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, SpecError, StoreError
+from jupyter_hpo.store import STALE_AFTER_S, JobStatus, Store
+
+SPEC = {"backend": {"name": "local"}, "objective": {"direction": "maximize"}}
+
+
+def add_trial(store: Store, name: str, state: TrialState, value: float | None = None) -> int:
+    template = FrozenTrial(
+        number=-1, state=state, value=value, datetime_start=datetime.datetime.now(),
+        datetime_complete=datetime.datetime.now() if state.is_finished() else None,
+        params={"x": 0.5}, distributions={"x": FloatDistribution(0, 1)}, user_attrs={"worker": "local-1"},
+        system_attrs={}, intermediate_values={}, trial_id=-1,
+    )
+    return store.storage.create_new_trial(store.study_id(name), template_trial=template)
+
+
+def test_the_default_store_is_sqlite_in_wal_mode_under_home(store, home):
+    assert store.url == f"sqlite:///{home / 'store.db'}"
+    con = sqlite3.connect(home / "store.db")
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_store_url_from_the_environment_wins(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'team.db'}"
+    monkeypatch.setenv("JUPYTER_HPO_STORE_URL", url)
+    assert Store(home=tmp_path / "h").url == url
+    assert (tmp_path / "team.db").exists()
+
+
+def test_jobs_and_their_attributes_round_trip(store):
+    store.create_job("job-a", SPEC, "maximize")
+    store.set_job_attrs("job-a", status="running", heartbeat=123.0)
+    attrs = store.job_attrs("job-a")
+    assert attrs["spec"] == SPEC and attrs["backend"] == "local" and attrs["status"] == "running"
+    assert attrs["stop_requested"] is False and attrs["created"] <= time.time()
+    assert list(store.all_job_attrs()) == ["job-a"]
+
+
+def test_duplicate_and_unknown_jobs_are_clear_errors(store):
+    store.create_job("job-a", SPEC, "maximize")
+    with pytest.raises(JobStateError, match="a job named 'job-a' already exists"):
+        store.create_job("job-a", SPEC, "maximize")
+    with pytest.raises(JobNotFoundError, match="no job named 'nope'"):
+        store.job_attrs("nope")
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "x" * 64, "", "white space"])
+def test_job_names_cannot_escape_the_store(store, name):
+    with pytest.raises(SpecError, match="`name` must be 1-63 letters"):
+        store.job_dir(name)
+    with pytest.raises(SpecError):
+        store.create_job(name, SPEC, "maximize")
+
+
+def test_status_is_stale_when_the_runner_is_gone(store):
+    alive = {"status": "running", "heartbeat": time.time(), "runner": {"pid": os.getpid(), "host": os.uname().nodename}}
+    assert Store.status_of(alive) == JobStatus.RUNNING
+    gone = {**alive, "runner": {"pid": 2**22 + 12345, "host": os.uname().nodename}}
+    assert Store.status_of(gone) == JobStatus.STALE
+    silent = {**alive, "heartbeat": time.time() - STALE_AFTER_S - 1}
+    assert Store.status_of(silent) == JobStatus.STALE
+    assert Store.status_of({**silent, "status": "completed"}) == JobStatus.COMPLETED
+    assert JobStatus.STALE.is_finished() and not JobStatus.RUNNING.is_finished()
+
+
+def test_a_second_reader_sees_only_new_and_changed_trials(store, home):
+    store.create_job("job-a", SPEC, "maximize")
+    reader = Store(home=home)
+    first = add_trial(store, "job-a", TrialState.COMPLETE, 0.1)
+    running = add_trial(store, "job-a", TrialState.RUNNING)
+    assert [t.number for t in reader.trials("job-a")] == [0, 1]
+    store.storage.set_trial_state_values(running, TrialState.COMPLETE, [0.7])
+    add_trial(store, "job-a", TrialState.COMPLETE, 0.3)
+    new = reader.trials("job-a", after=0)
+    assert [(t.number, t.state, t.value) for t in new] == [(1, TrialState.COMPLETE, 0.7), (2, TrialState.COMPLETE, 0.3)]
+    assert reader.trials("job-a", after=2) == []
+    assert first != running
+
+
+def test_optuna_can_open_a_job_as_a_study(store):
+    store.create_job("job-a", SPEC, "maximize")
+    add_trial(store, "job-a", TrialState.COMPLETE, 0.4)
+    study = optuna.load_study(study_name="job-a", storage=store.url)
+    assert study.best_value == 0.4 and study.user_attrs["backend"] == "local"
+    assert study.trials[0].user_attrs["worker"] == "local-1"
+
+
+def test_a_store_that_cannot_be_created_is_a_store_error(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match="cannot open the store at sqlite:///"):
+        Store(home=blocker / "home")

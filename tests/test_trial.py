@@ -1,0 +1,59 @@
+"""The in-trial API outside any worker (debugging by hand) and inside a SageMaker-style container."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from jupyter_hpo import trial
+from jupyter_hpo.exceptions import HpoError
+
+
+def test_outside_a_trial_report_is_harmless_and_nothing_is_pruned():
+    assert not trial.in_trial()
+    trial.report(0.5, step=0)
+    assert trial.should_prune() is False
+    with pytest.raises(HpoError, match=r"params\(\) is only available inside a trial"):
+        trial.params()
+
+
+def test_folds_are_stratified_reproducible_and_summarised():
+    y = np.array([0] * 80 + [1] * 20)
+    X = np.arange(100).reshape(-1, 1)
+    cv = trial.folds(X, y, k=5, seed=0)
+    splits = list(cv)
+    assert len(cv) == 5 and len(splits) == 5
+    for train_idx, valid_idx in splits:
+        assert len(valid_idx) == 20 and y[valid_idx].sum() == 4, "each fold keeps the 20% positives"
+        assert not set(train_idx) & set(valid_idx)
+    again = [v.tolist() for _, v in trial.folds(X, y, k=5, seed=0)]
+    assert again == [v.tolist() for _, v in splits]
+    for score in (0.7, 0.8, 0.9):
+        cv.report(score)
+    assert cv.scores == [0.7, 0.8, 0.9]
+    assert cv.mean == pytest.approx(0.8) and cv.std == pytest.approx(0.1)
+
+
+def test_folds_validates_k():
+    with pytest.raises(ValueError, match="`k` must be an integer >= 2, but got 1"):
+        trial.folds([[1], [2]], k=1)
+
+
+def test_cached_loads_once_per_process():
+    calls = []
+    first = trial.cached("test-key-once", lambda: calls.append(1) or {"data": 1})
+    second = trial.cached("test-key-once", lambda: calls.append(1) or {"data": 2})
+    assert first is second and calls == [1]
+
+
+def test_params_in_a_sagemaker_container_are_typed(tmp_path, monkeypatch):
+    hp = tmp_path / "hyperparameters.json"
+    hp.write_text(json.dumps({"max_depth": "5", "eta": "0.1", "booster": "gbtree", "flag": "true"}))
+    monkeypatch.setattr(trial, "_SAGEMAKER_HPARAMS", hp)
+    assert trial.in_trial()
+    assert trial.params() == {"max_depth": 5, "eta": 0.1, "booster": "gbtree", "flag": True}
+    space = {"max_depth": {"type": "int", "low": 1, "high": 9}, "booster": ["gbtree", "dart"], "flag": [True, False]}
+    hp.write_text(json.dumps({"max_depth": "5", "booster": "dart", "flag": "true", "_hpo_space": json.dumps(space)}))
+    assert trial.params() == {"max_depth": 5, "booster": "dart", "flag": True}
