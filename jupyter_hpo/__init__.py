@@ -51,3 +51,10 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_hpo``: register the ``%hpo`` magics (see ``jupyter_hpo.magics``)."""
+    from jupyter_hpo.magics import load_ipython_extension as load
+
+    load(ipython)

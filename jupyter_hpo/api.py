@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from optuna.trial import FrozenTrial
 
-__all__ = ["launch", "attach", "list_jobs", "Job", "open_store"]
+__all__ = ["launch", "attach", "list_jobs", "compare", "Job", "TrialFeed", "open_store"]
 
 # flat keyword -> (section, field) of the spec
 _KWARGS = {
@@ -306,6 +306,73 @@ class Job:
                                  heartbeat=time.time(), runner={})
         spawn_runner(self.name, self.store.url, self.store.home, cwd=attrs.get("cwd"))
         return self
+
+
+class TrialFeed:
+    """Follows one job's trials incrementally: each :meth:`poll` reads only trials that are new or were
+    still unfinished, and returns those that changed. What live displays (CLI, dashboard, sidebar) use.
+
+    Example:
+        >>> feed = TrialFeed(attach("credit-xgb"))  # doctest: +SKIP
+        >>> changed = feed.poll(); feed.summary()["complete"]  # doctest: +SKIP
+    """
+
+    _FINISHED = ("complete", "pruned", "fail")
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.records: dict[int, dict[str, Any]] = {}
+        self.attrs: dict[str, Any] = {}
+
+    def poll(self) -> list[dict[str, Any]]:
+        """Read what changed since the last poll; return the changed trial records, by number."""
+        unfinished = [n for n, r in self.records.items() if r["state"] not in self._FINISHED]
+        after = min(unfinished, default=max(self.records, default=-1) + 1) - 1
+        changed = []
+        for rec in self.job.trial_records(after=after):
+            if self.records.get(rec["number"]) != rec:
+                self.records[rec["number"]] = rec
+                changed.append(rec)
+        self.attrs = self.job.attrs
+        return changed
+
+    def summary(self) -> dict[str, Any]:
+        """The job's summary from what has been read so far (no extra query)."""
+        return summarize(self.job.name, self.attrs, [self.records[n] for n in sorted(self.records)])
+
+    def sorted_records(self) -> list[dict[str, Any]]:
+        return [self.records[n] for n in sorted(self.records)]
+
+
+def best_so_far(records: list[dict[str, Any]], direction: str) -> list[dict[str, Any]]:
+    """For each finished trial in completion order: its number, wall-clock offset and the best value so far."""
+    maximize = direction == "maximize"
+    finished = sorted((r for r in records if r["completed"] is not None), key=lambda r: r["completed"])
+    start = min((r["started"] for r in records if r["started"] is not None), default=None)
+    best: float | None = None
+    out = []
+    for i, r in enumerate(finished):
+        if r["state"] == "complete" and r["value"] is not None:
+            if best is None or (r["value"] > best if maximize else r["value"] < best):
+                best = r["value"]
+        out.append({"index": i + 1, "number": r["number"], "elapsed_s": r["completed"] - (start or r["completed"]),
+                    "best": best})
+    return out
+
+
+def compare(*names: str, store: Store | str | None = None) -> dict[str, Any]:
+    """Best-so-far curves of several jobs, against trials finished and wall time, plus their summaries.
+
+    Raises:
+        JobNotFoundError: one of the jobs does not exist.
+    """
+    jobs = [attach(n, store) for n in names]
+    out = {}
+    for job in jobs:
+        records, attrs = job.trial_records(), job.attrs
+        summary = summarize(job.name, attrs, records)
+        out[job.name] = {"summary": summary, "curve": best_so_far(records, summary["direction"])}
+    return out
 
 
 def _hostname() -> str:

@@ -148,32 +148,35 @@ _COMMANDS = {"launch": _cmd_launch, "list": _cmd_list, "show": _cmd_show, "stop"
 # -- progress display ------------------------------------------------------------------------------
 def follow(job: Any, poll: float = 0.5) -> int:
     """Show a job's progress until it ends (Ctrl-C detaches; the job goes on). Returns the exit code."""
+    from jupyter_hpo.api import TrialFeed
+
     console = _console()
     started = time.time()
+    feed = TrialFeed(job)
     printed: set[int] = set()
-    records: dict[int, dict[str, Any]] = {}
-    last_seen = -1
+    active = ("pending", "running", "stopping")
     try:
         if console.is_terminal:
             from rich.live import Live
 
             with Live(console=console, refresh_per_second=4, transient=False) as live:
                 while True:
-                    summary, last_seen = _refresh(job, records, last_seen)
-                    live.update(_live_view(summary, records, started))
-                    if summary["status"] not in ("pending", "running", "stopping"):
+                    feed.poll()
+                    summary = feed.summary()
+                    live.update(_live_view(summary, feed.sorted_records(), started))
+                    if summary["status"] not in active:
                         break
                     time.sleep(poll)
         else:  # a log, not a terminal: one line per finished trial
             console.print(f"job {job.name} launched; trials print as they finish")
             while True:
-                summary, last_seen = _refresh(job, records, last_seen)
-                for num in sorted(records):
-                    rec = records[num]
-                    if rec["state"] in _FINISHED and num not in printed:
-                        printed.add(num)
+                feed.poll()
+                summary = feed.summary()
+                for rec in feed.sorted_records():
+                    if rec["state"] in _FINISHED and rec["number"] not in printed:
+                        printed.add(rec["number"])
                         console.print(_trial_line(rec, summary), highlight=False, soft_wrap=True)
-                if summary["status"] not in ("pending", "running", "stopping"):
+                if summary["status"] not in active:
                     break
                 time.sleep(poll)
     except KeyboardInterrupt:
@@ -194,18 +197,6 @@ def _console() -> Any:
 
     console = Console()
     return console if console.is_terminal else Console(width=160)
-
-
-def _refresh(job: Any, records: dict[int, dict[str, Any]], last_seen: int) -> tuple[dict[str, Any], int]:
-    from jupyter_hpo.api import summarize
-
-    # trials newer than the last one seen, plus those that were still running
-    unfinished = [n for n, r in records.items() if r["state"] not in _FINISHED]
-    after = min(unfinished + [last_seen + 1]) - 1
-    for rec in job.trial_records(after=after):
-        records[rec["number"]] = rec
-    last_seen = max(records) if records else -1
-    return summarize(job.name, job.attrs, list(records.values())), last_seen
 
 
 def _done(s: dict[str, Any]) -> int:
@@ -261,7 +252,7 @@ def _trial_table(records: list[dict[str, Any]], summary: dict[str, Any], limit: 
     return table
 
 
-def _live_view(s: dict[str, Any], records: dict[int, dict[str, Any]], started: float) -> Any:
+def _live_view(s: dict[str, Any], records: list[dict[str, Any]], started: float) -> Any:
     from rich.console import Group
     from rich.progress_bar import ProgressBar
     from rich.text import Text
@@ -277,7 +268,7 @@ def _live_view(s: dict[str, Any], records: dict[int, dict[str, Any]], started: f
     warm = (f"warm starts {s['warm_starts']}, cold {s['cold_starts']}"
             + (f", start-up saved {_secs(s['startup_saved_s'])}" if s["startup_saved_s"] is not None else ""))
     return Group(head, ProgressBar(total=total, completed=done, width=60), Text(best), Text(warm),
-                 _trial_table(sorted(records.values(), key=lambda r: r["number"]), s, limit=8))
+                 _trial_table(records, s, limit=8))
 
 
 

@@ -81,16 +81,23 @@ class JobStatus(str, Enum):
 
 
 def default_home() -> Path:
-    """``$JUPYTER_HPO_HOME``, else ``~/.jupyter_hpo``."""
-    return Path(os.environ.get("JUPYTER_HPO_HOME") or Path.home() / ".jupyter_hpo").expanduser()
+    """``$JUPYTER_HPO_HOME``, else ``HpoConfig.home`` (default ``~/.jupyter_hpo``)."""
+    home = os.environ.get("JUPYTER_HPO_HOME")
+    if not home:
+        from jupyter_hpo.config import settings
+
+        home = settings().home
+    return Path(home).expanduser()
 
 
 def default_url(home: Path | None = None) -> str:
-    """``$JUPYTER_HPO_STORE_URL``, else SQLite in the home directory."""
+    """``$JUPYTER_HPO_STORE_URL``, else ``HpoConfig.store_url``, else SQLite in the home directory."""
     url = os.environ.get("JUPYTER_HPO_STORE_URL")
-    if url:
-        return url
-    return f"sqlite:///{(home or default_home()) / 'store.db'}"
+    if not url and not os.environ.get("JUPYTER_HPO_HOME"):  # an explicit home means its own SQLite
+        from jupyter_hpo.config import settings
+
+        url = settings().store_url
+    return url or f"sqlite:///{(home or default_home()) / 'store.db'}"
 
 
 def _pid_alive(pid: int) -> bool:

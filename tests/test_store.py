@@ -104,3 +104,26 @@ def test_a_store_that_cannot_be_created_is_a_store_error(tmp_path):
     blocker.write_text("not a directory")
     with pytest.raises(StoreError, match="cannot open the store at sqlite:///"):
         Store(home=blocker / "home")
+
+
+def test_settings_come_from_jupyter_hpo_config_and_env_wins(tmp_path, monkeypatch):
+    from jupyter_hpo import config
+
+    folder = tmp_path / "jupyter-config"
+    folder.mkdir()
+    (folder / "jupyter_hpo_config.py").write_text(
+        f"c.HpoConfig.home = {str(tmp_path / 'configured-home')!r}\n"
+        f"c.HpoConfig.store_url = 'sqlite:///{tmp_path / 'configured.db'}'\n"
+    )
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(folder))
+    monkeypatch.delenv("JUPYTER_HPO_HOME", raising=False)
+    monkeypatch.delenv("JUPYTER_HPO_STORE_URL", raising=False)
+    config.settings.cache_clear()
+    try:
+        store = Store()
+        assert store.home == tmp_path / "configured-home"
+        assert store.url == f"sqlite:///{tmp_path / 'configured.db'}"
+        monkeypatch.setenv("JUPYTER_HPO_HOME", str(tmp_path / "env-home"))
+        assert Store().url == f"sqlite:///{tmp_path / 'env-home' / 'store.db'}"
+    finally:
+        config.settings.cache_clear()

@@ -1,0 +1,114 @@
+"""A real JupyterLab server and headless Chromium (Debian's /usr/bin/chromium) for browser tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+                 "--no-first-run", "--disable-component-update", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Lab:
+    """A running JupyterLab: its URL, its root folder and the jupyter-hpo home its kernels use."""
+
+    def __init__(self, url: str, root: Path, home: Path) -> None:
+        self.url, self.root, self.home = url, root, home
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium (`.ci/run` does)")
+    base = tmp_path_factory.mktemp("lab")
+    root, home, workspaces, settings = (base / n for n in ("root", "hpo-home", "workspaces", "settings"))
+    for d in (root, home, workspaces, settings):
+        d.mkdir()
+    news = settings / "@jupyterlab" / "apputils-extension"
+    news.mkdir(parents=True)
+    (news / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    port = _free_port()
+    env = {**os.environ, "JUPYTER_HPO_HOME": str(home), "PYTHONPATH": str(REPO)}
+    env.pop("JUPYTER_HPO_STORE_URL", None)
+    log = (base / "lab.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+         "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={root}", "--allow-root",
+         f"--LabApp.workspaces_dir={workspaces}", f"--LabApp.user_settings_dir={settings}"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"JupyterLab did not start; see {base / 'lab.log'}") from None
+            time.sleep(0.25)
+    try:
+        yield Lab(url, root, home)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.console_errors = errors
+    yield pg
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}-final.png"), full_page=True)
+    context.close()
+
+
+def wait_kernel_idle(page: object, timeout_ms: int = 90_000) -> None:
+    """Wait until the status bar shows an idle kernel (Run All before that is silently dropped)."""
+    page.wait_for_function(
+        """() => { const t = document.querySelector('#jp-main-statusbar')?.textContent || '';
+                   return t.includes('Idle') && !/Connecting|Initializing|Starting/.test(t); }""",
+        timeout=timeout_ms,
+    )
+
+
+def run_all_cells(page: object) -> None:
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.locator('[data-command="runmenu:run-all"]').click()
