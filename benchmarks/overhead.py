@@ -54,8 +54,7 @@ TARGET_COLD_OVER_WARM = 1.4
 TARGET_WARM_OVER_INPROCESS = 1.10
 
 MODES = ("warm", "cold", "inprocess")
-MODE_LABELS = {"warm": "jupyter-hpo warm pool", "cold": "jupyter-hpo cold processes",
-               "inprocess": "Optuna in-process (n_jobs=2)"}
+MODE_LABELS = {"warm": "(a) hpo warm pool", "cold": "(b) hpo cold", "inprocess": "(c) Optuna in-proc"}
 
 
 def trivial_objective(params: dict[str, Any]) -> float:
@@ -147,6 +146,33 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
+def _cpu_snapshot() -> dict[str, float]:
+    """CPU seconds so far: the whole machine's busy and steal time, and this process with its reaped children."""
+    snap = {"busy": float("nan"), "steal": float("nan")}
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        hz = os.sysconf("SC_CLK_TCK")
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+        snap = {"busy": (user + nice + system + irq + softirq) / hz, "steal": steal / hz}
+    except (OSError, ValueError, IndexError):
+        pass
+    t = os.times()
+    snap["own"] = t.user + t.system + t.children_user + t.children_system
+    snap["t"] = time.perf_counter()
+    return snap
+
+
+def _load(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """CPU used during one mode: by the benchmark (with the runner and workers it reaped) and by others."""
+    wall = after["t"] - before["t"]
+    own = after["own"] - before["own"]
+    busy = after["busy"] - before["busy"]
+    cores = os.cpu_count() or 1
+    return {"own_cpu_s": own, "machine_busy_cpu_s": busy, "foreign_cpu_s": max(0.0, busy - own),
+            "foreign_share_of_capacity": max(0.0, busy - own) / (wall * cores) if wall > 0 else None,
+            "steal_cpu_s": after["steal"] - before["steal"], "loadavg_1m_end": os.getloadavg()[0]}
+
+
 class _Discard:
     """A stdout that drops everything (the credit script prints its AUC; threads share sys.stdout)."""
 
@@ -163,6 +189,7 @@ def run_hpo(spec_or_none: Any, *, warm: bool, name: str, n: int, **options: Any)
     from jupyter_hpo import api
     from jupyter_hpo.store import _pid_alive
 
+    cpu0 = _cpu_snapshot()
     t0 = time.time()
     p0 = time.perf_counter()
     job = api.launch(spec_or_none, name=name, strategy="random", seed=SEED, early_stopping="off", max_trials=n,
@@ -183,8 +210,10 @@ def run_hpo(spec_or_none: Any, *, warm: bool, name: str, n: int, **options: Any)
     deadline = time.monotonic() + 30
     while pid and _pid_alive(int(pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return {"status": status.value, "reason": attrs.get("reason", ""), "t0": t0, "t1": t1, "wall_s": wall,
-            "records": records, "runner_started": (attrs.get("runner") or {}).get("started")}
+    time.sleep(0.2)  # let the reaper thread collect it, so its CPU time is counted as ours
+    load = _load(cpu0, _cpu_snapshot())
+    return {"load": load, "status": status.value, "reason": attrs.get("reason", ""), "t0": t0, "t1": t1,
+            "wall_s": wall, "records": records, "runner_started": (attrs.get("runner") or {}).get("started")}
 
 
 def summarize_hpo(raw: dict[str, Any], n: int) -> dict[str, Any]:
@@ -202,6 +231,7 @@ def summarize_hpo(raw: dict[str, Any], n: int) -> dict[str, Any]:
     return {
         "status": raw["status"],
         "reason": raw["reason"],
+        "load": raw["load"],
         "n_trials": n,
         "n_complete": sum(r["state"] == "complete" for r in recs),
         "n_failed": sum(r["state"] == "fail" for r in recs),
@@ -277,6 +307,7 @@ def run_inprocess(space: Any, call: Any, n: int, *, enqueue: list[dict[str, Any]
         return value
 
     saved = sys.stdout
+    cpu0 = _cpu_snapshot()
     t0 = time.time()
     p0 = time.perf_counter()
     if silence:
@@ -289,11 +320,13 @@ def run_inprocess(space: Any, call: Any, n: int, *, enqueue: list[dict[str, Any]
     finally:
         sys.stdout = saved
     wall = time.perf_counter() - p0
+    load = _load(cpu0, _cpu_snapshot())
     run = [e - s for s, e in spans]
     gaps = slot_gaps(t0, spans, PARALLEL)
     threads = sorted({t["thread"] for t in per_trial})
     return {
         "status": "completed",
+        "load": load,
         "n_trials": n,
         "n_complete": sum(t.state.name == "COMPLETE" for t in study.trials),
         "n_failed": sum(t.state.name == "FAIL" for t in study.trials),
@@ -328,11 +361,16 @@ def reference_params(space: Any, n: int) -> list[dict[str, Any]]:
     return out
 
 
-def _same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
-    def key(p: dict[str, Any]) -> str:
-        return json.dumps({k: round(v, 12) if isinstance(v, float) else v for k, v in sorted(p.items())})
+def _key(p: dict[str, Any]) -> str:
+    return json.dumps({k: round(v, 12) if isinstance(v, float) else v for k, v in sorted(p.items())})
 
-    return sorted(map(key, a)) == sorted(map(key, b))
+
+def _same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    return sorted(map(_key, a)) == sorted(map(_key, b))
+
+
+def d_trials(mode: dict[str, Any]) -> list[dict[str, Any]]:
+    return [t for t in mode.get("trials", []) if t.get("run_s") is not None and "params" in t]
 
 
 def _log(msg: str) -> None:
@@ -411,15 +449,35 @@ def bench_credit(n: int, tag: str) -> dict[str, Any]:
     _log(f"credit: inprocess: {modes['inprocess']['wall_s']:.1f} s (+ {import_s:.1f} s import of train.py)")
 
     same = {m: _same(modes[m]["params"], ref) for m in MODES}
-    for m in modes.values():
-        m.pop("params", None)
-        for k in ("run_mean_ms", "overhead_mean_ms", "overhead_median_ms", "overhead_p90_ms", "overhead_max_ms"):
-            m.pop(k, None)
     for m in MODES:
         d = modes[m]
-        d["run_mean_s"] = d["run_sum_s"] / max(1, d["n_complete"])
+        d.pop("params", None)
         d["same_params_as_reference"] = same[m]
+        # the trivial workload's figures, in seconds: overhead_mean_s = wall x parallel / N - mean run
+        for k in ("run_mean", "overhead_mean", "overhead_median", "overhead_p90", "overhead_max"):
+            v = d.pop(f"{k}_ms", None)
+            d[f"{k}_s"] = None if v is None else v / 1000.0
+        # wall time not explained by the trials' own run time (= overhead_mean_s x N / parallel)
+        d["orchestration_s"] = d["wall_s"] - d["run_sum_s"] / PARALLEL
     w, c, i = modes["warm"], modes["cold"], modes["inprocess"]
+
+    # The same configuration can run at quite different speeds in different modes on a busy or
+    # shared machine (and threads share the GIL in-process). As a cross-check that is not swayed by
+    # this, the wall time each mode would take with the same trial work: the sum over configurations
+    # of the median of the three modes' run times, / parallel, plus the mode's own orchestration_s.
+    runs: dict[str, dict[str, list[float]]] = {}
+    for m in MODES:
+        for t in d_trials(modes[m]):
+            runs.setdefault(_key(t["params"]), {}).setdefault(m, []).append(t["run_s"])
+    per_config = [statistics.median([v[m][0] for m in MODES]) for v in runs.values() if all(m in v for m in MODES)]
+    work = sum(per_config) / PARALLEL if len(per_config) == n else None
+    norm = None
+    if work is not None:
+        norm = {"common_work_s": work,
+                "cold_over_warm_wall": (work + c["orchestration_s"]) / (work + w["orchestration_s"]),
+                "warm_over_inprocess_wall": (work + w["orchestration_s"]) / (work + i["orchestration_s"])}
+    spread = [max(v[m][0] for m in MODES) / min(v[m][0] for m in MODES)
+              for v in runs.values() if all(m in v for m in MODES)]
     ratios = {
         "cold_over_warm_wall": c["wall_s"] / w["wall_s"],
         "warm_over_inprocess_wall": w["wall_s"] / i["wall_s"],
@@ -427,6 +485,9 @@ def bench_credit(n: int, tag: str) -> dict[str, Any]:
         "warm_over_inprocess_wall_incl_import": w["wall_s"] / (i["wall_s"] + import_s),
         "cold_over_warm_run_sum": c["run_sum_s"] / w["run_sum_s"],
         "warm_over_inprocess_run_sum": w["run_sum_s"] / i["run_sum_s"],
+        "normalised_to_common_work": norm,
+        "same_config_run_time_spread_median": statistics.median(spread) if spread else None,
+        "same_config_run_time_spread_max": max(spread) if spread else None,
     }
     return {"description": "examples/credit_default/train.py (XGBoost, 5-fold CV) as a script trial, "
                            "space of tuning.yaml, strategy random, early stopping off, patience off",
@@ -459,7 +520,7 @@ def print_tables(result: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=140)
+    console = Console(width=150)
     m = result["machine"]
     console.print(f"[bold]jupyter-hpo orchestration overhead[/]  {'(quick) ' if result['quick'] else ''}"
                   f"{m['date']}  {m['cpu_count']} CPUs ({m['cpu_model']}), Python {m['python']}, "
@@ -467,8 +528,8 @@ def print_tables(result: dict[str, Any]) -> None:
 
     triv = result["workloads"]["trivial"]
     t = Table(title=f"Trivial objective: {triv['n_trials']} trials, max_parallel {triv['max_parallel']}")
-    for col in ("mode", "wall s", "overhead median ms", "overhead mean ms", "overhead p90 ms",
-                "startup median ms", "launch->1st trial s", "run mean ms"):
+    for col in ("mode", "wall s", "ovh median ms", "ovh mean ms", "ovh p90 ms", "startup median ms",
+                "launch->1st trial s", "run mean ms"):
         t.add_column(col, justify="left" if col == "mode" else "right")
     for mode in MODES:
         d = triv["modes"][mode]
@@ -477,6 +538,8 @@ def print_tables(result: dict[str, Any]) -> None:
                   _f(d["startup_median_ms"], "{:.2f}"), _f(d["launch_to_first_trial_s"], "{:.2f}"),
                   _f(d["run_mean_ms"], "{:.3f}"))
     console.print(t)
+    console.print("  ovh = per-trial overhead: mean = wall x parallel / N - mean run time; median/p90 = per-trial "
+                  "idle gap of the trial's slot (see benchmarks/README.md)")
     r = triv["ratios"]
     console.print(f"  ratios: cold/warm wall {r['cold_over_warm_wall']:.2f}x, overhead mean "
                   f"{r['cold_over_warm_overhead_mean']:.1f}x;  warm/in-process wall "
@@ -486,23 +549,38 @@ def print_tables(result: dict[str, Any]) -> None:
     cred = result["workloads"]["credit"]
     t = Table(title=f"Credit workload (XGBoost 5-fold CV): {cred['n_trials']} trials, "
                     f"max_parallel {cred['max_parallel']}")
-    for col in ("mode", "wall s", "vs warm", "sum run s", "mean run s", "startup median s",
-                "launch->1st trial s", "best AUC", "same params"):
+    for col in ("mode", "wall s", "vs warm", "ovh mean s", "ovh median s", "sum run s", "mean run s",
+                "startup median s", "launch->1st trial s", "same params"):
         t.add_column(col, justify="left" if col == "mode" else "right")
     for mode in MODES:
         d = cred["modes"][mode]
         t.add_row(MODE_LABELS[mode], _f(d["wall_s"], "{:.1f}"),
-                  _f(d["wall_s"] / cred["modes"]["warm"]["wall_s"], "{:.2f}x"), _f(d["run_sum_s"], "{:.1f}"),
-                  _f(d["run_mean_s"], "{:.2f}"),
+                  _f(d["wall_s"] / cred["modes"]["warm"]["wall_s"], "{:.2f}x"), _f(d["overhead_mean_s"], "{:.2f}"),
+                  _f(d["overhead_median_s"], "{:.3f}"), _f(d["run_sum_s"], "{:.1f}"), _f(d["run_mean_s"], "{:.2f}"),
                   _f(None if d["startup_median_ms"] is None else d["startup_median_ms"] / 1000, "{:.3f}"),
-                  _f(d["launch_to_first_trial_s"], "{:.2f}"), _f(d["best_value"], "{:.4f}"),
-                  "yes" if d["same_params_as_reference"] else "NO")
+                  _f(d["launch_to_first_trial_s"], "{:.2f}"), "yes" if d["same_params_as_reference"] else "NO")
     console.print(t)
     r = cred["ratios"]
     console.print(f"  ratios: cold/warm wall {r['cold_over_warm_wall']:.2f}x;  warm/in-process wall "
                   f"{r['warm_over_inprocess_wall']:.2f}x ({r['warm_over_inprocess_wall_incl_import']:.2f}x counting "
                   f"in-process's {cred['modes']['inprocess']['import_s']:.1f} s import of train.py);  "
                   f"cold/in-process wall {r['cold_over_inprocess_wall']:.2f}x")
+    norm = r["normalised_to_common_work"]
+    if norm:
+        console.print(f"  same configuration, run time max/min across modes: median "
+                      f"{r['same_config_run_time_spread_median']:.2f}x, max "
+                      f"{r['same_config_run_time_spread_max']:.2f}x;  normalised to common trial work "
+                      f"({norm['common_work_s']:.1f} s): cold/warm {norm['cold_over_warm_wall']:.2f}x, "
+                      f"warm/in-process {norm['warm_over_inprocess_wall']:.2f}x")
+
+    busy = [(w, m, d["load"]["foreign_share_of_capacity"]) for w, wl in result["workloads"].items()
+            for m, d in wl["modes"].items() if (d.get("load") or {}).get("foreign_share_of_capacity") is not None]
+    worst = max(busy, key=lambda x: x[2], default=None)
+    if worst is not None:
+        note = ("[yellow]other processes used the CPUs: results are disturbed[/]" if worst[2] > 0.05
+                else "the machine was otherwise idle")
+        console.print(f"CPU used by other processes during a mode: at most {worst[2]:.1%} of the machine "
+                      f"({worst[0]}, {worst[1]}) - {note}")
 
     t = Table(title="Targets (from the issue)")
     for col in ("target", "measured", "required", "result"):

@@ -58,3 +58,13 @@ def load_ipython_extension(ipython: Any) -> None:
     from jupyter_hpo.magics import load_ipython_extension as load
 
     load(ipython)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    from jupyter_hpo.server import HpoExtension
+
+    return [{"module": "jupyter_hpo.server", "app": HpoExtension}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    return [{"src": "labextension", "dest": "jupyter-hpo"}]

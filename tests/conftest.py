@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "credit_default"
 

@@ -112,3 +112,15 @@ def wait_kernel_idle(page: object, timeout_ms: int = 90_000) -> None:
 def run_all_cells(page: object) -> None:
     page.locator(".lm-MenuBar-item", has_text="Run").first.click()
     page.locator('[data-command="runmenu:run-all"]').click()
+
+
+# pytest-jupyter's autouse fixtures close the event loop that Playwright's sync API runs on;
+# browser tests start their own server, so they need neither.
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop() -> Iterator[None]:
+    yield None
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup() -> Iterator[None]:
+    yield None

@@ -1,0 +1,414 @@
+"""``%hpo`` and ``%%hpo``: the notebook's front door to :mod:`jupyter_hpo.api`.
+
+``%load_ext jupyter_hpo`` registers them. ``%hpo SUBCOMMAND ...`` routes to one small function per
+subcommand: it parses its arguments (argparse that raises ``UsageError``), resolves names in the user
+namespace, calls one ``api`` function and returns a value the notebook displays. Every ``HpoError``
+of the core is translated here, once, into a ``UsageError`` carrying the core's message, so the
+notebook shows one line instead of a traceback. Nothing heavy (optuna, pandas, widgets) is imported
+until a subcommand needs it, so loading the extension stays fast.
+
+Example (three notebook cells)::
+
+    %load_ext jupyter_hpo
+
+    %%hpo space space
+    x: {type: float, low: -3, high: 3}
+
+    job = %hpo launch objective --max-trials 20 --minimize
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import keyword
+import os
+import shlex
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+
+from jupyter_hpo.exceptions import HpoError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from jupyter_hpo.api import Job
+    from jupyter_hpo.space import SearchSpace
+
+__all__ = ["HpoMagics", "load_ipython_extension"]
+
+
+class _HelpShown(Exception):
+    """Raised after ``--help`` printed a subcommand's usage: there is nothing more to do."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises ``UsageError`` with a short message instead of printing and exiting."""
+
+    def __init__(self, command: str, description: str) -> None:
+        super().__init__(prog=f"%hpo {command}", description=description, allow_abbrev=False)
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if status:
+            raise UsageError((message or f"{self.prog}: invalid arguments").strip())
+        raise _HelpShown
+
+
+# -- parsers ---------------------------------------------------------------------------------------
+def _launch_parser() -> _Parser:
+    from jupyter_hpo.spec import EARLY_STOPPING, STRATEGIES
+
+    p = _Parser("launch", "Start a tuning job in its own runner process and show its live dashboard. "
+                          "With %%hpo launch, the cell body is a YAML spec and these options override it.")
+    p.add_argument("objective", nargs="?", metavar="OBJECTIVE",
+                   help="a function (or script-path string) in the namespace, or a script path")
+    p.add_argument("--space", metavar="NAME", help="a SearchSpace or dict in the namespace (default: `space`)")
+    p.add_argument("--strategy", choices=STRATEGIES)
+    p.add_argument("--max-trials", type=int, metavar="N", help="trials in total")
+    p.add_argument("--parallel", type=int, metavar="P", help="trials at once")
+    direction = p.add_mutually_exclusive_group()
+    direction.add_argument("--maximize", dest="direction", action="store_const", const="maximize")
+    direction.add_argument("--minimize", dest="direction", action="store_const", const="minimize")
+    p.add_argument("--metric", metavar="NAME", help="the metric's name (a key an objective's dict returns)")
+    p.add_argument("--backend", metavar="NAME", help="where trials run (default: local)")
+    p.add_argument("--name", metavar="JOB", help="the job's name (default: generated)")
+    p.add_argument("--no-warm-pool", action="store_true", help="a fresh process per trial (the cold baseline)")
+    p.add_argument("--timeout", type=float, metavar="S", help="seconds a trial may run")
+    p.add_argument("--early-stopping", choices=EARLY_STOPPING)
+    p.add_argument("--seed", type=int, metavar="N")
+    return p
+
+
+def _space_parser() -> _Parser:
+    p = _Parser("space", "%%hpo space NAME: define the SearchSpace NAME from the cell body (YAML, JSON or a "
+                         "dict literal). %hpo space NAME: edit NAME in a builder; valid edits are stored back.")
+    p.add_argument("name", metavar="NAME", help="the variable holding the search space")
+    return p
+
+
+def _job_parser(command: str, description: str, *, optional: bool = True, many: bool = False) -> _Parser:
+    p = _Parser(command, description)
+    if many:
+        p.add_argument("jobs", nargs="+", metavar="JOB", help="job names, or Job variables")
+    else:
+        p.add_argument("job", nargs="?" if optional else None, metavar="JOB",
+                       help="a job name or a Job variable" + (" (default: this kernel's last job)" if optional else ""))
+    return p
+
+
+def _resume_parser() -> _Parser:
+    p = _job_parser("resume", "Continue a stopped job, or one whose runner died, and show its dashboard.")
+    p.add_argument("--max-trials", type=int, metavar="N", help="a new budget (to continue a completed job)")
+    return p
+
+
+# -- subcommands: parsed arguments in, names resolved, one api call, a value out -------------------
+_LAUNCH_OPTIONS = {"strategy": "strategy", "max_trials": "max_trials", "parallel": "max_parallel",
+                   "direction": "direction", "metric": "metric", "backend": "backend", "name": "name",
+                   "timeout": "timeout", "early_stopping": "early_stopping", "seed": "seed"}
+
+
+def _launch(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:
+    from jupyter_hpo import api
+
+    spec = None if cell is None else m.spec_from_body(cell)
+    if spec is None and args.objective is None:
+        raise UsageError("%hpo launch needs an OBJECTIVE: a function or a script path (or use %%hpo launch "
+                         "with a YAML spec in the cell).")
+    objective = None if args.objective is None else m.objective(args.objective)
+    if args.space is not None:
+        space = m.space_variable(args.space)
+    elif spec is None or ("space" not in spec and "space" in m.shell.user_ns):
+        space = m.space_variable("space")  # the default: a variable named `space`
+    else:
+        space = None  # the body's (or, if it has none, the core says that `space` is required)
+    options = {key: getattr(args, attr) for attr, key in _LAUNCH_OPTIONS.items() if getattr(args, attr) is not None}
+    if args.no_warm_pool:
+        options["warm_pool"] = False
+    return m.show(api.launch(spec, objective=objective, space=space, **options))
+
+
+def _space(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> None:
+    if not args.name.isidentifier() or keyword.iskeyword(args.name):
+        raise UsageError(f"%hpo space: NAME must be a Python variable name, but got {args.name!r}.")
+    if cell is None:
+        m.open_builder(args.name)
+    else:
+        m.shell.user_ns[args.name] = _parse_space(cell)
+
+
+def _list(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> pd.DataFrame:
+    from jupyter_hpo import api
+
+    return _summary_frame(api.list_jobs())
+
+
+def _status(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> dict[str, Any]:
+    from jupyter_hpo import api
+
+    return api.attach(m.job_name(args.job)).summary()
+
+
+def _attach(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:
+    from jupyter_hpo import api
+
+    return m.show(api.attach(m.job_name(args.job)))
+
+
+def _stop(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:
+    from jupyter_hpo import api
+
+    job = api.attach(m.job_name(args.job))
+    job.stop(wait=True)
+    return job
+
+
+def _resume(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:
+    from jupyter_hpo import api
+
+    return m.show(api.attach(m.job_name(args.job)).resume(max_trials=args.max_trials))
+
+
+def _best(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> dict[str, Any] | None:
+    from jupyter_hpo import api
+
+    job = api.attach(m.job_name(args.job))
+    best = job.best
+    if best is None:
+        print(f"job {job.name} has no complete trial yet ({job.status.value}).")
+    return best
+
+
+def _compare(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> pd.DataFrame:
+    from IPython.display import display
+
+    from jupyter_hpo import api
+
+    names = [m.job_name(token) for token in args.jobs]
+    result = api.compare(*names)
+    from jupyter_hpo.widgets import CompareView
+
+    display(CompareView(*names))
+    return _summary_frame([r["summary"] for r in result.values()])
+
+
+class _Command(NamedTuple):
+    run: Callable[[HpoMagics, argparse.Namespace, str | None], Any]
+    parser: Callable[[], _Parser]
+    summary: str
+    takes_body: bool = False
+
+
+_COMMANDS: dict[str, _Command] = {
+    "launch": _Command(_launch, _launch_parser, "start a tuning job and show its live dashboard "
+                                                "(%%hpo launch: a YAML spec in the cell body)", takes_body=True),
+    "space": _Command(_space, _space_parser, "%%hpo space NAME defines a search space from the cell body; "
+                                             "%hpo space NAME edits it in a builder", takes_body=True),
+    "list": _Command(_list, lambda: _Parser("list", "All jobs in the store, newest first."),
+                     "all jobs, newest first (a DataFrame)"),
+    "status": _Command(_status, lambda: _job_parser("status", "A job's summary: status, counts, best trial."),
+                       "a job's summary (default: this kernel's last job)"),
+    "attach": _Command(_attach, lambda: _job_parser("attach", "Show the live dashboard of a job launched "
+                                                              "earlier, from any kernel.", optional=False),
+                       "show the live dashboard of a job launched earlier, from any kernel"),
+    "stop": _Command(_stop, lambda: _job_parser("stop", "Stop a job; its running trials are re-run on resume."),
+                     "stop a job (its running trials are re-run if you resume it)"),
+    "resume": _Command(_resume, _resume_parser, "continue a stopped job, or one whose runner died"),
+    "best": _Command(_best, lambda: _job_parser("best", "The best complete trial: number, value, params."),
+                     "the best trial: number, value, params"),
+    "compare": _Command(_compare, lambda: _job_parser("compare", "Best-so-far curves and summaries of jobs.",
+                                                      many=True),
+                        "compare jobs: best-so-far curves and a table of summaries"),
+}
+
+
+def _help_text() -> str:
+    width = max(map(len, _COMMANDS))
+    lines = [f"  {name:<{width}}  {command.summary}" for name, command in _COMMANDS.items()]
+    return "\n".join(["usage: %hpo SUBCOMMAND [options]   (%hpo SUBCOMMAND --help for its options)", "",
+                      "subcommands:", *lines, f"  {'help':<{width}}  this list"])
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _parse_space(text: str) -> SearchSpace:
+    """A search space from YAML, JSON or a Python dict literal; the core validates it."""
+    from jupyter_hpo.space import SearchSpace
+
+    if not text.strip():
+        raise UsageError("%%hpo space NAME needs a body: the parameters, in YAML, JSON or a dict literal.")
+    try:
+        literal = ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        literal = None
+    return SearchSpace.from_dict(literal) if isinstance(literal, Mapping) else SearchSpace.from_yaml(text)
+
+
+def _valid_space(value: Any) -> SearchSpace | None:
+    """``value`` as a SearchSpace if it is a valid one (or the dict of one), else None."""
+    from jupyter_hpo.space import SearchSpace
+
+    if isinstance(value, SearchSpace):
+        return value
+    try:
+        return SearchSpace.from_dict(value) if isinstance(value, Mapping) else None
+    except HpoError:
+        return None
+
+
+_SUMMARY_COLUMNS = ("status", "metric", "direction", "trials", "max_trials", "complete", "pruned", "failed",
+                    "best", "best_trial", "warm_starts", "cold_starts", "startup_saved_s", "created")
+
+
+def _summary_frame(summaries: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per job (indexed by name) with the columns a reader compares jobs by."""
+    import datetime
+
+    import pandas as pd
+
+    rows = [{**{k: s.get(k) for k in _SUMMARY_COLUMNS}, "name": s["name"],
+             "best": s["best"]["value"] if s["best"] else None,
+             "best_trial": s["best"]["number"] if s["best"] else None,
+             "created": datetime.datetime.fromtimestamp(s["created"]) if s.get("created") else None}
+            for s in summaries]
+    return pd.DataFrame(rows, columns=["name", *_SUMMARY_COLUMNS]).set_index("name")
+
+
+@magics_class
+class HpoMagics(Magics):
+    """The ``%hpo`` / ``%%hpo`` magics; ``last_job`` is the job this kernel launched or attached last."""
+
+    def __init__(self, shell: InteractiveShell) -> None:
+        super().__init__(shell)
+        self.last_job: str | None = None
+
+    @line_cell_magic
+    def hpo(self, line: str, cell: str | None = None) -> Any:
+        """Hyperparameter tuning from the notebook: ``%hpo help`` lists the subcommands.
+
+        ``%hpo launch objective --max-trials 20``, ``%%hpo space NAME`` (YAML body), ``%hpo list``,
+        ``%hpo status``, ``%hpo attach JOB``, ``%hpo stop``, ``%hpo resume``, ``%hpo best``,
+        ``%hpo compare JOB1 JOB2``.
+        """
+        try:
+            words = shlex.split(line)
+        except ValueError as e:
+            raise UsageError(f"%hpo: cannot read the line: {e}.") from None
+        if not words or words[0] in ("help", "-h", "--help"):
+            return self._help(words[1:])
+        command = _COMMANDS.get(words[0])
+        if command is None:
+            raise UsageError(f"unknown subcommand {words[0]!r}; valid: {', '.join([*_COMMANDS, 'help'])}.")
+        if cell is not None and not command.takes_body:
+            raise UsageError(f"%%hpo {words[0]} takes no cell body; write it as a line magic: %hpo {words[0]}.")
+        try:
+            return command.run(self, command.parser().parse_args(words[1:]), cell)
+        except _HelpShown:
+            return None
+        except HpoError as e:  # the one place core errors become the notebook's short message
+            raise UsageError(str(e)) from None
+
+    def _help(self, words: list[str]) -> None:
+        if words and words[0] in _COMMANDS:
+            _COMMANDS[words[0]].parser().print_help()
+        else:
+            print(_help_text())
+
+    # -- namespace resolution (front-door parsing) ---------------------------------------------------
+    def objective(self, token: str) -> Any:
+        """OBJECTIVE: a callable or path string from the namespace, else a script path literal."""
+        ns = self.shell.user_ns
+        if token in ns:
+            value = ns[token]
+            if callable(value) or isinstance(value, (str, os.PathLike)):
+                return value
+            raise UsageError(f"`{token}` is a {type(value).__name__}, not a function or a script path.")
+        if token.isidentifier() and not os.path.isfile(token):
+            raise UsageError(f"no function or script named {token!r} in the namespace; define it first, "
+                             "or give a script path.")
+        return token
+
+    def space_variable(self, name: str) -> Mapping[str, Any]:
+        ns = self.shell.user_ns
+        if name not in ns:
+            raise UsageError(f"no search space named {name!r} in the namespace; define it with "
+                             f"%%hpo space {name}, or pass --space NAME.")
+        if not isinstance(ns[name], Mapping):
+            raise UsageError(f"`{name}` is a {type(ns[name]).__name__}, not a SearchSpace or a dict.")
+        return ns[name]
+
+    def spec_from_body(self, cell: str) -> dict[str, Any]:
+        """The cell's YAML spec, with ``trial.function`` and ``space`` names taken from the namespace."""
+        from jupyter_hpo._yaml import YAMLError, load_yaml
+
+        try:
+            data = load_yaml(cell)
+        except YAMLError as e:
+            raise UsageError(f"the spec is not valid YAML: {e}") from None
+        if data is None:
+            return {}
+        if not isinstance(data, Mapping):
+            raise UsageError(f"the cell body must be a YAML mapping of spec fields, but got {data!r}.")
+        data = dict(data)
+        trial = data.get("trial")
+        if isinstance(trial, Mapping) and isinstance(trial.get("function"), str) and trial["function"].isidentifier():
+            fn = self.shell.user_ns.get(trial["function"])
+            if not callable(fn):
+                raise UsageError(f"`trial.function`: no function named {trial['function']!r} in the namespace.")
+            data["trial"] = {**trial, "function": fn}
+        if isinstance(data.get("space"), str):
+            data["space"] = self.space_variable(data["space"])
+        return data
+
+    def job_name(self, token: str | None) -> str:
+        """JOB: a job name or a Job variable; omitted, the job this kernel launched or attached last."""
+        if token is None:
+            if self.last_job is None:
+                raise UsageError("no job launched or attached in this kernel yet; name one (see %hpo list).")
+            return self.last_job
+        from jupyter_hpo.api import Job
+
+        value = self.shell.user_ns.get(token)
+        return value.name if isinstance(value, Job) else token
+
+    # -- display -------------------------------------------------------------------------------------
+    def show(self, job: Job) -> Job:
+        """Display the job's live dashboard, remember it as the last job, and return it."""
+        from IPython.display import display
+
+        from jupyter_hpo.widgets import Dashboard
+
+        self.last_job = job.name
+        display(Dashboard(job))
+        return job
+
+    def open_builder(self, name: str) -> None:
+        """Display a builder for the space ``name``; each valid edit is stored back into ``name``."""
+        ns = self.shell.user_ns
+        current = ns.get(name)
+        if current is not None and not isinstance(current, Mapping):
+            raise UsageError(f"`{name}` is a {type(current).__name__}, not a SearchSpace or a dict.")
+        from IPython.display import display
+
+        from jupyter_hpo.widgets import SearchSpaceBuilder
+
+        builder = SearchSpaceBuilder(space=current)
+
+        def store_back(change: dict[str, Any]) -> None:
+            space = _valid_space(change["new"])
+            if space is not None:
+                ns[name] = space
+
+        builder.observe(store_back, names="space")
+        display(builder)
+
+
+def load_ipython_extension(ipython: InteractiveShell) -> None:
+    """Register ``%hpo`` and ``%%hpo`` (``%load_ext jupyter_hpo``)."""
+    ipython.register_magics(HpoMagics)

@@ -1,0 +1,31 @@
+"""The Jupyter server extension: a REST API over the store for the sidebar (``/jupyter-hpo/api/``)."""
+
+from __future__ import annotations
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Unicode
+
+__all__ = ["HpoExtension"]
+
+
+class HpoExtension(ExtensionApp):
+    """Serves the tuning jobs of the store to the JupyterLab sidebar.
+
+    It reads the same store as kernels and the CLI and never talks to workers.
+    """
+
+    name = "jupyter_hpo"
+    store_url = Unicode(
+        "", help="SQLAlchemy URL of the store to serve; default: the store kernels and the CLI use."
+    ).tag(config=True)
+
+    def initialize_settings(self) -> None:
+        from jupyter_hpo import api
+
+        url = self.store_url or None
+        self.settings["jupyter_hpo_store"] = lambda: api.open_store(url)
+
+    def initialize_handlers(self) -> None:
+        from jupyter_hpo.server._handlers import handlers
+
+        self.handlers.extend(handlers())

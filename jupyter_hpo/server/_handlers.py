@@ -1,0 +1,108 @@
+"""REST handlers of the server extension: parse, call ``jupyter_hpo.api``, answer JSON.
+
+Every handler needs Jupyter's authentication (and, for POST, its XSRF check, which
+``APIHandler`` enforces). Errors are mapped in one place: unknown job 404, bad input 400,
+wrong state 409, always ``{"reason": ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from jupyter_hpo import api
+from jupyter_hpo.exceptions import HpoError, JobNotFoundError, JobStateError, StoreError
+
+__all__ = ["handlers", "JOB_NAME"]
+
+#: a job name in a route: the rule of ``jupyter_hpo.spec.check_job_name`` (no '/', no '.', no '%')
+JOB_NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9\-]{0,62})"
+_STATUS = {JobNotFoundError: 404, JobStateError: 409, StoreError: 503}
+
+
+class _Base(APIHandler):
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        reason = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"reason": reason}))
+
+    def reply(self, fn: Any, *args: Any, **kwargs: Any) -> None:
+        """Call the core and answer its result as JSON, or the mapped error."""
+        try:
+            result = fn(*args, **kwargs)
+        except HpoError as e:
+            status = next((code for cls, code in _STATUS.items() if isinstance(e, cls)), 400)
+            raise web.HTTPError(status, str(e)) from None
+        self.finish(json.dumps(result, default=str, allow_nan=False))
+
+    @property
+    def store(self) -> Any:
+        return self.settings["jupyter_hpo_store"]()
+
+
+class JobsHandler(_Base):
+    @web.authenticated
+    def get(self) -> None:
+        self.reply(lambda: {"jobs": api.list_jobs(self.store)})
+
+
+class JobHandler(_Base):
+    @web.authenticated
+    def get(self, name: str) -> None:
+        def detail() -> dict[str, Any]:
+            job = api.attach(name, self.store)
+            return {"job": job.summary(), "spec": job.spec}
+
+        self.reply(detail)
+
+
+class TrialsHandler(_Base):
+    @web.authenticated
+    def get(self, name: str) -> None:
+        raw = self.get_query_argument("after", "-1")
+        try:
+            after = int(raw)
+        except ValueError:
+            raise web.HTTPError(400, f"`after` must be an integer trial number, but got {raw!r}.") from None
+        if after < -1:
+            raise web.HTTPError(400, f"`after` must be >= -1, but got {after}.")
+        self.reply(lambda: {"trials": api.attach(name, self.store).trial_records(after=after)})
+
+
+class StopHandler(_Base):
+    @web.authenticated
+    def post(self, name: str) -> None:
+        def stop() -> dict[str, Any]:
+            job = api.attach(name, self.store)
+            if job.status.is_finished() and job.status.value != "stale":
+                raise JobStateError(f"job {name!r} is already {job.status.value}.")
+            job.stop(wait=False)
+            return {"job": job.summary()}
+
+        self.reply(stop)
+
+
+class ResumeHandler(_Base):
+    @web.authenticated
+    def post(self, name: str) -> None:
+        def resume() -> dict[str, Any]:
+            job = api.attach(name, self.store).resume()
+            return {"job": job.summary()}
+
+        self.reply(resume)
+
+
+def handlers() -> list[tuple[str, type[APIHandler]]]:
+    """The route table (the server prepends its base URL)."""
+    root = "/jupyter-hpo/api"
+    return [
+        (f"{root}/jobs", JobsHandler),
+        (f"{root}/jobs/{JOB_NAME}", JobHandler),
+        (f"{root}/jobs/{JOB_NAME}/trials", TrialsHandler),
+        (f"{root}/jobs/{JOB_NAME}/stop", StopHandler),
+        (f"{root}/jobs/{JOB_NAME}/resume", ResumeHandler),
+    ]

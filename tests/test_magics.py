@@ -1,0 +1,284 @@
+"""``%hpo`` / ``%%hpo`` through a real IPython shell, on real jobs (runner and worker processes)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+from jupyter_hpo import api
+from jupyter_hpo.magics import HpoMagics
+from jupyter_hpo.space import SearchSpace
+from jupyter_hpo.store import JobStatus
+from tests import objectives
+from tests.conftest import REPO, wait_for
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+SPACE = SearchSpace.from_dict({"x": {"type": "float", "low": 0, "high": 2}})
+SUBCOMMANDS = ("launch", "space", "list", "status", "attach", "stop", "resume", "best", "compare", "help")
+
+
+@pytest.fixture
+def shell(home):
+    """The test process's IPython shell with fresh ``%hpo`` magics and a namespace holding test objectives."""
+    ip = InteractiveShell.instance()
+    ip.register_magics(HpoMagics(ip))
+    ip.push({"quadratic": objectives.quadratic, "sleepy": objectives.sleepy, "sp": SPACE, "number": 3})
+    yield ip
+    ip.reset(new_session=False)
+
+
+def hpo(shell, line, cell=None):
+    """Run ``%hpo line`` (or ``%%hpo line`` with ``cell``); return its value and what it displayed and printed."""
+    with capture_output() as captured:
+        value = shell.run_line_magic("hpo", line) if cell is None else shell.run_cell_magic("hpo", line, cell)
+    return value, captured
+
+
+def widget_views(captured):
+    return [out.data[WIDGET_VIEW] for out in captured.outputs if WIDGET_VIEW in out.data]
+
+
+def test_load_ext_registers_the_magics_without_importing_heavy_libraries():
+    code = textwrap.dedent("""
+        import json, sys
+        from IPython.core.interactiveshell import InteractiveShell
+        ip = InteractiveShell.instance()
+        ip.run_line_magic("load_ext", "jupyter_hpo")
+        print(json.dumps({"line": "hpo" in ip.magics_manager.magics["line"],
+                          "cell": "hpo" in ip.magics_manager.magics["cell"],
+                          "heavy": sorted({"optuna", "pandas", "ipywidgets", "anywidget"} & set(sys.modules))}))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.splitlines()[-1]) == {"line": True, "cell": True, "heavy": []}
+
+
+@pytest.mark.parametrize("line", ["", "help", "--help", "-h"])
+def test_help_lists_every_subcommand_with_one_line_each(shell, line):
+    value, captured = hpo(shell, line)
+    assert value is None
+    listed = [row.split()[0] for row in captured.stdout.splitlines() if row.startswith("  ")]
+    assert listed == list(SUBCOMMANDS)
+
+
+@pytest.mark.parametrize("line", ["launch --help", "help launch"])
+def test_a_subcommand_help_shows_its_options(shell, line):
+    value, captured = hpo(shell, line)
+    assert value is None and captured.stdout.startswith("usage: %hpo launch")
+    for option in ("--space NAME", "--max-trials N", "--parallel P", "--maximize", "--early-stopping", "--seed N"):
+        assert option in captured.stdout
+
+
+EXPECTED_SPACE = SearchSpace.from_dict({"depth": {"type": "int", "low": 2, "high": 8},
+                                        "eta": {"type": "float", "low": 0.01, "high": 0.3, "scaling": "log"},
+                                        "booster": ["gbtree", "dart"]})
+
+
+@pytest.mark.parametrize("body", [
+    "depth: {type: int, low: 2, high: 8}\neta: {type: float, low: 0.01, high: 0.3, scaling: log}\n"
+    "booster: [gbtree, dart]\n",
+    '{"depth": {"type": "int", "low": 2, "high": 8}, "eta": {"type": "float", "low": 0.01, "high": 0.3, '
+    '"scaling": "log"}, "booster": ["gbtree", "dart"]}',
+    "{'depth': {'type': 'int', 'low': 2, 'high': 8}, 'eta': {'type': 'float', 'low': 0.01, 'high': 0.3,\n"
+    "         'scaling': 'log'}, 'booster': ('gbtree', 'dart')}",
+], ids=["yaml", "json", "dict-literal"])
+def test_space_cell_defines_a_search_space(shell, body):
+    value, _ = hpo(shell, "space credit_space", body)
+    assert value is None
+    assert shell.user_ns["credit_space"] == EXPECTED_SPACE
+
+
+@pytest.mark.parametrize(("line", "body", "message"), [
+    ("space bad", "x: {type: float, low: 2, high: 1}", "`low < high` must hold for 'x', but got low=2.0, high=1.0."),
+    ("space bad", "x: {type: float, low: 0.0, high: 1}\nx: [a, b]", "the key 'x' appears twice"),
+    ("space bad", "x: [oops", "the search space is not valid YAML"),
+    ("space bad", "  \n", "needs a body"),
+    ("space 1st", "x: [a, b]", "NAME must be a Python variable name, but got '1st'"),
+    ("space", "x: [a, b]", "the following arguments are required: NAME"),
+])
+def test_a_bad_space_cell_names_the_problem_and_defines_nothing(shell, line, body, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        hpo(shell, line, body)
+    assert "bad" not in shell.user_ns
+
+
+def test_space_line_opens_a_builder_that_stores_valid_edits_back(shell):
+    _, captured = hpo(shell, "space sp")
+    (view,) = widget_views(captured)
+    from ipywidgets.widgets.widget import _instances
+
+    builder = _instances[view["model_id"]]
+    assert SearchSpace.from_dict(builder.space) == SPACE
+    edited = {"x": {"type": "float", "low": 0, "high": 5}, "k": {"type": "int", "low": 1, "high": 3}}
+    builder.space = edited
+    assert shell.user_ns["sp"] == SearchSpace.from_dict(edited)
+    builder.space = {"x": {"type": "float", "low": 5, "high": 0}}  # invalid: the variable keeps the last valid space
+    assert shell.user_ns["sp"] == SearchSpace.from_dict(edited)
+
+
+def test_line_launch_passes_every_option_shows_a_dashboard_and_returns_at_once(shell):
+    job, captured = hpo(shell, "launch quadratic --space sp --max-trials 4 --parallel 2 --minimize --metric loss "
+                               "--name line-job --strategy random --seed 3 --timeout 30 --early-stopping median "
+                               "--no-warm-pool --backend local")
+    assert isinstance(job, api.Job) and job.name == "line-job"
+    assert not job.status.is_finished(), "the kernel is free while the job runs"
+    assert len(widget_views(captured)) == 1, "the live dashboard is in the cell's output"
+    spec = job.spec
+    assert spec["objective"]["metric"] == "loss" and spec["objective"]["direction"] == "minimize"
+    assert spec["budget"]["max_trials"] == 4 and spec["budget"]["max_parallel"] == 2
+    assert (spec["strategy"], spec["seed"], spec["early_stopping"]) == ("random", 3, "median")
+    assert spec["trial"]["timeout"] == 30 and spec["warm_pool"]["enabled"] is False
+    assert spec["trial"]["function"] == "tests.objectives:quadratic"
+
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    summary, _ = hpo(shell, "status")  # no JOB: the last job launched in this kernel
+    assert summary["name"] == "line-job" and summary["complete"] == 4 and summary["cold_starts"] == 4
+    best, _ = hpo(shell, "best line-job")
+    assert best == job.best and set(best["params"]) == {"x"}
+    assert best["value"] == min(r["value"] for r in job.trial_records()), "--minimize reached the optimizer"
+
+
+def test_cell_launch_takes_function_and_space_names_from_the_namespace_and_options_override(shell):
+    body = textwrap.dedent("""
+        name: from-body
+        objective: {metric: score, direction: maximize}
+        trial: {function: quadratic}
+        space: sp
+        budget: {max_trials: 10, max_parallel: 2}
+    """)
+    job, captured = hpo(shell, "launch --max-trials 3 --name cell-job", body)
+    assert job.name == "cell-job" and len(widget_views(captured)) == 1
+    assert job.spec["budget"] == {"max_trials": 3, "max_parallel": 2, "max_runtime": None}
+    assert job.spec["objective"]["metric"] == "score" and job.spec["space"] == SPACE.to_dict()
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    assert [r["state"] for r in job.trial_records()] == ["complete"] * 3
+    assert job.best["value"] == max(objectives.quadratic(r["params"]) for r in job.trial_records())
+
+
+def test_script_paths_resolve_from_the_current_directory(shell, tmp_path, monkeypatch):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    (folder / "train.py").write_text(textwrap.dedent("""
+        import argparse
+        p = argparse.ArgumentParser()
+        p.add_argument("--x", type=float)
+        print(f"loss={p.parse_args().x + 10:.6f}")
+    """))
+    monkeypatch.chdir(folder)
+    cell = "objective: {metric: loss, direction: minimize}\ntrial: {script: train.py}\nspace: sp\n"
+    from_cell, _ = hpo(shell, "launch --max-trials 2 --name script-cell", cell)
+    from_line, _ = hpo(shell, "launch train.py --metric loss --minimize --max-trials 1 --name script-line --space sp")
+    for job, n in ((from_cell, 2), (from_line, 1)):
+        assert job.spec["trial"]["script"] == str(folder / "train.py")
+        assert job.wait(timeout=120) == JobStatus.COMPLETED
+        records = job.trial_records()
+        assert len(records) == n and all(r["value"] == pytest.approx(r["params"]["x"] + 10) for r in records)
+
+
+def test_stop_then_resume_with_a_larger_budget(shell):
+    body = "trial: {function: sleepy, hyperparameters: {sleep: 0.3}}\nspace: sp\nbudget: {max_trials: 40}\n"
+    job, _ = hpo(shell, "launch --name long --parallel 1", body)
+    wait_for(lambda: job.summary()["complete"] >= 1, timeout=120)
+    with pytest.raises(UsageError, match="job 'long' is running; it cannot be resumed while its runner runs"):
+        hpo(shell, "resume")
+    stopped, _ = hpo(shell, "stop")  # no JOB: the last job launched in this kernel
+    assert stopped.name == "long" and stopped.status == JobStatus.STOPPED
+    done = stopped.summary()["complete"]
+    assert done < 40
+
+    resumed, captured = hpo(shell, f"resume long --max-trials {done + 2}")
+    assert resumed.name == "long" and len(widget_views(captured)) == 1
+    assert resumed.wait(timeout=120) == JobStatus.COMPLETED
+    assert resumed.summary()["complete"] == done + 2
+
+
+def test_attach_shows_a_dashboard_for_a_job_launched_elsewhere(shell):
+    launched = api.launch(objective=objectives.quadratic, space=SPACE, max_trials=2, name="elsewhere")
+    launched.wait(timeout=120)
+    job, captured = hpo(shell, "attach elsewhere")
+    assert isinstance(job, api.Job) and job.name == "elsewhere" and len(widget_views(captured)) == 1
+    summary, _ = hpo(shell, "status")  # the attached job is now this kernel's last job
+    assert summary["status"] == "completed" and summary["complete"] == 2
+    with pytest.raises(UsageError, match="job 'elsewhere' has completed .*pass a larger max_trials"):
+        hpo(shell, "resume")
+
+
+def test_list_and_compare_jobs_by_name_or_by_variable(shell):
+    first = api.launch(objective=objectives.quadratic, space=SPACE, max_trials=3, name="first")
+    first.wait(timeout=120)
+    second = api.launch(objective=objectives.quadratic, space=SPACE, max_trials=2, name="second", strategy="random")
+    second.wait(timeout=120)
+
+    jobs, _ = hpo(shell, "list")
+    assert list(jobs.index) == ["second", "first"]
+    assert jobs.loc["first", "complete"] == 3 and jobs.loc["first", "status"] == "completed"
+    assert jobs.loc["second", "best"] == second.best["value"]
+
+    shell.push({"job1": first})
+    table, captured = hpo(shell, "compare job1 second")
+    assert list(table.index) == ["first", "second"] and len(widget_views(captured)) == 1
+    assert table.loc["first", "best"] == first.best["value"] and table.loc["second", "trials"] == 2
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("lanch quadratic", "unknown subcommand 'lanch'; valid: launch, space, list, status, attach, stop, resume, "
+                        "best, compare, help."),
+    ("launch", "%hpo launch needs an OBJECTIVE"),
+    ("launch nothere --space sp", "no function or script named 'nothere' in the namespace"),
+    ("launch number --space sp", "`number` is a int, not a function or a script path."),
+    ("launch missing.py --space sp", "`trial.script` must be an existing file, but got 'missing.py'."),
+    ("launch quadratic --space nope", "no search space named 'nope' in the namespace"),
+    ("launch quadratic --space number", "`number` is a int, not a SearchSpace or a dict."),
+    ("launch quadratic", "no search space named 'space' in the namespace; define it with %%hpo space space, "
+                         "or pass --space NAME."),
+    ("launch quadratic --space sp --bogus", "unrecognized arguments: --bogus"),
+    ("launch quadratic --space sp --max-trials many", "argument --max-trials: invalid int value: 'many'"),
+    ("launch quadratic --space sp --early-stopping sometimes", "argument --early-stopping: invalid choice: "
+                                                               "'sometimes'"),
+    ("launch quadratic --space sp --maximize --minimize", "argument --minimize: not allowed with argument --maximize"),
+    ("launch quadratic --space sp --max-trials 0", "`budget.max_trials` must be a positive integer, but got 0."),
+    ("launch quadratic --space sp --name 'bad name'", "`name` must be 1-63 letters, digits or '-'"),
+    ("launch quadratic --space sp --backend sagemaker", "backend 'sagemaker' is not available here; available: "
+                                                        "local."),
+    ("launch 'unclosed", "%hpo: cannot read the line: No closing quotation."),
+    ("status ghost", "no job named 'ghost' in the store"),
+    ("best ghost", "no job named 'ghost' in the store"),
+    ("stop ghost", "no job named 'ghost' in the store"),
+    ("compare ghost", "no job named 'ghost' in the store"),
+    ("status", "no job launched or attached in this kernel yet"),
+    ("attach", "%hpo attach: the following arguments are required: JOB"),
+    ("compare", "%hpo compare: the following arguments are required: JOB"),
+    ("space number", "`number` is a int, not a SearchSpace or a dict."),
+])
+def test_bad_input_raises_a_short_usage_error_and_creates_no_job(shell, line, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        hpo(shell, line)
+    assert api.list_jobs() == []
+
+
+@pytest.mark.parametrize(("line", "cell", "message"), [
+    ("launch", "trial: {function: quadratic}\nspace: sp\nbudgett: {max_trials: 3}\n",
+     "unknown field(s) `budgett`; allowed:"),
+    ("launch", "trial: {function: nowhere}\nspace: sp\n", "`trial.function`: no function named 'nowhere'"),
+    ("launch", "trial: {function: quadratic}\nspace: {x: {type: float, low: 1, high: 0}}\n",
+     "`space`: `low < high` must hold for 'x', but got low=1.0, high=0.0."),
+    ("launch", "trial: {function: quadratic}\nspace: sp\nstrategy: hyperband\nearly_stopping: median\n",
+     "the hyperband strategy does its own early stopping"),
+    ("launch", "space: sp\n", "`trial` is required"),
+    ("launch", "trial: {function: quadratic\n", "the spec is not valid YAML"),
+    ("launch", "- trial\n- space\n", "the cell body must be a YAML mapping of spec fields"),
+    ("launch --max-trials -1", "trial: {function: quadratic}\nspace: sp\n",
+     "`budget.max_trials` must be a positive integer, but got -1."),
+    ("list", "anything", "%%hpo list takes no cell body"),
+])
+def test_an_invalid_spec_cell_raises_the_cores_message_and_creates_no_job(shell, line, cell, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        hpo(shell, line, cell)
+    assert api.list_jobs() == []
