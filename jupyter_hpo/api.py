@@ -181,6 +181,18 @@ def list_jobs(store: Store | str | None = None) -> list[dict[str, Any]]:
     return sorted(jobs, key=lambda j: j["created"] or 0, reverse=True)
 
 
+_feeds: dict[tuple[str, str], TrialFeed] = {}
+
+
+def _feed(job: Job) -> TrialFeed:
+    """This process's incremental reader of ``job`` (summaries then convert only new or changed trials)."""
+    key = (job.store.url, job.name)
+    feed = _feeds.get(key)
+    if feed is None or feed.job.store is not job.store:
+        feed = _feeds[key] = TrialFeed(job)
+    return feed
+
+
 class Job:
     """A tuning job in the store; every property reads the store, so it is always current.
 
@@ -241,8 +253,9 @@ class Job:
 
     def summary(self, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
         """Status, trial counts, best trial and warm-start savings, in one JSON-able dict."""
-        attrs = attrs if attrs is not None else self.attrs
-        return summarize(self.name, attrs, self.trial_records())
+        feed = _feed(self)
+        feed.poll(attrs)
+        return feed.summary()
 
     def wait(self, timeout: float | None = None, poll: float = 0.5) -> JobStatus:
         """Block until the job has finished; return its status.
@@ -324,8 +337,11 @@ class TrialFeed:
         self.records: dict[int, dict[str, Any]] = {}
         self.attrs: dict[str, Any] = {}
 
-    def poll(self) -> list[dict[str, Any]]:
-        """Read what changed since the last poll; return the changed trial records, by number."""
+    def poll(self, attrs: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Read what changed since the last poll; return the changed trial records, by number.
+
+        ``attrs``, when the caller has just read the job's attributes, saves reading them again.
+        """
         unfinished = [n for n, r in self.records.items() if r["state"] not in self._FINISHED]
         after = min(unfinished, default=max(self.records, default=-1) + 1) - 1
         changed = []
@@ -333,7 +349,7 @@ class TrialFeed:
             if self.records.get(rec["number"]) != rec:
                 self.records[rec["number"]] = rec
                 changed.append(rec)
-        self.attrs = self.job.attrs
+        self.attrs = attrs if attrs is not None else self.job.attrs
         return changed
 
     def summary(self) -> dict[str, Any]:

@@ -98,3 +98,45 @@ async def test_posts_with_a_cookie_but_without_xsrf_are_rejected(jp_fetch, jp_se
                        headers={"Authorization": "", "Cookie": "_xsrf=abc"})
     assert info.value.code == 403
     assert api.attach("rest-d").status == JobStatus.COMPLETED, "nothing happened to the job"
+
+
+def _openapi() -> dict:
+    import yaml
+
+    from tests.conftest import REPO
+
+    return yaml.safe_load((REPO / "jupyter_hpo" / "server" / "openapi.yaml").read_text())
+
+
+def test_the_openapi_document_lists_exactly_the_handlers_routes():
+    from jupyter_hpo.server._handlers import handlers
+
+    doc = _openapi()
+    routed = set()
+    for pattern, handler in handlers():
+        path = pattern.removeprefix("/jupyter-hpo/api").replace("(?P<name>[A-Za-z0-9][A-Za-z0-9\\-]{0,62})", "{name}")
+        methods = {m for m in ("get", "post") if m.upper() in handler.__dict__ or m in handler.__dict__}
+        routed |= {(path, m) for m in methods}
+    documented = {(path, m) for path, item in doc["paths"].items() for m in item if m in ("get", "post")}
+    assert routed == documented
+
+
+async def test_responses_match_the_openapi_schemas(jp_fetch, home):
+    import jsonschema
+
+    doc = _openapi()
+
+    def check(body: dict, path: str, method: str = "get") -> None:
+        schema = doc["paths"][path][method]["responses"]["200"]
+        schema = schema.get("content") or doc["components"]["responses"]["Job"]["content"]
+        resolver_doc = {**schema["application/json"]["schema"], "components": doc["components"]}
+        jsonschema.validate(body, resolver_doc)
+
+    modes = ["ok", "raise", "nan"]
+    api.launch(objective=objectives.faulty, space={"mode": modes}, strategy="grid", max_trials=3,
+               name="schema").wait(timeout=60)
+    check(await get(jp_fetch, "jobs"), "/jobs")
+    check(await get(jp_fetch, "jobs", "schema"), "/jobs/{name}")
+    body = await get(jp_fetch, "jobs", "schema", "trials")
+    assert len(body["trials"]) == 3
+    check(body, "/jobs/{name}/trials")
