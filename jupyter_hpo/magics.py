@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import keyword
 import os
 import shlex
@@ -61,52 +62,50 @@ class _Parser(argparse.ArgumentParser):
         raise _HelpShown
 
 
-# -- parsers ---------------------------------------------------------------------------------------
-def _launch_parser() -> _Parser:
+# -- arguments of each subcommand ----------------------------------------------------------------
+def _launch_arguments(p: _Parser) -> None:
     from jupyter_hpo.spec import EARLY_STOPPING, STRATEGIES
 
-    p = _Parser("launch", "Start a tuning job in its own runner process and show its live dashboard. "
-                          "With %%hpo launch, the cell body is a YAML spec and these options override it.")
+    p.epilog = "With %%hpo launch, the cell body is a YAML spec (the CLI's schema) and these options override it."
     p.add_argument("objective", nargs="?", metavar="OBJECTIVE",
                    help="a function (or script-path string) in the namespace, or a script path")
     p.add_argument("--space", metavar="NAME", help="a SearchSpace or dict in the namespace (default: `space`)")
-    p.add_argument("--strategy", choices=STRATEGIES)
+    p.add_argument("--strategy", choices=STRATEGIES, help="how to pick the next trial (default: bayesian)")
     p.add_argument("--max-trials", type=int, metavar="N", help="trials in total")
     p.add_argument("--parallel", type=int, metavar="P", help="trials at once")
     direction = p.add_mutually_exclusive_group()
-    direction.add_argument("--maximize", dest="direction", action="store_const", const="maximize")
+    direction.add_argument("--maximize", dest="direction", action="store_const", const="maximize",
+                           help="maximise the metric (the default)")
     direction.add_argument("--minimize", dest="direction", action="store_const", const="minimize")
     p.add_argument("--metric", metavar="NAME", help="the metric's name (a key an objective's dict returns)")
     p.add_argument("--backend", metavar="NAME", help="where trials run (default: local)")
     p.add_argument("--name", metavar="JOB", help="the job's name (default: generated)")
     p.add_argument("--no-warm-pool", action="store_true", help="a fresh process per trial (the cold baseline)")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds a trial may run")
-    p.add_argument("--early-stopping", choices=EARLY_STOPPING)
-    p.add_argument("--seed", type=int, metavar="N")
-    return p
+    p.add_argument("--early-stopping", choices=EARLY_STOPPING, help="stop poor trials early (default: off)")
+    p.add_argument("--seed", type=int, metavar="N", help="seed of the strategy, for a repeatable search")
 
 
-def _space_parser() -> _Parser:
-    p = _Parser("space", "%%hpo space NAME: define the SearchSpace NAME from the cell body (YAML, JSON or a "
-                         "dict literal). %hpo space NAME: edit NAME in a builder; valid edits are stored back.")
-    p.add_argument("name", metavar="NAME", help="the variable holding the search space")
-    return p
+def _space_arguments(p: _Parser) -> None:
+    p.add_argument("name", metavar="NAME", help="the variable that holds the search space")
 
 
-def _job_parser(command: str, description: str, *, optional: bool = True, many: bool = False) -> _Parser:
-    p = _Parser(command, description)
-    if many:
-        p.add_argument("jobs", nargs="+", metavar="JOB", help="job names, or Job variables")
-    else:
-        p.add_argument("job", nargs="?" if optional else None, metavar="JOB",
-                       help="a job name or a Job variable" + (" (default: this kernel's last job)" if optional else ""))
-    return p
+def _job_argument(p: _Parser) -> None:
+    p.add_argument("job", nargs="?", metavar="JOB", help="a job name or a Job variable (default: this kernel's "
+                                                         "last launched or attached job)")
 
 
-def _resume_parser() -> _Parser:
-    p = _job_parser("resume", "Continue a stopped job, or one whose runner died, and show its dashboard.")
+def _required_job_argument(p: _Parser) -> None:
+    p.add_argument("job", metavar="JOB", help="a job name or a Job variable")
+
+
+def _jobs_argument(p: _Parser) -> None:
+    p.add_argument("jobs", nargs="+", metavar="JOB", help="job names or Job variables")
+
+
+def _resume_arguments(p: _Parser) -> None:
+    _job_argument(p)
     p.add_argument("--max-trials", type=int, metavar="N", help="a new budget (to continue a completed job)")
-    return p
 
 
 # -- subcommands: parsed arguments in, names resolved, one api call, a value out -------------------
@@ -201,31 +200,30 @@ def _compare(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> pd.Dat
 
 class _Command(NamedTuple):
     run: Callable[[HpoMagics, argparse.Namespace, str | None], Any]
-    parser: Callable[[], _Parser]
     summary: str
+    arguments: Callable[[_Parser], None] | None = None
     takes_body: bool = False
+
+    def parser(self, name: str) -> _Parser:
+        p = _Parser(name, self.summary)
+        if self.arguments is not None:
+            self.arguments(p)
+        return p
 
 
 _COMMANDS: dict[str, _Command] = {
-    "launch": _Command(_launch, _launch_parser, "start a tuning job and show its live dashboard "
-                                                "(%%hpo launch: a YAML spec in the cell body)", takes_body=True),
-    "space": _Command(_space, _space_parser, "%%hpo space NAME defines a search space from the cell body; "
-                                             "%hpo space NAME edits it in a builder", takes_body=True),
-    "list": _Command(_list, lambda: _Parser("list", "All jobs in the store, newest first."),
-                     "all jobs, newest first (a DataFrame)"),
-    "status": _Command(_status, lambda: _job_parser("status", "A job's summary: status, counts, best trial."),
-                       "a job's summary (default: this kernel's last job)"),
-    "attach": _Command(_attach, lambda: _job_parser("attach", "Show the live dashboard of a job launched "
-                                                              "earlier, from any kernel.", optional=False),
-                       "show the live dashboard of a job launched earlier, from any kernel"),
-    "stop": _Command(_stop, lambda: _job_parser("stop", "Stop a job; its running trials are re-run on resume."),
-                     "stop a job (its running trials are re-run if you resume it)"),
-    "resume": _Command(_resume, _resume_parser, "continue a stopped job, or one whose runner died"),
-    "best": _Command(_best, lambda: _job_parser("best", "The best complete trial: number, value, params."),
-                     "the best trial: number, value, params"),
-    "compare": _Command(_compare, lambda: _job_parser("compare", "Best-so-far curves and summaries of jobs.",
-                                                      many=True),
-                        "compare jobs: best-so-far curves and a table of summaries"),
+    "launch": _Command(_launch, "start a tuning job and show its live dashboard (%%hpo launch: a YAML spec "
+                                "in the cell body)", _launch_arguments, takes_body=True),
+    "space": _Command(_space, "define a search space from the cell body (%%hpo space NAME: YAML, JSON or a "
+                              "dict), or edit one in a builder (%hpo space NAME)", _space_arguments, takes_body=True),
+    "list": _Command(_list, "all jobs, newest first (a DataFrame)"),
+    "status": _Command(_status, "a job's summary: status, counts, best trial", _job_argument),
+    "attach": _Command(_attach, "show the live dashboard of a job launched earlier, from any kernel",
+                       _required_job_argument),
+    "stop": _Command(_stop, "stop a job (its running trials are re-run if you resume it)", _job_argument),
+    "resume": _Command(_resume, "continue a stopped job, or one whose runner died", _resume_arguments),
+    "best": _Command(_best, "the best trial: number, value, params", _job_argument),
+    "compare": _Command(_compare, "compare jobs: best-so-far curves and a table of summaries", _jobs_argument),
 }
 
 
@@ -248,18 +246,6 @@ def _parse_space(text: str) -> SearchSpace:
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         literal = None
     return SearchSpace.from_dict(literal) if isinstance(literal, Mapping) else SearchSpace.from_yaml(text)
-
-
-def _valid_space(value: Any) -> SearchSpace | None:
-    """``value`` as a SearchSpace if it is a valid one (or the dict of one), else None."""
-    from jupyter_hpo.space import SearchSpace
-
-    if isinstance(value, SearchSpace):
-        return value
-    try:
-        return SearchSpace.from_dict(value) if isinstance(value, Mapping) else None
-    except HpoError:
-        return None
 
 
 _SUMMARY_COLUMNS = ("status", "metric", "direction", "trials", "max_trials", "complete", "pruned", "failed",
@@ -308,7 +294,7 @@ class HpoMagics(Magics):
         if cell is not None and not command.takes_body:
             raise UsageError(f"%%hpo {words[0]} takes no cell body; write it as a line magic: %hpo {words[0]}.")
         try:
-            return command.run(self, command.parser().parse_args(words[1:]), cell)
+            return command.run(self, command.parser(words[0]).parse_args(words[1:]), cell)
         except _HelpShown:
             return None
         except HpoError as e:  # the one place core errors become the notebook's short message
@@ -316,7 +302,7 @@ class HpoMagics(Magics):
 
     def _help(self, words: list[str]) -> None:
         if words and words[0] in _COMMANDS:
-            _COMMANDS[words[0]].parser().print_help()
+            _COMMANDS[words[0]].parser(words[0]).print_help()
         else:
             print(_help_text())
 
@@ -389,7 +375,7 @@ class HpoMagics(Magics):
         return job
 
     def open_builder(self, name: str) -> None:
-        """Display a builder for the space ``name``; each valid edit is stored back into ``name``."""
+        """Display a builder for the space ``name``; ``name`` always holds the builder's last valid space."""
         ns = self.shell.user_ns
         current = ns.get(name)
         if current is not None and not isinstance(current, Mapping):
@@ -400,12 +386,13 @@ class HpoMagics(Magics):
 
         builder = SearchSpaceBuilder(space=current)
 
-        def store_back(change: dict[str, Any]) -> None:
-            space = _valid_space(change["new"])
-            if space is not None:
-                ns[name] = space
+        def store_back(_change: object = None) -> None:
+            with contextlib.suppress(HpoError):  # an invalid edit keeps the last valid space
+                ns[name] = builder.space
 
-        builder.observe(store_back, names="space")
+        store_back()
+        # the builder has no change event of its own; its YAML preview changes with every edit
+        builder.yaml_preview.observe(store_back, names="value")
         display(builder)
 
 

@@ -82,12 +82,12 @@ EXPECTED_SPACE = SearchSpace.from_dict({"depth": {"type": "int", "low": 2, "high
 
 
 @pytest.mark.parametrize("body", [
-    "depth: {type: int, low: 2, high: 8}\neta: {type: float, low: 0.01, high: 0.3, scaling: log}\n"
-    "booster: [gbtree, dart]\n",
-    '{"depth": {"type": "int", "low": 2, "high": 8}, "eta": {"type": "float", "low": 0.01, "high": 0.3, '
-    '"scaling": "log"}, "booster": ["gbtree", "dart"]}',
-    "{'depth': {'type': 'int', 'low': 2, 'high': 8}, 'eta': {'type': 'float', 'low': 0.01, 'high': 0.3,\n"
-    "         'scaling': 'log'}, 'booster': ('gbtree', 'dart')}",
+    ("depth: {type: int, low: 2, high: 8}\neta: {type: float, low: 0.01, high: 0.3, scaling: log}\n"
+     "booster: [gbtree, dart]\n"),
+    ('{"depth": {"type": "int", "low": 2, "high": 8}, "eta": {"type": "float", "low": 0.01, "high": 0.3, '
+     '"scaling": "log"}, "booster": ["gbtree", "dart"]}'),
+    ("{'depth': {'type': 'int', 'low': 2, 'high': 8}, 'eta': {'type': 'float', 'low': 0.01, 'high': 0.3,\n"
+     "         'scaling': 'log'}, 'booster': ('gbtree', 'dart')}"),
 ], ids=["yaml", "json", "dict-literal"])
 def test_space_cell_defines_a_search_space(shell, body):
     value, _ = hpo(shell, "space credit_space", body)
@@ -109,18 +109,30 @@ def test_a_bad_space_cell_names_the_problem_and_defines_nothing(shell, line, bod
     assert "bad" not in shell.user_ns
 
 
-def test_space_line_opens_a_builder_that_stores_valid_edits_back(shell):
-    _, captured = hpo(shell, "space sp")
-    (view,) = widget_views(captured)
+def builder_in(captured):
     from ipywidgets.widgets.widget import _instances
 
-    builder = _instances[view["model_id"]]
-    assert SearchSpace.from_dict(builder.space) == SPACE
-    edited = {"x": {"type": "float", "low": 0, "high": 5}, "k": {"type": "int", "low": 1, "high": 3}}
-    builder.space = edited
-    assert shell.user_ns["sp"] == SearchSpace.from_dict(edited)
-    builder.space = {"x": {"type": "float", "low": 5, "high": 0}}  # invalid: the variable keeps the last valid space
-    assert shell.user_ns["sp"] == SearchSpace.from_dict(edited)
+    (view,) = widget_views(captured)
+    return _instances[view["model_id"]]
+
+
+def test_space_line_opens_a_builder_whose_valid_edits_are_stored_back(shell):
+    value, captured = hpo(shell, "space sp")
+    builder = builder_in(captured)
+    assert value is None and builder.space == SPACE
+    builder.rows[0].high_text.value = "5"
+    assert shell.user_ns["sp"] == SearchSpace.from_dict({"x": {"type": "float", "low": 0, "high": 5}})
+    builder.add_row(name="k", kind="int", low="1", high="3")
+    edited = SearchSpace.from_dict({"x": {"type": "float", "low": 0, "high": 5}, "k": {"type": "int", "low": 1,
+                                                                                          "high": 3}})
+    assert shell.user_ns["sp"] == edited
+    builder.rows[1].low_text.value = "7"  # invalid (low > high): the variable keeps the last valid space
+    assert shell.user_ns["sp"] == edited
+
+
+def test_space_line_for_a_new_name_defines_it_from_the_builder(shell):
+    _, captured = hpo(shell, "space fresh")
+    assert isinstance(shell.user_ns["fresh"], SearchSpace) and shell.user_ns["fresh"] == builder_in(captured).space
 
 
 def test_line_launch_passes_every_option_shows_a_dashboard_and_returns_at_once(shell):
@@ -206,7 +218,7 @@ def test_attach_shows_a_dashboard_for_a_job_launched_elsewhere(shell):
     assert isinstance(job, api.Job) and job.name == "elsewhere" and len(widget_views(captured)) == 1
     summary, _ = hpo(shell, "status")  # the attached job is now this kernel's last job
     assert summary["status"] == "completed" and summary["complete"] == 2
-    with pytest.raises(UsageError, match="job 'elsewhere' has completed .*pass a larger max_trials"):
+    with pytest.raises(UsageError, match=r"job 'elsewhere' has completed .*pass a larger max_trials"):
         hpo(shell, "resume")
 
 
@@ -228,25 +240,25 @@ def test_list_and_compare_jobs_by_name_or_by_variable(shell):
 
 
 @pytest.mark.parametrize(("line", "message"), [
-    ("lanch quadratic", "unknown subcommand 'lanch'; valid: launch, space, list, status, attach, stop, resume, "
-                        "best, compare, help."),
+    ("lanch quadratic", ("unknown subcommand 'lanch'; valid: launch, space, list, status, attach, stop, resume, "
+                         "best, compare, help.")),
     ("launch", "%hpo launch needs an OBJECTIVE"),
     ("launch nothere --space sp", "no function or script named 'nothere' in the namespace"),
     ("launch number --space sp", "`number` is a int, not a function or a script path."),
     ("launch missing.py --space sp", "`trial.script` must be an existing file, but got 'missing.py'."),
     ("launch quadratic --space nope", "no search space named 'nope' in the namespace"),
     ("launch quadratic --space number", "`number` is a int, not a SearchSpace or a dict."),
-    ("launch quadratic", "no search space named 'space' in the namespace; define it with %%hpo space space, "
-                         "or pass --space NAME."),
+    ("launch quadratic", ("no search space named 'space' in the namespace; define it with %%hpo space space, "
+                          "or pass --space NAME.")),
     ("launch quadratic --space sp --bogus", "unrecognized arguments: --bogus"),
     ("launch quadratic --space sp --max-trials many", "argument --max-trials: invalid int value: 'many'"),
-    ("launch quadratic --space sp --early-stopping sometimes", "argument --early-stopping: invalid choice: "
-                                                               "'sometimes'"),
+    ("launch quadratic --space sp --early-stopping sometimes", ("argument --early-stopping: invalid choice: "
+                                                                "'sometimes'")),
     ("launch quadratic --space sp --maximize --minimize", "argument --minimize: not allowed with argument --maximize"),
     ("launch quadratic --space sp --max-trials 0", "`budget.max_trials` must be a positive integer, but got 0."),
     ("launch quadratic --space sp --name 'bad name'", "`name` must be 1-63 letters, digits or '-'"),
-    ("launch quadratic --space sp --backend sagemaker", "backend 'sagemaker' is not available here; available: "
-                                                        "local."),
+    ("launch quadratic --space sp --backend sagemaker", ("backend 'sagemaker' is not available here; available: "
+                                                         "local.")),
     ("launch 'unclosed", "%hpo: cannot read the line: No closing quotation."),
     ("status ghost", "no job named 'ghost' in the store"),
     ("best ghost", "no job named 'ghost' in the store"),

@@ -15,4 +15,4 @@ from jupyter_hpo.widgets._builder import ParamRow, SearchSpaceBuilder
 from jupyter_hpo.widgets._compare import CompareView
 from jupyter_hpo.widgets._dashboard import Dashboard
 
-__all__ = ["SearchSpaceBuilder", "ParamRow", "Dashboard", "CompareView"]
+__all__ = ["CompareView", "Dashboard", "ParamRow", "SearchSpaceBuilder"]

@@ -10,7 +10,6 @@ core to reject with its own message).
 from __future__ import annotations
 
 import html
-import pprint
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -22,7 +21,7 @@ from jupyter_hpo.exceptions import HpoError, SearchSpaceError
 from jupyter_hpo.space import SCALINGS, CategoricalParam, Param, SearchSpace
 from jupyter_hpo.widgets._dashboard import Dashboard
 
-__all__ = ["SearchSpaceBuilder", "ParamRow", "parse_choices", "format_choices", "python_code"]
+__all__ = ["ParamRow", "SearchSpaceBuilder", "format_choices", "parse_choices", "python_code"]
 
 KINDS = ("int", "float", "categorical")
 _ERROR = {"text_color": "var(--jp-error-color1, #d32f2f)"}
@@ -105,9 +104,9 @@ def format_choices(choices: Iterable[Any]) -> str:
 
 
 def python_code(space: SearchSpace) -> str:
-    """Python code that rebuilds ``space``."""
-    body = pprint.pformat(space.to_dict(), indent=4, width=100, sort_dicts=False)
-    return f"from jupyter_hpo import SearchSpace\n\nspace = SearchSpace.from_dict({body})\n"
+    """Python code that rebuilds ``space``: ``space = SearchSpace.from_dict({...})``, one parameter a line."""
+    lines = "".join(f"    {name!r}: {body!r},\n" for name, body in space.to_dict().items())
+    return f"from jupyter_hpo import SearchSpace\n\nspace = SearchSpace.from_dict({{\n{lines}}})\n"
 
 
 def _fields(p: Param) -> dict[str, str]:

@@ -9,7 +9,9 @@ Data flow. Synced traits carry only small things (``job_name``, ``status``, ``su
   ``{"type": "delta", "trials": [changed rows], "plot": ...}`` at most every 0.5 s (``plot`` only when it changed);
 * ``{"type": "stop"}`` from the front end calls ``job.stop(wait=False)``.
 
-The thread ends once the job has finished (after a final delta) or when the widget is closed. A reloaded
+The thread ends once the job has ended (completed, stopped or failed) and no trial is left unfinished,
+after a final delta, or when the widget is closed. A job that looks stale (its heartbeat is late) is
+polled every :data:`STALE_POLL_S` seconds, because its runner may only be slow and come back. A reloaded
 page sends ``hello`` again and gets a fresh snapshot, so it comes back live by itself.
 
 A row (:func:`compact_row`) is a trial record without the traceback, with intermediate values as
@@ -32,8 +34,17 @@ from jupyter_hpo import api
 from jupyter_hpo.exceptions import HpoError, JobNotFoundError
 from jupyter_hpo.store import JobStatus
 
-__all__ = ["Dashboard", "compact_row", "downsample", "param_importance", "MAX_POINTS", "MAX_STEPS",
-           "MIN_TRIALS_FOR_IMPORTANCE", "MIN_SEND_GAP_S"]
+__all__ = [
+    "MAX_POINTS",
+    "MAX_STEPS",
+    "MIN_SEND_GAP_S",
+    "MIN_TRIALS_FOR_IMPORTANCE",
+    "STALE_POLL_S",
+    "Dashboard",
+    "compact_row",
+    "downsample",
+    "param_importance",
+]
 
 HERE = Path(__file__).parent
 #: At most this many trials are drawn as dots or lines; more are downsampled by :func:`downsample`.
@@ -44,7 +55,11 @@ MAX_STEPS = 100
 MIN_TRIALS_FOR_IMPORTANCE = 10
 #: The polling thread sends at most one delta per this many seconds (batching what changed meanwhile).
 MIN_SEND_GAP_S = 0.5
+#: How often a job that looks stale is polled.
+STALE_POLL_S = 5.0
 _FINISHED = ("complete", "pruned", "fail")
+_ENDED = (JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED)
+_SETTLE_POLLS = 10
 
 
 def _finite(x: Any) -> Any:
@@ -152,7 +167,7 @@ def _ranks(values: list[Any]) -> list[float]:
 
 def _pearson(xs: list[float], ys: list[float]) -> float:
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
     sxx, syy = sum((x - mx) ** 2 for x in xs), sum((y - my) ** 2 for y in ys)
     return 0.0 if sxx == 0 or syy == 0 else sxy / math.sqrt(sxx * syy)
 
@@ -162,7 +177,7 @@ def _correlation_ratio(groups: list[Any], ys: list[float]) -> float:
     mean = sum(ys) / len(ys)
     total = sum((y - mean) ** 2 for y in ys)
     by_group: dict[tuple[str, Any], list[float]] = {}
-    for g, y in zip(groups, ys):
+    for g, y in zip(groups, ys, strict=True):
         by_group.setdefault((type(g).__name__, g), []).append(y)
     between = sum(len(v) * (sum(v) / len(v) - mean) ** 2 for v in by_group.values())
     return 0.0 if total == 0 else math.sqrt(between / total)
@@ -201,9 +216,11 @@ def param_importance(rows: list[dict[str, Any]], space: dict[str, Any],
     return {name: round(s / total, 4) if total > 0 else 0.0 for name, s in ordered}
 
 
-def _timing(summary: dict[str, Any], now: float) -> dict[str, Any]:
-    """``done`` (finished trials), ``elapsed_s`` and ``eta_s`` (None when unknown or finished)."""
-    done = summary["complete"] + summary["pruned"] + summary["failed"]
+def _timing(summary: dict[str, Any], rows: list[dict[str, Any]], now: float) -> dict[str, Any]:
+    """``done`` (finished trials, not counting interrupted ones), ``elapsed_s`` and ``eta_s`` (None when
+    unknown or finished). ``done`` is counted from the rows: a trial being marked interrupted can for a
+    moment carry ``interrupted`` while still ``running``, which the summary's counts do not expect."""
+    done = sum(1 for r in rows if r["state"] in _FINISHED and not r["interrupted"])
     created, ended = summary.get("created"), summary.get("ended")
     active = JobStatus(summary["status"]).is_active()
     end = now if active or not ended else ended
@@ -235,8 +252,8 @@ class Dashboard(anywidget.AnyWidget):
     mode = t.Unicode("dashboard", help="Which view dashboard.js draws: 'dashboard' (or 'compare').").tag(sync=True)
     job_name = t.Unicode("", help="The job's name as stored; the front end shows it as text.").tag(sync=True)
     status = t.Unicode("", help="pending, running, stopping, completed, stopped, failed or stale.").tag(sync=True)
-    summary = t.Dict(help="api.summarize() of the job, plus done (finished trials), elapsed_s and eta_s."
-                     ).tag(sync=True)
+    summary = t.Dict(help="api.summarize() of the job, plus done (finished trials, interrupted ones not counted), "
+                     "elapsed_s, eta_s and stop_requested.").tag(sync=True)
     importance = t.Dict(help="{param: share} from param_importance(); empty below 10 complete trials."
                         ).tag(sync=True)
     space = t.Dict(help="The search space as SearchSpace.to_dict(): the axes and table columns.").tag(sync=True)
@@ -299,6 +316,9 @@ class Dashboard(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Stop the polling thread and close the widget (its views disappear)."""
+        if not hasattr(self, "_stop"):  # __init__ failed (e.g. a bad interval); called from __del__
+            super().close()
+            return
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -316,7 +336,7 @@ class Dashboard(anywidget.AnyWidget):
             return changed
 
     def _update_traits(self) -> None:
-        base = self._feed.summary()
+        base = {**self._feed.summary(), "stop_requested": bool(self._feed.attrs.get("stop_requested"))}
         if base == self._base_summary and not self.error:
             return
         self._base_summary = base
@@ -325,7 +345,7 @@ class Dashboard(anywidget.AnyWidget):
             self._importance_at = base["complete"]
             importance = param_importance(self.rows, self.space)
         with self.hold_sync():
-            self.summary = {**base, **_timing(base, time.time())}
+            self.summary = {**base, **_timing(base, self.rows, time.time())}
             self.status = base["status"]
             self.error = ""
             if importance is not None and importance != self.importance:
@@ -352,30 +372,35 @@ class Dashboard(anywidget.AnyWidget):
             self._last_send = time.monotonic()
             self.send({"type": "snapshot", "trials": self.rows, "plot": self._plot_sent})
 
-    def _finished(self) -> bool:
-        return JobStatus(self.status).is_finished()
+    def _ended(self) -> bool:
+        return JobStatus(self.status) in _ENDED
 
     def _ensure_polling(self) -> None:
-        if self._finished() or self._stop.is_set() or (self._thread is not None and self._thread.is_alive()):
+        if self._ended() or self._stop.is_set() or (self._thread is not None and self._thread.is_alive()):
             return
         self._thread = threading.Thread(target=self._run, name=f"hpo-dashboard-{self.job_name}", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval):
+        wait, settle = self.interval, _SETTLE_POLLS
+        while not self._stop.wait(wait):
             try:
                 self._poll()
             except JobNotFoundError as e:  # the job was deleted
                 self.error = str(e)
                 return
-            except Exception as e:  # keep going: the store may be busy for a moment
+            except Exception as e:  # noqa: BLE001 - keep going: the store may be busy for a moment
                 self.error = f"cannot read the store: {type(e).__name__}: {e}"
                 continue
-            finished = self._finished()
-            if finished or time.monotonic() - self._last_send >= MIN_SEND_GAP_S:
+            # once the job has ended, poll until no trial is left unfinished (the runner writes a trial's
+            # last attributes and state one after the other), at most _SETTLE_POLLS more times
+            ended = self._ended() and (settle <= 0 or not any(r["state"] not in _FINISHED for r in self.rows))
+            settle -= self._ended()
+            if ended or time.monotonic() - self._last_send >= MIN_SEND_GAP_S:
                 self._flush()
-            if finished:
+            if ended:
                 return
+            wait = max(self.interval, STALE_POLL_S) if self.status == JobStatus.STALE.value else self.interval
 
     # -- messages from the front end -----------------------------------------------------------
     def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:

@@ -110,7 +110,7 @@ function ticks(lo, hi, n = 5, integer = false) {
   let step = (e < 1.5 ? 1 : e < 3 ? 2 : e < 7 ? 5 : 10) * p;
   if (integer) step = Math.max(1, Math.round(step));
   const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-6 ? 0 : Number(v.toPrecision(12)));
   return out;
 }
 function axes(g, x, y, xd, yd, opts = {}) {
@@ -118,7 +118,7 @@ function axes(g, x, y, xd, yd, opts = {}) {
   const [y0, y1] = [M.t, opts.bottom ?? H - M.b];
   for (const v of ticks(yd[0], yd[1], 5)) {
     const py = y(v);
-    g.append(s("line", { class: "hpo-grid", x1: x0, x2: x1, y1: py, y2: py }));
+    g.append(s("line", { class: "hpo-gridline", x1: x0, x2: x1, y1: py, y2: py }));
     g.append(s("text", { class: "hpo-tick", x: x0 - 6, y: py + 3, "text-anchor": "end", text: fmt(v) }));
   }
   for (const v of ticks(xd[0], xd[1], 6, opts.integer)) {
@@ -135,6 +135,15 @@ function axes(g, x, y, xd, yd, opts = {}) {
 }
 function emptyChart(svgEl, text) {
   clear(svgEl).append(s("text", { class: "hpo-empty", x: W / 2, y: H / 2, "text-anchor": "middle", text }));
+}
+// One chart failing (unexpected data) must not stop the others: log it and say so in place.
+function safely(node, draw) {
+  try {
+    draw();
+  } catch (e) {
+    console.error("jupyter-hpo dashboard:", e);
+    if (node instanceof SVGElement) emptyChart(node, `This chart could not be drawn: ${e}`);
+  }
 }
 function chart(testid, label) {
   return s("svg", { class: "hpo-chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label, "data-testid": testid, preserveAspectRatio: "xMidYMid meet" });
@@ -222,7 +231,10 @@ function drawParallel(svgEl, st) {
     g.append(s("line", { class: "hpo-axis", x1: xs[i], x2: xs[i], y1: top, y2: bottom }));
     g.append(s("text", { class: "hpo-label", x: xs[i], y: H - 8, "text-anchor": "middle", text: clip(ax.name, 14) }, title(ax.name)));
     const labels = ax.ends ? [[0, ax.labels[0]], [1, ax.labels[1]]] : ax.labels.length <= 10 ? ax.labels.map((l, j) => [ax.labels.length === 1 ? 0.5 : j / (ax.labels.length - 1), l]) : [];
-    for (const [t, l] of labels) g.append(s("text", { class: "hpo-tick", x: xs[i] + 4, y: yOf(t) + (t === 1 ? 8 : t === 0 ? -2 : 3), text: clip(l, 10) }));
+    const lastAxis = i === axesList.length - 1;
+    for (const [t, l] of labels) {
+      g.append(s("text", { class: "hpo-tick", x: xs[i] + (lastAxis ? -4 : 4), "text-anchor": lastAxis ? "end" : "start", y: yOf(t) + (t === 1 ? 8 : t === 0 ? -2 : 3), text: clip(l, 10) }, title(l)));
+    }
   });
   svgEl.append(g);
 }
@@ -255,7 +267,7 @@ function drawIntermediate(svgEl, note, st) {
     else g.append(s("polyline", { class: cls, points: pts.join(" ") }, title(trialText(r, st.summary.metric))));
   }
   if (folds.length) {
-    g.append(s("line", { class: "hpo-grid hpo-mean-sep", x1: x(s1 + 0.5), x2: x(s1 + 0.5), y1: M.t, y2: H - M.b }));
+    g.append(s("line", { class: "hpo-gridline hpo-mean-sep", x1: x(s1 + 0.5), x2: x(s1 + 0.5), y1: M.t, y2: H - M.b }));
     folds.forEach((r, i) => {
       const px = x(meanX) + ((i % 9) - 4) * 1.5;
       const sd = r.fold_std || 0;
@@ -329,7 +341,10 @@ function cell(col, r) {
   if (col.key === "state") return h("td", {}, h("span", { class: `hpo-state hpo-state-${r.state}`, text: r.interrupted ? `${r.state} (interrupted)` : r.state }));
   if (col.key === "fold_mean") return h("td", { class: "hpo-num", text: v === null || v === undefined ? "\u2013" : `${fmt(v)} \u00b1 ${fmt(r.fold_std)}` });
   if (col.key === "error") return h("td", { class: "hpo-error-cell", title: v || null, text: v || "" });
-  if (col.param) return h("td", { text: v === undefined ? "\u2013" : fmtParam(v) });
+  if (col.param) {
+    const text = v === undefined ? "\u2013" : fmtParam(v);
+    return h("td", { title: text.length > 24 ? text : null, text: clip(text, 24) });
+  }
   return h("td", { class: typeof v === "number" ? "hpo-num" : null, text: fmt(v) });
 }
 function drawTable(table, note, st, onSort) {
@@ -414,9 +429,10 @@ function renderDashboard(model, el) {
     const stat = model.get("status") || sm.status || "";
     status.textContent = stat;
     status.className = `hpo-status hpo-status-${stat}`;
-    const active = ACTIVE.has(stat);
-    stop.disabled = !active || stat === "stopping";
-    stop.textContent = stat === "stopping" ? "Stopping\u2026" : "Stop";
+    // a stale job (runner gone or late) can be stopped too: the kernel then marks it stopped
+    const stopping = stat === "stopping" || (ACTIVE.has(stat) && sm.stop_requested);
+    stop.disabled = !(ACTIVE.has(stat) || stat === "stale") || stopping;
+    stop.textContent = stopping ? "Stopping\u2026" : "Stop";
     const done = sm.done ?? 0;
     progress.max = Math.max(1, sm.max_trials || done || 1);
     progress.value = Math.min(done, progress.max);
@@ -440,13 +456,15 @@ function renderDashboard(model, el) {
     st.lines = st.sorted.filter((r) => r.steps && r.steps.length && (r.state === "running" || !set || set.has(r.number)));
     const nFinished = st.sorted.filter((r) => FINISHED.has(r.state)).length;
     objNote.textContent = set ? `Drawing ${st.drawn.length} of ${nFinished} finished trials (the best, the failed and the latest are kept).` : "";
-    drawObjective(objective, st);
-    drawParallel(parallel, st);
-    drawIntermediate(inter, interNote, st);
-    drawTable(table, tableNote, st, onSort);
+    safely(objective, () => drawObjective(objective, st));
+    safely(parallel, () => drawParallel(parallel, st));
+    safely(inter, () => drawIntermediate(inter, interNote, st));
+    safely(table, () => drawTable(table, tableNote, st, onSort));
   }
   function onSort(key) {
-    st.sort = { key, dir: st.sort.key === key ? -st.sort.dir : key === "number" ? -1 : 1 };
+    // first click: the latest or the best first, anything else ascending; a second click reverses
+    const first = key === "number" ? -1 : key === "value" ? (st.summary.direction === "minimize" ? 1 : -1) : 1;
+    st.sort = { key, dir: st.sort.key === key ? -st.sort.dir : first };
     drawTable(table, tableNote, st, onSort);
   }
   let frame = 0;
@@ -459,7 +477,7 @@ function renderDashboard(model, el) {
     st.space = model.get("space") || {};
     st.summary = model.get("summary") || {};
     st.importance = model.get("importance") || {};
-    if (headerDirty) drawHeader();
+    if (headerDirty) safely(error, drawHeader);
     if (dataDirty) drawData();
     headerDirty = dataDirty = false;
   }
@@ -467,8 +485,7 @@ function renderDashboard(model, el) {
     if (data) dataDirty = true;
     headerDirty = true;
     if (frame) return;
-    const wait = Math.max(0, 200 - (performance.now() - last));
-    frame = setTimeout(() => requestAnimationFrame(render), wait);
+    frame = setTimeout(render, Math.max(0, 200 - (performance.now() - last)));
   }
   const onMsg = (msg) => {
     if (!msg || typeof msg !== "object" || (msg.type !== "snapshot" && msg.type !== "delta")) return;
@@ -476,7 +493,7 @@ function renderDashboard(model, el) {
       st.rows = new Map();
       st.live = true;
     }
-    for (const r of msg.trials || []) st.rows.set(r.number, r);
+    for (const r of msg.trials || []) if (r && Number.isInteger(r.number)) st.rows.set(r.number, r);
     if ("plot" in msg) st.plot = msg.plot;
     schedule(true);
   };
