@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from jupyter_hpo.exceptions import JobStateError, SpecError
+from jupyter_hpo.exceptions import JobStateError, JobTimeoutError, SpecError
 from jupyter_hpo.space import SearchSpace
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import JobStatus, Store, _pid_alive
@@ -261,7 +261,7 @@ class Job:
         """Block until the job has finished; return its status.
 
         Raises:
-            TimeoutError: it is still running after ``timeout`` seconds.
+            JobTimeoutError: it is still running after ``timeout`` seconds (also a ``TimeoutError``).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -269,7 +269,7 @@ class Job:
             if status.is_finished():
                 return status
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"job {self.name!r} is still {status.value} after {timeout:g} s")
+                raise JobTimeoutError(f"job {self.name!r} is still {status.value} after {timeout:g} s")
             time.sleep(poll)
 
     def stop(self, wait: bool = True, timeout: float = 60.0) -> JobStatus:
@@ -459,8 +459,8 @@ def summarize(name: str, attrs: dict[str, Any], records: list[dict[str, Any]]) -
         "trials": len(records),
         "complete": counts["complete"],
         "pruned": counts["pruned"],
-        "failed": counts["fail"] - sum(1 for r in records if r["interrupted"]),
-        "interrupted": sum(1 for r in records if r["interrupted"]),
+        "failed": sum(1 for r in records if r["state"] == "fail" and not r["interrupted"]),
+        "interrupted": sum(1 for r in records if r["state"] == "fail" and r["interrupted"]),
         "running": counts["running"],
         "best": None if best is None else {"number": best["number"], "value": best["value"], "params": best["params"]},
         "warm_starts": len(warm),

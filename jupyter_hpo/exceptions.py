@@ -12,6 +12,7 @@ __all__ = [
     "SpecError",
     "JobNotFoundError",
     "JobStateError",
+    "JobTimeoutError",
     "StoreError",
     "BackendError",
     "TrialPruned",
@@ -39,6 +40,10 @@ class JobNotFoundError(HpoError, KeyError):
 
 class JobStateError(HpoError, RuntimeError):
     """Raised when an action does not fit the job's state (e.g. resuming a running job)."""
+
+
+class JobTimeoutError(HpoError, TimeoutError):
+    """Raised when waiting for a job (``Job.wait``, ``Job.stop``) takes longer than the time-out given."""
 
 
 class StoreError(HpoError, OSError):

@@ -234,8 +234,9 @@ class Store:
         now = time.time() if now is None else now
         runner = attrs.get("runner") or {}
         beat = attrs.get("heartbeat") or attrs.get("created") or now
-        if runner.get("host") == _HOST and runner.get("pid") and not _pid_alive(int(runner["pid"])):
-            return JobStatus.STALE
+        if runner.get("host") == _HOST and runner.get("pid"):
+            # on this machine the process itself answers (a busy runner may write its heartbeat late)
+            return status if _pid_alive(int(runner["pid"])) else JobStatus.STALE
         if now - float(beat) > STALE_AFTER_S:
             return JobStatus.STALE
         return status

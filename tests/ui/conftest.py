@@ -109,9 +109,20 @@ def wait_kernel_idle(page: object, timeout_ms: int = 90_000) -> None:
     )
 
 
-def run_all_cells(page: object) -> None:
-    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-    page.locator('[data-command="runmenu:run-all"]').click()
+def run_all_cells(page: object, attempts: int = 3) -> None:
+    """Run every cell of the open notebook: Run > Run All Cells, again if that click was dropped."""
+    started = """() => [...document.querySelectorAll('.jp-Cell .jp-InputArea-prompt')]
+                       .every(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
+    for _ in range(attempts):
+        page.locator(".jp-Notebook .jp-Cell").first.click()
+        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+        page.locator('[data-command="runmenu:run-all"]').click()
+        try:
+            page.wait_for_function(started, timeout=20_000)
+            return
+        except Exception:  # noqa: BLE001 - Playwright's TimeoutError: try the menu again
+            continue
+    raise AssertionError("Run All Cells did not start every cell")
 
 
 # pytest-jupyter's autouse fixtures close the event loop that Playwright's sync API runs on;
