@@ -93,6 +93,8 @@ def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    if os.environ.get("HPO_UI_DEBUG"):
+        pg.on("console", lambda m: print("console:", m.type, m.text[:300]))
     pg.console_errors = errors
     yield pg
     ARTIFACTS.mkdir(exist_ok=True)

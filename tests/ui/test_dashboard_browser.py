@@ -56,6 +56,8 @@ def test_the_dashboard_streams_comes_back_after_a_reload_and_stops_the_job(lab, 
     )
     page.screenshot(path=str(ARTIFACTS / "dashboard-streaming.png"))
 
+    page.keyboard.press("Control+s")  # as autosave would: the reloaded page reads the saved outputs
+    expect(page.locator(".jp-mod-current.jp-mod-dirty")).to_have_count(0, timeout=30_000)
     page.reload()  # the kernel lives on: the dashboard must come back live by itself
     expect(page.locator(".jp-hpo-dashboard")).to_be_visible(timeout=90_000)
     after_reload = wait_count_above(page, second)
