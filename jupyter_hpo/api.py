@@ -253,8 +253,10 @@ class Job:
 
     def summary(self, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
         """Status, trial counts, best trial and warm-start savings, in one JSON-able dict."""
+        attrs = attrs if attrs is not None else self.attrs
         feed = _feed(self)
-        feed.poll(attrs)
+        if not feed.settled(attrs):  # a finished job seen after its end has nothing new to read
+            feed.poll(attrs)
         return feed.summary()
 
     def wait(self, timeout: float | None = None, poll: float = 0.5) -> JobStatus:
@@ -336,6 +338,7 @@ class TrialFeed:
         self.job = job
         self.records: dict[int, dict[str, Any]] = {}
         self.attrs: dict[str, Any] = {}
+        self._summary: dict[str, Any] | None = None
 
     def poll(self, attrs: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Read what changed since the last poll; return the changed trial records, by number.
@@ -349,12 +352,24 @@ class TrialFeed:
             if self.records.get(rec["number"]) != rec:
                 self.records[rec["number"]] = rec
                 changed.append(rec)
-        self.attrs = attrs if attrs is not None else self.job.attrs
+        new_attrs = attrs if attrs is not None else self.job.attrs
+        if changed or new_attrs != self.attrs:
+            self._summary = None
+        self.attrs = new_attrs
         return changed
+
+    def settled(self, attrs: dict[str, Any]) -> bool:
+        """True when the job had ended before the last poll and nothing about it changed since."""
+        if attrs != self.attrs or not self.records and not attrs.get("ended"):
+            return False
+        ended = JobStatus(attrs.get("status", "pending")) in (JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED)
+        return ended and all(r["state"] in self._FINISHED for r in self.records.values())
 
     def summary(self) -> dict[str, Any]:
         """The job's summary from what has been read so far (no extra query)."""
-        return summarize(self.job.name, self.attrs, [self.records[n] for n in sorted(self.records)])
+        if self._summary is None or self._summary["status"] != Store.status_of(self.attrs).value:
+            self._summary = summarize(self.job.name, self.attrs, [self.records[n] for n in sorted(self.records)])
+        return self._summary
 
     def sorted_records(self) -> list[dict[str, Any]]:
         return [self.records[n] for n in sorted(self.records)]

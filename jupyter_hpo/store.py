@@ -131,6 +131,7 @@ class Store:
     def __init__(self, url: str | None = None, home: str | os.PathLike[str] | None = None) -> None:
         self.home = Path(home).expanduser() if home is not None else default_home()
         self.url = url or default_url(self.home)
+        self._ids: dict[str, int] = {}
         self._storage = self._open()
 
     def _open(self) -> BaseStorage:
@@ -198,14 +199,20 @@ class Store:
 
     def delete_job(self, name: str) -> None:
         self._storage.delete_study(self.study_id(name))
+        self._ids.pop(name, None)
 
     def study_id(self, name: str) -> int:
+        """The study id of job ``name`` (ids never change, so they are remembered)."""
         import optuna
 
+        if name in self._ids:
+            return self._ids[name]
         try:
-            return self._storage.get_study_id_from_name(name)
+            study_id = self._storage.get_study_id_from_name(name)
         except (KeyError, optuna.exceptions.OptunaError):
             raise JobNotFoundError(f"no job named {name!r} in the store at {self.url}.") from None
+        self._ids[name] = study_id
+        return study_id
 
     def job_names(self) -> list[str]:
         return [s.study_name for s in self._storage.get_all_studies()]
