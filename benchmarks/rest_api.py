@@ -75,13 +75,18 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--trials", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--home", help="reuse a store filled by an earlier run (skips the fill)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "rest_api.json"))
     args = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="hpo-bench-rest-"))
-    t0 = time.perf_counter()
-    fill_store(home, args.jobs, args.trials)
-    print(f"store filled in {time.perf_counter() - t0:.0f} s: {args.jobs} jobs + 1 job of {args.trials} trials")
+    if args.home and (Path(args.home) / "store.db").exists():
+        home = Path(args.home)
+        print(f"reusing the store in {home}")
+    else:
+        home = Path(args.home or tempfile.mkdtemp(prefix="hpo-bench-rest-"))
+        t0 = time.perf_counter()
+        fill_store(home, args.jobs, args.trials)
+        print(f"store filled in {time.perf_counter() - t0:.0f} s: {args.jobs} jobs + 1 job of {args.trials} trials")
 
     port, token = free_port(), "bench-token"
     env = {**os.environ, "JUPYTER_HPO_HOME": str(home)}

@@ -182,6 +182,7 @@ def list_jobs(store: Store | str | None = None) -> list[dict[str, Any]]:
 
 
 _feeds: dict[tuple[str, str], TrialFeed] = {}
+_spaces: dict[tuple[str, str], SearchSpace] = {}
 
 
 def _feed(job: Job) -> TrialFeed:
@@ -223,8 +224,12 @@ class Job:
 
     @property
     def space(self) -> SearchSpace:
+        """The job's search space (read once per process: a job's space never changes)."""
         if self._space is None:
-            self._space = SearchSpace.from_dict(self.spec["space"])
+            key = (self.store.url, self.name)
+            if key not in _spaces:
+                _spaces[key] = SearchSpace.from_dict(self.spec["space"])
+            self._space = _spaces[key]
         return self._space
 
     def raw_trials(self, after: int = -1) -> list[FrozenTrial]:

@@ -254,6 +254,9 @@ class Store:
         trials = self._storage.get_all_trials(self.study_id(name), deepcopy=False)
         if after < 0:
             return list(trials)
+        # trials come ordered by number, which runs 0, 1, 2...: slice rather than scan
+        if len(trials) > after and trials[after].number == after:
+            return list(trials[after + 1:])
         return [t for t in trials if t.number > after]
 
 
