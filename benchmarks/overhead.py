@@ -109,6 +109,8 @@ def machine_info() -> dict[str, Any]:
         "numpy": numpy.__version__,
         "jupyter_hpo": None,
         "git_commit": None,
+        "niceness": os.nice(0) if hasattr(os, "nice") else None,
+        "loadavg_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -524,7 +526,7 @@ def print_tables(result: dict[str, Any]) -> None:
     m = result["machine"]
     console.print(f"[bold]jupyter-hpo orchestration overhead[/]  {'(quick) ' if result['quick'] else ''}"
                   f"{m['date']}  {m['cpu_count']} CPUs ({m['cpu_model']}), Python {m['python']}, "
-                  f"Optuna {m['optuna']}, commit {m['git_commit']}")
+                  f"Optuna {m['optuna']}, commit {m['git_commit']}, nice {m.get('niceness')}")
 
     triv = result["workloads"]["trivial"]
     t = Table(title=f"Trivial objective: {triv['n_trials']} trials, max_parallel {triv['max_parallel']}")

@@ -10,19 +10,26 @@ if TYPE_CHECKING:
 __all__ = ["make_sampler", "make_pruner", "grid_size"]
 
 
-def make_sampler(spec: TuningSpec) -> Any:
+def make_sampler(spec: TuningSpec, resumed_after: int = 0) -> Any:
     """``bayesian`` and ``hyperband``: TPE (multivariate, constant liar for parallel trials);
-    ``random``: uniform; ``grid``: every combination, in random order."""
+    ``random``: uniform; ``grid``: every combination, in random order.
+
+    A job resumed after ``resumed_after`` trials gets a seed derived from both, so that it stays
+    reproducible without drawing the same random points as its first run did.
+    """
     import optuna
 
+    seed = spec.seed
+    if seed is not None and resumed_after:
+        seed = (seed * 1_000_003 + resumed_after) % 2**31
     if spec.strategy == "random":
-        return optuna.samplers.RandomSampler(seed=spec.seed)
+        return optuna.samplers.RandomSampler(seed=seed)
     if spec.strategy == "grid":
         # grid needs a step on every float, and reverse-log cannot have one: names match Optuna's
-        return _GridSampler(spec.space.grid(), seed=spec.seed)
+        return _GridSampler(spec.space.grid(), seed=seed)
     n_startup = max(5, min(10, spec.budget.max_trials // 3))
     return optuna.samplers.TPESampler(
-        seed=spec.seed, multivariate=True, constant_liar=True, n_startup_trials=n_startup
+        seed=seed, multivariate=True, constant_liar=True, n_startup_trials=n_startup
     )
 
 

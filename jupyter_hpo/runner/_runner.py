@@ -111,6 +111,8 @@ class Runner:
 
         storage = self.store.storage
         stored = self.store.trials(self.name)
+        if stored:  # a resumed job: a fresh random stream, or it would repeat its first points
+            self.brain.sampler = make_sampler(self.spec, resumed_after=len(stored))
         rerun = {t.user_attrs.get("rerun_of") for t in stored}
         for t in stored:
             if t.state == TrialState.RUNNING:  # the previous runner died while this trial ran

@@ -6,12 +6,14 @@ Jobs are launched with the CLI (``jupyter hpo launch SPEC --detach``) into the l
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from playwright.sync_api import Page, expect
 from jupyter_hpo import api
 from jupyter_hpo.store import JobStatus, Store
 from tests.conftest import wait_for
-from tests.ui.conftest import ARTIFACTS, Lab, wait_kernel_idle
+from tests.ui.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Lab, wait_kernel_idle
 
 TAB = '.jp-SideBar li[data-id="jupyter-hpo-sidebar"]'
 SIDEBAR = "#jupyter-hpo-sidebar"
@@ -63,6 +65,26 @@ def _launch(lab: Lab, spec: dict, files: dict[str, str]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.fixture(scope="module")
+def browser(request: pytest.FixtureRequest) -> Iterator[object]:
+    """Chromium for this module only, so that Playwright's sync API (which keeps an asyncio loop running
+    while it is open) is closed before pytest-jupyter's async tests (test_server.py) run later in the same
+    session. If another module's session-wide Chromium is open already (its loop runs), share that one."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        yield request.getfixturevalue("browser")  # the session fixture of tests/ui/conftest.py
+        return
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
 @pytest.fixture
 def store(lab: Lab) -> Iterator[Store]:
     """The lab's store, as the server extension sees it; running jobs are stopped at the end."""
@@ -77,8 +99,10 @@ def _summary(store: Store, name: str) -> dict:
     return api.attach(name, store).summary()
 
 
-def _open_sidebar(page: Page, lab: Lab) -> None:
-    page.goto(f"{lab.url}/lab")
+def _open_sidebar(page: Page, lab: Lab, path: str = "") -> None:
+    """Open JupyterLab in a fresh workspace (no documents restored from other tests), then the panel."""
+    workspace = f"hpo-{uuid.uuid4().hex[:8]}"
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}" + (f"/tree/{path}" if path else "") + "?reset")
     tab = page.locator(TAB)
     expect(tab).to_be_visible(timeout=60_000)
     expect(tab).to_have_attribute("title", re.compile("Tuning jobs"))
@@ -200,19 +224,37 @@ def test_live_job_detail_open_in_notebook_and_stop(lab: Lab, page: Page, store: 
     assert [e for e in console if "hpo" in e.lower()] == []
 
 
-def test_resume_after_a_cancelled_and_a_confirmed_dialog(lab: Lab, page: Page, store: Store) -> None:
+def test_open_in_the_active_notebook_and_resume(lab: Lab, page: Page, store: Store) -> None:
+    import nbformat
+
     space = {"x": {"type": "float", "low": 0, "high": 1}, "kind": ["plain"]}
     _launch(lab, _spec("resumable", "slow.py:f", space, budget={"max_trials": 200, "max_parallel": 1}),
             {"slow.py": SLOW})
     wait_for(lambda: _summary(store, "resumable")["complete"] >= 1, timeout=60)
     assert api.attach("resumable", store).stop(wait=True, timeout=60) == JobStatus.STOPPED
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, lab.root / "existing.ipynb")
 
-    _open_sidebar(page, lab)
+    _open_sidebar(page, lab, path="existing.ipynb")
+    cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")
+    expect(cells).to_have_count(1, timeout=60_000)
     page.locator('li.jp-hpo-job[data-job="resumable"]').click()
     status = page.locator(f"{SIDEBAR} .jp-hpo-detail [data-testid=hpo-job-status]")
     expect(status).to_have_text("stopped", timeout=30_000)
-    resume = page.locator(f"{SIDEBAR} [data-testid=hpo-resume]")
 
+    # the open notebook gets the cell (after its own), and only that cell runs
+    page.locator(f"{SIDEBAR} [data-testid=hpo-open-notebook]").click()
+    expect(cells).to_have_count(2, timeout=60_000)
+    expect(cells.nth(0).locator(".jp-InputArea-editor")).to_have_text("x = 1")
+    expect(cells.nth(1).locator(".jp-InputArea-editor")).to_contain_text("%hpo attach resumable")
+    wait_kernel_idle(page)
+    expect(cells.nth(1).locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"), timeout=60_000)
+    expect(cells.nth(0).locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[ \]"))
+    expect(cells.nth(1).locator(".jp-OutputArea .jp-hpo-dashboard")).to_be_visible(timeout=60_000)
+
+    # Resume: cancelling the dialog does nothing; confirming resumes the job
+    resume = page.locator(f"{SIDEBAR} [data-testid=hpo-resume]")
     resume.click()
     page.locator(".jp-Dialog button.jp-mod-reject").click()
     expect(page.locator(".jp-Dialog")).to_be_hidden()
@@ -222,6 +264,7 @@ def test_resume_after_a_cancelled_and_a_confirmed_dialog(lab: Lab, page: Page, s
     page.locator(".jp-Dialog button.jp-mod-accept").click()
     expect(status).to_have_text("running", timeout=60_000)
     assert api.attach("resumable", store).status == JobStatus.RUNNING
+    page.screenshot(path=str(ARTIFACTS / "sidebar-resumed.png"))
     assert page.console_errors == []
 
 
@@ -229,8 +272,8 @@ def test_server_text_is_rendered_as_text(lab: Lab, page: Page, store: Store) -> 
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     space = {"label": [HTML_IMG, HTML_SCRIPT]}
-    _launch(lab, _spec("html-text", "html.py:g", space, strategy="grid", budget={"max_trials": 2}),
-            {"html.py": HTML})
+    _launch(lab, _spec("html-text", "markup_objective.py:g", space, strategy="grid", budget={"max_trials": 2}),
+            {"markup_objective.py": HTML})
     assert api.attach("html-text", store).wait(timeout=90) == JobStatus.COMPLETED
 
     _open_sidebar(page, lab)
@@ -276,4 +319,48 @@ def test_empty_state_and_inline_error(lab: Lab, page: Page) -> None:
     page.get_by_role("button", name="Refresh the tuning jobs").click()
     error = page.locator(f"{SIDEBAR} [data-testid=hpo-error]")
     expect(error).to_have_text("Could not load tuning jobs: <b>the store is locked</b>", timeout=30_000)
+    assert page.console_errors == []
+
+
+def _set_theme(page: Page, label: str) -> None:
+    page.keyboard.press("Escape")  # no menu left open
+    page.locator(".lm-MenuBar-item", has_text="Settings").click()
+    page.locator(".lm-Menu-item", has_text="Theme").first.hover()
+    exact = page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(label)}$"))
+    page.locator('.lm-Menu-item[data-command="apputils:change-theme"]', has=exact).click()
+
+
+_LUMINANCE = """el => { const px = s => s.match(/[\\d.]+/g).slice(0, 3).map(Number);
+    const lum = ([r, g, b]) => (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+    const cs = getComputedStyle(el);
+    return [lum(px(cs.backgroundColor)), lum(px(cs.color))]; }"""
+
+
+def test_follows_the_dark_theme(lab: Lab, page: Page) -> None:
+    summary = {"name": "themed", "status": "running", "reason": "", "backend": "local", "metric": "auc",
+               "direction": "maximize", "max_trials": 10, "trials": 3, "complete": 2, "pruned": 0, "failed": 0,
+               "interrupted": 0, "running": 1, "best": {"number": 1, "value": 0.8, "params": {"x": 1}},
+               "warm_starts": 2, "cold_starts": 1, "cold_startup_s": 2.0, "warm_startup_s": 0.01,
+               "startup_saved_s": 4.0, "created": 1.0, "ended": None}
+    page.route("**/jupyter-hpo/api/jobs*", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps({"jobs": [summary]})))
+    page.route("**/jupyter-hpo/api/jobs/themed/trials*", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps({"trials": []})))
+    _open_sidebar(page, lab)
+    card = page.locator('li.jp-hpo-job[data-job="themed"] .jp-hpo-job-open')
+    expect(card).to_be_visible(timeout=30_000)
+    expect(card.locator("[data-testid=hpo-job-trials]")).to_have_text("2/10")
+    background, text = card.evaluate(_LUMINANCE)
+    assert background > 0.8 and text < 0.4, (background, text)
+    try:
+        _set_theme(page, "JupyterLab Dark")
+        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false", timeout=30_000)
+        page.wait_for_function(
+            "el => getComputedStyle(el).backgroundColor !== 'rgb(255, 255, 255)'", arg=card.element_handle())
+        background, text = card.evaluate(_LUMINANCE)
+        assert background < 0.3 and text > 0.6, (background, text)
+        page.screenshot(path=str(ARTIFACTS / "sidebar-dark.png"))
+    finally:
+        _set_theme(page, "JupyterLab Light")
+        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "true", timeout=30_000)
     assert page.console_errors == []

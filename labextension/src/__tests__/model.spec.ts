@@ -1,0 +1,433 @@
+/**
+ * The model against a fake client with canned answers: merging trials fetched with `after=`,
+ * refreshing unfinished trials, the adaptive poll interval, pausing while hidden, 404 handling.
+ */
+import { IHpoClient } from '../client';
+import { HpoApiError } from '../handler';
+import {
+  afterFor,
+  bestSoFar,
+  HpoModel,
+  mergeTrials,
+  NOT_ENABLED_MESSAGE,
+  sortJobs
+} from '../model';
+import { IJobReply, IJobSummary, ITrialRecord, JobStatus, TrialState } from '../types';
+
+function job(name: string, over: Partial<IJobSummary> = {}): IJobSummary {
+  return {
+    name,
+    status: 'running',
+    reason: '',
+    backend: 'local',
+    metric: 'auc',
+    direction: 'maximize',
+    max_trials: 40,
+    trials: 0,
+    complete: 0,
+    pruned: 0,
+    failed: 0,
+    interrupted: 0,
+    running: 0,
+    best: null,
+    warm_starts: 0,
+    cold_starts: 0,
+    cold_startup_s: null,
+    warm_startup_s: null,
+    startup_saved_s: null,
+    created: 1000,
+    ended: null,
+    ...over
+  };
+}
+
+function trial(number: number, state: TrialState, value: number | null = null): ITrialRecord {
+  return {
+    number,
+    state,
+    value,
+    params: { x: number / 10 },
+    worker: 'local-0',
+    warm: number > 0,
+    startup_s: 0.1,
+    run_s: 0.5,
+    error: null,
+    fold_mean: null,
+    fold_std: null,
+    interrupted: false,
+    intermediate: {},
+    started: 1,
+    completed: state === 'running' ? null : 2
+  };
+}
+
+/** A server in memory: jobs and their trials, and a log of every request. */
+class FakeClient implements IHpoClient {
+  jobs: IJobSummary[] = [];
+  trials = new Map<string, ITrialRecord[]>();
+  calls: string[] = [];
+  listError: Error | null = null;
+
+  setTrials(name: string, records: ITrialRecord[]): void {
+    this.trials.set(name, records);
+    const j = this.jobs.find(x => x.name === name)!;
+    j.trials = records.length;
+    j.running = records.filter(r => r.state === 'running').length;
+    j.complete = records.filter(r => r.state === 'complete').length;
+  }
+
+  async listJobs(): Promise<IJobSummary[]> {
+    this.calls.push('jobs');
+    if (this.listError) {
+      throw this.listError;
+    }
+    return this.jobs.map(j => ({ ...j }));
+  }
+
+  async getJob(name: string): Promise<IJobReply> {
+    this.calls.push(`job ${name}`);
+    const j = this.jobs.find(x => x.name === name);
+    if (!j) {
+      throw new HpoApiError(404, `no job named '${name}'`);
+    }
+    return { job: { ...j }, spec: { space: { x: { type: 'float', low: 0, high: 1 } } } };
+  }
+
+  async getTrials(name: string, after: number): Promise<ITrialRecord[]> {
+    this.calls.push(`trials ${name} after=${after}`);
+    return (this.trials.get(name) ?? []).filter(t => t.number > after).map(t => ({ ...t }));
+  }
+
+  async stopJob(name: string): Promise<IJobSummary> {
+    this.calls.push(`stop ${name}`);
+    const j = this.jobs.find(x => x.name === name)!;
+    if (j.status !== 'running') {
+      throw new HpoApiError(409, `job '${name}' is already ${j.status}.`);
+    }
+    j.status = 'stopping';
+    return { ...j };
+  }
+
+  async resumeJob(name: string): Promise<IJobSummary> {
+    this.calls.push(`resume ${name}`);
+    const j = this.jobs.find(x => x.name === name)!;
+    j.status = 'pending';
+    return { ...j };
+  }
+
+  take(): string[] {
+    const c = this.calls;
+    this.calls = [];
+    return c;
+  }
+}
+
+function setStatus(client: FakeClient, name: string, status: JobStatus): void {
+  client.jobs.find(j => j.name === name)!.status = status;
+}
+
+describe('pure helpers', () => {
+  it('asks after the largest number, or just below the smallest unfinished trial', () => {
+    expect(afterFor([])).toBe(-1);
+    expect(afterFor([trial(0, 'complete', 1), trial(1, 'complete', 2)])).toBe(1);
+    expect(
+      afterFor([trial(0, 'complete', 1), trial(1, 'running'), trial(2, 'complete', 3), trial(3, 'running')])
+    ).toBe(0);
+  });
+
+  it('merges fresh records over held ones by number, in order', () => {
+    const held = [trial(0, 'complete', 1), trial(1, 'running'), trial(2, 'running')];
+    const merged = mergeTrials(held, [trial(2, 'complete', 5), trial(1, 'pruned'), trial(3, 'running')]);
+    expect(merged.map(t => [t.number, t.state])).toEqual([
+      [0, 'complete'],
+      [1, 'pruned'],
+      [2, 'complete'],
+      [3, 'running']
+    ]);
+    expect(mergeTrials(held, [])).toBe(held);
+  });
+
+  it('computes the best value so far in either direction, skipping unfinished trials', () => {
+    const records = [
+      trial(0, 'complete', 0.5),
+      trial(1, 'running'),
+      trial(2, 'complete', 0.3),
+      trial(3, 'fail'),
+      trial(4, 'complete', 0.7)
+    ];
+    expect(bestSoFar(records, 'maximize')).toEqual([
+      { number: 0, value: 0.5 },
+      { number: 2, value: 0.5 },
+      { number: 4, value: 0.7 }
+    ]);
+    expect(bestSoFar(records, 'minimize').map(p => p.value)).toEqual([0.5, 0.3, 0.3]);
+  });
+
+  it('sorts running jobs first, then newest first', () => {
+    const jobs = [
+      job('old-done', { status: 'completed', created: 1 }),
+      job('new-done', { status: 'stopped', created: 3 }),
+      job('live', { status: 'running', created: 0 }),
+      job('queued', { status: 'pending', created: 5 })
+    ];
+    expect(sortJobs(jobs).map(j => j.name)).toEqual(['live', 'queued', 'new-done', 'old-done']);
+  });
+});
+
+describe('HpoModel', () => {
+  let client: FakeClient;
+  let model: HpoModel;
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+    client = new FakeClient();
+    model = new HpoModel({ client, activeInterval: 1000, firstIdleInterval: 2000, idleInterval: 10000 });
+  });
+
+  afterEach(() => {
+    model.dispose();
+    jest.useRealTimers();
+  });
+
+  it('does not poll until shown, then lists jobs and fetches their trials', async () => {
+    client.jobs = [job('a')];
+    client.setTrials('a', [trial(0, 'complete', 0.5), trial(1, 'complete', 0.6)]);
+    await jest.advanceTimersByTimeAsync(30000);
+    expect(client.calls).toEqual([]);
+    expect(model.state).toBe('loading');
+
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.take()).toEqual(['jobs', 'trials a after=-1']);
+    expect(model.state).toBe('ready');
+    expect(model.jobs.map(j => j.name)).toEqual(['a']);
+    expect(model.trials('a').map(t => t.number)).toEqual([0, 1]);
+  });
+
+  it('appends new trials with after=N and re-requests from the smallest unfinished one', async () => {
+    client.jobs = [job('a')];
+    client.setTrials('a', [trial(0, 'complete', 0.5), trial(1, 'running'), trial(2, 'complete', 0.4)]);
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.take()).toEqual(['jobs', 'trials a after=-1']);
+
+    // trial 1 finishes, 3 and 4 arrive (4 still running)
+    client.setTrials('a', [
+      trial(0, 'complete', 0.5),
+      trial(1, 'complete', 0.9),
+      trial(2, 'complete', 0.4),
+      trial(3, 'complete', 0.1),
+      trial(4, 'running')
+    ]);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(client.take()).toEqual(['jobs', 'trials a after=0']);
+    expect(model.trials('a').map(t => `${t.number}:${t.state}`)).toEqual([
+      '0:complete',
+      '1:complete',
+      '2:complete',
+      '3:complete',
+      '4:running'
+    ]);
+    expect(bestSoFar(model.trials('a'), 'maximize').pop()).toEqual({ number: 3, value: 0.9 });
+
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(client.take()).toEqual(['jobs', 'trials a after=3']);
+  });
+
+  it('fetches trials of finished jobs once, and again only when their count changes', async () => {
+    client.jobs = [job('done', { status: 'completed' }), job('live', { status: 'running' })];
+    client.setTrials('done', [trial(0, 'complete', 1)]);
+    client.setTrials('live', [trial(0, 'running')]);
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.take().sort()).toEqual(['jobs', 'trials done after=-1', 'trials live after=-1']);
+
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(client.take()).toEqual(['jobs', 'trials live after=-1']);
+
+    // resumed elsewhere with one more trial: its count no longer matches what is held
+    client.setTrials('done', [trial(0, 'complete', 1), trial(1, 'complete', 2)]);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(client.take().sort()).toEqual(['jobs', 'trials done after=0', 'trials live after=-1']);
+    expect(model.trials('done')).toHaveLength(2);
+  });
+
+  it('polls every second while a job runs and backs off to 10 s once all are idle', async () => {
+    client.jobs = [job('a')];
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(model.interval).toBe(1000);
+    client.take();
+
+    await jest.advanceTimersByTimeAsync(3000);
+    expect(client.take().filter(c => c === 'jobs')).toHaveLength(3);
+
+    setStatus(client, 'a', 'completed');
+    await jest.advanceTimersByTimeAsync(1000); // sees it completed
+    const intervals = [model.interval];
+    for (let i = 0; i < 5; i++) {
+      await jest.advanceTimersByTimeAsync(model.interval);
+      intervals.push(model.interval);
+    }
+    expect(intervals).toEqual([2000, 4000, 8000, 10000, 10000, 10000]);
+
+    // idle: only a few polls in a minute
+    client.take();
+    await jest.advanceTimersByTimeAsync(60000);
+    expect(client.take().filter(c => c === 'jobs')).toHaveLength(6);
+
+    // a job starts: back to 1 s after the next poll sees it
+    client.jobs.push(job('b', { created: 2000 }));
+    await jest.advanceTimersByTimeAsync(10000);
+    expect(model.interval).toBe(1000);
+    expect(model.jobs.map(j => j.name)).toEqual(['b', 'a']);
+  });
+
+  it('pauses while hidden and polls at once when shown again', async () => {
+    client.jobs = [job('a')];
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+    client.take();
+
+    model.setVisible(false);
+    expect(model.polling).toBe(false);
+    await jest.advanceTimersByTimeAsync(60000);
+    expect(client.take()).toEqual([]);
+
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.take()).toContain('jobs');
+    expect(model.polling).toBe(true);
+  });
+
+  it('hidden while a poll is in flight: that poll finishes, no next one is scheduled', async () => {
+    client.jobs = [job('a')];
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>(resolve => (release = resolve));
+    const list = client.listJobs.bind(client);
+    client.listJobs = async () => {
+      await gate;
+      return list();
+    };
+    model.setVisible(true);
+    model.setVisible(false);
+    release();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(model.state).toBe('ready');
+    expect(model.polling).toBe(false);
+    client.take();
+    await jest.advanceTimersByTimeAsync(30000);
+    expect(client.take()).toEqual([]);
+  });
+
+  it('shows "not enabled" on a 404 from GET jobs, and polls slowly', async () => {
+    client.listError = new HpoApiError(404, 'Not Found');
+    const changes: string[] = [];
+    model.changed.connect(() => changes.push(model.state));
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(model.state).toBe('not-enabled');
+    expect(model.error).toBe(NOT_ENABLED_MESSAGE);
+    expect(NOT_ENABLED_MESSAGE).toContain('jupyter server extension enable jupyter_hpo');
+    expect(changes).toContain('not-enabled');
+    expect(model.interval).toBe(10000);
+
+    // enabled after a server restart: the list comes back
+    client.listError = null;
+    client.jobs = [job('a', { status: 'completed' })];
+    await jest.advanceTimersByTimeAsync(10000);
+    expect(model.state).toBe('ready');
+    expect(model.error).toBeNull();
+  });
+
+  it('keeps the jobs it has and reports other errors inline, backing off', async () => {
+    client.jobs = [job('a')];
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+    client.listError = new HpoApiError(503, 'the store is locked');
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(model.state).toBe('error');
+    expect(model.error).toBe('Could not load tuning jobs: the store is locked');
+    expect(model.jobs.map(j => j.name)).toEqual(['a']);
+    expect(model.interval).toBe(2000);
+    client.listError = new HpoApiError(0, 'cannot reach the Jupyter server');
+    await jest.advanceTimersByTimeAsync(2000);
+    expect(model.interval).toBe(4000);
+  });
+
+  it('selects a job: fetches its spec and polls at once', async () => {
+    client.jobs = [job('a', { status: 'completed' })];
+    client.setTrials('a', [trial(0, 'complete', 0.5)]);
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+    await jest.advanceTimersByTimeAsync(2000);
+    expect(model.interval).toBe(4000);
+    client.take();
+
+    model.select('a');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.take()).toEqual(['job a', 'jobs']);
+    expect(model.selected).toBe('a');
+    expect(model.selectedJob?.name).toBe('a');
+    expect(model.spec).toEqual({ space: { x: { type: 'float', low: 0, high: 1 } } });
+    expect(model.trials('a')).toHaveLength(1);
+
+    model.select(null);
+    expect(model.selectedJob).toBeNull();
+    expect(model.spec).toBeNull();
+  });
+
+  it('stops a job: shows the server summary, polls quickly, and reports a 409 inline', async () => {
+    client.jobs = [job('a')];
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+
+    const done = model.stop('a');
+    expect(model.isBusy('a')).toBe(true);
+    expect(await done).toBe(true);
+    expect(model.isBusy('a')).toBe(false);
+    expect(model.job('a')?.status).toBe('stopping');
+    expect(model.interval).toBe(1000);
+
+    setStatus(client, 'a', 'stopped');
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(model.job('a')?.status).toBe('stopped');
+
+    expect(await model.stop('a')).toBe(false);
+    expect(model.actionError('a')).toBe("job 'a' is already stopped.");
+
+    expect(await model.resume('a')).toBe(true);
+    expect(model.actionError('a')).toBeNull();
+    expect(model.job('a')?.status).toBe('pending');
+  });
+
+  it('drops the trials of a job that disappeared and reports a failed trials request', async () => {
+    client.jobs = [job('a', { status: 'completed' }), job('b', { status: 'running' })];
+    client.setTrials('a', [trial(0, 'complete', 1)]);
+    client.setTrials('b', [trial(0, 'running')]);
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(model.trials('a')).toHaveLength(1);
+
+    client.jobs = client.jobs.filter(j => j.name !== 'a');
+    client.getTrials = async () => {
+      throw new HpoApiError(503, 'database is locked');
+    };
+    model.select('b');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(model.trials('a')).toHaveLength(0);
+    expect(model.detailError).toBe('Could not load the trials: database is locked');
+  });
+
+  it('stops polling for good once disposed', async () => {
+    client.jobs = [job('a')];
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+    model.dispose();
+    client.take();
+    await jest.advanceTimersByTimeAsync(30000);
+    expect(client.take()).toEqual([]);
+    model.setVisible(true);
+    expect(model.polling).toBe(false);
+  });
+});

@@ -1,0 +1,113 @@
+import { caretLeftIcon } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { BestChart } from './BestChart';
+import { ErrorMessage } from './Messages';
+import { formatParams, formatSeconds, formatValue } from './format';
+import { ProgressBar } from './ProgressBar';
+import { StatusBadge } from './StatusBadge';
+import { TrialTable } from './TrialTable';
+import { IJobSummary, ITrialRecord } from '../types';
+
+/** What a user can do from the detail view. */
+export interface IDetailActions {
+  back(): void;
+  stop(name: string): void;
+  resume(name: string): void;
+  openInNotebook(name: string): void;
+}
+
+const STOPPABLE = new Set(['pending', 'running', 'stale']);
+const RESUMABLE = new Set(['stopped', 'failed', 'stale']);
+
+/** One job: its figures, best-so-far chart, trial table and Stop / Resume / Open in notebook. */
+export function JobDetail(props: {
+  name: string;
+  job: IJobSummary | null;
+  trials: readonly ITrialRecord[];
+  spec: Record<string, any> | null;
+  busy: boolean;
+  error: string | null;
+  actionError: string | null;
+  actions: IDetailActions;
+}): JSX.Element {
+  const { job, name, actions } = props;
+  const paramOrder = Object.keys((props.spec && props.spec.space) || {});
+  return (
+    <div className="jp-hpo-detail" data-job={name}>
+      <div className="jp-hpo-detail-head">
+        <button
+          className="jp-hpo-button jp-hpo-back"
+          aria-label="Back to the job list"
+          title="Back to the job list"
+          onClick={() => actions.back()}
+        >
+          <caretLeftIcon.react tag="span" elementSize="small" />
+        </button>
+        <h3 className="jp-hpo-detail-name">{name}</h3>
+        {job && <StatusBadge status={job.status} reason={job.reason} />}
+      </div>
+      {job === null && !props.error && <div className="jp-hpo-message">Loading…</div>}
+      {job && (
+        <>
+          {job.reason && <div className="jp-hpo-reason">{job.reason}</div>}
+          <ProgressBar job={job} />
+          <dl className="jp-hpo-facts">
+            <dt>backend</dt>
+            <dd>{job.backend ?? '–'}</dd>
+            <dt>best</dt>
+            <dd data-testid="hpo-detail-best">
+              {job.best
+                ? `${job.metric ?? 'value'} ${formatValue(job.best.value)} (trial ${job.best.number})`
+                : '–'}
+            </dd>
+            {job.best && (
+              <>
+                <dt>params</dt>
+                <dd className="jp-hpo-best-params">{formatParams(job.best.params)}</dd>
+              </>
+            )}
+            <dt>warm starts</dt>
+            <dd>{`${job.warm_starts} warm, ${job.cold_starts} cold`}</dd>
+            <dt>start-up</dt>
+            <dd>
+              {`cold ${formatSeconds(job.cold_startup_s)} s, warm ${formatSeconds(job.warm_startup_s)} s, saved ${formatSeconds(job.startup_saved_s)} s`}
+            </dd>
+          </dl>
+          <div className="jp-hpo-actions">
+            <button
+              className="jp-hpo-button jp-mod-warn"
+              data-testid="hpo-stop"
+              aria-label={`Stop job ${name}`}
+              disabled={props.busy || !STOPPABLE.has(job.status)}
+              onClick={() => actions.stop(name)}
+            >
+              Stop
+            </button>
+            <button
+              className="jp-hpo-button"
+              data-testid="hpo-resume"
+              aria-label={`Resume job ${name}`}
+              disabled={props.busy || !RESUMABLE.has(job.status)}
+              onClick={() => actions.resume(name)}
+            >
+              Resume
+            </button>
+            <button
+              className="jp-hpo-button"
+              data-testid="hpo-open-notebook"
+              aria-label={`Open job ${name} in a notebook`}
+              onClick={() => actions.openInNotebook(name)}
+            >
+              Open in notebook
+            </button>
+          </div>
+        </>
+      )}
+      {props.actionError && <ErrorMessage message={props.actionError} testid="hpo-action-error" />}
+      {props.error && <ErrorMessage message={props.error} testid="hpo-detail-error" />}
+      {job && <BestChart trials={props.trials} direction={job.direction} metric={job.metric} />}
+      <TrialTable trials={props.trials} paramOrder={paramOrder} metric={job?.metric ?? null} />
+    </div>
+  );
+}

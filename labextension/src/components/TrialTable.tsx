@@ -1,0 +1,90 @@
+import * as React from 'react';
+
+import { ITrialRecord } from '../types';
+import { formatParam, formatSeconds, formatValue } from './format';
+
+/** Parameter names in first-seen order (the spec's order when it is known). */
+function paramNames(trials: readonly ITrialRecord[], specOrder: readonly string[]): string[] {
+  const names = new Set<string>(specOrder);
+  for (const t of trials) {
+    for (const k of Object.keys(t.params)) {
+      names.add(k);
+    }
+  }
+  return [...names];
+}
+
+function note(t: ITrialRecord): string {
+  return t.error ?? '';
+}
+
+/** All trials, newest first: number, state, value, parameters, warm/cold, start-up and run time. */
+export function TrialTable(props: {
+  trials: readonly ITrialRecord[];
+  paramOrder?: readonly string[];
+  metric: string | null;
+}): JSX.Element {
+  const names = paramNames(props.trials, props.paramOrder ?? []);
+  const rows = [...props.trials].reverse();
+  return (
+    <div className="jp-hpo-table-wrap">
+      <table className="jp-hpo-table" data-testid="hpo-trial-table" aria-label="Trials">
+        <thead>
+          <tr>
+            <th scope="col">#</th>
+            <th scope="col">state</th>
+            <th scope="col">{props.metric ?? 'value'}</th>
+            {names.map(n => (
+              <th scope="col" key={`p-${n}`}>
+                {n}
+              </th>
+            ))}
+            <th scope="col">start</th>
+            <th scope="col" title="start-up seconds">start-up s</th>
+            <th scope="col" title="run seconds">run s</th>
+            <th scope="col">note</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.length === 0 && (
+            <tr>
+              <td colSpan={names.length + 7} className="jp-hpo-table-empty">
+                No trials yet.
+              </td>
+            </tr>
+          )}
+          {rows.map(t => (
+            <tr key={t.number} className={`jp-hpo-trial jp-hpo-trial-${t.state}`} data-trial={t.number}>
+              <td>{t.number}</td>
+              <td>
+                <span className={`jp-hpo-badge jp-hpo-state-${t.state}`}>
+                  {t.interrupted ? 'interrupted' : t.state}
+                </span>
+              </td>
+              <td className="jp-hpo-num">{formatValue(t.value)}</td>
+              {names.map(n => (
+                <td key={`p-${n}`} className="jp-hpo-param">
+                  {formatParam(t.params[n])}
+                </td>
+              ))}
+              <td>
+                {t.warm === null ? (
+                  '–'
+                ) : (
+                  <span className={`jp-hpo-badge ${t.warm ? 'jp-hpo-warm' : 'jp-hpo-cold'}`}>
+                    {t.warm ? 'warm' : 'cold'}
+                  </span>
+                )}
+              </td>
+              <td className="jp-hpo-num">{formatSeconds(t.startup_s)}</td>
+              <td className="jp-hpo-num">{formatSeconds(t.run_s)}</td>
+              <td className="jp-hpo-note" title={note(t)}>
+                {note(t)}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

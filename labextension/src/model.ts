@@ -1,0 +1,474 @@
+/**
+ * The sidebar's state: the job list, per-job trial caches, the selected job, and a poll loop
+ * whose interval adapts to activity and which pauses while the panel is hidden. No DOM here.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { IHpoClient } from './client';
+import { HpoApiError } from './handler';
+import { Direction, IJobSummary, ITrialRecord, JobStatus } from './types';
+
+/** What the panel shows as a whole. */
+export type LoadState = 'loading' | 'ready' | 'not-enabled' | 'error';
+
+/** Shown when `GET jobs` answers 404: the server extension is not loaded. */
+export const NOT_ENABLED_MESSAGE =
+  'The jupyter-hpo server extension is not enabled: run `jupyter server extension enable jupyter_hpo`';
+
+/** Statuses in which a job may still change by itself. */
+const ACTIVE: ReadonlySet<JobStatus> = new Set<JobStatus>(['pending', 'running', 'stopping']);
+
+/** Sort rank: running jobs first, then those about to change, then the rest. */
+const RANK: Partial<Record<JobStatus, number>> = { running: 0, stopping: 1, pending: 2 };
+
+/** Options of the model. Intervals are in milliseconds. */
+export interface IHpoModelOptions {
+  client: IHpoClient;
+  /** Poll interval while a job is active or an action is pending (default 1000). */
+  activeInterval?: number;
+  /** First interval once everything is idle; it doubles from there (default 2000). */
+  firstIdleInterval?: number;
+  /** The longest interval, when idle (default 10000). */
+  idleInterval?: number;
+}
+
+/** A point of the best-so-far curve: after trial `number`, the best value was `value`. */
+export interface IBestPoint {
+  number: number;
+  value: number;
+}
+
+/** Whether a job may still change by itself (pending, running, stopping). */
+export function isActive(status: JobStatus): boolean {
+  return ACTIVE.has(status);
+}
+
+/** Finished trials that count towards the budget (complete, pruned, failed). */
+export function doneCount(job: IJobSummary): number {
+  return job.complete + job.pruned + job.failed;
+}
+
+/** Jobs in display order: running first, then stopping and pending, then newest first. */
+export function sortJobs(jobs: readonly IJobSummary[]): IJobSummary[] {
+  const rank = (j: IJobSummary) => RANK[j.status] ?? 3;
+  return [...jobs].sort(
+    (a, b) =>
+      rank(a) - rank(b) ||
+      (b.created ?? 0) - (a.created ?? 0) ||
+      (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  );
+}
+
+/**
+ * The `after=` to ask for next: just below the smallest unfinished trial (so that it is sent
+ * again, finished or not), else the largest number held; -1 when nothing is held.
+ */
+export function afterFor(records: readonly ITrialRecord[]): number {
+  let unfinished = Infinity;
+  let last = -1;
+  for (const r of records) {
+    if (r.state === 'running' && r.number < unfinished) {
+      unfinished = r.number;
+    }
+    last = Math.max(last, r.number);
+  }
+  return unfinished === Infinity ? last : unfinished - 1;
+}
+
+/** `held` with `fresh` merged in: a fresh record replaces the held one of the same number. */
+export function mergeTrials(
+  held: readonly ITrialRecord[],
+  fresh: readonly ITrialRecord[]
+): ITrialRecord[] {
+  if (fresh.length === 0) {
+    return held as ITrialRecord[];
+  }
+  const byNumber = new Map<number, ITrialRecord>();
+  for (const r of held) {
+    byNumber.set(r.number, r);
+  }
+  for (const r of fresh) {
+    byNumber.set(r.number, r);
+  }
+  return [...byNumber.values()].sort((a, b) => a.number - b.number);
+}
+
+/** The best value after each complete trial, in trial order. */
+export function bestSoFar(
+  records: readonly ITrialRecord[],
+  direction: Direction
+): IBestPoint[] {
+  const points: IBestPoint[] = [];
+  let best: number | null = null;
+  for (const r of records) {
+    if (r.state !== 'complete' || r.value === null || !Number.isFinite(r.value)) {
+      continue;
+    }
+    if (best === null || (direction === 'maximize' ? r.value > best : r.value < best)) {
+      best = r.value;
+    }
+    points.push({ number: r.number, value: best });
+  }
+  return points;
+}
+
+/** A readable message for an error thrown by the client. */
+export function describeError(error: unknown): string {
+  if (error instanceof HpoApiError) {
+    return error.reason;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+function statusOf(error: unknown): number | null {
+  return error instanceof HpoApiError ? error.status : null;
+}
+
+/** The state of the sidebar, refreshed by polling; `changed` fires after every change. */
+export class HpoModel {
+  constructor(options: IHpoModelOptions) {
+    this._client = options.client;
+    this._activeInterval = options.activeInterval ?? 1000;
+    this._firstIdleInterval = options.firstIdleInterval ?? 2000;
+    this._idleInterval = options.idleInterval ?? 10000;
+    this._interval = this._activeInterval;
+  }
+
+  /** Fires after any change of state. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get state(): LoadState {
+    return this._state;
+  }
+
+  /** The message of the last failed `GET jobs`, or null. */
+  get error(): string | null {
+    return this._error;
+  }
+
+  /** Jobs in display order. */
+  get jobs(): readonly IJobSummary[] {
+    return this._jobs;
+  }
+
+  /** The job whose details are shown, or null for the list. */
+  get selected(): string | null {
+    return this._selected;
+  }
+
+  /** The selected job's summary (from the list, or from its detail request). */
+  get selectedJob(): IJobSummary | null {
+    if (this._selected === null) {
+      return null;
+    }
+    return this.job(this._selected) ?? this._detail?.job ?? null;
+  }
+
+  /** The selected job's spec, once fetched. */
+  get spec(): Record<string, any> | null {
+    return this._detail?.spec ?? null;
+  }
+
+  /** The message of a failed detail or trials request for the selected job, or null. */
+  get detailError(): string | null {
+    return this._selected === null ? null : (this._trialErrors.get(this._selected) ?? this._detailError);
+  }
+
+  /** The delay before the next poll, in ms. */
+  get interval(): number {
+    return this._interval;
+  }
+
+  /** Whether the panel is shown (polling runs only then). */
+  get visible(): boolean {
+    return this._visible;
+  }
+
+  /** Whether a poll is scheduled or running. */
+  get polling(): boolean {
+    return this._timer !== null || this._runPromise !== null;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  /** The summary of a job in the list. */
+  job(name: string): IJobSummary | undefined {
+    return this._jobs.find(j => j.name === name);
+  }
+
+  /** The trials held for a job, in number order (empty until fetched). */
+  trials(name: string): readonly ITrialRecord[] {
+    return this._trials.get(name) ?? [];
+  }
+
+  /** Whether a stop or resume of the job is under way. */
+  isBusy(name: string): boolean {
+    return this._busy.has(name);
+  }
+
+  /** The message of the job's last failed stop or resume, or null. */
+  actionError(name: string): string | null {
+    return this._actionErrors.get(name) ?? null;
+  }
+
+  /** Show a message with the job (e.g. a failed "Open in notebook"). */
+  setActionError(name: string, message: string): void {
+    this._actionErrors.set(name, message);
+    this._emit();
+  }
+
+  /** Show (start polling at once) or hide (stop polling) the panel. */
+  setVisible(visible: boolean): void {
+    if (this._disposed || visible === this._visible) {
+      return;
+    }
+    this._visible = visible;
+    if (!visible) {
+      this._clearTimer();
+      return;
+    }
+    this._interval = this._activeInterval;
+    if (this._runPromise === null) {
+      this._clearTimer();
+      void this._run();
+    }
+  }
+
+  /** Poll now (once; the loop carries on at the active interval). */
+  refresh(): Promise<void> {
+    this._interval = this._activeInterval;
+    if (this._runPromise !== null) {
+      this._again = true;
+      return this._runPromise;
+    }
+    this._clearTimer();
+    return this._run();
+  }
+
+  /** Show a job's details (`null`: back to the list). */
+  select(name: string | null): void {
+    if (name === this._selected) {
+      return;
+    }
+    this._selected = name;
+    this._detail = null;
+    this._detailError = null;
+    this._emit();
+    if (name === null) {
+      return;
+    }
+    this._client.getJob(name).then(
+      detail => {
+        if (this._selected === name && !this._disposed) {
+          this._detail = detail;
+          this._emit();
+        }
+      },
+      error => {
+        if (this._selected === name && !this._disposed) {
+          this._detailError = describeError(error);
+          this._emit();
+        }
+      }
+    );
+    if (this._visible) {
+      void this.refresh();
+    }
+  }
+
+  /** Ask the server to stop a job; resolves to whether it accepted. */
+  stop(name: string): Promise<boolean> {
+    return this._act(name, () => this._client.stopJob(name));
+  }
+
+  /** Ask the server to resume a job; resolves to whether it accepted. */
+  resume(name: string): Promise<boolean> {
+    return this._act(name, () => this._client.resumeJob(name));
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    this._visible = false;
+    this._clearTimer();
+    Signal.clearData(this);
+  }
+
+  private async _act(name: string, call: () => Promise<IJobSummary>): Promise<boolean> {
+    this._busy.add(name);
+    this._actionErrors.delete(name);
+    this._emit();
+    let ok = false;
+    try {
+      const summary = await call();
+      this._replaceJob(summary);
+      ok = true;
+    } catch (error) {
+      this._actionErrors.set(name, describeError(error));
+    } finally {
+      this._busy.delete(name);
+    }
+    if (this._disposed) {
+      return ok;
+    }
+    this._emit();
+    if (this._visible) {
+      void this.refresh();
+    }
+    return ok;
+  }
+
+  private _replaceJob(summary: IJobSummary): void {
+    const others = this._jobs.filter(j => j.name !== summary.name);
+    this._jobs = sortJobs([...others, summary]);
+  }
+
+  /** One poll (again while asked to), then schedule the next one while visible. */
+  private _run(): Promise<void> {
+    this._timer = null;
+    this._runPromise = this._loop().finally(() => {
+      this._runPromise = null;
+      this._interval = this._nextInterval();
+      this._emit();
+      this._schedule();
+    });
+    return this._runPromise;
+  }
+
+  private async _loop(): Promise<void> {
+    do {
+      this._again = false;
+      await this._poll();
+    } while (this._again && !this._disposed);
+  }
+
+  private _schedule(): void {
+    this._clearTimer();
+    if (!this._visible || this._disposed) {
+      return;
+    }
+    this._timer = setTimeout(() => void this._run(), this._interval);
+  }
+
+  private _clearTimer(): void {
+    if (this._timer !== null) {
+      clearTimeout(this._timer);
+      this._timer = null;
+    }
+  }
+
+  private _nextInterval(): number {
+    if (this._state === 'not-enabled') {
+      return this._idleInterval;
+    }
+    const busy = this._busy.size > 0 || this._jobs.some(j => isActive(j.status));
+    if (busy && this._state === 'ready') {
+      return this._activeInterval;
+    }
+    if (this._interval < this._firstIdleInterval) {
+      return this._firstIdleInterval;
+    }
+    return Math.min(this._idleInterval, this._interval * 2);
+  }
+
+  private async _poll(): Promise<void> {
+    try {
+      const jobs = await this._client.listJobs();
+      if (this._disposed) {
+        return;
+      }
+      this._jobs = sortJobs(jobs);
+      this._state = 'ready';
+      this._error = null;
+    } catch (error) {
+      if (this._disposed) {
+        return;
+      }
+      if (statusOf(error) === 404) {
+        this._state = 'not-enabled';
+        this._error = NOT_ENABLED_MESSAGE;
+        this._jobs = [];
+      } else {
+        this._state = 'error';
+        this._error = `Could not load tuning jobs: ${describeError(error)}`;
+      }
+      this._emit();
+      return;
+    }
+    const names = new Set(this._jobs.map(j => j.name));
+    for (const name of [...this._trials.keys()]) {
+      if (!names.has(name)) {
+        this._trials.delete(name);
+      }
+    }
+    this._emit();
+    await Promise.all(this._jobs.filter(j => this._needsTrials(j)).map(j => this._fetchTrials(j)));
+  }
+
+  private _needsTrials(job: IJobSummary): boolean {
+    const held = this._trials.get(job.name);
+    if (held === undefined || isActive(job.status) || job.running > 0) {
+      return true;
+    }
+    return held.length !== job.trials || held.some(r => r.state === 'running');
+  }
+
+  private async _fetchTrials(job: IJobSummary): Promise<void> {
+    let held = this._trials.get(job.name) ?? [];
+    if (held.length > job.trials) {
+      held = []; // fewer trials than we hold: the job was replaced; start over
+    }
+    try {
+      const fresh = await this._client.getTrials(job.name, afterFor(held));
+      if (this._disposed) {
+        return;
+      }
+      const merged = mergeTrials(held, fresh);
+      this._trialErrors.delete(job.name);
+      if (merged !== this._trials.get(job.name)) {
+        this._trials.set(job.name, merged);
+        this._emit();
+      }
+    } catch (error) {
+      if (this._disposed) {
+        return;
+      }
+      this._trialErrors.set(job.name, `Could not load the trials: ${describeError(error)}`);
+      this._emit();
+    }
+  }
+
+  private _emit(): void {
+    if (!this._disposed) {
+      this._changed.emit();
+    }
+  }
+
+  private readonly _client: IHpoClient;
+  private readonly _activeInterval: number;
+  private readonly _firstIdleInterval: number;
+  private readonly _idleInterval: number;
+  private _interval: number;
+  private _changed = new Signal<this, void>(this);
+  private _state: LoadState = 'loading';
+  private _error: string | null = null;
+  private _jobs: IJobSummary[] = [];
+  private _trials = new Map<string, ITrialRecord[]>();
+  private _trialErrors = new Map<string, string>();
+  private _selected: string | null = null;
+  private _detail: { job: IJobSummary; spec: Record<string, any> } | null = null;
+  private _detailError: string | null = null;
+  private _busy = new Set<string>();
+  private _actionErrors = new Map<string, string>();
+  private _visible = false;
+  private _disposed = false;
+  private _again = false;
+  private _runPromise: Promise<void> | null = null;
+  private _timer: ReturnType<typeof setTimeout> | null = null;
+}

@@ -1,0 +1,106 @@
+/** The sidebar widget: renders the model, drives its polling from the panel's visibility. */
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
+import * as React from 'react';
+
+import { HpoView, IViewActions } from './components/HpoView';
+import { hpoIcon } from './icon';
+import { describeError, HpoModel } from './model';
+
+/** The DOM id of the sidebar (and of its tab's `data-id`). */
+export const SIDEBAR_ID = 'jupyter-hpo-sidebar';
+
+/** Opens a job in a notebook; supplied by the plugin (it knows the notebook tracker). */
+export type OpenInNotebook = (name: string) => Promise<void>;
+
+/** The "Tuning jobs" sidebar. */
+export class HpoSidebar extends ReactWidget {
+  constructor(
+    readonly model: HpoModel,
+    private readonly openInNotebook: OpenInNotebook
+  ) {
+    super();
+    this.id = SIDEBAR_ID;
+    this.addClass('jp-hpo-sidebar');
+    this.title.icon = hpoIcon;
+    this.title.caption = 'Tuning jobs';
+    this.title.label = '';
+    this.node.setAttribute('aria-label', 'Tuning jobs');
+    this._actions = {
+      select: name => this.model.select(name),
+      back: () => this.model.select(null),
+      refresh: () => void this.model.refresh(),
+      stop: name => void this._confirm('stop', name),
+      resume: name => void this._confirm('resume', name),
+      openInNotebook: name => void this._open(name)
+    };
+  }
+
+  render(): JSX.Element {
+    return (
+      <UseSignal signal={this.model.changed}>
+        {() => <HpoView model={this.model} actions={this._actions} />}
+      </UseSignal>
+    );
+  }
+
+  dispose(): void {
+    if (!this.isDisposed) {
+      this.model.dispose();
+    }
+    super.dispose();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.model.setVisible(true);
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.model.setVisible(false);
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.model.setVisible(this.isVisible);
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this.model.setVisible(false);
+    super.onBeforeDetach(msg);
+  }
+
+  private async _confirm(action: 'stop' | 'resume', name: string): Promise<void> {
+    const body =
+      action === 'stop'
+        ? `Stop the tuning job "${name}"? Its running trials are interrupted; they run again if you resume it.`
+        : `Resume the tuning job "${name}"? It continues up to its budget.`;
+    const label = action === 'stop' ? 'Stop' : 'Resume';
+    const result = await showDialog({
+      title: `${label} job`,
+      body,
+      buttons: [
+        Dialog.cancelButton(),
+        action === 'stop'
+          ? Dialog.warnButton({ label, ariaLabel: `${label} job ${name}` })
+          : Dialog.okButton({ label, ariaLabel: `${label} job ${name}` })
+      ]
+    });
+    if (!result.button.accept || this.isDisposed) {
+      return;
+    }
+    await (action === 'stop' ? this.model.stop(name) : this.model.resume(name));
+  }
+
+  private async _open(name: string): Promise<void> {
+    try {
+      await this.openInNotebook(name);
+    } catch (error) {
+      this.model.setActionError(name, `Could not open a notebook: ${describeError(error)}`);
+    }
+  }
+
+  private readonly _actions: IViewActions;
+}
