@@ -287,7 +287,7 @@ class Job:
         self.store.set_job_attrs(self.name, stop_requested=True)
         runner = self.attrs.get("runner") or {}
         if status == JobStatus.STALE:
-            _mark_interrupted(self.store, self.name)
+            self.store.mark_interrupted(self.name)
             self.store.set_job_attrs(self.name, status="stopped", reason="stopped (its runner had died)",
                                      ended=time.time())
             return JobStatus.STOPPED
@@ -415,16 +415,6 @@ def _hostname() -> str:
     import socket
 
     return socket.gethostname()
-
-
-def _mark_interrupted(store: Store, name: str) -> None:
-    from optuna.trial import TrialState
-
-    for t in store.trials(name):
-        if t.state == TrialState.RUNNING:
-            store.storage.set_trial_user_attr(t._trial_id, "interrupted", True)
-            store.storage.set_trial_user_attr(t._trial_id, "error", "interrupted: the runner stopped while it ran")
-            store.storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
 
 
 def trial_record(t: FrozenTrial, space: SearchSpace) -> dict[str, Any]:

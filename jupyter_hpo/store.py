@@ -260,6 +260,18 @@ class Store:
         return [t for t in trials if t.number > after]
 
 
+    def mark_interrupted(self, name: str) -> int:
+        """Mark the job's running trials failed with ``interrupted`` (their runner is gone); return how many."""
+        from optuna.trial import TrialState
+
+        running = [t for t in self.trials(name) if t.state == TrialState.RUNNING]
+        for t in running:  # attributes first: a finished trial cannot be changed any more
+            self._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+            self._storage.set_trial_user_attr(t._trial_id, "error", "interrupted: the runner stopped while it ran")
+            self._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        return len(running)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA synchronous=NORMAL")

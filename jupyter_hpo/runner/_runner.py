@@ -109,17 +109,12 @@ class Runner:
     def _load_history(self) -> None:
         from optuna.trial import TrialState
 
-        storage = self.store.storage
+        self.store.mark_interrupted(self.name)  # the previous runner died while these ran
         stored = self.store.trials(self.name)
         if stored:  # a resumed job: a fresh random stream, or it would repeat its first points
             self.brain.sampler = make_sampler(self.spec, resumed_after=len(stored))
         rerun = {t.user_attrs.get("rerun_of") for t in stored}
         for t in stored:
-            if t.state == TrialState.RUNNING:  # the previous runner died while this trial ran
-                storage.set_trial_user_attr(t._trial_id, "interrupted", True)
-                storage.set_trial_user_attr(t._trial_id, "error", "interrupted: the runner stopped while it ran")
-                storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-                t = storage.get_trial(t._trial_id)
             if t.state == TrialState.WAITING:
                 continue
             self.brain.add_trial(t)
