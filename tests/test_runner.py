@@ -230,3 +230,15 @@ def test_a_notebook_style_closure_travels_to_the_workers(home):
     job = launch(objective=objective, max_trials=3, name="closure")
     assert job.wait(timeout=60) == JobStatus.COMPLETED
     assert all(r["value"] >= 10 for r in job.trial_records())
+
+
+def test_stopping_a_job_whose_runner_died_marks_it_stopped(home):
+    job = launch(objective=objectives.sleepy, hyperparameters={"sleep": 0.5}, max_trials=50, name="orphaned")
+    wait_for(lambda: "running" in states(job), timeout=60)
+    os.kill(job.attrs["runner"]["pid"], signal.SIGKILL)
+    assert wait_for(lambda: job.status == JobStatus.STALE, timeout=30)
+    assert job.stop() == JobStatus.STOPPED
+    assert job.attrs["reason"] == "stopped (its runner had died)"
+    records = job.trial_records()
+    assert "running" not in {r["state"] for r in records}
+    assert any(r["interrupted"] for r in records)
