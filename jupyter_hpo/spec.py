@@ -346,7 +346,15 @@ class TuningSpec:
         p = Path(path)
         if not p.is_file():
             raise SpecError(f"spec file {str(path)!r} does not exist.")
-        return cls.from_yaml(p.read_text(encoding="utf-8"), base_dir=p.parent.resolve())
+        from jupyter_hpo._yaml import YAMLError, load_yaml
+
+        try:
+            data = load_yaml(p.read_text(encoding="utf-8"))
+        except YAMLError as e:
+            raise SpecError(f"the spec is not valid YAML: {e}") from None
+        if isinstance(data, dict) and data.get("name") is None:  # a fresh name per run, after the folder
+            data["name"] = _default_name({"script": p.resolve().parent.name})
+        return cls.from_dict(data, base_dir=p.parent.resolve())
 
     @classmethod
     def from_stored(cls, data: Mapping[str, Any], job_dir: str | os.PathLike[str]) -> TuningSpec:
