@@ -69,10 +69,22 @@ def _spec_from_kwargs(objective: Any, space: Any, options: dict[str, Any]) -> di
                 data.setdefault("warm_pool", {}).update(value)
             else:
                 data.setdefault("warm_pool", {})["enabled"] = value
+        elif key == "backend" and isinstance(value, str):
+            data.setdefault("backend", {})["name"] = value
+        elif key == "backend_options":
+            data.setdefault("backend", {})["options"] = dict(value or {})
+        elif key == "model_trainer":  # a SageMaker SDK v3 ModelTrainer defines the trial and its options
+            from jupyter_hpo.backends._aws import spec_fields_from_model_trainer
+
+            fields = spec_fields_from_model_trainer(value)
+            data["trial"] = {**data.get("trial", {}), **fields["trial"]}
+            backend = data.setdefault("backend", {})
+            backend.setdefault("name", "sagemaker")
+            backend["options"] = {**fields["options"], **backend.get("options", {})}
         elif key in _TOP:
             data[key] = value
         else:
-            allowed = ", ".join(sorted({*_KWARGS, *_TOP, "warm_pool"}))
+            allowed = ", ".join(sorted({*_KWARGS, *_TOP, "warm_pool", "backend_options", "model_trainer"}))
             raise SpecError(f"unknown option {key!r}; allowed: {allowed}.")
     return data
 
@@ -105,6 +117,12 @@ def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None 
     else:
         data = dict(spec or {})
     for key, value in _spec_from_kwargs(objective, space, options).items():
+        if key == "backend":  # the name and the options merge into the spec's
+            old = data.get("backend") or {}
+            old = {"name": old} if isinstance(old, str) else dict(old)
+            value = {**old, **value, "options": {**(old.get("options") or {}), **(value.get("options") or {})}}
+            data[key] = value
+            continue
         merge = isinstance(value, dict) and isinstance(data.get(key), Mapping) and key != "space"
         data[key] = {**data[key], **value} if merge else value
     if isinstance(data.get("trial"), Mapping) and {"function", "script"} <= set(data["trial"]):
@@ -141,12 +159,10 @@ def _is_local_module(module: Any) -> bool:
 
 
 def _start(spec: TuningSpec, store: Store) -> Job:
-    from jupyter_hpo.backends import REGISTRY
-    from jupyter_hpo.exceptions import BackendError
+    from jupyter_hpo.backends import backend_class
     from jupyter_hpo.runner import spawn_runner
 
-    if spec.backend not in REGISTRY:
-        raise BackendError(f"backend {spec.backend!r} is not available here; available: {', '.join(sorted(REGISTRY))}.")
+    spec = backend_class(spec.backend).prepare(spec)
     payload = _pickle_objective(spec.trial.function) if spec.trial.function is not None else None
     store.create_job(spec.name, spec.to_dict(), spec.objective.direction)
     job_dir = store.job_dir(spec.name)

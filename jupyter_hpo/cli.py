@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 the job failed, 2 bad input (a one-line reason on stder
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -31,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--max-trials", type=int, help="override budget.max_trials")
     launch.add_argument("--parallel", type=int, help="override budget.max_parallel")
     launch.add_argument("--no-warm-pool", action="store_true", help="a fresh process per trial")
+    launch.add_argument("--backend", choices=("local", "sagemaker", "amt"), help="override the spec's backend")
     launch.add_argument("--detach", action="store_true", help="return once the job has started")
     launch.add_argument("--json", action="store_true", help="print the result as JSON, no progress display")
 
@@ -49,7 +51,40 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("--max-trials", type=int, help="raise the budget (to continue a completed job)")
     resume.add_argument("--detach", action="store_true")
     resume.add_argument("--json", action="store_true")
+
+    est = sub.add_parser("estimate", help="simulate a SageMaker campaign: wall time and cost with and without "
+                                          "warm pools")
+    add_estimate_arguments(est)
     return p
+
+
+def add_estimate_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``jupyter hpo estimate`` and ``%hpo estimate`` (fields of CampaignInputs)."""
+    p.add_argument("--jobs", type=int, default=8, help="tuning jobs, one after another (default 8)")
+    p.add_argument("--trials", type=int, default=40, help="trials per job (default 40)")
+    p.add_argument("--parallel", type=int, default=5, help="trials at once = warm pools (default 5)")
+    p.add_argument("--training-s", type=float, default=60.0, help="mean training time of a trial (default 60)")
+    p.add_argument("--training-cv", type=float, default=0.2, help="its coefficient of variation (default 0.2)")
+    p.add_argument("--cold-startup-s", type=float, default=240.0, help="start-up on a new instance (default 240)")
+    p.add_argument("--warm-startup-s", type=float, default=5.0, help="start-up on a warm pool (default 5)")
+    p.add_argument("--download-s", type=float, default=10.0, help="data download per trial (default 10)")
+    p.add_argument("--upload-s", type=float, default=5.0, help="model upload per trial (default 5)")
+    p.add_argument("--instance-type", default="ml.m5.xlarge")
+    p.add_argument("--instance-count", type=int, default=1)
+    p.add_argument("--price", type=float, help="USD per instance-hour (default: the built-in price table)")
+    p.add_argument("--keep-alive-s", type=int, default=600, help="warm-pool keep-alive (default 600)")
+    p.add_argument("--poll-s", type=float, default=15.0, help="the scheduler's status poll interval (default 15)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def estimate_inputs(args: argparse.Namespace) -> dict[str, Any]:
+    return {"jobs": args.jobs, "trials": args.trials, "parallel": args.parallel, "training_s": args.training_s,
+            "training_cv": args.training_cv, "cold_startup_s": args.cold_startup_s,
+            "warm_startup_s": args.warm_startup_s, "download_s": args.download_s, "upload_s": args.upload_s,
+            "instance_type": args.instance_type, "instance_count": args.instance_count,
+            "price_per_hour": args.price, "keep_alive_s": args.keep_alive_s, "poll_s": args.poll_s,
+            "seed": args.seed}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,6 +110,8 @@ def _cmd_launch(args: argparse.Namespace) -> int:
         options["max_parallel"] = args.parallel
     if args.no_warm_pool:
         options["warm_pool"] = False
+    if args.backend:
+        options["backend"] = args.backend
     job = api.launch(args.spec, store=args.store, **options)
     return _after_start(job, args)
 
@@ -142,7 +179,29 @@ def _cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"launch": _cmd_launch, "list": _cmd_list, "show": _cmd_show, "stop": _cmd_stop, "resume": _cmd_resume}
+def _cmd_estimate(args: argparse.Namespace) -> int:
+    from jupyter_hpo.estimate import estimate, format_estimate
+
+    console = _console()
+    with console.status("simulating the campaign on the simulated SageMaker (virtual clock)...",
+                        spinner="dots") if not args.json and console.is_terminal else contextlib.nullcontext():
+        result = estimate(**estimate_inputs(args))
+    if args.json:
+        print(json.dumps(result, default=str))
+        return 0
+    from rich.table import Table
+
+    table = Table("", "without warm pools", "with warm pools", title="SageMaker campaign estimate")
+    for row in format_estimate(result):
+        table.add_row(*row)
+    console.print(table)
+    for note in dict.fromkeys(result["warm"]["notes"]):
+        console.print(f"note: {note}")
+    return 0
+
+
+_COMMANDS = {"launch": _cmd_launch, "list": _cmd_list, "show": _cmd_show, "stop": _cmd_stop, "resume": _cmd_resume,
+             "estimate": _cmd_estimate}
 
 
 # -- progress display ------------------------------------------------------------------------------

@@ -31,8 +31,18 @@ from jupyter_hpo.exceptions import HpoError, TrialPruned
 __all__ = ["params", "report", "should_prune", "folds", "cached", "Folds", "TrialPruned", "in_trial"]
 
 T = TypeVar("T")
-_SAGEMAKER_HPARAMS = Path("/opt/ml/input/config/hyperparameters.json")
-_SAGEMAKER_WARM_CACHE = Path("/opt/ml/sagemaker/warmpoolcache")
+_SPACE_FILE = "jupyter_hpo_space.json"  # written into sourcedir.tar.gz by the sagemaker backend
+
+
+def _sagemaker_hparams() -> Path:
+    """``hyperparameters.json`` of a SageMaker container (``SM_INPUT_CONFIG_DIR`` as the toolkit sets it)."""
+    return Path(os.environ.get("SM_INPUT_CONFIG_DIR", "/opt/ml/input/config")) / "hyperparameters.json"
+
+
+def _warm_cache_dir() -> Path:
+    """The warm pool's persistent cache directory (kept between jobs on the same instance)."""
+    return Path(os.environ.get("SAGEMAKER_MANAGED_WARMPOOL_CACHE_DIRECTORY", "/opt/ml/sagemaker/warmpoolcache"))
+
 
 
 @dataclass
@@ -50,11 +60,12 @@ class _Context:
 
 _context: _Context | None = None
 _cache: dict[str, Any] = {}
+_container_step = 0
 
 
 def in_trial() -> bool:
     """True inside a trial run by jupyter-hpo (a local worker or a SageMaker container)."""
-    return _context is not None or _SAGEMAKER_HPARAMS.is_file()
+    return _context is not None or _sagemaker_hparams().is_file()
 
 
 def params() -> dict[str, Any]:
@@ -65,18 +76,20 @@ def params() -> dict[str, Any]:
     """
     if _context is not None:
         return dict(_context.params)
-    if _SAGEMAKER_HPARAMS.is_file():
+    if _sagemaker_hparams().is_file():
         return _sagemaker_params()
     raise HpoError("jupyter_hpo.trial.params() is only available inside a trial run by jupyter-hpo.")
 
 
 def _sagemaker_params() -> dict[str, Any]:
-    raw = json.loads(_SAGEMAKER_HPARAMS.read_text())
-    space_json = raw.pop("_hpo_space", None)
-    if space_json:
-        from jupyter_hpo.space import SearchSpace
+    raw = {k: v for k, v in json.loads(_sagemaker_hparams().read_text()).items() if not k.startswith("sagemaker_")}
+    for folder in (Path.cwd(), Path(sys.argv[0]).resolve().parent if sys.argv and sys.argv[0] else None):
+        if folder is not None and (folder / _SPACE_FILE).is_file():
+            from jupyter_hpo.space import SearchSpace
 
-        return SearchSpace.from_dict(json.loads(space_json)).parse(raw)
+            space = SearchSpace.from_dict(json.loads((folder / _SPACE_FILE).read_text()))
+            names = set(space)
+            return {k: space[k].parse(v) if k in names else _guess_type(v) for k, v in raw.items()}
     return {k: _guess_type(v) for k, v in raw.items()}
 
 
@@ -100,8 +113,11 @@ def report(value: float, step: int | None = None) -> None:
     value = float(value)
     ctx = _context
     if ctx is None:
-        if _SAGEMAKER_HPARAMS.is_file():  # the job's metric regex picks these lines up
-            print(f"intermediate step={step if step is not None else 0} value={value}", flush=True)
+        global _container_step
+        if _sagemaker_hparams().is_file():  # the job's metric regexes and the backend's log tail pick these up
+            step = _container_step if step is None else int(step)
+            _container_step = step + 1
+            print(f"intermediate step={step} value={value!r}", flush=True)
         return
     step = ctx.next_step if step is None else int(step)
     ctx.next_step = step + 1
@@ -178,15 +194,16 @@ def cached(key: str, loader: Callable[[], T]) -> T:
     value: Any = None
     import hashlib
 
-    disk = _SAGEMAKER_WARM_CACHE / f"jupyter_hpo-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pkl"
-    if _SAGEMAKER_WARM_CACHE.is_dir() and disk.is_file():
+    cache_dir = _warm_cache_dir()
+    disk = cache_dir / f"jupyter_hpo-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pkl"
+    if cache_dir.is_dir() and disk.is_file():
         import pickle
 
         with disk.open("rb") as f:
             value = pickle.load(f)
     else:
         value = loader()
-        if _SAGEMAKER_WARM_CACHE.is_dir():
+        if cache_dir.is_dir():
             import pickle
 
             tmp = disk.with_suffix(f".{os.getpid()}.tmp")

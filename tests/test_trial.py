@@ -49,11 +49,41 @@ def test_cached_loads_once_per_process():
 
 
 def test_params_in_a_sagemaker_container_are_typed(tmp_path, monkeypatch):
-    hp = tmp_path / "hyperparameters.json"
-    hp.write_text(json.dumps({"max_depth": "5", "eta": "0.1", "booster": "gbtree", "flag": "true"}))
-    monkeypatch.setattr(trial, "_SAGEMAKER_HPARAMS", hp)
+    config, code = tmp_path / "input" / "config", tmp_path / "code"
+    config.mkdir(parents=True)
+    code.mkdir()
+    hp = config / "hyperparameters.json"
+    hp.write_text(json.dumps({"max_depth": "5", "eta": "0.1", "booster": "gbtree", "flag": "true",
+                              "sagemaker_program": "train.py"}))
+    monkeypatch.setenv("SM_INPUT_CONFIG_DIR", str(config))
+    monkeypatch.chdir(code)
     assert trial.in_trial()
     assert trial.params() == {"max_depth": 5, "eta": 0.1, "booster": "gbtree", "flag": True}
-    space = {"max_depth": {"type": "int", "low": 1, "high": 9}, "booster": ["gbtree", "dart"], "flag": [True, False]}
-    hp.write_text(json.dumps({"max_depth": "5", "booster": "dart", "flag": "true", "_hpo_space": json.dumps(space)}))
-    assert trial.params() == {"max_depth": 5, "booster": "dart", "flag": True}
+    # the space travels in sourcedir.tar.gz: "007" and "1e-1" are typed by it, not guessed
+    space = {"max_depth": {"type": "int", "low": 1, "high": 9}, "booster": ["gbtree", "dart"], "tag": ["007", "x"]}
+    (code / "jupyter_hpo_space.json").write_text(json.dumps(space))
+    hp.write_text(json.dumps({"max_depth": "5", "booster": "dart", "tag": "007", "eta": "1e-1"}))
+    assert trial.params() == {"max_depth": 5, "booster": "dart", "tag": "007", "eta": 0.1}
+
+
+def test_report_in_a_sagemaker_container_prints_lines_the_metric_regexes_match(tmp_path, monkeypatch, capsys):
+    (tmp_path / "hyperparameters.json").write_text("{}")
+    monkeypatch.setenv("SM_INPUT_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setattr(trial, "_container_step", 0)
+    trial.report(0.5)
+    trial.report(0.75)
+    trial.report(0.25, step=7)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["intermediate step=0 value=0.5", "intermediate step=1 value=0.75", "intermediate step=7 value=0.25"]
+    from jupyter_hpo.backends._aws import INTERMEDIATE_REGEX
+    import re
+    assert [float(re.search(INTERMEDIATE_REGEX, line).group(1)) for line in lines] == [0.5, 0.75, 0.25]
+
+
+def test_cached_uses_the_warm_pool_cache_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("SAGEMAKER_MANAGED_WARMPOOL_CACHE_DIRECTORY", str(tmp_path))
+    calls = []
+    assert trial.cached("warm-disk-key", lambda: calls.append(1) or [1, 2]) == [1, 2]
+    trial._cache.clear()  # a new job on the same warm instance: a new process, the same directory
+    assert trial.cached("warm-disk-key", lambda: calls.append(1) or [3]) == [1, 2]
+    assert calls == [1] and len(list(tmp_path.glob("jupyter_hpo-*.pkl"))) == 1

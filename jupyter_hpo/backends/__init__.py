@@ -1,4 +1,5 @@
-"""Backends run trials: ``local`` (a warm pool of processes here), later ``sagemaker`` and ``amt``.
+"""Backends run trials: ``local`` (a warm pool of processes here), ``sagemaker`` (one training job
+per trial on SageMaker warm pools) and ``amt`` (SageMaker Automatic Model Tuning, mirrored).
 
 Backends are looked up by name and imported only when used.
 """
@@ -16,20 +17,25 @@ if TYPE_CHECKING:
 
     from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["Backend", "TrialRequest", "Assignment", "TrialOutcome", "TrialEvents", "create_backend", "REGISTRY"]
+__all__ = ["Backend", "TrialRequest", "Assignment", "TrialOutcome", "TrialEvents", "create_backend", "backend_class", "REGISTRY"]
 
 #: name -> "module:class", imported lazily.
 REGISTRY = {
     "local": "jupyter_hpo.backends._local:LocalBackend",
+    "sagemaker": "jupyter_hpo.backends._sagemaker:SageMakerBackend",
+    "amt": "jupyter_hpo.backends._amt:AmtBackend",
 }
 
 
-def create_backend(spec: TuningSpec, job_dir: Path) -> Backend:
-    """Create the backend the spec names; an unknown or unavailable name lists the valid ones."""
-    target = REGISTRY.get(spec.backend)
+def backend_class(name: str) -> type[Backend]:
+    """The backend class called ``name``; an unknown name lists the valid ones."""
+    target = REGISTRY.get(name)
     if target is None:
-        raise BackendError(
-            f"backend {spec.backend!r} is not available here; available: {', '.join(sorted(REGISTRY))}."
-        )
+        raise BackendError(f"backend {name!r} is not available here; available: {', '.join(sorted(REGISTRY))}.")
     module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)(spec, job_dir)
+    return getattr(importlib.import_module(module), cls)
+
+
+def create_backend(spec: TuningSpec, job_dir: Path) -> Backend:
+    """Create the backend the spec names."""
+    return backend_class(spec.backend)(spec, job_dir)

@@ -44,6 +44,8 @@ class TrialOutcome:
     fold_scores: list[float] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
+    #: backend-specific trial attributes stored with the trial (e.g. ``sagemaker``, ``cost_usd``, ``warm``)
+    attrs: dict[str, Any] = field(default_factory=dict)
 
 
 class TrialEvents(Protocol):
@@ -54,6 +56,9 @@ class TrialEvents(Protocol):
 
     def on_finish(self, outcome: TrialOutcome) -> None:
         """A trial ended (including crashes, time-outs and cancellations)."""
+
+    def on_note(self, text: str) -> None:
+        """Something the user should know about the job (kept in the job's ``notes``)."""
 
 
 class Backend(abc.ABC):
@@ -69,6 +74,16 @@ class Backend(abc.ABC):
     def __init__(self, spec: TuningSpec, job_dir: Path) -> None:
         self.spec = spec
         self.job_dir = job_dir
+
+    @classmethod
+    def prepare(cls, spec: TuningSpec) -> TuningSpec:
+        """Check ``spec`` for this backend before a job is created (raise :class:`SpecError` or
+        :class:`BackendError` with what to fix); may return a normalised spec."""
+        return spec
+
+    def summary(self) -> dict[str, Any]:
+        """Job-level facts the runner stores as the job's ``backend`` attribute (e.g. warm-pool cost)."""
+        return {}
 
     def start(self) -> None:
         """Prepare workers before the first trial (a warm pool starts its processes here)."""

@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from jupyter_hpo.backends import TrialOutcome, TrialRequest, create_backend
+from jupyter_hpo.backends import TrialOutcome, TrialRequest, backend_class, create_backend
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import HEARTBEAT_S, Store
 from jupyter_hpo.strategies import grid_size, make_pruner, make_sampler
@@ -88,6 +88,8 @@ class Runner:
         self.study_id = store.study_id(name)
         attrs = store.job_attrs(name)
         self.spec = TuningSpec.from_stored(attrs["spec"], store.job_dir(name))
+        #: the backend proposes the trials itself (SageMaker AMT); the runner mirrors them
+        self.external = bool(getattr(backend_class(self.spec.backend), "proposes_trials", False))
         self.distributions = self.spec.space.to_optuna()
         self.brain = optuna.create_study(
             direction=self.spec.objective.direction, sampler=make_sampler(self.spec), pruner=make_pruner(self.spec)
@@ -103,6 +105,7 @@ class Runner:
         self.best: float | None = None
         self.end: tuple[str, str] | None = None  # (status, reason) once the job should end
         self._signal: str | None = None
+        self.notes: list[dict[str, Any]] = list(attrs.get("notes") or [])
         self.writer = _Writer(store, self.study_id)
 
     # -- history (resume) ------------------------------------------------------------------------
@@ -119,7 +122,7 @@ class Runner:
                 continue
             self.brain.add_trial(t)
             if t.user_attrs.get("interrupted"):
-                if t.number not in rerun:  # run it again, once, with the same parameters
+                if t.number not in rerun and not self.external:  # run it again, once, with the same parameters
                     self.brain.enqueue_trial(t.params, user_attrs={"rerun_of": t.number})
                 continue
             self.n_counted += 1
@@ -149,7 +152,10 @@ class Runner:
                     self.on_finish(outcome)
         finally:
             if backend is not None:
-                backend.close()
+                try:
+                    backend.close()
+                finally:
+                    self._store_backend_summary(backend)
         status, reason = self.end or ("failed", "the runner ended unexpectedly")
         self.writer.put(self.store.set_job_attrs, self.name, **{"status": status, "reason": reason,
                                                                  "ended": time.time(), "heartbeat": time.time()})
@@ -173,12 +179,34 @@ class Runner:
             if self.end is not None and self.end[0] in ("stopped", "failed") or self._time_up(started, now):
                 for outcome in backend.cancel_all(self._cancel_reason()):
                     self.on_finish(outcome)
+            if self.external:  # the backend proposes trials and says when the job is over
+                done = backend.done()
+                if done is not None and not self.live:
+                    self.end = done if self.end is None or self.end[0] == "completed" else self.end
+                    return
+                backend.poll(self, timeout=0.2)
+                continue
             while self.end is None and backend.free_slots() > 0 and self.n_counted + len(self.live) < self.max_trials:
                 self._dispatch(backend)
             if not self.live and (self.end is not None or self.n_counted >= self.max_trials):
                 self.end = self.end or ("completed", f"budget of {self.max_trials} trials reached")
                 return
             backend.poll(self, timeout=0.05 if self.live else 0.2)
+
+    def on_note(self, text: str) -> None:
+        """Keep a note for the user in the job's ``notes`` (newest last, at most 50)."""
+        log.warning("%s", text)
+        self.notes = (self.notes + [{"time": time.time(), "text": text}])[-50:]
+        self.writer.put(self.store.set_job_attrs, self.name, notes=list(self.notes))
+
+    def _store_backend_summary(self, backend: Any) -> None:
+        try:
+            summary = backend.summary()
+        except Exception:  # noqa: BLE001 - a summary is a courtesy; the job's outcome matters more
+            log.exception("backend summary failed")
+            return
+        if summary:
+            self.writer.put(self.store.set_job_attrs, self.name, backend_summary=summary)
 
     def _cancel_reason(self) -> str:
         if self.end is not None and self.end[0] == "stopped":
@@ -220,6 +248,21 @@ class Runner:
         )
         self.writer.put(self._create_trial, trial.number, template)
 
+    def on_external_trial(self, params: dict[str, Any], attrs: dict[str, Any]) -> int:
+        """A trial the backend started by itself (AMT): record it; returns its key for later events."""
+        from optuna.trial import FrozenTrial, TrialState
+
+        self.brain.enqueue_trial(self.spec.space.to_optuna_params(params), user_attrs=dict(attrs))
+        trial = self.brain.ask(self.distributions)
+        self.live[trial.number] = trial
+        template = FrozenTrial(
+            number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.datetime.now(),
+            datetime_complete=None, params=dict(trial.params), distributions=dict(self.distributions),
+            user_attrs=dict(trial.user_attrs), system_attrs={}, intermediate_values={}, trial_id=-1,
+        )
+        self.writer.put(self._create_trial, trial.number, template)
+        return trial.number
+
     def _create_trial(self, key: int, template: Any) -> None:
         self.writer.trial_ids[key] = self.store.storage.create_new_trial(self.study_id, template_trial=template)
 
@@ -260,6 +303,7 @@ class Runner:
             attrs["metrics"] = outcome.metrics
         if outcome.interrupted:
             attrs["interrupted"] = True
+        attrs.update(outcome.attrs)
         optuna_state = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED}.get(state, TrialState.FAIL)
         self.brain.tell(trial, value if optuna_state == TrialState.COMPLETE else None, state=optuna_state)
         self.writer.put(self._store_finish, outcome.key, attrs, optuna_state, value)

@@ -1,0 +1,503 @@
+"""Backend ``sagemaker``: one SageMaker training job per trial, scheduled onto warm pools.
+
+Our optimizer proposes the trials, as on the local backend. Each trial is a ``CreateTrainingJob``
+with ``ResourceConfig.KeepAlivePeriodInSeconds`` and the same role, instance type/count, volume,
+KMS key, VPC and network flags as every other trial of the job, so SageMaker can hand it the
+instance the previous trial kept warm.
+
+The scheduler keeps at most ``budget.max_parallel`` *pools* (slots). A pool is::
+
+    empty ──launch (cold)──▶ running ──job ends──▶ draining ──WarmPoolStatus Available──▶ available
+      ▲                                              │  (no pool kept / wait exceeded)        │
+      └──────────────────────────────────────────────┴──── keep-alive about to expire ◀───────┘
+                                                            available ──launch (warm)──▶ running
+
+A new trial goes to an ``available`` pool first (it lands on the warm instance), else to an
+``empty`` one (a cold start). A ``draining`` pool is not free: launching before the finished
+job's pool is ``Available`` would start a new instance instead of reusing it. When the job ends
+or is stopped, every pool is released (``UpdateTrainingJob`` keep-alive 0), so nothing is left
+billing. Each trial records its training job, warm-pool status, start-up phases, billable
+seconds and cost (see the README's "Trial attributes").
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jupyter_hpo.backends._aws import (
+    EXPIRED,
+    STARTUP_PHASES,
+    THROTTLING,
+    Clients,
+    LogTail,
+    SageMakerOptions,
+    check_credentials,
+    check_space_for_pools,
+    cost_usd,
+    describe_outcome_attrs,
+    error_code,
+    explain_client_error,
+    final_metric,
+    make_clients,
+    package_source,
+    parse_log_line,
+    phase_seconds,
+    split_s3,
+    training_job_request,
+    validate_request,
+)
+from jupyter_hpo.backends._base import Assignment, Backend, TrialEvents, TrialOutcome, TrialRequest
+from jupyter_hpo.exceptions import BackendError, SpecError
+from jupyter_hpo.spec import TuningSpec
+
+__all__ = ["SageMakerBackend", "simulation_defaults"]
+
+_TERMINAL = ("Completed", "Failed", "Stopped")
+_MAX_LAUNCH_ATTEMPTS = 8
+#: launch onto an Available pool only if at least this much of its keep-alive is left
+_EXPIRY_MARGIN_S = 30.0
+
+
+def simulation_defaults(options: dict[str, Any]) -> dict[str, Any]:
+    """Fill what a dry run against the simulated SageMaker does not need from the user."""
+    out = dict(options)
+    out.setdefault("role", "arn:aws:iam::123456789012:role/SimulatedSageMakerRole")
+    out.setdefault("s3_prefix", "s3://jupyter-hpo-simulated/jobs")
+    if not out.get("framework"):
+        out.setdefault("image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/simulated-training:latest")
+    return out
+
+
+@dataclass
+class _Pool:
+    id: str
+    state: str = "empty"  # empty | running | draining | available | disabled
+    job: str | None = None  # the training job on it now, or the last one
+    since: float = 0.0
+    expires: float = 0.0
+
+
+@dataclass
+class _Run:
+    request: TrialRequest
+    body: dict[str, Any]
+    pool: _Pool
+    warm: bool
+    previous_job: str | None
+    tail: LogTail | None = None
+    launched: bool = False
+    attempts: int = 0
+    retry_at: float = 0.0
+    objective: float | None = None
+    pruning: bool = False
+    last: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def job(self) -> str:
+        return self.body["TrainingJobName"]
+
+
+class SageMakerBackend(Backend):
+    """Trials as SageMaker training jobs on warm pools (see the module docstring).
+
+    Args:
+        spec: the job's spec; ``backend.options`` are :class:`SageMakerOptions`.
+        job_dir: the job's folder.
+        clients: boto3 clients and a clock to use (tests, the estimator); default from the options.
+    """
+
+    name = "sagemaker"
+
+    def __init__(self, spec: TuningSpec, job_dir: Path, clients: Clients | None = None) -> None:
+        super().__init__(spec, job_dir)
+        self.opts = SageMakerOptions.from_spec(spec)
+        self.clients = clients
+        self.keep_alive = self.opts.keep_alive_s if spec.warm_pool.enabled else 0
+        self.pools = [_Pool(f"pool-{i + 1}") for i in range(spec.budget.max_parallel)]
+        self.runs: dict[int, _Run] = {}
+        self.waiting: list[_Run] = []
+        self.code_uri = ""
+        self.entry = ""
+        self._next_poll = 0.0
+        self._backoff = 0.0
+        self._noted: set[str] = set()
+        self._events: TrialEvents | None = None
+        self._pending_outcomes: list[TrialOutcome] = []
+        self._pending_notes: list[str] = []
+        self.finished: list[dict[str, Any]] = []
+        self.retained: dict[str, float] = {}
+        self.released: list[str] = []
+        self.unreleased: list[str] = []
+
+    # -- before the job exists ----------------------------------------------------------------
+    @classmethod
+    def prepare(cls, spec: TuningSpec) -> TuningSpec:
+        """Check the spec and options (and that credentials exist) before a job is created."""
+        options = dict(spec.backend_options)
+        if options.get("simulate") is not None:
+            options = simulation_defaults(options)
+            spec = spec.replace(backend_options=options)
+        opts = SageMakerOptions.from_spec(spec)
+        if spec.trial.script is None:
+            raise SpecError("the sagemaker backend runs a training script in a SageMaker container: give "
+                            "`trial.script` (a function objective only runs on the local backend).")
+        check_space_for_pools(spec)
+        _source_and_entry(spec, opts)
+        check_credentials(opts)
+        point = {name: spec.space[name].to_dict().get("low", None) for name in spec.space}
+        params = {n: (v if v is not None else spec.space[n].to_dict()["choices"][0]) for n, v in point.items()}
+        body = training_job_request(spec, opts, job_name=_job_name(spec.name, 0), params=params,
+                                    code_uri=opts.code_uri(spec.name), entry="train.py")
+        validate_request("CreateTrainingJob", body)
+        return spec
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.clients is None:
+            self.clients = make_clients(self.opts)
+        source_dir, self.entry = _source_and_entry(self.spec, self.opts)
+        self.code_uri = self.opts.code_uri(self.spec.name)
+        bucket, key = split_s3(self.code_uri)
+        body = package_source(source_dir, self.spec)
+        try:
+            self.clients.s3.put_object(Bucket=bucket, Key=key, Body=body)
+        except Exception as e:
+            raise BackendError(f"could not upload the training code to {self.code_uri}: "
+                               f"{explain_client_error(e, self.opts)}") from None
+
+    def free_slots(self) -> int:
+        free = sum(1 for p in self.pools if p.state in ("empty", "available"))
+        return max(0, free - len(self.waiting))
+
+    def running(self) -> int:
+        return len(self.runs)
+
+    def submit(self, request: TrialRequest) -> Assignment:
+        pool = self._free_pool()
+        if pool is None:
+            raise BackendError("no free pool: the runner submitted more trials than free_slots()")
+        run = self._bind(request, pool)
+        self._launch(run)
+        return Assignment(pool.id, run.warm)
+
+    def _free_pool(self) -> _Pool | None:
+        now = self._now()
+        for p in self.pools:  # a warm pool first, the one that expires soonest
+            if p.state == "available" and p.expires - now < _EXPIRY_MARGIN_S:
+                self._set(p, "empty")
+        available = sorted((p for p in self.pools if p.state == "available"), key=lambda p: p.expires)
+        empty = [p for p in self.pools if p.state == "empty"]
+        return (available + empty)[0] if available or empty else None
+
+    def _bind(self, request: TrialRequest, pool: _Pool) -> _Run:
+        warm = pool.state == "available" and self.keep_alive > 0
+        body = training_job_request(self.spec, self.opts, job_name=_job_name(self.spec.name, request.key),
+                                    params=request.params, code_uri=self.code_uri, entry=self.entry,
+                                    keep_alive_s=self.keep_alive, extra_tags={"jupyter-hpo:trial": str(request.key)})
+        validate_request("CreateTrainingJob", body)
+        run = _Run(request, body, pool, warm, pool.job if warm else None)
+        self.runs[request.key] = run
+        pool.job = run.job
+        self._set(pool, "running")
+        return run
+
+    def _launch(self, run: _Run) -> None:
+        """CreateTrainingJob; throttling is retried with backoff, a quota error shrinks the pool count."""
+        from botocore.exceptions import ClientError
+
+        run.attempts += 1
+        try:
+            self.clients.sagemaker.create_training_job(**run.body)
+        except ClientError as e:
+            code = error_code(e)
+            if code in THROTTLING and run.attempts < _MAX_LAUNCH_ATTEMPTS:
+                run.retry_at = self._now() + min(60.0, 2.0 ** run.attempts)
+                return
+            if code in EXPIRED:
+                raise BackendError(explain_client_error(e, self.opts)) from None
+            if code == "ResourceLimitExceeded" and any(
+                    p.state in ("running", "draining", "available") for p in self.pools if p is not run.pool):
+                self._set(run.pool, "disabled")
+                self.waiting.append(run)
+                self._note("limit", f"{explain_client_error(e, self.opts)} Running with "
+                                    f"{sum(p.state != 'disabled' for p in self.pools)} pool(s) instead of "
+                                    f"{len(self.pools)}.")
+                return
+            self._fail_unlaunched(run, explain_client_error(e, self.opts))
+            return
+        run.launched = True
+        run.tail = LogTail(self.clients.logs, run.job)
+
+    def _fail_unlaunched(self, run: _Run, message: str) -> None:
+        self.runs.pop(run.request.key, None)
+        self._set(run.pool, "empty")
+        self._deliver(TrialOutcome(run.request.key, "failed", error=message,
+                                   attrs={"sagemaker": {"training_job": run.job, "status": "NotCreated"}}))
+
+    # -- polling ---------------------------------------------------------------------------------
+    def poll(self, events: TrialEvents, timeout: float) -> None:
+        self._events = events
+        while self._pending_outcomes:
+            events.on_finish(self._pending_outcomes.pop(0))
+        for text in self._pending_notes:
+            if hasattr(events, "on_note"):
+                events.on_note(text)
+        self._pending_notes.clear()
+        now = self._now()
+        if now < self._next_poll:
+            self.clients.clock.sleep(min(timeout, self._next_poll - now))
+            return
+        self._next_poll = now + self.opts.poll_s + self._backoff
+        try:
+            self._poll_once(events)
+            self._backoff = 0.0
+        except BackendError:
+            raise
+        except Exception as e:
+            if error_code(e) in THROTTLING:  # skip this round; poll less often for a while
+                self._backoff = min(300.0, max(self.opts.poll_s, self._backoff * 2))
+                self._next_poll = now + self.opts.poll_s + self._backoff
+                self._note("throttled", f"SageMaker throttled the status checks ({error_code(e)}); polling "
+                                        f"every {self.opts.poll_s + self._backoff:g} s for a while.")
+                return
+            if error_code(e):
+                raise BackendError(explain_client_error(e, self.opts)) from None
+            raise
+
+    def _poll_once(self, events: TrialEvents) -> None:
+        now = self._now()
+        for run in list(self.runs.values()):
+            if not run.launched and run not in self.waiting and now >= run.retry_at:
+                self._launch(run)
+        for run in [r for r in self.runs.values() if r.launched]:
+            desc = self.clients.sagemaker.describe_training_job(TrainingJobName=run.job)
+            run.last = desc
+            self._read_log(run, events)
+            if desc["TrainingJobStatus"] in _TERMINAL:
+                self._finish(run, desc)
+        for pool in self.pools:
+            if pool.state == "draining":
+                self._drain(pool)
+            elif pool.state == "available" and pool.expires <= self._now():
+                self._set(pool, "empty")
+        while self.waiting:  # trials put back by a quota error take the next free pool
+            pool = self._free_pool()
+            if pool is None:
+                break
+            run = self.waiting.pop(0)
+            self.runs.pop(run.request.key, None)
+            rebound = self._bind(run.request, pool)
+            self._launch(rebound)
+
+    def _read_log(self, run: _Run, events: TrialEvents) -> None:
+        if run.tail is None:
+            return
+        for line in run.tail.read():
+            parsed = parse_log_line(line, self._objective_regex)
+            if parsed is None:
+                continue
+            kind, value = parsed
+            if kind == "objective":
+                run.objective = value
+            elif not run.pruning and events.on_report(run.request.key, *value):
+                run.pruning = True
+                self._stop(run.job)
+
+    @property
+    def _objective_regex(self) -> re.Pattern[str]:
+        return re.compile(self.spec.objective.pattern)
+
+    def _finish(self, run: _Run, desc: dict[str, Any]) -> None:
+        self.runs.pop(run.request.key, None)
+        status, secondary = desc["TrainingJobStatus"], desc.get("SecondaryStatus")
+        attrs = describe_outcome_attrs(desc, self.opts)
+        phases = phase_seconds(desc)
+        startup = sum(v for k, v in phases.items() if k in STARTUP_PHASES) if phases else None
+        warm = self._reused(run)
+        attrs["reused_pool_of"] = run.previous_job if warm else None
+        outcome = TrialOutcome(run.request.key, "failed", startup_s=startup, run_s=phases.get("Training"),
+                               attrs={"sagemaker": attrs, "cost_usd": attrs["cost_usd"], "warm": warm})
+        if status == "Completed":
+            value = run.objective if run.objective is not None else final_metric(desc, self.spec.objective.metric)
+            if value is None:
+                outcome.error = (f"the objective metric {self.spec.objective.metric!r} was not found in the "
+                                 f"training job's log (regex {self.spec.objective.pattern!r})")
+            else:
+                outcome.state, outcome.value = "complete", value
+        elif status == "Stopped" and run.pruning:
+            outcome.state = "pruned"
+        elif status == "Stopped":
+            outcome.error = f"the training job stopped ({secondary})"
+        else:
+            outcome.error = f"the training job failed: {desc.get('FailureReason') or secondary}"
+        self.finished.append(attrs)
+        started = desc.get("TrainingStartTime") is not None or any(
+            k != "Starting" for k in phases)
+        if self.keep_alive > 0 and started:
+            self._set(run.pool, "draining")
+        else:
+            self._set(run.pool, "empty")
+        self._deliver(outcome)
+
+    def _reused(self, run: _Run) -> bool:
+        """Did the job really land on the previous job's pool? (``ReusedByJob`` says so.)"""
+        if not run.previous_job:
+            return False
+        try:
+            prev = self.clients.sagemaker.describe_training_job(TrainingJobName=run.previous_job)
+        except Exception:  # noqa: BLE001 - unknown then; the trial still counts as submitted warm
+            return run.warm
+        pool = prev.get("WarmPoolStatus") or {}
+        if pool.get("ResourceRetainedBillableTimeInSeconds") is not None:
+            self.retained[run.previous_job] = float(pool["ResourceRetainedBillableTimeInSeconds"])
+        return pool.get("Status") == "Reused" and pool.get("ReusedByJob") == run.job
+
+    def _drain(self, pool: _Pool) -> None:
+        desc = self.clients.sagemaker.describe_training_job(TrainingJobName=pool.job)
+        status = (desc.get("WarmPoolStatus") or {}).get("Status")
+        if status == "Available":
+            self._set(pool, "available")
+            pool.expires = self._now() + self.keep_alive - _EXPIRY_MARGIN_S
+        elif status in ("Terminated", "Reused") or self._now() - pool.since > self.opts.warm_wait_s:
+            if status is None:
+                self._note("no-pool", f"SageMaker kept no warm pool after {pool.job} (no WarmPoolStatus after "
+                                      f"{self.opts.warm_wait_s:g} s): the next trials start cold. The default "
+                                      "warm-pool quota is 0; request one in Service Quotas.")
+            self._set(pool, "empty")
+
+    def _deliver(self, outcome: TrialOutcome) -> None:
+        if self._events is not None:
+            self._events.on_finish(outcome)
+        else:  # before the first poll (a launch failing in submit): delivered at the next poll
+            self._pending_outcomes.append(outcome)
+
+    # -- stopping and releasing -------------------------------------------------------------------
+    def cancel_all(self, reason: str) -> list[TrialOutcome]:
+        outcomes = []
+        for run in list(self.runs.values()):
+            if run.launched:
+                self._stop(run.job)
+                self._set(run.pool, "draining")
+            else:
+                self._set(run.pool, "empty")
+            outcomes.append(TrialOutcome(run.request.key, "failed", error=reason, interrupted=True,
+                                         attrs={"sagemaker": {"training_job": run.job, "status": "Stopping"}}))
+        self.runs.clear()
+        self.waiting.clear()
+        return outcomes
+
+    def _stop(self, job: str) -> None:
+        try:
+            self.clients.sagemaker.stop_training_job(TrainingJobName=job)
+        except Exception as e:  # noqa: BLE001 - it may have just finished; the next describe tells
+            if error_code(e) in EXPIRED:
+                raise BackendError(explain_client_error(e, self.opts)) from None
+
+    def close(self) -> None:
+        """Release every warm pool the job holds (keep-alive 0), waiting briefly for stopping jobs."""
+        if self.clients is None:
+            return
+        deadline = self._now() + self.opts.warm_wait_s
+        todo = [p for p in self.pools if p.job and p.state in ("draining", "available", "running")]
+        while todo:
+            left = []
+            for pool in todo:
+                try:
+                    if not self._release(pool):
+                        left.append(pool)
+                except Exception as e:  # noqa: BLE001 - report what could not be released, keep going
+                    self.unreleased.append(pool.job)
+                    self._note(f"release-{pool.job}", f"could not release the warm pool of {pool.job}: "
+                                                      f"{explain_client_error(e, self.opts)} It terminates by "
+                                                      f"itself after its keep-alive of {self.keep_alive} s.")
+            todo = left
+            if not todo:
+                break
+            if self._now() >= deadline:
+                self.unreleased.extend(p.job for p in todo)
+                self._note("release-timeout", f"warm pools of {', '.join(p.job for p in todo)} were not "
+                                              f"released within {self.opts.warm_wait_s:g} s; they terminate "
+                                              f"after their keep-alive of {self.keep_alive} s.")
+                break
+            self.clients.clock.sleep(min(self.opts.poll_s, 5.0))
+
+    def _release(self, pool: _Pool) -> bool:
+        """True once ``pool`` holds nothing that bills (released, terminated, or never kept)."""
+        desc = self.clients.sagemaker.describe_training_job(TrainingJobName=pool.job)
+        warm = desc.get("WarmPoolStatus") or {}
+        if warm.get("ResourceRetainedBillableTimeInSeconds") is not None:
+            self.retained[pool.job] = float(warm["ResourceRetainedBillableTimeInSeconds"])
+        if warm.get("Status") == "Available":
+            self.clients.sagemaker.update_training_job(TrainingJobName=pool.job,
+                                                       ResourceConfig={"KeepAlivePeriodInSeconds": 0})
+            self.released.append(pool.job)
+            self._set(pool, "empty")
+            return True
+        if desc["TrainingJobStatus"] not in _TERMINAL:
+            return False
+        if warm.get("Status") in ("Terminated", "Reused") or self.keep_alive == 0:
+            self._set(pool, "empty")
+            return True
+        return False  # finished, but its pool is not Available yet
+
+    def summary(self) -> dict[str, Any]:
+        price = self.opts.price()
+        billable = sum(a.get("billable_s") or 0 for a in self.finished)
+        retained = sum(self.retained.values())
+        count = self.opts.instance_count
+        training_cost, retained_cost = cost_usd(billable, count, price), cost_usd(retained, count, price)
+        return {
+            "kind": "sagemaker",
+            "instance_type": self.opts.instance_type,
+            "instance_count": count,
+            "price_per_hour": price,
+            "keep_alive_s": self.keep_alive,
+            "training_jobs": len(self.finished),
+            "warm_starts": sum(1 for a in self.finished if a.get("reused_pool_of")),
+            "billable_s": billable,
+            "retained_billable_s": retained,
+            "cost_usd": None if price is None else round((training_cost or 0) + (retained_cost or 0), 6),
+            "warm_pool_cost_usd": retained_cost,
+            "pools_released": list(self.released),
+            "pools_not_released": list(self.unreleased),
+        }
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _now(self) -> float:
+        return self.clients.clock.now() if self.clients is not None else 0.0
+
+    def _set(self, pool: _Pool, state: str) -> None:
+        pool.state, pool.since = state, self._now()
+
+    def _note(self, key: str, text: str) -> None:
+        if key in self._noted:
+            return
+        self._noted.add(key)
+        if self._events is None:  # before the first poll: delivered then
+            self._pending_notes.append(text)
+            return
+        note = getattr(self._events, "on_note", None)
+        if note is not None:
+            note(text)
+
+
+def _job_name(job: str, key: int) -> str:
+    """A training-job name (<= 63 characters, unique even if a job name is reused)."""
+    return f"{job[:44].rstrip('-')}-{key:05d}-{secrets.token_hex(3)}"
+
+
+def _source_and_entry(spec: TuningSpec, opts: SageMakerOptions) -> tuple[Path, str]:
+    script = Path(spec.trial.script or "")
+    source = Path(opts.source_dir).expanduser().resolve() if opts.source_dir else script.parent
+    if not source.is_dir():
+        raise SpecError(f"`backend.options.source_dir` must be an existing folder, but got {str(source)!r}.")
+    try:
+        entry = script.resolve().relative_to(source.resolve())
+    except ValueError:
+        raise SpecError(f"`trial.script` ({script}) must be inside `backend.options.source_dir` ({source}), "
+                        "which is what is uploaded to SageMaker.") from None
+    return source, entry.as_posix()

@@ -1,0 +1,529 @@
+"""The ``sagemaker`` backend: requests, warm-pool scheduling and release, driven by botocore's Stubber.
+
+Each test drives :class:`SageMakerBackend` the way the runner does (submit while there are free
+slots, poll, close) against real boto3 clients whose responses are queued with ``Stubber``;
+Stubber checks every response against botocore's output shapes, and botocore checks every request
+against the input shapes before the stub answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import tarfile
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from jupyter_hpo.backends import TrialRequest
+from jupyter_hpo.backends._aws import (
+    Clients,
+    SageMakerOptions,
+    training_job_request,
+    validate_request,
+)
+from jupyter_hpo.backends._sagemaker import SageMakerBackend
+from jupyter_hpo.exceptions import BackendError, SpecError
+from jupyter_hpo.spec import TuningSpec
+
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+T0 = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.timezone.utc)
+
+
+class Clock:
+    """A manual clock: the test decides when time passes."""
+
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += max(0.0, seconds)
+
+
+class Events:
+    def __init__(self, prune_at: int | None = None) -> None:
+        self.reports: list[tuple[int, int, float]] = []
+        self.outcomes = []
+        self.notes: list[str] = []
+        self.prune_at = prune_at
+
+    def on_report(self, key: int, step: int, value: float) -> bool:
+        self.reports.append((key, step, value))
+        return self.prune_at is not None and step >= self.prune_at
+
+    def on_finish(self, outcome) -> None:
+        self.outcomes.append(outcome)
+
+    def on_note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+def make_spec(tmp_path, *, parallel=1, trials=2, warm=True, **options) -> TuningSpec:
+    (tmp_path / "src").mkdir(exist_ok=True)
+    script = tmp_path / "src" / "train.py"
+    script.write_text("print('auc=0.5')\n")
+    return TuningSpec.from_dict({
+        "name": "credit-sm",
+        "trial": {"script": str(script), "hyperparameters": {"folds": 5}},
+        "space": {"eta": {"type": "float", "low": 0.01, "high": 0.3, "scaling": "log"},
+                  "max_depth": {"type": "int", "low": 2, "high": 8},
+                  "booster": ["gbtree", "dart"]},
+        "objective": {"metric": "auc", "direction": "maximize"},
+        "budget": {"max_trials": trials, "max_parallel": parallel},
+        "warm_pool": {"enabled": warm},
+        "backend": {"name": "sagemaker", "options": {
+            "role": ROLE, "image": IMAGE, "s3_prefix": "s3://credit-bucket/hpo", "region": "us-east-1",
+            "inputs": {"train": "s3://credit-bucket/data/"}, "poll_s": 1, **options}},
+    })
+
+
+class Harness:
+    """Stubbed clients + a backend + captured CreateTrainingJob requests."""
+
+    def __init__(self, spec, tmp_path) -> None:
+        session = boto3.Session(region_name="us-east-1", aws_access_key_id="testing",
+                                aws_secret_access_key="testing")
+        self.sm, self.logs, self.s3 = (session.client(s) for s in ("sagemaker", "logs", "s3"))
+        self.stub = {name: Stubber(c) for name, c in (("sm", self.sm), ("logs", self.logs), ("s3", self.s3))}
+        for s in self.stub.values():
+            s.activate()
+        self.created: list[dict] = []
+        self.uploaded: list[dict] = []
+        self.sm.meta.events.register("before-parameter-build.sagemaker.CreateTrainingJob",
+                                     lambda params, **_: self.created.append(dict(params)))
+        self.s3.meta.events.register("before-parameter-build.s3.PutObject",
+                                     lambda params, **_: self.uploaded.append(dict(params)))
+        self.clock = Clock()
+        self.backend = SageMakerBackend(spec, tmp_path, clients=Clients(self.sm, self.logs, self.s3, self.clock))
+        self.events = Events()
+
+    def poll(self) -> None:
+        self.clock.t += 1.0
+        self.backend.poll(self.events, timeout=0.0)
+
+    def done(self) -> None:
+        for s in self.stub.values():
+            s.assert_no_pending_responses()
+
+
+def describe(name, status="InProgress", secondary="Starting", *, phases=(), pool=None, billable=None, metrics=()):
+    """A DescribeTrainingJob response: ``phases`` are (status, seconds) in order; the last may be open."""
+    transitions, t = [], T0
+    for i, (phase, seconds) in enumerate(phases):
+        entry = {"Status": phase, "StartTime": t, "StatusMessage": phase}
+        if seconds is not None:
+            t = t + dt.timedelta(seconds=seconds)
+            entry["EndTime"] = t
+        transitions.append(entry)
+    body = {
+        "TrainingJobName": name, "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
+        "ModelArtifacts": {"S3ModelArtifacts": f"s3://credit-bucket/hpo/credit-sm/output/{name}/model.tar.gz"},
+        "TrainingJobStatus": status, "SecondaryStatus": secondary, "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "CreationTime": T0, "LastModifiedTime": t, "SecondaryStatusTransitions": transitions,
+        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30,
+                           "KeepAlivePeriodInSeconds": 600},
+    }
+    if pool:
+        body["WarmPoolStatus"] = pool
+    if billable:
+        body["BillableTimeInSeconds"] = billable
+        body["TrainingStartTime"] = T0
+    if metrics:
+        body["FinalMetricDataList"] = [{"MetricName": n, "Value": v, "Timestamp": t} for n, v in metrics]
+    return body
+
+
+def no_log(h, name):
+    h.stub["logs"].add_client_error("describe_log_streams", "ResourceNotFoundException", "no stream yet",
+                                    expected_params={"logGroupName": "/aws/sagemaker/TrainingJobs",
+                                                     "logStreamNamePrefix": f"{name}/"})
+
+
+def log(h, name, lines, token_in=None, token_out="f/1"):
+    stream = f"{name}/algo-1-1764331200"
+    h.stub["logs"].add_response("describe_log_streams", {"logStreams": [{"logStreamName": stream}]})
+    params = {"logGroupName": "/aws/sagemaker/TrainingJobs", "logStreamName": stream, "startFromHead": True}
+    if token_in:
+        params["nextToken"] = token_in
+    h.stub["logs"].add_response("get_log_events", {
+        "events": [{"timestamp": 1, "message": m, "ingestionTime": 1} for m in lines],
+        "nextForwardToken": token_out, "nextBackwardToken": "b/0"}, expected_params=params)
+    if lines:  # a non-empty page is followed by one more read, which comes back empty
+        h.stub["logs"].add_response("get_log_events", {"events": [], "nextForwardToken": token_out,
+                                                       "nextBackwardToken": "b/0"},
+                                    expected_params={**params, "nextToken": token_out})
+
+
+def test_a_second_trial_lands_on_the_first_ones_warm_pool_and_pools_are_released(tmp_path):
+    h = Harness(make_spec(tmp_path), tmp_path)
+    h.stub["s3"].add_response("put_object", {"ETag": '"1"'})
+    h.backend.start()
+    assert h.uploaded[0]["Bucket"] == "credit-bucket"
+    assert h.uploaded[0]["Key"] == "hpo/credit-sm/source/sourcedir.tar.gz"
+    with tarfile.open(fileobj=io.BytesIO(h.uploaded[0]["Body"])) as tar:
+        assert {"train.py", "jupyter_hpo/trial.py", "jupyter_hpo_space.json"} <= set(tar.getnames())
+
+    assert h.backend.free_slots() == 1
+    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:aws:sagemaker:::training-job/a"})
+    first = h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
+    assert (first.worker, first.warm) == ("pool-1", False)
+    job0 = h.created[0]["TrainingJobName"]
+    req = h.created[0]
+    assert req["ResourceConfig"] == {"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30,
+                                     "KeepAlivePeriodInSeconds": 600}
+    assert req["HyperParameters"] == {  # strings, as SageMaker passes them to the script
+        "folds": "5", "eta": "0.1", "max_depth": "4", "booster": "dart", "sagemaker_program": "train.py",
+        "sagemaker_submit_directory": "s3://credit-bucket/hpo/credit-sm/source/sourcedir.tar.gz",
+        "sagemaker_region": "us-east-1"}
+    assert {"Name": "auc", "Regex": ANY} in req["AlgorithmSpecification"]["MetricDefinitions"]
+    assert h.backend.free_slots() == 0  # the only pool is busy
+
+    # running: cold start, no log stream yet
+    h.stub["sm"].add_response("describe_training_job", describe(job0, phases=[("Starting", None)]))
+    no_log(h, job0)
+    h.poll()
+    # training: an intermediate value and the objective appear in the log
+    h.stub["sm"].add_response("describe_training_job", describe(
+        job0, secondary="Training", phases=[("Starting", 240), ("Downloading", 10), ("Training", None)]))
+    log(h, job0, ["[0] intermediate step=0 value=0.61", "auc=0.71"])
+    h.poll()
+    assert h.events.reports == [(0, 0, 0.61)]
+    # completed; its pool becomes Available, so the pool is free again and the next trial is warm
+    h.stub["sm"].add_response("describe_training_job", describe(
+        job0, "Completed", "Completed", phases=[("Starting", 240), ("Downloading", 10), ("Training", 60),
+                                                ("Uploading", 5), ("Completed", 0)], billable=75,
+        pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 0}))
+    log(h, job0, [], token_in="f/1")
+    h.stub["sm"].add_response("describe_training_job", describe(
+        job0, "Completed", "Completed", pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 1}))
+    h.poll()
+    (out0,) = h.events.outcomes
+    assert (out0.state, out0.value, out0.startup_s, out0.run_s) == ("complete", 0.71, 250.0, 60.0)
+    sm0 = out0.attrs["sagemaker"]
+    assert sm0["training_job"] == job0 and sm0["billable_s"] == 75 and sm0["warm_pool_status"] == "Available"
+    assert sm0["phases_s"] == {"Starting": 240.0, "Downloading": 10.0, "Training": 60.0, "Uploading": 5.0,
+                               "Completed": 0.0}
+    assert out0.attrs["cost_usd"] == pytest.approx(75 * 0.23 / 3600, abs=1e-6)
+    assert out0.attrs["warm"] is False
+
+    assert h.backend.free_slots() == 1
+    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:aws:sagemaker:::training-job/b"})
+    second = h.backend.submit(TrialRequest(key=1, params={"eta": 0.2, "max_depth": 3, "booster": "gbtree"}))
+    assert (second.worker, second.warm) == ("pool-1", True)
+    job1 = h.created[1]["TrainingJobName"]
+    for key in ("RoleArn", "ResourceConfig", "EnableNetworkIsolation", "EnableInterContainerTrafficEncryption"):
+        assert h.created[1][key] == h.created[0][key]  # the warm-pool matching criteria
+
+    h.stub["sm"].add_response("describe_training_job", describe(
+        job1, "Completed", "Completed", phases=[("Starting", 5), ("Downloading", 10), ("Training", 58),
+                                                ("Uploading", 5), ("Completed", 0)], billable=73,
+        pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 0}, metrics=[("auc", 0.8)]))
+    log(h, job1, ["auc=0.8"])
+    # was it really reused? the previous job says so
+    h.stub["sm"].add_response("describe_training_job", describe(
+        job0, "Completed", "Completed", pool={"Status": "Reused", "ReusedByJob": job1,
+                                              "ResourceRetainedBillableTimeInSeconds": 42}),
+        expected_params={"TrainingJobName": job0})
+    h.stub["sm"].add_response("describe_training_job", describe(
+        job1, "Completed", "Completed", pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 1}))
+    h.poll()
+    out1 = h.events.outcomes[1]
+    assert (out1.state, out1.value, out1.startup_s) == ("complete", 0.8, 15.0)
+    assert out1.attrs["warm"] is True and out1.attrs["sagemaker"]["reused_pool_of"] == job0
+
+    # the job ends: the pool still held is released, so nothing is left billing
+    h.stub["sm"].add_response("describe_training_job", describe(
+        job1, "Completed", "Completed", pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 7}))
+    h.stub["sm"].add_response("update_training_job", {"TrainingJobArn": "arn:x"},
+                              expected_params={"TrainingJobName": job1,
+                                               "ResourceConfig": {"KeepAlivePeriodInSeconds": 0}})
+    h.backend.close()
+    h.done()
+    summary = h.backend.summary()
+    assert summary["pools_released"] == [job1] and summary["pools_not_released"] == []
+    assert summary["training_jobs"] == 2 and summary["warm_starts"] == 1
+    assert summary["retained_billable_s"] == 49 and summary["billable_s"] == 148
+    assert summary["cost_usd"] == pytest.approx((148 + 49) * 0.23 / 3600, abs=1e-5)
+
+
+def test_a_trial_is_not_launched_before_the_finished_jobs_pool_is_available(tmp_path):
+    h = Harness(make_spec(tmp_path), tmp_path)
+    h.stub["s3"].add_response("put_object", {})
+    h.backend.start()
+    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
+    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
+    job0 = h.created[0]["TrainingJobName"]
+    done = dict(phases=[("Starting", 200), ("Training", 60), ("Completed", 0)], billable=60)
+    h.stub["sm"].add_response("describe_training_job", describe(job0, "Completed", "Completed", **done))
+    log(h, job0, ["auc=0.7"])
+    h.stub["sm"].add_response("describe_training_job", describe(job0, "Completed", "Completed", **done))
+    h.poll()
+    assert h.events.outcomes[0].state == "complete"
+    assert h.backend.free_slots() == 0  # finished, but no WarmPoolStatus yet: wait rather than start cold
+    h.stub["sm"].add_response("describe_training_job", describe(
+        job0, "Completed", "Completed", pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 0}))
+    h.poll()
+    assert h.backend.free_slots() == 1
+    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:b"})
+    assert h.backend.submit(TrialRequest(key=1, params={"eta": 0.1, "max_depth": 4, "booster": "dart"})).warm
+    h.done()
+
+
+def test_no_pool_kept_is_noted_and_the_next_trial_starts_cold(tmp_path):
+    h = Harness(make_spec(tmp_path, warm_wait_s=5), tmp_path)
+    h.stub["s3"].add_response("put_object", {})
+    h.backend.start()
+    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
+    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
+    job0 = h.created[0]["TrainingJobName"]
+    done = dict(phases=[("Starting", 200), ("Training", 60), ("Completed", 0)], billable=60)
+    h.stub["sm"].add_response("describe_training_job", describe(job0, "Completed", "Completed", **done))
+    log(h, job0, ["auc=0.7"])
+    h.stub["sm"].add_response("describe_training_job", describe(job0, "Completed", "Completed", **done))
+    h.poll()
+    h.clock.t += 10  # longer than warm_wait_s, and still no WarmPoolStatus (quota 0)
+    h.stub["sm"].add_response("describe_training_job", describe(job0, "Completed", "Completed", **done))
+    h.poll()
+    assert h.backend.free_slots() == 1
+    assert any("warm-pool quota is 0" in n for n in h.events.notes)
+    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:b"})
+    assert not h.backend.submit(TrialRequest(key=1, params={"eta": 0.1, "max_depth": 4, "booster": "dart"})).warm
+    h.done()
+
+
+def test_throttled_launch_is_retried_with_backoff(tmp_path):
+    h = Harness(make_spec(tmp_path), tmp_path)
+    h.stub["s3"].add_response("put_object", {})
+    h.backend.start()
+    h.stub["sm"].add_client_error("create_training_job", "ThrottlingException", "Rate exceeded", 400)
+    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
+    assert h.events.outcomes == [] and h.backend.running() == 1
+    h.poll()  # too early for the retry (2 s backoff): no call
+    h.clock.t += 2
+    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
+    job0 = h.created[0]["TrainingJobName"]
+    h.stub["sm"].add_response("describe_training_job", describe(job0, phases=[("Starting", None)]))
+    no_log(h, job0)
+    h.poll()
+    assert h.created[1]["TrainingJobName"] == job0  # the same trial, launched on the retry
+    h.done()
+
+
+def test_resource_limit_with_no_other_pool_fails_the_trial_and_explains_the_quota(tmp_path):
+    h = Harness(make_spec(tmp_path), tmp_path)
+    h.stub["s3"].add_response("put_object", {})
+    h.backend.start()
+    h.stub["sm"].add_client_error("create_training_job", "ResourceLimitExceeded",
+                                  "The account-level service limit 'ml.m5.xlarge for training warm pool usage' is 0")
+    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
+    h.poll()
+    (out,) = h.events.outcomes
+    assert out.state == "failed"
+    assert "default quota is 0" in out.error and "Service Quotas" in out.error and "ml.m5.xlarge" in out.error
+    assert h.backend.free_slots() == 1
+    h.done()
+
+
+def test_resource_limit_with_other_pools_running_shrinks_parallelism(tmp_path):
+    h = Harness(make_spec(tmp_path, parallel=2, trials=3), tmp_path)
+    h.stub["s3"].add_response("put_object", {})
+    h.backend.start()
+    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
+    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
+    h.stub["sm"].add_client_error("create_training_job", "ResourceLimitExceeded", "limit of 1 instance")
+    h.backend.submit(TrialRequest(key=1, params={"eta": 0.1, "max_depth": 5, "booster": "dart"}))
+    assert h.events.outcomes == []  # the trial waits for a pool instead of failing
+    assert h.backend.free_slots() == 0
+    job0 = h.created[0]["TrainingJobName"]
+    done = dict(phases=[("Starting", 200), ("Training", 60), ("Completed", 0)], billable=60,
+                pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 0})
+    h.stub["sm"].add_response("describe_training_job", describe(job0, "Completed", "Completed", **done))
+    log(h, job0, ["auc=0.7"])
+    h.stub["sm"].add_response("describe_training_job", describe(job0, "Completed", "Completed", **done))
+    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:b"})
+    h.poll()
+    assert [o.key for o in h.events.outcomes] == [0]
+    assert h.created[2]["HyperParameters"]["max_depth"] == "5"  # the waiting trial took the warm pool
+    assert any("Running with 1 pool(s) instead of 2" in n for n in h.events.notes)
+    h.done()
+
+
+def test_a_pruned_trial_is_stopped_and_recorded_as_pruned(tmp_path):
+    h = Harness(make_spec(tmp_path), tmp_path)
+    h.events.prune_at = 1
+    h.stub["s3"].add_response("put_object", {})
+    h.backend.start()
+    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
+    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
+    job0 = h.created[0]["TrainingJobName"]
+    h.stub["sm"].add_response("describe_training_job", describe(
+        job0, secondary="Training", phases=[("Starting", 240), ("Training", None)]))
+    log(h, job0, ["intermediate step=0 value=0.5", "intermediate step=1 value=0.4"])
+    h.stub["sm"].add_response("stop_training_job", {}, expected_params={"TrainingJobName": job0})
+    h.poll()
+    h.stub["sm"].add_response("describe_training_job", describe(
+        job0, "Stopped", "Stopped", phases=[("Starting", 240), ("Training", 20), ("Stopped", 0)], billable=20))
+    log(h, job0, [], token_in="f/1")
+    h.stub["sm"].add_response("describe_training_job", describe(job0, "Stopped", "Stopped"))
+    h.poll()
+    (out,) = h.events.outcomes
+    assert out.state == "pruned" and h.events.reports == [(0, 0, 0.5), (0, 1, 0.4)]
+    h.done()
+
+
+def test_a_failed_training_job_surfaces_its_failure_reason(tmp_path):
+    h = Harness(make_spec(tmp_path, keep_alive_s=0), tmp_path)
+    h.stub["s3"].add_response("put_object", {})
+    h.backend.start()
+    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
+    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
+    assert "KeepAlivePeriodInSeconds" not in h.created[0]["ResourceConfig"]
+    job0 = h.created[0]["TrainingJobName"]
+    failed = describe(job0, "Failed", "Failed", phases=[("Starting", 240), ("Training", 3), ("Failed", 0)],
+                      billable=3)
+    failed["FailureReason"] = "AlgorithmError: ExecuteUserScriptError: KeyError: 'Y'"
+    h.stub["sm"].add_response("describe_training_job", failed)
+    log(h, job0, ["Traceback (most recent call last):", "KeyError: 'Y'"])
+    h.poll()
+    (out,) = h.events.outcomes
+    assert out.state == "failed" and "KeyError: 'Y'" in out.error
+    assert h.backend.free_slots() == 1  # no keep-alive: the pool is simply empty again
+    h.done()
+
+
+def test_cancel_stops_running_jobs_and_close_releases_their_pools(tmp_path):
+    h = Harness(make_spec(tmp_path, parallel=2), tmp_path)
+    h.stub["s3"].add_response("put_object", {})
+    h.backend.start()
+    for key in (0, 1):
+        h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": f"arn:{key}"})
+        h.backend.submit(TrialRequest(key=key, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
+    jobs = [c["TrainingJobName"] for c in h.created]
+    for job in jobs:
+        h.stub["sm"].add_response("stop_training_job", {}, expected_params={"TrainingJobName": job})
+    outcomes = h.backend.cancel_all("interrupted: the job was stopped")
+    assert [(o.key, o.state, o.interrupted) for o in outcomes] == [(0, "failed", True), (1, "failed", True)]
+    # close: the first is still stopping, then both pools are Available and are released
+    h.stub["sm"].add_response("describe_training_job", describe(jobs[0], "Stopping", "Stopping"))
+    h.stub["sm"].add_response("describe_training_job", describe(
+        jobs[1], "Stopped", "Stopped", pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 0}))
+    h.stub["sm"].add_response("update_training_job", {"TrainingJobArn": "arn:1"},
+                              expected_params={"TrainingJobName": jobs[1],
+                                               "ResourceConfig": {"KeepAlivePeriodInSeconds": 0}})
+    h.stub["sm"].add_response("describe_training_job", describe(
+        jobs[0], "Stopped", "Stopped", pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 0}))
+    h.stub["sm"].add_response("update_training_job", {"TrainingJobArn": "arn:0"},
+                              expected_params={"TrainingJobName": jobs[0],
+                                               "ResourceConfig": {"KeepAlivePeriodInSeconds": 0}})
+    h.backend.close()
+    assert sorted(h.backend.summary()["pools_released"]) == sorted(jobs)
+    h.done()
+
+
+def test_expired_credentials_while_polling_fail_the_job_with_a_clear_error(tmp_path):
+    h = Harness(make_spec(tmp_path), tmp_path)
+    h.stub["s3"].add_response("put_object", {})
+    h.backend.start()
+    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
+    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
+    h.stub["sm"].add_client_error("describe_training_job", "ExpiredTokenException", "The security token expired")
+    with pytest.raises(BackendError, match="credentials expired"):
+        h.poll()
+    h.done()
+
+
+def test_throttled_status_checks_back_off_and_recover(tmp_path):
+    h = Harness(make_spec(tmp_path), tmp_path)
+    h.stub["s3"].add_response("put_object", {})
+    h.backend.start()
+    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
+    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
+    job0 = h.created[0]["TrainingJobName"]
+    h.stub["sm"].add_client_error("describe_training_job", "ThrottlingException", "Rate exceeded")
+    h.poll()
+    assert any("throttled" in n for n in h.events.notes)
+    h.poll()  # backing off: no call within the longer interval
+    h.clock.t += 5
+    h.stub["sm"].add_response("describe_training_job", describe(job0, phases=[("Starting", None)]))
+    no_log(h, job0)
+    h.poll()
+    h.done()
+
+
+# -- requests and options ------------------------------------------------------------------------------
+@pytest.mark.parametrize("options", [
+    {},
+    {"keep_alive_s": 0},
+    {"keep_alive_s": 3600, "instance_count": 2, "volume_size_gb": 100},
+    {"volume_kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/abcd", "environment": {"A": "1"}},
+    {"subnets": ["subnet-1", "subnet-2"], "security_group_ids": ["sg-1"], "enable_network_isolation": True,
+     "encrypt_inter_container_traffic": True},
+    {"tags": {"team": "credit-risk"}, "output_path": "s3://other-bucket/models", "max_run_s": 7200},
+])
+def test_every_training_job_request_passes_botocores_validation(tmp_path, options):
+    spec = make_spec(tmp_path, **options)
+    opts = SageMakerOptions.from_spec(spec)
+    body = training_job_request(spec, opts, job_name="credit-sm-00007-abc123",
+                                params={"eta": 0.05, "max_depth": 3, "booster": "gbtree"},
+                                code_uri=opts.code_uri(spec.name), entry="train.py")
+    validate_request("CreateTrainingJob", body)
+    assert body["ResourceConfig"].get("KeepAlivePeriodInSeconds", 0) == opts.keep_alive_s
+    assert SageMakerBackend.prepare(spec) is spec
+
+
+def test_validation_reports_a_bad_request():
+    with pytest.raises(BackendError, match="invalid CreateTrainingJob request"):
+        validate_request("CreateTrainingJob", {"TrainingJobName": "x"})
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"keep_alive_s": 7200}, "keep_alive_s` must be an integer from 0 to 3600"),
+    ({"spot": True}, "warm pools do not work with managed spot training"),
+    ({"instance_groups": [{"InstanceGroupName": "a"}]}, "heterogeneous clusters"),
+    ({"role": "SageMakerRole"}, "must be an IAM role ARN"),
+    ({"s3_prefix": "bucket/prefix"}, "must be an s3://bucket/prefix URI"),
+    ({"inputs": {"train": "/local/path"}}, "`backend.options.inputs.train` must be an s3:// URI"),
+    ({"subnets": ["subnet-1"]}, "a VPC needs both"),
+    ({"instance_type": "m5.xlarge"}, "must be a SageMaker instance type"),
+    ({"polls": 3}, "unknown field(s) `backend.options.polls`"),
+])
+def test_bad_options_are_rejected_before_anything_starts(tmp_path, options, message):
+    with pytest.raises(SpecError) as e:
+        SageMakerBackend.prepare(make_spec(tmp_path, **options))
+    assert message in str(e.value)
+
+
+def test_tuning_a_pool_matching_setting_is_rejected(tmp_path):
+    spec = make_spec(tmp_path)
+    spec = spec.replace(space=spec.space.from_dict({"instance_type": ["ml.m5.xlarge", "ml.c5.xlarge"]}))
+    with pytest.raises(SpecError, match="'instance_type' cannot be tuned on SageMaker"):
+        SageMakerBackend.prepare(spec)
+
+
+def test_a_function_objective_cannot_run_on_sagemaker():
+    spec = TuningSpec.from_dict({"name": "f", "trial": {"function": lambda p: 1.0},
+                                 "space": {"x": {"type": "float", "low": 0, "high": 1}},
+                                 "backend": {"name": "sagemaker", "options": {"role": ROLE, "image": IMAGE,
+                                                                              "s3_prefix": "s3://bkt/p"}}})
+    with pytest.raises(SpecError, match="give `trial.script`"):
+        SageMakerBackend.prepare(spec)
+
+
+def test_missing_credentials_and_region_are_explained(tmp_path, monkeypatch):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
+                "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    spec = make_spec(tmp_path)
+    with pytest.raises(BackendError, match="no AWS credentials found"):
+        SageMakerBackend.prepare(spec)
+    no_region = spec.replace(backend_options={**spec.backend_options, "region": None})
+    with pytest.raises(BackendError, match="no AWS region"):
+        SageMakerBackend.prepare(no_region)
