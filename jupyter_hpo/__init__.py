@@ -20,6 +20,8 @@ _EXPORTS = {
     "list_jobs": "jupyter_hpo.api",
     "Job": "jupyter_hpo.api",
     "open_store": "jupyter_hpo.api",
+    "estimate": "jupyter_hpo.api",
+    "attach_amt": "jupyter_hpo.api",
     "SearchSpace": "jupyter_hpo.space",
     "IntParam": "jupyter_hpo.space",
     "FloatParam": "jupyter_hpo.space",

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from optuna.trial import FrozenTrial
 
-__all__ = ["launch", "attach", "list_jobs", "compare", "Job", "TrialFeed", "open_store"]
+__all__ = ["launch", "attach", "attach_amt", "list_jobs", "compare", "estimate", "Job", "TrialFeed", "open_store"]
 
 # flat keyword -> (section, field) of the spec
 _KWARGS = {
@@ -177,6 +177,38 @@ def _start(spec: TuningSpec, store: Store) -> Job:
         shutil.rmtree(job_dir, ignore_errors=True)
         raise
     return Job(spec.name, store)
+
+
+def attach_amt(tuning_job: str, *, region: str | None = None, profile: str | None = None,
+               name: str | None = None, store: Store | str | None = None, **options: Any) -> Job:
+    """Mirror an existing SageMaker tuning job (AMT) into the store, so dashboard, sidebar and CLI show it.
+
+    Its training jobs become trials as they appear; stopping the jupyter-hpo job ends the mirror and
+    leaves the tuning job running. Calling it again for the same tuning job returns the mirror.
+
+    Raises:
+        BackendError: the tuning job cannot be read (missing, no credentials, ...).
+    """
+    from jupyter_hpo.backends._amt import attach_spec
+    from jupyter_hpo.exceptions import JobNotFoundError
+
+    st = store if isinstance(store, Store) else open_store(store)
+    spec = attach_spec(tuning_job, region=region, profile=profile, name=name, **options)
+    try:
+        existing = Job(spec.name, st)
+        if (existing.spec.get("backend") or {}).get("options", {}).get("attach") == tuning_job:
+            return existing
+    except JobNotFoundError:
+        pass
+    return _start(spec, st)
+
+
+def estimate(**inputs: Any) -> dict[str, Any]:
+    """What a SageMaker campaign takes and costs with and without warm pools (simulated; see
+    :func:`jupyter_hpo.estimate.estimate` and :class:`~jupyter_hpo.estimate.CampaignInputs`)."""
+    from jupyter_hpo.estimate import estimate as run
+
+    return run(**inputs)
 
 
 def attach(name: str, store: Store | str | None = None) -> Job:
@@ -454,10 +486,29 @@ def trial_record(t: FrozenTrial, space: SearchSpace) -> dict[str, Any]:
         "fold_mean": ua.get("fold_mean"),
         "fold_std": ua.get("fold_std"),
         "interrupted": bool(ua.get("interrupted", False)),
+        "cost_usd": ua.get("cost_usd"),
+        "cloud": _cloud_record(ua.get("sagemaker")),
         "intermediate": {str(k): v for k, v in sorted(t.intermediate_values.items())},
         "started": t.datetime_start.timestamp() if t.datetime_start else None,
         "completed": t.datetime_complete.timestamp() if t.datetime_complete else None,
     }
+
+
+def _job_cost(attrs: dict[str, Any], records: list[dict[str, Any]]) -> float | None:
+    """Training cost of the trials so far, plus idle warm-pool time once the job has ended (None locally)."""
+    costs = [r["cost_usd"] for r in records if r.get("cost_usd") is not None]
+    summary = attrs.get("backend_summary") or {}
+    if summary.get("cost_usd") is not None:
+        return float(summary["cost_usd"])
+    return round(sum(costs), 6) if costs else None
+
+
+def _cloud_record(sm: Any) -> dict[str, Any] | None:
+    """The cloud facts of a SageMaker trial a table shows (the full ``sagemaker`` attribute is in the store)."""
+    if not isinstance(sm, dict):
+        return None
+    return {k: sm.get(k) for k in ("training_job", "status", "warm_pool_status", "billable_s", "phases_s",
+                                   "failure_reason")}
 
 
 def summarize(name: str, attrs: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -494,6 +545,8 @@ def summarize(name: str, attrs: dict[str, Any], records: list[dict[str, Any]]) -
         "cold_startup_s": sum(cold) / len(cold) if cold else None,
         "warm_startup_s": sum(warm) / len(warm) if warm else None,
         "startup_saved_s": saved,
+        "cost_usd": _job_cost(attrs, records),
+        "notes": [n.get("text", "") for n in attrs.get("notes") or [] if isinstance(n, dict)][-5:],
         "created": attrs.get("created"),
         "ended": attrs.get("ended"),
     }

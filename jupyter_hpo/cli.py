@@ -52,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("--detach", action="store_true")
     resume.add_argument("--json", action="store_true")
 
+    amt = sub.add_parser("attach-amt", help="mirror an existing SageMaker tuning job (AMT) into the store and "
+                                            "follow it")
+    amt.add_argument("tuning_job", help="the tuning job's name")
+    amt.add_argument("--region", help="its AWS region (default: the AWS configuration's)")
+    amt.add_argument("--profile", help="the AWS profile")
+    amt.add_argument("--name", help="the jupyter-hpo job's name (default: the tuning job's)")
+    amt.add_argument("--detach", action="store_true", help="return once the mirror has started")
+    amt.add_argument("--json", action="store_true")
+
     est = sub.add_parser("estimate", help="simulate a SageMaker campaign: wall time and cost with and without "
                                           "warm pools")
     add_estimate_arguments(est)
@@ -179,6 +188,14 @@ def _cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_attach_amt(args: argparse.Namespace) -> int:
+    from jupyter_hpo import api
+
+    job = api.attach_amt(args.tuning_job, region=args.region, profile=args.profile, name=args.name,
+                         store=args.store)
+    return _after_start(job, args)
+
+
 def _cmd_estimate(args: argparse.Namespace) -> int:
     from jupyter_hpo.estimate import estimate, format_estimate
 
@@ -201,7 +218,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"launch": _cmd_launch, "list": _cmd_list, "show": _cmd_show, "stop": _cmd_stop, "resume": _cmd_resume,
-             "estimate": _cmd_estimate}
+             "estimate": _cmd_estimate, "attach-amt": _cmd_attach_amt}
 
 
 # -- progress display ------------------------------------------------------------------------------

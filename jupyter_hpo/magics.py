@@ -155,9 +155,20 @@ def _status(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> dict[st
     return api.attach(m.job_name(args.job)).summary()
 
 
+def _attach_arguments(p: _Parser) -> None:
+    _required_job_argument(p)
+    p.add_argument("--amt", action="store_true", help="JOB is a SageMaker tuning job (AMT) to mirror into the store")
+    p.add_argument("--region", metavar="REGION", help="with --amt: the tuning job's AWS region")
+    p.add_argument("--profile", metavar="PROFILE", help="with --amt: the AWS profile")
+
+
 def _attach(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:
     from jupyter_hpo import api
 
+    if args.amt:
+        return m.show(api.attach_amt(args.job, region=args.region, profile=args.profile))
+    if args.region or args.profile:
+        raise UsageError("%hpo attach: --region and --profile go with --amt (a SageMaker tuning job).")
     return m.show(api.attach(m.job_name(args.job)))
 
 
@@ -198,6 +209,28 @@ def _compare(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> pd.Dat
     return _summary_frame([r["summary"] for r in result.values()])
 
 
+def _estimate_arguments(p: _Parser) -> None:
+    from jupyter_hpo.cli import add_estimate_arguments
+
+    add_estimate_arguments(p)
+
+
+def _estimate(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Any:
+    from jupyter_hpo import api
+    from jupyter_hpo.cli import estimate_inputs
+
+    result = api.estimate(**estimate_inputs(args))
+    if args.json:
+        return result
+    import pandas as pd
+
+    from jupyter_hpo.estimate import format_estimate
+
+    rows = format_estimate(result)
+    return pd.DataFrame([r[1:] for r in rows], index=[r[0] for r in rows],
+                        columns=["without warm pools", "with warm pools"])
+
+
 class _Command(NamedTuple):
     run: Callable[[HpoMagics, argparse.Namespace, str | None], Any]
     summary: str
@@ -218,12 +251,14 @@ _COMMANDS: dict[str, _Command] = {
                               "dict), or edit one in a builder (%hpo space NAME)", _space_arguments, takes_body=True),
     "list": _Command(_list, "all jobs, newest first (a DataFrame)"),
     "status": _Command(_status, "a job's summary: status, counts, best trial", _job_argument),
-    "attach": _Command(_attach, "show the live dashboard of a job launched earlier, from any kernel",
-                       _required_job_argument),
+    "attach": _Command(_attach, "show the live dashboard of a job launched earlier, from any kernel (--amt: "
+                                "of an existing SageMaker tuning job)", _attach_arguments),
     "stop": _Command(_stop, "stop a job (its running trials are re-run if you resume it)", _job_argument),
     "resume": _Command(_resume, "continue a stopped job, or one whose runner died", _resume_arguments),
     "best": _Command(_best, "the best trial: number, value, params", _job_argument),
     "compare": _Command(_compare, "compare jobs: best-so-far curves and a table of summaries", _jobs_argument),
+    "estimate": _Command(_estimate, "simulate a SageMaker campaign: wall time and cost with and without warm "
+                                    "pools (--json: the full result)", _estimate_arguments),
 }
 
 

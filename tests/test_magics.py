@@ -22,7 +22,7 @@ from tests.conftest import REPO, wait_for
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 SPACE = SearchSpace.from_dict({"x": {"type": "float", "low": 0, "high": 2}})
-SUBCOMMANDS = ("launch", "space", "list", "status", "attach", "stop", "resume", "best", "compare", "help")
+SUBCOMMANDS = ("launch", "space", "list", "status", "attach", "stop", "resume", "best", "compare", "estimate", "help")
 
 
 @pytest.fixture
@@ -241,7 +241,7 @@ def test_list_and_compare_jobs_by_name_or_by_variable(shell):
 
 @pytest.mark.parametrize(("line", "message"), [
     ("lanch quadratic", ("unknown subcommand 'lanch'; valid: launch, space, list, status, attach, stop, resume, "
-                         "best, compare, help.")),
+                         "best, compare, estimate, help.")),
     ("launch", "%hpo launch needs an OBJECTIVE"),
     ("launch nothere --space sp", "no function or script named 'nothere' in the namespace"),
     ("launch number --space sp", "`number` is a int, not a function or a script path."),
@@ -257,8 +257,9 @@ def test_list_and_compare_jobs_by_name_or_by_variable(shell):
     ("launch quadratic --space sp --maximize --minimize", "argument --minimize: not allowed with argument --maximize"),
     ("launch quadratic --space sp --max-trials 0", "`budget.max_trials` must be a positive integer, but got 0."),
     ("launch quadratic --space sp --name 'bad name'", "`name` must be 1-63 letters, digits or '-'"),
-    ("launch quadratic --space sp --backend sagemaker", ("backend 'sagemaker' is not available here; available: "
-                                                         "local.")),
+    ("launch quadratic --space sp --backend sagemaker", ("the sagemaker backend runs a training script in a "
+                                                         "SageMaker container: give `trial.script`")),
+    ("launch quadratic --space sp --backend cloud", "`backend` must be one of local, sagemaker, amt, but got 'cloud'"),
     ("launch 'unclosed", "%hpo: cannot read the line: No closing quotation."),
     ("status ghost", "no job named 'ghost' in the store"),
     ("best ghost", "no job named 'ghost' in the store"),

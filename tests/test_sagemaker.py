@@ -138,15 +138,11 @@ def describe(name, status="InProgress", secondary="Starting", *, phases=(), pool
     return body
 
 
-def no_log(h, name):
-    h.stub["logs"].add_client_error("describe_log_streams", "ResourceNotFoundException", "no stream yet",
-                                    expected_params={"logGroupName": "/aws/sagemaker/TrainingJobs",
-                                                     "logStreamNamePrefix": f"{name}/"})
-
-
 def log(h, name, lines, token_in=None, token_out="f/1"):
+    """The log reads of one poll: the stream is listed on the first read only (``token_in`` None)."""
     stream = f"{name}/algo-1-1764331200"
-    h.stub["logs"].add_response("describe_log_streams", {"logStreams": [{"logStreamName": stream}]})
+    if token_in is None:
+        h.stub["logs"].add_response("describe_log_streams", {"logStreams": [{"logStreamName": stream}]})
     params = {"logGroupName": "/aws/sagemaker/TrainingJobs", "logStreamName": stream, "startFromHead": True}
     if token_in:
         params["nextToken"] = token_in
@@ -183,9 +179,8 @@ def test_a_second_trial_lands_on_the_first_ones_warm_pool_and_pools_are_released
     assert {"Name": "auc", "Regex": ANY} in req["AlgorithmSpecification"]["MetricDefinitions"]
     assert h.backend.free_slots() == 0  # the only pool is busy
 
-    # running: cold start, no log stream yet
+    # running: cold start; no log is read before the training code runs
     h.stub["sm"].add_response("describe_training_job", describe(job0, phases=[("Starting", None)]))
-    no_log(h, job0)
     h.poll()
     # training: an intermediate value and the objective appear in the log
     h.stub["sm"].add_response("describe_training_job", describe(
@@ -225,10 +220,11 @@ def test_a_second_trial_lands_on_the_first_ones_warm_pool_and_pools_are_released
         pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 0}, metrics=[("auc", 0.8)]))
     log(h, job1, ["auc=0.8"])
     # was it really reused? the previous job says so
-    h.stub["sm"].add_response("describe_training_job", describe(
-        job0, "Completed", "Completed", pool={"Status": "Reused", "ReusedByJob": job1,
-                                              "ResourceRetainedBillableTimeInSeconds": 42}),
-        expected_params={"TrainingJobName": job0})
+    h.stub["sm"].add_response("list_training_jobs", {"TrainingJobSummaries": [{
+        "TrainingJobName": job0, "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{job0}",
+        "CreationTime": T0, "TrainingJobStatus": "Completed",
+        "WarmPoolStatus": {"Status": "Reused", "ReusedByJob": job1, "ResourceRetainedBillableTimeInSeconds": 42}}]},
+        expected_params={"NameContains": "credit-sm", "WarmPoolStatusEquals": "Reused", "MaxResults": 100})
     h.stub["sm"].add_response("describe_training_job", describe(
         job1, "Completed", "Completed", pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 1}))
     h.poll()
@@ -271,6 +267,19 @@ def test_a_trial_is_not_launched_before_the_finished_jobs_pool_is_available(tmp_
     assert h.backend.free_slots() == 1
     h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:b"})
     assert h.backend.submit(TrialRequest(key=1, params={"eta": 0.1, "max_depth": 4, "booster": "dart"})).warm
+    job1 = h.created[1]["TrainingJobName"]
+    # SageMaker may hand the job any matching Available pool: the trial is warm if some job was reused by it
+    h.stub["sm"].add_response("describe_training_job", describe(
+        job1, "Completed", "Completed", phases=[("Starting", 5), ("Training", 60), ("Completed", 0)], billable=60))
+    log(h, job1, ["auc=0.75"])
+    h.stub["sm"].add_response("list_training_jobs", {"TrainingJobSummaries": [{
+        "TrainingJobName": "other-job", "TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/o",
+        "CreationTime": T0, "TrainingJobStatus": "Completed",
+        "WarmPoolStatus": {"Status": "Reused", "ReusedByJob": job1}}]})
+    h.stub["sm"].add_response("describe_training_job", describe(job1, "Completed", "Completed", **done))
+    h.poll()
+    assert h.events.outcomes[1].attrs["warm"] is True
+    assert h.events.outcomes[1].attrs["sagemaker"]["reused_pool_of"] == "other-job"
     h.done()
 
 
@@ -308,7 +317,6 @@ def test_throttled_launch_is_retried_with_backoff(tmp_path):
     h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
     job0 = h.created[0]["TrainingJobName"]
     h.stub["sm"].add_response("describe_training_job", describe(job0, phases=[("Starting", None)]))
-    no_log(h, job0)
     h.poll()
     assert h.created[1]["TrainingJobName"] == job0  # the same trial, launched on the retry
     h.done()
@@ -450,7 +458,6 @@ def test_throttled_status_checks_back_off_and_recover(tmp_path):
     h.poll()  # backing off: no call within the longer interval
     h.clock.t += 5
     h.stub["sm"].add_response("describe_training_job", describe(job0, phases=[("Starting", None)]))
-    no_log(h, job0)
     h.poll()
     h.done()
 
@@ -527,3 +534,16 @@ def test_missing_credentials_and_region_are_explained(tmp_path, monkeypatch):
     no_region = spec.replace(backend_options={**spec.backend_options, "region": None})
     with pytest.raises(BackendError, match="no AWS region"):
         SageMakerBackend.prepare(no_region)
+
+
+def test_the_examples_sagemaker_spec_is_valid_and_builds_valid_requests():
+    from tests.conftest import EXAMPLE
+
+    spec = TuningSpec.from_file(EXAMPLE / "sagemaker.yaml")
+    assert SageMakerBackend.prepare(spec) is spec
+    opts = SageMakerOptions.from_spec(spec)
+    body = training_job_request(spec, opts, job_name="credit-1", params={"max_depth": 3, "eta": 0.1},
+                                code_uri=opts.code_uri(spec.name), entry="train.py")
+    validate_request("CreateTrainingJob", body)
+    assert body["StoppingCondition"] == {"MaxRuntimeInSeconds": 900}
+    assert body["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == "s3://your-bucket/credit/"

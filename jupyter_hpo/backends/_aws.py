@@ -331,6 +331,16 @@ def cost_usd(seconds: float | None, instance_count: int, price: float | None) ->
     return round(seconds * instance_count * price / 3600.0, 6)
 
 
+def simulation_defaults(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Fill what a dry run against the simulated SageMaker does not need from the user."""
+    out = dict(options)
+    out.setdefault("role", "arn:aws:iam::123456789012:role/SimulatedSageMakerRole")
+    out.setdefault("s3_prefix", "s3://jupyter-hpo-simulated/jobs")
+    if not out.get("framework"):
+        out.setdefault("image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/simulated-training:latest")
+    return out
+
+
 # -- clients ------------------------------------------------------------------------------------
 @dataclass
 class Clients:
@@ -615,8 +625,8 @@ class LogTail:
 
     GROUP = "/aws/sagemaker/TrainingJobs"
 
-    def __init__(self, logs: Any, job_name: str) -> None:
-        self.logs, self.job_name = logs, job_name
+    def __init__(self, logs: Any, job_name: str, instances: int = 1) -> None:
+        self.logs, self.job_name, self.instances = logs, job_name, instances
         self._tokens: dict[str, str | None] = {}
 
     def read(self, max_pages: int = 20) -> list[str]:
@@ -624,9 +634,12 @@ class LogTail:
 
         lines: list[str] = []
         try:
-            streams = self.logs.describe_log_streams(logGroupName=self.GROUP,
-                                                     logStreamNamePrefix=f"{self.job_name}/").get("logStreams", [])
-            for stream in sorted(s["logStreamName"] for s in streams):
+            if len(self._tokens) < self.instances:  # one stream per instance; list until all are there
+                found = self.logs.describe_log_streams(logGroupName=self.GROUP,
+                                                       logStreamNamePrefix=f"{self.job_name}/").get("logStreams", [])
+                for s in found:
+                    self._tokens.setdefault(s["logStreamName"], None)
+            for stream in sorted(self._tokens):
                 token = self._tokens.get(stream)
                 for _ in range(max_pages):
                     kwargs: dict[str, Any] = {"logGroupName": self.GROUP, "logStreamName": stream,

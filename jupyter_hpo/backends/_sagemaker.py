@@ -46,6 +46,7 @@ from jupyter_hpo.backends._aws import (
     package_source,
     parse_log_line,
     phase_seconds,
+    simulation_defaults,
     split_s3,
     training_job_request,
     validate_request,
@@ -60,16 +61,6 @@ _TERMINAL = ("Completed", "Failed", "Stopped")
 _MAX_LAUNCH_ATTEMPTS = 8
 #: launch onto an Available pool only if at least this much of its keep-alive is left
 _EXPIRY_MARGIN_S = 30.0
-
-
-def simulation_defaults(options: dict[str, Any]) -> dict[str, Any]:
-    """Fill what a dry run against the simulated SageMaker does not need from the user."""
-    out = dict(options)
-    out.setdefault("role", "arn:aws:iam::123456789012:role/SimulatedSageMakerRole")
-    out.setdefault("s3_prefix", "s3://jupyter-hpo-simulated/jobs")
-    if not out.get("framework"):
-        out.setdefault("image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/simulated-training:latest")
-    return out
 
 
 @dataclass
@@ -129,6 +120,8 @@ class SageMakerBackend(Backend):
         self._pending_outcomes: list[TrialOutcome] = []
         self._pending_notes: list[str] = []
         self.finished: list[dict[str, Any]] = []
+        self._reuse_round = -1.0
+        self._reuse_by: dict[str, str] = {}
         self.retained: dict[str, float] = {}
         self.released: list[str] = []
         self.unreleased: list[str] = []
@@ -230,7 +223,7 @@ class SageMakerBackend(Backend):
             self._fail_unlaunched(run, explain_client_error(e, self.opts))
             return
         run.launched = True
-        run.tail = LogTail(self.clients.logs, run.job)
+        run.tail = LogTail(self.clients.logs, run.job, self.opts.instance_count)
 
     def _fail_unlaunched(self, run: _Run, message: str) -> None:
         self.runs.pop(run.request.key, None)
@@ -248,8 +241,9 @@ class SageMakerBackend(Backend):
                 events.on_note(text)
         self._pending_notes.clear()
         now = self._now()
-        if now < self._next_poll:
-            self.clients.clock.sleep(min(timeout, self._next_poll - now))
+        if now < self._next_poll:  # ``timeout`` is real seconds; a sped-up clock counts faster
+            clock = self.clients.clock
+            clock.sleep(min(timeout * getattr(clock, "speed", 1.0), self._next_poll - now))
             return
         self._next_poll = now + self.opts.poll_s + self._backoff
         try:
@@ -276,7 +270,8 @@ class SageMakerBackend(Backend):
         for run in [r for r in self.runs.values() if r.launched]:
             desc = self.clients.sagemaker.describe_training_job(TrainingJobName=run.job)
             run.last = desc
-            self._read_log(run, events)
+            if desc["TrainingJobStatus"] != "InProgress" or desc.get("SecondaryStatus") not in STARTUP_PHASES:
+                self._read_log(run, events)  # no log before the training code starts
             if desc["TrainingJobStatus"] in _TERMINAL:
                 self._finish(run, desc)
         for pool in self.pools:
@@ -317,8 +312,9 @@ class SageMakerBackend(Backend):
         attrs = describe_outcome_attrs(desc, self.opts)
         phases = phase_seconds(desc)
         startup = sum(v for k, v in phases.items() if k in STARTUP_PHASES) if phases else None
-        warm = self._reused(run)
-        attrs["reused_pool_of"] = run.previous_job if warm else None
+        reused = self._reused(run)
+        warm = reused is not None
+        attrs["reused_pool_of"] = reused
         outcome = TrialOutcome(run.request.key, "failed", startup_s=startup, run_s=phases.get("Training"),
                                attrs={"sagemaker": attrs, "cost_usd": attrs["cost_usd"], "warm": warm})
         if status == "Completed":
@@ -343,18 +339,37 @@ class SageMakerBackend(Backend):
             self._set(run.pool, "empty")
         self._deliver(outcome)
 
-    def _reused(self, run: _Run) -> bool:
-        """Did the job really land on the previous job's pool? (``ReusedByJob`` says so.)"""
-        if not run.previous_job:
-            return False
-        try:
-            prev = self.clients.sagemaker.describe_training_job(TrainingJobName=run.previous_job)
-        except Exception:  # noqa: BLE001 - unknown then; the trial still counts as submitted warm
-            return run.warm
-        pool = prev.get("WarmPoolStatus") or {}
-        if pool.get("ResourceRetainedBillableTimeInSeconds") is not None:
-            self.retained[run.previous_job] = float(pool["ResourceRetainedBillableTimeInSeconds"])
-        return pool.get("Status") == "Reused" and pool.get("ReusedByJob") == run.job
+    def _reused(self, run: _Run) -> str | None:
+        """The job whose warm pool ``run`` really landed on (some job's ``ReusedByJob`` names it), or None.
+
+        SageMaker picks any matching ``Available`` pool, not necessarily the one the scheduler had
+        in mind, so every pool this job's trials reused is listed (one paged call per poll round).
+        """
+        if not run.warm:
+            return None
+        if self._reuse_round != self._next_poll:
+            self._reuse_round = self._next_poll
+            self._reuse_by = {}
+            kwargs: dict[str, Any] = {"NameContains": self.spec.name[:44].rstrip("-"),
+                                      "WarmPoolStatusEquals": "Reused", "MaxResults": 100}
+            try:
+                for _ in range(100):
+                    page = self.clients.sagemaker.list_training_jobs(**kwargs)
+                    for summary in page.get("TrainingJobSummaries", []):
+                        pool = summary.get("WarmPoolStatus") or {}
+                        if pool.get("ReusedByJob"):
+                            self._reuse_by[pool["ReusedByJob"]] = summary["TrainingJobName"]
+                        if pool.get("ResourceRetainedBillableTimeInSeconds") is not None:
+                            self.retained[summary["TrainingJobName"]] = float(
+                                pool["ResourceRetainedBillableTimeInSeconds"])
+                    if not page.get("NextToken"):
+                        break
+                    kwargs["NextToken"] = page["NextToken"]
+            except Exception as e:  # noqa: BLE001 - unknown then; counted as launched warm
+                if error_code(e) in EXPIRED:
+                    raise
+                return run.previous_job
+        return self._reuse_by.get(run.job)
 
     def _drain(self, pool: _Pool) -> None:
         desc = self.clients.sagemaker.describe_training_job(TrainingJobName=pool.job)

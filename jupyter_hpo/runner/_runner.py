@@ -142,6 +142,10 @@ class Runner:
         try:
             self._load_history()
             backend = create_backend(self.spec, self.store.job_dir(self.name))
+            adopt = getattr(backend, "adopt", None)
+            if adopt is not None:  # a backend that proposes trials must not mirror again what is stored
+                adopt({t.user_attrs["worker"]: t.number for t in self.store.trials(self.name)
+                       if t.state.is_finished() and not t.user_attrs.get("interrupted") and t.user_attrs.get("worker")})
             backend.start()
             self._loop(backend, started)
         except Exception as e:  # noqa: BLE001 - whatever happens, the job must not stay "running"

@@ -16,7 +16,7 @@ from tornado import web
 from jupyter_hpo import api
 from jupyter_hpo.exceptions import HpoError, JobNotFoundError, JobStateError, StoreError
 
-__all__ = ["handlers", "JOB_NAME"]
+__all__ = ["handlers", "JOB_NAME", "ROOT"]
 
 #: a job name in a route: the rule of ``jupyter_hpo.spec.check_job_name`` (no '/', no '.', no '%')
 JOB_NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9\-]{0,62})"
@@ -27,8 +27,15 @@ class _Base(APIHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         reason = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
+        if status_code == 405:  # RFC 9110: say which methods the route has
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"reason": reason}))
+
+    @classmethod
+    def allowed_methods(cls) -> list[str]:
+        """The methods this route implements."""
+        return [m for m in ("GET", "POST") if getattr(cls, m.lower()) is not getattr(web.RequestHandler, m.lower())]
 
     def reply(self, fn: Any, *args: Any, **kwargs: Any) -> None:
         """Call the core and answer its result as JSON, or the mapped error."""
@@ -96,13 +103,27 @@ class ResumeHandler(_Base):
         self.reply(resume)
 
 
+class NotFoundHandler(_Base):
+    """Anything else under the API root (e.g. a name that is not a job name): a JSON 404, after auth."""
+
+    @web.authenticated
+    def get(self, rest: str) -> None:
+        raise web.HTTPError(404, "no such jupyter-hpo API route (job names are 1-63 letters, digits or '-', "
+                                 "starting with a letter or digit).")
+
+    post = get
+
+
+ROOT = "/jupyter-hpo/api"
+
+
 def handlers() -> list[tuple[str, type[APIHandler]]]:
-    """The route table (the server prepends its base URL)."""
-    root = "/jupyter-hpo/api"
+    """The route table (the server prepends its base URL); the last entry catches everything else."""
     return [
-        (f"{root}/jobs", JobsHandler),
-        (f"{root}/jobs/{JOB_NAME}", JobHandler),
-        (f"{root}/jobs/{JOB_NAME}/trials", TrialsHandler),
-        (f"{root}/jobs/{JOB_NAME}/stop", StopHandler),
-        (f"{root}/jobs/{JOB_NAME}/resume", ResumeHandler),
+        (f"{ROOT}/jobs", JobsHandler),
+        (f"{ROOT}/jobs/{JOB_NAME}", JobHandler),
+        (f"{ROOT}/jobs/{JOB_NAME}/trials", TrialsHandler),
+        (f"{ROOT}/jobs/{JOB_NAME}/stop", StopHandler),
+        (f"{ROOT}/jobs/{JOB_NAME}/resume", ResumeHandler),
+        (f"{ROOT}(?P<rest>/.*)?", NotFoundHandler),
     ]

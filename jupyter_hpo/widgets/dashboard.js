@@ -306,6 +306,7 @@ function drawWarm(dl, sm) {
     item("mean cold start-up", sm.cold_startup_s == null ? "\u2013" : `${fmt(sm.cold_startup_s)} s`),
     item("mean warm start-up", sm.warm_startup_s == null ? "\u2013" : `${fmt(sm.warm_startup_s)} s`),
     item("start-up time saved", sm.startup_saved_s == null ? "\u2013" : fmtDur(sm.startup_saved_s)),
+    ...(sm.cost_usd == null ? [] : [item("cost so far (SageMaker)", `$${Number(sm.cost_usd).toFixed(2)}`)]),
   ]);
 }
 

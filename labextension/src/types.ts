@@ -50,6 +50,10 @@ export interface IJobSummary {
   cold_startup_s: number | null;
   warm_startup_s: number | null;
   startup_saved_s: number | null;
+  /** SageMaker jobs: training plus idle warm-pool cost in USD; null on the local backend. */
+  cost_usd?: number | null;
+  /** The last notes of the runner (quota, throttling, pools not released). */
+  notes?: string[];
   created: number | null;
   ended: number | null;
 }

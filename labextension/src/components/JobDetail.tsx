@@ -73,6 +73,18 @@ export function JobDetail(props: {
             <dd>
               {`cold ${formatSeconds(job.cold_startup_s)} s, warm ${formatSeconds(job.warm_startup_s)} s, saved ${formatSeconds(job.startup_saved_s)} s`}
             </dd>
+            {job.cost_usd !== null && job.cost_usd !== undefined && (
+              <>
+                <dt>cost</dt>
+                <dd data-testid="hpo-cost">{`$${job.cost_usd.toFixed(2)}`}</dd>
+              </>
+            )}
+            {job.notes && job.notes.length > 0 && (
+              <>
+                <dt>notes</dt>
+                <dd className="jp-hpo-notes">{job.notes[job.notes.length - 1]}</dd>
+              </>
+            )}
           </dl>
           <div className="jp-hpo-actions">
             <button
