@@ -72,7 +72,8 @@ def _spec_from_kwargs(objective: Any, space: Any, options: dict[str, Any]) -> di
         elif key == "backend" and isinstance(value, str):
             data.setdefault("backend", {})["name"] = value
         elif key == "backend_options":
-            data.setdefault("backend", {})["options"] = dict(value or {})
+            backend = data.setdefault("backend", {})
+            backend["options"] = {**backend.get("options", {}), **dict(value or {})}
         elif key == "model_trainer":  # a SageMaker SDK v3 ModelTrainer defines the trial and its options
             from jupyter_hpo.backends._aws import spec_fields_from_model_trainer
 
@@ -100,7 +101,10 @@ def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None 
         space: the search space (a :class:`SearchSpace` or its dict form).
         store: a :class:`Store` or URL; default :func:`open_store`.
         **options: spec fields by name, e.g. ``max_trials=20, max_parallel=2, direction="minimize",
-            metric="auc", strategy="random", timeout=600, warm_pool=False, name="my-job"``.
+            metric="auc", strategy="random", timeout=600, warm_pool=False, name="my-job"``;
+            ``backend="sagemaker"`` and ``backend_options={...}`` (merged into the spec's); or
+            ``model_trainer=trainer``, a SageMaker SDK v3 ``ModelTrainer`` whose script, image,
+            instances and data define the trials (backend ``sagemaker`` unless given).
 
     Raises:
         SpecError: the spec is invalid (nothing is written to the store).

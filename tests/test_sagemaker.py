@@ -547,3 +547,91 @@ def test_the_examples_sagemaker_spec_is_valid_and_builds_valid_requests():
     validate_request("CreateTrainingJob", body)
     assert body["StoppingCondition"] == {"MaxRuntimeInSeconds": 900}
     assert body["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == "s3://your-bucket/credit/"
+
+
+def test_packaging_and_create_training_job_round_trip_through_moto(tmp_path):
+    """moto stores what it receives: the tarball lands in S3, and the job comes back as it was sent."""
+    from moto import mock_aws
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "helpers.py").write_text("X = 1\n")
+    (tmp_path / "src" / "__pycache__").mkdir()
+    (tmp_path / "src" / "__pycache__" / "junk.pyc").write_bytes(b"\0")
+    spec = make_spec(tmp_path)
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        s3, sm = session.client("s3"), session.client("sagemaker")
+        s3.create_bucket(Bucket="credit-bucket")
+        backend = SageMakerBackend(spec, tmp_path, clients=Clients(sm, session.client("logs"), s3, Clock()))
+        backend.start()
+        body = s3.get_object(Bucket="credit-bucket", Key="hpo/credit-sm/source/sourcedir.tar.gz")["Body"].read()
+        with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+            names = set(tar.getnames())
+            space = tar.extractfile("jupyter_hpo_space.json").read()
+        assert {"train.py", "helpers.py", "jupyter_hpo/__init__.py", "jupyter_hpo/trial.py", "jupyter_hpo/space.py",
+                "jupyter_hpo/exceptions.py", "jupyter_hpo_space.json"} <= names
+        assert not any("__pycache__" in n for n in names)
+        assert TuningSpec.from_dict({"name": "x", "trial": {"function": print},
+                                     "space": __import__("json").loads(space)}).space == spec.space
+
+        assignment = backend.submit(TrialRequest(key=3, params={"eta": 0.05, "max_depth": 7, "booster": "gbtree"}))
+        assert assignment.worker == "pool-1" and not assignment.warm
+        (name,) = [j["TrainingJobName"] for j in sm.list_training_jobs()["TrainingJobSummaries"]]
+        assert name.startswith("credit-sm-00003-") and len(name) <= 63
+        desc = sm.describe_training_job(TrainingJobName=name)
+        assert desc["ResourceConfig"]["KeepAlivePeriodInSeconds"] == 600
+        assert desc["HyperParameters"]["max_depth"] == "7" and desc["HyperParameters"]["booster"] == "gbtree"
+        assert desc["RoleArn"] == ROLE and desc["AlgorithmSpecification"]["TrainingImage"] == IMAGE
+        assert desc["OutputDataConfig"]["S3OutputPath"] == "s3://credit-bucket/hpo/credit-sm/output"
+
+
+def test_a_missing_bucket_is_a_clear_error(tmp_path):
+    from moto import mock_aws
+
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        backend = SageMakerBackend(make_spec(tmp_path), tmp_path, clients=Clients(
+            session.client("sagemaker"), session.client("logs"), session.client("s3"), Clock()))
+        with pytest.raises(BackendError, match="could not upload the training code to "
+                                               "s3://credit-bucket/hpo/credit-sm/source/sourcedir.tar.gz: NoSuchBucket"):
+            backend.start()
+
+
+def test_without_the_extra_the_backends_say_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "boto3", None)  # as if boto3 were not installed
+    with pytest.raises(BackendError, match=r"pip install 'jupyter-hpo\[sagemaker\]'"):
+        SageMakerBackend.prepare(make_spec(tmp_path))
+
+
+def test_a_model_trainer_becomes_the_trial_and_its_options(tmp_path):
+    """SDK v3 ``ModelTrainer`` fields (read by attribute; the SDK itself is not needed here)."""
+    from types import SimpleNamespace as NS
+
+    from jupyter_hpo.backends._aws import spec_fields_from_model_trainer
+
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "train.py").write_text("print('auc=0.5')\n")
+    trainer = NS(
+        training_image=IMAGE, role=ROLE, hyperparameters={"folds": 5},
+        compute=NS(instance_type="ml.c5.2xlarge", instance_count=1, volume_size_in_gb=50,
+                   keep_alive_period_in_seconds=900, enable_managed_spot_training=False, volume_kms_key_id=None),
+        stopping_condition=NS(max_runtime_in_seconds=1800),
+        output_data_config=NS(s3_output_path="s3://credit-bucket/models"),
+        environment={"LOG_LEVEL": "info"},
+        networking=None,
+        source_code=NS(source_dir=str(tmp_path / "code"), entry_script="train.py"),
+        input_data_config=[NS(channel_name="train", data_source="s3://credit-bucket/data/")],
+    )
+    fields = spec_fields_from_model_trainer(trainer)
+    assert fields["trial"] == {"script": str(tmp_path / "code" / "train.py"), "hyperparameters": {"folds": 5}}
+    assert fields["options"] == {
+        "image": IMAGE, "role": ROLE, "instance_type": "ml.c5.2xlarge", "instance_count": 1, "volume_size_gb": 50,
+        "keep_alive_s": 900, "spot": False, "max_run_s": 1800, "output_path": "s3://credit-bucket/models",
+        "environment": {"LOG_LEVEL": "info"}, "source_dir": str(tmp_path / "code"),
+        "inputs": {"train": "s3://credit-bucket/data/"}}
+    spec = TuningSpec.from_dict({"name": "mt", "trial": fields["trial"], "space": {"eta": [0.1, 0.2]},
+                                 "backend": {"name": "sagemaker",
+                                             "options": {**fields["options"], "s3_prefix": "s3://credit-bucket/hpo"}}})
+    assert SageMakerBackend.prepare(spec) is spec

@@ -122,3 +122,30 @@ def test_a_failing_training_script_fails_its_trials_with_the_containers_error(ho
     records = job.trial_records()
     assert all(r["state"] == "fail" for r in records)
     assert all("no column Y in the data" in r["error"] for r in records)
+
+
+def test_launch_from_a_model_trainer(home, tmp_path):
+    """``api.launch(model_trainer=...)``: the trainer's script, image, instances and data define the trials."""
+    from types import SimpleNamespace as NS
+
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "train.py").write_text("print('auc=0.5')\n")
+    trainer = NS(  # the attributes of a SageMaker SDK v3 ModelTrainer that jupyter-hpo reads
+        training_image="683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+        role="arn:aws:iam::123456789012:role/SageMakerRole", hyperparameters={"folds": 3},
+        compute=NS(instance_type="ml.m5.xlarge", instance_count=1, volume_size_in_gb=30,
+                   keep_alive_period_in_seconds=600),
+        source_code=NS(source_dir=str(tmp_path / "code"), entry_script="train.py"),
+        output_data_config=NS(s3_output_path="s3://credit-bucket/models"),
+    )
+    job = api.launch(model_trainer=trainer, space={"eta": {"type": "float", "low": 0.01, "high": 0.3}},
+                     metric="auc", max_trials=3, max_parallel=1, name="from-trainer",
+                     backend_options={"s3_prefix": "s3://credit-bucket/hpo", "poll_s": 5,
+                                      "simulate": {"speed": 500, "executor": "model", "training_s": 30}})
+    assert job.wait(timeout=120) == JobStatus.COMPLETED, job.attrs.get("reason")
+    options = job.spec["backend"]["options"]
+    assert job.spec["backend"]["name"] == "sagemaker" and options["keep_alive_s"] == 600
+    assert job.spec["trial"]["hyperparameters"] == {"folds": 3}
+    records = job.trial_records()
+    assert [r["state"] for r in records] == ["complete"] * 3
+    assert [r["warm"] for r in records] == [False, True, True]  # one pool, reused by the next trials
