@@ -334,6 +334,7 @@ class AmtBackend(Backend):
         super().__init__(spec, job_dir)
         self.opts = SageMakerOptions.from_spec(spec)
         self.clients = clients
+        self._owns_clients = False
         self.tuning_job = self.opts.attach or tuning_job_name(spec.name)
         self.mirrors: dict[str, _Mirror] = {}
         self.adopted: set[str] = set()
@@ -392,6 +393,7 @@ class AmtBackend(Backend):
         """Create the tuning job (uploading the code first), or adopt it if this job already made it."""
         if self.clients is None:
             self.clients = _aws.make_clients(self.opts)
+            self._owns_clients = True
         if self.opts.attach:
             if self._describe_or_none() is None:
                 raise BackendError(f"no SageMaker tuning job named {self.tuning_job!r} to attach to "
@@ -633,6 +635,8 @@ class AmtBackend(Backend):
         """Nothing to release: AMT owns its instances (a still-running tuning job goes on)."""
         for m in self.mirrors.values():
             m.tail = None
+        if self._owns_clients and self.clients is not None and self.clients.sim is not None:
+            self.clients.sim.close()  # a dry run: stop the simulated containers, remove their files
 
     def summary(self) -> dict[str, Any]:
         best = (self.last or {}).get("BestTrainingJob") or {}

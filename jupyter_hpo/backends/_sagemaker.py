@@ -120,6 +120,7 @@ class SageMakerBackend(Backend):
         self._pending_outcomes: list[TrialOutcome] = []
         self._pending_notes: list[str] = []
         self.finished: list[dict[str, Any]] = []
+        self._owns_clients = False
         self._reuse_round = -1.0
         self._reuse_by: dict[str, str] = {}
         self.retained: dict[str, float] = {}
@@ -152,6 +153,7 @@ class SageMakerBackend(Backend):
     def start(self) -> None:
         if self.clients is None:
             self.clients = make_clients(self.opts)
+            self._owns_clients = True
         source_dir, self.entry = _source_and_entry(self.spec, self.opts)
         self.code_uri = self.opts.code_uri(self.spec.name)
         bucket, key = split_s3(self.code_uri)
@@ -416,6 +418,13 @@ class SageMakerBackend(Backend):
         """Release every warm pool the job holds (keep-alive 0), waiting briefly for stopping jobs."""
         if self.clients is None:
             return
+        try:
+            self._release_all()
+        finally:
+            if self._owns_clients and self.clients.sim is not None:
+                self.clients.sim.close()  # a dry run: stop the simulated containers, remove their files
+
+    def _release_all(self) -> None:
         deadline = self._now() + self.opts.warm_wait_s
         todo = [p for p in self.pools if p.job and p.state in ("draining", "available", "running")]
         while todo:
