@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from jupyter_hpo.exceptions import JobStateError, JobTimeoutError, SpecError
+from jupyter_hpo.exceptions import HpoError, JobStateError, JobTimeoutError, SpecError
 from jupyter_hpo.space import SearchSpace
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import JobStatus, Store, _pid_alive
@@ -340,8 +340,9 @@ class Job:
         runner = self.attrs.get("runner") or {}
         if status == JobStatus.STALE:
             self.store.mark_interrupted(self.name)
+            notes = self._release_orphans()
             self.store.set_job_attrs(self.name, status="stopped", reason="stopped (its runner had died)",
-                                     ended=time.time())
+                                     ended=time.time(), **({"notes": notes} if notes else {}))
             return JobStatus.STOPPED
         pid = runner.get("pid")
         if pid and runner.get("host") == _hostname() and _pid_alive(int(pid)):
@@ -350,6 +351,18 @@ class Job:
             except OSError:
                 pass
         return self.wait(timeout) if wait else self.status
+
+    def _release_orphans(self) -> list[dict[str, Any]]:
+        """Let the backend free what the dead runner left (SageMaker: running jobs, warm pools)."""
+        from jupyter_hpo.backends import backend_class
+
+        attrs = self.attrs
+        try:
+            spec = TuningSpec.from_stored(attrs["spec"], self.store.job_dir(self.name))
+            texts = backend_class(spec.backend).release_orphans(spec, self.store.trials(self.name))
+        except HpoError as e:
+            texts = [f"could not free what the dead runner left behind: {e}"]
+        return list(attrs.get("notes") or []) + [{"time": time.time(), "text": t} for t in texts]
 
     def resume(self, max_trials: int | None = None) -> Job:
         """Continue a job whose runner died or that was stopped, up to its budget (or ``max_trials``).

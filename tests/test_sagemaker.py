@@ -635,3 +635,82 @@ def test_a_model_trainer_becomes_the_trial_and_its_options(tmp_path):
                                  "backend": {"name": "sagemaker",
                                              "options": {**fields["options"], "s3_prefix": "s3://credit-bucket/hpo"}}})
     assert SageMakerBackend.prepare(spec) is spec
+
+
+# -- what a dead runner leaves behind ------------------------------------------------------------------
+def _trial(number, pool, job):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(number=number, user_attrs={"worker": pool, "sagemaker": {"training_job": job}})
+
+
+def test_a_resumed_job_stops_the_dead_runners_job_and_reuses_its_warm_pools(tmp_path):
+    h = Harness(make_spec(tmp_path, parallel=2, trials=6), tmp_path)
+    # trials 0-3 ran before the runner died: pool-1 last ran job-b (still running), pool-2 job-c (done)
+    h.backend.recover([_trial(0, "pool-1", "job-a"), _trial(1, "pool-2", "job-c0"), _trial(2, "pool-1", "job-b"),
+                       _trial(3, "pool-2", "job-c")])
+    h.stub["s3"].add_response("put_object", {})
+    h.stub["sm"].add_response("describe_training_job", describe("job-b", secondary="Training",
+                                                                phases=[("Starting", 240), ("Training", None)]),
+                              expected_params={"TrainingJobName": "job-b"})
+    h.stub["sm"].add_response("stop_training_job", {}, expected_params={"TrainingJobName": "job-b"})
+    h.stub["sm"].add_response("describe_training_job", describe(
+        "job-c", "Completed", "Completed", pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 90}),
+        expected_params={"TrainingJobName": "job-c"})
+    h.backend.start()
+    assert h.backend.free_slots() == 0  # both pools wait for their jobs' warm pools
+    h.stub["sm"].add_response("describe_training_job", describe(
+        "job-b", "Stopped", "Stopped", pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 0}))
+    h.stub["sm"].add_response("describe_training_job", describe(
+        "job-c", "Completed", "Completed", pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 91}))
+    h.poll()
+    assert any("stopped training job job-b, left running by the previous runner" in n for n in h.events.notes)
+    assert h.backend.free_slots() == 2
+    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:x"})
+    assert h.backend.submit(TrialRequest(key=4, params={"eta": 0.1, "max_depth": 4, "booster": "dart"})).warm
+    h.done()
+
+
+def test_stopping_a_job_whose_runner_died_releases_its_warm_pools(home, tmp_path, monkeypatch):
+    from jupyter_hpo import api
+    from jupyter_hpo.backends import _aws
+    from jupyter_hpo.store import JobStatus, Store
+
+    spec = make_spec(tmp_path, parallel=2)
+    store = Store(home=home)
+    store.create_job(spec.name, spec.to_dict(), "maximize")
+    store.set_job_attrs(spec.name, status="running", heartbeat=0,
+                        runner={"pid": 2**22 + 12345, "host": __import__("socket").gethostname(), "started": 0})
+    import optuna
+
+    study = optuna.load_study(study_name=spec.name, storage=store.storage)
+    for number, (pool, job, state) in enumerate([("pool-1", "job-a", "COMPLETE"), ("pool-2", "job-b", "RUNNING")]):
+        t = optuna.trial.create_trial(
+            state=getattr(optuna.trial.TrialState, state), value=0.5 if state == "COMPLETE" else None,
+            params={}, distributions={}, user_attrs={"worker": pool, "sagemaker": {"training_job": job}})
+        study.add_trial(t)
+    h = Harness(spec, tmp_path)
+    monkeypatch.setattr(_aws, "make_clients", lambda opts: Clients(h.sm, h.logs, h.s3, h.clock))
+    monkeypatch.setattr("jupyter_hpo.backends._sagemaker.make_clients", _aws.make_clients)
+    # job-a's pool is Available: released; job-b still runs: stopped, then its pool released
+    h.stub["sm"].add_response("describe_training_job", describe(
+        "job-a", "Completed", "Completed", pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 5}))
+    h.stub["sm"].add_response("describe_training_job", describe("job-b", phases=[("Training", None)]))
+    h.stub["sm"].add_response("stop_training_job", {}, expected_params={"TrainingJobName": "job-b"})
+    h.stub["sm"].add_response("describe_training_job", describe(
+        "job-a", "Completed", "Completed", pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 5}))
+    h.stub["sm"].add_response("update_training_job", {"TrainingJobArn": "arn:a"},
+                              expected_params={"TrainingJobName": "job-a",
+                                               "ResourceConfig": {"KeepAlivePeriodInSeconds": 0}})
+    h.stub["sm"].add_response("describe_training_job", describe(
+        "job-b", "Stopped", "Stopped", pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 0}))
+    h.stub["sm"].add_response("update_training_job", {"TrainingJobArn": "arn:b"},
+                              expected_params={"TrainingJobName": "job-b",
+                                               "ResourceConfig": {"KeepAlivePeriodInSeconds": 0}})
+    job = api.attach(spec.name, store)
+    assert job.status == JobStatus.STALE
+    assert job.stop() == JobStatus.STOPPED
+    h.done()
+    notes = [n["text"] for n in job.attrs["notes"]]
+    assert any("stopped training job job-b" in n for n in notes)
+    assert any("released the warm pools of job-a, job-b" in n for n in notes)

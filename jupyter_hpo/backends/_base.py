@@ -28,6 +28,8 @@ class Assignment:
 
     worker: str
     warm: bool
+    #: backend-specific attributes stored with the trial when it starts (e.g. the training job's name)
+    attrs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,6 +86,15 @@ class Backend(abc.ABC):
     def summary(self) -> dict[str, Any]:
         """Job-level facts the runner stores as the job's ``backend`` attribute (e.g. warm-pool cost)."""
         return {}
+
+    def recover(self, trials: list[Any]) -> None:
+        """Called before :meth:`start` on a resumed job with its stored trials (Optuna ``FrozenTrial``s),
+        so a backend can take over what a dead runner left behind (e.g. warm pools)."""
+
+    @classmethod
+    def release_orphans(cls, spec: TuningSpec, trials: list[Any]) -> list[str]:
+        """Free what a dead runner left behind, for a job stopped without a runner; returns notes."""
+        return []
 
     def start(self) -> None:
         """Prepare workers before the first trial (a warm pool starts its processes here)."""

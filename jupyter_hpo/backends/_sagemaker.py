@@ -66,7 +66,7 @@ _EXPIRY_MARGIN_S = 30.0
 @dataclass
 class _Pool:
     id: str
-    state: str = "empty"  # empty | running | draining | available | disabled
+    state: str = "empty"  # empty | running | draining | available | disabled | orphan
     job: str | None = None  # the training job on it now, or the last one
     since: float = 0.0
     expires: float = 0.0
@@ -121,6 +121,7 @@ class SageMakerBackend(Backend):
         self._pending_notes: list[str] = []
         self.finished: list[dict[str, Any]] = []
         self._owns_clients = False
+        self._recovered: dict[str, str] = {}
         self._reuse_round = -1.0
         self._reuse_by: dict[str, str] = {}
         self.retained: dict[str, float] = {}
@@ -163,6 +164,53 @@ class SageMakerBackend(Backend):
         except Exception as e:
             raise BackendError(f"could not upload the training code to {self.code_uri}: "
                                f"{explain_client_error(e, self.opts)}") from None
+        self._adopt_recovered()
+
+    # -- a resumed job: what the dead runner left behind -------------------------------------------
+    def recover(self, trials: list[Any]) -> None:
+        """Remember the last training job of each pool, to stop it if it still runs and adopt its pool."""
+        self._recovered = _last_job_per_pool(trials)
+
+    def _adopt_recovered(self) -> None:
+        for pool_id, job in self._recovered.items():
+            try:
+                desc = self.clients.sagemaker.describe_training_job(TrainingJobName=job)
+                if desc["TrainingJobStatus"] == "InProgress":  # its trial is re-run; don't pay for both
+                    self._stop(job)
+                    self._note(f"orphan-{job}", f"stopped training job {job}, left running by the previous runner; "
+                                                "its trial is run again.")
+            except Exception as e:  # noqa: BLE001 - a pool we cannot see is one we cannot reuse
+                if error_code(e) in EXPIRED:
+                    raise BackendError(explain_client_error(e, self.opts)) from None
+                continue
+            pool = next((p for p in self.pools if p.id == pool_id and p.state == "empty"), None)
+            pool = pool or next((p for p in self.pools if p.state == "empty"), None)
+            if pool is not None:  # reused like any pool whose job just ended
+                pool.job = job
+                self._set(pool, "draining")
+            else:  # more pools than max_parallel now: never used, only released
+                self.pools.append(_Pool(f"orphan-{len(self.pools) + 1}", state="orphan", job=job))
+
+    @classmethod
+    def release_orphans(cls, spec: TuningSpec, trials: list[Any]) -> list[str]:
+        """Stop training jobs and release warm pools that a dead runner left behind (``Job.stop``)."""
+        backend = cls(spec, Path("."))
+        backend.recover(trials)
+        if not backend._recovered:
+            return []
+        backend.clients = make_clients(backend.opts)
+        backend._owns_clients = True
+        notes: list[str] = []
+        backend._events = _NoteSink(notes)
+        try:
+            backend._adopt_recovered()
+            backend.close()
+        except BackendError as e:
+            notes.append(str(e))
+        released = backend.released
+        if released:
+            notes.append(f"released the warm pools of {', '.join(released)} left by the runner that died.")
+        return notes
 
     def free_slots(self) -> int:
         free = sum(1 for p in self.pools if p.state in ("empty", "available"))
@@ -177,7 +225,7 @@ class SageMakerBackend(Backend):
             raise BackendError("no free pool: the runner submitted more trials than free_slots()")
         run = self._bind(request, pool)
         self._launch(run)
-        return Assignment(pool.id, run.warm)
+        return Assignment(pool.id, run.warm, attrs={"sagemaker": {"training_job": run.job}})
 
     def _free_pool(self) -> _Pool | None:
         now = self._now()
@@ -426,7 +474,7 @@ class SageMakerBackend(Backend):
 
     def _release_all(self) -> None:
         deadline = self._now() + self.opts.warm_wait_s
-        todo = [p for p in self.pools if p.job and p.state in ("draining", "available", "running")]
+        todo = [p for p in self.pools if p.job and p.state in ("draining", "available", "running", "orphan")]
         while todo:
             left = []
             for pool in todo:
@@ -507,6 +555,33 @@ class SageMakerBackend(Backend):
         note = getattr(self._events, "on_note", None)
         if note is not None:
             note(text)
+
+
+class _NoteSink:
+    """Collects a backend's notes outside a runner (``release_orphans``)."""
+
+    def __init__(self, notes: list[str]) -> None:
+        self.notes = notes
+
+    def on_note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def on_report(self, key: int, step: int, value: float) -> bool:
+        return False
+
+    def on_finish(self, outcome: TrialOutcome) -> None:
+        pass
+
+
+def _last_job_per_pool(trials: list[Any]) -> dict[str, str]:
+    """``{pool id: training job}`` of the latest trial on each pool (trials in number order)."""
+    last: dict[str, str] = {}
+    for t in sorted(trials, key=lambda t: t.number):
+        attrs = getattr(t, "user_attrs", {}) or {}
+        job = (attrs.get("sagemaker") or {}).get("training_job")
+        if attrs.get("worker") and job:
+            last[attrs["worker"]] = job
+    return last
 
 
 def _job_name(job: str, key: int) -> str:

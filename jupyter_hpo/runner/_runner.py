@@ -142,6 +142,7 @@ class Runner:
         try:
             self._load_history()
             backend = create_backend(self.spec, self.store.job_dir(self.name))
+            backend.recover(self.store.trials(self.name))
             adopt = getattr(backend, "adopt", None)
             if adopt is not None:  # a backend that proposes trials must not mirror again what is stored
                 adopt({t.user_attrs["worker"]: t.number for t in self.store.trials(self.name)
@@ -247,7 +248,8 @@ class Runner:
         template = FrozenTrial(
             number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.datetime.now(),
             datetime_complete=None, params=dict(trial.params), distributions=dict(self.distributions),
-            user_attrs={"worker": assignment.worker, "warm": assignment.warm, "seed": seed, **trial.user_attrs},
+            user_attrs={"worker": assignment.worker, "warm": assignment.warm, "seed": seed, **assignment.attrs,
+                        **trial.user_attrs},
             system_attrs={}, intermediate_values={}, trial_id=-1,
         )
         self.writer.put(self._create_trial, trial.number, template)
