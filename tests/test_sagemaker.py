@@ -714,3 +714,26 @@ def test_stopping_a_job_whose_runner_died_releases_its_warm_pools(home, tmp_path
     notes = [n["text"] for n in job.attrs["notes"]]
     assert any("stopped training job job-b" in n for n in notes)
     assert any("released the warm pools of job-a, job-b" in n for n in notes)
+
+
+def test_expired_credentials_mid_job_cancel_and_close_report_instead_of_raising(tmp_path):
+    h = Harness(make_spec(tmp_path, warm_wait_s=5), tmp_path)
+    h.stub["s3"].add_response("put_object", {})
+    h.backend.start()
+    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
+    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
+    job0 = h.created[0]["TrainingJobName"]
+    h.stub["sm"].add_client_error("describe_training_job", "ExpiredTokenException", "The security token expired")
+    with pytest.raises(BackendError, match="ExpiredTokenException.*refresh them and resume the job"):
+        h.poll()
+    # the runner then cancels and closes: neither may raise, both say what is left running or billing
+    h.stub["sm"].add_client_error("stop_training_job", "ExpiredTokenException", "The security token expired")
+    (outcome,) = h.backend.cancel_all("interrupted: the runner failed")
+    assert outcome.interrupted
+    h.stub["sm"].add_client_error("describe_training_job", "ExpiredTokenException", "The security token expired")
+    h.backend.close()
+    h.done()
+    assert any(f"could not stop training job {job0}" in n and "max_run_s" in n for n in h.events.notes)
+    assert any(f"could not release the warm pool of {job0}" in n and "keep-alive of 600 s" in n
+               for n in h.events.notes)
+    assert h.backend.summary()["pools_not_released"] == [job0]

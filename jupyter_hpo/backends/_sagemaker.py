@@ -445,7 +445,7 @@ class SageMakerBackend(Backend):
         outcomes = []
         for run in list(self.runs.values()):
             if run.launched:
-                self._stop(run.job)
+                self._stop(run.job, cancelling=True)
                 self._set(run.pool, "draining")
             else:
                 self._set(run.pool, "empty")
@@ -455,12 +455,17 @@ class SageMakerBackend(Backend):
         self.waiting.clear()
         return outcomes
 
-    def _stop(self, job: str) -> None:
+    def _stop(self, job: str, *, cancelling: bool = False) -> None:
         try:
             self.clients.sagemaker.stop_training_job(TrainingJobName=job)
         except Exception as e:  # noqa: BLE001 - it may have just finished; the next describe tells
-            if error_code(e) in EXPIRED:
+            if error_code(e) not in EXPIRED and error_code(e) not in ("AccessDeniedException", "AccessDenied"):
+                return
+            if not cancelling:
                 raise BackendError(explain_client_error(e, self.opts)) from None
+            self._note(f"stop-{job}", f"could not stop training job {job}: {explain_client_error(e, self.opts)} "
+                                      f"It ends by itself within max_run_s ({self.opts.max_run_s} s); stop it in "
+                                      "the SageMaker console to end it sooner.")
 
     def close(self) -> None:
         """Release every warm pool the job holds (keep-alive 0), waiting briefly for stopping jobs."""

@@ -153,12 +153,17 @@ class Runner:
             log.exception("runner failed")
             self.end = ("failed", f"the runner failed: {type(e).__name__}: {e}")
             if backend is not None:
-                for outcome in backend.cancel_all("interrupted: the runner failed"):
-                    self.on_finish(outcome)
+                try:
+                    for outcome in backend.cancel_all("interrupted: the runner failed"):
+                        self.on_finish(outcome)
+                except Exception:  # noqa: BLE001 - the job's end must be recorded whatever happens
+                    log.exception("cancelling the running trials failed")
         finally:
             if backend is not None:
                 try:
                     backend.close()
+                except Exception:  # noqa: BLE001 - as above: record the end, report the failure
+                    log.exception("closing the backend failed")
                 finally:
                     self._store_backend_summary(backend)
         status, reason = self.end or ("failed", "the runner ended unexpectedly")
