@@ -336,6 +336,8 @@ class Job:
         status = self.status
         if status.is_finished() and status != JobStatus.STALE:
             return status
+        if status == JobStatus.STALE:  # before any write: a runner frozen mid-write would block it
+            self._end_hung_runner()
         self.store.set_job_attrs(self.name, stop_requested=True)
         runner = self.attrs.get("runner") or {}
         if status == JobStatus.STALE:
@@ -351,6 +353,31 @@ class Job:
             except OSError:
                 pass
         return self.wait(timeout) if wait else self.status
+
+    def _end_hung_runner(self, timeout: float = 10.0) -> None:
+        """End this job's runner if it still lives on this host while shown stale (hung, or frozen
+        inside a store write, which would block every other writer), with its workers."""
+        import psutil
+
+        runner = self.attrs.get("runner") or {}
+        pid = runner.get("pid")
+        if not pid or runner.get("host") != _hostname():
+            return
+        try:
+            proc = psutil.Process(int(pid))
+            cmdline = proc.cmdline()
+        except (psutil.Error, ValueError):
+            return
+        if "jupyter_hpo.runner" not in cmdline or self.name not in cmdline:
+            return  # the pid was reused by another process: leave it alone
+        try:
+            if os.getpgid(proc.pid) == proc.pid:  # a runner leads its process group: its workers go too
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.kill()
+            proc.wait(timeout)
+        except (OSError, psutil.Error):
+            pass
 
     def _release_orphans(self) -> list[dict[str, Any]]:
         """Let the backend free what the dead runner left (SageMaker: running jobs, warm pools)."""
@@ -376,6 +403,8 @@ class Job:
         status = self.status
         if status.is_active():
             raise JobStateError(f"job {self.name!r} is {status.value}; it cannot be resumed while its runner runs.")
+        if status == JobStatus.STALE:
+            self._end_hung_runner()
         attrs = self.attrs
         spec = dict(attrs["spec"])
         if max_trials is not None:

@@ -36,13 +36,17 @@ Parameters of reverse-log scaling are stored as ``"1-<name>"`` (see ``SearchSpac
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, StoreError
 
@@ -50,16 +54,21 @@ if TYPE_CHECKING:
     from optuna.storages import BaseStorage
     from optuna.trial import FrozenTrial
 
-__all__ = ["JobStatus", "Store", "default_home", "default_url", "STALE_AFTER_S", "HEARTBEAT_S"]
+__all__ = ["JobStatus", "Store", "default_home", "default_url", "error_text", "stale_after_s", "STALE_AFTER_S",
+           "STALE_ALIVE_AFTER_S", "HEARTBEAT_S"]
 
-#: How often a runner writes its heartbeat, and how old one may get before the job shows as stale.
+#: How often a runner writes its heartbeat, and how old one may get before the job shows as stale: when
+#: the runner runs on another machine, and on this one, where its live pid shows it exists but not that
+#: it makes progress (a hung or SIGSTOPped runner). ``$JUPYTER_HPO_STALE_AFTER_S`` overrides both.
 HEARTBEAT_S = 2.0
 STALE_AFTER_S = 30.0
+STALE_ALIVE_AFTER_S = 120.0
+STALE_ENV = "JUPYTER_HPO_STALE_AFTER_S"
 _HOST = socket.gethostname()
 
 
 class JobStatus(str, Enum):
-    """A job's state. ``STALE`` is derived: the store says running, but the runner is gone."""
+    """A job's state. ``STALE`` is derived: the store says running, but the runner is gone or hung."""
 
     PENDING = "pending"
     RUNNING = "running"
@@ -98,6 +107,35 @@ def default_url(home: Path | None = None) -> str:
 
         url = settings().store_url
     return url or f"sqlite:///{(home or default_home()) / 'store.db'}"
+
+
+def stale_after_s(default: float) -> float:
+    """``$JUPYTER_HPO_STALE_AFTER_S`` when it is a positive number of seconds, else ``default``.
+
+    Read at each call, so it holds for whatever process computes a status (kernel, CLI, server).
+    """
+    try:
+        value = float(os.environ.get(STALE_ENV, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def error_text(error: BaseException) -> str:
+    """The database's own words for a failed store call, on one line (e.g. "database or disk is full").
+
+    Optuna wraps database errors in a generic "An exception is raised during the commit..." and
+    SQLAlchemy adds the SQL; the driver's message at the bottom of the chain is what says why.
+    """
+    e: BaseException | None = error
+    while e is not None:
+        driver = getattr(e, "orig", None)  # SQLAlchemy's DBAPIError keeps the driver's exception
+        if isinstance(driver, BaseException) or isinstance(e, sqlite3.Error):
+            return (str(driver if driver is not None else e).strip().splitlines() or [type(e).__name__])[0]
+        e = e.__cause__
+    text = str(error).strip().splitlines()
+    plain = isinstance(error, OSError) or type(error).__module__.startswith("sqlalchemy")  # their words suffice
+    return text[0] if plain and text else f"{type(error).__name__}: {' '.join(text)}"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -143,27 +181,40 @@ class Store:
         engine_kwargs: dict[str, Any] = {}
         sqlite_path = self._sqlite_path()
         try:
-            if sqlite_path is not None:
+            if sqlite_path is None:
+                rdb = RDBStorage(self.url, engine_kwargs=engine_kwargs)
+            elif sqlite_path.exists() and not (_may_write(sqlite_path) and _may_write(sqlite_path.parent)):
+                # a store we may read but not write (a colleague's, a read-only mount): listing still works
+                from sqlalchemy.pool import NullPool
+
+                return optuna.storages.get_storage(RDBStorage(self.url, skip_table_creation=True, engine_kwargs={
+                    "creator": functools.partial(_read_only_connection, sqlite_path), "poolclass": NullPool}))
+            else:
                 sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-                con = sqlite3.connect(sqlite_path, timeout=30)
-                try:  # WAL lets readers (kernel, sidebar) read while the runner writes
-                    con.execute("PRAGMA journal_mode=WAL")
-                finally:
-                    con.close()
                 engine_kwargs["connect_args"] = {"timeout": 60}
-            rdb = RDBStorage(self.url, engine_kwargs=engine_kwargs)
+                with _schema_lock(sqlite_path.parent):  # kernels and the CLI may create a new store at once
+                    con = sqlite3.connect(sqlite_path, timeout=30)
+                    try:  # WAL lets readers (kernel, sidebar) read while the runner writes
+                        con.execute("PRAGMA journal_mode=WAL")
+                    finally:
+                        con.close()
+                    rdb = RDBStorage(self.url, engine_kwargs=engine_kwargs)
             if sqlite_path is not None:
                 sqlalchemy.event.listen(rdb.engine, "connect", _sqlite_pragmas)
                 rdb.engine.dispose()
             return optuna.storages.get_storage(rdb)
         except (OSError, sqlite3.Error, sqlalchemy.exc.SQLAlchemyError) as e:
-            raise StoreError(f"cannot open the store at {self.url}: {e}") from None
+            raise StoreError(f"cannot open the store at {self.url}: {error_text(e)}") from None
+        except ImportError as e:  # e.g. a PostgreSQL URL without its driver
+            raise StoreError(f"cannot open the store at {self.url}: a module it needs is not installed "
+                             f"({e.__cause__ or e}).") from None
 
     def _sqlite_path(self) -> Path | None:
         prefix = "sqlite:///"
-        if not self.url.startswith(prefix) or self.url == prefix + ":memory:":
-            return None
-        return Path(self.url[len(prefix):])
+        path = self.url[len(prefix):].split("?")[0]
+        if not self.url.startswith(prefix) or path in (":memory:", "") or path.startswith("file:"):
+            return None  # not a file, or SQLite URI form (``file:...?mode=ro&uri=true``): opened as given
+        return Path(path)
 
     @property
     def storage(self) -> BaseStorage:
@@ -190,11 +241,18 @@ class Store:
         except optuna.exceptions.DuplicatedStudyError:
             raise JobStateError(f"a job named {name!r} already exists; choose another name.") from None
         except Exception as e:
-            raise StoreError(f"cannot create job {name!r} in the store at {self.url}: {e}") from None
+            raise StoreError(f"cannot create job {name!r} in the store at {self.url}: {error_text(e)}") from None
         now = time.time()
-        for key, value in (("spec", spec), ("backend", spec["backend"]["name"]), ("status", "pending"),
-                           ("created", now), ("stop_requested", False)):
-            self._storage.set_study_user_attr(study_id, key, value)
+        try:
+            for key, value in (("spec", spec), ("backend", spec["backend"]["name"]), ("status", "pending"),
+                               ("created", now), ("stop_requested", False)):
+                self._storage.set_study_user_attr(study_id, key, value)
+        except Exception as e:  # a full disk, say: no half-created job is left behind
+            try:
+                self._storage.delete_study(study_id)
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                pass
+            raise StoreError(f"cannot create job {name!r} in the store at {self.url}: {error_text(e)}") from None
         return study_id
 
     def delete_job(self, name: str) -> None:
@@ -230,23 +288,28 @@ class Store:
             for key, value in attrs.items():
                 self._storage.set_study_user_attr(study_id, key, value)
         except Exception as e:
-            raise StoreError(f"cannot write job {name!r} to the store at {self.url}: {e}") from None
+            raise StoreError(f"cannot write job {name!r} to the store at {self.url}: {error_text(e)}") from None
 
     @staticmethod
     def status_of(attrs: dict[str, Any], now: float | None = None) -> JobStatus:
-        """The job's status, ``STALE`` when it should be running but its runner is gone."""
+        """The job's status, ``STALE`` when it should be running but its runner is gone or hung.
+
+        A runner on this machine is stale at once when its pid is dead, and when its heartbeat is older
+        than ``STALE_ALIVE_AFTER_S`` (120 s) although the pid lives; one on another machine when its
+        heartbeat is older than ``STALE_AFTER_S`` (30 s). ``$JUPYTER_HPO_STALE_AFTER_S`` overrides both.
+        """
         status = JobStatus(attrs.get("status", "pending"))
         if not status.is_active():
             return status
         now = time.time() if now is None else now
         runner = attrs.get("runner") or {}
-        beat = attrs.get("heartbeat") or attrs.get("created") or now
+        age = now - float(attrs.get("heartbeat") or attrs.get("created") or now)
         if runner.get("host") == _HOST and runner.get("pid"):
-            # on this machine the process itself answers (a busy runner may write its heartbeat late)
-            return status if _pid_alive(int(runner["pid"])) else JobStatus.STALE
-        if now - float(beat) > STALE_AFTER_S:
-            return JobStatus.STALE
-        return status
+            # on this machine a dead runner is stale at once; a live one whose heartbeat is long overdue
+            # is hung (a busy runner may write its heartbeat late, hence the longer allowance)
+            alive = _pid_alive(int(runner["pid"]))
+            return status if alive and age <= stale_after_s(STALE_ALIVE_AFTER_S) else JobStatus.STALE
+        return JobStatus.STALE if age > stale_after_s(STALE_AFTER_S) else status
 
     # -- trials --------------------------------------------------------------------------------
     def trials(self, name: str, after: int = -1) -> list[FrozenTrial]:
@@ -270,6 +333,51 @@ class Store:
             self._storage.set_trial_user_attr(t._trial_id, "error", "interrupted: the runner stopped while it ran")
             self._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
         return len(running)
+
+
+def _may_write(path: Path) -> bool:
+    return os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
+
+
+def _read_only_connection(path: Path) -> sqlite3.Connection:
+    """A connection that only reads ``path``, for a store in a folder we may not write.
+
+    Reading a WAL database needs its ``-shm`` file, which only a writer can create: while one is at
+    work (its ``-shm`` is there) the database is opened read-only; when none is, nothing changes the
+    file, so it is opened as immutable. Each session gets a fresh connection, so a writer that starts
+    later is seen from the next session on.
+    """
+    uri = f"file:{quote(str(path))}"
+    con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60, check_same_thread=False)
+    try:
+        con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return con
+    except sqlite3.Error:
+        con.close()
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
+
+
+@contextmanager
+def _schema_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` while a process creates or checks the SQLite schema.
+
+    Optuna creates tables and stamps the schema version in separate statements, so processes that
+    open a new store at the same moment would fail with "table ... already exists" or a duplicate
+    version. Where there is no ``flock`` (Windows, some network file systems), nothing is locked.
+    """
+    fd = None
+    try:
+        import fcntl
+
+        fd = os.open(folder, os.O_RDONLY)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except (ImportError, OSError):
+        pass  # unlocked: at worst a racing process fails to open a new store, as it would without us
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the lock
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -88,3 +88,29 @@ def kfold_auc(p):
         model = LogisticRegression(C=1.0).fit(Xn[tr], y[tr])
         cv.report(roc_auc_score(y[va], model.predict_proba(Xn[va])[:, 1]))
     return cv.mean
+
+
+def bad_return(p):
+    """Returns what ``p["mode"]`` names: 1.0 for "ok", else a value a trial must be failed for."""
+    returns = {
+        "ok": 1.0,
+        "-inf": float("-inf"),
+        "no-metric": {"loss": 0.5, "accuracy": 0.9},
+        "metric-nan": {"objective": float("nan"), "accuracy": 0.9},
+        "metric-text": {"objective": "high"},
+        "list": [0.5],
+    }
+    return returns[p["mode"]]
+
+
+def gated(p):
+    """Sleeps ``p["sleep"]`` s, then waits (at most 120 s) while the file ``p["hold"]`` exists; returns ``x``.
+
+    On starting it creates ``<hold>.started.<pid>``, so a test sees that the objective itself runs.
+    """
+    open(f"{p['hold']}.started.{os.getpid()}", "w").close()
+    time.sleep(p.get("sleep", 0.0))
+    deadline = time.monotonic() + 120
+    while os.path.exists(p["hold"]) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return p["x"]

@@ -242,3 +242,35 @@ def test_stopping_a_job_whose_runner_died_marks_it_stopped(home):
     records = job.trial_records()
     assert "running" not in {r["state"] for r in records}
     assert any(r["interrupted"] for r in records)
+
+
+def test_the_store_writer_applies_every_queued_write_before_it_closes(monkeypatch):
+    """A backlog that takes longer than one wait is still applied in full (the soak test lost trials here)."""
+    import time as _time
+
+    from jupyter_hpo.runner import _runner
+
+    monkeypatch.setattr(_runner, "_STUCK_S", 0.2)
+    writer = _runner._Writer(store=None, study_id=0)
+    writer.start()
+    applied = []
+    for i in range(40):  # 40 x 20 ms = 0.8 s of writes, four times the wait
+        writer.put(lambda i=i: (_time.sleep(0.02), applied.append(i)))
+    writer.close()
+    assert applied == list(range(40)) and writer.error is None
+
+
+def test_a_stuck_store_ends_the_writer_with_an_error(monkeypatch):
+    import threading
+
+    from jupyter_hpo.runner import _runner
+
+    monkeypatch.setattr(_runner, "_STUCK_S", 0.2)
+    writer = _runner._Writer(store=None, study_id=0)
+    writer.start()
+    release = threading.Event()
+    writer.put(release.wait)  # a write that never returns (until the test releases it)
+    writer.put(lambda: None)
+    writer.close()
+    assert isinstance(writer.error, TimeoutError) and "not applied in 0.2 s" in str(writer.error)
+    release.set()

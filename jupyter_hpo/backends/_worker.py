@@ -205,10 +205,28 @@ def _one_line(e: BaseException) -> str:
     return first[:300]
 
 
+def _end_with_runner() -> None:
+    """End this process as soon as its runner is gone (killed -9, say): nobody is left to use its result,
+    and a long or hung trial would otherwise hold its CPU and memory on and on."""
+    import multiprocessing
+    import threading
+
+    parent = multiprocessing.parent_process()  # its sentinel closes when the runner ends
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="jupyter-hpo-runner-watch", daemon=True).start()
+
+
 def worker_main(conn: Any, boot: dict[str, Any]) -> None:
     """Entry point of a worker process (started by the local backend with the spawn method)."""
     t0 = time.time()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides when a worker stops
+    _end_with_runner()
     try:
         worker = _Worker(conn, boot)
     except BaseException as e:  # noqa: BLE001

@@ -25,13 +25,20 @@ from typing import Any
 
 from jupyter_hpo.backends import TrialOutcome, TrialRequest, backend_class, create_backend
 from jupyter_hpo.spec import TuningSpec
-from jupyter_hpo.store import HEARTBEAT_S, Store
+from jupyter_hpo.runner._lock import RunnerLock
+from jupyter_hpo.store import HEARTBEAT_S, STALE_ALIVE_AFTER_S, Store, error_text, stale_after_s
 from jupyter_hpo.strategies import grid_size, make_pruner, make_sampler
 
 __all__ = ["Runner"]
 
 log = logging.getLogger("jupyter_hpo.runner")
 _STOP_CHECK_S = 0.5
+#: The trial loop starts no new trial while more store writes than this wait in the writer's queue, so
+#: the store (and what the dashboard, the sidebar and the heartbeat show) never lags far behind, however
+#: short the trials are.
+_MAX_BACKLOG = 64
+#: How long the writer may apply no write at all before closing gives up (a stuck store).
+_STUCK_S = 60.0
 
 
 class _Writer(threading.Thread):
@@ -67,8 +74,22 @@ class _Writer(threading.Thread):
         self._queue.put(done)
         return done.wait(timeout)
 
+    def backlog(self) -> int:
+        """How many writes wait in the queue."""
+        return self._queue.qsize()
+
     def close(self) -> None:
-        self.flush()
+        """Apply every queued write, however long that takes while writes go through; then end the thread.
+
+        Only a store that applies no write at all for a minute ends the wait, and that is an error.
+        """
+        left = self.backlog()
+        while not self.flush(timeout=_STUCK_S):
+            if self.backlog() >= left:
+                self.error = self.error or TimeoutError(
+                    f"{self.backlog()} store writes not applied in {_STUCK_S:g} s")
+                break
+            left = self.backlog()
         self._queue.put(None)
         self.join(timeout=10)
 
@@ -107,6 +128,7 @@ class Runner:
         self._signal: str | None = None
         self.notes: list[dict[str, Any]] = list(attrs.get("notes") or [])
         self.writer = _Writer(store, self.study_id)
+        self.lock = RunnerLock(store.job_dir(name), name)
 
     # -- history (resume) ------------------------------------------------------------------------
     def _load_history(self) -> None:
@@ -130,6 +152,17 @@ class Runner:
 
     # -- trial loop ------------------------------------------------------------------------------
     def run(self) -> int:
+        # never two runners on one job: a hung one (resumed as stale) is ended first, a healthy one kept
+        if not self.lock.acquire(stale_after=stale_after_s(STALE_ALIVE_AFTER_S)):
+            log.error("job %s: another runner holds %s and is not hung; this one leaves the job to it",
+                      self.name, self.lock.path)
+            return 1
+        try:
+            return self._run()
+        finally:
+            self.lock.release()
+
+    def _run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         started = time.time()
@@ -167,11 +200,14 @@ class Runner:
                 finally:
                     self._store_backend_summary(backend)
         status, reason = self.end or ("failed", "the runner ended unexpectedly")
+        self.writer.flush()  # a write still queued may fail: then the job failed, whatever ended the loop
+        if self.writer.error is not None:
+            status, reason = "failed", f"the store could not be written: {error_text(self.writer.error)}"
         self.writer.put(self.store.set_job_attrs, self.name, **{"status": status, "reason": reason,
                                                                  "ended": time.time(), "heartbeat": time.time()})
         self.writer.close()
         if self.writer.error is not None:
-            log.error("the store could not be written: %s", self.writer.error)
+            log.error("the store could not be written: %s", error_text(self.writer.error))
             return 1
         log.info("job %s %s: %s", self.name, status, reason)
         return 0 if status != "failed" else 1
@@ -185,7 +221,7 @@ class Runner:
                 self._check_requests(started, now)
             if now >= next_beat:
                 next_beat = now + HEARTBEAT_S
-                self.writer.put(self.store.set_job_attrs, self.name, heartbeat=now)
+                self.writer.put(self._beat, now)
             if self.end is not None and self.end[0] in ("stopped", "failed") or self._time_up(started, now):
                 for outcome in backend.cancel_all(self._cancel_reason()):
                     self.on_finish(outcome)
@@ -196,12 +232,19 @@ class Runner:
                     return
                 backend.poll(self, timeout=0.2)
                 continue
-            while self.end is None and backend.free_slots() > 0 and self.n_counted + len(self.live) < self.max_trials:
+            throttled = self.writer.backlog() >= _MAX_BACKLOG  # let the store catch up first
+            while (not throttled and self.end is None and backend.free_slots() > 0
+                   and self.n_counted + len(self.live) < self.max_trials):
                 self._dispatch(backend)
+                throttled = self.writer.backlog() >= _MAX_BACKLOG
             if not self.live and (self.end is not None or self.n_counted >= self.max_trials):
                 self.end = self.end or ("completed", f"budget of {self.max_trials} trials reached")
                 return
-            backend.poll(self, timeout=0.05 if self.live else 0.2)
+            backend.poll(self, timeout=0.05 if self.live or throttled else 0.2)
+
+    def _beat(self, now: float) -> None:
+        self.store.set_job_attrs(self.name, heartbeat=now)
+        self.lock.touch()  # after the write: the lock is as old as the heartbeat in the store
 
     def on_note(self, text: str) -> None:
         """Keep a note for the user in the job's ``notes`` (newest last, at most 50)."""
@@ -237,7 +280,7 @@ class Runner:
         if self._signal is not None and (self.end is None or self.end[0] == "completed"):
             self.end = ("stopped", f"stopped ({self._signal})")
         if self.writer.error is not None and (self.end is None or self.end[0] != "failed"):
-            self.end = ("failed", f"the store could not be written: {self.writer.error}")
+            self.end = ("failed", f"the store could not be written: {error_text(self.writer.error)}")
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         self._signal = signal.Signals(signum).name
@@ -275,6 +318,8 @@ class Runner:
         return trial.number
 
     def _create_trial(self, key: int, template: Any) -> None:
+        if self.writer.error is not None:  # the job fails over the store: no new trial in it (a full disk
+            return                         # would fail each one only after Optuna's retries, for seconds)
         self.writer.trial_ids[key] = self.store.storage.create_new_trial(self.study_id, template_trial=template)
 
     # -- events from the backend -----------------------------------------------------------------
@@ -289,7 +334,8 @@ class Runner:
         return bool(trial.should_prune())
 
     def _store_report(self, key: int, step: int, value: float) -> None:
-        self.store.storage.set_trial_intermediate_value(self.writer.trial_ids[key], step, value)
+        if key in self.writer.trial_ids:  # else the trial never reached the store
+            self.store.storage.set_trial_intermediate_value(self.writer.trial_ids[key], step, value)
 
     def on_finish(self, outcome: TrialOutcome) -> None:
         from optuna.trial import TrialState
@@ -325,7 +371,9 @@ class Runner:
     def _store_finish(self, key: int, attrs: dict[str, Any], state: Any, value: float | None) -> None:
         from optuna.trial import TrialState
 
-        storage, trial_id = self.store.storage, self.writer.trial_ids[key]
+        storage, trial_id = self.store.storage, self.writer.trial_ids.get(key)
+        if trial_id is None:  # the trial never reached the store
+            return
         for k, v in attrs.items():
             storage.set_trial_user_attr(trial_id, k, v)
         storage.set_trial_state_values(trial_id, state, [value] if state == TrialState.COMPLETE else None)
