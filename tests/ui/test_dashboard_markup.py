@@ -78,3 +78,21 @@ def test_a_job_whose_runner_died_shows_as_stale_not_running(lab, page):
     expect(status).to_contain_text("stale", timeout=90_000)
     page.screenshot(path=str(ARTIFACTS / "dashboard-stale.png"))
     assert not page.console_errors, page.console_errors
+
+
+def test_the_sidebar_shows_a_job_whose_runner_died_as_stale(lab, page):
+    from tests.ui.test_sidebar import SIDEBAR, _open_sidebar
+
+    store = Store(home=lab.home)
+    from jupyter_hpo.spec import TuningSpec
+
+    spec = TuningSpec.from_dict({"name": "ui-dead-sidebar", "trial": {"function": "tests.objectives:quadratic"},
+                                 "space": {"x": {"type": "float", "low": 0, "high": 1}}})
+    store.create_job(spec.name, spec.to_dict(), "maximize")
+    store.set_job_attrs(spec.name, status="running", heartbeat=0, backend="local",
+                        runner={"pid": 2**22 + 4322, "host": socket.gethostname(), "started": 0})
+    _open_sidebar(page, lab)
+    row = page.locator(f'{SIDEBAR} li.jp-hpo-job[data-job="{spec.name}"]')
+    expect(row.locator("[data-testid=hpo-job-status]")).to_have_text("stale", timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "sidebar-stale.png"))
+    assert not page.console_errors, page.console_errors
