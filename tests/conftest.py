@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,23 @@ EXAMPLE = REPO / "examples" / "credit_default"
 # no test may reach AWS: dummy credentials and a single attempt everywhere
 os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
                   AWS_MAX_ATTEMPTS="1")
+
+
+_MAIN = sys.modules["__main__"]
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_main_module():
+    """An IPython shell made in this process (magics tests) installs its own ``__main__``, and resetting it
+    drops ``__spec__``, which multiprocessing's spawn (the local pool, started here by backend tests) reads."""
+    _restore_main()
+    yield
+    _restore_main()
+
+
+def _restore_main() -> None:
+    if not hasattr(sys.modules.get("__main__"), "__spec__"):
+        sys.modules["__main__"] = _MAIN
 
 
 @pytest.fixture
