@@ -194,6 +194,7 @@ def without_write_access(home: Path) -> Iterator[None]:
     for path in modes:
         path.chmod(0o555 if path.is_dir() else 0o444)
     root = os.geteuid() == 0
+    opened = _let_others_traverse_to_the_libraries() if root else {}
     if root:
         os.setegid(NOBODY)
         os.seteuid(NOBODY)
@@ -205,8 +206,22 @@ def without_write_access(home: Path) -> Iterator[None]:
             os.seteuid(0)
             os.setegid(0)
         api._stores.clear()
-        for path, mode in modes.items():
+        for path, mode in {**modes, **opened}.items():
             path.chmod(mode)
+
+
+def _let_others_traverse_to_the_libraries() -> dict[Path, int]:
+    """Opening a store reads Optuna's migration scripts; a CI clone may sit in a private (0700) folder,
+    which ``nobody`` could not enter. Let others traverse the folders above the libraries (restored after)."""
+    import optuna
+
+    changed: dict[Path, int] = {}
+    for folder in reversed(Path(optuna.__file__).resolve().parents):
+        mode = folder.stat().st_mode
+        if not mode & 0o001:
+            changed[folder] = mode
+            folder.chmod(mode | 0o001)
+    return changed
 
 
 def close_connections() -> None:
