@@ -164,15 +164,7 @@ def _training_definition(spec: TuningSpec, opts: SageMakerOptions, code_uri: str
     if opts.spot:  # a spot trial may wait for capacity as long as it may run
         definition["EnableManagedSpotTraining"] = True
         stopping["MaxWaitTimeInSeconds"] = 2 * max_run
-    if opts.inputs:
-        definition["InputDataConfig"] = [
-            {"ChannelName": name, "DataSource": {"S3DataSource": {
-                "S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}}}
-            for name, uri in opts.inputs.items()]
-    if opts.subnets:
-        definition["VpcConfig"] = {"Subnets": list(opts.subnets), "SecurityGroupIds": list(opts.security_group_ids)}
-    if opts.environment:
-        definition["Environment"] = dict(opts.environment)
+    definition.update(_aws.data_network_environment(opts))
     return definition
 
 

@@ -515,16 +515,24 @@ def training_job_request(spec: TuningSpec, opts: SageMakerOptions, *, job_name: 
     }
     if not opts.role:
         raise SpecError("`backend.options.role` is required: the IAM role ARN SageMaker runs training jobs as.")
+    request.update(data_network_environment(opts))
+    return request
+
+
+def data_network_environment(opts: SageMakerOptions) -> dict[str, Any]:
+    """``InputDataConfig``, ``VpcConfig`` and ``Environment`` of a training job (or a tuning job's
+    definition), each only when set."""
+    fields: dict[str, Any] = {}
     if opts.inputs:
-        request["InputDataConfig"] = [
+        fields["InputDataConfig"] = [
             {"ChannelName": name, "DataSource": {"S3DataSource": {
                 "S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}}}
             for name, uri in opts.inputs.items()]
     if opts.subnets:
-        request["VpcConfig"] = {"Subnets": list(opts.subnets), "SecurityGroupIds": list(opts.security_group_ids)}
+        fields["VpcConfig"] = {"Subnets": list(opts.subnets), "SecurityGroupIds": list(opts.security_group_ids)}
     if opts.environment:
-        request["Environment"] = dict(opts.environment)
-    return request
+        fields["Environment"] = dict(opts.environment)
+    return fields
 
 
 def check_space_for_pools(spec: TuningSpec) -> None:
