@@ -111,6 +111,15 @@ class Harness:
             s.assert_no_pending_responses()
 
 
+def start_one(h) -> str:
+    """Start the backend (the code upload) and launch trial 0; returns its training job's name."""
+    h.stub["s3"].add_response("put_object", {})
+    h.backend.start()
+    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
+    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
+    return h.created[0]["TrainingJobName"]
+
+
 def describe(name, status="InProgress", secondary="Starting", *, phases=(), pool=None, billable=None, metrics=()):
     """A DescribeTrainingJob response: ``phases`` are (status, seconds) in order; the last may be open."""
     transitions, t = [], T0
@@ -249,11 +258,7 @@ def test_a_second_trial_lands_on_the_first_ones_warm_pool_and_pools_are_released
 
 def test_a_trial_is_not_launched_before_the_finished_jobs_pool_is_available(tmp_path):
     h = Harness(make_spec(tmp_path), tmp_path)
-    h.stub["s3"].add_response("put_object", {})
-    h.backend.start()
-    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
-    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
-    job0 = h.created[0]["TrainingJobName"]
+    job0 = start_one(h)
     done = dict(phases=[("Starting", 200), ("Training", 60), ("Completed", 0)], billable=60)
     h.stub["sm"].add_response("describe_training_job", describe(job0, "Completed", "Completed", **done))
     log(h, job0, ["auc=0.7"])
@@ -285,11 +290,7 @@ def test_a_trial_is_not_launched_before_the_finished_jobs_pool_is_available(tmp_
 
 def test_no_pool_kept_is_noted_and_the_next_trial_starts_cold(tmp_path):
     h = Harness(make_spec(tmp_path, warm_wait_s=5), tmp_path)
-    h.stub["s3"].add_response("put_object", {})
-    h.backend.start()
-    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
-    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
-    job0 = h.created[0]["TrainingJobName"]
+    job0 = start_one(h)
     done = dict(phases=[("Starting", 200), ("Training", 60), ("Completed", 0)], billable=60)
     h.stub["sm"].add_response("describe_training_job", describe(job0, "Completed", "Completed", **done))
     log(h, job0, ["auc=0.7"])
@@ -339,10 +340,7 @@ def test_resource_limit_with_no_other_pool_fails_the_trial_and_explains_the_quot
 
 def test_resource_limit_with_other_pools_running_shrinks_parallelism(tmp_path):
     h = Harness(make_spec(tmp_path, parallel=2, trials=3), tmp_path)
-    h.stub["s3"].add_response("put_object", {})
-    h.backend.start()
-    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
-    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
+    start_one(h)
     h.stub["sm"].add_client_error("create_training_job", "ResourceLimitExceeded", "limit of 1 instance")
     h.backend.submit(TrialRequest(key=1, params={"eta": 0.1, "max_depth": 5, "booster": "dart"}))
     assert h.events.outcomes == []  # the trial waits for a pool instead of failing
@@ -364,11 +362,7 @@ def test_resource_limit_with_other_pools_running_shrinks_parallelism(tmp_path):
 def test_a_pruned_trial_is_stopped_and_recorded_as_pruned(tmp_path):
     h = Harness(make_spec(tmp_path), tmp_path)
     h.events.prune_at = 1
-    h.stub["s3"].add_response("put_object", {})
-    h.backend.start()
-    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
-    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
-    job0 = h.created[0]["TrainingJobName"]
+    job0 = start_one(h)
     h.stub["sm"].add_response("describe_training_job", describe(
         job0, secondary="Training", phases=[("Starting", 240), ("Training", None)]))
     log(h, job0, ["intermediate step=0 value=0.5", "intermediate step=1 value=0.4"])
@@ -386,10 +380,7 @@ def test_a_pruned_trial_is_stopped_and_recorded_as_pruned(tmp_path):
 
 def test_a_failed_training_job_surfaces_its_failure_reason(tmp_path):
     h = Harness(make_spec(tmp_path, keep_alive_s=0), tmp_path)
-    h.stub["s3"].add_response("put_object", {})
-    h.backend.start()
-    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
-    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
+    start_one(h)
     assert "KeepAlivePeriodInSeconds" not in h.created[0]["ResourceConfig"]
     job0 = h.created[0]["TrainingJobName"]
     failed = describe(job0, "Failed", "Failed", phases=[("Starting", 240), ("Training", 3), ("Failed", 0)],
@@ -435,10 +426,7 @@ def test_cancel_stops_running_jobs_and_close_releases_their_pools(tmp_path):
 
 def test_expired_credentials_while_polling_fail_the_job_with_a_clear_error(tmp_path):
     h = Harness(make_spec(tmp_path), tmp_path)
-    h.stub["s3"].add_response("put_object", {})
-    h.backend.start()
-    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
-    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
+    start_one(h)
     h.stub["sm"].add_client_error("describe_training_job", "ExpiredTokenException", "The security token expired")
     with pytest.raises(BackendError, match="credentials expired"):
         h.poll()
@@ -447,11 +435,7 @@ def test_expired_credentials_while_polling_fail_the_job_with_a_clear_error(tmp_p
 
 def test_throttled_status_checks_back_off_and_recover(tmp_path):
     h = Harness(make_spec(tmp_path), tmp_path)
-    h.stub["s3"].add_response("put_object", {})
-    h.backend.start()
-    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
-    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
-    job0 = h.created[0]["TrainingJobName"]
+    job0 = start_one(h)
     h.stub["sm"].add_client_error("describe_training_job", "ThrottlingException", "Rate exceeded")
     h.poll()
     assert any("throttled" in n for n in h.events.notes)
@@ -718,11 +702,7 @@ def test_stopping_a_job_whose_runner_died_releases_its_warm_pools(home, tmp_path
 
 def test_expired_credentials_mid_job_cancel_and_close_report_instead_of_raising(tmp_path):
     h = Harness(make_spec(tmp_path, warm_wait_s=5), tmp_path)
-    h.stub["s3"].add_response("put_object", {})
-    h.backend.start()
-    h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:a"})
-    h.backend.submit(TrialRequest(key=0, params={"eta": 0.1, "max_depth": 4, "booster": "dart"}))
-    job0 = h.created[0]["TrainingJobName"]
+    job0 = start_one(h)
     h.stub["sm"].add_client_error("describe_training_job", "ExpiredTokenException", "The security token expired")
     with pytest.raises(BackendError, match="ExpiredTokenException.*refresh them and resume the job"):
         h.poll()
