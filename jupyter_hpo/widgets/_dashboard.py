@@ -341,8 +341,13 @@ class Dashboard(anywidget.AnyWidget):
             return
         self._base_summary = base
         importance = None
-        if base["complete"] != self._importance_at:
-            self._importance_at = base["complete"]
+        # recomputed when the complete count changed by 5 % (and at least 1), or the job ended: on a
+        # long job it is the dearest part of a poll, and a handful of trials barely moves the shares
+        done = base["complete"]
+        step = max(1, int(self._importance_at * 0.05))
+        active = JobStatus(base["status"]).is_active()
+        if done != self._importance_at and (done - self._importance_at >= step or not active):
+            self._importance_at = done
             importance = param_importance(self.rows, self.space)
         with self.hold_sync():
             self.summary = {**base, **_timing(base, self.rows, time.time())}
