@@ -204,9 +204,9 @@ class Store:
                 rdb.engine.dispose()
             return optuna.storages.get_storage(rdb)
         except (OSError, sqlite3.Error, sqlalchemy.exc.SQLAlchemyError) as e:
-            raise StoreError(f"cannot open the store at {self.url}: {error_text(e)}") from None
+            raise StoreError(f"cannot open the store at {self.shown_url}: {error_text(e)}") from None
         except ImportError as e:  # e.g. a PostgreSQL URL without its driver
-            raise StoreError(f"cannot open the store at {self.url}: a module it needs is not installed "
+            raise StoreError(f"cannot open the store at {self.shown_url}: a module it needs is not installed "
                              f"({e.__cause__ or e}).") from None
 
     def _sqlite_path(self) -> Path | None:
@@ -228,6 +228,17 @@ class Store:
         return self.home / "jobs" / check_job_name(name)
 
     # -- jobs ----------------------------------------------------------------------------------
+    @property
+    def shown_url(self) -> str:
+        """The store's URL for messages, with any password masked (a team's PostgreSQL URL may hold one)."""
+        try:
+            from sqlalchemy.engine import make_url
+
+            parsed = make_url(self.url)
+        except Exception:  # noqa: BLE001 - not a URL SQLAlchemy can read: nothing to mask in it
+            return self.url
+        return self.url if parsed.password is None else parsed.render_as_string(hide_password=True)
+
     def create_job(self, name: str, spec: dict[str, Any], direction: str) -> int:
         """Create the study of a new job; raise :class:`JobStateError` if the name is taken."""
         import optuna
@@ -241,7 +252,7 @@ class Store:
         except optuna.exceptions.DuplicatedStudyError:
             raise JobStateError(f"a job named {name!r} already exists; choose another name.") from None
         except Exception as e:
-            raise StoreError(f"cannot create job {name!r} in the store at {self.url}: {error_text(e)}") from None
+            raise StoreError(f"cannot create job {name!r} in the store at {self.shown_url}: {error_text(e)}") from None
         now = time.time()
         try:
             for key, value in (("spec", spec), ("backend", spec["backend"]["name"]), ("status", "pending"),
@@ -252,7 +263,7 @@ class Store:
                 self._storage.delete_study(study_id)
             except Exception:  # noqa: BLE001 - the first error is the one to report
                 pass
-            raise StoreError(f"cannot create job {name!r} in the store at {self.url}: {error_text(e)}") from None
+            raise StoreError(f"cannot create job {name!r} in the store at {self.shown_url}: {error_text(e)}") from None
         return study_id
 
     def delete_job(self, name: str) -> None:
@@ -268,7 +279,7 @@ class Store:
         try:
             study_id = self._storage.get_study_id_from_name(name)
         except (KeyError, optuna.exceptions.OptunaError):
-            raise JobNotFoundError(f"no job named {name!r} in the store at {self.url}.") from None
+            raise JobNotFoundError(f"no job named {name!r} in the store at {self.shown_url}.") from None
         self._ids[name] = study_id
         return study_id
 
@@ -288,7 +299,7 @@ class Store:
             for key, value in attrs.items():
                 self._storage.set_study_user_attr(study_id, key, value)
         except Exception as e:
-            raise StoreError(f"cannot write job {name!r} to the store at {self.url}: {error_text(e)}") from None
+            raise StoreError(f"cannot write job {name!r} to the store at {self.shown_url}: {error_text(e)}") from None
 
     @staticmethod
     def status_of(attrs: dict[str, Any], now: float | None = None) -> JobStatus:

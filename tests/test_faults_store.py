@@ -420,3 +420,13 @@ def test_a_store_url_that_cannot_be_opened_is_a_store_error_naming_it(home, tmp_
     assert capsys.readouterr().err == f"error: {opened.value}\n"
     assert not (home / "jobs").exists()
     assert (tmp_path / "notes.db").read_text() == "shopping list\n", "a file that is not a store is left alone"
+
+
+def test_a_password_in_the_store_url_never_shows_in_a_message(home, monkeypatch):
+    url = "postgresql+psycopg2://hpo:s3cret-pw@localhost:1/hpo"
+    monkeypatch.setenv("JUPYTER_HPO_STORE_URL", url)
+    monkeypatch.setitem(sys.modules, "psycopg2", None)
+    with pytest.raises(StoreError) as opened:
+        api.launch(objective=objectives.quadratic, space=X, max_trials=3, name="nowhere")
+    assert "s3cret-pw" not in str(opened.value)
+    assert str(opened.value).startswith("cannot open the store at postgresql+psycopg2://hpo:***@localhost:1/hpo: ")
