@@ -21,10 +21,8 @@ phase). See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import queue
 import random
 import re
@@ -37,6 +35,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import log as _log, machine_info, stats  # noqa: E402 - benchmarks/ is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "live_updates.json"
@@ -58,67 +58,6 @@ def quick(params):
 
 space = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
 """
-
-
-# -- small helpers --------------------------------------------------------------------------------
-def _log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def pct(values: list[float], q: float) -> float | None:
-    """The q-quantile (0..1) with linear interpolation between closest ranks; None when empty."""
-    s = sorted(values)
-    if not s:
-        return None
-    pos = q * (len(s) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
-
-
-def stats(values: list[float]) -> dict[str, Any]:
-    return {"n": len(values), "p50": pct(values, 0.5), "p95": pct(values, 0.95),
-            "max": max(values) if values else None, "min": min(values) if values else None,
-            "mean": statistics.fmean(values) if values else None}
-
-
-def machine_info() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(),
-        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "cpu_model": None, "memory_gb": None, "loadavg_at_start": list(os.getloadavg()),
-        "platform": platform.platform(), "python": platform.python_version(), "git_commit": None,
-    }
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu_model"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    from importlib.metadata import PackageNotFoundError, version
-
-    for pkg in ("jupyter-hpo", "optuna", "ipykernel", "jupyter_client", "ipywidgets", "anywidget", "psutil"):
-        try:
-            info[pkg.replace("-", "_")] = version(pkg)
-        except PackageNotFoundError:
-            info[pkg.replace("-", "_")] = None
-    try:
-        import psutil
-
-        info["memory_gb"] = round(psutil.virtual_memory().total / 2**30, 1)
-    except ImportError:
-        pass
-    try:
-        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        info["git_commit"] = out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return info
 
 
 # -- CPU accounting: ours vs. the rest of the machine ---------------------------------------------
@@ -694,7 +633,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result: dict[str, Any] = {
             "benchmark": "jupyter-hpo live updates (benchmarks/live_updates.py)",
-            "machine": machine_info(),
+            "machine": machine_info(("jupyter-hpo", "optuna", "ipykernel", "jupyter_client", "ipywidgets",
+                                     "anywidget", "psutil")),
             "goals_definition": {
                 "latency_p95_s": GOAL_LATENCY_P95_S, "cell_extra_p95_ms": GOAL_CELL_EXTRA_P95_MS,
                 "import_s": GOAL_IMPORT_S, "load_ext_s": GOAL_LOAD_EXT_S},

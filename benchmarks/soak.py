@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import datetime
 import json
 import os
-import platform
 import shutil
 import socket
 import statistics
@@ -43,6 +41,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from _common import log as _log, machine_info, stats  # noqa: E402 - benchmarks/ is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "soak.json"
@@ -60,54 +60,8 @@ def soak_objective(params: dict[str, Any]) -> float:
 
 
 # -- small helpers --------------------------------------------------------------------------------
-def _log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def pct(values: list[float], q: float) -> float | None:
-    """The q-quantile (0..1), linear between closest ranks; None when empty."""
-    s = sorted(values)
-    if not s:
-        return None
-    pos = q * (len(s) - 1)
-    lo, hi = int(pos), min(int(pos) + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
-
-
-def stats(values: list[float]) -> dict[str, Any]:
-    return {"n": len(values), "p50": pct(values, 0.5), "p95": pct(values, 0.95),
-            "max": max(values) if values else None}
-
-
 def ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else a / b
-
-
-def machine_info() -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    import psutil
-
-    info: dict[str, Any] = {
-        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "loadavg_at_start": list(os.getloadavg()), "platform": platform.platform(),
-        "python": platform.python_version(), "git_commit": None,
-    }
-    for pkg in ("jupyter-hpo", "optuna", "jupyter_server", "anywidget", "psutil"):
-        try:
-            info[pkg.replace("-", "_")] = version(pkg)
-        except PackageNotFoundError:
-            info[pkg.replace("-", "_")] = None
-    try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        info["git_commit"] = (head + ("-dirty" if dirty else "")) or None
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return info
 
 
 def _busy_cpu_s() -> float:
@@ -617,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     _log(f"JUPYTER_HPO_HOME={home}")
     try:
         settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-        result: dict[str, Any] = {"benchmark": "jupyter-hpo soak (benchmarks/soak.py)", "machine": machine_info(),
+        result: dict[str, Any] = {"benchmark": "jupyter-hpo soak (benchmarks/soak.py)", "machine": machine_info(("jupyter-hpo", "optuna", "jupyter_server", "anywidget", "psutil")),
                                   "settings": settings}
         result.update(analyse(run_soak(args, home), args))
         result["machine"]["loadavg_at_end"] = list(os.getloadavg())

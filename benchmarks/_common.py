@@ -1,0 +1,77 @@
+"""What the benchmark scripts share: progress lines, quantiles, and a description of the machine."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def log(msg: str) -> None:
+    """A timestamped progress line on stderr (the table and the JSON go to stdout and a file)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def pct(values: list[float], q: float) -> float | None:
+    """The q-quantile (0..1) with linear interpolation between closest ranks; None when empty."""
+    s = sorted(values)
+    if not s:
+        return None
+    pos = q * (len(s) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def stats(values: list[float]) -> dict[str, Any]:
+    return {"n": len(values), "p50": pct(values, 0.5), "p95": pct(values, 0.95),
+            "max": max(values) if values else None, "min": min(values) if values else None,
+            "mean": statistics.fmean(values) if values else None}
+
+
+def machine_info(packages: tuple[str, ...]) -> dict[str, Any]:
+    """Date, CPUs, memory, load, Python, the git commit (``-dirty`` if changed) and ``packages``' versions."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    info: dict[str, Any] = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(),
+        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_model": None, "memory_gb": None, "loadavg_at_start": list(os.getloadavg()),
+        "platform": platform.platform(), "python": platform.python_version(), "git_commit": None,
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu_model"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    for pkg in packages:  # by metadata: importing a package here would warm a measured import
+        try:
+            info[pkg.replace("-", "_")] = version(pkg)
+        except PackageNotFoundError:
+            info[pkg.replace("-", "_")] = None
+    try:
+        import psutil
+
+        info["memory_gb"] = round(psutil.virtual_memory().total / 2**30, 1)
+    except ImportError:
+        pass
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        info["git_commit"] = out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info
