@@ -279,19 +279,6 @@ def _warm_start(opts: SageMakerOptions) -> dict[str, Any] | None:
             "WarmStartType": kinds[kind]}
 
 
-def _source_and_entry(spec: TuningSpec, opts: SageMakerOptions) -> tuple[Path, str]:
-    script = Path(spec.trial.script or "")
-    source = Path(opts.source_dir).expanduser().resolve() if opts.source_dir else script.resolve().parent
-    if not source.is_dir():
-        raise SpecError(f"`backend.options.source_dir` must be an existing folder, but got {str(source)!r}.")
-    try:
-        entry = script.resolve().relative_to(source)
-    except ValueError:
-        raise SpecError(f"`trial.script` ({script}) must be inside `backend.options.source_dir` ({source}), "
-                        "which is what is uploaded to SageMaker.") from None
-    return source, entry.as_posix()
-
-
 # -- the backend ---------------------------------------------------------------------------------
 @dataclass
 class _Mirror:
@@ -369,7 +356,7 @@ class AmtBackend(Backend):
             raise SpecError("the amt backend needs `trial.script`: SageMaker AMT runs a training script in a "
                             "container, so a function objective (`trial.function`) cannot run there (use the "
                             "local backend for functions).")
-        _, entry = _source_and_entry(spec, opts)
+        _, entry = _aws.source_and_entry(spec, opts)
         request = tuning_job_request(spec, opts, tuning_job_name=tuning_job_name(spec.name),
                                      code_uri=opts.code_uri(spec.name), entry=entry)
         validate_request("CreateHyperParameterTuningJob", request)
@@ -395,7 +382,7 @@ class AmtBackend(Backend):
         if marker.is_file() and json.loads(marker.read_text()).get("tuning_job") == self.tuning_job:
             if self._describe_or_none() is not None:  # a resumed runner: the tuning job is ours
                 return
-        source, entry = _source_and_entry(self.spec, self.opts)
+        source, entry = _aws.source_and_entry(self.spec, self.opts)
         code_uri = self.opts.code_uri(self.spec.name)
         request = tuning_job_request(self.spec, self.opts, tuning_job_name=self.tuning_job,
                                      code_uri=code_uri, entry=entry)

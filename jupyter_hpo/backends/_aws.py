@@ -591,6 +591,21 @@ def package_source(source_dir: str | os.PathLike[str], spec: TuningSpec, *, max_
     return buffer.getvalue()
 
 
+def source_and_entry(spec: TuningSpec, opts: SageMakerOptions) -> tuple[Path, str]:
+    """The folder uploaded as ``sourcedir.tar.gz`` (``source_dir``, or the script's folder) and the
+    script's path inside it (``sagemaker_program``)."""
+    script = Path(spec.trial.script or "")
+    source = Path(opts.source_dir).expanduser().resolve() if opts.source_dir else script.resolve().parent
+    if not source.is_dir():
+        raise SpecError(f"`backend.options.source_dir` must be an existing folder, but got {str(source)!r}.")
+    try:
+        entry = script.resolve().relative_to(source)
+    except ValueError:
+        raise SpecError(f"`trial.script` ({script}) must be inside `backend.options.source_dir` ({source}), "
+                        "which is what is uploaded to SageMaker.") from None
+    return source, entry.as_posix()
+
+
 def split_s3(uri: str) -> tuple[str, str]:
     m = _S3.fullmatch(uri)
     if not m:

@@ -47,6 +47,7 @@ from jupyter_hpo.backends._aws import (
     parse_log_line,
     phase_seconds,
     simulation_defaults,
+    source_and_entry,
     split_s3,
     training_job_request,
     validate_request,
@@ -141,12 +142,10 @@ class SageMakerBackend(Backend):
             raise SpecError("the sagemaker backend runs a training script in a SageMaker container: give "
                             "`trial.script` (a function objective only runs on the local backend).")
         check_space_for_pools(spec)
-        _source_and_entry(spec, opts)
+        _, entry = source_and_entry(spec, opts)
         check_credentials(opts)
-        point = {name: spec.space[name].to_dict().get("low", None) for name in spec.space}
-        params = {n: (v if v is not None else spec.space[n].to_dict()["choices"][0]) for n, v in point.items()}
-        body = training_job_request(spec, opts, job_name=_job_name(spec.name, 0), params=params,
-                                    code_uri=opts.code_uri(spec.name), entry="train.py")
+        body = training_job_request(spec, opts, job_name=_job_name(spec.name, 0), params=_a_point(spec),
+                                    code_uri=opts.code_uri(spec.name), entry=entry)
         validate_request("CreateTrainingJob", body)
         return spec
 
@@ -155,7 +154,7 @@ class SageMakerBackend(Backend):
         if self.clients is None:
             self.clients = make_clients(self.opts)
             self._owns_clients = True
-        source_dir, self.entry = _source_and_entry(self.spec, self.opts)
+        source_dir, self.entry = source_and_entry(self.spec, self.opts)
         self.code_uri = self.opts.code_uri(self.spec.name)
         bucket, key = split_s3(self.code_uri)
         body = package_source(source_dir, self.spec)
@@ -589,19 +588,15 @@ def _last_job_per_pool(trials: list[Any]) -> dict[str, str]:
     return last
 
 
+def _a_point(spec: TuningSpec) -> dict[str, Any]:
+    """One valid point of the space (each parameter's low end or first choice), for a sample request."""
+    point = {}
+    for name in spec.space:
+        body = spec.space[name].to_dict()
+        point[name] = body["low"] if "low" in body else body["choices"][0]
+    return point
+
+
 def _job_name(job: str, key: int) -> str:
     """A training-job name (<= 63 characters, unique even if a job name is reused)."""
     return f"{job[:44].rstrip('-')}-{key:05d}-{secrets.token_hex(3)}"
-
-
-def _source_and_entry(spec: TuningSpec, opts: SageMakerOptions) -> tuple[Path, str]:
-    script = Path(spec.trial.script or "")
-    source = Path(opts.source_dir).expanduser().resolve() if opts.source_dir else script.parent
-    if not source.is_dir():
-        raise SpecError(f"`backend.options.source_dir` must be an existing folder, but got {str(source)!r}.")
-    try:
-        entry = script.resolve().relative_to(source.resolve())
-    except ValueError:
-        raise SpecError(f"`trial.script` ({script}) must be inside `backend.options.source_dir` ({source}), "
-                        "which is what is uploaded to SageMaker.") from None
-    return source, entry.as_posix()
