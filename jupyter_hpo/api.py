@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from jupyter_hpo.exceptions import HpoError, JobStateError, JobTimeoutError, SpecError
+from jupyter_hpo.exceptions import HpoError, JobStateError, JobTimeoutError, SpecError, StoreError
 from jupyter_hpo.space import SearchSpace
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import JobStatus, Store, _pid_alive
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 __all__ = ["launch", "attach", "attach_amt", "list_jobs", "compare", "estimate", "Job", "TrialFeed", "open_store"]
+
+log = logging.getLogger(__name__)
 
 # flat keyword -> (section, field) of the spec
 _KWARGS = {
@@ -338,21 +341,35 @@ class Job:
             return status
         if status == JobStatus.STALE:  # before any write: a runner frozen mid-write would block it
             self._end_hung_runner()
-        self.store.set_job_attrs(self.name, stop_requested=True)
         runner = self.attrs.get("runner") or {}
+        try:
+            self.store.set_job_attrs(self.name, stop_requested=True)
+        except StoreError:
+            # a runner on this machine also stops on SIGTERM: the request need not wait for the store
+            if status == JobStatus.STALE or not self._signal_runner(runner):
+                raise
+            log.warning("job %s: the stop request could not be written; its runner was signalled", self.name)
+            return self.wait(timeout) if wait else self.status
         if status == JobStatus.STALE:
             self.store.mark_interrupted(self.name)
             notes = self._release_orphans()
             self.store.set_job_attrs(self.name, status="stopped", reason="stopped (its runner had died)",
                                      ended=time.time(), **({"notes": notes} if notes else {}))
             return JobStatus.STOPPED
-        pid = runner.get("pid")
-        if pid and runner.get("host") == _hostname() and _pid_alive(int(pid)):
-            try:
-                os.kill(int(pid), signal.SIGTERM)
-            except OSError:
-                pass
+        self._signal_runner(runner)
         return self.wait(timeout) if wait else self.status
+
+    @staticmethod
+    def _signal_runner(runner: dict[str, Any]) -> bool:
+        """Send SIGTERM to the job's runner when it lives on this machine; True if it was sent."""
+        pid = runner.get("pid")
+        if not pid or runner.get("host") != _hostname() or not _pid_alive(int(pid)):
+            return False
+        try:
+            os.kill(int(pid), signal.SIGTERM)
+        except OSError:
+            return False
+        return True
 
     def _end_hung_runner(self, timeout: float = 10.0) -> None:
         """End this job's runner if it still lives on this host while shown stale (hung, or frozen

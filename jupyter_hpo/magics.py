@@ -406,7 +406,9 @@ class HpoMagics(Magics):
         from jupyter_hpo.widgets import Dashboard
 
         self.last_job = job.name
-        display(Dashboard(job))
+        board = Dashboard(job)
+        display(board)
+        board.start()  # live even when the next cell keeps the kernel busy
         return job
 
     def open_builder(self, name: str) -> None:

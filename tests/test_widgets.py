@@ -20,7 +20,7 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 from jupyter_hpo import api
-from jupyter_hpo.exceptions import JobNotFoundError, SearchSpaceError
+from jupyter_hpo.exceptions import JobNotFoundError, SearchSpaceError, StoreError
 from jupyter_hpo.space import CategoricalParam, FloatParam, IntParam, SearchSpace
 from jupyter_hpo.store import JobStatus
 from jupyter_hpo.widgets import CompareView, Dashboard, SearchSpaceBuilder
@@ -305,6 +305,70 @@ def test_the_stop_message_stops_a_running_job(home):
     assert interrupted and all(r["state"] == "fail" for r in interrupted)
     assert dash.summary["done"] == sum(r["state"] in ("complete", "fail") for r in dash.rows) - len(interrupted)
     assert 0 < dash.summary["done"] < 40
+
+
+def test_a_stop_request_is_answered_with_its_id_and_a_failed_one_says_why(home, monkeypatch):
+    job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
+                     hyperparameters={"sleep": 0.5}, max_trials=40, max_parallel=1, name="stop-reply")
+    dash = Dashboard(job)
+    sent = capture(dash, monkeypatch)
+
+    def refuse(*_args: Any, **_kw: Any) -> None:
+        raise StoreError("cannot write job 'stop-reply' to the store at /x: disk I/O error")
+
+    monkeypatch.setattr(job.store, "set_job_attrs", refuse)  # a store that cannot be written ...
+    monkeypatch.setattr(api.Job, "_signal_runner", staticmethod(lambda runner: False))  # ... nor the runner reached
+    dash._handle_custom_msg({"type": "stop", "id": 3}, [])
+    assert sent[-1] == {**sent[-1], "type": "stop-reply", "id": 3, "ok": False}
+    assert "disk I/O error" in sent[-1]["error"] and "disk I/O error" in dash.error
+    assert job.status.is_active() and not job.attrs.get("stop_requested")
+
+    monkeypatch.undo()
+    sent = capture(dash, monkeypatch)
+    dash._handle_custom_msg({"type": "stop", "id": 4}, [])
+    assert [m for m in sent if m["type"] == "stop-reply"][0] == {**sent[-1], "type": "stop-reply", "id": 4,
+                                                                  "ok": True, "error": ""}
+    assert job.wait(timeout=60) == JobStatus.STOPPED and dash.error == ""
+
+
+def test_a_runner_is_stopped_even_when_the_store_cannot_take_the_request(home, monkeypatch):
+    job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
+                     hyperparameters={"sleep": 0.5}, max_trials=40, max_parallel=1, name="stop-unwritable")
+    wait_for(lambda: job.summary()["running"] > 0, timeout=60)
+    real = job.store.set_job_attrs
+
+    def refuse(name: str, **attrs: Any) -> None:
+        if "stop_requested" in attrs:
+            raise StoreError("cannot write job 'stop-unwritable' to the store: database is locked")
+        real(name, **attrs)
+
+    monkeypatch.setattr(job.store, "set_job_attrs", refuse)
+    assert job.stop(wait=False) in (JobStatus.RUNNING, JobStatus.STOPPED)
+    monkeypatch.undo()
+    assert job.wait(timeout=60) == JobStatus.STOPPED
+    assert "SIGTERM" in job.attrs["reason"] and job.summary()["complete"] < 40
+
+
+def test_a_displayed_dashboard_streams_whole_snapshots_until_a_view_says_hello(home, monkeypatch):
+    # a kernel busy running the next cell answers the view's hello only when that cell ends
+    job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
+                     hyperparameters={"sleep": 0.2}, max_trials=12, max_parallel=2, name="busy-kernel")
+    dash = Dashboard(job, interval=0.1)
+    sent = capture(dash, monkeypatch)
+    dash.start()
+    wait_for(lambda: len(sent) >= 3, timeout=60)
+    assert all(m["type"] == "snapshot" for m in sent)
+    for before, msg in itertools.pairwise(sent):  # each one has every row the previous one had, and more
+        assert {r["number"] for r in before["trials"]} <= {r["number"] for r in msg["trials"]}
+        assert msg["_at"] - before["_at"] >= MIN_SEND_GAP_S - 0.02
+    dash._handle_custom_msg({"type": "hello"}, [])
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    wait_for(lambda: not dash._thread.is_alive(), timeout=10)
+    last = max(i for i, m in enumerate(sent) if m["type"] == "snapshot")  # the answer to hello
+    after = sent[last:]
+    assert all(m["type"] == "delta" for m in after[1:])
+    rows = {r["number"]: r for m in after for r in m["trials"]}
+    assert len(rows) == 12 and all(r["state"] == "complete" for r in rows.values())
 
 
 def test_closing_the_dashboard_stops_its_polling_thread(home, monkeypatch):

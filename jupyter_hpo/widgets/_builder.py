@@ -355,4 +355,5 @@ class SearchSpaceBuilder(w.VBox):
             self.dashboard.close()
         self.dashboard = Dashboard(job)
         self.output.children = (self.dashboard,)
+        self.dashboard.start()
         return job

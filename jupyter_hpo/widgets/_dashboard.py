@@ -7,7 +7,13 @@ Data flow. Synced traits carry only small things (``job_name``, ``status``, ``su
 * Python answers ``{"type": "snapshot", "trials": [row, ...], "plot": [number, ...] | None}`` with every row;
 * a daemon thread then polls :class:`jupyter_hpo.api.TrialFeed` every ``interval`` seconds and sends
   ``{"type": "delta", "trials": [changed rows], "plot": ...}`` at most every 0.5 s (``plot`` only when it changed);
-* ``{"type": "stop"}`` from the front end calls ``job.stop(wait=False)``.
+* :meth:`Dashboard.start` (called when it is displayed) starts the thread at once: until a view said
+  hello (a kernel busy running another cell holds ``hello`` back) it sends whole snapshots, at most every
+  ``max(0.5, rows / 1000)`` seconds, so the view is complete while the cell runs;
+* ``{"type": "stop", "id": n}`` from the front end calls ``job.stop(wait=False)`` and is answered
+  ``{"type": "stop-reply", "id": n, "ok": bool, "error": str}``. Stop is idempotent: the front end sends it
+  again when no reply came within a few seconds, and says so when the kernel never answers (a kernel busy
+  running another cell handles widget messages only when that cell ends).
 
 The thread ends once the job has ended (completed, stopped or failed) and no trial is left unfinished,
 after a final delta, or when the widget is closed. A job that looks stale (its heartbeat is late) is
@@ -60,6 +66,8 @@ STALE_POLL_S = 5.0
 _FINISHED = ("complete", "pruned", "fail")
 _ENDED = (JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED)
 _SETTLE_POLLS = 10
+#: Before any view said hello, whole snapshots are sent at most every max(0.5 s, rows x this) seconds.
+_SNAPSHOT_S_PER_ROW = 0.001
 
 
 def _finite(x: Any) -> Any:
@@ -356,9 +364,28 @@ class Dashboard(anywidget.AnyWidget):
             if importance is not None and importance != self.importance:
                 self.importance = importance
 
+    def start(self) -> None:
+        """Follow the job from now on, as the first view's ``hello`` would (call it when displaying).
+
+        A kernel busy running another cell (``job.wait()``, a training step) handles the front end's
+        messages only when that cell ends; the traits and rows still reach the view meanwhile.
+        """
+        self._ensure_polling()
+
     def _flush(self) -> None:
         with self._lock:
-            if not self._connected or not self._pending:
+            if not self._pending:
+                return
+            if not self._connected:
+                # no view has said hello yet, maybe because the kernel is busy: send every row, rarely, so
+                # that a view that rendered meanwhile is complete whatever it missed
+                gap = max(MIN_SEND_GAP_S, len(self._rows) * _SNAPSHOT_S_PER_ROW)
+                if time.monotonic() - self._last_send < gap:
+                    return
+                self._pending.clear()
+                self._plot_sent = self.plotted()
+                self._last_send = time.monotonic()
+                self.send({"type": "snapshot", "trials": self.rows, "plot": self._plot_sent})
                 return
             msg: dict[str, Any] = {"type": "delta", "trials": [self._rows[n] for n in sorted(self._pending)]}
             self._pending.clear()
@@ -414,16 +441,26 @@ class Dashboard(anywidget.AnyWidget):
             self._send_snapshot()
             self._ensure_polling()
         elif kind == "stop":
-            self._stop_job()
+            error = self._stop_job()
+            self.send({"type": "stop-reply", "id": content.get("id"), "ok": not error, "error": error})
         else:
             self.log.warning("jupyter-hpo dashboard: ignored a message of unknown type: %r", content)
 
-    def _stop_job(self) -> None:
+    def _stop_job(self) -> str:
+        """Stop the job; returns what went wrong, or an empty string."""
         try:
             self.job.stop(wait=False)
         except HpoError as e:
             self.error = str(e)
-            return
-        self.refresh()
+            return self.error
+        except Exception as e:  # noqa: BLE001 - the front end is waiting for an answer either way
+            self.log.exception("jupyter-hpo dashboard: stopping job %s failed", self.job_name)
+            self.error = f"cannot stop the job: {type(e).__name__}: {e}"
+            return self.error
+        try:
+            self.refresh()  # shows "Stopping..." at once; the polling thread follows the job to its end
+        except Exception:  # noqa: BLE001 - the stop was asked for: a failed read only delays the display
+            self.log.warning("jupyter-hpo dashboard: reading job %s after the stop failed", self.job_name)
         if self._connected:
             self._ensure_polling()
+        return ""

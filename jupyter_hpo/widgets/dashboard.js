@@ -3,7 +3,9 @@
 // inserted as a text node (textContent, append(string), SVG <text>/<title>), never as HTML.
 //
 // Protocol (see jupyter_hpo/widgets/_dashboard.py): on render we send {type: "hello"}; the kernel answers
-// {type: "snapshot", trials, plot} and then {type: "delta", trials, plot?}. The Stop button sends {type: "stop"}.
+// {type: "snapshot", trials, plot} and then {type: "delta", trials, plot?}. The Stop button sends {type: "stop", id}
+// and the kernel answers {type: "stop-reply", id, ok, error}; stop is idempotent, so an unanswered one is sent
+// again, and after STOP_TRIES the view says the kernel did not answer (it may be busy running a cell).
 
 const SVG = "http://www.w3.org/2000/svg";
 const TABLE_MAX = 200; // the table shows the latest trials
@@ -13,6 +15,8 @@ const H = 250;
 const M = { l: 56, r: 16, t: 14, b: 34 };
 const FINISHED = new Set(["complete", "pruned", "fail"]);
 const ACTIVE = new Set(["pending", "running", "stopping"]);
+const STOP_RETRY_MS = 5000;
+const STOP_TRIES = 3;
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
 // -- DOM helpers (text only) ------------------------------------------------------------------------
@@ -409,13 +413,32 @@ function renderDashboard(model, el) {
     h("section", { class: "hpo-card hpo-table-card" }, h("h4", { text: "Trials" }), tableNote, h("div", { class: "hpo-table-wrap" }, table)));
   el.append(root);
 
+  // the stop request in flight: sent (ms, 0 when none waits for an answer), tries, and why it failed
+  const stopReq = { id: 0, sent: 0, tries: 0, failed: "" };
+  function sendStop() {
+    stopReq.id += 1;
+    stopReq.tries += 1;
+    stopReq.sent = performance.now();
+    model.send({ type: "stop", id: stopReq.id });
+  }
   stop.addEventListener("click", () => {
     stop.disabled = true;
     stop.textContent = "Stopping\u2026";
-    model.send({ type: "stop" });
+    stopReq.tries = 0;
+    stopReq.failed = "";
+    sendStop();
   });
+  function checkStop() {
+    if (!stopReq.sent || performance.now() - stopReq.sent < STOP_RETRY_MS) return;
+    if (stopReq.tries < STOP_TRIES) return sendStop();
+    stopReq.sent = 0;
+    const jobName = model.get("job_name") || "NAME";
+    stopReq.failed = `The kernel did not answer Stop (${STOP_TRIES} tries): it may be busy running a cell, and will stop the job when the cell ends. To stop it now, use the jupyter-hpo sidebar or run: jupyter hpo stop ${jobName}`;
+    schedule(false);
+  }
 
   function tick() {
+    checkStop();
     const sm = st.summary;
     const active = ACTIVE.has(sm.status) && st.live;
     const since = active ? (performance.now() - st.at) / 1000 : 0;
@@ -431,7 +454,7 @@ function renderDashboard(model, el) {
     status.textContent = stat;
     status.className = `hpo-status hpo-status-${stat}`;
     // a stale job (runner gone or late) can be stopped too: the kernel then marks it stopped
-    const stopping = stat === "stopping" || (ACTIVE.has(stat) && sm.stop_requested);
+    const stopping = stat === "stopping" || (ACTIVE.has(stat) && (sm.stop_requested || stopReq.sent > 0));
     stop.disabled = !(ACTIVE.has(stat) || stat === "stale") || stopping;
     stop.textContent = stopping ? "Stopping\u2026" : "Stop";
     const done = sm.done ?? 0;
@@ -443,7 +466,7 @@ function renderDashboard(model, el) {
     if (sm.best) {
       best.append(h("strong", { text: `Best ${sm.metric || "value"}: ${fmt(sm.best.value)}` }), ` (trial ${sm.best.number}, ${sm.direction || ""}) `, h("span", { class: "hpo-best-params", text: fmtParams(sm.best.params) }));
     } else best.textContent = `Best ${sm.metric || "value"}: \u2013`;
-    const err = model.get("error") || "";
+    const err = model.get("error") || (ACTIVE.has(stat) || stat === "stale" ? stopReq.failed : "");
     error.textContent = err;
     error.hidden = !err;
     drawWarm(warm, sm);
@@ -489,6 +512,12 @@ function renderDashboard(model, el) {
     frame = setTimeout(render, Math.max(0, 200 - (performance.now() - last)));
   }
   const onMsg = (msg) => {
+    if (msg && msg.type === "stop-reply") {
+      // every try asks the same: the first answer settles it
+      stopReq.sent = 0;
+      stopReq.failed = msg.ok ? "" : String(msg.error || "the job could not be stopped");
+      return schedule(false);
+    }
     if (!msg || typeof msg !== "object" || (msg.type !== "snapshot" && msg.type !== "delta")) return;
     if (msg.type === "snapshot") {
       st.rows = new Map();

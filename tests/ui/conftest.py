@@ -31,8 +31,15 @@ def _free_port() -> int:
 class Lab:
     """A running JupyterLab: its URL, its root folder and the jupyter-hpo home its kernels use."""
 
-    def __init__(self, url: str, root: Path, home: Path) -> None:
-        self.url, self.root, self.home = url, root, home
+    def __init__(self, url: str, root: Path, home: Path, log: Path) -> None:
+        self.url, self.root, self.home, self.log = url, root, home, log
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the server's log (its kernels write there too): for failure messages."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError as e:
+            return f"(no log: {e})"
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +74,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 raise RuntimeError(f"JupyterLab did not start; see {base / 'lab.log'}") from None
             time.sleep(0.25)
     try:
-        yield Lab(url, root, home)
+        yield Lab(url, root, home, base / "lab.log")
     finally:
         proc.terminate()
         try:

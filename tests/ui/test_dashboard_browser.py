@@ -36,11 +36,24 @@ def wait_count_above(page, n: int, timeout_ms: int = 60_000) -> int:
     return trial_count(page)
 
 
-def test_the_dashboard_streams_comes_back_after_a_reload_and_stops_the_job(lab, page):
+def expect_status(page, lab, status: str, timeout_ms: int = 60_000) -> None:
+    """The dashboard's status badge shows ``status``; else fail with what the dashboard and server said."""
+    try:
+        expect(page.locator('[data-testid="hpo-status"]').first).to_contain_text(status, timeout=timeout_ms)
+    except AssertionError as e:
+        shown = page.locator(".jp-hpo-dashboard .hpo-error").first.inner_text()
+        raise AssertionError(f"{e}\ndashboard error: {shown!r}\nserver log:\n{lab.log_tail()}") from None
+
+
+def new_notebook(lab, name: str, *sources: str) -> None:
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                            "language": "python"}})
-    nb.cells = [nbformat.v4.new_code_cell(SETUP), nbformat.v4.new_code_cell(LAUNCH)]
-    nbformat.write(nb, lab.root / "live.ipynb")
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    nbformat.write(nb, lab.root / name)
+
+
+def test_the_dashboard_streams_comes_back_after_a_reload_and_stops_the_job(lab, page):
+    new_notebook(lab, "live.ipynb", SETUP, LAUNCH)
     ARTIFACTS.mkdir(exist_ok=True)
 
     page.goto(f"{lab.url}/lab/tree/live.ipynb")
@@ -65,7 +78,7 @@ def test_the_dashboard_streams_comes_back_after_a_reload_and_stops_the_job(lab, 
     page.screenshot(path=str(ARTIFACTS / "dashboard-after-reload.png"))
 
     page.locator('[data-testid="hpo-stop"]').first.click()
-    expect(page.locator('[data-testid="hpo-status"]').first).to_contain_text("stopped", timeout=60_000)
+    expect_status(page, lab, "stopped")
     page.screenshot(path=str(ARTIFACTS / "dashboard-stopped.png"))
     store = Store(home=lab.home)
     job = api.attach("ui-live", store)
@@ -73,3 +86,38 @@ def test_the_dashboard_streams_comes_back_after_a_reload_and_stops_the_job(lab, 
     assert job.summary()["complete"] >= after_reload
     assert not page.console_errors, page.console_errors
     assert os.path.exists(ARTIFACTS / "dashboard-stopped.png")
+
+
+def test_while_the_kernel_is_busy_the_dashboard_stays_live_and_says_why_stop_waits(lab, page):
+    # the launch cell is followed by one that keeps the kernel busy, as `job.wait()` or training would
+    busy = "time.sleep(30)\nprint('the busy cell ended')"
+    new_notebook(lab, "busy.ipynb", SETUP, LAUNCH.replace("ui-live", "ui-busy"), busy)
+    page.goto(f"{lab.url}/lab/tree/busy.ipynb?reset")  # only this notebook: no other dashboard in the page
+    wait_kernel_idle(page)
+    run_all_cells(page)
+    expect(page.locator(".jp-hpo-dashboard")).to_be_visible(timeout=90_000)
+    first = wait_count_above(page, 1)
+    dots_before = page.locator('[data-testid="hpo-objective-chart"] circle.hpo-dot').count()
+    wait_count_above(page, first)
+    # rows (not just the counts) keep coming although the kernel cannot answer the view's hello yet
+    page.wait_for_function(
+        """(n) => document.querySelectorAll('[data-testid="hpo-objective-chart"] circle.hpo-dot').length > n""",
+        arg=dots_before, timeout=30_000,
+    )
+    outputs = page.locator(".jp-Notebook .jp-OutputArea")
+    assert "the busy cell ended" not in "".join(outputs.all_inner_texts()), "the kernel was not busy"
+
+    page.locator('[data-testid="hpo-stop"]').first.click()
+    error = page.locator(".jp-hpo-dashboard .hpo-error").first
+    expect(error).to_contain_text("did not answer Stop", timeout=30_000)
+    expect(error).to_contain_text("jupyter hpo stop ui-busy")
+    assert "the busy cell ended" not in "".join(outputs.all_inner_texts())
+    page.screenshot(path=str(ARTIFACTS / "dashboard-busy-kernel.png"))
+
+    # when the cell ends the kernel handles the queued request: the job stops, the message goes
+    expect(outputs.last).to_contain_text("the busy cell ended", timeout=60_000)
+    expect_status(page, lab, "stopped")
+    expect(error).to_be_hidden()
+    job = api.attach("ui-busy", Store(home=lab.home))
+    assert job.status == JobStatus.STOPPED and job.summary()["complete"] < 200
+    assert not page.console_errors, page.console_errors
