@@ -325,13 +325,45 @@ class Store:
     # -- trials --------------------------------------------------------------------------------
     def trials(self, name: str, after: int = -1) -> list[FrozenTrial]:
         """Trials with ``number > after``; reads from the database only what is new or unfinished."""
-        trials = self._storage.get_all_trials(self.study_id(name), deepcopy=False)
+        study_id = self.study_id(name)
+        if after >= 0:
+            newer = self._cached_trials_after(study_id, after)
+            if newer is not None:
+                return newer
+        trials = self._storage.get_all_trials(study_id, deepcopy=False)
         if after < 0:
             return list(trials)
         # trials come ordered by number, which runs 0, 1, 2...: slice rather than scan
         if len(trials) > after and trials[after].number == after:
             return list(trials[after + 1:])
         return [t for t in trials if t.number > after]
+
+    def _cached_trials_after(self, study_id: int, after: int) -> list[FrozenTrial] | None:
+        """The trials numbered above ``after`` straight from Optuna's trial cache, or None without one.
+
+        ``get_all_trials`` sorts the job's whole list on every call: ~4 ms of the ~6.5 ms a poll for the
+        10 newest of 10,000 trials took (the sidebar's ``trials?after=N``). The cache holds the trials by
+        number, so the newest are found by look-up. It refreshes from the database exactly as
+        ``get_all_trials`` does (new and unfinished trials only). It uses Optuna's private cache (stable
+        since Optuna 3.0; a test checks it is used): without it, None, and the public path is taken.
+        """
+        storage = self._storage
+        refresh = getattr(storage, "_read_trials_from_remote_storage", None)
+        studies, lock = getattr(storage, "_studies", None), getattr(storage, "_lock", None)
+        if refresh is None or not isinstance(studies, dict) or lock is None:
+            return None
+        refresh(study_id)
+        with lock:
+            by_number = getattr(studies.get(study_id), "trials", None)
+            if not isinstance(by_number, dict):
+                return None
+            newer, n = [], after + 1
+            while n in by_number:  # numbers run 0, 1, 2, ...: walk up from after + 1
+                newer.append(by_number[n])
+                n += 1
+            if len(by_number) != n:  # a gap in the numbers: look at every trial
+                newer = sorted((t for k, t in by_number.items() if k > after), key=lambda t: t.number)
+            return newer
 
 
     def mark_interrupted(self, name: str) -> int:

@@ -93,6 +93,35 @@ def test_a_second_reader_sees_only_new_and_changed_trials(store, home):
     assert first != running
 
 
+def test_newer_trials_come_from_the_cache_by_number_and_match_the_whole_list(store, home, monkeypatch):
+    store.create_job("job-a", SPEC, "maximize")
+    reader = Store(home=home)
+    ids = [add_trial(store, "job-a", TrialState.COMPLETE, i / 10) for i in range(6)]
+    running = add_trial(store, "job-a", TrialState.RUNNING)
+    everything = reader.trials("job-a")
+    # the poll of the newest trials must not sort the whole list (get_all_trials does): the cache is used
+    monkeypatch.setattr(reader.storage, "get_all_trials", lambda *a, **k: pytest.fail("the whole list was read"))
+    for after in range(9):
+        assert reader.trials("job-a", after=after) == [t for t in everything if t.number > after]
+    store.storage.set_trial_user_attr(running, "step", 3)  # an unfinished trial is read again
+    store.storage.set_trial_state_values(running, TrialState.COMPLETE, [0.9])
+    add_trial(store, "job-a", TrialState.COMPLETE, 0.2)
+    newer = reader.trials("job-a", after=5)
+    assert [(t.number, t.state, t.value, t.user_attrs.get("step")) for t in newer] == [
+        (6, TrialState.COMPLETE, 0.9, 3), (7, TrialState.COMPLETE, 0.2, None)]
+    assert len(ids) == 6
+
+
+def test_newer_trials_without_optunas_cache_take_the_public_path(store, home, monkeypatch):
+    store.create_job("job-a", SPEC, "maximize")
+    for i in range(4):
+        add_trial(store, "job-a", TrialState.COMPLETE, i / 10)
+    reader = Store(home=home)
+    monkeypatch.setattr(reader, "_storage", reader.storage._backend)  # a storage without the cache
+    assert [t.number for t in reader.trials("job-a", after=1)] == [2, 3]
+    assert reader.trials("job-a", after=3) == []
+
+
 def test_optuna_can_open_a_job_as_a_study(store):
     store.create_job("job-a", SPEC, "maximize")
     add_trial(store, "job-a", TrialState.COMPLETE, 0.4)
