@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_hpo.exceptions import HpoError, JobStateError, JobTimeoutError, SpecError, StoreError
 from jupyter_hpo.space import SearchSpace
 from jupyter_hpo.spec import TuningSpec
-from jupyter_hpo.store import JobStatus, Store, _pid_alive
+from jupyter_hpo.store import JobStatus, Store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -359,15 +359,31 @@ class Job:
         self._signal_runner(runner)
         return self.wait(timeout) if wait else self.status
 
-    @staticmethod
-    def _signal_runner(runner: dict[str, Any]) -> bool:
-        """Send SIGTERM to the job's runner when it lives on this machine; True if it was sent."""
+    def _runner_process(self, runner: dict[str, Any]) -> Any:
+        """The job's runner process (psutil) when it lives on this machine, else None: gone, elsewhere,
+        or its pid reused by another process, which must be left alone."""
+        import psutil
+
         pid = runner.get("pid")
-        if not pid or runner.get("host") != _hostname() or not _pid_alive(int(pid)):
+        if not pid or runner.get("host") != _hostname():
+            return None
+        try:
+            proc = psutil.Process(int(pid))
+            cmdline = proc.cmdline()
+        except (psutil.Error, ValueError):
+            return None
+        return proc if "jupyter_hpo.runner" in cmdline and self.name in cmdline else None
+
+    def _signal_runner(self, runner: dict[str, Any]) -> bool:
+        """Send SIGTERM to the job's runner when it lives on this machine; True if it was sent."""
+        import psutil
+
+        proc = self._runner_process(runner)
+        if proc is None:
             return False
         try:
-            os.kill(int(pid), signal.SIGTERM)
-        except OSError:
+            proc.terminate()
+        except psutil.Error:  # it ended meanwhile
             return False
         return True
 
@@ -376,17 +392,9 @@ class Job:
         inside a store write, which would block every other writer), with its workers."""
         import psutil
 
-        runner = self.attrs.get("runner") or {}
-        pid = runner.get("pid")
-        if not pid or runner.get("host") != _hostname():
+        proc = self._runner_process(self.attrs.get("runner") or {})
+        if proc is None:
             return
-        try:
-            proc = psutil.Process(int(pid))
-            cmdline = proc.cmdline()
-        except (psutil.Error, ValueError):
-            return
-        if "jupyter_hpo.runner" not in cmdline or self.name not in cmdline:
-            return  # the pid was reused by another process: leave it alone
         try:
             if os.getpgid(proc.pid) == proc.pid:  # a runner leads its process group: its workers go too
                 os.killpg(proc.pid, signal.SIGKILL)

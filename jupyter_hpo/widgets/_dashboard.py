@@ -380,12 +380,8 @@ class Dashboard(anywidget.AnyWidget):
                 # no view has said hello yet, maybe because the kernel is busy: send every row, rarely, so
                 # that a view that rendered meanwhile is complete whatever it missed
                 gap = max(MIN_SEND_GAP_S, len(self._rows) * _SNAPSHOT_S_PER_ROW)
-                if time.monotonic() - self._last_send < gap:
-                    return
-                self._pending.clear()
-                self._plot_sent = self.plotted()
-                self._last_send = time.monotonic()
-                self.send({"type": "snapshot", "trials": self.rows, "plot": self._plot_sent})
+                if time.monotonic() - self._last_send >= gap:
+                    self._snapshot()
                 return
             msg: dict[str, Any] = {"type": "delta", "trials": [self._rows[n] for n in sorted(self._pending)]}
             self._pending.clear()
@@ -396,13 +392,18 @@ class Dashboard(anywidget.AnyWidget):
             self.send(msg)
 
     def _send_snapshot(self) -> None:
+        """Answer a view's hello: every row as it is now; deltas follow."""
         with self._lock:
             self._poll()
-            self._pending.clear()
-            self._plot_sent = self.plotted()
             self._connected = True
-            self._last_send = time.monotonic()
-            self.send({"type": "snapshot", "trials": self.rows, "plot": self._plot_sent})
+            self._snapshot()
+
+    def _snapshot(self) -> None:
+        """Send every row (called with the lock held)."""
+        self._pending.clear()
+        self._plot_sent = self.plotted()
+        self._last_send = time.monotonic()
+        self.send({"type": "snapshot", "trials": self.rows, "plot": self._plot_sent})
 
     def _ended(self) -> bool:
         return JobStatus(self.status) in _ENDED
