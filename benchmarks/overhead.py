@@ -29,6 +29,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,239 @@ def machine_info() -> dict[str, Any]:
     info["xgboost"] = info.pop("xgboost_cpu")
     info["niceness"] = os.nice(0) if hasattr(os, "nice") else None
     return info
+
+
+def _cpu_snapshot() -> dict[str, float]:
+    """CPU seconds so far: the whole machine's busy and steal time, and this process with its reaped children."""
+    snap = {"busy": float("nan"), "steal": float("nan")}
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        hz = os.sysconf("SC_CLK_TCK")
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+        snap = {"busy": (user + nice + system + irq + softirq) / hz, "steal": steal / hz}
+    except (OSError, ValueError, IndexError):
+        pass
+    t = os.times()
+    snap["own"] = t.user + t.system + t.children_user + t.children_system
+    snap["t"] = time.perf_counter()
+    return snap
+
+
+def _load(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """CPU used during one mode: by the benchmark (with the runner and workers it reaped) and by others."""
+    wall = after["t"] - before["t"]
+    own = after["own"] - before["own"]
+    busy = after["busy"] - before["busy"]
+    cores = os.cpu_count() or 1
+    return {"own_cpu_s": own, "machine_busy_cpu_s": busy, "foreign_cpu_s": max(0.0, busy - own),
+            "foreign_share_of_capacity": max(0.0, busy - own) / (wall * cores) if wall > 0 else None,
+            "steal_cpu_s": after["steal"] - before["steal"], "loadavg_1m_end": os.getloadavg()[0]}
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True
+
+
+class _Discard:
+    """A stdout that drops everything (the credit script prints its AUC; threads share sys.stdout)."""
+
+    def write(self, s: str) -> int:
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+
+# -- jupyter-hpo modes (a) and (b) --------------------------------------------------------------
+def run_hpo(spec_or_none: Any, *, warm: bool, name: str, n: int, **options: Any) -> dict[str, Any]:
+    """Launch one job, wait for it and read every trial back from the store."""
+    from jupyter_hpo import api
+
+    cpu0 = _cpu_snapshot()
+    t0 = time.time()
+    p0 = time.perf_counter()
+    job = api.launch(spec_or_none, name=name, strategy="random", seed=SEED, early_stopping="off", max_trials=n,
+                     max_parallel=PARALLEL, warm_pool=warm, **options)
+    status = job.wait(poll=POLL_S)
+    records = job.trial_records()
+    while sum(r["state"] != "running" for r in records) < n and job.status.is_finished():
+        # the runner writes the job's end after its last trial, so this does not loop in practice
+        if time.perf_counter() - p0 > 3600:
+            break
+        time.sleep(POLL_S)
+        records = job.trial_records()
+    wall = time.perf_counter() - p0
+    t1 = t0 + wall
+    attrs = job.attrs
+    # let the runner process exit before the next mode starts (not timed)
+    pid = (attrs.get("runner") or {}).get("pid")
+    deadline = time.monotonic() + 30
+    while pid and _pid_alive(int(pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # let the reaper thread collect it, so its CPU time is counted as ours
+    load = _load(cpu0, _cpu_snapshot())
+    return {"load": load, "status": status.value, "reason": attrs.get("reason", ""), "t0": t0, "t1": t1,
+            "wall_s": wall, "records": records, "runner_started": (attrs.get("runner") or {}).get("started")}
+
+
+def summarize_hpo(raw: dict[str, Any], n: int) -> dict[str, Any]:
+    recs = raw["records"]
+    done = [r for r in recs if r["run_s"] is not None and r["startup_s"] is not None and r["started"] is not None]
+    # start of the objective = dispatch (the trial's datetime_start, taken by the runner right after
+    # handing it to the backend) + startup_s (dispatch -> objective start, measured by the backend)
+    spans = [(r["started"] + r["startup_s"], r["started"] + r["startup_s"] + r["run_s"]) for r in done]
+    run = [r["run_s"] for r in done]
+    startup = [r["startup_s"] for r in done]
+    gaps = slot_gaps(raw["t0"], spans, PARALLEL)
+    last_end = max((e for _, e in spans), default=raw["t1"])
+    first_start = min((s for s, _ in spans), default=raw["t0"])
+    warm_flags = [r["warm"] for r in done]
+    return {
+        "status": raw["status"],
+        "reason": raw["reason"],
+        "load": raw["load"],
+        "n_trials": n,
+        "n_complete": sum(r["state"] == "complete" for r in recs),
+        "n_failed": sum(r["state"] == "fail" for r in recs),
+        "wall_s": raw["wall_s"],
+        "run_mean_ms": _ms(statistics.fmean(run)) if run else None,
+        "run_sum_s": sum(run),
+        # the issue's definition: wall x parallel / N - mean run time
+        "overhead_mean_ms": _ms(raw["wall_s"] * PARALLEL / n - statistics.fmean(run)) if run else None,
+        # per-trial idle gap of the trial's slot (see slot_gaps); its median is the steady state
+        "overhead_median_ms": _ms(statistics.median(gaps)) if gaps else None,
+        "overhead_p90_ms": _ms(_pct(gaps, 0.9)) if gaps else None,
+        "overhead_max_ms": _ms(max(gaps)) if gaps else None,
+        "startup_median_ms": _ms(statistics.median(startup)) if startup else None,
+        "startup_mean_ms": _ms(statistics.fmean(startup)) if startup else None,
+        "launch_to_runner_s": (raw["runner_started"] - raw["t0"]) if raw["runner_started"] else None,
+        "launch_to_first_trial_s": first_start - raw["t0"],
+        "last_trial_to_wait_return_s": raw["t1"] - last_end,
+        "warm_starts": sum(1 for w in warm_flags if w),
+        "cold_starts": sum(1 for w in warm_flags if w is False),
+        "best_value": max((r["value"] for r in recs if r["value"] is not None), default=None),
+        "params": [r["params"] for r in sorted(recs, key=lambda r: r["number"])],
+        "trials": [{"number": r["number"], "state": r["state"], "worker": r["worker"], "warm": r["warm"],
+                    "dispatch_s": round(r["started"] - raw["t0"], 4), "startup_s": round(r["startup_s"], 4),
+                    "run_s": round(r["run_s"], 4), "value": r["value"], "params": r["params"]}
+                   for r in sorted(done, key=lambda r: r["number"])],
+    }
+
+
+# -- Optuna in-process mode (c) -----------------------------------------------------------------
+def _suggest_all(trial: Any, distributions: dict[str, Any]) -> dict[str, Any]:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    out = {}
+    for name, d in distributions.items():
+        if isinstance(d, IntDistribution):
+            out[name] = trial.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
+        elif isinstance(d, FloatDistribution):
+            out[name] = trial.suggest_float(name, d.low, d.high, step=d.step, log=d.log)
+        elif isinstance(d, CategoricalDistribution):
+            out[name] = trial.suggest_categorical(name, d.choices)
+        else:  # pragma: no cover
+            raise TypeError(d)
+    return out
+
+
+def run_inprocess(space: Any, call: Any, n: int, *, enqueue: list[dict[str, Any]] | None = None,
+                  silence: bool = False) -> dict[str, Any]:
+    """``create_study(sampler=RandomSampler(seed)).optimize(objective, n_trials=n, n_jobs=2)``, in memory.
+
+    ``call(params)`` is the work; its (start, end) is timed inside the Optuna objective. With
+    ``enqueue``, those parameter sets are enqueued first, so the trials run exactly that work.
+    """
+    import optuna
+
+    distributions = space.to_optuna()
+    spans: list[tuple[float, float]] = []
+    values: list[float] = []
+    params_seen: list[dict[str, Any]] = []
+    per_trial: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def objective(trial: optuna.Trial) -> float:
+        params = space.from_optuna(_suggest_all(trial, distributions))
+        start = time.time()
+        value = call(params)
+        end = time.time()
+        with lock:
+            spans.append((start, end))
+            values.append(value)
+            params_seen.append(params)
+            per_trial.append({"number": trial.number, "thread": threading.get_ident(), "start": start,
+                              "run_s": end - start, "value": value, "params": params})
+        return value
+
+    saved = sys.stdout
+    cpu0 = _cpu_snapshot()
+    t0 = time.time()
+    p0 = time.perf_counter()
+    if silence:
+        sys.stdout = _Discard()
+    try:
+        study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=SEED))
+        for p in enqueue or []:
+            study.enqueue_trial(space.to_optuna_params(p))
+        study.optimize(objective, n_trials=n, n_jobs=PARALLEL)
+    finally:
+        sys.stdout = saved
+    wall = time.perf_counter() - p0
+    load = _load(cpu0, _cpu_snapshot())
+    run = [e - s for s, e in spans]
+    gaps = slot_gaps(t0, spans, PARALLEL)
+    threads = sorted({t["thread"] for t in per_trial})
+    return {
+        "status": "completed",
+        "load": load,
+        "n_trials": n,
+        "n_complete": sum(t.state.name == "COMPLETE" for t in study.trials),
+        "n_failed": sum(t.state.name == "FAIL" for t in study.trials),
+        "wall_s": wall,
+        "run_mean_ms": _ms(statistics.fmean(run)) if run else None,
+        "run_sum_s": sum(run),
+        "overhead_mean_ms": _ms(wall * PARALLEL / n - statistics.fmean(run)) if run else None,
+        "overhead_median_ms": _ms(statistics.median(gaps)) if gaps else None,
+        "overhead_p90_ms": _ms(_pct(gaps, 0.9)) if gaps else None,
+        "overhead_max_ms": _ms(max(gaps)) if gaps else None,
+        "startup_median_ms": None,
+        "launch_to_first_trial_s": min(s for s, _ in spans) - t0 if spans else None,
+        "best_value": max(values) if values else None,
+        "params": params_seen,
+        "trials": [{"number": t["number"], "thread": threads.index(t["thread"]),
+                    "start_s": round(t["start"] - t0, 4), "run_s": round(t["run_s"], 4), "value": t["value"],
+                    "params": t["params"]} for t in sorted(per_trial, key=lambda t: t["number"])],
+    }
+
+
+# -- workloads ----------------------------------------------------------------------------------
+def reference_params(space: Any, n: int) -> list[dict[str, Any]]:
+    """The N configurations the runner's RandomSampler(seed) draws, asked one after another."""
+    import optuna
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=SEED))
+    out = []
+    for _ in range(n):
+        t = study.ask(space.to_optuna())
+        out.append(space.from_optuna(t.params))
+        study.tell(t, 0.0)
+    return out
+
+
+def _key(p: dict[str, Any]) -> str:
+    return json.dumps({k: round(v, 12) if isinstance(v, float) else v for k, v in sorted(p.items())})
 
 
 def _same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
