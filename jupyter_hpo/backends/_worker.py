@@ -11,13 +11,10 @@ runner -> worker: ("run", task) with task = {key, params, seed}; ("exit",)
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import importlib
 import io
 import os
 import re
-import runpy
 import signal
 import sys
 import time
@@ -25,26 +22,9 @@ import traceback
 from typing import Any
 
 from jupyter_hpo import trial as trial_api
+from jupyter_hpo.backends._script import ScriptRunner
 
 _TAIL_LINES = 40
-
-
-def _preload_script_imports(path: str) -> None:
-    """Import a script's top-level absolute imports now, so that warm trials find them loaded."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            tree = ast.parse(f.read(), filename=path)
-    except (OSError, SyntaxError):
-        return  # the trial will report the problem itself
-    for node in tree.body:
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        for name in names:
-            with contextlib.suppress(Exception):
-                importlib.import_module(name)
 
 
 class _Tee(io.TextIOBase):
@@ -111,6 +91,7 @@ class _Worker:
         self.metric: str = boot["metric"]
         self.static: dict[str, Any] = boot.get("hyperparameters") or {}
         self.objective: Any = None
+        self.script: ScriptRunner | None = None
         with contextlib.suppress(ImportError):  # so that every trial, the first too, gets numpy reseeded
             import numpy  # noqa: F401
         if boot["kind"] == "function":
@@ -119,7 +100,8 @@ class _Worker:
             with open(boot["path"], "rb") as f:
                 self.objective = cloudpickle.load(f)
         else:
-            _preload_script_imports(boot["path"])
+            self.script = ScriptRunner(boot["path"])
+            self.script.preload()
         self.pattern = re.compile(boot["pattern"])
 
     def _report(self, key: int) -> Any:
@@ -170,17 +152,18 @@ class _Worker:
         for name, value in params.items():
             argv += [f"--{name}", str(value)]
         tee = _Tee(sys.stdout, self.pattern)
-        saved_argv, saved_out = sys.argv, sys.stdout
-        sys.argv, sys.stdout = argv, tee
+        assert self.script is not None
+        saved_out = sys.stdout
+        sys.stdout = tee
         try:
-            runpy.run_path(self.boot["path"], run_name="__main__")
+            self.script.run(argv)
         except SystemExit as e:
             if e.code not in (None, 0):
                 last = next((line for line in reversed(tee.tail) if line.strip()), "")
                 raise _ScriptFailed(f"the script exited with code {e.code}; last output: {last}", tee.tail) from None
         finally:
             tee.flush()
-            sys.argv, sys.stdout = saved_argv, saved_out
+            sys.stdout = saved_out
         if tee.last_match is None:
             raise _ScriptFailed(
                 f"no output line matched the objective regex {self.pattern.pattern!r} "

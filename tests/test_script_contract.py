@@ -1,0 +1,252 @@
+"""A script trial behaves exactly as ``python script.py --name value ...`` would in a fresh process.
+
+Each test writes a training script in a pattern real scripts use, runs it standalone with the same arguments
+as the reference, then runs trials of it through the local warm pool (real worker processes, several trials
+on one worker) and checks that every trial got what the standalone run got.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jupyter_hpo import api
+from jupyter_hpo.backends import TrialOutcome, TrialRequest
+from jupyter_hpo.backends._local import LocalBackend
+from jupyter_hpo.spec import TuningSpec
+from jupyter_hpo.store import JobStatus
+
+X = {"x": {"type": "float", "low": 0, "high": 1}}
+VALUES = [0.125, 0.25, 0.5]
+
+
+class Events:
+    def __init__(self) -> None:
+        self.outcomes: dict[int, TrialOutcome] = {}
+
+    def on_report(self, key: int, step: int, value: float) -> bool:
+        return False
+
+    def on_finish(self, outcome: TrialOutcome) -> None:
+        self.outcomes[outcome.key] = outcome
+
+
+def write(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    return folder / "train.py"
+
+
+def standalone(script: Path, x: float) -> float:
+    """What ``python train.py --x X`` prints as its objective, run in a fresh process from another folder."""
+    out = subprocess.run([sys.executable, str(script), "--x", str(x)], capture_output=True, text=True,
+                         cwd=script.parent.parent, timeout=60, check=True).stdout
+    return float(out.rsplit("objective=", 1)[1].split()[0])
+
+
+def pool_values(script: Path, values: list[float], *, warm: bool = True) -> tuple[list[TrialOutcome], list[bool]]:
+    """Run one trial per value through the local pool, one after another (so one worker runs them all)."""
+    spec = TuningSpec.from_dict({
+        "name": "script-contract", "trial": {"script": str(script)}, "space": X,
+        "budget": {"max_trials": 100, "max_parallel": 1}, "warm_pool": {"enabled": warm},
+    })
+    backend = LocalBackend(spec, script.parent)
+    backend.start()
+    events, warm_flags = Events(), []
+    try:
+        for key, x in enumerate(values):
+            warm_flags.append(backend.submit(TrialRequest(key=key, params={"x": x}, seed=key)).warm)
+            deadline = time.monotonic() + 60
+            while key not in events.outcomes:
+                assert time.monotonic() < deadline, f"trial {key} did not finish"
+                backend.poll(events, timeout=0.1)
+    finally:
+        backend.close()
+    return [events.outcomes[k] for k in range(len(values))], warm_flags
+
+
+def assert_same_as_standalone(script: Path, *, warm: bool = True) -> list[TrialOutcome]:
+    expected = [standalone(script, x) for x in VALUES]
+    outcomes, warm_flags = pool_values(script, VALUES, warm=warm)
+    assert [o.state for o in outcomes] == ["complete"] * len(VALUES), [o.error for o in outcomes]
+    assert [o.value for o in outcomes] == pytest.approx(expected)
+    if warm:
+        assert warm_flags == [False, True, True], "all trials after the first ran on the warm worker"
+    return outcomes
+
+
+SETTINGS_HELPER = {
+    "settings.py": """
+        import argparse
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--x", type=float, default=0.9{required})
+        args, _ = parser.parse_known_args()
+    """,
+    "train.py": """
+        from settings import args
+        print(f"objective={args.x * 10}")
+    """,
+}
+
+
+@pytest.mark.parametrize("required", ["", ", required=True"], ids=["with-default", "required"])
+@pytest.mark.parametrize("warm", [True, False], ids=["warm-pool", "no-warm-pool"])
+def test_a_helper_that_parses_argv_at_import_sees_each_trials_arguments(tmp_path, required, warm):
+    files = {k: v.replace("{required}", required) for k, v in SETTINGS_HELPER.items()}
+    script = write(tmp_path / "project", files)
+    outcomes = assert_same_as_standalone(script, warm=warm)
+    assert [o.value for o in outcomes] == pytest.approx([x * 10 for x in VALUES]), "not the helper's default"
+
+
+def test_module_level_state_starts_fresh_for_every_trial(tmp_path):
+    script = write(tmp_path / "project", {
+        "config.py": """
+            RUNS = []
+            SETTINGS = {"scale": 1.0}
+        """,
+        "train.py": """
+            import sys
+            import config
+            config.RUNS.append(sys.argv[:])
+            config.SETTINGS["scale"] *= 2  # a script that mutates its config module
+            x = float(sys.argv[sys.argv.index("--x") + 1])
+            print(f"objective={x * config.SETTINGS['scale'] + 100 * (len(config.RUNS) - 1)}")
+        """,
+    })
+    assert_same_as_standalone(script)
+
+
+def test_main_guard_functions_and_direct_argv_reads(tmp_path):
+    script = write(tmp_path / "project", {
+        "train.py": """
+            import sys
+
+            def main():
+                assert __name__ == "__main__"
+                assert sys.argv[0].endswith("train.py"), sys.argv
+                x = float(sys.argv[2])
+                print(f"objective={x + 1}")
+
+            if __name__ == "__main__":
+                main()
+        """,
+    })
+    assert_same_as_standalone(script)
+
+
+def test_a_local_package_with_relative_imports_reads_this_trials_arguments(tmp_path):
+    script = write(tmp_path / "project", {
+        "mypkg/__init__.py": "",
+        "mypkg/options.py": """
+            import sys
+            X = float(sys.argv[sys.argv.index("--x") + 1])
+        """,
+        "mypkg/model.py": """
+            from .options import X
+            from . import options
+
+            def score():
+                return X * 3 + options.X
+        """,
+        "train.py": """
+            from mypkg.model import score
+            print(f"objective={score()}")
+        """,
+    })
+    outcomes = assert_same_as_standalone(script)
+    assert [o.value for o in outcomes] == pytest.approx([4 * x for x in VALUES])
+
+
+def test_a_click_command_runs_with_each_trials_options(tmp_path):
+    script = write(tmp_path / "project", {
+        "train.py": """
+            import click
+
+            @click.command()
+            @click.option("--x", type=float, default=0.7)
+            def main(x):
+                print(f"objective={x * 2}")
+
+            if __name__ == "__main__":
+                main()  # exits through sys.exit(0), as click does
+        """,
+    })
+    assert_same_as_standalone(script)
+
+
+def test_a_typer_app_runs_with_each_trials_options(tmp_path):
+    script = write(tmp_path / "project", {
+        "train.py": """
+            import typer
+
+            app = typer.Typer()
+
+            @app.command()
+            def main(x: float = 0.7):
+                print(f"objective={x - 1}")
+
+            if __name__ == "__main__":
+                app()
+        """,
+    })
+    assert_same_as_standalone(script)
+
+
+def test_installed_modules_stay_warm_while_the_users_own_modules_rerun(tmp_path, monkeypatch):
+    """A module from outside the script's folder (an installed package) is imported once per worker."""
+    lib = tmp_path / "site"
+    write(lib, {"heavylib.py": """
+        import os
+        with open(os.environ["IMPORT_LOG"], "a") as f:
+            f.write("heavylib\\n")
+        def scale(x):
+            return x * 5
+    """})
+    monkeypatch.syspath_prepend(str(lib))  # spawned workers inherit sys.path, as site-packages would be
+    log = tmp_path / "imports.log"
+    monkeypatch.setenv("IMPORT_LOG", str(log))
+    script = write(tmp_path / "project", {
+        "helper.py": """
+            import os
+            with open(os.environ["IMPORT_LOG"], "a") as f:
+                f.write("helper\\n")
+        """,
+        "train.py": """
+            import sys
+            import heavylib
+            import helper
+            print(f"objective={heavylib.scale(float(sys.argv[2]))}")
+        """,
+    })
+    outcomes, warm = pool_values(script, VALUES)
+    assert [o.value for o in outcomes] == pytest.approx([5 * x for x in VALUES])
+    assert warm == [False, True, True]
+    lines = log.read_text().split()
+    assert lines.count("heavylib") == 1, lines
+    assert lines.count("helper") == len(VALUES), lines
+
+
+def test_a_script_job_with_an_argv_parsing_helper_records_what_each_trial_computed(home, tmp_path):
+    """End to end through the runner and the store: the stored value is the one the sampled parameter gives."""
+    files = {k: v.replace("{required}", ", required=True") for k, v in SETTINGS_HELPER.items()}
+    write(tmp_path, files)
+    (tmp_path / "tuning.yaml").write_text(textwrap.dedent("""
+        name: argv-helper
+        trial: {script: train.py}
+        space: {x: {type: float, low: 0, high: 1}}
+        budget: {max_trials: 4, max_parallel: 2}
+    """))
+    job = api.launch(tmp_path / "tuning.yaml")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    records: list[dict[str, Any]] = job.trial_records()
+    assert [r["state"] for r in records] == ["complete"] * 4
+    for r in records:
+        assert r["value"] == pytest.approx(r["params"]["x"] * 10, rel=1e-6)
