@@ -106,7 +106,7 @@ def _run_campaign(inputs: CampaignInputs, *, warm: bool, workdir: Path) -> dict[
     from jupyter_hpo.backends import TrialRequest
     from jupyter_hpo.backends._aws import Clients, cost_usd, price_per_hour, simulation_defaults
     from jupyter_hpo.backends._sagemaker import SageMakerBackend
-    from jupyter_hpo.backends._sim import SimulatedSageMaker, VirtualClock
+    from jupyter_hpo.sagemaker.sim import SimulatedSageMaker, VirtualClock
     from jupyter_hpo.spec import TuningSpec
 
     clock = VirtualClock()

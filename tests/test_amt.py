@@ -609,7 +609,7 @@ def test_attach_amt_mirrors_a_tuning_job_created_elsewhere(home: Path, script: P
     """``api.attach_amt`` on a tuning job someone started in the console: every training job shows up."""
     from jupyter_hpo import api
     from jupyter_hpo.backends import _aws
-    from jupyter_hpo.backends._sim import ScaledClock, SimulatedSageMaker
+    from jupyter_hpo.sagemaker.sim import ScaledClock, SimulatedSageMaker
     from jupyter_hpo.runner._runner import Runner
 
     clock = ScaledClock(speed=400)

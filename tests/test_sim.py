@@ -14,7 +14,7 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
-from jupyter_hpo.backends._sim import LOG_GROUP, ScaledClock, SimulatedSageMaker, SimulationError, VirtualClock
+from jupyter_hpo.sagemaker.sim import LOG_GROUP, ScaledClock, SimulatedSageMaker, SimulationError, VirtualClock
 from tests.conftest import wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"

@@ -381,7 +381,7 @@ def make_clients(opts: SageMakerOptions) -> Clients:
     """
     boto3 = _boto3()
     if opts.simulate is not None:
-        from jupyter_hpo.backends._sim import ScaledClock, SimulatedSageMaker
+        from jupyter_hpo.sagemaker.sim import ScaledClock, SimulatedSageMaker
 
         settings = dict(opts.simulate)
         clock = ScaledClock(float(settings.pop("speed", 1.0)))
