@@ -17,11 +17,13 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 import traceback
 from typing import Any
 
 from jupyter_hpo import trial as trial_api
+from jupyter_hpo.backends._reset import ProcessState
 from jupyter_hpo.backends._script import ScriptRunner
 
 _TAIL_LINES = 40
@@ -103,19 +105,33 @@ class _Worker:
             self.script = ScriptRunner(boot["path"])
             self.script.preload()
         self.pattern = re.compile(boot["pattern"])
+        # one exchange on the pipe at a time: a trial may report from its own threads
+        self._pipe = threading.Lock()
+        self._current: int | None = None
+        self.state = ProcessState()  # what every trial gets back (see _reset.py)
 
     def _report(self, key: int) -> Any:
         def send(value: float, step: int) -> bool:
-            self.conn.send(("report", key, step, value))
-            reply = self.conn.recv()
+            with self._pipe:
+                if self._current != key:  # a thread reporting after its trial ended: nobody to tell
+                    return False
+                self.conn.send(("report", key, step, value))
+                reply = self.conn.recv()
             return bool(reply[1])
 
         return send
+
+    def send_done(self, key: int, payload: dict[str, Any]) -> None:
+        """Send a trial's result; from now on its late reports (from its threads) are dropped."""
+        with self._pipe:
+            self._current = None
+            self.conn.send(("done", key, payload))
 
     def run(self, task: dict[str, Any]) -> dict[str, Any]:
         key = task["key"]
         params = {**self.static, **task["params"]}
         started = time.time()
+        self._current = key
         trial_api._begin(trial_api._Context(params=params, report_fn=self._report(key), seed=task.get("seed"),
                                             metric=self.metric))
         payload: dict[str, Any] = {"started_at": started, "state": "complete"}
@@ -143,6 +159,9 @@ class _Worker:
         finally:
             ctx = trial_api._end()
         payload["run_s"] = time.time() - started
+        problems = self.state.restore()
+        if problems:  # the backend replaces this worker after the trial
+            payload["retire"] = "; ".join(problems)
         if ctx is not None and ctx.fold_scores:
             payload["fold_scores"] = ctx.fold_scores
         return payload
@@ -207,6 +226,9 @@ def _end_with_runner() -> None:
 
 def worker_main(conn: Any, boot: dict[str, Any]) -> None:
     """Entry point of a worker process (started by the local backend with the spawn method)."""
+    if hasattr(os, "setsid"):  # its own process group: the backend ends it with what its trials started
+        with contextlib.suppress(OSError):  # already a group leader
+            os.setsid()
     t0 = time.time()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides when a worker stops
     _end_with_runner()
@@ -225,7 +247,7 @@ def worker_main(conn: Any, boot: dict[str, Any]) -> None:
             return
         payload = worker.run(msg[1])
         try:
-            conn.send(("done", msg[1]["key"], payload))
+            worker.send_done(msg[1]["key"], payload)
         except (BrokenPipeError, OSError):
             return
 
