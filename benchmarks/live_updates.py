@@ -16,6 +16,9 @@ phase). See benchmarks/README.md.
 
     .venv/bin/python benchmarks/live_updates.py                 # about a minute
     .venv/bin/python benchmarks/live_updates.py --trials 120 --cells 100
+    .venv/bin/python benchmarks/live_updates.py --quick --out /tmp/live.json    # smoke run (CI), ~20 s
+
+The JSON's top-level keys are RESULT_KEYS.
 """
 
 from __future__ import annotations
@@ -40,6 +43,12 @@ from _common import log as _log, machine_info, stats  # noqa: E402 - benchmarks/
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "live_updates.json"
+# what the JSON and the printed report always hold (tests/test_benchmarks.py checks them after --quick)
+RESULT_KEYS = ("benchmark", "quick", "machine", "goals_definition", "imports", "imports_load", "kernel", "goals")
+REPORT_HEADINGS = ("Trial completed -> row at the front end", "1+1 execute_request -> execute_reply",
+                   "Imports, fresh Python process", "Goals")
+FULL = {"trials": 60, "cells": 50, "import_runs": 5}
+QUICK = {"trials": 10, "cells": 5, "import_runs": 1}
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 FINISHED = ("complete", "pruned", "fail")
 
@@ -615,14 +624,22 @@ def print_report(result: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trials", type=int, default=60, help="trials per job (default: 60)")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: {trials} trials per job, {cells} cells, {import_runs} import run (unless given)"
+                    .format(**QUICK))
+    ap.add_argument("--trials", type=int, default=None, help=f"trials per job (default: {FULL['trials']})")
     ap.add_argument("--parallel", type=int, default=2, help="max_parallel of each job (default: 2)")
-    ap.add_argument("--cells", type=int, default=50, help="1+1 round trips per condition (default: 50)")
-    ap.add_argument("--import-runs", type=int, default=5, help="fresh processes per import figure (default: 5)")
+    ap.add_argument("--cells", type=int, default=None,
+                    help=f"1+1 round trips per condition (default: {FULL['cells']})")
+    ap.add_argument("--import-runs", type=int, default=None,
+                    help=f"fresh processes per import figure (default: {FULL['import_runs']})")
     ap.add_argument("--seed", type=int, default=0, help="seed of the pauses between cells")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON output (default: {DEFAULT_OUT})")
     ap.add_argument("--keep-home", action="store_true", help="keep the temporary JUPYTER_HPO_HOME (runner logs)")
     args = ap.parse_args(argv)
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
 
     tmp = Path(tempfile.mkdtemp(prefix="jupyter-hpo-live-"))
     home, workdir = tmp / "home", tmp / "work"
@@ -633,6 +650,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result: dict[str, Any] = {
             "benchmark": "jupyter-hpo live updates (benchmarks/live_updates.py)",
+            "quick": args.quick,
             "machine": machine_info(("jupyter-hpo", "optuna", "ipykernel", "jupyter_client", "ipywidgets",
                                      "anywidget", "psutil")),
             "goals_definition": {

@@ -8,14 +8,14 @@ Three ways of running the same trials, all in one run:
 
 on two workloads:
 
-  trivial    a module-level objective that returns a float at once (N=200; --quick: 60), max_parallel 2
-  credit     examples/credit_default/train.py (XGBoost, 5-fold CV; N=24; --quick: 6), max_parallel 2
+  trivial    a module-level objective that returns a float at once (N=200; --quick: 20), max_parallel 2
+  credit     examples/credit_default/train.py (XGBoost, 5-fold CV; N=24; --quick: 2), max_parallel 2
 
 and prints a table (absolute figures and ratios, with the issue's targets as pass/fail) and
-writes it all as JSON. See benchmarks/README.md for the definitions.
+writes it all as JSON (top-level keys: RESULT_KEYS). See benchmarks/README.md for the definitions.
 
-    .venv/bin/python benchmarks/overhead.py            # full run, a few minutes on 2 cores
-    .venv/bin/python benchmarks/overhead.py --quick    # small variant, about a minute
+    .venv/bin/python benchmarks/overhead.py                               # full run, a few minutes on 2 cores
+    .venv/bin/python benchmarks/overhead.py --quick --out /tmp/o.json     # smoke run (CI), about 30-40 s
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ CREDIT_DIR = REPO / "examples" / "credit_default"
 CREDIT_SCRIPT = CREDIT_DIR / "train.py"
 CREDIT_SPEC = CREDIT_DIR / "tuning.yaml"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "overhead.json"
+# what the JSON and the printed report always hold (tests/test_benchmarks.py checks them after --quick)
+RESULT_KEYS = ("benchmark", "quick", "machine", "settings", "workloads", "targets")
+REPORT_HEADINGS = ("Trivial objective", "Credit workload", "Targets (from the issue)")
+QUICK_TRIVIAL_TRIALS = 20
+QUICK_CREDIT_TRIALS = 2
 
 PARALLEL = 2
 SEED = 0
@@ -558,14 +563,15 @@ def print_tables(result: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small variant: 60 trivial trials, 6 credit trials")
+    ap.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_TRIVIAL_TRIALS} trivial trials, "
+                    f"{QUICK_CREDIT_TRIALS} credit trials (checks that it works; not for the targets)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON output (default: {DEFAULT_OUT})")
     ap.add_argument("--trivial-trials", type=int, default=None, help="override N of the trivial workload")
     ap.add_argument("--credit-trials", type=int, default=None, help="override N of the credit workload")
     ap.add_argument("--keep-home", action="store_true", help="keep the temporary JUPYTER_HPO_HOME (to inspect logs)")
     args = ap.parse_args(argv)
-    n_trivial = args.trivial_trials or (60 if args.quick else 200)
-    n_credit = args.credit_trials or (6 if args.quick else 24)
+    n_trivial = args.trivial_trials or (QUICK_TRIVIAL_TRIALS if args.quick else 200)
+    n_credit = args.credit_trials or (QUICK_CREDIT_TRIALS if args.quick else 24)
 
     home = Path(tempfile.mkdtemp(prefix="jupyter-hpo-bench-"))
     os.environ["JUPYTER_HPO_HOME"] = str(home)

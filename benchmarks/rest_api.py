@@ -4,6 +4,9 @@ Prints a table and writes JSON. Goals (issue 4): ``GET jobs`` p95 <= 100 ms; ``G
 returning the 10 newest trials of the 10,000-trial job p95 <= 20 ms.
 
     .venv/bin/python benchmarks/rest_api.py [--trials 10000] [--jobs 100] [--requests 100]
+    .venv/bin/python benchmarks/rest_api.py --quick --out /tmp/rest.json    # smoke run (CI), ~15 s
+
+The JSON's top-level keys are RESULT_KEYS.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -21,6 +25,12 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+# what the JSON and the printed report always hold (tests/test_benchmarks.py checks them after --quick)
+RESULT_KEYS = ("date", "quick", "cpus", "python", "jobs", "trials_in_big_job", "requests", "routes")
+REPORT_HEADINGS = ("route", "first ms", "p95 ms", "GET jobs", "GET jobs/big/trials?after=")
+FULL = {"jobs": 100, "trials": 10_000, "requests": 100}
+QUICK = {"jobs": 3, "trials": 50, "requests": 5}
 
 
 def fill_store(home: Path, n_jobs: int, n_trials: int) -> None:
@@ -70,15 +80,36 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=100)
-    parser.add_argument("--trials", type=int, default=10_000)
-    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: {jobs} jobs, {trials} trials, {requests} requests (unless given); the "
+                             "temporary store is removed at the end".format(**QUICK))
+    parser.add_argument("--jobs", type=int, default=None, help=f"small jobs (default: {FULL['jobs']})")
+    parser.add_argument("--trials", type=int, default=None, help=f"trials of the big job (default: {FULL['trials']})")
+    parser.add_argument("--requests", type=int, default=None, help=f"requests per route (default: {FULL['requests']})")
     parser.add_argument("--home", help="reuse a store filled by an earlier run (skips the fill)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "rest_api.json"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    home = prepare_home(args)
+    try:
+        measure(args, home)
+    finally:
+        if args.quick and not args.home:
+            shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
+def prepare_home(args: argparse.Namespace) -> Path:
+    """The store to measure: the one in ``--home`` if filled earlier, else a new one filled now."""
     if args.home and (Path(args.home) / "store.db").exists():
         home = Path(args.home)
         print(f"reusing the store in {home}")
@@ -87,7 +118,11 @@ def main() -> None:
         t0 = time.perf_counter()
         fill_store(home, args.jobs, args.trials)
         print(f"store filled in {time.perf_counter() - t0:.0f} s: {args.jobs} jobs + 1 job of {args.trials} trials")
+    return home
 
+
+def measure(args: argparse.Namespace, home: Path) -> None:
+    """Start ``jupyter server`` on the store in ``home``, time the routes, print the table and write the JSON."""
     port, token = free_port(), "bench-token"
     env = {**os.environ, "JUPYTER_HPO_HOME": str(home)}
     server = subprocess.Popen(
@@ -119,8 +154,9 @@ def main() -> None:
         ("GET jobs", first_jobs, jobs_ms, 100.0),
         (f"GET jobs/big/trials?after={after} (10 trials)", first_trials, trials_ms, 20.0),
     ]
-    result = {"date": datetime.date.today().isoformat(), "cpus": os.cpu_count(), "python": platform.python_version(),
-              "jobs": args.jobs, "trials_in_big_job": args.trials, "requests": args.requests, "routes": {}}
+    result = {"date": datetime.date.today().isoformat(), "quick": args.quick, "cpus": os.cpu_count(),
+              "python": platform.python_version(), "jobs": args.jobs, "trials_in_big_job": args.trials,
+              "requests": args.requests, "routes": {}}
     print(f"\n{'route':<48} {'first ms':>9} {'p50 ms':>8} {'p95 ms':>8} {'goal p95':>9}  ok")
     for name, first, values, goal in rows:
         p50, p95 = statistics.median(values), percentile(values, 95)
@@ -133,4 +169,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

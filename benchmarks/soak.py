@@ -20,7 +20,10 @@ window), and latency p50/p95 at the end vs the start with their ratio. Prints a 
 see benchmarks/README.md.
 
     .venv/bin/python benchmarks/soak.py                   # 2,000 trials, about 2 minutes on 2 cores
-    .venv/bin/python benchmarks/soak.py --trials 300 --json-out /tmp/soak.json
+    .venv/bin/python benchmarks/soak.py --trials 300 --json-out /tmp/soak.json    # tests/test_soak.py
+    .venv/bin/python benchmarks/soak.py --quick --out /tmp/soak.json               # smoke run (CI), ~20 s
+
+The JSON's top-level keys are RESULT_KEYS; the exit code is 1 when an accounting check fails.
 """
 
 from __future__ import annotations
@@ -51,6 +54,12 @@ JOB = "soak"
 TOKEN = "soak-token"
 SPACE = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
 MAX_WINDOW_S = 60.0
+# what the JSON and the printed report always hold (tests/test_benchmarks.py checks them after --quick)
+RESULT_KEYS = ("benchmark", "quick", "machine", "settings", "job", "checks", "dashboard", "sidebar", "store_lag_s",
+               "memory", "load", "raw")
+REPORT_HEADINGS = ("Every trial accounted for", "Responsiveness: start window vs end window", "Memory (RSS")
+FULL = {"trials": 2000, "sample_every": 0.5}
+QUICK = {"trials": 100, "sample_every": 0.1}  # --quick: enough memory samples for the start and end windows
 
 
 def soak_objective(params: dict[str, Any]) -> float:
@@ -547,18 +556,26 @@ def print_report(result: dict[str, Any]) -> None:
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trials", type=int, default=2000, help="trials in the job (default: 2000)")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"smoke run: {QUICK['trials']} trials, memory sampled every {QUICK['sample_every']} s "
+                         "(unless given)")
+    ap.add_argument("--trials", type=int, default=None, help=f"trials in the job (default: {FULL['trials']})")
     ap.add_argument("--parallel", type=int, default=2, help="workers, max_parallel (default: 2)")
     ap.add_argument("--sleep-ms", type=float, default=5.0, help="how long each trial sleeps (default: 5 ms)")
     ap.add_argument("--strategy", default="random", help="the job's strategy (default: random; bayesian is TPE)")
     ap.add_argument("--dashboard-interval", type=float, default=0.5, help="the dashboard's poll interval (0.5 s)")
     ap.add_argument("--sidebar-every", type=float, default=1.0, help="the sidebar's poll interval (1 s)")
-    ap.add_argument("--sample-every", type=float, default=0.5, help="memory sampling period (0.5 s)")
+    ap.add_argument("--sample-every", type=float, default=None,
+                    help=f"memory sampling period ({FULL['sample_every']} s)")
     ap.add_argument("--timeout", type=float, default=3600, help="stop the job after this many seconds (3600)")
     ap.add_argument("--json-out", "--out", dest="out", type=Path, default=DEFAULT_OUT,
                     help=f"JSON output (default: {DEFAULT_OUT})")
     ap.add_argument("--keep-home", action="store_true", help="keep the temporary JUPYTER_HPO_HOME")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -571,8 +588,9 @@ def main(argv: list[str] | None = None) -> int:
     _log(f"JUPYTER_HPO_HOME={home}")
     try:
         settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-        result: dict[str, Any] = {"benchmark": "jupyter-hpo soak (benchmarks/soak.py)", "machine": machine_info(("jupyter-hpo", "optuna", "jupyter_server", "anywidget", "psutil")),
-                                  "settings": settings}
+        packages = ("jupyter-hpo", "optuna", "jupyter_server", "anywidget", "psutil")
+        result: dict[str, Any] = {"benchmark": "jupyter-hpo soak (benchmarks/soak.py)", "quick": args.quick,
+                                  "machine": machine_info(packages), "settings": settings}
         result.update(analyse(run_soak(args, home), args))
         result["machine"]["loadavg_at_end"] = list(os.getloadavg())
     finally:

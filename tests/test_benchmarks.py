@@ -1,0 +1,83 @@
+"""Every benchmark script runs: its ``--quick`` smoke run exits 0, prints its report and writes its JSON.
+
+The scripts are found, not listed: every ``benchmarks/*.py`` except the ``_*.py`` helpers. A new script therefore
+needs a ``--quick`` mode, an ``--out PATH`` option, and two module-level tuples read here without importing it:
+``RESULT_KEYS`` (the top-level keys its JSON always has, ``"quick"`` among them) and ``REPORT_HEADINGS`` (text
+its printed report always contains). Nothing about the figures is asserted: they depend on the machine, and the
+scripts themselves report them against their goals (benchmarks/README.md). ``tests/test_soak.py`` checks the soak's
+accounting on a longer run.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+BENCHMARKS = REPO / "benchmarks"
+SCRIPTS = sorted(p for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_"))
+KNOWN = {"overhead.py", "rest_api.py", "soak.py", "live_updates.py"}
+RUN_TIMEOUT_S = 270  # a hang guard below pytest's 300 s, not a performance check
+
+
+def _assigns(node: ast.stmt, name: str) -> bool:
+    """Whether ``node`` is ``name = value`` or ``name: type = value``."""
+    if isinstance(node, ast.Assign):
+        return any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+    return (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name
+            and node.value is not None)
+
+
+def declared_tuple(script: Path, name: str) -> tuple[str, ...]:
+    """The value of a module-level ``name = ("...", ...)`` in ``script`` (read from its source, not imported)."""
+    tree = ast.parse(script.read_text(encoding="utf-8"), filename=str(script))
+    for node in tree.body:
+        if _assigns(node, name):
+            value = ast.literal_eval(node.value)
+            assert isinstance(value, tuple) and value and all(isinstance(v, str) for v in value), (
+                f"{script.name}: {name} must be a non-empty tuple of strings, not {value!r}")
+            return value
+    raise AssertionError(f"{script.name} declares no module-level {name} (see tests/test_benchmarks.py)")
+
+
+def run_quick(script: Path, tmp_path: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_HPO_HOME", "JUPYTER_HPO_STORE_URL")}
+    env["JUPYTER_HPO_HOME"] = str(tmp_path / "hpo-home")
+    return subprocess.run([sys.executable, str(script), "--quick", "--out", str(out)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+
+
+def test_the_benchmark_scripts_are_all_found():
+    assert KNOWN <= {p.name for p in SCRIPTS}, f"found only {[p.name for p in SCRIPTS]} in {BENCHMARKS}"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
+def test_quick_mode_runs_prints_its_report_and_writes_its_json(script: Path, tmp_path: Path):
+    keys = declared_tuple(script, "RESULT_KEYS")
+    headings = declared_tuple(script, "REPORT_HEADINGS")
+    assert "quick" in keys, f"{script.name}: RESULT_KEYS must include 'quick'"
+    recorded = BENCHMARKS / "results" / f"{script.stem}.json"
+    recorded_before = recorded.read_bytes() if recorded.exists() else None
+    out = tmp_path / "out" / f"{script.stem}.json"
+
+    proc = run_quick(script, tmp_path, out)
+
+    tail = f"\n--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, f"{script.name} --quick exited {proc.returncode}{tail}"
+    missing_headings = [h for h in headings if h not in proc.stdout]
+    assert not missing_headings, f"{script.name} did not print {missing_headings}{tail}"
+    assert f"wrote {out}" in proc.stdout, tail
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert isinstance(result, dict), type(result)
+    missing_keys = [k for k in keys if k not in result]
+    assert not missing_keys, f"{script.name}'s JSON lacks {missing_keys}; it has {sorted(result)}"
+    assert result["quick"] is True
+    # --out was honoured: the recorded full-run result is left alone
+    assert (recorded.read_bytes() if recorded.exists() else None) == recorded_before, f"{recorded} was overwritten"
