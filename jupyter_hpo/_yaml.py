@@ -1,4 +1,11 @@
-"""Safe YAML loading that refuses a repeated key (PyYAML would silently keep the last one)."""
+"""Safe, bounded YAML loading.
+
+It refuses a repeated key (PyYAML would silently keep the last one) and anything larger than the
+limits of :mod:`jupyter_hpo._limits`: the text, and the document once its aliases are expanded
+(an "alias bomb", where each level repeats the previous one, turns a few hundred bytes into
+gigabytes). The expansion is measured on the composed node graph, in time linear in the text,
+before any Python object is built.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,15 @@ from typing import Any
 
 import yaml
 from yaml import YAMLError
+from yaml.nodes import MappingNode, Node, ScalarNode
 
-__all__ = ["load_yaml", "YAMLError"]
+from jupyter_hpo._limits import MAX_SPEC_BYTES, MAX_SPEC_CHARS, MAX_SPEC_DEPTH, MAX_SPEC_NODES
+
+__all__ = ["load_yaml", "YAMLError", "YAMLLimitError"]
+
+
+class YAMLLimitError(YAMLError):
+    """The text is valid YAML but larger than a limit; the message names where and the limit."""
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -28,5 +42,91 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def load_yaml(text: str) -> Any:
-    """``yaml.safe_load`` that also rejects a mapping with a repeated key."""
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    """``yaml.safe_load`` that also rejects a repeated key and a document beyond the size limits.
+
+    Raises:
+        YAMLLimitError: the text, its expansion or its nesting is beyond a limit.
+        YAMLError: the text is not valid YAML.
+    """
+    if len(text) > MAX_SPEC_BYTES:
+        raise YAMLLimitError(f"a spec must be at most {MAX_SPEC_BYTES:,} characters, but got {len(text):,}.")
+    loader = _UniqueKeyLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node)
+        return loader.construct_document(node)
+    except RecursionError:
+        raise YAMLLimitError(f"a spec must nest at most {MAX_SPEC_DEPTH} levels deep, but it nests deeper "
+                             "than the YAML parser can follow.") from None
+    finally:
+        loader.dispose()
+
+
+# -- the size of a document once its aliases are expanded ----------------------------------------
+_LIMITS = (("nodes", MAX_SPEC_NODES, "values (counting each use of an alias as a copy)"),
+           ("chars", MAX_SPEC_CHARS, "characters of text (counting each use of an alias as a copy)"),
+           ("depth", MAX_SPEC_DEPTH, "levels of nested lists and mappings"))
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, ScalarNode):
+        return []
+    if isinstance(node, MappingNode):
+        return [n for pair in node.value for n in pair]
+    return list(node.value)
+
+
+def _measure(root: Node) -> dict[int, dict[str, int]]:
+    """Each node's expanded size (nodes, chars, depth; each capped just above its limit), by id.
+
+    An iterative depth-first walk that measures each distinct node once, so an alias costs one
+    lookup however often it is used; a node found inside itself (``&a [*a]``) is refused.
+    """
+    sizes: dict[int, dict[str, int]] = {}
+    open_nodes: set[int] = set()  # the nodes on the path being walked
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_nodes.discard(key)
+            children = [sizes[id(c)] for c in _children(node)]
+            size = {"nodes": 1 + sum(c["nodes"] for c in children),
+                    "chars": (len(node.value) if isinstance(node, ScalarNode) else 0) + sum(c["chars"] for c in children),
+                    "depth": (0 if isinstance(node, ScalarNode) else 1) + max((c["depth"] for c in children), default=0)}
+            sizes[key] = {name: min(size[name], limit + 1) for name, limit, _ in _LIMITS}
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            mark = node.start_mark
+            raise YAMLLimitError(f"a spec must be finite, but the value at line {mark.line + 1}, column "
+                                 f"{mark.column + 1} contains itself through an alias.")
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
+    return sizes
+
+
+def _check_expansion(root: Node) -> None:
+    sizes = _measure(root)
+    for name, limit, what in _LIMITS:
+        if sizes[id(root)][name] > limit:
+            where = _where(root, sizes, name, limit)
+            raise YAMLLimitError(f"{where} must hold at most {limit:,} {what}, but it holds more.")
+
+
+def _where(root: Node, sizes: dict[int, dict[str, int]], name: str, limit: int) -> str:
+    """The deepest field (through mappings) that alone goes beyond the limit, e.g. `trial.hyperparameters.a`;
+    for the depth, the top-level field that nests too deeply."""
+    path: list[str] = []
+    node = root
+    while isinstance(node, MappingNode) and not (name == "depth" and path):
+        over = [(k, v) for k, v in node.value if sizes[id(v)][name] + (name == "depth") * (1 + len(path)) > limit]
+        if not over or not isinstance(over[0][0], ScalarNode):
+            break
+        path.append(str(over[0][0].value))
+        node = over[0][1]
+    return f"`{'.'.join(path)}`" if path else "a spec"

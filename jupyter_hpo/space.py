@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from jupyter_hpo._limits import MAX_CHOICES, short_repr as _short
 from jupyter_hpo.exceptions import SearchSpaceError
 
 __all__ = [
@@ -149,6 +150,10 @@ class IntParam:
         """All values of the parameter (for grid search)."""
         return list(range(self.low, self.high + 1, self.step))
 
+    def n_values(self) -> int:
+        """How many values :meth:`values` lists (counted, not listed)."""
+        return (self.high - self.low) // self.step + 1
+
     def parse(self, text: Any) -> int:
         """Type a value back from its string form (SageMaker passes hyperparameters as strings)."""
         return int(float(text))
@@ -190,6 +195,11 @@ class FloatParam:
                     f"`step` cannot be combined with {self.scaling} scaling for {self.name!r}."
                 )
             n = (self.high - self.low) / self.step
+            if not math.isfinite(n):
+                raise SearchSpaceError(
+                    f"`(high - low) / step` must be a finite number of steps for {self.name!r}, but got "
+                    f"low={self.low}, high={self.high}, step={self.step}."
+                )
             if abs(n - round(n)) > 1e-9 * max(1.0, abs(n)):
                 raise SearchSpaceError(
                     f"`high - low` must be a multiple of `step` for {self.name!r}, but got "
@@ -210,8 +220,13 @@ class FloatParam:
             raise SearchSpaceError(
                 f"grid search needs a `step` for float parameter {self.name!r}, but it has none."
             )
-        n = int(round((self.high - self.low) / self.step))
-        return [round(self.low + i * self.step, 12) for i in range(n + 1)]
+        return [round(self.low + i * self.step, 12) for i in range(self.n_values())]
+
+    def n_values(self) -> int:
+        """How many values :meth:`values` lists (counted, not listed)."""
+        if self.step is None:
+            self.values()  # raises: no grid without a step
+        return int(round((self.high - self.low) / self.step)) + 1
 
     def parse(self, text: Any) -> float:
         return float(text)
@@ -240,23 +255,30 @@ class CategoricalParam:
         object.__setattr__(self, "choices", choices)
         if not choices:
             raise SearchSpaceError(f"`choices` of {self.name!r} must not be empty.")
+        if len(choices) > MAX_CHOICES:
+            raise SearchSpaceError(
+                f"`choices` of {self.name!r} must hold at most {MAX_CHOICES:,} values, but got {len(choices):,}."
+            )
+        seen: set[tuple[type, Any]] = set()
         for c in choices:
             if not isinstance(c, _CHOICE_TYPES) or (isinstance(c, float) and not math.isfinite(c)):
                 raise SearchSpaceError(
                     f"each choice of {self.name!r} must be a str, int, finite float, bool or null, "
-                    f"but got {c!r}."
+                    f"but got {_short(c)}."
                 )
-        seen: list[Any] = []
-        for c in choices:
-            if any(type(c) is type(s) and c == s for s in seen):
-                raise SearchSpaceError(f"`choices` of {self.name!r} must be unique, but {c!r} repeats.")
-            seen.append(c)
+            key = (type(c), c)  # 1, 1.0 and True are equal in Python but distinct choices
+            if key in seen:
+                raise SearchSpaceError(f"`choices` of {self.name!r} must be unique, but {_short(c)} repeats.")
+            seen.add(key)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "categorical", "choices": list(self.choices)}
 
     def values(self) -> list[Any]:
         return list(self.choices)
+
+    def n_values(self) -> int:
+        return len(self.choices)
 
     def parse(self, text: Any) -> Any:
         for c in self.choices:  # the value itself, its str() or its JSON text (as sent to SageMaker)
@@ -355,10 +377,12 @@ class SearchSpace(Mapping[str, Param]):
     @classmethod
     def from_yaml(cls, text: str) -> SearchSpace:
         """Build from YAML (or JSON, which is YAML) text; loaded safely."""
-        from jupyter_hpo._yaml import YAMLError, load_yaml
+        from jupyter_hpo._yaml import YAMLError, YAMLLimitError, load_yaml
 
         try:
             data = load_yaml(text)
+        except YAMLLimitError as e:
+            raise SearchSpaceError(str(e)) from None
         except YAMLError as e:
             raise SearchSpaceError(f"the search space is not valid YAML: {e}") from None
         return cls.from_dict(data)
@@ -419,6 +443,13 @@ class SearchSpace(Mapping[str, Param]):
         """Every parameter's values, for grid search (float parameters need a ``step``)."""
         return {name: p.values() for name, p in self._params.items()}
 
+    def grid_size(self) -> int:
+        """The number of points of :meth:`grid`, counted without listing them (float parameters need a ``step``)."""
+        n = 1
+        for p in self._params.values():
+            n *= p.n_values()
+        return n
+
     def parse(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Type values back from strings (``--name value`` or SageMaker's hyperparameters.json)."""
         return {n: self._params[n].parse(v) if n in self._params else v for n, v in values.items()}
@@ -430,10 +461,10 @@ class SearchSpace(Mapping[str, Param]):
         for p in self._params.values():
             # an int with a step travels as categorical values (SageMaker has no step)
             counts["categorical" if isinstance(p, IntParam) and p.step != 1 else p.kind] += 1
-            if isinstance(p, IntParam) and p.step != 1 and len(p.values()) > SAGEMAKER_MAX_PER_KIND:
+            if isinstance(p, IntParam) and p.step != 1 and p.n_values() > SAGEMAKER_MAX_PER_KIND:
                 raise SearchSpaceError(
                     f"SageMaker has no `step` for integer ranges; {p.name!r} would need "
-                    f"{len(p.values())} categorical values, but at most {SAGEMAKER_MAX_PER_KIND} are allowed."
+                    f"{p.n_values()} categorical values, but at most {SAGEMAKER_MAX_PER_KIND} are allowed."
                 )
             if isinstance(p, CategoricalParam) and len(p.choices) > SAGEMAKER_MAX_PER_KIND:
                 raise SearchSpaceError(

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jupyter_hpo._limits import MAX_GRID_POINTS, MAX_SPEC_BYTES, check_script_path, check_simulate
 from jupyter_hpo.exceptions import SearchSpaceError, SpecError
 from jupyter_hpo.space import SearchSpace
 
@@ -149,12 +150,7 @@ class TrialDef:
         if self.function is not None and not callable(self.function):
             raise _fail("trial.function", "must be callable", self.function)
         if self.script is not None:
-            if not isinstance(self.script, (str, os.PathLike)):
-                raise _fail("trial.script", "must be a path", self.script)
-            path = Path(self.script).expanduser().resolve()
-            if not path.is_file():
-                raise _fail("trial.script", "must be an existing file", str(self.script))
-            object.__setattr__(self, "script", str(path))
+            object.__setattr__(self, "script", check_script_path(self.script))
         if not isinstance(self.hyperparameters, Mapping):
             raise _fail("trial.hyperparameters", "must be a mapping", self.hyperparameters)
         object.__setattr__(self, "hyperparameters", dict(self.hyperparameters))
@@ -267,14 +263,27 @@ class TuningSpec:
                 f"or hyperband, but got {self.early_stopping!r}."
             )
         if self.strategy == "grid":
-            try:
-                self.space.grid()
-            except SearchSpaceError as e:
-                raise SpecError(f"`space`: {e}") from None
+            self._check_grid()
         if not isinstance(self.backend_options, Mapping):
             raise _fail("backend_options", "must be a mapping", self.backend_options)
         object.__setattr__(self, "backend_options", dict(self.backend_options))
+        if self.backend in ("sagemaker", "amt"):
+            check_simulate(self.backend_options.get("simulate"))
         _positive_int("max_consecutive_failures", self.max_consecutive_failures)
+
+    def _check_grid(self) -> None:
+        """A grid search lists every point: refuse a grid beyond :data:`MAX_GRID_POINTS` (counted, not listed)."""
+        try:
+            points = self.space.grid_size()
+        except SearchSpaceError as e:
+            raise SpecError(f"`space`: {e}") from None
+        if points > MAX_GRID_POINTS:
+            sizes = " x ".join(f"{name}: {self.space[name].n_values():,}" for name in self.space)
+            raise SpecError(
+                f"`space` must have at most {MAX_GRID_POINTS:,} grid points for `strategy: grid` (the product of "
+                f"each parameter's number of values), but got {points:,} ({sizes}) for a budget of "
+                f"{self.budget.max_trials} trials; use `strategy: random` or fewer values."
+            )
 
     @property
     def pruner_kind(self) -> str:
@@ -304,7 +313,7 @@ class TuningSpec:
             raise SpecError("`trial` is required: a `function` or a `script` to run for each trial.")
         trial = _section(data, "trial", {"function", "script", "hyperparameters", "timeout"})
         trial["function"] = _resolve_function(trial.get("function"), base_dir)
-        if isinstance(trial.get("script"), str) and base_dir is not None:
+        if isinstance(trial.get("script"), str) and base_dir is not None and not trial["script"].startswith("~"):
             trial["script"] = str(Path(base_dir, trial["script"]))
         backend = data.get("backend", "local")
         backend_options: dict[str, Any] = {}
@@ -333,25 +342,12 @@ class TuningSpec:
 
     @classmethod
     def from_yaml(cls, text: str, *, base_dir: str | os.PathLike[str] | None = None) -> TuningSpec:
-        from jupyter_hpo._yaml import YAMLError, load_yaml
-
-        try:
-            data = load_yaml(text)
-        except YAMLError as e:
-            raise SpecError(f"the spec is not valid YAML: {e}") from None
-        return cls.from_dict(data, base_dir=base_dir)
+        return cls.from_dict(_load_spec_yaml(text), base_dir=base_dir)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> TuningSpec:
         p = Path(path)
-        if not p.is_file():
-            raise SpecError(f"spec file {str(path)!r} does not exist.")
-        from jupyter_hpo._yaml import YAMLError, load_yaml
-
-        try:
-            data = load_yaml(p.read_text(encoding="utf-8"))
-        except YAMLError as e:
-            raise SpecError(f"the spec is not valid YAML: {e}") from None
+        data = _load_spec_yaml(_read_spec_file(p))
         if isinstance(data, dict) and data.get("name") is None:  # a fresh name per run, after the folder
             data["name"] = _default_name({"script": p.resolve().parent.name})
         return cls.from_dict(data, base_dir=p.parent.resolve())
@@ -415,6 +411,34 @@ class PickledObjective:
 
     def __repr__(self) -> str:
         return f"<objective {self.ref}>"
+
+
+def _read_spec_file(p: Path) -> str:
+    """The text of a spec file: an existing UTF-8 file of at most :data:`MAX_SPEC_BYTES` bytes."""
+    try:
+        if not p.is_file():
+            raise SpecError(f"spec file {str(p)!r} does not exist.")
+        if p.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(f"a spec file must be at most {MAX_SPEC_BYTES:,} bytes, but {str(p)!r} has "
+                            f"{p.stat().st_size:,}.")
+        return p.read_text(encoding="utf-8")
+    except SpecError:
+        raise
+    except UnicodeDecodeError as e:
+        raise SpecError(f"a spec file must be UTF-8 text, but {str(p)!r} is not ({e.reason} at byte {e.start}).") from None
+    except (OSError, ValueError) as e:  # unreadable, a NUL in the path...
+        raise SpecError(f"spec file {str(p)!r} cannot be read: {e}") from None
+
+
+def _load_spec_yaml(text: str) -> Any:
+    from jupyter_hpo._yaml import YAMLError, YAMLLimitError, load_yaml
+
+    try:
+        return load_yaml(text)
+    except YAMLLimitError as e:
+        raise SpecError(str(e)) from None
+    except YAMLError as e:
+        raise SpecError(f"the spec is not valid YAML: {e}") from None
 
 
 def _default_name(trial: Mapping[str, Any]) -> str:
