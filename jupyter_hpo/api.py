@@ -12,7 +12,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import math
 import os
 import shutil
 import signal
@@ -22,6 +21,14 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.exceptions import HpoError, JobStateError, JobTimeoutError, SpecError, StoreError
+from jupyter_hpo.records import (  # noqa: F401 - _cloud_record, _job_cost: moved there, importable from here
+    NONFINITE,
+    _cloud_record,
+    _job_cost,
+    best_so_far,
+    summarize,
+    trial_record,
+)
 from jupyter_hpo.space import SearchSpace
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import JobStatus, Store
@@ -301,8 +308,12 @@ class Job:
 
         rows = []
         for rec in self.trial_records():
-            row = {k: v for k, v in rec.items() if k not in ("params", "intermediate")}
+            row = {k: v for k, v in rec.items() if k not in ("params", "intermediate", NONFINITE)}
             row.update({f"param_{k}": v for k, v in rec["params"].items()})
+            for path, kind in rec[NONFINITE].items():  # a DataFrame holds NaN and infinities: put them back
+                column = f"param_{path[7:]}" if path.startswith("params.") else path
+                if column in row:
+                    row[column] = float(kind)
             rows.append(row)
         return pd.DataFrame(rows).set_index("number") if rows else pd.DataFrame()
 
@@ -499,22 +510,6 @@ class TrialFeed:
         return [self.records[n] for n in sorted(self.records)]
 
 
-def best_so_far(records: list[dict[str, Any]], direction: str) -> list[dict[str, Any]]:
-    """For each finished trial in completion order: its number, wall-clock offset and the best value so far."""
-    maximize = direction == "maximize"
-    finished = sorted((r for r in records if r["completed"] is not None), key=lambda r: r["completed"])
-    start = min((r["started"] for r in records if r["started"] is not None), default=None)
-    best: float | None = None
-    out = []
-    for i, r in enumerate(finished):
-        if r["state"] == "complete" and r["value"] is not None:
-            if best is None or (r["value"] > best if maximize else r["value"] < best):
-                best = r["value"]
-        out.append({"index": i + 1, "number": r["number"], "elapsed_s": r["completed"] - (start or r["completed"]),
-                    "best": best})
-    return out
-
-
 def compare(*names: str, store: Store | str | None = None) -> dict[str, Any]:
     """Best-so-far curves of several jobs, against trials finished and wall time, plus their summaries.
 
@@ -534,91 +529,3 @@ def _hostname() -> str:
     import socket
 
     return socket.gethostname()
-
-
-def trial_record(t: FrozenTrial, space: SearchSpace) -> dict[str, Any]:
-    """One trial as a JSON-able dict, with parameters under the space's own names."""
-    try:
-        params = space.from_optuna(t.params)
-    except KeyError:
-        params = dict(t.params)
-    ua = t.user_attrs
-    value = t.value if t.value is not None and math.isfinite(t.value) else None
-    return {
-        "number": t.number,
-        "state": t.state.name.lower(),
-        "value": value,
-        "params": params,
-        "worker": ua.get("worker"),
-        "warm": ua.get("warm"),
-        "startup_s": ua.get("startup_s"),
-        "run_s": ua.get("run_s"),
-        "error": ua.get("error"),
-        "fold_mean": ua.get("fold_mean"),
-        "fold_std": ua.get("fold_std"),
-        "interrupted": bool(ua.get("interrupted", False)),
-        "cost_usd": ua.get("cost_usd"),
-        "cloud": _cloud_record(ua.get("sagemaker")),
-        "intermediate": {str(k): v for k, v in sorted(t.intermediate_values.items())},
-        "started": t.datetime_start.timestamp() if t.datetime_start else None,
-        "completed": t.datetime_complete.timestamp() if t.datetime_complete else None,
-    }
-
-
-def _job_cost(attrs: dict[str, Any], records: list[dict[str, Any]]) -> float | None:
-    """Training cost of the trials so far, plus idle warm-pool time once the job has ended (None locally)."""
-    costs = [r["cost_usd"] for r in records if r.get("cost_usd") is not None]
-    summary = attrs.get("backend_summary") or {}
-    if summary.get("cost_usd") is not None:
-        return float(summary["cost_usd"])
-    return round(sum(costs), 6) if costs else None
-
-
-def _cloud_record(sm: Any) -> dict[str, Any] | None:
-    """The cloud facts of a SageMaker trial a table shows (the full ``sagemaker`` attribute is in the store)."""
-    if not isinstance(sm, dict):
-        return None
-    return {k: sm.get(k) for k in ("training_job", "status", "warm_pool_status", "billable_s", "phases_s",
-                                   "failure_reason")}
-
-
-def summarize(name: str, attrs: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The figures a list, a progress display or a sidebar row shows for one job."""
-    spec = attrs.get("spec") or {}
-    counts = {s: 0 for s in ("complete", "pruned", "fail", "running")}
-    for r in records:
-        counts[r["state"]] = counts.get(r["state"], 0) + 1
-    maximize = (spec.get("objective") or {}).get("direction", "maximize") == "maximize"
-    done = [r for r in records if r["state"] == "complete" and r["value"] is not None]
-    best = (max if maximize else min)(done, key=lambda r: r["value"]) if done else None
-    cold = [r["startup_s"] for r in records if r["warm"] is False and r["startup_s"] is not None]
-    warm = [r["startup_s"] for r in records if r["warm"] is True and r["startup_s"] is not None]
-    saved = None
-    if cold and warm:
-        saved = max(0.0, sum(cold) / len(cold) - sum(warm) / len(warm)) * len(warm)
-    return {
-        "name": name,
-        "status": Store.status_of(attrs).value,
-        "reason": attrs.get("reason", ""),
-        "backend": attrs.get("backend"),
-        "metric": (spec.get("objective") or {}).get("metric"),
-        "direction": "maximize" if maximize else "minimize",
-        "max_trials": (spec.get("budget") or {}).get("max_trials"),
-        "trials": len(records),
-        "complete": counts["complete"],
-        "pruned": counts["pruned"],
-        "failed": sum(1 for r in records if r["state"] == "fail" and not r["interrupted"]),
-        "interrupted": sum(1 for r in records if r["state"] == "fail" and r["interrupted"]),
-        "running": counts["running"],
-        "best": None if best is None else {"number": best["number"], "value": best["value"], "params": best["params"]},
-        "warm_starts": len(warm),
-        "cold_starts": len(cold),
-        "cold_startup_s": sum(cold) / len(cold) if cold else None,
-        "warm_startup_s": sum(warm) / len(warm) if warm else None,
-        "startup_saved_s": saved,
-        "cost_usd": _job_cost(attrs, records),
-        "notes": [n.get("text", "") for n in attrs.get("notes") or [] if isinstance(n, dict)][-5:],
-        "created": attrs.get("created"),
-        "ended": attrs.get("ended"),
-    }
-

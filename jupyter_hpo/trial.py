@@ -111,18 +111,40 @@ def report(value: float, step: int | None = None) -> None:
     raises :class:`TrialPruned` for you).
     """
     value = float(value)
+    if step is not None:
+        step = _check_step(step)
     ctx = _context
     if ctx is None:
         global _container_step
         if _sagemaker_hparams().is_file():  # the job's metric regexes and the backend's log tail pick these up
-            step = _container_step if step is None else int(step)
+            step = _container_step if step is None else step
             _container_step = step + 1
             print(f"intermediate step={step} value={value!r}", flush=True)
         return
-    step = ctx.next_step if step is None else int(step)
+    step = ctx.next_step if step is None else step
     ctx.next_step = step + 1
     if ctx.report_fn is not None and math.isfinite(value):
         ctx.pruned = bool(ctx.report_fn(value, step))
+
+
+#: the largest step a report may have: every store keeps steps as 32-bit integers (PostgreSQL included)
+MAX_STEP = 2**31 - 1
+
+
+def _check_step(step: Any) -> int:
+    if isinstance(step, bool):
+        raise ValueError(f"`step` must be an integer from 0 to {MAX_STEP}, but got {step!r}.")
+    if not isinstance(step, int):
+        try:
+            as_int = int(step)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"`step` must be an integer from 0 to {MAX_STEP}, but got {step!r}.") from None
+        if as_int != step:
+            raise ValueError(f"`step` must be an integer from 0 to {MAX_STEP}, but got {step!r}.")
+        step = as_int
+    if not 0 <= step <= MAX_STEP:
+        raise ValueError(f"`step` must be an integer from 0 to {MAX_STEP}, but got {step}.")
+    return int(step)
 
 
 def should_prune() -> bool:

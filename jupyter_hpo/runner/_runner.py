@@ -28,6 +28,7 @@ from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.runner._lock import RunnerLock
 from jupyter_hpo.store import HEARTBEAT_S, STALE_ALIVE_AFTER_S, Store, error_text, stale_after_s
 from jupyter_hpo.strategies import grid_size, make_pruner, make_sampler
+from jupyter_hpo.trial import MAX_STEP
 
 __all__ = ["Runner"]
 
@@ -325,7 +326,7 @@ class Runner:
     # -- events from the backend -----------------------------------------------------------------
     def on_report(self, key: int, step: int, value: float) -> bool:
         trial = self.live.get(key)
-        if trial is None or not math.isfinite(value) or step < 0:
+        if trial is None or not math.isfinite(value) or not 0 <= step <= MAX_STEP:  # trial.report checks it too
             return False
         with warnings.catch_warnings():  # a repeated step is ignored, with Optuna's warning
             warnings.simplefilter("ignore")

@@ -1,0 +1,60 @@
+"""What the store records is what the trial ran and reported: out-of-range steps, non-UTF-8 scripts."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from jupyter_hpo import api, trial
+from jupyter_hpo.store import JobStatus
+
+X = {"x": {"type": "float", "low": 0, "high": 1}}
+
+
+def huge_step_on_the_second_trial(p):
+    trial.report(0.5, step=0)
+    if trial.params()["x"] == 0.5:
+        trial.report(0.25, step=2**63)
+    return p["x"]
+
+
+def test_a_report_step_out_of_range_fails_that_trial_only_with_the_rule(home):
+    job = api.launch(objective=huge_step_on_the_second_trial, space={"x": {"type": "categorical",
+                     "choices": [0.25, 0.5, 0.75]}}, strategy="grid", max_trials=3, name="huge-step")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    records = {r["params"]["x"]: r for r in job.trial_records()}
+    assert records[0.5]["state"] == "fail"
+    assert f"`step` must be an integer from 0 to {2**31 - 1}, but got {2**63}" in records[0.5]["error"]
+    assert records[0.25]["state"] == records[0.75]["state"] == "complete"
+    assert records[0.25]["intermediate"] == {"0": 0.5}
+
+
+@pytest.mark.parametrize("step", [-1, 2**31, 1.5, "two", True])
+def test_report_refuses_a_bad_step_outside_a_trial_too(step):
+    with pytest.raises(ValueError, match="`step` must be an integer from 0 to 2147483647"):
+        trial.report(0.5, step=step)
+
+
+def test_report_takes_the_largest_step_and_integral_floats():
+    trial.report(0.5, step=2**31 - 1)
+    trial.report(0.5, step=3.0)
+
+
+def test_a_latin1_script_with_a_coding_line_runs(home, tmp_path):
+    script = tmp_path / "train.py"
+    script.write_bytes(textwrap.dedent("""\
+        # -*- coding: latin-1 -*-
+        import argparse
+        from jupyter_hpo import trial
+        NAME = "Gauß-Modell für Kredit"
+        p = argparse.ArgumentParser()
+        p.add_argument("--x", type=float)
+        a = p.parse_args()
+        print(f"{NAME}: objective={a.x * 2}")
+    """).encode("latin-1"))
+    job = api.launch(objective=str(script), space=X, max_trials=2, name="latin1")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    records = job.trial_records()
+    assert [r["state"] for r in records] == ["complete", "complete"], [r["error"] for r in records]
+    assert all(r["value"] == pytest.approx(2 * r["params"]["x"], rel=1e-6) for r in records)
