@@ -1,19 +1,21 @@
 """``jupyter hpo``: launch, follow, list, show, stop and resume tuning jobs from a terminal.
 
 Exit codes: 0 success, 1 the job failed, 2 bad input (a one-line reason on stderr).
+Every ``--json`` output is strict JSON (``jupyter_hpo.records.dumps``): non-finite numbers are ``null``,
+and the records' ``nonfinite`` field says what they were.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import sys
 import time
 from typing import Any
 
 from jupyter_hpo.exceptions import HpoError
+from jupyter_hpo.records import dumps
 
 __all__ = ["main"]
 
@@ -135,13 +137,13 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 def _after_start(job: Any, args: argparse.Namespace) -> int:
     if args.detach:
         if args.json:
-            print(json.dumps({"name": job.name, "status": job.status.value}))
+            print(dumps({"name": job.name, "status": job.status.value}))
         else:
             print(f"job {job.name} started; follow it with: jupyter hpo show {job.name}")
         return 0
     if args.json:
         status = job.wait()
-        print(json.dumps(job.summary(), default=str))
+        print(dumps(job.summary()))
         return 1 if status.value == "failed" else 0
     return follow(job)
 
@@ -151,7 +153,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     jobs = api.list_jobs(args.store)
     if args.json:
-        print(json.dumps(jobs, default=str))
+        print(dumps(jobs))
         return 0
     from rich.table import Table
 
@@ -171,7 +173,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     summary = job.summary()
     records = job.trial_records()
     if args.json:
-        print(json.dumps({"job": summary, "spec": job.spec, "trials": records}, default=str))
+        print(dumps({"job": summary, "spec": job.spec, "trials": records}))
         return 0
     console = _console()
     console.print(_summary_text(summary))
@@ -204,7 +206,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
                         spinner="dots") if not args.json and console.is_terminal else contextlib.nullcontext():
         result = estimate(**estimate_inputs(args))
     if args.json:
-        print(json.dumps(result, default=str))
+        print(dumps(result))
         return 0
     from rich.table import Table
 

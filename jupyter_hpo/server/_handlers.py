@@ -2,7 +2,8 @@
 
 Every handler needs Jupyter's authentication (and, for POST, its XSRF check, which
 ``APIHandler`` enforces). Errors are mapped in one place: unknown job 404, bad input 400,
-wrong state 409, always ``{"reason": ...}``.
+wrong state 409, always ``{"reason": ...}``. Answers are strict JSON (``jupyter_hpo.records.dumps``:
+non-finite numbers are ``null``, and the records' ``nonfinite`` field says what they were).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from jupyter_hpo import api
+from jupyter_hpo import api, records
 from jupyter_hpo.exceptions import HpoError, JobNotFoundError, JobStateError, StoreError
 
 __all__ = ["handlers", "JOB_NAME", "ROOT"]
@@ -44,7 +45,7 @@ class _Base(APIHandler):
         except HpoError as e:
             status = next((code for cls, code in _STATUS.items() if isinstance(e, cls)), 400)
             raise web.HTTPError(status, str(e)) from None
-        self.finish(json.dumps(result, default=str, allow_nan=False))
+        self.finish(records.dumps(result))
 
     @property
     def store(self) -> Any:

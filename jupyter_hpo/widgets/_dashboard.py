@@ -21,7 +21,8 @@ polled every :data:`STALE_POLL_S` seconds, because its runner may only be slow a
 page sends ``hello`` again and gets a fresh snapshot, so it comes back live by itself.
 
 A row (:func:`compact_row`) is a trial record without the traceback, with intermediate values as
-``steps: [[step, value], ...]`` (at most :data:`MAX_STEPS`). ``plot`` lists the trial numbers the charts
+``steps: [[step, value], ...]`` (at most :data:`MAX_STEPS`), strict-JSON-able like every record
+(non-finite numbers are null, and then ``nonfinite`` says what they were; see :mod:`jupyter_hpo.records`). ``plot`` lists the trial numbers the charts
 draw when there are more than :data:`MAX_POINTS` finished trials (see :func:`downsample`), else it is None.
 """
 
@@ -38,6 +39,18 @@ import traitlets as t
 
 from jupyter_hpo import api
 from jupyter_hpo.exceptions import HpoError, JobNotFoundError
+from jupyter_hpo.records import (
+    ERROR,
+    FOLD_MEAN,
+    FOLD_STD,
+    INTERRUPTED,
+    NONFINITE,
+    RUN_S,
+    STARTUP_S,
+    WARM,
+    improvements,
+    json_safe,
+)
 from jupyter_hpo.store import JobStatus
 
 __all__ = [
@@ -70,11 +83,6 @@ _SETTLE_POLLS = 10
 _SNAPSHOT_S_PER_ROW = 0.001
 
 
-def _finite(x: Any) -> Any:
-    """``x`` itself, or None for NaN and infinities (which JSON cannot carry)."""
-    return None if isinstance(x, float) and not math.isfinite(x) else x
-
-
 def _step_key(key: str) -> int | float:
     try:
         return int(key)
@@ -91,37 +99,32 @@ def _thin(items: list[Any], cap: int) -> list[Any]:
 
 
 def compact_row(record: dict[str, Any]) -> dict[str, Any]:
-    """The row the front end gets for one trial record (see :meth:`jupyter_hpo.api.Job.trial_records`)."""
-    steps = sorted(([_step_key(k), _finite(v)] for k, v in (record.get("intermediate") or {}).items()),
-                   key=lambda s: s[0])
-    return {
+    """The row the front end gets for one trial record (see :meth:`jupyter_hpo.api.Job.trial_records`).
+
+    Strict-JSON-able (:func:`jupyter_hpo.records.json_safe`). A row is compact: it has ``nonfinite`` only
+    when something was non-finite, with the record's flags and those of any number the row itself had to
+    replace (by the row's paths, e.g. ``steps.2.1``).
+    """
+    steps = sorted(([_step_key(k), v] for k, v in (record.get("intermediate") or {}).items()), key=lambda s: s[0])
+    row = {
         "number": record["number"],
         "state": record["state"],
-        "value": _finite(record.get("value")),
+        "value": record.get("value"),
         "params": record.get("params") or {},
-        "warm": record.get("warm"),
-        "startup_s": _finite(record.get("startup_s")),
-        "run_s": _finite(record.get("run_s")),
-        "error": record.get("error"),
-        "fold_mean": _finite(record.get("fold_mean")),
-        "fold_std": _finite(record.get("fold_std")),
-        "interrupted": bool(record.get("interrupted")),
+        "warm": record.get(WARM),
+        "startup_s": record.get(STARTUP_S),
+        "run_s": record.get(RUN_S),
+        "error": record.get(ERROR),
+        "fold_mean": record.get(FOLD_MEAN),
+        "fold_std": record.get(FOLD_STD),
+        "interrupted": bool(record.get(INTERRUPTED)),
         "steps": _thin(steps, MAX_STEPS),
         "started": record.get("started"),
         "completed": record.get("completed"),
     }
-
-
-def _improvements(rows: list[dict[str, Any]], direction: str) -> list[dict[str, Any]]:
-    """The complete rows that improved the best value, in trial-number order (the last one is the best)."""
-    out, best = [], None
-    for r in rows:
-        v = r["value"]
-        if r["state"] == "complete" and v is not None and (
-                best is None or (v > best if direction == "maximize" else v < best)):
-            best = v
-            out.append(r)
-    return out
+    safe, flags = json_safe(row)
+    flags = {**(record.get(NONFINITE) or {}), **flags}
+    return {**safe, NONFINITE: flags} if flags else safe
 
 
 def downsample(rows: list[dict[str, Any]], direction: str = "maximize", cap: int = MAX_POINTS) -> list[dict[str, Any]]:
@@ -143,7 +146,7 @@ def downsample(rows: list[dict[str, Any]], direction: str = "maximize", cap: int
     if len(finished) <= cap:
         return finished
     keep: dict[int, dict[str, Any]] = {}
-    for group, share in ((_improvements(finished, direction), cap // 5),
+    for group, share in ((improvements(finished, direction), cap // 5),
                          ([r for r in finished if r["state"] == "fail"], cap // 10), (finished, cap // 10)):
         keep.update((r["number"], r) for r in group[-share:] if share)
     rest = [r for r in finished if r["number"] not in keep]

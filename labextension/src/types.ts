@@ -1,6 +1,7 @@
 /**
- * The JSON shapes of the jupyter-hpo REST API. They mirror `jupyter_hpo.api.summarize()` and
- * `jupyter_hpo.api.trial_record()`; keep them in step with those two functions.
+ * The JSON shapes of the jupyter-hpo REST API. They mirror `JobSummary` and `TrialRecord` of
+ * `jupyter_hpo/records.py` and the schemas of `jupyter_hpo/server/openapi.yaml`;
+ * `tests/test_records.py` checks that the field names of the interfaces below match them.
  */
 
 /** A job's status as the server reports it. */
@@ -22,6 +23,16 @@ export type TrialState = 'running' | 'complete' | 'pruned' | 'fail';
 /** A parameter value: categorical choices may be strings, numbers, booleans or null. */
 export type ParamValue = string | number | boolean | null;
 
+/** What a non-finite number was; the record holds `null` in its place. */
+export type NonFiniteKind = 'nan' | 'inf' | '-inf';
+
+/**
+ * The numbers of a record that were non-finite (and are `null` in it): dotted path (`fold_mean`,
+ * `intermediate.3`, `params.lr`, in a job summary `spec.trial.hyperparameters.lr`) to what it was.
+ * Empty when every number is finite.
+ */
+export type NonFinite = Record<string, NonFiniteKind>;
+
 /** The best complete trial of a job. */
 export interface IBestTrial {
   number: number;
@@ -29,7 +40,7 @@ export interface IBestTrial {
   params: Record<string, ParamValue>;
 }
 
-/** One job, as `GET jobs` lists it (`summarize()`). */
+/** One job, as `GET jobs` lists it (`JobSummary`). */
 export interface IJobSummary {
   name: string;
   status: JobStatus;
@@ -51,14 +62,25 @@ export interface IJobSummary {
   warm_startup_s: number | null;
   startup_saved_s: number | null;
   /** SageMaker jobs: training plus idle warm-pool cost in USD; null on the local backend. */
-  cost_usd?: number | null;
+  cost_usd: number | null;
   /** The last notes of the runner (quota, throttling, pools not released). */
-  notes?: string[];
+  notes: string[];
   created: number | null;
   ended: number | null;
+  nonfinite: NonFinite;
 }
 
-/** One trial (`trial_record()`). */
+/** The cloud facts of a SageMaker trial (`cloud` of a trial record). */
+export interface ICloudFacts {
+  training_job: string | null;
+  status: string | null;
+  warm_pool_status: string | null;
+  billable_s: number | null;
+  phases_s: Record<string, number | null> | null;
+  failure_reason: string | null;
+}
+
+/** One trial (`TrialRecord`). */
 export interface ITrialRecord {
   number: number;
   state: TrialState;
@@ -72,9 +94,14 @@ export interface ITrialRecord {
   fold_mean: number | null;
   fold_std: number | null;
   interrupted: boolean;
-  intermediate: Record<string, number>;
+  /** SageMaker trials: the training job's billable cost in USD; null on the local backend. */
+  cost_usd: number | null;
+  /** SageMaker trials: the training job, its warm-pool status and start-up phases; else null. */
+  cloud: ICloudFacts | null;
+  intermediate: Record<string, number | null>;
   started: number | null;
   completed: number | null;
+  nonfinite: NonFinite;
 }
 
 /** `GET jobs` */

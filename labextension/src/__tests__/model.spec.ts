@@ -35,8 +35,11 @@ function job(name: string, over: Partial<IJobSummary> = {}): IJobSummary {
     cold_startup_s: null,
     warm_startup_s: null,
     startup_saved_s: null,
+    cost_usd: null,
+    notes: [],
     created: 1000,
     ended: null,
+    nonfinite: {},
     ...over
   };
 }
@@ -55,9 +58,12 @@ function trial(number: number, state: TrialState, value: number | null = null): 
     fold_mean: null,
     fold_std: null,
     interrupted: false,
+    cost_usd: null,
+    cloud: null,
     intermediate: {},
     started: 1,
-    completed: state === 'running' ? null : 2
+    completed: state === 'running' ? null : 2,
+    nonfinite: {}
   };
 }
 

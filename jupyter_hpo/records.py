@@ -1,0 +1,383 @@
+"""The trial and job records: their fields, their JSON form, the attribute keys and the "better" rule.
+
+Every front door serves these forms: the REST API, every ``jupyter hpo ... --json`` output, the
+dashboard widget and ``job.trial_records()`` / ``job.summary()``. The OpenAPI document
+(``server/openapi.yaml``) and the sidebar's ``types.ts`` are checked against :data:`TRIAL_FIELDS` and
+:data:`JOB_FIELDS` by ``tests/test_records.py``.
+
+Non-finite numbers. JSON has no NaN or infinity, and strict parsers (browsers' ``JSON.parse``, ``jq``)
+refuse Python's ``NaN``/``Infinity``. The one rule: a non-finite float (NaN, +inf, -inf) anywhere in a
+record (its value, ``fold_mean``/``fold_std``, intermediate values, parameters, cloud facts, nested
+dicts and lists) becomes ``null``, and the record's ``nonfinite`` field names what it was::
+
+    {"fold_mean": null, ..., "nonfinite": {"fold_mean": "nan", "intermediate.3": "inf"}}
+
+``nonfinite`` maps the dotted path of each replaced number (dict keys and list indices joined by
+``.``, from the record's top level) to ``"nan"``, ``"inf"`` or ``"-inf"``; it is ``{}`` when every
+number is finite. A job summary also flags its spec (``"spec.trial.hyperparameters.lr": "nan"``: a
+static hyperparameter), which documents that show the spec print it as ``null``. :func:`dumps` applies
+the rule to any document and then serialises with ``allow_nan=False``, so no front door can emit
+non-standard JSON.
+
+Example:
+    >>> json_safe({"fold_mean": float("nan"), "intermediate": {"3": float("inf")}})
+    ({'fold_mean': None, 'intermediate': {'3': None}}, {'fold_mean': 'nan', 'intermediate.3': 'inf'})
+    >>> dumps({"value": float("-inf")})
+    '{"value": null}'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
+
+    from jupyter_hpo.space import SearchSpace
+
+__all__ = [
+    "JOB_FIELDS",
+    "NONFINITE",
+    "TRIAL_FIELDS",
+    "JobSummary",
+    "TrialRecord",
+    "best_so_far",
+    "better",
+    "dumps",
+    "improvements",
+    "json_safe",
+    "summarize",
+    "trial_record",
+]
+
+# -- trial (Optuna trial) user attribute keys -------------------------------------------------------
+WORKER = "worker"
+WARM = "warm"
+STARTUP_S = "startup_s"
+RUN_S = "run_s"
+ERROR = "error"
+TRACEBACK = "traceback"
+FOLD_SCORES = "fold_scores"
+FOLD_MEAN = "fold_mean"
+FOLD_STD = "fold_std"
+METRICS = "metrics"
+INTERRUPTED = "interrupted"
+RERUN_OF = "rerun_of"
+SEED = "seed"
+COST_USD = "cost_usd"
+SAGEMAKER = "sagemaker"
+
+# -- job (Optuna study) user attribute keys ---------------------------------------------------------
+SPEC = "spec"
+BACKEND = "backend"
+STATUS = "status"
+REASON = "reason"
+RUNNER = "runner"
+HEARTBEAT = "heartbeat"
+CREATED = "created"
+ENDED = "ended"
+STOP_REQUESTED = "stop_requested"
+NOTES = "notes"
+BACKEND_SUMMARY = "backend_summary"
+CWD = "cwd"
+
+#: The record field naming what was non-finite (see the module docstring).
+NONFINITE = "nonfinite"
+#: The cloud facts of a SageMaker trial a table shows (the full ``sagemaker`` attribute stays in the store).
+CLOUD_FACTS = ("training_job", "status", "warm_pool_status", "billable_s", "phases_s", "failure_reason")
+
+
+# -- the non-finite rule ---------------------------------------------------------------------------
+def _kind(x: float) -> str:
+    return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+_PLAIN = (str, int, bool, type(None))
+
+
+def _safe(obj: Any, path: str, flags: dict[str, str]) -> Any:
+    """``obj`` with non-finite floats as None; the same object when nothing needed replacing."""
+    if isinstance(obj, float):
+        if math.isfinite(obj):
+            return obj
+        flags[path] = _kind(obj)
+        return None
+    if isinstance(obj, Mapping):
+        items: Any = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    else:
+        return obj
+    out: Any = None
+    for k, v in items:
+        if type(v) in _PLAIN or (type(v) is float and math.isfinite(v)):
+            continue  # the common case, without building a path
+        s = _safe(v, _join(path, k), flags)
+        if s is not v:
+            if out is None:
+                out = dict(obj) if isinstance(obj, Mapping) else list(obj)
+            out[k] = s
+    return obj if out is None else out
+
+
+def json_safe(obj: Any, path: str = "") -> tuple[Any, dict[str, str]]:
+    """``obj`` with every non-finite float replaced by None, and what was replaced.
+
+    Args:
+        obj: JSON-like data (dicts, lists, tuples, scalars); it is never modified.
+        path: the prefix of the reported paths (e.g. ``"spec"``).
+
+    Returns:
+        ``(safe, flags)``: ``safe`` is ``obj`` itself when every number is finite, else a copy of the
+        containers on the way to each replaced number; ``flags`` maps each replaced number's dotted path
+        to ``"nan"``, ``"inf"`` or ``"-inf"``.
+    """
+    flags: dict[str, str] = {}
+    return _safe(obj, path, flags), flags
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    """Strict JSON of ``obj``: non-finite numbers become ``null`` (:func:`json_safe`), unknown objects
+    their ``str()``; never ``NaN`` or ``Infinity`` (``allow_nan=False``). ``kwargs`` go to ``json.dumps``."""
+    kwargs.setdefault("default", str)
+    return json.dumps(json_safe(obj)[0], allow_nan=False, **kwargs)
+
+
+# -- the "better" rule -----------------------------------------------------------------------------
+def better(a: float | None, b: float | None, direction: str) -> bool:
+    """Whether value ``a`` beats ``b`` (None: no value yet) for ``direction`` ``maximize``/``minimize``.
+
+    A missing or non-finite ``a`` never beats anything; ties do not count as better (the first stays best).
+    """
+    if a is None or not math.isfinite(a):
+        return False
+    if b is None or math.isnan(b):
+        return True
+    return a > b if direction == "maximize" else a < b
+
+
+def _completed_value(r: Mapping[str, Any]) -> float | None:
+    return r["value"] if r["state"] == "complete" else None
+
+
+def improvements(rows: Sequence[Mapping[str, Any]], direction: str) -> list[Mapping[str, Any]]:
+    """The complete rows that improved the best value, in the given order (the last one is the best)."""
+    out: list[Mapping[str, Any]] = []
+    best = None
+    for r in rows:
+        if better(_completed_value(r), best, direction):
+            best = r["value"]
+            out.append(r)
+    return out
+
+
+def best_so_far(records: Sequence[Mapping[str, Any]], direction: str) -> list[dict[str, Any]]:
+    """For each finished trial in completion order: its number, wall-clock offset and the best value so far."""
+    finished = sorted((r for r in records if r["completed"] is not None), key=lambda r: r["completed"])
+    start = min((r["started"] for r in records if r["started"] is not None), default=None)
+    best: float | None = None
+    out = []
+    for i, r in enumerate(finished):
+        if better(_completed_value(r), best, direction):
+            best = r["value"]
+        out.append({"index": i + 1, "number": r["number"], "elapsed_s": r["completed"] - (start or r["completed"]),
+                    "best": best})
+    return out
+
+
+# -- the trial record ------------------------------------------------------------------------------
+def _cloud_record(sm: Any) -> dict[str, Any] | None:
+    """The cloud facts of a SageMaker trial a table shows (the full ``sagemaker`` attribute is in the store)."""
+    if not isinstance(sm, dict):
+        return None
+    return {k: sm.get(k) for k in CLOUD_FACTS}
+
+
+@dataclass(frozen=True, slots=True)
+class TrialRecord:
+    """One trial as every front door shows it; :meth:`to_json` is its JSON form (``Trial`` in openapi.yaml).
+
+    Example:
+        >>> rec = TrialRecord.from_trial(frozen_trial, job.space)  # doctest: +SKIP
+        >>> rec.to_json()["nonfinite"]  # doctest: +SKIP
+        {'fold_mean': 'nan', 'fold_std': 'nan'}
+    """
+
+    number: int
+    state: str
+    value: float | None
+    params: dict[str, Any]
+    worker: str | None
+    warm: bool | None
+    startup_s: float | None
+    run_s: float | None
+    error: str | None
+    fold_mean: float | None
+    fold_std: float | None
+    interrupted: bool
+    cost_usd: float | None
+    cloud: dict[str, Any] | None
+    intermediate: dict[str, float | None]
+    started: float | None
+    completed: float | None
+    nonfinite: dict[str, str]
+
+    @classmethod
+    def from_trial(cls, t: FrozenTrial, space: SearchSpace) -> TrialRecord:
+        """The record of an Optuna trial, with parameters under the space's own names."""
+        try:
+            params = space.from_optuna(t.params)
+        except KeyError:
+            params = dict(t.params)
+        ua = t.user_attrs
+        raw = {
+            "number": t.number,
+            "state": t.state.name.lower(),
+            "value": t.value,
+            "params": params,
+            WORKER: ua.get(WORKER),
+            WARM: ua.get(WARM),
+            STARTUP_S: ua.get(STARTUP_S),
+            RUN_S: ua.get(RUN_S),
+            ERROR: ua.get(ERROR),
+            FOLD_MEAN: ua.get(FOLD_MEAN),
+            FOLD_STD: ua.get(FOLD_STD),
+            INTERRUPTED: bool(ua.get(INTERRUPTED, False)),
+            COST_USD: ua.get(COST_USD),
+            "cloud": _cloud_record(ua.get(SAGEMAKER)),
+            "intermediate": {str(k): v for k, v in sorted(t.intermediate_values.items())},
+            "started": t.datetime_start.timestamp() if t.datetime_start else None,
+            "completed": t.datetime_complete.timestamp() if t.datetime_complete else None,
+        }
+        safe, flags = json_safe(raw)
+        return cls(**safe, nonfinite=flags)
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as a plain dict (strict-JSON-able: no NaN or infinity; a new dict each call)."""
+        return {name: getattr(self, name) for name in TRIAL_FIELDS}
+
+
+def trial_record(t: FrozenTrial, space: SearchSpace) -> dict[str, Any]:
+    """One trial as a JSON-able dict (:meth:`TrialRecord.to_json`)."""
+    return TrialRecord.from_trial(t, space).to_json()
+
+
+# -- the job summary -------------------------------------------------------------------------------
+def _job_cost(attrs: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> float | None:
+    """Training cost of the trials so far, plus idle warm-pool time once the job has ended (None locally)."""
+    costs = [r[COST_USD] for r in records if r.get(COST_USD) is not None]
+    summary = attrs.get(BACKEND_SUMMARY) or {}
+    if summary.get(COST_USD) is not None:
+        return float(summary[COST_USD])
+    return round(sum(costs), 6) if costs else None
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+@dataclass(frozen=True, slots=True)
+class JobSummary:
+    """The figures a list, a progress display or a sidebar row shows for one job (``JobSummary`` in
+    openapi.yaml); ``nonfinite`` also names non-finite numbers of the job's spec (``spec.<path>``).
+
+    Example:
+        >>> JobSummary.from_attrs("credit-xgb", job.attrs, job.trial_records()).to_json()  # doctest: +SKIP
+    """
+
+    name: str
+    status: str
+    reason: str
+    backend: str | None
+    metric: str | None
+    direction: str
+    max_trials: int | None
+    trials: int
+    complete: int
+    pruned: int
+    failed: int
+    interrupted: int
+    running: int
+    best: dict[str, Any] | None
+    warm_starts: int
+    cold_starts: int
+    cold_startup_s: float | None
+    warm_startup_s: float | None
+    startup_saved_s: float | None
+    cost_usd: float | None
+    notes: list[str]
+    created: float | None
+    ended: float | None
+    nonfinite: dict[str, str]
+
+    @classmethod
+    def from_attrs(cls, name: str, attrs: dict[str, Any], records: Sequence[Mapping[str, Any]]) -> JobSummary:
+        """The summary of job ``name`` from its attributes and its trial records (their JSON form)."""
+        from jupyter_hpo.store import Store
+
+        spec = attrs.get(SPEC) or {}
+        objective = spec.get("objective") or {}
+        direction = "maximize" if objective.get("direction", "maximize") == "maximize" else "minimize"
+        counts = {s: 0 for s in ("complete", "pruned", "fail", "running")}
+        best: Mapping[str, Any] | None = None
+        for r in records:
+            counts[r["state"]] = counts.get(r["state"], 0) + 1
+            if better(_completed_value(r), None if best is None else best["value"], direction):
+                best = r
+        cold = [r[STARTUP_S] for r in records if r[WARM] is False and r[STARTUP_S] is not None]
+        warm = [r[STARTUP_S] for r in records if r[WARM] is True and r[STARTUP_S] is not None]
+        saved = None
+        if cold and warm:
+            saved = max(0.0, sum(cold) / len(cold) - sum(warm) / len(warm)) * len(warm)
+        raw = {
+            "name": name,
+            "status": Store.status_of(attrs).value,
+            "reason": attrs.get(REASON, ""),
+            "backend": attrs.get(BACKEND),
+            "metric": objective.get("metric"),
+            "direction": direction,
+            "max_trials": (spec.get("budget") or {}).get("max_trials"),
+            "trials": len(records),
+            "complete": counts["complete"],
+            "pruned": counts["pruned"],
+            "failed": sum(1 for r in records if r["state"] == "fail" and not r[INTERRUPTED]),
+            "interrupted": sum(1 for r in records if r["state"] == "fail" and r[INTERRUPTED]),
+            "running": counts["running"],
+            "best": None if best is None else {"number": best["number"], "value": best["value"],
+                                               "params": best["params"]},
+            "warm_starts": len(warm),
+            "cold_starts": len(cold),
+            "cold_startup_s": _mean(cold),
+            "warm_startup_s": _mean(warm),
+            "startup_saved_s": saved,
+            "cost_usd": _job_cost(attrs, records),
+            "notes": [n.get("text", "") for n in attrs.get(NOTES) or [] if isinstance(n, dict)][-5:],
+            "created": attrs.get(CREATED),
+            "ended": attrs.get(ENDED),
+        }
+        safe, flags = json_safe(raw)
+        flags.update(json_safe(spec, SPEC)[1])
+        return cls(**safe, nonfinite=flags)
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as a plain dict (strict-JSON-able: no NaN or infinity; a new dict each call)."""
+        return {name: getattr(self, name) for name in JOB_FIELDS}
+
+
+def summarize(name: str, attrs: dict[str, Any], records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The figures a list, a progress display or a sidebar row shows for one job (:meth:`JobSummary.to_json`)."""
+    return JobSummary.from_attrs(name, attrs, records).to_json()
+
+
+#: The fields of a trial record's JSON form, in order.
+TRIAL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(TrialRecord))
+#: The fields of a job summary's JSON form, in order.
+JOB_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(JobSummary))
