@@ -26,6 +26,7 @@ from typing import Any
 from jupyter_hpo.backends import TrialOutcome, TrialRequest, backend_class, create_backend
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.runner._lock import RunnerLock
+from jupyter_hpo.runner._log import Reserve, log_max_bytes, rotate_if_large
 from jupyter_hpo.store import HEARTBEAT_S, STALE_ALIVE_AFTER_S, Store, error_text, stale_after_s
 from jupyter_hpo.strategies import grid_size, make_pruner, make_sampler
 from jupyter_hpo.trial import MAX_STEP
@@ -130,6 +131,8 @@ class Runner:
         self.notes: list[dict[str, Any]] = list(attrs.get("notes") or [])
         self.writer = _Writer(store, self.study_id)
         self.lock = RunnerLock(store.job_dir(name), name)
+        self.log_path, self.log_max = store.job_dir(name) / "runner.log", log_max_bytes()
+        self.reserve = Reserve(store.job_dir(name))
 
     # -- history (resume) ------------------------------------------------------------------------
     def _load_history(self) -> None:
@@ -158,9 +161,11 @@ class Runner:
             log.error("job %s: another runner holds %s and is not hung; this one leaves the job to it",
                       self.name, self.lock.path)
             return 1
+        self.reserve.take()
         try:
             return self._run()
         finally:
+            self.reserve.release()
             self.lock.release()
 
     def _run(self) -> int:
@@ -209,9 +214,20 @@ class Runner:
         self.writer.close()
         if self.writer.error is not None:
             log.error("the store could not be written: %s", error_text(self.writer.error))
+            self._record_failure_on_reserve()
             return 1
         log.info("job %s %s: %s", self.name, status, reason)
         return 0 if status != "failed" else 1
+
+    def _record_failure_on_reserve(self) -> None:
+        """The store could not be written (a full disk, say): free the reserve and record why the job ended."""
+        reason = f"the store could not be written: {error_text(self.writer.error)}"
+        self.reserve.release()
+        try:
+            self.store.set_job_attrs(self.name, status="failed", reason=reason, ended=time.time(),
+                                     heartbeat=time.time())
+        except Exception as e:  # noqa: BLE001 - nothing more can be done; the job will show as stale
+            log.error("the job's end could not be recorded either: %s", error_text(e))
 
     def _loop(self, backend: Any, started: float) -> None:
         next_beat = next_check = 0.0
@@ -223,6 +239,7 @@ class Runner:
             if now >= next_beat:
                 next_beat = now + HEARTBEAT_S
                 self.writer.put(self._beat, now)
+                rotate_if_large(self.log_path, self.log_max)
             if self.end is not None and self.end[0] in ("stopped", "failed") or self._time_up(started, now):
                 for outcome in backend.cancel_all(self._cancel_reason()):
                     self.on_finish(outcome)

@@ -1,0 +1,91 @@
+"""The runner's disk use in the job's folder: ``runner.log`` kept bounded, and a reserve for the job's end.
+
+``runner.log`` receives the runner's own log and everything its workers print (a trial's output too). The
+runner keeps it under ``JUPYTER_HPO_LOG_MAX_BYTES`` (default 10 MB): past that, its newest half moves to
+``runner.log.1`` (replacing the older one) and ``runner.log`` starts again, so the two stay under 1.5 times the
+limit. Writers keep writing: the file is opened for appending, so truncating it is safe.
+
+The reserve is a small file (``.reserve``, 2 MB) written when the runner starts. If the disk fills anyway
+(something else filled it), the runner deletes it to make room for the job's final status and reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from pathlib import Path
+
+__all__ = ["DEFAULT_LOG_MAX_BYTES", "log_max_bytes", "rotate_if_large", "Reserve"]
+
+log = logging.getLogger("jupyter_hpo.runner")
+
+DEFAULT_LOG_MAX_BYTES = 10 * 2**20
+_RESERVE_BYTES = 2 * 2**20
+
+
+def log_max_bytes() -> int:
+    """The size limit of ``runner.log`` (``$JUPYTER_HPO_LOG_MAX_BYTES``, at least 64 KiB)."""
+    raw = os.environ.get("JUPYTER_HPO_LOG_MAX_BYTES")
+    try:
+        return max(64 * 2**10, int(raw)) if raw else DEFAULT_LOG_MAX_BYTES
+    except ValueError:
+        return DEFAULT_LOG_MAX_BYTES
+
+
+def rotate_if_large(path: Path, max_bytes: int) -> bool:
+    """If ``path`` is over ``max_bytes``, keep its newest ``max_bytes // 2`` bytes in ``path.1`` and empty it.
+
+    Returns whether it rotated. On a full disk the copy may fail; the log is emptied all the same, since
+    freeing the disk matters more than the old output.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    if size <= max_bytes:
+        return False
+    keep = max_bytes // 2
+    older = path.with_name(path.name + ".1")
+    try:
+        with open(path, "rb") as src:
+            src.seek(max(0, size - keep))
+            tail = src.read(keep)
+        with contextlib.suppress(OSError):
+            older.unlink()
+        with open(older, "wb") as dst:
+            dst.write(tail)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            older.unlink()
+        log.warning("could not keep the end of %s in %s (%s); it starts again empty", path, older, e)
+    with contextlib.suppress(OSError):
+        os.truncate(path, 0)
+    return True
+
+
+class Reserve:
+    """A few MB written when the runner starts and released when the disk is full (see the module docstring)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = Path(folder) / ".reserve"
+
+    def take(self) -> bool:
+        try:
+            with open(self.path, "wb") as f:
+                f.write(b"\0" * _RESERVE_BYTES)
+                f.flush()
+                os.fsync(f.fileno())
+            return True
+        except OSError:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            return False
+
+    def release(self) -> bool:
+        """Delete the reserve; returns whether there was one."""
+        try:
+            self.path.unlink()
+            return True
+        except OSError:
+            return False
