@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from jupyter_hpo.exceptions import HpoError
-from jupyter_hpo.records import dumps
+from jupyter_hpo.records import ERROR, RUN_S, STARTUP_S, WARM, dumps
 
 __all__ = ["main"]
 
@@ -296,14 +296,14 @@ def _when(ts: float | None) -> str:
 
 
 def _trial_line(rec: dict[str, Any], summary: dict[str, Any]) -> str:
-    start = "warm" if rec["warm"] else "cold"
+    start = "warm" if rec[WARM] else "cold"
     value = _fmt(rec["value"]) if rec["value"] is not None else "-"
     best = _fmt(summary["best"]["value"]) if summary["best"] else "-"
     line = (f"trial {rec['number']:>3} {rec['state']:<8} {summary['metric']}={value:<8} {start} start "
-            f"{rec['startup_s'] or 0.0:.3f} s, ran {rec['run_s'] or 0.0:.1f} s | "
+            f"{rec[STARTUP_S] or 0.0:.3f} s, ran {rec[RUN_S] or 0.0:.1f} s | "
             f"done {_done(summary)}/{summary['max_trials']} best {best}")
-    if rec["error"]:
-        line += f" | {rec['error']}"
+    if rec[ERROR]:
+        line += f" | {rec[ERROR]}"
     return line
 
 
@@ -323,9 +323,9 @@ def _trial_table(records: list[dict[str, Any]], summary: dict[str, Any], limit: 
     table = Table("#", "state", summary["metric"] or "value", "start", "start-up s", "run s", "params / error")
     rows = records[-limit:] if limit else records
     for r in rows:
-        detail = r["error"] or ", ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items())
+        detail = r[ERROR] or ", ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items())
         table.add_row(str(r["number"]), r["state"], _fmt(r["value"]) if r["value"] is not None else "-",
-                      "warm" if r["warm"] else "cold", f"{r['startup_s'] or 0.0:.3f}", f"{r['run_s'] or 0.0:.1f}",
+                      "warm" if r[WARM] else "cold", f"{r[STARTUP_S] or 0.0:.3f}", f"{r[RUN_S] or 0.0:.1f}",
                       detail[:90])
     return table
 
