@@ -85,7 +85,7 @@ def _spec_from_kwargs(objective: Any, space: Any, options: dict[str, Any]) -> di
             backend = data.setdefault("backend", {})
             backend["options"] = {**backend.get("options", {}), **dict(value or {})}
         elif key == "model_trainer":  # a SageMaker SDK v3 ModelTrainer defines the trial and its options
-            from jupyter_hpo.backends._aws import spec_fields_from_model_trainer
+            from jupyter_hpo.sagemaker import spec_fields_from_model_trainer
 
             fields = spec_fields_from_model_trainer(value)
             data["trial"] = {**data.get("trial", {}), **fields["trial"]}
@@ -203,7 +203,7 @@ def attach_amt(tuning_job: str, *, region: str | None = None, profile: str | Non
     Raises:
         BackendError: the tuning job cannot be read (missing, no credentials, ...).
     """
-    from jupyter_hpo.backends._amt import attach_spec
+    from jupyter_hpo.sagemaker import attach_spec
     from jupyter_hpo.exceptions import JobNotFoundError
 
     st = store if isinstance(store, Store) else open_store(store)

@@ -14,8 +14,9 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from jupyter_hpo.backends._amt import AmtBackend, attach_spec, remote_trial, tuning_job_name, tuning_job_request
-from jupyter_hpo.backends._aws import Clients, SageMakerOptions, validate_request
+from jupyter_hpo.sagemaker import AmtBackend, Clients, SageMakerOptions, attach_spec, validate_request
+from jupyter_hpo.sagemaker.attach import remote_trial
+from jupyter_hpo.sagemaker.tuning import tuning_job_name, tuning_job_request
 from jupyter_hpo.exceptions import BackendError, SpecError
 from jupyter_hpo.spec import TuningSpec
 from tests.conftest import wait_for
@@ -608,7 +609,7 @@ def test_attach_amt_mirrors_a_tuning_job_created_elsewhere(home: Path, script: P
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """``api.attach_amt`` on a tuning job someone started in the console: every training job shows up."""
     from jupyter_hpo import api
-    from jupyter_hpo.backends import _aws
+    from jupyter_hpo.sagemaker import clients as sagemaker_clients
     from jupyter_hpo.sagemaker.sim import ScaledClock, SimulatedSageMaker
     from jupyter_hpo.runner._runner import Runner
 
@@ -620,7 +621,7 @@ def test_attach_amt_mirrors_a_tuning_job_created_elsewhere(home: Path, script: P
     request = tuning_job_request(spec, opts, tuning_job_name="console-tuning", code_uri=opts.code_uri(spec.name),
                                  entry="train.py")
     clients.sagemaker.create_hyper_parameter_tuning_job(**request)
-    monkeypatch.setattr(_aws, "make_clients", lambda _opts: clients)  # the runner below talks to the same sim
+    monkeypatch.setattr(sagemaker_clients, "make_clients", lambda _opts: clients)  # the runner talks to the same sim
     monkeypatch.setattr("jupyter_hpo.runner.spawn_runner", lambda *a, **k: None)
 
     job = api.attach_amt("console-tuning", region="us-east-1")

@@ -147,7 +147,7 @@ def test_any_spec_dict_is_accepted_or_rejected_with_a_spec_error_naming_the_fiel
                                         "tags", "prices", "poll_s", "warm_wait_s", "warm_start", "nope"]),
                        values, max_size=5))
 def test_any_sagemaker_options_are_accepted_or_rejected_with_a_spec_error(options):
-    from jupyter_hpo.backends._aws import SageMakerOptions
+    from jupyter_hpo.sagemaker import SageMakerOptions
 
     spec = TuningSpec.from_dict({"name": "f", "trial": {"function": objective},
                                  "space": {"x": {"type": "float", "low": 0, "high": 1}},

@@ -17,14 +17,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from jupyter_hpo.backends import TrialRequest
-from jupyter_hpo.backends._aws import (
-    Clients,
-    SageMakerOptions,
-    training_job_request,
-    validate_request,
-)
-from jupyter_hpo.backends._sagemaker import SageMakerBackend
 from jupyter_hpo.exceptions import BackendError, SpecError
+from jupyter_hpo.sagemaker import Clients, SageMakerBackend, SageMakerOptions, training_job_request, validate_request
 from jupyter_hpo.spec import TuningSpec
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -593,7 +587,7 @@ def test_a_model_trainer_becomes_the_trial_and_its_options(tmp_path):
     """SDK v3 ``ModelTrainer`` fields (read by attribute; the SDK itself is not needed here)."""
     from types import SimpleNamespace as NS
 
-    from jupyter_hpo.backends._aws import spec_fields_from_model_trainer
+    from jupyter_hpo.sagemaker import spec_fields_from_model_trainer
 
     (tmp_path / "code").mkdir()
     (tmp_path / "code" / "train.py").write_text("print('auc=0.5')\n")
@@ -657,7 +651,7 @@ def test_a_resumed_job_stops_the_dead_runners_job_and_reuses_its_warm_pools(tmp_
 
 def test_stopping_a_job_whose_runner_died_releases_its_warm_pools(home, tmp_path, monkeypatch):
     from jupyter_hpo import api
-    from jupyter_hpo.backends import _aws
+    from jupyter_hpo.sagemaker import clients as sagemaker_clients
     from jupyter_hpo.store import JobStatus, Store
 
     spec = make_spec(tmp_path, parallel=2)
@@ -674,8 +668,7 @@ def test_stopping_a_job_whose_runner_died_releases_its_warm_pools(home, tmp_path
             params={}, distributions={}, user_attrs={"worker": pool, "sagemaker": {"training_job": job}})
         study.add_trial(t)
     h = Harness(spec, tmp_path)
-    monkeypatch.setattr(_aws, "make_clients", lambda opts: Clients(h.sm, h.logs, h.s3, h.clock))
-    monkeypatch.setattr("jupyter_hpo.backends._sagemaker.make_clients", _aws.make_clients)
+    monkeypatch.setattr(sagemaker_clients, "make_clients", lambda opts: Clients(h.sm, h.logs, h.s3, h.clock))
     # job-a's pool is Available: released; job-b still runs: stopped, then its pool released
     h.stub["sm"].add_response("describe_training_job", describe(
         "job-a", "Completed", "Completed", pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 5}))

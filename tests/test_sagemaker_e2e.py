@@ -1,7 +1,7 @@
 """End to end on the simulated SageMaker: a real runner process launches real training jobs.
 
 ``backend.options.simulate`` makes the runner's boto3 clients talk to the simulated SageMaker
-(``jupyter_hpo.backends._sim``) instead of AWS. Its ``script`` executor runs each training job as
+(``jupyter_hpo.sagemaker.sim``) instead of AWS. Its ``script`` executor runs each training job as
 SageMaker's training toolkit would: it unpacks the uploaded ``sourcedir.tar.gz``, copies the input
 channel from (simulated) S3, and runs the entry script with ``--name value`` arguments. So these
 tests run the credit example's ``train.py``, unchanged, as a SageMaker training job, with the

@@ -75,7 +75,7 @@ def test_report_in_a_sagemaker_container_prints_lines_the_metric_regexes_match(t
     trial.report(0.25, step=7)
     lines = capsys.readouterr().out.splitlines()
     assert lines == ["intermediate step=0 value=0.5", "intermediate step=1 value=0.75", "intermediate step=7 value=0.25"]
-    from jupyter_hpo.backends._aws import INTERMEDIATE_REGEX
+    from jupyter_hpo.sagemaker.outcome import INTERMEDIATE_REGEX
     import re
     assert [float(re.search(INTERMEDIATE_REGEX, line).group(1)) for line in lines] == [0.5, 0.75, 0.25]
 

@@ -22,8 +22,8 @@ __all__ = ["Backend", "TrialRequest", "Assignment", "TrialOutcome", "TrialEvents
 #: name -> "module:class", imported lazily.
 REGISTRY = {
     "local": "jupyter_hpo.backends._local:LocalBackend",
-    "sagemaker": "jupyter_hpo.backends._sagemaker:SageMakerBackend",
-    "amt": "jupyter_hpo.backends._amt:AmtBackend",
+    "sagemaker": "jupyter_hpo.sagemaker.scheduler:SageMakerBackend",
+    "amt": "jupyter_hpo.sagemaker.amt:AmtBackend",
 }
 
 

@@ -23,61 +23,41 @@ seconds and cost (see the README's "Trial attributes").
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_hpo.backends._aws import (
-    EXPIRED,
-    STARTUP_PHASES,
-    THROTTLING,
-    Clients,
-    LogTail,
-    SageMakerOptions,
-    check_credentials,
+from jupyter_hpo.backends import Assignment, Backend, TrialEvents, TrialOutcome, TrialRequest
+from jupyter_hpo.exceptions import BackendError, SpecError
+from jupyter_hpo.sagemaker import clients as _clients
+from jupyter_hpo.sagemaker.clients import Clients, check_credentials
+from jupyter_hpo.sagemaker.errors import EXPIRED, THROTTLING, error_code, explain_client_error
+from jupyter_hpo.sagemaker.options import SageMakerOptions, simulation_defaults
+from jupyter_hpo.sagemaker.outcome import STARTUP_PHASES, TRAINING_DONE, LogTail, final_metric, job_outcome, scan_log
+from jupyter_hpo.sagemaker.packaging import source_and_entry, upload_source
+from jupyter_hpo.sagemaker.pools import Pool, PoolRelease
+from jupyter_hpo.sagemaker.pricing import cost_usd
+from jupyter_hpo.sagemaker.requests import (
     check_space_for_pools,
-    cost_usd,
-    describe_outcome_attrs,
-    error_code,
-    explain_client_error,
-    final_metric,
-    make_clients,
-    package_source,
-    parse_log_line,
-    phase_seconds,
-    simulation_defaults,
-    source_and_entry,
-    split_s3,
+    sample_point,
+    training_job_name,
     training_job_request,
     validate_request,
 )
-from jupyter_hpo.backends._base import Assignment, Backend, TrialEvents, TrialOutcome, TrialRequest
-from jupyter_hpo.exceptions import BackendError, SpecError
 from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["SageMakerBackend", "simulation_defaults"]
+__all__ = ["SageMakerBackend"]
 
-_TERMINAL = ("Completed", "Failed", "Stopped")
 _MAX_LAUNCH_ATTEMPTS = 8
 #: launch onto an Available pool only if at least this much of its keep-alive is left
 _EXPIRY_MARGIN_S = 30.0
 
 
 @dataclass
-class _Pool:
-    id: str
-    state: str = "empty"  # empty | running | draining | available | disabled | orphan
-    job: str | None = None  # the training job on it now, or the last one
-    since: float = 0.0
-    expires: float = 0.0
-
-
-@dataclass
 class _Run:
     request: TrialRequest
     body: dict[str, Any]
-    pool: _Pool
+    pool: Pool
     warm: bool
     previous_job: str | None
     tail: LogTail | None = None
@@ -93,7 +73,7 @@ class _Run:
         return self.body["TrainingJobName"]
 
 
-class SageMakerBackend(Backend):
+class SageMakerBackend(PoolRelease, Backend):
     """Trials as SageMaker training jobs on warm pools (see the module docstring).
 
     Args:
@@ -109,7 +89,7 @@ class SageMakerBackend(Backend):
         self.opts = SageMakerOptions.from_spec(spec)
         self.clients = clients
         self.keep_alive = self.opts.keep_alive_s if spec.warm_pool.enabled else 0
-        self.pools = [_Pool(f"pool-{i + 1}") for i in range(spec.budget.max_parallel)]
+        self.pools = [Pool(f"pool-{i + 1}") for i in range(spec.budget.max_parallel)]
         self.runs: dict[int, _Run] = {}
         self.waiting: list[_Run] = []
         self.code_uri = ""
@@ -144,7 +124,7 @@ class SageMakerBackend(Backend):
         check_space_for_pools(spec)
         _, entry = source_and_entry(spec, opts)
         check_credentials(opts)
-        body = training_job_request(spec, opts, job_name=_job_name(spec.name, 0), params=_a_point(spec),
+        body = training_job_request(spec, opts, job_name=training_job_name(spec.name, 0), params=sample_point(spec),
                                     code_uri=opts.code_uri(spec.name), entry=entry)
         validate_request("CreateTrainingJob", body)
         return spec
@@ -152,64 +132,11 @@ class SageMakerBackend(Backend):
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
         if self.clients is None:
-            self.clients = make_clients(self.opts)
+            self.clients = _clients.make_clients(self.opts)
             self._owns_clients = True
-        source_dir, self.entry = source_and_entry(self.spec, self.opts)
         self.code_uri = self.opts.code_uri(self.spec.name)
-        bucket, key = split_s3(self.code_uri)
-        body = package_source(source_dir, self.spec)
-        try:
-            self.clients.s3.put_object(Bucket=bucket, Key=key, Body=body)
-        except Exception as e:
-            raise BackendError(f"could not upload the training code to {self.code_uri}: "
-                               f"{explain_client_error(e, self.opts)}") from None
+        self.entry = upload_source(self.clients.s3, self.spec, self.opts, self.code_uri)
         self._adopt_recovered()
-
-    # -- a resumed job: what the dead runner left behind -------------------------------------------
-    def recover(self, trials: list[Any]) -> None:
-        """Remember the last training job of each pool, to stop it if it still runs and adopt its pool."""
-        self._recovered = _last_job_per_pool(trials)
-
-    def _adopt_recovered(self) -> None:
-        for pool_id, job in self._recovered.items():
-            try:
-                desc = self.clients.sagemaker.describe_training_job(TrainingJobName=job)
-                if desc["TrainingJobStatus"] == "InProgress":  # its trial is re-run; don't pay for both
-                    self._stop(job)
-                    self._note(f"orphan-{job}", f"stopped training job {job}, left running by the previous runner; "
-                                                "its trial is run again.")
-            except Exception as e:  # noqa: BLE001 - a pool we cannot see is one we cannot reuse
-                if error_code(e) in EXPIRED:
-                    raise BackendError(explain_client_error(e, self.opts)) from None
-                continue
-            pool = next((p for p in self.pools if p.id == pool_id and p.state == "empty"), None)
-            pool = pool or next((p for p in self.pools if p.state == "empty"), None)
-            if pool is not None:  # reused like any pool whose job just ended
-                pool.job = job
-                self._set(pool, "draining")
-            else:  # more pools than max_parallel now: never used, only released
-                self.pools.append(_Pool(f"orphan-{len(self.pools) + 1}", state="orphan", job=job))
-
-    @classmethod
-    def release_orphans(cls, spec: TuningSpec, trials: list[Any]) -> list[str]:
-        """Stop training jobs and release warm pools that a dead runner left behind (``Job.stop``)."""
-        backend = cls(spec, Path("."))
-        backend.recover(trials)
-        if not backend._recovered:
-            return []
-        backend.clients = make_clients(backend.opts)
-        backend._owns_clients = True
-        notes: list[str] = []
-        backend._events = _NoteSink(notes)
-        try:
-            backend._adopt_recovered()
-            backend.close()
-        except BackendError as e:
-            notes.append(str(e))
-        released = backend.released
-        if released:
-            notes.append(f"released the warm pools of {', '.join(released)} left by the runner that died.")
-        return notes
 
     def free_slots(self) -> int:
         free = sum(1 for p in self.pools if p.state in ("empty", "available"))
@@ -226,7 +153,7 @@ class SageMakerBackend(Backend):
         self._launch(run)
         return Assignment(pool.id, run.warm, attrs={"sagemaker": {"training_job": run.job}})
 
-    def _free_pool(self) -> _Pool | None:
+    def _free_pool(self) -> Pool | None:
         now = self._now()
         for p in self.pools:  # a warm pool first, the one that expires soonest
             if p.state == "available" and p.expires - now < _EXPIRY_MARGIN_S:
@@ -235,9 +162,9 @@ class SageMakerBackend(Backend):
         empty = [p for p in self.pools if p.state == "empty"]
         return (available + empty)[0] if available or empty else None
 
-    def _bind(self, request: TrialRequest, pool: _Pool) -> _Run:
+    def _bind(self, request: TrialRequest, pool: Pool) -> _Run:
         warm = pool.state == "available" and self.keep_alive > 0
-        body = training_job_request(self.spec, self.opts, job_name=_job_name(self.spec.name, request.key),
+        body = training_job_request(self.spec, self.opts, job_name=training_job_name(self.spec.name, request.key),
                                     params=request.params, code_uri=self.code_uri, entry=self.entry,
                                     keep_alive_s=self.keep_alive, extra_tags={"jupyter-hpo:trial": str(request.key)})
         validate_request("CreateTrainingJob", body)
@@ -321,7 +248,7 @@ class SageMakerBackend(Backend):
             run.last = desc
             if desc["TrainingJobStatus"] != "InProgress" or desc.get("SecondaryStatus") not in STARTUP_PHASES:
                 self._read_log(run, events)  # no log before the training code starts
-            if desc["TrainingJobStatus"] in _TERMINAL:
+            if desc["TrainingJobStatus"] in TRAINING_DONE:
                 self._finish(run, desc)
         for pool in self.pools:
             if pool.state == "draining":
@@ -340,14 +267,11 @@ class SageMakerBackend(Backend):
     def _read_log(self, run: _Run, events: TrialEvents) -> None:
         if run.tail is None:
             return
-        for line in run.tail.read():
-            parsed = parse_log_line(line, self._objective_regex)
-            if parsed is None:
-                continue
-            kind, value = parsed
-            if kind == "objective":
-                run.objective = value
-            elif not run.pruning and events.on_report(run.request.key, *value):
+        found = scan_log(run.tail.read(), self._objective_regex)
+        if found.objective is not None:
+            run.objective = found.objective
+        for step, value in found.intermediate:
+            if not run.pruning and events.on_report(run.request.key, step, value):
                 run.pruning = True
                 self._stop(run.job)
 
@@ -357,28 +281,15 @@ class SageMakerBackend(Backend):
 
     def _finish(self, run: _Run, desc: dict[str, Any]) -> None:
         self.runs.pop(run.request.key, None)
-        status, secondary = desc["TrainingJobStatus"], desc.get("SecondaryStatus")
-        attrs = describe_outcome_attrs(desc, self.opts)
-        phases = phase_seconds(desc)
-        startup = sum(v for k, v in phases.items() if k in STARTUP_PHASES) if phases else None
         reused = self._reused(run)
-        warm = reused is not None
-        attrs["reused_pool_of"] = reused
-        outcome = TrialOutcome(run.request.key, "failed", startup_s=startup, run_s=phases.get("Training"),
-                               attrs={"sagemaker": attrs, "cost_usd": attrs["cost_usd"], "warm": warm})
-        if status == "Completed":
+        value = None
+        if desc["TrainingJobStatus"] == "Completed":
             value = run.objective if run.objective is not None else final_metric(desc, self.spec.objective.metric)
-            if value is None:
-                outcome.error = (f"the objective metric {self.spec.objective.metric!r} was not found in the "
-                                 f"training job's log (regex {self.spec.objective.pattern!r})")
-            else:
-                outcome.state, outcome.value = "complete", value
-        elif status == "Stopped" and run.pruning:
-            outcome.state = "pruned"
-        elif status == "Stopped":
-            outcome.error = f"the training job stopped ({secondary})"
-        else:
-            outcome.error = f"the training job failed: {desc.get('FailureReason') or secondary}"
+        outcome = job_outcome(run.request.key, desc, self.opts, self.spec.objective, value,
+                              stopped="pruned" if run.pruning else "failed", attrs={"reused_pool_of": reused})
+        outcome.attrs["warm"] = reused is not None
+        attrs = outcome.attrs["sagemaker"]
+        phases = attrs["phases_s"]
         self.finished.append(attrs)
         started = desc.get("TrainingStartTime") is not None or any(
             k != "Starting" for k in phases)
@@ -420,7 +331,7 @@ class SageMakerBackend(Backend):
                 return run.previous_job
         return self._reuse_by.get(run.job)
 
-    def _drain(self, pool: _Pool) -> None:
+    def _drain(self, pool: Pool) -> None:
         desc = self.clients.sagemaker.describe_training_job(TrainingJobName=pool.job)
         status = (desc.get("WarmPoolStatus") or {}).get("Status")
         if status == "Available":
@@ -466,60 +377,6 @@ class SageMakerBackend(Backend):
                                       f"It ends by itself within max_run_s ({self.opts.max_run_s} s); stop it in "
                                       "the SageMaker console to end it sooner.")
 
-    def close(self) -> None:
-        """Release every warm pool the job holds (keep-alive 0), waiting briefly for stopping jobs."""
-        if self.clients is None:
-            return
-        try:
-            self._release_all()
-        finally:
-            if self._owns_clients and self.clients.sim is not None:
-                self.clients.sim.close()  # a dry run: stop the simulated containers, remove their files
-
-    def _release_all(self) -> None:
-        deadline = self._now() + self.opts.warm_wait_s
-        todo = [p for p in self.pools if p.job and p.state in ("draining", "available", "running", "orphan")]
-        while todo:
-            left = []
-            for pool in todo:
-                try:
-                    if not self._release(pool):
-                        left.append(pool)
-                except Exception as e:  # noqa: BLE001 - report what could not be released, keep going
-                    self.unreleased.append(pool.job)
-                    self._note(f"release-{pool.job}", f"could not release the warm pool of {pool.job}: "
-                                                      f"{explain_client_error(e, self.opts)} It terminates by "
-                                                      f"itself after its keep-alive of {self.keep_alive} s.")
-            todo = left
-            if not todo:
-                break
-            if self._now() >= deadline:
-                self.unreleased.extend(p.job for p in todo)
-                self._note("release-timeout", f"warm pools of {', '.join(p.job for p in todo)} were not "
-                                              f"released within {self.opts.warm_wait_s:g} s; they terminate "
-                                              f"after their keep-alive of {self.keep_alive} s.")
-                break
-            self.clients.clock.sleep(min(self.opts.poll_s, 5.0))
-
-    def _release(self, pool: _Pool) -> bool:
-        """True once ``pool`` holds nothing that bills (released, terminated, or never kept)."""
-        desc = self.clients.sagemaker.describe_training_job(TrainingJobName=pool.job)
-        warm = desc.get("WarmPoolStatus") or {}
-        if warm.get("ResourceRetainedBillableTimeInSeconds") is not None:
-            self.retained[pool.job] = float(warm["ResourceRetainedBillableTimeInSeconds"])
-        if warm.get("Status") == "Available":
-            self.clients.sagemaker.update_training_job(TrainingJobName=pool.job,
-                                                       ResourceConfig={"KeepAlivePeriodInSeconds": 0})
-            self.released.append(pool.job)
-            self._set(pool, "empty")
-            return True
-        if desc["TrainingJobStatus"] not in _TERMINAL:
-            return False
-        if warm.get("Status") in ("Terminated", "Reused") or self.keep_alive == 0:
-            self._set(pool, "empty")
-            return True
-        return False  # finished, but its pool is not Available yet
-
     def summary(self) -> dict[str, Any]:
         price = self.opts.price()
         billable = sum(a.get("billable_s") or 0 for a in self.finished)
@@ -546,7 +403,7 @@ class SageMakerBackend(Backend):
     def _now(self) -> float:
         return self.clients.clock.now() if self.clients is not None else 0.0
 
-    def _set(self, pool: _Pool, state: str) -> None:
+    def _set(self, pool: Pool, state: str) -> None:
         pool.state, pool.since = state, self._now()
 
     def _note(self, key: str, text: str) -> None:
@@ -559,44 +416,3 @@ class SageMakerBackend(Backend):
         note = getattr(self._events, "on_note", None)
         if note is not None:
             note(text)
-
-
-class _NoteSink:
-    """Collects a backend's notes outside a runner (``release_orphans``)."""
-
-    def __init__(self, notes: list[str]) -> None:
-        self.notes = notes
-
-    def on_note(self, text: str) -> None:
-        self.notes.append(text)
-
-    def on_report(self, key: int, step: int, value: float) -> bool:
-        return False
-
-    def on_finish(self, outcome: TrialOutcome) -> None:
-        pass
-
-
-def _last_job_per_pool(trials: list[Any]) -> dict[str, str]:
-    """``{pool id: training job}`` of the latest trial on each pool (trials in number order)."""
-    last: dict[str, str] = {}
-    for t in sorted(trials, key=lambda t: t.number):
-        attrs = getattr(t, "user_attrs", {}) or {}
-        job = (attrs.get("sagemaker") or {}).get("training_job")
-        if attrs.get("worker") and job:
-            last[attrs["worker"]] = job
-    return last
-
-
-def _a_point(spec: TuningSpec) -> dict[str, Any]:
-    """One valid point of the space (each parameter's low end or first choice), for a sample request."""
-    point = {}
-    for name in spec.space:
-        body = spec.space[name].to_dict()
-        point[name] = body["low"] if "low" in body else body["choices"][0]
-    return point
-
-
-def _job_name(job: str, key: int) -> str:
-    """A training-job name (<= 63 characters, unique even if a job name is reused)."""
-    return f"{job[:44].rstrip('-')}-{key:05d}-{secrets.token_hex(3)}"

@@ -1,0 +1,230 @@
+"""The ``backend.options`` of the ``sagemaker`` and ``amt`` backends, validated on construction.
+
+The options live under ``backend.options`` in a spec (the README documents each one)::
+
+    backend:
+      name: sagemaker
+      options:
+        region: us-east-1
+        role: arn:aws:iam::123456789012:role/SageMakerRole
+        framework: xgboost            # or image: <ECR URI>
+        framework_version: "1.7-1"
+        instance_type: ml.m5.xlarge
+        s3_prefix: s3://my-bucket/jupyter-hpo
+        inputs: {train: s3://my-bucket/credit/}
+        keep_alive_s: 600
+"""
+
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from jupyter_hpo.exceptions import SpecError
+from jupyter_hpo.sagemaker.pricing import price_per_hour
+
+if TYPE_CHECKING:
+    from jupyter_hpo.spec import TuningSpec
+
+__all__ = ["SageMakerOptions", "MAX_KEEP_ALIVE_S", "simulation_defaults", "split_s3"]
+
+#: The documented maximum of ``ResourceConfig.KeepAlivePeriodInSeconds`` (botocore's model allows more).
+MAX_KEEP_ALIVE_S = 3600
+_ROLE = re.compile(r"arn:aws[a-z\-]*:iam::[0-9]{12}:role/\S+")
+_S3 = re.compile(r"s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(/.*)?")
+_CHANNEL = re.compile(r"[A-Za-z0-9\.\-_]{1,64}")
+
+
+def _fail(name: str, rule: str, value: Any) -> SpecError:
+    return SpecError(f"`backend.options.{name}` {rule}, but got {value!r}.")
+
+
+def _str_map(name: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise _fail(name, "must be a mapping of names to values", value)
+    return {k: str(v) for k, v in value.items()}
+
+
+@dataclass(frozen=True)
+class SageMakerOptions:
+    """The ``backend.options`` of the ``sagemaker`` and ``amt`` backends, validated on construction.
+
+    Every trial of a job uses the same role, instance type/count, volume, KMS key, VPC and network
+    flags: those are the warm-pool matching criteria, so a trial can land on the previous one's
+    instance. Nothing that takes part in matching can be tuned.
+    """
+
+    role: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    image: str | None = None
+    framework: str | None = None
+    framework_version: str | None = None
+    instance_type: str = "ml.m5.xlarge"
+    instance_count: int = 1
+    volume_size_gb: int = 30
+    volume_kms_key_id: str | None = None
+    keep_alive_s: int = 600
+    max_run_s: int = 3600
+    s3_prefix: str | None = None
+    output_path: str | None = None
+    source_dir: str | None = None
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    subnets: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    enable_network_isolation: bool = False
+    encrypt_inter_container_traffic: bool = False
+    spot: bool = False
+    instance_groups: tuple[Any, ...] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    prices: Mapping[str, float] = field(default_factory=dict)
+    poll_s: float = 15.0
+    warm_wait_s: float = 120.0
+    # amt only
+    warm_start: Mapping[str, Any] = field(default_factory=dict)
+    attach: str | None = None
+    # the simulated SageMaker (``jupyter_hpo.backends._sim``) instead of AWS: a dry run
+    simulate: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        def opt_str(name: str) -> None:
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise _fail(name, "must be a non-empty string", value)
+
+        for name in ("role", "region", "profile", "image", "framework", "framework_version", "volume_kms_key_id",
+                     "s3_prefix", "output_path", "source_dir", "attach"):
+            opt_str(name)
+        if self.role is not None and not _ROLE.fullmatch(self.role):
+            raise _fail("role", "must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)", self.role)
+        if not isinstance(self.instance_type, str) or not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", self.instance_type):
+            raise _fail("instance_type", "must be a SageMaker instance type such as ml.m5.xlarge", self.instance_type)
+        for name, low, high in (("instance_count", 1, 100), ("volume_size_gb", 1, 16384),
+                                ("keep_alive_s", 0, MAX_KEEP_ALIVE_S), ("max_run_s", 1, 28 * 86400)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                extra = (" (the documented maximum of a warm pool's keep-alive period)"
+                         if name == "keep_alive_s" else "")
+                raise _fail(name, f"must be an integer from {low} to {high}{extra}", value)
+        for name in ("poll_s", "warm_wait_s"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
+                raise _fail(name, "must be a positive number of seconds", value)
+        for name in ("s3_prefix", "output_path"):
+            value = getattr(self, name)
+            if value is not None and not _S3.fullmatch(value):
+                raise _fail(name, "must be an s3://bucket/prefix URI", value)
+        object.__setattr__(self, "inputs", _str_map("inputs", self.inputs))
+        for channel, uri in self.inputs.items():
+            if not _CHANNEL.fullmatch(channel):
+                raise _fail("inputs", f"channel names must be 1-64 letters, digits, '.', '-', '_' ({channel!r})",
+                            dict(self.inputs))
+            if not _S3.fullmatch(uri):
+                raise _fail(f"inputs.{channel}", "must be an s3:// URI", uri)
+        for name in ("subnets", "security_group_ids", "instance_groups"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+                raise _fail(name, "must be a list", value)
+            object.__setattr__(self, name, tuple(value))
+        if bool(self.subnets) != bool(self.security_group_ids):
+            raise SpecError("`backend.options.subnets` and `backend.options.security_group_ids` go together "
+                            f"(a VPC needs both), but got subnets={list(self.subnets)}, "
+                            f"security_group_ids={list(self.security_group_ids)}.")
+        for name in ("enable_network_isolation", "encrypt_inter_container_traffic", "spot"):
+            if not isinstance(getattr(self, name), bool):
+                raise _fail(name, "must be true or false", getattr(self, name))
+        object.__setattr__(self, "environment", _str_map("environment", self.environment))
+        object.__setattr__(self, "tags", _str_map("tags", self.tags))
+        if not isinstance(self.prices, Mapping) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in self.prices.values()):
+            raise _fail("prices", "must map instance types to USD per hour (numbers >= 0)", self.prices)
+        object.__setattr__(self, "prices", {str(k): float(v) for k, v in self.prices.items()})
+        if self.keep_alive_s and self.spot:
+            raise SpecError("warm pools do not work with managed spot training: set `backend.options.spot: false` "
+                            "or `backend.options.keep_alive_s: 0`.")
+        if self.keep_alive_s and self.instance_groups:
+            raise SpecError("warm pools do not work with heterogeneous clusters (`instance_groups`): remove "
+                            "`backend.options.instance_groups` or set `backend.options.keep_alive_s: 0`.")
+        if self.instance_groups:
+            raise SpecError("`backend.options.instance_groups` (heterogeneous clusters) is not supported yet; "
+                            "use instance_type and instance_count.")
+        if not isinstance(self.warm_start, Mapping):
+            raise _fail("warm_start", "must be a mapping {parents: [...], type: identical|transfer}", self.warm_start)
+        object.__setattr__(self, "warm_start", dict(self.warm_start))
+        if self.simulate is not None and not isinstance(self.simulate, Mapping):
+            raise _fail("simulate", "must be a mapping of simulation settings (or absent)", self.simulate)
+
+    @classmethod
+    def from_spec(cls, spec: TuningSpec) -> SageMakerOptions:
+        """The options of ``spec`` (a :class:`SpecError` names an unknown or bad option)."""
+        data = dict(spec.backend_options)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SpecError(f"unknown field(s) {', '.join(f'`backend.options.{u}`' for u in unknown)}; "
+                            f"allowed: {', '.join(sorted(known))}.")
+        return cls(**data)
+
+    # -- derived ------------------------------------------------------------------------------
+    def code_uri(self, job: str) -> str:
+        if not self.s3_prefix:
+            raise SpecError("`backend.options.s3_prefix` is required: an s3://bucket/prefix for the job's code "
+                            "and output.")
+        return f"{self.s3_prefix.rstrip('/')}/{job}/source/sourcedir.tar.gz"
+
+    def output_uri(self, job: str) -> str:
+        if self.output_path:
+            return self.output_path
+        if not self.s3_prefix:
+            raise SpecError("`backend.options.s3_prefix` (or `output_path`) is required: where SageMaker writes "
+                            "each trial's model.")
+        return f"{self.s3_prefix.rstrip('/')}/{job}/output"
+
+    def price(self) -> float | None:
+        """USD per instance-hour of ``instance_type`` (the user's table first), or None if unknown."""
+        return price_per_hour(self.instance_type, self.prices)
+
+    def training_image(self) -> str:
+        """The image to train in: ``image``, or the framework's image via the SageMaker SDK."""
+        if self.image:
+            return self.image
+        if not self.framework:
+            raise SpecError("`backend.options.image` (a training image URI) or `backend.options.framework` "
+                            "(e.g. xgboost, sklearn) is required.")
+        try:
+            from sagemaker.core import image_uris  # the SDK is optional and heavy: only here
+        except ImportError:
+            raise SpecError(
+                f"`backend.options.framework: {self.framework}` needs the SageMaker Python SDK to find the image "
+                "URI: pip install 'jupyter-hpo[sagemaker-sdk]', or give `backend.options.image` instead."
+            ) from None
+        try:
+            return image_uris.retrieve(self.framework, region=self.region, version=self.framework_version,
+                                       instance_type=self.instance_type)
+        except Exception as e:  # noqa: BLE001 - the SDK's own message says which framework/version exist
+            raise SpecError(f"no SageMaker image for framework={self.framework!r} "
+                            f"version={self.framework_version!r}: {e}") from None
+
+
+def simulation_defaults(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Fill what a dry run against the simulated SageMaker does not need from the user."""
+    out = dict(options)
+    out.setdefault("role", "arn:aws:iam::123456789012:role/SimulatedSageMakerRole")
+    out.setdefault("s3_prefix", "s3://jupyter-hpo-simulated/jobs")
+    if not out.get("framework"):
+        out.setdefault("image", "123456789012.dkr.ecr.us-east-1.amazonaws.com/simulated-training:latest")
+    return out
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    """``(bucket, key)`` of an ``s3://bucket/key`` URI."""
+    m = _S3.fullmatch(uri)
+    if not m:
+        raise SpecError(f"not an s3:// URI: {uri!r}")
+    return m.group(1), (m.group(2) or "/").lstrip("/")

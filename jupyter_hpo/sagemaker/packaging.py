@@ -1,0 +1,97 @@
+"""The trial's code for SageMaker: ``sourcedir.tar.gz`` (the source folder, ``jupyter_hpo.trial`` and the
+space), and its upload to S3."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_hpo.exceptions import BackendError, SpecError
+from jupyter_hpo.sagemaker.errors import explain_client_error
+from jupyter_hpo.sagemaker.options import split_s3
+
+if TYPE_CHECKING:
+    from jupyter_hpo.sagemaker.options import SageMakerOptions
+    from jupyter_hpo.spec import TuningSpec
+
+__all__ = ["package_source", "source_and_entry", "upload_source", "SPACE_FILE"]
+
+_VENDORED = ("exceptions.py", "trial.py", "space.py", "_yaml.py", "_limits.py")
+_SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".venv", "node_modules", ".mypy_cache", ".pytest_cache"}
+SPACE_FILE = "jupyter_hpo_space.json"
+
+
+def package_source(source_dir: str | os.PathLike[str], spec: TuningSpec, *, max_mb: float = 200.0) -> bytes:
+    """``sourcedir.tar.gz`` for SageMaker: the source folder, ``jupyter_hpo.trial`` and the space.
+
+    The trial helper travels with the code (a few pure-Python files), so the training script can
+    ``from jupyter_hpo import trial`` in a stock framework image; ``jupyter_hpo_space.json`` lets it
+    type the string hyperparameters back.
+    """
+    root = Path(source_dir)
+    if not root.is_dir():
+        raise SpecError(f"`backend.options.source_dir` must be a folder, but got {str(source_dir)!r}.")
+    buffer = io.BytesIO()
+    total = 0
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root)
+            if any(part in _SKIP_DIRS for part in rel.parts) or not path.is_file():
+                continue
+            if rel.parts[0] == "jupyter_hpo":
+                continue  # the vendored copy below is the one that matches the store's protocol
+            total += path.stat().st_size
+            if total > max_mb * 2**20:
+                raise SpecError(f"the source folder {str(root)!r} is over {max_mb:g} MB; put data in S3 and pass it "
+                                "as `backend.options.inputs`.")
+            tar.add(path, arcname=str(rel), recursive=False)
+        package = Path(__file__).resolve().parents[1]
+
+        def add_bytes(name: str, data: bytes) -> None:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+
+        add_bytes("jupyter_hpo/__init__.py",
+                  b'"""jupyter_hpo.trial for a SageMaker container (packaged by jupyter-hpo)."""\n')
+        for name in _VENDORED:
+            add_bytes(f"jupyter_hpo/{name}", (package / name).read_bytes())
+        add_bytes(SPACE_FILE, json.dumps(spec.space.to_dict()).encode())
+    return buffer.getvalue()
+
+
+def source_and_entry(spec: TuningSpec, opts: SageMakerOptions) -> tuple[Path, str]:
+    """The folder uploaded as ``sourcedir.tar.gz`` (``source_dir``, or the script's folder) and the
+    script's path inside it (``sagemaker_program``)."""
+    script = Path(spec.trial.script or "")
+    source = Path(opts.source_dir).expanduser().resolve() if opts.source_dir else script.resolve().parent
+    if not source.is_dir():
+        raise SpecError(f"`backend.options.source_dir` must be an existing folder, but got {str(source)!r}.")
+    try:
+        entry = script.resolve().relative_to(source)
+    except ValueError:
+        raise SpecError(f"`trial.script` ({script}) must be inside `backend.options.source_dir` ({source}), "
+                        "which is what is uploaded to SageMaker.") from None
+    return source, entry.as_posix()
+
+
+def upload_source(s3: Any, spec: TuningSpec, opts: SageMakerOptions, code_uri: str) -> str:
+    """Package the trial's code and put it at ``code_uri``; returns the entry script's path in the archive.
+
+    Raises:
+        SpecError: the source folder or script is not usable.
+        BackendError: the upload failed (the message says why and what to do).
+    """
+    source_dir, entry = source_and_entry(spec, opts)
+    bucket, key = split_s3(code_uri)
+    body = package_source(source_dir, spec)
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    except Exception as e:
+        raise BackendError(f"could not upload the training code to {code_uri}: "
+                           f"{explain_client_error(e, opts)}") from None
+    return entry

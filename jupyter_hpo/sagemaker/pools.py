@@ -1,0 +1,175 @@
+"""The ``sagemaker`` scheduler's pools (slots), and what holds them after a trial: releasing every warm
+pool when the job ends, and adopting or stopping what a runner that died left behind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_hpo.backends import TrialEvents, TrialOutcome
+from jupyter_hpo.exceptions import BackendError
+from jupyter_hpo.sagemaker import clients as _clients
+from jupyter_hpo.sagemaker.errors import EXPIRED, error_code, explain_client_error
+from jupyter_hpo.sagemaker.outcome import TRAINING_DONE
+
+if TYPE_CHECKING:
+    from jupyter_hpo.sagemaker.clients import Clients
+    from jupyter_hpo.sagemaker.options import SageMakerOptions
+    from jupyter_hpo.spec import TuningSpec
+
+__all__ = ["Pool", "PoolRelease"]
+
+
+@dataclass
+class Pool:
+    """One slot of the scheduler: the warm pool (or none yet) its trials run on."""
+
+    id: str
+    state: str = "empty"  # empty | running | draining | available | disabled | orphan
+    job: str | None = None  # the training job on it now, or the last one
+    since: float = 0.0
+    expires: float = 0.0
+
+
+class PoolRelease:
+    """Releasing the job's warm pools and adopting a dead runner's (mixed into the ``sagemaker`` backend)."""
+
+    spec: TuningSpec
+    opts: SageMakerOptions
+    clients: Clients | None
+    pools: list[Pool]
+    keep_alive: int
+    released: list[str]
+    unreleased: list[str]
+    retained: dict[str, float]
+    _recovered: dict[str, str]
+    _owns_clients: bool
+    _events: TrialEvents | None
+
+    def recover(self, trials: list[Any]) -> None:
+        """Remember the last training job of each pool, to stop it if it still runs and adopt its pool."""
+        self._recovered = _last_job_per_pool(trials)
+
+    def _adopt_recovered(self) -> None:
+        for pool_id, job in self._recovered.items():
+            try:
+                desc = self.clients.sagemaker.describe_training_job(TrainingJobName=job)
+                if desc["TrainingJobStatus"] == "InProgress":  # its trial is re-run; don't pay for both
+                    self._stop(job)
+                    self._note(f"orphan-{job}", f"stopped training job {job}, left running by the previous runner; "
+                                                "its trial is run again.")
+            except Exception as e:  # noqa: BLE001 - a pool we cannot see is one we cannot reuse
+                if error_code(e) in EXPIRED:
+                    raise BackendError(explain_client_error(e, self.opts)) from None
+                continue
+            pool = next((p for p in self.pools if p.id == pool_id and p.state == "empty"), None)
+            pool = pool or next((p for p in self.pools if p.state == "empty"), None)
+            if pool is not None:  # reused like any pool whose job just ended
+                pool.job = job
+                self._set(pool, "draining")
+            else:  # more pools than max_parallel now: never used, only released
+                self.pools.append(Pool(f"orphan-{len(self.pools) + 1}", state="orphan", job=job))
+
+    @classmethod
+    def release_orphans(cls, spec: TuningSpec, trials: list[Any]) -> list[str]:
+        """Stop training jobs and release warm pools that a dead runner left behind (``Job.stop``)."""
+        backend = cls(spec, Path("."))
+        backend.recover(trials)
+        if not backend._recovered:
+            return []
+        backend.clients = _clients.make_clients(backend.opts)
+        backend._owns_clients = True
+        notes: list[str] = []
+        backend._events = _NoteSink(notes)
+        try:
+            backend._adopt_recovered()
+            backend.close()
+        except BackendError as e:
+            notes.append(str(e))
+        released = backend.released
+        if released:
+            notes.append(f"released the warm pools of {', '.join(released)} left by the runner that died.")
+        return notes
+
+
+    def close(self) -> None:
+        """Release every warm pool the job holds (keep-alive 0), waiting briefly for stopping jobs."""
+        if self.clients is None:
+            return
+        try:
+            self._release_all()
+        finally:
+            if self._owns_clients and self.clients.sim is not None:
+                self.clients.sim.close()  # a dry run: stop the simulated containers, remove their files
+
+    def _release_all(self) -> None:
+        deadline = self._now() + self.opts.warm_wait_s
+        todo = [p for p in self.pools if p.job and p.state in ("draining", "available", "running", "orphan")]
+        while todo:
+            left = []
+            for pool in todo:
+                try:
+                    if not self._release(pool):
+                        left.append(pool)
+                except Exception as e:  # noqa: BLE001 - report what could not be released, keep going
+                    self.unreleased.append(pool.job)
+                    self._note(f"release-{pool.job}", f"could not release the warm pool of {pool.job}: "
+                                                      f"{explain_client_error(e, self.opts)} It terminates by "
+                                                      f"itself after its keep-alive of {self.keep_alive} s.")
+            todo = left
+            if not todo:
+                break
+            if self._now() >= deadline:
+                self.unreleased.extend(p.job for p in todo)
+                self._note("release-timeout", f"warm pools of {', '.join(p.job for p in todo)} were not "
+                                              f"released within {self.opts.warm_wait_s:g} s; they terminate "
+                                              f"after their keep-alive of {self.keep_alive} s.")
+                break
+            self.clients.clock.sleep(min(self.opts.poll_s, 5.0))
+
+    def _release(self, pool: Pool) -> bool:
+        """True once ``pool`` holds nothing that bills (released, terminated, or never kept)."""
+        desc = self.clients.sagemaker.describe_training_job(TrainingJobName=pool.job)
+        warm = desc.get("WarmPoolStatus") or {}
+        if warm.get("ResourceRetainedBillableTimeInSeconds") is not None:
+            self.retained[pool.job] = float(warm["ResourceRetainedBillableTimeInSeconds"])
+        if warm.get("Status") == "Available":
+            self.clients.sagemaker.update_training_job(TrainingJobName=pool.job,
+                                                       ResourceConfig={"KeepAlivePeriodInSeconds": 0})
+            self.released.append(pool.job)
+            self._set(pool, "empty")
+            return True
+        if desc["TrainingJobStatus"] not in TRAINING_DONE:
+            return False
+        if warm.get("Status") in ("Terminated", "Reused") or self.keep_alive == 0:
+            self._set(pool, "empty")
+            return True
+        return False  # finished, but its pool is not Available yet
+
+
+class _NoteSink:
+    """Collects a backend's notes outside a runner (``release_orphans``)."""
+
+    def __init__(self, notes: list[str]) -> None:
+        self.notes = notes
+
+    def on_note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def on_report(self, key: int, step: int, value: float) -> bool:
+        return False
+
+    def on_finish(self, outcome: TrialOutcome) -> None:
+        pass
+
+
+def _last_job_per_pool(trials: list[Any]) -> dict[str, str]:
+    """``{pool id: training job}`` of the latest trial on each pool (trials in number order)."""
+    last: dict[str, str] = {}
+    for t in sorted(trials, key=lambda t: t.number):
+        attrs = getattr(t, "user_attrs", {}) or {}
+        job = (attrs.get("sagemaker") or {}).get("training_job")
+        if attrs.get("worker") and job:
+            last[attrs["worker"]] = job
+    return last

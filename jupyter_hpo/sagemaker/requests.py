@@ -1,0 +1,160 @@
+"""The requests the backends send: ``CreateTrainingJob`` (one trial), and botocore's validation of any request.
+
+Every request is checked against botocore's service model before it is sent
+(:func:`validate_request`), so a request that the API would reject for its types or minimums never
+leaves the machine. The tuning job's request is in :mod:`jupyter_hpo.sagemaker.tuning`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from jupyter_hpo.exceptions import BackendError, SpecError
+from jupyter_hpo.sagemaker.outcome import INTERMEDIATE_METRIC, INTERMEDIATE_REGEX
+
+if TYPE_CHECKING:
+    from jupyter_hpo.sagemaker.options import SageMakerOptions
+    from jupyter_hpo.spec import TuningSpec
+
+__all__ = ["validate_request", "training_job_request", "training_job_name", "sample_point", "metric_definitions",
+           "hyperparameter_strings", "script_mode_hyperparameters", "resource_config", "max_run_s",
+           "data_network_environment", "check_space_for_pools"]
+
+_MODEL: dict[str, Any] = {}
+
+
+def _service_model(service: str) -> Any:
+    if service not in _MODEL:
+        import botocore.session
+
+        _MODEL[service] = botocore.session.get_session().get_service_model(service)
+    return _MODEL[service]
+
+
+def validate_request(operation: str, params: Mapping[str, Any], service: str = "sagemaker") -> None:
+    """Check ``params`` against botocore's model of ``operation``; raise :class:`BackendError` if invalid."""
+    from botocore.validate import ParamValidator
+
+    shape = _service_model(service).operation_model(operation).input_shape
+    report = ParamValidator().validate(dict(params), shape)
+    if report.has_errors():
+        raise BackendError(f"jupyter-hpo built an invalid {operation} request:\n{report.generate_report()}")
+
+
+def metric_definitions(spec: TuningSpec) -> list[dict[str, str]]:
+    """The regexes SageMaker applies to the trial's log: the objective and intermediate values."""
+    defs = [{"Name": spec.objective.metric, "Regex": spec.objective.pattern}]
+    if spec.objective.metric != INTERMEDIATE_METRIC:
+        defs.append({"Name": INTERMEDIATE_METRIC, "Regex": INTERMEDIATE_REGEX})
+    return defs
+
+
+def hyperparameter_strings(values: Mapping[str, Any]) -> dict[str, str]:
+    """Hyperparameters as SageMaker wants them: strings (JSON for lists, dicts, booleans and None)."""
+    def text(v: Any) -> str:
+        if isinstance(v, str):
+            return v
+        if isinstance(v, (bool, list, dict, type(None))):
+            return json.dumps(v)
+        return repr(v) if isinstance(v, float) else str(v)
+
+    return {str(k): text(v) for k, v in values.items()}
+
+
+def training_job_request(spec: TuningSpec, opts: SageMakerOptions, *, job_name: str, params: Mapping[str, Any],
+                         code_uri: str, entry: str, keep_alive_s: int | None = None,
+                         extra_tags: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The ``CreateTrainingJob`` request of one trial; the shared parts are identical for every trial."""
+    hyper = hyperparameter_strings({**spec.trial.hyperparameters, **params})
+    hyper.update(script_mode_hyperparameters(opts, entry=entry, code_uri=code_uri))
+    resource = resource_config(opts)
+    keep = opts.keep_alive_s if keep_alive_s is None else keep_alive_s
+    if keep:
+        resource["KeepAlivePeriodInSeconds"] = keep
+    request: dict[str, Any] = {
+        "TrainingJobName": job_name,
+        "RoleArn": opts.role,
+        "AlgorithmSpecification": {"TrainingImage": opts.training_image(), "TrainingInputMode": "File",
+                                   "MetricDefinitions": metric_definitions(spec)},
+        "HyperParameters": hyper,
+        "OutputDataConfig": {"S3OutputPath": opts.output_uri(spec.name)},
+        "ResourceConfig": resource,
+        "StoppingCondition": {"MaxRuntimeInSeconds": max_run_s(spec, opts)},
+        "EnableNetworkIsolation": opts.enable_network_isolation,
+        "EnableInterContainerTrafficEncryption": opts.encrypt_inter_container_traffic,
+        "Tags": [{"Key": k, "Value": v} for k, v in {**opts.tags, "jupyter-hpo:job": spec.name,
+                                                       **(extra_tags or {})}.items()],
+    }
+    if not opts.role:
+        raise SpecError("`backend.options.role` is required: the IAM role ARN SageMaker runs training jobs as.")
+    request.update(data_network_environment(opts))
+    return request
+
+
+def script_mode_hyperparameters(opts: SageMakerOptions, *, entry: str, code_uri: str) -> dict[str, str]:
+    """What the SageMaker training toolkit reads to run ``entry`` from the code archive at ``code_uri``."""
+    out = {"sagemaker_program": entry, "sagemaker_submit_directory": code_uri}
+    if opts.region:
+        out["sagemaker_region"] = opts.region
+    return out
+
+
+def resource_config(opts: SageMakerOptions) -> dict[str, Any]:
+    """``ResourceConfig`` without keep-alive: instance type and count, volume and its KMS key."""
+    resource: dict[str, Any] = {"InstanceType": opts.instance_type, "InstanceCount": opts.instance_count,
+                                "VolumeSizeInGB": opts.volume_size_gb}
+    if opts.volume_kms_key_id:
+        resource["VolumeKmsKeyId"] = opts.volume_kms_key_id
+    return resource
+
+
+def max_run_s(spec: TuningSpec, opts: SageMakerOptions) -> int:
+    """``MaxRuntimeInSeconds`` of a trial: ``max_run_s``, shortened to ``trial.timeout`` if that is set."""
+    if spec.trial.timeout:
+        return max(1, min(opts.max_run_s, int(math.ceil(spec.trial.timeout))))
+    return opts.max_run_s
+
+
+def data_network_environment(opts: SageMakerOptions) -> dict[str, Any]:
+    """``InputDataConfig``, ``VpcConfig`` and ``Environment`` of a training job (or a tuning job's
+    definition), each only when set."""
+    fields: dict[str, Any] = {}
+    if opts.inputs:
+        fields["InputDataConfig"] = [
+            {"ChannelName": name, "DataSource": {"S3DataSource": {
+                "S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}}}
+            for name, uri in opts.inputs.items()]
+    if opts.subnets:
+        fields["VpcConfig"] = {"Subnets": list(opts.subnets), "SecurityGroupIds": list(opts.security_group_ids)}
+    if opts.environment:
+        fields["Environment"] = dict(opts.environment)
+    return fields
+
+
+def check_space_for_pools(spec: TuningSpec) -> None:
+    """Tuning a setting that takes part in warm-pool matching would make every trial cold."""
+    breaking = {"instance_type", "instance_count", "volume_size", "volume_size_gb", "volume_size_in_gb",
+                "role", "subnets", "security_group_ids"}
+    tuned = sorted(breaking & set(spec.space))
+    if tuned:
+        raise SpecError(f"{', '.join(map(repr, tuned))} cannot be tuned on SageMaker: every trial must use the same "
+                        "role, instance type/count, volume and VPC so it can land on a warm pool. Set them in "
+                        "backend.options.")
+
+
+def sample_point(spec: TuningSpec) -> dict[str, Any]:
+    """One valid point of the space (each parameter's low end or first choice), for a sample request."""
+    point = {}
+    for name in spec.space:
+        body = spec.space[name].to_dict()
+        point[name] = body["low"] if "low" in body else body["choices"][0]
+    return point
+
+
+def training_job_name(job: str, key: int) -> str:
+    """A training-job name (<= 63 characters, unique even if a job name is reused)."""
+    return f"{job[:44].rstrip('-')}-{key:05d}-{secrets.token_hex(3)}"
