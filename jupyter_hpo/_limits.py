@@ -70,10 +70,12 @@ SIM_FIELDS = frozenset({"speed", "executor", "metric_fn", "s3_root", "seed", "ac
 _SIM = "backend.options.simulate"
 
 
-def short_repr(value: Any, limit: int = 80) -> str:
-    """``repr(value)``, cut to about ``limit`` characters (a message stays one readable line)."""
+def short_repr(value: Any, limit: int = 120) -> str:
+    """``repr(value)``, its middle cut out beyond ``limit`` characters (a message stays one readable line)."""
     text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit - 30]}...{text[-20:]} ({len(text)} characters)"
 
 
 def _fail(field_name: str, rule: str, value: Any) -> SpecError:

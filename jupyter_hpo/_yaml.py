@@ -119,11 +119,11 @@ def _check_expansion(root: Node) -> None:
 
 
 def _where(root: Node, sizes: dict[int, dict[str, int]], name: str, limit: int) -> str:
-    """The deepest field (through mappings) that alone goes beyond the limit, e.g. `trial.hyperparameters.a`;
-    for the depth, the top-level field that nests too deeply."""
+    """The deepest field (through mappings, at most 8 keys) that alone goes beyond the limit, e.g.
+    `trial.hyperparameters.a` (for the depth: that reaches deeper than the limit)."""
     path: list[str] = []
     node = root
-    while isinstance(node, MappingNode) and not (name == "depth" and path):
+    while isinstance(node, MappingNode) and len(path) < 8:
         over = [(k, v) for k, v in node.value if sizes[id(v)][name] + (name == "depth") * (1 + len(path)) > limit]
         if not over or not isinstance(over[0][0], ScalarNode):
             break
