@@ -22,7 +22,6 @@ Example (``backend.options`` are those of the ``sagemaker`` backend, plus ``warm
         warm_start: {parents: [credit-xgb-1], type: transfer}
 """
 
-
 from __future__ import annotations
 
 import json

@@ -15,7 +15,6 @@ The options live under ``backend.options`` in a spec (the README documents each 
         keep_alive_s: 600
 """
 
-
 from __future__ import annotations
 
 import dataclasses
@@ -89,7 +88,7 @@ class SageMakerOptions:
     # amt only
     warm_start: Mapping[str, Any] = field(default_factory=dict)
     attach: str | None = None
-    # the simulated SageMaker (``jupyter_hpo.backends._sim``) instead of AWS: a dry run
+    # the simulated SageMaker (``jupyter_hpo.sagemaker.sim``) instead of AWS: a dry run
     simulate: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
