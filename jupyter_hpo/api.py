@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -403,14 +402,13 @@ class Job:
         inside a store write, which would block every other writer), with its workers."""
         import psutil
 
+        from jupyter_hpo.backends._proctree import end_process_tree
+
         proc = self._runner_process(self.attrs.get("runner") or {})
         if proc is None:
             return
         try:
-            if os.getpgid(proc.pid) == proc.pid:  # a runner leads its process group: its workers go too
-                os.killpg(proc.pid, signal.SIGKILL)
-            else:
-                proc.kill()
+            end_process_tree(proc.pid)  # its workers lead groups of their own: each goes, with its trials' processes
             proc.wait(timeout)
         except (OSError, psutil.Error):
             pass

@@ -4,11 +4,25 @@ Each worker loads the objective once (or pre-imports a script's imports) and the
 trial, reset before each. A worker that crashes, hangs past the trial timeout or grows past its
 memory bound is killed and replaced; its trial is recorded failed with the reason. With
 ``warm_pool.enabled = false`` every trial gets a fresh process (the cold baseline).
+
+``trial.timeout`` bounds both phases a trial can wait in: a trial sent to a worker that is still
+starting (loading the objective, importing a script's modules) fails once the worker has not said
+"ready" within the timeout, and the run itself has the timeout again from then on.
+
+Each worker leads its own process group. Whenever a worker ends -- time-out, memory bound, crash,
+stop, cancel, replacement, retirement or a normal shutdown -- the backend ends it with its process
+tree (:func:`~jupyter_hpo.backends._proctree.end_process_tree`): the worker's group and every
+descendant, so the processes its trials started do not outlive it. A warm worker keeps what a
+finished trial left running until the worker itself ends.
+
+The pool never holds more workers than the job can still use: ``min(budget.max_parallel, trials
+left in the budget)``, counting the trials a resumed job has already finished.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import time
 from dataclasses import dataclass
@@ -17,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.backends._base import Assignment, Backend, TrialEvents, TrialOutcome, TrialRequest
+from jupyter_hpo.backends._proctree import end_process_tree
 from jupyter_hpo.backends._worker import worker_main
 
 if TYPE_CHECKING:
@@ -37,6 +52,31 @@ class _Proc:
     n_trials: int = 0
     task: TrialRequest | None = None
     dispatched_at: float = 0.0
+
+
+def _exit_code(process: Any) -> int | None:
+    """The exit code of a worker that has ended (negative: the signal), None while it runs, without
+    reaping it: an unreaped worker's pid and group still name it, so its tree can be ended safely."""
+    if not hasattr(os, "waitid"):
+        return process.exitcode  # reaps it; its tree is then left alone (see _end)
+    try:
+        info = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # already reaped
+        return process.exitcode
+    if info is None:
+        return None
+    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+
+
+def _unreaped(process: Any) -> bool:
+    """Whether the worker's pid still names it (running or a zombie we have not reaped)."""
+    if process.pid is None or not hasattr(os, "waitid"):
+        return False
+    try:
+        os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return True
 
 
 def _describe_exit(code: int | None) -> str:
@@ -69,6 +109,8 @@ class LocalBackend(Backend):
         self._memory_bytes = spec.warm_pool.max_memory_mb * 2**20 if spec.warm_pool.max_memory_mb else None
         self._timeout = spec.trial.timeout
         self._size = spec.budget.max_parallel
+        self._budget = _trial_budget(spec)  # trials the runner may still submit, before the first submit
+        self._submitted = 0
         self._last_memory_check = 0.0
         if spec.trial.script is not None:
             self._boot = {"kind": "script", "path": spec.trial.script}
@@ -78,10 +120,21 @@ class LocalBackend(Backend):
                           hyperparameters=dict(spec.trial.hyperparameters))
 
     # -- pool ----------------------------------------------------------------------------------
+    def recover(self, trials: list[Any]) -> None:
+        """A resumed job needs workers only for the trials its budget still holds."""
+        done = sum(1 for t in trials if t.state.is_finished() and not t.user_attrs.get("interrupted"))
+        self._budget = max(0, _trial_budget(self.spec) - done)
+
     def start(self) -> None:
-        if self._warm:
-            for _ in range(self._size):
-                self._spawn()
+        self._fill()
+
+    def _wanted(self) -> int:
+        """How many workers the job can use now: running trials plus those the budget still allows."""
+        return min(self._size, self.running() + max(0, self._budget - self._submitted))
+
+    def _fill(self) -> None:
+        while self._warm and len(self._procs) < self._wanted():
+            self._spawn()
 
     def _spawn(self) -> _Proc:
         self._serial += 1
@@ -95,18 +148,24 @@ class LocalBackend(Backend):
         self._procs.append(proc)
         return proc
 
-    def _remove(self, proc: _Proc, *, kill: bool) -> None:
+    def _remove(self, proc: _Proc) -> None:
+        """Take the worker out of the pool and end it with its process tree (see the module docstring)."""
         if proc in self._procs:
             self._procs.remove(proc)
-        if kill and proc.process.is_alive():
-            proc.process.kill()
-        proc.process.join(timeout=5)
+        self._end(proc)
         proc.conn.close()
 
+    @staticmethod
+    def _end(proc: _Proc) -> None:
+        if _unreaped(proc.process):  # its pid and group still name it: safe to signal them
+            end_process_tree(proc.process.pid)
+        elif proc.process.is_alive():  # no waitid here: the worker alone
+            proc.process.kill()
+        proc.process.join(timeout=5)
+
     def _replace(self, proc: _Proc) -> None:
-        self._remove(proc, kill=True)
-        if self._warm and len(self._procs) < self._size:
-            self._spawn()
+        self._remove(proc)
+        self._fill()
 
     def free_slots(self) -> int:
         return self._size - self.running()
@@ -119,6 +178,7 @@ class LocalBackend(Backend):
         # a ready worker first, then one still booting, else a new process
         proc = next((p for p in idle if p.ready_at is not None), None) or (idle[0] if idle else self._spawn())
         proc.task, proc.dispatched_at = request, time.time()
+        self._submitted += 1
         proc.conn.send(("run", {"key": request.key, "params": request.params, "seed": request.seed}))
         return Assignment(worker=proc.id, warm=proc.n_trials > 0)
 
@@ -132,10 +192,13 @@ class LocalBackend(Backend):
             if proc.conn in ready:
                 self._drain(proc, events)
         for proc in list(self._procs):
-            if proc.process.sentinel in ready and proc in self._procs and not proc.process.is_alive():
+            if proc.process.sentinel not in ready or proc not in self._procs:
+                continue
+            code = _exit_code(proc.process)
+            if code is not None:
                 self._drain(proc, events)
                 if proc in self._procs:
-                    self._fail(proc, events, f"worker process died ({_describe_exit(proc.process.exitcode)})")
+                    self._fail(proc, events, f"worker process died ({_describe_exit(code)})")
         self._check_limits(events)
 
     def _drain(self, proc: _Proc, events: TrialEvents) -> None:
@@ -181,10 +244,9 @@ class LocalBackend(Backend):
         except OSError:
             pass
         self._procs.remove(proc)
-        proc.process.join(timeout=2)
-        self._remove(proc, kill=True)
-        if self._warm and len(self._procs) < self._size:
-            self._spawn()
+        _wait_exit([proc], timeout=2)
+        self._remove(proc)
+        self._fill()
 
     def _fail(self, proc: _Proc, events: TrialEvents, reason: str, *, traceback: str | None = None,
               interrupted: bool = False) -> TrialOutcome | None:
@@ -209,10 +271,14 @@ class LocalBackend(Backend):
     def _check_limits(self, events: TrialEvents) -> None:
         now = time.time()
         for proc in [p for p in self._procs if p.task is not None]:
-            if self._timeout is not None and proc.ready_at is not None:
-                began = max(proc.dispatched_at, proc.ready_at)
-                if now - began > self._timeout:
-                    self._fail(proc, events, f"timed out after {self._timeout:g} s (trial.timeout)")
+            if self._timeout is None:
+                break
+            if proc.ready_at is None and now - proc.dispatched_at > self._timeout:
+                self._fail(proc, events, f"timed out after {self._timeout:g} s (trial.timeout) waiting for its "
+                           f"worker to start: the worker was still in its boot phase (loading the objective or "
+                           f"importing the script's modules) and was killed and replaced")
+            elif proc.ready_at is not None and now - max(proc.dispatched_at, proc.ready_at) > self._timeout:
+                self._fail(proc, events, f"timed out after {self._timeout:g} s (trial.timeout)")
         if self._memory_bytes is None or now - self._last_memory_check < _MEMORY_CHECK_S:
             return
         self._last_memory_check = now
@@ -247,7 +313,24 @@ class LocalBackend(Backend):
                     proc.conn.send(("exit",))
             except OSError:
                 pass
-        deadline = time.time() + 3
-        for proc in list(self._procs):
-            proc.process.join(timeout=max(0.0, deadline - time.time()) if proc.task is None else 0)
-            self._remove(proc, kill=True)
+        _wait_exit([p for p in self._procs if p.task is None], timeout=3)
+        for proc in list(self._procs):  # what is still running, and what the trials left behind, is ended
+            self._remove(proc)
+
+
+def _wait_exit(procs: list[_Proc], timeout: float) -> None:
+    """Wait until these workers have ended (told to exit), at most ``timeout`` s, without reaping them."""
+    deadline = time.time() + timeout
+    left = [p.process.sentinel for p in procs]
+    while left and time.time() < deadline:
+        done = wait(left, max(0.0, deadline - time.time()))
+        left = [s for s in left if s not in done]
+
+
+def _trial_budget(spec: TuningSpec) -> int:
+    """How many trials the job may run in all (a grid has no more than its points)."""
+    if spec.strategy == "grid":
+        from jupyter_hpo.strategies import grid_size
+
+        return min(spec.budget.max_trials, grid_size(spec))
+    return spec.budget.max_trials
