@@ -28,16 +28,16 @@ from typing import Any
 from jupyter_hpo.exceptions import SpecError
 
 __all__ = [
-    "MAX_SPEC_BYTES",
-    "MAX_SPEC_NODES",
-    "MAX_SPEC_CHARS",
-    "MAX_SPEC_DEPTH",
     "MAX_CHOICES",
     "MAX_GRID_POINTS",
     "MAX_PATH_CHARS",
-    "SIM_SPEED",
-    "SIM_MAX_DURATION_S",
+    "MAX_SPEC_BYTES",
+    "MAX_SPEC_CHARS",
+    "MAX_SPEC_DEPTH",
+    "MAX_SPEC_NODES",
     "SIM_FIELDS",
+    "SIM_MAX_DURATION_S",
+    "SIM_SPEED",
     "check_script_path",
     "check_simulate",
     "short_repr",

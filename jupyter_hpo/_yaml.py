@@ -17,7 +17,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from jupyter_hpo._limits import MAX_SPEC_BYTES, MAX_SPEC_CHARS, MAX_SPEC_DEPTH, MAX_SPEC_NODES
 
-__all__ = ["load_yaml", "YAMLError", "YAMLLimitError"]
+__all__ = ["YAMLError", "YAMLLimitError", "load_yaml"]
 
 
 class YAMLLimitError(YAMLError):
@@ -41,24 +41,26 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load_yaml(text: str) -> Any:
+def load_yaml(text: str, what: str = "a spec") -> Any:
     """``yaml.safe_load`` that also rejects a repeated key and a document beyond the size limits.
+
+    ``what`` names the document in a message (``"a spec"``, ``"a search space"``).
 
     Raises:
         YAMLLimitError: the text, its expansion or its nesting is beyond a limit.
         YAMLError: the text is not valid YAML.
     """
     if len(text) > MAX_SPEC_BYTES:
-        raise YAMLLimitError(f"a spec must be at most {MAX_SPEC_BYTES:,} characters, but got {len(text):,}.")
+        raise YAMLLimitError(f"{what} must be at most {MAX_SPEC_BYTES:,} characters, but got {len(text):,}.")
     loader = _UniqueKeyLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_expansion(node)
+        _check_expansion(node, what)
         return loader.construct_document(node)
     except RecursionError:
-        raise YAMLLimitError(f"a spec must nest at most {MAX_SPEC_DEPTH} levels deep, but it nests deeper "
+        raise YAMLLimitError(f"{what} must nest at most {MAX_SPEC_DEPTH} levels deep, but it nests deeper "
                              "than the YAML parser can follow.") from None
     finally:
         loader.dispose()
@@ -78,7 +80,7 @@ def _children(node: Node) -> list[Node]:
     return list(node.value)
 
 
-def _measure(root: Node) -> dict[int, dict[str, int]]:
+def _measure(root: Node, what: str) -> dict[int, dict[str, int]]:
     """Each node's expanded size (nodes, chars, depth; each capped just above its limit), by id.
 
     An iterative depth-first walk that measures each distinct node once, so an alias costs one
@@ -102,7 +104,7 @@ def _measure(root: Node) -> dict[int, dict[str, int]]:
             continue
         if key in open_nodes:
             mark = node.start_mark
-            raise YAMLLimitError(f"a spec must be finite, but the value at line {mark.line + 1}, column "
+            raise YAMLLimitError(f"{what} must be finite, but the value at line {mark.line + 1}, column "
                                  f"{mark.column + 1} contains itself through an alias.")
         open_nodes.add(key)
         stack.append((node, True))
@@ -110,15 +112,15 @@ def _measure(root: Node) -> dict[int, dict[str, int]]:
     return sizes
 
 
-def _check_expansion(root: Node) -> None:
-    sizes = _measure(root)
-    for name, limit, what in _LIMITS:
+def _check_expansion(root: Node, what: str) -> None:
+    sizes = _measure(root, what)
+    for name, limit, unit in _LIMITS:
         if sizes[id(root)][name] > limit:
-            where = _where(root, sizes, name, limit)
-            raise YAMLLimitError(f"{where} must hold at most {limit:,} {what}, but it holds more.")
+            where = _where(root, sizes, name, limit) or what
+            raise YAMLLimitError(f"{where} must hold at most {limit:,} {unit}, but it holds more.")
 
 
-def _where(root: Node, sizes: dict[int, dict[str, int]], name: str, limit: int) -> str:
+def _where(root: Node, sizes: dict[int, dict[str, int]], name: str, limit: int) -> str | None:
     """The deepest field (through mappings, at most 8 keys) that alone goes beyond the limit, e.g.
     `trial.hyperparameters.a` (for the depth: that reaches deeper than the limit)."""
     path: list[str] = []
@@ -129,4 +131,4 @@ def _where(root: Node, sizes: dict[int, dict[str, int]], name: str, limit: int) 
             break
         path.append(str(over[0][0].value))
         node = over[0][1]
-    return f"`{'.'.join(path)}`" if path else "a spec"
+    return f"`{'.'.join(path)}`" if path else None

@@ -23,7 +23,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from jupyter_hpo._limits import MAX_CHOICES, short_repr as _short
+from jupyter_hpo._limits import MAX_CHOICES
+from jupyter_hpo._limits import short_repr as _short
 from jupyter_hpo.exceptions import SearchSpaceError
 
 __all__ = [
@@ -226,7 +227,7 @@ class FloatParam:
         """How many values :meth:`values` lists (counted, not listed)."""
         if self.step is None:
             self.values()  # raises: no grid without a step
-        return int(round((self.high - self.low) / self.step)) + 1
+        return round((self.high - self.low) / self.step) + 1
 
     def parse(self, text: Any) -> float:
         return float(text)
@@ -380,7 +381,7 @@ class SearchSpace(Mapping[str, Param]):
         from jupyter_hpo._yaml import YAMLError, YAMLLimitError, load_yaml
 
         try:
-            data = load_yaml(text)
+            data = load_yaml(text, "a search space")
         except YAMLLimitError as e:
             raise SearchSpaceError(str(e)) from None
         except YAMLError as e:
