@@ -47,6 +47,7 @@ from jupyter_hpo.records import (
     NONFINITE,
     RUN_S,
     STARTUP_S,
+    STOP_REQUESTED,
     WARM,
     improvements,
     json_safe,
@@ -231,7 +232,7 @@ def _timing(summary: dict[str, Any], rows: list[dict[str, Any]], now: float) -> 
     """``done`` (finished trials, not counting interrupted ones), ``elapsed_s`` and ``eta_s`` (None when
     unknown or finished). ``done`` is counted from the rows: a trial being marked interrupted can for a
     moment carry ``interrupted`` while still ``running``, which the summary's counts do not expect."""
-    done = sum(1 for r in rows if r["state"] in _FINISHED and not r["interrupted"])
+    done = sum(1 for r in rows if r["state"] in _FINISHED and not r[INTERRUPTED])
     created, ended = summary.get("created"), summary.get("ended")
     active = JobStatus(summary["status"]).is_active()
     end = now if active or not ended else ended
@@ -347,7 +348,7 @@ class Dashboard(anywidget.AnyWidget):
             return changed
 
     def _update_traits(self) -> None:
-        base = {**self._feed.summary(), "stop_requested": bool(self._feed.attrs.get("stop_requested"))}
+        base = {**self._feed.summary(), STOP_REQUESTED: bool(self._feed.attrs.get(STOP_REQUESTED))}
         if base == self._base_summary and not self.error:
             return
         self._base_summary = base
