@@ -281,8 +281,8 @@ class TuningSpec:
             sizes = " x ".join(f"{name}: {self.space[name].n_values():,}" for name in self.space)
             raise SpecError(
                 f"`space` must have at most {MAX_GRID_POINTS:,} grid points for `strategy: grid` (the product of "
-                f"each parameter's number of values), but got {points:,} ({sizes}) for a budget of "
-                f"{self.budget.max_trials} trials; use `strategy: random` or fewer values."
+                f"each parameter's number of values), but got {points:,} ({sizes}) with `budget.max_trials` "
+                f"{self.budget.max_trials}; use `strategy: random`, or fewer values."
             )
 
     @property

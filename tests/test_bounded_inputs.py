@@ -73,7 +73,7 @@ CASES = {
     "grid too large": (HEAD + "strategy: grid\nspace: {x: {type: int, low: 0, high: 999}, "
                               "y: {type: int, low: 1, high: 1000}}\n",
                        (r"`space` must have at most 100,000 grid points for `strategy: grid` .* but got 1,000,000 "
-                       r"\(x: 1,000 x y: 1,000\) for a budget of 1 trials")),
+                       r"\(x: 1,000 x y: 1,000\) with `budget\.max_trials` 1; use `strategy: random`, or fewer values\.")),
     "float step too small": (HEAD + "space: {x: {type: float, low: 0, high: 1.0e+300, step: 1.0e-300}}\n",
                              r"`\(high - low\) / step` must be a finite number of steps for 'x'"),
     # item 10: bad input becomes tracebacks
@@ -150,7 +150,7 @@ def test_a_grid_is_counted_not_listed() -> None:
                          CategoricalParam("z", ("a", "b"))])
     assert space.grid_size() == (10**12 + 1) * 5 * 2
     with pytest.raises(SpecError, match=r"at most 100,000 grid points .* but got 10,000,000,000,010 "
-                                        r"\(x: 1,000,000,000,001 x y: 5 x z: 2\) for a budget of 20 trials"):
+                                        r"\(x: 1,000,000,000,001 x y: 5 x z: 2\) with `budget\.max_trials` 20"):
         TuningSpec(name="g", trial=TrialDef(function=abs), space=space, strategy="grid")
 
 
