@@ -298,7 +298,8 @@ class Job:
         return self.store.trials(self.name, after)
 
     def trial_records(self, after: int = -1) -> list[dict[str, Any]]:
-        """Trials as plain dicts (JSON-able): number, state, value, params and the attributes."""
+        """Trials as plain dicts (:class:`~jupyter_hpo.records.TrialRecord`, strict-JSON-able: non-finite
+        numbers are None and ``nonfinite`` names them): number, state, value, params and the attributes."""
         return [trial_record(t, self.space) for t in self.raw_trials(after)]
 
     def trials(self) -> pd.DataFrame:
@@ -322,7 +323,8 @@ class Job:
         return self.summary()["best"]
 
     def summary(self, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Status, trial counts, best trial and warm-start savings, in one JSON-able dict."""
+        """Status, trial counts, best trial and warm-start savings, in one strict-JSON-able dict
+        (:class:`~jupyter_hpo.records.JobSummary`)."""
         attrs = attrs if attrs is not None else self.attrs
         feed = _feed(self)
         if not feed.settled(attrs):  # a finished job seen after its end has nothing new to read
@@ -338,6 +340,8 @@ class Job:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             status = self.status
+            if status == JobStatus.STALE:  # a runner elsewhere whose clock differs: judged by progress
+                status = self.store.watch_status(self.name)
             if status.is_finished():
                 return status
             if deadline is not None and time.monotonic() > deadline:
@@ -346,7 +350,7 @@ class Job:
 
     def stop(self, wait: bool = True, timeout: float = 60.0) -> JobStatus:
         """Ask the job to stop: running trials are interrupted (and re-run if it is resumed)."""
-        status = self.status
+        status = self.store.watch_status(self.name)
         if status.is_finished() and status != JobStatus.STALE:
             return status
         if status == JobStatus.STALE:  # before any write: a runner frozen mid-write would block it
@@ -434,7 +438,7 @@ class Job:
         Raises:
             JobStateError: the job is running, or has completed its budget (pass a larger ``max_trials``).
         """
-        status = self.status
+        status = self.store.watch_status(self.name)  # a runner elsewhere is judged by its heartbeat's progress
         if status.is_active():
             raise JobStateError(f"job {self.name!r} is {status.value}; it cannot be resumed while its runner runs.")
         if status == JobStatus.STALE:
