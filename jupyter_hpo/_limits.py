@@ -18,6 +18,7 @@ naming the field and the rule, before anything is written to the store:
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
@@ -116,8 +117,18 @@ def check_script_path(value: Any, field_name: str = "trial.script") -> str:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         raise _fail(field_name, f"must be an existing file ({reason})", value) from None
     if not is_file:
+        if _loops(resolved):  # Python >= 3.13 resolves a loop without an error
+            raise _fail(field_name, "must be an existing file, not a symlink loop", value)
         raise _fail(field_name, "must be an existing file", value)
     return str(resolved)
+
+
+def _loops(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError as e:
+        return e.errno == errno.ELOOP
+    return False
 
 
 # -- backend.options.simulate ----------------------------------------------------------------------
