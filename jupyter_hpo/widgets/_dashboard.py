@@ -264,8 +264,8 @@ class Dashboard(anywidget.AnyWidget):
     mode = t.Unicode("dashboard", help="Which view dashboard.js draws: 'dashboard' (or 'compare').").tag(sync=True)
     job_name = t.Unicode("", help="The job's name as stored; the front end shows it as text.").tag(sync=True)
     status = t.Unicode("", help="pending, running, stopping, completed, stopped, failed or stale.").tag(sync=True)
-    summary = t.Dict(help="api.summarize() of the job, plus done (finished trials, interrupted ones not counted), "
-                     "elapsed_s, eta_s and stop_requested.").tag(sync=True)
+    summary = t.Dict(help="The job's summary (jupyter_hpo.records.JobSummary.to_json()), plus done (finished "
+                     "trials, interrupted ones not counted), elapsed_s, eta_s and stop_requested.").tag(sync=True)
     importance = t.Dict(help="{param: share} from param_importance(); empty below 10 complete trials."
                         ).tag(sync=True)
     space = t.Dict(help="The search space as SearchSpace.to_dict(): the axes and table columns.").tag(sync=True)
