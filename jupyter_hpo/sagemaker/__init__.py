@@ -21,6 +21,16 @@ from jupyter_hpo.sagemaker.requests import training_job_request, validate_reques
 from jupyter_hpo.sagemaker.scheduler import SageMakerBackend
 from jupyter_hpo.sagemaker.tuning import tuning_job_request
 
-__all__ = ["SageMakerBackend", "AmtBackend", "SageMakerOptions", "Clients", "make_clients", "simulated_clients",
-           "attach_spec", "spec_fields_from_model_trainer", "training_job_request", "tuning_job_request",
-           "validate_request"]
+__all__ = [
+           "AmtBackend",
+           "Clients",
+           "SageMakerBackend",
+           "SageMakerOptions",
+           "attach_spec",
+           "make_clients",
+           "simulated_clients",
+           "spec_fields_from_model_trainer",
+           "training_job_request",
+           "tuning_job_request",
+           "validate_request",
+]

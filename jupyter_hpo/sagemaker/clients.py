@@ -13,7 +13,7 @@ from typing import Any
 from jupyter_hpo.exceptions import BackendError
 from jupyter_hpo.sagemaker.options import SageMakerOptions
 
-__all__ = ["Clients", "make_clients", "simulated_clients", "check_credentials"]
+__all__ = ["Clients", "check_credentials", "make_clients", "simulated_clients"]
 
 _INSTALL = "the SageMaker backends need boto3: pip install 'jupyter-hpo[sagemaker]'"
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.options import SageMakerOptions
 
-__all__ = ["explain_client_error", "error_code", "is_transient", "THROTTLING", "EXPIRED"]
+__all__ = ["EXPIRED", "THROTTLING", "error_code", "explain_client_error", "is_transient"]
 
 
 def explain_client_error(error: Any, opts: SageMakerOptions | None = None) -> str:

@@ -30,7 +30,7 @@ from jupyter_hpo.sagemaker.pricing import price_per_hour
 if TYPE_CHECKING:
     from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["SageMakerOptions", "MAX_KEEP_ALIVE_S", "simulation_defaults", "split_s3"]
+__all__ = ["MAX_KEEP_ALIVE_S", "SageMakerOptions", "simulation_defaults", "split_s3"]
 
 #: The documented maximum of ``ResourceConfig.KeepAlivePeriodInSeconds`` (botocore's model allows more).
 MAX_KEEP_ALIVE_S = 3600

@@ -20,9 +20,21 @@ if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.options import SageMakerOptions
     from jupyter_hpo.spec import Objective
 
-__all__ = ["LogTail", "LogValues", "scan_log", "parse_log_line", "phase_seconds", "startup_seconds",
-           "describe_outcome_attrs", "final_metric", "job_outcome", "STARTUP_PHASES", "TRAINING_DONE",
-           "INTERMEDIATE_METRIC", "INTERMEDIATE_REGEX"]
+__all__ = [
+    "INTERMEDIATE_METRIC",
+    "INTERMEDIATE_REGEX",
+    "STARTUP_PHASES",
+    "TRAINING_DONE",
+    "LogTail",
+    "LogValues",
+    "describe_outcome_attrs",
+    "final_metric",
+    "job_outcome",
+    "parse_log_line",
+    "phase_seconds",
+    "scan_log",
+    "startup_seconds",
+]
 
 #: The metric name and line format of intermediate values (``jupyter_hpo.trial.report`` in a container).
 INTERMEDIATE_METRIC = "intermediate"

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.options import SageMakerOptions
     from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["package_source", "source_and_entry", "upload_source", "SPACE_FILE"]
+__all__ = ["SPACE_FILE", "package_source", "source_and_entry", "upload_source"]
 
 _VENDORED = ("exceptions.py", "trial.py", "space.py", "_yaml.py", "_limits.py")
 _SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".venv", "node_modules", ".mypy_cache", ".pytest_cache"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["PRICES_USD_PER_HOUR", "price_per_hour", "cost_usd"]
+__all__ = ["PRICES_USD_PER_HOUR", "cost_usd", "price_per_hour"]
 
 #: Approximate on-demand prices of SageMaker training instances, USD per instance-hour (us-east-1,
 #: list prices as published in 2025; not verified against a live account). Override with

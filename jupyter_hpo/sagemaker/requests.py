@@ -20,9 +20,19 @@ if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.options import SageMakerOptions
     from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["validate_request", "training_job_request", "training_job_name", "sample_point", "metric_definitions",
-           "hyperparameter_strings", "script_mode_hyperparameters", "resource_config", "max_run_s",
-           "data_network_environment", "check_space_for_pools"]
+__all__ = [
+    "check_space_for_pools",
+    "data_network_environment",
+    "hyperparameter_strings",
+    "max_run_s",
+    "metric_definitions",
+    "resource_config",
+    "sample_point",
+    "script_mode_hyperparameters",
+    "training_job_name",
+    "training_job_request",
+    "validate_request",
+]
 
 _MODEL: dict[str, Any] = {}
 

@@ -325,7 +325,7 @@ class SageMakerBackend(PoolRelease, Backend):
                     if not page.get("NextToken"):
                         break
                     kwargs["NextToken"] = page["NextToken"]
-            except Exception as e:  # noqa: BLE001 - unknown then; counted as launched warm
+            except Exception as e:
                 if error_code(e) in EXPIRED:
                     raise
                 return run.previous_job

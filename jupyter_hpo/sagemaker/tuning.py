@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.options import SageMakerOptions
     from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["tuning_job_request", "tuning_job_name"]
+__all__ = ["tuning_job_name", "tuning_job_request"]
 
 _STRATEGIES = {"bayesian": "Bayesian", "random": "Random", "grid": "Grid", "hyperband": "Hyperband"}
 #: static hyperparameters AMT reads Hyperband's MaxResource from when it is not given

@@ -11,4 +11,4 @@ from jupyter_hpo.sagemaker.sim.clock import Clock, ScaledClock, VirtualClock
 from jupyter_hpo.sagemaker.sim.logs import LOG_GROUP
 from jupyter_hpo.sagemaker.sim.service import SimulatedSageMaker
 
-__all__ = ["SimulatedSageMaker", "VirtualClock", "ScaledClock", "Clock", "SimulationError", "LOG_GROUP"]
+__all__ = ["LOG_GROUP", "Clock", "ScaledClock", "SimulatedSageMaker", "SimulationError", "VirtualClock"]

@@ -11,8 +11,19 @@ from typing import Any
 import botocore.session
 from botocore.utils import parse_to_aware_datetime
 
-__all__ = ["SimulationError", "ApiError", "invalid", "dt", "ms", "epoch", "regex", "service_model", "paginate",
-           "sort_and_page", "in_window"]
+__all__ = [
+    "ApiError",
+    "SimulationError",
+    "dt",
+    "epoch",
+    "in_window",
+    "invalid",
+    "ms",
+    "paginate",
+    "regex",
+    "service_model",
+    "sort_and_page",
+]
 
 
 class SimulationError(AssertionError):

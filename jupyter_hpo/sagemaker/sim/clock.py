@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["Clock", "VirtualClock", "ScaledClock", "EventQueue"]
+__all__ = ["Clock", "EventQueue", "ScaledClock", "VirtualClock"]
 
 
 class Clock(Protocol):

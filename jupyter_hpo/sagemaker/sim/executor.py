@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.sim.s3 import S3Store
     from jupyter_hpo.sagemaker.sim.training import TrainingJob
 
-__all__ = ["Executors", "MetricFn", "ScriptRun", "JobFailure", "default_metric", "terminate"]
+__all__ = ["Executors", "JobFailure", "MetricFn", "ScriptRun", "default_metric", "terminate"]
 
 _KILL_GRACE_S = 2.0  # real seconds between SIGTERM and SIGKILL
 _INTERMEDIATE_LINES = 3  # of the model executor

@@ -9,7 +9,7 @@ from typing import Any
 
 from jupyter_hpo.sagemaker.sim.base import ApiError, ms, paginate
 
-__all__ = ["LOG_GROUP", "LogEvent", "Stream", "LogStore"]
+__all__ = ["LOG_GROUP", "LogEvent", "LogStore", "Stream"]
 
 #: The log group SageMaker writes training-job logs to.
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"

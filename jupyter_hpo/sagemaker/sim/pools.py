@@ -16,7 +16,7 @@ from jupyter_hpo.sagemaker.sim.training import RUNNING
 if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.sim.training import TrainingJob
 
-__all__ = ["WarmPools", "Pool", "Warm", "demand", "pool_key"]
+__all__ = ["Pool", "Warm", "WarmPools", "demand", "pool_key"]
 
 _POOL_LIFETIME_S = 7 * 24 * 3600
 

@@ -25,8 +25,15 @@ if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.sim.pools import Pool, Warm
     from jupyter_hpo.sagemaker.sim.tuning import TuningJob
 
-__all__ = ["TrainingJobs", "TrainingJob", "Phase", "RUNNING", "MAX_KEEP_ALIVE_S", "check_keep_alive",
-           "check_metric_definitions"]
+__all__ = [
+    "MAX_KEEP_ALIVE_S",
+    "RUNNING",
+    "Phase",
+    "TrainingJob",
+    "TrainingJobs",
+    "check_keep_alive",
+    "check_metric_definitions",
+]
 
 #: The documented maximum of KeepAlivePeriodInSeconds.
 MAX_KEEP_ALIVE_S = 3600

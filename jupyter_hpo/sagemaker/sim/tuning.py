@@ -22,7 +22,7 @@ from jupyter_hpo.sagemaker.sim.training import RUNNING, check_metric_definitions
 if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.sim.training import TrainingJob
 
-__all__ = ["TuningJobs", "TuningJob"]
+__all__ = ["TuningJob", "TuningJobs"]
 
 #: The fields of a tuning job's TrainingJobDefinition that each of its training jobs takes as they are.
 _TRIAL_KEYS = ("RoleArn", "InputDataConfig", "VpcConfig", "OutputDataConfig", "StoppingCondition",
