@@ -153,7 +153,10 @@ def dumps(obj: Any, **kwargs: Any) -> str:
     """Strict JSON of ``obj``: non-finite numbers become ``null`` (:func:`json_safe`), unknown objects
     their ``str()``; never ``NaN`` or ``Infinity`` (``allow_nan=False``). ``kwargs`` go to ``json.dumps``."""
     kwargs.setdefault("default", str)
-    return json.dumps(json_safe(obj)[0], allow_nan=False, **kwargs)
+    try:  # records are safe already: walk the document only when it holds a non-finite number
+        return json.dumps(obj, allow_nan=False, **kwargs)
+    except ValueError:
+        return json.dumps(json_safe(obj)[0], allow_nan=False, **kwargs)
 
 
 # -- the "better" rule -----------------------------------------------------------------------------
