@@ -1,5 +1,6 @@
 import * as React from 'react';
 
+import { describeNonFinite } from '../nonfinite';
 import { ITrialRecord } from '../types';
 import { formatParam, formatSeconds, formatValue } from './format';
 
@@ -14,8 +15,9 @@ function paramNames(trials: readonly ITrialRecord[], specOrder: readonly string[
   return [...names];
 }
 
+/** The trial's error, and which of its numbers were non-finite (the server sends them as null). */
 function note(t: ITrialRecord): string {
-  return t.error ?? '';
+  return [t.error, describeNonFinite(t.nonfinite)].filter(Boolean).join('; ');
 }
 
 /** All trials, newest first: number, state, value, parameters, warm/cold, start-up and run time. */
