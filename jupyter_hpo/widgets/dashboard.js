@@ -84,7 +84,13 @@ function trialText(r, metric) {
 }
 
 // -- scales and axes --------------------------------------------------------------------------------
-function extent(values) {
+// Values are whatever trials return: one ulp apart (0.1 + 0.2 and 0.3), +-1e308, subnormals. These helpers
+// return finite numbers for any input, and ticks() counts its ticks by an integer index (never by adding a
+// step to a float, which stops advancing once the step is below an ulp), so no loop here can run long.
+export const TICKS_PER_N = 3; // ticks(lo, hi, n) returns at most n * TICKS_PER_N ticks (n is clamped to 1..20)
+const SAME = 64 * Number.EPSILON; // values fewer than ~64 ulps apart (float noise) are drawn as one value
+const clampFinite = (v) => Math.max(-Number.MAX_VALUE, Math.min(Number.MAX_VALUE, v));
+export function extent(values) {
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of values) {
@@ -94,28 +100,56 @@ function extent(values) {
   }
   return lo === Infinity ? null : [lo, hi];
 }
-function padded([lo, hi], frac = 0.06) {
-  if (lo === hi) {
-    const d = Math.abs(lo) * 0.1 || 1;
-    return [lo - d, hi + d];
+// [lo, hi] widened by frac of its span on each side; a (near) single value gets +-10% of itself (or +-1)
+export function padded(range, frac = 0.06) {
+  const ends = (range || []).filter(Number.isFinite).sort((a, b) => a - b);
+  if (!ends.length) return [-1, 1];
+  const [lo, hi] = [ends[0], ends[ends.length - 1]];
+  const half = hi / 2 - lo / 2; // half the span: hi - lo itself may overflow
+  const mid = lo / 2 + hi / 2;
+  if (half <= Math.max(Math.abs(lo), Math.abs(hi)) * SAME) {
+    const d = Math.max(Math.abs(mid) * 0.1, half * 2) || 1;
+    return [clampFinite(mid - d), clampFinite(mid + d)];
   }
-  const d = (hi - lo) * frac;
-  return [lo - d, hi + d];
+  const d = half * (2 * frac);
+  return [clampFinite(lo - d), clampFinite(hi + d)];
 }
-function scale([d0, d1], [r0, r1]) {
-  const k = d1 === d0 ? 0 : (r1 - r0) / (d1 - d0);
-  return (v) => (d1 === d0 ? (r0 + r1) / 2 : r0 + (v - d0) * k);
+// where v lies in [d0, d1] (0 at d0, 1 at d1); 0.5 when that is undefined (d0 === d1, NaN)
+export function fraction(v, d0, d1) {
+  const d = d1 - d0;
+  const u = v - d0;
+  const t = Number.isFinite(d) && Number.isFinite(u) ? u / d : (v / 2 - d0 / 2) / (d1 / 2 - d0 / 2);
+  return Number.isFinite(t) ? t : 0.5;
 }
-function ticks(lo, hi, n = 5, integer = false) {
-  if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / n;
-  const p = Math.pow(10, Math.floor(Math.log10(raw)));
-  const e = raw / p;
-  let step = (e < 1.5 ? 1 : e < 3 ? 2 : e < 7 ? 5 : 10) * p;
-  if (integer) step = Math.max(1, Math.round(step));
+export function scale([d0, d1], [r0, r1]) {
+  return (v) => r0 + (r1 - r0) * fraction(v, d0, d1);
+}
+// about n round ticks within [lo, hi] (integers only when integer), sorted, finite, at most n * TICKS_PER_N
+export function ticks(lo, hi, n = 5, integer = false) {
+  const count = Math.min(20, Math.max(1, Math.round(n) || 1));
+  const ends = [lo, hi].filter(Number.isFinite).sort((a, b) => a - b);
+  if (integer) ends.splice(0, 2, ...(ends.length === 2 ? [Math.ceil(ends[0]), Math.floor(ends[1])] : ends.filter(Number.isInteger)));
+  [lo, hi] = [ends[0] + 0, ends[ends.length - 1] + 0]; // + 0: no -0
+  if (!(hi >= lo)) return [];
+  if (lo === hi) return [lo];
+  const raw = Number.isFinite(hi - lo) ? (hi - lo) / count : hi / count - lo / count; // Infinity (no ticks) when count is 1
+  let e = Math.floor(Math.log10(raw));
+  const r = raw / Math.pow(10, e);
+  let m = r < 1.5 ? 1 : r < 3 ? 2 : r < 7 ? 5 : 10;
+  if (integer && e < 0) [m, e] = [1, 0];
+  // the k-th tick is k * step; for e < 0, k * m / 10^-e is rounded right (0.3, not 0.30000000000000004)
+  const step = m * Math.pow(10, e);
+  const inv = Math.pow(10, -e);
+  const at = e >= 0 || !Number.isFinite(inv) ? (k) => k * step : (k) => (k * m) / inv;
+  const k0 = Math.ceil(lo / step - 1e-9);
+  const k1 = Math.floor(hi / step + 1e-9);
+  const ok = step > 0 && step < Infinity && Number.isSafeInteger(k0 * m) && Number.isSafeInteger(k1 * m) && k1 - k0 < count * TICKS_PER_N;
   const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-6 ? 0 : Number(v.toPrecision(12)));
-  return out;
+  for (let k = k0; ok && k <= k1; k++) {
+    const v = at(k) || 0; // no -0
+    if (v >= lo && v <= hi && !(v <= out[out.length - 1])) out.push(v);
+  }
+  return out.length ? out : [lo, hi];
 }
 function axes(g, x, y, xd, yd, opts = {}) {
   const [x0, x1] = [M.l, W - M.r];
@@ -153,6 +187,7 @@ function chart(testid, label) {
   return s("svg", { class: "hpo-chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label, "data-testid": testid, preserveAspectRatio: "xMidYMid meet" });
 }
 const better = (a, b, dir) => (dir === "minimize" ? a < b : a > b);
+const valued = (r) => r.state === "complete" && Number.isFinite(r.value); // drawn at its value
 
 // -- the objective chart: a dot per finished trial, failed/pruned in a band below, best-so-far line ----
 function drawObjective(svgEl, st) {
@@ -160,11 +195,11 @@ function drawObjective(svgEl, st) {
   const finished = sorted.filter((r) => FINISHED.has(r.state));
   if (!finished.length) return emptyChart(clear(svgEl), sorted.length ? "Waiting for the first trial to finish\u2026" : "No trials yet.");
   clear(svgEl);
-  const valued = finished.filter((r) => r.state === "complete" && r.value !== null && r.value !== undefined);
+  const withValue = finished.filter(valued);
   const band = H - M.b - 8;
   const bottom = H - M.b;
   const xd = padded(extent(sorted.map((r) => r.number)), 0.02);
-  const yd = padded(extent(valued.map((r) => r.value)) || [0, 1]);
+  const yd = padded(extent(withValue.map((r) => r.value)) || [0, 1]);
   const x = scale(xd, [M.l, W - M.r]);
   const y = scale(yd, [band - 12, M.t]);
   const g = s("g");
@@ -173,7 +208,7 @@ function drawObjective(svgEl, st) {
   // best so far, in trial-number order
   let best = null;
   let d = "";
-  for (const r of valued) {
+  for (const r of withValue) {
     if (best === null || better(r.value, best, summary.direction)) {
       best = r.value;
       d += d ? ` H${x(r.number).toFixed(1)} V${y(best).toFixed(1)}` : `M${x(r.number).toFixed(1)} ${y(best).toFixed(1)}`;
@@ -183,7 +218,7 @@ function drawObjective(svgEl, st) {
   const bestNumber = summary.best ? summary.best.number : null;
   const radius = drawn.length > 200 ? 2.5 : 3.5;
   for (const r of drawn) {
-    const ok = r.state === "complete" && r.value !== null && r.value !== undefined;
+    const ok = valued(r);
     const cls = `hpo-dot hpo-dot-${ok ? "complete" : r.state === "complete" ? "fail" : r.state}${r.number === bestNumber ? " hpo-dot-best" : ""}`;
     g.append(s("circle", { class: cls, cx: x(r.number).toFixed(1), cy: (ok ? y(r.value) : band).toFixed(1), r: r.number === bestNumber ? 5 : radius, "data-number": r.number, "data-state": r.state }, title(trialText(r, summary.metric))));
   }
@@ -204,23 +239,24 @@ function axisOf(name, spec, rows) {
   const lo = spec && typeof spec.low === "number" ? spec.low : (extent(vals) || [0, 1])[0];
   const hi = spec && typeof spec.high === "number" ? spec.high : (extent(vals) || [0, 1])[1];
   const [a, b] = [f(lo), f(hi)];
-  return { name, labels: [fmt(lo), fmt(hi)], ends: true, pos: (v) => { if (typeof v !== "number") return null; const t = f(v); return t === null || b === a ? 0.5 : (t - a) / (b - a); } };
+  return { name, labels: [fmt(lo), fmt(hi)], ends: true, pos: (v) => (typeof v !== "number" ? null : fraction(f(v) ?? NaN, a ?? NaN, b ?? NaN)) };
 }
 function drawParallel(svgEl, st) {
   clear(svgEl);
   const space = st.space;
   const names = Object.keys(space).length ? Object.keys(space) : Object.keys((st.sorted[0] || {}).params || {});
-  const rows = st.drawn.filter((r) => r.state === "complete" && r.value !== null && r.value !== undefined);
+  const rows = st.drawn.filter(valued);
   if (!names.length || !rows.length) return emptyChart(svgEl, "Parameters appear here once a trial is complete.");
-  const vd = extent(rows.map((r) => r.value));
+  const raw = extent(rows.map((r) => r.value));
+  const vd = padded(raw, 0); // values one ulp apart share the middle
   const axesList = names.map((n) => axisOf(n, space[n], rows));
-  axesList.push({ name: st.summary.metric || "objective", labels: [fmt(vd[0]), fmt(vd[1])], ends: true, pos: (v) => (vd[1] === vd[0] ? 0.5 : (v - vd[0]) / (vd[1] - vd[0])) });
+  axesList.push({ name: st.summary.metric || "objective", labels: [fmt(vd[0]), fmt(vd[1])], ends: true, pos: (v) => fraction(v, vd[0], vd[1]) });
   const top = M.t + 8;
   const bottom = H - M.b;
   const xs = axesList.map((_, i) => M.l - 20 + (i * (W - M.l - M.r + 20)) / Math.max(1, axesList.length - 1));
   const yOf = (t) => bottom - t * (bottom - top);
   const g = s("g");
-  const goodness = (v) => { const t = vd[1] === vd[0] ? 1 : (v - vd[0]) / (vd[1] - vd[0]); return st.summary.direction === "minimize" ? 1 - t : t; };
+  const goodness = (v) => { const t = raw[1] === raw[0] ? 1 : fraction(v, vd[0], vd[1]); return st.summary.direction === "minimize" ? 1 - t : t; };
   const ordered = rows.slice().sort((a, b) => goodness(a.value) - goodness(b.value));
   for (const r of ordered) {
     const pts = [];
@@ -252,7 +288,7 @@ function drawIntermediate(svgEl, note, st) {
   if (!rows.length) return emptyChart(svgEl, "No intermediate values yet (trial.report or trial.folds).");
   const steps = rows.flatMap((r) => r.steps.map((p) => p[0]));
   const folds = rows.filter((r) => r.fold_mean !== null && r.fold_mean !== undefined);
-  const [s0, s1] = extent(steps);
+  const [s0, s1] = extent(steps) || [0, 0];
   const meanX = s1 + 1;
   const xd = padded([s0, folds.length ? meanX : s1], 0.04);
   const yvals = rows.flatMap((r) => r.steps.map((p) => p[1]));
@@ -265,7 +301,7 @@ function drawIntermediate(svgEl, note, st) {
   const bestNumber = st.summary.best ? st.summary.best.number : null;
   const ordered = rows.slice().sort((a, b) => (a.number === bestNumber) - (b.number === bestNumber));
   for (const r of ordered) {
-    const pts = r.steps.filter((p) => p[1] !== null).map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`);
+    const pts = r.steps.filter((p) => Number.isFinite(p[1])).map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`);
     const cls = `hpo-line hpo-line-${r.state}${r.number === bestNumber ? " hpo-line-best" : ""}`;
     if (pts.length === 1) g.append(s("circle", { class: cls, cx: pts[0].split(",")[0], cy: pts[0].split(",")[1], r: 2 }, title(trialText(r, st.summary.metric))));
     else g.append(s("polyline", { class: cls, points: pts.join(" ") }, title(trialText(r, st.summary.metric))));
@@ -577,8 +613,8 @@ function renderCompare(model, el) {
     legend));
   const draw = () => {
     const jobs = model.get("jobs") || [];
-    drawCurves(byTrial, jobs, 0, "trials finished");
-    drawCurves(byTime, jobs, 1, "seconds since the first trial started");
+    safely(byTrial, () => drawCurves(byTrial, jobs, 0, "trials finished"));
+    safely(byTime, () => drawCurves(byTime, jobs, 1, "seconds since the first trial started"));
     clear(legend);
     jobs.forEach((j, i) => {
       const swatch = h("span", { class: "hpo-swatch" });
