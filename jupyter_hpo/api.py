@@ -340,6 +340,8 @@ class Job:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             status = self.status
+            if status == JobStatus.STALE:  # a runner elsewhere whose clock differs: judged by progress
+                status = self.store.watch_status(self.name)
             if status.is_finished():
                 return status
             if deadline is not None and time.monotonic() > deadline:
@@ -348,7 +350,7 @@ class Job:
 
     def stop(self, wait: bool = True, timeout: float = 60.0) -> JobStatus:
         """Ask the job to stop: running trials are interrupted (and re-run if it is resumed)."""
-        status = self.status
+        status = self.store.watch_status(self.name)
         if status.is_finished() and status != JobStatus.STALE:
             return status
         if status == JobStatus.STALE:  # before any write: a runner frozen mid-write would block it
@@ -436,7 +438,7 @@ class Job:
         Raises:
             JobStateError: the job is running, or has completed its budget (pass a larger ``max_trials``).
         """
-        status = self.status
+        status = self.store.watch_status(self.name)  # a runner elsewhere is judged by its heartbeat's progress
         if status.is_active():
             raise JobStateError(f"job {self.name!r} is {status.value}; it cannot be resumed while its runner runs.")
         if status == JobStatus.STALE:

@@ -138,6 +138,37 @@ def error_text(error: BaseException) -> str:
     return text[0] if plain and text else f"{type(error).__name__}: {' '.join(text)}"
 
 
+class _Heartbeats:
+    """What this process has seen of other machines' runners: each runner's last heartbeat value and, by this
+    process's monotonic clock, when it last moved. Liveness then rests on progress, not on clocks agreeing."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[Any, ...], tuple[Any, float, bool]] = {}
+
+    def silence(self, runner: dict[str, Any], heartbeat: Any, clock_age: float) -> float:
+        """Seconds the runner's heartbeat has been silent: watched, once it was seen to move; else ``clock_age``."""
+        key = (runner.get("host"), runner.get("pid"), runner.get("started"))
+        now = time.monotonic()
+        seen = self._seen.get(key)
+        if seen is None:
+            self._remember(key, (heartbeat, now, False))
+            return clock_age
+        value, since, moved = seen
+        if heartbeat != value:
+            self._seen[key] = (heartbeat, now, True)
+            return 0.0
+        return now - since if moved else clock_age
+
+    def _remember(self, key: tuple[Any, ...], entry: tuple[Any, float, bool]) -> None:
+        if len(self._seen) > 10_000:  # a long-lived server: forget the oldest runners
+            for old in list(self._seen)[:1_000]:
+                del self._seen[old]
+        self._seen[key] = entry
+
+
+_HEARTBEATS = _Heartbeats()
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -307,7 +338,10 @@ class Store:
 
         A runner on this machine is stale at once when its pid is dead, and when its heartbeat is older
         than ``STALE_ALIVE_AFTER_S`` (120 s) although the pid lives; one on another machine when its
-        heartbeat is older than ``STALE_AFTER_S`` (30 s). ``$JUPYTER_HPO_STALE_AFTER_S`` overrides both.
+        heartbeat has not moved for ``STALE_AFTER_S`` (30 s). ``$JUPYTER_HPO_STALE_AFTER_S`` overrides both.
+        Another machine's clock may differ from this one's: once this process has seen a runner's heartbeat
+        move, its silence is measured by this process's own clock (see :class:`_Heartbeats`); before that,
+        by comparing the two clocks, which :meth:`watch_status` confirms by watching when it matters.
         """
         status = JobStatus(attrs.get("status", "pending"))
         if not status.is_active():
@@ -320,7 +354,26 @@ class Store:
             # is hung (a busy runner may write its heartbeat late, hence the longer allowance)
             alive = _pid_alive(int(runner["pid"]))
             return status if alive and age <= stale_after_s(STALE_ALIVE_AFTER_S) else JobStatus.STALE
-        return JobStatus.STALE if age > stale_after_s(STALE_AFTER_S) else status
+        silent = _HEARTBEATS.silence(runner, attrs.get("heartbeat"), age)
+        return JobStatus.STALE if silent > stale_after_s(STALE_AFTER_S) else status
+
+    def watch_status(self, name: str, seconds: float = 3 * HEARTBEAT_S) -> JobStatus:
+        """The job's status, watched for up to ``seconds`` when it looks stale with a runner on another machine:
+        a heartbeat that moves meanwhile shows the runner alive, whatever the two machines' clocks say.
+        What ``resume`` and ``stop`` use before they treat a job as abandoned."""
+        attrs = self.job_attrs(name)
+        status = self.status_of(attrs)
+        runner = attrs.get("runner") or {}
+        if status != JobStatus.STALE or runner.get("host") in (None, _HOST):
+            return status
+        deadline = time.monotonic() + seconds
+        first = attrs.get("heartbeat")
+        while time.monotonic() < deadline:
+            time.sleep(min(0.5, seconds))
+            attrs = self.job_attrs(name)
+            if attrs.get("heartbeat") != first or (attrs.get("runner") or {}) != runner:
+                return self.status_of(attrs)
+        return self.status_of(attrs)
 
     # -- trials --------------------------------------------------------------------------------
     def trials(self, name: str, after: int = -1) -> list[FrozenTrial]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
+import socket
 import time
 from pathlib import Path
 
@@ -12,6 +12,19 @@ __all__ = ["RunnerLock"]
 
 log = logging.getLogger("jupyter_hpo.runner")
 _WAIT_S = 10.0  # how long a new runner waits for one that is finishing
+
+
+_HOST = socket.gethostname()
+
+
+def _holder(raw: bytes) -> tuple[int, str | None]:
+    """``(pid, host)`` from a lock file's text ``"PID HOST"`` (``"PID"`` alone from older versions: this host)."""
+    parts = raw.decode(errors="replace").split(maxsplit=1)
+    try:
+        pid = int(parts[0]) if parts else 0
+    except ValueError:
+        return 0, None
+    return pid, (parts[1].strip() if len(parts) > 1 else None)
 
 
 class RunnerLock:
@@ -57,24 +70,21 @@ class RunnerLock:
                 return False
             time.sleep(0.1)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.pwrite(fd, f"{os.getpid()} {_HOST}".encode(), 0)
         self._fd = fd
         return True
 
     def _end_holder(self, fd: int, silent_s: float) -> bool:
-        try:
-            pid = int(os.pread(fd, 32, 0).decode() or 0)
-        except ValueError:
-            pid = 0
+        pid, host = _holder(os.pread(fd, 300, 0))
         if pid <= 0 or pid == os.getpid():
             return False
-        try:
-            if os.getpgid(pid) == pid:  # a runner leads its own session and process group: its workers too
-                os.killpg(pid, signal.SIGKILL)
-            else:
-                os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        if host is not None and host != _HOST:  # a pid of another machine (or PID namespace) is not ours to end
+            log.warning("job %r: the runner lock is held by pid %d on %s, silent for %.0f s; it is left alone",
+                        self.job, pid, host, silent_s)
+            return False
+        from jupyter_hpo.backends._proctree import end_process_tree
+
+        end_process_tree(pid)  # the runner, its workers (each leads a group of its own) and their trials' processes
         log.warning("ended the hung runner of job %r (pid %d): no heartbeat for %.0f s", self.job, pid, silent_s)
         return True
 
