@@ -34,6 +34,21 @@ def start_a_child_and_hang(p: dict[str, Any]) -> float:
     return 0.0
 
 
+def fork_a_child_and_die(p: dict[str, Any]) -> float:
+    """Forks a child (it inherits the worker's pipes, as a forked data loader does), writes its pid, and
+    ends the worker."""
+    import os
+    import time
+    from pathlib import Path
+
+    child = os.fork()
+    if child == 0:
+        time.sleep(1000)
+        os._exit(0)
+    Path(p["pidfile"]).write_text(str(child))
+    os._exit(3)
+
+
 class _LoadsForever:
     """Unpickling it never ends, like data a worker loads with the objective from a hung mount."""
 
@@ -98,6 +113,20 @@ def test_stop_ends_the_processes_the_trial_started(home, tmp_path, own_session):
         (record,) = job.trial_records()
         assert record["state"] == "fail" and record["interrupted"]
         assert wait_for(lambda: gone(child), timeout=30), "the trial's child outlived the stop"
+    finally:
+        end(child)
+
+
+def test_a_worker_that_dies_while_a_child_it_forked_lives_on_fails_its_trial_and_the_child_ends(home, tmp_path):
+    pidfile = tmp_path / "forked.pid"
+    job = api.launch(objective=fork_a_child_and_die, space=X, name="forked", max_trials=1,
+                     hyperparameters={"pidfile": str(pidfile)})
+    child = the_child(pidfile)
+    try:
+        assert job.wait(timeout=60) == JobStatus.COMPLETED, "the worker's death was noticed"
+        (record,) = job.trial_records()
+        assert record["state"] == "fail" and record["error"] == "worker process died (exit code 3)"
+        assert wait_for(lambda: gone(child), timeout=30), "the forked child outlived the worker"
     finally:
         end(child)
 

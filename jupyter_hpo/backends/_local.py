@@ -191,8 +191,8 @@ class LocalBackend(Backend):
         for proc in list(self._procs):
             if proc.conn in ready:
                 self._drain(proc, events)
-        for proc in list(self._procs):
-            if proc.process.sentinel not in ready or proc not in self._procs:
+        for proc in list(self._procs):  # every one: a child a trial forked may hold its sentinel open
+            if proc not in self._procs:
                 continue
             code = _exit_code(proc.process)
             if code is not None:
