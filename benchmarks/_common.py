@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,19 @@ def stats(values: list[float]) -> dict[str, Any]:
     return {"n": len(values), "p50": pct(values, 0.5), "p95": pct(values, 0.95),
             "max": max(values) if values else None, "min": min(values) if values else None,
             "mean": statistics.fmean(values) if values else None}
+
+
+def quick_out(script: str) -> Path:
+    """Where ``--quick`` writes its JSON unless ``--out`` is given: a temporary file, never ``results/``."""
+    return Path(tempfile.gettempdir()) / f"jupyter-hpo-{script}-quick.json"
+
+
+def apply_defaults(args: argparse.Namespace, full: dict[str, Any], quick: dict[str, Any]) -> argparse.Namespace:
+    """Fill the options left unset (None) from ``quick`` when ``args.quick``, else from ``full``."""
+    for key, value in (quick if args.quick else full).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
 
 
 def machine_info(packages: tuple[str, ...]) -> dict[str, Any]:

@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import log as _log, machine_info, stats  # noqa: E402 - benchmarks/ is on sys.path
+from _common import apply_defaults, log as _log, machine_info, quick_out, stats  # noqa: E402 - on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "live_updates.json"
@@ -47,8 +47,8 @@ DEFAULT_OUT = REPO / "benchmarks" / "results" / "live_updates.json"
 RESULT_KEYS = ("benchmark", "quick", "machine", "goals_definition", "imports", "imports_load", "kernel", "goals")
 REPORT_HEADINGS = ("Trial completed -> row at the front end", "1+1 execute_request -> execute_reply",
                    "Imports, fresh Python process", "Goals")
-FULL = {"trials": 60, "cells": 50, "import_runs": 5}
-QUICK = {"trials": 10, "cells": 5, "import_runs": 1}
+FULL = {"trials": 60, "cells": 50, "import_runs": 5, "out": DEFAULT_OUT}
+QUICK = {"trials": 10, "cells": 5, "import_runs": 1, "out": quick_out("live_updates")}
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 FINISHED = ("complete", "pruned", "fail")
 
@@ -634,12 +634,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--import-runs", type=int, default=None,
                     help=f"fresh processes per import figure (default: {FULL['import_runs']})")
     ap.add_argument("--seed", type=int, default=0, help="seed of the pauses between cells")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON output (default: {DEFAULT_OUT})")
+    ap.add_argument("--out", type=Path, default=None,
+                    help=f"JSON output (default: {DEFAULT_OUT}; with --quick: {QUICK['out']})")
     ap.add_argument("--keep-home", action="store_true", help="keep the temporary JUPYTER_HPO_HOME (runner logs)")
-    args = ap.parse_args(argv)
-    for key, value in (QUICK if args.quick else FULL).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    args = apply_defaults(ap.parse_args(argv), FULL, QUICK)
 
     tmp = Path(tempfile.mkdtemp(prefix="jupyter-hpo-live-"))
     home, workdir = tmp / "home", tmp / "work"

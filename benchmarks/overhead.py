@@ -36,6 +36,7 @@ from typing import Any
 
 from _common import log as _log  # noqa: E402 - benchmarks/ is on sys.path
 from _common import machine_info as common_machine_info  # noqa: E402
+from _common import quick_out  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CREDIT_DIR = REPO / "examples" / "credit_default"
@@ -579,11 +580,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_TRIVIAL_TRIALS} trivial trials, "
                     f"{QUICK_CREDIT_TRIALS} credit trials of {QUICK_CREDIT_FOLDS}-fold CV (checks that it works; "
                     "not for the targets)")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON output (default: {DEFAULT_OUT})")
+    ap.add_argument("--out", type=Path, default=None,
+                    help=f"JSON output (default: {DEFAULT_OUT}; with --quick: {quick_out('overhead')})")
     ap.add_argument("--trivial-trials", type=int, default=None, help="override N of the trivial workload")
     ap.add_argument("--credit-trials", type=int, default=None, help="override N of the credit workload")
     ap.add_argument("--keep-home", action="store_true", help="keep the temporary JUPYTER_HPO_HOME (to inspect logs)")
     args = ap.parse_args(argv)
+    args.out = args.out or (quick_out("overhead") if args.quick else DEFAULT_OUT)
     n_trivial = args.trivial_trials or (QUICK_TRIVIAL_TRIALS if args.quick else 200)
     n_credit = args.credit_trials or (QUICK_CREDIT_TRIALS if args.quick else 24)
 

@@ -26,11 +26,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+from _common import apply_defaults, quick_out  # noqa: E402 - benchmarks/ is on sys.path
+
 # what the JSON and the printed report always hold (tests/test_benchmarks.py checks them after --quick)
 RESULT_KEYS = ("date", "quick", "cpus", "python", "jobs", "trials_in_big_job", "requests", "routes")
 REPORT_HEADINGS = ("route", "first ms", "p95 ms", "GET jobs", "GET jobs/big/trials?after=")
-FULL = {"jobs": 100, "trials": 10_000, "requests": 100}
-QUICK = {"jobs": 3, "trials": 50, "requests": 5}
+DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "rest_api.json"
+FULL = {"jobs": 100, "trials": 10_000, "requests": 100, "out": str(DEFAULT_OUT)}
+QUICK = {"jobs": 3, "trials": 50, "requests": 5, "out": str(quick_out("rest_api"))}
 
 
 def fill_store(home: Path, n_jobs: int, n_trials: int) -> None:
@@ -89,12 +92,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--trials", type=int, default=None, help=f"trials of the big job (default: {FULL['trials']})")
     parser.add_argument("--requests", type=int, default=None, help=f"requests per route (default: {FULL['requests']})")
     parser.add_argument("--home", help="reuse a store filled by an earlier run (skips the fill)")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "rest_api.json"))
-    args = parser.parse_args(argv)
-    for key, value in (QUICK if args.quick else FULL).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    return args
+    parser.add_argument("--out", default=None,
+                        help=f"JSON output (default: {DEFAULT_OUT}; with --quick: {QUICK['out']})")
+    return apply_defaults(parser.parse_args(argv), FULL, QUICK)
 
 
 def main(argv: list[str] | None = None) -> int:

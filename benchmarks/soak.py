@@ -45,7 +45,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from _common import log as _log, machine_info, stats  # noqa: E402 - benchmarks/ is on sys.path
+from _common import apply_defaults, log as _log, machine_info, quick_out, stats  # noqa: E402 - on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "soak.json"
@@ -58,8 +58,9 @@ MAX_WINDOW_S = 60.0
 RESULT_KEYS = ("benchmark", "quick", "machine", "settings", "job", "checks", "dashboard", "sidebar", "store_lag_s",
                "memory", "load", "raw")
 REPORT_HEADINGS = ("Every trial accounted for", "Responsiveness: start window vs end window", "Memory (RSS")
-FULL = {"trials": 2000, "sample_every": 0.5}
-QUICK = {"trials": 100, "sample_every": 0.1}  # --quick: enough memory samples for the start and end windows
+FULL = {"trials": 2000, "sample_every": 0.5, "out": DEFAULT_OUT}
+# --quick: enough memory samples for the start and end windows
+QUICK = {"trials": 100, "sample_every": 0.1, "out": quick_out("soak")}
 
 
 def soak_objective(params: dict[str, Any]) -> float:
@@ -568,14 +569,10 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--sample-every", type=float, default=None,
                     help=f"memory sampling period ({FULL['sample_every']} s)")
     ap.add_argument("--timeout", type=float, default=3600, help="stop the job after this many seconds (3600)")
-    ap.add_argument("--json-out", "--out", dest="out", type=Path, default=DEFAULT_OUT,
-                    help=f"JSON output (default: {DEFAULT_OUT})")
+    ap.add_argument("--json-out", "--out", dest="out", type=Path, default=None,
+                    help=f"JSON output (default: {DEFAULT_OUT}; with --quick: {QUICK['out']})")
     ap.add_argument("--keep-home", action="store_true", help="keep the temporary JUPYTER_HPO_HOME")
-    args = ap.parse_args(argv)
-    for key, value in (QUICK if args.quick else FULL).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    return args
+    return apply_defaults(ap.parse_args(argv), FULL, QUICK)
 
 
 def main(argv: list[str] | None = None) -> int:
