@@ -134,6 +134,10 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     return _after_start(job, args)
 
 
+#: the job statuses the CLI's exit code reports as failure (1): failed, or its runner died ("stale")
+_FAILED = ("failed", "stale")
+
+
 def _after_start(job: Any, args: argparse.Namespace) -> int:
     if args.detach:
         if args.json:
@@ -144,7 +148,7 @@ def _after_start(job: Any, args: argparse.Namespace) -> int:
     if args.json:
         status = job.wait()
         print(dumps(job.summary()))
-        return 1 if status.value == "failed" else 0
+        return 1 if status.value in _FAILED else 0
     return follow(job)
 
 
@@ -266,7 +270,7 @@ def follow(job: Any, poll: float = 0.5) -> int:
         console.print("best parameters:", highlight=False)
         for k, v in summary["best"]["params"].items():
             console.print(f"  {k}: {_fmt(v)}", highlight=False)
-    return 1 if summary["status"] == "failed" else 0
+    return 1 if summary["status"] in _FAILED else 0
 
 
 def _console() -> Any:

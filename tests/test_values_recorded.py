@@ -58,3 +58,19 @@ def test_a_latin1_script_with_a_coding_line_runs(home, tmp_path):
     records = job.trial_records()
     assert [r["state"] for r in records] == ["complete", "complete"], [r["error"] for r in records]
     assert all(r["value"] == pytest.approx(2 * r["params"]["x"], rel=1e-6) for r in records)
+
+
+def test_a_job_whose_every_trial_failed_has_failed_and_the_cli_exits_1(home):
+    import subprocess
+    import sys
+
+    from tests import objectives
+
+    job = api.launch(objective=objectives.always_fails, space=X, max_trials=3, name="all-failed")
+    assert job.wait(timeout=120) == JobStatus.FAILED
+    assert job.attrs["reason"].startswith("no trial completed (budget of 3 trials reached); last error: ")
+    assert "always fails" in job.attrs["reason"]
+    show = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "resume", "all-failed", "--max-trials", "4"],
+                          capture_output=True, text=True, timeout=180)
+    assert show.returncode == 1, show.stdout + show.stderr
+    assert "no trial completed" in show.stdout

@@ -206,6 +206,9 @@ class Runner:
                 finally:
                     self._store_backend_summary(backend)
         status, reason = self.end or ("failed", "the runner ended unexpectedly")
+        if status == "completed" and self.best is None and self.n_counted > 0:  # a job with no result failed
+            last = f"; last error: {self.last_error}" if self.last_error else ""
+            status, reason = "failed", f"no trial completed ({reason}){last}"
         self.writer.flush()  # a write still queued may fail: then the job failed, whatever ended the loop
         if self.writer.error is not None:
             status, reason = "failed", f"the store could not be written: {error_text(self.writer.error)}"
