@@ -48,7 +48,8 @@ RESULT_KEYS = ("benchmark", "quick", "machine", "goals_definition", "imports", "
 REPORT_HEADINGS = ("Trial completed -> row at the front end", "1+1 execute_request -> execute_reply",
                    "Imports, fresh Python process", "Goals")
 FULL = {"trials": 60, "cells": 50, "import_runs": 5, "out": DEFAULT_OUT}
-QUICK = {"trials": 10, "cells": 5, "import_runs": 1, "out": quick_out("live_updates")}
+# --quick: 20 trials (about 3 s of trials) keep the job running well past the hello on a busy machine
+QUICK = {"trials": 20, "cells": 5, "import_runs": 1, "out": quick_out("live_updates")}
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 FINISHED = ("complete", "pruned", "fail")
 
