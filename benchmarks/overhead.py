@@ -8,7 +8,7 @@ Three ways of running the same trials, all in one run:
 
 on two workloads:
 
-  trivial    a module-level objective that returns a float at once (N=200; --quick: 20), max_parallel 2
+  trivial    a module-level objective that returns a float at once (N=200; --quick: 10), max_parallel 2
   credit     examples/credit_default/train.py (XGBoost, 5-fold CV; N=24; --quick: 2 with 2-fold CV), max_parallel 2
 
 and prints a table (absolute figures and ratios, with the issue's targets as pass/fail) and
@@ -46,7 +46,7 @@ DEFAULT_OUT = REPO / "benchmarks" / "results" / "overhead.json"
 # what the JSON and the printed report always hold (tests/test_benchmarks.py checks them after --quick)
 RESULT_KEYS = ("benchmark", "quick", "machine", "settings", "workloads", "targets")
 REPORT_HEADINGS = ("Trivial objective", "Credit workload", "Targets (from the issue)")
-QUICK_TRIVIAL_TRIALS = 20
+QUICK_TRIVIAL_TRIALS = 10
 QUICK_CREDIT_TRIALS = 2
 QUICK_CREDIT_FOLDS = 2  # --quick overrides tuning.yaml's folds: 5, so its credit trials take under half the time
 
