@@ -260,17 +260,25 @@ class CategoricalParam:
             raise SearchSpaceError(
                 f"`choices` of {self.name!r} must hold at most {MAX_CHOICES:,} values, but got {len(choices):,}."
             )
-        seen: set[tuple[type, Any]] = set()
+        seen: dict[Any, Any] = {}
         for c in choices:
             if not isinstance(c, _CHOICE_TYPES) or (isinstance(c, float) and not math.isfinite(c)):
                 raise SearchSpaceError(
                     f"each choice of {self.name!r} must be a str, int, finite float, bool or null, "
                     f"but got {_short(c)}."
                 )
-            key = (type(c), c)  # 1, 1.0 and True are equal in Python but distinct choices
-            if key in seen:
-                raise SearchSpaceError(f"`choices` of {self.name!r} must be unique, but {_short(c)} repeats.")
-            seen.add(key)
+            if c in seen:  # one dict look-up: 1, 1.0 and True hash and compare equal
+                first = seen[c]
+                if type(first) is type(c):
+                    raise SearchSpaceError(f"`choices` of {self.name!r} must be unique, but {_short(c)} repeats.")
+                # the store (Optuna) records a choice by the position of the first equal one: True would be
+                # recorded as 1, which is not what the trial ran
+                raise SearchSpaceError(
+                    f"`choices` of {self.name!r} must differ in value, but {_short(first)} and {_short(c)} are "
+                    "equal in Python (1 == 1.0 == True, 0 == 0.0 == False), so the store could not record which "
+                    "one a trial ran; keep one of them, or use strings."
+                )
+            seen[c] = c
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "categorical", "choices": list(self.choices)}

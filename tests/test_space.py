@@ -139,10 +139,19 @@ def test_float_fields_must_be_finite_numbers(field, kwargs, bad):
 
 
 def test_categorical_choice_types():
-    c = CategoricalParam("c", ["a", 1, 2.5, True, None])
-    assert c.choices == ("a", 1, 2.5, True, None)
+    c = CategoricalParam("c", ["a", 1, 2.5, False, None])
+    assert c.choices == ("a", 1, 2.5, False, None)
     assert CategoricalParam("c", (x for x in "ab")).choices == ("a", "b")  # any iterable
-    assert CategoricalParam("c", [1, 1.0, True]).choices == (1, 1.0, True)  # unique by type too
+    assert CategoricalParam("c", [1, "1", None, "true"]).choices == (1, "1", None, "true")
+
+
+@pytest.mark.parametrize(("choices", "a", "b"), [
+    ([1, 1.0], "1", "1.0"), ([1, True], "1", "True"), ([0, 0.0, False], "0", "0.0"), (["x", False, 0], "False", "0"),
+])
+def test_categorical_choices_equal_in_python_are_refused(choices, a, b):
+    """Optuna records a choice by the first equal one: True would be stored as 1 although the trial ran True."""
+    with raises(re.escape(f"`choices` of 'c' must differ in value, but {a} and {b} are equal in Python")):
+        CategoricalParam("c", choices)
 
 
 @pytest.mark.parametrize("choices", ["abc", b"ab", 5, None])
@@ -254,8 +263,8 @@ def test_from_yaml_and_json_text():
     space = SearchSpace.from_yaml(text)
     assert space == SearchSpace([IntParam("depth", 2, 8), FloatParam("eta", 0.01, 0.3, "log"),
                                  CategoricalParam("booster", ("gbtree", "dart"))])
-    js = '{"x": {"type": "float", "low": -1, "high": 1}, "c": ["a", 1, null, true]}'
-    expected = SearchSpace([FloatParam("x", -1, 1), CategoricalParam("c", ("a", 1, None, True))])
+    js = '{"x": {"type": "float", "low": -1, "high": 1}, "c": ["a", 2, null, true]}'
+    expected = SearchSpace([FloatParam("x", -1, 1), CategoricalParam("c", ("a", 2, None, True))])
     assert SearchSpace.from_yaml(js) == expected
 
 

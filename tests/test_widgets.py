@@ -41,7 +41,7 @@ EVERY_KIND = SearchSpace([
     FloatParam("alpha", -1.0, 1.0),
     FloatParam("gamma", 0.0, 2.0, scaling="auto"),
     CategoricalParam("booster", ("gbtree", "dart")),
-    CategoricalParam("odd", ("1", 1, 2.5, True, None, "true", "", "a, b", 'say "hi"', " padded")),
+    CategoricalParam("odd", ("1", 7, 2.5, True, None, "true", "", "a, b", 'say "hi"', " padded")),
 ])
 
 
