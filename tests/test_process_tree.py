@@ -34,6 +34,16 @@ def start_a_child_and_hang(p: dict[str, Any]) -> float:
     return 0.0
 
 
+def start_a_child_and_return(p: dict[str, Any]) -> float:
+    """Starts ``sleep 1000`` (in a session of its own if asked), writes its pid and returns at once."""
+    import subprocess
+    from pathlib import Path
+
+    child = subprocess.Popen(["sleep", "1000"], start_new_session=p["own_session"])
+    Path(p["pidfile"]).write_text(str(child.pid))
+    return 1.0
+
+
 def fork_a_child_and_die(p: dict[str, Any]) -> float:
     """Forks a child (it inherits the worker's pipes, as a forked data loader does), writes its pid, and
     ends the worker."""
@@ -96,7 +106,7 @@ def test_a_timeout_ends_the_processes_the_trial_started(home, tmp_path, own_sess
     job, pidfile = hanging_job(tmp_path, "timeout-tree", own_session, timeout=2)
     child = the_child(pidfile)
     try:
-        assert job.wait(timeout=60) == JobStatus.COMPLETED
+        assert job.wait(timeout=60).is_finished()
         (record,) = job.trial_records()
         assert record["state"] == "fail" and record["error"] == "timed out after 2 s (trial.timeout)"
         assert wait_for(lambda: gone(child), timeout=30), "the trial's child outlived its time-out"
@@ -117,13 +127,27 @@ def test_stop_ends_the_processes_the_trial_started(home, tmp_path, own_session):
         end(child)
 
 
+@pytest.mark.parametrize("own_session", [False, True], ids=["same-group", "own-session"])
+def test_what_a_finished_trial_left_running_ends_with_the_job(home, tmp_path, own_session):
+    pidfile = tmp_path / "left.pid"
+    job = api.launch(objective=start_a_child_and_return, space=X, name="left-behind", max_trials=1,
+                     hyperparameters={"pidfile": str(pidfile), "own_session": own_session})
+    child = the_child(pidfile)
+    try:
+        assert job.wait(timeout=60) == JobStatus.COMPLETED
+        assert [r["state"] for r in job.trial_records()] == ["complete"]
+        assert wait_for(lambda: gone(child), timeout=30), "the trial's child outlived the job"
+    finally:
+        end(child)
+
+
 def test_a_worker_that_dies_while_a_child_it_forked_lives_on_fails_its_trial_and_the_child_ends(home, tmp_path):
     pidfile = tmp_path / "forked.pid"
     job = api.launch(objective=fork_a_child_and_die, space=X, name="forked", max_trials=1,
                      hyperparameters={"pidfile": str(pidfile)})
     child = the_child(pidfile)
     try:
-        assert job.wait(timeout=60) == JobStatus.COMPLETED, "the worker's death was noticed"
+        assert job.wait(timeout=60).is_finished()  # the worker's death was noticed
         (record,) = job.trial_records()
         assert record["state"] == "fail" and record["error"] == "worker process died (exit code 3)"
         assert wait_for(lambda: gone(child), timeout=30), "the forked child outlived the worker"
@@ -133,7 +157,7 @@ def test_a_worker_that_dies_while_a_child_it_forked_lives_on_fails_its_trial_and
 
 def test_a_worker_that_never_finishes_loading_the_objective_fails_its_trial_by_the_timeout(home):
     job = api.launch(objective=needs_data_that_never_loads, space=X, name="boot-hang", max_trials=1, timeout=3)
-    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    assert job.wait(timeout=60).is_finished()
     (record,) = job.trial_records()
     assert record["state"] == "fail"
     assert record["error"].startswith(BOOT_TIMEOUT) and "boot phase" in record["error"]
@@ -152,7 +176,7 @@ def test_a_script_whose_import_hangs_fails_by_the_timeout(home, tmp_path, monkey
         budget: {max_trials: 1}
     """))
     job = api.launch(spec)
-    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    assert job.wait(timeout=60).is_finished()
     (record,) = job.trial_records()
     # a script's own modules are imported by each trial, installed ones while its worker starts: in either
     # phase the trial ends at its timeout

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.backends._base import Assignment, Backend, TrialEvents, TrialOutcome, TrialRequest
-from jupyter_hpo.backends._proctree import end_process_tree
+from jupyter_hpo.backends._proctree import descendants, end_process_tree
 from jupyter_hpo.backends._worker import worker_main
 
 if TYPE_CHECKING:
@@ -148,17 +148,18 @@ class LocalBackend(Backend):
         self._procs.append(proc)
         return proc
 
-    def _remove(self, proc: _Proc) -> None:
-        """Take the worker out of the pool and end it with its process tree (see the module docstring)."""
+    def _remove(self, proc: _Proc, also: list[Any] | None = None) -> None:
+        """Take the worker out of the pool and end it with its process tree (see the module docstring);
+        ``also``: its descendants found before it was told to exit."""
         if proc in self._procs:
             self._procs.remove(proc)
-        self._end(proc)
+        self._end(proc, also or [])
         proc.conn.close()
 
     @staticmethod
-    def _end(proc: _Proc) -> None:
+    def _end(proc: _Proc, also: list[Any]) -> None:
         if _unreaped(proc.process):  # its pid and group still name it: safe to signal them
-            end_process_tree(proc.process.pid)
+            end_process_tree(proc.process.pid, also)
         elif proc.process.is_alive():  # no waitid here: the worker alone
             proc.process.kill()
         proc.process.join(timeout=5)
@@ -239,13 +240,14 @@ class LocalBackend(Backend):
         events.on_finish(outcome)
 
     def _retire(self, proc: _Proc) -> None:
+        left = _left_behind(proc)
         try:
             proc.conn.send(("exit",))
         except OSError:
             pass
         self._procs.remove(proc)
         _wait_exit([proc], timeout=2)
-        self._remove(proc)
+        self._remove(proc, left)
         self._fill()
 
     def _fail(self, proc: _Proc, events: TrialEvents, reason: str, *, traceback: str | None = None,
@@ -307,6 +309,7 @@ class LocalBackend(Backend):
 
     def close(self) -> None:
         self._warm = False  # no replacements from here on
+        left = {id(p): _left_behind(p) for p in self._procs}
         for proc in list(self._procs):
             try:
                 if proc.task is None:
@@ -315,7 +318,12 @@ class LocalBackend(Backend):
                 pass
         _wait_exit([p for p in self._procs if p.task is None], timeout=3)
         for proc in list(self._procs):  # what is still running, and what the trials left behind, is ended
-            self._remove(proc)
+            self._remove(proc, left[id(proc)])
+
+
+def _left_behind(proc: _Proc) -> list[Any]:
+    """What a worker's trials started and left running: ended once the worker has exited."""
+    return descendants(proc.process.pid) if _unreaped(proc.process) else []
 
 
 def _wait_exit(procs: list[_Proc], timeout: float) -> None:

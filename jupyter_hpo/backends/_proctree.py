@@ -7,7 +7,9 @@ shell pipeline -- is in the worker's group unless it made a group of its own. En
 
 * the root process and its process group, if the root leads one;
 * every descendant of the root (found through parent links with psutil) and every process group a
-  descendant leads, so children that changed their group (``start_new_session=True``) go too.
+  descendant leads, so children that changed their group (``start_new_session=True``) go too;
+* the descendants found before a worker was told to exit (``also``), with their descendants: once
+  the worker has exited they have a new parent and could not be found from it.
 
 Everything is first frozen with SIGSTOP (a frozen process cannot start more) and looked at again, at
 most :data:`ROUNDS` times, then killed with SIGKILL. Only the root, its descendants and the groups
@@ -21,18 +23,32 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["end_process_tree"]
+__all__ = ["descendants", "end_process_tree"]
 
 #: How many times the tree is looked at again for processes started while it was being frozen.
 ROUNDS = 3
 
 
-def end_process_tree(pid: int) -> list[int]:
+def descendants(pid: int) -> list[Any]:
+    """The descendants of ``pid`` now (psutil processes), e.g. to end them after ``pid`` exits by itself:
+    they are re-parented then, and can no longer be found from it."""
+    import psutil
+
+    try:
+        return _descendants(psutil.Process(pid))
+    except psutil.Error:
+        return []
+
+
+def end_process_tree(pid: int, also: Iterable[Any] = ()) -> list[int]:
     """SIGKILL ``pid``, its descendants and the process groups they lead; returns the pids signalled.
 
-    The caller must know that ``pid`` still names the process it means (e.g. its own unreaped child).
+    ``also``: processes found earlier with :func:`descendants` (each is signalled only if it is still the
+    process found). The caller must know that ``pid`` still names the process it means (e.g. its own
+    unreaped child).
     """
     import psutil
 
@@ -40,13 +56,14 @@ def end_process_tree(pid: int) -> list[int]:
         root = psutil.Process(pid)
     except psutil.Error:
         return []
-    tree: dict[int, Any] = {pid: root}
+    roots = [root, *also]  # a process found earlier may have been re-parented since: searched from too
+    tree: dict[int, Any] = {p.pid: p for p in roots}
     stop = getattr(signal, "SIGSTOP", None)
     for _ in range(ROUNDS):
         if stop is not None:
             for proc in list(tree.values()):
                 _signal(proc, stop)
-        found = {p.pid: p for p in _descendants(root) if p.pid not in tree}
+        found = {p.pid: p for r in roots for p in _descendants(r) if p.pid not in tree}
         if not found:
             break
         tree.update(found)
