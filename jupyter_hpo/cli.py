@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except HpoError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_safe(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -190,7 +190,7 @@ def _cmd_stop(args: argparse.Namespace) -> int:
 
     job = api.attach(args.job, store=args.store)
     status = job.stop(wait=True)
-    print(f"job {job.name}: {status.value} ({job.attrs.get('reason', '')})")
+    print(_safe(f"job {job.name}: {status.value} ({job.attrs.get('reason', '')})"))
     return 0
 
 
@@ -219,7 +219,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
         table.add_row(*row)
     console.print(table)
     for note in dict.fromkeys(result["warm"]["notes"]):
-        console.print(f"note: {note}")
+        console.print(_safe(f"note: {note}"))
     return 0
 
 
@@ -274,11 +274,22 @@ def follow(job: Any, poll: float = 0.5) -> int:
 
 
 def _console() -> Any:
-    """A rich console; when output goes to a file or a pipe, wide enough not to fold table cells."""
+    """A rich console that prints text as text: no markup (a value ``"[/red]"`` is printed as it is), no
+    emoji codes, no highlighting; when output goes to a file or a pipe, wide enough not to fold table cells."""
     from rich.console import Console
 
-    console = Console()
-    return console if console.is_terminal else Console(width=160)
+    options = {"markup": False, "emoji": False, "highlight": False}
+    console = Console(**options)
+    return console if console.is_terminal else Console(width=160, **options)
+
+
+# control characters other than tab and newline, which a trial's text must not send to the terminal
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x09), *range(0x0b, 0x20), *range(0x7f, 0xa0)]}
+
+
+def _safe(text: Any) -> str:
+    """Text from a user or a trial as printable text: control characters (escape sequences) shown as ``\\xNN``."""
+    return str(text).translate(_CONTROL)
 
 
 def _done(s: dict[str, Any]) -> int:
@@ -288,7 +299,7 @@ def _done(s: dict[str, Any]) -> int:
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.5g}" if math.isfinite(v) else str(v)
-    return str(v)
+    return _safe(v)
 
 
 def _secs(v: float | None) -> str:
@@ -308,7 +319,7 @@ def _trial_line(rec: dict[str, Any], summary: dict[str, Any]) -> str:
             f"done {_done(summary)}/{summary['max_trials']} best {best}")
     if rec[ERROR]:
         line += f" | {rec[ERROR]}"
-    return line
+    return _safe(line)
 
 
 def _summary_text(s: dict[str, Any]) -> str:
@@ -317,17 +328,17 @@ def _summary_text(s: dict[str, Any]) -> str:
     if s["startup_saved_s"] is not None:
         saved = (f"; warm starts {s['warm_starts']} (start-up {s['warm_startup_s']:.3f} s vs cold "
                  f"{s['cold_startup_s']:.2f} s), start-up saved {_secs(s['startup_saved_s'])}")
-    return (f"job {s['name']}: {s['status']} ({s['reason'] or 'in progress'}); trials {_done(s)}/{s['max_trials']}: "
-            f"{s['complete']} complete, {s['pruned']} pruned, {s['failed']} failed; {best}{saved}")
+    return _safe(f"job {s['name']}: {s['status']} ({s['reason'] or 'in progress'}); trials {_done(s)}/{s['max_trials']}: "
+                 f"{s['complete']} complete, {s['pruned']} pruned, {s['failed']} failed; {best}{saved}")
 
 
 def _trial_table(records: list[dict[str, Any]], summary: dict[str, Any], limit: int | None) -> Any:
     from rich.table import Table
 
-    table = Table("#", "state", summary["metric"] or "value", "start", "start-up s", "run s", "params / error")
+    table = Table("#", "state", _safe(summary["metric"] or "value"), "start", "start-up s", "run s", "params / error")
     rows = records[-limit:] if limit else records
     for r in rows:
-        detail = r[ERROR] or ", ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items())
+        detail = _safe(r[ERROR] or ", ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items()))
         table.add_row(str(r["number"]), r["state"], _fmt(r["value"]) if r["value"] is not None else "-",
                       "warm" if r[WARM] else "cold", f"{r[STARTUP_S] or 0.0:.3f}", f"{r[RUN_S] or 0.0:.1f}",
                       detail[:90])
@@ -345,8 +356,8 @@ def _live_view(s: dict[str, Any], records: list[dict[str, Any]], started: float)
         f"{done}/{total} done, {s['running']} running, {s['failed']} failed, {s['pruned']} pruned, "
         f"{time.time() - started:.0f} s elapsed",
     )
-    best = (f"best {s['metric']} {_fmt(s['best']['value'])} (trial {s['best']['number']})"
-            if s["best"] else "best: none yet")
+    best = _safe(f"best {s['metric']} {_fmt(s['best']['value'])} (trial {s['best']['number']})"
+                 if s["best"] else "best: none yet")
     warm = (f"warm starts {s['warm_starts']}, cold {s['cold_starts']}"
             + (f", start-up saved {_secs(s['startup_saved_s'])}" if s["startup_saved_s"] is not None else ""))
     return Group(head, ProgressBar(total=total, completed=done, width=60), Text(best), Text(warm),
