@@ -63,10 +63,10 @@ SIM_SPEED = (1.0, 10_000.0)
 #: Longest simulated duration (a phase of a training job), in seconds: SageMaker's 28-day maximum run.
 SIM_MAX_DURATION_S = 28 * 86400
 _SIM_DURATIONS = ("cold_startup_s", "warm_startup_s", "download_s", "upload_s", "training_s")
-_SIM_COUNTS = ("warm_pool_quota", "instance_limit")
+_SIM_COUNTS = ("warm_pool_quota", "instance_limit", "spot_interruptions")
 #: The settings ``backend.options.simulate`` accepts (the simulated SageMaker's arguments but
 #: ``clock`` and ``region``, which come from ``speed`` and ``backend.options.region``).
-SIM_FIELDS = frozenset({"speed", "executor", "metric_fn", "s3_root", "seed", "account",
+SIM_FIELDS = frozenset({"speed", "executor", "metric_fn", "s3_root", "seed", "account", "spot_savings",
                         *_SIM_DURATIONS, *_SIM_COUNTS})
 _SIM = "backend.options.simulate"
 
@@ -160,6 +160,7 @@ def check_simulate(value: Any) -> None:
         raise SpecError(f"unknown field(s) {', '.join(f'`{_SIM}.{u}`' for u in unknown)}; "
                         f"allowed: {', '.join(sorted(SIM_FIELDS))}.")
     _number("speed", value.get("speed", 1.0), *SIM_SPEED)
+    _number("spot_savings", value.get("spot_savings", 0.7), 0.0, 0.99)
     for name in _SIM_DURATIONS:
         if name in value and not (name == "training_s" and callable(value[name])):
             _number(name, value[name], 0, SIM_MAX_DURATION_S)

@@ -30,10 +30,13 @@ from jupyter_hpo.sagemaker.pricing import price_per_hour
 if TYPE_CHECKING:
     from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["MAX_KEEP_ALIVE_S", "SageMakerOptions", "simulation_defaults", "split_s3"]
+__all__ = ["MAX_KEEP_ALIVE_S", "MAX_RUN_S", "SageMakerOptions", "check_spot_and_keep_alive", "simulation_defaults",
+           "split_s3"]
 
 #: The documented maximum of ``ResourceConfig.KeepAlivePeriodInSeconds`` (botocore's model allows more).
 MAX_KEEP_ALIVE_S = 3600
+#: The largest ``StoppingCondition.MaxRuntimeInSeconds`` of a training job (28 days, API reference).
+MAX_RUN_S = 28 * 86400
 _ROLE = re.compile(r"arn:aws[a-z\-]*:iam::[0-9]{12}:role/\S+")
 _S3 = re.compile(r"s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(/.*)?")
 _CHANNEL = re.compile(r"[A-Za-z0-9\.\-_]{1,64}")
@@ -79,6 +82,8 @@ class SageMakerOptions:
     enable_network_isolation: bool = False
     encrypt_inter_container_traffic: bool = False
     spot: bool = False
+    max_wait_s: int | None = None
+    spot_retries: int = 2
     instance_groups: tuple[Any, ...] = ()
     environment: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -105,8 +110,11 @@ class SageMakerOptions:
         if not isinstance(self.instance_type, str) or not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", self.instance_type):
             raise _fail("instance_type", "must be a SageMaker instance type such as ml.m5.xlarge", self.instance_type)
         for name, low, high in (("instance_count", 1, 100), ("volume_size_gb", 1, 16384),
-                                ("keep_alive_s", 0, MAX_KEEP_ALIVE_S), ("max_run_s", 1, 28 * 86400)):
+                                ("keep_alive_s", 0, MAX_KEEP_ALIVE_S), ("max_run_s", 1, MAX_RUN_S),
+                                ("max_wait_s", 1, 2 * MAX_RUN_S), ("spot_retries", 0, 10)):
             value = getattr(self, name)
+            if name == "max_wait_s" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 extra = (" (the documented maximum of a warm pool's keep-alive period)"
                          if name == "keep_alive_s" else "")
@@ -144,9 +152,9 @@ class SageMakerOptions:
                 isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in self.prices.values()):
             raise _fail("prices", "must map instance types to USD per hour (numbers >= 0)", self.prices)
         object.__setattr__(self, "prices", {str(k): float(v) for k, v in self.prices.items()})
-        if self.keep_alive_s and self.spot:
-            raise SpecError("warm pools do not work with managed spot training: set `backend.options.spot: false` "
-                            "or `backend.options.keep_alive_s: 0`.")
+        if self.max_wait_s is not None and self.max_wait_s < self.max_run_s:
+            raise _fail("max_wait_s", f"must be >= max_run_s ({self.max_run_s}): StoppingCondition."
+                        "MaxWaitTimeInSeconds covers the wait for spot capacity plus the run", self.max_wait_s)
         if self.keep_alive_s and self.instance_groups:
             raise SpecError("warm pools do not work with heterogeneous clusters (`instance_groups`): remove "
                             "`backend.options.instance_groups` or set `backend.options.keep_alive_s: 0`.")
@@ -168,9 +176,24 @@ class SageMakerOptions:
         if unknown:
             raise SpecError(f"unknown field(s) {', '.join(f'`backend.options.{u}`' for u in unknown)}; "
                             f"allowed: {', '.join(sorted(known))}.")
-        return cls(**data)
+        opts = cls(**data)
+        if spec.backend != "amt" and spec.warm_pool.enabled:  # amt never sends a keep-alive
+            check_spot_and_keep_alive(opts)
+        return opts
 
     # -- derived ------------------------------------------------------------------------------
+    def max_wait(self, max_run: int) -> int:
+        """``MaxWaitTimeInSeconds`` of a spot trial that may run ``max_run`` seconds (default twice that)."""
+        return max(max_run, self.max_wait_s if self.max_wait_s is not None else 2 * max_run)
+
+    def checkpoint_uri(self, job: str, trial: int | str) -> str:
+        """Where a spot trial keeps its checkpoints: one folder per trial, kept across its retries."""
+        root = self.s3_prefix or self.output_path
+        if not root:
+            raise SpecError("`backend.options.s3_prefix` is required with `spot: true`: each trial keeps its "
+                            "checkpoints under it, so an interrupted trial resumes.")
+        return f"{root.rstrip('/')}/{job}/checkpoints/trial-{trial}"
+
     def code_uri(self, job: str) -> str:
         if not self.s3_prefix:
             raise SpecError("`backend.options.s3_prefix` is required: an s3://bucket/prefix for the job's code "
@@ -209,6 +232,18 @@ class SageMakerOptions:
         except Exception as e:  # noqa: BLE001 - the SDK's own message says which framework/version exist
             raise SpecError(f"no SageMaker image for framework={self.framework!r} "
                             f"version={self.framework_version!r}: {e}") from None
+
+
+def check_spot_and_keep_alive(opts: SageMakerOptions) -> None:
+    """Managed warm pools cannot be used with spot instances (the developer guide's warm-pool
+    "Considerations"): refuse the combination rather than drop one of them."""
+    if opts.spot and opts.keep_alive_s:
+        raise SpecError(
+            f"`backend.options.spot: true` cannot be combined with `backend.options.keep_alive_s: "
+            f"{opts.keep_alive_s}`: warm pools do not work with managed spot training (SageMaker managed warm "
+            "pools cannot be used with spot instances). Choose one: "
+            "`keep_alive_s: 0` (spot prices, every trial starts cold; interrupted trials are retried) or "
+            "`spot: false` (on-demand, trials start warm on the kept instances).")
 
 
 def simulation_defaults(options: Mapping[str, Any]) -> dict[str, Any]:

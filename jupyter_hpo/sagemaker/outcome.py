@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_hpo.backends import TrialOutcome
 from jupyter_hpo.sagemaker.errors import error_code
 from jupyter_hpo.sagemaker.pricing import cost_usd, price_per_hour
+from jupyter_hpo.sagemaker.spot import savings_pct
 
 if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.options import SageMakerOptions
@@ -130,6 +131,7 @@ def describe_outcome_attrs(desc: Mapping[str, Any], opts: SageMakerOptions) -> d
     itype = (desc.get("ResourceConfig") or {}).get("InstanceType") or opts.instance_type
     price = price_per_hour(itype, opts.prices)
     billable = desc.get("BillableTimeInSeconds")
+    spot = bool(desc.get("EnableManagedSpotTraining"))
     return {
         "training_job": desc.get("TrainingJobName"),
         "arn": desc.get("TrainingJobArn"),
@@ -141,6 +143,10 @@ def describe_outcome_attrs(desc: Mapping[str, Any], opts: SageMakerOptions) -> d
         "retained_billable_s": pool.get("ResourceRetainedBillableTimeInSeconds"),
         "phases_s": {k: round(v, 3) for k, v in phases.items()},
         "billable_s": billable,
+        "training_s": desc.get("TrainingTimeInSeconds"),
+        "spot": spot,
+        "spot_savings_pct": savings_pct(billable, desc.get("TrainingTimeInSeconds")) if spot else None,
+        "model_artifacts": (desc.get("ModelArtifacts") or {}).get("S3ModelArtifacts") or None,
         "instance_type": itype,
         "instance_count": count,
         "price_per_hour": price,

@@ -29,6 +29,7 @@ __all__ = [
     "resource_config",
     "sample_point",
     "script_mode_hyperparameters",
+    "spot_fields",
     "training_job_name",
     "training_job_request",
     "validate_request",
@@ -77,8 +78,10 @@ def hyperparameter_strings(values: Mapping[str, Any]) -> dict[str, str]:
 
 def training_job_request(spec: TuningSpec, opts: SageMakerOptions, *, job_name: str, params: Mapping[str, Any],
                          code_uri: str, entry: str, keep_alive_s: int | None = None,
-                         extra_tags: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The ``CreateTrainingJob`` request of one trial; the shared parts are identical for every trial."""
+                         extra_tags: Mapping[str, str] | None = None, trial: int = 0) -> dict[str, Any]:
+    """The ``CreateTrainingJob`` request of one trial (number ``trial``); the shared parts are identical for
+    every trial. With ``spot`` it asks for managed spot training, waits at most ``max_wait_s`` and keeps
+    the trial's checkpoints in its own S3 folder (no keep-alive: warm pools do not work with spot)."""
     hyper = hyperparameter_strings({**spec.trial.hyperparameters, **params})
     hyper.update(script_mode_hyperparameters(opts, entry=entry, code_uri=code_uri))
     resource = resource_config(opts)
@@ -102,7 +105,20 @@ def training_job_request(spec: TuningSpec, opts: SageMakerOptions, *, job_name: 
     if not opts.role:
         raise SpecError("`backend.options.role` is required: the IAM role ARN SageMaker runs training jobs as.")
     request.update(data_network_environment(opts))
+    request.update(spot_fields(opts, spec.name, request["StoppingCondition"], trial))
     return request
+
+
+def spot_fields(opts: SageMakerOptions, job: str, stopping: dict[str, Any], trial: int | None) -> dict[str, Any]:
+    """With ``spot``: ``EnableManagedSpotTraining``, ``MaxWaitTimeInSeconds`` (set in ``stopping``, at least
+    the run time) and, for one trial, its ``CheckpointConfig``; nothing otherwise."""
+    if not opts.spot:
+        return {}
+    stopping["MaxWaitTimeInSeconds"] = opts.max_wait(stopping["MaxRuntimeInSeconds"])
+    out: dict[str, Any] = {"EnableManagedSpotTraining": True}
+    if trial is not None:
+        out["CheckpointConfig"] = {"S3Uri": opts.checkpoint_uri(job, trial)}
+    return out
 
 
 def script_mode_hyperparameters(opts: SageMakerOptions, *, entry: str, code_uri: str) -> dict[str, str]:

@@ -33,7 +33,15 @@ from jupyter_hpo.sagemaker import clients as _clients
 from jupyter_hpo.sagemaker.clients import Clients, check_credentials
 from jupyter_hpo.sagemaker.errors import EXPIRED, THROTTLING, error_code, explain_client_error
 from jupyter_hpo.sagemaker.options import SageMakerOptions, simulation_defaults
-from jupyter_hpo.sagemaker.outcome import STARTUP_PHASES, TRAINING_DONE, LogTail, final_metric, job_outcome, scan_log
+from jupyter_hpo.sagemaker.outcome import (
+    STARTUP_PHASES,
+    TRAINING_DONE,
+    LogTail,
+    describe_outcome_attrs,
+    final_metric,
+    job_outcome,
+    scan_log,
+)
 from jupyter_hpo.sagemaker.packaging import source_and_entry, upload_source
 from jupyter_hpo.sagemaker.pools import Pool, PoolRelease
 from jupyter_hpo.sagemaker.pricing import cost_usd
@@ -44,6 +52,7 @@ from jupyter_hpo.sagemaker.requests import (
     training_job_request,
     validate_request,
 )
+from jupyter_hpo.sagemaker.spot import merge_attempts, savings_pct, spot_interrupted
 from jupyter_hpo.spec import TuningSpec
 
 __all__ = ["SageMakerBackend"]
@@ -67,6 +76,7 @@ class _Run:
     objective: float | None = None
     pruning: bool = False
     last: dict[str, Any] = field(default_factory=dict)
+    spot_attempts: list[dict[str, Any]] = field(default_factory=list)  # interrupted spot jobs' attributes
 
     @property
     def job(self) -> str:
@@ -164,15 +174,19 @@ class SageMakerBackend(PoolRelease, Backend):
 
     def _bind(self, request: TrialRequest, pool: Pool) -> _Run:
         warm = pool.state == "available" and self.keep_alive > 0
-        body = training_job_request(self.spec, self.opts, job_name=training_job_name(self.spec.name, request.key),
-                                    params=request.params, code_uri=self.code_uri, entry=self.entry,
-                                    keep_alive_s=self.keep_alive, extra_tags={"jupyter-hpo:trial": str(request.key)})
-        validate_request("CreateTrainingJob", body)
-        run = _Run(request, body, pool, warm, pool.job if warm else None)
+        run = _Run(request, self._request_body(request), pool, warm, pool.job if warm else None)
         self.runs[request.key] = run
         pool.job = run.job
         self._set(pool, "running")
         return run
+
+    def _request_body(self, request: TrialRequest) -> dict[str, Any]:
+        body = training_job_request(self.spec, self.opts, job_name=training_job_name(self.spec.name, request.key),
+                                    params=request.params, code_uri=self.code_uri, entry=self.entry,
+                                    keep_alive_s=self.keep_alive, extra_tags={"jupyter-hpo:trial": str(request.key)},
+                                    trial=request.key)
+        validate_request("CreateTrainingJob", body)
+        return body
 
     def _launch(self, run: _Run) -> None:
         """CreateTrainingJob; throttling is retried with backoff, a quota error shrinks the pool count."""
@@ -279,7 +293,25 @@ class SageMakerBackend(PoolRelease, Backend):
     def _objective_regex(self) -> re.Pattern[str]:
         return re.compile(self.spec.objective.pattern)
 
+    def _retry_spot(self, run: _Run, desc: dict[str, Any]) -> bool:
+        """Launch an interrupted spot trial again (same checkpoint folder), at most ``spot_retries`` times."""
+        if (not self.opts.spot or run.pruning or not spot_interrupted(desc)
+                or len(run.spot_attempts) >= self.opts.spot_retries):
+            return False
+        run.spot_attempts.append(describe_outcome_attrs(desc, self.opts))
+        old = run.job
+        run.body = self._request_body(run.request)
+        run.launched, run.tail, run.objective, run.attempts, run.retry_at = False, None, None, 0, 0.0
+        self._note(f"spot-{old}", f"trial {run.request.key}: spot training job {old} lost its instances "
+                                  f"({desc.get('SecondaryStatus')}); retrying as {run.job} (retry "
+                                  f"{len(run.spot_attempts)} of {self.opts.spot_retries}), resuming from "
+                                  f"{run.body['CheckpointConfig']['S3Uri']}.")
+        self._launch(run)
+        return True
+
     def _finish(self, run: _Run, desc: dict[str, Any]) -> None:
+        if self._retry_spot(run, desc):
+            return
         self.runs.pop(run.request.key, None)
         reused = self._reused(run)
         value = None
@@ -289,6 +321,9 @@ class SageMakerBackend(PoolRelease, Backend):
                               stopped="pruned" if run.pruning else "failed", attrs={"reused_pool_of": reused})
         outcome.attrs["warm"] = reused is not None
         attrs = outcome.attrs["sagemaker"]
+        if run.spot_attempts:
+            merge_attempts(attrs, run.spot_attempts)
+            outcome.attrs["cost_usd"] = attrs["cost_usd"]
         phases = attrs["phases_s"]
         self.finished.append(attrs)
         started = desc.get("TrainingStartTime") is not None or any(
@@ -380,6 +415,7 @@ class SageMakerBackend(PoolRelease, Backend):
     def summary(self) -> dict[str, Any]:
         price = self.opts.price()
         billable = sum(a.get("billable_s") or 0 for a in self.finished)
+        training = sum(a.get("training_s") or 0 for a in self.finished)
         retained = sum(self.retained.values())
         count = self.opts.instance_count
         training_cost, retained_cost = cost_usd(billable, count, price), cost_usd(retained, count, price)
@@ -392,6 +428,9 @@ class SageMakerBackend(PoolRelease, Backend):
             "training_jobs": len(self.finished),
             "warm_starts": sum(1 for a in self.finished if a.get("reused_pool_of")),
             "billable_s": billable,
+            "spot": self.opts.spot,
+            "training_s": training,
+            "spot_savings_pct": savings_pct(billable, training) if self.opts.spot else None,
             "retained_billable_s": retained,
             "cost_usd": None if price is None else round((training_cost or 0) + (retained_cost or 0), 6),
             "warm_pool_cost_usd": retained_cost,

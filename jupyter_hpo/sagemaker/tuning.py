@@ -15,6 +15,7 @@ from jupyter_hpo.sagemaker.requests import (
     metric_definitions,
     resource_config,
     script_mode_hyperparameters,
+    spot_fields,
 )
 from jupyter_hpo.space import SAGEMAKER_MAX_PER_KIND
 from jupyter_hpo.spec import Hyperband
@@ -111,9 +112,7 @@ def _training_definition(spec: TuningSpec, opts: SageMakerOptions, code_uri: str
         "EnableNetworkIsolation": opts.enable_network_isolation,
         "EnableInterContainerTrafficEncryption": opts.encrypt_inter_container_traffic,
     }
-    if opts.spot:  # a spot trial may wait for capacity as long as it may run
-        definition["EnableManagedSpotTraining"] = True
-        stopping["MaxWaitTimeInSeconds"] = 2 * max_run
+    definition.update(spot_fields(opts, spec.name, stopping, None))  # AMT names the trials: no per-trial folder
     definition.update(data_network_environment(opts))
     return definition
 

@@ -27,6 +27,9 @@ Choices where the service's behaviour is not documented precisely:
 - A pool lives at most 7 days; the quota counts pools (Available or InUse), ``instance_limit`` counts the
   instances of running jobs and Available pools.
 - The log group exists once the first job reaches ``Training``; S3 buckets exist once they hold an object.
+- A spot job bills ``(1 - spot_savings)`` of its training seconds; an interrupted one shows ``Interrupted``
+  and ends ``Stopped`` with ``MaxWaitTimeExceeded`` (the documented statuses; which of Stopped/Failed AWS
+  reports is not documented).
 - Botocore retries happen in the HTTP layer that the hook replaces, so injected errors are never retried.
 
 Requests the simulation cannot answer faithfully (other operations, AutoParameters, several training-job
@@ -121,6 +124,10 @@ class SimulatedSageMaker(TrainingJobs, WarmPools, Executors, TuningJobs):
         instance_limit: most instances per instance type at once, warm pools included; None for no limit.
         s3_root: directory backing the simulated S3; a temporary one by default.
         seed: seeds the per-job random generators (each job's is derived from the seed and its name).
+        spot_interruptions: how many spot jobs (the first to reach ``Training``) lose their instances
+            one second into training; capacity never comes back, so each ends at its
+            ``MaxWaitTimeInSeconds`` as ``Stopped``/``MaxWaitTimeExceeded``.
+        spot_savings: the fraction of a spot job's training time that is not billed.
 
     Raises:
         ValueError: for a negative duration or limit, an unknown executor, or "script" with a VirtualClock.
@@ -139,7 +146,7 @@ class SimulatedSageMaker(TrainingJobs, WarmPools, Executors, TuningJobs):
                  upload_s: float = 5.0, training_s: float | Callable[[random.Random, dict[str, str]], float] = 60.0,
                  metric_fn: MetricFn | None = None, executor: str = "model", warm_pool_quota: int | None = None,
                  instance_limit: int | None = None, s3_root: str | os.PathLike[str] | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, spot_interruptions: int | None = 0, spot_savings: float = 0.7) -> None:
         limits = {"cold_startup_s": cold_startup_s, "warm_startup_s": warm_startup_s, "download_s": download_s,
                   "upload_s": upload_s, "warm_pool_quota": warm_pool_quota, "instance_limit": instance_limit,
                   "training_s": None if callable(training_s) else training_s}
@@ -157,6 +164,7 @@ class SimulatedSageMaker(TrainingJobs, WarmPools, Executors, TuningJobs):
         self._download_s, self._upload_s, self._training_s = download_s, upload_s, training_s
         self._metric_fn: MetricFn = metric_fn or default_metric
         self._executor, self._quota, self._instance_limit, self._seed = executor, warm_pool_quota, instance_limit, seed
+        self._spot_interruptions, self._spot_savings = int(spot_interruptions or 0), float(spot_savings)
         self._tmp = Path(tempfile.mkdtemp(prefix="jupyter-hpo-sim-"))
         # removes the temporary files on close(), on garbage collection or at exit, whichever comes first
         self._remove_tmp = weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)

@@ -51,6 +51,8 @@ _MESSAGES = {
     "Stopping": "Stopping the training job",
     "Stopped": "Training job stopped",
     "MaxRuntimeExceeded": "Training job stopped because it reached MaxRuntimeInSeconds",
+    "Interrupted": "Spot capacity was reclaimed; waiting for spot instances",
+    "MaxWaitTimeExceeded": "Training job stopped because it reached MaxWaitTimeInSeconds",
 }
 
 @dataclass
@@ -137,6 +139,8 @@ class TrainingJobs(EventQueue):
     _download_s: float
     _upload_s: float
     _executor: str
+    _spot_interruptions: int
+    _spot_savings: float
 
     def _at(self, t: float, job: TrainingJob, fn: Callable[..., None], *args: Any) -> None:
         """Run ``fn(t, job, *args)`` at ``t`` unless the job has stopped or ended by then."""
@@ -190,8 +194,9 @@ class TrainingJobs(EventQueue):
             out["TrainingStartTime"] = dt(job.training_start)
         if job.training_start is not None and job.training_end is not None:
             seconds = max(1, round(job.training_end - job.training_start))
+            billable = max(1, round(seconds * (1 - self._spot_savings))) if self._spot(job) else seconds
             out.update(TrainingEndTime=dt(job.training_end), TrainingTimeInSeconds=seconds,
-                       BillableTimeInSeconds=seconds)
+                       BillableTimeInSeconds=billable)
         if job.warm:
             out["WarmPoolStatus"] = job.warm.describe(t)
         metrics = self._final_metrics(job, t)
@@ -274,11 +279,32 @@ class TrainingJobs(EventQueue):
 
     def _train(self, t: float, job: TrainingJob) -> None:
         job.enter(t, "Training")
+        if self._spot(job) and self._spot_interruptions > 0:
+            self._spot_interruptions -= 1
+            self._at(t + 1.0, job, self._interrupt)
         job.stream = stream = self._logs.create_stream(f"{job.name}/algo-1-{int(t)}", t)
         if self._executor == "script":
             self._run_script(t, job, stream)
         else:
             self._run_model(t, job, stream)
+
+    @staticmethod
+    def _spot(job: TrainingJob) -> bool:
+        return bool(job.request.get("EnableManagedSpotTraining"))
+
+    def _interrupt(self, t: float, job: TrainingJob) -> None:
+        """A spot job loses its instances; no capacity comes back before its MaxWaitTimeInSeconds."""
+        if job.status != "InProgress" or job.phases[-1].status != "Training":
+            return
+        job.gen += 1  # cancels its training and MaxRuntime events
+        job.enter(t, "Interrupted")
+        job.training_end = t
+        if job.stream:
+            job.stream.truncate(t)
+        if job.run:
+            terminate(job.run.proc)
+        wait = job.request["StoppingCondition"].get("MaxWaitTimeInSeconds", 0)
+        self._at(max(t, job.created + wait), job, self._finish, "Stopped", "MaxWaitTimeExceeded")
 
     def _training_done(self, t: float, job: TrainingJob, failure: str | None) -> None:
         if job.status != "InProgress" or job.phases[-1].status != "Training":
@@ -308,8 +334,8 @@ class TrainingJobs(EventQueue):
         job.enter(t, secondary or status)
         job.phases[-1].end = t
         job.status, job.failure = status, failure[:1024] if failure else None
-        if job.training_start is not None:
-            job.training_end = t
+        if job.training_start is not None and job.training_end is None:
+            job.training_end = t  # an interrupted spot job stopped training (and billing) earlier
         if job.stream:
             job.stream.truncate(t)
         if job.run:
