@@ -5,6 +5,8 @@ Whole jobs with real processes: a detached runner, its local pool, and the proce
 
 from __future__ import annotations
 
+import os
+import signal
 import textwrap
 import time
 from pathlib import Path
@@ -227,3 +229,14 @@ def test_the_pool_starts_no_more_workers_than_the_budget_can_use(home):
     seen = workers_seen(job, runner_pid(job, other_than=first))
     assert job.status == JobStatus.COMPLETED and len(job.trial_records()) == 3
     assert len(seen) == 1, f"{len(seen)} workers for the 1 trial left of a resumed job"
+
+
+def test_a_runner_killed_9_takes_what_its_trials_started(home, tmp_path):
+    """Its workers watch it and end with their process group: a trial's child does not outlive a kill -9."""
+    job, pidfile = hanging_job(tmp_path, "k9", False)
+    child = the_child(pidfile)
+    try:
+        os.kill(job.attrs["runner"]["pid"], signal.SIGKILL)
+        assert wait_for(lambda: gone(child), timeout=30)
+    finally:
+        end(child)

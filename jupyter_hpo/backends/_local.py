@@ -233,7 +233,9 @@ class LocalBackend(Backend):
         )
         if "invalid" in payload:
             outcome.state, outcome.error = "failed", f"the objective returned {payload['invalid']}, not a number"
-        if self._per_worker is not None and proc.n_trials >= self._per_worker:
+        if payload.get("retire"):  # the trial left state the worker cannot restore (see _reset.py)
+            self._retire(proc)
+        elif self._per_worker is not None and proc.n_trials >= self._per_worker:
             self._retire(proc)
         elif self._memory_bytes is not None and self._rss(proc) > self._memory_bytes:
             self._retire(proc)

@@ -219,6 +219,9 @@ def _end_with_runner() -> None:
 
     def watch() -> None:
         parent.join()
+        with contextlib.suppress(OSError):
+            if os.getpgid(0) == os.getpid():  # its own group (worker_main): what its trials started goes too
+                os.killpg(0, signal.SIGKILL)
         os._exit(1)
 
     threading.Thread(target=watch, name="jupyter-hpo-runner-watch", daemon=True).start()
