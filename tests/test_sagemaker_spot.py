@@ -49,9 +49,16 @@ def spec_of(tmp_path, *, backend="sagemaker", warm=True, trials=2, **options) ->
 def request_of(spec, key=3):
     opts = SageMakerOptions.from_spec(spec)
     body = training_job_request(spec, opts, job_name=f"credit-spot-{key:05d}-abc123", params={"eta": 0.1},
-                                code_uri=opts.code_uri(spec.name), entry="train.py", trial=key)
+                                code_uri=opts.code_uri(spec.name), entry="train.py", trial=key,
+                                keep_alive_s=SageMakerBackend(spec, spec_dir(spec)).keep_alive)
     validate_request("CreateTrainingJob", body)
     return body
+
+
+def spec_dir(spec):
+    from pathlib import Path
+
+    return Path(spec.trial.script).parent
 
 
 def test_spot_sends_managed_spot_training_a_max_wait_and_a_per_trial_checkpoint_folder(tmp_path):
@@ -88,8 +95,8 @@ def test_spot_without_warm_pools_needs_no_keep_alive_change(tmp_path):
     spec = spec_of(tmp_path, warm=False, spot=True)  # keep_alive_s stays at its default; warm pools are off
     body = request_of(spec)
     assert body["EnableManagedSpotTraining"] is True
-    backend = SageMakerBackend(spec, tmp_path)
-    assert backend.keep_alive == 0
+    assert "KeepAlivePeriodInSeconds" not in body["ResourceConfig"]
+    assert SageMakerBackend.prepare(spec) is spec
 
 
 def test_amt_takes_spot_without_touching_keep_alive(tmp_path):

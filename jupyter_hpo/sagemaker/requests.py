@@ -47,13 +47,19 @@ def _service_model(service: str) -> Any:
 
 
 def validate_request(operation: str, params: Mapping[str, Any], service: str = "sagemaker") -> None:
-    """Check ``params`` against botocore's model of ``operation``; raise :class:`BackendError` if invalid."""
+    """Check ``params`` against botocore's model of ``operation`` (:class:`BackendError` if invalid), then,
+    for the requests that create jobs, against the API reference's limits that botocore does not check
+    (:func:`jupyter_hpo.sagemaker.limits.check_request`: :class:`SpecError`, one line)."""
     from botocore.validate import ParamValidator
 
     shape = _service_model(service).operation_model(operation).input_shape
     report = ParamValidator().validate(dict(params), shape)
     if report.has_errors():
         raise BackendError(f"jupyter-hpo built an invalid {operation} request:\n{report.generate_report()}")
+    if service == "sagemaker" and operation in ("CreateTrainingJob", "CreateHyperParameterTuningJob"):
+        from jupyter_hpo.sagemaker.limits import check_request
+
+        check_request(operation, params)
 
 
 def metric_definitions(spec: TuningSpec) -> list[dict[str, str]]:
@@ -172,12 +178,19 @@ def check_space_for_pools(spec: TuningSpec) -> None:
                         "backend.options.")
 
 
-def sample_point(spec: TuningSpec) -> dict[str, Any]:
-    """One valid point of the space (each parameter's low end or first choice), for a sample request."""
+def sample_point(spec: TuningSpec, *, longest: bool = False) -> dict[str, Any]:
+    """One valid point of the space (each parameter's low end or first choice), for a sample request;
+    ``longest``: each categorical parameter's longest choice as a hyperparameter string instead, the
+    point that comes nearest to the hyperparameter-value limit."""
     point = {}
     for name in spec.space:
         body = spec.space[name].to_dict()
-        point[name] = body["low"] if "low" in body else body["choices"][0]
+        if "low" in body:
+            point[name] = body["low"]
+        elif longest:
+            point[name] = max(body["choices"], key=lambda c: len(hyperparameter_strings({"c": c})["c"]))
+        else:
+            point[name] = body["choices"][0]
     return point
 
 

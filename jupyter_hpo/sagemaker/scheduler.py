@@ -133,10 +133,13 @@ class SageMakerBackend(PoolRelease, Backend):
                             "`trial.script` (a function objective only runs on the local backend).")
         check_space_for_pools(spec)
         _, entry = source_and_entry(spec, opts)
-        check_credentials(opts)
-        body = training_job_request(spec, opts, job_name=training_job_name(spec.name, 0), params=sample_point(spec),
-                                    code_uri=opts.code_uri(spec.name), entry=entry)
-        validate_request("CreateTrainingJob", body)
+        for point in (sample_point(spec), sample_point(spec, longest=True)):  # our trial tag counts too
+            body = training_job_request(spec, opts, job_name=training_job_name(spec.name, 0), params=point,
+                                        code_uri=opts.code_uri(spec.name), entry=entry, trial=0,
+                                        keep_alive_s=opts.keep_alive_s if spec.warm_pool.enabled else 0,
+                                        extra_tags={"jupyter-hpo:trial": "0"})
+            validate_request("CreateTrainingJob", body)
+        check_credentials(opts)  # after the request checks: bad input is named first
         return spec
 
     # -- lifecycle -------------------------------------------------------------------------------
