@@ -4,15 +4,22 @@ Every handler needs Jupyter's authentication (and, for POST, its XSRF check, whi
 ``APIHandler`` enforces). Errors are mapped in one place: unknown job 404, bad input 400,
 wrong state 409, always ``{"reason": ...}``. Answers are strict JSON (``jupyter_hpo.records.dumps``:
 non-finite numbers are ``null``, and the records' ``nonfinite`` field says what they were).
+
+The store is a database (SQLite by default, which waits up to its busy timeout while a runner writes), so
+every call into the core, and the JSON encoding of its answer, runs in the server's thread-pool executor:
+a slow read holds one request, never the server's event loop (kernels, terminals, other requests).
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
+from tornado.ioloop import IOLoop
 
 from jupyter_hpo import api, records
 from jupyter_hpo.exceptions import HpoError, JobNotFoundError, JobStateError, StoreError
@@ -22,6 +29,8 @@ __all__ = ["handlers", "JOB_NAME", "ROOT"]
 #: a job name in a route: the rule of ``jupyter_hpo.spec.check_job_name`` (no '/', no '.', no '%')
 JOB_NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9\-]{0,62})"
 _STATUS = {JobNotFoundError: 404, JobStateError: 409, StoreError: 503}
+#: ``api.open_store`` caches one store per URL; handlers open it from executor threads, one at a time
+_OPEN_STORE = threading.Lock()
 
 
 class _Base(APIHandler):
@@ -38,39 +47,41 @@ class _Base(APIHandler):
         """The methods this route implements."""
         return [m for m in ("GET", "POST") if getattr(cls, m.lower()) is not getattr(web.RequestHandler, m.lower())]
 
-    def reply(self, fn: Any, *args: Any, **kwargs: Any) -> None:
-        """Call the core and answer its result as JSON, or the mapped error."""
+    async def reply(self, fn: Callable[[], Any]) -> None:
+        """Call the core in the executor (off the event loop) and answer its result as JSON, or the mapped error."""
         try:
-            result = fn(*args, **kwargs)
+            body = await IOLoop.current().run_in_executor(None, lambda: records.dumps(fn()))
         except HpoError as e:
             status = next((code for cls, code in _STATUS.items() if isinstance(e, cls)), 400)
             raise web.HTTPError(status, str(e)) from None
-        self.finish(records.dumps(result))
+        self.finish(body)
 
     @property
     def store(self) -> Any:
-        return self.settings["jupyter_hpo_store"]()
+        """The store (opened on first use); read it only inside a function given to ``reply``."""
+        with _OPEN_STORE:
+            return self.settings["jupyter_hpo_store"]()
 
 
 class JobsHandler(_Base):
     @web.authenticated
-    def get(self) -> None:
-        self.reply(lambda: {"jobs": api.list_jobs(self.store)})
+    async def get(self) -> None:
+        await self.reply(lambda: {"jobs": api.list_jobs(self.store)})
 
 
 class JobHandler(_Base):
     @web.authenticated
-    def get(self, name: str) -> None:
+    async def get(self, name: str) -> None:
         def detail() -> dict[str, Any]:
             job = api.attach(name, self.store)
             return {"job": job.summary(), "spec": job.spec}
 
-        self.reply(detail)
+        await self.reply(detail)
 
 
 class TrialsHandler(_Base):
     @web.authenticated
-    def get(self, name: str) -> None:
+    async def get(self, name: str) -> None:
         raw = self.get_query_argument("after", "-1")
         try:
             after = int(raw)
@@ -78,12 +89,12 @@ class TrialsHandler(_Base):
             raise web.HTTPError(400, f"`after` must be an integer trial number, but got {raw!r}.") from None
         if after < -1:
             raise web.HTTPError(400, f"`after` must be >= -1, but got {after}.")
-        self.reply(lambda: {"trials": api.attach(name, self.store).trial_records(after=after)})
+        await self.reply(lambda: {"trials": api.attach(name, self.store).trial_records(after=after)})
 
 
 class StopHandler(_Base):
     @web.authenticated
-    def post(self, name: str) -> None:
+    async def post(self, name: str) -> None:
         def stop() -> dict[str, Any]:
             job = api.attach(name, self.store)
             if job.status.is_finished() and job.status.value != "stale":
@@ -91,24 +102,24 @@ class StopHandler(_Base):
             job.stop(wait=False)
             return {"job": job.summary()}
 
-        self.reply(stop)
+        await self.reply(stop)
 
 
 class ResumeHandler(_Base):
     @web.authenticated
-    def post(self, name: str) -> None:
+    async def post(self, name: str) -> None:
         def resume() -> dict[str, Any]:
             job = api.attach(name, self.store).resume()
             return {"job": job.summary()}
 
-        self.reply(resume)
+        await self.reply(resume)
 
 
 class NotFoundHandler(_Base):
     """Anything else under the API root (e.g. a name that is not a job name): a JSON 404, after auth."""
 
     @web.authenticated
-    def get(self, rest: str) -> None:
+    async def get(self, rest: str) -> None:
         raise web.HTTPError(404, "no such jupyter-hpo API route (job names are 1-63 letters, digits or '-', "
                                  "starting with a letter or digit).")
 
