@@ -183,6 +183,7 @@ def _start(spec: TuningSpec, store: Store) -> Job:
         job_dir.mkdir(parents=True, exist_ok=True)
         if payload is not None:
             (job_dir / "objective.pkl").write_bytes(payload)
+            store.keep_objective(spec.name, payload)  # a resume from another machine finds it in the store
         store.set_job_attrs(spec.name, cwd=os.getcwd())
         spawn_runner(spec.name, store.url, store.home)
     except BaseException:
@@ -300,7 +301,7 @@ class Job:
     def trial_records(self, after: int = -1) -> list[dict[str, Any]]:
         """Trials as plain dicts (:class:`~jupyter_hpo.records.TrialRecord`, strict-JSON-able: non-finite
         numbers are None and ``nonfinite`` names them): number, state, value, params and the attributes."""
-        return [trial_record(t, self.space) for t in self.raw_trials(after)]
+        return self.store.trial_records(self.name, after, space=self.space)
 
     def trials(self) -> pd.DataFrame:
         """All trials as a DataFrame: one row per trial, one ``param_<name>`` column per parameter."""

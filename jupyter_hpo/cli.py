@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     est = sub.add_parser("estimate", help="simulate a SageMaker campaign: wall time and cost with and without "
                                           "warm pools")
     add_estimate_arguments(est)
+
+    from jupyter_hpo.store_cli import add_store_parser
+
+    add_store_parser(sub)
     return p
 
 
@@ -194,6 +198,12 @@ def _cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_store(args: argparse.Namespace) -> int:
+    from jupyter_hpo.store_cli import cmd_store
+
+    return cmd_store(args)
+
+
 def _cmd_attach_amt(args: argparse.Namespace) -> int:
     from jupyter_hpo import api
 
@@ -224,7 +234,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"launch": _cmd_launch, "list": _cmd_list, "show": _cmd_show, "stop": _cmd_stop, "resume": _cmd_resume,
-             "estimate": _cmd_estimate, "attach-amt": _cmd_attach_amt}
+             "estimate": _cmd_estimate, "attach-amt": _cmd_attach_amt, "store": _cmd_store}
 
 
 # -- progress display ------------------------------------------------------------------------------

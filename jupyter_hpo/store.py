@@ -14,6 +14,8 @@ Job (study) user attributes:
 ``heartbeat``      epoch seconds of the runner's last heartbeat (every ~2 s while it runs)
 ``created``        epoch seconds when the job was created; ``ended`` when it ended
 ``stop_requested`` true once someone asked the job to stop
+``schema``         the version of this attribute schema the job was written with (:data:`SCHEMA_VERSION`)
+``objective``      ``{"sha256", "bytes"}`` of the pickled objective, kept in the store's blob table
 =================  ====================================================================
 
 Trial user attributes:
@@ -41,21 +43,35 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
-from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, StoreError
+from jupyter_hpo._store_db import (
+    MAX_BLOB_BYTES,
+    get_blob,
+    may_write,
+    put_blob,
+    read_only_connection,
+    schema_lock,
+    server_engine_kwargs,
+    sqlite_pragmas,
+    trials_after,
+)
+from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, SpecError, StoreError
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
-    from optuna.trial import FrozenTrial
+    from optuna.trial import FrozenTrial, TrialState
+
+    from jupyter_hpo.space import SearchSpace
 
 __all__ = ["JobStatus", "Store", "default_home", "default_url", "error_text", "stale_after_s", "STALE_AFTER_S",
-           "STALE_ALIVE_AFTER_S", "HEARTBEAT_S"]
+           "STALE_ALIVE_AFTER_S", "HEARTBEAT_S", "SCHEMA_VERSION"]
+
+#: The version of the job and trial attribute schema above. A job written with a newer one is refused
+#: with a clear message rather than misread; a job without one was written before versioning (version 1).
+SCHEMA_VERSION = 1
 
 #: How often a runner writes its heartbeat, and how old one may get before the job shows as stale: when
 #: the runner runs on another machine, and on this one, where its live pid shows it exists but not that
@@ -201,6 +217,7 @@ class Store:
         self.home = Path(home).expanduser() if home is not None else default_home()
         self.url = url or default_url(self.home)
         self._ids: dict[str, int] = {}
+        self._spaces: dict[str, SearchSpace] = {}
         self._storage = self._open()
 
     def _open(self) -> BaseStorage:
@@ -213,17 +230,20 @@ class Store:
         sqlite_path = self._sqlite_path()
         try:
             if sqlite_path is None:
+                if not self.url.startswith("sqlite"):  # a server database (PostgreSQL): a small pool
+                    engine_kwargs.update(server_engine_kwargs())
                 rdb = RDBStorage(self.url, engine_kwargs=engine_kwargs)
-            elif sqlite_path.exists() and not (_may_write(sqlite_path) and _may_write(sqlite_path.parent)):
+            elif sqlite_path.exists() and not (may_write(sqlite_path) and may_write(sqlite_path.parent)):
                 # a store we may read but not write (a colleague's, a read-only mount): listing still works
                 from sqlalchemy.pool import NullPool
 
-                return optuna.storages.get_storage(RDBStorage(self.url, skip_table_creation=True, engine_kwargs={
-                    "creator": functools.partial(_read_only_connection, sqlite_path), "poolclass": NullPool}))
+                self._rdb = RDBStorage(self.url, skip_table_creation=True, engine_kwargs={
+                    "creator": functools.partial(read_only_connection, sqlite_path), "poolclass": NullPool})
+                return optuna.storages.get_storage(self._rdb)
             else:
                 sqlite_path.parent.mkdir(parents=True, exist_ok=True)
                 engine_kwargs["connect_args"] = {"timeout": 60}
-                with _schema_lock(sqlite_path.parent):  # kernels and the CLI may create a new store at once
+                with schema_lock(sqlite_path.parent):  # kernels and the CLI may create a new store at once
                     con = sqlite3.connect(sqlite_path, timeout=30)
                     try:  # WAL lets readers (kernel, sidebar) read while the runner writes
                         con.execute("PRAGMA journal_mode=WAL")
@@ -231,8 +251,9 @@ class Store:
                         con.close()
                     rdb = RDBStorage(self.url, engine_kwargs=engine_kwargs)
             if sqlite_path is not None:
-                sqlalchemy.event.listen(rdb.engine, "connect", _sqlite_pragmas)
+                sqlalchemy.event.listen(rdb.engine, "connect", sqlite_pragmas)
                 rdb.engine.dispose()
+            self._rdb = rdb
             return optuna.storages.get_storage(rdb)
         except (OSError, sqlite3.Error, sqlalchemy.exc.SQLAlchemyError) as e:
             raise StoreError(f"cannot open the store at {self.shown_url}: {error_text(e)}") from None
@@ -246,6 +267,19 @@ class Store:
         if not self.url.startswith(prefix) or path in (":memory:", "") or path.startswith("file:"):
             return None  # not a file, or SQLite URI form (``file:...?mode=ro&uri=true``): opened as given
         return Path(path)
+
+    def close(self) -> None:
+        """Close the store's database connections (a later call opens new ones)."""
+        self._rdb.engine.dispose()
+
+    @property
+    def engine(self) -> Any:
+        """The SQLAlchemy engine of the store's database."""
+        return self._rdb.engine
+
+    def optuna_schema(self) -> tuple[str, str]:
+        """Optuna's schema version of this database, and the one this Optuna writes."""
+        return self._rdb.get_current_version(), self._rdb.get_head_version()
 
     @property
     def storage(self) -> BaseStorage:
@@ -287,7 +321,7 @@ class Store:
         now = time.time()
         try:
             for key, value in (("spec", spec), ("backend", spec["backend"]["name"]), ("status", "pending"),
-                               ("created", now), ("stop_requested", False)):
+                               ("created", now), ("stop_requested", False), ("schema", SCHEMA_VERSION)):
                 self._storage.set_study_user_attr(study_id, key, value)
         except Exception as e:  # a full disk, say: no half-created job is left behind
             try:
@@ -318,7 +352,7 @@ class Store:
         return [s.study_name for s in self._storage.get_all_studies()]
 
     def job_attrs(self, name: str) -> dict[str, Any]:
-        return dict(self._storage.get_study_user_attrs(self.study_id(name)))
+        return check_schema(name, dict(self._storage.get_study_user_attrs(self.study_id(name))))
 
     def all_job_attrs(self) -> dict[str, dict[str, Any]]:
         """Attributes of every job, in creation order, in one query."""
@@ -331,6 +365,40 @@ class Store:
                 self._storage.set_study_user_attr(study_id, key, value)
         except Exception as e:
             raise StoreError(f"cannot write job {name!r} to the store at {self.shown_url}: {error_text(e)}") from None
+
+    # -- files a job needs, in the store (a resume from another machine finds them there) ---------------
+    def keep_objective(self, name: str, payload: bytes) -> None:
+        """Keep job ``name``'s pickled objective in the store, by content; raise SpecError when too large."""
+        if len(payload) > MAX_BLOB_BYTES:
+            raise SpecError(f"a pickled objective must be at most {MAX_BLOB_BYTES:,} bytes to be kept in the "
+                            f"store, but job {name!r}'s pickles to {len(payload):,} bytes: pass large data by path "
+                            "(read it in the objective) rather than in its closure.")
+        try:
+            digest = put_blob(self.engine, payload)
+        except Exception as e:
+            raise StoreError(f"cannot write job {name!r} to the store at {self.shown_url}: {error_text(e)}") from None
+        self.set_job_attrs(name, objective={"sha256": digest, "bytes": len(payload)})
+
+    def restore_objective(self, name: str) -> Path | None:
+        """Write job ``name``'s objective pickle into its folder here when it is missing or differs (a job
+        launched or copied from another machine); return its path, or None for a job without one."""
+        import hashlib
+
+        ref = self.job_attrs(name).get("objective")
+        if not isinstance(ref, dict):
+            return None
+        path = self.job_dir(name) / "objective.pkl"
+        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == ref["sha256"]:
+            return path
+        data = get_blob(self.engine, ref["sha256"])
+        if data is None:
+            raise StoreError(f"job {name!r}'s objective (sha256 {ref['sha256'][:12]}...) is missing from the store "
+                             f"at {self.shown_url}; launch the job again.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".objective.{os.getpid()}.tmp")
+        partial.write_bytes(data)
+        os.replace(partial, path)
+        return path
 
     @staticmethod
     def status_of(attrs: dict[str, Any], now: float | None = None) -> JobStatus:
@@ -375,108 +443,57 @@ class Store:
                 return self.status_of(attrs)
         return self.status_of(attrs)
 
-    # -- trials --------------------------------------------------------------------------------
+    # -- trials: the store is their only reader and writer ----------------------------------------
     def trials(self, name: str, after: int = -1) -> list[FrozenTrial]:
         """Trials with ``number > after``; reads from the database only what is new or unfinished."""
-        study_id = self.study_id(name)
-        if after >= 0:
-            newer = self._cached_trials_after(study_id, after)
-            if newer is not None:
-                return newer
-        trials = self._storage.get_all_trials(study_id, deepcopy=False)
-        if after < 0:
-            return list(trials)
-        # trials come ordered by number, which runs 0, 1, 2...: slice rather than scan
-        if len(trials) > after and trials[after].number == after:
-            return list(trials[after + 1:])
-        return [t for t in trials if t.number > after]
+        return trials_after(self._storage, self.study_id(name), after)
 
-    def _cached_trials_after(self, study_id: int, after: int) -> list[FrozenTrial] | None:
-        """The trials numbered above ``after`` straight from Optuna's trial cache, or None without one.
+    def trial_records(self, name: str, after: int = -1, space: SearchSpace | None = None) -> list[dict[str, Any]]:
+        """Trials with ``number > after`` as :class:`~jupyter_hpo.records.TrialRecord` JSON dicts."""
+        from jupyter_hpo.records import trial_record
 
-        ``get_all_trials`` sorts the job's whole list on every call: ~4 ms of the ~6.5 ms a poll for the
-        10 newest of 10,000 trials took (the sidebar's ``trials?after=N``). The cache holds the trials by
-        number, so the newest are found by look-up. It refreshes from the database exactly as
-        ``get_all_trials`` does (new and unfinished trials only). It uses Optuna's private cache (stable
-        since Optuna 3.0; a test checks it is used): without it, None, and the public path is taken.
-        """
-        storage = self._storage
-        refresh = getattr(storage, "_read_trials_from_remote_storage", None)
-        studies, lock = getattr(storage, "_studies", None), getattr(storage, "_lock", None)
-        if refresh is None or not isinstance(studies, dict) or lock is None:
-            return None
-        refresh(study_id)
-        with lock:
-            by_number = getattr(studies.get(study_id), "trials", None)
-            if not isinstance(by_number, dict):
-                return None
-            newer, n = [], after + 1
-            while n in by_number:  # numbers run 0, 1, 2, ...: walk up from after + 1
-                newer.append(by_number[n])
-                n += 1
-            if len(by_number) != n:  # a gap in the numbers: look at every trial
-                newer = sorted((t for k, t in by_number.items() if k > after), key=lambda t: t.number)
-            return newer
+        space = space or self._space(name)
+        return [trial_record(t, space) for t in self.trials(name, after)]
 
+    def _space(self, name: str) -> SearchSpace:
+        """The job's search space (read once: a job's space never changes)."""
+        from jupyter_hpo.space import SearchSpace
+
+        if name not in self._spaces:
+            self._spaces[name] = SearchSpace.from_dict(self.job_attrs(name)["spec"]["space"])
+        return self._spaces[name]
+
+    def create_trial(self, name: str, template: FrozenTrial) -> int:
+        """Add a trial to job ``name`` from ``template`` (state, params, attributes); return its trial id."""
+        return self._storage.create_new_trial(self.study_id(name), template_trial=template)
+
+    def report(self, trial_id: int, step: int, value: float) -> None:
+        """Record an intermediate value of a running trial."""
+        self._storage.set_trial_intermediate_value(trial_id, step, value)
+
+    def finish_trial(self, trial_id: int, state: TrialState, value: float | None, attrs: dict[str, Any]) -> None:
+        """Write a trial's attributes, then its final state (a finished trial cannot change any more)."""
+        from optuna.trial import TrialState
+
+        for key, v in attrs.items():
+            self._storage.set_trial_user_attr(trial_id, key, v)
+        self._storage.set_trial_state_values(trial_id, state, [value] if state == TrialState.COMPLETE else None)
 
     def mark_interrupted(self, name: str) -> int:
         """Mark the job's running trials failed with ``interrupted`` (their runner is gone); return how many."""
         from optuna.trial import TrialState
 
         running = [t for t in self.trials(name) if t.state == TrialState.RUNNING]
-        for t in running:  # attributes first: a finished trial cannot be changed any more
-            self._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
-            self._storage.set_trial_user_attr(t._trial_id, "error", "interrupted: the runner stopped while it ran")
-            self._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        for t in running:
+            self.finish_trial(t._trial_id, TrialState.FAIL, None,
+                              {"interrupted": True, "error": "interrupted: the runner stopped while it ran"})
         return len(running)
 
 
-def _may_write(path: Path) -> bool:
-    return os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
-
-
-def _read_only_connection(path: Path) -> sqlite3.Connection:
-    """A connection that only reads ``path``, for a store in a folder we may not write.
-
-    Reading a WAL database needs its ``-shm`` file, which only a writer can create: while one is at
-    work (its ``-shm`` is there) the database is opened read-only; when none is, nothing changes the
-    file, so it is opened as immutable. Each session gets a fresh connection, so a writer that starts
-    later is seen from the next session on.
-    """
-    uri = f"file:{quote(str(path))}"
-    con = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60, check_same_thread=False)
-    try:
-        con.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return con
-    except sqlite3.Error:
-        con.close()
-    return sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
-
-
-@contextmanager
-def _schema_lock(folder: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``folder`` while a process creates or checks the SQLite schema.
-
-    Optuna creates tables and stamps the schema version in separate statements, so processes that
-    open a new store at the same moment would fail with "table ... already exists" or a duplicate
-    version. Where there is no ``flock`` (Windows, some network file systems), nothing is locked.
-    """
-    fd = None
-    try:
-        import fcntl
-
-        fd = os.open(folder, os.O_RDONLY)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    except (ImportError, OSError):
-        pass  # unlocked: at worst a racing process fails to open a new store, as it would without us
-    try:
-        yield
-    finally:
-        if fd is not None:
-            os.close(fd)  # releases the lock
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cur = dbapi_connection.cursor()
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
+def check_schema(name: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    """``attrs`` of job ``name`` when this version of jupyter-hpo can read them; else a clear JobStateError."""
+    version = attrs.get("schema", 1)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise JobStateError(f"job {name!r} was written by a newer jupyter-hpo (attribute schema {version!r}; this "
+                            f"one reads up to {SCHEMA_VERSION}): upgrade jupyter-hpo to open it.")
+    return attrs

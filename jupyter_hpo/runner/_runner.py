@@ -179,6 +179,7 @@ class Runner:
         self.writer.start()
         backend = None
         try:
+            self.store.restore_objective(self.name)  # launched from another machine: its objective is in the store
             self._load_history()
             backend = create_backend(self.spec, self.store.job_dir(self.name))
             backend.recover(self.store.trials(self.name))
@@ -341,7 +342,7 @@ class Runner:
     def _create_trial(self, key: int, template: Any) -> None:
         if self.writer.error is not None:  # the job fails over the store: no new trial in it (a full disk
             return                         # would fail each one only after Optuna's retries, for seconds)
-        self.writer.trial_ids[key] = self.store.storage.create_new_trial(self.study_id, template_trial=template)
+        self.writer.trial_ids[key] = self.store.create_trial(self.name, template)
 
     # -- events from the backend -----------------------------------------------------------------
     def on_report(self, key: int, step: int, value: float) -> bool:
@@ -356,7 +357,7 @@ class Runner:
 
     def _store_report(self, key: int, step: int, value: float) -> None:
         if key in self.writer.trial_ids:  # else the trial never reached the store
-            self.store.storage.set_trial_intermediate_value(self.writer.trial_ids[key], step, value)
+            self.store.report(self.writer.trial_ids[key], step, value)
 
     def on_finish(self, outcome: TrialOutcome) -> None:
         from optuna.trial import TrialState
@@ -390,14 +391,9 @@ class Runner:
             self._update_progress(state, value, outcome.error)
 
     def _store_finish(self, key: int, attrs: dict[str, Any], state: Any, value: float | None) -> None:
-        from optuna.trial import TrialState
-
-        storage, trial_id = self.store.storage, self.writer.trial_ids.get(key)
-        if trial_id is None:  # the trial never reached the store
-            return
-        for k, v in attrs.items():
-            storage.set_trial_user_attr(trial_id, k, v)
-        storage.set_trial_state_values(trial_id, state, [value] if state == TrialState.COMPLETE else None)
+        trial_id = self.writer.trial_ids.get(key)
+        if trial_id is not None:  # else the trial never reached the store
+            self.store.finish_trial(trial_id, state, value, attrs)
 
     def _update_progress(self, state: str, value: float | None, error: str | None) -> None:
         """Count failures in a row and trials without improvement; end the job when a criterion holds."""

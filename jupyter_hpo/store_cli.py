@@ -1,0 +1,148 @@
+"""``jupyter hpo store info`` and ``jupyter hpo store copy``: what a store holds, and moving jobs between stores.
+
+``info`` prints the store's kind, its location (any password masked), the schema versions (Optuna's and
+jupyter-hpo's job attribute schema) and counts. ``copy SRC_URL DST_URL [JOB...]`` copies jobs (all of them
+when none is named) with everything they need to be resumed from the destination: the job's attributes
+and spec, every trial, and the pickled objective, e.g. from a laptop's SQLite to a team's PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from typing import Any
+
+from jupyter_hpo._store_db import blob_stats, get_blob
+from jupyter_hpo.exceptions import JobStateError, StoreError
+from jupyter_hpo.records import dumps
+from jupyter_hpo.store import SCHEMA_VERSION, Store, error_text
+
+__all__ = ["add_store_parser", "cmd_store", "copy_jobs", "store_info"]
+
+
+def add_store_parser(sub: Any) -> None:
+    """Add ``store info`` and ``store copy`` to the CLI's sub-commands."""
+    store = sub.add_parser("store", help="what the store holds (info), or copy jobs between stores (copy)")
+    action = store.add_subparsers(dest="store_command", required=True, metavar="ACTION")
+    info = action.add_parser("info", help="the store's kind, location, schema versions and counts")
+    info.add_argument("--json", action="store_true")
+    copy = action.add_parser("copy", help="copy jobs (default: all) to another store, ready to be resumed there")
+    copy.add_argument("src", metavar="SRC_URL", help="SQLAlchemy URL of the store to copy from")
+    copy.add_argument("dst", metavar="DST_URL", help="SQLAlchemy URL of the store to copy to")
+    copy.add_argument("jobs", metavar="JOB", nargs="*", help="the jobs to copy (default: every job)")
+    copy.add_argument("--json", action="store_true")
+
+
+def cmd_store(args: argparse.Namespace) -> int:
+    if args.store_command == "info":
+        info = store_info(Store(args.store))
+        print(dumps(info) if args.json else _info_text(info))
+        return 0
+    copied = copy_jobs(Store(args.src), Store(args.dst), args.jobs or None)
+    if args.json:
+        print(dumps({"copied": copied}))
+    else:
+        print(f"copied {len(copied)} job(s): {', '.join(copied) or '-'}")
+    return 0
+
+
+def store_kind(url: str) -> str:
+    """``sqlite``, ``postgresql``, ``mysql``...: the database behind a store URL."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).get_backend_name()
+
+
+def store_info(store: Store) -> dict[str, Any]:
+    """The store's kind, location (password masked), schema versions and counts, as a JSON-able dict."""
+    from optuna.trial import TrialState
+
+    optuna_now, optuna_head = store.optuna_schema()
+    attrs = store.all_job_attrs()
+    statuses: Counter[str] = Counter(str(Store.status_of(a)) for a in attrs.values())
+    schemas: Counter[str] = Counter(str(a.get("schema", 1)) for a in attrs.values())
+    trials: Counter[str] = Counter()
+    for name in attrs:
+        for state in TrialState:
+            n = store.storage.get_n_trials(store.study_id(name), (state,))
+            if n:
+                trials[state.name.lower()] += n
+    files, size = blob_stats(store.engine)
+    return {
+        "kind": store_kind(store.url), "location": store.shown_url,
+        "schema": {"optuna": optuna_now, "optuna_head": optuna_head, "jobs": SCHEMA_VERSION,
+                   "jobs_found": dict(schemas)},
+        "jobs": len(attrs), "jobs_by_status": dict(statuses), "trials": sum(trials.values()),
+        "trials_by_state": dict(trials), "files": files, "file_bytes": size,
+    }
+
+
+def _info_text(info: dict[str, Any]) -> str:
+    def counts(c: dict[str, int]) -> str:
+        return f" ({', '.join(f'{k} {v}' for k, v in sorted(c.items()))})" if c else ""
+
+    schema = info["schema"]
+    found = ", ".join(f"{v} at {k}" for k, v in sorted(schema["jobs_found"].items())) or "no jobs"
+    return "\n".join([
+        f"kind      {info['kind']}",
+        f"location  {info['location']}",
+        f"schema    optuna {schema['optuna']} (this Optuna writes {schema['optuna_head']}); "
+        f"job attributes {schema['jobs']} (jobs: {found})",
+        f"jobs      {info['jobs']}{counts(info['jobs_by_status'])}",
+        f"trials    {info['trials']}{counts(info['trials_by_state'])}",
+        f"files     {info['files']} ({info['file_bytes']:,} bytes)",
+    ])
+
+
+def copy_jobs(src: Store, dst: Store, names: list[str] | None = None) -> list[str]:
+    """Copy jobs ``names`` (default: all) from ``src`` to ``dst``; return the names copied.
+
+    Each copy holds the job's attributes, every trial (numbers, states, values, parameters, attributes,
+    intermediate values) and its pickled objective, so ``resume`` works from the destination alone.
+
+    Raises:
+        JobNotFoundError: a named job is not in ``src``.
+        JobStateError: a job is running (stop it first), or ``dst`` already has a job of that name.
+    """
+    names = list(names) if names else src.job_names()
+    for name in names:  # check them all before copying any
+        status = Store.status_of(src.job_attrs(name))
+        if status.is_active():
+            raise JobStateError(f"a job must not be running while it is copied, but {name!r} is {status}; "
+                                "stop it first.")
+        if name in dst.job_names():
+            raise JobStateError(f"a job named {name!r} already exists in the store at {dst.shown_url}; "
+                                "copy only jobs it does not have.")
+    for name in names:
+        _copy_job(src, dst, name)
+    return names
+
+
+def _copy_job(src: Store, dst: Store, name: str) -> None:
+    attrs = src.job_attrs(name)
+    (direction,) = src.storage.get_study_directions(src.study_id(name))
+    dst.create_job(name, attrs["spec"], direction.name.lower())
+    try:
+        dst.set_job_attrs(name, **{k: v for k, v in attrs.items() if k != "objective"})
+        for trial in src.trials(name):
+            dst.create_trial(name, trial)
+        objective = _objective_bytes(src, name, attrs)
+        if objective is not None:
+            dst.keep_objective(name, objective)
+    except Exception as e:
+        dst.delete_job(name)  # no half-copied job is left behind
+        if isinstance(e, (StoreError, JobStateError)):
+            raise
+        raise StoreError(f"cannot copy job {name!r} to the store at {dst.shown_url}: {error_text(e)}") from None
+
+
+def _objective_bytes(src: Store, name: str, attrs: dict[str, Any]) -> bytes | None:
+    """The job's pickled objective: from the store, else (a job launched before objectives were kept
+    there) from its folder in this home; None for a script job."""
+    ref = attrs.get("objective")
+    if isinstance(ref, dict):
+        data = get_blob(src.engine, ref["sha256"])
+        if data is not None:
+            return data
+    path = src.job_dir(name) / "objective.pkl"
+    return path.read_bytes() if path.is_file() else None

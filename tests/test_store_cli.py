@@ -1,0 +1,73 @@
+"""``jupyter hpo store info`` and ``jupyter hpo store copy`` (SQLite and a real PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jupyter_hpo import api, cli
+from jupyter_hpo.exceptions import JobStateError
+from jupyter_hpo.store import SCHEMA_VERSION, JobStatus, Store
+from jupyter_hpo.store_cli import copy_jobs, store_info
+from tests import objectives
+from tests.postgres import PostgresServer
+
+X = {"x": {"type": "float", "low": 0, "high": 1}}
+
+
+def test_store_info_names_kind_location_schemas_and_counts(home, capsys):
+    job = api.launch(objective=objectives.quadratic, space=X, max_trials=3, seed=0, name="info-a")
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    assert cli.main(["store", "info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["kind"] == "sqlite" and info["location"] == f"sqlite:///{home / 'store.db'}"
+    assert info["schema"]["jobs"] == SCHEMA_VERSION and info["schema"]["jobs_found"] == {str(SCHEMA_VERSION): 1}
+    assert info["schema"]["optuna"] == info["schema"]["optuna_head"]
+    assert (info["jobs"], info["jobs_by_status"], info["trials"], info["trials_by_state"]) == (
+        1, {"completed": 1}, 3, {"complete": 3})
+    assert info["files"] == 1 and info["file_bytes"] > 0, "the pickled objective is kept in the store"
+    assert cli.main(["store", "info"]) == 0
+    text = capsys.readouterr().out
+    assert "kind      sqlite" in text and "trials    3 (complete 3)" in text
+
+
+def test_store_info_masks_a_password(postgres_server: PostgresServer, postgres_url, capsys):
+    postgres_server.sql("CREATE ROLE alice LOGIN SUPERUSER PASSWORD 's3cret-pw'")
+    url = postgres_url.replace("//hpo@", "//alice:s3cret-pw@")
+    assert cli.main(["--store", url, "store", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "kind      postgresql" in out and "alice:***@127.0.0.1" in out and "s3cret-pw" not in out
+
+
+def test_a_job_copied_from_sqlite_to_postgresql_is_resumed_there_from_another_home(
+        home, tmp_path, postgres_url, capsys):
+    job = api.launch(objective=objectives.quadratic, space=X, max_trials=4, seed=0, name="laptop-job")
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    before = job.trial_records()
+    src = f"sqlite:///{home / 'store.db'}"
+    assert cli.main(["store", "copy", src, postgres_url]) == 0
+    assert capsys.readouterr().out.strip() == "copied 1 job(s): laptop-job"
+
+    team = api.attach("laptop-job", store=Store(postgres_url, home=tmp_path / "elsewhere"))
+    assert team.trial_records() == before and team.attrs["spec"] == job.attrs["spec"]
+    team.resume(max_trials=6)
+    assert team.wait(timeout=60) == JobStatus.COMPLETED, team.attrs.get("reason")
+    after = team.trial_records()
+    assert [r["state"] for r in after] == ["complete"] * 6 and after[:4] == before
+    assert len(job.trial_records()) == 4, "the source store is left as it was"
+
+
+def test_copy_refuses_a_running_job_and_a_name_the_destination_has(home, tmp_path):
+    src, dst = Store(home=home), Store(home=tmp_path / "dst")
+    src.create_job("busy", {"backend": {"name": "local"}}, "maximize")
+    src.create_job("done", {"backend": {"name": "local"}}, "minimize")
+    src.set_job_attrs("done", status="completed")
+    with pytest.raises(JobStateError, match="a job must not be running while it is copied, but 'busy' is pending"):
+        copy_jobs(src, dst)
+    assert dst.job_names() == [], "nothing is copied when one job cannot be"
+    assert copy_jobs(src, dst, ["done"]) == ["done"]
+    assert dst.storage.get_study_directions(dst.study_id("done"))[0].name == "MINIMIZE"
+    with pytest.raises(JobStateError, match="a job named 'done' already exists in the store at sqlite:///"):
+        copy_jobs(src, dst, ["done"])
+    assert store_info(dst)["jobs_by_status"] == {"completed": 1}

@@ -1,0 +1,84 @@
+"""A team's store: two homes on one PostgreSQL, what a job needs kept in the store, schema versions."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+
+from jupyter_hpo import _store_db, api
+from jupyter_hpo.exceptions import JobStateError, SpecError
+from jupyter_hpo.store import SCHEMA_VERSION, JobStatus, Store
+from tests import objectives
+from tests.conftest import wait_for
+
+X = {"x": {"type": "float", "low": 0, "high": 1}}
+
+
+def states(job: api.Job) -> list[str]:
+    return [r["state"] for r in job.trial_records()]
+
+
+def test_a_job_launched_from_one_home_is_resumed_from_another_after_kill_9(tmp_path, postgres_url, monkeypatch):
+    monkeypatch.delenv("JUPYTER_HPO_STORE_URL", raising=False)
+    home_a, home_b = tmp_path / "laptop", tmp_path / "studio"
+    at_a = Store(postgres_url, home=home_a)
+    job = api.launch(objective=objectives.sleepy, space=X, hyperparameters={"sleep": 0.4}, max_trials=10,
+                     max_parallel=2, seed=0, name="team-job", store=at_a)
+    wait_for(lambda: sum(s == "complete" for s in states(job)) >= 3 and "running" in states(job), timeout=60)
+    os.kill(job.attrs["runner"]["pid"], signal.SIGKILL)
+    assert wait_for(lambda: job.status == JobStatus.STALE, timeout=30)
+    shutil.rmtree(home_a)  # nothing of the first home is needed any more: the laptop is gone
+
+    from_b = api.attach("team-job", store=Store(postgres_url, home=home_b))
+    assert [j["name"] for j in api.list_jobs(from_b.store)] == ["team-job"]
+    before = {r["number"]: r for r in from_b.trial_records() if r["state"] == "complete"}
+    running = {r["number"] for r in from_b.trial_records() if r["state"] == "running"}
+    from_b.resume()
+    assert from_b.wait(timeout=90) == JobStatus.COMPLETED, from_b.attrs.get("reason")
+    records = from_b.trial_records()
+    complete = [r for r in records if r["state"] == "complete"]
+    assert len(complete) == 10, f"the budget completes: {[(r['state'], r['error']) for r in records]}"
+    assert all(records[n]["value"] == r["value"] for n, r in before.items()), "nothing completed was lost"
+    assert {r["number"] for r in records if r["interrupted"]} == running
+    values = [r["value"] for r in complete]
+    assert len(set(values)) == len(values), "no trial was repeated"
+    assert (home_b / "jobs" / "team-job" / "objective.pkl").is_file()
+
+
+def test_the_objective_is_kept_in_the_store_by_content(store):
+    store.create_job("job-a", {"backend": {"name": "local"}}, "maximize")
+    store.create_job("job-b", {"backend": {"name": "local"}}, "maximize")
+    store.keep_objective("job-a", b"pickled bytes")
+    store.keep_objective("job-b", b"pickled bytes")
+    assert store.job_attrs("job-a")["objective"] == store.job_attrs("job-b")["objective"]
+    assert _store_db.blob_stats(store.engine) == (1, len(b"pickled bytes")), "the same bytes are kept once"
+    path = store.restore_objective("job-b")
+    assert path == store.job_dir("job-b") / "objective.pkl" and path.read_bytes() == b"pickled bytes"
+    path.write_bytes(b"changed on disk")
+    assert store.restore_objective("job-b").read_bytes() == b"pickled bytes", "the store's copy wins"
+
+
+def test_an_objective_too_large_for_the_store_is_refused_and_leaves_no_job(home, monkeypatch):
+    monkeypatch.setattr("jupyter_hpo.store.MAX_BLOB_BYTES", 100)
+    big = list(range(1000))
+
+    def objective(p):
+        return p["x"] + len(big)
+
+    with pytest.raises(SpecError, match=r"a pickled objective must be at most 100 bytes to be kept in the store, "
+                                        r"but job 'big''s pickles to [\d,]{4,} bytes"):
+        api.launch(objective=objective, space=X, max_trials=1, name="big")
+    assert api.list_jobs() == [] and not (Path(home) / "jobs" / "big").exists()
+
+
+def test_a_job_written_by_a_newer_schema_is_refused_clearly(store):
+    store.create_job("job-a", {"backend": {"name": "local"}}, "maximize")
+    assert store.job_attrs("job-a")["schema"] == SCHEMA_VERSION
+    store.set_job_attrs("job-a", schema=SCHEMA_VERSION + 1)
+    with pytest.raises(JobStateError, match=rf"job 'job-a' was written by a newer jupyter-hpo \(attribute schema "
+                                            rf"{SCHEMA_VERSION + 1}; this one reads up to {SCHEMA_VERSION}\)"):
+        store.job_attrs("job-a")
