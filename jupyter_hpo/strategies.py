@@ -59,8 +59,10 @@ def grid_size(spec: TuningSpec) -> int:
 
 def make_pruner(spec: TuningSpec) -> Any:
     """``off``: never prune; ``median``: below the median of earlier trials at the same step;
-    ``hyperband``: successive halving brackets over reported steps; ``kfold``: Optuna's Wilcoxon
-    signed-rank test of this trial's fold scores against the best trial's same folds."""
+    ``hyperband``: successive halving brackets over reported steps; ``kfold``: the paired k-fold pruner
+    (:class:`jupyter_hpo.pruners.PairedFoldPruner`: can stop a poor trial after 2 folds);
+    ``kfold_wilcoxon``: Optuna's Wilcoxon signed-rank test of this trial's fold scores against the best
+    trial's same folds (with 5 folds, it can stop a trial only after its 4th)."""
     import optuna
 
     kind = spec.pruner_kind
@@ -73,5 +75,9 @@ def make_pruner(spec: TuningSpec) -> Any:
             reduction_factor=hb.reduction_factor,
         )
     if kind == "kfold":
+        from jupyter_hpo.pruners import PairedFoldPruner
+
+        return PairedFoldPruner()
+    if kind == "kfold_wilcoxon":
         return optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2)
     return optuna.pruners.NopPruner()

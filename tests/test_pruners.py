@@ -1,0 +1,204 @@
+"""The paired k-fold pruner: its decisions on fixed fold tables, and a whole job that prunes after fold 2."""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+from jupyter_hpo import api
+from jupyter_hpo.exceptions import SpecError
+from jupyter_hpo.pruners import PairedFoldPruner
+from jupyter_hpo.spec import EARLY_STOPPING, TuningSpec
+from jupyter_hpo.store import JobStatus
+from jupyter_hpo.strategies import make_pruner
+
+#: how hard each of 5 folds is: shared by every configuration, as on real data
+FOLDS = (0.780, 0.765, 0.795, 0.786, 0.772)
+NOISE = 0.0015  # sd of one trial's fold score around its fold's level + its own quality
+
+
+def fold_scores(quality: float, rng: random.Random, sign: float = 1.0) -> list[float]:
+    return [sign * (f + quality + rng.gauss(0, NOISE)) for f in FOLDS]
+
+
+def study_with(qualities: list[float], direction: str = "maximize", seed: int = 0) -> optuna.Study:
+    """A study holding one complete trial per quality (its 5 fold scores as intermediate values)."""
+    rng, sign = random.Random(seed), 1.0 if direction == "maximize" else -1.0
+    study = optuna.create_study(direction=direction)
+    for q in qualities:
+        scores = fold_scores(q, rng, sign)
+        study.add_trial(create_trial(value=sum(scores) / 5, intermediate_values=dict(enumerate(scores)),
+                                     params={}, distributions={}))
+    return study
+
+
+def running(scores: list[float]) -> optuna.trial.FrozenTrial:
+    return create_trial(state=TrialState.RUNNING, intermediate_values=dict(enumerate(scores)), params={},
+                        distributions={})
+
+
+def best_folds(study: optuna.Study) -> list[float]:
+    return [study.best_trial.intermediate_values[i] for i in range(5)]
+
+
+TABLE = [0.0, -0.004, -0.008, -0.002, -0.012, -0.006]  # the best is quality 0
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_a_trial_clearly_behind_the_best_on_its_first_2_folds_is_pruned(direction):
+    study = study_with(TABLE, direction)
+    sign = 1.0 if direction == "maximize" else -1.0
+    best = best_folds(study)
+    poor = running([best[0] - sign * 0.008, best[1] - sign * 0.007])
+    decision = PairedFoldPruner().decide(study, poor)
+    assert decision.prune is True and decision.folds == 2 and decision.k == 5, decision
+    assert decision.mean_diff == pytest.approx(-0.0075) and decision.dof == 5 * 4
+    assert PairedFoldPruner().prune(study, poor) is True
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_a_trial_level_with_or_ahead_of_the_best_is_not_pruned(direction):
+    study = study_with(TABLE, direction)
+    sign = 1.0 if direction == "maximize" else -1.0
+    best = best_folds(study)
+    pruner = PairedFoldPruner()
+    for offset in (-0.0005, 0.0, 0.003):  # a hair behind, level, ahead
+        for n in (2, 3, 4):
+            scores = [best[i] + sign * offset for i in range(n)]
+            assert pruner.prune(study, running(scores)) is False, (offset, n, pruner.decide(study, running(scores)))
+
+
+def test_a_hard_fold_does_not_prune_a_good_trial_that_the_raw_scores_would():
+    """Fold 1 is hard for every configuration: raw scores of a good trial look poor, paired ones do not."""
+    study = study_with(TABLE)
+    best = best_folds(study)
+    good = running([best[0] + 0.001, best[1] + 0.001])
+    assert sum(good.intermediate_values.values()) / 2 < study.best_value  # behind the best's mean...
+    assert PairedFoldPruner().prune(study, good) is False  # ...but ahead on the same folds
+
+
+def test_the_margin_shrinks_as_folds_come_in():
+    study = study_with(TABLE)
+    best = best_folds(study)
+    behind = [best[i] - 0.0015 for i in range(4)]  # consistently 0.0015 behind
+    pruner = PairedFoldPruner()
+    decisions = [pruner.decide(study, running(behind[:n])) for n in (2, 3, 4)]
+    assert [d.prune for d in decisions] == [False, False, True], decisions
+    assert decisions[0].bound > decisions[1].bound > decisions[2].bound
+
+
+def test_nothing_is_pruned_on_its_first_fold_its_last_fold_or_without_a_complete_trial():
+    study = study_with(TABLE)
+    best = best_folds(study)
+    pruner = PairedFoldPruner()
+    assert pruner.decide(study, running([best[0] - 0.05])).prune is None
+    assert pruner.decide(study, running([b - 0.05 for b in best])).prune is None  # all 5: nothing to save
+    assert pruner.decide(optuna.create_study(direction="maximize"), running([0.1, 0.1, 0.1])).prune is None
+
+
+def test_before_enough_complete_trials_only_its_own_spread_can_prune_and_only_from_fold_3():
+    study = study_with(TABLE[:3])  # 3 complete trials < n_startup_trials=4
+    best = best_folds(study)
+    pruner = PairedFoldPruner()
+    far_behind = [best[i] - 0.05 + 0.001 * (-1) ** i for i in range(4)]
+    after2 = pruner.decide(study, running(far_behind[:2]))
+    assert after2.prune is None and "fewer than 4 complete trials" in after2.why
+    after3 = pruner.decide(study, running(far_behind[:3]))
+    assert after3.prune is True and after3.dof == 2, after3
+    slightly_behind = [best[i] - 0.002 + 0.002 * (-1) ** i for i in range(3)]  # noisy: -0.000, -0.004, -0.000
+    assert pruner.decide(study, running(slightly_behind)).prune is False
+    assert PairedFoldPruner(n_startup_trials=3).decide(study, running(far_behind[:2])).prune is True
+
+
+def test_the_chance_that_a_pruned_trial_would_have_beaten_the_best_is_small():
+    """Under the model (a trial's folds = the folds' levels + its quality + noise), few pruned trials would have
+    finished better than the best (the false-prune rate), while clearly worse trials mostly are pruned."""
+    study = study_with(TABLE, seed=1)
+    pruner, rng = PairedFoldPruner(risk=0.02), random.Random(7)
+    best_value = study.best_value
+    pruned_total = winners = pruned_winners = losers = pruned_losers = 0
+    for _ in range(1000):
+        q = rng.uniform(-0.01, 0.004)
+        scores = fold_scores(q, rng)
+        pruned = pruner.prune(study, running(scores[:2]))
+        pruned_total += pruned
+        if sum(scores) / 5 > best_value:
+            winners, pruned_winners = winners + 1, pruned_winners + pruned
+        elif q < -0.006:
+            losers, pruned_losers = losers + 1, pruned_losers + pruned
+    assert winners >= 100 and losers >= 200 and pruned_total >= 300
+    assert pruned_winners / pruned_total <= 0.02, (pruned_winners, pruned_total)
+    assert pruned_winners / winners <= 0.05, (pruned_winners, winners)
+    assert pruned_losers / losers >= 0.6, (pruned_losers, losers)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"risk": 0.5}, "`risk` must be a number between 0 and 0.5 (exclusive), but got 0.5."),
+    ({"risk": True}, "`risk` must be a number between 0 and 0.5 (exclusive), but got True."),
+    ({"n_startup_trials": 2}, "`n_startup_trials` must be an integer >= 3, but got 2."),
+    ({"min_folds": 0}, "`min_folds` must be an integer >= 1, but got 0."),
+])
+def test_bad_settings_are_refused(kwargs: dict[str, Any], message: str):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        PairedFoldPruner(**kwargs)
+
+
+def minimal(**kw: Any) -> dict[str, Any]:
+    return {"name": "p", "trial": {"function": lambda p: 0.0}, "space": {"x": {"type": "float", "low": 0, "high": 1}},
+            **kw}
+
+
+def test_kfold_is_the_paired_pruner_and_wilcoxon_stays_selectable():
+    assert isinstance(make_pruner(TuningSpec.from_dict(minimal(early_stopping="kfold"))), PairedFoldPruner)
+    assert isinstance(make_pruner(TuningSpec.from_dict(minimal(early_stopping="kfold_wilcoxon"))),
+                      optuna.pruners.WilcoxonPruner)
+    assert "kfold_wilcoxon" in EARLY_STOPPING
+    with pytest.raises(SpecError, match=re.escape("`early_stopping` must be one of off, median, hyperband, kfold, "
+                                                  "kfold_wilcoxon, but got 'wilcoxon'.")):
+        TuningSpec.from_dict(minimal(early_stopping="wilcoxon"))
+
+
+# -- a whole job through the real runner ----------------------------------------------------------
+
+def synthetic_cv(p: dict[str, Any]) -> float:
+    """5 folds whose levels every configuration shares; quality rises with ``x``; reports each fold."""
+    import hashlib
+
+    from jupyter_hpo import trial
+
+    levels = (0.780, 0.765, 0.795, 0.786, 0.772)
+    scores = []
+    for i, level in enumerate(levels):
+        h = int(hashlib.sha256(f"{p['x']:.12f}/{i}".encode()).hexdigest()[:8], 16) / 16**8  # noise in [0, 1)
+        score = level + 0.05 * p["x"] + 0.002 * (h - 0.5)
+        scores.append(score)
+        trial.report(score, i)
+        if trial.should_prune():
+            raise trial.TrialPruned(f"pruned after fold {i + 1} of 5")
+    return sum(scores) / len(scores)
+
+
+def test_a_job_with_kfold_early_stopping_prunes_poor_trials_after_fold_2(home):
+    job = api.launch(objective=synthetic_cv, space={"x": {"type": "float", "low": 0, "high": 1}}, strategy="random",
+                     seed=3, early_stopping="kfold", max_trials=16, max_parallel=1, name="paired-kfold")
+    assert job.wait(timeout=180) == JobStatus.COMPLETED
+    records = job.trial_records()
+    assert len(records) == 16
+    pruned = [r for r in records if r["state"] == "pruned"]
+    after2 = [r for r in pruned if len(r["intermediate"]) == 2]
+    assert after2, [(r["state"], len(r["intermediate"]), r["params"]["x"]) for r in records]
+    assert all(len(r["intermediate"]) >= 2 for r in pruned)
+    complete = [r for r in records if r["state"] == "complete"]
+    best = max(complete, key=lambda r: r["value"])
+    assert job.best["value"] == best["value"]
+    # every trial pruned after fold 2 was behind the best complete trial at that time, on those same folds
+    for r in after2:
+        earlier = [c for c in complete if c["number"] < r["number"]]
+        top = max(earlier, key=lambda c: c["value"])
+        assert sum(r["intermediate"][i] - top["intermediate"][i] for i in ("0", "1")) < 0, (r, top)
