@@ -430,9 +430,16 @@ def test_a_job_name_with_markup_is_carried_as_plain_text(home, monkeypatch):
     dash._handle_custom_msg({"type": "hello"}, [])
     assert sent[0]["trials"][0]["error"] == '<img src=x onerror="alert(2)">'
     assert json.loads(json.dumps(dash.get_state()))["job_name"] == XSS
+    # the front end (labextension/src/dashboard.ts, built by `jlpm build` into the module anywidget loads)
+    # never parses strings as HTML, and the built module is small and loads nothing at run time
+    source = (REPO / "labextension" / "src" / "dashboard.ts").read_text()
     js = (HERE / "dashboard.js").read_text()
-    assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", js)
+    for code in (source, js):
+        assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", code)
     assert len(js.encode()) < 60_000
+    assert js.startswith("// Built by `jlpm build` from labextension/src/dashboard.ts")
+    assert "export default { render }" in js
+    assert not re.search(r"^\s*import[\s{*'\"]|^\s*export\s[^;]*\bfrom\s*['\"]|\brequire\s*\(", js, re.MULTILINE)
 
 
 def test_a_markup_choice_reaches_the_rows_verbatim(home):

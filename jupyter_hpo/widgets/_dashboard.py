@@ -1,4 +1,5 @@
-"""The live tuning dashboard: an anywidget whose front end (``dashboard.js``) draws inline SVG charts.
+"""The live tuning dashboard: an anywidget whose front end (``dashboard.js``, built from
+``labextension/src/dashboard.ts``) draws inline SVG charts.
 
 Data flow. Synced traits carry only small things (``job_name``, ``status``, ``summary``, ``importance``,
 ``space``, ``error``), so the saved widget state stays small. Trial rows travel as custom messages:
@@ -67,6 +68,12 @@ __all__ = [
 ]
 
 HERE = Path(__file__).parent
+#: The front end: an ES module built by `jlpm build` (which `pip install -e .` and a wheel build run) from
+#: labextension/src/dashboard.ts; anywidget reads it when the widget classes are defined.
+ESM = HERE / "dashboard.js"
+if not ESM.is_file():
+    raise ImportError(f"{ESM} is missing: the dashboard's front end is built from labextension/src/dashboard.ts "
+                      "by `jlpm build` (which `pip install -e .` runs); run `jlpm build` in the repository.")
 #: At most this many trials are drawn as dots or lines; more are downsampled by :func:`downsample`.
 MAX_POINTS = 500
 #: At most this many intermediate values per trial are sent (evenly spaced, first and last kept).
@@ -258,7 +265,7 @@ class Dashboard(anywidget.AnyWidget):
         >>> Dashboard("credit-xgb")  # doctest: +SKIP
     """
 
-    _esm = HERE / "dashboard.js"
+    _esm = ESM
     _css = HERE / "dashboard.css"
 
     mode = t.Unicode("dashboard", help="Which view dashboard.js draws: 'dashboard' (or 'compare').").tag(sync=True)

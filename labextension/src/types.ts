@@ -124,3 +124,63 @@ export interface ITrialsReply {
 export interface IErrorReply {
   reason: string;
 }
+
+/**
+ * One trial as the live dashboard gets it (`compact_row` of `jupyter_hpo/widgets/_dashboard.py`): a trial
+ * record without the cloud facts, its intermediate values as `steps: [[step, value], ...]`, and `nonfinite`
+ * only when something was non-finite.
+ */
+export interface IDashboardRow
+  extends Pick<
+    ITrialRecord,
+    | 'number'
+    | 'state'
+    | 'value'
+    | 'params'
+    | 'warm'
+    | 'startup_s'
+    | 'run_s'
+    | 'error'
+    | 'fold_mean'
+    | 'fold_std'
+    | 'interrupted'
+    | 'started'
+    | 'completed'
+  > {
+  steps: [number, number | null][];
+  nonfinite?: NonFinite;
+}
+
+/** The dashboard's `summary` trait: the job summary (empty before the first read) and its clock. */
+export interface IDashboardSummary extends Partial<IJobSummary> {
+  /** finished trials, interrupted ones not counted */
+  done?: number;
+  elapsed_s?: number | null;
+  eta_s?: number | null;
+  stop_requested?: boolean;
+}
+
+/** One parameter of a search space (`SearchSpace.to_dict()`); a bare list is a categorical. */
+export interface ISpaceParam {
+  type?: string;
+  low?: number;
+  high?: number;
+  /** 'linear', 'log', 'reverse_log' (or 'auto', drawn linear) */
+  scaling?: string;
+  choices?: ParamValue[];
+}
+
+/** A search space: parameter name to its description. */
+export type SearchSpaceDict = Record<string, ISpaceParam | ParamValue[]>;
+
+/** One job of the compare view: summary fields and its best-so-far curve. */
+export interface ICompareJob {
+  name: string;
+  status?: JobStatus | null;
+  metric?: string | null;
+  direction?: Direction | null;
+  trials?: number | null;
+  best?: IBestTrial | null;
+  /** change points `[trials finished, seconds since the first start, best so far, trial number]` */
+  curve?: [number, number, number, number][];
+}

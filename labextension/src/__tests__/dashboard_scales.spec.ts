@@ -1,30 +1,23 @@
 /**
- * The dashboard's axis helpers (jupyter_hpo/widgets/dashboard.js, the file anywidget ships) for any numbers:
- * values one ulp apart (0.1 + 0.2 and 0.3), +-1e308, subnormals, NaN and infinities. ticks() once looped
- * forever when its step was below an ulp, which froze the browser tab.
+ * The dashboard's axis helpers (labextension/src/dashboard.ts, built into the anywidget ES module
+ * jupyter_hpo/widgets/dashboard.js) for any numbers: values one ulp apart (0.1 + 0.2 and 0.3), +-1e308,
+ * subnormals, NaN and infinities. ticks() once looped forever when its step was below an ulp, which froze
+ * the browser tab.
  *
  * The pathological cases first run in a worker thread with a deadline (beforeAll), so a loop that never ends
  * fails this suite in seconds instead of hanging it: a synchronous loop in the test's own thread cannot be
- * timed out, and jest runs no test of the file once beforeAll failed.
+ * timed out, and jest runs no test of the file once beforeAll failed. The worker runs the module as the
+ * browser does: dashboard.ts compiled to an ES module by TypeScript, imported from a string.
  */
 import * as fc from 'fast-check';
 import * as fs from 'fs';
 import * as path from 'path';
+import * as ts from 'typescript';
 import { Worker } from 'worker_threads';
 
-import {
-  extent,
-  fraction,
-  padded,
-  scale,
-  ticks,
-  TICKS_PER_N
-} from '../../../jupyter_hpo/widgets/dashboard.js';
+import { extent, fraction, padded, scale, ticks, TICKS_PER_N } from '../dashboard';
 
-const DASHBOARD = path.resolve(
-  __dirname,
-  '../../../jupyter_hpo/widgets/dashboard.js'
-);
+const DASHBOARD = path.resolve(__dirname, '../dashboard.ts');
 const DEADLINE_MS = 10_000;
 const MAX_N = 20; // ticks() clamps n to 1..20
 
@@ -71,9 +64,15 @@ const EXPLICIT: TickCase[] = [
   )
 ];
 
-/** ticks() for each case in a worker thread running the shipped file; rejects after `ms`. */
+/** dashboard.ts as the ES module the build writes (type-only imports erased): what anywidget loads. */
+function dashboardModule(): string {
+  const compilerOptions = { module: ts.ModuleKind.ES2020, target: ts.ScriptTarget.ES2020 };
+  return ts.transpileModule(fs.readFileSync(DASHBOARD, 'utf8'), { compilerOptions }).outputText;
+}
+
+/** ticks() for each case in a worker thread running the ES module; rejects after `ms`. */
 function ticksInWorker(cases: TickCase[], ms: number): Promise<number[][]> {
-  const b64 = Buffer.from(fs.readFileSync(DASHBOARD)).toString('base64');
+  const b64 = Buffer.from(dashboardModule()).toString('base64');
   const code = `
     const { parentPort, workerData } = require('worker_threads');
     import('data:text/javascript;base64,' + workerData.b64).then(m =>
