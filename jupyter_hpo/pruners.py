@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
 
-__all__ = ["PairedFoldPruner", "FoldDecision"]
+__all__ = ["FoldDecision", "PairedFoldPruner"]
 
 
 class FoldDecision:
@@ -34,7 +34,7 @@ class FoldDecision:
     ``prune`` is None when the rule did not apply (too few folds or complete trials).
     """
 
-    __slots__ = ("prune", "folds", "k", "mean_diff", "sd", "dof", "bound", "why")
+    __slots__ = ("bound", "dof", "folds", "k", "mean_diff", "prune", "sd", "why")
 
     def __init__(self, prune: bool | None, why: str, *, folds: int = 0, k: int = 0, mean_diff: float = math.nan,
                  sd: float = math.nan, dof: int = 0, bound: float = math.nan) -> None:
@@ -66,10 +66,12 @@ class PairedFoldPruner(BasePruner):
     In numbers, for 5 folds: after 2 folds the bound's half-width is ``t * 0.55 s`` (after 3: ``t * 0.38 s``,
     after 4: ``t * 0.22 s``); with ``risk = 0.02`` and 12 degrees of freedom (4 complete trials),
     ``t = 2.3``, so a trial is pruned after 2 folds when it trails the best by more than ``1.3 s`` on average
-    over those folds. On the credit example (XGBoost, 5-fold AUC) ``s`` is typically 0.001-0.003 while the
-    trials' means spread over ~0.03, so most poor trials are stopped after fold 2; the measured
-    false-prune rate is in ``benchmarks/README.md`` (``time_to_quality.py``). Optuna's Wilcoxon pruner,
-    by contrast, needs 4 of 5 folds (3 paired signs cannot reach p < 0.1).
+    over those folds. On the credit example (XGBoost, 5-fold AUC) ``s`` is about 0.001 while one trial's
+    own fold scores spread by about 0.01 (the folds' difficulty, which pairing removes), so a trial
+    about 0.0015 AUC or more behind the best on its first 2 folds is stopped there. The measured
+    ``s`` (``paired_sd``), the folds trials were pruned after and the false-prune rate are in
+    ``benchmarks/README.md`` (``time_to_quality.py``). Optuna's Wilcoxon pruner, by contrast, needs 4
+    of 5 folds (3 paired signs cannot reach p < 0.1).
 
     Until ``n_startup_trials`` complete trials with all ``k`` folds exist, ``s`` comes from the trial's
     own ``n`` paired differences instead (a paired t prediction with ``n - 1`` degrees of freedom), so

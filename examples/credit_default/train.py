@@ -2,7 +2,7 @@
 
 One script for every backend: jupyter-hpo runs it in a warm local worker with the trial's
 hyperparameters as ``--name value`` arguments, and a SageMaker training job runs it the same way.
-Each fold's AUC is reported, so a k-fold aware pruner can stop a poor trial after a few folds.
+Each fold's AUC is reported, so `early_stopping: kfold` can stop a poor trial after 2 of its 5 folds.
 
     python examples/credit_default/train.py --max_depth 4 --eta 0.1
 """

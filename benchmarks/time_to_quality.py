@@ -1,0 +1,361 @@
+"""Time to quality on the credit workload: how soon each way of tuning reaches a hard AUC target.
+
+Arms, run side by side and interleaved seed by seed (the order rotates with the seed), 2 trials at a time, on
+the example's search space (``examples/credit_default/tuning.yaml``, 5-fold stratified CV of XGBoost):
+
+* ``jhpo``: jupyter-hpo's defaults (strategy bayesian, ``early_stopping: kfold`` = the paired k-fold pruner,
+  warm pool), the example script as a script trial, launched with ``jupyter_hpo.api.launch``;
+* ``jhpo_wilcoxon``: the same with ``early_stopping: kfold_wilcoxon`` (Optuna's Wilcoxon pruner);
+* ``optuna_median``: Optuna in-process, ``optimize(n_jobs=2)``, ``TPESampler(seed)``, ``MedianPruner()`` over
+  the folds' running mean;
+* ``optuna``: the same without pruning (every trial's 5 fold scores are kept for the false-prune replay).
+
+The target is the median, over seeds, of the best AUC ``optuna_median`` reaches after its trials. For each arm
+and seed: the wall time from launch (start-up included) until its best-so-far reaches the target; a run that
+never does counts as its full time (and is reported). The false-prune rate replays every ``optuna`` run (trials
+completed, pruning decisions only recorded): at each trial's folds 2..4 the pruner is asked, with the trials
+completed before it in the study; a pruned trial is *false* when its final value beat the best-so-far.
+
+    .venv/bin/python benchmarks/time_to_quality.py                 # 10 seeds x 40 trials per arm: hours
+    .venv/bin/python benchmarks/time_to_quality.py --seeds 3        # fewer seeds
+    .venv/bin/python benchmarks/time_to_quality.py --quick --out /tmp/ttq.json   # smoke run, < 90 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, apply_defaults, log, machine_info, pct, quick_out
+
+RESULT_KEYS = ("benchmark", "quick", "machine", "settings", "target", "arms", "speedup_vs_optuna_median",
+               "speedup_interval", "false_prune_rate", "false_prune", "runs")
+REPORT_HEADINGS = ("time to quality", "false-prune rate", "speedup vs Optuna TPE + MedianPruner")
+ARMS = ("jhpo", "jhpo_wilcoxon", "optuna_median", "optuna")
+EXAMPLE = REPO / "examples" / "credit_default"
+FULL = {"seeds": 10, "trials": 40, "rows": 0}
+QUICK = {"seeds": 1, "trials": 6, "rows": 1500}
+BOOT = 2000
+
+
+# -- data and the in-process objective ---------------------------------------------------------------
+def load_train() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("credit_train", EXAMPLE / "train.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def data_file(rows: int, workdir: Path) -> Path:
+    """The credit CSV, or a random subsample of ``rows`` rows of it (quick mode)."""
+    train = load_train()
+    if not rows:
+        return Path(train.DATA)
+    import pandas as pd
+
+    df = pd.read_csv(train.DATA)
+    sub = df.sample(n=min(rows, len(df)), random_state=0)
+    path = workdir / "credit-sample.csv"
+    sub.to_csv(path, index=False)
+    return path
+
+
+def example_spec() -> dict[str, Any]:
+    from jupyter_hpo._yaml import load_yaml
+
+    return load_yaml((EXAMPLE / "tuning.yaml").read_text(encoding="utf-8"))
+
+
+def suggest(trial: Any, space: dict[str, Any]) -> dict[str, Any]:
+    """The example's space as Optuna suggestions (same names, ranges, steps and log scaling)."""
+    out: dict[str, Any] = {}
+    for name, p in space.items():
+        log_ = p.get("scaling") == "log"
+        if p["type"] == "int":
+            out[name] = trial.suggest_int(name, p["low"], p["high"], step=p.get("step", 1), log=log_)
+        else:
+            out[name] = trial.suggest_float(name, p["low"], p["high"], step=p.get("step"), log=log_)
+    return out
+
+
+class CreditCV:
+    """The example script's work in-process: the same model, folds and static hyperparameters."""
+
+    def __init__(self, path: Path, static: dict[str, Any]) -> None:
+        from sklearn.model_selection import StratifiedKFold
+
+        self.X, self.y = load_train().load(str(path))
+        self.splits = list(StratifiedKFold(n_splits=int(static["folds"]), shuffle=True, random_state=0)
+                           .split(self.X, self.y))
+        self.nthread = int(static.get("nthread", 1))
+
+    def fold(self, p: dict[str, Any], i: int) -> float:
+        import xgboost as xgb
+        from sklearn.metrics import roc_auc_score
+
+        tr, va = self.splits[i]
+        model = xgb.XGBClassifier(
+            n_estimators=p["num_round"], max_depth=p["max_depth"], learning_rate=p["eta"],
+            min_child_weight=p["min_child_weight"], subsample=p["subsample"],
+            colsample_bytree=p["colsample_bytree"], reg_lambda=p["reg_lambda"],
+            tree_method="hist", n_jobs=self.nthread, random_state=0,
+        )
+        model.fit(self.X[tr], self.y[tr])
+        return float(roc_auc_score(self.y[va], model.predict_proba(self.X[va])[:, 1]))
+
+
+# -- the arms -------------------------------------------------------------------------------------------
+def run_optuna(cv: CreditCV, space: dict[str, Any], seed: int, trials: int, prune: bool) -> dict[str, Any]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    events: list[dict[str, Any]] = []
+    lock = threading.Lock()
+    t0 = time.time()
+
+    def objective(trial: Any) -> float:
+        p = suggest(trial, space)
+        scores: list[float] = []
+        for i in range(len(cv.splits)):
+            scores.append(cv.fold(p, i))
+            trial.report(sum(scores) / len(scores), i)  # the folds' running mean
+            if prune and trial.should_prune():
+                with lock:
+                    events.append({"t": time.time() - t0, "state": "pruned", "value": None, "folds": scores})
+                raise optuna.TrialPruned()
+        value = sum(scores) / len(scores)
+        with lock:
+            events.append({"t": time.time() - t0, "state": "complete", "value": value, "folds": scores})
+        return value
+
+    pruner = optuna.pruners.MedianPruner() if prune else optuna.pruners.NopPruner()
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
+    study.optimize(objective, n_trials=trials, n_jobs=2)
+    return {"wall_s": time.time() - t0, "events": events}
+
+
+def run_jhpo(spec: dict[str, Any], data: Path | None, seed: int, trials: int, early: str) -> dict[str, Any]:
+    from jupyter_hpo import api
+
+    s = json.loads(json.dumps(spec))
+    s.update(name=f"ttq-{early.replace('_', '-')}-{seed}-{random.randrange(16**6):06x}", seed=seed,
+             early_stopping=early, completion={})
+    s["trial"]["script"] = str(EXAMPLE / s["trial"]["script"])
+    if data is not None:
+        s["trial"]["hyperparameters"]["data"] = str(data)
+    s["budget"] = {"max_trials": trials, "max_parallel": 2}
+    t0 = time.time()
+    job = api.launch(s)
+    status = job.wait(poll=0.05)
+    wall = time.time() - t0
+    events = [{"t": r["completed"] - t0, "state": r["state"], "value": r["value"],
+               "folds": [r["intermediate"][k] for k in sorted(r["intermediate"], key=int)]}
+              for r in job.trial_records() if r["completed"] is not None]
+    return {"wall_s": wall, "status": str(status.value if hasattr(status, "value") else status),
+            "events": sorted(events, key=lambda e: e["t"])}
+
+
+# -- figures --------------------------------------------------------------------------------------------
+def best_value(run: dict[str, Any]) -> float | None:
+    values = [e["value"] for e in run["events"] if e["state"] == "complete" and e["value"] is not None]
+    return max(values) if values else None
+
+
+def time_to(run: dict[str, Any], target: float) -> tuple[float, bool]:
+    """When the run's best-so-far first reached ``target``; its full wall time if never."""
+    for e in sorted(run["events"], key=lambda e: e["t"]):
+        if e["state"] == "complete" and e["value"] is not None and e["value"] >= target:
+            return e["t"], True
+    return run["wall_s"], False
+
+
+def median(values: list[float]) -> float:
+    return pct(values, 0.5)  # type: ignore[return-value]
+
+
+def boot_interval(values: list[float], rng: random.Random) -> list[float]:
+    """A 95% bootstrap interval of the median over seeds."""
+    meds = sorted(median([rng.choice(values) for _ in values]) for _ in range(BOOT))
+    return [pct(meds, 0.025), pct(meds, 0.975)]  # type: ignore[list-item]
+
+
+def boot_speedup(base: list[float], arm: list[float], rng: random.Random) -> list[float]:
+    """A 95% bootstrap interval of median(base) / median(arm), resampling seeds (paired)."""
+    idx = range(len(base))
+    ratios = []
+    for _ in range(BOOT):
+        pick = [rng.choice(idx) for _ in idx]
+        ratios.append(median([base[i] for i in pick]) / median([arm[i] for i in pick]))
+    ratios.sort()
+    return [pct(ratios, 0.025), pct(ratios, 0.975)]  # type: ignore[list-item]
+
+
+def replay(runs: list[dict[str, Any]], make: Any) -> dict[str, Any]:
+    """Pruning decisions on complete runs, recorded only: how many pruned trials would have beaten the best."""
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    pruned = false = trials = folds_saved = folds_total = 0
+    pruned_at: dict[int, int] = {}
+    for run in runs:
+        study = optuna.create_study(direction="maximize", pruner=make())
+        best = None
+        for e in sorted(run["events"], key=lambda e: e["t"]):
+            folds, trials = e["folds"], trials + 1
+            folds_total += len(folds)
+            for n in range(2, len(folds)):
+                t = create_trial(state=TrialState.RUNNING, intermediate_values=dict(enumerate(folds[:n])),
+                                 params={}, distributions={})
+                t.number = len(study.trials)
+                if study.pruner.prune(study, t):
+                    pruned, folds_saved = pruned + 1, folds_saved + len(folds) - n
+                    pruned_at[n] = pruned_at.get(n, 0) + 1
+                    false += best is not None and e["value"] > best
+                    break
+            study.add_trial(create_trial(value=e["value"], intermediate_values=dict(enumerate(folds)),
+                                         params={}, distributions={}))
+            best = e["value"] if best is None else max(best, e["value"])
+    return {"trials": trials, "pruned": pruned, "false_prunes": false, "paired_sd": [paired_sd(r) for r in runs],
+            "false_prune_rate": false / pruned if pruned else 0.0, "pruned_after_fold": pruned_at,
+            "folds_saved_fraction": folds_saved / folds_total if folds_total else 0.0}
+
+
+def paired_sd(run: dict[str, Any]) -> float | None:
+    """The pooled within-trial sd of every complete trial's fold scores minus the run's best trial's."""
+    from jupyter_hpo.pruners import _pooled_spread_of
+
+    done = [e for e in run["events"] if e["state"] == "complete" and e["value"] is not None]
+    if len(done) < 2:
+        return None
+    best = max(done, key=lambda e: e["value"])
+    rows = [[a - b for a, b in zip(e["folds"], best["folds"])] for e in done if e is not best]
+    return _pooled_spread_of(rows)
+
+
+# -- main -------------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 6 trials, 1,500 rows")
+    ap.add_argument("--seeds", type=int, default=None, help="seeds per arm (10; quick 1)")
+    ap.add_argument("--trials", type=int, default=None, help="trials per run (40; quick 6)")
+    ap.add_argument("--rows", type=int, default=None, help="subsample the data to N rows (0: all 30,000)")
+    ap.add_argument("--out", type=Path, default=None)
+    args = apply_defaults(ap.parse_args(argv), FULL, QUICK)
+    out = args.out or (quick_out("time_to_quality") if args.quick else REPO / "benchmarks" / "results"
+                       / "time_to_quality.json")
+    os.environ.setdefault("JUPYTER_HPO_HOME", tempfile.mkdtemp(prefix="jupyter-hpo-ttq-"))
+    machine = machine_info(("optuna", "xgboost", "scikit-learn"))
+    workdir = Path(tempfile.mkdtemp(prefix="ttq-data-"))
+    data = data_file(args.rows, workdir)
+    spec = example_spec()
+    static = dict(spec["trial"]["hyperparameters"])
+    cv = CreditCV(data, static)
+    log(f"{args.seeds} seeds x {len(ARMS)} arms x {args.trials} trials, {len(cv.y)} rows, "
+        f"{static['folds']} folds; load {os.getloadavg()[0]:.1f}")
+    runs: dict[str, list[dict[str, Any]]] = {a: [] for a in ARMS}
+    for seed in range(args.seeds):
+        order = ARMS[seed % len(ARMS):] + ARMS[:seed % len(ARMS)]
+        for arm in order:
+            load = os.getloadavg()[0]
+            if arm.startswith("jhpo"):
+                run = run_jhpo(spec, data if args.rows else None, seed, args.trials,
+                               "kfold" if arm == "jhpo" else "kfold_wilcoxon")
+            else:
+                run = run_optuna(cv, spec["space"], seed, args.trials, prune=arm == "optuna_median")
+            run.update(seed=seed, arm=arm, load_at_start=load, best=best_value(run),
+                       pruned=sum(e["state"] == "pruned" for e in run["events"]))
+            runs[arm].append(run)
+            log(f"seed {seed} {arm}: {run['wall_s']:.1f} s, best {run['best']}, pruned {run['pruned']}")
+        if seed + 1 < args.seeds:  # what the seeds so far give, in case a long run is cut short
+            partial = summarise(runs, args, machine, len(cv.y), static)
+            partial["settings"]["seeds_done"] = seed + 1
+            write(out.with_suffix(".partial.json"), partial)
+    result = summarise(runs, args, machine, len(cv.y), static)
+    print(report(result))
+    write(out, result)
+    print(f"wrote {out}")
+    return 0
+
+
+def write(path: Path, result: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1), encoding="utf-8")
+
+
+def summarise(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, machine: dict[str, Any],
+              rows: int, static: dict[str, Any]) -> dict[str, Any]:
+    import warnings
+
+    from optuna.pruners import WilcoxonPruner
+
+    from jupyter_hpo.pruners import PairedFoldPruner
+
+    warnings.filterwarnings("ignore", message="WilcoxonPruner is experimental")
+
+    rng = random.Random(0)
+    bests = [r["best"] for r in runs["optuna_median"] if r["best"] is not None]
+    target = median(bests)
+    arms: dict[str, Any] = {}
+    for arm, rs in runs.items():
+        times = [time_to(r, target) for r in rs]
+        secs = [t for t, _ in times]
+        arms[arm] = {"median_s": median(secs), "interval_s": boot_interval(secs, rng), "times_s": secs,
+                     "reached": sum(ok for _, ok in times), "runs": len(rs),
+                     "wall_s": [r["wall_s"] for r in rs], "best": [r["best"] for r in rs],
+                     "pruned": [r["pruned"] for r in rs]}
+    base, ours = arms["optuna_median"]["times_s"], arms["jhpo"]["times_s"]
+    paired = replay(runs["optuna"], PairedFoldPruner)
+    wilcoxon = replay(runs["optuna"], lambda: WilcoxonPruner(p_threshold=0.1, n_startup_steps=2))
+    return {
+        "benchmark": "time_to_quality", "quick": bool(args.quick), "machine": machine,
+        "settings": {"seeds": args.seeds, "trials": args.trials, "rows": rows, "parallel": 2,
+                     "folds": static["folds"], "bootstrap": BOOT},
+        "target": {"auc": target, "definition": "median over seeds of optuna_median's best AUC after its trials",
+                   "optuna_median_bests": bests},
+        "arms": arms,
+        "speedup_vs_optuna_median": median(base) / median(ours),
+        "speedup_interval": boot_speedup(base, ours, rng),
+        "false_prune_rate": paired["false_prune_rate"],
+        "false_prune": {"kfold": paired, "kfold_wilcoxon": wilcoxon},
+        "runs": runs,
+    }
+
+
+def report(r: dict[str, Any]) -> str:
+    s = r["settings"]
+    head = (f"time to quality: {s['seeds']} seeds x {s['trials']} trials, {s['rows']} rows, {s['folds']}-fold CV, "
+            f"2 trials at a time; load at start {r['machine']['loadavg_at_start'][0]:.1f} "
+            f"on {r['machine']['cpu_count']} CPUs")
+    lines = [head,
+             f"target AUC {r['target']['auc']:.5f} (median best of Optuna TPE + MedianPruner)", "",
+             f"{'arm':<15}{'median s':>10}{'95% interval':>20}{'reached':>9}{'median wall s':>15}{'pruned':>8}"]
+    for arm, a in r["arms"].items():
+        lo, hi = a["interval_s"]
+        lines.append(f"{arm:<15}{a['median_s']:>10.1f}{f'{lo:.1f}-{hi:.1f}':>20}{a['reached']:>5}/{a['runs']:<3}"
+                     f"{median(a['wall_s']):>15.1f}{median([float(p) for p in a['pruned']]):>8.1f}")
+    lo, hi = r["speedup_interval"]
+    speedup = (f"speedup vs Optuna TPE + MedianPruner (jhpo): {r['speedup_vs_optuna_median']:.2f}x "
+               f"(95% interval {lo:.2f}-{hi:.2f}; goal 1.5x)")
+    lines += ["", speedup, "",
+              "false-prune rate (replayed on the complete optuna runs; goal < 5%)"]
+    for name, f in r["false_prune"].items():
+        lines.append(f"  {name:<15} {f['false_prunes']}/{f['pruned']} pruned trials would have beaten the best "
+                     f"= {100 * f['false_prune_rate']:.1f}%; pruned after fold {f['pruned_after_fold']}; "
+                     f"{100 * f['folds_saved_fraction']:.0f}% of {f['trials']} trials' folds saved")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
