@@ -67,6 +67,7 @@ _SIM_COUNTS = ("warm_pool_quota", "instance_limit", "spot_interruptions")
 #: The settings ``backend.options.simulate`` accepts (the simulated SageMaker's arguments but
 #: ``clock`` and ``region``, which come from ``speed`` and ``backend.options.region``).
 SIM_FIELDS = frozenset({"speed", "executor", "metric_fn", "s3_root", "seed", "account", "spot_savings",
+                        "kms_required_buckets",
                         *_SIM_DURATIONS, *_SIM_COUNTS})
 _SIM = "backend.options.simulate"
 
@@ -173,6 +174,9 @@ def check_simulate(value: Any) -> None:
     if value.get("metric_fn") is not None and not callable(value["metric_fn"]):
         raise _fail(f"{_SIM}.metric_fn", "must be a callable (Python only) or null", value["metric_fn"])
     _check_s3_root(value.get("s3_root"))
+    buckets = value.get("kms_required_buckets", [])
+    if not isinstance(buckets, (list, tuple)) or not all(isinstance(b, str) and b for b in buckets):
+        raise _fail(f"{_SIM}.kms_required_buckets", "must be a list of bucket names", buckets)
     seed = value.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, (int, str)):
         raise _fail(f"{_SIM}.seed", "must be an integer or a string", seed)

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from optuna.trial import FrozenTrial
 
-__all__ = ["launch", "attach", "attach_amt", "list_jobs", "compare", "estimate", "Job", "TrialFeed", "open_store"]
+__all__ = ["launch", "attach", "attach_amt", "list_jobs", "compare", "estimate", "plan", "Job", "TrialFeed",
+           "open_store"]
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +224,19 @@ def estimate(**inputs: Any) -> dict[str, Any]:
     from jupyter_hpo.estimate import estimate as run
 
     return run(**inputs)
+
+
+def plan(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str], *,
+         backend: str | None = None) -> dict[str, Any]:
+    """The exact requests a SageMaker backend would send first, fully validated, without calling AWS
+    (:func:`jupyter_hpo.sagemaker.plan.plan`). Raises :class:`SpecError` for anything AWS would refuse."""
+    from jupyter_hpo.sagemaker.plan import plan as run
+
+    if isinstance(spec, (str, os.PathLike)):
+        spec = TuningSpec.from_file(spec)
+    elif not isinstance(spec, TuningSpec):
+        spec = TuningSpec.from_dict(dict(spec))
+    return run(spec.replace(backend=backend) if backend else spec)
 
 
 def attach(name: str, store: Store | str | None = None) -> Job:

@@ -63,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     amt.add_argument("--detach", action="store_true", help="return once the mirror has started")
     amt.add_argument("--json", action="store_true")
 
+    from jupyter_hpo.sagemaker.plan import add_plan_parser
+
+    add_plan_parser(sub)
     est = sub.add_parser("estimate", help="simulate a SageMaker campaign: wall time and cost with and without "
                                           "warm pools")
     add_estimate_arguments(est)
@@ -235,6 +238,15 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"launch": _cmd_launch, "list": _cmd_list, "show": _cmd_show, "stop": _cmd_stop, "resume": _cmd_resume,
              "estimate": _cmd_estimate, "attach-amt": _cmd_attach_amt, "store": _cmd_store}
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from jupyter_hpo.sagemaker.plan import cmd_plan
+
+    return cmd_plan(args)
+
+
+_COMMANDS["plan"] = _cmd_plan
 
 
 # -- progress display ------------------------------------------------------------------------------

@@ -262,6 +262,28 @@ _COMMANDS: dict[str, _Command] = {
 }
 
 
+
+def _plan(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Any:
+    from jupyter_hpo import api
+    from jupyter_hpo.sagemaker.plan import format_plan
+
+    result = api.plan(args.spec, backend=args.backend)
+    if args.json:
+        return result
+    print(format_plan(result))
+    return None
+
+
+def _plan_arguments(p: _Parser) -> None:
+    from jupyter_hpo.sagemaker.plan import add_plan_arguments
+
+    add_plan_arguments(p)
+
+
+_COMMANDS["plan"] = _Command(_plan, "the SageMaker requests a spec would send, validated, without calling AWS "
+                                    "(--json: as a dict)", _plan_arguments)
+
+
 def _help_text() -> str:
     width = max(map(len, _COMMANDS))
     lines = [f"  {name:<{width}}  {command.summary}" for name, command in _COMMANDS.items()]

@@ -91,6 +91,7 @@ def _mirror_spec(desc: dict[str, Any], config: dict[str, Any], definition: dict[
         "keep_alive_s": 0,
         "max_run_s": (definition.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds"),
         "output_path": (definition.get("OutputDataConfig") or {}).get("S3OutputPath"),
+        "kms_key_id": (definition.get("OutputDataConfig") or {}).get("KmsKeyId") or None,
         "inputs": {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"]
                    for c in definition.get("InputDataConfig") or [] if "S3DataSource" in c.get("DataSource", {})},
         "subnets": vpc.get("Subnets"),
@@ -98,6 +99,7 @@ def _mirror_spec(desc: dict[str, Any], config: dict[str, Any], definition: dict[
         "enable_network_isolation": definition.get("EnableNetworkIsolation"),
         "encrypt_inter_container_traffic": definition.get("EnableInterContainerTrafficEncryption"),
         "spot": definition.get("EnableManagedSpotTraining"),
+        "max_wait_s": (definition.get("StoppingCondition") or {}).get("MaxWaitTimeInSeconds"),
         "environment": definition.get("Environment"),
     }
     static = {k: v for k, v in (definition.get("StaticHyperParameters") or {}).items()

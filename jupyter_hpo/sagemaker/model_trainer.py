@@ -35,6 +35,8 @@ def options_from_model_trainer(trainer: Any, **overrides: Any) -> dict[str, Any]
         "spot": get(trainer, "compute", "enable_managed_spot_training"),
         "max_run_s": get(trainer, "stopping_condition", "max_runtime_in_seconds"),
         "output_path": get(trainer, "output_data_config", "s3_output_path"),
+        "kms_key_id": get(trainer, "output_data_config", "kms_key_id"),
+        "max_wait_s": get(trainer, "stopping_condition", "max_wait_time_in_seconds"),
         "environment": get(trainer, "environment"),
         "subnets": get(trainer, "networking", "subnets"),
         "security_group_ids": get(trainer, "networking", "security_group_ids"),

@@ -71,6 +71,7 @@ class SageMakerOptions:
     instance_count: int = 1
     volume_size_gb: int = 30
     volume_kms_key_id: str | None = None
+    kms_key_id: str | None = None
     keep_alive_s: int = 600
     max_run_s: int = 3600
     s3_prefix: str | None = None
@@ -102,7 +103,7 @@ class SageMakerOptions:
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise _fail(name, "must be a non-empty string", value)
 
-        for name in ("role", "region", "profile", "image", "framework", "framework_version", "volume_kms_key_id",
+        for name in ("role", "region", "profile", "image", "framework", "framework_version", "volume_kms_key_id", "kms_key_id",
                      "s3_prefix", "output_path", "source_dir", "attach"):
             opt_str(name)
         if self.role is not None and not _ROLE.fullmatch(self.role):
@@ -199,6 +200,17 @@ class SageMakerOptions:
             raise SpecError("`backend.options.s3_prefix` is required: an s3://bucket/prefix for the job's code "
                             "and output.")
         return f"{self.s3_prefix.rstrip('/')}/{job}/source/sourcedir.tar.gz"
+
+    def output_config(self, job: str) -> dict[str, str]:
+        """``OutputDataConfig``: where each trial's model goes, encrypted with ``kms_key_id`` when set."""
+        out = {"S3OutputPath": self.output_uri(job)}
+        if self.kms_key_id:
+            out["KmsKeyId"] = self.kms_key_id
+        return out
+
+    def upload_encryption(self) -> dict[str, str]:
+        """``PutObject`` arguments that encrypt the code upload with ``kms_key_id`` (SSE-KMS), or none."""
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id} if self.kms_key_id else {}
 
     def output_uri(self, job: str) -> str:
         if self.output_path:

@@ -90,7 +90,7 @@ def upload_source(s3: Any, spec: TuningSpec, opts: SageMakerOptions, code_uri: s
     bucket, key = split_s3(code_uri)
     body = package_source(source_dir, spec)
     try:
-        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        s3.put_object(Bucket=bucket, Key=key, Body=body, **opts.upload_encryption())
     except Exception as e:
         raise BackendError(f"could not upload the training code to {code_uri}: "
                            f"{explain_client_error(e, opts)}") from None

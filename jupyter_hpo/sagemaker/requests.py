@@ -100,7 +100,7 @@ def training_job_request(spec: TuningSpec, opts: SageMakerOptions, *, job_name: 
         "AlgorithmSpecification": {"TrainingImage": opts.training_image(), "TrainingInputMode": "File",
                                    "MetricDefinitions": metric_definitions(spec)},
         "HyperParameters": hyper,
-        "OutputDataConfig": {"S3OutputPath": opts.output_uri(spec.name)},
+        "OutputDataConfig": opts.output_config(spec.name),
         "ResourceConfig": resource,
         "StoppingCondition": {"MaxRuntimeInSeconds": max_run_s(spec, opts)},
         "EnableNetworkIsolation": opts.enable_network_isolation,

@@ -106,7 +106,7 @@ def _training_definition(spec: TuningSpec, opts: SageMakerOptions, code_uri: str
         "AlgorithmSpecification": {"TrainingImage": opts.training_image(), "TrainingInputMode": "File",
                                    "MetricDefinitions": metric_definitions(spec)},
         "RoleArn": opts.role,
-        "OutputDataConfig": {"S3OutputPath": opts.output_uri(spec.name)},
+        "OutputDataConfig": opts.output_config(spec.name),
         "ResourceConfig": resource_config(opts),
         "StoppingCondition": stopping,
         "EnableNetworkIsolation": opts.enable_network_isolation,

@@ -27,8 +27,9 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
 class S3Store:
     """A little of S3 on files: object ``key`` of ``bucket`` is the file ``root/bucket/key``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, kms_required: tuple[str, ...] = ()) -> None:
         self.root = root
+        self.kms_required = frozenset(kms_required)
 
     def path(self, bucket: str, key: str) -> Path:
         parts = key.split("/")
@@ -66,6 +67,9 @@ class S3Store:
 
     def put_object(self, now: float, p: dict[str, Any]) -> dict[str, Any]:
         """PutObject; a bucket exists as soon as it holds an object."""
+        if p["Bucket"] in self.kms_required and p.get("ServerSideEncryption") != "aws:kms":
+            raise ApiError("AccessDenied", "Access Denied (the bucket policy denies s3:PutObject without "
+                                           "s3:x-amz-server-side-encryption = aws:kms)", 403)
         self.write(p["Bucket"], p["Key"], p.get("Body", b""))
         return {"ETag": self._meta(self.path(p["Bucket"], p["Key"]), p.get("Body", b""))["ETag"]}
 

@@ -128,6 +128,7 @@ class SimulatedSageMaker(TrainingJobs, WarmPools, Executors, TuningJobs):
             one second into training; capacity never comes back, so each ends at its
             ``MaxWaitTimeInSeconds`` as ``Stopped``/``MaxWaitTimeExceeded``.
         spot_savings: the fraction of a spot job's training time that is not billed.
+        kms_required_buckets: buckets whose policy denies a PutObject without SSE-KMS (AccessDenied).
 
     Raises:
         ValueError: for a negative duration or limit, an unknown executor, or "script" with a VirtualClock.
@@ -146,7 +147,8 @@ class SimulatedSageMaker(TrainingJobs, WarmPools, Executors, TuningJobs):
                  upload_s: float = 5.0, training_s: float | Callable[[random.Random, dict[str, str]], float] = 60.0,
                  metric_fn: MetricFn | None = None, executor: str = "model", warm_pool_quota: int | None = None,
                  instance_limit: int | None = None, s3_root: str | os.PathLike[str] | None = None,
-                 seed: int = 0, spot_interruptions: int | None = 0, spot_savings: float = 0.7) -> None:
+                 seed: int = 0, spot_interruptions: int | None = 0, spot_savings: float = 0.7,
+                 kms_required_buckets: tuple[str, ...] | list[str] = ()) -> None:
         limits = {"cold_startup_s": cold_startup_s, "warm_startup_s": warm_startup_s, "download_s": download_s,
                   "upload_s": upload_s, "warm_pool_quota": warm_pool_quota, "instance_limit": instance_limit,
                   "training_s": None if callable(training_s) else training_s}
@@ -168,7 +170,7 @@ class SimulatedSageMaker(TrainingJobs, WarmPools, Executors, TuningJobs):
         self._tmp = Path(tempfile.mkdtemp(prefix="jupyter-hpo-sim-"))
         # removes the temporary files on close(), on garbage collection or at exit, whichever comes first
         self._remove_tmp = weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
-        self._s3 = S3Store(Path(s3_root) if s3_root is not None else self._tmp / "s3")
+        self._s3 = S3Store(Path(s3_root) if s3_root is not None else self._tmp / "s3", tuple(kms_required_buckets))
         self._logs = LogStore(region, account)
         self._lock = threading.RLock()
         super().__init__()  # the event queue
