@@ -394,9 +394,9 @@ def test_stop_sends_one_stop_and_stopped_trials_arrive_interrupted(stubbed) -> N
     backend.clients.sagemaker.meta.events.register(
         "before-parameter-build.sagemaker.StopHyperParameterTuningJob", lambda **kw: calls.append("stop"))
     stubber.add_response("stop_hyper_parameter_tuning_job", {}, {"HyperParameterTuningJobName": "credit-amt"})
-    assert backend.cancel_all("interrupted: the job was stopped") == []
-    assert backend.cancel_all("interrupted: the job was stopped") == []
-    assert calls == ["stop"]
+    backend.cancel_all(events, "interrupted: the job was stopped")
+    backend.cancel_all(events, "interrupted: the job was stopped")
+    assert calls == ["stop"] and events.outcomes == []  # the stopped trials arrive through poll
 
     stubber.add_response("describe_hyper_parameter_tuning_job", tuning_desc("Stopped"))
     stubber.add_response("list_training_jobs_for_hyper_parameter_tuning_job", {
@@ -413,9 +413,10 @@ def test_stopping_a_finished_tuning_job_is_fine(stubbed) -> None:
     backend, stubber, _logs, _clock = stubbed
     stubber.add_client_error("stop_hyper_parameter_tuning_job", "ValidationException",
                              "The job is not in progress", 400)
-    assert backend.cancel_all("stopped") == []
-    assert backend.cancel_all("stopped") == []
-    assert backend._pending_notes == []
+    events = Events()
+    backend.cancel_all(events, "stopped")
+    backend.cancel_all(events, "stopped")
+    assert events.outcomes == [] and events.notes == []
 
 
 def test_a_completed_job_without_the_metric_fails_with_the_regex(stubbed) -> None:
@@ -449,11 +450,12 @@ def test_adopted_training_jobs_are_not_mirrored_again(stubbed) -> None:
     assert [a["worker"] for _, a in events.trials] == ["credit-amt-002"]
 
 
-def test_submit_is_refused(stubbed) -> None:
+def test_amt_is_a_mirror_that_takes_no_submissions(stubbed) -> None:
+    from jupyter_hpo.backends import ExecutorBackend, MirrorBackend
+
     backend = stubbed[0]
-    assert backend.free_slots() == 0
-    with pytest.raises(BackendError, match="takes no submissions"):
-        backend.submit(None)  # type: ignore[arg-type]
+    assert isinstance(backend, MirrorBackend) and not isinstance(backend, ExecutorBackend)
+    assert not hasattr(backend, "submit") and not hasattr(backend, "free_slots")
 
 
 # -- moto: create, describe, S3 ------------------------------------------------------------------------
@@ -598,7 +600,8 @@ def test_an_attached_tuning_job_is_not_stopped_only_unmirrored(script: Path, tmp
             "TrainingJobSummaries": [job_summary("credit-amt-001", "InProgress", TUNED_1)]}, LIST_PARAMS)
         backend.start()  # no upload, no create: only a describe
         backend.poll(events, timeout=0.2)
-        (outcome,) = backend.cancel_all("interrupted: the job was stopped")  # and no StopHyperParameterTuningJob
+        backend.cancel_all(events, "interrupted: the job was stopped")  # and no StopHyperParameterTuningJob
+        (outcome,) = events.outcomes
         stubber.assert_no_pending_responses()
     assert (outcome.key, outcome.state, outcome.interrupted) == (0, "failed", True)
     assert backend.done() == ("stopped", "stopped mirroring; the tuning job credit-amt goes on in SageMaker")

@@ -199,7 +199,9 @@ def test_cancel_all_interrupts_running_trials(tmp_path, backends):
     for key in range(2):
         backend.submit(TrialRequest(key=key, params={"x": 0.5, "sleep": 30}))
     assert backend.running() == 2 and backend.free_slots() == 0
-    outcomes = backend.cancel_all("interrupted: test")
+    events = Events()
+    backend.cancel_all(events, "interrupted: test")
+    outcomes = list(events.outcomes.values())
     assert sorted(o.key for o in outcomes) == [0, 1]
     assert all(o.interrupted and o.state == "failed" and o.error == "interrupted: test" for o in outcomes)
     assert backend.running() == 0

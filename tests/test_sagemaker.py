@@ -399,7 +399,8 @@ def test_cancel_stops_running_jobs_and_close_releases_their_pools(tmp_path):
     jobs = [c["TrainingJobName"] for c in h.created]
     for job in jobs:
         h.stub["sm"].add_response("stop_training_job", {}, expected_params={"TrainingJobName": job})
-    outcomes = h.backend.cancel_all("interrupted: the job was stopped")
+    h.backend.cancel_all(h.events, "interrupted: the job was stopped")
+    outcomes = h.events.outcomes
     assert [(o.key, o.state, o.interrupted) for o in outcomes] == [(0, "failed", True), (1, "failed", True)]
     # close: the first is still stopping, then both pools are Available and are released
     h.stub["sm"].add_response("describe_training_job", describe(jobs[0], "Stopping", "Stopping"))
@@ -701,7 +702,8 @@ def test_expired_credentials_mid_job_cancel_and_close_report_instead_of_raising(
         h.poll()
     # the runner then cancels and closes: neither may raise, both say what is left running or billing
     h.stub["sm"].add_client_error("stop_training_job", "ExpiredTokenException", "The security token expired")
-    (outcome,) = h.backend.cancel_all("interrupted: the runner failed")
+    h.backend.cancel_all(h.events, "interrupted: the runner failed")
+    (outcome,) = h.events.outcomes
     assert outcome.interrupted
     h.stub["sm"].add_client_error("describe_training_job", "ExpiredTokenException", "The security token expired")
     h.backend.close()

@@ -1,5 +1,6 @@
-"""Backends run trials: ``local`` (a warm pool of processes here), ``sagemaker`` (one training job
-per trial on SageMaker warm pools) and ``amt`` (SageMaker Automatic Model Tuning, mirrored).
+"""Backends run trials: ``local`` (a warm pool of processes here) and ``sagemaker`` (one training job
+per trial on SageMaker warm pools) are executors (:class:`ExecutorBackend`); ``amt`` (SageMaker
+Automatic Model Tuning) is a mirror (:class:`MirrorBackend`).
 
 Backends are looked up by name and imported only when used.
 """
@@ -9,7 +10,17 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from jupyter_hpo.backends._base import Assignment, Backend, TrialEvents, TrialOutcome, TrialRequest
+from jupyter_hpo.backends._base import (
+    Assignment,
+    Backend,
+    EventLog,
+    ExecutorBackend,
+    MirrorBackend,
+    MirrorEvents,
+    TrialEvents,
+    TrialOutcome,
+    TrialRequest,
+)
 from jupyter_hpo.exceptions import BackendError
 
 if TYPE_CHECKING:
@@ -17,7 +28,8 @@ if TYPE_CHECKING:
 
     from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["Backend", "TrialRequest", "Assignment", "TrialOutcome", "TrialEvents", "create_backend", "backend_class", "REGISTRY"]
+__all__ = ["Backend", "ExecutorBackend", "MirrorBackend", "TrialRequest", "Assignment", "TrialOutcome", "TrialEvents",
+           "MirrorEvents", "EventLog", "create_backend", "backend_class", "REGISTRY"]
 
 #: name -> "module:class", imported lazily.
 REGISTRY = {

@@ -1,8 +1,23 @@
-"""What every backend implements: where and how a trial runs. Sampling and pruning are not here."""
+"""What every backend implements: where and how a trial runs. Sampling and pruning are not here.
+
+There are two kinds of backend, each with its own ABC and events protocol:
+
+* an **executor** (:class:`ExecutorBackend`: ``local``, ``sagemaker``) runs the trials the runner's
+  optimizer proposes: the runner calls :meth:`~ExecutorBackend.submit` while
+  :meth:`~ExecutorBackend.free_slots` is positive, and the backend tells :class:`TrialEvents` what happens;
+* a **mirror** (:class:`MirrorBackend`: ``amt``) follows trials a service proposes by itself: it announces
+  each one with :meth:`MirrorEvents.on_external_trial` and says when the job is over with
+  :meth:`~MirrorBackend.done`.
+
+Both report only through the events they are given: every trial a backend started ends exactly once
+in ``on_finish``, from ``poll`` or :meth:`~Backend.cancel_all` alike.
+(``tests/test_backend_conformance.py`` holds the contract every implementation passes.)
+"""
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -10,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["Backend", "TrialRequest", "Assignment", "TrialOutcome", "TrialEvents"]
+__all__ = ["Backend", "ExecutorBackend", "MirrorBackend", "TrialRequest", "Assignment", "TrialOutcome",
+           "TrialEvents", "MirrorEvents", "EventLog"]
 
 
 @dataclass(frozen=True)
@@ -51,20 +67,56 @@ class TrialOutcome:
 
 
 class TrialEvents(Protocol):
-    """What a backend tells the runner while it polls."""
+    """What a backend tells the runner (from ``poll`` and ``cancel_all``)."""
 
     def on_report(self, key: int, step: int, value: float) -> bool:
-        """An intermediate value; returns True when the trial should be pruned."""
+        """An intermediate value of trial ``key``; returns True when the trial should be pruned (an
+        executor then stops it and finishes it as ``pruned``)."""
 
     def on_finish(self, outcome: TrialOutcome) -> None:
-        """A trial ended (including crashes, time-outs and cancellations)."""
+        """A trial ended (including crashes, time-outs and cancellations): once per trial, never again."""
 
     def on_note(self, text: str) -> None:
         """Something the user should know about the job (kept in the job's ``notes``)."""
 
 
+class MirrorEvents(TrialEvents, Protocol):
+    """What a mirror backend tells the runner: the trial events, and the trials the service started."""
+
+    def on_external_trial(self, params: dict[str, Any], attrs: dict[str, Any]) -> int:
+        """A trial the service started by itself: record it as running; returns its key for later events."""
+
+
+class EventLog:
+    """Events that keep what a backend delivers, for code that drives a backend without a runner
+    (the estimator, ``release_orphans``, tests).
+
+    Args:
+        prune: the answer to every ``on_report``, or a function of ``(key, step, value)`` giving it.
+    """
+
+    def __init__(self, prune: bool | Callable[[int, int, float], bool] = False) -> None:
+        self.prune = prune
+        self.reports: list[tuple[int, int, float]] = []
+        self.outcomes: list[TrialOutcome] = []
+        self.notes: list[str] = []
+
+    def on_report(self, key: int, step: int, value: float) -> bool:
+        self.reports.append((key, step, value))
+        return bool(self.prune(key, step, value) if callable(self.prune) else self.prune)
+
+    def on_finish(self, outcome: TrialOutcome) -> None:
+        self.outcomes.append(outcome)
+
+    def on_note(self, text: str) -> None:
+        self.notes.append(text)
+
+
 class Backend(abc.ABC):
-    """Runs trials. The runner calls ``submit`` while ``free_slots() > 0`` and ``poll`` in a loop.
+    """What both kinds of backend share: construction, checks, recovery, stopping and closing.
+
+    A backend is one of :class:`ExecutorBackend` or :class:`MirrorBackend`; the runner tells them
+    apart with ``isinstance``.
 
     Args:
         spec: the validated job spec.
@@ -84,12 +136,14 @@ class Backend(abc.ABC):
         return spec
 
     def summary(self) -> dict[str, Any]:
-        """Job-level facts the runner stores as the job's ``backend`` attribute (e.g. warm-pool cost)."""
+        """Job-level facts the runner stores as the job's ``backend`` attribute (e.g. warm-pool cost);
+        JSON-able."""
         return {}
 
     def recover(self, trials: list[Any]) -> None:
         """Called before :meth:`start` on a resumed job with its stored trials (Optuna ``FrozenTrial``s),
-        so a backend can take over what a dead runner left behind (e.g. warm pools)."""
+        so a backend can take over what a dead runner left behind (e.g. warm pools). A finished trial
+        is never run again: only the runner decides what to run."""
 
     @classmethod
     def release_orphans(cls, spec: TuningSpec, trials: list[Any]) -> list[str]:
@@ -97,7 +151,25 @@ class Backend(abc.ABC):
         return []
 
     def start(self) -> None:
-        """Prepare workers before the first trial (a warm pool starts its processes here)."""
+        """Prepare before the first poll (a warm pool starts its processes here)."""
+
+    @abc.abstractmethod
+    def running(self) -> int:
+        """How many trials are running (started and not yet finished through the events)."""
+
+    @abc.abstractmethod
+    def cancel_all(self, events: TrialEvents, reason: str) -> None:
+        """Stop every running trial; each is finished through ``events.on_finish`` as failed with
+        ``interrupted=True`` and ``error`` giving ``reason`` (a mirror may instead stop the service,
+        whose trials then finish through ``poll``). Calling it again does no harm."""
+
+    def close(self) -> None:
+        """Release every worker (processes, warm pools). Calling it again does no harm."""
+
+
+class ExecutorBackend(Backend):
+    """Runs the trials the runner proposes. The runner calls :meth:`submit` while ``free_slots() > 0``
+    and :meth:`poll` in a loop."""
 
     @abc.abstractmethod
     def free_slots(self) -> int:
@@ -105,19 +177,30 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def submit(self, request: TrialRequest) -> Assignment:
-        """Start a trial; never blocks for the trial itself."""
+        """Start a trial; never blocks for the trial itself. Its end reaches ``on_finish`` later."""
 
     @abc.abstractmethod
     def poll(self, events: TrialEvents, timeout: float) -> None:
         """Wait up to ``timeout`` seconds and deliver what happened to ``events``."""
 
-    @abc.abstractmethod
-    def cancel_all(self, reason: str) -> list[TrialOutcome]:
-        """Stop every running trial; return their outcomes (failed, ``interrupted=True``)."""
+
+class MirrorBackend(Backend):
+    """Follows the trials a service proposes by itself (SageMaker AMT); the runner only records them.
+
+    The runner calls :meth:`adopt` (on a resumed job) and :meth:`start`, then :meth:`poll` until
+    :meth:`done` gives the job's end and no mirrored trial is open.
+    """
 
     @abc.abstractmethod
-    def running(self) -> int:
-        """How many trials are running."""
+    def poll(self, events: MirrorEvents, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds; announce new trials with ``events.on_external_trial`` and
+        deliver what happened to them."""
 
-    def close(self) -> None:
-        """Release every worker (processes, warm pools)."""
+    @abc.abstractmethod
+    def done(self) -> tuple[str, str] | None:
+        """None while the service goes on; else the job's ``(status, reason)``."""
+
+    @abc.abstractmethod
+    def adopt(self, records: dict[str, int]) -> None:
+        """Trials (worker name -> trial number) a previous runner already recorded to the end: they are
+        not announced again when this runner resumes the job."""

@@ -30,7 +30,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyter_hpo.backends._base import Assignment, Backend, TrialEvents, TrialOutcome, TrialRequest
+from jupyter_hpo.backends._base import Assignment, ExecutorBackend, TrialEvents, TrialOutcome, TrialRequest
 from jupyter_hpo.backends._proctree import descendants, end_process_tree
 from jupyter_hpo.backends._worker import worker_main
 
@@ -90,7 +90,7 @@ def _describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
-class LocalBackend(Backend):
+class LocalBackend(ExecutorBackend):
     """A pool of ``budget.max_parallel`` worker processes (see the module docstring).
 
     Example:
@@ -253,15 +253,12 @@ class LocalBackend(Backend):
         self._fill()
 
     def _fail(self, proc: _Proc, events: TrialEvents, reason: str, *, traceback: str | None = None,
-              interrupted: bool = False) -> TrialOutcome | None:
+              interrupted: bool = False) -> None:
         request = proc.task
         self._replace(proc)
-        if request is None:
-            return None
-        outcome = TrialOutcome(key=request.key, state="failed", error=reason, traceback=traceback,
-                               run_s=time.time() - proc.dispatched_at, interrupted=interrupted)
-        events.on_finish(outcome)
-        return outcome
+        if request is not None:
+            events.on_finish(TrialOutcome(key=request.key, state="failed", error=reason, traceback=traceback,
+                                          run_s=time.time() - proc.dispatched_at, interrupted=interrupted))
 
     @staticmethod
     def _rss(proc: _Proc) -> float:
@@ -293,21 +290,11 @@ class LocalBackend(Backend):
                            f"{self._memory_bytes / 2**20:.0f} MB (warm_pool.max_memory_mb)")
 
     # -- shutdown ------------------------------------------------------------------------------
-    def cancel_all(self, reason: str) -> list[TrialOutcome]:
-        outcomes = []
-
-        class _Collect:
-            def on_report(self, key: int, step: int, value: float) -> bool:
-                return True
-
-            def on_finish(self, outcome: TrialOutcome) -> None:
-                outcomes.append(outcome)
-
+    def cancel_all(self, events: TrialEvents, reason: str) -> None:
         warm, self._warm = self._warm, False  # no replacements for cancelled workers
         for proc in [p for p in self._procs if p.task is not None]:
-            self._fail(proc, _Collect(), reason, interrupted=True)
+            self._fail(proc, events, reason, interrupted=True)
         self._warm = warm
-        return outcomes
 
     def close(self) -> None:
         self._warm = False  # no replacements from here on

@@ -23,7 +23,15 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from jupyter_hpo.backends import TrialOutcome, TrialRequest, backend_class, create_backend
+from jupyter_hpo.backends import (
+    Backend,
+    ExecutorBackend,
+    MirrorBackend,
+    TrialOutcome,
+    TrialRequest,
+    backend_class,
+    create_backend,
+)
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.runner._lock import RunnerLock
 from jupyter_hpo.runner._log import Reserve, log_max_bytes, rotate_if_large
@@ -111,8 +119,8 @@ class Runner:
         self.study_id = store.study_id(name)
         attrs = store.job_attrs(name)
         self.spec = TuningSpec.from_stored(attrs["spec"], store.job_dir(name))
-        #: the backend proposes the trials itself (SageMaker AMT); the runner mirrors them
-        self.external = bool(getattr(backend_class(self.spec.backend), "proposes_trials", False))
+        #: the backend mirrors the trials a service proposes (SageMaker AMT): the runner only records them
+        self.mirroring = issubclass(backend_class(self.spec.backend), MirrorBackend)
         self.distributions = self.spec.space.to_optuna()
         self.brain = optuna.create_study(
             direction=self.spec.objective.direction, sampler=make_sampler(self.spec), pruner=make_pruner(self.spec)
@@ -148,7 +156,7 @@ class Runner:
                 continue
             self.brain.add_trial(t)
             if t.user_attrs.get("interrupted"):
-                if t.number not in rerun and not self.external:  # run it again, once, with the same parameters
+                if t.number not in rerun and not self.mirroring:  # run it again, once, with the same parameters
                     self.brain.enqueue_trial(t.params, user_attrs={"rerun_of": t.number})
                 continue
             self.n_counted += 1
@@ -183,10 +191,10 @@ class Runner:
             self._load_history()
             backend = create_backend(self.spec, self.store.job_dir(self.name))
             backend.recover(self.store.trials(self.name))
-            adopt = getattr(backend, "adopt", None)
-            if adopt is not None:  # a backend that proposes trials must not mirror again what is stored
-                adopt({t.user_attrs["worker"]: t.number for t in self.store.trials(self.name)
-                       if t.state.is_finished() and not t.user_attrs.get("interrupted") and t.user_attrs.get("worker")})
+            if isinstance(backend, MirrorBackend):  # a mirror must not announce again what is stored
+                backend.adopt({t.user_attrs["worker"]: t.number for t in self.store.trials(self.name)
+                               if t.state.is_finished() and not t.user_attrs.get("interrupted")
+                               and t.user_attrs.get("worker")})
             backend.start()
             self._loop(backend, started)
         except Exception as e:  # noqa: BLE001 - whatever happens, the job must not stay "running"
@@ -194,8 +202,7 @@ class Runner:
             self.end = ("failed", f"the runner failed: {type(e).__name__}: {e}")
             if backend is not None:
                 try:
-                    for outcome in backend.cancel_all("interrupted: the runner failed"):
-                        self.on_finish(outcome)
+                    backend.cancel_all(self, "interrupted: the runner failed")
                 except Exception:  # noqa: BLE001 - the job's end must be recorded whatever happens
                     log.exception("cancelling the running trials failed")
         finally:
@@ -233,7 +240,7 @@ class Runner:
         except Exception as e:  # noqa: BLE001 - nothing more can be done; the job will show as stale
             log.error("the job's end could not be recorded either: %s", error_text(e))
 
-    def _loop(self, backend: Any, started: float) -> None:
+    def _loop(self, backend: ExecutorBackend | MirrorBackend, started: float) -> None:
         next_beat = next_check = 0.0
         while True:
             now = time.time()
@@ -245,24 +252,32 @@ class Runner:
                 self.writer.put(self._beat, now)
                 rotate_if_large(self.log_path, self.log_max)
             if self.end is not None and self.end[0] in ("stopped", "failed") or self._time_up(started, now):
-                for outcome in backend.cancel_all(self._cancel_reason()):
-                    self.on_finish(outcome)
-            if self.external:  # the backend proposes trials and says when the job is over
-                done = backend.done()
-                if done is not None and not self.live:
-                    self.end = done if self.end is None or self.end[0] == "completed" else self.end
-                    return
-                backend.poll(self, timeout=0.2)
-                continue
-            throttled = self.writer.backlog() >= _MAX_BACKLOG  # let the store catch up first
-            while (not throttled and self.end is None and backend.free_slots() > 0
-                   and self.n_counted + len(self.live) < self.max_trials):
-                self._dispatch(backend)
-                throttled = self.writer.backlog() >= _MAX_BACKLOG
-            if not self.live and (self.end is not None or self.n_counted >= self.max_trials):
-                self.end = self.end or ("completed", f"budget of {self.max_trials} trials reached")
+                backend.cancel_all(self, self._cancel_reason())  # the trials end through on_finish
+            over = self._mirror_round(backend) if isinstance(backend, MirrorBackend) else self._round(backend)
+            if over:
                 return
-            backend.poll(self, timeout=0.05 if self.live or throttled else 0.2)
+
+    def _round(self, backend: ExecutorBackend) -> bool:
+        """Submit while slots and budget allow, then poll; True once the job is over."""
+        throttled = self.writer.backlog() >= _MAX_BACKLOG  # let the store catch up first
+        while (not throttled and self.end is None and backend.free_slots() > 0
+               and self.n_counted + len(self.live) < self.max_trials):
+            self._dispatch(backend)
+            throttled = self.writer.backlog() >= _MAX_BACKLOG
+        if not self.live and (self.end is not None or self.n_counted >= self.max_trials):
+            self.end = self.end or ("completed", f"budget of {self.max_trials} trials reached")
+            return True
+        backend.poll(self, timeout=0.05 if self.live or throttled else 0.2)
+        return False
+
+    def _mirror_round(self, backend: MirrorBackend) -> bool:
+        """Poll a backend that proposes the trials itself; True once it says the job is over and no trial is open."""
+        done = backend.done()
+        if done is not None and not self.live:
+            self.end = done if self.end is None or self.end[0] == "completed" else self.end
+            return True
+        backend.poll(self, timeout=0.2)
+        return False
 
     def _beat(self, now: float) -> None:
         self.store.set_job_attrs(self.name, heartbeat=now)
@@ -274,7 +289,7 @@ class Runner:
         self.notes = (self.notes + [{"time": time.time(), "text": text}])[-50:]
         self.writer.put(self.store.set_job_attrs, self.name, notes=list(self.notes))
 
-    def _store_backend_summary(self, backend: Any) -> None:
+    def _store_backend_summary(self, backend: Backend) -> None:
         try:
             summary = backend.summary()
         except Exception:  # noqa: BLE001 - a summary is a courtesy; the job's outcome matters more
@@ -307,7 +322,7 @@ class Runner:
     def _on_signal(self, signum: int, _frame: Any) -> None:
         self._signal = signal.Signals(signum).name
 
-    def _dispatch(self, backend: Any) -> None:
+    def _dispatch(self, backend: ExecutorBackend) -> None:
         from optuna.trial import FrozenTrial, TrialState
 
         trial = self.brain.ask(self.distributions)
@@ -325,7 +340,7 @@ class Runner:
         self.writer.put(self._create_trial, trial.number, template)
 
     def on_external_trial(self, params: dict[str, Any], attrs: dict[str, Any]) -> int:
-        """A trial the backend started by itself (AMT): record it; returns its key for later events."""
+        """A trial a mirror backend's service started by itself (AMT): record it; returns its key for later events."""
         from optuna.trial import FrozenTrial, TrialState
 
         self.brain.enqueue_trial(self.spec.space.to_optuna_params(params), user_attrs=dict(attrs))

@@ -3,7 +3,8 @@
 AMT proposes the trials itself (``CreateHyperParameterTuningJob``); this backend creates the
 tuning job, then mirrors each training job AMT launches as a trial of the job: its typed
 parameters when it appears, its ``intermediate step=k value=v`` log lines while it runs, and its
-value, start-up phases and cost when it ends. The runner only records (``proposes_trials``).
+value, start-up phases and cost when it ends. The runner only records: this is a mirror backend
+(:class:`~jupyter_hpo.backends.MirrorBackend`).
 
 AMT does not honour ``ResourceConfig.KeepAlivePeriodInSeconds`` (warm pools), so nothing here
 promises warm starts; the ``sagemaker`` backend is the one that does.
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jupyter_hpo.backends import Assignment, Backend, TrialEvents, TrialOutcome, TrialRequest
+from jupyter_hpo.backends import MirrorBackend, MirrorEvents, TrialEvents, TrialOutcome
 from jupyter_hpo.exceptions import BackendError, SearchSpaceError, SpecError
 from jupyter_hpo.sagemaker import clients as _clients
 from jupyter_hpo.sagemaker.clients import Clients, check_credentials
@@ -72,7 +73,7 @@ class _Mirror:
     cost_usd: float | None = None
 
 
-class AmtBackend(Backend):
+class AmtBackend(MirrorBackend):
     """A SageMaker AMT tuning job, mirrored trial by trial (see the module docstring).
 
     Args:
@@ -86,7 +87,6 @@ class AmtBackend(Backend):
     """
 
     name = "amt"
-    proposes_trials = True
 
     def __init__(self, spec: TuningSpec, job_dir: Path, clients: Clients | None = None) -> None:
         super().__init__(spec, job_dir)
@@ -189,17 +189,11 @@ class AmtBackend(Backend):
                 return None
             raise BackendError(explain_client_error(e, self.opts)) from None
 
-    def free_slots(self) -> int:
-        return 0
-
-    def submit(self, request: TrialRequest) -> Assignment:
-        raise BackendError("the amt backend runs the trials SageMaker AMT proposes; it takes no submissions.")
-
     def running(self) -> int:
         return sum(1 for m in self.mirrors.values() if not m.finished)
 
     # -- polling ---------------------------------------------------------------------------------
-    def poll(self, events: TrialEvents, timeout: float) -> None:
+    def poll(self, events: MirrorEvents, timeout: float) -> None:
         """At most every ``poll_s``: describe the tuning job, list its training jobs, mirror them."""
         self._events = events
         for key, text in self._pending_notes:
@@ -227,7 +221,7 @@ class AmtBackend(Backend):
             return
         self._interval = self.opts.poll_s
 
-    def _poll_once(self, events: TrialEvents) -> None:
+    def _poll_once(self, events: MirrorEvents) -> None:
         desc = self.clients.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=self.tuning_job)
         summaries = self._list_training_jobs()
         self.last = desc  # only with a listing at least as fresh: done() relies on both
@@ -337,21 +331,22 @@ class AmtBackend(Backend):
         return ("failed", f"the SageMaker tuning job {self.tuning_job} failed: {reason}")
 
     # -- stopping --------------------------------------------------------------------------------
-    def cancel_all(self, reason: str) -> list[TrialOutcome]:
+    def cancel_all(self, events: TrialEvents, reason: str) -> None:
         """Stop the tuning job (once; its stopped trials arrive through :meth:`poll`). A mirrored
-        job (``attach``) is not stopped: mirroring ends and its open trials are returned interrupted."""
+        job (``attach``) is not stopped: mirroring ends and its open trials finish interrupted here."""
         self._stopping = True
+        self._events = events
         if self.opts.attach:
             self._detached = True
-            open_ = [m for m in self.mirrors.values() if not m.finished]
-            for m in open_:
+            for m in [m for m in self.mirrors.values() if not m.finished]:
                 m.finished = True
-            return [TrialOutcome(m.key, "failed", error=f"{reason} (mirroring ended; {m.name} runs on)",
-                                 interrupted=True) for m in open_]
+                events.on_finish(TrialOutcome(m.key, "failed", error=f"{reason} (mirroring ended; {m.name} runs on)",
+                                              interrupted=True))
+            return
         if self._stop_sent or self.clients is None or self._tuning_status() in _TUNING_DONE:
-            return []
+            return
         if self._now() < self._stop_retry_at:
-            return []
+            return
         try:
             self.clients.sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=self.tuning_job)
             self._stop_sent = True
@@ -359,12 +354,11 @@ class AmtBackend(Backend):
         except Exception as e:  # noqa: BLE001 - never raise from a stop; poll reports what is wrong
             if is_transient(e):
                 self._stop_retry_at = self._now() + self.opts.poll_s
-                return []
+                return
             self._stop_sent = True
             if error_code(e) not in ("ValidationException", "ResourceNotFound"):  # already finished
-                self._pending_notes.append(("stop", f"could not stop the tuning job {self.tuning_job}: "
-                                                    f"{explain_client_error(e, self.opts)}"))
-        return []
+                self._note("stop", f"could not stop the tuning job {self.tuning_job}: "
+                                   f"{explain_client_error(e, self.opts)}")
 
     def close(self) -> None:
         """Nothing to release: AMT owns its instances (a still-running tuning job goes on)."""
@@ -396,8 +390,7 @@ class AmtBackend(Backend):
         if key in self._noted:
             return
         self._noted.add(key)
-        note = getattr(self._events, "on_note", None)
-        if note is not None:
-            note(text)
+        if self._events is not None:
+            self._events.on_note(text)
         else:
             log.warning("%s", text)

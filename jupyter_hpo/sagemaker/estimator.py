@@ -15,7 +15,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from jupyter_hpo.backends import TrialRequest
+from jupyter_hpo.backends import EventLog, TrialRequest
 from jupyter_hpo.exceptions import SpecError
 from jupyter_hpo.sagemaker.clients import simulated_clients
 from jupyter_hpo.sagemaker.options import simulation_defaults
@@ -84,23 +84,6 @@ def _training_time(inputs: CampaignInputs) -> Any:
     return sample
 
 
-class _Tally:
-    """Collects what the scheduler reports (the estimator's stand-in for the runner)."""
-
-    def __init__(self) -> None:
-        self.outcomes: list[Any] = []
-        self.notes: list[str] = []
-
-    def on_report(self, key: int, step: int, value: float) -> bool:
-        return False
-
-    def on_finish(self, outcome: Any) -> None:
-        self.outcomes.append(outcome)
-
-    def on_note(self, text: str) -> None:
-        self.notes.append(text)
-
-
 def simulate_campaign(inputs: CampaignInputs, *, warm: bool, workdir: Path) -> dict[str, Any]:
     """Run the campaign on the simulated SageMaker with a virtual clock, with or without warm pools.
 
@@ -136,7 +119,7 @@ def simulate_campaign(inputs: CampaignInputs, *, warm: bool, workdir: Path) -> d
             })
             backend = SageMakerBackend(spec, workdir, clients=clients)
             backend.start()
-            tally = _Tally()
+            tally = EventLog()  # what the scheduler reports; the runner's part here
             submitted = 0
             while len(tally.outcomes) < inputs.trials:
                 while backend.free_slots() > 0 and submitted < inputs.trials:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyter_hpo.backends import TrialEvents, TrialOutcome
+from jupyter_hpo.backends import EventLog, TrialEvents
 from jupyter_hpo.exceptions import BackendError
 from jupyter_hpo.sagemaker import clients as _clients
 from jupyter_hpo.sagemaker.errors import EXPIRED, error_code, explain_client_error
@@ -80,8 +80,8 @@ class PoolRelease:
             return []
         backend.clients = _clients.make_clients(backend.opts)
         backend._owns_clients = True
-        notes: list[str] = []
-        backend._events = _NoteSink(notes)
+        backend._events = events = EventLog()
+        notes = events.notes
         try:
             backend._adopt_recovered()
             backend.close()
@@ -146,22 +146,6 @@ class PoolRelease:
             self._set(pool, "empty")
             return True
         return False  # finished, but its pool is not Available yet
-
-
-class _NoteSink:
-    """Collects a backend's notes outside a runner (``release_orphans``)."""
-
-    def __init__(self, notes: list[str]) -> None:
-        self.notes = notes
-
-    def on_note(self, text: str) -> None:
-        self.notes.append(text)
-
-    def on_report(self, key: int, step: int, value: float) -> bool:
-        return False
-
-    def on_finish(self, outcome: TrialOutcome) -> None:
-        pass
 
 
 def _last_job_per_pool(trials: list[Any]) -> dict[str, str]:

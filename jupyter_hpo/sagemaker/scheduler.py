@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_hpo.backends import Assignment, Backend, TrialEvents, TrialOutcome, TrialRequest
+from jupyter_hpo.backends import Assignment, ExecutorBackend, TrialEvents, TrialOutcome, TrialRequest
 from jupyter_hpo.exceptions import BackendError, SpecError
 from jupyter_hpo.sagemaker import clients as _clients
 from jupyter_hpo.sagemaker.clients import Clients, check_credentials
@@ -83,7 +83,7 @@ class _Run:
         return self.body["TrainingJobName"]
 
 
-class SageMakerBackend(PoolRelease, Backend):
+class SageMakerBackend(PoolRelease, ExecutorBackend):
     """Trials as SageMaker training jobs on warm pools (see the module docstring).
 
     Args:
@@ -230,8 +230,7 @@ class SageMakerBackend(PoolRelease, Backend):
         while self._pending_outcomes:
             events.on_finish(self._pending_outcomes.pop(0))
         for text in self._pending_notes:
-            if hasattr(events, "on_note"):
-                events.on_note(text)
+            events.on_note(text)
         self._pending_notes.clear()
         now = self._now()
         if now < self._next_poll:  # ``timeout`` is real seconds; a sped-up clock counts faster
@@ -389,19 +388,20 @@ class SageMakerBackend(PoolRelease, Backend):
             self._pending_outcomes.append(outcome)
 
     # -- stopping and releasing -------------------------------------------------------------------
-    def cancel_all(self, reason: str) -> list[TrialOutcome]:
-        outcomes = []
+    def cancel_all(self, events: TrialEvents, reason: str) -> None:
+        self._events = events
+        while self._pending_outcomes:  # a launch that failed in submit, not yet polled
+            events.on_finish(self._pending_outcomes.pop(0))
         for run in list(self.runs.values()):
             if run.launched:
                 self._stop(run.job, cancelling=True)
                 self._set(run.pool, "draining")
             else:
                 self._set(run.pool, "empty")
-            outcomes.append(TrialOutcome(run.request.key, "failed", error=reason, interrupted=True,
-                                         attrs={"sagemaker": {"training_job": run.job, "status": "Stopping"}}))
-        self.runs.clear()
+            del self.runs[run.request.key]
+            events.on_finish(TrialOutcome(run.request.key, "failed", error=reason, interrupted=True,
+                                          attrs={"sagemaker": {"training_job": run.job, "status": "Stopping"}}))
         self.waiting.clear()
-        return outcomes
 
     def _stop(self, job: str, *, cancelling: bool = False) -> None:
         try:
@@ -455,6 +455,4 @@ class SageMakerBackend(PoolRelease, Backend):
         if self._events is None:  # before the first poll: delivered then
             self._pending_notes.append(text)
             return
-        note = getattr(self._events, "on_note", None)
-        if note is not None:
-            note(text)
+        self._events.on_note(text)
