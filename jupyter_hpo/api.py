@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.exceptions import HpoError, JobStateError, JobTimeoutError, SpecError, StoreError
+from jupyter_hpo.owners import stamp
 from jupyter_hpo.records import (  # noqa: F401 - _cloud_record, _job_cost: moved there, importable from here
     NONFINITE,
     _cloud_record,
@@ -372,7 +373,7 @@ class Job:
             self._end_hung_runner()
         runner = self.attrs.get("runner") or {}
         try:
-            self.store.set_job_attrs(self.name, stop_requested=True)
+            self.store.set_job_attrs(self.name, stop_requested=True, stopped_by=stamp())
         except StoreError:
             # a runner on this machine also stops on SIGTERM: the request need not wait for the store
             if status == JobStatus.STALE or not self._signal_runner(runner):
@@ -470,6 +471,7 @@ class Job:
         from jupyter_hpo.runner import spawn_runner
 
         self.store.set_job_attrs(self.name, spec=spec, status="pending", reason="", stop_requested=False,
+                                 resumed_by=stamp(),
                                  heartbeat=time.time(), runner={})
         spawn_runner(self.name, self.store.url, self.store.home, cwd=attrs.get("cwd"))
         return self

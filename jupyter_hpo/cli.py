@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
 
     lst = sub.add_parser("list", help="list jobs")
     lst.add_argument("--json", action="store_true")
+    mine = lst.add_mutually_exclusive_group()
+    mine.add_argument("--mine", action="store_true", help="only the jobs I launched")
+    mine.add_argument("--all", action="store_true", help="every job in the store, whoever launched it (default)")
 
     show = sub.add_parser("show", help="show a job: status, best trial, trials")
     show.add_argument("job")
@@ -47,12 +50,14 @@ def _parser() -> argparse.ArgumentParser:
 
     stop = sub.add_parser("stop", help="stop a job (running trials are re-run if it is resumed)")
     stop.add_argument("job")
+    stop.add_argument("--force", action="store_true", help="stop it even if someone else launched it")
 
     resume = sub.add_parser("resume", help="resume a stopped job or one whose runner died")
     resume.add_argument("job")
     resume.add_argument("--max-trials", type=int, help="raise the budget (to continue a completed job)")
     resume.add_argument("--detach", action="store_true")
     resume.add_argument("--json", action="store_true")
+    resume.add_argument("--force", action="store_true", help="resume it even if someone else launched it")
 
     amt = sub.add_parser("attach-amt", help="mirror an existing SageMaker tuning job (AMT) into the store and "
                                             "follow it")
@@ -136,8 +141,11 @@ def _cmd_launch(args: argparse.Namespace) -> int:
 
 def _cmd_resume(args: argparse.Namespace) -> int:
     from jupyter_hpo import api
+    from jupyter_hpo.owners import check_may_act
 
-    job = api.attach(args.job, store=args.store).resume(max_trials=args.max_trials)
+    job = api.attach(args.job, store=args.store)
+    check_may_act(job.name, job.attrs, "resume", args.force)
+    job = job.resume(max_trials=args.max_trials)
     return _after_start(job, args)
 
 
@@ -161,16 +169,20 @@ def _after_start(job: Any, args: argparse.Namespace) -> int:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from jupyter_hpo import api
+    from jupyter_hpo.store_cli import job_owners
 
     jobs = api.list_jobs(args.store)
+    who = job_owners(api.open_store(args.store))  # name -> (owner, mine)
+    if args.mine:
+        jobs = [j for j in jobs if who.get(j["name"], ("", True))[1]]
     if args.json:
         print(dumps(jobs))
         return 0
     from rich.table import Table
 
-    table = Table("job", "status", "backend", "trials", "best", "warm/cold", "saved", "created")
+    table = Table("job", "status", "owner", "backend", "trials", "best", "warm/cold", "saved", "created")
     for j in jobs:
-        table.add_row(j["name"], j["status"], j["backend"] or "", f"{_done(j)}/{j['max_trials']}",
+        table.add_row(j["name"], j["status"], who.get(j["name"], ("", True))[0], j["backend"] or "", f"{_done(j)}/{j['max_trials']}",
                       _fmt(j["best"]["value"]) if j["best"] else "-", f"{j['warm_starts']}/{j['cold_starts']}",
                       _secs(j["startup_saved_s"]), _when(j["created"]))
     _console().print(table if jobs else "no jobs yet: launch one with `jupyter hpo launch SPEC.yaml`")
@@ -194,8 +206,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def _cmd_stop(args: argparse.Namespace) -> int:
     from jupyter_hpo import api
+    from jupyter_hpo.owners import check_may_act
 
     job = api.attach(args.job, store=args.store)
+    check_may_act(job.name, job.attrs, "stop", args.force)
     status = job.stop(wait=True)
     print(_safe(f"job {job.name}: {status.value} ({job.attrs.get('reason', '')})"))
     return 0

@@ -16,6 +16,8 @@ Job (study) user attributes:
 ``stop_requested`` true once someone asked the job to stop
 ``schema``         the version of this attribute schema the job was written with (:data:`SCHEMA_VERSION`)
 ``objective``      ``{"sha256", "bytes"}`` of the pickled objective, kept in the store's blob table
+``owner``          who launched the job: ``{"user", "host", "jupyter", "studio"}`` (:mod:`jupyter_hpo.owners`)
+``stopped_by``     who last stopped it, ``resumed_by`` who last resumed it: an owner dict with a ``time``
 =================  ====================================================================
 
 Trial user attributes:
@@ -47,6 +49,8 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_hpo._liveness import Heartbeats as _Heartbeats
+from jupyter_hpo._liveness import pid_alive as _pid_alive
 from jupyter_hpo._store_db import (
     MAX_BLOB_BYTES,
     get_blob,
@@ -154,49 +158,7 @@ def error_text(error: BaseException) -> str:
     return text[0] if plain and text else f"{type(error).__name__}: {' '.join(text)}"
 
 
-class _Heartbeats:
-    """What this process has seen of other machines' runners: each runner's last heartbeat value and, by this
-    process's monotonic clock, when it last moved. Liveness then rests on progress, not on clocks agreeing."""
-
-    def __init__(self) -> None:
-        self._seen: dict[tuple[Any, ...], tuple[Any, float, bool]] = {}
-
-    def silence(self, runner: dict[str, Any], heartbeat: Any, clock_age: float) -> float:
-        """Seconds the runner's heartbeat has been silent: watched, once it was seen to move; else ``clock_age``."""
-        key = (runner.get("host"), runner.get("pid"), runner.get("started"))
-        now = time.monotonic()
-        seen = self._seen.get(key)
-        if seen is None:
-            self._remember(key, (heartbeat, now, False))
-            return clock_age
-        value, since, moved = seen
-        if heartbeat != value:
-            self._seen[key] = (heartbeat, now, True)
-            return 0.0
-        return now - since if moved else clock_age
-
-    def _remember(self, key: tuple[Any, ...], entry: tuple[Any, float, bool]) -> None:
-        if len(self._seen) > 10_000:  # a long-lived server: forget the oldest runners
-            for old in list(self._seen)[:1_000]:
-                del self._seen[old]
-        self._seen[key] = entry
-
-
 _HEARTBEATS = _Heartbeats()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped by its parent) is not alive for us
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return True
 
 
 class Store:
@@ -304,10 +266,13 @@ class Store:
             return self.url
         return self.url if parsed.password is None else parsed.render_as_string(hide_password=True)
 
-    def create_job(self, name: str, spec: dict[str, Any], direction: str) -> int:
-        """Create the study of a new job; raise :class:`JobStateError` if the name is taken."""
+    def create_job(self, name: str, spec: dict[str, Any], direction: str,
+                   owner: dict[str, Any] | None = None) -> int:
+        """Create the study of a new job, owned by ``owner`` (default: who runs this process, see
+        :func:`jupyter_hpo.owners.identity`); raise :class:`JobStateError` if the name is taken."""
         import optuna
 
+        from jupyter_hpo.owners import identity
         from jupyter_hpo.spec import check_job_name
 
         check_job_name(name)
@@ -321,7 +286,8 @@ class Store:
         now = time.time()
         try:
             for key, value in (("spec", spec), ("backend", spec["backend"]["name"]), ("status", "pending"),
-                               ("created", now), ("stop_requested", False), ("schema", SCHEMA_VERSION)):
+                               ("created", now), ("stop_requested", False), ("schema", SCHEMA_VERSION),
+                               ("owner", owner or identity())):
                 self._storage.set_study_user_attr(study_id, key, value)
         except Exception as e:  # a full disk, say: no half-created job is left behind
             try:

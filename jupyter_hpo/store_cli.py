@@ -17,7 +17,7 @@ from jupyter_hpo.exceptions import JobStateError, StoreError
 from jupyter_hpo.records import dumps
 from jupyter_hpo.store import SCHEMA_VERSION, Store, error_text
 
-__all__ = ["add_store_parser", "cmd_store", "copy_jobs", "store_info"]
+__all__ = ["add_store_parser", "cmd_store", "copy_jobs", "job_owners", "store_info"]
 
 
 def add_store_parser(sub: Any) -> None:
@@ -86,8 +86,8 @@ def _info_text(info: dict[str, Any]) -> str:
     return "\n".join([
         f"kind      {info['kind']}",
         f"location  {info['location']}",
-        f"schema    optuna {schema['optuna']} (this Optuna writes {schema['optuna_head']}); "
-        f"job attributes {schema['jobs']} (jobs: {found})",
+        (f"schema    optuna {schema['optuna']} (this Optuna writes {schema['optuna_head']}); "
+         f"job attributes {schema['jobs']} (jobs: {found})"),
         f"jobs      {info['jobs']}{counts(info['jobs_by_status'])}",
         f"trials    {info['trials']}{counts(info['trials_by_state'])}",
         f"files     {info['files']} ({info['file_bytes']:,} bytes)",
@@ -146,3 +146,15 @@ def _objective_bytes(src: Store, name: str, attrs: dict[str, Any]) -> bytes | No
             return data
     path = src.job_dir(name) / "objective.pkl"
     return path.read_bytes() if path.is_file() else None
+
+
+def job_owners(store: Store) -> dict[str, tuple[str, bool]]:
+    """Each job's owner as shown (``name@host``; ``""`` for a job from before owners) and whether it is mine."""
+    from jupyter_hpo.owners import is_mine, owner_name
+
+    shown: dict[str, tuple[str, bool]] = {}
+    for name, attrs in store.all_job_attrs().items():
+        owner = attrs.get("owner")
+        host = owner.get("host") if isinstance(owner, dict) else None
+        shown[name] = (f"{owner_name(owner)}@{host}" if host else owner_name(owner), is_mine(owner))
+    return shown

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -82,3 +84,45 @@ def test_a_job_written_by_a_newer_schema_is_refused_clearly(store):
     with pytest.raises(JobStateError, match=rf"job 'job-a' was written by a newer jupyter-hpo \(attribute schema "
                                             rf"{SCHEMA_VERSION + 1}; this one reads up to {SCHEMA_VERSION}\)"):
         store.job_attrs("job-a")
+
+
+def test_two_users_on_one_postgres_see_owners_and_need_force_for_each_others_jobs(
+        tmp_path, postgres_url, monkeypatch, capsys):
+    from jupyter_hpo import cli
+
+    monkeypatch.delenv("JUPYTER_HPO_STORE_URL", raising=False)
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    job = api.launch(objective=objectives.sleepy, space=X, hyperparameters={"sleep": 0.3}, max_trials=40,
+                     name="alices-job", store=Store(postgres_url, home=tmp_path / "alice"))
+    owner = job.attrs["owner"]
+    assert owner["jupyter"] == "alice" and owner["host"] == socket.gethostname() and owner["user"]
+    wait_for(lambda: job.status == JobStatus.RUNNING, timeout=30)
+
+    monkeypatch.setenv("JUPYTERHUB_USER", "bob")  # bob, from his own home
+    monkeypatch.setenv("JUPYTER_HPO_HOME", str(tmp_path / "bob"))
+    assert cli.main(["--store", postgres_url, "list"]) == 0
+    assert f"alice@{socket.gethostname()}" in capsys.readouterr().out
+    assert cli.main(["--store", postgres_url, "list", "--mine", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert cli.main(["--store", postgres_url, "stop", "alices-job"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: only a job's owner may stop it without --force, but job 'alices-job' belongs to alice (launched on "
+        f"{socket.gethostname()}); pass --force to stop it anyway (who did is recorded).\n")
+    assert job.status == JobStatus.RUNNING and not job.attrs["stop_requested"]
+    assert cli.main(["--store", postgres_url, "stop", "alices-job", "--force"]) == 0
+    assert job.status == JobStatus.STOPPED and job.attrs["stopped_by"]["jupyter"] == "bob"
+    assert cli.main(["--store", postgres_url, "resume", "alices-job", "--detach"]) == 2
+    assert "only a job's owner may resume it without --force" in capsys.readouterr().err
+    assert cli.main(["--store", postgres_url, "resume", "alices-job", "--detach", "--force"]) == 0
+    assert job.attrs["resumed_by"]["jupyter"] == "bob" and job.attrs["owner"] == owner, "the owner stays alice"
+    wait_for(lambda: job.status == JobStatus.RUNNING, timeout=30)
+    assert job.stop(timeout=30) == JobStatus.STOPPED
+
+
+def test_a_job_from_before_owners_is_anyones(store):
+    from jupyter_hpo.owners import check_may_act, is_mine
+
+    check_may_act("old", {}, "stop", force=False)  # no owner recorded: nothing to check
+    assert is_mine(None) and not is_mine({"user": "someone-else-entirely", "host": "h"})
+    with pytest.raises(JobStateError, match="belongs to carol; pass --force"):
+        check_may_act("new", {"owner": {"user": "carol"}}, "resume", force=False)
