@@ -167,6 +167,7 @@ class FakeMirror(MirrorBackend):
         self.reported: dict[str, int] = {}
         self.finished: set[str] = set()
         self.adopted: set[str] = set()
+        self.status: str | None = None  # the service's, as of the last poll
         self.closed = 0
 
     def adopt(self, records: dict[str, int]) -> None:
@@ -177,6 +178,7 @@ class FakeMirror(MirrorBackend):
 
     def poll(self, events: MirrorEvents, timeout: float) -> None:
         self.service.tick()
+        self.status = self.service.status
         for job in self.service.jobs:
             if job.name in self.adopted or job.name in self.finished:
                 continue
@@ -197,10 +199,9 @@ class FakeMirror(MirrorBackend):
         events.on_finish(outcome)
 
     def done(self) -> tuple[str, str] | None:
-        status = self.service.status
-        if self.running() or status in ("InProgress", "Stopping"):
+        if self.running() or self.status in (None, "InProgress", "Stopping"):
             return None
-        return ("stopped" if status == "Stopped" else "completed", f"the fake service {status.lower()}")
+        return ("stopped" if self.status == "Stopped" else "completed", f"the fake service {self.status.lower()}")
 
     def cancel_all(self, events: TrialEvents, reason: str) -> None:
         """Stop the service; its open trials then end through :meth:`poll`, as AMT's do."""

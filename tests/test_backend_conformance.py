@@ -324,6 +324,8 @@ class MirrorContract(Contract):
         second.adopt({attrs["worker"]: key for key, _, attrs in events.announced})
         second.start()
         again = Events()
+        for _ in range(3):
+            second.poll(again, timeout=self.poll_timeout)
         assert self.run_to_end(second, again)[0] == "completed"
         assert again.announced == [] and again.outcomes == [] and second.running() == 0
 
