@@ -186,6 +186,8 @@ def _start(spec: TuningSpec, store: Store) -> Job:
         if payload is not None:
             (job_dir / "objective.pkl").write_bytes(payload)
             store.keep_objective(spec.name, payload)  # a resume from another machine finds it in the store
+        if spec.trial.script is not None:
+            store.keep_source(spec.name, spec.trial.script)  # the script's folder, for the same reason
         store.set_job_attrs(spec.name, cwd=os.getcwd())
         spawn_runner(spec.name, store.url, store.home)
     except BaseException:

@@ -16,6 +16,7 @@ Job (study) user attributes:
 ``stop_requested`` true once someone asked the job to stop
 ``schema``         the version of this attribute schema the job was written with (:data:`SCHEMA_VERSION`)
 ``objective``      ``{"sha256", "bytes"}`` of the pickled objective, kept in the store's blob table
+``source``         ``{"sha256", "bytes", "folder"}`` of a script job's folder, packed and kept there too
 ``owner``          who launched the job: ``{"user", "host", "jupyter", "studio"}`` (:mod:`jupyter_hpo.owners`)
 ``stopped_by``     who last stopped it, ``resumed_by`` who last resumed it: an owner dict with a ``time``
 =================  ====================================================================
@@ -365,6 +366,38 @@ class Store:
         partial.write_bytes(data)
         os.replace(partial, path)
         return path
+
+    def keep_source(self, name: str, script: str) -> None:
+        """Keep the folder of job ``name``'s script in the store, packed, by content (not the store's home)."""
+        from jupyter_hpo._job_files import pack_folder
+
+        folder = Path(script).parent
+        data = pack_folder(folder, MAX_BLOB_BYTES, exclude=(self.home,))
+        try:
+            digest = put_blob(self.engine, data)
+        except Exception as e:
+            raise StoreError(f"cannot write job {name!r} to the store at {self.shown_url}: {error_text(e)}") from None
+        self.set_job_attrs(name, source={"sha256": digest, "bytes": len(data), "folder": str(folder)})
+
+    def spec_here(self, name: str, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Job ``name``'s stored spec, its script moved to this machine's copy of the kept source folder when
+        the original is not here (a job launched or copied from another machine)."""
+        from jupyter_hpo._job_files import unpack_folder
+
+        attrs = attrs if attrs is not None else self.job_attrs(name)
+        spec, source = attrs["spec"], attrs.get("source")
+        script = (spec.get("trial") or {}).get("script")
+        if not isinstance(source, dict) or not script or Path(script).is_file():
+            return spec
+        here = self.job_dir(name) / f"source-{source['sha256'][:16]}"
+        if not here.is_dir():
+            data = get_blob(self.engine, source["sha256"])
+            if data is None:
+                raise StoreError(f"job {name!r}'s script folder (sha256 {source['sha256'][:12]}...) is missing from "
+                                 f"the store at {self.shown_url}; launch the job again.")
+            unpack_folder(data, here)
+        moved = here / Path(script).relative_to(source["folder"])
+        return {**spec, "trial": {**spec["trial"], "script": str(moved)}}
 
     @staticmethod
     def status_of(attrs: dict[str, Any], now: float | None = None) -> JobStatus:

@@ -126,3 +126,50 @@ def test_a_job_from_before_owners_is_anyones(store):
     assert is_mine(None) and not is_mine({"user": "someone-else-entirely", "host": "h"})
     with pytest.raises(JobStateError, match="belongs to carol; pass --force"):
         check_may_act("new", {"owner": {"user": "carol"}}, "resume", force=False)
+
+
+SCRIPT = """
+import argparse, time
+from helper import SHIFT
+p = argparse.ArgumentParser()
+p.add_argument("--x", type=float)
+a = p.parse_args()
+time.sleep(0.4)
+print(f"loss = {a.x + SHIFT:.6f}")
+"""
+
+
+def test_a_script_job_is_resumed_from_another_home_after_its_folder_is_gone(tmp_path, postgres_url, monkeypatch):
+    monkeypatch.delenv("JUPYTER_HPO_STORE_URL", raising=False)
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    (project / ".git" / "big-history").write_bytes(b"x" * 10_000)  # never packed
+    (project / "train.py").write_text(SCRIPT)
+    (project / "helper.py").write_text("SHIFT = 100.0\n")  # a module beside the script: it must travel too
+    at_a = Store(postgres_url, home=tmp_path / "laptop")
+    job = api.launch({"name": "script-team", "objective": {"metric": "loss", "direction": "minimize"},
+                      "trial": {"script": str(project / "train.py")}, "space": X,
+                      "budget": {"max_trials": 8, "max_parallel": 2}, "seed": 0}, store=at_a)
+    wait_for(lambda: sum(s == "complete" for s in states(job)) >= 2 and "running" in states(job), timeout=60)
+    os.kill(job.attrs["runner"]["pid"], signal.SIGKILL)
+    assert wait_for(lambda: job.status == JobStatus.STALE, timeout=30)
+    assert job.attrs["source"]["bytes"] < 10_000, "the .git folder was not packed"
+    shutil.rmtree(project)
+    shutil.rmtree(tmp_path / "laptop")
+
+    from_b = api.attach("script-team", store=Store(postgres_url, home=tmp_path / "studio"))
+    from_b.resume()
+    assert from_b.wait(timeout=90) == JobStatus.COMPLETED, from_b.attrs.get("reason")
+    complete = [r for r in from_b.trial_records() if r["state"] == "complete"]
+    assert len(complete) == 8 and all(r["value"] == pytest.approx(r["params"]["x"] + 100, abs=1e-5) for r in complete)
+    assert (tmp_path / "studio" / "jobs" / "script-team").is_dir()
+
+
+def test_a_script_folder_too_large_for_the_store_is_refused_clearly(home, tmp_path, monkeypatch):
+    monkeypatch.setattr("jupyter_hpo.store.MAX_BLOB_BYTES", 1000)
+    (tmp_path / "train.py").write_text(SCRIPT)
+    (tmp_path / "data.bin").write_bytes(os.urandom(5000))
+    with pytest.raises(SpecError, match=r"a script's folder must pack to at most 1,000 bytes to be kept in the "
+                                        r"store, but '.*' holds more"):
+        api.launch(objective=str(tmp_path / "train.py"), space=X, max_trials=1, name="too-big")
+    assert api.list_jobs() == []

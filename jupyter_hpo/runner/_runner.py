@@ -118,7 +118,7 @@ class Runner:
         self.store, self.name = store, name
         self.study_id = store.study_id(name)
         attrs = store.job_attrs(name)
-        self.spec = TuningSpec.from_stored(attrs["spec"], store.job_dir(name))
+        self.spec = TuningSpec.from_stored(store.spec_here(name, attrs), store.job_dir(name))  # a moved script: its copy
         #: the backend mirrors the trials a service proposes (SageMaker AMT): the runner only records them
         self.mirroring = issubclass(backend_class(self.spec.backend), MirrorBackend)
         self.distributions = self.spec.space.to_optuna()
