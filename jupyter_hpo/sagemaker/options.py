@@ -135,6 +135,9 @@ class SageMakerOptions:
                             dict(self.inputs))
             if not _S3.fullmatch(uri):
                 raise _fail(f"inputs.{channel}", "must be an s3:// URI", uri)
+        if self.enable_network_isolation and "code" in self.inputs:
+            raise _fail("inputs", "must not name a channel 'code' with enable_network_isolation: true (the code "
+                        "archive travels in that channel, as the container cannot reach S3)", dict(self.inputs))
         for name in ("subnets", "security_group_ids", "instance_groups"):
             value = getattr(self, name)
             if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):

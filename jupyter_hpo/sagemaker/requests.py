@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from jupyter_hpo.spec import TuningSpec
 
 __all__ = [
+    "CODE_CHANNEL",
+    "CODE_DIR",
     "check_space_for_pools",
     "data_network_environment",
     "hyperparameter_strings",
@@ -36,6 +38,9 @@ __all__ = [
 ]
 
 _MODEL: dict[str, Any] = {}
+#: The input channel that carries the code archive under network isolation, and its folder in the container.
+CODE_CHANNEL = "code"
+CODE_DIR = f"/opt/ml/input/data/{CODE_CHANNEL}"
 
 
 def _service_model(service: str) -> Any:
@@ -110,7 +115,7 @@ def training_job_request(spec: TuningSpec, opts: SageMakerOptions, *, job_name: 
     }
     if not opts.role:
         raise SpecError("`backend.options.role` is required: the IAM role ARN SageMaker runs training jobs as.")
-    request.update(data_network_environment(opts))
+    request.update(data_network_environment(opts, code_uri))
     request.update(spot_fields(opts, spec.name, request["StoppingCondition"], trial))
     return request
 
@@ -128,8 +133,14 @@ def spot_fields(opts: SageMakerOptions, job: str, stopping: dict[str, Any], tria
 
 
 def script_mode_hyperparameters(opts: SageMakerOptions, *, entry: str, code_uri: str) -> dict[str, str]:
-    """What the SageMaker training toolkit reads to run ``entry`` from the code archive at ``code_uri``."""
-    out = {"sagemaker_program": entry, "sagemaker_submit_directory": code_uri}
+    """What the SageMaker training toolkit reads to run ``entry`` from the code archive at ``code_uri``.
+
+    Under network isolation the container cannot fetch ``code_uri`` from S3: the archive travels as
+    the input channel :data:`CODE_CHANNEL` (fetched by SageMaker before the container starts, see
+    :func:`data_network_environment`) and the toolkit is pointed at its path inside the container,
+    as the SageMaker SDK does."""
+    submit = f"{CODE_DIR}/{code_uri.rsplit('/', 1)[-1]}" if opts.enable_network_isolation else code_uri
+    out = {"sagemaker_program": entry, "sagemaker_submit_directory": submit}
     if opts.region:
         out["sagemaker_region"] = opts.region
     return out
@@ -151,15 +162,19 @@ def max_run_s(spec: TuningSpec, opts: SageMakerOptions) -> int:
     return opts.max_run_s
 
 
-def data_network_environment(opts: SageMakerOptions) -> dict[str, Any]:
+def data_network_environment(opts: SageMakerOptions, code_uri: str | None = None) -> dict[str, Any]:
     """``InputDataConfig``, ``VpcConfig`` and ``Environment`` of a training job (or a tuning job's
-    definition), each only when set."""
+    definition), each only when set; under network isolation the code archive at ``code_uri`` is the
+    input channel :data:`CODE_CHANNEL`."""
     fields: dict[str, Any] = {}
-    if opts.inputs:
+    channels = dict(opts.inputs)
+    if opts.enable_network_isolation and code_uri:
+        channels[CODE_CHANNEL] = code_uri
+    if channels:
         fields["InputDataConfig"] = [
             {"ChannelName": name, "DataSource": {"S3DataSource": {
                 "S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}}}
-            for name, uri in opts.inputs.items()]
+            for name, uri in channels.items()]
     if opts.subnets:
         fields["VpcConfig"] = {"Subnets": list(opts.subnets), "SecurityGroupIds": list(opts.security_group_ids)}
     if opts.environment:

@@ -113,7 +113,7 @@ def _training_definition(spec: TuningSpec, opts: SageMakerOptions, code_uri: str
         "EnableInterContainerTrafficEncryption": opts.encrypt_inter_container_traffic,
     }
     definition.update(spot_fields(opts, spec.name, stopping, None))  # AMT names the trials: no per-trial folder
-    definition.update(data_network_environment(opts))
+    definition.update(data_network_environment(opts, code_uri))
     return definition
 
 def _parameter_ranges(spec: TuningSpec) -> dict[str, list[dict[str, Any]]]:

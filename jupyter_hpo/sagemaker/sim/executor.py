@@ -141,18 +141,12 @@ class Executors:
                               "and sagemaker_submit_directory.")
         work = self._tmp / "jobs" / job.name
         (work / "code").mkdir(parents=True)
-        try:
-            tarball = self._s3.read(*parse_s3_uri(hps["sagemaker_submit_directory"]))
-            with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as tar:
-                tar.extractall(work / "code", filter="data")
-        except (ApiError, ValueError, tarfile.TarError) as exc:
-            raise JobFailure(f"AlgorithmError: cannot fetch {hps['sagemaker_submit_directory']}: {exc}") from None
         (work / "input" / "config").mkdir(parents=True)
         (work / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hps))
         env = {k: os.environ[k] for k in ("PATH", "PYTHONPATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
         env.update(job.request.get("Environment", {}))
         channels = []
-        for channel in job.request.get("InputDataConfig", []):
+        for channel in job.request.get("InputDataConfig", []):  # fetched by the service, isolated or not
             name, dest = channel["ChannelName"], work / "input" / "data" / channel["ChannelName"]
             dest.mkdir(parents=True)
             uri = channel.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri")
@@ -160,6 +154,7 @@ class Executors:
                 self._s3.download_prefix(uri, dest)
             channels.append(name)
             env[f"SM_CHANNEL_{name.upper()}"] = str(dest)
+        self._extract_code(job, hps["sagemaker_submit_directory"], work)
         for sub in ("model", "output/data"):
             (work / sub).mkdir(parents=True)
         user = {k: v for k, v in hps.items() if not k.startswith("sagemaker_")}
@@ -172,6 +167,24 @@ class Executors:
             env["SAGEMAKER_MANAGED_WARMPOOL_CACHE_DIRECTORY"] = str(job.cache_dir)
         args = [arg for name, value in user.items() for arg in (f"--{name}", value)]
         return [sys.executable, hps["sagemaker_program"], *args], work / "code", env
+
+    def _extract_code(self, job: TrainingJob, submit: str, work: Path) -> None:
+        """Unpack ``sagemaker_submit_directory`` as the training toolkit does: from S3 (the container
+        fetches it, which network isolation forbids) or from a path in the container (an input channel)."""
+        try:
+            if submit.startswith("s3://"):
+                if job.request.get("EnableNetworkIsolation"):
+                    raise JobFailure(f"AlgorithmError: cannot fetch {submit}: the training container runs with "
+                                     "network isolation and cannot reach S3")
+                tarball = self._s3.read(*parse_s3_uri(submit))
+            elif submit.startswith("/opt/ml/"):
+                tarball = (work / submit[len("/opt/ml/"):]).read_bytes()
+            else:
+                raise ValueError("not an s3:// URI or a path under /opt/ml/")
+            with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as tar:
+                tar.extractall(work / "code", filter="data")
+        except (ApiError, ValueError, OSError, tarfile.TarError) as exc:
+            raise JobFailure(f"AlgorithmError: cannot fetch {submit}: {exc}") from None
 
     def _upload_model(self, job: TrainingJob) -> None:
         """Put the script's model directory into S3 as ``<S3OutputPath>/<job>/output/model.tar.gz``."""

@@ -30,6 +30,9 @@ Choices where the service's behaviour is not documented precisely:
 - A spot job bills ``(1 - spot_savings)`` of its training seconds; an interrupted one shows ``Interrupted``
   and ends ``Stopped`` with ``MaxWaitTimeExceeded`` (the documented statuses; which of Stopped/Failed AWS
   reports is not documented).
+- A job with ``EnableNetworkIsolation`` cannot reach S3 from its container: a ``sagemaker_submit_directory``
+  in S3 fails the job (AlgorithmError) when training would start; input channels still arrive (the service
+  fetches them), so code shipped as a channel and pointed at under ``/opt/ml/input/data`` runs.
 - Botocore retries happen in the HTTP layer that the hook replaces, so injected errors are never retried.
 
 Requests the simulation cannot answer faithfully (other operations, AutoParameters, several training-job

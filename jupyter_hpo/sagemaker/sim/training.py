@@ -278,6 +278,11 @@ class TrainingJobs(EventQueue):
             self._at(t + max_runtime, job, self._finish, "Stopped", "MaxRuntimeExceeded")
 
     def _train(self, t: float, job: TrainingJob) -> None:
+        submit = job.hyperparameters.get("sagemaker_submit_directory", "")
+        if job.request.get("EnableNetworkIsolation") and submit.startswith("s3://"):  # any executor
+            self._finish(t, job, "Failed", failure=f"AlgorithmError: cannot fetch {submit}: the training "
+                                                   "container runs with network isolation and cannot reach S3")
+            return
         job.enter(t, "Training")
         if self._spot(job) and self._spot_interruptions > 0:
             self._spot_interruptions -= 1
