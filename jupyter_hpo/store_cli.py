@@ -3,7 +3,8 @@
 ``info`` prints the store's kind, its location (any password masked), the schema versions (Optuna's and
 jupyter-hpo's job attribute schema) and counts. ``copy SRC_URL DST_URL [JOB...]`` copies jobs (all of them
 when none is named) with everything they need to be resumed from the destination: the job's attributes
-and spec, every trial, and the pickled objective, e.g. from a laptop's SQLite to a team's PostgreSQL.
+and spec, every trial, and the pickled objective or packed script folder, e.g. from a laptop's SQLite to a
+team's PostgreSQL.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 from collections import Counter
 from typing import Any
 
-from jupyter_hpo._store_db import blob_stats, get_blob
+from jupyter_hpo._store_db import blob_stats, get_blob, put_blob
 from jupyter_hpo.exceptions import JobStateError, StoreError
 from jupyter_hpo.records import dumps
 from jupyter_hpo.store import SCHEMA_VERSION, Store, error_text
@@ -98,7 +99,8 @@ def copy_jobs(src: Store, dst: Store, names: list[str] | None = None) -> list[st
     """Copy jobs ``names`` (default: all) from ``src`` to ``dst``; return the names copied.
 
     Each copy holds the job's attributes, every trial (numbers, states, values, parameters, attributes,
-    intermediate values) and its pickled objective, so ``resume`` works from the destination alone.
+    intermediate values) and its pickled objective or packed script folder, so ``resume`` works from the
+    destination alone.
 
     Raises:
         JobNotFoundError: a named job is not in ``src``.
@@ -129,6 +131,10 @@ def _copy_job(src: Store, dst: Store, name: str) -> None:
         objective = _objective_bytes(src, name, attrs)
         if objective is not None:
             dst.keep_objective(name, objective)
+        source = attrs.get("source")  # a script job's packed folder
+        packed = get_blob(src.engine, source["sha256"]) if isinstance(source, dict) else None
+        if packed is not None:
+            put_blob(dst.engine, packed)
     except Exception as e:
         dst.delete_job(name)  # no half-copied job is left behind
         if isinstance(e, (StoreError, JobStateError)):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,19 @@ def test_copy_refuses_a_running_job_and_a_name_the_destination_has(home, tmp_pat
     with pytest.raises(JobStateError, match="a job named 'done' already exists in the store at sqlite:///"):
         copy_jobs(src, dst, ["done"])
     assert store_info(dst)["jobs_by_status"] == {"completed": 1}
+
+
+def test_a_copied_script_job_brings_its_folder(home, tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "train.py").write_text("print('loss = 1')\n")
+    src, dst = Store(home=home), Store(home=tmp_path / "dst")
+    spec = {"backend": {"name": "local"}, "trial": {"script": str(project / "train.py")}}
+    src.create_job("script-job", spec, "minimize")
+    src.keep_source("script-job", str(project / "train.py"))
+    src.set_job_attrs("script-job", status="stopped")
+    copy_jobs(src, dst)
+    (project / "train.py").unlink()
+    moved = dst.spec_here("script-job")["trial"]["script"]
+    assert moved.startswith(str(tmp_path / "dst" / "jobs" / "script-job"))
+    assert Path(moved).read_text() == "print('loss = 1')\n"
