@@ -36,6 +36,8 @@ SQLITE_ONLY = {
 }
 STORE_KINDS = ("sqlite", "postgresql")
 USER = "hpo"
+#: a role that must give its password (every other role is trusted on this loopback-only cluster)
+PASSWORD_USER, PASSWORD = "hpo_pw", "pw-0f3c9a-test"
 
 
 def postgres_bin() -> Path:
@@ -93,12 +95,15 @@ def start_cluster() -> PostgresServer:
     shutil.chown(folder, "postgres")
     _as_postgres(str(postgres_bin() / "initdb"), "-D", str(folder / "data"), "-A", "trust", "-U", USER,
                  "--no-sync", "-E", "UTF8")
+    hba = folder / "data" / "pg_hba.conf"  # the password role's rule first: the first matching line wins
+    hba.write_text(f"host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256\n{hba.read_text()}")
     server = PostgresServer(folder, free_port())
     # durability is not what these tests are about: no fsync makes every commit a fraction of a millisecond
     options = (f"-p {server.port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
     server.pg_ctl("-o", options, "-l", str(folder / "log"), "-w", "start")
     server.sql('CREATE DATABASE "template_hpo"')
+    server.sql(f"CREATE ROLE {PASSWORD_USER} LOGIN SUPERUSER PASSWORD '{PASSWORD}'")
     _create_schema(server.url("template_hpo"))
     return server
 

@@ -36,6 +36,16 @@ def flat(value, path=""):
 
 
 @pytest.fixture(autouse=True)
+def no_defaults_files(tmp_path, monkeypatch):
+    """The golden plans do not depend on this machine's SageMaker defaults files or on Studio."""
+    from jupyter_hpo.sagemaker import defaults
+
+    monkeypatch.setenv("SAGEMAKER_ADMIN_CONFIG_OVERRIDE", str(tmp_path / "no-admin.yaml"))
+    monkeypatch.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(tmp_path / "no-user.yaml"))
+    monkeypatch.setattr(defaults, "STUDIO_METADATA", tmp_path / "no-studio.json")
+
+
+@pytest.fixture(autouse=True)
 def no_aws(monkeypatch):
     """A plan makes no client: any boto3 client or session raises."""
     import boto3

@@ -173,3 +173,24 @@ def test_a_script_folder_too_large_for_the_store_is_refused_clearly(home, tmp_pa
                                         r"store, but '.*' holds more"):
         api.launch(objective=str(tmp_path / "train.py"), space=X, max_trials=1, name="too-big")
     assert api.list_jobs() == []
+
+
+def test_a_wrong_password_is_refused_with_every_password_masked(postgres_server, postgres_url, monkeypatch, capsys):
+    from jupyter_hpo import cli
+    from jupyter_hpo.exceptions import StoreError
+    from tests.postgres import PASSWORD, PASSWORD_USER
+
+    database = postgres_url.rsplit("/", 1)[1]
+    good = postgres_server.url(database, user=PASSWORD_USER, password=PASSWORD)
+    assert Store(good).job_names() == []
+    bad = postgres_server.url(database, user=PASSWORD_USER, password="wrong-s3cret")
+    with pytest.raises(StoreError) as refused:
+        Store(bad)
+    shown = f"postgresql+psycopg://{PASSWORD_USER}:***@127.0.0.1:{postgres_server.port}/{database}"
+    assert str(refused.value).startswith(f"cannot open the store at {shown}: ")
+    assert f'password authentication failed for user "{PASSWORD_USER}"' in str(refused.value)
+    assert "wrong-s3cret" not in str(refused.value)
+    monkeypatch.setenv("JUPYTER_HPO_STORE_URL", bad)
+    assert cli.main(["store", "info"]) == 2
+    err = capsys.readouterr().err
+    assert shown in err and "wrong-s3cret" not in err

@@ -36,6 +36,7 @@ from jupyter_hpo.backends import MirrorBackend, MirrorEvents, TrialEvents, Trial
 from jupyter_hpo.exceptions import BackendError, SearchSpaceError, SpecError
 from jupyter_hpo.sagemaker import clients as _clients
 from jupyter_hpo.sagemaker.clients import Clients, check_credentials
+from jupyter_hpo.sagemaker.defaults import with_defaults
 from jupyter_hpo.sagemaker.errors import error_code, explain_client_error, is_transient
 from jupyter_hpo.sagemaker.options import SageMakerOptions, simulation_defaults
 from jupyter_hpo.sagemaker.outcome import (
@@ -123,6 +124,7 @@ class AmtBackend(MirrorBackend):
         """
         if spec.backend_options.get("simulate") is not None:
             spec = spec.replace(backend_options=simulation_defaults(spec.backend_options))
+        spec = with_defaults(spec)[0]  # the SageMaker SDK's defaults files; the spec's values win
         opts = SageMakerOptions.from_spec(spec)
         check_credentials(opts)  # nothing to check when simulated
         try:

@@ -28,7 +28,9 @@ def plan(spec: TuningSpec) -> dict[str, Any]:
     """The requests ``spec``'s backend would send first, validated; see the module docstring.
 
     Returns:
-        ``{"backend", "job", "requests": [{"operation", "params"}], "notes": [...]}``.
+        ``{"backend", "job", "requests": [{"operation", "params"}], "sources": {option: where it came
+        from: "spec", "admin defaults file <path>", "user defaults file <path>", "SageMaker Studio (...)"},
+        "notes": [...]}``.
 
     Raises:
         SpecError: the spec or a request breaks a rule (one line: field, rule, value).
@@ -38,8 +40,11 @@ def plan(spec: TuningSpec) -> dict[str, Any]:
     if spec.backend not in ("sagemaker", "amt"):
         raise SpecError(f"`backend` must be sagemaker or amt for a plan (the local backend sends no requests), "
                         f"but got {spec.backend!r}.")
+    from jupyter_hpo.sagemaker.defaults import with_defaults
+
     if spec.backend_options.get("simulate") is not None:
         spec = spec.replace(backend_options=simulation_defaults(spec.backend_options))
+    spec, sources, default_notes = with_defaults(spec)
     opts = SageMakerOptions.from_spec(spec)
     if spec.trial.script is None:
         raise SpecError(f"the {spec.backend} backend runs a training script in a SageMaker container: give "
@@ -48,7 +53,8 @@ def plan(spec: TuningSpec) -> dict[str, Any]:
     requests, notes = builder(spec, opts)
     if opts.simulate is not None:
         notes.append("backend.options.simulate is set: a launch sends these to the simulated SageMaker, not AWS.")
-    return {"backend": spec.backend, "job": spec.name, "requests": requests, "notes": notes}
+    return {"backend": spec.backend, "job": spec.name, "requests": requests, "sources": sources,
+            "notes": [*default_notes, *notes]}
 
 
 def _upload(opts: Any, code_uri: str) -> dict[str, Any]:
@@ -115,6 +121,10 @@ def format_plan(result: dict[str, Any]) -> str:
     for i, req in enumerate(result["requests"], 1):
         lines.append(f"\n{i}. {req['operation']}")
         lines.append(json.dumps(req["params"], indent=2, sort_keys=False))
+    defaults = {k: v for k, v in result.get("sources", {}).items() if v != "spec"}
+    if defaults:
+        lines.append("\nbackend.options not set in the spec, and where they came from:")
+        lines.extend(f"  {name}: {source}" for name, source in sorted(defaults.items()))
     lines.extend(f"note: {n}" for n in result["notes"])
     return "\n".join(lines)
 

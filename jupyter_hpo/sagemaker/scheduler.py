@@ -31,6 +31,7 @@ from jupyter_hpo.backends import Assignment, ExecutorBackend, TrialEvents, Trial
 from jupyter_hpo.exceptions import BackendError, SpecError
 from jupyter_hpo.sagemaker import clients as _clients
 from jupyter_hpo.sagemaker.clients import Clients, check_credentials
+from jupyter_hpo.sagemaker.defaults import with_defaults
 from jupyter_hpo.sagemaker.errors import EXPIRED, THROTTLING, error_code, explain_client_error
 from jupyter_hpo.sagemaker.options import SageMakerOptions, simulation_defaults
 from jupyter_hpo.sagemaker.outcome import (
@@ -127,6 +128,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
         if options.get("simulate") is not None:
             options = simulation_defaults(options)
             spec = spec.replace(backend_options=options)
+        spec = with_defaults(spec)[0]  # the SageMaker SDK's defaults files; the spec's values win
         opts = SageMakerOptions.from_spec(spec)
         if spec.trial.script is None:
             raise SpecError("the sagemaker backend runs a training script in a SageMaker container: give "
