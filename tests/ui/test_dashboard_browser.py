@@ -1,4 +1,5 @@
-"""The live dashboard in real JupyterLab and headless Chromium: it streams, survives a reload, stops a job."""
+"""The live dashboard in real JupyterLab 4 and Notebook 7 and headless Chromium: it streams, survives a reload,
+stops a job."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from playwright.sync_api import expect
 
 from jupyter_hpo import api
 from jupyter_hpo.store import JobStatus, Store
-from tests.ui.conftest import ARTIFACTS, run_all_cells, wait_kernel_idle
+from tests.conftest import wait_for
+from tests.ui.conftest import ARTIFACTS, notebook_url, run_all_cells, wait_kernel_idle
 
 SETUP = """%load_ext jupyter_hpo
 import time
@@ -52,11 +54,12 @@ def new_notebook(lab, name: str, *sources: str) -> None:
     nbformat.write(nb, lab.root / name)
 
 
-def test_the_dashboard_streams_comes_back_after_a_reload_and_stops_the_job(lab, page):
-    new_notebook(lab, "live.ipynb", SETUP, LAUNCH)
+def test_the_dashboard_streams_comes_back_after_a_reload_and_stops_the_job(lab, page, front_end):
+    name = f"ui-live-{front_end}"
+    new_notebook(lab, f"{name}.ipynb", SETUP, LAUNCH.replace("ui-live", name))
     ARTIFACTS.mkdir(exist_ok=True)
 
-    page.goto(f"{lab.url}/lab/tree/live.ipynb")
+    page.goto(notebook_url(lab, front_end, f"{name}.ipynb"))
     wait_kernel_idle(page)
     run_all_cells(page)
     expect(page.locator(".jp-hpo-dashboard")).to_be_visible(timeout=90_000)
@@ -67,32 +70,36 @@ def test_the_dashboard_streams_comes_back_after_a_reload_and_stops_the_job(lab, 
         """(n) => document.querySelectorAll('[data-testid="hpo-objective-chart"] circle.hpo-dot').length > n""",
         arg=dots_before, timeout=30_000,
     )
-    page.screenshot(path=str(ARTIFACTS / "dashboard-streaming.png"))
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-streaming-{front_end}.png"))
 
     page.keyboard.press("Control+s")  # as autosave would: the reloaded page reads the saved outputs
+    saved = lab.root / f"{name}.ipynb"
+    wait_for(lambda: "application/vnd.jupyter.widget-view+json" in saved.read_text(), timeout=30)
     expect(page.locator(".jp-mod-current.jp-mod-dirty")).to_have_count(0, timeout=30_000)
     page.reload()  # the kernel lives on: the dashboard must come back live by itself
     expect(page.locator(".jp-hpo-dashboard")).to_be_visible(timeout=90_000)
     after_reload = wait_count_above(page, second)
     wait_count_above(page, after_reload)
-    page.screenshot(path=str(ARTIFACTS / "dashboard-after-reload.png"))
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-after-reload-{front_end}.png"))
 
     page.locator('[data-testid="hpo-stop"]').first.click()
     expect_status(page, lab, "stopped")
-    page.screenshot(path=str(ARTIFACTS / "dashboard-stopped.png"))
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-stopped-{front_end}.png"))
     store = Store(home=lab.home)
-    job = api.attach("ui-live", store)
+    job = api.attach(name, store)
     assert job.status == JobStatus.STOPPED
     assert job.summary()["complete"] >= after_reload
     assert not page.console_errors, page.console_errors
-    assert os.path.exists(ARTIFACTS / "dashboard-stopped.png")
+    assert os.path.exists(ARTIFACTS / f"dashboard-stopped-{front_end}.png")
 
 
-def test_while_the_kernel_is_busy_the_dashboard_stays_live_and_says_why_stop_waits(lab, page):
+def test_while_the_kernel_is_busy_the_dashboard_stays_live_and_says_why_stop_waits(lab, page, front_end):
     # the launch cell is followed by one that keeps the kernel busy, as `job.wait()` or training would
     busy = "time.sleep(30)\nprint('the busy cell ended')"
-    new_notebook(lab, "busy.ipynb", SETUP, LAUNCH.replace("ui-live", "ui-busy"), busy)
-    page.goto(f"{lab.url}/lab/tree/busy.ipynb?reset")  # only this notebook: no other dashboard in the page
+    name = f"ui-busy-{front_end}"
+    new_notebook(lab, f"{name}.ipynb", SETUP, LAUNCH.replace("ui-live", name), busy)
+    # only this notebook: no other dashboard in the page
+    page.goto(notebook_url(lab, front_end, f"{name}.ipynb", f"/lab/tree/{name}.ipynb?reset"))
     wait_kernel_idle(page)
     run_all_cells(page)
     expect(page.locator(".jp-hpo-dashboard")).to_be_visible(timeout=90_000)
@@ -110,14 +117,14 @@ def test_while_the_kernel_is_busy_the_dashboard_stays_live_and_says_why_stop_wai
     page.locator('[data-testid="hpo-stop"]').first.click()
     error = page.locator(".jp-hpo-dashboard .hpo-error").first
     expect(error).to_contain_text("did not answer Stop", timeout=30_000)
-    expect(error).to_contain_text("jupyter hpo stop ui-busy")
+    expect(error).to_contain_text(f"jupyter hpo stop {name}")
     assert "the busy cell ended" not in "".join(outputs.all_inner_texts())
-    page.screenshot(path=str(ARTIFACTS / "dashboard-busy-kernel.png"))
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-busy-kernel-{front_end}.png"))
 
     # when the cell ends the kernel handles the queued request: the job stops, the message goes
     expect(outputs.last).to_contain_text("the busy cell ended", timeout=60_000)
     expect_status(page, lab, "stopped")
     expect(error).to_be_hidden()
-    job = api.attach("ui-busy", Store(home=lab.home))
+    job = api.attach(name, Store(home=lab.home))
     assert job.status == JobStatus.STOPPED and job.summary()["complete"] < 200
     assert not page.console_errors, page.console_errors

@@ -1,4 +1,4 @@
-"""The dashboard in real JupyterLab and Chromium: markup in values is text, and a dead runner shows as stale.
+"""The dashboard in JupyterLab 4 and Notebook 7 (Chromium): markup in values is text, a dead runner shows as stale.
 
 Parameter values and error messages come from user code, so they may hold HTML or JavaScript. The
 dashboard must show them as text: no element is created from them and no script runs (a script
@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from jupyter_hpo import api
 from jupyter_hpo.store import JobStatus, Store
-from tests.ui.conftest import ARTIFACTS, run_all_cells, wait_kernel_idle
+from tests.ui.conftest import ARTIFACTS, notebook_url, run_all_cells, wait_kernel_idle
 
 IMG = "<img src=x onerror=\"window.__hpo_xss=1;alert(1)\">"
 SCRIPT = "<script>window.__hpo_xss=2;alert(2)</script>"
@@ -26,7 +26,7 @@ def objective(p):
     return 1.0
 
 space = {{"label": [{IMG!r}, {SCRIPT!r}, "<b>bold</b>"]}}"""
-LAUNCH = "job = %hpo launch objective --space space --strategy grid --max-trials 3 --parallel 1 --name ui-markup"
+LAUNCH = "job = %hpo launch objective --space space --strategy grid --max-trials 3 --parallel 1 --name {name}"
 
 
 def _notebook(lab, name, cells):
@@ -36,11 +36,12 @@ def _notebook(lab, name, cells):
     nbformat.write(nb, lab.root / name)
 
 
-def test_markup_in_parameter_values_and_errors_is_shown_as_text(lab, page):
+def test_markup_in_parameter_values_and_errors_is_shown_as_text(lab, page, front_end):
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    _notebook(lab, "markup.ipynb", [SETUP, LAUNCH])
-    page.goto(f"{lab.url}/lab/tree/markup.ipynb?reset")  # only this notebook open
+    name = f"ui-markup-{front_end}"
+    _notebook(lab, f"{name}.ipynb", [SETUP, LAUNCH.format(name=name)])
+    page.goto(notebook_url(lab, front_end, f"{name}.ipynb", f"/lab/tree/{name}.ipynb?reset"))  # only this notebook
     wait_kernel_idle(page)
     run_all_cells(page)
     dash = page.locator(".jp-hpo-dashboard")
@@ -54,14 +55,14 @@ def test_markup_in_parameter_values_and_errors_is_shown_as_text(lab, page):
     assert dash.locator("img").count() == 0 and dash.locator("script").count() == 0
     assert dash.locator("b").count() == 0
     assert page.evaluate("() => window.__hpo_xss === undefined")
-    page.screenshot(path=str(ARTIFACTS / "dashboard-markup-as-text.png"))
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-markup-as-text-{front_end}.png"))
     assert dialogs == []
     assert not page.console_errors, page.console_errors
 
 
-def test_a_job_whose_runner_died_shows_as_stale_not_running(lab, page):
+def test_a_job_whose_runner_died_shows_as_stale_not_running(lab, page, front_end):
     store = Store(home=lab.home)
-    spec = {"name": "ui-dead-runner", "trial": {"function": "tests.objectives:quadratic"},
+    spec = {"name": f"ui-dead-runner-{front_end}", "trial": {"function": "tests.objectives:quadratic"},
             "space": {"x": {"type": "float", "low": 0, "high": 1}}}
     from jupyter_hpo.spec import TuningSpec
 
@@ -70,13 +71,13 @@ def test_a_job_whose_runner_died_shows_as_stale_not_running(lab, page):
     store.set_job_attrs(spec.name, status="running", heartbeat=0, backend="local",
                         runner={"pid": 2**22 + 4321, "host": socket.gethostname(), "started": 0})
     assert api.attach(spec.name, store).status == JobStatus.STALE
-    _notebook(lab, "stale.ipynb", ["%load_ext jupyter_hpo", "%hpo attach ui-dead-runner"])
-    page.goto(f"{lab.url}/lab/tree/stale.ipynb?reset")
+    _notebook(lab, f"{spec.name}.ipynb", ["%load_ext jupyter_hpo", f"%hpo attach {spec.name}"])
+    page.goto(notebook_url(lab, front_end, f"{spec.name}.ipynb", f"/lab/tree/{spec.name}.ipynb?reset"))
     wait_kernel_idle(page)
     run_all_cells(page)
     status = page.locator('[data-testid="hpo-status"]').first
     expect(status).to_contain_text("stale", timeout=90_000)
-    page.screenshot(path=str(ARTIFACTS / "dashboard-stale.png"))
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-stale-{front_end}.png"))
     assert not page.console_errors, page.console_errors
 
 

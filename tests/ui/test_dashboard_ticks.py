@@ -1,4 +1,4 @@
-"""The dashboard in real JupyterLab and Chromium draws axes for values one floating-point ulp apart.
+"""The dashboard in JupyterLab 4 and Notebook 7 (Chromium) draws axes for values one floating-point ulp apart.
 
 ``0.1 + 0.2`` and ``0.3`` (objective values) and ``1`` and ``1.0000000000000002`` (intermediate values)
 differ by one ulp. An axis whose tick step is smaller than an ulp once looped forever (``v += step`` left
@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from jupyter_hpo import api
 from jupyter_hpo.store import Store
-from tests.ui.conftest import ARTIFACTS, run_all_cells, wait_kernel_idle
+from tests.ui.conftest import ARTIFACTS, notebook_url, run_all_cells, wait_kernel_idle
 from tests.ui.test_dashboard_browser import new_notebook
 
 SETUP = """%load_ext jupyter_hpo
@@ -25,7 +25,7 @@ def objective(p):
     return 0.1 + 0.2 if p["k"] % 2 else 0.3
 
 space = {"k": [0, 1, 2, 3]}"""
-LAUNCH = "job = %hpo launch objective --space space --strategy grid --max-trials 4 --parallel 1 --name ui-ulp"
+LAUNCH = "job = %hpo launch objective --space space --strategy grid --max-trials 4 --parallel 1 --name {name}"
 CHART = '[data-testid="{}"]'
 #: the page answers a script once the charts are drawn (a hung main thread never does)
 ANSWERS = """() => { const el = document.querySelector('[data-testid="hpo-trial-count"]');
@@ -36,17 +36,19 @@ def tick_labels(page, testid: str) -> list[str]:
     return page.locator(f"{CHART.format(testid)} text.hpo-tick:not(.hpo-band-label)").all_text_contents()
 
 
-def test_values_one_ulp_apart_draw_finite_axes_and_the_page_stays_responsive(lab, page):
-    new_notebook(lab, "ulp.ipynb", SETUP, LAUNCH)
-    # a workspace of its own: the default one, which other tests open, keeps no notebook of this test
-    page.goto(f"{lab.url}/lab/workspaces/hpo-ulp-{uuid.uuid4().hex[:8]}/tree/ulp.ipynb?reset")
+def test_values_one_ulp_apart_draw_finite_axes_and_the_page_stays_responsive(lab, page, front_end):
+    name = f"ui-ulp-{front_end}"
+    new_notebook(lab, f"{name}.ipynb", SETUP, LAUNCH.format(name=name))
+    # in JupyterLab a workspace of its own: the default one, which other tests open, keeps no notebook of this test
+    page.goto(notebook_url(lab, front_end, f"{name}.ipynb",
+                           f"/lab/workspaces/hpo-ulp-{uuid.uuid4().hex[:8]}/tree/{name}.ipynb?reset"))
     wait_kernel_idle(page)
     run_all_cells(page)
     expect(page.locator(".jp-hpo-dashboard")).to_be_visible(timeout=90_000)
     expect(page.locator('[data-testid="hpo-trial-count"]').first).to_contain_text("4/4", timeout=90_000)
     page.wait_for_function(ANSWERS, timeout=30_000)
 
-    job = api.attach("ui-ulp", Store(home=lab.home))
+    job = api.attach(name, Store(home=lab.home))
     records = job.trial_records()
     assert {r["value"] for r in records} == {0.1 + 0.2, 0.3}, "the values are not one ulp apart"
     assert {tuple(r["intermediate"].values()) for r in records} == {(1.0, 1.0000000000000002)}
@@ -67,7 +69,7 @@ def test_values_one_ulp_apart_draw_finite_axes_and_the_page_stays_responsive(lab
                                    .flatMap(n => ['cx', 'cy', 'x1', 'x2', 'y1', 'y2'].map(a => n.getAttribute(a)))
                                    .filter(v => v !== null && !Number.isFinite(Number(v)))""")
     assert coords == [], coords
-    page.screenshot(path=str(ARTIFACTS / "dashboard-ulp-apart.png"))
+    page.screenshot(path=str(ARTIFACTS / f"dashboard-ulp-apart-{front_end}.png"))
     # still answering after the charts were drawn
     assert page.evaluate("() => 6 * 7") == 42
     assert not page.console_errors, page.console_errors
