@@ -52,7 +52,7 @@ _KWARGS = {
     "max_trials_per_worker": ("warm_pool", "max_trials_per_worker"),
     "max_memory_mb": ("warm_pool", "max_memory_mb"),
 }
-_TOP = {"name", "strategy", "seed", "early_stopping", "backend", "hyperband", "max_consecutive_failures"}
+_TOP = {"name", "strategy", "seed", "early_stopping", "backend", "hyperband", "max_consecutive_failures", "warm_start"}
 _stores: dict[tuple[str | None, ...], Store] = {}
 
 
@@ -178,6 +178,10 @@ def _start(spec: TuningSpec, store: Store) -> Job:
     from jupyter_hpo.runner import spawn_runner
 
     spec = backend_class(spec.backend).prepare(spec)
+    known = set(store.job_names()) if spec.warm_start else set()
+    for source in spec.warm_start:
+        if source not in known:
+            raise SpecError(f"`warm_start.from` must name jobs in the store, but got {source!r}, which is not one.")
     payload = _pickle_objective(spec.trial.function) if spec.trial.function is not None else None
     store.create_job(spec.name, spec.to_dict(), spec.objective.direction)
     job_dir = store.job_dir(spec.name)

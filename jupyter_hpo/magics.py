@@ -84,6 +84,8 @@ def _launch_arguments(p: _Parser) -> None:
     p.add_argument("--timeout", type=float, metavar="S", help="seconds a trial may run")
     p.add_argument("--early-stopping", choices=EARLY_STOPPING, help="stop poor trials early (default: off)")
     p.add_argument("--seed", type=int, metavar="N", help="seed of the strategy, for a repeatable search")
+    p.add_argument("--warm-start", action="append", metavar="JOB",
+                   help="seed the strategy with an earlier job's complete trials (repeat for several jobs)")
 
 
 def _space_arguments(p: _Parser) -> None:
@@ -111,7 +113,8 @@ def _resume_arguments(p: _Parser) -> None:
 # -- subcommands: parsed arguments in, names resolved, one api call, a value out -------------------
 _LAUNCH_OPTIONS = {"strategy": "strategy", "max_trials": "max_trials", "parallel": "max_parallel",
                    "direction": "direction", "metric": "metric", "backend": "backend", "name": "name",
-                   "timeout": "timeout", "early_stopping": "early_stopping", "seed": "seed"}
+                   "timeout": "timeout", "early_stopping": "early_stopping", "seed": "seed",
+                   "warm_start": "warm_start"}
 
 
 def _launch(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:

@@ -279,6 +279,12 @@ def trial_record(t: FrozenTrial, space: SearchSpace) -> dict[str, Any]:
 
 
 # -- the job summary -------------------------------------------------------------------------------
+def _seeded(attrs: Mapping[str, Any]) -> int:
+    """How many earlier jobs' trials seeded the job's sampler (``warm_start``); 0 without."""
+    value = attrs.get("seeded")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
 def _job_cost(attrs: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> float | None:
     """Training cost of the trials so far, plus idle warm-pool time once the job has ended (None locally)."""
     costs = [r[COST_USD] for r in records if r.get(COST_USD) is not None]
@@ -315,6 +321,7 @@ class JobSummary:
     interrupted: int
     running: int
     best: dict[str, Any] | None
+    seeded: int
     warm_starts: int
     cold_starts: int
     cold_startup_s: float | None
@@ -361,6 +368,7 @@ class JobSummary:
             "running": counts["running"],
             "best": None if best is None else {"number": best["number"], "value": best["value"],
                                                "params": best["params"]},
+            "seeded": _seeded(attrs),
             "warm_starts": len(warm),
             "cold_starts": len(cold),
             "cold_startup_s": _mean(cold),

@@ -248,6 +248,8 @@ class TuningSpec:
     backend: str = "local"
     backend_options: Mapping[str, Any] = field(default_factory=dict)
     max_consecutive_failures: int = 5
+    #: earlier jobs whose complete trials seed the sampler (``warm_start: {from: [JOB, ...]}``)
+    warm_start: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_job_name(self.name)
@@ -271,6 +273,28 @@ class TuningSpec:
         if self.backend in ("sagemaker", "amt"):
             check_simulate(self.backend_options.get("simulate"))
         _positive_int("max_consecutive_failures", self.max_consecutive_failures)
+        self._check_warm_start()
+
+    def _check_warm_start(self) -> None:
+        """``warm_start``: distinct job names other than this job's; not for grid search nor the amt backend."""
+        value = self.warm_start
+        names = (value,) if isinstance(value, str) else value
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+            raise _fail("warm_start.from", "must be a list of job names", value)
+        for n in names:
+            if not _JOB_NAME.fullmatch(n):
+                raise _fail("warm_start.from", "must be a list of job names (1-63 letters, digits or '-')", n)
+        if self.name in names:
+            raise _fail("warm_start.from", "must name earlier jobs, not this job", self.name)
+        object.__setattr__(self, "warm_start", tuple(dict.fromkeys(names)))
+        if self.warm_start and self.strategy == "grid":
+            raise SpecError("`warm_start` seeds a sampler that learns from earlier trials, so it does not work "
+                            "with `strategy: grid` (which visits every point anyway); use bayesian, random or "
+                            "hyperband, but got strategy 'grid'.")
+        if self.warm_start and self.backend == "amt":
+            raise SpecError("`warm_start.from` seeds jupyter-hpo's sampler, which the amt backend does not use; "
+                            "use `backend.options.warm_start: {parents: [...]}` (AMT's WarmStartConfig), but got "
+                            f"warm_start.from {list(self.warm_start)!r}.")
 
     def _check_grid(self) -> None:
         """A grid search lists every point: refuse a grid beyond :data:`MAX_GRID_POINTS` (counted, not listed)."""
@@ -298,7 +322,7 @@ class TuningSpec:
         if not isinstance(data, Mapping):
             raise SpecError(f"a spec must be a mapping of fields, but got {data!r}.")
         top = {"name", "objective", "trial", "space", "strategy", "seed", "budget", "completion",
-               "early_stopping", "hyperband", "warm_pool", "backend", "max_consecutive_failures"}
+               "early_stopping", "hyperband", "warm_pool", "backend", "max_consecutive_failures", "warm_start"}
         unknown = sorted(set(data) - top)
         if unknown:
             raise SpecError(
@@ -339,6 +363,7 @@ class TuningSpec:
             backend=backend,
             backend_options=backend_options,
             max_consecutive_failures=data.get("max_consecutive_failures", 5),
+            warm_start=_warm_start_from(data.get("warm_start")),
         )
 
     @classmethod
@@ -389,6 +414,7 @@ class TuningSpec:
             "warm_pool": dataclasses.asdict(self.warm_pool),
             "backend": {"name": self.backend, "options": dict(self.backend_options)},
             "max_consecutive_failures": self.max_consecutive_failures,
+            **({"warm_start": {"from": list(self.warm_start)}} if self.warm_start else {}),
         }
 
     def replace(self, **changes: Any) -> TuningSpec:
@@ -412,6 +438,15 @@ class PickledObjective:
 
     def __repr__(self) -> str:
         return f"<objective {self.ref}>"
+
+
+def _warm_start_from(value: Any) -> Any:
+    """The job names of ``warm_start``: ``{from: [JOB, ...]}`` in YAML; a list or one name from ``launch``."""
+    if value is None:
+        return ()
+    if isinstance(value, Mapping):
+        return _section({"warm_start": value}, "warm_start", {"from"}).get("from") or ()
+    return value
 
 
 def _read_spec_file(p: Path) -> str:

@@ -8,7 +8,6 @@ from typing import Any
 
 import optuna
 import pytest
-from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
 from jupyter_hpo import api

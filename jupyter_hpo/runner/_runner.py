@@ -147,6 +147,7 @@ class Runner:
         from optuna.trial import TrialState
 
         self.store.mark_interrupted(self.name)  # the previous runner died while these ran
+        self._seed_from_earlier_jobs()
         stored = self.store.trials(self.name)
         if stored:  # a resumed job: a fresh random stream, or it would repeat its first points
             self.brain.sampler = make_sampler(self.spec, resumed_after=len(stored))
@@ -161,6 +162,55 @@ class Runner:
                 continue
             self.n_counted += 1
             self._update_progress(t.state.name.lower(), t.value, t.user_attrs.get("error"))
+
+    def _seed_from_earlier_jobs(self) -> None:
+        """Warm start: the complete trials of ``spec.warm_start``'s jobs join the in-memory study (not the store).
+
+        A trial is taken when each of its parameters that the new space still has fits the new range (removed
+        parameters are dropped, added ones left out, as Optuna's samplers allow); else it is skipped and
+        counted. A job with another metric or direction, or that cannot be read, gives nothing (a note says so).
+        """
+        if not self.spec.warm_start:
+            return
+        seeded = skipped = 0
+        for source in self.spec.warm_start:
+            taken, left = self._seed_from(source)
+            seeded, skipped = seeded + taken, skipped + left
+        self.on_note(f"warm start: {seeded} complete trial(s) taken from {', '.join(self.spec.warm_start)}"
+                     + (f"; {skipped} skipped (a parameter outside the new space, or none in it)" if skipped else ""))
+        self.writer.put(self.store.set_job_attrs, self.name, seeded=seeded, seeded_skipped=skipped)
+
+    def _seed_from(self, source: str) -> tuple[int, int]:
+        import optuna
+        from optuna.trial import TrialState
+
+        try:
+            objective = (self.store.job_attrs(source).get("spec") or {}).get("objective") or {}
+            trials = self.store.trials(source)
+        except Exception as e:  # noqa: BLE001 - a missing or unreadable source job is said, not fatal
+            self.on_note(f"warm start: job {source!r} could not be read ({error_text(e)}); nothing taken from it")
+            return 0, 0
+        mine = self.spec.objective
+        if (objective.get("metric"), objective.get("direction")) != (mine.metric, mine.direction):
+            self.on_note(f"warm start: job {source!r} optimises {objective.get('metric')!r} "
+                         f"({objective.get('direction')}), not {mine.metric!r} ({mine.direction}); nothing taken")
+            return 0, 0
+        taken = skipped = 0
+        for t in trials:
+            if t.state != TrialState.COMPLETE or t.value is None or not math.isfinite(t.value):
+                continue
+            shared = {k: v for k, v in t.params.items() if k in self.distributions}
+            try:
+                if not shared:
+                    raise ValueError("no parameter in the new space")
+                self.brain.add_trial(optuna.trial.create_trial(
+                    value=t.value, params=shared, distributions={k: self.distributions[k] for k in shared},
+                    user_attrs={"seeded_from": source, "seeded_trial": t.number}))
+            except ValueError:  # a value outside the new range or choices
+                skipped += 1
+                continue
+            taken += 1
+        return taken, skipped
 
     # -- trial loop ------------------------------------------------------------------------------
     def run(self) -> int:

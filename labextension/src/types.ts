@@ -56,6 +56,8 @@ export interface IJobSummary {
   interrupted: number;
   running: number;
   best: IBestTrial | null;
+  /** Trials of earlier jobs that seeded the sampler (`warm_start.from`); not this job's own trials. */
+  seeded: number;
   warm_starts: number;
   cold_starts: number;
   cold_startup_s: number | null;
