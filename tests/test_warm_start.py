@@ -89,3 +89,26 @@ def test_a_job_with_another_direction_takes_nothing_and_says_why(home):
     assert summary["seeded"] == 0
     assert any("job 'maxi' optimises 'objective' (maximize), not 'objective' (minimize); nothing taken" in n
                for n in summary["notes"]), summary["notes"]
+
+
+def test_hpo_launch_warm_start_seeds_from_the_named_jobs(home):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from jupyter_hpo.magics import HpoMagics
+
+    first = api.launch(objective=objectives.quadratic, space={"x": {"type": "float", "low": 0, "high": 1}},
+                       strategy="random", seed=1, max_trials=3, name="earlier")
+    assert first.wait(timeout=120) == JobStatus.COMPLETED
+    shell = InteractiveShell.instance()
+    shell.register_magics(HpoMagics(shell))
+    shell.push({"quadratic": objectives.quadratic, "sp": {"x": {"type": "float", "low": 0, "high": 1}}})
+    try:
+        with capture_output():
+            job = shell.run_line_magic("hpo", "launch quadratic --space sp --max-trials 2 --name later "
+                                              "--warm-start earlier")
+        assert job.spec["warm_start"] == {"from": ["earlier"]}
+        assert job.wait(timeout=120) == JobStatus.COMPLETED
+        assert job.summary()["seeded"] == 3
+    finally:
+        shell.reset(new_session=False)
