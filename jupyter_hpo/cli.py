@@ -68,9 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     amt.add_argument("--detach", action="store_true", help="return once the mirror has started")
     amt.add_argument("--json", action="store_true")
 
+    from jupyter_hpo.sagemaker.doctor import add_doctor_parser
     from jupyter_hpo.sagemaker.plan import add_plan_parser
 
     add_plan_parser(sub)
+    add_doctor_parser(sub)
     est = sub.add_parser("estimate", help="simulate a SageMaker campaign: wall time and cost with and without "
                                           "warm pools")
     add_estimate_arguments(est)
@@ -261,6 +263,15 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 _COMMANDS["plan"] = _cmd_plan
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from jupyter_hpo.sagemaker.doctor import doctor_command
+
+    return doctor_command(args)
+
+
+_COMMANDS["doctor"] = _cmd_doctor
 
 
 # -- progress display ------------------------------------------------------------------------------

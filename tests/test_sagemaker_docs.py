@@ -19,7 +19,7 @@ IMPLIED = {"sagemaker:AddTags", "iam:PassRole", "kms:GenerateDataKey"}
 
 
 def policy(name):
-    match = re.search(rf"<!-- policy: {name} -->\s*```json\n(.*?)```", DOC, re.S)
+    match = re.search(rf"<!-- policy: {name} -->\s*```json\n(.*?)```", DOC, re.DOTALL)
     assert match, f"no {name} policy in docs/sagemaker.md"
     return json.loads(match.group(1))
 
@@ -61,6 +61,6 @@ def test_the_execution_role_policy_is_valid_and_has_what_training_needs():
 
 def test_the_option_table_names_every_option():
     table = DOC.split("## Every option and the request field it sets", 1)[1].split("\n## ", 1)[0]
-    listed = set(re.findall(r"^\| `([a-z0-9_]+)`(?:, `([a-z0-9_]+)`)?", table, re.M))
+    listed = set(re.findall(r"^\| `([a-z0-9_]+)`(?:, `([a-z0-9_]+)`)?", table, re.MULTILINE))
     names = {n for pair in listed for n in pair if n}
     assert sorted({f.name for f in dataclasses.fields(SageMakerOptions)} - names) == []
