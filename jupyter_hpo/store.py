@@ -424,10 +424,13 @@ class Store:
         silent = _HEARTBEATS.silence(runner, attrs.get("heartbeat"), age)
         return JobStatus.STALE if silent > stale_after_s(STALE_AFTER_S) else status
 
-    def watch_status(self, name: str, seconds: float = 3 * HEARTBEAT_S) -> JobStatus:
-        """The job's status, watched for up to ``seconds`` when it looks stale with a runner on another machine:
-        a heartbeat that moves meanwhile shows the runner alive, whatever the two machines' clocks say.
-        What ``resume`` and ``stop`` use before they treat a job as abandoned."""
+    def watch_status(self, name: str, seconds: float | None = None) -> JobStatus:
+        """The job's status, watched for up to ``seconds`` (default: the stale threshold for another machine,
+        30 s) when it looks stale with a runner on another machine: a heartbeat that moves meanwhile shows the
+        runner alive, whatever the two machines' clocks say. What ``resume``, ``stop`` and ``wait`` use before
+        they treat a job as abandoned: only silence seen by this process's own clock proves a runner gone."""
+        if seconds is None:
+            seconds = stale_after_s(STALE_AFTER_S)
         attrs = self.job_attrs(name)
         status = self.status_of(attrs)
         runner = attrs.get("runner") or {}
