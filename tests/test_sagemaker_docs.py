@@ -35,18 +35,22 @@ def actions(doc):
 def called_actions():
     """``service:Operation`` of every boto3 client call in jupyter_hpo/sagemaker (the simulator aside)."""
     session = boto3.Session(region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
-    mapping = {s: session.client(s).meta.method_to_api_mapping for s in ("sagemaker", "logs", "s3")}
+    services = {"sagemaker": "sagemaker", "logs": "logs", "s3": "s3", "iam": "iam", "ecr": "ecr", "sts": "sts",
+                "sq": "service-quotas"}  # the name a client goes by in the code -> its boto3 service
+    mapping = {name: session.client(service).meta.method_to_api_mapping for name, service in services.items()}
+    prefix = {"sq": "servicequotas"}  # IAM action prefixes that differ from the service's name
     found = set()
     for path in (REPO / "jupyter_hpo" / "sagemaker").glob("*.py"):
-        for service, method in re.findall(r"\b(sagemaker|logs|s3)\.([a-z_]+)\(", path.read_text()):
-            assert method in mapping[service], f"{path.name}: {service}.{method} is not a {service} API call"
-            found.add(f"{service}:{mapping[service][method]}")
+        for name, method in re.findall(r"\b(sagemaker|logs|s3|iam|ecr|sts|sq)\.([a-z_]+)\(", path.read_text()):
+            assert method in mapping[name], f"{path.name}: {name}.{method} is not a {services[name]} API call"
+            found.add(f"{prefix.get(name, name)}:{mapping[name][method]}")
     return found
 
 
 def test_the_user_policy_allows_exactly_what_the_code_calls():
     called = called_actions()
-    assert {"sagemaker:CreateTrainingJob", "s3:PutObject", "logs:GetLogEvents"} <= called
+    assert {"sagemaker:CreateTrainingJob", "s3:PutObject", "logs:GetLogEvents", "iam:SimulatePrincipalPolicy",
+            "servicequotas:ListServiceQuotas"} <= called
     allowed = actions(policy("user"))
     assert sorted(called - allowed) == [], "calls the user policy does not allow"
     assert sorted(allowed - called - IMPLIED) == [], "actions the code never calls (not least privilege)"

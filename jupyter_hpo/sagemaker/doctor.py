@@ -84,7 +84,8 @@ def _clients(region: str | None, profile: str | None, checks: list[Check]) -> di
 
 def _caller(clients: dict[str, Any], checks: list[Check]) -> dict[str, str] | None:
     try:
-        who = clients["sts"].get_caller_identity()
+        sts = clients["sts"]
+        who = sts.get_caller_identity()
     except Exception as e:  # noqa: BLE001 - NoCredentialsError, expired tokens...
         checks.append(Check("credentials", "fail", f"{explain_client_error(e)} (aws configure, AWS_PROFILE or "
                                                    "an instance role)"))
