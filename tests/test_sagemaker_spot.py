@@ -165,3 +165,26 @@ def test_retries_are_bounded_and_an_exhausted_trial_fails_naming_the_cause(tmp_p
     (outcome,) = tally.outcomes
     assert outcome.state == "failed" and "MaxWaitTimeExceeded" in outcome.error
     assert len(outcome.attrs["sagemaker"]["attempts"]) == 2
+
+
+def test_a_pool_that_is_not_kept_is_noted_on_the_job_with_what_to_do(tmp_path):
+    """Warm pools, honestly (part 8): with warm-pool quota 0 every pool shows Terminated; the job says why."""
+    spec = spec_of(tmp_path, trials=2, keep_alive_s=600, max_run_s=600)
+    spec = spec.replace(backend_options=simulation_defaults({**spec.backend_options, "simulate": {}}))
+    clients = simulated_clients({"warm_pool_quota": 0, "s3_root": str(tmp_path / "s3")}, virtual=True)
+    backend = SageMakerBackend(spec, tmp_path, clients=clients)
+    backend.start()
+    tally, submitted = Tally(), 0
+    try:
+        while len(tally.outcomes) < 2:
+            while backend.free_slots() > 0 and submitted < 2:
+                backend.submit(TrialRequest(key=submitted, params={"eta": 0.1}))
+                submitted += 1
+            backend.poll(tally, timeout=5)
+        backend.close()
+    finally:
+        clients.sim.close()
+    assert [o.attrs["warm"] for o in tally.outcomes] == [False, False]
+    notes = [n for n in tally.notes if "WarmPoolStatus was Terminated" in n]
+    assert len(notes) == 1 and "ml.m5.xlarge for training warm pool usage" in notes[0]
+    assert "jupyter hpo doctor" in notes[0]

@@ -84,6 +84,13 @@ class _Run:
         return self.body["TrainingJobName"]
 
 
+def _terminated_note(job: str, instance_type: str) -> str:
+    return (f"SageMaker kept no warm pool after {job}: its WarmPoolStatus was Terminated as soon as it ended, so the "
+            f"next trials start cold. Usually the warm-pool quota for {instance_type} is 0 (the default) or below "
+            f"budget.max_parallel; else the pool failed to provision. Request '{instance_type} for training warm "
+            "pool usage' in Service Quotas (Amazon SageMaker); `jupyter hpo doctor SPEC` shows the quota.")
+
+
 class SageMakerBackend(PoolRelease, ExecutorBackend):
     """Trials as SageMaker training jobs on warm pools (see the module docstring).
 
@@ -381,6 +388,8 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
                 self._note("no-pool", f"SageMaker kept no warm pool after {pool.job} (no WarmPoolStatus after "
                                       f"{self.opts.warm_wait_s:g} s): the next trials start cold. The default "
                                       "warm-pool quota is 0; request one in Service Quotas.")
+            elif status == "Terminated":
+                self._note("pool-terminated", _terminated_note(pool.job, self.opts.instance_type))
             self._set(pool, "empty")
 
     def _deliver(self, outcome: TrialOutcome) -> None:
