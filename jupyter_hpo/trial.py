@@ -209,7 +209,10 @@ def cached(key: str, loader: Callable[[], T]) -> T:
     """Return ``loader()``, computed once per worker process and kept for its later trials.
 
     In a SageMaker warm pool the value is also pickled into the pool's persistent cache
-    directory, so a reused instance skips the load.
+    directory, so a reused instance skips the load. A pool can pass to another job, so on disk the
+    value is keyed by ``key`` and the identity of the job's input channels (each file's path, size and
+    a hash of its content: whole files up to 64 MiB, the first and last MiB of larger ones): another
+    job's or an older data set's value is never served.
     """
     if key in _cache:
         return _cache[key]
@@ -217,7 +220,9 @@ def cached(key: str, loader: Callable[[], T]) -> T:
     import hashlib
 
     cache_dir = _warm_cache_dir()
-    disk = cache_dir / f"jupyter_hpo-{hashlib.sha1(key.encode()).hexdigest()[:16]}.pkl"
+    # a pool moves between jobs of the same role/instance/network: the disk key includes the input data's identity
+    ident = f"{key}\0{_input_identity()}" if cache_dir.is_dir() else key
+    disk = cache_dir / f"jupyter_hpo-{hashlib.sha1(ident.encode()).hexdigest()[:16]}.pkl"
     if cache_dir.is_dir() and disk.is_file():
         import pickle
 
@@ -234,6 +239,36 @@ def cached(key: str, loader: Callable[[], T]) -> T:
             tmp.replace(disk)
     _cache[key] = value
     return value
+
+
+_IDENTITY: list[str] = []  # computed once per process
+_WHOLE_FILE = 64 * 2**20
+_EDGE = 2**20
+
+
+def _input_identity() -> str:
+    """A digest of the input channels (``SM_CHANNEL_*`` folders): file paths, sizes and content hashes."""
+    if _IDENTITY:
+        return _IDENTITY[0]
+    import hashlib
+
+    digest = hashlib.sha1()
+    for name in sorted(k for k in os.environ if k.startswith("SM_CHANNEL_")):
+        root = Path(os.environ[name])
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+        for path in files:
+            size = path.stat().st_size
+            digest.update(f"{name}/{path.relative_to(root).as_posix()}\0{size}\0".encode())
+            with path.open("rb") as f:
+                if size <= _WHOLE_FILE:
+                    for block in iter(lambda: f.read(_EDGE), b""):
+                        digest.update(block)
+                else:
+                    digest.update(f.read(_EDGE))
+                    f.seek(size - _EDGE)
+                    digest.update(f.read(_EDGE))
+    _IDENTITY.append(digest.hexdigest())
+    return _IDENTITY[0]
 
 
 def _begin(ctx: _Context) -> None:
