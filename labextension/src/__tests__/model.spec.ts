@@ -30,6 +30,7 @@ function job(name: string, over: Partial<IJobSummary> = {}): IJobSummary {
     interrupted: 0,
     running: 0,
     best: null,
+    seeded: 0,
     warm_starts: 0,
     cold_starts: 0,
     cold_startup_s: null,
