@@ -390,7 +390,8 @@ def test_a_launch_on_a_full_disk_is_a_store_error_and_leaves_no_job(home):
         assert api.list_jobs() == [], "reading works on a full disk, and nothing is half-created"
     assert not (home / "jobs" / "too-big").exists()
     assert integrity(home / "store.db") == "ok"
-    job = api.launch(objective=objectives.quadratic, space=space, max_trials=1, name="too-big")  # the name is free
+    # the name is free (an objective that runs with this space: a job with no completed trial has failed)
+    job = api.launch(objective=objectives.worker_identity, space=space, max_trials=1, name="too-big")
     assert job.wait(timeout=60) == JobStatus.COMPLETED
 
 

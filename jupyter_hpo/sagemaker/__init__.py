@@ -12,25 +12,36 @@ client is made.
 
 from __future__ import annotations
 
-from jupyter_hpo.sagemaker.amt import AmtBackend
-from jupyter_hpo.sagemaker.attach import attach_spec
-from jupyter_hpo.sagemaker.clients import Clients, make_clients, simulated_clients
-from jupyter_hpo.sagemaker.model_trainer import spec_fields_from_model_trainer
-from jupyter_hpo.sagemaker.options import SageMakerOptions
-from jupyter_hpo.sagemaker.requests import training_job_request, validate_request
-from jupyter_hpo.sagemaker.scheduler import SageMakerBackend
-from jupyter_hpo.sagemaker.tuning import tuning_job_request
+import importlib
+from typing import Any
 
-__all__ = [
-           "AmtBackend",
-           "Clients",
-           "SageMakerBackend",
-           "SageMakerOptions",
-           "attach_spec",
-           "make_clients",
-           "simulated_clients",
-           "spec_fields_from_model_trainer",
-           "training_job_request",
-           "tuning_job_request",
-           "validate_request",
-]
+#: public name -> the module that defines it; imported on first use (PEP 562), so that importing a light
+#: submodule (``plan``, ``doctor`` for the CLI's parser) does not import both backends and the packaging code
+_EXPORTS = {
+    "AmtBackend": "amt",
+    "Clients": "clients",
+    "SageMakerBackend": "scheduler",
+    "SageMakerOptions": "options",
+    "attach_spec": "attach",
+    "make_clients": "clients",
+    "simulated_clients": "clients",
+    "spec_fields_from_model_trainer": "model_trainer",
+    "training_job_request": "requests",
+    "tuning_job_request": "tuning",
+    "validate_request": "requests",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jupyter_hpo.sagemaker' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"jupyter_hpo.sagemaker.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
