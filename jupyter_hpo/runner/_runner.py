@@ -32,9 +32,10 @@ from jupyter_hpo.backends import (
     backend_class,
     create_backend,
 )
-from jupyter_hpo.spec import TuningSpec
+from jupyter_hpo.records import RUN_S, STARTUP_S
 from jupyter_hpo.runner._lock import RunnerLock
 from jupyter_hpo.runner._log import Reserve, log_max_bytes, rotate_if_large
+from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import HEARTBEAT_S, STALE_ALIVE_AFTER_S, Store, error_text, stale_after_s
 from jupyter_hpo.strategies import grid_size, make_pruner, make_sampler
 from jupyter_hpo.trial import MAX_STEP
@@ -433,7 +434,7 @@ class Runner:
         state, value = outcome.state, outcome.value
         if state == "complete" and (value is None or not math.isfinite(value)):
             state, outcome.error = "failed", f"the objective returned {value}, not a finite number"
-        attrs: dict[str, Any] = {"startup_s": outcome.startup_s, "run_s": outcome.run_s}
+        attrs: dict[str, Any] = {STARTUP_S: outcome.startup_s, RUN_S: outcome.run_s}
         if outcome.error:
             attrs["error"] = outcome.error
         if outcome.traceback:
