@@ -66,9 +66,9 @@ class PairedFoldPruner(BasePruner):
     In numbers, for 5 folds: after 2 folds the bound's half-width is ``t * 0.55 s`` (after 3: ``t * 0.38 s``,
     after 4: ``t * 0.22 s``); with ``risk = 0.02`` and 12 degrees of freedom (4 complete trials),
     ``t = 2.3``, so a trial is pruned after 2 folds when it trails the best by more than ``1.3 s`` on average
-    over those folds. On the credit example (XGBoost, 5-fold AUC) ``s`` was 0.0010-0.0016 in 40-60
-    trial TPE runs while one trial's own fold scores spread by about 0.01 (the folds' difficulty, which
-    pairing removes), so a trial 0.0012-0.002 AUC or more behind the best on its first 2 folds is
+    over those folds. On the credit example (XGBoost, 5-fold AUC) ``s`` was 0.0013-0.0018 in the
+    benchmark's 40-trial TPE runs while one trial's own fold scores spread by about 0.01 (the folds' difficulty, which
+    pairing removes), so a trial 0.0016-0.0022 AUC or more behind the best on its first 2 folds is
     stopped there. The measured
     ``s`` (``paired_sd``), the folds trials were pruned after and the false-prune rate are in
     ``benchmarks/README.md`` (``time_to_quality.py``). Optuna's Wilcoxon pruner, by contrast, needs 4
