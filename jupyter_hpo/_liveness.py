@@ -16,6 +16,8 @@ class Heartbeats:
 
     def silence(self, runner: dict[str, Any], heartbeat: Any, clock_age: float) -> float:
         """Seconds the runner's heartbeat has been silent: watched, once it was seen to move; else ``clock_age``."""
+        if not (runner.get("host") and runner.get("pid")):  # no runner yet (a pending job): nothing to watch
+            return clock_age
         key = (runner.get("host"), runner.get("pid"), runner.get("started"))
         now = time.monotonic()
         seen = self._seen.get(key)

@@ -97,3 +97,19 @@ def test_a_job_whose_launch_folder_was_deleted_resumes_and_stops(home, tmp_path,
     assert job.stop(timeout=60) == JobStatus.STOPPED
     log = (Path(home) / "jobs" / "moved" / "runner.log").read_text()
     assert f"the launch folder {launch_dir} no longer exists" in log
+
+
+def test_a_pending_job_is_never_judged_by_another_jobs_heartbeat(monkeypatch):
+    """Jobs without a runner yet all look alike to the heartbeat watch: it must not mix them up (a job just
+    launched was shown stale, so `wait()` returned at once, because earlier pending jobs had been watched)."""
+    from jupyter_hpo.store import STALE_ENV, Store
+
+    monkeypatch.setenv(STALE_ENV, "1")
+    now = time.time()
+    resumed = {"status": "pending", "runner": {}, "created": now - 60, "heartbeat": now}
+    launched = {"status": "pending", "runner": {}, "created": now}
+    assert Store.status_of(resumed, now) == JobStatus.PENDING
+    assert Store.status_of(launched, now) == JobStatus.PENDING
+    time.sleep(1.2)
+    another = {"status": "pending", "runner": {}, "created": time.time()}  # launched a moment ago
+    assert Store.status_of(another) == JobStatus.PENDING
