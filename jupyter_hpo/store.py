@@ -454,7 +454,11 @@ class Store:
         """Trials with ``number > after`` as :class:`~jupyter_hpo.records.TrialRecord` JSON dicts."""
         from jupyter_hpo.records import trial_record
 
-        space = space or self._space(name)
+        if space is None:
+            try:
+                space = self._space(name)
+            except KeyError:  # a job still being created (its spec is written just after it): no trial yet
+                return []
         return [trial_record(t, space) for t in self.trials(name, after)]
 
     def _space(self, name: str) -> SearchSpace:

@@ -74,3 +74,14 @@ def test_a_job_whose_every_trial_failed_has_failed_and_the_cli_exits_1(home):
                           capture_output=True, text=True, timeout=180)
     assert show.returncode == 1, show.stdout + show.stderr
     assert "no trial completed" in show.stdout
+
+
+def test_a_job_caught_while_it_is_being_created_lists_no_trials(home):
+    """The sidebar's poll can see a job between its creation and its spec's write: no trial yet, no error."""
+    import optuna
+
+    store = api.open_store()
+    optuna.create_study(study_name="half-made", storage=store.url)  # what a launch has written so far
+    assert [j["name"] for j in api.list_jobs()] == ["half-made"]
+    assert api.Job("half-made").trial_records() == []
+    assert store.trial_records("half-made") == []
