@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     from jupyter_hpo.store_cli import add_store_parser
 
     add_store_parser(sub)
+    from jupyter_hpo.handoff_cli import add_handoff_parsers
+
+    add_handoff_parsers(sub)
     return p
 
 
@@ -272,6 +275,15 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 _COMMANDS["doctor"] = _cmd_doctor
+
+
+def _cmd_handoff(args: argparse.Namespace) -> int:
+    from jupyter_hpo.handoff_cli import cmd_export, cmd_register
+
+    return cmd_register(args) if args.command == "register" else cmd_export(args)
+
+
+_COMMANDS.update(register=_cmd_handoff, export=_cmd_handoff)
 
 
 # -- progress display ------------------------------------------------------------------------------

@@ -1,0 +1,60 @@
+"""``jupyter hpo register`` / ``export``: the options each destination takes, and refusals of the others.
+
+The SageMaker branches are tested end to end in ``test_sagemaker_registry.py`` and
+``test_sagemaker_pipeline.py``; the MLflow branches' behaviour belongs to ``jupyter_hpo.mlflow_tracking``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyter_hpo import cli
+
+
+def parse(*argv):
+    return cli._parser().parse_args(list(argv))
+
+
+def test_register_takes_a_sagemaker_group_or_an_mlflow_model_name_with_their_options():
+    a = parse("register", "job-a", "--sagemaker", "credit-models", "--region", "eu-west-1", "--profile", "p",
+              "--image", "1.dkr.ecr.eu-west-1.amazonaws.com/x:1", "--approval", "Approved", "--json")
+    assert (a.command, a.job, a.sagemaker, a.mlflow) == ("register", "job-a", "credit-models", None)
+    assert (a.region, a.profile, a.image, a.approval, a.json) == (
+        "eu-west-1", "p", "1.dkr.ecr.eu-west-1.amazonaws.com/x:1", "Approved", True)
+    b = parse("register", "job-a", "--mlflow", "credit-xgb", "--tracking-uri", "http://127.0.0.1:5000")
+    assert (b.mlflow, b.sagemaker, b.tracking_uri) == ("credit-xgb", None, "http://127.0.0.1:5000")
+
+
+def test_export_takes_pipeline_or_mlflow_with_their_options():
+    a = parse("export", "job-a", "--pipeline", "--register", "g", "--upsert", "--role",
+              "arn:aws:iam::123456789012:role/R", "-o", "p.json", "--name", "pipe")
+    assert (a.pipeline, a.mlflow, a.register, a.upsert, a.role, a.output, a.name) == (
+        True, False, "g", True, "arn:aws:iam::123456789012:role/R", "p.json", "pipe")
+    b = parse("export", "job-a", "--mlflow", "--tracking-uri", "file:/tmp/m", "--experiment", "credit")
+    assert (b.mlflow, b.pipeline, b.tracking_uri, b.experiment) == (True, False, "file:/tmp/m", "credit")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["register", "j"], "one of the arguments --sagemaker --mlflow is required"),
+    (["register", "j", "--sagemaker", "g", "--mlflow", "m"], "not allowed with argument"),
+    (["register", "j", "--mlflow", "m", "--region", "us-east-1"], "--region applies to --sagemaker only"),
+    (["register", "j", "--mlflow", "m", "--approval", "Approved"], "--approval applies to --sagemaker only"),
+    (["register", "j", "--sagemaker", "g", "--tracking-uri", "http://x"], "--tracking-uri applies to --mlflow only"),
+    (["register", "j", "--sagemaker", "g", "--approval", "Maybe"], "invalid choice: 'Maybe'"),
+    (["export", "j"], "one of the arguments --pipeline --mlflow is required"),
+    (["export", "j", "--mlflow", "--upsert"], "--upsert applies to --pipeline only"),
+    (["export", "j", "--mlflow", "-o", "x.json"], "-o/--output applies to --pipeline only"),
+    (["export", "j", "--pipeline", "--experiment", "e"], "--experiment applies to --mlflow only"),
+    (["export", "j", "--pipeline", "--image", "x"], "--image applies to the RegisterModel step: give --register"),
+])
+def test_an_option_for_another_destination_is_refused_not_ignored(argv, message, capsys, home):
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_unknown_job_is_one_line_and_exit_1(home, capsys):
+    assert cli.main(["register", "nope", "--sagemaker", "g"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "nope" in err[0]
