@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from jupyter_hpo.exceptions import HpoError, JobStateError, JobTimeoutError, SpecError, StoreError
+from jupyter_hpo.exceptions import JobStateError, JobTimeoutError, SpecError, StoreError
 from jupyter_hpo.feed import TrialFeed
 from jupyter_hpo.owners import stamp
 from jupyter_hpo.records import (  # noqa: F401 - _cloud_record, _job_cost: moved there, importable from here
@@ -30,6 +30,7 @@ from jupyter_hpo.records import (  # noqa: F401 - _cloud_record, _job_cost: move
     summarize,
     trial_record,
 )
+from jupyter_hpo.runner.handle import RunnerHandle
 from jupyter_hpo.space import SearchSpace
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import JobStatus, Store
@@ -176,7 +177,6 @@ def _is_local_module(module: Any) -> bool:
 
 def _start(spec: TuningSpec, store: Store) -> Job:
     from jupyter_hpo.backends import backend_class
-    from jupyter_hpo.runner import spawn_runner
 
     spec = backend_class(spec.backend).prepare(spec)
     known = set(store.job_names()) if spec.warm_start else set()
@@ -194,7 +194,7 @@ def _start(spec: TuningSpec, store: Store) -> Job:
         if spec.trial.script is not None:
             store.keep_source(spec.name, spec.trial.script)  # the script's folder, for the same reason
         store.set_job_attrs(spec.name, cwd=os.getcwd())
-        spawn_runner(spec.name, store.url, store.home)
+        RunnerHandle(store, spec.name).start()
     except BaseException:
         store.delete_job(spec.name)
         shutil.rmtree(job_dir, ignore_errors=True)
@@ -375,86 +375,36 @@ class Job:
                 raise JobTimeoutError(f"job {self.name!r} is still {status.value} after {timeout:g} s")
             time.sleep(poll)
 
+    @property
+    def runner(self) -> RunnerHandle:
+        """The job's runner process, as this client can reach it (start, signal, end)."""
+        return RunnerHandle(self.store, self.name)
+
     def stop(self, wait: bool = True, timeout: float = 60.0) -> JobStatus:
         """Ask the job to stop: running trials are interrupted (and re-run if it is resumed)."""
         status = self.store.watch_status(self.name)
         if status.is_finished() and status != JobStatus.STALE:
             return status
+        runner = self.runner
         if status == JobStatus.STALE:  # before any write: a runner frozen mid-write would block it
-            self._end_hung_runner()
-        runner = self.attrs.get("runner") or {}
+            runner.end_hung()
+        info = runner.info()
         try:
             self.store.set_job_attrs(self.name, stop_requested=True, stopped_by=stamp())
         except StoreError:
             # a runner on this machine also stops on SIGTERM: the request need not wait for the store
-            if status == JobStatus.STALE or not self._signal_runner(runner):
+            if status == JobStatus.STALE or not runner.signal(info):
                 raise
             log.warning("job %s: the stop request could not be written; its runner was signalled", self.name)
             return self.wait(timeout) if wait else self.status
         if status == JobStatus.STALE:
             self.store.mark_interrupted(self.name)
-            notes = self._release_orphans()
+            notes = runner.release_orphans()
             self.store.set_job_attrs(self.name, status="stopped", reason="stopped (its runner had died)",
                                      ended=time.time(), **({"notes": notes} if notes else {}))
             return JobStatus.STOPPED
-        self._signal_runner(runner)
+        runner.signal(info)
         return self.wait(timeout) if wait else self.status
-
-    def _runner_process(self, runner: dict[str, Any]) -> Any:
-        """The job's runner process (psutil) when it lives on this machine, else None: gone, elsewhere,
-        or its pid reused by another process, which must be left alone."""
-        import psutil
-
-        pid = runner.get("pid")
-        if not pid or runner.get("host") != _hostname():
-            return None
-        try:
-            proc = psutil.Process(int(pid))
-            cmdline = proc.cmdline()
-        except (psutil.Error, ValueError):
-            return None
-        return proc if "jupyter_hpo.runner" in cmdline and self.name in cmdline else None
-
-    def _signal_runner(self, runner: dict[str, Any]) -> bool:
-        """Send SIGTERM to the job's runner when it lives on this machine; True if it was sent."""
-        import psutil
-
-        proc = self._runner_process(runner)
-        if proc is None:
-            return False
-        try:
-            proc.terminate()
-        except psutil.Error:  # it ended meanwhile
-            return False
-        return True
-
-    def _end_hung_runner(self, timeout: float = 10.0) -> None:
-        """End this job's runner if it still lives on this host while shown stale (hung, or frozen
-        inside a store write, which would block every other writer), with its workers."""
-        import psutil
-
-        from jupyter_hpo.backends._proctree import end_process_tree
-
-        proc = self._runner_process(self.attrs.get("runner") or {})
-        if proc is None:
-            return
-        try:
-            end_process_tree(proc.pid)  # its workers lead groups of their own: each goes, with its trials' processes
-            proc.wait(timeout)
-        except (OSError, psutil.Error):
-            pass
-
-    def _release_orphans(self) -> list[dict[str, Any]]:
-        """Let the backend free what the dead runner left (SageMaker: running jobs, warm pools)."""
-        from jupyter_hpo.backends import backend_class
-
-        attrs = self.attrs
-        try:
-            spec = TuningSpec.from_stored(attrs["spec"], self.store.job_dir(self.name))
-            texts = backend_class(spec.backend).release_orphans(spec, self.store.trials(self.name))
-        except HpoError as e:
-            texts = [f"could not free what the dead runner left behind: {e}"]
-        return list(attrs.get("notes") or []) + [{"time": time.time(), "text": t} for t in texts]
 
     def resume(self, max_trials: int | None = None) -> Job:
         """Continue a job whose runner died or that was stopped, up to its budget (or ``max_trials``).
@@ -469,7 +419,7 @@ class Job:
         if status.is_active():
             raise JobStateError(f"job {self.name!r} is {status.value}; it cannot be resumed while its runner runs.")
         if status == JobStatus.STALE:
-            self._end_hung_runner()
+            self.runner.end_hung()
         attrs = self.attrs
         spec = dict(attrs["spec"])
         if max_trials is not None:
@@ -479,12 +429,10 @@ class Job:
             raise JobStateError(
                 f"job {self.name!r} has completed ({attrs.get('reason', '')}); pass a larger max_trials to continue it."
             )
-        from jupyter_hpo.runner import spawn_runner
-
         self.store.set_job_attrs(self.name, spec=spec, status="pending", reason="", stop_requested=False,
                                  resumed_by=stamp(),
                                  heartbeat=time.time(), runner={})
-        spawn_runner(self.name, self.store.url, self.store.home, cwd=attrs.get("cwd"))
+        self.runner.start(cwd=attrs.get("cwd"))
         return self
 
 
@@ -502,8 +450,3 @@ def compare(*names: str, store: Store | str | None = None) -> dict[str, Any]:
         out[job.name] = {"summary": summary, "curve": best_so_far(records, summary["direction"])}
     return out
 
-
-def _hostname() -> str:
-    import socket
-
-    return socket.gethostname()

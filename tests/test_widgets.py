@@ -21,6 +21,7 @@ from optuna.trial import TrialState, create_trial
 
 from jupyter_hpo import api
 from jupyter_hpo.exceptions import JobNotFoundError, SearchSpaceError, StoreError
+from jupyter_hpo.runner.handle import RunnerHandle
 from jupyter_hpo.space import CategoricalParam, FloatParam, IntParam, SearchSpace
 from jupyter_hpo.store import JobStatus
 from jupyter_hpo.widgets import CompareView, Dashboard, SearchSpaceBuilder
@@ -317,7 +318,7 @@ def test_a_stop_request_is_answered_with_its_id_and_a_failed_one_says_why(home, 
         raise StoreError("cannot write job 'stop-reply' to the store at /x: disk I/O error")
 
     monkeypatch.setattr(job.store, "set_job_attrs", refuse)  # a store that cannot be written ...
-    monkeypatch.setattr(api.Job, "_signal_runner", lambda self, runner: False)  # ... nor the runner reached
+    monkeypatch.setattr(RunnerHandle, "signal", lambda self, runner=None: False)  # ... nor the runner reached
     dash._handle_custom_msg({"type": "stop", "id": 3}, [])
     assert sent[-1] == {**sent[-1], "type": "stop-reply", "id": 3, "ok": False}
     assert "disk I/O error" in sent[-1]["error"] and "disk I/O error" in dash.error
