@@ -34,22 +34,19 @@ __all__ = [
     "Param",
     "SearchSpace",
     "SCALINGS",
-    "SAGEMAKER_MAX_PER_KIND",
 ]
 
 #: Scalings a numeric parameter accepts; ``auto`` is sampled linearly here and left to SageMaker there.
 SCALINGS = ("linear", "log", "reverse_log", "auto")
-#: SageMaker accepts at most this many ranges of each kind, and this many categorical values.
-SAGEMAKER_MAX_PER_KIND = 30
-
-_SAGEMAKER_SCALING = {
+#: SageMaker's names of the scalings (its ``ScalingType``), also accepted as aliases here.
+SAGEMAKER_SCALING = {
     "auto": "Auto",
     "linear": "Linear",
     "log": "Logarithmic",
     "reverse_log": "ReverseLogarithmic",
 }
 _SCALING_ALIASES = {
-    **{v.lower(): k for k, v in _SAGEMAKER_SCALING.items()},
+    **{v.lower(): k for k, v in SAGEMAKER_SCALING.items()},
     **{k: k for k in SCALINGS},
     "reverselog": "reverse_log",
     "reverse-log": "reverse_log",
@@ -462,62 +459,3 @@ class SearchSpace(Mapping[str, Param]):
     def parse(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Type values back from strings (``--name value`` or SageMaker's hyperparameters.json)."""
         return {n: self._params[n].parse(v) if n in self._params else v for n, v in values.items()}
-
-    # -- SageMaker -----------------------------------------------------------------------------
-    def validate_for_sagemaker(self) -> None:
-        """Raise :class:`SearchSpaceError` for what SageMaker tuning would reject."""
-        counts = {"int": 0, "float": 0, "categorical": 0}
-        for p in self._params.values():
-            # an int with a step travels as categorical values (SageMaker has no step)
-            counts["categorical" if isinstance(p, IntParam) and p.step != 1 else p.kind] += 1
-            if isinstance(p, IntParam) and p.step != 1 and p.n_values() > SAGEMAKER_MAX_PER_KIND:
-                raise SearchSpaceError(
-                    f"SageMaker has no `step` for integer ranges; {p.name!r} would need "
-                    f"{p.n_values()} categorical values, but at most {SAGEMAKER_MAX_PER_KIND} are allowed."
-                )
-            if isinstance(p, CategoricalParam) and len(p.choices) > SAGEMAKER_MAX_PER_KIND:
-                raise SearchSpaceError(
-                    f"SageMaker allows at most {SAGEMAKER_MAX_PER_KIND} values for categorical "
-                    f"{p.name!r}, but got {len(p.choices)}."
-                )
-        for kind, n in counts.items():
-            if n > SAGEMAKER_MAX_PER_KIND:
-                raise SearchSpaceError(
-                    f"SageMaker allows at most {SAGEMAKER_MAX_PER_KIND} {kind} parameters, but got {n}."
-                )
-
-    def to_sagemaker(self) -> dict[str, list[dict[str, Any]]]:
-        """SageMaker ``ParameterRanges`` (Min/Max and values as strings, as the API wants)."""
-        self.validate_for_sagemaker()
-        ranges: dict[str, list[dict[str, Any]]] = {
-            "IntegerParameterRanges": [], "ContinuousParameterRanges": [], "CategoricalParameterRanges": [],
-        }
-        for p in self._params.values():
-            if isinstance(p, IntParam) and p.step != 1:
-                ranges["CategoricalParameterRanges"].append({"Name": p.name, "Values": [str(v) for v in p.values()]})
-            elif isinstance(p, IntParam):
-                ranges["IntegerParameterRanges"].append(
-                    {"Name": p.name, "MinValue": str(p.low), "MaxValue": str(p.high),
-                     "ScalingType": _SAGEMAKER_SCALING[p.scaling]})
-            elif isinstance(p, FloatParam):
-                ranges["ContinuousParameterRanges"].append(
-                    {"Name": p.name, "MinValue": repr(p.low), "MaxValue": repr(p.high),
-                     "ScalingType": _SAGEMAKER_SCALING[p.scaling]})
-            else:
-                ranges["CategoricalParameterRanges"].append(
-                    {"Name": p.name, "Values": [json.dumps(c) if not isinstance(c, str) else c for c in p.choices]})
-        return {k: v for k, v in ranges.items() if v}
-
-    @classmethod
-    def from_sagemaker(cls, ranges: Mapping[str, Any]) -> SearchSpace:
-        """Build from SageMaker ``ParameterRanges`` (the inverse of :meth:`to_sagemaker`)."""
-        params: list[Param] = []
-        for r in ranges.get("IntegerParameterRanges", []):
-            params.append(IntParam(r["Name"], int(r["MinValue"]), int(r["MaxValue"]),
-                                   scaling=r.get("ScalingType", "Auto")))
-        for r in ranges.get("ContinuousParameterRanges", []):
-            params.append(FloatParam(r["Name"], float(r["MinValue"]), float(r["MaxValue"]),
-                                     scaling=r.get("ScalingType", "Auto")))
-        for r in ranges.get("CategoricalParameterRanges", []):
-            params.append(CategoricalParam(r["Name"], tuple(r["Values"])))
-        return cls(params)

@@ -48,6 +48,7 @@ from jupyter_hpo.sagemaker.outcome import (
     scan_log,
 )
 from jupyter_hpo.sagemaker.packaging import source_and_entry, upload_source
+from jupyter_hpo.sagemaker.ranges import check_ranges
 from jupyter_hpo.sagemaker.requests import validate_request
 from jupyter_hpo.sagemaker.tuning import tuning_job_name, tuning_job_request
 from jupyter_hpo.spec import TuningSpec
@@ -128,7 +129,7 @@ class AmtBackend(MirrorBackend):
         opts = SageMakerOptions.from_spec(spec)
         check_credentials(opts)  # nothing to check when simulated
         try:
-            spec.space.validate_for_sagemaker()
+            check_ranges(spec.space)
         except SearchSpaceError as e:
             raise SpecError(f"`space`: {e}") from None
         if opts.attach:

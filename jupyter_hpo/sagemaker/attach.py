@@ -10,7 +10,7 @@ from jupyter_hpo.sagemaker import clients as _clients
 from jupyter_hpo.sagemaker.clients import Clients
 from jupyter_hpo.sagemaker.errors import explain_client_error
 from jupyter_hpo.sagemaker.options import SageMakerOptions
-from jupyter_hpo.space import SearchSpace
+from jupyter_hpo.sagemaker.ranges import from_ranges
 from jupyter_hpo.spec import Budget, Completion, Hyperband, Objective, TrialDef, TuningSpec
 
 __all__ = ["attach_spec", "remote_trial"]
@@ -60,7 +60,7 @@ def attach_spec(tuning_job_name: str, *, region: str | None = None, profile: str
 
 def _mirror_spec(desc: dict[str, Any], config: dict[str, Any], definition: dict[str, Any], name: str,
                  base: dict[str, Any]) -> TuningSpec:
-    space = SearchSpace.from_sagemaker(config.get("ParameterRanges") or {})
+    space = from_ranges(config.get("ParameterRanges") or {})
     objective = config["HyperParameterTuningJobObjective"]
     algo = definition.get("AlgorithmSpecification") or {}
     regex = next((m["Regex"] for m in algo.get("MetricDefinitions") or [] if m["Name"] == objective["MetricName"]),

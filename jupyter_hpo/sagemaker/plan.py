@@ -93,11 +93,12 @@ def _training_requests(spec: TuningSpec, opts: Any) -> tuple[list[dict[str, Any]
 
 def _amt_requests(spec: TuningSpec, opts: Any) -> tuple[list[dict[str, Any]], list[str]]:
     from jupyter_hpo.sagemaker.packaging import source_and_entry
+    from jupyter_hpo.sagemaker.ranges import check_ranges
     from jupyter_hpo.sagemaker.requests import validate_request
     from jupyter_hpo.sagemaker.tuning import tuning_job_name, tuning_job_request
 
     try:
-        spec.space.validate_for_sagemaker()
+        check_ranges(spec.space)
     except SearchSpaceError as e:
         raise SpecError(f"`space`: {e}") from None
     if opts.attach:

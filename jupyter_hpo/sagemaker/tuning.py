@@ -17,7 +17,7 @@ from jupyter_hpo.sagemaker.requests import (
     script_mode_hyperparameters,
     spot_fields,
 )
-from jupyter_hpo.space import SAGEMAKER_MAX_PER_KIND
+from jupyter_hpo.sagemaker.ranges import MAX_PER_KIND, grid_values, to_ranges
 from jupyter_hpo.spec import Hyperband
 
 if TYPE_CHECKING:
@@ -120,23 +120,19 @@ def _parameter_ranges(spec: TuningSpec) -> dict[str, list[dict[str, Any]]]:
     """``ParameterRanges``; for Grid every parameter travels as its categorical grid values."""
     try:
         if spec.strategy != "grid":
-            ranges = spec.space.to_sagemaker()
+            ranges = to_ranges(spec.space)
         else:
-            encoded = spec.space.to_sagemaker().get("CategoricalParameterRanges", [])
-            values = {r["Name"]: r["Values"] for r in encoded}
-            ranges = {"CategoricalParameterRanges": [
-                {"Name": name, "Values": values.get(name) or [repr(v) if isinstance(v, float) else str(v)
-                                                              for v in p.values()]}
-                for name, p in spec.space.items()]}
+            ranges = {"CategoricalParameterRanges": [{"Name": name, "Values": grid_values(p)}
+                                                     for name, p in spec.space.items()]}
     except SearchSpaceError as e:
         raise SpecError(f"`space`: {e}") from None
     for kind, items in ranges.items():
-        if len(items) > SAGEMAKER_MAX_PER_KIND:
-            raise SpecError(f"`space`: SageMaker AMT allows at most {SAGEMAKER_MAX_PER_KIND} {kind}, but the "
+        if len(items) > MAX_PER_KIND:
+            raise SpecError(f"`space`: SageMaker AMT allows at most {MAX_PER_KIND} {kind}, but the "
                             f"{spec.strategy} strategy makes {len(items)}.")
         for r in items:
-            if len(r.get("Values", ())) > SAGEMAKER_MAX_PER_KIND:
-                raise SpecError(f"`space`: SageMaker AMT allows at most {SAGEMAKER_MAX_PER_KIND} values for "
+            if len(r.get("Values", ())) > MAX_PER_KIND:
+                raise SpecError(f"`space`: SageMaker AMT allows at most {MAX_PER_KIND} values for "
                                 f"{r['Name']!r}, but the {spec.strategy} grid has {len(r['Values'])}.")
     return ranges
 
