@@ -22,11 +22,9 @@ from typing import Any
 
 from jupyter_hpo.exceptions import HpoError
 from jupyter_hpo.records import dumps
+from jupyter_hpo.sagemaker.registry import APPROVAL_STATUSES
 
-__all__ = ["APPROVAL_STATUSES", "add_handoff_parsers", "cmd_export", "cmd_register"]
-
-#: ``ModelApprovalStatus`` values a new model package may take (the API's enum).
-APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+__all__ = ["add_handoff_parsers", "cmd_export", "cmd_register"]
 
 #: option (argparse dest) -> the destinations it applies to
 _REGISTER_OPTIONS = {"region": "sagemaker", "profile": "sagemaker", "image": "sagemaker", "approval": "sagemaker",
@@ -130,9 +128,10 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 def _registered_text(r: dict[str, Any]) -> str:
     group = f"{'created' if r['group_created'] else 'existing'} model package group {r['group']}"
-    what = "refit run" if r["refit"] else f"best trial {r['trial']}"
-    return (f"registered job {r['job']}'s {what} ({r['metric']}={r['value']:.6g}) in the {group}: "
-            f"{r['model_package_arn']} ({r['approval']}); model {r['model_data_url']}; metrics {r['metrics_uri']}")
+    what = f"refit run ({r['refit_job']})" if r["refit"] else f"best trial {r['trial']}"
+    return "\n".join([f"registered job {r['job']}'s {what} ({r['metric']}={r['value']:.6g}) in the {group}: "
+                      f"{r['model_package_arn']} ({r['approval']}); model {r['model_data_url']}; metrics "
+                      f"{r['metrics_uri']}", *(f"note: {n}" for n in r["notes"])])
 
 
 def cmd_export(args: argparse.Namespace) -> int:

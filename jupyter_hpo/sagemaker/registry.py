@@ -1,0 +1,334 @@
+"""``jupyter hpo register JOB --sagemaker GROUP``: a job's model as a package in the SageMaker Model Registry.
+
+:func:`register_sagemaker` takes the job's refit run if it has one, else its best complete trial, and
+registers that trial's model artifact (the ``model.tar.gz`` its training job wrote to S3):
+
+1. every request is built and checked first (botocore's service model, then the strict validator of
+   :mod:`jupyter_hpo.sagemaker.limits`): a group name or a description AWS would refuse fails here,
+   before anything is sent;
+2. two JSON documents are written next to the artifact (SSE-KMS with the job's ``kms_key_id``):
+   ``jupyter-hpo-metrics.json`` (the objective, the fold scores, other metrics: the package's
+   ``ModelMetrics.ModelQuality.Statistics``) and ``jupyter-hpo-provenance.json`` (the job's provenance:
+   :func:`jupyter_hpo.provenance.job_provenance` when available, else its spec and attributes);
+3. the model package group is created when it does not exist (an existing one is reused);
+4. the model package: the artifact and image, the metrics, a one-line description and customer
+   metadata naming the job, trial, training job, value and the provenance document, approval
+   ``PendingManualApproval`` unless told otherwise.
+
+A failure after step 3 leaves the group, which the next ``register`` reuses; the error says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from jupyter_hpo.exceptions import BackendError, JobStateError, SpecError
+
+if TYPE_CHECKING:
+    from jupyter_hpo.sagemaker.options import SageMakerOptions
+    from jupyter_hpo.spec import TuningSpec
+
+__all__ = ["APPROVAL_STATUSES", "METRICS_FILE", "PROVENANCE_FILE", "job_spec_and_options", "model_candidate",
+           "model_package_request", "register_sagemaker", "sagemaker_clients"]
+
+APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+METRICS_FILE = "jupyter-hpo-metrics.json"
+PROVENANCE_FILE = "jupyter-hpo-provenance.json"
+_S3_BACKENDS = ("sagemaker", "amt")
+#: what CustomerMetadataProperties keys and values may hold (API reference, CustomerMetadataMap)
+_METADATA = re.compile(r"[\w\s.:/=+\-@]{1,256}")
+
+
+def job_spec_and_options(job: Any) -> tuple[TuningSpec, SageMakerOptions]:
+    """The job's spec (its script moved to this machine's copy when needed) and its SageMaker options.
+
+    Raises:
+        JobStateError: the job did not run on a SageMaker backend (its model is not on S3), or it ran on
+            the simulated SageMaker.
+    """
+    from jupyter_hpo.sagemaker.options import SageMakerOptions
+    from jupyter_hpo.spec import TuningSpec
+
+    attrs = job.attrs
+    backend = attrs.get("backend")
+    if backend not in _S3_BACKENDS:
+        raise JobStateError(
+            f"job {job.name!r} ran on the {backend} backend, so its model is not on S3, which the SageMaker Model "
+            f"Registry needs: register it in MLflow (`jupyter hpo register {job.name} --mlflow MODEL_NAME`), or "
+            "run the job on the sagemaker or amt backend.")
+    spec = TuningSpec.from_dict(job.store.spec_here(job.name, attrs))
+    if spec.backend_options.get("simulate") is not None:
+        raise JobStateError(f"job {job.name!r} ran on the simulated SageMaker (backend.options.simulate): its "
+                            "model and code are in the simulator, not on S3; run it on SageMaker to register it.")
+    return spec, SageMakerOptions.from_spec(spec)
+
+
+def sagemaker_clients(opts: SageMakerOptions, region: str | None, profile: str | None) -> tuple[Any, Any]:
+    """boto3 ``(sagemaker, s3)`` clients for the job's account: ``region``/``profile`` override the options'."""
+    from jupyter_hpo.sagemaker.clients import _boto3
+
+    boto3 = _boto3()
+    from botocore.config import Config
+
+    try:
+        session = boto3.Session(profile_name=profile or opts.profile, region_name=region or opts.region)
+    except Exception as e:  # noqa: BLE001 - botocore's ProfileNotFound
+        raise BackendError(f"the AWS profile could not be loaded: {e}") from None
+    if not session.region_name:
+        raise BackendError("no AWS region: give --region, set backend.options.region or AWS_DEFAULT_REGION.")
+    config = Config(retries={"mode": "standard"}, user_agent_extra="jupyter-hpo")
+    return session.client("sagemaker", config=config), session.client("s3", config=config)
+
+
+def model_candidate(job: Any) -> dict[str, Any]:
+    """The run whose model is registered: the job's refit (its ``refit`` attribute names the refit job, whose
+    trial 0 is the refit run) when that run completed, else the job's best complete trial.
+
+    Returns:
+        ``{"number", "value", "params", "refit", "refit_job", "artifact", "training_job", "fold_scores",
+        "fold_mean", "fold_std", "metrics", "best", "notes"}``: ``number`` and ``params`` are the best
+        trial's (the refit runs its parameters), the rest the registered run's; ``best`` is the best trial
+        (number, value, fold scores); ``notes`` say why a refit was not taken.
+
+    Raises:
+        JobStateError: no complete trial, or the chosen run recorded no model artifact on S3.
+    """
+    trials = job.raw_trials()
+    best_summary = job.best
+    if best_summary is None:
+        raise JobStateError(f"job {job.name!r} has no complete trial, so there is no model to register "
+                            f"({len(trials)} trial(s), none complete).")
+    best = next(t for t in trials if t.number == best_summary["number"])
+    notes: list[str] = []
+    chosen, refit = best, False
+    refit_name = job.attrs.get("refit")  # records.REFIT: the refit job's name
+    if isinstance(refit_name, str):
+        run = _refit_run(job, refit_name)
+        if run is not None:
+            chosen, refit = run, True
+        else:
+            notes.append(f"the refit job {refit_name} has no complete run: the best trial is registered instead.")
+    ua = chosen.user_attrs
+    sm = ua.get("sagemaker") if isinstance(ua.get("sagemaker"), Mapping) else {}
+    artifact = ua.get("artifact") or sm.get("model_artifacts")  # records.ARTIFACT, else ModelArtifacts
+    what = f"refit run of job {refit_name!r}" if refit else f"best trial ({chosen.number})"
+    if not isinstance(artifact, str) or not artifact.startswith("s3://"):
+        raise JobStateError(
+            f"the {what} of job {job.name!r} recorded no model artifact on S3 (got {artifact!r}): its training "
+            "job saved no model (write it to /opt/ml/model, e.g. with trial.save_model), or the job predates "
+            "artifact recording; run the job (or `jupyter hpo refit`) again.")
+    return {"number": best.number, "value": float(chosen.value), "params": _params(job, best), "refit": refit,
+            "refit_job": refit_name if refit else None,
+            "artifact": artifact, "training_job": sm.get("training_job"), "fold_scores": ua.get("fold_scores"),
+            "fold_mean": ua.get("fold_mean"), "fold_std": ua.get("fold_std"), "metrics": ua.get("metrics") or {},
+            "best": {"trial": best.number, "value": best.value, "fold_scores": best.user_attrs.get("fold_scores")},
+            "notes": notes}
+
+
+def _refit_run(job: Any, name: str) -> Any:
+    """The complete run of refit job ``name`` (its trial 0), or None."""
+    from jupyter_hpo.exceptions import JobNotFoundError
+
+    try:
+        trials = job.store.trials(name)
+    except JobNotFoundError:
+        return None
+    return next((t for t in trials if t.number == 0 and t.state.name == "COMPLETE" and t.value is not None), None)
+
+
+def _params(job: Any, trial: Any) -> dict[str, Any]:
+    try:
+        return dict(job.space.from_optuna(trial.params))
+    except KeyError:
+        return dict(trial.params)
+
+
+def _provenance(job: Any, spec: TuningSpec) -> dict[str, Any]:
+    """The job's provenance: :func:`jupyter_hpo.provenance.job_provenance` when it exists, else what the
+    store holds (the spec, its hash, who launched the job and when, its backend)."""
+    try:
+        from jupyter_hpo.provenance import job_provenance
+    except ImportError:
+        attrs = job.attrs
+        return {"job": job.name, "spec": attrs.get("spec"), "spec_sha256": _spec_hash(attrs.get("spec")),
+                "backend": attrs.get("backend"), "owner": attrs.get("owner"), "created": attrs.get("created"),
+                "ended": attrs.get("ended"), "seed": spec.seed, "script": spec.trial.script}
+    return job_provenance(job)
+
+
+def _spec_hash(spec: Any) -> str:
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _documents(job: Any, spec: TuningSpec, cand: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    from jupyter_hpo.records import dumps
+
+    metrics = {"job": job.name, "trial": cand["number"], "refit": cand["refit"],
+               "training_job": cand["training_job"], "params": cand["params"], "best_trial": cand["best"],
+               "objective": {"metric": spec.objective.metric, "direction": spec.objective.direction,
+                             "value": cand["value"]},
+               "fold_scores": cand["fold_scores"], "fold_mean": cand["fold_mean"], "fold_std": cand["fold_std"],
+               "metrics": cand["metrics"]}
+    return (dumps(metrics, indent=2, sort_keys=True).encode(),
+            dumps(_provenance(job, spec), indent=2, sort_keys=True).encode())
+
+
+def _beside(artifact: str, name: str) -> str:
+    return f"{artifact.rsplit('/', 1)[0]}/{name}"
+
+
+def model_package_request(job: Any, spec: TuningSpec, opts: SageMakerOptions, cand: Mapping[str, Any], *,
+                          group: str, image: str, approval: str, metrics_uri: str, metrics_body: bytes,
+                          provenance_uri: str) -> dict[str, Any]:
+    """The ``CreateModelPackage`` request of ``cand`` (see :func:`model_candidate`) in ``group``."""
+    what = f"refit run ({cand['refit_job']})" if cand["refit"] else f"best trial {cand['number']}"
+    metric = spec.objective.metric
+    description = (f"jupyter-hpo job {job.name}, {what} ({metric}={cand['value']:.6g}); "
+                   f"provenance: {provenance_uri}")[:1024]
+    metadata = {"jupyter-hpo:job": job.name, "jupyter-hpo:trial": str(cand["number"]),
+                "jupyter-hpo:refit": str(cand["refit"]).lower(), f"jupyter-hpo:{metric}"[:128]: repr(cand["value"]),
+                "jupyter-hpo:provenance": provenance_uri, "jupyter-hpo:metrics": metrics_uri,
+                "jupyter-hpo:spec-sha256": _spec_hash(job.spec)}
+    if cand["training_job"]:
+        metadata["jupyter-hpo:training-job"] = cand["training_job"]
+    if cand["refit_job"]:
+        metadata["jupyter-hpo:refit-job"] = cand["refit_job"]
+    for key, value in metadata.items():
+        if not _METADATA.fullmatch(key) or not _METADATA.fullmatch(value):
+            raise SpecError(f"model package metadata {key!r} holds characters SageMaker refuses (letters, digits, "
+                            f"spaces and _.:/=+-@ only, up to 256): {value!r}.")
+    digest = "sha256:" + hashlib.sha256(metrics_body).hexdigest()
+    return {
+        "ModelPackageGroupName": group,
+        "ModelPackageDescription": description,
+        "InferenceSpecification": {"Containers": [{"Image": image, "ModelDataUrl": cand["artifact"]}]},
+        "ModelApprovalStatus": approval,
+        "ModelMetrics": {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": metrics_uri,
+                                                         "ContentDigest": digest}}},
+        "CustomerMetadataProperties": metadata,
+        "Tags": [{"Key": "jupyter-hpo:job", "Value": job.name}],
+    }
+
+
+def check(operation: str, params: Mapping[str, Any], service: str = "sagemaker") -> None:
+    """botocore's model of ``operation``, then the strict validator's limits (patterns, maximums, tags)."""
+    from jupyter_hpo.sagemaker.limits import check_request
+    from jupyter_hpo.sagemaker.requests import validate_request
+
+    validate_request(operation, params, service=service)
+    if service == "sagemaker":
+        check_request(operation, params)
+
+
+def _put(opts: SageMakerOptions, uri: str, body: bytes) -> dict[str, Any]:
+    from jupyter_hpo.sagemaker.options import split_s3
+
+    bucket, key = split_s3(uri)
+    return {"Bucket": bucket, "Key": key, "Body": body, "ContentType": "application/json",
+            **opts.upload_encryption()}
+
+
+def register_sagemaker(job: Any, group: str, *, region: str | None = None, profile: str | None = None,
+                       image: str | None = None, approval: str | None = None,
+                       clients: tuple[Any, Any] | None = None) -> dict[str, Any]:
+    """Register job ``job``'s refit (or best) model in model package group ``group`` (see the module docstring).
+
+    Args:
+        job: a :class:`jupyter_hpo.api.Job` of the sagemaker or amt backend.
+        group: the model package group's name (1-63 letters, digits and '-'); created if it does not exist.
+        region, profile: override the job's ``backend.options.region``/``profile``.
+        image: the inference image (default: the job's training image).
+        approval: ``ModelApprovalStatus`` (default ``PendingManualApproval``).
+        clients: ``(sagemaker, s3)`` boto3 clients to use (default: made from the options).
+
+    Returns:
+        ``{"job", "group", "group_created", "model_package_arn", "model_data_url", "metrics_uri",
+        "provenance_uri", "trial", "refit", "refit_job", "metric", "value", "approval", "image", "notes"}``.
+
+    Raises:
+        JobStateError: a local or simulated job, no complete trial, or no artifact on S3.
+        SpecError: a request AWS would refuse (the group's name, say); nothing was sent.
+        BackendError: AWS refused a call; the message says what was created before it.
+    """
+    approval = approval or "PendingManualApproval"
+    if approval not in APPROVAL_STATUSES:
+        raise SpecError(f"the approval status must be one of {', '.join(APPROVAL_STATUSES)}, but got {approval!r}.")
+    spec, opts = job_spec_and_options(job)
+    cand = model_candidate(job)
+    image = image or opts.training_image()
+    metrics_uri = _beside(cand["artifact"], METRICS_FILE)
+    provenance_uri = _beside(cand["artifact"], PROVENANCE_FILE)
+    metrics_body, provenance_body = _documents(job, spec, cand)
+    group_request = {"ModelPackageGroupName": group,
+                     "ModelPackageGroupDescription": "models registered by jupyter-hpo",
+                     "Tags": [{"Key": "jupyter-hpo:created-by", "Value": "jupyter-hpo"}]}
+    package = model_package_request(job, spec, opts, cand, group=group, image=image, approval=approval,
+                                    metrics_uri=metrics_uri, metrics_body=metrics_body,
+                                    provenance_uri=provenance_uri)
+    puts = [_put(opts, metrics_uri, metrics_body), _put(opts, provenance_uri, provenance_body)]
+    check("CreateModelPackageGroup", group_request)
+    check("CreateModelPackage", package)
+    for put in puts:
+        check("PutObject", put, service="s3")
+    sagemaker, s3 = clients or sagemaker_clients(opts, region, profile)
+    _send(lambda: [s3.put_object(**put) for put in puts], "writing the metrics and provenance next to the "
+          "model", opts, "nothing was registered")
+    created = _ensure_group(sagemaker, group_request, opts)
+    kept = (f"the model package group {group} was created and is kept: `jupyter hpo register` reuses it"
+            if created else f"the model package group {group} is unchanged")
+    arn = _send(lambda: sagemaker.create_model_package(**package)["ModelPackageArn"], "CreateModelPackage", opts,
+                f"no model package was created; {kept}; the metrics and provenance are at {metrics_uri} and "
+                f"{provenance_uri}")
+    return {"job": job.name, "group": group, "group_created": created, "model_package_arn": arn,
+            "model_data_url": cand["artifact"], "metrics_uri": metrics_uri, "provenance_uri": provenance_uri,
+            "trial": cand["number"], "refit": cand["refit"], "refit_job": cand["refit_job"], "metric": spec.objective.metric,
+            "value": cand["value"], "approval": approval, "image": image, "notes": cand["notes"]}
+
+
+def _aws_error(e: Exception, what: str, opts: SageMakerOptions, after: str) -> Exception:
+    """A botocore error as a one-line :class:`BackendError` saying what failed and what exists after it."""
+    from jupyter_hpo.sagemaker.errors import error_code, explain_client_error
+
+    if not error_code(e) and not type(e).__module__.startswith("botocore"):
+        return e  # not an AWS error: a bug, raised as it is
+    return BackendError(f"{what} failed: {explain_client_error(e, opts)} ({after}).")
+
+
+def _send(call: Any, what: str, opts: SageMakerOptions, after: str) -> Any:
+    try:
+        return call()
+    except Exception as e:
+        raise _aws_error(e, what, opts, after) from None
+
+
+def _ensure_group(sagemaker: Any, request: Mapping[str, Any], opts: SageMakerOptions) -> bool:
+    """Create the model package group unless it exists; whether it was created."""
+    from jupyter_hpo.sagemaker.errors import error_code
+
+    name = request["ModelPackageGroupName"]
+    try:
+        sagemaker.describe_model_package_group(ModelPackageGroupName=name)
+        return False
+    except Exception as e:
+        if not _not_found(e):
+            raise _aws_error(e, "DescribeModelPackageGroup", opts, "nothing was registered") from None
+    try:
+        sagemaker.create_model_package_group(**request)
+    except Exception as e:
+        if error_code(e) == "ValidationException" and "already exists" in str(e):
+            return False  # made meanwhile by someone else: reuse it
+        raise _aws_error(e, "CreateModelPackageGroup", opts, "nothing was registered") from None
+    return True
+
+
+def _not_found(error: Exception) -> bool:
+    from jupyter_hpo.sagemaker.errors import error_code
+
+    code = error_code(error)
+    text = str(error).lower()
+    return code == "ResourceNotFound" or (code == "ValidationException" and (
+        "does not exist" in text or "could not find" in text or "not found" in text))
