@@ -323,11 +323,7 @@ class Job:
     def trial_records(self, after: int = -1) -> list[dict[str, Any]]:
         """Trials as plain dicts (:class:`~jupyter_hpo.records.TrialRecord`, strict-JSON-able: non-finite
         numbers are None and ``nonfinite`` names them): number, state, value, params and the attributes."""
-        try:
-            space = self.space
-        except KeyError:  # a job still being created (its spec is written just after it): no trial yet
-            return []
-        return self.store.trial_records(self.name, after, space=space)
+        return self.store.trial_records(self.name, after)  # a job still being created has none yet
 
     def trials(self) -> pd.DataFrame:
         """All trials as a DataFrame: one row per trial, one ``param_<name>`` column per parameter."""
