@@ -38,6 +38,8 @@ from _common import log as _log  # noqa: E402 - benchmarks/ is on sys.path
 from _common import machine_info as common_machine_info  # noqa: E402
 from _common import quick_out  # noqa: E402
 
+from jupyter_hpo._liveness import pid_alive
+
 REPO = Path(__file__).resolve().parents[1]
 CREDIT_DIR = REPO / "examples" / "credit_default"
 CREDIT_SCRIPT = CREDIT_DIR / "train.py"
@@ -134,21 +136,6 @@ def _load(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
             "steal_cpu_s": after["steal"] - before["steal"], "loadavg_1m_end": os.getloadavg()[0]}
 
 
-def _pid_alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, exited but not yet reaped, does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return True
-
-
 class _Discard:
     """A stdout that drops everything (the credit script prints its AUC; threads share sys.stdout)."""
 
@@ -183,7 +170,7 @@ def run_hpo(spec_or_none: Any, *, warm: bool, name: str, n: int, **options: Any)
     # let the runner process exit before the next mode starts (not timed)
     pid = (attrs.get("runner") or {}).get("pid")
     deadline = time.monotonic() + 30
-    while pid and _pid_alive(int(pid)) and time.monotonic() < deadline:
+    while pid and pid_alive(int(pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.2)  # let the reaper thread collect it, so its CPU time is counted as ours
     load = _load(cpu0, _cpu_snapshot())
