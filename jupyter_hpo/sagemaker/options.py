@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from jupyter_hpo._limits import check_simulate
 from jupyter_hpo.exceptions import SpecError
 from jupyter_hpo.sagemaker.pricing import price_per_hour
 
@@ -168,8 +169,7 @@ class SageMakerOptions:
         if not isinstance(self.warm_start, Mapping):
             raise _fail("warm_start", "must be a mapping {parents: [...], type: identical|transfer}", self.warm_start)
         object.__setattr__(self, "warm_start", dict(self.warm_start))
-        if self.simulate is not None and not isinstance(self.simulate, Mapping):
-            raise _fail("simulate", "must be a mapping of simulation settings (or absent)", self.simulate)
+        check_simulate(self.simulate)  # the one rule for simulation settings (the spec checks them too)
 
     @classmethod
     def from_spec(cls, spec: TuningSpec) -> SageMakerOptions:
