@@ -54,7 +54,8 @@ _KWARGS = {
     "max_trials_per_worker": ("warm_pool", "max_trials_per_worker"),
     "max_memory_mb": ("warm_pool", "max_memory_mb"),
 }
-_TOP = {"name", "strategy", "seed", "early_stopping", "backend", "hyperband", "max_consecutive_failures", "warm_start"}
+_TOP = {"name", "strategy", "seed", "early_stopping", "backend", "hyperband", "max_consecutive_failures", "warm_start",
+        "artifacts"}
 _stores: dict[tuple[str | None, ...], Store] = {}
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "JobTimeoutError",
     "StoreError",
     "BackendError",
+    "ArtifactNotFoundError",
     "TrialPruned",
 ]
 
@@ -52,6 +53,11 @@ class StoreError(HpoError, OSError):
 
 class BackendError(HpoError, RuntimeError):
     """Raised when a backend cannot be created or cannot run trials (unknown name, missing extra...)."""
+
+
+class ArtifactNotFoundError(HpoError, FileNotFoundError):
+    """Raised when a job's model or a trial's artifact is asked for and there is none: no complete trial, a trial
+    that saved nothing, or one whose folder was removed (``artifacts.keep_best``); the message says which."""
 
 
 class TrialPruned(HpoError):

@@ -70,6 +70,8 @@ RERUN_OF = "rerun_of"
 SEED = "seed"
 COST_USD = "cost_usd"
 SAGEMAKER = "sagemaker"
+#: where the trial's artifacts are: a local folder (absolute path) or a training job's S3 ``model.tar.gz``
+ARTIFACT = "artifact"
 
 # -- job (Optuna study) user attribute keys ---------------------------------------------------------
 SPEC = "spec"
@@ -84,6 +86,13 @@ STOP_REQUESTED = "stop_requested"
 NOTES = "notes"
 BACKEND_SUMMARY = "backend_summary"
 CWD = "cwd"
+#: what produced the job (:mod:`jupyter_hpo.provenance`): spec, code and input hashes, packages, git, owner
+PROVENANCE = "provenance"
+#: the trial numbers whose artifacts the runner keeps, mapped to their URI (``artifacts.keep_best``)
+ARTIFACTS_KEPT = "artifacts_kept"
+#: on a job: the name of its refit job (``job.refit()``); on a refit job: ``{"job", "trial", "params", "seed"}``
+REFIT = "refit"
+REFIT_OF = "refit_of"
 
 #: The record field naming what was non-finite (see the module docstring).
 NONFINITE = "nonfinite"
@@ -209,6 +218,14 @@ def _cloud_record(sm: Any) -> dict[str, Any] | None:
     return {k: sm.get(k) for k in CLOUD_FACTS}
 
 
+def _artifact(ua: Mapping[str, Any]) -> str | None:
+    """The trial's artifact URI; for a SageMaker trial recorded before ``artifact`` existed, its ``ModelArtifacts``."""
+    if ua.get(ARTIFACT):
+        return str(ua[ARTIFACT])
+    sm = ua.get(SAGEMAKER)
+    return sm.get("model_artifacts") if isinstance(sm, dict) and isinstance(sm.get("model_artifacts"), str) else None
+
+
 @dataclass(frozen=True, slots=True)
 class TrialRecord:
     """One trial as every front door shows it; :meth:`to_json` is its JSON form (``Trial`` in openapi.yaml).
@@ -236,6 +253,7 @@ class TrialRecord:
     intermediate: dict[str, float | None]
     started: float | None
     completed: float | None
+    artifact: str | None
     nonfinite: dict[str, str]
 
     @classmethod
@@ -264,6 +282,7 @@ class TrialRecord:
             "intermediate": {str(k): v for k, v in sorted(t.intermediate_values.items())},
             "started": t.datetime_start.timestamp() if t.datetime_start else None,
             "completed": t.datetime_complete.timestamp() if t.datetime_complete else None,
+            ARTIFACT: _artifact(ua),
         }
         safe, flags = json_safe(raw)
         return cls(**safe, nonfinite=flags)

@@ -41,6 +41,7 @@ __all__ = [
     "Completion",
     "WarmPool",
     "Hyperband",
+    "Artifacts",
     "TuningSpec",
     "check_job_name",
 ]
@@ -224,6 +225,29 @@ class Hyperband:
             raise _fail("hyperband.reduction_factor", "must be an integer >= 2", self.reduction_factor)
 
 
+#: how many trials' artifacts the local backend keeps when ``artifacts.keep_best`` is not given
+DEFAULT_KEEP_BEST = 3
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """Which trials' artifacts (``trial.save_model`` / ``log_artifact``) the runner keeps: the best
+    ``keep_best`` complete trials (0: none); the others' folders are removed as trials finish. None: the
+    default, :data:`DEFAULT_KEEP_BEST` on the local backend."""
+
+    keep_best: int | None = None
+
+    def __post_init__(self) -> None:
+        k = self.keep_best
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 0):
+            raise _fail("artifacts.keep_best", "must be an integer >= 0 (0 keeps no artifact)", k)
+
+    @property
+    def keep(self) -> int:
+        """How many trials' artifacts are kept."""
+        return DEFAULT_KEEP_BEST if self.keep_best is None else self.keep_best
+
+
 @dataclass(frozen=True)
 class TuningSpec:
     """A whole tuning job, validated on construction.
@@ -250,6 +274,8 @@ class TuningSpec:
     max_consecutive_failures: int = 5
     #: earlier jobs whose complete trials seed the sampler (``warm_start: {from: [JOB, ...]}``)
     warm_start: tuple[str, ...] = ()
+    #: which trials keep their artifacts (``artifacts: {keep_best: N}``)
+    artifacts: Artifacts = field(default_factory=Artifacts)
 
     def __post_init__(self) -> None:
         check_job_name(self.name)
@@ -274,6 +300,10 @@ class TuningSpec:
             check_simulate(self.backend_options.get("simulate"))
         _positive_int("max_consecutive_failures", self.max_consecutive_failures)
         self._check_warm_start()
+        if self.artifacts.keep_best is not None and self.backend != "local":
+            raise SpecError(f"`artifacts.keep_best` applies to the local backend, whose runner removes the other "
+                            f"trials' folders; on {self.backend} each training job's model.tar.gz stays in S3 (use "
+                            f"the bucket's lifecycle rules), but got keep_best={self.artifacts.keep_best!r}.")
 
     def _check_warm_start(self) -> None:
         """``warm_start``: distinct job names other than this job's; not for grid search nor the amt backend."""
@@ -322,7 +352,8 @@ class TuningSpec:
         if not isinstance(data, Mapping):
             raise SpecError(f"a spec must be a mapping of fields, but got {data!r}.")
         top = {"name", "objective", "trial", "space", "strategy", "seed", "budget", "completion",
-               "early_stopping", "hyperband", "warm_pool", "backend", "max_consecutive_failures", "warm_start"}
+               "early_stopping", "hyperband", "warm_pool", "backend", "max_consecutive_failures", "warm_start",
+               "artifacts"}
         unknown = sorted(set(data) - top)
         if unknown:
             raise SpecError(
@@ -364,6 +395,7 @@ class TuningSpec:
             backend_options=backend_options,
             max_consecutive_failures=data.get("max_consecutive_failures", 5),
             warm_start=_warm_start_from(data.get("warm_start")),
+            artifacts=Artifacts(**_section(data, "artifacts", {"keep_best"})),
         )
 
     @classmethod
@@ -415,6 +447,7 @@ class TuningSpec:
             "backend": {"name": self.backend, "options": dict(self.backend_options)},
             "max_consecutive_failures": self.max_consecutive_failures,
             **({"warm_start": {"from": list(self.warm_start)}} if self.warm_start else {}),
+            **({"artifacts": dataclasses.asdict(self.artifacts)} if self.artifacts.keep_best is not None else {}),
         }
 
     def replace(self, **changes: Any) -> TuningSpec:

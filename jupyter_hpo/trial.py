@@ -28,10 +28,17 @@ from typing import Any, TypeVar
 
 from jupyter_hpo.exceptions import HpoError, TrialPruned
 
-__all__ = ["params", "report", "should_prune", "folds", "cached", "Folds", "TrialPruned", "in_trial"]
+__all__ = ["params", "report", "should_prune", "folds", "cached", "Folds", "TrialPruned", "in_trial",
+           "artifact_dir", "save_model", "log_artifact", "is_refit", "REFIT_ENV", "ARTIFACT_DIR_ENV"]
 
 T = TypeVar("T")
 _SPACE_FILE = "jupyter_hpo_space.json"  # written into sourcedir.tar.gz by the sagemaker backend
+#: set to ``1`` while a refit trial runs (``job.refit()``); what a script run outside a worker reads
+REFIT_ENV = "JUPYTER_HPO_REFIT"
+#: the trial's artifact folder, set while a trial runs in a local worker (a script may read it directly)
+ARTIFACT_DIR_ENV = "JUPYTER_HPO_ARTIFACT_DIR"
+#: the file :func:`save_model` writes in the artifact folder, which ``job.best_model()`` loads
+MODEL_FILE = "model.pkl"
 
 
 def _sagemaker_hparams() -> Path:
@@ -56,6 +63,8 @@ class _Context:
     pruned: bool = False
     next_step: int = 0
     fold_scores: list[float] = field(default_factory=list)
+    artifact_dir: str | None = None
+    refit: bool = False
 
 
 _context: _Context | None = None
@@ -269,6 +278,86 @@ def _input_identity() -> str:
                     digest.update(f.read(_EDGE))
     _IDENTITY.append(digest.hexdigest())
     return _IDENTITY[0]
+
+
+def is_refit() -> bool:
+    """True while the trial is a refit (``job.refit()``): the job's best parameters run once more, and the
+    trial's code decides what that means (train on all the data, say) and saves its model.
+
+    Also ``trial.refit``. A script run outside a worker (a SageMaker container) reads ``$JUPYTER_HPO_REFIT``
+    (``1`` in a refit); a local worker sets that variable too while a refit trial runs.
+    """
+    if _context is not None:
+        return _context.refit
+    return os.environ.get(REFIT_ENV) == "1"
+
+
+def __getattr__(name: str) -> Any:  # ``trial.refit``: read at each access (PEP 562)
+    if name == "refit":
+        return is_refit()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def artifact_dir() -> Path:
+    """The running trial's artifact folder, created on demand.
+
+    In a local worker: ``<job folder>/artifacts/<trial number>/`` (kept for the job's best
+    ``artifacts.keep_best`` trials, removed for the others). In a SageMaker container: the model folder
+    that SageMaker uploads as the training job's ``model.tar.gz`` (``$SM_MODEL_DIR``, else ``/opt/ml/model``).
+
+    Raises:
+        HpoError: called outside a trial (and ``$JUPYTER_HPO_ARTIFACT_DIR`` is not set).
+    """
+    if _context is not None and _context.artifact_dir:
+        path = Path(_context.artifact_dir)
+    elif os.environ.get(ARTIFACT_DIR_ENV):
+        path = Path(os.environ[ARTIFACT_DIR_ENV])
+    elif _sagemaker_hparams().is_file():
+        path = Path(os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
+    else:
+        raise HpoError("jupyter_hpo.trial.artifact_dir() is only available inside a trial run by jupyter-hpo "
+                       f"(or with ${ARTIFACT_DIR_ENV} set); check trial.in_trial() first.")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_model(obj: Any) -> Path:
+    """Save ``obj`` (any model: XGBoost, scikit-learn, a list of fold models...) into the trial's artifact
+    folder as ``model.pkl``, pickled with cloudpickle (so lambdas and notebook classes travel too); return
+    its path. ``job.best_model()`` loads it back with cloudpickle, which needs the same libraries installed.
+
+    Raises:
+        HpoError: called outside a trial (see :func:`artifact_dir`).
+    """
+    import cloudpickle
+
+    path = artifact_dir() / MODEL_FILE
+    partial = path.with_name(f".{MODEL_FILE}.{os.getpid()}.tmp")
+    with partial.open("wb") as f:
+        cloudpickle.dump(obj, f)
+    partial.replace(path)
+    return path
+
+
+def log_artifact(path: str | os.PathLike[str]) -> Path:
+    """Copy a file or a folder (with its content) into the trial's artifact folder, under its own name;
+    return where it went.
+
+    Raises:
+        HpoError: called outside a trial (see :func:`artifact_dir`).
+        FileNotFoundError: ``path`` does not exist.
+    """
+    import shutil
+
+    source = Path(path)
+    if not source.exists():
+        raise FileNotFoundError(f"trial.log_artifact: {str(source)!r} does not exist.")
+    target = artifact_dir() / source.name
+    if source.is_dir():
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    else:
+        shutil.copy2(source, target)
+    return target
 
 
 def _begin(ctx: _Context) -> None:

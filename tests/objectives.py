@@ -114,3 +114,16 @@ def gated(p):
     while os.path.exists(p["hold"]) and time.monotonic() < deadline:
         time.sleep(0.02)
     return p["x"]
+
+
+def saves_model(p):
+    """Saves ``{"x": x, "refit": ...}`` as its model and a note file; returns x (maximised: higher x is better)."""
+    import tempfile
+
+    trial.save_model({"x": p["x"], "refit": trial.is_refit()})
+    with tempfile.TemporaryDirectory() as tmp:
+        note = os.path.join(tmp, "note.txt")
+        with open(note, "w") as f:
+            f.write(f"x={p['x']}\n")
+        trial.log_artifact(note)
+    return p["x"]

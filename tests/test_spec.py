@@ -189,7 +189,7 @@ def test_bad_job_names(name):
 # -- structure ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("data, match", [
-    (minimal(spaces={}, zz=1), r"unknown field\(s\) `spaces`, `zz`; allowed: backend, budget, completion"),
+    (minimal(spaces={}, zz=1), r"unknown field\(s\) `spaces`, `zz`; allowed: artifacts, backend, budget, completion"),
     (minimal(budget={"max_trial": 3}), r"unknown field\(s\) `budget.max_trial`; allowed in `budget`: "
                                        r"max_parallel, max_runtime, max_trials"),
     (minimal(trial={"function": objective_fn, "args": 1}), r"unknown field\(s\) `trial.args`; allowed in `trial`"),

@@ -31,11 +31,13 @@ __all__ = ["Backend", "ExecutorBackend", "MirrorBackend", "TrialRequest", "Assig
 
 @dataclass(frozen=True)
 class TrialRequest:
-    """One trial to run: ``key`` identifies it to the runner; ``params`` use the space's names."""
+    """One trial to run: ``key`` identifies it to the runner; ``params`` use the space's names; ``refit``: the
+    trial is a refit of a job's best parameters (``trial.is_refit()`` is True in it)."""
 
     key: int
     params: dict[str, Any]
     seed: int | None = None
+    refit: bool = False
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_hpo.artifacts import trial_folder
 from jupyter_hpo.backends._base import Assignment, ExecutorBackend, TrialEvents, TrialOutcome, TrialRequest
 from jupyter_hpo.backends._proctree import descendants, end_process_tree
 from jupyter_hpo.backends._worker import worker_main
@@ -180,7 +181,9 @@ class LocalBackend(ExecutorBackend):
         proc = next((p for p in idle if p.ready_at is not None), None) or (idle[0] if idle else self._spawn())
         proc.task, proc.dispatched_at = request, time.time()
         self._submitted += 1
-        proc.conn.send(("run", {"key": request.key, "params": request.params, "seed": request.seed}))
+        proc.conn.send(("run", {"key": request.key, "params": request.params, "seed": request.seed,
+                                "refit": request.refit,
+                                "artifact_dir": str(trial_folder(self.job_dir.resolve(), request.key))}))
         return Assignment(worker=proc.id, warm=proc.n_trials > 0)
 
     # -- events --------------------------------------------------------------------------------

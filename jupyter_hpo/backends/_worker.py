@@ -6,7 +6,7 @@ Messages on the pipe, worker -> runner:
     ("report", key, step, value)      -> the runner answers ("prune", bool)
     ("done", key, payload)            payload: value | invalid, started_at, run_s, fold_scores, metrics,
                                       state ("complete" | "pruned" | "failed"), error, traceback
-runner -> worker: ("run", task) with task = {key, params, seed}; ("exit",)
+runner -> worker: ("run", task) with task = {key, params, seed, refit, artifact_dir}; ("exit",)
 """
 
 from __future__ import annotations
@@ -132,8 +132,12 @@ class _Worker:
         params = {**self.static, **task["params"]}
         started = time.time()
         self._current = key
+        refit, folder = bool(task.get("refit")), task.get("artifact_dir")
         trial_api._begin(trial_api._Context(params=params, report_fn=self._report(key), seed=task.get("seed"),
-                                            metric=self.metric))
+                                            metric=self.metric, artifact_dir=folder, refit=refit))
+        if folder:  # what a script may read directly; the environment is restored after the trial
+            os.environ[trial_api.ARTIFACT_DIR_ENV] = folder
+        os.environ[trial_api.REFIT_ENV] = "1" if refit else "0"
         payload: dict[str, Any] = {"started_at": started, "state": "complete"}
         try:
             if self.objective is not None:

@@ -32,7 +32,8 @@ from jupyter_hpo.backends import (
     backend_class,
     create_backend,
 )
-from jupyter_hpo.records import RUN_S, STARTUP_S
+from jupyter_hpo.artifacts import ArtifactKeeper, remove_folder
+from jupyter_hpo.records import ARTIFACT, ARTIFACTS_KEPT, PROVENANCE, REFIT_OF, RUN_S, SAGEMAKER, STARTUP_S
 from jupyter_hpo.runner._lock import RunnerLock
 from jupyter_hpo.runner._log import Reserve, log_max_bytes, rotate_if_large
 from jupyter_hpo.spec import TuningSpec
@@ -142,6 +143,11 @@ class Runner:
         self.lock = RunnerLock(store.job_dir(name), name)
         self.log_path, self.log_max = store.job_dir(name) / "runner.log", log_max_bytes()
         self.reserve = Reserve(store.job_dir(name))
+        #: a refit job (``job.refit()``): ``{"job", "trial", "params", "seed"}`` of the trial it runs again
+        self.refit_of = attrs.get(REFIT_OF) if isinstance(attrs.get(REFIT_OF), dict) else None
+        local = self.spec.backend == "local"
+        self.keeper = ArtifactKeeper(store.job_dir(name) if local else None, self.spec.artifacts.keep,
+                                     self.spec.objective.direction)
 
     # -- history (resume) ------------------------------------------------------------------------
     def _load_history(self) -> None:
@@ -153,6 +159,10 @@ class Runner:
         if stored:  # a resumed job: a fresh random stream, or it would repeat its first points
             self.brain.sampler = make_sampler(self.spec, resumed_after=len(stored))
         rerun = {t.user_attrs.get("rerun_of") for t in stored}
+        self.keeper.restore(self.store.job_attrs(self.name).get(ARTIFACTS_KEPT),
+                            {t.number: t.value for t in stored if t.state == TrialState.COMPLETE and t.value is not None})
+        if self.refit_of is not None and not any(t.state == TrialState.COMPLETE for t in stored):
+            self.brain.enqueue_trial(self.spec.space.to_optuna_params(self.refit_of["params"]))
         for t in stored:
             if t.state == TrialState.WAITING:
                 continue
@@ -239,6 +249,7 @@ class Runner:
         backend = None
         try:
             self.store.restore_objective(self.name)  # launched from another machine: its objective is in the store
+            self.writer.put(self._record_provenance)  # off the trial loop: it hashes files and may call git
             self._load_history()
             backend = create_backend(self.spec, self.store.job_dir(self.name))
             backend.recover(self.store.trials(self.name))
@@ -280,6 +291,20 @@ class Runner:
             return 1
         log.info("job %s %s: %s", self.name, status, reason)
         return 0 if status != "failed" else 1
+
+    def _record_provenance(self) -> None:
+        """Record what produced the job (:mod:`jupyter_hpo.provenance`) once, when its first runner starts."""
+        from jupyter_hpo.provenance import collect
+
+        attrs = self.store.job_attrs(self.name)
+        if attrs.get(PROVENANCE) is not None:
+            return
+        try:
+            record = collect(attrs, self.spec.to_dict(), self.store.job_dir(self.name))
+        except Exception as e:  # noqa: BLE001 - provenance must never fail the job: what failed is recorded
+            log.exception("provenance could not be collected")
+            record = {"error": error_text(e), "owner": attrs.get("owner")}
+        self.store.set_job_attrs(self.name, **{PROVENANCE: record})
 
     def _record_failure_on_reserve(self) -> None:
         """The store could not be written (a full disk, say): free the reserve and record why the job ended."""
@@ -379,7 +404,10 @@ class Runner:
         trial = self.brain.ask(self.distributions)
         params = self.spec.space.from_optuna(trial.params)
         seed = ((self.spec.seed or 0) * 1_000_003 + trial.number) % 2**31
-        assignment = backend.submit(TrialRequest(key=trial.number, params=params, seed=seed))
+        if self.refit_of is not None:  # the refit runs with the seed of the trial it repeats
+            seed = self.refit_of.get("seed", seed)
+        assignment = backend.submit(TrialRequest(key=trial.number, params=params, seed=seed,
+                                                 refit=self.refit_of is not None))
         self.live[trial.number] = trial
         template = FrozenTrial(
             number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.datetime.now(),
@@ -449,12 +477,25 @@ class Runner:
         if outcome.interrupted:
             attrs["interrupted"] = True
         attrs.update(outcome.attrs)
+        self._keep_artifact(outcome.key, state, value, attrs)
         optuna_state = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED}.get(state, TrialState.FAIL)
         self.brain.tell(trial, value if optuna_state == TrialState.COMPLETE else None, state=optuna_state)
         self.writer.put(self._store_finish, outcome.key, attrs, optuna_state, value)
         if not outcome.interrupted:
             self.n_counted += 1
             self._update_progress(state, value, outcome.error)
+
+    def _keep_artifact(self, key: int, state: str, value: float | None, attrs: dict[str, Any]) -> None:
+        """Record the trial's artifact URI when it is kept; remove the folders no longer among the best N."""
+        sm = attrs.get(SAGEMAKER)
+        uri, removed = self.keeper.finished(key, state, value,
+                                            sm.get("model_artifacts") if isinstance(sm, dict) else None)
+        if uri is not None:
+            attrs[ARTIFACT] = uri
+        for folder in removed:
+            self.writer.put(remove_folder, folder)
+        if uri is not None or removed:
+            self.writer.put(self.store.set_job_attrs, self.name, **{ARTIFACTS_KEPT: self.keeper.kept_map()})
 
     def _store_finish(self, key: int, attrs: dict[str, Any], state: Any, value: float | None) -> None:
         trial_id = self.writer.trial_ids.get(key)

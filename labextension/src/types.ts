@@ -103,6 +103,8 @@ export interface ITrialRecord {
   intermediate: Record<string, number | null>;
   started: number | null;
   completed: number | null;
+  /** Where the trial's artifacts were saved: a local folder or an S3 model.tar.gz; null when none was kept. */
+  artifact: string | null;
   nonfinite: NonFinite;
 }
 

@@ -1,0 +1,211 @@
+"""What produced a job: recorded by its runner as the job's ``provenance`` attribute, before its first trial.
+
+The record (:func:`collect`), each part absent when it does not apply:
+
+``spec_sha256``  SHA-256 of the job's spec (its canonical JSON); :func:`job_provenance` adds the spec itself
+``code``         ``{"script", "sha256"}`` of a script trial, or ``{"function", "sha256"}`` of the pickled objective
+``inputs``       local files named in the spec (a hyperparameter value or ``backend.options.inputs`` that is an
+                 existing path, relative to the launch folder or the script's): ``{path: {"size", "mtime",
+                 "sha256_first_mb"}}`` (a folder: each of its files, at most 1,000); S3 inputs of the SageMaker
+                 backends: ``{s3 uri: {key: ETag}}`` (at most 1,000 objects per channel)
+``packages``     ``{distribution: version}`` of the interpreter the local workers run: the runner's own
+                 (``sys.executable``; workers are spawned from it), computed by the runner; None on SageMaker,
+                 where the image stands for them
+``python``       the version of that interpreter (``3.11.7``), and ``implementation``
+``seed``         the spec's seed (None: unseeded)
+``git``          ``{"commit", "dirty", "root"}`` of the repository holding the script (or, for a function, the
+                 launch folder); absent when there is none or ``git`` is not installed
+``owner``        who launched the job (:mod:`jupyter_hpo.owners`)
+``image``        SageMaker: ``{"uri", "digest"}`` of the training image (the digest when the URI pins one)
+``recorded``     when it was recorded (epoch seconds)
+
+Example:
+    >>> job_provenance(jupyter_hpo.attach("credit-xgb"))["code"]  # doctest: +SKIP
+    {'script': '/home/me/examples/credit_default/train.py', 'sha256': '5f1c...'}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_hpo.records import PROVENANCE, SPEC
+
+if TYPE_CHECKING:
+    from jupyter_hpo.api import Job
+
+__all__ = ["collect", "file_identity", "job_provenance"]
+
+_FIRST_MB = 2**20
+_MAX_FILES = 1000
+_MAX_PATH = 4096
+
+
+def job_provenance(job: Job) -> dict[str, Any]:
+    """The job's provenance (see the module docstring) with its ``spec``; ``{}`` parts for a job recorded
+    before provenance existed or whose runner has not started yet (only ``spec`` and ``owner`` then)."""
+    attrs = job.attrs
+    recorded = attrs.get(PROVENANCE)
+    out = dict(recorded) if isinstance(recorded, Mapping) else {"owner": attrs.get("owner")}
+    out["spec"] = attrs.get(SPEC)
+    return out
+
+
+def _sha256_file(path: Path, limit: int | None = None) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        if limit is not None:
+            digest.update(f.read(limit))
+        else:
+            for block in iter(lambda: f.read(_FIRST_MB), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def file_identity(path: Path) -> dict[str, Any]:
+    """``{"size", "mtime", "sha256_first_mb"}`` of a file: what tells one data file from another cheaply."""
+    st = path.stat()
+    return {"size": st.st_size, "mtime": st.st_mtime, "sha256_first_mb": _sha256_file(path, _FIRST_MB)}
+
+
+def _local_path(value: Any, folders: list[Path]) -> Path | None:
+    if not isinstance(value, str) or not value or len(value) > _MAX_PATH or "\0" in value or "://" in value:
+        return None
+    for folder in folders:
+        try:
+            candidate = (folder / os.path.expanduser(value)).resolve()
+            if candidate.exists():
+                return candidate
+        except (OSError, RuntimeError, ValueError):
+            continue
+    return None
+
+
+def _local_inputs(values: list[Any], folders: list[Path]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for value in values:
+        path = _local_path(value, folders)
+        if path is None:
+            continue
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())[:_MAX_FILES]
+        for f in files:
+            try:
+                out[str(f)] = file_identity(f)
+            except OSError as e:
+                out[str(f)] = {"error": str(e)}
+    return out
+
+
+def _s3_inputs(uris: list[str], options: Mapping[str, Any]) -> dict[str, Any]:
+    """``{uri: {key: ETag}}`` of S3 inputs (ListObjectsV2); an error is recorded, never raised."""
+    if not uris or options.get("simulate") is not None:  # a simulated job's S3 is the simulator's
+        return {}
+    out: dict[str, Any] = {}
+    try:
+        import boto3
+
+        s3 = boto3.Session(profile_name=options.get("profile"), region_name=options.get("region")).client("s3")
+    except Exception as e:  # noqa: BLE001 - provenance is recorded as far as it goes
+        return {uri: {"error": f"{type(e).__name__}: {e}"} for uri in uris}
+    for uri in uris:
+        bucket, _, prefix = uri[len("s3://"):].partition("/")
+        try:
+            page = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=_MAX_FILES)
+            out[uri] = {o["Key"]: o["ETag"].strip('"') for o in page.get("Contents") or []}
+        except Exception as e:  # noqa: BLE001 - as above
+            out[uri] = {"error": f"{type(e).__name__}: {e}"}
+    return out
+
+
+def _git(folder: Path) -> dict[str, Any] | None:
+    """The commit and dirty flag of the repository holding ``folder``; None without git or a repository."""
+    git = shutil.which("git")
+    if git is None or not folder.is_dir():
+        return None
+
+    def run(*args: str) -> str | None:
+        try:
+            done = subprocess.run([git, "-C", str(folder), *args], capture_output=True, text=True, timeout=20,
+                                  check=False)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = run("rev-parse", "HEAD")
+    if not commit:
+        return None
+    status = run("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": None if status is None else bool(status), "root": run("rev-parse",
+                                                                                             "--show-toplevel")}
+
+
+def _packages() -> dict[str, str]:
+    from importlib import metadata
+
+    out: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata.get("Name")
+        if name:
+            out.setdefault(str(name), str(dist.version))
+    return dict(sorted(out.items(), key=lambda kv: kv[0].lower()))
+
+
+def _image(options: Mapping[str, Any]) -> dict[str, Any]:
+    uri = options.get("image")
+    if not isinstance(uri, str):
+        return {"uri": None, "digest": None, "framework": options.get("framework")}
+    return {"uri": uri, "digest": uri.partition("@")[2] or None}
+
+
+def collect(attrs: Mapping[str, Any], spec: Mapping[str, Any], job_dir: Path) -> dict[str, Any]:
+    """The provenance of a job from its attributes and its spec as this runner sees it (``spec_here``)."""
+    trial = spec.get("trial") or {}
+    backend = spec.get("backend") or {}
+    options = backend.get("options") or {}
+    local = backend.get("name", "local") == "local"
+    folders = [Path(str(attrs.get("cwd") or os.getcwd()))]
+    code: dict[str, Any] = {}
+    if trial.get("script"):
+        script = Path(str(trial["script"]))
+        folders.append(script.parent)
+        try:
+            code = {"script": str(script), "sha256": _sha256_file(script)}
+        except OSError as e:
+            code = {"script": str(script), "error": str(e)}
+    else:
+        objective = attrs.get("objective")
+        pickled = job_dir / "objective.pkl"
+        digest = objective.get("sha256") if isinstance(objective, Mapping) else None
+        if digest is None and pickled.is_file():
+            digest = _sha256_file(pickled)
+        code = {"function": trial.get("function"), "sha256": digest}
+    channels = options.get("inputs") or {}
+    s3 = [u for u in (channels.values() if isinstance(channels, Mapping) else []) if str(u).startswith("s3://")]
+    named = list((trial.get("hyperparameters") or {}).values())
+    if isinstance(channels, Mapping):
+        named += [u for u in channels.values() if not str(u).startswith("s3://")]
+    out: dict[str, Any] = {
+        "spec_sha256": hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest(),
+        "code": code,
+        "inputs": {**_local_inputs(named, folders), **_s3_inputs(s3, options)},
+        "packages": _packages() if local else None,
+        "python": None if not local else {"version": ".".join(map(str, sys.version_info[:3])),
+                   "implementation": sys.implementation.name, "executable": sys.executable},
+        "seed": spec.get("seed"),
+        "owner": attrs.get("owner"),
+        "recorded": time.time(),
+    }
+    repo = _git(folders[-1])
+    if repo is not None:
+        out["git"] = repo
+    if not local:
+        out["image"] = _image(options)
+    return out
