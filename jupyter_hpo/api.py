@@ -432,6 +432,20 @@ class Job:
         self.runner.start(cwd=attrs.get("cwd"))
         return self
 
+    def best_model(self, trial_number: int | None = None) -> Any:
+        """The model the refit or the best trial saved with ``trial.save_model`` (see
+        :func:`jupyter_hpo.artifacts.load_model`); ``trial_number`` picks another trial."""
+        from jupyter_hpo.artifacts import load_model
+
+        return load_model(self, trial_number)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """What produced the job: spec, code and input hashes, packages, git, owner (:mod:`jupyter_hpo.provenance`)."""
+        from jupyter_hpo.provenance import job_provenance
+
+        return job_provenance(self)
+
 
 def compare(*names: str, store: Store | str | None = None) -> dict[str, Any]:
     """Best-so-far curves of several jobs, against trials finished and wall time, plus their summaries.
