@@ -10,24 +10,17 @@ import pytest
 from jupyter_hpo import api
 from jupyter_hpo.exceptions import SpecError
 from jupyter_hpo.sagemaker import SageMakerOptions, simulated_clients, training_job_request, tuning_job_request
-from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import JobStatus
+from tests.sagemaker_specs import IMAGE, ROLE, script_spec
 from tests.test_sagemaker_e2e import credit_spec, s3_root  # noqa: F401 - the fixture
 
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 CODE = "s3://bkt/hpo/credit-iso/source/sourcedir.tar.gz"
 
 
 def spec_of(tmp_path, backend="sagemaker", **options):
-    (tmp_path / "src").mkdir(exist_ok=True)
-    (tmp_path / "src" / "train.py").write_text("print('auc=0.5')\n")
-    return TuningSpec.from_dict({
-        "name": "credit-iso", "trial": {"script": str(tmp_path / "src" / "train.py")},
-        "space": {"eta": {"type": "float", "low": 0.01, "high": 0.3}},
-        "backend": {"name": backend, "options": {"role": ROLE, "image": IMAGE, "s3_prefix": "s3://bkt/hpo",
-                                                 "inputs": {"train": "s3://bkt/data/"},
-                                                 "enable_network_isolation": True, **options}}})
+    options = {"s3_prefix": "s3://bkt/hpo", "inputs": {"train": "s3://bkt/data/"},
+               "enable_network_isolation": True, **options}
+    return script_spec(tmp_path, "credit-iso", backend, **options)
 
 
 def test_the_code_travels_as_an_input_channel_and_the_toolkit_points_inside_the_container(tmp_path):

@@ -11,23 +11,15 @@ from moto import mock_aws
 from jupyter_hpo.exceptions import BackendError
 from jupyter_hpo.sagemaker import SageMakerOptions, simulated_clients, training_job_request, tuning_job_request
 from jupyter_hpo.sagemaker.packaging import upload_source
-from jupyter_hpo.spec import TuningSpec
+from tests.sagemaker_specs import script_spec
 
-ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 VOLUME_KEY = "arn:aws:kms:us-east-1:123456789012:key/volume00-12ab-34cd-56ef-1234567890ab"
 
 
 def spec_of(tmp_path, backend="sagemaker", **options):
-    (tmp_path / "src").mkdir(exist_ok=True)
-    (tmp_path / "src" / "train.py").write_text("print('auc=0.5')\n")
-    return TuningSpec.from_dict({
-        "name": "credit-kms", "trial": {"script": str(tmp_path / "src" / "train.py")},
-        "space": {"eta": {"type": "float", "low": 0.01, "high": 0.3}},
-        "objective": {"metric": "auc", "direction": "maximize"},
-        "backend": {"name": backend, "options": {"role": ROLE, "image": IMAGE, "s3_prefix": "s3://secure-bkt/hpo",
-                                                 "region": "us-east-1", **options}}})
+    return script_spec(tmp_path, "credit-kms", backend, **{"s3_prefix": "s3://secure-bkt/hpo", "region": "us-east-1",
+                                                          **options})
 
 
 def test_the_key_reaches_output_and_volume_of_training_and_tuning_requests(tmp_path):
