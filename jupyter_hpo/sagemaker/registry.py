@@ -43,12 +43,16 @@ _S3_BACKENDS = ("sagemaker", "amt")
 _METADATA = re.compile(r"[\w\s.:/=+\-@]{1,256}")
 
 
-def job_spec_and_options(job: Any) -> tuple[TuningSpec, SageMakerOptions]:
+def job_spec_and_options(job: Any, action: str = "register") -> tuple[TuningSpec, SageMakerOptions]:
     """The job's spec (its script moved to this machine's copy when needed) and its SageMaker options.
 
+    Args:
+        job: the job.
+        action: ``register`` or ``export`` (what the messages say cannot be done, and what to do instead).
+
     Raises:
-        JobStateError: the job did not run on a SageMaker backend (its model is not on S3), or it ran on
-            the simulated SageMaker.
+        JobStateError: the job did not run on a SageMaker backend (its model and code are not on S3), or
+            it ran on the simulated SageMaker.
     """
     from jupyter_hpo.sagemaker.options import SageMakerOptions
     from jupyter_hpo.spec import TuningSpec
@@ -56,14 +60,19 @@ def job_spec_and_options(job: Any) -> tuple[TuningSpec, SageMakerOptions]:
     attrs = job.attrs
     backend = attrs.get("backend")
     if backend not in _S3_BACKENDS:
+        if action == "register":
+            raise JobStateError(
+                f"job {job.name!r} ran on the {backend} backend, so its model is not on S3, which the SageMaker "
+                f"Model Registry needs: register it in MLflow (`jupyter hpo register {job.name} --mlflow "
+                "MODEL_NAME`), or run the job on the sagemaker or amt backend.")
         raise JobStateError(
-            f"job {job.name!r} ran on the {backend} backend, so its model is not on S3, which the SageMaker Model "
-            f"Registry needs: register it in MLflow (`jupyter hpo register {job.name} --mlflow MODEL_NAME`), or "
-            "run the job on the sagemaker or amt backend.")
+            f"job {job.name!r} ran on the {backend} backend, so it has no SageMaker request to put in a pipeline "
+            f"(no image, role or code on S3): export it to MLflow (`jupyter hpo export {job.name} --mlflow`), or "
+            "launch it on the sagemaker or amt backend (`jupyter hpo plan SPEC --backend amt` shows the request).")
     spec = TuningSpec.from_dict(job.store.spec_here(job.name, attrs))
     if spec.backend_options.get("simulate") is not None:
         raise JobStateError(f"job {job.name!r} ran on the simulated SageMaker (backend.options.simulate): its "
-                            "model and code are in the simulator, not on S3; run it on SageMaker to register it.")
+                            f"model and code are in the simulator, not on S3; run it on SageMaker to {action} it.")
     return spec, SageMakerOptions.from_spec(spec)
 
 
