@@ -312,7 +312,7 @@ def test_a_full_disk_stops_the_running_job_cleanly_and_keeps_what_was_written(ho
     fault.mkdir()
     (fault / "sitecustomize.py").write_text(DISK_FULL)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(fault), os.environ.get("PYTHONPATH")])))
-    monkeypatch.setenv("HPO_TEST_STORE_FULL_AFTER_PAGES", "0")
+    monkeypatch.setenv("HPO_TEST_STORE_FULL_AFTER_PAGES", "6")  # room for provenance and a few trials
     job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
                      hyperparameters={"sleep": 0.05}, max_trials=500, max_parallel=2, name="disk-full")
     monkeypatch.delenv("HPO_TEST_STORE_FULL_AFTER_PAGES")
@@ -331,13 +331,14 @@ def test_a_full_disk_stops_the_running_job_cleanly_and_keeps_what_was_written(ho
         time.sleep(0.05)
 
     assert job.status == JobStatus.FAILED
-    assert job.attrs["reason"] == "the store could not be written: database or disk is full"
+    reason = job.attrs["reason"]  # the failed write may be a trial's or the job's (which names the store)
+    assert reason.startswith("the store could not be written: ") and reason.endswith("database or disk is full")
     wait_for(lambda: not alive(runner), timeout=30)
     assert workers and wait_for(lambda: not any(alive(pid) for pid in workers), timeout=30), "workers are gone"
     assert integrity(home / "store.db") == "ok"
     records = job.trial_records()
     assert [r["number"] for r in records] == list(range(len(records)))
-    assert 5 <= len(records) < 500, "the store filled up after some trials"
+    assert 5 <= len(records) < 500, f"the store filled up after some trials, not after {len(records)}"
     for number, rec in seen.items():  # nothing a user had seen is lost or changed
         assert records[number] == rec
     unfinished = [r["number"] for r in records if r["state"] == "running"]
