@@ -129,9 +129,9 @@ def cmd_register(args: argparse.Namespace) -> int:
 def _registered_text(r: dict[str, Any]) -> str:
     group = f"{'created' if r['group_created'] else 'existing'} model package group {r['group']}"
     what = f"refit run ({r['refit_job']})" if r["refit"] else f"best trial {r['trial']}"
-    return "\n".join([f"registered job {r['job']}'s {what} ({r['metric']}={r['value']:.6g}) in the {group}: "
-                      f"{r['model_package_arn']} ({r['approval']}); model {r['model_data_url']}; metrics "
-                      f"{r['metrics_uri']}", *(f"note: {n}" for n in r["notes"])])
+    line = (f"registered job {r['job']}'s {what} ({r['metric']}={r['value']:.6g}) in the {group}: "
+            f"{r['model_package_arn']} ({r['approval']}); model {r['model_data_url']}; metrics {r['metrics_uri']}")
+    return "\n".join([line, *(f"note: {n}" for n in r["notes"])])
 
 
 def cmd_export(args: argparse.Namespace) -> int:

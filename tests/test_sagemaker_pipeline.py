@@ -105,7 +105,7 @@ def test_a_sagemaker_backend_job_gets_the_amt_request_of_its_spec(store, aws, tm
 
 
 def test_the_register_step_takes_the_tuning_steps_best_model(store):
-    job, spec = stored_job(store, PLANS / "plain.yaml")
+    job, _ = stored_job(store, PLANS / "plain.yaml")
     built = pipeline_definition(job, register_group="credit-models", approval="Approved",
                                 image="123456789012.dkr.ecr.us-east-1.amazonaws.com/serve:2")
     register = built["definition"]["Steps"][1]["Arguments"]

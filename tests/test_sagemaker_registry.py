@@ -18,9 +18,9 @@ from moto import mock_aws
 
 from jupyter_hpo import api, cli
 from jupyter_hpo.exceptions import BackendError, JobStateError, SpecError
+from jupyter_hpo.sagemaker.limits import check_request
 from jupyter_hpo.sagemaker.registry import model_package_request, register_sagemaker
 from jupyter_hpo.sagemaker.requests import validate_request
-from jupyter_hpo.sagemaker.limits import check_request
 from jupyter_hpo.spec import TuningSpec
 from tests.conftest import EXAMPLE
 
@@ -46,6 +46,11 @@ def spec_dict(name="credit-xgb", backend="sagemaker", **options):
     }
 
 
+#: the job's provenance as its runner records it (jupyter_hpo.provenance.collect)
+RECORDED = {"spec_sha256": "ab" * 32, "code": {"script": str(EXAMPLE / "train.py"), "sha256": "cd" * 32},
+            "seed": 7, "image": {"uri": IMAGE, "digest": None}, "recorded": 1.0}
+
+
 def artifact(name, trial):
     return f"s3://{BUCKET}/hpo/{name}/output/{name}-{trial:05d}-abc123/output/model.tar.gz"
 
@@ -56,7 +61,7 @@ def make_job(store, spec=None, trials=((0.71, True), (0.78, True), (0.74, True))
     spec = TuningSpec.from_dict(spec).to_dict()
     name = spec["name"]
     store.create_job(name, spec, "maximize")
-    store.set_job_attrs(name, status="completed", ended=1.0, **attrs)
+    store.set_job_attrs(name, status="completed", ended=1.0, provenance=RECORDED, **attrs)
     space = api.SearchSpace.from_dict(spec["space"])
     study = optuna.load_study(study_name=name, storage=store.storage)
     for n, (value, has_artifact) in enumerate(trials):
@@ -103,7 +108,8 @@ def test_register_creates_the_group_and_a_pending_package_with_the_best_model_me
     assert report["fold_scores"] == pytest.approx([0.77, 0.79]) and report["params"] == {"max_depth": 4, "eta": 0.1}
     provenance_key = meta["jupyter-hpo:provenance"].split(f"{BUCKET}/", 1)[1]
     provenance = json.loads(s3.get_object(Bucket=BUCKET, Key=provenance_key)["Body"].read())
-    assert provenance["spec"]["name"] == "credit-xgb" or provenance.get("job") == "credit-xgb"
+    assert provenance["job"] == "credit-xgb" and provenance["spec"] == job.spec
+    assert provenance["code"] == RECORDED["code"] and provenance["image"] == RECORDED["image"]
 
 
 def test_a_second_register_reuses_the_group_and_adds_a_version(store, aws):
@@ -153,8 +159,8 @@ def test_a_refit_that_did_not_complete_registers_the_best_trial_and_says_so(stor
     add_refit(store, job, complete=False)
     out = register_sagemaker(job, "credit-models")
     assert out["refit"] is False and out["trial"] == 1
-    assert out["notes"] == ["the refit job credit-xgb-refit has no complete run: the best trial is registered "
-                            "instead."]
+    assert out["notes"] == [("the refit job credit-xgb-refit has no complete run: the best trial is registered "
+                             "instead.")]
 
 
 def test_the_reports_are_encrypted_with_the_jobs_kms_key(store, aws):

@@ -170,7 +170,7 @@ def upsert_pipeline(built: Mapping[str, Any], *, role: str | None = None, region
     try:
         sagemaker.describe_pipeline(PipelineName=built["name"])
         exists = True
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - an AWS error is explained; any other is raised as it is
         if not _not_found(e):
             raise _aws_error(e, "DescribePipeline", opts, nothing) from None
         exists = False
@@ -178,5 +178,5 @@ def upsert_pipeline(built: Mapping[str, Any], *, role: str | None = None, region
         if exists:
             return {"action": "updated", "arn": sagemaker.update_pipeline(**update)["PipelineArn"]}
         return {"action": "created", "arn": sagemaker.create_pipeline(**create)["PipelineArn"]}
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - an AWS error is explained; any other is raised as it is
         raise _aws_error(e, "UpdatePipeline" if exists else "CreatePipeline", opts, nothing) from None

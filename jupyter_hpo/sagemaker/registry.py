@@ -8,8 +8,8 @@ registers that trial's model artifact (the ``model.tar.gz`` its training job wro
    before anything is sent;
 2. two JSON documents are written next to the artifact (SSE-KMS with the job's ``kms_key_id``):
    ``jupyter-hpo-metrics.json`` (the objective, the fold scores, other metrics: the package's
-   ``ModelMetrics.ModelQuality.Statistics``) and ``jupyter-hpo-provenance.json`` (the job's provenance:
-   :func:`jupyter_hpo.provenance.job_provenance` when available, else its spec and attributes);
+   ``ModelMetrics.ModelQuality.Statistics``) and ``jupyter-hpo-provenance.json`` (the job's provenance,
+   :func:`jupyter_hpo.provenance.job_provenance`);
 3. the model package group is created when it does not exist (an existing one is reused);
 4. the model package: the artifact and image, the metrics, a one-line description and customer
    metadata naming the job, trial, training job, value and the provenance document, approval
@@ -27,6 +27,17 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.exceptions import BackendError, JobStateError, SpecError
+from jupyter_hpo.records import (
+    ARTIFACT,
+    BACKEND,
+    FOLD_MEAN,
+    FOLD_SCORES,
+    FOLD_STD,
+    METRICS,
+    REFIT,
+    SAGEMAKER,
+    SPEC,
+)
 
 if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.options import SageMakerOptions
@@ -58,7 +69,7 @@ def job_spec_and_options(job: Any, action: str = "register") -> tuple[TuningSpec
     from jupyter_hpo.spec import TuningSpec
 
     attrs = job.attrs
-    backend = attrs.get("backend")
+    backend = attrs.get(BACKEND)
     if backend not in _S3_BACKENDS:
         if action == "register":
             raise JobStateError(
@@ -114,7 +125,7 @@ def model_candidate(job: Any) -> dict[str, Any]:
     best = next(t for t in trials if t.number == best_summary["number"])
     notes: list[str] = []
     chosen, refit = best, False
-    refit_name = job.attrs.get("refit")  # records.REFIT: the refit job's name
+    refit_name = job.attrs.get(REFIT)  # the refit job's name
     if isinstance(refit_name, str):
         run = _refit_run(job, refit_name)
         if run is not None:
@@ -122,8 +133,8 @@ def model_candidate(job: Any) -> dict[str, Any]:
         else:
             notes.append(f"the refit job {refit_name} has no complete run: the best trial is registered instead.")
     ua = chosen.user_attrs
-    sm = ua.get("sagemaker") if isinstance(ua.get("sagemaker"), Mapping) else {}
-    artifact = ua.get("artifact") or sm.get("model_artifacts")  # records.ARTIFACT, else ModelArtifacts
+    sm = ua.get(SAGEMAKER) if isinstance(ua.get(SAGEMAKER), Mapping) else {}
+    artifact = ua.get(ARTIFACT) or sm.get("model_artifacts")  # a trial recorded before ``artifact``
     what = f"refit run of job {refit_name!r}" if refit else f"best trial ({chosen.number})"
     if not isinstance(artifact, str) or not artifact.startswith("s3://"):
         raise JobStateError(
@@ -132,9 +143,9 @@ def model_candidate(job: Any) -> dict[str, Any]:
             "artifact recording; run the job (or `jupyter hpo refit`) again.")
     return {"number": best.number, "value": float(chosen.value), "params": _params(job, best), "refit": refit,
             "refit_job": refit_name if refit else None,
-            "artifact": artifact, "training_job": sm.get("training_job"), "fold_scores": ua.get("fold_scores"),
-            "fold_mean": ua.get("fold_mean"), "fold_std": ua.get("fold_std"), "metrics": ua.get("metrics") or {},
-            "best": {"trial": best.number, "value": best.value, "fold_scores": best.user_attrs.get("fold_scores")},
+            "artifact": artifact, "training_job": sm.get("training_job"), "fold_scores": ua.get(FOLD_SCORES),
+            "fold_mean": ua.get(FOLD_MEAN), "fold_std": ua.get(FOLD_STD), "metrics": ua.get(METRICS) or {},
+            "best": {"trial": best.number, "value": best.value, "fold_scores": best.user_attrs.get(FOLD_SCORES)},
             "notes": notes}
 
 
@@ -156,17 +167,12 @@ def _params(job: Any, trial: Any) -> dict[str, Any]:
         return dict(trial.params)
 
 
-def _provenance(job: Any, spec: TuningSpec) -> dict[str, Any]:
-    """The job's provenance: :func:`jupyter_hpo.provenance.job_provenance` when it exists, else what the
-    store holds (the spec, its hash, who launched the job and when, its backend)."""
-    try:
-        from jupyter_hpo.provenance import job_provenance
-    except ImportError:
-        attrs = job.attrs
-        return {"job": job.name, "spec": attrs.get("spec"), "spec_sha256": _spec_hash(attrs.get("spec")),
-                "backend": attrs.get("backend"), "owner": attrs.get("owner"), "created": attrs.get("created"),
-                "ended": attrs.get("ended"), "seed": spec.seed, "script": spec.trial.script}
-    return job_provenance(job)
+def _provenance(job: Any) -> dict[str, Any]:
+    """The job's provenance (:func:`jupyter_hpo.provenance.job_provenance`: the spec, code and input hashes,
+    image, seed, git, owner; only the spec and owner for a job recorded before provenance), and its name."""
+    from jupyter_hpo.provenance import job_provenance
+
+    return {"job": job.name, **job_provenance(job)}
 
 
 def _spec_hash(spec: Any) -> str:
@@ -183,7 +189,7 @@ def _documents(job: Any, spec: TuningSpec, cand: Mapping[str, Any]) -> tuple[byt
                "fold_scores": cand["fold_scores"], "fold_mean": cand["fold_mean"], "fold_std": cand["fold_std"],
                "metrics": cand["metrics"]}
     return (dumps(metrics, indent=2, sort_keys=True).encode(),
-            dumps(_provenance(job, spec), indent=2, sort_keys=True).encode())
+            dumps(_provenance(job), indent=2, sort_keys=True).encode())
 
 
 def _beside(artifact: str, name: str) -> str:
@@ -201,7 +207,7 @@ def model_package_request(job: Any, spec: TuningSpec, opts: SageMakerOptions, ca
     metadata = {"jupyter-hpo:job": job.name, "jupyter-hpo:trial": str(cand["number"]),
                 "jupyter-hpo:refit": str(cand["refit"]).lower(), f"jupyter-hpo:{metric}"[:128]: repr(cand["value"]),
                 "jupyter-hpo:provenance": provenance_uri, "jupyter-hpo:metrics": metrics_uri,
-                "jupyter-hpo:spec-sha256": _spec_hash(job.spec)}
+                "jupyter-hpo:spec-sha256": _spec_hash(job.attrs.get(SPEC))}
     if cand["training_job"]:
         metadata["jupyter-hpo:training-job"] = cand["training_job"]
     if cand["refit_job"]:
@@ -310,7 +316,7 @@ def _aws_error(e: Exception, what: str, opts: SageMakerOptions, after: str) -> E
 def _send(call: Any, what: str, opts: SageMakerOptions, after: str) -> Any:
     try:
         return call()
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - an AWS error is explained; any other is raised as it is
         raise _aws_error(e, what, opts, after) from None
 
 
@@ -322,12 +328,12 @@ def _ensure_group(sagemaker: Any, request: Mapping[str, Any], opts: SageMakerOpt
     try:
         sagemaker.describe_model_package_group(ModelPackageGroupName=name)
         return False
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - an AWS error is explained; any other is raised as it is
         if not _not_found(e):
             raise _aws_error(e, "DescribeModelPackageGroup", opts, "nothing was registered") from None
     try:
         sagemaker.create_model_package_group(**request)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - an AWS error is explained; any other is raised as it is
         if error_code(e) == "ValidationException" and "already exists" in str(e):
             return False  # made meanwhile by someone else: reuse it
         raise _aws_error(e, "CreateModelPackageGroup", opts, "nothing was registered") from None
