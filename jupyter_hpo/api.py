@@ -176,7 +176,8 @@ def _is_local_module(module: Any) -> bool:
     return not os.path.abspath(path).startswith(prefixes)
 
 
-def _start(spec: TuningSpec, store: Store) -> Job:
+def _start(spec: TuningSpec, store: Store, attrs: Mapping[str, Any] | None = None) -> Job:
+    """Create the job and start its runner; ``attrs``: more job attributes, written before the runner starts."""
     from jupyter_hpo.backends import backend_class
 
     spec = backend_class(spec.backend).prepare(spec)
@@ -194,8 +195,8 @@ def _start(spec: TuningSpec, store: Store) -> Job:
             store.keep_objective(spec.name, payload)  # a resume from another machine finds it in the store
         if spec.trial.script is not None:
             store.keep_source(spec.name, spec.trial.script)  # the script's folder, for the same reason
-        store.set_job_attrs(spec.name, cwd=os.getcwd())
-        RunnerHandle(store, spec.name).start()
+        store.set_job_attrs(spec.name, **{"cwd": os.getcwd(), **(attrs or {})})
+        RunnerHandle(store, spec.name).start(cwd=(attrs or {}).get("cwd"))
     except BaseException:
         store.delete_job(spec.name)
         shutil.rmtree(job_dir, ignore_errors=True)
@@ -445,6 +446,13 @@ class Job:
         from jupyter_hpo.provenance import job_provenance
 
         return job_provenance(self)
+
+    def refit(self, wait: bool = False) -> Job:
+        """Run the best parameters once more with ``trial.is_refit()`` True, as the job ``<name>-refit``
+        (see :func:`jupyter_hpo.refit.refit`); returns that job."""
+        from jupyter_hpo.refit import refit
+
+        return refit(self, wait=wait)
 
 
 def compare(*names: str, store: Store | str | None = None) -> dict[str, Any]:

@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("--json", action="store_true")
     resume.add_argument("--force", action="store_true", help="resume it even if someone else launched it")
 
+    refit = sub.add_parser("refit", help="run a finished job's best parameters once more with trial.is_refit() "
+                                         "True, as the job JOB-refit (its trial saves the refit model)")
+    refit.add_argument("job")
+    refit.add_argument("--detach", action="store_true")
+    refit.add_argument("--json", action="store_true")
+
     amt = sub.add_parser("attach-amt", help="mirror an existing SageMaker tuning job (AMT) into the store and "
                                             "follow it")
     amt.add_argument("tuning_job", help="the tuning job's name")
@@ -154,6 +160,12 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     return _after_start(job, args)
 
 
+def _cmd_refit(args: argparse.Namespace) -> int:
+    from jupyter_hpo import api
+
+    return _after_start(api.attach(args.job, store=args.store).refit(), args)
+
+
 #: the job statuses the CLI's exit code reports as failure (1): failed, or its runner died ("stale")
 _FAILED = ("failed", "stale")
 
@@ -201,11 +213,21 @@ def _cmd_show(args: argparse.Namespace) -> int:
     summary = job.summary()
     records = job.trial_records()
     if args.json:
-        print(dumps({"job": summary, "spec": job.spec, "trials": records}))
+        from jupyter_hpo.provenance import job_provenance
+
+        provenance = {k: v for k, v in job_provenance(job).items() if k != "spec"}
+        print(dumps({"job": summary, "spec": job.spec, "trials": records, "provenance": provenance}))
         return 0
     console = _console()
     console.print(_summary_text(summary))
     console.print(_trial_table(records, summary, limit=None))
+    from jupyter_hpo.provenance import job_provenance, provenance_lines
+
+    from jupyter_hpo.refit import refit_line
+
+    for line in [refit_line(job.attrs), *provenance_lines(job_provenance(job))]:
+        if line:
+            console.print(_safe(line))
     return 0
 
 
@@ -256,7 +278,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"launch": _cmd_launch, "list": _cmd_list, "show": _cmd_show, "stop": _cmd_stop, "resume": _cmd_resume,
-             "estimate": _cmd_estimate, "attach-amt": _cmd_attach_amt, "store": _cmd_store}
+             "estimate": _cmd_estimate, "attach-amt": _cmd_attach_amt, "store": _cmd_store, "refit": _cmd_refit}
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:

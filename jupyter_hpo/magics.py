@@ -189,14 +189,34 @@ def _resume(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:
     return m.show(api.attach(m.job_name(args.job)).resume(max_trials=args.max_trials))
 
 
-def _best(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> dict[str, Any] | None:
+def _best_arguments(p: _Parser) -> None:
+    _job_argument(p)
+    p.add_argument("--load", action="store_true", help="return the model instead: the refit's if the job was "
+                                                       "refit, else the best trial's (trial.save_model)")
+
+
+def _best(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Any:
     from jupyter_hpo import api
 
     job = api.attach(m.job_name(args.job))
+    if args.load:
+        return job.best_model()
     best = job.best
     if best is None:
         print(f"job {job.name} has no complete trial yet ({job.status.value}).")
     return best
+
+
+def _refit_arguments(p: _Parser) -> None:
+    _job_argument(p)
+    p.add_argument("--wait", action="store_true", help="return once the refit has finished")
+
+
+def _refit(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:
+    from jupyter_hpo import api
+
+    job = api.attach(m.job_name(args.job)).refit(wait=args.wait)
+    return job if args.wait else m.show(job)
 
 
 def _compare(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> pd.DataFrame:
@@ -258,7 +278,10 @@ _COMMANDS: dict[str, _Command] = {
                                 "of an existing SageMaker tuning job)", _attach_arguments),
     "stop": _Command(_stop, "stop a job (its running trials are re-run if you resume it)", _job_argument),
     "resume": _Command(_resume, "continue a stopped job, or one whose runner died", _resume_arguments),
-    "best": _Command(_best, "the best trial: number, value, params", _job_argument),
+    "best": _Command(_best, "the best trial: number, value, params (--load: its model, or the refit's)",
+                     _best_arguments),
+    "refit": _Command(_refit, "run the best parameters once more with trial.is_refit() True, as the job "
+                              "<JOB>-refit (its model: %hpo best JOB --load)", _refit_arguments),
     "compare": _Command(_compare, "compare jobs: best-so-far curves and a table of summaries", _jobs_argument),
     "estimate": _Command(_estimate, "simulate a SageMaker campaign: wall time and cost with and without warm "
                                     "pools (--json: the full result)", _estimate_arguments),

@@ -3,6 +3,9 @@
 One script for every backend: jupyter-hpo runs it in a warm local worker with the trial's
 hyperparameters as ``--name value`` arguments, and a SageMaker training job runs it the same way.
 Each fold's AUC is reported, so `early_stopping: kfold` can stop a poor trial after 2 of its 5 folds.
+A trial saves its fold models (a list, one per fold) with ``trial.save_model``. In a refit
+(``job.refit()``, ``trial.is_refit()``) it trains one model on the whole data set instead, saves it, and
+prints that model's AUC on the data it was trained on (an in-sample figure, not a validation score).
 
     python examples/credit_default/train.py --max_depth 4 --eta 0.1
 """
@@ -48,19 +51,32 @@ def load(path: str) -> tuple[np.ndarray, np.ndarray]:
     return X, df["Y"].to_numpy()
 
 
+def make_model(args: argparse.Namespace) -> xgb.XGBClassifier:
+    return xgb.XGBClassifier(
+        n_estimators=args.num_round, max_depth=args.max_depth, learning_rate=args.eta,
+        min_child_weight=args.min_child_weight, subsample=args.subsample,
+        colsample_bytree=args.colsample_bytree, reg_lambda=args.reg_lambda,
+        tree_method="hist", n_jobs=args.nthread, random_state=0,
+    )
+
+
 def main(argv: list[str] | None = None) -> float:
     args = parse_args(argv)
     X, y = trial.cached(f"credit-default:{args.data}", lambda: load(args.data))
+    if trial.is_refit():  # the best parameters once more: one model on all the data
+        model = make_model(args).fit(X, y)
+        trial.save_model(model)
+        auc = roc_auc_score(y, model.predict_proba(X)[:, 1])
+        print(f"auc={auc:.10f}", flush=True)
+        return auc
     cv = trial.folds(X, y, k=args.folds, stratified=True, seed=0)
+    models = []
     for train_idx, valid_idx in cv:
-        model = xgb.XGBClassifier(
-            n_estimators=args.num_round, max_depth=args.max_depth, learning_rate=args.eta,
-            min_child_weight=args.min_child_weight, subsample=args.subsample,
-            colsample_bytree=args.colsample_bytree, reg_lambda=args.reg_lambda,
-            tree_method="hist", n_jobs=args.nthread, random_state=0,
-        )
-        model.fit(X[train_idx], y[train_idx])
+        model = make_model(args).fit(X[train_idx], y[train_idx])
+        models.append(model)
         cv.report(roc_auc_score(y[valid_idx], model.predict_proba(X[valid_idx])[:, 1]))
+    if trial.in_trial():  # run by hand, there is no artifact folder
+        trial.save_model(models)
     print(f"auc={cv.mean:.6f} auc_std={cv.std:.6f}", flush=True)
     return cv.mean
 

@@ -1,0 +1,119 @@
+"""Refit: run a job's best parameters once more, on the job's backend, with ``trial.is_refit()`` True.
+
+The trial's own code decides what a refit means; the credit example trains on the whole data set instead of
+k folds and saves that model. The refit is a job of its own, ``<name>-refit``, of one trial:
+
+* its attribute ``refit_of`` is ``{"job", "trial", "params", "seed"}``: the parent and the trial it repeats,
+  whose seed it runs with; the parent's attribute ``refit`` names it;
+* its trial's artifact is the refit model, which :func:`jupyter_hpo.artifacts.load_model` of the parent
+  returns first;
+* it runs with the parent's spec: no pruning (``early_stopping: off``), a budget of one trial, the parent's
+  launch folder; a script (on any backend) also sees ``JUPYTER_HPO_REFIT=1`` in its environment.
+
+Example:
+    >>> refit_job = jupyter_hpo.attach("credit-xgb").refit(wait=True)  # doctest: +SKIP
+    >>> refit_job.name, refit_job.attrs["refit_of"]["trial"]  # doctest: +SKIP
+    ('credit-xgb-refit', 17)
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from jupyter_hpo.exceptions import JobNotFoundError, JobStateError
+from jupyter_hpo.records import REFIT, REFIT_OF, SEED
+from jupyter_hpo.trial import REFIT_ENV
+
+if TYPE_CHECKING:
+    from jupyter_hpo.api import Job
+
+__all__ = ["refit", "refit_line", "refit_name"]
+
+_SUFFIX = "-refit"
+
+
+def refit_name(name: str) -> str:
+    """The refit job's name: ``<name>-refit``, the parent's name shortened to keep within 63 characters."""
+    return name[: 63 - len(_SUFFIX)].rstrip("-") + _SUFFIX
+
+
+def _child_spec(job: Job) -> dict[str, Any]:
+    spec = copy.deepcopy(job.store.spec_here(job.name))
+    spec["name"] = refit_name(job.name)
+    spec["strategy"] = "random"  # the one trial is enqueued with the best parameters
+    spec["early_stopping"] = "off"  # a refit is never pruned
+    spec["budget"] = {**(spec.get("budget") or {}), "max_trials": 1, "max_parallel": 1}
+    spec["completion"] = {}
+    spec.pop("warm_start", None)
+    spec.pop("artifacts", None)  # the default keeps the refit's one artifact (keep_best 0 on the parent too)
+    backend = spec.get("backend") or {}
+    if backend.get("name") == "amt":
+        raise JobStateError(f"job {job.name!r} ran on the amt backend, which follows a SageMaker tuning job and "
+                            "cannot run one given trial: launch its best parameters with backend sagemaker instead.")
+    if backend.get("name") != "local":  # a SageMaker container reads the flag from its environment
+        options = backend.setdefault("options", {})
+        options["environment"] = {**(options.get("environment") or {}), REFIT_ENV: "1"}
+    return spec
+
+
+def refit(job: Job, *, wait: bool = False, timeout: float | None = None) -> Job:
+    """Launch the refit of ``job``'s best trial (see the module docstring) and return its job.
+
+    Calling it again returns the same refit job while it refits the same best trial.
+
+    Args:
+        job: a finished job with at least one complete trial.
+        wait: block until the refit has finished.
+        timeout: with ``wait``, the most seconds to wait.
+
+    Raises:
+        JobStateError: the job has no complete trial, is still running, ran on the amt backend, or was refit
+            before from a trial that is no longer its best (the message names the refit job).
+    """
+    from jupyter_hpo.api import Job as JobClass, _start
+    from jupyter_hpo.spec import TrialDef, TuningSpec
+
+    status = job.status
+    if status.is_active():
+        raise JobStateError(f"job {job.name!r} is {status.value}; refit it once it has finished (its best "
+                            "trial may still change).")
+    best = job.best
+    if best is None:
+        raise JobStateError(f"job {job.name!r} has no complete trial to refit.")
+    name = refit_name(job.name)
+    try:
+        existing = JobClass(name, job.store)
+        origin = existing.attrs.get(REFIT_OF) or {}
+    except JobNotFoundError:
+        existing = None
+    if existing is not None:
+        if origin.get("job") == job.name and origin.get("trial") == best["number"]:
+            if wait:
+                existing.wait(timeout)
+            return existing
+        raise JobStateError(f"a job named {name!r} exists (a refit of trial {origin.get('trial')} of "
+                            f"{origin.get('job')!r}); the best trial of {job.name!r} is now {best['number']}.")
+    raw = next(t for t in job.raw_trials(after=best["number"] - 1) if t.number == best["number"])
+    spec = TuningSpec.from_stored(_child_spec(job), job.store.job_dir(job.name))  # a function: the parent's pickle
+    if spec.trial.function is not None:
+        job.store.restore_objective(job.name)
+        spec = spec.replace(trial=TrialDef(function=spec.trial.function.load(), timeout=spec.trial.timeout,
+                                           hyperparameters=spec.trial.hyperparameters))
+    origin = {"job": job.name, "trial": best["number"], "params": best["params"], "seed": raw.user_attrs.get(SEED)}
+    attrs = job.attrs
+    child = _start(spec, job.store, attrs={REFIT_OF: origin, "cwd": attrs.get("cwd")})
+    job.store.set_job_attrs(job.name, **{REFIT: child.name})
+    if wait:
+        child.wait(timeout)
+    return child
+
+
+def refit_line(attrs: dict[str, Any]) -> str | None:
+    """What ``jupyter hpo show`` says of a job's refit (``refit: JOB``) or of a refit job (``refit of ...``)."""
+    origin = attrs.get(REFIT_OF)
+    if isinstance(origin, dict):
+        return f"refit of trial {origin.get('trial')} of job {origin.get('job')} (its best parameters, trial.refit)"
+    if isinstance(attrs.get(REFIT), str):
+        return f"refit: job {attrs[REFIT]} (its model: jupyter_hpo.artifacts.load_model, %hpo best --load)"
+    return None
