@@ -42,7 +42,7 @@ from jupyter_hpo.records import PROVENANCE, SPEC
 if TYPE_CHECKING:
     from jupyter_hpo.api import Job
 
-__all__ = ["collect", "file_identity", "job_provenance"]
+__all__ = ["collect", "file_identity", "job_provenance", "provenance_lines"]
 
 _FIRST_MB = 2**20
 _MAX_FILES = 1000
@@ -209,3 +209,41 @@ def collect(attrs: Mapping[str, Any], spec: Mapping[str, Any], job_dir: Path) ->
     if not local:
         out["image"] = _image(options)
     return out
+
+
+def provenance_lines(prov: Mapping[str, Any]) -> list[str]:
+    """The provenance as short lines for ``jupyter hpo show`` (``provenance: ...``); packages are counted
+    (``--json`` lists them)."""
+    if not prov.get("spec_sha256") and not prov.get("error"):
+        return ["provenance: not recorded (the job's runner has not started, or it predates provenance)"]
+    lines = []
+    if prov.get("error"):
+        lines.append(f"provenance: could not be collected: {prov['error']}")
+    code = prov.get("code") or {}
+    what = code.get("script") or code.get("function")
+    if what:
+        lines.append(f"provenance: code {what} sha256 {str(code.get('sha256'))[:12]}")
+    if prov.get("spec_sha256"):
+        lines.append(f"provenance: spec sha256 {prov['spec_sha256'][:12]}, seed {prov.get('seed')}")
+    for path, ident in (prov.get("inputs") or {}).items():
+        if isinstance(ident, Mapping) and "sha256_first_mb" in ident:
+            lines.append(f"provenance: input {path} ({ident['size']:,} bytes, first MB sha256 "
+                         f"{ident['sha256_first_mb'][:12]})")
+        elif isinstance(ident, Mapping):
+            lines.append(f"provenance: input {path} ({len(ident)} object(s) with their ETags)")
+    python = prov.get("python") or {}
+    if python:
+        lines.append(f"provenance: python {python.get('version')} ({python.get('implementation')}), "
+                     f"{len(prov.get('packages') or {})} packages")
+    git = prov.get("git")
+    if git:
+        lines.append(f"provenance: git {git.get('commit')}{' (dirty)' if git.get('dirty') else ''} in "
+                     f"{git.get('root')}")
+    image = prov.get("image")
+    if image:
+        lines.append(f"provenance: image {image.get('uri') or image.get('framework')}"
+                     + (f" digest {image['digest']}" if image.get("digest") else ""))
+    owner = prov.get("owner") or {}
+    if owner:
+        lines.append(f"provenance: launched by {owner.get('user')}@{owner.get('host')}")
+    return lines
