@@ -193,3 +193,44 @@ def test_an_s3_archive_with_a_path_out_of_its_folder_is_refused(store):
         with pytest.raises(ArtifactNotFoundError, match=r"is not a readable model.tar.gz"):
             job.best_model()
     assert not Path(tempfile.gettempdir(), "escaped.pkl").exists()  # where ../../ from the extraction folder leads
+
+
+def test_on_simulated_sagemaker_each_record_carries_its_model_tar_gz_and_the_refit_trains_on_all_data(home, tmp_path):
+    """The credit example as simulated SageMaker training jobs (a real runner, the script run as the training
+    toolkit runs it): each trial's record carries its ModelArtifacts URI; the refit's container sees
+    JUPYTER_HPO_REFIT=1 and saves one model; its archive, put in (moto) S3, loads back and scores its AUC."""
+    import shutil
+
+    import boto3
+    from moto import mock_aws
+    from sklearn.metrics import roc_auc_score
+
+    from tests.test_sagemaker_e2e import DATA, credit_spec
+
+    s3_root = tmp_path / "s3"
+    (s3_root / "credit-data" / "credit").mkdir(parents=True)
+    shutil.copy(DATA, s3_root / "credit-data" / "credit" / DATA.name)
+    spec = credit_spec(s3_root, "sim-artifacts")
+    spec["budget"] = {"max_trials": 2, "max_parallel": 2}
+    job = api.launch(spec)
+    assert job.wait(timeout=240) == JobStatus.COMPLETED, job.attrs.get("reason")
+    records = job.trial_records()
+    for r in records:
+        assert r["artifact"].startswith("s3://")
+        assert r["artifact"].endswith(f"/{r['cloud']['training_job']}/output/model.tar.gz")
+    refit = job.refit(wait=True)
+    assert refit.status == JobStatus.COMPLETED, refit.attrs.get("reason")
+    (rec,) = refit.trial_records()
+    assert artifacts.model_path(job) == rec["artifact"]
+    bucket, _, key = rec["artifact"][len("s3://"):].partition("/")
+    archive = (s3_root / bucket / key).read_bytes()  # what the simulated training job uploaded
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=bucket, Key=key, Body=archive)
+        model = job.best_model()
+    import pandas as pd
+
+    df = pd.read_csv(DATA)
+    X = df.drop(columns=["ID", "Y"]).to_numpy("float32")
+    assert roc_auc_score(df["Y"], model.predict_proba(X)[:, 1]) == pytest.approx(rec["value"], abs=1e-9)
