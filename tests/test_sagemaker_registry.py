@@ -48,7 +48,8 @@ def spec_dict(name="credit-xgb", backend="sagemaker", **options):
 
 #: the job's provenance as its runner records it (jupyter_hpo.provenance.collect)
 RECORDED = {"spec_sha256": "ab" * 32, "code": {"script": str(EXAMPLE / "train.py"), "sha256": "cd" * 32},
-            "seed": 7, "image": {"uri": IMAGE, "digest": None}, "recorded": 1.0}
+            "seed": 7, "image": {"uri": IMAGE, "digest": None}, "owner": {"user": "ana", "host": "studio"},
+            "recorded": 1.0}
 
 
 def artifact(name, trial):
@@ -97,6 +98,8 @@ def test_register_creates_the_group_and_a_pending_package_with_the_best_model_me
     meta = package["CustomerMetadataProperties"]
     assert meta["jupyter-hpo:job"] == "credit-xgb" and meta["jupyter-hpo:trial"] == "1"
     assert meta["jupyter-hpo:auc"] == "0.78" and meta["jupyter-hpo:training-job"] == "credit-xgb-00001-abc123"
+    assert meta["jupyter-hpo:spec-sha256"] == hashlib.sha256(json.dumps(job.spec, sort_keys=True).encode()).hexdigest()
+    assert meta["jupyter-hpo:metrics"] == out["metrics_uri"] and meta["jupyter-hpo:provenance"] == out["provenance_uri"]
     assert "best trial 1 (auc=0.78)" in package["ModelPackageDescription"]
     # the metrics report: next to the model, its digest in the package
     stats = package["ModelMetrics"]["ModelQuality"]["Statistics"]
@@ -108,8 +111,7 @@ def test_register_creates_the_group_and_a_pending_package_with_the_best_model_me
     assert report["fold_scores"] == pytest.approx([0.77, 0.79]) and report["params"] == {"max_depth": 4, "eta": 0.1}
     provenance_key = meta["jupyter-hpo:provenance"].split(f"{BUCKET}/", 1)[1]
     provenance = json.loads(s3.get_object(Bucket=BUCKET, Key=provenance_key)["Body"].read())
-    assert provenance["job"] == "credit-xgb" and provenance["spec"] == job.spec
-    assert provenance["code"] == RECORDED["code"] and provenance["image"] == RECORDED["image"]
+    assert provenance == {"job": "credit-xgb", **RECORDED, "spec": job.spec}  # as the runner recorded it
 
 
 def test_a_second_register_reuses_the_group_and_adds_a_version(store, aws):
@@ -233,6 +235,14 @@ def test_a_local_job_is_refused_saying_what_to_do(store, aws):
     job = make_job(store, spec)
     with pytest.raises(JobStateError, match=r"ran on the local backend, so its model is not on S3.*--mlflow"):
         register_sagemaker(job, "credit-models")
+
+
+def test_a_job_run_on_the_simulated_sagemaker_is_refused(store, aws):
+    sm, _ = aws
+    job = make_job(store, spec_dict(name="sim-job", simulate={"speed": 100}))
+    with pytest.raises(JobStateError, match=r"ran on the simulated SageMaker .* run it on SageMaker to register it"):
+        register_sagemaker(job, "credit-models")
+    assert groups(sm) == []
 
 
 def test_a_refused_model_package_keeps_the_new_group_and_says_so(store, aws):
