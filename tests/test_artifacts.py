@@ -45,6 +45,13 @@ def test_the_best_n_trials_keep_their_artifacts_and_the_others_are_removed(home)
         artifacts.load_model(job, worst["number"])
 
 
+def test_by_default_the_best_three_are_kept(home):
+    job = api.launch(objective=objectives.saves_model, space=SPACE_X, max_trials=5, max_parallel=1, seed=5)
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    ranked = sorted(job.trial_records(), key=lambda r: -r["value"])
+    assert kept_folders(job) == {r["number"] for r in ranked[:3]}
+
+
 def test_keep_best_zero_keeps_nothing_and_says_so(home):
     job = api.launch(objective=objectives.saves_model, space=SPACE_X, max_trials=3, artifacts={"keep_best": 0})
     assert job.wait(timeout=120) == JobStatus.COMPLETED
@@ -57,6 +64,7 @@ def test_keep_best_zero_keeps_nothing_and_says_so(home):
 def test_a_trial_that_saved_no_model_and_a_job_without_a_complete_trial(home, tmp_path):
     job = api.launch(objective=objectives.quadratic, space=SPACE_X, max_trials=2)
     assert job.wait(timeout=120) == JobStatus.COMPLETED
+    assert kept_folders(job) == set(), "a folder is created only when a trial asks for it"
     with pytest.raises(ArtifactNotFoundError, match=r"has no artifact: it saved nothing \(call trial.save_model"):
         job.best_model()
     failing = api.launch(objective=objectives.faulty, space={"mode": ["raise"]}, max_trials=2)
@@ -106,6 +114,10 @@ def test_artifact_dir_outside_a_trial_is_an_error_not_a_stray_folder(tmp_path, m
     monkeypatch.setenv("SM_INPUT_CONFIG_DIR", str(tmp_path / "no-container"))
     with pytest.raises(HpoError, match=r"only available inside a trial"):
         trial.save_model({"a": 1})
+    (tmp_path / "f.txt").write_text("x")
+    with pytest.raises(HpoError, match=r"only available inside a trial"):
+        trial.log_artifact(tmp_path / "f.txt")
+    (tmp_path / "f.txt").unlink()
     assert list(tmp_path.iterdir()) == []
 
 
