@@ -33,7 +33,7 @@ from jupyter_hpo.trial import MODEL_FILE
 if TYPE_CHECKING:
     from jupyter_hpo.api import Job
 
-__all__ = ["ArtifactKeeper", "load_model", "model_path", "artifacts_root"]
+__all__ = ["ArtifactKeeper", "artifacts_root", "load_model", "model_path"]
 
 
 def artifacts_root(job_dir: Path) -> Path:

@@ -222,7 +222,6 @@ def _cmd_show(args: argparse.Namespace) -> int:
     console.print(_summary_text(summary))
     console.print(_trial_table(records, summary, limit=None))
     from jupyter_hpo.provenance import job_provenance, provenance_lines
-
     from jupyter_hpo.refit import refit_line
 
     for line in [refit_line(job.attrs), *provenance_lines(job_provenance(job))]:

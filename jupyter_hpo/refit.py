@@ -71,7 +71,8 @@ def refit(job: Job, *, wait: bool = False, timeout: float | None = None) -> Job:
         JobStateError: the job has no complete trial, is still running, ran on the amt backend, or was refit
             before from a trial that is no longer its best (the message names the refit job).
     """
-    from jupyter_hpo.api import Job as JobClass, _start
+    from jupyter_hpo.api import Job as JobClass
+    from jupyter_hpo.api import _start
     from jupyter_hpo.spec import TrialDef, TuningSpec
 
     status = job.status

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
@@ -128,14 +127,14 @@ def test_cli_refit_and_its_error_line(home):
     job = api.launch(objective=objectives.saves_model, space=SPACE_X, max_trials=3, name="cli-job")
     assert job.wait(timeout=120) == JobStatus.COMPLETED
     done = subprocess.run([JUPYTER, "hpo", "refit", "cli-job", "--json"], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=300, stdin=subprocess.DEVNULL)
+                          text=True, timeout=300, stdin=subprocess.DEVNULL, check=False)
     assert done.returncode == 0, done.stderr
     assert '"name": "cli-job-refit"' in done.stdout and '"status": "completed"' in done.stdout
     assert job.best_model()["refit"] is True
     failed = api.launch(objective=objectives.faulty, space={"mode": ["raise"]}, max_trials=1, name="cli-fail")
     assert failed.wait(timeout=120) == JobStatus.FAILED
     bad = subprocess.run([JUPYTER, "hpo", "refit", "cli-fail"], cwd=REPO, env=env, capture_output=True, text=True,
-                         timeout=120, stdin=subprocess.DEVNULL)
+                         timeout=120, stdin=subprocess.DEVNULL, check=False)
     assert bad.returncode == 2
     assert bad.stderr == "error: job 'cli-fail' has no complete trial to refit.\n"
 

@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from jupyter_hpo.artifacts import ArtifactKeeper, remove_folder
 from jupyter_hpo.backends import (
     Backend,
     ExecutorBackend,
@@ -32,7 +33,6 @@ from jupyter_hpo.backends import (
     backend_class,
     create_backend,
 )
-from jupyter_hpo.artifacts import ArtifactKeeper, remove_folder
 from jupyter_hpo.records import ARTIFACT, ARTIFACTS_KEPT, PROVENANCE, REFIT_OF, RUN_S, SAGEMAKER, STARTUP_S
 from jupyter_hpo.runner._lock import RunnerLock
 from jupyter_hpo.runner._log import Reserve, log_max_bytes, rotate_if_large
