@@ -205,3 +205,16 @@ def test_cancel_all_interrupts_running_trials(tmp_path, backends):
     assert sorted(o.key for o in outcomes) == [0, 1]
     assert all(o.interrupted and o.state == "failed" and o.error == "interrupted: test" for o in outcomes)
     assert backend.running() == 0
+
+
+def test_backend_options_on_the_local_backend_are_refused_and_nothing_is_created(home):
+    """The local backend has no options: one given is refused, naming it, instead of being ignored."""
+    from jupyter_hpo import api
+    from jupyter_hpo.exceptions import SpecError
+
+    with pytest.raises(SpecError, match=r"the local backend takes no `backend.options`, but got `instance_type`, "
+                                        r"`spot`; its workers are set with `warm_pool"):
+        api.launch(objective=objectives.quadratic, space={"x": {"type": "float", "low": -1, "high": 1}},
+                   backend={"name": "local", "options": {"spot": True, "instance_type": "ml.m5.xlarge"}},
+                   name="local-opts")
+    assert "local-opts" not in {j["name"] for j in api.list_jobs()}

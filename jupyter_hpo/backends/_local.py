@@ -34,6 +34,7 @@ from jupyter_hpo.artifacts import trial_folder
 from jupyter_hpo.backends._base import Assignment, ExecutorBackend, TrialEvents, TrialOutcome, TrialRequest
 from jupyter_hpo.backends._proctree import descendants, end_process_tree
 from jupyter_hpo.backends._worker import worker_main
+from jupyter_hpo.exceptions import SpecError
 
 if TYPE_CHECKING:
     from jupyter_hpo.spec import TuningSpec
@@ -99,6 +100,16 @@ class LocalBackend(ExecutorBackend):
     """
 
     name = "local"
+
+    @classmethod
+    def prepare(cls, spec: TuningSpec) -> TuningSpec:
+        """The local backend has no ``backend.options`` (its settings are ``warm_pool``): any is refused."""
+        if spec.backend_options:
+            names = ", ".join(f"`{k}`" for k in sorted(map(str, spec.backend_options)))
+            raise SpecError(f"the local backend takes no `backend.options`, but got {names}; its workers are "
+                            "set with `warm_pool: {enabled, max_trials_per_worker, max_memory_mb}`, and "
+                            "SageMaker settings need `backend.name: sagemaker` or `amt`.")
+        return spec
 
     def __init__(self, spec: TuningSpec, job_dir: Path) -> None:
         super().__init__(spec, job_dir)
