@@ -59,7 +59,7 @@ def add_handoff_parsers(sub: Any) -> None:
     exp.add_argument("--upsert", action="store_true", help="--pipeline: create or update the pipeline in SageMaker")
     exp.add_argument("--role", metavar="ARN", help="--pipeline --upsert: the pipeline's execution role (default: "
                                                    "the job's backend.options.role, defaults file or Studio)")
-    exp.add_argument("--name", help="--pipeline: the pipeline's name (default: the job's name)")
+    exp.add_argument("--name", help="--pipeline --upsert: the pipeline's name (default: the job's name)")
     exp.add_argument("-o", "--output", metavar="FILE", help="--pipeline: write the definition to FILE (default: "
                                                             "stdout)")
     _aws_options(exp)
@@ -91,6 +91,10 @@ def _check_options(args: argparse.Namespace, destination: str, table: dict[str, 
         for dest in ("image", "approval"):
             if getattr(args, dest) is not None:
                 args.handoff_parser.error(f"--{dest} applies to the RegisterModel step: give --register GROUP too")
+    if destination == "pipeline" and not args.upsert:
+        for dest in ("name", "role", "region", "profile"):  # the definition itself has no name, role or region
+            if getattr(args, dest) is not None:
+                args.handoff_parser.error(f"--{dest} applies to the pipeline made by --upsert: give --upsert too")
 
 
 def _fail(text: str) -> int:

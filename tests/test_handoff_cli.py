@@ -46,6 +46,10 @@ def test_export_takes_pipeline_or_mlflow_with_their_options():
     (["export", "j", "--mlflow", "-o", "x.json"], "-o/--output applies to --pipeline only"),
     (["export", "j", "--pipeline", "--experiment", "e"], "--experiment applies to --mlflow only"),
     (["export", "j", "--pipeline", "--image", "x"], "--image applies to the RegisterModel step: give --register"),
+    (["export", "j", "--pipeline", "--role", "arn:aws:iam::123456789012:role/R"],
+     "--role applies to the pipeline made by --upsert: give --upsert too"),
+    (["export", "j", "--pipeline", "--name", "p"], "--name applies to the pipeline made by --upsert"),
+    (["export", "j", "--pipeline", "--region", "eu-west-1"], "--region applies to the pipeline made by --upsert"),
 ])
 def test_an_option_for_another_destination_is_refused_not_ignored(argv, message, capsys, home):
     with pytest.raises(SystemExit) as e:

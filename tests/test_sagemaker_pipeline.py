@@ -228,11 +228,11 @@ def test_cli_export_prints_writes_and_upserts(home, aws, tmp_path, capsys):
     assert "created pipeline other-name: arn:aws:sagemaker:us-east-1:123456789012:pipeline/other-name" in text.err
 
 
-def test_cli_export_failure_is_one_line_and_exit_1(home, capsys):
+def test_cli_export_failure_is_one_line_and_exit_1(home, aws, capsys):
     from jupyter_hpo.store import Store
 
     store = Store(home=home)
     stored_job(store, PLANS / "amt_bayesian.yaml")
-    assert cli.main(["export", "credit-amt-bayes", "--pipeline", "--name", "bad_name"]) == 1
+    assert cli.main(["export", "credit-amt-bayes", "--pipeline", "--upsert", "--name", "bad_name"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "PipelineName must match the pattern" in err[0]
