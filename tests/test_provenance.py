@@ -123,3 +123,17 @@ def test_sagemaker_inputs_are_identified_by_their_s3_etags_and_the_image_by_its_
     assert prov["image"] == {"uri": image, "digest": "sha256:" + "ab" * 32}
     assert prov["packages"] is None and prov["python"] is None, "the container's, not the runner's"
     assert prov["seed"] == 4 and prov["owner"] == {"user": "u"}
+
+
+@pytest.fixture
+def jp_server_config(home):
+    return {"ServerApp": {"jpserver_extensions": {"jupyter_hpo": True}}}
+
+
+async def test_the_rest_job_detail_carries_the_provenance(jp_fetch, home, project):
+    launch_script(project, "rest-prov")
+    response = await jp_fetch("jupyter-hpo", "api", "jobs", "rest-prov")
+    body = json.loads(response.body)
+    assert body["provenance"]["code"]["sha256"] == hashlib.sha256((project / "train.py").read_bytes()).hexdigest()
+    assert body["provenance"]["git"]["commit"] == git(project, "rev-parse", "HEAD")
+    assert body["spec"]["name"] == "rest-prov" and "spec" not in body["provenance"]

@@ -74,7 +74,10 @@ class JobHandler(_Base):
     async def get(self, name: str) -> None:
         def detail() -> dict[str, Any]:
             job = api.attach(name, self.store)
-            return {"job": job.summary(), "spec": job.spec}
+            from jupyter_hpo.provenance import job_provenance
+
+            provenance = job_provenance(job)
+            return {"job": job.summary(), "spec": provenance.pop("spec"), "provenance": provenance}
 
         await self.reply(detail)
 

@@ -117,6 +117,8 @@ export interface IJobsReply {
 export interface IJobReply {
   job: IJobSummary;
   spec: Record<string, any>;
+  /** What produced the job (`jupyter_hpo.provenance`): code and input hashes, packages, git, owner, image. */
+  provenance: Record<string, any>;
 }
 
 /** `GET jobs/{name}/trials?after=N` */
