@@ -64,6 +64,7 @@ function trial(number: number, state: TrialState, value: number | null = null): 
     intermediate: {},
     started: 1,
     completed: state === 'running' ? null : 2,
+    artifact: null,
     nonfinite: {}
   };
 }
@@ -97,7 +98,7 @@ class FakeClient implements IHpoClient {
     if (!j) {
       throw new HpoApiError(404, `no job named '${name}'`);
     }
-    return { job: { ...j }, spec: { space: { x: { type: 'float', low: 0, high: 1 } } } };
+    return { job: { ...j }, spec: { space: { x: { type: 'float', low: 0, high: 1 } } }, provenance: {} };
   }
 
   async getTrials(name: string, after: number): Promise<ITrialRecord[]> {
