@@ -202,6 +202,16 @@ def test_upsert_without_a_role_or_with_a_bad_one_is_refused_before_sending(store
     assert aws.list_pipelines()["PipelineSummaries"] == []
 
 
+def test_a_mirrored_tuning_job_made_elsewhere_is_refused(store):
+    job, _ = stored_job(store, PLANS / "amt_bayesian.yaml")
+    spec = job.spec
+    store.set_job_attrs(job.name, spec={**spec, "backend": {**spec["backend"], "options": {
+        **spec["backend"]["options"], "attach": "their-tuning-job"}}})
+    with pytest.raises(SpecError, match=r"cannot be exported as a pipeline: .*attach: their-tuning-job.* mirrors an "
+                                        r"existing tuning job"):
+        pipeline_definition(job)
+
+
 def test_a_pipeline_name_aws_refuses_is_refused(store):
     job, _ = stored_job(store, PLANS / "amt_bayesian.yaml")
     with pytest.raises(SpecError, match=r"CreatePipeline.PipelineName must match the pattern"):

@@ -156,6 +156,19 @@ def test_a_refit_run_is_registered_instead_of_the_best_trial(store, aws):
     assert report["params"] == {"max_depth": 4, "eta": 0.1}
 
 
+def test_a_running_jobs_best_trial_so_far_is_registered_with_a_note(store, aws):
+    import os
+    import socket
+    import time
+
+    job = make_job(store)
+    store.set_job_attrs(job.name, status="running", heartbeat=time.time(),
+                        runner={"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()})
+    assert job.status.value == "running"
+    out = register_sagemaker(job, "credit-models")
+    assert out["trial"] == 1 and out["notes"] == ["job credit-xgb is still running: the best trial so far is registered."]
+
+
 def test_a_refit_that_did_not_complete_registers_the_best_trial_and_says_so(store, aws):
     job = make_job(store)
     add_refit(store, job, complete=False)

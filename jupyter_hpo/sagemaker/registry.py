@@ -274,6 +274,8 @@ def register_sagemaker(job: Any, group: str, *, region: str | None = None, profi
         raise SpecError(f"the approval status must be one of {', '.join(APPROVAL_STATUSES)}, but got {approval!r}.")
     spec, opts = job_spec_and_options(job)
     cand = model_candidate(job)
+    if job.status.is_active():
+        cand["notes"].append(f"job {job.name} is still running: the best trial so far is registered.")
     image = image or opts.training_image()
     metrics_uri = _beside(cand["artifact"], METRICS_FILE)
     provenance_uri = _beside(cand["artifact"], PROVENANCE_FILE)
