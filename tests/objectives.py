@@ -127,3 +127,10 @@ def saves_model(p):
             f.write(f"x={p['x']}\n")
         trial.log_artifact(note)
     return p["x"]
+
+
+def saves_model_slowly(p):
+    """Saves ``{"x": x}`` as its model, then takes 0.3 s; returns x."""
+    trial.save_model({"x": p["x"]})
+    time.sleep(0.3)
+    return p["x"]

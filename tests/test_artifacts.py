@@ -246,3 +246,21 @@ def test_on_simulated_sagemaker_each_record_carries_its_model_tar_gz_and_the_ref
     df = pd.read_csv(DATA)
     X = df.drop(columns=["ID", "Y"]).to_numpy("float32")
     assert roc_auc_score(df["Y"], model.predict_proba(X)[:, 1]) == pytest.approx(rec["value"], abs=1e-9)
+
+
+def test_a_resumed_job_keeps_the_best_n_over_both_runs_and_drops_interrupted_trials(home):
+    from tests.conftest import wait_for
+
+    job = api.launch(objective=objectives.saves_model_slowly, space=SPACE_X, max_trials=10, max_parallel=1,
+                     seed=2, artifacts={"keep_best": 2}, name="resumed-artifacts")
+    wait_for(lambda: sum(r["state"] == "complete" for r in job.trial_records()) >= 3, timeout=120)
+    assert job.stop() == JobStatus.STOPPED
+    job.resume()
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    records = job.trial_records()
+    complete = [r for r in records if r["state"] == "complete"]
+    assert len(complete) == 10
+    best_two = {r["number"] for r in sorted(complete, key=lambda r: -r["value"])[:2]}
+    assert kept_folders(job) == best_two, "only the best two of both runs keep a folder"
+    assert set(job.attrs["artifacts_kept"]) == {str(n) for n in best_two}
+    assert job.best_model() == {"x": job.best["params"]["x"]}
