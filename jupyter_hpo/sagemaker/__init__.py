@@ -6,8 +6,9 @@ simulator, :mod:`.sim`), :mod:`.errors` (AWS errors explained), :mod:`.requests`
 (the requests sent), :mod:`.packaging` (the code archive), :mod:`.outcome` (logs and descriptions ->
 trial outcomes), :mod:`.pricing`, :mod:`.pools` (warm-pool release), :mod:`.attach` (mirroring a
 tuning job made elsewhere), :mod:`.model_trainer` (SDK ``ModelTrainer`` -> spec) and
-:mod:`.estimator` (the campaign model of ``jupyter hpo estimate``). Nothing imports boto3 until a
-client is made.
+:mod:`.estimator` (the campaign model of ``jupyter hpo estimate``), :mod:`.registry` (a job's model in
+the Model Registry, ``jupyter hpo register --sagemaker``) and :mod:`.pipeline` (its tuning as a SageMaker
+Pipelines definition, ``jupyter hpo export --pipeline``). Nothing imports boto3 until a client is made.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ _EXPORTS = {
     "SageMakerOptions": "options",
     "attach_spec": "attach",
     "make_clients": "clients",
+    "pipeline_definition": "pipeline",
+    "register_sagemaker": "registry",
     "simulated_clients": "clients",
     "spec_fields_from_model_trainer": "model_trainer",
     "training_job_request": "requests",
     "tuning_job_request": "tuning",
+    "upsert_pipeline": "pipeline",
     "validate_request": "requests",
 }
 
