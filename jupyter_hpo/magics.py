@@ -362,8 +362,8 @@ class HpoMagics(Magics):
         """Hyperparameter tuning from the notebook: ``%hpo help`` lists the subcommands.
 
         ``%hpo launch objective --max-trials 20``, ``%%hpo space NAME`` (YAML body), ``%hpo list``,
-        ``%hpo status``, ``%hpo attach JOB``, ``%hpo stop``, ``%hpo resume``, ``%hpo best``,
-        ``%hpo compare JOB1 JOB2``.
+        ``%hpo status``, ``%hpo attach JOB``, ``%hpo stop``, ``%hpo resume``, ``%hpo best [--load]``,
+        ``%hpo refit``, ``%hpo compare JOB1 JOB2``.
         """
         try:
             words = shlex.split(line)
