@@ -307,3 +307,40 @@ def test_cli_region_and_profile_take_effect(home, aws, capsys):
     assert groups(eu) == ["credit-models"] and groups(aws[0]) == []
     assert cli.main(["register", "credit-xgb", "--sagemaker", "credit-models", "--profile", "no-such-profile"]) == 1
     assert "the AWS profile could not be loaded" in capsys.readouterr().err
+
+
+# -- what a real runner records is what the registry reads -----------------------------------------------
+SIM_TRAIN = """\
+from jupyter_hpo import trial
+
+p = trial.params()
+print(f"auc={1.0 - abs(p['eta'] - 0.1) - 0.01 * p['max_depth']:.6f}")
+"""
+
+
+def test_the_model_registered_is_the_one_the_amt_backend_recorded(home, tmp_path):
+    """A real runner mirrors a tuning job of the simulated SageMaker; the registry picks the best trial's
+    ModelArtifacts as recorded (the same as jupyter_hpo.artifacts.model_path), and refuses to register a
+    simulated model in the real registry."""
+    from jupyter_hpo.artifacts import model_path
+    from jupyter_hpo.sagemaker.registry import model_candidate
+
+    script = tmp_path / "code" / "train.py"
+    script.parent.mkdir()
+    script.write_text(SIM_TRAIN)
+    spec = spec_dict(name="sim-amt-reg", backend="amt")
+    spec["trial"] = {"script": str(script)}
+    spec["budget"] = {"max_trials": 3, "max_parallel": 3}
+    spec["strategy"] = "random"
+    spec["backend"]["options"] = {"poll_s": 5, "simulate": {"speed": 200, "cold_startup_s": 20, "training_s": 10,
+                                                            "executor": "script"}}
+    job = api.launch(spec)
+    assert job.wait(timeout=60).value == "completed", job.attrs.get("reason")
+    best = job.best
+    (record,) = [r for r in job.trial_records() if r["number"] == best["number"]]
+    cand = model_candidate(job)
+    assert (cand["number"], cand["value"]) == (best["number"], best["value"])
+    assert cand["artifact"] == record["artifact"] == model_path(job)
+    assert cand["artifact"].startswith("s3://") and cand["artifact"].endswith(f"/{cand['training_job']}/output/model.tar.gz")
+    with pytest.raises(JobStateError, match="ran on the simulated SageMaker"):
+        register_sagemaker(job, "credit-models")
