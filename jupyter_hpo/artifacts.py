@@ -128,6 +128,17 @@ def _refit_job(job: Job) -> Job | None:
         return None
 
 
+def _refit_problem(refit: Job, rec: Mapping[str, Any] | None) -> str:
+    status = refit.status
+    if not status.is_finished():
+        return f"it is still {status.value}"
+    if rec is None:
+        return f"its trial never ran ({status.value}: {refit.attrs.get('reason', '')})"
+    if rec["state"] != "complete":
+        return f"its trial is {rec['state']}" + (f" ({rec['error']})" if rec.get("error") else "")
+    return "its trial saved nothing"
+
+
 def _record(job: Job, number: int) -> dict[str, Any] | None:
     return next((r for r in job.trial_records(after=number - 1) if r["number"] == number), None)
 
@@ -137,12 +148,14 @@ def model_path(job: Job, trial_number: int | None = None) -> str:
 
     Args:
         job: the job.
-        trial_number: the trial; None: the refit's model when the job has a refit with an artifact
-            (``job.refit()``), else the best complete trial's.
+        trial_number: the trial; None: the refit's model when the job was refit (``job.refit()``), else the
+            best complete trial's.
 
     Raises:
         ArtifactNotFoundError: the job has no complete trial, or the trial kept no artifact (it saved
-            none, did not complete, or was not among the best ``artifacts.keep_best``); the message says which.
+            none, did not complete, or was not among the best ``artifacts.keep_best``), or the job's refit has
+            no model (still running, failed, saved nothing: never silently the best trial's instead); the
+            message says which.
     """
     if trial_number is None:
         refit = _refit_job(job)
@@ -150,6 +163,9 @@ def model_path(job: Job, trial_number: int | None = None) -> str:
             rec = _record(refit, 0)
             if rec is not None and rec["state"] == "complete" and rec["artifact"]:
                 return _existing(refit, rec, 0)
+            raise ArtifactNotFoundError(f"job {job.name!r} was refit as {refit.name!r}, which has no model: "
+                                        f"{_refit_problem(refit, rec)}; "
+                                        "pass trial_number for a trial's own model (the best: job.best['number']).")
         best = job.best
         if best is None:
             raise ArtifactNotFoundError(f"job {job.name!r} has no complete trial, so it has no best model.")

@@ -134,3 +134,11 @@ def saves_model_slowly(p):
     trial.save_model({"x": p["x"]})
     time.sleep(0.3)
     return p["x"]
+
+
+def fails_on_refit(p):
+    """Saves its model and returns x in a normal trial; raises in a refit."""
+    if trial.is_refit():
+        raise RuntimeError("no data for the refit")
+    trial.save_model({"x": p["x"]})
+    return p["x"]

@@ -14,7 +14,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from jupyter_hpo import api, artifacts
-from jupyter_hpo.exceptions import JobStateError
+from jupyter_hpo.exceptions import ArtifactNotFoundError, JobStateError
 from jupyter_hpo.refit import refit_name
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import JobStatus
@@ -154,3 +154,14 @@ def test_hpo_refit_and_best_load_in_a_real_kernel(home, tmp_path):
     assert ast.literal_eval(result_text(nb.cells[3])) == {"x": best["params"]["x"], "refit": False}
     assert ast.literal_eval(result_text(nb.cells[4])) == ("nb-job-refit", "completed")
     assert ast.literal_eval(result_text(nb.cells[5])) == {"x": best["params"]["x"], "refit": True}
+
+
+def test_a_failed_refit_is_said_never_replaced_by_the_best_trials_model(home):
+    job = api.launch(objective=objectives.fails_on_refit, space=SPACE_X, max_trials=2, name="bad-refit")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    refit = job.refit(wait=True)
+    assert refit.status == JobStatus.FAILED
+    with pytest.raises(ArtifactNotFoundError, match=r"job 'bad-refit' was refit as 'bad-refit-refit', which has no "
+                                                    r"model: its trial is fail \(RuntimeError: no data for the refit\)"):
+        job.best_model()
+    assert job.best_model(job.best["number"]) == {"x": job.best["params"]["x"]}
