@@ -276,6 +276,21 @@ def test_a_refused_model_package_keeps_the_new_group_and_says_so(store, aws):
     assert "the model package group credit-models was created and is kept: `jupyter hpo register` reuses it" in text
 
 
+def test_a_refused_group_says_nothing_was_registered_and_where_the_reports_are(store, aws):
+    sm, s3 = aws
+    job = make_job(store)
+    stub = Stubber(sm)
+    stub.add_client_error("describe_model_package_group", "ValidationException",
+                          "ModelPackageGroup credit-models does not exist.")
+    stub.add_client_error("create_model_package_group", "AccessDeniedException", "not authorized")
+    with stub, pytest.raises(BackendError) as e:
+        register_sagemaker(job, "credit-models", clients=(sm, s3))
+    stub.assert_no_pending_responses()
+    text = str(e.value)
+    assert text.startswith("CreateModelPackageGroup failed: AccessDeniedException: not authorized")
+    assert "nothing was registered; the metrics and provenance were written to s3://" in text and "\n" not in text
+
+
 # -- the CLI ---------------------------------------------------------------------------------------
 def test_cli_register_json_and_errors(home, aws, capsys):
     from jupyter_hpo.store import Store

@@ -294,7 +294,8 @@ def register_sagemaker(job: Any, group: str, *, region: str | None = None, profi
     sagemaker, s3 = clients or sagemaker_clients(opts, region, profile)
     _send(lambda: [s3.put_object(**put) for put in puts], "writing the metrics and provenance next to the "
           "model", opts, "nothing was registered")
-    created = _ensure_group(sagemaker, group_request, opts)
+    created = _ensure_group(sagemaker, group_request, opts, f"nothing was registered; the metrics and provenance "
+                            f"were written to {metrics_uri} and {provenance_uri}")
     kept = (f"the model package group {group} was created and is kept: `jupyter hpo register` reuses it"
             if created else f"the model package group {group} is unchanged")
     arn = _send(lambda: sagemaker.create_model_package(**package)["ModelPackageArn"], "CreateModelPackage", opts,
@@ -322,8 +323,9 @@ def _send(call: Any, what: str, opts: SageMakerOptions, after: str) -> Any:
         raise _aws_error(e, what, opts, after) from None
 
 
-def _ensure_group(sagemaker: Any, request: Mapping[str, Any], opts: SageMakerOptions) -> bool:
-    """Create the model package group unless it exists; whether it was created."""
+def _ensure_group(sagemaker: Any, request: Mapping[str, Any], opts: SageMakerOptions, after: str) -> bool:
+    """Create the model package group unless it exists; whether it was created (``after``: what a failure
+    leaves, for its message)."""
     from jupyter_hpo.sagemaker.errors import error_code
 
     name = request["ModelPackageGroupName"]
@@ -332,13 +334,13 @@ def _ensure_group(sagemaker: Any, request: Mapping[str, Any], opts: SageMakerOpt
         return False
     except Exception as e:  # noqa: BLE001 - an AWS error is explained; any other is raised as it is
         if not _not_found(e):
-            raise _aws_error(e, "DescribeModelPackageGroup", opts, "nothing was registered") from None
+            raise _aws_error(e, "DescribeModelPackageGroup", opts, after) from None
     try:
         sagemaker.create_model_package_group(**request)
     except Exception as e:  # noqa: BLE001 - an AWS error is explained; any other is raised as it is
         if error_code(e) == "ValidationException" and "already exists" in str(e):
             return False  # made meanwhile by someone else: reuse it
-        raise _aws_error(e, "CreateModelPackageGroup", opts, "nothing was registered") from None
+        raise _aws_error(e, "CreateModelPackageGroup", opts, after) from None
     return True
 
 
