@@ -378,8 +378,11 @@ class Job:
         """The job's runner process, as this client can reach it (start, signal, end)."""
         return RunnerHandle(self.store, self.name)
 
-    def stop(self, wait: bool = True, timeout: float = 60.0) -> JobStatus:
-        """Ask the job to stop: running trials are interrupted (and re-run if it is resumed)."""
+    def stop(self, wait: bool = True, timeout: float = 60.0, by: Mapping[str, Any] | None = None) -> JobStatus:
+        """Ask the job to stop: running trials are interrupted (and re-run if it is resumed).
+
+        ``by``: who asks, recorded as ``stopped_by`` (default: :func:`jupyter_hpo.owners.stamp`, this process's user).
+        """
         status = self.store.watch_status(self.name)
         if status.is_finished() and status != JobStatus.STALE:
             return status
@@ -388,7 +391,7 @@ class Job:
             runner.end_hung()
         info = runner.info()
         try:
-            self.store.set_job_attrs(self.name, stop_requested=True, stopped_by=stamp())
+            self.store.set_job_attrs(self.name, stop_requested=True, stopped_by=by or stamp())
         except StoreError:
             # a runner on this machine also stops on SIGTERM: the request need not wait for the store
             if status == JobStatus.STALE or not runner.signal(info):
@@ -404,8 +407,10 @@ class Job:
         runner.signal(info)
         return self.wait(timeout) if wait else self.status
 
-    def resume(self, max_trials: int | None = None) -> Job:
+    def resume(self, max_trials: int | None = None, by: Mapping[str, Any] | None = None) -> Job:
         """Continue a job whose runner died or that was stopped, up to its budget (or ``max_trials``).
+
+        ``by``: who resumes it, recorded as ``resumed_by`` (default: :func:`jupyter_hpo.owners.stamp`).
 
         Trials that were running when the runner died are marked failed (``interrupted``) and run
         again with the same parameters; nothing completed is lost or repeated.
@@ -428,7 +433,7 @@ class Job:
                 f"job {self.name!r} has completed ({attrs.get('reason', '')}); pass a larger max_trials to continue it."
             )
         self.store.set_job_attrs(self.name, spec=spec, status="pending", reason="", stop_requested=False,
-                                 resumed_by=stamp(),
+                                 resumed_by=by or stamp(),
                                  heartbeat=time.time(), runner={})
         self.runner.start(cwd=attrs.get("cwd"))
         return self

@@ -5,6 +5,11 @@ An identity is ``{"user", "host", "jupyter", "studio"}``: the OS user and host n
 SageMaker Studio user profile (from Studio's ``resource-metadata.json``) when there is one. The name a job
 is shown under, and compared by for ``--mine`` and ``--force``, is the Studio profile, else the Hub user,
 else the OS user: in Studio every OS user is ``sagemaker-user``.
+
+Through the Jupyter server (the REST API and the sidebar), the requester is :func:`requester`: the server
+process's identity (a single-user server acts for the OS user who runs it; its token or password names nobody),
+except that on a JupyterHub server the Hub user who sent the request (Jupyter's ``current_user``) is the
+``jupyter`` name, so a Hub admin or a user the server is shared with acts as themselves.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any
 
 from jupyter_hpo.exceptions import JobStateError
 
-__all__ = ["check_may_act", "identity", "is_mine", "owner_name", "stamp"]
+__all__ = ["check_may_act", "identity", "is_mine", "owner_name", "owner_text", "requester", "stamp"]
 
 #: where SageMaker Studio describes the app a kernel runs in (its domain, user profile, space)
 STUDIO_METADATA = Path("/opt/ml/metadata/resource-metadata.json")
@@ -48,9 +53,21 @@ def identity() -> dict[str, Any]:
             "studio": _studio_profile()}
 
 
-def stamp() -> dict[str, Any]:
-    """:func:`identity` with the time: what ``stopped_by`` and ``resumed_by`` record."""
-    return {**identity(), "time": time.time()}
+def requester(jupyter_user: str | None) -> dict[str, Any]:
+    """Who a request to the Jupyter server acts for: the server process's :func:`identity`, with the Hub user who
+    sent it (``jupyter_user``, Jupyter's ``current_user.username``) as ``jupyter`` when the server runs under
+    JupyterHub (``$JUPYTERHUB_USER`` is set for it); ``jupyter_user`` is ignored otherwise (a single-user
+    server's token or password names nobody, and its anonymous user names are random)."""
+    me = identity()
+    if me["jupyter"] and jupyter_user:
+        me["jupyter"] = jupyter_user
+    return me
+
+
+def stamp(who: Mapping[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    """``who`` (default :func:`identity`) with the time and ``extra`` (``via="rest"``): what ``stopped_by`` and
+    ``resumed_by`` record."""
+    return {**(who if who is not None else identity()), "time": time.time(), **extra}
 
 
 def owner_name(owner: Mapping[str, Any] | None) -> str:
@@ -60,18 +77,25 @@ def owner_name(owner: Mapping[str, Any] | None) -> str:
     return str(owner.get("studio") or owner.get("jupyter") or owner.get("user") or "")
 
 
-def is_mine(owner: Mapping[str, Any] | None) -> bool:
-    """True when this process's user launched the job (or nobody is recorded: a job from before owners)."""
+def is_mine(owner: Mapping[str, Any] | None, me: Mapping[str, Any] | None = None) -> bool:
+    """True when ``me`` (default: this process's user) launched the job, or nobody is recorded (a job from
+    before owners)."""
     name = owner_name(owner)
-    return not name or name == owner_name(identity())
+    return not name or name == owner_name(me if me is not None else identity())
 
 
-def check_may_act(name: str, attrs: Mapping[str, Any], action: str, force: bool) -> None:
-    """Raise JobStateError when job ``name`` belongs to someone else and ``force`` is not given."""
-    owner = attrs.get("owner")
-    if force or is_mine(owner):
-        return
+def owner_text(owner: Mapping[str, Any] | None) -> str:
+    """The owner's name with the host the job was launched on, for messages."""
     host = owner.get("host") if isinstance(owner, Mapping) else None
-    raise JobStateError(f"only a job's owner may {action} it without --force, but job {name!r} belongs to "
-                        f"{owner_name(owner)}{f' (launched on {host})' if host else ''}; pass --force to {action} "
-                        "it anyway (who did is recorded).")
+    return f"{owner_name(owner)}{f' (launched on {host})' if host else ''}"
+
+
+def check_may_act(name: str, attrs: Mapping[str, Any], action: str, force: bool,
+                  me: Mapping[str, Any] | None = None, flag: str = "--force") -> None:
+    """Raise JobStateError when job ``name`` belongs to someone other than ``me`` (default: this process's user)
+    and ``force`` is not given; ``flag`` is how the message names the override."""
+    owner = attrs.get("owner")
+    if force or is_mine(owner, me):
+        return
+    raise JobStateError(f"only a job's owner may {action} it without {flag}, but job {name!r} belongs to "
+                        f"{owner_text(owner)}; pass {flag} to {action} it anyway (who did is recorded).")

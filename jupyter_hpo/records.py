@@ -34,6 +34,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+from jupyter_hpo.owners import owner_name
+
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
@@ -45,11 +47,13 @@ __all__ = [
     "TRIAL_FIELDS",
     "JobSummary",
     "TrialRecord",
+    "actor_json",
     "best_so_far",
     "better",
     "dumps",
     "improvements",
     "json_safe",
+    "owner_json",
     "summarize",
     "trial_record",
 ]
@@ -93,6 +97,10 @@ ARTIFACTS_KEPT = "artifacts_kept"
 #: on a job: the name of its refit job (``job.refit()``); on a refit job: ``{"job", "trial", "params", "seed"}``
 REFIT = "refit"
 REFIT_OF = "refit_of"
+#: who launched the job (:mod:`jupyter_hpo.owners`); ``stopped_by``/``resumed_by``: who last stopped or resumed it
+OWNER = "owner"
+STOPPED_BY = "stopped_by"
+RESUMED_BY = "resumed_by"
 
 #: The record field naming what was non-finite (see the module docstring).
 NONFINITE = "nonfinite"
@@ -313,6 +321,32 @@ def _job_cost(attrs: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) ->
     return round(sum(costs), 6) if costs else None
 
 
+_WHO = ("user", "host", "jupyter", "studio")
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def owner_json(value: Any) -> dict[str, Any] | None:
+    """An ``owner`` attribute's JSON form: ``{"user", "host", "jupyter", "studio", "name"}`` (``name``: what the job
+    is shown and compared under, :func:`jupyter_hpo.owners.owner_name`); None for a job from before owners."""
+    if not isinstance(value, Mapping):
+        return None
+    return {**{k: _text(value.get(k)) for k in _WHO}, "name": owner_name(value)}
+
+
+def actor_json(value: Any) -> dict[str, Any] | None:
+    """A ``stopped_by``/``resumed_by`` stamp's JSON form: the owner's fields, ``time`` (epoch seconds) and ``via``
+    (``"rest"`` when done through the Jupyter server, else null); None when nobody did."""
+    who = owner_json(value)
+    if who is None:
+        return None
+    when = value.get("time")
+    return {**who, "time": when if isinstance(when, (int, float)) and not isinstance(when, bool) else None,
+            "via": _text(value.get("via"))}
+
+
 def _mean(xs: list[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
@@ -350,6 +384,9 @@ class JobSummary:
     notes: list[str]
     created: float | None
     ended: float | None
+    owner: dict[str, Any] | None
+    stopped_by: dict[str, Any] | None
+    resumed_by: dict[str, Any] | None
     nonfinite: dict[str, str]
 
     @classmethod
@@ -397,6 +434,9 @@ class JobSummary:
             "notes": [n.get("text", "") for n in attrs.get(NOTES) or [] if isinstance(n, dict)][-5:],
             "created": attrs.get(CREATED),
             "ended": attrs.get(ENDED),
+            OWNER: owner_json(attrs.get(OWNER)),
+            STOPPED_BY: actor_json(attrs.get(STOPPED_BY)),
+            RESUMED_BY: actor_json(attrs.get(RESUMED_BY)),
         }
         safe, flags = json_safe(raw)
         flags.update(json_safe(spec, SPEC)[1])

@@ -191,7 +191,8 @@ def _ts_fields(interface: str) -> dict[str, bool]:
     return {m[1]: bool(m[2]) for m in re.finditer(r"^  (\w+)(\??):", body[1], re.MULTILINE)}
 
 
-@pytest.mark.parametrize(("interface", "schema"), [("ITrialRecord", "Trial"), ("IJobSummary", "JobSummary")])
+@pytest.mark.parametrize(("interface", "schema"), [("ITrialRecord", "Trial"), ("IJobSummary", "JobSummary"),
+                                                   ("IOwner", "Owner"), ("IActor", "Actor")])
 def test_types_ts_lists_the_openapi_fields(interface, schema):
     doc, ts = _schema(schema), _ts_fields(interface)
     assert sorted(ts) == sorted(doc["properties"])

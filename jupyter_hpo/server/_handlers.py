@@ -8,6 +8,12 @@ non-finite numbers are ``null``, and the records' ``nonfinite`` field says what 
 The store is a database (SQLite by default, which waits up to its busy timeout while a runner writes), so
 every call into the core, and the JSON encoding of its answer, runs in the server's thread-pool executor:
 a slow read holds one request, never the server's event loop (kernels, terminals, other requests).
+
+Owners: a request acts for :func:`jupyter_hpo.owners.requester` (the server's user; on a JupyterHub server, the
+Hub user who sent it). ``GET jobs`` answers who that is (``me``), and ``?mine=1`` keeps that user's jobs. Stopping
+or resuming another user's job needs ``{"force": true}`` in the body (else 409 naming the owner), and is refused
+(403) when ``HpoExtension.allow_acting_on_others_jobs`` is False; every stop and resume records who did it
+(``stopped_by``/``resumed_by``, with ``"via": "rest"``).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 from tornado.ioloop import IOLoop
 
-from jupyter_hpo import api, records
+from jupyter_hpo import api, owners, records
 from jupyter_hpo.exceptions import HpoError, JobNotFoundError, JobStateError, StoreError
 
 __all__ = ["handlers", "JOB_NAME", "ROOT"]
@@ -31,6 +37,10 @@ JOB_NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9\-]{0,62})"
 _STATUS = {JobNotFoundError: 404, JobStateError: 409, StoreError: 503}
 #: ``api.open_store`` caches one store per URL; handlers open it from executor threads, one at a time
 _OPEN_STORE = threading.Lock()
+#: the values of a boolean query parameter (``?mine=1``)
+_BOOL = {"1": True, "true": True, "0": False, "false": False}
+#: the longest body a stop or resume may have (it holds at most ``{"force": true}``)
+_MAX_BODY = 1024
 
 
 class _Base(APIHandler):
@@ -62,11 +72,71 @@ class _Base(APIHandler):
         with _OPEN_STORE:
             return self.settings["jupyter_hpo_store"]()
 
+    @property
+    def me(self) -> dict[str, Any]:
+        """Who the request acts for (:func:`jupyter_hpo.owners.requester`)."""
+        user = self.current_user
+        return owners.requester(getattr(user, "username", None) if user is not None else None)
+
+
+class _Action(_Base):
+    """Stop or resume: the body is empty or ``{"force": <bool>}``; someone else's job needs force and the setting."""
+
+    action = ""
+
+    def force(self) -> bool:
+        body = self.request.body or b""
+        if not body.strip():
+            return False
+        if len(body) > _MAX_BODY:
+            raise web.HTTPError(400, f"the body must be at most {_MAX_BODY} bytes, but got {len(body)}.")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise web.HTTPError(400, "the body must be a JSON object such as {\"force\": true}.") from None
+        if not isinstance(data, dict):
+            raise web.HTTPError(400, f"the body must be a JSON object such as {{\"force\": true}}, but got "
+                                     f"{type(data).__name__}.")
+        unknown = sorted(set(data) - {"force"})
+        if unknown:
+            raise web.HTTPError(400, f"the body may hold only `force`, but got {', '.join(map(repr, unknown))}.")
+        force = data.get("force", False)
+        if not isinstance(force, bool):
+            raise web.HTTPError(400, f"`force` must be true or false, but got {force!r}.")
+        return force
+
+    def check(self, job: Any, me: dict[str, Any], force: bool) -> None:
+        """Let the requester act on ``job``, or raise: 403 when the server allows nobody to act on others' jobs,
+        409 (JobStateError) when it is someone else's and ``force`` was not given."""
+        owner = job.attrs.get(records.OWNER)
+        if owners.is_mine(owner, me):
+            return
+        if not self.settings.get("jupyter_hpo_allow_others", True):
+            raise web.HTTPError(403, f"this server does not let anyone {self.action} another user's job "
+                                     f"(HpoExtension.allow_acting_on_others_jobs is False): job {job.name!r} belongs "
+                                     f"to {owners.owner_text(owner)}.")
+        owners.check_may_act(job.name, job.attrs, self.action, force, me=me, flag='{"force": true}')
+
 
 class JobsHandler(_Base):
     @web.authenticated
     async def get(self) -> None:
-        await self.reply(lambda: {"jobs": api.list_jobs(self.store)})
+        unknown = sorted(set(self.request.query_arguments) - {"mine", "token"})  # token: Jupyter's, in the URL
+        if unknown:
+            raise web.HTTPError(400, f"`GET jobs` takes only `mine`, but got {', '.join(map(repr, unknown))}.")
+        raw = self.get_query_argument("mine", "0")
+        if raw.lower() not in _BOOL:
+            raise web.HTTPError(400, f"`mine` must be 1, 0, true or false, but got {raw!r}.")
+        mine = _BOOL[raw.lower()]
+        me = self.me
+
+        def jobs() -> dict[str, Any]:
+            listed = api.list_jobs(self.store)
+            if mine:
+                listed = [j for j in listed if owners.is_mine(j[records.OWNER], me)]
+            return {"jobs": listed, "me": records.owner_json(me)}
+
+        await self.reply(jobs)
 
 
 class JobHandler(_Base):
@@ -95,25 +165,35 @@ class TrialsHandler(_Base):
         await self.reply(lambda: {"trials": api.attach(name, self.store).trial_records(after=after)})
 
 
-class StopHandler(_Base):
+class StopHandler(_Action):
+    action = "stop"
+
     @web.authenticated
     async def post(self, name: str) -> None:
+        force, me = self.force(), self.me
+
         def stop() -> dict[str, Any]:
             job = api.attach(name, self.store)
             if job.status.is_finished() and job.status.value != "stale":
                 raise JobStateError(f"job {name!r} is already {job.status.value}.")
-            job.stop(wait=False)
+            self.check(job, me, force)
+            job.stop(wait=False, by=owners.stamp(me, via="rest"))
             return {"job": job.summary()}
 
         await self.reply(stop)
 
 
-class ResumeHandler(_Base):
+class ResumeHandler(_Action):
+    action = "resume"
+
     @web.authenticated
     async def post(self, name: str) -> None:
+        force, me = self.force(), self.me
+
         def resume() -> dict[str, Any]:
-            job = api.attach(name, self.store).resume()
-            return {"job": job.summary()}
+            job = api.attach(name, self.store)
+            self.check(job, me, force)
+            return {"job": job.resume(by=owners.stamp(me, via="rest")).summary()}
 
         await self.reply(resume)
 

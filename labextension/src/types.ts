@@ -40,6 +40,29 @@ export interface IBestTrial {
   params: Record<string, ParamValue>;
 }
 
+/**
+ * Who launched a job (`Owner`), or who the server takes the sidebar's user for (`me` of `GET jobs`). `name` is
+ * what it is shown and compared under: the Studio profile, else the JupyterHub user, else the OS user.
+ */
+export interface IOwner {
+  user: string | null;
+  host: string | null;
+  jupyter: string | null;
+  studio: string | null;
+  name: string;
+}
+
+/** Who stopped or resumed a job (`Actor`): an owner, when, and `via` 'rest' through the Jupyter server. */
+export interface IActor {
+  user: string | null;
+  host: string | null;
+  jupyter: string | null;
+  studio: string | null;
+  name: string;
+  time: number | null;
+  via: string | null;
+}
+
 /** One job, as `GET jobs` lists it (`JobSummary`). */
 export interface IJobSummary {
   name: string;
@@ -69,6 +92,12 @@ export interface IJobSummary {
   notes: string[];
   created: number | null;
   ended: number | null;
+  /** Who launched the job; null for a job from before owners were recorded. */
+  owner: IOwner | null;
+  /** Who last stopped the job, or null. */
+  stopped_by: IActor | null;
+  /** Who last resumed the job, or null. */
+  resumed_by: IActor | null;
   nonfinite: NonFinite;
 }
 
@@ -108,9 +137,15 @@ export interface ITrialRecord {
   nonfinite: NonFinite;
 }
 
-/** `GET jobs` */
+/** `GET jobs[?mine=1]`: the jobs, and who the server takes the requester for. */
 export interface IJobsReply {
   jobs: IJobSummary[];
+  me: IOwner;
+}
+
+/** The body of `POST jobs/{name}/stop` and `.../resume`: `force` to act on another user's job. */
+export interface IActionRequest {
+  force?: boolean;
 }
 
 /** `GET jobs/{name}`: the summary and the job's spec (`TuningSpec.to_dict()`). */

@@ -40,6 +40,9 @@ function job(name: string, over: Partial<IJobSummary> = {}): IJobSummary {
     notes: [],
     created: 1000,
     ended: null,
+    owner: null,
+    stopped_by: null,
+    resumed_by: null,
     nonfinite: {},
     ...over
   };
