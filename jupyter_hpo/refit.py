@@ -33,14 +33,16 @@ __all__ = ["refit", "refit_line", "refit_name"]
 _SUFFIX = "-refit"
 
 
-def refit_name(name: str) -> str:
-    """The refit job's name: ``<name>-refit``, the parent's name shortened to keep within 63 characters."""
-    return name[: 63 - len(_SUFFIX)].rstrip("-") + _SUFFIX
+def refit_name(name: str, attempt: int = 1) -> str:
+    """The refit job's name: ``<name>-refit`` (``<name>-refit-2`` for a second attempt...), the parent's name
+    shortened to keep within 63 characters."""
+    suffix = _SUFFIX if attempt == 1 else f"{_SUFFIX}-{attempt}"
+    return name[: 63 - len(suffix)].rstrip("-") + suffix
 
 
-def _child_spec(job: Job) -> dict[str, Any]:
+def _child_spec(job: Job, name: str) -> dict[str, Any]:
     spec = copy.deepcopy(job.store.spec_here(job.name))
-    spec["name"] = refit_name(job.name)
+    spec["name"] = name
     spec["strategy"] = "random"  # the one trial is enqueued with the best parameters
     spec["early_stopping"] = "off"  # a refit is never pruned
     spec["budget"] = {**(spec.get("budget") or {}), "max_trials": 1, "max_parallel": 1}
@@ -57,10 +59,30 @@ def _child_spec(job: Job) -> dict[str, Any]:
     return spec
 
 
+def _current_refit(job: Job, best: int) -> Job | None:
+    """The job's latest refit when it refits trial ``best`` and has not failed or been stopped."""
+    from jupyter_hpo.api import Job as JobClass
+    from jupyter_hpo.store import JobStatus
+
+    name = job.attrs.get(REFIT)
+    if not isinstance(name, str):
+        return None
+    try:
+        latest = JobClass(name, job.store)
+        origin = latest.attrs.get(REFIT_OF) or {}
+    except JobNotFoundError:
+        return None
+    if origin.get("job") != job.name or origin.get("trial") != best:
+        return None
+    return None if latest.status in (JobStatus.FAILED, JobStatus.STOPPED) else latest
+
+
 def refit(job: Job, *, wait: bool = False, timeout: float | None = None) -> Job:
     """Launch the refit of ``job``'s best trial (see the module docstring) and return its job.
 
-    Calling it again returns the same refit job while it refits the same best trial.
+    Calling it again returns the same refit job while it refits the same best trial, unless that refit failed
+    or was stopped: then a new attempt runs as ``<name>-refit-2`` (``-3``...), as it does when the best trial
+    has changed (the job was resumed). The parent's ``refit`` names the latest.
 
     Args:
         job: a finished job with at least one complete trial.
@@ -68,10 +90,8 @@ def refit(job: Job, *, wait: bool = False, timeout: float | None = None) -> Job:
         timeout: with ``wait``, the most seconds to wait.
 
     Raises:
-        JobStateError: the job has no complete trial, is still running, ran on the amt backend, or was refit
-            before from a trial that is no longer its best (the message names the refit job).
+        JobStateError: the job has no complete trial, is still running, or ran on the amt backend.
     """
-    from jupyter_hpo.api import Job as JobClass
     from jupyter_hpo.api import _start
     from jupyter_hpo.spec import TrialDef, TuningSpec
 
@@ -82,21 +102,17 @@ def refit(job: Job, *, wait: bool = False, timeout: float | None = None) -> Job:
     best = job.best
     if best is None:
         raise JobStateError(f"job {job.name!r} has no complete trial to refit.")
-    name = refit_name(job.name)
-    try:
-        existing = JobClass(name, job.store)
-        origin = existing.attrs.get(REFIT_OF) or {}
-    except JobNotFoundError:
-        existing = None
+    existing = _current_refit(job, best["number"])
     if existing is not None:
-        if origin.get("job") == job.name and origin.get("trial") == best["number"]:
-            if wait:
-                existing.wait(timeout)
-            return existing
-        raise JobStateError(f"a job named {name!r} exists (a refit of trial {origin.get('trial')} of "
-                            f"{origin.get('job')!r}); the best trial of {job.name!r} is now {best['number']}.")
+        if wait:
+            existing.wait(timeout)
+        return existing
+    taken, attempt = set(job.store.job_names()), 1
+    while refit_name(job.name, attempt) in taken:
+        attempt += 1
     raw = next(t for t in job.raw_trials(after=best["number"] - 1) if t.number == best["number"])
-    spec = TuningSpec.from_stored(_child_spec(job), job.store.job_dir(job.name))  # a function: the parent's pickle
+    spec = TuningSpec.from_stored(_child_spec(job, refit_name(job.name, attempt)),
+                                  job.store.job_dir(job.name))  # a function: the parent's pickle
     if spec.trial.function is not None:
         job.store.restore_objective(job.name)
         spec = spec.replace(trial=TrialDef(function=spec.trial.function.load(), timeout=spec.trial.timeout,

@@ -119,6 +119,7 @@ def test_refit_names_stay_valid_job_names():
     assert refit_name("credit") == "credit-refit"
     long = "a" * 60
     assert len(refit_name(long)) == 63 and refit_name(long).endswith("-refit")
+    assert refit_name("credit", 2) == "credit-refit-2" and len(refit_name(long, 12)) == 63
     TuningSpec.from_dict({"name": refit_name("b" * 56 + "-----x"), "trial": {"function": abs}, "space": SPACE_X})
 
 
@@ -165,3 +166,6 @@ def test_a_failed_refit_is_said_never_replaced_by_the_best_trials_model(home):
                                                     r"model: its trial is fail \(RuntimeError: no data for the refit\)"):
         job.best_model()
     assert job.best_model(job.best["number"]) == {"x": job.best["params"]["x"]}
+    again = job.refit(wait=True)  # a failed refit is not returned again: a new attempt runs
+    assert again.name == "bad-refit-refit-2" and job.attrs["refit"] == "bad-refit-refit-2"
+    assert again.attrs["refit_of"]["trial"] == job.best["number"]
