@@ -55,7 +55,7 @@ _KWARGS = {
     "max_memory_mb": ("warm_pool", "max_memory_mb"),
 }
 _TOP = {"name", "strategy", "seed", "early_stopping", "backend", "hyperband", "max_consecutive_failures", "warm_start",
-        "artifacts"}
+        "artifacts", "tracking"}
 _stores: dict[tuple[str | None, ...], Store] = {}
 
 
@@ -104,6 +104,15 @@ def _spec_from_kwargs(objective: Any, space: Any, options: dict[str, Any]) -> di
     return data
 
 
+def _merge_tracking(old: Any, new: Any) -> Any:
+    """``tracking.mlflow`` from an option over the spec's: ``{}``/True (``--mlflow``) keeps the spec's settings."""
+    if new is True or new == {}:
+        return old if isinstance(old, Mapping) else new
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        return {**old, **new}
+    return new
+
+
 def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None = None, *,
            objective: Callable[..., Any] | str | None = None, space: SearchSpace | Mapping[str, Any] | None = None,
            store: Store | str | None = None, **options: Any) -> Job:
@@ -118,11 +127,14 @@ def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None 
             metric="auc", strategy="random", timeout=600, warm_pool=False, name="my-job"``;
             ``backend="sagemaker"`` and ``backend_options={...}`` (merged into the spec's); or
             ``model_trainer=trainer``, a SageMaker SDK v3 ``ModelTrainer`` whose script, image,
-            instances and data define the trials (backend ``sagemaker`` unless given).
+            instances and data define the trials (backend ``sagemaker`` unless given);
+            ``tracking={"mlflow": {"experiment": ..., "tracking_uri": ..., "run_name": ...}}`` (``{}``: MLflow's
+            own settings) logs the job and its trials to MLflow (:mod:`jupyter_hpo.mlflow_tracking`).
 
     Raises:
         SpecError: the spec is invalid (nothing is written to the store).
         JobStateError: a job of that name exists.
+        MlflowError: MLflow tracking asked for, and MLflow is not installed (nothing is written either).
     """
     st = store if isinstance(store, Store) else open_store(store)
     if isinstance(spec, (str, os.PathLike)):
@@ -141,6 +153,8 @@ def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None 
             value = {**old, **value, "options": {**(old.get("options") or {}), **(value.get("options") or {})}}
             data[key] = value
             continue
+        if key == "tracking" and isinstance(value, Mapping) and isinstance(data.get(key), Mapping):
+            value = {**data[key], **{k: _merge_tracking(data[key].get(k), v) for k, v in value.items()}}
         merge = isinstance(value, dict) and isinstance(data.get(key), Mapping) and key != "space"
         data[key] = {**data[key], **value} if merge else value
     if isinstance(data.get("trial"), Mapping) and {"function", "script"} <= set(data["trial"]):
@@ -181,6 +195,10 @@ def _start(spec: TuningSpec, store: Store, attrs: Mapping[str, Any] | None = Non
     from jupyter_hpo.backends import backend_class
 
     spec = backend_class(spec.backend).prepare(spec)
+    if spec.mlflow is not None:  # MLflow's defaults, resolved here (refused when MLflow is not installed)
+        from jupyter_hpo.mlflow_tracking import prepare
+
+        spec = prepare(spec)
     known = set(store.job_names()) if spec.warm_start else set()
     for source in spec.warm_start:
         if source not in known:

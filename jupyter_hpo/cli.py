@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--no-warm-pool", action="store_true", help="a fresh process per trial")
     launch.add_argument("--backend", choices=("local", "sagemaker", "amt"), help="override the spec's backend")
     launch.add_argument("--detach", action="store_true", help="return once the job has started")
+    launch.add_argument("--mlflow", action="store_true", help="log the job and its trials to MLflow (the spec's "
+                                                              "tracking.mlflow, else MLFLOW_TRACKING_URI)")
     launch.add_argument("--json", action="store_true", help="print the result as JSON, no progress display")
 
     lst = sub.add_parser("list", help="list jobs")
@@ -146,6 +148,8 @@ def _cmd_launch(args: argparse.Namespace) -> int:
         options["warm_pool"] = False
     if args.backend:
         options["backend"] = args.backend
+    if args.mlflow:
+        options["tracking"] = {"mlflow": {}}
     job = api.launch(args.spec, store=args.store, **options)
     return _after_start(job, args)
 
@@ -220,6 +224,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
         return 0
     console = _console()
     console.print(_summary_text(summary))
+    from jupyter_hpo.mlflow_tracking import status_line
+
+    for line in [*(f"note: {n}" for n in summary["notes"]), status_line(job.attrs)]:
+        if line:
+            console.print(_safe(line))
     console.print(_trial_table(records, summary, limit=None))
     from jupyter_hpo.provenance import job_provenance, provenance_lines
     from jupyter_hpo.refit import refit_line

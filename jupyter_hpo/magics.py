@@ -86,6 +86,8 @@ def _launch_arguments(p: _Parser) -> None:
     p.add_argument("--seed", type=int, metavar="N", help="seed of the strategy, for a repeatable search")
     p.add_argument("--warm-start", action="append", metavar="JOB",
                    help="seed the strategy with an earlier job's complete trials (repeat for several jobs)")
+    p.add_argument("--mlflow", action="store_true",
+                   help="log the job and its trials to MLflow (the spec's tracking.mlflow, else MLFLOW_TRACKING_URI)")
 
 
 def _space_arguments(p: _Parser) -> None:
@@ -134,6 +136,8 @@ def _launch(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:
     options = {key: getattr(args, attr) for attr, key in _LAUNCH_OPTIONS.items() if getattr(args, attr) is not None}
     if args.no_warm_pool:
         options["warm_pool"] = False
+    if args.mlflow:
+        options["tracking"] = {"mlflow": {}}
     return m.show(api.launch(spec, objective=objective, space=space, **options))
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "Completion",
     "WarmPool",
     "Hyperband",
+    "MlflowTracking",
     "Artifacts",
     "TuningSpec",
     "check_job_name",
@@ -206,6 +207,44 @@ class WarmPool:
 
 
 @dataclass(frozen=True)
+class MlflowTracking:
+    """Log the job to MLflow (``tracking: {mlflow: {...}}``): the job as a parent run, each trial a child run.
+
+    Launching fills in what is left out from MLflow's own settings (``MLFLOW_TRACKING_URI``,
+    ``MLFLOW_EXPERIMENT_NAME``), so the stored spec names where the runs went. See
+    :mod:`jupyter_hpo.mlflow_tracking`.
+
+    Example:
+        >>> MlflowTracking(experiment="credit", tracking_uri="http://127.0.0.1:5000").run_name is None
+        True
+    """
+
+    experiment: str | None = None
+    tracking_uri: str | None = None
+    run_name: str | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("experiment", "tracking_uri", "run_name"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > 500
+                                      or any(ord(c) < 32 for c in value)):
+                raise _fail(f"tracking.mlflow.{key}", "must be a non-empty line of at most 500 characters", value)
+
+
+def _mlflow_tracking(data: Mapping[str, Any]) -> MlflowTracking | None:
+    """``tracking: {mlflow: {...}}``: a mapping of its keys, ``true``/``{}`` for MLflow's defaults, ``false``/null off."""
+    body = _section(data, "tracking", {"mlflow"}).get("mlflow")
+    if body is None or body is False:
+        return None
+    if body is True or isinstance(body, MlflowTracking):
+        return MlflowTracking() if body is True else body
+    if not isinstance(body, Mapping):
+        raise _fail("tracking.mlflow", "must be a mapping of experiment, tracking_uri, run_name (or true)", body)
+    return MlflowTracking(**_section({"tracking.mlflow": body}, "tracking.mlflow",
+                                     {"experiment", "tracking_uri", "run_name"}))
+
+
+@dataclass(frozen=True)
 class Hyperband:
     """Hyperband's resource range, in reported steps (epochs or folds)."""
 
@@ -271,6 +310,8 @@ class TuningSpec:
     warm_pool: WarmPool = field(default_factory=WarmPool)
     backend: str = "local"
     backend_options: Mapping[str, Any] = field(default_factory=dict)
+    #: MLflow tracking (``tracking: {mlflow: {...}}``); None: off
+    mlflow: MlflowTracking | None = None
     max_consecutive_failures: int = 5
     #: earlier jobs whose complete trials seed the sampler (``warm_start: {from: [JOB, ...]}``)
     warm_start: tuple[str, ...] = ()
@@ -300,6 +341,8 @@ class TuningSpec:
             check_simulate(self.backend_options.get("simulate"))
         _positive_int("max_consecutive_failures", self.max_consecutive_failures)
         self._check_warm_start()
+        if self.mlflow is not None and not isinstance(self.mlflow, MlflowTracking):
+            raise _fail("tracking.mlflow", "must be an MlflowTracking", self.mlflow)
         if self.artifacts.keep_best is not None and self.backend != "local":
             raise SpecError(f"`artifacts.keep_best` applies to the local backend, whose runner removes the other "
                             f"trials' folders; on {self.backend} each training job's model.tar.gz stays in S3 (use "
@@ -353,7 +396,7 @@ class TuningSpec:
             raise SpecError(f"a spec must be a mapping of fields, but got {data!r}.")
         top = {"name", "objective", "trial", "space", "strategy", "seed", "budget", "completion",
                "early_stopping", "hyperband", "warm_pool", "backend", "max_consecutive_failures", "warm_start",
-               "artifacts"}
+               "artifacts", "tracking"}
         unknown = sorted(set(data) - top)
         if unknown:
             raise SpecError(
@@ -395,6 +438,7 @@ class TuningSpec:
             backend_options=backend_options,
             max_consecutive_failures=data.get("max_consecutive_failures", 5),
             warm_start=_warm_start_from(data.get("warm_start")),
+            mlflow=_mlflow_tracking(data),
             artifacts=Artifacts(**_section(data, "artifacts", {"keep_best"})),
         )
 
@@ -447,6 +491,7 @@ class TuningSpec:
             "backend": {"name": self.backend, "options": dict(self.backend_options)},
             "max_consecutive_failures": self.max_consecutive_failures,
             **({"warm_start": {"from": list(self.warm_start)}} if self.warm_start else {}),
+            **({"tracking": {"mlflow": dataclasses.asdict(self.mlflow)}} if self.mlflow is not None else {}),
             **({"artifacts": dataclasses.asdict(self.artifacts)} if self.artifacts.keep_best is not None else {}),
         }
 

@@ -33,6 +33,7 @@ from jupyter_hpo.backends import (
     backend_class,
     create_backend,
 )
+from jupyter_hpo.mlflow_tracking import RunnerTracking
 from jupyter_hpo.records import ARTIFACT, ARTIFACTS_KEPT, PROVENANCE, REFIT_OF, RUN_S, SAGEMAKER, STARTUP_S
 from jupyter_hpo.runner._lock import RunnerLock
 from jupyter_hpo.runner._log import Reserve, log_max_bytes, rotate_if_large
@@ -140,6 +141,8 @@ class Runner:
         self._signal: str | None = None
         self.notes: list[dict[str, Any]] = list(attrs.get("notes") or [])
         self.writer = _Writer(store, self.study_id)
+        self.tracking = RunnerTracking(self.spec)  # MLflow, when the spec asks for it: its own thread
+        self._notes_lock = threading.Lock()  # notes come from the tracking thread too
         self.lock = RunnerLock(store.job_dir(name), name)
         self.log_path, self.log_max = store.job_dir(name) / "runner.log", log_max_bytes()
         self.reserve = Reserve(store.job_dir(name))
@@ -246,6 +249,7 @@ class Runner:
             runner={"pid": os.getpid(), "host": socket.gethostname(), "started": started},
         )
         self.writer.start()
+        self.tracking.start(self)
         backend = None
         try:
             self.store.restore_objective(self.name)  # launched from another machine: its objective is in the store
@@ -282,6 +286,7 @@ class Runner:
         self.writer.flush()  # a write still queued may fail: then the job failed, whatever ended the loop
         if self.writer.error is not None:
             status, reason = "failed", f"the store could not be written: {error_text(self.writer.error)}"
+        self.tracking.close(status, reason)  # waits a little for MLflow: the trial loop is over
         self.writer.put(self.store.set_job_attrs, self.name, **{"status": status, "reason": reason,
                                                                  "ended": time.time(), "heartbeat": time.time()})
         self.writer.close()
@@ -362,8 +367,9 @@ class Runner:
     def on_note(self, text: str) -> None:
         """Keep a note for the user in the job's ``notes`` (newest last, at most 50)."""
         log.warning("%s", text)
-        self.notes = (self.notes + [{"time": time.time(), "text": text}])[-50:]
-        self.writer.put(self.store.set_job_attrs, self.name, notes=list(self.notes))
+        with self._notes_lock:
+            self.notes = (self.notes + [{"time": time.time(), "text": text}])[-50:]
+            self.writer.put(self.store.set_job_attrs, self.name, notes=list(self.notes))
 
     def _store_backend_summary(self, backend: Backend) -> None:
         try:
@@ -501,6 +507,7 @@ class Runner:
         trial_id = self.writer.trial_ids.get(key)
         if trial_id is not None:  # else the trial never reached the store
             self.store.finish_trial(trial_id, state, value, attrs)
+            self.tracking.trial_stored(key)
 
     def _update_progress(self, state: str, value: float | None, error: str | None) -> None:
         """Count failures in a row and trials without improvement; end the job when a criterion holds."""

@@ -1,0 +1,141 @@
+"""Register a job's refit (or best) model in the MLflow Model Registry (``jupyter hpo register JOB --mlflow NAME``).
+
+The model is the one :func:`jupyter_hpo.artifacts.load_model` returns: the refit's (``job.refit()``) when the
+job has one, else the best trial's. It is saved with MLflow's own flavour when there is one (XGBoost,
+scikit-learn; so ``mlflow.xgboost.load_model`` works), else as a ``pyfunc`` model that calls its ``predict``,
+logged as the ``model`` artifact of the trial's child run (the job is exported first, so that run carries
+the trial's metrics), and registered as a new version whose tags hold the job, the trial, its value and
+fold scores, and the job's provenance. Public entry point: :func:`jupyter_hpo.mlflow_tracking.register_model`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from jupyter_hpo.mlflow_tracking import (
+    MlflowError,
+    _client_settings,
+    _one_line,
+    _refused,
+    _Sink,
+    _text,
+    export_job,
+    provenance_tags,
+    reachable,
+    require_mlflow,
+)
+
+__all__ = ["register"]
+
+
+def _source(job: Any) -> tuple[Any, int, str]:
+    """(the job holding the model's trial, its number, "refit" or "best"); the refit's when it has a model."""
+    from jupyter_hpo.api import Job
+    from jupyter_hpo.exceptions import JobNotFoundError
+    from jupyter_hpo.records import REFIT
+
+    refit = None
+    if isinstance(job.attrs.get(REFIT), str):
+        try:
+            refit = Job(job.attrs[REFIT], job.store)
+        except JobNotFoundError:
+            refit = None
+    if refit is not None:
+        rec = next((r for r in refit.trial_records() if r["number"] == 0), None)
+        if rec is not None and rec["state"] == "complete" and rec.get("artifact"):
+            return refit, 0, "refit"
+    best = job.best
+    if best is None:
+        raise MlflowError(f"job {job.name!r} has no complete trial, so it has no model to register.")
+    return job, int(best["number"]), "best"
+
+
+def _save(model: Any, path: Path, what: str) -> str:
+    """Save ``model`` as an MLflow model in ``path``; returns the flavour used."""
+    import mlflow
+
+    module = type(model).__module__.split(".")[0]
+    if module == "xgboost":
+        import mlflow.xgboost
+
+        mlflow.xgboost.save_model(model, str(path), pip_requirements=mlflow.xgboost.get_default_pip_requirements())
+        return "xgboost"
+    if module == "sklearn":
+        import mlflow.sklearn
+
+        mlflow.sklearn.save_model(model, str(path), pip_requirements=mlflow.sklearn.get_default_pip_requirements())
+        return "sklearn"
+    if isinstance(model, (list, tuple)):
+        raise MlflowError(f"{what} saved {len(model)} models (a {type(model).__name__}), not one: refit the job "
+                          "(`jupyter hpo refit JOB`, whose trial saves one model) and register again.")
+    if not callable(getattr(model, "predict", None)):
+        raise MlflowError(f"{what} saved a {type(model).__name__}, which has no predict method: MLflow's pyfunc "
+                          "models need one.")
+    import cloudpickle
+    import mlflow.pyfunc
+
+    class _Predict(mlflow.pyfunc.PythonModel):  # any object with predict(X)
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+            return self.inner.predict(model_input)
+
+    mlflow.pyfunc.save_model(str(path), python_model=_Predict(model),
+                             pip_requirements=[f"mlflow=={mlflow.__version__}",
+                                               f"cloudpickle=={cloudpickle.__version__}"])
+    return "pyfunc"
+
+
+def register(job: Any, name: str, *, tracking_uri: str | None = None) -> str:
+    """See :func:`jupyter_hpo.mlflow_tracking.register_model`."""
+    require_mlflow()
+    if isinstance(job, str):
+        from jupyter_hpo import api
+
+        job = api.attach(job)
+    holder, number, kind = _source(job)
+    uri, experiment, run_name = _client_settings(job.attrs, tracking_uri, None, job.name)
+    why = reachable(uri)
+    if why is not None:
+        raise MlflowError(f"cannot register job {job.name!r}'s model: {why}.")
+    from jupyter_hpo.artifacts import load_model
+    from mlflow.tracking import MlflowClient
+
+    what = f"the refit job {holder.name!r}" if kind == "refit" else f"trial {number} of job {job.name!r}"
+    model = load_model(holder, number)  # ArtifactNotFoundError (an HpoError) says why there is none
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:  # first, so that a name MLflow refuses leaves nothing behind
+        client.create_registered_model(name, description=f"jupyter-hpo job {job.name}")
+    except Exception as e:
+        if getattr(e, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+            if _refused(e):
+                raise MlflowError(f"MLflow refuses the model name {name!r}: {_one_line(e)}") from None
+            raise MlflowError(f"registering in MLflow at {uri} failed: {_one_line(e)}") from None
+    try:
+        parent = export_job(job, tracking_uri=uri, experiment=experiment)
+        sink = _Sink(holder.store, holder.name, uri, experiment, run_name + ("-refit" if kind == "refit" else ""))
+        sink.experiment_id, sink.parent_id = client.get_run(parent).info.experiment_id, parent
+        sink._load_children()
+        trial = next(t for t in holder.store.trials(holder.name) if t.number == number)
+        run_id = sink.logged.get(number) or sink.log_trial(trial)
+        with tempfile.TemporaryDirectory() as tmp:
+            flavor = _save(model, Path(tmp) / "model", what)
+            client.log_artifacts(run_id, str(Path(tmp) / "model"), artifact_path="model")
+        rec = next(r for r in holder.trial_records() if r["number"] == number)
+        tags = {"jupyter_hpo.job": job.name, "jupyter_hpo.source": kind, "jupyter_hpo.trial": str(number),
+                "jupyter_hpo.flavor": flavor, "metric": sink.metric, "value": repr(rec["value"]),
+                **({"jupyter_hpo.refit_job": holder.name} if kind == "refit" else {}),
+                **({"fold_scores": _text(trial.user_attrs["fold_scores"])} if trial.user_attrs.get("fold_scores")
+                   else {}),
+                **provenance_tags(job.attrs)}
+        version = client.create_model_version(
+            name, source=f"{client.get_run(run_id).info.artifact_uri}/model", run_id=run_id, tags=tags,
+            description=f"{what}: {sink.metric}={rec['value']!r}")
+    except MlflowError:
+        raise
+    except Exception as e:
+        raise MlflowError(f"registering {what}'s model in MLflow at {uri} failed: {_one_line(e)}") from None
+    return f"models:/{name}/{version.version}"

@@ -1,0 +1,408 @@
+"""MLflow tracking, export and model registry against a real ``mlflow server`` (SQLite backend, local artifacts,
+127.0.0.1 only), with real runner and worker processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jupyter_hpo import api
+from jupyter_hpo.exceptions import SpecError
+from jupyter_hpo.mlflow_tracking import MlflowError, export_job
+from jupyter_hpo.spec import TuningSpec
+from jupyter_hpo.store import JobStatus
+from tests.conftest import wait_for
+
+X = {"x": {"type": "float", "low": 0, "high": 1}}
+_NO_PHONE_HOME = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real MLflow tracking server: SQLite backend store, local artifact root, a free port on 127.0.0.1."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = _free_port()
+    log = (root / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+         "--artifacts-destination", str(root / "artifacts")],
+        cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **_NO_PHONE_HOME})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(url) or proc.poll() is not None, timeout=180, interval=0.2)
+        assert proc.poll() is None, (root / "server.log").read_text()[-3000:]
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def mlflow_env(home, mlflow_server, monkeypatch):
+    """MLflow's own settings point at the test server; no telemetry; a client for the checks."""
+    from mlflow.tracking import MlflowClient
+
+    for k, v in _NO_PHONE_HOME.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    return MlflowClient(mlflow_server)
+
+
+# -- objectives (pickled by value to the workers) -------------------------------------------------------
+def cv_objective(p):
+    """3 folds whose scores are x, x + 0.1, x + 0.2 (reported as the folds' steps); the value is their mean."""
+    import numpy as np
+
+    from jupyter_hpo import trial
+
+    X_, y = np.arange(60).reshape(30, 2), np.array([0, 1] * 15)
+    cv = trial.folds(X_, y, k=3, seed=0)
+    for i, _ in enumerate(cv):
+        cv.report(p["x"] + 0.1 * i)
+    return cv.mean
+
+
+def ok_or_raise(p):
+    if p["mode"] == "raise":
+        raise ValueError("this trial fails on purpose")
+    return 1.0
+
+
+def ticketed(p):
+    """Finishes once it takes a ticket (a file in ``p["tickets"]``, removed by the one trial that takes it)."""
+    import time
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for name in sorted(os.listdir(p["tickets"])):
+            try:
+                os.remove(os.path.join(p["tickets"], name))
+                return p["x"]
+            except FileNotFoundError:
+                continue
+        time.sleep(0.02)
+    raise TimeoutError("no ticket")
+
+
+# -- helpers --------------------------------------------------------------------------------------------
+def parent_run(client, job_name: str, experiment: str = "jupyter-hpo"):
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id],
+                              filter_string=f"tags.`jupyter_hpo.kind` = 'job' and tags.`jupyter_hpo.job` = '{job_name}'")
+    assert len(runs) == 1, [r.info.run_id for r in runs]
+    return runs[0]
+
+
+def child_runs(client, parent) -> dict[int, Any]:
+    runs = client.search_runs([parent.info.experiment_id], max_results=1000,
+                              filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    return {int(r.data.tags["jupyter_hpo.trial"]): r for r in runs}
+
+
+def notes(job) -> list[str]:
+    return [n["text"] for n in job.attrs.get("notes") or []]
+
+
+def show(job) -> str:
+    out = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "show", job.name], capture_output=True, text=True,
+                         env={**os.environ, "COLUMNS": "250"})
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+class Forwarder:
+    """A TCP forwarder from a port to the test server: "the tracking server comes back" when it starts."""
+
+    def __init__(self, port: int, target: str) -> None:
+        self.port, self.target = port, int(target.rsplit(":", 1)[1])
+        self.sock = socket.create_server(("127.0.0.1", port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a: socket.socket, b: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := a.recv(65536):
+                b.sendall(data)
+        with contextlib.suppress(OSError):
+            b.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+# -- the spec ---------------------------------------------------------------------------------------------
+def _spec(**extra: Any) -> dict[str, Any]:
+    return {"name": "t", "trial": {"function": cv_objective}, "space": X, **extra}
+
+
+def test_the_spec_takes_tracking_mlflow_and_refuses_unknown_keys():
+    spec = TuningSpec.from_dict(_spec(tracking={"mlflow": {"experiment": "credit", "run_name": "r1"}}))
+    assert (spec.mlflow.experiment, spec.mlflow.run_name, spec.mlflow.tracking_uri) == ("credit", "r1", None)
+    assert TuningSpec.from_dict(spec.to_dict() | {"trial": {"function": cv_objective}}).mlflow == spec.mlflow
+    assert TuningSpec.from_dict(_spec(tracking={"mlflow": True})).mlflow is not None
+    assert TuningSpec.from_dict(_spec()).mlflow is None and "tracking" not in TuningSpec.from_dict(_spec()).to_dict()
+    with pytest.raises(SpecError, match=r"unknown field\(s\) `tracking.mlflow.experimnt`; allowed in `tracking.mlflow`: "
+                                        r"experiment, run_name, tracking_uri\."):
+        TuningSpec.from_dict(_spec(tracking={"mlflow": {"experimnt": "credit"}}))
+    with pytest.raises(SpecError, match=r"unknown field\(s\) `tracking.wandb`; allowed in `tracking`: mlflow\."):
+        TuningSpec.from_dict(_spec(tracking={"wandb": {}}))
+    with pytest.raises(SpecError, match=r"`tracking.mlflow.tracking_uri` must be a non-empty line"):
+        TuningSpec.from_dict(_spec(tracking={"mlflow": {"tracking_uri": ""}}))
+
+
+# -- live tracking ----------------------------------------------------------------------------------------
+def test_a_job_is_logged_live_as_a_parent_run_with_a_child_run_per_trial(mlflow_env, mlflow_server):
+    client = mlflow_env
+    job = api.launch(objective=cv_objective, space=X, max_trials=4, max_parallel=2, seed=0, name="live",
+                     metric="auc", tracking={"mlflow": {}})
+    assert job.spec["tracking"]["mlflow"] == {"tracking_uri": mlflow_server, "experiment": "jupyter-hpo",
+                                              "run_name": "live"}  # MLflow's own settings, resolved at launch
+    assert job.wait(timeout=180) == JobStatus.COMPLETED
+    parent = parent_run(client, "live")
+    assert parent.info.status == "FINISHED" and parent.info.run_name == "live"
+    assert parent.data.metrics["best_value"] == pytest.approx(job.best["value"])
+    assert parent.data.metrics["best_auc"] == pytest.approx(job.best["value"])
+    assert parent.data.metrics["trials_complete"] == 4
+    assert parent.data.params["metric"] == "auc" and parent.data.params["budget.max_trials"] == "4"
+    children = child_runs(client, parent)
+    records = {r["number"]: r for r in job.trial_records()}
+    assert sorted(children) == sorted(records) == [0, 1, 2, 3]
+    for number, run in children.items():
+        rec = records[number]
+        assert run.info.status == "FINISHED" and run.info.run_name == f"live-{number}"
+        assert float(run.data.params["x"]) == pytest.approx(rec["params"]["x"])
+        assert run.data.metrics["value"] == pytest.approx(rec["value"])
+        assert run.data.metrics["auc"] == pytest.approx(rec["value"])
+        assert run.data.metrics["startup_s"] == pytest.approx(rec["startup_s"])
+        assert run.data.metrics["fold_mean"] == pytest.approx(rec["fold_mean"])
+        tags = run.data.tags
+        assert tags["state"] == "complete" and tags["warm"] == str(rec["warm"]).lower()
+        assert tags["worker"] == rec["worker"] and tags["jupyter_hpo.job"] == "live"
+        folds = client.get_metric_history(run.info.run_id, "fold_score")  # the fold values, one step each
+        assert [(m.step, round(m.value, 9)) for m in sorted(folds, key=lambda m: m.step)] == [
+            (i, round(rec["params"]["x"] + 0.1 * i, 9)) for i in range(3)]
+        steps = client.get_metric_history(run.info.run_id, "intermediate")
+        assert sorted(m.step for m in steps) == [0, 1, 2]
+        if job.attrs.get("provenance"):
+            assert any(k.startswith("jupyter_hpo.provenance.") for k in tags)
+    assert {r["warm"] for r in records.values()} == {True, False}  # both kinds were logged above
+    assert f"MLflow: run {parent.info.run_id} in experiment 'jupyter-hpo' at {mlflow_server}" in show(job)
+
+
+def test_failed_trials_are_failed_child_runs_with_their_error(mlflow_env):
+    job = api.launch(objective=ok_or_raise, space={"mode": ["ok", "raise"]}, strategy="grid", max_trials=2,
+                     max_parallel=1, seed=0, name="mixed", tracking={"mlflow": {"experiment": "mixed-exp"}})
+    assert job.wait(timeout=180) == JobStatus.COMPLETED
+    children = child_runs(mlflow_env, parent_run(mlflow_env, "mixed", "mixed-exp"))
+    by_mode = {run.data.params["mode"]: run for run in children.values()}
+    assert by_mode["ok"].info.status == "FINISHED" and by_mode["ok"].data.metrics["value"] == 1.0
+    assert by_mode["raise"].info.status == "FAILED" and by_mode["raise"].data.tags["state"] == "fail"
+    assert "this trial fails on purpose" in by_mode["raise"].data.tags["error"]
+    assert "value" not in by_mode["raise"].data.metrics
+
+
+def test_an_unreachable_server_neither_blocks_nor_fails_the_job_and_nothing_is_lost(mlflow_env, mlflow_server,
+                                                                                  tmp_path):
+    """The server is down for the first trials, then comes back: they are logged late, and the job never waited."""
+    port = _free_port()  # nothing listens there yet
+    tickets = tmp_path / "tickets"
+    tickets.mkdir()
+    for i in range(2):
+        (tickets / f"t{i}").touch()
+    job = api.launch(objective=ticketed, space=X, max_trials=5, max_parallel=1, seed=0, name="flaky",
+                     hyperparameters={"tickets": str(tickets)},
+                     tracking={"mlflow": {"tracking_uri": f"http://127.0.0.1:{port}"}})
+    # trials go on while MLflow cannot be reached: two complete, and the failure is noted on the job
+    wait_for(lambda: sum(r["state"] == "complete" for r in job.trial_records()) == 2, timeout=120)
+    wait_for(lambda: any("cannot log to" in n for n in notes(job)), timeout=60)
+    note = next(n for n in notes(job) if "cannot log to" in n)
+    assert f"MLflow: cannot log to http://127.0.0.1:{port}" in note and "retried" in note and "\n" not in note
+    assert "last error" in show(job) and f"http://127.0.0.1:{port}" in show(job)
+    forwarder = Forwarder(port, mlflow_server)  # the server comes back
+    try:
+        for i in range(2, 5):
+            (tickets / f"t{i}").touch()
+        assert job.wait(timeout=180) == JobStatus.COMPLETED
+        assert any("answers again" in n and "none lost" in n for n in notes(job))
+        children = child_runs(mlflow_env, parent_run(mlflow_env, "flaky"))
+        assert sorted(children) == [0, 1, 2, 3, 4]
+        assert all(run.info.status == "FINISHED" for run in children.values())
+    finally:
+        forwarder.close()
+
+
+def test_a_server_down_for_the_whole_job_is_noted_and_export_logs_everything_later(mlflow_env, mlflow_server):
+    down = f"http://127.0.0.1:{_free_port()}"
+    job = api.launch(objective=cv_objective, space=X, max_trials=3, max_parallel=2, seed=0, name="down",
+                     tracking={"mlflow": {"tracking_uri": down, "experiment": "down-exp"}})
+    assert job.wait(timeout=180) == JobStatus.COMPLETED
+    assert [r["state"] for r in job.trial_records()] == ["complete"] * 3  # no trial was held up
+    last = notes(job)[-1]
+    assert last.startswith("MLflow: 3 trial(s) of this job are not logged to " + down)
+    assert "jupyter hpo export down --mlflow" in last
+    assert "3 trial(s) not logged" in show(job)
+    with pytest.raises(MlflowError, match=r"cannot export job 'down': the tracking server at .* cannot be reached"):
+        export_job(job)  # still down: one line, nothing half done
+    run_id = export_job(job, tracking_uri=mlflow_server)
+    assert parent_run(mlflow_env, "down", "down-exp").info.run_id == run_id
+    assert len(child_runs(mlflow_env, parent_run(mlflow_env, "down", "down-exp"))) == 3
+
+
+# -- export afterwards -------------------------------------------------------------------------------------
+def test_export_logs_a_job_launched_without_mlflow_and_adds_only_what_is_missing(mlflow_env):
+    job = api.launch(objective=cv_objective, space=X, max_trials=3, max_parallel=2, seed=0, name="later")
+    assert job.wait(timeout=180) == JobStatus.COMPLETED
+    run_id = export_job(job, experiment="exported")
+    parent = mlflow_env.get_run(run_id)
+    assert parent.info.status == "FINISHED" and parent.data.tags["jupyter_hpo.job"] == "later"
+    children = child_runs(mlflow_env, parent)
+    assert sorted(children) == [0, 1, 2]
+    rec = job.trial_records()[1]
+    history = mlflow_env.get_metric_history(children[1].info.run_id, "fold_score")
+    assert [round(m.value, 9) for m in sorted(history, key=lambda m: m.step)] == [
+        round(rec["params"]["x"] + 0.1 * i, 9) for i in range(3)]
+    assert export_job("later", experiment="exported") == run_id  # again: the same parent, no duplicate child
+    assert sorted(child_runs(mlflow_env, parent)) == [0, 1, 2]
+    assert job.attrs["mlflow"]["run_id"] == run_id and job.attrs["mlflow"]["logged"] == 3
+
+
+# -- MLflow not installed --------------------------------------------------------------------------------
+def test_without_the_extra_each_entry_point_says_what_to_install_and_stores_nothing(home, monkeypatch, capsys):
+    from jupyter_hpo import cli
+
+    job = api.launch(objective=cv_objective, space=X, max_trials=1, seed=0, name="plain")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` fails as if it were not installed
+    with pytest.raises(MlflowError, match=r"MLflow is not installed .*: pip install 'jupyter-hpo\[mlflow\]'"):
+        api.launch(objective=cv_objective, space=X, max_trials=1, name="tracked", tracking={"mlflow": {}})
+    assert api.list_jobs() and [j["name"] for j in api.list_jobs()] == ["plain"]
+    with pytest.raises(MlflowError, match=r"pip install 'jupyter-hpo\[mlflow\]'"):
+        export_job(job)
+    spec = Path(home) / "spec.yaml"
+    spec.write_text("name: cli-tracked\ntrial: {script: train.py}\nspace: {x: {type: float, low: 0, high: 1}}\n")
+    (Path(home) / "train.py").write_text("print('objective=1')\n")
+    assert cli.main(["launch", str(spec), "--mlflow", "--detach"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'jupyter-hpo[mlflow]'" in err
+    assert [j["name"] for j in api.list_jobs()] == ["plain"]
+
+
+# -- the model registry -----------------------------------------------------------------------------------
+def xgb_objective(p):
+    """An XGBoost classifier on a fixed synthetic problem, saved as the trial's model; the value is its AUC."""
+    import numpy as np
+    import xgboost as xgb
+    from sklearn.metrics import roc_auc_score
+
+    from jupyter_hpo import trial
+
+    rng = np.random.default_rng(0)
+    X_ = rng.normal(size=(300, 4))
+    y = (X_[:, 0] + rng.normal(scale=0.7, size=300) > 0).astype(int)
+    model = xgb.XGBClassifier(n_estimators=8, max_depth=p["max_depth"], n_jobs=1, random_state=0).fit(X_, y)
+    trial.save_model(model)
+    return float(roc_auc_score(y, model.predict_proba(X_)[:, 1]))
+
+
+def _data():
+    import numpy as np
+
+    return np.random.default_rng(1).normal(size=(50, 4))
+
+
+def registered(client, name: str) -> list[Any]:
+    return client.search_registered_models(filter_string=f"name = '{name}'")
+
+
+def test_register_puts_the_best_model_in_the_registry_loadable_with_pyfunc_and_xgboost(mlflow_env, capsys):
+    import mlflow.pyfunc
+    import mlflow.xgboost
+    import numpy as np
+
+    from jupyter_hpo import cli
+
+    client = mlflow_env
+    job = api.launch(objective=xgb_objective, space={"max_depth": [1, 3]}, strategy="grid", max_trials=2,
+                     max_parallel=1, seed=0, name="to-register", metric="auc")
+    assert job.wait(timeout=180) == JobStatus.COMPLETED
+    assert cli.main(["register", "to-register", "--mlflow", "credit-model"]) == 0
+    assert "models:/credit-model/1" in capsys.readouterr().out
+    version = client.get_model_version("credit-model", "1")
+    best = job.best
+    assert version.tags["jupyter_hpo.job"] == "to-register" and version.tags["jupyter_hpo.source"] == "best"
+    assert version.tags["jupyter_hpo.trial"] == str(best["number"]) and version.tags["metric"] == "auc"
+    assert float(version.tags["value"]) == pytest.approx(best["value"])
+    assert any(k.startswith("jupyter_hpo.provenance.") for k in version.tags)  # what produced it
+    run = client.get_run(version.run_id)  # the best trial's child run, with its metrics
+    assert run.data.tags["jupyter_hpo.trial"] == str(best["number"]) and run.data.metrics["auc"] == best["value"]
+    X_ = _data()
+    original = job.best_model()
+    assert np.array_equal(mlflow.pyfunc.load_model("models:/credit-model/1").predict(X_), original.predict(X_))
+    loaded = mlflow.xgboost.load_model("models:/credit-model/1")
+    assert np.allclose(loaded.predict_proba(X_), original.predict_proba(X_))
+    # the CLI's export of the same job finds the same runs: nothing is logged twice
+    assert cli.main(["export", "to-register", "--mlflow"]) == 0
+    assert len(child_runs(client, parent_run(client, "to-register"))) == 2
+
+
+def test_register_refuses_a_job_without_a_complete_trial_and_a_name_mlflow_refuses(mlflow_env):
+    from jupyter_hpo.mlflow_tracking import register_model
+
+    client = mlflow_env
+    failed = api.launch(objective=ok_or_raise, space={"mode": ["raise"]}, max_trials=2, max_parallel=1, seed=0,
+                        name="no-model")
+    assert failed.wait(timeout=180) == JobStatus.FAILED
+    with pytest.raises(MlflowError, match=r"^job 'no-model' has no complete trial, so it has no model to register\.$"):
+        register_model(failed, "nothing-here")
+    assert registered(client, "nothing-here") == []
+    job = api.launch(objective=xgb_objective, space={"max_depth": [2]}, max_trials=1, seed=0, name="bad-name")
+    assert job.wait(timeout=180) == JobStatus.COMPLETED
+    with pytest.raises(MlflowError, match=r"^MLflow refuses the model name 'bad/name': .*'/'") as e:
+        register_model(job, "bad/name")
+    assert "\n" not in str(e.value)
+    exp = client.get_experiment_by_name("jupyter-hpo")
+    runs = client.search_runs([exp.experiment_id], filter_string="tags.`jupyter_hpo.job` = 'bad-name'") if exp else []
+    assert runs == []  # nothing was logged for the refused registration
+    assert register_model(job, "good-name") == "models:/good-name/1"  # the job itself is fine
