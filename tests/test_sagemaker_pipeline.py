@@ -246,3 +246,14 @@ def test_cli_export_failure_is_one_line_and_exit_1(home, aws, capsys):
     assert cli.main(["export", "credit-amt-bayes", "--pipeline", "--upsert", "--name", "bad_name"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "PipelineName must match the pattern" in err[0]
+
+
+def test_cli_export_to_an_unwritable_file_is_one_line_and_exit_1(home, tmp_path, capsys):
+    from jupyter_hpo.store import Store
+
+    stored_job(Store(home=home), PLANS / "amt_bayesian.yaml")
+    target = tmp_path / "no-such-folder" / "pipeline.json"
+    assert cli.main(["export", "credit-amt-bayes", "--pipeline", "-o", str(target)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"cannot write the pipeline definition to {target}: No such file or directory" in err[0]
+    assert not target.parent.exists()
