@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import pytest
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
@@ -47,7 +48,8 @@ def test_the_example_notebook_runs_top_to_bottom_on_a_tiny_budget(home, monkeypa
     nb = nbformat.read(EXAMPLE_NOTEBOOK, as_version=4)
     client_for(nb, EXAMPLE_NOTEBOOK.parent).execute()
 
-    jobs = {j["name"].rsplit("-", 2)[0]: j for j in api.list_jobs()}
+    everything = api.list_jobs()
+    jobs = {j["name"].rsplit("-", 2)[0]: j for j in everything if not j["name"].endswith("-refit")}
     assert set(jobs) == {"credit-tpe", "credit-random"}
     for job in jobs.values():
         assert job["status"] == "completed" and job["trials"] == 4 and job["complete"] >= 1
@@ -61,6 +63,13 @@ def test_the_example_notebook_runs_top_to_bottom_on_a_tiny_budget(home, monkeypa
                                    "colsample_bytree", "reg_lambda"}
     assert 10 <= best["params"]["num_round"] <= 30, "the tiny budget also shrinks the models"
     assert 0.6 < best["value"] < 0.85, "a plausible cross-validated AUC on this data"
+    # the refit: the best parameters once more on all the data; its model loads and scores its recorded AUC
+    (refit,) = [j for j in everything if j["name"].endswith("-refit")]
+    assert refit["name"] == jobs["credit-tpe"]["name"] + "-refit" and refit["complete"] == 1
+    refit_best = ast.literal_eval(result_text(cell_starting(nb, "refit1 = %hpo refit job1")))
+    assert refit_best == refit["best"] and refit_best["params"] == best["params"]
+    auc = float(result_text(cell_starting(nb, "model = %hpo best job1 --load")))
+    assert auc == pytest.approx(refit_best["value"], abs=1e-12)
     compare = cell_starting(nb, "%hpo compare job1 job2")
     assert len(widget_views(compare)) == 1 and "credit-random" in result_text(compare)
 
