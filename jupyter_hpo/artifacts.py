@@ -193,6 +193,10 @@ def _existing(job: Job, rec: Mapping[str, Any], number: int) -> str:
         return uri
     if not Path(uri).is_dir():
         kept = job.attrs.get(ARTIFACTS_KEPT) or {}
+        if str(number) in kept and kept[str(number)] == uri:  # kept, but on the machine its runner ran on
+            raise ArtifactNotFoundError(f"trial {number} of job {job.name!r} keeps its artifact in {uri} on the "
+                                        f"machine its runner ran on ({(job.attrs.get('runner') or {}).get('host')}), "
+                                        "not on this one.")
         keep = (job.spec.get("artifacts") or {}).get("keep_best")
         raise ArtifactNotFoundError(
             f"trial {number} of job {job.name!r} has no artifact any more: {uri} was removed (artifacts.keep_best="

@@ -264,3 +264,23 @@ def test_a_resumed_job_keeps_the_best_n_over_both_runs_and_drops_interrupted_tri
     assert kept_folders(job) == best_two, "only the best two of both runs keep a folder"
     assert set(job.attrs["artifacts_kept"]) == {str(n) for n in best_two}
     assert job.best_model() == {"x": job.best["params"]["x"]}
+
+
+def test_a_pushed_out_trial_and_a_folder_gone_from_this_machine_say_which(home):
+    job = api.launch(objective=objectives.saves_model, space=SPACE_X, max_trials=6, max_parallel=1, seed=3,
+                     artifacts={"keep_best": 1})
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    records = job.trial_records()
+    best = job.best["number"]
+    recorded_then_removed = [r for r in records if r["artifact"] and r["number"] != best]
+    assert recorded_then_removed, "with one trial at a time, trial 0 was the best when it finished"
+    gone = recorded_then_removed[0]["number"]
+    with pytest.raises(ArtifactNotFoundError, match=rf"trial {gone} .* has no artifact any more: .* was removed "
+                                                    rf"\(artifacts.keep_best=1 keeps the best trials' only; kept now: "
+                                                    rf"{best}\)"):
+        job.best_model(gone)
+    import shutil
+
+    shutil.rmtree(job.store.job_dir(job.name) / "artifacts" / str(best))  # as if on another machine
+    with pytest.raises(ArtifactNotFoundError, match=r"keeps its artifact in .* on the machine its runner ran on"):
+        job.best_model()
