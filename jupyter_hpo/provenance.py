@@ -16,7 +16,9 @@ The record (:func:`collect`), each part absent when it does not apply:
 ``git``          ``{"commit", "dirty", "root"}`` of the repository holding the script (or, for a function, the
                  launch folder); absent when there is none or ``git`` is not installed
 ``owner``        who launched the job (:mod:`jupyter_hpo.owners`)
-``image``        SageMaker: ``{"uri", "digest"}`` of the training image (the digest when the URI pins one)
+``image``        SageMaker: ``{"uri", "digest"}`` of the training image (the digest when the URI pins one):
+                 the spec's ``image``, replaced by the ``TrainingImage`` DescribeTrainingJob gives for the
+                 first trial (a framework's image URI resolved)
 ``recorded``     when it was recorded (epoch seconds)
 
 Example:
@@ -42,7 +44,7 @@ from jupyter_hpo.records import PROVENANCE, SPEC
 if TYPE_CHECKING:
     from jupyter_hpo.api import Job
 
-__all__ = ["collect", "file_identity", "job_provenance", "provenance_lines"]
+__all__ = ["collect", "file_identity", "image_identity", "job_provenance", "provenance_lines"]
 
 _FIRST_MB = 2**20
 _MAX_FILES = 1000
@@ -158,11 +160,16 @@ def _packages() -> dict[str, str]:
     return dict(sorted(out.items(), key=lambda kv: kv[0].lower()))
 
 
+def image_identity(uri: str) -> dict[str, Any]:
+    """``{"uri", "digest"}`` of a training image: the digest when the URI pins one (``...@sha256:...``)."""
+    return {"uri": uri, "digest": uri.partition("@")[2] or None}
+
+
 def _image(options: Mapping[str, Any]) -> dict[str, Any]:
     uri = options.get("image")
-    if not isinstance(uri, str):
+    if not isinstance(uri, str):  # a framework's image: its URI is recorded when the first trial has run
         return {"uri": None, "digest": None, "framework": options.get("framework")}
-    return {"uri": uri, "digest": uri.partition("@")[2] or None}
+    return image_identity(uri)
 
 
 def collect(attrs: Mapping[str, Any], spec: Mapping[str, Any], job_dir: Path) -> dict[str, Any]:

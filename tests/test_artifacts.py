@@ -230,6 +230,9 @@ def test_on_simulated_sagemaker_each_record_carries_its_model_tar_gz_and_the_ref
     for r in records:
         assert r["artifact"].startswith("s3://")
         assert r["artifact"].endswith(f"/{r['cloud']['training_job']}/output/model.tar.gz")
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/simulated-training:latest"  # the simulator's default
+    assert {t.user_attrs["sagemaker"]["training_image"] for t in job.raw_trials()} == {image}
+    assert job.provenance["image"] == {"uri": image, "digest": None}  # as DescribeTrainingJob gives it
     refit = job.refit(wait=True)
     assert refit.status == JobStatus.COMPLETED, refit.attrs.get("reason")
     (rec,) = refit.trial_records()

@@ -137,3 +137,23 @@ async def test_the_rest_job_detail_carries_the_provenance(jp_fetch, home, projec
     assert body["provenance"]["code"]["sha256"] == hashlib.sha256((project / "train.py").read_bytes()).hexdigest()
     assert body["provenance"]["git"]["commit"] == git(project, "rev-parse", "HEAD")
     assert body["spec"]["name"] == "rest-prov" and "spec" not in body["provenance"]
+
+
+def test_a_framework_image_is_recorded_as_describe_training_job_gives_it(home, tmp_path, monkeypatch):
+    """A framework's image URI is resolved only when the training jobs are created (the SDK's lookup, replaced
+    here by a pinned URI): the provenance takes it from the first trial's DescribeTrainingJob."""
+    from jupyter_hpo.runner._runner import Runner
+    from jupyter_hpo.sagemaker.options import SageMakerOptions
+
+    pinned = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost@sha256:" + "cd" * 32
+    monkeypatch.setattr(SageMakerOptions, "training_image", lambda self: pinned)
+    monkeypatch.setattr("jupyter_hpo.runner.spawn_runner", lambda *a, **k: None)  # the runner runs in this process
+    (tmp_path / "train.py").write_text(SCRIPT)
+    job = api.launch({"name": "framework-image", "trial": {"script": str(tmp_path / "train.py")}, "space": SPACE_X,
+                      "budget": {"max_trials": 2, "max_parallel": 1},
+                      "backend": {"name": "sagemaker", "options": {
+                          "framework": "xgboost", "framework_version": "1.7-1",
+                          "simulate": {"executor": "model", "speed": 500, "training_s": 30}}}})
+    assert Runner(job.store, job.name).run() == 0
+    assert job.status == JobStatus.COMPLETED, job.attrs.get("reason")
+    assert job.provenance["image"] == {"uri": pinned, "digest": "sha256:" + "cd" * 32}

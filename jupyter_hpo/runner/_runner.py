@@ -149,6 +149,7 @@ class Runner:
         #: a refit job (``job.refit()``): ``{"job", "trial", "params", "seed"}`` of the trial it runs again
         self.refit_of = attrs.get(REFIT_OF) if isinstance(attrs.get(REFIT_OF), dict) else None
         local = self.spec.backend == "local"
+        self._image_noted = False  # the training image of the first SageMaker trial went into the provenance
         self.keeper = ArtifactKeeper(store.job_dir(name) if local else None, self.spec.artifacts.keep,
                                      self.spec.objective.direction)
 
@@ -502,6 +503,17 @@ class Runner:
             self.writer.put(remove_folder, folder)
         if uri is not None or removed:
             self.writer.put(self.store.set_job_attrs, self.name, **{ARTIFACTS_KEPT: self.keeper.kept_map()})
+        if isinstance(sm, dict) and sm.get("training_image") and not self._image_noted:
+            self._image_noted = True
+            self.writer.put(self._record_image, sm["training_image"])
+
+    def _record_image(self, image: str) -> None:
+        """The training image as DescribeTrainingJob gives it (a framework's URI resolved), into the provenance."""
+        from jupyter_hpo.provenance import image_identity
+
+        record = self.store.job_attrs(self.name).get(PROVENANCE)
+        if isinstance(record, dict) and (record.get("image") or {}).get("uri") != image:
+            self.store.set_job_attrs(self.name, **{PROVENANCE: {**record, "image": image_identity(image)}})
 
     def _store_finish(self, key: int, attrs: dict[str, Any], state: Any, value: float | None) -> None:
         trial_id = self.writer.trial_ids.get(key)

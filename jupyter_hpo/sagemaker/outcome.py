@@ -147,6 +147,7 @@ def describe_outcome_attrs(desc: Mapping[str, Any], opts: SageMakerOptions) -> d
         "spot": spot,
         "spot_savings_pct": savings_pct(billable, desc.get("TrainingTimeInSeconds")) if spot else None,
         "model_artifacts": (desc.get("ModelArtifacts") or {}).get("S3ModelArtifacts") or None,
+        "training_image": (desc.get("AlgorithmSpecification") or {}).get("TrainingImage"),
         "instance_type": itype,
         "instance_count": count,
         "price_per_hour": price,
