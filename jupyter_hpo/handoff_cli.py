@@ -28,7 +28,7 @@ __all__ = ["add_handoff_parsers", "cmd_export", "cmd_register"]
 
 #: option (argparse dest) -> the destinations it applies to
 _REGISTER_OPTIONS = {"region": "sagemaker", "profile": "sagemaker", "image": "sagemaker", "approval": "sagemaker",
-                     "tracking_uri": "mlflow"}
+                     "trial": "sagemaker", "tracking_uri": "mlflow"}
 _EXPORT_OPTIONS = {"register": "pipeline", "upsert": "pipeline", "role": "pipeline", "output": "pipeline",
                    "name": "pipeline", "region": "pipeline", "profile": "pipeline", "image": "pipeline",
                    "approval": "pipeline", "tracking_uri": "mlflow", "experiment": "mlflow"}
@@ -43,6 +43,8 @@ def add_handoff_parsers(sub: Any) -> None:
     to.add_argument("--sagemaker", metavar="GROUP", help="the model package group (created if needed)")
     to.add_argument("--mlflow", metavar="MODEL_NAME", help="the MLflow registered model's name")
     _aws_options(reg)
+    reg.add_argument("--trial", type=int, metavar="N", help="--sagemaker: register trial N's model (default: the "
+                                                            "refit's, else the best trial's)")
     reg.add_argument("--tracking-uri", help="--mlflow: the MLflow tracking server (default: MLFLOW_TRACKING_URI)")
     reg.add_argument("--json", action="store_true", help="print the result as JSON")
     reg.set_defaults(handoff_parser=reg)
@@ -122,7 +124,7 @@ def cmd_register(args: argparse.Namespace) -> int:
             from jupyter_hpo.sagemaker.registry import register_sagemaker
 
             result = register_sagemaker(job, args.sagemaker, region=args.region, profile=args.profile,
-                                        image=args.image, approval=args.approval)
+                                        image=args.image, approval=args.approval, trial=args.trial)
             text = _registered_text(result)
     except HpoError as e:
         return _fail(str(e))
@@ -132,7 +134,7 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 def _registered_text(r: dict[str, Any]) -> str:
     group = f"{'created' if r['group_created'] else 'existing'} model package group {r['group']}"
-    what = f"refit run ({r['refit_job']})" if r["refit"] else f"best trial {r['trial']}"
+    what = f"refit run ({r['refit_job']})" if r["refit"] else f"{'best ' if r['trial'] == r['best_trial'] else ''}trial {r['trial']}"
     line = (f"registered job {r['job']}'s {what} ({r['metric']}={r['value']:.6g}) in the {group}: "
             f"{r['model_package_arn']} ({r['approval']}); model {r['model_data_url']}; metrics {r['metrics_uri']}")
     return "\n".join([line, *(f"note: {n}" for n in r["notes"])])

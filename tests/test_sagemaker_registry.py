@@ -169,13 +169,30 @@ def test_a_running_jobs_best_trial_so_far_is_registered_with_a_note(store, aws):
     assert out["trial"] == 1 and out["notes"] == ["job credit-xgb is still running: the best trial so far is registered."]
 
 
-def test_a_refit_that_did_not_complete_registers_the_best_trial_and_says_so(store, aws):
+def test_a_refit_without_a_complete_run_is_refused_never_silently_replaced(store, aws):
+    sm, _ = aws
     job = make_job(store)
     add_refit(store, job, complete=False)
-    out = register_sagemaker(job, "credit-models")
-    assert out["refit"] is False and out["trial"] == 1
-    assert out["notes"] == [("the refit job credit-xgb-refit has no complete run: the best trial is registered "
-                             "instead.")]
+    with pytest.raises(JobStateError, match=r"job 'credit-xgb' was refit as 'credit-xgb-refit', which has no complete "
+                                            r"run .*--trial N \(the best: 1\)"):
+        register_sagemaker(job, "credit-models")
+    assert groups(sm) == []
+
+
+def test_trial_registers_that_trials_own_model(store, aws):
+    sm, s3 = aws
+    job = make_job(store)
+    add_refit(store, job, complete=False)
+    out = register_sagemaker(job, "credit-models", trial=2)
+    assert (out["trial"], out["best_trial"], out["refit"], out["value"]) == (2, 1, False, 0.74)
+    assert out["model_data_url"] == artifact("credit-xgb", 2)
+    package = sm.describe_model_package(ModelPackageName=out["model_package_arn"])
+    assert "trial 2 (auc=0.74)" in package["ModelPackageDescription"]
+    assert package["CustomerMetadataProperties"]["jupyter-hpo:trial"] == "2"
+    report = json.loads(s3.get_object(Bucket=BUCKET, Key=out["metrics_uri"].split(f"{BUCKET}/", 1)[1])["Body"].read())
+    assert report["params"] == {"max_depth": 5, "eta": pytest.approx(0.15)} and report["best_trial"]["trial"] == 1
+    with pytest.raises(JobStateError, match=r"trial 7 of job 'credit-xgb' is not in the job"):
+        register_sagemaker(job, "credit-models", trial=7)
 
 
 def test_the_reports_are_encrypted_with_the_jobs_kms_key(store, aws):

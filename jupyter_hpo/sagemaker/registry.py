@@ -104,18 +104,22 @@ def sagemaker_clients(opts: SageMakerOptions, region: str | None, profile: str |
     return session.client("sagemaker", config=config), session.client("s3", config=config)
 
 
-def model_candidate(job: Any) -> dict[str, Any]:
-    """The run whose model is registered: the job's refit (its ``refit`` attribute names the refit job, whose
-    trial 0 is the refit run) when that run completed, else the job's best complete trial.
+def model_candidate(job: Any, trial: int | None = None) -> dict[str, Any]:
+    """The run whose model is registered: trial ``trial`` when given; else the job's refit (its ``refit``
+    attribute names the refit job, whose trial 0 is the refit run); else the job's best complete trial.
+
+    A refit that has no complete run (it failed, was stopped or still runs) is refused, never silently
+    replaced by the best trial (as :func:`jupyter_hpo.artifacts.model_path` does).
 
     Returns:
         ``{"number", "value", "params", "refit", "refit_job", "artifact", "training_job", "fold_scores",
-        "fold_mean", "fold_std", "metrics", "best", "notes"}``: ``number`` and ``params`` are the best
-        trial's (the refit runs its parameters), the rest the registered run's; ``best`` is the best trial
-        (number, value, fold scores); ``notes`` say why a refit was not taken.
+        "fold_mean", "fold_std", "metrics", "best", "notes"}``: ``number`` and ``params`` are the tuned
+        trial's (a refit runs the best trial's), the rest the registered run's; ``best`` is the best trial
+        (number, value, fold scores).
 
     Raises:
-        JobStateError: no complete trial, or the chosen run recorded no model artifact on S3.
+        JobStateError: no complete trial, ``trial`` is not a complete trial, the refit has no complete run,
+            or the chosen run recorded no model artifact on S3.
     """
     trials = job.raw_trials()
     best_summary = job.best
@@ -123,30 +127,38 @@ def model_candidate(job: Any) -> dict[str, Any]:
         raise JobStateError(f"job {job.name!r} has no complete trial, so there is no model to register "
                             f"({len(trials)} trial(s), none complete).")
     best = next(t for t in trials if t.number == best_summary["number"])
-    notes: list[str] = []
-    chosen, refit = best, False
-    refit_name = job.attrs.get(REFIT)  # the refit job's name
-    if isinstance(refit_name, str):
-        run = _refit_run(job, refit_name)
-        if run is not None:
-            chosen, refit = run, True
-        else:
-            notes.append(f"the refit job {refit_name} has no complete run: the best trial is registered instead.")
+    tuned, chosen, refit_name = best, best, None
+    if trial is not None:
+        found = [t for t in trials if t.number == trial]
+        if not found or found[0].state.name != "COMPLETE" or found[0].value is None:
+            state = found[0].state.name.lower() if found else "not in the job"
+            raise JobStateError(f"trial {trial} of job {job.name!r} is {state}: only a complete trial's model can "
+                                f"be registered (the best is {best.number}).")
+        tuned = chosen = found[0]
+    elif isinstance(job.attrs.get(REFIT), str):
+        refit_name = job.attrs[REFIT]
+        chosen = _refit_run(job, refit_name)
+        if chosen is None:
+            raise JobStateError(
+                f"job {job.name!r} was refit as {refit_name!r}, which has no complete run (it failed, was stopped "
+                f"or still runs): wait for it or run `jupyter hpo refit {job.name}` again, or register a trial's "
+                f"own model with --trial N (the best: {best.number}).")
     ua = chosen.user_attrs
     sm = ua.get(SAGEMAKER) if isinstance(ua.get(SAGEMAKER), Mapping) else {}
     artifact = ua.get(ARTIFACT) or sm.get("model_artifacts")  # a trial recorded before ``artifact``
-    what = f"refit run of job {refit_name!r}" if refit else f"best trial ({chosen.number})"
+    what = (f"refit run of job {refit_name!r}" if refit_name else
+            f"{'best ' if chosen is best else ''}trial ({chosen.number})")
     if not isinstance(artifact, str) or not artifact.startswith("s3://"):
         raise JobStateError(
             f"the {what} of job {job.name!r} recorded no model artifact on S3 (got {artifact!r}): its training "
             "job saved no model (write it to /opt/ml/model, e.g. with trial.save_model), or the job predates "
             "artifact recording; run the job (or `jupyter hpo refit`) again.")
-    return {"number": best.number, "value": float(chosen.value), "params": _params(job, best), "refit": refit,
-            "refit_job": refit_name if refit else None,
+    return {"number": tuned.number, "value": float(chosen.value), "params": _params(job, tuned),
+            "refit": refit_name is not None, "refit_job": refit_name,
             "artifact": artifact, "training_job": sm.get("training_job"), "fold_scores": ua.get(FOLD_SCORES),
             "fold_mean": ua.get(FOLD_MEAN), "fold_std": ua.get(FOLD_STD), "metrics": ua.get(METRICS) or {},
             "best": {"trial": best.number, "value": best.value, "fold_scores": best.user_attrs.get(FOLD_SCORES)},
-            "notes": notes}
+            "notes": []}
 
 
 def _refit_run(job: Any, name: str) -> Any:
@@ -200,7 +212,8 @@ def model_package_request(job: Any, spec: TuningSpec, opts: SageMakerOptions, ca
                           group: str, image: str, approval: str, metrics_uri: str, metrics_body: bytes,
                           provenance_uri: str) -> dict[str, Any]:
     """The ``CreateModelPackage`` request of ``cand`` (see :func:`model_candidate`) in ``group``."""
-    what = f"refit run ({cand['refit_job']})" if cand["refit"] else f"best trial {cand['number']}"
+    what = (f"refit run ({cand['refit_job']})" if cand["refit"] else
+            f"{'best ' if cand['number'] == cand['best']['trial'] else ''}trial {cand['number']}")
     metric = spec.objective.metric
     description = (f"jupyter-hpo job {job.name}, {what} ({metric}={cand['value']:.6g}); "
                    f"provenance: {provenance_uri}")[:1024]
@@ -248,7 +261,7 @@ def _put(opts: SageMakerOptions, uri: str, body: bytes) -> dict[str, Any]:
 
 
 def register_sagemaker(job: Any, group: str, *, region: str | None = None, profile: str | None = None,
-                       image: str | None = None, approval: str | None = None,
+                       image: str | None = None, approval: str | None = None, trial: int | None = None,
                        clients: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """Register job ``job``'s refit (or best) model in model package group ``group`` (see the module docstring).
 
@@ -258,14 +271,17 @@ def register_sagemaker(job: Any, group: str, *, region: str | None = None, profi
         region, profile: override the job's ``backend.options.region``/``profile``.
         image: the inference image (default: the job's training image).
         approval: ``ModelApprovalStatus`` (default ``PendingManualApproval``).
+        trial: register this complete trial's model (default: the refit's, else the best trial's).
         clients: ``(sagemaker, s3)`` boto3 clients to use (default: made from the options).
 
     Returns:
         ``{"job", "group", "group_created", "model_package_arn", "model_data_url", "metrics_uri",
-        "provenance_uri", "trial", "refit", "refit_job", "metric", "value", "approval", "image", "notes"}``.
+        "provenance_uri", "trial", "best_trial", "refit", "refit_job", "metric", "value", "approval", "image",
+        "notes"}``.
 
     Raises:
-        JobStateError: a local or simulated job, no complete trial, or no artifact on S3.
+        JobStateError: a local or simulated job, no complete trial, a refit without a complete run, a
+            ``trial`` that is not complete, or no artifact on S3.
         SpecError: a request AWS would refuse (the group's name, say); nothing was sent.
         BackendError: AWS refused a call; the message says what was created before it.
     """
@@ -273,8 +289,8 @@ def register_sagemaker(job: Any, group: str, *, region: str | None = None, profi
     if approval not in APPROVAL_STATUSES:
         raise SpecError(f"the approval status must be one of {', '.join(APPROVAL_STATUSES)}, but got {approval!r}.")
     spec, opts = job_spec_and_options(job)
-    cand = model_candidate(job)
-    if job.status.is_active():
+    cand = model_candidate(job, trial)
+    if job.status.is_active() and trial is None:
         cand["notes"].append(f"job {job.name} is still running: the best trial so far is registered.")
     image = image or opts.training_image()
     metrics_uri = _beside(cand["artifact"], METRICS_FILE)
@@ -303,7 +319,8 @@ def register_sagemaker(job: Any, group: str, *, region: str | None = None, profi
                 f"{provenance_uri}")
     return {"job": job.name, "group": group, "group_created": created, "model_package_arn": arn,
             "model_data_url": cand["artifact"], "metrics_uri": metrics_uri, "provenance_uri": provenance_uri,
-            "trial": cand["number"], "refit": cand["refit"], "refit_job": cand["refit_job"], "metric": spec.objective.metric,
+            "trial": cand["number"], "best_trial": cand["best"]["trial"], "refit": cand["refit"],
+            "refit_job": cand["refit_job"], "metric": spec.objective.metric,
             "value": cand["value"], "approval": approval, "image": image, "notes": cand["notes"]}
 
 
