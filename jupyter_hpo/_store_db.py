@@ -27,18 +27,77 @@ POOL_SIZE = 2
 POOL_OVERFLOW = 3
 POOL_ENV = "JUPYTER_HPO_STORE_POOL"
 
+#: How long a runner keeps retrying a store call that failed because a server database could not be
+#: reached (restarting, a dropped connection, refusing connections): then the call fails, and with it
+#: the job, whose reason says so. ``$JUPYTER_HPO_STORE_RETRY_S`` overrides it (0: no retry). Clients
+#: (kernel, CLI, Jupyter server) do not wait: a failed call is reported at once.
+RETRY_S = 60.0
+RETRY_ENV = "JUPYTER_HPO_STORE_RETRY_S"
+#: The longest pause between two attempts (the first is 0.1 s, then each doubles).
+RETRY_MAX_PAUSE_S = 2.0
+#: SQLSTATE classes of errors worth another attempt: connection exception (08), operator intervention
+#: (57: shutdown, restart, "the database system is starting up"), insufficient resources (53: too many
+#: connections), transaction rollback (40: deadlock, serialization).
+_TRANSIENT_CLASSES = ("08", "57", "53", "40")
+#: SQLSTATE of "permission denied" (a user granted SELECT only)
+INSUFFICIENT_PRIVILEGE = "42501"
 
-def server_engine_kwargs() -> dict[str, Any]:
+
+def server_engine_kwargs(application: str = "jupyter-hpo") -> dict[str, Any]:
     """SQLAlchemy engine settings for a server database: a small pool whose connections are checked
     before use (``pool_pre_ping``: a restarted server or a dropped connection costs one reconnect, not an
-    error) and renewed every half hour (firewalls and poolers drop idle connections)."""
+    error) and renewed every half hour (firewalls and poolers drop idle connections). Connections show as
+    ``application`` in ``pg_stat_activity``."""
     size = POOL_SIZE
     try:
         size = max(1, int(os.environ.get(POOL_ENV, "")))
     except ValueError:
         pass
     return {"pool_size": size, "max_overflow": POOL_OVERFLOW, "pool_pre_ping": True, "pool_recycle": 1800,
-            "pool_timeout": 60}
+            "pool_timeout": 60, "connect_args": {"application_name": application[:63]}}
+
+
+def retry_window_s() -> float:
+    """``$JUPYTER_HPO_STORE_RETRY_S`` when it is a number of seconds >= 0, else :data:`RETRY_S`."""
+    try:
+        value = float(os.environ.get(RETRY_ENV, ""))
+    except ValueError:
+        return RETRY_S
+    return value if value >= 0 else RETRY_S
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE of the database error behind ``error`` (psycopg 3 or psycopg2), if it has one."""
+    e: BaseException | None = error
+    while e is not None:
+        driver = getattr(e, "orig", None)
+        code = getattr(driver, "sqlstate", None) or getattr(driver, "pgcode", None)
+        if isinstance(code, str):
+            return code
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` comes from a server database that could not be reached or dropped the connection.
+
+    A connection that failed to open carries no SQLSTATE (refused, reset, or rejected at log-in: the two
+    cannot be told apart reliably, so both count); an error on an open connection does, and only the
+    classes in :data:`_TRANSIENT_CLASSES` count. A refused permission, a constraint or bad data never does.
+    """
+    import sqlalchemy as sa
+
+    e: BaseException | None = error
+    while e is not None:
+        if isinstance(e, sa.exc.DBAPIError):
+            if e.connection_invalidated:
+                return True
+            if isinstance(e, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+                code = sqlstate(e)
+                return code is None or code[:2] in _TRANSIENT_CLASSES
+            return False
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def trials_after_from_cache(storage: BaseStorage, study_id: int, after: int) -> list[FrozenTrial] | None:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from jupyter_hpo.exceptions import JobStateError, JobTimeoutError, SpecError, StoreError
+from jupyter_hpo.exceptions import JobStateError, JobTimeoutError, SpecError, StoreError, StoreReadOnlyError
 from jupyter_hpo.feed import TrialFeed
 from jupyter_hpo.owners import stamp
 from jupyter_hpo.records import (  # noqa: F401 - _cloud_record, _job_cost: moved there, importable from here
@@ -410,9 +410,10 @@ class Job:
         info = runner.info()
         try:
             self.store.set_job_attrs(self.name, stop_requested=True, stopped_by=by or stamp())
-        except StoreError:
-            # a runner on this machine also stops on SIGTERM: the request need not wait for the store
-            if status == JobStatus.STALE or not runner.signal(info):
+        except StoreError as e:
+            # a runner on this machine also stops on SIGTERM: the request need not wait for a broken store (but
+            # one that this user may only read refuses the stop, as it would from any other machine)
+            if status == JobStatus.STALE or isinstance(e, StoreReadOnlyError) or not runner.signal(info):
                 raise
             log.warning("job %s: the stop request could not be written; its runner was signalled", self.name)
             return self.wait(timeout) if wait else self.status

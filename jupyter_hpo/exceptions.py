@@ -14,6 +14,7 @@ __all__ = [
     "JobStateError",
     "JobTimeoutError",
     "StoreError",
+    "StoreReadOnlyError",
     "BackendError",
     "ArtifactNotFoundError",
     "TrialPruned",
@@ -49,6 +50,11 @@ class JobTimeoutError(HpoError, TimeoutError):
 
 class StoreError(HpoError, OSError):
     """Raised when the store cannot be opened, read or written (read-only directory, full disk...)."""
+
+
+class StoreReadOnlyError(StoreError):
+    """Raised when a server database (PostgreSQL) refuses a write because this user may only read the store
+    (granted SELECT only): launching, stopping or resuming a job is refused, listing and showing still work."""
 
 
 class BackendError(HpoError, RuntimeError):

@@ -42,28 +42,34 @@ Parameters of reverse-log scaling are stored as ``"1-<name>"`` (see ``SearchSpac
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import socket
 import sqlite3
 import time
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jupyter_hpo._liveness import Heartbeats as _Heartbeats
 from jupyter_hpo._liveness import pid_alive as _pid_alive
 from jupyter_hpo._store_db import (
+    INSUFFICIENT_PRIVILEGE,
     MAX_BLOB_BYTES,
+    RETRY_MAX_PAUSE_S,
     get_blob,
+    is_transient,
     may_write,
     put_blob,
     read_only_connection,
     schema_lock,
     server_engine_kwargs,
     sqlite_pragmas,
+    sqlstate,
     trials_after,
 )
-from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, SpecError, StoreError
+from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, SpecError, StoreError, StoreReadOnlyError
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -86,6 +92,8 @@ STALE_AFTER_S = 30.0
 STALE_ALIVE_AFTER_S = 120.0
 STALE_ENV = "JUPYTER_HPO_STALE_AFTER_S"
 _HOST = socket.gethostname()
+log = logging.getLogger("jupyter_hpo.store")
+_T = TypeVar("_T")
 
 
 class JobStatus(str, Enum):
@@ -155,7 +163,7 @@ def error_text(error: BaseException) -> str:
             return (str(driver if driver is not None else e).strip().splitlines() or [type(e).__name__])[0]
         e = e.__cause__
     text = str(error).strip().splitlines()
-    plain = isinstance(error, OSError) or type(error).__module__.startswith("sqlalchemy")  # their words suffice
+    plain = isinstance(error, (OSError, StoreError)) or type(error).__module__.startswith("sqlalchemy")  # words suffice
     return text[0] if plain and text else f"{type(error).__name__}: {' '.join(text)}"
 
 
@@ -168,6 +176,11 @@ class Store:
     Args:
         url: an SQLAlchemy URL; default :func:`default_url`.
         home: the directory for SQLite and per-job files; default :func:`default_home`.
+        retry_s: on a server database, how long a call that failed because the database could not be
+            reached (restarting, a dropped connection) is tried again, with pauses from 0.1 s doubling up
+            to 2 s, each logged; 0 (the default, for clients): not at all. The runner passes
+            :func:`~jupyter_hpo._store_db.retry_window_s` (60 s).
+        application: how its connections to a server database show in ``pg_stat_activity``.
 
     Raises:
         StoreError: the database cannot be opened or created.
@@ -176,9 +189,12 @@ class Store:
         >>> store = Store("sqlite:///:memory:")  # doctest: +SKIP
     """
 
-    def __init__(self, url: str | None = None, home: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, url: str | None = None, home: str | os.PathLike[str] | None = None, *,
+                 retry_s: float = 0.0, application: str = "jupyter-hpo") -> None:
         self.home = Path(home).expanduser() if home is not None else default_home()
         self.url = url or default_url(self.home)
+        self.retry_s = retry_s
+        self._application = application
         self._ids: dict[str, int] = {}
         self._spaces: dict[str, SearchSpace] = {}
         self._storage = self._open()
@@ -194,7 +210,7 @@ class Store:
         try:
             if sqlite_path is None:
                 if not self.url.startswith("sqlite"):  # a server database (PostgreSQL): a small pool
-                    engine_kwargs.update(server_engine_kwargs())
+                    engine_kwargs.update(server_engine_kwargs(self._application))
                 rdb = RDBStorage(self.url, engine_kwargs=engine_kwargs)
             elif sqlite_path.exists() and not (may_write(sqlite_path) and may_write(sqlite_path.parent)):
                 # a store we may read but not write (a colleague's, a read-only mount): listing still works
@@ -234,6 +250,47 @@ class Store:
     def close(self) -> None:
         """Close the store's database connections (a later call opens new ones)."""
         self._rdb.engine.dispose()
+
+    def _call(self, what: str, attempt: Callable[[bool], _T]) -> _T:
+        """``attempt(False)``, then ``attempt(True)`` again while it fails because a server database cannot
+        be reached, for up to ``retry_s`` seconds (each retry logged). An attempt told it is a retry first
+        checks whether the failed one took effect after all (its commit went through, its answer was lost).
+
+        Raises:
+            StoreError: the database stayed unreachable for ``retry_s`` seconds.
+        """
+        retry, deadline, pause = False, 0.0, 0.1
+        while True:
+            try:
+                return attempt(retry)
+            except Exception as e:
+                if self.retry_s <= 0 or self.url.startswith("sqlite") or not is_transient(e):
+                    raise
+                now = time.monotonic()
+                if not retry:
+                    deadline = now + self.retry_s
+                elif now >= deadline:
+                    log.error("the store at %s could not be reached for %g s (%s): gave up", self.shown_url,
+                              self.retry_s, what)
+                    raise StoreError(f"the store at {self.shown_url} could not be reached for {self.retry_s:g} s "
+                                     f"({what}): {error_text(e)}") from None
+                log.warning("%s: the store could not be reached (%s); retrying in %.1f s", what, error_text(e),
+                            pause)
+                time.sleep(max(0.0, min(pause, deadline - now)))
+                retry, pause = True, min(pause * 2, RETRY_MAX_PAUSE_S)
+
+    def _write_error(self, doing: str, e: BaseException) -> StoreError:
+        """The one-line error for a failed write (``doing``: "cannot write job 'x' to"): a user who may only
+        read the store is told so; an error that is already a StoreError (unreachable) is kept."""
+        if isinstance(e, StoreError):
+            return e
+        if sqlstate(e) == INSUFFICIENT_PRIVILEGE:
+            from sqlalchemy.engine import make_url
+
+            user = make_url(self.url).username
+            return StoreReadOnlyError(f"{doing} the store at {self.shown_url}: the store is read-only for user "
+                                      f"{user!r} ({error_text(e)}).")
+        return StoreError(f"{doing} the store at {self.shown_url}: {error_text(e)}")
 
     @property
     def engine(self) -> Any:
@@ -283,7 +340,7 @@ class Store:
         except optuna.exceptions.DuplicatedStudyError:
             raise JobStateError(f"a job named {name!r} already exists; choose another name.") from None
         except Exception as e:
-            raise StoreError(f"cannot create job {name!r} in the store at {self.shown_url}: {error_text(e)}") from None
+            raise self._write_error(f"cannot create job {name!r} in", e) from None
         now = time.time()
         try:
             for key, value in (("spec", spec), ("backend", spec["backend"]["name"]), ("status", "pending"),
@@ -295,7 +352,7 @@ class Store:
                 self._storage.delete_study(study_id)
             except Exception:  # noqa: BLE001 - the first error is the one to report
                 pass
-            raise StoreError(f"cannot create job {name!r} in the store at {self.shown_url}: {error_text(e)}") from None
+            raise self._write_error(f"cannot create job {name!r} in", e) from None
         return study_id
 
     def delete_job(self, name: str) -> None:
@@ -309,29 +366,36 @@ class Store:
         if name in self._ids:
             return self._ids[name]
         try:
-            study_id = self._storage.get_study_id_from_name(name)
+            study_id = self._call(f"finding job {name!r}", lambda _: self._storage.get_study_id_from_name(name))
         except (KeyError, optuna.exceptions.OptunaError):
             raise JobNotFoundError(f"no job named {name!r} in the store at {self.shown_url}.") from None
         self._ids[name] = study_id
         return study_id
 
     def job_names(self) -> list[str]:
-        return [s.study_name for s in self._storage.get_all_studies()]
+        return [s.study_name for s in self._call("listing jobs", lambda _: self._storage.get_all_studies())]
 
     def job_attrs(self, name: str) -> dict[str, Any]:
-        return check_schema(name, dict(self._storage.get_study_user_attrs(self.study_id(name))))
+        study_id = self.study_id(name)
+        attrs = self._call(f"reading job {name!r}", lambda _: self._storage.get_study_user_attrs(study_id))
+        return check_schema(name, dict(attrs))
 
     def all_job_attrs(self) -> dict[str, dict[str, Any]]:
         """Attributes of every job, in creation order, in one query."""
-        return {s.study_name: dict(s.user_attrs) for s in self._storage.get_all_studies()}
+        return {s.study_name: dict(s.user_attrs) for s in self._call("listing jobs",
+                                                                     lambda _: self._storage.get_all_studies())}
 
     def set_job_attrs(self, name: str, **attrs: Any) -> None:
         study_id = self.study_id(name)
-        try:
+
+        def write(_retry: bool) -> None:  # each attribute is set, not added: writing it twice is harmless
             for key, value in attrs.items():
                 self._storage.set_study_user_attr(study_id, key, value)
+
+        try:
+            self._call(f"writing job {name!r}", write)
         except Exception as e:
-            raise StoreError(f"cannot write job {name!r} to the store at {self.shown_url}: {error_text(e)}") from None
+            raise self._write_error(f"cannot write job {name!r} to", e) from None
 
     # -- files a job needs, in the store (a resume from another machine finds them there) ---------------
     def keep_objective(self, name: str, payload: bytes) -> None:
@@ -341,9 +405,9 @@ class Store:
                             f"store, but job {name!r}'s pickles to {len(payload):,} bytes: pass large data by path "
                             "(read it in the objective) rather than in its closure.")
         try:
-            digest = put_blob(self.engine, payload)
+            digest = self._call(f"keeping job {name!r}'s objective", lambda _: put_blob(self.engine, payload))
         except Exception as e:
-            raise StoreError(f"cannot write job {name!r} to the store at {self.shown_url}: {error_text(e)}") from None
+            raise self._write_error(f"cannot write job {name!r} to", e) from None
         self.set_job_attrs(name, objective={"sha256": digest, "bytes": len(payload)})
 
     def restore_objective(self, name: str) -> Path | None:
@@ -357,7 +421,7 @@ class Store:
         path = self.job_dir(name) / "objective.pkl"
         if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == ref["sha256"]:
             return path
-        data = get_blob(self.engine, ref["sha256"])
+        data = self._call(f"reading job {name!r}'s objective", lambda _: get_blob(self.engine, ref["sha256"]))
         if data is None:
             raise StoreError(f"job {name!r}'s objective (sha256 {ref['sha256'][:12]}...) is missing from the store "
                              f"at {self.shown_url}; launch the job again.")
@@ -374,9 +438,9 @@ class Store:
         folder = Path(script).parent
         data = pack_folder(folder, MAX_BLOB_BYTES, exclude=(self.home,))
         try:
-            digest = put_blob(self.engine, data)
+            digest = self._call(f"keeping job {name!r}'s script folder", lambda _: put_blob(self.engine, data))
         except Exception as e:
-            raise StoreError(f"cannot write job {name!r} to the store at {self.shown_url}: {error_text(e)}") from None
+            raise self._write_error(f"cannot write job {name!r} to", e) from None
         self.set_job_attrs(name, source={"sha256": digest, "bytes": len(data), "folder": str(folder)})
 
     def spec_here(self, name: str, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -391,7 +455,8 @@ class Store:
             return spec
         here = self.job_dir(name) / f"source-{source['sha256'][:16]}"
         if not here.is_dir():
-            data = get_blob(self.engine, source["sha256"])
+            data = self._call(f"reading job {name!r}'s script folder",
+                              lambda _: get_blob(self.engine, source["sha256"]))
             if data is None:
                 raise StoreError(f"job {name!r}'s script folder (sha256 {source['sha256'][:12]}...) is missing from "
                                  f"the store at {self.shown_url}; launch the job again.")
@@ -448,7 +513,8 @@ class Store:
     # -- trials: the store is their only reader and writer ----------------------------------------
     def trials(self, name: str, after: int = -1) -> list[FrozenTrial]:
         """Trials with ``number > after``; reads from the database only what is new or unfinished."""
-        return trials_after(self._storage, self.study_id(name), after)
+        study_id = self.study_id(name)
+        return self._call(f"reading job {name!r}'s trials", lambda _: trials_after(self._storage, study_id, after))
 
     def trial_records(self, name: str, after: int = -1, space: SearchSpace | None = None) -> list[dict[str, Any]]:
         """Trials with ``number > after`` as :class:`~jupyter_hpo.records.TrialRecord` JSON dicts."""
@@ -470,20 +536,39 @@ class Store:
         return self._spaces[name]
 
     def create_trial(self, name: str, template: FrozenTrial) -> int:
-        """Add a trial to job ``name`` from ``template`` (state, params, attributes); return its trial id."""
-        return self._storage.create_new_trial(self.study_id(name), template_trial=template)
+        """Add a trial to job ``name`` from ``template`` (state, params, attributes); return its trial id.
+
+        Retried (see ``retry_s``), a creation whose commit went through although its answer was lost is
+        found (same start time and parameters) rather than made twice.
+        """
+        study_id = self.study_id(name)
+
+        def create(retry: bool) -> int:
+            if retry:
+                for t in trials_after(self._storage, study_id, -1):
+                    if t.datetime_start == template.datetime_start and t.params == template.params:
+                        return t._trial_id
+            return self._storage.create_new_trial(study_id, template_trial=template)
+
+        return self._call(f"recording a trial of job {name!r}", create)
 
     def report(self, trial_id: int, step: int, value: float) -> None:
         """Record an intermediate value of a running trial."""
-        self._storage.set_trial_intermediate_value(trial_id, step, value)
+        self._call("recording an intermediate value",
+                   lambda _: self._storage.set_trial_intermediate_value(trial_id, step, value))
 
     def finish_trial(self, trial_id: int, state: TrialState, value: float | None, attrs: dict[str, Any]) -> None:
         """Write a trial's attributes, then its final state (a finished trial cannot change any more)."""
         from optuna.trial import TrialState
 
-        for key, v in attrs.items():
-            self._storage.set_trial_user_attr(trial_id, key, v)
-        self._storage.set_trial_state_values(trial_id, state, [value] if state == TrialState.COMPLETE else None)
+        def finish(retry: bool) -> None:
+            if retry and self._storage.get_trial(trial_id).state.is_finished():
+                return  # the failed attempt's commit went through
+            for key, v in attrs.items():
+                self._storage.set_trial_user_attr(trial_id, key, v)
+            self._storage.set_trial_state_values(trial_id, state, [value] if state == TrialState.COMPLETE else None)
+
+        self._call("recording a finished trial", finish)
 
     def mark_interrupted(self, name: str) -> int:
         """Mark the job's running trials failed with ``interrupted`` (their runner is gone); return how many."""

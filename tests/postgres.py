@@ -62,6 +62,8 @@ class PostgresServer:
     folder: Path
     port: int
     _numbers: Iterator[int] = field(default_factory=itertools.count)
+    #: the server's options (``pg_ctl -o``), kept for :meth:`start` after a :meth:`stop`
+    options: str = ""
 
     def url(self, database: str, user: str = USER, password: str | None = None) -> str:
         auth = user if password is None else f"{user}:{password}"
@@ -84,6 +86,14 @@ class PostgresServer:
     def pg_ctl(self, *args: str) -> None:
         _as_postgres(str(postgres_bin() / "pg_ctl"), "-D", str(self.folder / "data"), *args)
 
+    def start(self) -> None:
+        """Start the server (again, after :meth:`stop`) with its options, on its port; return once it accepts."""
+        self.pg_ctl("-o", self.options, "-l", str(self.folder / "log"), "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: sessions are ended, as by an administrator; ``immediate``: as a crash)."""
+        self.pg_ctl("-m", mode, "-w", "stop")
+
 
 def _as_postgres(*command: str) -> None:
     subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True, stdout=subprocess.DEVNULL,
@@ -99,9 +109,9 @@ def start_cluster() -> PostgresServer:
     hba.write_text(f"host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256\n{hba.read_text()}")
     server = PostgresServer(folder, free_port())
     # durability is not what these tests are about: no fsync makes every commit a fraction of a millisecond
-    options = (f"-p {server.port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
-    server.pg_ctl("-o", options, "-l", str(folder / "log"), "-w", "start")
+    server.options = (f"-p {server.port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+                      "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+    server.start()
     server.sql('CREATE DATABASE "template_hpo"')
     server.sql(f"CREATE ROLE {PASSWORD_USER} LOGIN SUPERUSER PASSWORD '{PASSWORD}'")
     _create_schema(server.url("template_hpo"))

@@ -32,13 +32,13 @@ def spawn_runner(name: str, store_url: str, home: Path, cwd: str | None = None) 
     inherited = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([run_dir, *own, *inherited]))
     env["JUPYTER_HPO_HOME"] = str(home)
-    env.pop("JUPYTER_HPO_STORE_URL", None)
+    env["JUPYTER_HPO_STORE_URL"] = store_url  # not on the command line, which every user may read
     with open(job_dir / "runner.log", "ab") as log:
         if moved:
             log.write(f"the launch folder {cwd} no longer exists; the runner starts in {run_dir}\n".encode())
             log.flush()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_hpo.runner", name, "--store", store_url],
+            [sys.executable, "-m", "jupyter_hpo.runner", name],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=run_dir,
             env=env, start_new_session=True, close_fds=True,
         )

@@ -1,4 +1,10 @@
-"""``python -m jupyter_hpo.runner JOB --store URL``: drive one job to its end."""
+"""``python -m jupyter_hpo.runner JOB [--store URL]``: drive one job to its end.
+
+The store's URL comes from ``$JUPYTER_HPO_STORE_URL`` (how :func:`~jupyter_hpo.runner.spawn_runner` passes
+it: a command line is visible to every user of the machine, and a team's URL may hold a password), or from
+``--store``. On a server database (PostgreSQL) the runner's store calls are retried while the database
+cannot be reached, for up to ``$JUPYTER_HPO_STORE_RETRY_S`` (60 s) each.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,17 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jupyter_hpo.runner")
     parser.add_argument("job")
-    parser.add_argument("--store", required=True, help="SQLAlchemy URL of the store")
+    parser.add_argument("--store", default=None,
+                        help="SQLAlchemy URL of the store (default: $JUPYTER_HPO_STORE_URL, else the home's SQLite)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
+    from jupyter_hpo._store_db import retry_window_s
     from jupyter_hpo.runner._runner import Runner
     from jupyter_hpo.store import Store
 
-    return Runner(Store(args.store), args.job).run()
+    store = Store(args.store, retry_s=retry_window_s(), application=f"jupyter-hpo runner {args.job}")
+    return Runner(store, args.job).run()
 
 
 if __name__ == "__main__":
