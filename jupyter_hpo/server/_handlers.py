@@ -121,7 +121,9 @@ class _Action(_Base):
 class JobsHandler(_Base):
     @web.authenticated
     async def get(self) -> None:
-        unknown = sorted(set(self.request.query_arguments) - {"mine", "token"})  # token: Jupyter's, in the URL
+        # also allowed: Jupyter's token in the URL, and the cache-buster JupyterLab's ServerConnection appends to a
+        # GET (a bare number, ``jobs?1796438641599``)
+        unknown = sorted(k for k in self.request.query_arguments if k not in ("mine", "token") and not k.isdigit())
         if unknown:
             raise web.HTTPError(400, f"`GET jobs` takes only `mine`, but got {', '.join(map(repr, unknown))}.")
         raw = self.get_query_argument("mine", "0")

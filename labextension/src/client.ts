@@ -1,6 +1,7 @@
 /** Typed routes of the jupyter-hpo REST API. */
 import { requestAPI, RequestFn } from './handler';
 import {
+  IActionRequest,
   IJobReply,
   IJobSummary,
   IJobsReply,
@@ -10,24 +11,24 @@ import {
 
 /** What the model needs from the server; tests pass a fake. */
 export interface IHpoClient {
-  /** `GET jobs` */
-  listJobs(): Promise<IJobSummary[]>;
+  /** `GET jobs`: every job, and who the server takes this user for (`me`) */
+  listJobs(): Promise<IJobsReply>;
   /** `GET jobs/{name}` */
   getJob(name: string): Promise<IJobReply>;
   /** `GET jobs/{name}/trials?after=N`: trials numbered above `after` */
   getTrials(name: string, after: number): Promise<ITrialRecord[]>;
-  /** `POST jobs/{name}/stop` */
-  stopJob(name: string): Promise<IJobSummary>;
-  /** `POST jobs/{name}/resume` */
-  resumeJob(name: string): Promise<IJobSummary>;
+  /** `POST jobs/{name}/stop`; `force` for another user's job */
+  stopJob(name: string, force?: boolean): Promise<IJobSummary>;
+  /** `POST jobs/{name}/resume`; `force` for another user's job */
+  resumeJob(name: string, force?: boolean): Promise<IJobSummary>;
 }
 
 /** The REST client, over `requestAPI` (or another request function). */
 export class HpoClient implements IHpoClient {
   constructor(private readonly request: RequestFn = requestAPI) {}
 
-  async listJobs(): Promise<IJobSummary[]> {
-    return (await this.request<IJobsReply>('jobs')).jobs;
+  listJobs(): Promise<IJobsReply> {
+    return this.request<IJobsReply>('jobs');
   }
 
   getJob(name: string): Promise<IJobReply> {
@@ -41,14 +42,22 @@ export class HpoClient implements IHpoClient {
     return reply.trials;
   }
 
-  async stopJob(name: string): Promise<IJobSummary> {
-    return (await this.request<IJobReply>(`${jobPath(name)}/stop`, { method: 'POST' })).job;
+  async stopJob(name: string, force = false): Promise<IJobSummary> {
+    return (await this.request<IJobReply>(`${jobPath(name)}/stop`, actionInit(force))).job;
   }
 
-  async resumeJob(name: string): Promise<IJobSummary> {
-    return (await this.request<IJobReply>(`${jobPath(name)}/resume`, { method: 'POST' }))
-      .job;
+  async resumeJob(name: string, force = false): Promise<IJobSummary> {
+    return (await this.request<IJobReply>(`${jobPath(name)}/resume`, actionInit(force))).job;
   }
+}
+
+/** A stop or resume request: `{"force": true}` only when acting on another user's job. */
+export function actionInit(force: boolean): RequestInit {
+  if (!force) {
+    return { method: 'POST' };
+  }
+  const body: IActionRequest = { force: true };
+  return { method: 'POST', body: JSON.stringify(body) };
 }
 
 function jobPath(name: string): string {

@@ -11,6 +11,26 @@ import { HpoModel } from './model';
 import { openInNotebook } from './notebook';
 import { HpoSidebar, SIDEBAR_ID } from './panel';
 
+/** Where the browser keeps the sidebar's mine/all choice. */
+const MINE_KEY = 'jupyter-hpo:sidebar:mine-only';
+
+/** The stored mine/all choice (false, all jobs, when none is stored or storage is unavailable). */
+function loadMineOnly(): boolean {
+  try {
+    return window.localStorage.getItem(MINE_KEY) === 'true';
+  } catch {
+    return false;
+  }
+}
+
+function saveMineOnly(mineOnly: boolean): void {
+  try {
+    window.localStorage.setItem(MINE_KEY, String(mineOnly));
+  } catch {
+    // storage unavailable (private mode, quota): the choice lasts for this page only
+  }
+}
+
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-hpo:sidebar',
   description: 'A sidebar of tuning jobs: live progress, trials, stop, resume.',
@@ -22,6 +42,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
     tracker: INotebookTracker | null
   ) => {
     const model = new HpoModel({ client: new HpoClient() });
+    model.setMineOnly(loadMineOnly());
+    let saved = model.mineOnly;
+    model.changed.connect(() => {
+      if (model.mineOnly !== saved) {
+        saved = model.mineOnly;
+        saveMineOnly(saved);
+      }
+    });
     const sidebar = new HpoSidebar(model, name => openInNotebook(app, tracker, name));
     try {
       app.shell.add(sidebar, 'left', { rank: 900 });

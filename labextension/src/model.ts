@@ -6,7 +6,8 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { IHpoClient } from './client';
 import { HpoApiError } from './handler';
-import { Direction, IJobSummary, ITrialRecord, JobStatus } from './types';
+import { filterJobs, isMine } from './owners';
+import { Direction, IJobSummary, IOwner, ITrialRecord, JobStatus } from './types';
 
 /** What the panel shows as a whole. */
 export type LoadState = 'loading' | 'ready' | 'not-enabled' | 'error';
@@ -153,6 +154,35 @@ export class HpoModel {
     return this._jobs;
   }
 
+  /** The jobs the list shows: all, or with `mineOnly` the user's own (in display order). */
+  get visibleJobs(): readonly IJobSummary[] {
+    return filterJobs(this._jobs, this._me, this._mineOnly);
+  }
+
+  /** Who the server takes this user for (`me` of `GET jobs`); null until the first answer. */
+  get me(): IOwner | null {
+    return this._me;
+  }
+
+  /** Whether the list shows only the user's own jobs (default: all jobs). */
+  get mineOnly(): boolean {
+    return this._mineOnly;
+  }
+
+  /** Show only the user's own jobs, or all. */
+  setMineOnly(mineOnly: boolean): void {
+    if (mineOnly !== this._mineOnly) {
+      this._mineOnly = mineOnly;
+      this._emit();
+    }
+  }
+
+  /** The owner of job `name` when it is another user's (stopping or resuming it needs `force`), else null. */
+  otherOwner(name: string): IOwner | null {
+    const job = this.job(name) ?? (this._detail?.job.name === name ? this._detail.job : undefined);
+    return job !== undefined && !isMine(job, this._me) ? job.owner : null;
+  }
+
   /** The job whose details are shown, or null for the list. */
   get selected(): string | null {
     return this._selected;
@@ -280,14 +310,14 @@ export class HpoModel {
     }
   }
 
-  /** Ask the server to stop a job; resolves to whether it accepted. */
-  stop(name: string): Promise<boolean> {
-    return this._act(name, () => this._client.stopJob(name));
+  /** Ask the server to stop a job (`force`: another user's); resolves to whether it accepted. */
+  stop(name: string, force = false): Promise<boolean> {
+    return this._act(name, () => this._client.stopJob(name, force));
   }
 
-  /** Ask the server to resume a job; resolves to whether it accepted. */
-  resume(name: string): Promise<boolean> {
-    return this._act(name, () => this._client.resumeJob(name));
+  /** Ask the server to resume a job (`force`: another user's); resolves to whether it accepted. */
+  resume(name: string, force = false): Promise<boolean> {
+    return this._act(name, () => this._client.resumeJob(name, force));
   }
 
   dispose(): void {
@@ -379,11 +409,12 @@ export class HpoModel {
 
   private async _poll(): Promise<void> {
     try {
-      const jobs = await this._client.listJobs();
+      const reply = await this._client.listJobs();
       if (this._disposed) {
         return;
       }
-      this._jobs = sortJobs(jobs);
+      this._jobs = sortJobs(reply.jobs);
+      this._me = reply.me ?? null;
       this._state = 'ready';
       this._error = null;
     } catch (error) {
@@ -459,6 +490,8 @@ export class HpoModel {
   private _state: LoadState = 'loading';
   private _error: string | null = null;
   private _jobs: IJobSummary[] = [];
+  private _me: IOwner | null = null;
+  private _mineOnly = false;
   private _trials = new Map<string, ITrialRecord[]>();
   private _trialErrors = new Map<string, string>();
   private _selected: string | null = null;

@@ -7,6 +7,7 @@ import * as React from 'react';
 import { HpoView, IViewActions } from './components/HpoView';
 import { hpoIcon } from './icon';
 import { describeError, HpoModel } from './model';
+import { actionPrompt } from './owners';
 
 /** The DOM id of the sidebar (and of its tab's `data-id`). */
 export const SIDEBAR_ID = 'jupyter-hpo-sidebar';
@@ -31,6 +32,7 @@ export class HpoSidebar extends ReactWidget {
       select: name => this.model.select(name),
       back: () => this.model.select(null),
       refresh: () => void this.model.refresh(),
+      setMineOnly: mineOnly => this.model.setMineOnly(mineOnly),
       stop: name => void this._confirm('stop', name),
       resume: name => void this._confirm('resume', name),
       openInNotebook: name => void this._open(name)
@@ -73,25 +75,22 @@ export class HpoSidebar extends ReactWidget {
   }
 
   private async _confirm(action: 'stop' | 'resume', name: string): Promise<void> {
-    const body =
-      action === 'stop'
-        ? `Stop the tuning job "${name}"? Its running trials are interrupted; they run again if you resume it.`
-        : `Resume the tuning job "${name}"? It continues up to its budget.`;
-    const label = action === 'stop' ? 'Stop' : 'Resume';
+    const owner = this.model.otherOwner(name);
+    const prompt = actionPrompt(action, name, owner);
+    const button = { label: prompt.label, ariaLabel: `${prompt.label} job ${name}` };
     const result = await showDialog({
-      title: `${label} job`,
-      body,
+      title: prompt.title,
+      body: prompt.body,
       buttons: [
         Dialog.cancelButton(),
-        action === 'stop'
-          ? Dialog.warnButton({ label, ariaLabel: `${label} job ${name}` })
-          : Dialog.okButton({ label, ariaLabel: `${label} job ${name}` })
+        action === 'stop' ? Dialog.warnButton(button) : Dialog.okButton(button)
       ]
     });
     if (!result.button.accept || this.isDisposed) {
       return;
     }
-    await (action === 'stop' ? this.model.stop(name) : this.model.resume(name));
+    const force = owner !== null; // confirmed with the owner named: the server records who did it
+    await (action === 'stop' ? this.model.stop(name, force) : this.model.resume(name, force));
   }
 
   private async _open(name: string): Promise<void> {

@@ -12,7 +12,15 @@ import {
   NOT_ENABLED_MESSAGE,
   sortJobs
 } from '../model';
-import { IJobReply, IJobSummary, ITrialRecord, JobStatus, TrialState } from '../types';
+import {
+  IJobReply,
+  IJobsReply,
+  IJobSummary,
+  IOwner,
+  ITrialRecord,
+  JobStatus,
+  TrialState
+} from '../types';
 
 function job(name: string, over: Partial<IJobSummary> = {}): IJobSummary {
   return {
@@ -48,6 +56,10 @@ function job(name: string, over: Partial<IJobSummary> = {}): IJobSummary {
   };
 }
 
+function owner(name: string, host: string): IOwner {
+  return { user: name, host, jupyter: null, studio: null, name };
+}
+
 function trial(number: number, state: TrialState, value: number | null = null): ITrialRecord {
   return {
     number,
@@ -75,6 +87,7 @@ function trial(number: number, state: TrialState, value: number | null = null): 
 /** A server in memory: jobs and their trials, and a log of every request. */
 class FakeClient implements IHpoClient {
   jobs: IJobSummary[] = [];
+  me: IOwner = owner('root', 'lab-host');
   trials = new Map<string, ITrialRecord[]>();
   calls: string[] = [];
   listError: Error | null = null;
@@ -87,12 +100,12 @@ class FakeClient implements IHpoClient {
     j.complete = records.filter(r => r.state === 'complete').length;
   }
 
-  async listJobs(): Promise<IJobSummary[]> {
+  async listJobs(): Promise<IJobsReply> {
     this.calls.push('jobs');
     if (this.listError) {
       throw this.listError;
     }
-    return this.jobs.map(j => ({ ...j }));
+    return { jobs: this.jobs.map(j => ({ ...j })), me: { ...this.me } };
   }
 
   async getJob(name: string): Promise<IJobReply> {
@@ -109,9 +122,12 @@ class FakeClient implements IHpoClient {
     return (this.trials.get(name) ?? []).filter(t => t.number > after).map(t => ({ ...t }));
   }
 
-  async stopJob(name: string): Promise<IJobSummary> {
-    this.calls.push(`stop ${name}`);
+  async stopJob(name: string, force = false): Promise<IJobSummary> {
+    this.calls.push(`stop ${name}${force ? ' force' : ''}`);
     const j = this.jobs.find(x => x.name === name)!;
+    if (!force && j.owner && j.owner.name !== this.me.name) {
+      throw new HpoApiError(409, `job '${name}' belongs to ${j.owner.name}`);
+    }
     if (j.status !== 'running') {
       throw new HpoApiError(409, `job '${name}' is already ${j.status}.`);
     }
@@ -119,8 +135,8 @@ class FakeClient implements IHpoClient {
     return { ...j };
   }
 
-  async resumeJob(name: string): Promise<IJobSummary> {
-    this.calls.push(`resume ${name}`);
+  async resumeJob(name: string, force = false): Promise<IJobSummary> {
+    this.calls.push(`resume ${name}${force ? ' force' : ''}`);
     const j = this.jobs.find(x => x.name === name)!;
     j.status = 'pending';
     return { ...j };
@@ -440,5 +456,73 @@ describe('HpoModel', () => {
     expect(client.take()).toEqual([]);
     model.setVisible(true);
     expect(model.polling).toBe(false);
+  });
+});
+
+describe('HpoModel owners', () => {
+  let client: FakeClient;
+  let model: HpoModel;
+
+  beforeEach(() => {
+    jest.useFakeTimers();
+    client = new FakeClient();
+    model = new HpoModel({ client, activeInterval: 1000, firstIdleInterval: 2000, idleInterval: 10000 });
+    client.jobs = [
+      job('mine', { owner: owner('root', 'lab-host') }),
+      job('alices', { owner: owner('alice', 'alices-laptop'), created: 2000 }),
+      job('before-owners', { owner: null, created: 500 })
+    ];
+  });
+
+  afterEach(() => {
+    model.dispose();
+    jest.useRealTimers();
+  });
+
+  it('shows all jobs by default, and only the user\'s own (and ownerless ones) when asked', async () => {
+    const changes: boolean[] = [];
+    model.changed.connect(() => changes.push(model.mineOnly));
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(model.me).toEqual(owner('root', 'lab-host'));
+    expect(model.mineOnly).toBe(false);
+    expect(model.visibleJobs.map(j => j.name)).toEqual(['alices', 'mine', 'before-owners']);
+    model.setMineOnly(true);
+    expect(changes[changes.length - 1]).toBe(true);
+    expect(model.visibleJobs.map(j => j.name)).toEqual(['mine', 'before-owners']);
+    expect(model.jobs.map(j => j.name)).toEqual(['alices', 'mine', 'before-owners']);
+    // the filter holds across polls, with the jobs the server lists then
+    client.jobs.push(job('alices-2', { owner: owner('alice', 'alices-laptop') }));
+    client.jobs.push(job('mine-2', { owner: owner('root', 'another-host') }));
+    await model.refresh();
+    expect(model.visibleJobs.map(j => j.name).sort()).toEqual(['before-owners', 'mine', 'mine-2']);
+    model.setMineOnly(false);
+    expect(model.visibleJobs).toHaveLength(5);
+  });
+
+  it('names the owner of another user\'s job only, and stops it with force', async () => {
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(model.otherOwner('alices')).toEqual(owner('alice', 'alices-laptop'));
+    expect(model.otherOwner('mine')).toBeNull();
+    expect(model.otherOwner('before-owners')).toBeNull();
+    expect(model.otherOwner('no-such-job')).toBeNull();
+    client.take();
+    expect(await model.stop('alices')).toBe(false);
+    expect(model.actionError('alices')).toBe("job 'alices' belongs to alice");
+    expect(await model.stop('alices', true)).toBe(true);
+    expect(model.actionError('alices')).toBeNull();
+    expect(client.take().filter(c => c.startsWith('stop'))).toEqual(['stop alices', 'stop alices force']);
+  });
+
+  it('shows the server\'s refusal of another user\'s job as the action error', async () => {
+    client.stopJob = async () => {
+      throw new HpoApiError(403, "this server does not let anyone stop another user's job");
+    };
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(await model.stop('alices', true)).toBe(false);
+    expect(model.actionError('alices')).toBe("this server does not let anyone stop another user's job");
+    expect(model.isBusy('alices')).toBe(false);
   });
 });

@@ -7,7 +7,8 @@ import { formatParams, formatSeconds, formatValue } from './format';
 import { ProgressBar } from './ProgressBar';
 import { StatusBadge } from './StatusBadge';
 import { TrialTable } from './TrialTable';
-import { IJobSummary, ITrialRecord } from '../types';
+import { ownerLabel } from '../owners';
+import { IActor, IJobSummary, ITrialRecord } from '../types';
 
 /** What a user can do from the detail view. */
 export interface IDetailActions {
@@ -19,6 +20,12 @@ export interface IDetailActions {
 
 const STOPPABLE = new Set(['pending', 'running', 'stale']);
 const RESUMABLE = new Set(['stopped', 'failed', 'stale']);
+
+/** Who stopped or resumed a job, and when: `alice@host, 14:02:11 (through Jupyter)`. */
+function actorText(actor: IActor): string {
+  const when = actor.time !== null ? `, ${new Date(actor.time * 1000).toLocaleString()}` : '';
+  return `${ownerLabel(actor) || 'unknown'}${when}${actor.via === 'rest' ? ' (through Jupyter)' : ''}`;
+}
 
 /** One job: its figures, best-so-far chart, trial table and Stop / Resume / Open in notebook. */
 export function JobDetail(props: {
@@ -55,6 +62,20 @@ export function JobDetail(props: {
           <dl className="jp-hpo-facts">
             <dt>backend</dt>
             <dd>{job.backend ?? '–'}</dd>
+            <dt>owner</dt>
+            <dd data-testid="hpo-detail-owner">{ownerLabel(job.owner) || '–'}</dd>
+            {job.stopped_by && (
+              <>
+                <dt>stopped by</dt>
+                <dd data-testid="hpo-detail-stopped-by">{actorText(job.stopped_by)}</dd>
+              </>
+            )}
+            {job.resumed_by && (
+              <>
+                <dt>resumed by</dt>
+                <dd data-testid="hpo-detail-resumed-by">{actorText(job.resumed_by)}</dd>
+              </>
+            )}
             <dt>best</dt>
             <dd data-testid="hpo-detail-best">
               {job.best

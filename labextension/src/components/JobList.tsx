@@ -1,6 +1,7 @@
 import * as React from 'react';
 
 import { bestSoFar } from '../model';
+import { ownerLabel } from '../owners';
 import { IJobSummary, ITrialRecord } from '../types';
 import { formatSeconds, formatValue } from './format';
 import { ProgressBar } from './ProgressBar';
@@ -31,6 +32,13 @@ export function JobRow(props: {
         <div className="jp-hpo-job-meta">
           <span className="jp-hpo-backend" data-testid="hpo-job-backend">
             {job.backend ?? '–'}
+          </span>
+          <span
+            className="jp-hpo-owner"
+            data-testid="hpo-job-owner"
+            title={job.owner ? `launched by ${ownerLabel(job.owner)}` : 'launched before owners were recorded'}
+          >
+            {ownerLabel(job.owner) || '–'}
           </span>
           <span className="jp-hpo-best" data-testid="hpo-job-best">
             {`${job.metric ?? 'best'} ${arrow} ${formatValue(job.best?.value)}`}
