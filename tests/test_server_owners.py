@@ -102,6 +102,8 @@ async def test_jobs_carry_their_owner_and_mine_keeps_the_requesters(jp_fetch, ho
     assert (code, reason) == (400, "`mine` must be 1, 0, true or false, but got 'yes'.")
     code, reason = await fail(jp_fetch, "jobs", params={"mien": "1"})  # a misspelt option is not ignored
     assert (code, reason) == (400, "`GET jobs` takes only `mine`, but got 'mien'.")
+    code, reason = await fail(jp_fetch, "jobs", params={"17964": "1"})  # a number with a value is no cache-buster
+    assert (code, reason) == (400, "`GET jobs` takes only `mine`, but got '17964'.")
     # what the sidebar sends: JupyterLab's ServerConnection appends a cache-busting number to every GET
     assert sorted(j["name"] for j in (await get(jp_fetch, "jobs", **{"1796438641599": ""}, mine="1"))["jobs"]) == [
         "own-mine", "own-theirs"]

@@ -122,8 +122,9 @@ class JobsHandler(_Base):
     @web.authenticated
     async def get(self) -> None:
         # also allowed: Jupyter's token in the URL, and the cache-buster JupyterLab's ServerConnection appends to a
-        # GET (a bare number, ``jobs?1796438641599``)
-        unknown = sorted(k for k in self.request.query_arguments if k not in ("mine", "token") and not k.isdigit())
+        # request (a bare number with no value, ``jobs?1796438641599``)
+        unknown = sorted(k for k, v in self.request.query_arguments.items()
+                         if k not in ("mine", "token") and not (k.isdigit() and v == [b""]))
         if unknown:
             raise web.HTTPError(400, f"`GET jobs` takes only `mine`, but got {', '.join(map(repr, unknown))}.")
         raw = self.get_query_argument("mine", "0")
