@@ -217,11 +217,15 @@ ROOT = "/jupyter-hpo/api"
 
 def handlers() -> list[tuple[str, type[APIHandler]]]:
     """The route table (the server prepends its base URL); the last entry catches everything else."""
+    from jupyter_hpo.server._handoff import RefitHandler, RegisterHandler
+
     return [
         (f"{ROOT}/jobs", JobsHandler),
         (f"{ROOT}/jobs/{JOB_NAME}", JobHandler),
         (f"{ROOT}/jobs/{JOB_NAME}/trials", TrialsHandler),
         (f"{ROOT}/jobs/{JOB_NAME}/stop", StopHandler),
         (f"{ROOT}/jobs/{JOB_NAME}/resume", ResumeHandler),
+        (f"{ROOT}/jobs/{JOB_NAME}/refit", RefitHandler),
+        (f"{ROOT}/jobs/{JOB_NAME}/register", RegisterHandler),
         (f"{ROOT}(?P<rest>/.*)?", NotFoundHandler),
     ]

@@ -148,6 +148,38 @@ export interface IActionRequest {
   force?: boolean;
 }
 
+/** The body of `POST jobs/{name}/register` to the MLflow Model Registry. */
+export interface IMlflowRegisterRequest {
+  to: 'mlflow';
+  model_name: string;
+  /** an http(s) URL; default: the server's MLFLOW_TRACKING_URI (or the job's own tracking setting) */
+  tracking_uri?: string;
+  force?: boolean;
+}
+
+/** The body of `POST jobs/{name}/register` to the SageMaker Model Registry. */
+export interface ISageMakerRegisterRequest {
+  to: 'sagemaker';
+  /** the model package group, created if needed */
+  group: string;
+  /** default: the job's region */
+  region?: string;
+  force?: boolean;
+}
+
+/** The body of `POST jobs/{name}/register`. */
+export type RegisterRequest = IMlflowRegisterRequest | ISageMakerRegisterRequest;
+
+/** `POST jobs/{name}/register`: what was registered (`Registered`). */
+export interface IRegisteredReply {
+  registry: 'mlflow' | 'sagemaker';
+  job: string;
+  /** MLflow `models:/NAME/VERSION`, or the SageMaker model package's ARN */
+  uri: string;
+  notes: string[];
+  details: Record<string, any>;
+}
+
 /** `GET jobs/{name}`: the summary and the job's spec (`TuningSpec.to_dict()`). */
 export interface IJobReply {
   job: IJobSummary;
