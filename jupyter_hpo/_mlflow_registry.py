@@ -31,21 +31,17 @@ __all__ = ["register"]
 
 
 def _source(job: Any) -> tuple[Any, int, str]:
-    """(the job holding the model's trial, its number, "refit" or "best"); the refit's when it has a model."""
+    """(the job holding the model's trial, its number, "refit" or "best"): the refit's when the job was refit
+    (:func:`jupyter_hpo.artifacts.load_model` refuses a refit without a model, never taking the best instead)."""
     from jupyter_hpo.api import Job
     from jupyter_hpo.exceptions import JobNotFoundError
     from jupyter_hpo.records import REFIT
 
-    refit = None
     if isinstance(job.attrs.get(REFIT), str):
         try:
-            refit = Job(job.attrs[REFIT], job.store)
+            return Job(job.attrs[REFIT], job.store), 0, "refit"
         except JobNotFoundError:
-            refit = None
-    if refit is not None:
-        rec = next((r for r in refit.trial_records() if r["number"] == 0), None)
-        if rec is not None and rec["state"] == "complete" and rec.get("artifact"):
-            return refit, 0, "refit"
+            pass
     best = job.best
     if best is None:
         raise MlflowError(f"job {job.name!r} has no complete trial, so it has no model to register.")
@@ -102,10 +98,20 @@ def register(job: Any, name: str, *, tracking_uri: str | None = None) -> str:
     if why is not None:
         raise MlflowError(f"cannot register job {job.name!r}'s model: {why}.")
     from jupyter_hpo.artifacts import load_model
-    from mlflow.tracking import MlflowClient
 
     what = f"the refit job {holder.name!r}" if kind == "refit" else f"trial {number} of job {job.name!r}"
-    model = load_model(holder, number)  # ArtifactNotFoundError (an HpoError) says why there is none
+    model = load_model(job)  # the refit's, else the best trial's; ArtifactNotFoundError (an HpoError) says why not
+    with tempfile.TemporaryDirectory() as tmp:
+        flavor = _save(model, Path(tmp) / "model", what)  # a model MLflow could not load is refused before any write
+        return _register(job, holder, number, kind, what, name, uri, experiment, run_name, Path(tmp) / "model",
+                         flavor)
+
+
+def _register(job: Any, holder: Any, number: int, kind: str, what: str, name: str, uri: str, experiment: str,
+              run_name: str, folder: Path, flavor: str) -> str:
+    """The MLflow side of :func:`register`: the registered model, the trial's run, the model, the version."""
+    from mlflow.tracking import MlflowClient
+
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     try:  # first, so that a name MLflow refuses leaves nothing behind
         client.create_registered_model(name, description=f"jupyter-hpo job {job.name}")
@@ -121,19 +127,16 @@ def register(job: Any, name: str, *, tracking_uri: str | None = None) -> str:
         sink._load_children()
         trial = next(t for t in holder.store.trials(holder.name) if t.number == number)
         run_id = sink.logged.get(number) or sink.log_trial(trial)
-        with tempfile.TemporaryDirectory() as tmp:
-            flavor = _save(model, Path(tmp) / "model", what)
-            client.log_artifacts(run_id, str(Path(tmp) / "model"), artifact_path="model")
-        rec = next(r for r in holder.trial_records() if r["number"] == number)
+        client.log_artifacts(run_id, str(folder), artifact_path="model")
         tags = {"jupyter_hpo.job": job.name, "jupyter_hpo.source": kind, "jupyter_hpo.trial": str(number),
-                "jupyter_hpo.flavor": flavor, "metric": sink.metric, "value": repr(rec["value"]),
+                "jupyter_hpo.flavor": flavor, "metric": sink.metric, "value": repr(trial.value),
                 **({"jupyter_hpo.refit_job": holder.name} if kind == "refit" else {}),
                 **({"fold_scores": _text(trial.user_attrs["fold_scores"])} if trial.user_attrs.get("fold_scores")
                    else {}),
                 **provenance_tags(job.attrs)}
         version = client.create_model_version(
             name, source=f"{client.get_run(run_id).info.artifact_uri}/model", run_id=run_id, tags=tags,
-            description=f"{what}: {sink.metric}={rec['value']!r}")
+            description=f"{what}: {sink.metric}={trial.value!r}")
     except MlflowError:
         raise
     except Exception as e:

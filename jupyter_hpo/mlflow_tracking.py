@@ -416,10 +416,22 @@ class RunnerTracking:
         self._missed = 0  # trials logged while the server could not be reached before
 
     def start(self, runner: Any) -> None:
-        """Start the thread (a job without MLflow tracking: nothing)."""
+        """Import MLflow, then start the thread (a job without MLflow tracking: nothing).
+
+        Called once the backend has started its workers, before the first trial: the import (1-2 s of pure
+        Python) runs while the workers start up, rather than in the thread, where it would hold the GIL
+        against the trial loop.
+        """
         if self.settings is None:
             return
         self.runner = runner
+        try:
+            require_mlflow()
+            from mlflow.tracking import MlflowClient  # noqa: F401 - imported here, not in the thread
+        except MlflowError as e:
+            self._note(f"MLflow: nothing is logged by this runner: {e}; `jupyter hpo export {runner.name} --mlflow` "
+                       "logs the job later")
+            return
         self._thread = threading.Thread(target=self._run, name="jupyter-hpo-mlflow", daemon=True)
         self._thread.start()
 
@@ -454,12 +466,6 @@ class RunnerTracking:
         self.runner.writer.put(self.runner.store.set_job_attrs, self.runner.name, **{ATTR: record})
 
     def _run(self) -> None:
-        try:
-            require_mlflow()
-        except MlflowError as e:
-            self._note(f"MLflow: nothing is logged by this runner: {e}; `jupyter hpo export "
-                       f"{self.runner.name} --mlflow` logs the job later")
-            return
         while True:
             closing = self._closing
             ok = self._attempt()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -206,6 +207,7 @@ def test_a_job_is_logged_live_as_a_parent_run_with_a_child_run_per_trial(mlflow_
     assert parent.data.metrics["best_auc"] == pytest.approx(job.best["value"])
     assert parent.data.metrics["trials_complete"] == 4
     assert parent.data.params["metric"] == "auc" and parent.data.params["budget.max_trials"] == "4"
+    assert parent.data.tags["jupyter_hpo.provenance.spec_sha256"] == job.provenance["spec_sha256"]
     children = child_runs(client, parent)
     records = {r["number"]: r for r in job.trial_records()}
     assert sorted(children) == sorted(records) == [0, 1, 2, 3]
@@ -225,8 +227,8 @@ def test_a_job_is_logged_live_as_a_parent_run_with_a_child_run_per_trial(mlflow_
             (i, round(rec["params"]["x"] + 0.1 * i, 9)) for i in range(3)]
         steps = client.get_metric_history(run.info.run_id, "intermediate")
         assert sorted(m.step for m in steps) == [0, 1, 2]
-        if job.attrs.get("provenance"):
-            assert any(k.startswith("jupyter_hpo.provenance.") for k in tags)
+        assert tags["jupyter_hpo.provenance.spec_sha256"] == job.provenance["spec_sha256"]  # what produced it
+        assert json.loads(tags["jupyter_hpo.provenance.python"]) == job.provenance["python"]  # nested: JSON
     assert {r["warm"] for r in records.values()} == {True, False}  # both kinds were logged above
     assert f"MLflow: run {parent.info.run_id} in experiment 'jupyter-hpo' at {mlflow_server}" in show(job)
 
@@ -311,15 +313,18 @@ def test_export_logs_a_job_launched_without_mlflow_and_adds_only_what_is_missing
 # -- MLflow not installed --------------------------------------------------------------------------------
 def test_without_the_extra_each_entry_point_says_what_to_install_and_stores_nothing(home, monkeypatch, capsys):
     from jupyter_hpo import cli
+    from jupyter_hpo.mlflow_tracking import register_model
 
-    job = api.launch(objective=cv_objective, space=X, max_trials=1, seed=0, name="plain")
-    assert job.wait(timeout=120) == JobStatus.COMPLETED
     monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` fails as if it were not installed
+    job = api.launch(objective=cv_objective, space=X, max_trials=1, seed=0, name="plain")  # MLflow is optional
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
     with pytest.raises(MlflowError, match=r"MLflow is not installed .*: pip install 'jupyter-hpo\[mlflow\]'"):
         api.launch(objective=cv_objective, space=X, max_trials=1, name="tracked", tracking={"mlflow": {}})
     assert api.list_jobs() and [j["name"] for j in api.list_jobs()] == ["plain"]
     with pytest.raises(MlflowError, match=r"pip install 'jupyter-hpo\[mlflow\]'"):
         export_job(job)
+    with pytest.raises(MlflowError, match=r"pip install 'jupyter-hpo\[mlflow\]'"):
+        register_model(job, "plain-model")
     spec = Path(home) / "spec.yaml"
     spec.write_text("name: cli-tracked\ntrial: {script: train.py}\nspace: {x: {type: float, low: 0, high: 1}}\n")
     (Path(home) / "train.py").write_text("print('objective=1')\n")
@@ -341,7 +346,8 @@ def xgb_objective(p):
     rng = np.random.default_rng(0)
     X_ = rng.normal(size=(300, 4))
     y = (X_[:, 0] + rng.normal(scale=0.7, size=300) > 0).astype(int)
-    model = xgb.XGBClassifier(n_estimators=8, max_depth=p["max_depth"], n_jobs=1, random_state=0).fit(X_, y)
+    rounds = 16 if trial.is_refit() else 8  # a refit trains longer: its model differs from the trial's
+    model = xgb.XGBClassifier(n_estimators=rounds, max_depth=p["max_depth"], n_jobs=1, random_state=0).fit(X_, y)
     trial.save_model(model)
     return float(roc_auc_score(y, model.predict_proba(X_)[:, 1]))
 
@@ -362,6 +368,7 @@ def test_register_puts_the_best_model_in_the_registry_loadable_with_pyfunc_and_x
     import numpy as np
 
     from jupyter_hpo import cli
+    from jupyter_hpo.mlflow_tracking import register_model
 
     client = mlflow_env
     job = api.launch(objective=xgb_objective, space={"max_depth": [1, 3]}, strategy="grid", max_trials=2,
@@ -385,6 +392,16 @@ def test_register_puts_the_best_model_in_the_registry_loadable_with_pyfunc_and_x
     # the CLI's export of the same job finds the same runs: nothing is logged twice
     assert cli.main(["export", "to-register", "--mlflow"]) == 0
     assert len(child_runs(client, parent_run(client, "to-register"))) == 2
+    # once the job is refit, its refit's model is the one registered
+    refit = job.refit(wait=True)
+    assert register_model(job, "credit-model") == "models:/credit-model/2"
+    version = client.get_model_version("credit-model", "2")
+    assert version.tags["jupyter_hpo.source"] == "refit" and version.tags["jupyter_hpo.refit_job"] == refit.name
+    refit_model = job.best_model()
+    assert not np.allclose(refit_model.predict_proba(X_), original.predict_proba(X_))  # 16 rounds, not 8
+    assert np.allclose(mlflow.xgboost.load_model("models:/credit-model/2").predict_proba(X_),
+                       refit_model.predict_proba(X_))
+    assert client.get_run(version.run_id).data.tags["jupyter_hpo.job"] == refit.name
 
 
 def test_register_refuses_a_job_without_a_complete_trial_and_a_name_mlflow_refuses(mlflow_env):
@@ -406,3 +423,39 @@ def test_register_refuses_a_job_without_a_complete_trial_and_a_name_mlflow_refus
     runs = client.search_runs([exp.experiment_id], filter_string="tags.`jupyter_hpo.job` = 'bad-name'") if exp else []
     assert runs == []  # nothing was logged for the refused registration
     assert register_model(job, "good-name") == "models:/good-name/1"  # the job itself is fine
+    folds = api.launch(objective=saves_fold_models, space=X, max_trials=1, seed=0, name="fold-models")
+    assert folds.wait(timeout=180) == JobStatus.COMPLETED
+    with pytest.raises(MlflowError, match=r"trial 0 of job 'fold-models' saved 2 models \(a list\), not one: refit "
+                                          r"the job \(`jupyter hpo refit JOB`"):
+        register_model(folds, "fold-models")
+    assert registered(client, "fold-models") == []
+
+
+def saves_fold_models(p):
+    """Saves one model per fold (a list), as the credit example's trials do."""
+    from sklearn.dummy import DummyClassifier
+
+    from jupyter_hpo import trial
+
+    trial.save_model([DummyClassifier().fit([[0], [1]], [0, 1]) for _ in range(2)])
+    return p["x"]
+
+
+# -- %hpo launch --mlflow ----------------------------------------------------------------------------------
+def test_the_magic_launches_with_mlflow_tracking(mlflow_env, mlflow_server):
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    from jupyter_hpo.magics import HpoMagics
+
+    ip = InteractiveShell.instance()
+    ip.register_magics(HpoMagics(ip))
+    ip.push({"cv_objective": cv_objective, "sp": X})
+    try:
+        with capture_output():
+            job = ip.run_line_magic("hpo", "launch cv_objective --space sp --max-trials 2 --name magic --mlflow")
+        assert job.spec["tracking"]["mlflow"]["tracking_uri"] == mlflow_server
+        assert job.wait(timeout=180) == JobStatus.COMPLETED
+        assert sorted(child_runs(mlflow_env, parent_run(mlflow_env, "magic"))) == [0, 1]
+    finally:
+        ip.reset(new_session=False)

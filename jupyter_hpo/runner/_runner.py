@@ -250,7 +250,6 @@ class Runner:
             runner={"pid": os.getpid(), "host": socket.gethostname(), "started": started},
         )
         self.writer.start()
-        self.tracking.start(self)
         backend = None
         try:
             self.store.restore_objective(self.name)  # launched from another machine: its objective is in the store
@@ -263,6 +262,7 @@ class Runner:
                                if t.state.is_finished() and not t.user_attrs.get("interrupted")
                                and t.user_attrs.get("worker")})
             backend.start()
+            self.tracking.start(self)  # MLflow's thread, when the spec asks for it
             self._loop(backend, started)
         except Exception as e:  # noqa: BLE001 - whatever happens, the job must not stay "running"
             log.exception("runner failed")
