@@ -143,6 +143,75 @@ def trials_after(storage: BaseStorage, study_id: int, after: int) -> list[Frozen
     return [t for t in trials if t.number > after]
 
 
+#: The trial user attributes a job's summary needs (``records.JobSummary``): read by :func:`summary_rows`.
+SUMMARY_ATTRS = ("warm", "startup_s", "interrupted", "cost_usd")
+
+
+def summary_rows(engine: Any, study_ids: list[int]) -> dict[int, list[dict[str, Any]]] | None:
+    """What a job summary needs of each trial of ``study_ids``, in three plain queries: number, state, value and
+    :data:`SUMMARY_ATTRS`, as ``{study_id: [row, ...]}`` ordered by number (each row keeps its ``trial_id``).
+
+    Optuna builds a whole trial (parameters, attributes, intermediate values) as ORM objects: ~4 s for the
+    10,000 trials of one job, which made a server's first ``GET jobs`` wait for every trial of every job.
+    These rows take tens of milliseconds. They read Optuna's tables through its models (Optuna's private
+    module, as :func:`trials_after_from_cache` uses its cache): None when they are not there, and the caller
+    reads the trials as before. ``tests/test_store.py`` checks the summaries made from them against those
+    made from whole trials.
+    """
+    import json
+
+    import sqlalchemy as sa
+
+    try:
+        from optuna.storages._rdb import models as m
+    except ImportError:
+        return None
+    if not study_ids:
+        return {}
+    trials = m.TrialModel
+    rows: dict[int, dict[str, Any]] = {}
+    with engine.connect() as con:
+        found = con.execute(sa.select(trials.trial_id, trials.study_id, trials.number, trials.state)
+                            .where(trials.study_id.in_(study_ids)))
+        for trial_id, study_id, number, state in found:
+            rows[trial_id] = {"trial_id": trial_id, "study_id": study_id, "number": number,
+                              "state": state.name.lower(), "value": None, **dict.fromkeys(SUMMARY_ATTRS)}
+        v = m.TrialValueModel
+        for trial_id, value, kind in con.execute(
+                sa.select(v.trial_id, v.value, v.value_type).join(trials, v.trial_id == trials.trial_id)
+                .where(trials.study_id.in_(study_ids), v.objective == 0)):
+            if trial_id in rows:
+                rows[trial_id]["value"] = v.stored_repr_to_value(value, kind)
+        a = m.TrialUserAttributeModel
+        for trial_id, key, value_json in con.execute(
+                sa.select(a.trial_id, a.key, a.value_json).join(trials, a.trial_id == trials.trial_id)
+                .where(trials.study_id.in_(study_ids), a.key.in_(SUMMARY_ATTRS))):
+            if trial_id in rows:
+                rows[trial_id][key] = json.loads(value_json)
+    by_study: dict[int, list[dict[str, Any]]] = {study_id: [] for study_id in study_ids}
+    for row in sorted(rows.values(), key=lambda r: r["number"]):
+        by_study[row.pop("study_id")].append(row)
+    return by_study
+
+
+def trial_params(engine: Any, trial_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The parameters of ``trial_ids`` as Optuna gives them (``FrozenTrial.params``), in one query."""
+    import sqlalchemy as sa
+    from optuna.distributions import json_to_distribution
+    from optuna.storages._rdb import models as m
+
+    p = m.TrialParamModel
+    out: dict[int, dict[str, Any]] = {trial_id: {} for trial_id in trial_ids}
+    if not trial_ids:
+        return out
+    with engine.connect() as con:
+        for trial_id, name, value, dist in con.execute(
+                sa.select(p.trial_id, p.param_name, p.param_value, p.distribution_json)
+                .where(p.trial_id.in_(trial_ids))):
+            out[trial_id][name] = json_to_distribution(dist).to_external_repr(value)
+    return out
+
+
 def may_write(path: Path) -> bool:
     return os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
 

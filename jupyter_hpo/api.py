@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.exceptions import JobStateError, JobTimeoutError, SpecError, StoreError, StoreReadOnlyError
-from jupyter_hpo.feed import TrialFeed
+from jupyter_hpo.feed import TrialFeed, ended_summaries
 from jupyter_hpo.owners import stamp
 from jupyter_hpo.records import (  # noqa: F401 - _cloud_record, _job_cost: moved there, importable from here
     NONFINITE,
@@ -281,7 +281,10 @@ def attach(name: str, store: Store | str | None = None) -> Job:
 def list_jobs(store: Store | str | None = None) -> list[dict[str, Any]]:
     """A summary of every job (see :meth:`Job.summary`), newest first."""
     st = store if isinstance(store, Store) else open_store(store)
-    jobs = [Job(name, st).summary(attrs) for name, attrs in st.all_job_attrs().items()]
+    every = st.all_job_attrs()
+    # ended jobs not yet followed here are summarized from a few figures per trial, not every trial read whole
+    ended = ended_summaries(st, {name: attrs for name, attrs in every.items() if (st.url, name) not in _feeds})
+    jobs = [ended.get(name) or Job(name, st).summary(attrs) for name, attrs in every.items()]
     return sorted(jobs, key=lambda j: j["created"] or 0, reverse=True)
 
 

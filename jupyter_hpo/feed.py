@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from jupyter_hpo.records import summarize
+from jupyter_hpo.records import improvements, summarize
 from jupyter_hpo.store import JobStatus, Store
 
 if TYPE_CHECKING:
     from jupyter_hpo.api import Job
 
-__all__ = ["TrialFeed"]
+__all__ = ["TrialFeed", "ended_summaries"]
 
 
 class TrialFeed:
@@ -63,3 +63,57 @@ class TrialFeed:
 
     def sorted_records(self) -> list[dict[str, Any]]:
         return [self.records[n] for n in sorted(self.records)]
+
+
+#: ``(store URL, job) -> (attrs, summary)`` of ended jobs summarized by :func:`ended_summaries` in this process
+_ENDED: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+_ENDED_STATES = (JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED)
+
+
+def ended_summaries(store: Store, attrs_by_name: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The summaries of the jobs in ``attrs_by_name`` that have ended, without reading their trials whole.
+
+    An ended job's trials no longer change (a resume changes its status first), so its summary needs only a
+    few figures per trial (:meth:`Store.summary_rows`, read for all such jobs at once) and the best trial's
+    parameters; it is kept until the job's attributes change. What a server's first ``GET jobs`` needs:
+    building every trial of every job took seconds. Active jobs are left out: a :class:`TrialFeed` follows them.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    todo: dict[str, dict[str, Any]] = {}
+    for name, attrs in attrs_by_name.items():
+        if Store.status_of(attrs) not in _ENDED_STATES:
+            continue
+        kept = _ENDED.get((store.url, name))
+        if kept is not None and kept[0] == attrs:
+            out[name] = kept[1]
+        else:
+            todo[name] = attrs
+    rows_by_name = store.summary_rows(list(todo)) if todo else {}
+    if rows_by_name is None:  # Optuna's tables could not be read so: the callers read whole trials
+        return out
+    best: dict[str, dict[str, Any]] = {}
+    for name, rows in rows_by_name.items():
+        direction = ((todo[name].get("spec") or {}).get("objective") or {}).get("direction", "maximize")
+        better = improvements(rows, "maximize" if direction == "maximize" else "minimize")
+        for row in rows:
+            row["params"] = None
+        if better:
+            best[name] = better[-1]  # type: ignore[assignment] - one of ``rows``
+    params = store.trial_params([row["trial_id"] for row in best.values()])  # the best trials' only
+    for name, rows in rows_by_name.items():
+        attrs = todo[name]
+        if name in best:
+            best[name]["params"] = _in_space(attrs, params[best[name]["trial_id"]])
+        out[name] = summarize(name, attrs, rows)
+        _ENDED[(store.url, name)] = (attrs, out[name])
+    return out
+
+
+def _in_space(attrs: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Optuna's parameters under the job's space's own names and values, as in a trial record."""
+    from jupyter_hpo.space import SearchSpace
+
+    try:
+        return SearchSpace.from_dict(attrs["spec"]["space"]).from_optuna(params)
+    except (KeyError, TypeError):  # as a record does when the space does not fit
+        return params

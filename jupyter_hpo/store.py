@@ -67,6 +67,8 @@ from jupyter_hpo._store_db import (
     server_engine_kwargs,
     sqlite_pragmas,
     sqlstate,
+    summary_rows,
+    trial_params,
     trials_after,
 )
 from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, SpecError, StoreError, StoreReadOnlyError
@@ -382,8 +384,9 @@ class Store:
 
     def all_job_attrs(self) -> dict[str, dict[str, Any]]:
         """Attributes of every job, in creation order, in one query."""
-        return {s.study_name: dict(s.user_attrs) for s in self._call("listing jobs",
-                                                                     lambda _: self._storage.get_all_studies())}
+        studies = self._call("listing jobs", lambda _: self._storage.get_all_studies())
+        self._ids.update((s.study_name, s._study_id) for s in studies)  # ids never change: no query for them later
+        return {s.study_name: dict(s.user_attrs) for s in studies}
 
     def set_job_attrs(self, name: str, **attrs: Any) -> None:
         study_id = self.study_id(name)
@@ -526,6 +529,32 @@ class Store:
             except KeyError:  # a job still being created (its spec is written just after it): no trial yet
                 return []
         return [trial_record(t, space) for t in self.trials(name, after)]
+
+    def summary_rows(self, names: list[str]) -> dict[str, list[dict[str, Any]]] | None:
+        """For each job of ``names``, what its summary needs of each trial (``number``, ``state``, ``value``,
+        ``warm``, ``startup_s``, ``interrupted``, ``cost_usd``, ``trial_id``), as a trial record has them, read
+        in three queries for all the jobs together; None when Optuna's tables cannot be read that way."""
+        import math
+
+        ids = {name: self.study_id(name) for name in names}
+        by_study = self._call("reading trial figures", lambda _: summary_rows(self.engine, list(ids.values())))
+        if by_study is None:
+            return None
+        finite = {"value", "startup_s", "cost_usd"}  # as in a record: a NaN or infinite number is null
+        out = {}
+        for name, study_id in ids.items():
+            rows = by_study[study_id]
+            for row in rows:
+                row["interrupted"] = bool(row["interrupted"])
+                for key in finite:
+                    if isinstance(row[key], float) and not math.isfinite(row[key]):
+                        row[key] = None
+            out[name] = rows
+        return out
+
+    def trial_params(self, trial_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """The parameters of these trials (of any jobs) as Optuna has them (``FrozenTrial.params``), in one query."""
+        return self._call("reading trial parameters", lambda _: trial_params(self.engine, trial_ids))
 
     def _space(self, name: str) -> SearchSpace:
         """The job's search space (read once: a job's space never changes)."""

@@ -28,7 +28,8 @@ from pathlib import Path
 import pytest
 
 #: test modules whose every store-using test runs on both stores
-BOTH_STORES = {"test_store.py", "test_store_records.py", "test_runner.py", "test_server.py"}
+BOTH_STORES = {"test_store.py", "test_store_records.py", "test_runner.py", "test_server.py",
+               "test_store_summaries.py"}
 #: tests about SQLite itself (its file, its pragmas, its default place): they run on SQLite only
 SQLITE_ONLY = {
     "test_the_default_store_is_sqlite_in_wal_mode_under_home",  # the SQLite file and its WAL journal

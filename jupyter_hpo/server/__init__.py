@@ -25,11 +25,28 @@ class HpoExtension(ExtensionApp):
     ).tag(config=True)
 
     def initialize_settings(self) -> None:
+        import threading
+
         from jupyter_hpo import api
 
         url = self.store_url or None
         self.settings["jupyter_hpo_store"] = lambda: api.open_store(url)
         self.settings["jupyter_hpo_allow_others"] = self.allow_acting_on_others_jobs
+        threading.Thread(target=self._warm_up, args=(url,), name="jupyter-hpo-warm-up", daemon=True).start()
+
+    def _warm_up(self, url: str | None) -> None:
+        """Open the store and summarize its jobs once, off the server's start, so the sidebar's first ``GET jobs``
+        does not wait for it (Optuna's schema check and imports take about a second, a first summary of every
+        job a few tenths); a request that comes first waits for the store as it would have anyway."""
+        from jupyter_hpo import api
+        from jupyter_hpo.server._handlers import _OPEN_STORE
+
+        try:
+            with _OPEN_STORE:
+                store = api.open_store(url)
+            api.list_jobs(store)
+        except Exception as e:  # noqa: BLE001 - a request will meet the same error and say it
+            self.log.warning("jupyter-hpo: the store could not be read at start: %s", e)
 
     def initialize_handlers(self) -> None:
         from jupyter_hpo.server._handlers import handlers

@@ -1,0 +1,100 @@
+"""``jupyter hpo list`` / ``GET jobs`` summarize an ended job from a few figures per trial, not every trial read
+whole (what made a server's first ``GET jobs`` take seconds): the summaries are the same as those made from
+whole trials, for every kind of trial. Runs on SQLite and on PostgreSQL (``tests/postgres.py``)."""
+
+from __future__ import annotations
+
+import datetime
+import math
+
+import pytest
+
+from jupyter_hpo import api, feed
+from jupyter_hpo.store import Store
+
+SPACE = {"lr": {"type": "float", "low": 1e-4, "high": 0.5, "scaling": "reverse_log"},
+         "depth": {"type": "int", "low": 1, "high": 9}, "kind": {"type": "categorical", "choices": ["a", "b"]}}
+
+
+def add_job(store: Store, name: str, direction: str, trials: list[dict], status: str = "completed") -> None:
+    from optuna.trial import FrozenTrial, TrialState
+
+    from jupyter_hpo.space import SearchSpace
+
+    space = SearchSpace.from_dict(SPACE)
+    spec = {"backend": {"name": "local"}, "objective": {"metric": "m", "direction": direction},
+            "budget": {"max_trials": 10}, "space": SPACE}
+    store.create_job(name, spec, direction)
+    now = datetime.datetime.now()
+    for i, t in enumerate(trials):
+        params = space.to_optuna_params({"lr": 0.01 * (i + 1), "depth": i % 9 + 1, "kind": "ab"[i % 2]})
+        state = TrialState[t.get("state", "COMPLETE")]
+        store.create_trial(name, FrozenTrial(
+            number=-1, state=state, value=t.get("value") if state == TrialState.COMPLETE else None,
+            datetime_start=now, datetime_complete=now if state.is_finished() else None, params=params,
+            distributions=space.to_optuna(), user_attrs=t.get("attrs", {}), system_attrs={}, intermediate_values={},
+            trial_id=-1))
+    store.set_job_attrs(name, status=status, ended=1.0 if status != "running" else None)
+
+
+TRIALS = [
+    {"value": 0.5, "attrs": {"warm": False, "startup_s": 2.0, "cost_usd": 0.25}},
+    {"value": 0.9, "attrs": {"warm": True, "startup_s": 0.01, "cost_usd": 0.5}},
+    {"value": 0.9, "attrs": {"warm": True, "startup_s": float("inf")}},  # a tie: the first stays best
+    {"state": "PRUNED", "attrs": {"warm": True, "startup_s": 0.02}},
+    {"state": "FAIL", "attrs": {"error": "boom", "warm": True}},
+    {"state": "FAIL", "attrs": {"interrupted": True, "error": "interrupted"}},
+    {"value": float("-inf"), "attrs": {"warm": True, "startup_s": 0.03}},
+    {"value": 0.1},
+]
+
+
+def _feed_summary(store: Store, name: str) -> dict:
+    f = feed.TrialFeed(api.Job(name, store))
+    f.poll()
+    return f.summary()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    api._feeds.clear()
+    feed._ENDED.clear()
+    yield
+    api._feeds.clear()
+    feed._ENDED.clear()
+
+
+def test_ended_jobs_are_summarized_as_from_whole_trials(store):
+    add_job(store, "max-job", "maximize", TRIALS)
+    add_job(store, "min-job", "minimize", TRIALS, status="stopped")
+    add_job(store, "failed-job", "maximize", [{"state": "FAIL", "attrs": {"error": "x"}}], status="failed")
+    add_job(store, "empty-job", "maximize", [])
+    add_job(store, "live-job", "maximize", TRIALS[:2], status="running")
+
+    listed = {j["name"]: j for j in api.list_jobs(store)}
+    assert sorted(listed) == ["empty-job", "failed-job", "live-job", "max-job", "min-job"]
+    for name in listed:
+        assert listed[name] == _feed_summary(store, name), name
+    top = listed["max-job"]
+    assert (top["best"]["number"], top["best"]["value"]) == (1, 0.9)
+    assert top["best"]["params"] == {"lr": pytest.approx(0.02), "depth": 2, "kind": "b"}, "in the space's own terms"
+    assert (top["complete"], top["pruned"], top["failed"], top["interrupted"]) == (5, 1, 1, 1)
+    assert (top["warm_starts"], top["cold_starts"], top["cost_usd"]) == (3, 1, 0.75)  # those with a start-up time
+    assert math.isclose(top["warm_startup_s"], 0.02)  # the infinite start-up counts as missing, as in a record
+    assert (listed["min-job"]["best"]["number"], listed["min-job"]["best"]["value"]) == (7, 0.1), "-inf is null"
+
+
+def test_an_ended_job_is_listed_without_reading_its_trials_whole(store, monkeypatch):
+    add_job(store, "ended", "maximize", TRIALS)
+    expected = _feed_summary(store, "ended")
+    api._feeds.clear()
+
+    def whole_trials(*args, **kwargs):
+        raise AssertionError("an ended job's trials were read whole")
+
+    fresh = Store(store.url, home=store.home)
+    monkeypatch.setattr(fresh.storage, "get_all_trials", whole_trials)
+    assert api.list_jobs(fresh) == [expected]
+    fresh.set_job_attrs("ended", status="running")  # resumed: followed live again, every trial read
+    monkeypatch.undo()
+    assert api.list_jobs(fresh)[0]["status"] == "running"
