@@ -70,7 +70,8 @@ def drop_connections(server: PostgresServer, application: str) -> int:
     return sum(bool(ok) for ok, in rows)
 
 
-def test_a_job_goes_on_through_a_postgres_restart_and_an_outage_of_seconds(postgres_server, postgres_url, team_home):
+def test_a_job_goes_on_through_a_postgres_restart_and_an_outage_of_seconds(postgres_server, postgres_url, team_home,
+                                                                          capsys):
     job = launch(postgres_url, team_home, "through-restarts", max_trials=60)
     wait_for(lambda: complete(job) >= 5, timeout=90)
     postgres_server.pg_ctl("-m", "fast", "-w", "restart")  # every session ends; the server is back in < 1 s
@@ -78,6 +79,9 @@ def test_a_job_goes_on_through_a_postgres_restart_and_an_outage_of_seconds(postg
     postgres_server.stop()
     try:  # down until the runner has met it: its next store call fails, and is retried
         wait_for(lambda: "the store could not be reached" in runner_log(team_home, job.name), timeout=30)
+        assert cli.main(["--store", postgres_url, "list"]) == 2  # a client does not wait: one line
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: cannot open the store at {postgres_url}: ") and err.count("\n") == 1, err
     finally:
         postgres_server.start()
 

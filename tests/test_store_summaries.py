@@ -98,3 +98,17 @@ def test_an_ended_job_is_listed_without_reading_its_trials_whole(store, monkeypa
     fresh.set_job_attrs("ended", status="running")  # resumed: followed live again, every trial read
     monkeypatch.undo()
     assert api.list_jobs(fresh)[0]["status"] == "running"
+
+
+@pytest.fixture
+def jp_server_config(home):
+    return {"ServerApp": {"jpserver_extensions": {"jupyter_hpo": True}}}
+
+
+def test_a_jupyter_server_summarizes_the_ended_jobs_as_it_starts(store, request):
+    from tests.conftest import wait_for
+
+    add_job(store, "ended-before", "maximize", TRIALS)
+    request.getfixturevalue("jp_serverapp")  # the server starts with the extension; no request is made
+    wait_for(lambda: (store.url, "ended-before") in feed._ENDED, timeout=60)
+    assert feed._ENDED[(store.url, "ended-before")][1] == _feed_summary(store, "ended-before")
