@@ -23,7 +23,7 @@ from tests.conftest import REPO
 
 BENCHMARKS = REPO / "benchmarks"
 SCRIPTS = sorted(p for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_"))
-KNOWN = {"overhead.py", "rest_api.py", "soak.py", "live_updates.py"}
+KNOWN = {"overhead.py", "rest_api.py", "soak.py", "live_updates.py", "mlflow_overhead.py"}
 RUN_TIMEOUT_S = 270  # a hang guard below pytest's 300 s, not a performance check
 
 
@@ -47,10 +47,10 @@ def declared_tuple(script: Path, name: str) -> tuple[str, ...]:
     raise AssertionError(f"{script.name} declares no module-level {name} (see tests/test_benchmarks.py)")
 
 
-def run_quick(script: Path, tmp_path: Path, out: Path) -> subprocess.CompletedProcess[str]:
+def run_quick(script: Path, tmp_path: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_HPO_HOME", "JUPYTER_HPO_STORE_URL")}
     env["JUPYTER_HPO_HOME"] = str(tmp_path / "hpo-home")
-    return subprocess.run([sys.executable, str(script), "--quick", "--out", str(out)], cwd=tmp_path, env=env,
+    return subprocess.run([sys.executable, str(script), "--quick", "--out", str(out), *extra], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
 
 
@@ -81,3 +81,20 @@ def test_quick_mode_runs_prints_its_report_and_writes_its_json(script: Path, tmp
     assert result["quick"] is True
     # --out was honoured: the recorded full-run result is left alone
     assert (recorded.read_bytes() if recorded.exists() else None) == recorded_before, f"{recorded} was overwritten"
+
+
+def test_rest_api_measures_postgresql_beside_sqlite_in_one_run(tmp_path: Path):
+    out = tmp_path / "rest_api.json"
+    proc = run_quick(BENCHMARKS / "rest_api.py", tmp_path, out, "--store", "postgresql")
+
+    tail = f"\n--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, f"rest_api.py --quick --store postgresql exited {proc.returncode}{tail}"
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert list(result["stores"]) == ["sqlite", "postgresql"], tail
+    for kind, figures in result["stores"].items():
+        assert set(figures["routes"]) == set(result["routes"]), kind
+        assert figures["runner"]["status"] == "completed" and figures["runner"]["trials"] == 10, (kind, figures)
+        assert f"{kind:<11} first GET jobs after start" in proc.stdout, tail
+    ratios = result["ratios"]["postgresql_over_sqlite"]
+    assert set(ratios) == {"first GET jobs", "GET jobs p95", "GET jobs/big/trials p95", "runner overhead median"}
+    assert "postgresql / sqlite: first GET jobs" in proc.stdout, tail
