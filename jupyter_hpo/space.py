@@ -97,6 +97,44 @@ def _check_range(name: str, low: float, high: float, scaling: str) -> None:
         )
 
 
+def _check_when(name: str, when: Any) -> tuple[tuple[str, tuple[Any, ...]], ...] | None:
+    """Normalise ``when`` (``{parent: value | [values]}``) to sorted ``((parent, (values...)), ...)``; None: always."""
+    if when is None:
+        return None
+    if isinstance(when, tuple) and all(isinstance(c, tuple) and len(c) == 2 for c in when):
+        when = dict(when)  # already normalised (a copy of a parameter)
+    if not isinstance(when, Mapping) or not when:
+        raise SearchSpaceError(
+            f"`when` of {name!r} must be a non-empty mapping of parent parameters to a value or a list of values, "
+            f"but got {_short(when)}."
+        )
+    out = []
+    for parent, values in when.items():
+        if parent == name:
+            raise SearchSpaceError(f"`when` of {name!r} must name other parameters, but it names {name!r} itself.")
+        if not isinstance(parent, str) or not _NAME.fullmatch(parent):
+            raise SearchSpaceError(f"`when` of {name!r} must name parameters, but got {_short(parent)}.")
+        vals = tuple(values) if isinstance(values, (list, tuple)) else (values,)
+        if not vals or not all(isinstance(v, _CHOICE_TYPES) for v in vals):
+            raise SearchSpaceError(
+                f"`when` of {name!r} must give {parent!r} a choice or a non-empty list of choices, "
+                f"but got {_short(values)}."
+            )
+        out.append((parent, vals))
+    return tuple(sorted(out, key=lambda c: c[0]))
+
+
+def _when_dict(when: tuple[tuple[str, tuple[Any, ...]], ...] | None) -> dict[str, Any]:
+    """``when`` in the dict form (one value unwrapped), under the key ``when``; {} for an unconditional parameter."""
+    if not when:
+        return {}
+    return {"when": {parent: vals[0] if len(vals) == 1 else list(vals) for parent, vals in when}}
+
+
+def _same_choice(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
 @dataclass(frozen=True)
 class IntParam:
     """An integer parameter in ``[low, high]`` (both included), every ``step``.
@@ -111,10 +149,13 @@ class IntParam:
     high: int
     step: int = 1
     scaling: str = "linear"
+    #: sampled only when every parent holds one of its values: ``{"booster": ("dart",)}``; None: always
+    when: Any = None
     kind = "int"
 
     def __post_init__(self) -> None:
         _check_name(self.name)
+        object.__setattr__(self, "when", _check_when(self.name, self.when))
         _check_number(self.name, "low", self.low, integer=True)
         _check_number(self.name, "high", self.high, integer=True)
         _check_number(self.name, "step", self.step, integer=True)
@@ -142,7 +183,7 @@ class IntParam:
             out["step"] = self.step
         if self.scaling != "linear":
             out["scaling"] = self.scaling
-        return out
+        return {**out, **_when_dict(self.when)}
 
     def values(self) -> list[int]:
         """All values of the parameter (for grid search)."""
@@ -174,10 +215,13 @@ class FloatParam:
     high: float
     scaling: str = "linear"
     step: float | None = None
+    #: sampled only when every parent holds one of its values; None: always
+    when: Any = None
     kind = "float"
 
     def __post_init__(self) -> None:
         _check_name(self.name)
+        object.__setattr__(self, "when", _check_when(self.name, self.when))
         _check_number(self.name, "low", self.low, integer=False)
         _check_number(self.name, "high", self.high, integer=False)
         object.__setattr__(self, "low", float(self.low))
@@ -210,7 +254,7 @@ class FloatParam:
             out["scaling"] = self.scaling
         if self.step is not None:
             out["step"] = self.step
-        return out
+        return {**out, **_when_dict(self.when)}
 
     def values(self) -> list[float]:
         """All values on the ``step`` grid (grid search needs a step for float parameters)."""
@@ -241,10 +285,13 @@ class CategoricalParam:
 
     name: str
     choices: tuple[Any, ...] = field(default_factory=tuple)
+    #: sampled only when every parent holds one of its values; None: always
+    when: Any = None
     kind = "categorical"
 
     def __post_init__(self) -> None:
         _check_name(self.name)
+        object.__setattr__(self, "when", _check_when(self.name, self.when))
         if isinstance(self.choices, (str, bytes)) or not isinstance(self.choices, Iterable):
             raise SearchSpaceError(
                 f"`choices` of {self.name!r} must be a list, but got {self.choices!r}."
@@ -278,7 +325,7 @@ class CategoricalParam:
             seen[c] = c
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": "categorical", "choices": list(self.choices)}
+        return {"type": "categorical", "choices": list(self.choices), **_when_dict(self.when)}
 
     def values(self) -> list[Any]:
         return list(self.choices)
@@ -315,8 +362,8 @@ def _param_from_dict(name: str, body: Any) -> Param:
             f"`type` of {name!r} must be one of int, float, categorical, but got {kind!r}."
         )
     cls = _KINDS[kind.lower()]
-    allowed = {"int": {"low", "high", "step", "scaling"}, "float": {"low", "high", "step", "scaling"},
-               "categorical": {"choices"}}[cls.kind]
+    allowed = {"int": {"low", "high", "step", "scaling", "when"}, "float": {"low", "high", "step", "scaling", "when"},
+               "categorical": {"choices", "when"}}[cls.kind]
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise SearchSpaceError(
@@ -328,7 +375,7 @@ def _param_from_dict(name: str, body: Any) -> Param:
     if missing:
         raise SearchSpaceError(f"{cls.kind} parameter {name!r} needs {' and '.join(missing)}.")
     if cls is CategoricalParam:
-        return CategoricalParam(name, body["choices"])
+        return CategoricalParam(name, body["choices"], when=body.get("when"))
     return cls(name, **body)
 
 
@@ -351,6 +398,51 @@ class SearchSpace(Mapping[str, Param]):
             if p.name in self._params:
                 raise SearchSpaceError(f"parameter names must be unique, but {p.name!r} repeats.")
             self._params[p.name] = p
+        self._order = self._check_conditions()
+
+    def _check_conditions(self) -> tuple[Param, ...]:
+        """Check each ``when`` against its parents; return the parameters with every parent before its children."""
+        for p in self._params.values():
+            for parent, values in p.when or ():
+                q = self._params.get(parent)
+                if q is None:
+                    raise SearchSpaceError(
+                        f"`when` of {p.name!r} names {parent!r}, which is not a parameter of the space "
+                        f"({', '.join(self._params)}).")
+                if not isinstance(q, CategoricalParam):
+                    raise SearchSpaceError(
+                        f"`when` of {p.name!r} names {parent!r}, a {q.kind} parameter; a condition's parent must "
+                        "be categorical (its values are compared with the choices).")
+                for v in values:
+                    if not any(_same_choice(v, c) for c in q.choices):
+                        raise SearchSpaceError(
+                            f"`when` of {p.name!r} gives {parent!r} the value {_short(v)}, which is not one of its "
+                            f"choices {list(q.choices)}.")
+        order: dict[str, Param] = {}
+
+        def visit(p: Param, path: tuple[str, ...]) -> None:
+            if p.name in order:
+                return
+            if p.name in path:
+                cycle = " -> ".join((*path[path.index(p.name):], p.name))
+                raise SearchSpaceError(f"`when` of {p.name!r} depends on itself through its parents: {cycle}.")
+            for parent, _ in p.when or ():
+                visit(self._params[parent], (*path, p.name))
+            order[p.name] = p
+
+        for p in self._params.values():
+            visit(p, ())
+        return tuple(order.values())
+
+    @property
+    def conditional(self) -> bool:
+        """Whether some parameter has a ``when`` (then trials sample only the active parameters)."""
+        return any(p.when for p in self._params.values())
+
+    def is_active(self, name: str, values: Mapping[str, Any]) -> bool:
+        """Whether parameter ``name`` is sampled given the ``values`` of the others (an absent parent: inactive)."""
+        return all(parent in values and any(_same_choice(values[parent], v) for v in allowed)
+                   for parent, allowed in self._params[name].when or ())
 
     # -- Mapping -------------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Param:
@@ -425,10 +517,38 @@ class SearchSpace(Mapping[str, Param]):
                 out[p.name] = CategoricalDistribution(p.choices)
         return out
 
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        """Sample a conditional space define-by-run on an Optuna ``trial`` (from ``study.ask()``).
+
+        Parents come before their children; a parameter whose condition fails is not suggested, so the
+        trial's ``params`` hold only the active ones. Returns the values under this space's names.
+        """
+        dists = self.to_optuna()
+        values: dict[str, Any] = {}
+        for p in self._order:
+            if not self.is_active(p.name, values):
+                continue
+            key = _REVERSE_PREFIX + p.name if isinstance(p, FloatParam) and p.scaling == "reverse_log" else p.name
+            d = dists[key]
+            if isinstance(p, CategoricalParam):
+                v = trial.suggest_categorical(key, d.choices)
+            elif isinstance(p, IntParam):
+                v = trial.suggest_int(key, d.low, d.high, step=d.step, log=d.log)
+            else:
+                v = trial.suggest_float(key, d.low, d.high, step=d.step, log=d.log)
+            values[p.name] = 1 - v if key != p.name else v
+        return values
+
     def from_optuna(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Map values sampled from :meth:`to_optuna` back to this space's names and values."""
+        """Map values sampled from :meth:`to_optuna` back to this space's names and values.
+
+        A conditional parameter absent from ``params`` (inactive in that trial) is absent from the result.
+        """
         out: dict[str, Any] = {}
         for p in self._params.values():
+            if p.when and (_REVERSE_PREFIX + p.name if isinstance(p, FloatParam) and p.scaling == "reverse_log"
+                           else p.name) not in params:
+                continue
             if isinstance(p, FloatParam) and p.scaling == "reverse_log":
                 out[p.name] = 1 - params[_REVERSE_PREFIX + p.name]
             else:
@@ -439,6 +559,8 @@ class SearchSpace(Mapping[str, Param]):
         """The inverse of :meth:`from_optuna`: this space's values under the optimizer's names."""
         out: dict[str, Any] = {}
         for p in self._params.values():
+            if p.when and p.name not in values:  # inactive in that trial
+                continue
             if isinstance(p, FloatParam) and p.scaling == "reverse_log":
                 out[_REVERSE_PREFIX + p.name] = 1 - values[p.name]
             else:
@@ -446,15 +568,24 @@ class SearchSpace(Mapping[str, Param]):
         return out
 
     def grid(self) -> dict[str, list[Any]]:
-        """Every parameter's values, for grid search (float parameters need a ``step``)."""
+        """Every parameter's values, for grid search (float parameters need a ``step``; no ``when``)."""
+        self._no_conditions_for_grid()
         return {name: p.values() for name, p in self._params.items()}
 
     def grid_size(self) -> int:
         """The number of points of :meth:`grid`, counted without listing them (float parameters need a ``step``)."""
+        self._no_conditions_for_grid()
         n = 1
         for p in self._params.values():
             n *= p.n_values()
         return n
+
+    def _no_conditions_for_grid(self) -> None:
+        conditional = [p.name for p in self._params.values() if p.when]
+        if conditional:
+            raise SearchSpaceError(
+                "grid search lists every combination of every parameter, so it cannot take conditional parameters "
+                f"(`when` on {', '.join(map(repr, conditional))}); use strategy bayesian or random, or drop `when`.")
 
     def parse(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Type values back from strings (``--name value`` or SageMaker's hyperparameters.json)."""

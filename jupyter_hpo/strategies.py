@@ -11,7 +11,8 @@ __all__ = ["make_sampler", "make_pruner", "grid_size"]
 
 
 def make_sampler(spec: TuningSpec, resumed_after: int = 0) -> Any:
-    """``bayesian`` and ``hyperband``: TPE (multivariate, constant liar for parallel trials);
+    """``bayesian`` and ``hyperband``: TPE (multivariate, constant liar for parallel trials; ``group`` for a
+    conditional space, so the parameters sampled together are modelled together);
     ``random``: uniform; ``grid``: every combination, in random order.
 
     A job resumed after ``resumed_after`` trials gets a seed derived from both, so that it stays
@@ -28,6 +29,13 @@ def make_sampler(spec: TuningSpec, resumed_after: int = 0) -> Any:
         # grid needs a step on every float, and reverse-log cannot have one: names match Optuna's
         return _GridSampler(spec.space.grid(), seed=seed)
     n_startup = max(5, min(10, spec.budget.max_trials // 3))
+    if spec.space.conditional:  # a conditional space: TPE models each group of parameters sampled together
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True,
+                                              n_startup_trials=n_startup)
     return optuna.samplers.TPESampler(
         seed=seed, multivariate=True, constant_liar=True, n_startup_trials=n_startup
     )

@@ -408,8 +408,12 @@ class Runner:
     def _dispatch(self, backend: ExecutorBackend) -> None:
         from optuna.trial import FrozenTrial, TrialState
 
-        trial = self.brain.ask(self.distributions)
-        params = self.spec.space.from_optuna(trial.params)
+        if self.spec.space.conditional:  # define-by-run: only the parameters whose condition holds
+            trial = self.brain.ask()
+            params = self.spec.space.suggest(trial)
+        else:
+            trial = self.brain.ask(self.distributions)
+            params = self.spec.space.from_optuna(trial.params)
         seed = ((self.spec.seed or 0) * 1_000_003 + trial.number) % 2**31
         if self.refit_of is not None:  # the refit runs with the seed of the trial it repeats
             seed = self.refit_of.get("seed", seed)
@@ -418,7 +422,8 @@ class Runner:
         self.live[trial.number] = trial
         template = FrozenTrial(
             number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.datetime.now(),
-            datetime_complete=None, params=dict(trial.params), distributions=dict(self.distributions),
+            datetime_complete=None, params=dict(trial.params),
+            distributions={k: self.distributions[k] for k in trial.params},
             user_attrs={"worker": assignment.worker, "warm": assignment.warm, "seed": seed, **assignment.attrs,
                         **trial.user_attrs},
             system_attrs={}, intermediate_values={}, trial_id=-1,

@@ -41,6 +41,12 @@ def grid_values(p: Param) -> list[str]:
 
 def check_ranges(space: SearchSpace) -> None:
     """Raise :class:`SearchSpaceError` for what SageMaker tuning would reject."""
+    conditional = [p.name for p in space.values() if p.when]
+    if conditional:
+        raise SearchSpaceError(
+            "SageMaker AMT has no conditional parameters: it would set every parameter in every training job, so "
+            f"`when` on {', '.join(map(repr, conditional))} cannot be honoured; use `backend: sagemaker` (jupyter-hpo's "
+            "sampler, which honours `when`, runs each trial as a training job) or drop `when`.")
     counts = dict.fromkeys(_KINDS, 0)
     for p in space.values():
         counts[_kind(p)] += 1

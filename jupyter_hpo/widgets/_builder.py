@@ -18,10 +18,11 @@ import ipywidgets as w
 
 from jupyter_hpo import api
 from jupyter_hpo.exceptions import HpoError, SearchSpaceError
-from jupyter_hpo.space import SCALINGS, CategoricalParam, Param, SearchSpace
+from jupyter_hpo.space import SCALINGS, CategoricalParam, Param, SearchSpace, _check_name, _param_from_dict
 from jupyter_hpo.widgets._dashboard import Dashboard
 
-__all__ = ["ParamRow", "SearchSpaceBuilder", "format_choices", "parse_choices", "python_code"]
+__all__ = ["ParamRow", "SearchSpaceBuilder", "format_choices", "format_when", "parse_choices", "parse_when",
+           "python_code"]
 
 KINDS = ("int", "float", "categorical")
 _ERROR = {"text_color": "var(--jp-error-color1, #d32f2f)"}
@@ -103,6 +104,25 @@ def format_choices(choices: Iterable[Any]) -> str:
     return ", ".join(_format_choice(c) for c in choices)
 
 
+def parse_when(text: str) -> dict[str, list[Any]] | None:
+    """Read a condition ``booster: dart, gblinear; other: x`` (``;`` between parents, choices as in
+    :func:`parse_choices`); None when empty. A clause without ``:`` is kept as text for the core to refuse."""
+    out: dict[str, Any] = {}
+    for clause in text.split(";"):
+        if not clause.strip():
+            continue
+        parent, sep, values = clause.partition(":")
+        if not sep:
+            raise SearchSpaceError(f"a condition reads `parent: value, value; parent: value`, but got {clause.strip()!r}.")
+        out[parent.strip()] = parse_choices(values)
+    return out or None
+
+
+def format_when(when: Any) -> str:
+    """The text :func:`parse_when` reads back: ``booster: dart, gblinear``."""
+    return "; ".join(f"{parent}: {format_choices(values)}" for parent, values in when or ())
+
+
 def python_code(space: SearchSpace) -> str:
     """Python code that rebuilds ``space``: ``space = SearchSpace.from_dict({...})``, one parameter a line."""
     lines = "".join(f"    {name!r}: {body!r},\n" for name, body in space.to_dict().items())
@@ -112,21 +132,22 @@ def python_code(space: SearchSpace) -> str:
 def _fields(p: Param) -> dict[str, str]:
     """A row's texts for parameter ``p``."""
     if isinstance(p, CategoricalParam):
-        return {"name": p.name, "kind": "categorical", "choices": format_choices(p.choices)}
+        return {"name": p.name, "kind": "categorical", "choices": format_choices(p.choices), "when": format_when(p.when)}
     step = "" if p.step is None or (p.kind == "int" and p.step == 1) else repr(p.step)
     return {"name": p.name, "kind": p.kind, "low": repr(p.low), "high": repr(p.high), "scaling": p.scaling,
-            "step": step}
+            "step": step, "when": format_when(p.when)}
 
 
 class ParamRow(w.VBox):
-    """One parameter: name, kind, low/high/scaling/step or choices, and the core's verdict below them.
+    """One parameter: name, kind, low/high/scaling/step or choices, an optional condition (``when``), and the
+    core's verdict below them.
 
     Args:
-        name, kind, low, high, scaling, step, choices: the initial texts of the controls.
+        name, kind, low, high, scaling, step, choices, when: the initial texts of the controls.
     """
 
     def __init__(self, name: str = "", kind: str = "float", low: str = "0", high: str = "1",
-                 scaling: str = "linear", step: str = "", choices: str = "") -> None:
+                 scaling: str = "linear", step: str = "", choices: str = "", when: str = "") -> None:
         def text(value: str, label: str, tip: str, width: str, placeholder: str = "") -> w.Text:
             return w.Text(value=value, description=label, tooltip=tip, placeholder=placeholder, style=_WIDE,
                           layout=w.Layout(width=width))
@@ -143,11 +164,15 @@ class ParamRow(w.VBox):
         self.step_text = text(step, "step", "Optional grid step; empty for none", "120px", "none")
         self.choices_text = text(choices, "choices", 'Comma-separated; quote to keep text as is: "1", "a, b"',
                                  "340px", "e.g. gbtree, dart")
+        self.when_text = text(when, "when", "Sample only when a categorical parameter holds one of these values: "
+                              "parent: value, value; other: value (all must hold); empty: always", "300px",
+                              "e.g. booster: dart")
         self.remove_button = w.Button(description="Remove", icon="trash", tooltip="Remove this parameter",
                                       layout=w.Layout(width="auto"))
         self.message = w.Label(style=_ERROR)
         controls = w.HBox([self.name_text, self.kind_dropdown, self.low_text, self.high_text,
-                           self.scaling_dropdown, self.step_text, self.choices_text, self.remove_button],
+                           self.scaling_dropdown, self.step_text, self.choices_text, self.when_text,
+                           self.remove_button],
                           layout=w.Layout(flex_flow="row wrap", align_items="center"))
         super().__init__([controls, self.message])
         self.add_class("jp-hpo-param-row")
@@ -158,7 +183,7 @@ class ParamRow(w.VBox):
     def inputs(self) -> list[w.ValueWidget]:
         """The controls whose values make the parameter."""
         return [self.name_text, self.kind_dropdown, self.low_text, self.high_text, self.scaling_dropdown,
-                self.step_text, self.choices_text]
+                self.step_text, self.choices_text, self.when_text]
 
     def _show_fields(self) -> None:
         categorical = self.kind_dropdown.value == "categorical"
@@ -169,13 +194,15 @@ class ParamRow(w.VBox):
     def body(self) -> dict[str, Any]:
         """The parameter in the search-space dict form, as typed (not yet validated)."""
         kind = self.kind_dropdown.value
+        when = parse_when(self.when_text.value)
         if kind == "categorical":
-            return {"type": "categorical", "choices": parse_choices(self.choices_text.value)}
-        body: dict[str, Any] = {"type": kind, "scaling": self.scaling_dropdown.value}
-        for field, ctl in (("low", self.low_text), ("high", self.high_text), ("step", self.step_text)):
-            if ctl.value.strip():
-                body[field] = _number(ctl.value)
-        return body
+            body: dict[str, Any] = {"type": "categorical", "choices": parse_choices(self.choices_text.value)}
+        else:
+            body = {"type": kind, "scaling": self.scaling_dropdown.value}
+            for field, ctl in (("low", self.low_text), ("high", self.high_text), ("step", self.step_text)):
+                if ctl.value.strip():
+                    body[field] = _number(ctl.value)
+        return {**body, "when": when} if when else body
 
     def param(self) -> Param:
         """The core's parameter for this row.
@@ -184,7 +211,10 @@ class ParamRow(w.VBox):
             SearchSpaceError: the row breaks a rule (the core's message).
         """
         name = self.name_text.value.strip()
-        return SearchSpace.from_dict({name: self.body()})[name]
+        body = self.body()
+        if "when" in body:  # its parents are other rows: the whole space checks them (SearchSpaceBuilder._build)
+            return _param_from_dict(_check_name(name), body)
+        return SearchSpace.from_dict({name: body})[name]
 
     def show(self, error: str = "") -> None:
         """Show the core's verdict: an error text, or nothing when the row is valid."""
@@ -303,7 +333,13 @@ class SearchSpaceBuilder(w.VBox):
                 first = first or e
         if first is not None:
             raise first
-        return SearchSpace(params.values()) if params else SearchSpace.from_dict({})
+        try:
+            return SearchSpace(params.values()) if params else SearchSpace.from_dict({})
+        except SearchSpaceError as e:  # a condition: shown on the row of the parameter it names
+            for row in self.rows:
+                if str(e).startswith(f"`when` of {row.name_text.value.strip()!r} "):
+                    row.show(str(e))
+            raise
 
     def _validate(self) -> SearchSpace | None:
         """Check every row with the core; update the messages and previews. Returns the space or None."""
