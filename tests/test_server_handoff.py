@@ -13,13 +13,14 @@ import yaml
 
 from jupyter_hpo import api, artifacts
 from jupyter_hpo.store import JobStatus
-from tests import objectives
+from tests import objectives, test_mlflow
 from tests.conftest import REPO
-from tests.test_mlflow import mlflow_env, mlflow_server  # noqa: F401 - the real MLflow server fixtures
 from tests.test_records import _ts_fields
 
 X = {"x": {"type": "float", "low": 0, "high": 1}}
 ALICE = {"user": "alice", "host": "alices-laptop", "jupyter": None, "studio": None}
+#: the real MLflow tracking server (session-wide) and MLflow's settings pointing at it, as tests/test_mlflow.py has them
+mlflow_server, mlflow_env = test_mlflow.mlflow_server, test_mlflow.mlflow_env
 OPENAPI = yaml.safe_load((REPO / "jupyter_hpo" / "server" / "openapi.yaml").read_text())
 
 
@@ -107,8 +108,8 @@ BAD_BODIES = [
     ({"to": {}, "group": "g"}, "`to` must be one of 'mlflow', 'sagemaker', but got {}."),
     ({"to": "mlflow"}, "`to: mlflow` needs `model_name`."),
     ({"to": "mlflow", "model_name": 3}, "`model_name` must be a non-empty string of at most 256 characters, but got 3."),
-    ({"to": "mlflow", "model_name": " "}, "`model_name` must be a non-empty string of at most 256 characters, but "
-                                         "got ' '."),
+    ({"to": "mlflow", "model_name": " "},
+     "`model_name` must be a non-empty string of at most 256 characters, but got ' '."),
     ({"to": "mlflow", "model_name": "m", "group": "g"},
      "`group` applies to `to: sagemaker` only, not mlflow; `to: mlflow` takes `model_name`, `tracking_uri` and `force`."),
     ({"to": "sagemaker", "group": "g", "tracking_uri": "http://x"},
@@ -118,8 +119,8 @@ BAD_BODIES = [
     ({"to": "sagemaker", "group": "g", "region": "../etc"},
      "`region` must be an AWS region such as us-east-1, but got '../etc'."),
     ({"to": "mlflow", "model_name": "m", "tracking_uri": "file:///tmp/x"},
-     "`tracking_uri` must be an http:// or https:// URL of an MLflow tracking server, but got 'file:///tmp/x' (a file "
-     "or database store is set on the server with MLFLOW_TRACKING_URI)."),
+     ("`tracking_uri` must be an http:// or https:// URL of an MLflow tracking server, but got 'file:///tmp/x' (a "
+      "file or database store is set on the server with MLFLOW_TRACKING_URI).")),
     ({"to": "mlflow", "model_name": "m", "force": "yes"}, "`force` must be true or false, but got 'yes'."),
 ]
 

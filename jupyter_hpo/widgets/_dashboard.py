@@ -16,6 +16,19 @@ Data flow. Synced traits carry only small things (``job_name``, ``status``, ``su
   again when no reply came within a few seconds, and says so when the kernel never answers (a kernel busy
   running another cell handles widget messages only when that cell ends).
 
+Refit and Register (the job's result handed on, as ``job.refit()`` and ``jupyter hpo register`` do):
+
+* ``{"type": "refit", "id": id}`` starts :meth:`jupyter_hpo.api.Job.refit` and ``{"type": "register", "id": id,
+  "to": "mlflow", "model_name": ..., "tracking_uri"?: ...}`` (or ``"to": "sagemaker", "group": ...,
+  "region"?: ...``; checked by :func:`jupyter_hpo.handoff.check_register_request`) registers the refit's (or
+  best trial's) model. Each is answered at once ``{"type": "refit-reply" | "register-reply", "id": id, "state":
+  "working"}``, and when done ``{..., "state": "done", "ok": bool, "error": str}`` with ``job`` (the refit job)
+  or ``uri`` (what was registered). The work runs in a thread of its own, so the kernel stays free. A request
+  sent again with the same id (the front end resends one the kernel has not acknowledged) is never run twice:
+  it gets the acknowledgement again, or the final answer.
+* the ``refit`` trait follows the job's latest refit: ``{"job", "status", "model", "error"}``, ``model`` being
+  :func:`jupyter_hpo.artifacts.model_path` of the job once the refit completed, ``error`` why there is none.
+
 The thread ends once the job has ended (completed, stopped or failed) and no trial is left unfinished,
 after a final delta, or when the widget is closed. A job that looks stale (its heartbeat is late) is
 polled every :data:`STALE_POLL_S` seconds, because its runner may only be slow and come back. A reloaded
@@ -37,16 +50,17 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from jupyter_hpo import api
+from jupyter_hpo import api, artifacts
 from jupyter_hpo.analytics import MAX_POINTS, MIN_TRIALS_FOR_IMPORTANCE, downsample, param_importance
 from jupyter_hpo.analytics import timing as _timing
-from jupyter_hpo.exceptions import HpoError, JobNotFoundError
+from jupyter_hpo.exceptions import ArtifactNotFoundError, HpoError, JobNotFoundError
 from jupyter_hpo.records import (
     ERROR,
     FOLD_MEAN,
     FOLD_STD,
     INTERRUPTED,
     NONFINITE,
+    REFIT,
     RUN_S,
     STARTUP_S,
     STOP_REQUESTED,
@@ -159,6 +173,8 @@ class Dashboard(anywidget.AnyWidget):
     space = t.Dict(help="The search space as SearchSpace.to_dict(): the axes and table columns.").tag(sync=True)
     error = t.Unicode("", help="The last error reading the store or stopping the job; empty when all is well."
                       ).tag(sync=True)
+    refit = t.Dict(help="The job's latest refit: {job, status, model, error}; model is its model's path or URI "
+                   "once it completed, error why it has none; empty when the job was never refit.").tag(sync=True)
     interval = t.Float(0.5, help="Seconds between polls of the store while the job runs (not synced).")
 
     @t.validate("interval")
@@ -187,8 +203,11 @@ class Dashboard(anywidget.AnyWidget):
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._handoffs: dict[tuple[str, Any], dict[str, Any] | None] = {}  # (kind, id) -> final answer, None: working
+        self._refit_thread: threading.Thread | None = None
         self.on_msg(self._on_msg)
         self._poll()
+        self._read_refit()
 
     # -- what the front end gets -------------------------------------------------------------
     @property
@@ -263,6 +282,7 @@ class Dashboard(anywidget.AnyWidget):
         messages only when that cell ends; the traits and rows still reach the view meanwhile.
         """
         self._ensure_polling()
+        self._follow_refit()
 
     def _flush(self) -> None:
         with self._lock:
@@ -333,6 +353,9 @@ class Dashboard(anywidget.AnyWidget):
         if kind == "hello":
             self._send_snapshot()
             self._ensure_polling()
+            self._follow_refit()
+        elif kind in ("refit", "register"):
+            self._handoff(kind, content)
         elif kind == "stop":
             error = self._stop_job()
             self.send({"type": "stop-reply", "id": content.get("id"), "ok": not error, "error": error})
@@ -346,7 +369,7 @@ class Dashboard(anywidget.AnyWidget):
         except HpoError as e:
             self.error = str(e)
             return self.error
-        except Exception as e:  # noqa: BLE001 - the front end is waiting for an answer either way
+        except Exception as e:
             self.log.exception("jupyter-hpo dashboard: stopping job %s failed", self.job_name)
             self.error = f"cannot stop the job: {type(e).__name__}: {e}"
             return self.error
@@ -357,3 +380,81 @@ class Dashboard(anywidget.AnyWidget):
         if self._connected:
             self._ensure_polling()
         return ""
+
+    # -- Refit and Register ---------------------------------------------------------------------
+    def _handoff(self, kind: str, content: dict[str, Any]) -> None:
+        """Acknowledge a refit or register request and run it in a thread, once per id (see the module docstring)."""
+        key = (kind, content.get("id"))
+        with self._lock:
+            first = key not in self._handoffs
+            done = self._handoffs.setdefault(key, None)
+        if done is not None:
+            self.send(done)
+            return
+        self.send({"type": f"{kind}-reply", "id": key[1], "state": "working"})
+        if first:
+            threading.Thread(target=self._run_handoff, args=(kind, content, key), daemon=True,
+                             name=f"hpo-dashboard-{kind}-{self.job_name}").start()
+
+    def _run_handoff(self, kind: str, content: dict[str, Any], key: tuple[str, Any]) -> None:
+        reply: dict[str, Any] = {"type": f"{kind}-reply", "id": key[1], "state": "done", "ok": False, "error": ""}
+        try:
+            if kind == "refit":
+                child = self.job.refit(wait=False)
+                reply.update(ok=True, job=child.name, status=child.status.value)
+                self._read_refit()
+                self._follow_refit()
+            else:
+                from jupyter_hpo.handoff import check_register_request, register
+
+                request = check_register_request({k: v for k, v in content.items() if k not in ("type", "id")},
+                                                 force=False)
+                result = register(self.job, request)
+                reply.update(ok=True, uri=result["uri"], registry=result["registry"], notes=result["notes"])
+        except HpoError as e:
+            reply["error"] = str(e)
+        except Exception as e:
+            self.log.exception("jupyter-hpo dashboard: %s of job %s failed", kind, self.job_name)
+            reply["error"] = f"cannot {kind} job {self.job_name}: {type(e).__name__}: {e}"
+        with self._lock:
+            self._handoffs[key] = reply
+        self.send(reply)
+
+    def _read_refit(self) -> None:
+        """Set the ``refit`` trait from the job's latest refit (``attrs["refit"]``)."""
+        name = self.job.attrs.get(REFIT)
+        if not isinstance(name, str):
+            return
+        try:
+            status = api.Job(name, self.job.store).status
+        except JobNotFoundError:
+            self.refit = {"job": name, "status": "", "model": None, "error": f"the refit job {name} is gone."}
+            return
+        model, error = None, ""
+        if not status.is_active():
+            try:
+                model = artifacts.model_path(self.job)
+            except ArtifactNotFoundError as e:
+                error = str(e)
+        self.refit = {"job": name, "status": status.value, "model": model, "error": error}
+
+    def _follow_refit(self) -> None:
+        """Follow a running refit until it ends (a thread; the ``refit`` trait shows its progress)."""
+        if not JobStatus(self.refit.get("status") or "completed").is_active():
+            return
+        with self._lock:
+            if self._refit_thread is not None and self._refit_thread.is_alive():
+                return
+            self._refit_thread = threading.Thread(target=self._run_refit, daemon=True,
+                                                  name=f"hpo-dashboard-refit-{self.job_name}")
+            self._refit_thread.start()
+
+    def _run_refit(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self._read_refit()
+            except Exception as e:  # noqa: BLE001 - the store may be busy for a moment
+                self.log.warning("jupyter-hpo dashboard: reading the refit of %s failed: %s", self.job_name, e)
+                continue
+            if not JobStatus(self.refit.get("status") or "completed").is_active():
+                return

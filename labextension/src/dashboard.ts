@@ -8,6 +8,11 @@
 // {type: "snapshot", trials, plot} and then {type: "delta", trials, plot?}. The Stop button sends {type: "stop", id}
 // and the kernel answers {type: "stop-reply", id, ok, error}; stop is idempotent, so an unanswered one is sent
 // again, and after STOP_TRIES the view says the kernel did not answer (it may be busy running a cell).
+// Refit and Register send {type: "refit" | "register", id, ...} with a string id unique to this view; the kernel
+// acknowledges at once ({type: "refit-reply" | "register-reply", id, state: "working"}) and answers when done
+// ({..., state: "done", ok, error, job | uri}). An unacknowledged request is sent again with the same id (the kernel
+// runs each id once), and after HANDOFF_TRIES the view says the kernel did not answer. The `refit` trait shows
+// the job's latest refit (its status, then its model's path or URI).
 
 import type {
   ICompareJob,
@@ -29,6 +34,8 @@ const FINISHED: ReadonlySet<string> = new Set(['complete', 'pruned', 'fail']);
 const ACTIVE: ReadonlySet<string> = new Set(['pending', 'running', 'stopping']);
 const STOP_RETRY_MS = 5000;
 const STOP_TRIES = 3;
+const HANDOFF_RETRY_MS = 5000;
+const HANDOFF_TRIES = 3;
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
 const DASH = '\u2013';
 
@@ -42,6 +49,7 @@ interface ITraits {
   space: SearchSpaceDict;
   error: string;
   jobs: ICompareJob[];
+  refit: IRefitState;
 }
 type Listener = (...args: any[]) => void;
 /** The part of anywidget's model this module uses. */
@@ -688,8 +696,260 @@ function drawTable(table: HTMLElement, note: HTMLElement, st: IViewState, onSort
   clear(table).append(h('thead', {}, head), h('tbody', {}, rows.map(line)));
 }
 
+// -- Refit and Register -------------------------------------------------------------------------------
+/** The `refit` trait: the job's latest refit, its status, and its model's path or URI (or why it has none). */
+export interface IRefitState {
+  job?: string;
+  status?: string;
+  model?: string | null;
+  error?: string;
+}
+
+/** What the Register form holds: where, the model's name (MLflow) or group (SageMaker), and the optional extra. */
+export interface IRegisterForm {
+  to: 'mlflow' | 'sagemaker';
+  name: string;
+  extra: string;
+}
+
+/** The Register form's labels for each destination. */
+export const REGISTER_LABELS = {
+  mlflow: { name: 'Model name', extra: 'Tracking URI (optional, http(s)://)' },
+  sagemaker: { name: 'Model package group', extra: 'Region (optional)' }
+};
+
+/** The register request the form makes (the kernel checks it again), or what is missing. */
+export function registerRequest(form: IRegisterForm): { request?: Record<string, string>; error?: string } {
+  const name = form.name.trim();
+  const extra = form.extra.trim();
+  if (!name) {
+    return { error: `${REGISTER_LABELS[form.to].name} is needed.` };
+  }
+  if (form.to === 'mlflow') {
+    return { request: { to: 'mlflow', model_name: name, ...(extra ? { tracking_uri: extra } : {}) } };
+  }
+  return { request: { to: 'sagemaker', group: name, ...(extra ? { region: extra } : {}) } };
+}
+
+/** Why Refit and Register are disabled ('' when they are enabled): the job must have finished with a complete trial. */
+export function handoffBlocked(status: string, summary: IDashboardSummary): string {
+  if (!status || ACTIVE.has(status)) {
+    return 'The job has not finished: refit or register it once it has.';
+  }
+  if (!summary.best) {
+    return 'The job has no complete trial: there is nothing to refit or register.';
+  }
+  return '';
+}
+
+/** The refit line: `Refit job-refit: running`, then `... completed; model: PATH`, or why it has no model. */
+export function refitText(refit: IRefitState | null | undefined): string {
+  if (!refit || !refit.job) {
+    return '';
+  }
+  const head = `Refit ${refit.job}: ${refit.status || 'unknown'}`;
+  if (refit.model) {
+    return `${head}; model: ${refit.model}`;
+  }
+  return refit.error ? `${head}. ${refit.error}` : `${head}\u2026`;
+}
+
+/** A refit or register request waiting for the kernel: sent again while unacknowledged. */
+interface IHandoffRequest {
+  msg: Record<string, unknown>;
+  sent: number;
+  tries: number;
+  acked: boolean;
+  /** no acknowledgement after HANDOFF_TRIES: no longer sent, but its answer is still shown when it comes */
+  gaveUp: boolean;
+}
+
+const HANDOFF_NAMES = { refit: 'Refit', register: 'Register' };
+type HandoffKind = keyof typeof HANDOFF_NAMES;
+
+/** The Refit and Register buttons, the Register form, and what they show. */
+class HandoffControls {
+  readonly refitButton = h('button', {
+    type: 'button',
+    class: 'hpo-handoff-button',
+    'data-testid': 'hpo-refit',
+    text: 'Refit'
+  });
+  readonly registerButton = h('button', {
+    type: 'button',
+    class: 'hpo-handoff-button',
+    'data-testid': 'hpo-register',
+    text: 'Register\u2026'
+  });
+  private readonly to = h(
+    'select',
+    { class: 'hpo-register-to', 'data-testid': 'hpo-register-to', 'aria-label': 'Register in' },
+    h('option', { value: 'mlflow', text: 'MLflow Model Registry' }),
+    h('option', { value: 'sagemaker', text: 'SageMaker Model Registry' })
+  );
+  private readonly name = h('input', { type: 'text', class: 'hpo-register-name', 'data-testid': 'hpo-register-name' });
+  private readonly extra = h('input', { type: 'text', class: 'hpo-register-extra', 'data-testid': 'hpo-register-extra' });
+  private readonly submit = h('button', {
+    type: 'submit',
+    class: 'hpo-handoff-button',
+    'data-testid': 'hpo-register-submit',
+    text: 'Register'
+  });
+  private readonly form = h(
+    'form',
+    { class: 'hpo-register-form', 'data-testid': 'hpo-register-form' },
+    this.to,
+    this.name,
+    this.extra,
+    this.submit,
+    h('button', { type: 'button', class: 'hpo-handoff-button', text: 'Cancel', onclick: () => this.showForm(false) })
+  );
+  private readonly refitLine = h('div', { class: 'hpo-refit-status', 'data-testid': 'hpo-refit-status' });
+  private readonly registerLine = h('div', { class: 'hpo-register-result', 'data-testid': 'hpo-register-result' });
+  private readonly problem = h('div', { class: 'hpo-error', 'data-testid': 'hpo-handoff-error', role: 'alert' });
+  readonly el = h('div', { class: 'hpo-handoff' }, this.form, this.refitLine, this.registerLine, this.problem);
+  private readonly pending = new Map<HandoffKind, IHandoffRequest>();
+  private readonly token = Math.random().toString(36).slice(2, 10);
+  private count = 0;
+  private refitFailed = '';
+
+  constructor(
+    private readonly model: IModel,
+    private readonly changed: () => void
+  ) {
+    this.refitButton.addEventListener('click', () => this.send('refit', {}));
+    this.registerButton.addEventListener('click', () => this.showForm(this.form.hidden));
+    this.to.addEventListener('change', () => this.label());
+    this.form.addEventListener('submit', this.onSubmit);
+    this.form.hidden = true;
+    this.label();
+  }
+
+  /** Draw the buttons and lines for the job's status and summary. */
+  draw(status: string, summary: IDashboardSummary): void {
+    const blocked = handoffBlocked(status, summary);
+    const refitting = this.waiting('refit') || ACTIVE.has(this.model.get('refit')?.status || '');
+    this.refitButton.disabled = !!blocked || refitting;
+    this.refitButton.title = blocked || 'Run the best parameters once more as a refit job (trial.is_refit() is True)';
+    this.registerButton.disabled = !!blocked;
+    this.registerButton.title = blocked || "Register the refit's (or best trial's) model in MLflow or SageMaker";
+    this.submit.disabled = this.waiting('register');
+    const line = refitText(this.model.get('refit'));
+    this.refitLine.textContent = line;
+    this.refitLine.hidden = !line;
+    this.problem.textContent = this.refitFailed;
+    this.problem.hidden = !this.refitFailed;
+    this.registerLine.hidden = !this.registerLine.textContent;
+  }
+
+  /** Send again what the kernel has not acknowledged; after HANDOFF_TRIES say so. */
+  tick(): void {
+    for (const [kind, req] of this.pending) {
+      if (req.acked || req.gaveUp || performance.now() - req.sent < HANDOFF_RETRY_MS) {
+        continue;
+      }
+      if (req.tries < HANDOFF_TRIES) {
+        req.tries += 1;
+        req.sent = performance.now();
+        this.model.send(req.msg);
+        continue;
+      }
+      req.gaveUp = true;
+      const job = this.model.get('job_name') || 'NAME';
+      const cli = kind === 'refit' ? `jupyter hpo refit ${job}` : `jupyter hpo register ${job} --mlflow MODEL_NAME`;
+      this.say(
+        kind,
+        `The kernel did not answer ${HANDOFF_NAMES[kind]} (${HANDOFF_TRIES} tries): it may be busy running a cell, and ` +
+          `will answer when the cell ends. Or use the jupyter-hpo sidebar, or run: ${cli}`
+      );
+    }
+  }
+
+  /** A reply from the kernel: true when it was one of ours. */
+  onMsg(msg: IKernelMessage): boolean {
+    const kind = msg.type === 'refit-reply' ? 'refit' : msg.type === 'register-reply' ? 'register' : null;
+    const req = kind ? this.pending.get(kind) : undefined;
+    if (!kind) {
+      return false;
+    }
+    if (!req || req.msg.id !== msg.id) {
+      return true; // an answer to an earlier request (a resend's): already settled
+    }
+    if (msg.state !== 'done') {
+      req.acked = true;
+      if (req.gaveUp) {
+        this.say(kind, kind === 'register' ? 'Registering\u2026' : ''); // the kernel got it after all
+      }
+      return true;
+    }
+    this.pending.delete(kind);
+    if (kind === 'refit') {
+      this.say(kind, msg.ok ? '' : `Refit failed: ${msg.error || 'no reason given'}`);
+    } else if (msg.ok) {
+      const where = msg.registry === 'sagemaker' ? 'SageMaker Model Registry' : 'MLflow Model Registry';
+      this.say(kind, `Registered in the ${where}: ${msg.uri}`);
+      this.showForm(false);
+    } else {
+      this.say(kind, `Register failed: ${msg.error || 'no reason given'}`);
+    }
+    return true;
+  }
+
+  private say(kind: HandoffKind, text: string): void {
+    if (kind === 'refit') {
+      this.refitFailed = text;
+    } else {
+      this.registerLine.textContent = text;
+      this.registerLine.classList.toggle('hpo-error', text.startsWith('Register failed') || text.startsWith('The kernel'));
+    }
+    this.changed();
+  }
+
+  /** Whether a request of this kind is on its way (sent, not answered, not given up). */
+  private waiting(kind: HandoffKind): boolean {
+    const req = this.pending.get(kind);
+    return !!req && !req.gaveUp;
+  }
+
+  private send(kind: HandoffKind, fields: Record<string, string>): void {
+    this.count += 1;
+    const msg = { type: kind, id: `${this.token}-${this.count}`, ...fields };
+    this.pending.set(kind, { msg, sent: performance.now(), tries: 1, acked: false, gaveUp: false });
+    this.say(kind, '');
+    this.model.send(msg);
+  }
+
+  private showForm(show: boolean): void {
+    this.form.hidden = !show;
+    if (show) {
+      this.name.focus();
+    }
+  }
+
+  private label(): void {
+    const labels = REGISTER_LABELS[this.to.value === 'sagemaker' ? 'sagemaker' : 'mlflow'];
+    this.name.placeholder = labels.name;
+    this.name.setAttribute('aria-label', labels.name);
+    this.extra.placeholder = labels.extra;
+    this.extra.setAttribute('aria-label', labels.extra);
+  }
+
+  private readonly onSubmit = (event: Event): void => {
+    event.preventDefault();
+    const to = this.to.value === 'sagemaker' ? 'sagemaker' : 'mlflow';
+    const made = registerRequest({ to, name: this.name.value, extra: this.extra.value });
+    if (!made.request) {
+      this.say('register', `Register failed: ${made.error}`);
+      return;
+    }
+    this.send('register', made.request);
+    this.registerLine.textContent = 'Registering\u2026';
+    this.changed();
+  };
+}
+
 // -- the dashboard view ------------------------------------------------------------------------------
-const TRAITS = ['status', 'error', 'importance', 'space', 'job_name'];
+const TRAITS = ['status', 'error', 'importance', 'space', 'job_name', 'refit'];
 
 /** The elements of the dashboard that change. */
 interface IDashboardDom {
@@ -753,7 +1013,7 @@ function legend(): HTMLElement {
     'best so far'
   );
 }
-function dashboardLayout(d: IDashboardDom): HTMLElement {
+function dashboardLayout(d: IDashboardDom, handoff: HandoffControls): HTMLElement {
   const card = (heading: string, ...kids: Child[]): HTMLElement =>
     h('section', { class: 'hpo-card' }, h('h4', { text: heading }), kids);
   return h(
@@ -762,10 +1022,11 @@ function dashboardLayout(d: IDashboardDom): HTMLElement {
     h(
       'header',
       { class: 'hpo-header' },
-      h('div', { class: 'hpo-title-row' }, d.name, d.backend, d.status, d.stop),
+      h('div', { class: 'hpo-title-row' }, d.name, d.backend, d.status, d.stop, handoff.refitButton, handoff.registerButton),
       h('div', { class: 'hpo-progress-row' }, d.progress, d.count, d.counts, d.clock),
       d.best,
-      d.error
+      d.error,
+      handoff.el
     ),
     h(
       'div',
@@ -793,6 +1054,11 @@ interface IKernelMessage {
   plot?: number[] | null;
   ok?: boolean;
   error?: string;
+  id?: unknown;
+  state?: string;
+  uri?: string;
+  registry?: string;
+  job?: string;
 }
 
 /** The stop request in flight: sent (ms, 0 when none waits for an answer), tries, and why it failed. */
@@ -819,6 +1085,7 @@ class DashboardView {
   };
   private readonly d = dashboardDom();
   private readonly stopReq: IStopRequest = { id: 0, sent: 0, tries: 0, failed: '' };
+  private readonly handoff: HandoffControls;
   private frame = 0;
   private dataDirty = true;
   private headerDirty = true;
@@ -829,7 +1096,8 @@ class DashboardView {
     private readonly model: IModel,
     el: HTMLElement
   ) {
-    el.append(dashboardLayout(this.d));
+    this.handoff = new HandoffControls(model, () => this.schedule(false));
+    el.append(dashboardLayout(this.d, this.handoff));
     this.d.stop.addEventListener('click', this.onStopClick);
     model.on('msg:custom', this.onMsg);
     model.on('change:summary', this.onSummary);
@@ -884,6 +1152,7 @@ class DashboardView {
   // -- the header: name, status, progress, clock, best, error, warm pool, importance --
   private readonly tick = (): void => {
     this.checkStop();
+    this.handoff.tick();
     const { summary: sm, live, at } = this.st;
     const active = ACTIVE.has(sm.status ?? '') && live;
     const since = active ? (performance.now() - at) / 1000 : 0;
@@ -932,6 +1201,7 @@ class DashboardView {
     const err = this.model.get('error') || (ACTIVE.has(stat) || stat === 'stale' ? this.stopReq.failed : '');
     this.d.error.textContent = err;
     this.d.error.hidden = !err;
+    this.handoff.draw(stat, sm);
     drawWarm(this.d.warm, sm);
     drawImportance(this.d.importance, this.st);
     this.tick();
@@ -990,6 +1260,9 @@ class DashboardView {
   private readonly onMsg = (msg: IKernelMessage | null): void => {
     if (!msg || typeof msg !== 'object') {
       return;
+    }
+    if (this.handoff.onMsg(msg)) {
+      return this.schedule(false);
     }
     if (msg.type === 'stop-reply') {
       // every try asks the same: the first answer settles it

@@ -1,0 +1,100 @@
+"""A request to register a job's model, as the REST API (``POST jobs/{name}/register``) and the dashboard's
+Register form send it: checked in one place, then carried out as ``jupyter hpo register`` does.
+
+The request is ``{"to": "mlflow", "model_name": NAME, "tracking_uri"?: "http(s)://..."}`` or
+``{"to": "sagemaker", "group": GROUP, "region"?: REGION}``, with ``force`` (another user's job) where the front
+door takes it. A key of the other destination, or any other key, is refused, never ignored. The tracking URI is
+an HTTP(S) URL: a file or database store is never named by a request (it is MLflow's own setting,
+``MLFLOW_TRACKING_URI``, where the request is handled).
+
+Example:
+    >>> check_register_request({"to": "mlflow", "model_name": "credit-model"})
+    {'to': 'mlflow', 'force': False, 'model_name': 'credit-model'}
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from jupyter_hpo.exceptions import SpecError
+
+__all__ = ["DESTINATIONS", "check_register_request", "register"]
+
+#: what each destination takes besides ``to`` and ``force``: key -> required
+DESTINATIONS: dict[str, dict[str, bool]] = {
+    "mlflow": {"model_name": True, "tracking_uri": False},
+    "sagemaker": {"group": True, "region": False},
+}
+_MAX_TEXT = 256
+#: an AWS region name (us-east-1, eu-central-2, us-gov-west-1, cn-north-1); openapi.yaml has the same pattern
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
+_TRACKING = re.compile(r"https?://[^\s/?#]+([/?#]\S*)?")
+_EXAMPLE = '{"to": "mlflow", "model_name": "credit-model"}'
+
+
+def check_register_request(data: Any, *, force: bool = True) -> dict[str, Any]:
+    """The request, checked: ``{"to", "force", <the destination's keys given>}``.
+
+    Args:
+        data: the request as sent (parsed JSON).
+        force: whether ``force`` is a key the front door takes.
+
+    Raises:
+        SpecError: what is wrong with it, in one line.
+    """
+    if not isinstance(data, dict):
+        raise SpecError(f"the body must be a JSON object such as {_EXAMPLE}.")
+    to = data.get("to")
+    if not isinstance(to, str) or to not in DESTINATIONS:
+        raise SpecError(f"`to` must be one of {', '.join(map(repr, DESTINATIONS))}, but got {to!r}.")
+    keys = DESTINATIONS[to]
+    extra = {"force"} if force else set()
+    for key in sorted(set(data) - {"to"} - extra - set(keys)):
+        other = next((d for d, k in DESTINATIONS.items() if key in k), None)
+        where = f"applies to `to: {other}` only, not {to}" if other else "is not a key of the body"
+        takes = ", ".join(f"`{k}`" for k in keys) + (" and `force`" if force else "")
+        raise SpecError(f"`{key}` {where}; `to: {to}` takes {takes}.")
+    value = data.get("force", False)
+    if not isinstance(value, bool):
+        raise SpecError(f"`force` must be true or false, but got {value!r}.")
+    out: dict[str, Any] = {"to": to, "force": value}
+    for key, required in keys.items():
+        value = data.get(key)
+        if value is None:
+            if required:
+                raise SpecError(f"`to: {to}` needs `{key}`.")
+            continue
+        if not isinstance(value, str) or not value.strip() or len(value) > _MAX_TEXT:
+            raise SpecError(f"`{key}` must be a non-empty string of at most {_MAX_TEXT} characters, but got {value!r}.")
+        out[key] = value
+    if "region" in out and not _REGION.fullmatch(out["region"]):
+        raise SpecError(f"`region` must be an AWS region such as us-east-1, but got {out['region']!r}.")
+    if "tracking_uri" in out and not _TRACKING.fullmatch(out["tracking_uri"]):
+        raise SpecError("`tracking_uri` must be an http:// or https:// URL of an MLflow tracking server, but got "
+                        f"{out['tracking_uri']!r} (a file or database store is set on the server with "
+                        "MLFLOW_TRACKING_URI).")
+    return out
+
+
+def register(job: Any, request: dict[str, Any]) -> dict[str, Any]:
+    """Register ``job``'s refit (or best) model as the checked ``request`` says.
+
+    Returns:
+        ``{"registry", "job", "uri", "notes", "details"}``: ``uri`` is MLflow's ``models:/NAME/VERSION`` or the
+        SageMaker model package's ARN; ``details`` what ``jupyter hpo register --json`` prints.
+
+    Raises:
+        HpoError: what ``jupyter hpo register`` prints as its one-line error.
+    """
+    if request["to"] == "mlflow":
+        from jupyter_hpo.mlflow_tracking import register_model
+
+        uri = register_model(job, request["model_name"], tracking_uri=request.get("tracking_uri"))
+        return {"registry": "mlflow", "job": job.name, "uri": uri, "notes": [],
+                "details": {"model": request["model_name"]}}
+    from jupyter_hpo.sagemaker.registry import register_sagemaker
+
+    result = register_sagemaker(job, request["group"], region=request.get("region"))
+    return {"registry": "sagemaker", "job": job.name, "uri": result["model_package_arn"],
+            "notes": list(result.get("notes") or []), "details": result}
