@@ -5,6 +5,7 @@ import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { HpoView, IViewActions } from './components/HpoView';
+import { HandoffClient, refitFromSidebar, registerFromSidebar } from './handoff';
 import { hpoIcon } from './icon';
 import { describeError, HpoModel } from './model';
 import { actionPrompt } from './owners';
@@ -35,7 +36,9 @@ export class HpoSidebar extends ReactWidget {
       setMineOnly: mineOnly => this.model.setMineOnly(mineOnly),
       stop: name => void this._confirm('stop', name),
       resume: name => void this._confirm('resume', name),
-      openInNotebook: name => void this._open(name)
+      openInNotebook: name => void this._open(name),
+      refit: name => void refitFromSidebar(this.model, this._handoff, name),
+      register: name => void registerFromSidebar(this.model, this._handoff, name)
     };
   }
 
@@ -102,4 +105,5 @@ export class HpoSidebar extends ReactWidget {
   }
 
   private readonly _actions: IViewActions;
+  private readonly _handoff = new HandoffClient();
 }

@@ -3,7 +3,8 @@
  * register request the form makes, and the refit line. The buttons themselves are tested in a real notebook
  * (tests/ui/test_dashboard_handoff.py) and their messages against a real kernel side (tests/test_widgets_handoff.py).
  */
-import { handoffBlocked, refitText, registerRequest } from '../dashboard';
+import { handoffBlocked, refitText, registerRequest, REGISTER_LABELS } from '../dashboard';
+import * as sidebar from '../registry';
 
 describe('handoffBlocked', () => {
   it('blocks a job that has not finished, and one without a complete trial', () => {
@@ -57,5 +58,25 @@ describe('refitText', () => {
     expect(refitText({ job: 'a-refit', status: 'failed', model: null, error: 'its trial is fail' })).toBe(
       'Refit a-refit: failed. its trial is fail'
     );
+  });
+});
+
+describe('the sidebar (registry.ts) and the dashboard (dashboard.ts, which imports nothing) agree', () => {
+  it('on when Refit and Register are allowed', () => {
+    const best = { number: 0, value: 1, params: {} };
+    for (const status of ['', 'pending', 'running', 'stopping', 'completed', 'stopped', 'failed', 'stale']) {
+      for (const summary of [{ best }, { best: null }, {}]) {
+        expect(sidebar.handoffBlocked(status, summary)).toBe(handoffBlocked(status, summary));
+      }
+    }
+  });
+
+  it('on the register request a form makes, and the labels', () => {
+    expect(sidebar.REGISTER_LABELS).toEqual(REGISTER_LABELS);
+    for (const to of ['mlflow', 'sagemaker'] as const) {
+      for (const [name, extra] of [['m', ''], [' m ', ' x '], ['', 'x'], ['  ', '']]) {
+        expect(sidebar.registerRequest({ to, name, extra })).toEqual(registerRequest({ to, name, extra }));
+      }
+    }
   });
 });

@@ -2,6 +2,7 @@ import { caretLeftIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { BestChart } from './BestChart';
+import { HandoffButtons, ModelFact } from './Handoff';
 import { ErrorMessage } from './Messages';
 import { formatParams, formatSeconds, formatValue } from './format';
 import { ProgressBar } from './ProgressBar';
@@ -16,6 +17,8 @@ export interface IDetailActions {
   stop(name: string): void;
   resume(name: string): void;
   openInNotebook(name: string): void;
+  refit(name: string): void;
+  register(name: string): void;
 }
 
 const STOPPABLE = new Set(['pending', 'running', 'stale']);
@@ -88,6 +91,7 @@ export function JobDetail(props: {
                 <dd className="jp-hpo-best-params">{formatParams(job.best.params)}</dd>
               </>
             )}
+            <ModelFact job={job} trials={props.trials} />
             <dt>warm starts</dt>
             <dd>{`${job.warm_starts} warm, ${job.cold_starts} cold`}</dd>
             <dt>start-up</dt>
@@ -134,6 +138,7 @@ export function JobDetail(props: {
             >
               Open in notebook
             </button>
+            <HandoffButtons job={job} busy={props.busy} refit={actions.refit} register={actions.register} />
           </div>
         </>
       )}
