@@ -144,7 +144,7 @@ def trials_after(storage: BaseStorage, study_id: int, after: int) -> list[Frozen
 
 
 #: The trial user attributes a job's summary needs (``records.JobSummary``): read by :func:`summary_rows`.
-SUMMARY_ATTRS = ("warm", "startup_s", "interrupted", "cost_usd")
+SUMMARY_ATTRS = ("warm", "startup_s", "interrupted", "cost_usd", "feasible")
 
 
 def summary_rows(engine: Any, study_ids: list[int]) -> dict[int, list[dict[str, Any]]] | None:

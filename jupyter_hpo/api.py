@@ -55,7 +55,7 @@ _KWARGS = {
     "max_memory_mb": ("warm_pool", "max_memory_mb"),
 }
 _TOP = {"name", "strategy", "seed", "early_stopping", "backend", "hyperband", "max_consecutive_failures", "warm_start",
-        "artifacts", "tracking"}
+        "artifacts", "tracking", "constraints"}
 _stores: dict[tuple[str | None, ...], Store] = {}
 
 

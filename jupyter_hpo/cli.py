@@ -428,6 +428,8 @@ def _trial_table(records: list[dict[str, Any]], summary: dict[str, Any], limit: 
     rows = records[-limit:] if limit else records
     for r in rows:
         detail = _safe(r[ERROR] or ", ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items()))
+        if r.get("feasible") is False:  # broke a constraint: never the best
+            detail = _safe(f"infeasible: {'; '.join(r['violations'])}; ") + detail
         table.add_row(str(r["number"]), r["state"], _fmt(r["value"]) if r["value"] is not None else "-",
                       "warm" if r[WARM] else "cold", f"{r[STARTUP_S] or 0.0:.3f}", f"{r[RUN_S] or 0.0:.1f}",
                       detail[:90])

@@ -76,6 +76,11 @@ COST_USD = "cost_usd"
 SAGEMAKER = "sagemaker"
 #: where the trial's artifacts are: a local folder (absolute path) or a training job's S3 ``model.tar.gz``
 ARTIFACT = "artifact"
+#: a complete trial of a job with ``constraints``: whether it met them all, which it broke (``"m=0.08 > max 0.05"``
+#: or ``"m missing"``), and its constraint values as Optuna's ``constraints_func`` takes them (<= 0: met)
+FEASIBLE = "feasible"
+VIOLATIONS = "violations"
+CONSTRAINT_VALUES = "constraint_values"
 
 # -- job (Optuna study) user attribute keys ---------------------------------------------------------
 SPEC = "spec"
@@ -190,7 +195,8 @@ def better(a: float | None, b: float | None, direction: str) -> bool:
 
 
 def _completed_value(r: Mapping[str, Any]) -> float | None:
-    return r["value"] if r["state"] == "complete" else None
+    """The value a trial competes for "best" with: complete and not infeasible (it broke no constraint)."""
+    return r["value"] if r["state"] == "complete" and r.get(FEASIBLE) is not False else None
 
 
 def improvements(rows: Sequence[Mapping[str, Any]], direction: str) -> list[Mapping[str, Any]]:
@@ -262,6 +268,10 @@ class TrialRecord:
     started: float | None
     completed: float | None
     artifact: str | None
+    #: a complete trial of a job with constraints: whether it met them (never the best when not); else null
+    feasible: bool | None
+    #: the constraints it broke, e.g. ``["calibration_error=0.08 > max 0.05"]`` or ``["calibration_error missing"]``
+    violations: list[str]
     nonfinite: dict[str, str]
 
     @classmethod
@@ -291,6 +301,8 @@ class TrialRecord:
             "started": t.datetime_start.timestamp() if t.datetime_start else None,
             "completed": t.datetime_complete.timestamp() if t.datetime_complete else None,
             ARTIFACT: _artifact(ua),
+            FEASIBLE: ua.get(FEASIBLE) if isinstance(ua.get(FEASIBLE), bool) else None,
+            VIOLATIONS: [str(v) for v in ua.get(VIOLATIONS) or []],
         }
         safe, flags = json_safe(raw)
         return cls(**safe, nonfinite=flags)

@@ -317,6 +317,8 @@ class TuningSpec:
     warm_start: tuple[str, ...] = ()
     #: which trials keep their artifacts (``artifacts: {keep_best: N}``)
     artifacts: Artifacts = field(default_factory=Artifacts)
+    #: bounds on metrics a trial returns (``constraints: {metric: {min, max}}``)
+    constraints: tuple[Constraint, ...] = ()
 
     def __post_init__(self) -> None:
         check_job_name(self.name)
@@ -341,6 +343,7 @@ class TuningSpec:
             check_simulate(self.backend_options.get("simulate"))
         _positive_int("max_consecutive_failures", self.max_consecutive_failures)
         self._check_warm_start()
+        self._check_constraints()
         if self.mlflow is not None and not isinstance(self.mlflow, MlflowTracking):
             raise _fail("tracking.mlflow", "must be an MlflowTracking", self.mlflow)
         if self.artifacts.keep_best is not None and self.backend != "local":
@@ -369,6 +372,21 @@ class TuningSpec:
                             "use `backend.options.warm_start: {parents: [...]}` (AMT's WarmStartConfig), but got "
                             f"warm_start.from {list(self.warm_start)!r}.")
 
+    def _check_constraints(self) -> None:
+        """``constraints``: on metrics a function returns in its dict; not for scripts nor the amt backend."""
+        object.__setattr__(self, "constraints", _constraints(self.constraints))
+        if not self.constraints:
+            return
+        names = [c.metric for c in self.constraints]
+        if self.backend == "amt":
+            raise SpecError("SageMaker AMT has no constraints: it would pick its best training job without them, so "
+                            f"`constraints` on {', '.join(map(repr, names))} cannot be honoured; use `backend: "
+                            "sagemaker` or the local backend.")
+        if self.trial.script is not None:
+            raise SpecError("`constraints` are checked on the metrics a function objective returns in its dict "
+                            "(a script's output gives only the objective metric), but the trial is script "
+                            f"{self.trial.script!r}; constraints on {', '.join(map(repr, names))}.")
+
     def _check_grid(self) -> None:
         """A grid search lists every point: refuse a grid beyond :data:`MAX_GRID_POINTS` (counted, not listed)."""
         try:
@@ -396,7 +414,7 @@ class TuningSpec:
             raise SpecError(f"a spec must be a mapping of fields, but got {data!r}.")
         top = {"name", "objective", "trial", "space", "strategy", "seed", "budget", "completion",
                "early_stopping", "hyperband", "warm_pool", "backend", "max_consecutive_failures", "warm_start",
-               "artifacts", "tracking"}
+               "artifacts", "tracking", "constraints"}
         unknown = sorted(set(data) - top)
         if unknown:
             raise SpecError(
@@ -440,6 +458,7 @@ class TuningSpec:
             warm_start=_warm_start_from(data.get("warm_start")),
             mlflow=_mlflow_tracking(data),
             artifacts=Artifacts(**_section(data, "artifacts", {"keep_best"})),
+            constraints=_constraints(data.get("constraints")),
         )
 
     @classmethod
@@ -493,6 +512,7 @@ class TuningSpec:
             **({"warm_start": {"from": list(self.warm_start)}} if self.warm_start else {}),
             **({"tracking": {"mlflow": dataclasses.asdict(self.mlflow)}} if self.mlflow is not None else {}),
             **({"artifacts": dataclasses.asdict(self.artifacts)} if self.artifacts.keep_best is not None else {}),
+            **({"constraints": {c.metric: c.to_dict() for c in self.constraints}} if self.constraints else {}),
         }
 
     def replace(self, **changes: Any) -> TuningSpec:
@@ -516,6 +536,74 @@ class PickledObjective:
 
     def __repr__(self) -> str:
         return f"<objective {self.ref}>"
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A bound on a metric a trial returns (``constraints: {calibration_error: {max: 0.05}}``); a complete trial
+    that breaks one, or lacks the metric, is infeasible: recorded as such and never the best.
+
+    Example:
+        >>> Constraint("calibration_error", max=0.05).violation(0.08)
+        0.03
+    """
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+    def __post_init__(self) -> None:
+        field_name = f"constraints.{self.metric}"
+        if not isinstance(self.metric, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.:\-]{0,63}", self.metric):
+            raise _fail("constraints", "must map metric names (letters, digits, '_', '-', '.', ':') to bounds",
+                        self.metric)
+        for key in ("min", "max"):
+            v = getattr(self, key)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+                raise _fail(f"{field_name}.{key}", "must be a finite number", v)
+        if self.min is None and self.max is None:
+            raise SpecError(f"`{field_name}` needs `min`, `max` or both, but got neither.")
+        if self.min is not None and self.max is not None and not self.min <= self.max:
+            raise SpecError(f"`{field_name}` needs min <= max, but got min={self.min}, max={self.max}.")
+
+    def violation(self, value: float | None) -> float:
+        """How far ``value`` is outside the bounds (<= 0: within; Optuna's constraint value); 1.0 when missing."""
+        if value is None or not math.isfinite(value):
+            return 1.0
+        over = [] if self.max is None else [value - self.max]
+        under = [] if self.min is None else [self.min - value]
+        return round(max(over + under), 12)
+
+    def describe(self, value: float | None) -> str:
+        """The broken rule in words: ``calibration_error=0.08 > max 0.05``, or that the trial lacks the metric."""
+        if value is None or not math.isfinite(value):
+            return f"{self.metric} missing"
+        if self.max is not None and value > self.max:
+            return f"{self.metric}={value:.6g} > max {self.max:g}"
+        return f"{self.metric}={value:.6g} < min {self.min:g}"
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in ("min", "max") if getattr(self, k) is not None}
+
+
+def _constraints(value: Any) -> tuple[Constraint, ...]:
+    """``{metric: {min, max}}`` (or Constraint objects) as Constraints; unknown keys refused."""
+    if value is None:
+        return ()
+    if isinstance(value, (list, tuple)) and all(isinstance(c, Constraint) for c in value):
+        return tuple(value)
+    if not isinstance(value, Mapping):
+        raise _fail("constraints", "must map metric names to {min, max} bounds", value)
+    out = []
+    for metric, bounds in value.items():
+        if not isinstance(bounds, Mapping):
+            raise _fail(f"constraints.{metric}", "must be a mapping with `min`, `max` or both", bounds)
+        unknown = sorted(set(bounds) - {"min", "max"})
+        if unknown:
+            raise SpecError(f"unknown field(s) {', '.join(f'`constraints.{metric}.{u}`' for u in unknown)}; "
+                            "allowed: max, min.")
+        out.append(Constraint(metric, bounds.get("min"), bounds.get("max")))
+    return tuple(out)
 
 
 def _warm_start_from(value: Any) -> Any:

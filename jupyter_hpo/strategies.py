@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from jupyter_hpo.spec import TuningSpec
 
+from jupyter_hpo.records import CONSTRAINT_VALUES
+
 __all__ = ["make_sampler", "make_pruner", "grid_size"]
 
 
@@ -29,13 +31,19 @@ def make_sampler(spec: TuningSpec, resumed_after: int = 0) -> Any:
         # grid needs a step on every float, and reverse-log cannot have one: names match Optuna's
         return _GridSampler(spec.space.grid(), seed=seed)
     n_startup = max(5, min(10, spec.budget.max_trials // 3))
+    extra: dict[str, Any] = {}
     if spec.space.conditional:  # a conditional space: TPE models each group of parameters sampled together
+        extra["group"] = True
+    if spec.constraints:  # infeasible trials rank below feasible ones (Optuna's constrained TPE); the runner
+        n = len(spec.constraints)  # sets the values on each complete trial; a pruned one has none: 0, unknown
+        extra["constraints_func"] = lambda t: list(t.user_attrs.get(CONSTRAINT_VALUES) or [0.0] * n)
+    if extra:
         import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True,
-                                              n_startup_trials=n_startup)
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True,
+                                              n_startup_trials=n_startup, **extra)
     return optuna.samplers.TPESampler(
         seed=seed, multivariate=True, constant_liar=True, n_startup_trials=n_startup
     )

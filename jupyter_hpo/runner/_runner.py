@@ -34,7 +34,18 @@ from jupyter_hpo.backends import (
     create_backend,
 )
 from jupyter_hpo.mlflow_tracking import RunnerTracking
-from jupyter_hpo.records import ARTIFACT, ARTIFACTS_KEPT, PROVENANCE, REFIT_OF, RUN_S, SAGEMAKER, STARTUP_S
+from jupyter_hpo.records import (
+    ARTIFACT,
+    ARTIFACTS_KEPT,
+    CONSTRAINT_VALUES,
+    FEASIBLE,
+    PROVENANCE,
+    REFIT_OF,
+    RUN_S,
+    SAGEMAKER,
+    STARTUP_S,
+    VIOLATIONS,
+)
 from jupyter_hpo.runner._lock import RunnerLock
 from jupyter_hpo.runner._log import Reserve, log_max_bytes, rotate_if_large
 from jupyter_hpo.spec import TuningSpec
@@ -137,6 +148,8 @@ class Runner:
         self.last_error = ""
         self.since_best = 0
         self.best: float | None = None
+        self.n_infeasible = 0  # complete trials that broke a constraint
+        self._missing_noted: set[str] = set()  # constraint metrics a trial lacked, said once in the job's notes
         self.end: tuple[str, str] | None = None  # (status, reason) once the job should end
         self._signal: str | None = None
         self.notes: list[dict[str, Any]] = list(attrs.get("notes") or [])
@@ -170,13 +183,16 @@ class Runner:
         for t in stored:
             if t.state == TrialState.WAITING:
                 continue
+            if t.user_attrs.get(CONSTRAINT_VALUES) is not None:  # what the sampler's constraints_func recorded
+                t.system_attrs = {**t.system_attrs, "constraints": tuple(t.user_attrs[CONSTRAINT_VALUES])}
             self.brain.add_trial(t)
             if t.user_attrs.get("interrupted"):
                 if t.number not in rerun and not self.mirroring:  # run it again, once, with the same parameters
                     self.brain.enqueue_trial(t.params, user_attrs={"rerun_of": t.number})
                 continue
             self.n_counted += 1
-            self._update_progress(t.state.name.lower(), t.value, t.user_attrs.get("error"))
+            self._update_progress(t.state.name.lower(), t.value, t.user_attrs.get("error"),
+                                  t.user_attrs.get(FEASIBLE) is not False)
 
     def _seed_from_earlier_jobs(self) -> None:
         """Warm start: the complete trials of ``spec.warm_start``'s jobs join the in-memory study (not the store).
@@ -281,7 +297,10 @@ class Runner:
                 finally:
                     self._store_backend_summary(backend)
         status, reason = self.end or ("failed", "the runner ended unexpectedly")
-        if status == "completed" and self.best is None and self.n_counted > 0:  # a job with no result failed
+        if status == "completed" and self.best is None and self.n_infeasible:  # no result within the constraints
+            status, reason = "failed", (f"no feasible trial ({reason}): {self.n_infeasible} complete trial(s) broke "
+                                        "a constraint")
+        elif status == "completed" and self.best is None and self.n_counted > 0:  # a job with no result failed
             last = f"; last error: {self.last_error}" if self.last_error else ""
             status, reason = "failed", f"no trial completed ({reason}){last}"
         self.writer.flush()  # a write still queued may fail: then the job failed, whatever ended the loop
@@ -489,13 +508,32 @@ class Runner:
         if outcome.interrupted:
             attrs["interrupted"] = True
         attrs.update(outcome.attrs)
+        if self.spec.constraints and state == "complete":
+            self._check_constraints(trial, outcome, value, attrs)
         self._keep_artifact(outcome.key, state, value, attrs)
         optuna_state = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED}.get(state, TrialState.FAIL)
         self.brain.tell(trial, value if optuna_state == TrialState.COMPLETE else None, state=optuna_state)
         self.writer.put(self._store_finish, outcome.key, attrs, optuna_state, value)
         if not outcome.interrupted:
             self.n_counted += 1
-            self._update_progress(state, value, outcome.error)
+            self._update_progress(state, value, outcome.error, attrs.get(FEASIBLE) is not False)
+
+    def _check_constraints(self, trial: Any, outcome: TrialOutcome, value: float | None, attrs: dict[str, Any]) -> None:
+        """Record whether a complete trial met ``spec.constraints``, and give the sampler its constraint values."""
+        metrics = {**outcome.metrics, self.spec.objective.metric: value}
+        values, broken = [], []
+        for c in self.spec.constraints:
+            v = metrics.get(c.metric)
+            values.append(c.violation(v))
+            if values[-1] > 0:
+                broken.append(c.describe(v))
+            if v is None and c.metric not in self._missing_noted:
+                self._missing_noted.add(c.metric)
+                returned = ", ".join(sorted(outcome.metrics)) or "no other metric"
+                self.on_note(f"constraint on {c.metric!r}: trial {outcome.key} returned no such metric (it returned "
+                             f"{returned}); a trial without it counts as infeasible, never the best")
+        trial.set_user_attr(CONSTRAINT_VALUES, values)  # read by the sampler's constraints_func on tell
+        attrs.update({CONSTRAINT_VALUES: values, FEASIBLE: not broken, VIOLATIONS: broken})
 
     def _keep_artifact(self, key: int, state: str, value: float | None, attrs: dict[str, Any]) -> None:
         """Record the trial's artifact URI when it is kept; remove the folders no longer among the best N."""
@@ -526,8 +564,11 @@ class Runner:
             self.store.finish_trial(trial_id, state, value, attrs)
             self.tracking.trial_stored(key)
 
-    def _update_progress(self, state: str, value: float | None, error: str | None) -> None:
-        """Count failures in a row and trials without improvement; end the job when a criterion holds."""
+    def _update_progress(self, state: str, value: float | None, error: str | None, feasible: bool = True) -> None:
+        """Count failures in a row and trials without improvement; end the job when a criterion holds.
+
+        An infeasible trial (it broke a constraint) is never the best, nor reaches the target.
+        """
         if state == "failed":
             self.failures_in_a_row += 1
             self.last_error = error or self.last_error
@@ -538,6 +579,10 @@ class Runner:
             return
         self.failures_in_a_row = 0
         if state != "complete" or value is None:
+            return
+        if not feasible:
+            self.n_infeasible += 1
+            self.since_best += 1
             return
         maximize = self.spec.objective.direction == "maximize"
         if self.best is None or (value > self.best if maximize else value < self.best):

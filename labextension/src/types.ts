@@ -134,6 +134,10 @@ export interface ITrialRecord {
   completed: number | null;
   /** Where the trial's artifacts were saved: a local folder or an S3 model.tar.gz; null when none was kept. */
   artifact: string | null;
+  /** A complete trial of a job with constraints: whether it met them all (never the best when not); else null. */
+  feasible: boolean | null;
+  /** The constraints it broke, e.g. "calibration_error=0.08 > max 0.05". */
+  violations: string[];
   nonfinite: NonFinite;
 }
 

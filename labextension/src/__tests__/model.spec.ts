@@ -80,6 +80,8 @@ function trial(number: number, state: TrialState, value: number | null = null): 
     started: 1,
     completed: state === 'running' ? null : 2,
     artifact: null,
+    feasible: null,
+    violations: [],
     nonfinite: {}
   };
 }

@@ -1,0 +1,128 @@
+"""Constraints on the metrics a trial returns: recorded, never the best, known to the sampler (real runner and pool)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jupyter_hpo import api
+from jupyter_hpo.exceptions import SpecError
+from jupyter_hpo.spec import TuningSpec
+from jupyter_hpo.store import JobStatus
+
+GRID = {"x": {"type": "float", "low": 0, "high": 1, "step": 0.25}}
+
+
+def calibrated(p):
+    """The higher x, the better the objective, and the worse the calibration error."""
+    return {"objective": p["x"], "calibration_error": p["x"] / 10}
+
+
+def test_the_best_is_the_best_feasible_trial_and_infeasible_ones_say_why(home):
+    job = api.launch(objective=calibrated, space=GRID, strategy="grid", seed=0, max_trials=5, name="constrained",
+                     constraints={"calibration_error": {"max": 0.05}})
+    assert job.wait(timeout=120) == JobStatus.COMPLETED, job.attrs.get("reason")
+    by_x = {r["params"]["x"]: r for r in job.trial_records()}
+    assert sorted(by_x) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    for x, r in by_x.items():
+        assert r["state"] == "complete"
+        assert r["feasible"] is (x <= 0.5), r
+    assert by_x[0.5]["violations"] == []
+    assert by_x[0.75]["violations"] == ["calibration_error=0.075 > max 0.05"]
+    # trials 0.75 and 1.0 have better values, but broke the constraint
+    assert job.best["params"] == {"x": 0.5} and job.best["value"] == 0.5
+    assert job.summary()["best"]["number"] == by_x[0.5]["number"]
+    listed = next(j for j in api.list_jobs() if j["name"] == "constrained")  # an ended job's summary, from rows
+    assert listed["best"]["number"] == by_x[0.5]["number"]
+    curve = api.compare("constrained")["constrained"]["curve"]
+    assert max(point["best"] for point in curve) == 0.5
+    df = job.trials()
+    assert list(df.sort_values("param_x")["feasible"]) == [True, True, True, False, False]
+
+
+def test_without_constraints_feasible_is_null(home):
+    job = api.launch(objective=calibrated, space=GRID, strategy="grid", seed=0, max_trials=2, name="free")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    assert [(r["feasible"], r["violations"]) for r in job.trial_records()] == [(None, [])] * 2
+
+
+def test_a_min_bound_and_the_objective_metric_itself_can_be_constrained(home):
+    job = api.launch(objective=calibrated, space=GRID, strategy="grid", seed=0, max_trials=5, name="bounded",
+                     direction="minimize", constraints={"objective": {"min": 0.3}})
+    assert job.wait(timeout=120) == JobStatus.COMPLETED, job.attrs.get("reason")
+    assert job.best["params"] == {"x": 0.5}  # the lowest value that is at least 0.3
+    infeasible = sorted(r["params"]["x"] for r in job.trial_records() if r["feasible"] is False)
+    assert infeasible == [0.0, 0.25]
+
+
+def test_the_sampler_steers_towards_feasible_trials(home):
+    job = api.launch(objective=calibrated, space={"x": {"type": "float", "low": 0, "high": 1}}, seed=1,
+                     max_trials=30, max_parallel=1, name="steered", constraints={"calibration_error": {"max": 0.05}})
+    assert job.wait(timeout=180) == JobStatus.COMPLETED, job.attrs.get("reason")
+    records = sorted(job.trial_records(), key=lambda r: r["number"])
+    late = records[10:]  # after TPE's start-up trials
+    # TPE without the constraint pushes x towards 1: 0-2 of these 20 trials within it (in-process Optuna, seeds
+    # 0-5); knowing it, 10-13
+    assert sum(r["feasible"] for r in late) >= 8, [r["params"]["x"] for r in late]
+    assert 0.4 < job.best["params"]["x"] <= 0.5
+
+
+def test_a_constraint_on_a_metric_no_trial_returns_is_noted_and_the_job_goes_on(home):
+    job = api.launch(objective=calibrated, space=GRID, strategy="grid", seed=0, max_trials=5, name="missing",
+                     constraints={"latency_ms": {"max": 10}})
+    assert job.wait(timeout=120) == JobStatus.FAILED
+    assert job.attrs["reason"] == "no feasible trial (budget of 5 trials reached): 5 complete trial(s) broke a constraint"
+    notes = [n["text"] for n in job.attrs["notes"] if "latency_ms" in n["text"]]
+    assert len(notes) == 1  # said once, after the first trial that lacked it
+    assert notes[0].startswith("constraint on 'latency_ms': trial ") and "it returned calibration_error" in notes[0]
+    records = job.trial_records()
+    assert len(records) == 5 and all(r["violations"] == ["latency_ms missing"] for r in records)
+    assert job.best is None
+
+
+@pytest.mark.parametrize("constraints, message", [
+    ({"calibration_error": {"maximum": 0.05}}, "unknown field(s) `constraints.calibration_error.maximum`; allowed: max, min."),
+    ({"calibration_error": {}}, "`constraints.calibration_error` needs `min`, `max` or both, but got neither."),
+    ({"calibration_error": {"min": 0.5, "max": 0.1}}, "needs min <= max, but got min=0.5, max=0.1."),
+    ({"calibration_error": {"max": "low"}}, "`constraints.calibration_error.max` must be a finite number"),
+    ({"calibration_error": 0.05}, "`constraints.calibration_error` must be a mapping with `min`, `max` or both"),
+    ([0.05], "`constraints` must map metric names to {min, max} bounds"),
+])
+def test_bad_constraints_are_refused_and_nothing_is_written(home, constraints, message):
+    with pytest.raises(SpecError) as e:
+        api.launch(objective=calibrated, space=GRID, name="bad", constraints=constraints)
+    assert message in str(e.value) and "\n" not in str(e.value)
+    assert api.list_jobs() == []
+
+
+def test_constraints_round_trip_and_are_refused_where_they_cannot_be_checked(home, tmp_path):
+    data = {"name": "c", "trial": {"function": calibrated}, "space": {"x": {"type": "float", "low": 0, "high": 1}},
+            "constraints": {"calibration_error": {"max": 0.05}, "size_mb": {"min": 1, "max": 50}}}
+    spec = TuningSpec.from_dict(data)
+    assert spec.to_dict()["constraints"] == {"calibration_error": {"max": 0.05}, "size_mb": {"min": 1, "max": 50}}
+    script = tmp_path / "train.py"
+    script.write_text("print('objective=1')\n")
+    with pytest.raises(SpecError, match=r"a script's output gives only the objective metric"):
+        TuningSpec.from_dict({**data, "trial": {"script": str(script)}})
+    with pytest.raises(SpecError, match=r"SageMaker AMT has no constraints"):
+        api.launch({**data, "trial": {"script": str(script)},
+                    "backend": {"name": "amt", "options": {"simulate": {}}}})
+    assert api.list_jobs() == []
+
+
+def test_the_cli_shows_infeasible_trials_and_the_feasible_best(home, tmp_path):
+    from tests.test_cli import hpo
+
+    (tmp_path / "objective.py").write_text("def f(p):\n    return {'objective': p['x'], 'calibration_error': p['x'] / 10}\n")
+    spec = tmp_path / "c.yaml"
+    spec.write_text("name: cli-constrained\ntrial: {function: 'objective.py:f'}\nstrategy: grid\n"
+                    "space: {x: {type: float, low: 0, high: 1, step: 0.5}}\nbudget: {max_trials: 3}\n"
+                    "constraints: {calibration_error: {max: 0.05}}\n")
+    out = hpo(home, "launch", str(spec), "--json")
+    assert out.returncode == 0, out.stderr
+    shown = hpo(home, "show", "cli-constrained")
+    assert shown.returncode == 0, shown.stderr
+    lines = [line for line in shown.stdout.splitlines() if "infeasible" in line]
+    assert len(lines) == 1 and "calibration_error=0.1 > max 0.05" in lines[0] and "x=1" in lines[0], shown.stdout
+    assert json.loads(hpo(home, "show", "cli-constrained", "--json").stdout)["job"]["best"]["params"] == {"x": 0.5}
