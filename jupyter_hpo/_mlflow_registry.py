@@ -14,18 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from jupyter_hpo.mlflow_tracking import (
-    MlflowError,
-    _client_settings,
-    _one_line,
-    _refused,
-    _Sink,
-    _text,
-    export_job,
-    provenance_tags,
-    reachable,
-    require_mlflow,
-)
+from jupyter_hpo._mlflow_runs import _one_line, _refused, _Sink, _text, provenance_tags, reachable
+from jupyter_hpo.mlflow_tracking import MlflowError, _client_settings, export_job, require_mlflow
 
 __all__ = ["register"]
 

@@ -45,7 +45,8 @@ def add_handoff_parsers(sub: Any) -> None:
     _aws_options(reg)
     reg.add_argument("--trial", type=int, metavar="N", help="--sagemaker: register trial N's model (default: the "
                                                             "refit's, else the best trial's)")
-    reg.add_argument("--tracking-uri", help="--mlflow: the MLflow tracking server (default: MLFLOW_TRACKING_URI)")
+    reg.add_argument("--tracking-uri", help="--mlflow: the MLflow tracking server (default: the job's "
+                                              "tracking.mlflow tracking_uri, else MLFLOW_TRACKING_URI)")
     reg.add_argument("--json", action="store_true", help="print the result as JSON")
     reg.set_defaults(handoff_parser=reg)
 
@@ -65,8 +66,10 @@ def add_handoff_parsers(sub: Any) -> None:
     exp.add_argument("-o", "--output", metavar="FILE", help="--pipeline: write the definition to FILE (default: "
                                                             "stdout)")
     _aws_options(exp)
-    exp.add_argument("--tracking-uri", help="--mlflow: the MLflow tracking server (default: MLFLOW_TRACKING_URI)")
-    exp.add_argument("--experiment", help="--mlflow: the MLflow experiment (default: the job's name)")
+    exp.add_argument("--tracking-uri", help="--mlflow: the MLflow tracking server (default: the job's "
+                                              "tracking.mlflow tracking_uri, else MLFLOW_TRACKING_URI)")
+    exp.add_argument("--experiment", help="--mlflow: the MLflow experiment (default: the job's tracking.mlflow "
+                                          "experiment, else MLFLOW_EXPERIMENT_NAME, else jupyter-hpo)")
     exp.add_argument("--json", action="store_true", help="print the result as JSON")
     exp.set_defaults(handoff_parser=exp)
 

@@ -219,9 +219,12 @@ def test_a_job_is_logged_live_as_a_parent_run_with_a_child_run_per_trial(mlflow_
         assert run.data.metrics["auc"] == pytest.approx(rec["value"])
         assert run.data.metrics["startup_s"] == pytest.approx(rec["startup_s"])
         assert run.data.metrics["fold_mean"] == pytest.approx(rec["fold_mean"])
+        assert run.data.metrics["fold_std"] == pytest.approx(rec["fold_std"])
+        assert run.data.metrics["run_s"] == pytest.approx(rec["run_s"])
         tags = run.data.tags
         assert tags["state"] == "complete" and tags["warm"] == str(rec["warm"]).lower()
         assert tags["worker"] == rec["worker"] and tags["jupyter_hpo.job"] == "live"
+        assert tags["seed"] == str(job.store.trials("live")[number].user_attrs["seed"])  # the trial's own seed
         folds = client.get_metric_history(run.info.run_id, "fold_score")  # the fold values, one step each
         assert [(m.step, round(m.value, 9)) for m in sorted(folds, key=lambda m: m.step)] == [
             (i, round(rec["params"]["x"] + 0.1 * i, 9)) for i in range(3)]
@@ -442,7 +445,7 @@ def saves_fold_models(p):
 
 
 # -- %hpo launch --mlflow ----------------------------------------------------------------------------------
-def test_the_magic_launches_with_mlflow_tracking(mlflow_env, mlflow_server):
+def test_the_magic_launches_with_mlflow_and_keeps_the_specs_own_settings(mlflow_env, mlflow_server):
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output
 
@@ -451,11 +454,16 @@ def test_the_magic_launches_with_mlflow_tracking(mlflow_env, mlflow_server):
     ip = InteractiveShell.instance()
     ip.register_magics(HpoMagics(ip))
     ip.push({"cv_objective": cv_objective, "sp": X})
+    body = "trial: {function: cv_objective}\nspace: sp\ntracking: {mlflow: {experiment: from-cell}}\n"
     try:
         with capture_output():
-            job = ip.run_line_magic("hpo", "launch cv_objective --space sp --max-trials 2 --name magic --mlflow")
-        assert job.spec["tracking"]["mlflow"]["tracking_uri"] == mlflow_server
-        assert job.wait(timeout=180) == JobStatus.COMPLETED
+            line = ip.run_line_magic("hpo", "launch cv_objective --space sp --max-trials 2 --name magic --mlflow")
+            cell = ip.run_cell_magic("hpo", "launch --max-trials 1 --name magic-cell --mlflow", body)
+        assert line.spec["tracking"]["mlflow"] == {"tracking_uri": mlflow_server, "experiment": "jupyter-hpo",
+                                                   "run_name": "magic"}
+        assert cell.spec["tracking"]["mlflow"]["experiment"] == "from-cell"  # --mlflow keeps the spec's settings
+        assert line.wait(timeout=180) == JobStatus.COMPLETED and cell.wait(timeout=180) == JobStatus.COMPLETED
         assert sorted(child_runs(mlflow_env, parent_run(mlflow_env, "magic"))) == [0, 1]
+        assert sorted(child_runs(mlflow_env, parent_run(mlflow_env, "magic-cell", "from-cell"))) == [0]
     finally:
         ip.reset(new_session=False)
