@@ -45,6 +45,7 @@ def test_refit_is_acknowledged_runs_once_per_id_and_the_trait_shows_its_model(ho
     assert sent[0]["type"] == "refit-reply" and sent[0]["id"] == "v1-1" and sent[0]["state"] == "working"
     done = answer(sent, "refit", "v1-1")
     assert done["ok"] is True and done["error"] == "" and done["job"] == "dash-refit-refit"
+    assert done["_thread"] == "hpo-dashboard-refit-dash-refit", "the work ran in a thread: the kernel stayed free"
     wait_for(lambda: dash.refit.get("status") == "completed", timeout=180)
     path = str(home / "jobs" / "dash-refit-refit" / "artifacts" / "0")
     assert dash.refit == {"job": "dash-refit-refit", "status": "completed", "model": path, "error": ""}
@@ -67,6 +68,9 @@ def test_refit_of_a_job_without_a_complete_trial_answers_the_core_error(home, mo
     done = answer(sent, "refit", 7)
     assert done["ok"] is False and done["error"] == "job 'dash-fail' has no complete trial to refit."
     assert dash.refit == {} and [j["name"] for j in api.list_jobs()] == ["dash-fail"]
+    dash._handle_custom_msg({"type": "refit", "id": {"not": "an id"}}, [])
+    assert sent[-1] == {**sent[-1], "type": "refit-reply", "id": None, "state": "done", "ok": False,
+                        "error": "a refit request needs an id (a string or an integer), but got {'not': 'an id'}."}
 
 
 @pytest.mark.parametrize(("request_", "error"), [
@@ -94,6 +98,7 @@ def test_register_to_mlflow_answers_the_model_uri(mlflow_env, monkeypatch):
     dash._handle_custom_msg({"type": "register", "id": "r-1", "to": "mlflow", "model_name": "dash-model"}, [])
     done = answer(sent, "register", "r-1")
     assert (done["ok"], done["error"], done["uri"], done["registry"]) == (True, "", "models:/dash-model/1", "mlflow")
+    assert done["_thread"] == "hpo-dashboard-register-dash-mlflow", "the work ran in a thread: the kernel stayed free"
     assert client.get_model_version("dash-model", "1").tags["jupyter_hpo.source"] == "best"
     assert mlflow.sklearn.load_model("models:/dash-model/1").predict([[1.0, 0.0]]).shape == (1,)
     dash._handle_custom_msg({"type": "register", "id": "r-1", "to": "mlflow", "model_name": "dash-model"}, [])

@@ -385,6 +385,10 @@ class Dashboard(anywidget.AnyWidget):
     def _handoff(self, kind: str, content: dict[str, Any]) -> None:
         """Acknowledge a refit or register request and run it in a thread, once per id (see the module docstring)."""
         key = (kind, content.get("id"))
+        if not isinstance(key[1], (str, int)) or isinstance(key[1], bool):
+            self.send({"type": f"{kind}-reply", "id": None, "state": "done", "ok": False,
+                       "error": f"a {kind} request needs an id (a string or an integer), but got {key[1]!r}."})
+            return
         with self._lock:
             first = key not in self._handoffs
             done = self._handoffs.setdefault(key, None)
