@@ -126,3 +126,21 @@ def test_the_cli_shows_infeasible_trials_and_the_feasible_best(home, tmp_path):
     lines = [line for line in shown.stdout.splitlines() if "infeasible" in line]
     assert len(lines) == 1 and "calibration_error=0.1 > max 0.05" in lines[0] and "x=1" in lines[0], shown.stdout
     assert json.loads(hpo(home, "show", "cli-constrained", "--json").stdout)["job"]["best"]["params"] == {"x": 0.5}
+
+
+def saves_calibrated(p):
+    from jupyter_hpo import trial
+
+    trial.save_model({"x": p["x"]})
+    return {"objective": p["x"], "calibration_error": p["x"] / 10}
+
+
+def test_the_kept_artifacts_are_those_of_the_best_feasible_trials(home):
+    from jupyter_hpo import artifacts
+
+    job = api.launch(objective=saves_calibrated, space=GRID, strategy="grid", seed=0, max_trials=5, max_parallel=1,
+                     name="kept", constraints={"calibration_error": {"max": 0.05}}, artifacts={"keep_best": 1})
+    assert job.wait(timeout=120) == JobStatus.COMPLETED, job.attrs.get("reason")
+    by_x = {r["params"]["x"]: r for r in job.trial_records()}
+    assert job.attrs["artifacts_kept"] == {str(by_x[0.5]["number"]): by_x[0.5]["artifact"]}
+    assert artifacts.load_model(job) == {"x": 0.5}

@@ -510,7 +510,8 @@ class Runner:
         attrs.update(outcome.attrs)
         if self.spec.constraints and state == "complete":
             self._check_constraints(trial, outcome, value, attrs)
-        self._keep_artifact(outcome.key, state, value, attrs)
+        # an infeasible trial is never among the best whose artifacts are kept
+        self._keep_artifact(outcome.key, "infeasible" if attrs.get(FEASIBLE) is False else state, value, attrs)
         optuna_state = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED}.get(state, TrialState.FAIL)
         self.brain.tell(trial, value if optuna_state == TrialState.COMPLETE else None, state=optuna_state)
         self.writer.put(self._store_finish, outcome.key, attrs, optuna_state, value)
