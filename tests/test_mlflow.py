@@ -295,6 +295,22 @@ def test_a_server_down_for_the_whole_job_is_noted_and_export_logs_everything_lat
     assert len(child_runs(mlflow_env, parent_run(mlflow_env, "down", "down-exp"))) == 3
 
 
+def test_resuming_the_job_logs_what_its_first_runner_could_not(mlflow_env, mlflow_server):
+    port = _free_port()  # down while the job first runs
+    job = api.launch(objective=cv_objective, space=X, max_trials=3, max_parallel=2, seed=0, name="resumed",
+                     tracking={"mlflow": {"tracking_uri": f"http://127.0.0.1:{port}"}})
+    assert job.wait(timeout=180) == JobStatus.COMPLETED
+    assert "(or resuming the job) logs them" in notes(job)[-1]
+    forwarder = Forwarder(port, mlflow_server)  # the server is back
+    try:
+        assert job.resume(max_trials=4).wait(timeout=180) == JobStatus.COMPLETED
+        parent = parent_run(mlflow_env, "resumed")
+        assert sorted(child_runs(mlflow_env, parent)) == [0, 1, 2, 3]  # the 3 missed and the new one, once each
+        assert parent.info.status == "FINISHED" and parent.data.metrics["trials_complete"] == 4
+    finally:
+        forwarder.close()
+
+
 # -- export afterwards -------------------------------------------------------------------------------------
 def test_export_logs_a_job_launched_without_mlflow_and_adds_only_what_is_missing(mlflow_env):
     job = api.launch(objective=cv_objective, space=X, max_trials=3, max_parallel=2, seed=0, name="later")
