@@ -213,3 +213,34 @@ def test_the_sagemaker_backend_runs_a_conditional_space_with_its_training_jobs(h
             "simulate": {"executor": "script", "speed": 200, "s3_root": str(tmp_path / "s3")}}}})
     assert job.wait(timeout=300) == JobStatus.COMPLETED, job.attrs.get("reason")
     check_records(job)
+
+
+def slow_xgb_like(p):
+    import time
+
+    time.sleep(0.3)
+    return xgb_like(p)
+
+
+def test_a_stopped_conditional_job_resumes_and_reruns_interrupted_trials_with_their_parameters(home):
+    from tests.conftest import wait_for
+
+    job = api.launch(objective=slow_xgb_like, space=SearchSpace.from_yaml(SPACE_YAML), seed=5, max_trials=16,
+                     max_parallel=2, name="cond-resume")
+    wait_for(lambda: sum(r["state"] == "complete" for r in job.trial_records()) >= 4, timeout=120)
+    assert job.stop(timeout=60) == JobStatus.STOPPED
+    interrupted = {r["number"]: r["params"] for r in job.trial_records() if r["interrupted"]}
+    assert interrupted  # two trials in flight when the job stopped
+    job.resume()
+    assert job.wait(timeout=180) == JobStatus.COMPLETED, job.attrs.get("reason")
+    records = job.trial_records()
+    done = [r for r in records if not r["interrupted"]]
+    assert len(done) == 16 and {r["state"] for r in done} == {"complete"}, [r["error"] for r in done]
+    raw = {t.number: t for t in job.raw_trials()}
+    for r in records:
+        booster = r["params"]["booster"]
+        assert ("rate_drop" in r["params"]) == (booster == "dart"), r["params"]
+        assert ("max_depth" in r["params"]) == (booster != "gblinear"), r["params"]
+    reruns = {raw[r["number"]].user_attrs.get("rerun_of"): r["params"] for r in done
+              if raw[r["number"]].user_attrs.get("rerun_of") is not None}
+    assert reruns == interrupted  # each interrupted trial ran again, once, with exactly its parameters

@@ -144,3 +144,27 @@ def test_the_kept_artifacts_are_those_of_the_best_feasible_trials(home):
     by_x = {r["params"]["x"]: r for r in job.trial_records()}
     assert job.attrs["artifacts_kept"] == {str(by_x[0.5]["number"]): by_x[0.5]["artifact"]}
     assert artifacts.load_model(job) == {"x": 0.5}
+
+
+def slow_calibrated(p):
+    import time
+
+    time.sleep(0.3)
+    return calibrated(p)
+
+
+def test_a_resumed_job_keeps_its_constraints_and_its_feasible_best(home):
+    from tests.conftest import wait_for
+
+    job = api.launch(objective=slow_calibrated, space={"x": {"type": "float", "low": 0, "high": 1}}, seed=4,
+                     max_trials=16, max_parallel=2, name="cons-resume", constraints={"calibration_error": {"max": 0.05}})
+    wait_for(lambda: sum(r["state"] == "complete" for r in job.trial_records()) >= 6, timeout=120)
+    assert job.stop(timeout=60) == JobStatus.STOPPED
+    job.resume()
+    assert job.wait(timeout=180) == JobStatus.COMPLETED, job.attrs.get("reason")
+    done = [r for r in job.trial_records() if r["state"] == "complete"]
+    assert len(done) == 16
+    assert all(r["feasible"] is (r["params"]["x"] <= 0.5) for r in done)
+    feasible = [r for r in done if r["feasible"]]
+    assert job.best["number"] == max(feasible, key=lambda r: r["value"])["number"]
+    assert any(r["value"] > job.best["value"] for r in done)  # a better, infeasible trial was passed over
