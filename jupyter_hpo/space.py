@@ -517,6 +517,14 @@ class SearchSpace(Mapping[str, Param]):
                 out[p.name] = CategoricalDistribution(p.choices)
         return out
 
+    def active(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` without the parameters whose condition fails there (parents first); other keys kept."""
+        out = {k: v for k, v in values.items() if k not in self._params}
+        for p in self._order:
+            if p.name in values and self.is_active(p.name, out):
+                out[p.name] = values[p.name]
+        return out
+
     def suggest(self, trial: Any) -> dict[str, Any]:
         """Sample a conditional space define-by-run on an Optuna ``trial`` (from ``study.ask()``).
 

@@ -244,3 +244,19 @@ def test_a_stopped_conditional_job_resumes_and_reruns_interrupted_trials_with_th
     reruns = {raw[r["number"]].user_attrs.get("rerun_of"): r["params"] for r in done
               if raw[r["number"]].user_attrs.get("rerun_of") is not None}
     assert reruns == interrupted  # each interrupted trial ran again, once, with exactly its parameters
+
+
+def test_the_sagemaker_plan_shows_only_the_active_parameters_of_its_first_point(tmp_path, monkeypatch):
+    import yaml
+
+    from tests.test_sagemaker_plan import GOLDEN
+
+    for var in ("SAGEMAKER_ADMIN_CONFIG_OVERRIDE", "SAGEMAKER_USER_CONFIG_OVERRIDE"):
+        monkeypatch.setenv(var, str(tmp_path / "none.yaml"))
+    data = yaml.safe_load((GOLDEN / "plain.yaml").read_text())
+    data["space"] = {"booster": ["gbtree", "dart"], "eta": data["space"]["eta"],
+                     "rate_drop": {"type": "float", "low": 0.1, "high": 0.5, "when": {"booster": "dart"}}}
+    data["trial"]["script"] = str(GOLDEN / "src" / "train.py")
+    request = api.plan(data)["requests"][1]["params"]
+    tuned = {k: v for k, v in request["HyperParameters"].items() if k in data["space"]}
+    assert tuned == {"booster": "gbtree", "eta": "0.01"}  # no rate_drop: gbtree is not dart

@@ -194,9 +194,9 @@ def check_space_for_pools(spec: TuningSpec) -> None:
 
 
 def sample_point(spec: TuningSpec, *, longest: bool = False) -> dict[str, Any]:
-    """One valid point of the space (each parameter's low end or first choice), for a sample request;
-    ``longest``: each categorical parameter's longest choice as a hyperparameter string instead, the
-    point that comes nearest to the hyperparameter-value limit."""
+    """One valid point of the space (each parameter's low end or first choice, and only the parameters active
+    there), for a sample request; ``longest``: each categorical parameter's longest choice as a hyperparameter
+    string instead, and every parameter (conditional ones too), a bound on the hyperparameter-value limit."""
     point = {}
     for name in spec.space:
         body = spec.space[name].to_dict()
@@ -206,7 +206,7 @@ def sample_point(spec: TuningSpec, *, longest: bool = False) -> dict[str, Any]:
             point[name] = max(body["choices"], key=lambda c: len(hyperparameter_strings({"c": c})["c"]))
         else:
             point[name] = body["choices"][0]
-    return point
+    return point if longest else spec.space.active(point)
 
 
 def training_job_name(job: str, key: int) -> str:
