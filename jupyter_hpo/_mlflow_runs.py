@@ -203,14 +203,15 @@ class _Sink:
 
     def finish(self, status: str, reason: str) -> None:
         """End the parent run as the job ended, with the best value and the trial counts."""
-        from jupyter_hpo.records import better
+        from jupyter_hpo.records import FEASIBLE, better, competes
 
         attrs = self.store.job_attrs(self.name)
         trials = self.store.trials(self.name)
         direction = ((attrs.get("spec") or {}).get("objective") or {}).get("direction", "maximize")
         best = None
         for t in trials:
-            if t.state.name == "COMPLETE" and better(t.value, None if best is None else best.value, direction):
+            if (competes(t.state.name.lower(), t.user_attrs.get(FEASIBLE))
+                    and better(t.value, None if best is None else best.value, direction)):
                 best = t
         counts: dict[str, float] = {}
         for t in trials:

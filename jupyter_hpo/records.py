@@ -50,6 +50,7 @@ __all__ = [
     "actor_json",
     "best_so_far",
     "better",
+    "competes",
     "dumps",
     "improvements",
     "json_safe",
@@ -194,9 +195,15 @@ def better(a: float | None, b: float | None, direction: str) -> bool:
     return a > b if direction == "maximize" else a < b
 
 
+def competes(state: str, feasible: Any) -> bool:
+    """Whether a trial in ``state`` (``complete``, ...) with ``feasible`` (its attribute: False when it broke a
+    constraint) may be the best: complete and not infeasible. Every "best" goes through here."""
+    return state == "complete" and feasible is not False
+
+
 def _completed_value(r: Mapping[str, Any]) -> float | None:
-    """The value a trial competes for "best" with: complete and not infeasible (it broke no constraint)."""
-    return r["value"] if r["state"] == "complete" and r.get(FEASIBLE) is not False else None
+    """The value a trial competes for "best" with (:func:`competes`), else None."""
+    return r["value"] if competes(r["state"], r.get(FEASIBLE)) else None
 
 
 def improvements(rows: Sequence[Mapping[str, Any]], direction: str) -> list[Mapping[str, Any]]:

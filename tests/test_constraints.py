@@ -10,6 +10,7 @@ from jupyter_hpo import api
 from jupyter_hpo.exceptions import SpecError
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import JobStatus
+from tests.test_mlflow import mlflow_env, mlflow_server  # noqa: F401 - fixtures
 
 GRID = {"x": {"type": "float", "low": 0, "high": 1, "step": 0.25}}
 
@@ -168,3 +169,14 @@ def test_a_resumed_job_keeps_its_constraints_and_its_feasible_best(home):
     feasible = [r for r in done if r["feasible"]]
     assert job.best["number"] == max(feasible, key=lambda r: r["value"])["number"]
     assert any(r["value"] > job.best["value"] for r in done)  # a better, infeasible trial was passed over
+
+
+def test_the_mlflow_parent_run_names_the_best_feasible_trial(mlflow_env):
+    from tests.test_mlflow import parent_run
+
+    job = api.launch(objective=calibrated, space=GRID, strategy="grid", seed=0, max_trials=5, max_parallel=1,
+                     name="cons-mlflow", constraints={"calibration_error": {"max": 0.05}}, tracking={"mlflow": {}})
+    assert job.wait(timeout=180) == JobStatus.COMPLETED, job.attrs.get("reason")
+    parent = parent_run(mlflow_env, "cons-mlflow")
+    assert parent.data.metrics["best_value"] == 0.5  # not 1.0 nor 0.75: those broke the constraint
+    assert parent.data.tags["jupyter_hpo.best_trial"] == str(job.best["number"])
