@@ -3,38 +3,7 @@
 A job is an Optuna study; a trial is an Optuna trial. What Optuna has no field for lives in user
 attributes under the keys below, so optuna-dashboard can open the same database.
 
-Job (study) user attributes:
-
-=================  ====================================================================
-``spec``           the job's spec as a dict (``TuningSpec.to_dict()``)
-``backend``        backend name (``local``, ``sagemaker``, ``amt``)
-``status``         ``pending``, ``running``, ``stopping``, ``completed``, ``stopped``, ``failed``
-``reason``         why the job ended (budget reached, target reached, stopped, N failures...)
-``runner``         ``{"pid", "host", "started"}`` of the runner process currently driving the job
-``heartbeat``      epoch seconds of the runner's last heartbeat (every ~2 s while it runs)
-``created``        epoch seconds when the job was created; ``ended`` when it ended
-``stop_requested`` true once someone asked the job to stop
-``schema``         the version of this attribute schema the job was written with (:data:`SCHEMA_VERSION`)
-``objective``      ``{"sha256", "bytes"}`` of the pickled objective, kept in the store's blob table
-``source``         ``{"sha256", "bytes", "folder"}`` of a script job's folder, packed and kept there too
-``owner``          who launched the job: ``{"user", "host", "jupyter", "studio"}`` (:mod:`jupyter_hpo.owners`)
-``stopped_by``     who last stopped it, ``resumed_by`` who last resumed it: an owner dict with a ``time``
-=================  ====================================================================
-
-Trial user attributes:
-
-===============  =====================================================================
-``worker``       id of the worker (process or instance) that ran the trial
-``warm``         true when the worker had already run a trial of this job (a warm start)
-``startup_s``    seconds from dispatch to the objective starting (process start-up when cold)
-``run_s``        seconds the objective ran
-``error``        one-line reason a trial failed; ``traceback`` the full text when there is one
-``fold_scores``  per-fold scores from ``trial.folds``; ``fold_mean`` and ``fold_std`` of them
-``metrics``      other metrics an objective returned in a dict
-``interrupted``  true when the runner stopped while the trial ran (it is run again on resume)
-``rerun_of``     on such a re-run, the number of the interrupted trial it repeats
-``seed``         the seed the worker set before the trial
-===============  =====================================================================
+Every attribute key is defined once, in :mod:`jupyter_hpo.records`; ``docs/store.md`` says what each holds.
 
 Parameters of reverse-log scaling are stored as ``"1-<name>"`` (see ``SearchSpace.to_optuna``).
 """
@@ -44,16 +13,22 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import socket
 import sqlite3
 import time
 from collections.abc import Callable
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from jupyter_hpo._liveness import Heartbeats as _Heartbeats
-from jupyter_hpo._liveness import pid_alive as _pid_alive
+from jupyter_hpo._liveness import (
+    HEARTBEAT_S,
+    STALE_AFTER_S,
+    STALE_ALIVE_AFTER_S,
+    STALE_ENV,
+    THIS_HOST,
+    JobStatus,
+    job_status,
+    stale_after_s,
+)
 from jupyter_hpo._store_db import (
     INSUFFICIENT_PRIVILEGE,
     MAX_BLOB_BYTES,
@@ -79,45 +54,16 @@ if TYPE_CHECKING:
 
     from jupyter_hpo.space import SearchSpace
 
+# the status rules live in jupyter_hpo._liveness and are re-exported here, where callers have found them
 __all__ = ["JobStatus", "Store", "default_home", "default_url", "error_text", "stale_after_s", "STALE_AFTER_S",
-           "STALE_ALIVE_AFTER_S", "HEARTBEAT_S", "SCHEMA_VERSION"]
+           "STALE_ALIVE_AFTER_S", "STALE_ENV", "HEARTBEAT_S", "SCHEMA_VERSION"]
 
-#: The version of the job and trial attribute schema above. A job written with a newer one is refused
+#: The version of the job and trial attribute schema (docs/store.md). A job written with a newer one is refused
 #: with a clear message rather than misread; a job without one was written before versioning (version 1).
 SCHEMA_VERSION = 1
 
-#: How often a runner writes its heartbeat, and how old one may get before the job shows as stale: when
-#: the runner runs on another machine, and on this one, where its live pid shows it exists but not that
-#: it makes progress (a hung or SIGSTOPped runner). ``$JUPYTER_HPO_STALE_AFTER_S`` overrides both.
-HEARTBEAT_S = 2.0
-STALE_AFTER_S = 30.0
-STALE_ALIVE_AFTER_S = 120.0
-STALE_ENV = "JUPYTER_HPO_STALE_AFTER_S"
-_HOST = socket.gethostname()
 log = logging.getLogger("jupyter_hpo.store")
 _T = TypeVar("_T")
-
-
-class JobStatus(str, Enum):
-    """A job's state. ``STALE`` is derived: the store says running, but the runner is gone or hung."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    COMPLETED = "completed"
-    STOPPED = "stopped"
-    FAILED = "failed"
-    STALE = "stale"
-
-    def is_finished(self) -> bool:
-        """True once no runner will touch the job again unless it is resumed."""
-        return self in (JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED, JobStatus.STALE)
-
-    def is_active(self) -> bool:
-        return self in (JobStatus.PENDING, JobStatus.RUNNING, JobStatus.STOPPING)
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def default_home() -> Path:
@@ -140,18 +86,6 @@ def default_url(home: Path | None = None) -> str:
     return url or f"sqlite:///{(home or default_home()) / 'store.db'}"
 
 
-def stale_after_s(default: float) -> float:
-    """``$JUPYTER_HPO_STALE_AFTER_S`` when it is a positive number of seconds, else ``default``.
-
-    Read at each call, so it holds for whatever process computes a status (kernel, CLI, server).
-    """
-    try:
-        value = float(os.environ.get(STALE_ENV, ""))
-    except ValueError:
-        return default
-    return value if value > 0 else default
-
-
 def error_text(error: BaseException) -> str:
     """The database's own words for a failed store call, on one line (e.g. "database or disk is full").
 
@@ -167,9 +101,6 @@ def error_text(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     plain = isinstance(error, (OSError, StoreError)) or type(error).__module__.startswith("sqlalchemy")  # words suffice
     return text[0] if plain and text else f"{type(error).__name__}: {' '.join(text)}"
-
-
-_HEARTBEATS = _Heartbeats()
 
 
 class Store:
@@ -467,30 +398,8 @@ class Store:
         moved = here / Path(script).relative_to(source["folder"])
         return {**spec, "trial": {**spec["trial"], "script": str(moved)}}
 
-    @staticmethod
-    def status_of(attrs: dict[str, Any], now: float | None = None) -> JobStatus:
-        """The job's status, ``STALE`` when it should be running but its runner is gone or hung.
-
-        A runner on this machine is stale at once when its pid is dead, and when its heartbeat is older
-        than ``STALE_ALIVE_AFTER_S`` (120 s) although the pid lives; one on another machine when its
-        heartbeat has not moved for ``STALE_AFTER_S`` (30 s). ``$JUPYTER_HPO_STALE_AFTER_S`` overrides both.
-        Another machine's clock may differ from this one's: once this process has seen a runner's heartbeat
-        move, its silence is measured by this process's own clock (see :class:`_Heartbeats`); before that,
-        by comparing the two clocks, which :meth:`watch_status` confirms by watching when it matters.
-        """
-        status = JobStatus(attrs.get("status", "pending"))
-        if not status.is_active():
-            return status
-        now = time.time() if now is None else now
-        runner = attrs.get("runner") or {}
-        age = now - float(attrs.get("heartbeat") or attrs.get("created") or now)
-        if runner.get("host") == _HOST and runner.get("pid"):
-            # on this machine a dead runner is stale at once; a live one whose heartbeat is long overdue
-            # is hung (a busy runner may write its heartbeat late, hence the longer allowance)
-            alive = _pid_alive(int(runner["pid"]))
-            return status if alive and age <= stale_after_s(STALE_ALIVE_AFTER_S) else JobStatus.STALE
-        silent = _HEARTBEATS.silence(runner, attrs.get("heartbeat"), age)
-        return JobStatus.STALE if silent > stale_after_s(STALE_AFTER_S) else status
+    #: the job's status from its attributes (:func:`jupyter_hpo._liveness.job_status`)
+    status_of = staticmethod(job_status)
 
     def watch_status(self, name: str, seconds: float | None = None) -> JobStatus:
         """The job's status, watched for up to ``seconds`` (default: the stale threshold for another machine,
@@ -502,7 +411,7 @@ class Store:
         attrs = self.job_attrs(name)
         status = self.status_of(attrs)
         runner = attrs.get("runner") or {}
-        if status != JobStatus.STALE or runner.get("host") in (None, _HOST):
+        if status != JobStatus.STALE or runner.get("host") in (None, THIS_HOST):
             return status
         deadline = time.monotonic() + seconds
         first = attrs.get("heartbeat")

@@ -162,9 +162,9 @@ def store_kind(request: pytest.FixtureRequest) -> str:
     if kind is None:
         return "sqlite"
     # what this process saw of runners' heartbeats must not carry over from the same test on the other store
-    from jupyter_hpo import store
+    from jupyter_hpo import _liveness
 
-    request.getfixturevalue("monkeypatch").setattr(store, "_HEARTBEATS", store._Heartbeats())
+    request.getfixturevalue("monkeypatch").setattr(_liveness, "HEARTBEATS", _liveness.Heartbeats())
     if kind == "postgresql":
         request.getfixturevalue("home")  # the home fixture clears the URL: set it after
         url = request.getfixturevalue("postgres_url")
