@@ -248,10 +248,10 @@ def test_the_store_writer_applies_every_queued_write_before_it_closes(monkeypatc
     """A backlog that takes longer than one wait is still applied in full (the soak test lost trials here)."""
     import time as _time
 
-    from jupyter_hpo.runner import _runner
+    from jupyter_hpo.runner import _writer
 
-    monkeypatch.setattr(_runner, "_STUCK_S", 0.2)
-    writer = _runner._Writer(store=None, study_id=0)
+    monkeypatch.setattr(_writer, "STUCK_S", 0.2)
+    writer = _writer.StoreWriter(store=None, study_id=0)
     writer.start()
     applied = []
     for i in range(40):  # 40 x 20 ms = 0.8 s of writes, four times the wait
@@ -263,10 +263,10 @@ def test_the_store_writer_applies_every_queued_write_before_it_closes(monkeypatc
 def test_a_stuck_store_ends_the_writer_with_an_error(monkeypatch):
     import threading
 
-    from jupyter_hpo.runner import _runner
+    from jupyter_hpo.runner import _writer
 
-    monkeypatch.setattr(_runner, "_STUCK_S", 0.2)
-    writer = _runner._Writer(store=None, study_id=0)
+    monkeypatch.setattr(_writer, "STUCK_S", 0.2)
+    writer = _writer.StoreWriter(store=None, study_id=0)
     writer.start()
     release = threading.Event()
     writer.put(release.wait)  # a write that never returns (until the test releases it)

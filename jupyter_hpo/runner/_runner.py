@@ -14,13 +14,11 @@ import datetime
 import logging
 import math
 import os
-import queue
 import signal
 import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 from jupyter_hpo.artifacts import ArtifactKeeper, remove_folder
@@ -48,6 +46,8 @@ from jupyter_hpo.records import (
 )
 from jupyter_hpo.runner._lock import RunnerLock
 from jupyter_hpo.runner._log import Reserve, log_max_bytes, rotate_if_large
+from jupyter_hpo.runner._warm_start import seed_from_jobs
+from jupyter_hpo.runner._writer import StoreWriter
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import HEARTBEAT_S, STALE_ALIVE_AFTER_S, Store, error_text, stale_after_s
 from jupyter_hpo.strategies import grid_size, make_pruner, make_sampler
@@ -61,61 +61,6 @@ _STOP_CHECK_S = 0.5
 #: the store (and what the dashboard, the sidebar and the heartbeat show) never lags far behind, however
 #: short the trials are.
 _MAX_BACKLOG = 64
-#: How long the writer may apply no write at all before closing gives up (a stuck store).
-_STUCK_S = 60.0
-
-
-class _Writer(threading.Thread):
-    """Applies store writes in order, off the trial loop. ``error`` holds the first failure."""
-
-    def __init__(self, store: Store, study_id: int) -> None:
-        super().__init__(name="jupyter-hpo-store-writer", daemon=True)
-        self.store, self.study_id = store, study_id
-        self.error: Exception | None = None
-        self.trial_ids: dict[int, int] = {}
-        self._queue: queue.Queue[Any] = queue.Queue()
-
-    def put(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        self._queue.put((fn, args, kwargs))
-
-    def run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            if isinstance(item, threading.Event):
-                item.set()
-                continue
-            fn, args, kwargs = item
-            try:
-                fn(*args, **kwargs)
-            except Exception as e:  # noqa: BLE001 - reported to the runner, which stops the job
-                log.exception("store write failed")
-                self.error = self.error or e
-
-    def flush(self, timeout: float = 60.0) -> bool:
-        done = threading.Event()
-        self._queue.put(done)
-        return done.wait(timeout)
-
-    def backlog(self) -> int:
-        """How many writes wait in the queue."""
-        return self._queue.qsize()
-
-    def close(self) -> None:
-        """Apply every queued write, however long that takes while writes go through; then end the thread.
-
-        Only a store that applies no write at all for a minute ends the wait, and that is an error.
-        """
-        left = self.backlog()
-        while not self.flush(timeout=_STUCK_S):
-            if self.backlog() >= left:
-                self.error = self.error or TimeoutError(
-                    f"{self.backlog()} store writes not applied in {_STUCK_S:g} s")
-                break
-            left = self.backlog()
-        self._queue.put(None)
-        self.join(timeout=10)
 
 
 class Runner:
@@ -153,7 +98,7 @@ class Runner:
         self.end: tuple[str, str] | None = None  # (status, reason) once the job should end
         self._signal: str | None = None
         self.notes: list[dict[str, Any]] = list(attrs.get("notes") or [])
-        self.writer = _Writer(store, self.study_id)
+        self.writer = StoreWriter(store, self.study_id)
         self.tracking = RunnerTracking(self.spec)  # MLflow, when the spec asks for it: its own thread
         self._notes_lock = threading.Lock()  # notes come from the tracking thread too
         self.lock = RunnerLock(store.job_dir(name), name)
@@ -195,53 +140,13 @@ class Runner:
                                   t.user_attrs.get(FEASIBLE) is not False)
 
     def _seed_from_earlier_jobs(self) -> None:
-        """Warm start: the complete trials of ``spec.warm_start``'s jobs join the in-memory study (not the store).
-
-        A trial is taken when each of its parameters that the new space still has fits the new range (removed
-        parameters are dropped, added ones left out, as Optuna's samplers allow); else it is skipped and
-        counted. A job with another metric or direction, or that cannot be read, gives nothing (a note says so).
-        """
+        """Warm start (:func:`~jupyter_hpo.runner._warm_start.seed_from_jobs`), said in a note and counted."""
         if not self.spec.warm_start:
             return
-        seeded = skipped = 0
-        for source in self.spec.warm_start:
-            taken, left = self._seed_from(source)
-            seeded, skipped = seeded + taken, skipped + left
+        seeded, skipped = seed_from_jobs(self.store, self.spec, self.brain, self.distributions, self.on_note)
         self.on_note(f"warm start: {seeded} complete trial(s) taken from {', '.join(self.spec.warm_start)}"
                      + (f"; {skipped} skipped (a parameter outside the new space, or none in it)" if skipped else ""))
         self.writer.put(self.store.set_job_attrs, self.name, seeded=seeded, seeded_skipped=skipped)
-
-    def _seed_from(self, source: str) -> tuple[int, int]:
-        import optuna
-        from optuna.trial import TrialState
-
-        try:
-            objective = (self.store.job_attrs(source).get("spec") or {}).get("objective") or {}
-            trials = self.store.trials(source)
-        except Exception as e:  # noqa: BLE001 - a missing or unreadable source job is said, not fatal
-            self.on_note(f"warm start: job {source!r} could not be read ({error_text(e)}); nothing taken from it")
-            return 0, 0
-        mine = self.spec.objective
-        if (objective.get("metric"), objective.get("direction")) != (mine.metric, mine.direction):
-            self.on_note(f"warm start: job {source!r} optimises {objective.get('metric')!r} "
-                         f"({objective.get('direction')}), not {mine.metric!r} ({mine.direction}); nothing taken")
-            return 0, 0
-        taken = skipped = 0
-        for t in trials:
-            if t.state != TrialState.COMPLETE or t.value is None or not math.isfinite(t.value):
-                continue
-            shared = {k: v for k, v in t.params.items() if k in self.distributions}
-            try:
-                if not shared:
-                    raise ValueError("no parameter in the new space")
-                self.brain.add_trial(optuna.trial.create_trial(
-                    value=t.value, params=shared, distributions={k: self.distributions[k] for k in shared},
-                    user_attrs={"seeded_from": source, "seeded_trial": t.number}))
-            except ValueError:  # a value outside the new range or choices
-                skipped += 1
-                continue
-            taken += 1
-        return taken, skipped
 
     # -- trial loop ------------------------------------------------------------------------------
     def run(self) -> int:
