@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SPACE_FILE", "package_source", "source_and_entry", "upload_source"]
 
-_VENDORED = ("exceptions.py", "trial.py", "space.py", "_yaml.py", "_limits.py")
+_VENDORED = ("exceptions.py", "trial.py", "space.py", "_space_checks.py", "_yaml.py", "_limits.py")
 _SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".venv", "node_modules", ".mypy_cache", ".pytest_cache"}
 SPACE_FILE = "jupyter_hpo_space.json"
 
