@@ -17,6 +17,20 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from jupyter_hpo.records import (
+    ARTIFACT,
+    COST_USD,
+    FOLD_MEAN,
+    FOLD_STD,
+    INTERRUPTED,
+    RERUN_OF,
+    RUN_S,
+    SEED,
+    STARTUP_S,
+    WARM,
+    WORKER,
+)
+
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
@@ -246,7 +260,7 @@ class _Sink:
         state = t.state.name.lower()
         tags = {"mlflow.parentRunId": self.parent_id, TAG_KIND: "trial", TAG_JOB: self.name, TAG_TRIAL: str(t.number),
                 "state": state}
-        for key in ("warm", "worker", "seed", "interrupted", "rerun_of", "artifact"):
+        for key in (WARM, WORKER, SEED, INTERRUPTED, RERUN_OF, ARTIFACT):
             if ua.get(key) is not None:
                 tags[key] = _text(ua[key], 1000)
         if ua.get("error"):
@@ -264,7 +278,7 @@ class _Sink:
             metrics["fold_score"] = [(i, s, end) for i, s in enumerate(folds) if _finite(s)]
         if t.intermediate_values:
             metrics["intermediate"] = [(int(s), v, end) for s, v in sorted(t.intermediate_values.items()) if _finite(v)]
-        for key in ("fold_mean", "fold_std", "startup_s", "run_s", "cost_usd"):
+        for key in (FOLD_MEAN, FOLD_STD, STARTUP_S, RUN_S, COST_USD):
             if _finite(ua.get(key)):
                 metrics[key] = [(0, ua[key], end)]
         for key, v in (ua.get("metrics") or {}).items() if isinstance(ua.get("metrics"), Mapping) else ():

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from jupyter_hpo.records import COST_USD, FEASIBLE, INTERRUPTED, STARTUP_S, WARM
+
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
     from optuna.trial import FrozenTrial
@@ -144,7 +146,7 @@ def trials_after(storage: BaseStorage, study_id: int, after: int) -> list[Frozen
 
 
 #: The trial user attributes a job's summary needs (``records.JobSummary``): read by :func:`summary_rows`.
-SUMMARY_ATTRS = ("warm", "startup_s", "interrupted", "cost_usd", "feasible")
+SUMMARY_ATTRS = (WARM, STARTUP_S, INTERRUPTED, COST_USD, FEASIBLE)
 
 
 def summary_rows(engine: Any, study_ids: list[int]) -> dict[int, list[dict[str, Any]]] | None:

@@ -47,6 +47,7 @@ from jupyter_hpo._store_db import (
     trials_after,
 )
 from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, SpecError, StoreError, StoreReadOnlyError
+from jupyter_hpo.records import COST_USD, ERROR, INTERRUPTED, STARTUP_S
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -449,12 +450,12 @@ class Store:
         by_study = self._call("reading trial figures", lambda _: summary_rows(self.engine, list(ids.values())))
         if by_study is None:
             return None
-        finite = {"value", "startup_s", "cost_usd"}  # as in a record: a NaN or infinite number is null
+        finite = {"value", STARTUP_S, COST_USD}  # as in a record: a NaN or infinite number is null
         out = {}
         for name, study_id in ids.items():
             rows = by_study[study_id]
             for row in rows:
-                row["interrupted"] = bool(row["interrupted"])
+                row[INTERRUPTED] = bool(row[INTERRUPTED])
                 for key in finite:
                     if isinstance(row[key], float) and not math.isfinite(row[key]):
                         row[key] = None
@@ -515,7 +516,7 @@ class Store:
         running = [t for t in self.trials(name) if t.state == TrialState.RUNNING]
         for t in running:
             self.finish_trial(t._trial_id, TrialState.FAIL, None,
-                              {"interrupted": True, "error": "interrupted: the runner stopped while it ran"})
+                              {INTERRUPTED: True, ERROR: "interrupted: the runner stopped while it ran"})
         return len(running)
 
 
