@@ -483,3 +483,33 @@ def test_the_magic_launches_with_mlflow_and_keeps_the_specs_own_settings(mlflow_
         assert sorted(child_runs(mlflow_env, parent_run(mlflow_env, "magic-cell", "from-cell"))) == [0]
     finally:
         ip.reset(new_session=False)
+
+
+def test_the_credit_example_tuned_refit_and_registered_loads_from_mlflow_and_scores_the_refits_auc(mlflow_env):
+    """Issue 13's end to end: tune 6 trials of the example (logged live), refit, register in MLflow, load the
+    model back with mlflow.xgboost, score the data: the AUC recorded for the refit."""
+    import mlflow
+    from sklearn.metrics import roc_auc_score
+
+    from jupyter_hpo.mlflow_tracking import register_model
+    from tests.conftest import EXAMPLE
+
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        import train  # the example's own loader
+    finally:
+        sys.path.remove(str(EXAMPLE))
+    job = api.launch(EXAMPLE / "tuning.yaml", max_trials=6, max_parallel=2, name="credit-mlflow", patience=None,
+                     tracking={"mlflow": {}})
+    assert job.wait(timeout=900) == JobStatus.COMPLETED
+    parent = parent_run(mlflow_env, "credit-mlflow")
+    assert sorted(child_runs(mlflow_env, parent)) == [r["number"] for r in job.trial_records()]
+
+    refit = job.refit(wait=True)
+    assert refit.status == JobStatus.COMPLETED
+    (rec,) = refit.trial_records()
+    uri = register_model(job, "credit-default")
+    assert uri == "models:/credit-default/1"
+    model = mlflow.xgboost.load_model(uri)
+    X_, y = train.load(str(train.DATA))
+    assert roc_auc_score(y, model.predict_proba(X_)[:, 1]) == pytest.approx(rec["value"], abs=1e-9)
