@@ -27,9 +27,27 @@ DESTINATIONS: dict[str, dict[str, bool]] = {
     "sagemaker": {"group": True, "region": False},
 }
 _MAX_TEXT = 256
-#: an AWS region name (us-east-1, eu-central-2, us-gov-west-1, cn-north-1); openapi.yaml has the same pattern
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
-_TRACKING = re.compile(r"https?://[^\s/?#]+([/?#]\S*)?")
+#: control characters and every character Python or JavaScript regular expressions count as white space, spelled
+#: out: ``\s`` differs between the two (Python's holds U+001C-U+001F and U+0085, JavaScript's U+FEFF), and the
+#: server and openapi.yaml (whose patterns use JavaScript's syntax) must agree on every string
+_BLANK = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+#: the pattern each text key must match in full; openapi.yaml has the same patterns (a test compares them)
+PATTERNS: dict[str, str] = {
+    # MLflow refuses '/' and ':' in a registered model's name; a name needs one visible character
+    "model_name": rf"[^/:{_CONTROL}]*[^/:{_BLANK}][^/:{_CONTROL}]*",
+    "tracking_uri": rf"https?://[^{_BLANK}/?#]+([/?#][^{_BLANK}]*)?",
+    # botocore's pattern for a model package group (ModelPackageGroupName)
+    "group": r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}",
+    # an AWS region name (us-east-1, eu-central-2, us-gov-west-1, cn-north-1)
+    "region": r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}",
+}
+_WHAT = {"model_name": "a name of visible characters without '/' or ':'",
+         "tracking_uri": "an http:// or https:// URL of an MLflow tracking server",
+         "group": "a model package group name: 1-63 letters, digits and '-', starting and ending with a letter or "
+                  "digit",
+         "region": "an AWS region such as us-east-1"}
+_HINT = {"tracking_uri": " (a file or database store is set on the server with MLFLOW_TRACKING_URI)"}
 _EXAMPLE = '{"to": "mlflow", "model_name": "credit-model"}'
 
 
@@ -65,15 +83,11 @@ def check_register_request(data: Any, *, force: bool = True) -> dict[str, Any]:
             if required:
                 raise SpecError(f"`to: {to}` needs `{key}`.")
             continue
-        if not isinstance(value, str) or not value.strip() or len(value) > _MAX_TEXT:
+        if not isinstance(value, str) or not value or len(value) > _MAX_TEXT:
             raise SpecError(f"`{key}` must be a non-empty string of at most {_MAX_TEXT} characters, but got {value!r}.")
+        if not re.fullmatch(PATTERNS[key], value):
+            raise SpecError(f"`{key}` must be {_WHAT[key]}, but got {value!r}{_HINT.get(key, '')}.")
         out[key] = value
-    if "region" in out and not _REGION.fullmatch(out["region"]):
-        raise SpecError(f"`region` must be an AWS region such as us-east-1, but got {out['region']!r}.")
-    if "tracking_uri" in out and not _TRACKING.fullmatch(out["tracking_uri"]):
-        raise SpecError("`tracking_uri` must be an http:// or https:// URL of an MLflow tracking server, but got "
-                        f"{out['tracking_uri']!r} (a file or database store is set on the server with "
-                        "MLFLOW_TRACKING_URI).")
     return out
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 pytest_plugins = ("pytest_jupyter.jupyter_server", "tests.postgres")
 
@@ -19,6 +20,11 @@ EXAMPLE = REPO / "examples" / "credit_default"
 os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
                   AWS_MAX_ATTEMPTS="1")
 
+
+# CI runs the property-based tests (Hypothesis, schemathesis) with a fixed seed, so that a red CI can be
+# reproduced and a green one is not luck; run without HYPOTHESIS_PROFILE=ci to explore new examples
+settings.register_profile("ci", derandomize=True, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 _MAIN = sys.modules["__main__"]
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 
 import pytest
 import tornado.httpclient
 import yaml
 
-from jupyter_hpo import api, artifacts
+from jupyter_hpo import api, artifacts, handoff
 from jupyter_hpo.store import JobStatus
 from tests import objectives, test_mlflow
 from tests.conftest import REPO
@@ -108,8 +109,21 @@ BAD_BODIES = [
     ({"to": {}, "group": "g"}, "`to` must be one of 'mlflow', 'sagemaker', but got {}."),
     ({"to": "mlflow"}, "`to: mlflow` needs `model_name`."),
     ({"to": "mlflow", "model_name": 3}, "`model_name` must be a non-empty string of at most 256 characters, but got 3."),
+    ({"to": "mlflow", "model_name": ""},
+     "`model_name` must be a non-empty string of at most 256 characters, but got ''."),
     ({"to": "mlflow", "model_name": " "},
-     "`model_name` must be a non-empty string of at most 256 characters, but got ' '."),
+     "`model_name` must be a name of visible characters without '/' or ':', but got ' '."),
+    # Python counts U+001E as white space and JavaScript does not: the server and openapi.yaml must agree
+    ({"to": "mlflow", "model_name": "\x1e"},
+     "`model_name` must be a name of visible characters without '/' or ':', but got '\\x1e'."),
+    ({"to": "mlflow", "model_name": "team/model"},
+     "`model_name` must be a name of visible characters without '/' or ':', but got 'team/model'."),
+    ({"to": "sagemaker", "group": "\x1e"},
+     ("`group` must be a model package group name: 1-63 letters, digits and '-', starting and ending with a letter "
+      "or digit, but got '\\x1e'.")),
+    ({"to": "sagemaker", "group": "credit_models"},
+     ("`group` must be a model package group name: 1-63 letters, digits and '-', starting and ending with a letter "
+      "or digit, but got 'credit_models'.")),
     ({"to": "mlflow", "model_name": "m", "group": "g"},
      "`group` applies to `to: sagemaker` only, not mlflow; `to: mlflow` takes `model_name`, `tracking_uri` and `force`."),
     ({"to": "sagemaker", "group": "g", "tracking_uri": "http://x"},
@@ -239,3 +253,12 @@ def test_types_ts_mirrors_the_register_body_and_answer():
         ts = _ts_fields(interface)
         assert sorted(ts) == sorted(schema["properties"])
         assert sorted(k for k, optional in ts.items() if not optional) == sorted(schema["required"])
+
+
+def test_openapi_yaml_has_the_servers_patterns_spelled_the_same_in_every_regex_dialect():
+    bodies = OPENAPI["components"]["requestBodies"]["Register"]["content"]["application/json"]["schema"]["oneOf"]
+    patterns = {k: v["pattern"] for body in bodies for k, v in body["properties"].items() if "pattern" in v}
+    assert patterns == {k: f"^{p}$" for k, p in handoff.PATTERNS.items()}
+    # \s, \S, \w, \d and \b mean other sets of characters in Python and in JavaScript (which schema
+    # validators and the fuzzer follow): a schema-valid body the server refuses was a CI failure
+    assert not any(re.search(r"\\[sSwWdDbB]", p) for p in patterns.values())
