@@ -135,8 +135,9 @@ class RunnerTracking:
                        "logs the job later")
             return
         # the thread's bursts of Python (building and reading requests) hand the GIL back to the trial loop
-        # after 1 ms instead of Python's default 5 ms
-        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+        # after 1 ms instead of Python's default 5 ms, while the thread lives (close() puts the interval back)
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, 0.001))
         self._thread = threading.Thread(target=self._run, name="jupyter-hpo-mlflow", daemon=True)
         self._thread.start()
 
@@ -154,6 +155,7 @@ class RunnerTracking:
         with contextlib.suppress(queue.Full):
             self._wake.put_nowait(None)
         self._thread.join(grace)
+        sys.setswitchinterval(self._switch_interval)
         if self._thread.is_alive():
             self._note(f"MLflow: the runner ended before every trial was logged to {self.settings.tracking_uri} "
                        f"(still busy after {grace:g} s); `jupyter hpo export {self.runner.name} --mlflow` logs what "

@@ -513,3 +513,22 @@ def test_the_credit_example_tuned_refit_and_registered_loads_from_mlflow_and_sco
     model = mlflow.xgboost.load_model(uri)
     X_, y = train.load(str(train.DATA))
     assert roc_auc_score(y, model.predict_proba(X_)[:, 1]) == pytest.approx(rec["value"], abs=1e-9)
+
+
+def test_the_runners_logging_thread_gives_back_pythons_switch_interval_when_it_closes(home):
+    # the thread asks for a 1 ms GIL switch interval while it logs; a campaign runner that goes on to a job
+    # without MLflow must get Python's own interval back
+    from jupyter_hpo.mlflow_tracking import RunnerTracking
+
+    spec = TuningSpec.from_dict({"name": "switch", "objective": {"metric": "auc"}, "space": X,
+                                 "trial": {"function": "tests.objectives:quadratic"},
+                                 "tracking": {"mlflow": {"tracking_uri": f"http://127.0.0.1:{_free_port()}"}}})
+    notes: list[str] = []
+    runner = type("Runner", (), {"name": "switch", "store": None, "on_note": staticmethod(notes.append),
+                                 "writer": type("Writer", (), {"put": staticmethod(lambda *a, **k: None)})()})()
+    before = sys.getswitchinterval()
+    tracking = RunnerTracking(spec)
+    tracking.start(runner)
+    assert sys.getswitchinterval() == min(before, 0.001)
+    tracking.close("completed", "", grace=5)
+    assert sys.getswitchinterval() == before
