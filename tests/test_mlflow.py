@@ -524,7 +524,8 @@ def test_the_runners_logging_thread_gives_back_pythons_switch_interval_when_it_c
                                  "trial": {"function": "tests.objectives:quadratic"},
                                  "tracking": {"mlflow": {"tracking_uri": f"http://127.0.0.1:{_free_port()}"}}})
     notes: list[str] = []
-    runner = type("Runner", (), {"name": "switch", "store": None, "on_note": staticmethod(notes.append),
+    store = type("Store", (), {"set_job_attrs": staticmethod(lambda *a, **k: None)})()
+    runner = type("Runner", (), {"name": "switch", "store": store, "on_note": staticmethod(notes.append),
                                  "writer": type("Writer", (), {"put": staticmethod(lambda *a, **k: None)})()})()
     before = sys.getswitchinterval()
     tracking = RunnerTracking(spec)
