@@ -515,7 +515,7 @@ def test_the_credit_example_tuned_refit_and_registered_loads_from_mlflow_and_sco
     assert roc_auc_score(y, model.predict_proba(X_)[:, 1]) == pytest.approx(rec["value"], abs=1e-9)
 
 
-def test_the_runners_logging_thread_gives_back_pythons_switch_interval_when_it_closes(home):
+def test_the_runners_logging_thread_gives_back_pythons_switch_interval_when_it_closes(store):
     # the thread asks for a 1 ms GIL switch interval while it logs; a campaign runner that goes on to a job
     # without MLflow must get Python's own interval back
     from jupyter_hpo.mlflow_tracking import RunnerTracking
@@ -524,9 +524,10 @@ def test_the_runners_logging_thread_gives_back_pythons_switch_interval_when_it_c
                                  "trial": {"function": "tests.objectives:quadratic"},
                                  "tracking": {"mlflow": {"tracking_uri": f"http://127.0.0.1:{_free_port()}"}}})
     notes: list[str] = []
-    store = type("Store", (), {"set_job_attrs": staticmethod(lambda *a, **k: None)})()
+    store.create_job("switch", spec.to_dict(), "maximize")
+    writer = type("Writer", (), {"put": staticmethod(lambda fn, *a, **k: fn(*a, **k))})()
     runner = type("Runner", (), {"name": "switch", "store": store, "on_note": staticmethod(notes.append),
-                                 "writer": type("Writer", (), {"put": staticmethod(lambda *a, **k: None)})()})()
+                                 "writer": writer})()
     before = sys.getswitchinterval()
     tracking = RunnerTracking(spec)
     tracking.start(runner)
