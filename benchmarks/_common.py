@@ -1,16 +1,22 @@
-"""What the benchmark scripts share: progress lines, quantiles, and a description of the machine."""
+"""What the benchmark scripts share: progress lines, quantiles, a description of the machine, writing the result,
+and a real MLflow tracking server (which tests/test_mlflow.py starts the same way)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import json
 import os
 import platform
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +96,60 @@ def machine_info(packages: tuple[str, ...]) -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         pass
     return info
+
+
+def write_result(path: Path, result: dict[str, Any]) -> None:
+    """Write a benchmark's result as indented JSON (creating its folder) and say where."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
+# -- a real MLflow tracking server (benchmarks/mlflow_overhead.py and tests/test_mlflow.py) ------------------
+#: MLflow's settings that keep a server and its clients from phoning home
+MLFLOW_QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_mlflow_server(root: Path, timeout: float = 180) -> tuple[subprocess.Popen[bytes], str]:
+    """``mlflow server`` on a free port of 127.0.0.1 (SQLite backend store and artifacts under ``root``, its
+    log in ``root/server.log``), in its own process group; ``(process, url)`` once ``/health`` answers.
+
+    Raises:
+        RuntimeError: it exited or did not answer within ``timeout`` s (the log's tail says why); it is stopped.
+    """
+    port = free_port()
+    with (root / "server.log").open("wb") as log_file:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "1", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+             "--artifacts-destination", str(root / "artifacts")],
+            cwd=root, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **MLFLOW_QUIET})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(OSError), urllib.request.urlopen(url + "/health", timeout=2) as answer:
+            if answer.status == 200:
+                return proc, url
+        time.sleep(0.2)
+    stop_process_group(proc)
+    raise RuntimeError(f"mlflow server did not start: {(root / 'server.log').read_text()[-3000:]}")
+
+
+def stop_process_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM ``proc``'s process group (started with ``start_new_session``), SIGKILL after 20 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

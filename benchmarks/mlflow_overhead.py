@@ -23,24 +23,29 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shutil
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from _common import log as _log  # noqa: E402 - benchmarks/ is on sys.path
-from _common import machine_info, pct, quick_out  # noqa: E402
-from overhead import slot_gaps  # noqa: E402
+from _common import (
+    MLFLOW_QUIET,
+    free_port,
+    machine_info,
+    pct,
+    quick_out,
+    start_mlflow_server,
+    stop_process_group,
+    write_result,
+)
+from _common import log as _log
+from overhead import slot_gaps
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "mlflow_overhead.json"
@@ -52,48 +57,13 @@ PARALLEL = 2
 SLOW_S = 0.5
 TARGET_ADDED_MEDIAN_MS = 5.0
 SPACE = {"x": {"type": "float", "low": -1.0, "high": 1.0}}
-_QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 
 
 def trivial_objective(params: dict[str, Any]) -> float:
     return float(params["x"]) ** 2
 
 
-# -- a real server, and a slow way to it -----------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(root: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-         "--artifacts-destination", str(root / "artifacts")],
-        cwd=root, stdout=(root / "server.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, **_QUIET})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and proc.poll() is None:
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url + "/health", timeout=2):
-                return proc, url
-        time.sleep(0.2)
-    raise RuntimeError(f"mlflow server did not start: {(root / 'server.log').read_text()[-2000:]}")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
+# -- a slow way to the server ------------------------------------------------------------------------------
 class SlowProxy:
     """Forwards to the server, holding each chunk of its answers for ``delay`` seconds."""
 
@@ -245,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out = args.out or (quick_out("mlflow_overhead") if args.quick else DEFAULT_OUT)
     n = args.trials or (8 if args.quick else 60)
     n_rounds = args.rounds or (1 if args.quick else 3)
-    os.environ.update(_QUIET)
+    os.environ.update(MLFLOW_QUIET)
     home = Path(tempfile.mkdtemp(prefix="jupyter-hpo-bench-mlflow-"))
     os.environ["JUPYTER_HPO_HOME"] = str(home / "hpo")
     os.environ.pop("JUPYTER_HPO_STORE_URL", None)
@@ -254,9 +224,9 @@ def main(argv: list[str] | None = None) -> int:
 
     api._stores.clear()
     api.open_store()
-    proc, url = start_server(home / "server")
+    proc, url = start_mlflow_server(home / "server")
     proxy = SlowProxy(url, SLOW_S)
-    down = f"http://127.0.0.1:{_free_port()}"
+    down = f"http://127.0.0.1:{free_port()}"
     try:
         from mlflow.tracking import MlflowClient
 
@@ -277,11 +247,10 @@ def main(argv: list[str] | None = None) -> int:
             "arms": arms, "rounds": rounds, "hook": time_hook(20_000), "targets": targets(arms)}
     finally:
         proxy.close()
-        stop_server(proc)
+        stop_process_group(proc)
         api._stores.clear()
         shutil.rmtree(home, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_result(args.out, result)
     print_tables(result)
     print(f"wrote {args.out}")
     return 0

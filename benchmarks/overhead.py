@@ -34,9 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import log as _log  # noqa: E402 - benchmarks/ is on sys.path
-from _common import machine_info as common_machine_info  # noqa: E402
-from _common import quick_out  # noqa: E402
+from _common import log as _log
+from _common import machine_info as common_machine_info
+from _common import quick_out, write_result
 
 from jupyter_hpo._liveness import pid_alive
 
@@ -608,8 +608,7 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"kept {home}")
         else:
             shutil.rmtree(home, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_result(args.out, result)
     print_tables(result)
     print(f"wrote {args.out}")
     return 0

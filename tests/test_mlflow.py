@@ -6,17 +6,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from benchmarks._common import MLFLOW_QUIET, free_port, start_mlflow_server, stop_process_group
 from jupyter_hpo import api
 from jupyter_hpo.exceptions import SpecError
 from jupyter_hpo.mlflow_tracking import MlflowError, export_job
@@ -25,48 +24,14 @@ from jupyter_hpo.store import JobStatus
 from tests.conftest import wait_for
 
 X = {"x": {"type": "float", "low": 0, "high": 1}}
-_NO_PHONE_HOME = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/health", timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory):
     """A real MLflow tracking server: SQLite backend store, local artifact root, a free port on 127.0.0.1."""
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
-    log = (root / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-         "--artifacts-destination", str(root / "artifacts")],
-        cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, **_NO_PHONE_HOME})
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_mlflow_server(tmp_path_factory.mktemp("mlflow-server"))
     try:
-        wait_for(lambda: _answers(url) or proc.poll() is not None, timeout=180, interval=0.2)
-        assert proc.poll() is None, (root / "server.log").read_text()[-3000:]
         yield url
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+        stop_process_group(proc)
 
 
 @pytest.fixture
@@ -74,7 +39,7 @@ def mlflow_env(home, mlflow_server, monkeypatch):
     """MLflow's own settings point at the test server; no telemetry; a client for the checks."""
     from mlflow.tracking import MlflowClient
 
-    for k, v in _NO_PHONE_HOME.items():
+    for k, v in MLFLOW_QUIET.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
@@ -251,7 +216,7 @@ def test_failed_trials_are_failed_child_runs_with_their_error(mlflow_env):
 def test_an_unreachable_server_neither_blocks_nor_fails_the_job_and_nothing_is_lost(mlflow_env, mlflow_server,
                                                                                   tmp_path):
     """The server is down for the first trials, then comes back: they are logged late, and the job never waited."""
-    port = _free_port()  # nothing listens there yet
+    port = free_port()  # nothing listens there yet
     tickets = tmp_path / "tickets"
     tickets.mkdir()
     for i in range(2):
@@ -279,7 +244,7 @@ def test_an_unreachable_server_neither_blocks_nor_fails_the_job_and_nothing_is_l
 
 
 def test_a_server_down_for_the_whole_job_is_noted_and_export_logs_everything_later(mlflow_env, mlflow_server):
-    down = f"http://127.0.0.1:{_free_port()}"
+    down = f"http://127.0.0.1:{free_port()}"
     job = api.launch(objective=cv_objective, space=X, max_trials=3, max_parallel=2, seed=0, name="down",
                      tracking={"mlflow": {"tracking_uri": down, "experiment": "down-exp"}})
     assert job.wait(timeout=180) == JobStatus.COMPLETED
@@ -296,7 +261,7 @@ def test_a_server_down_for_the_whole_job_is_noted_and_export_logs_everything_lat
 
 
 def test_resuming_the_job_logs_what_its_first_runner_could_not(mlflow_env, mlflow_server):
-    port = _free_port()  # down while the job first runs
+    port = free_port()  # down while the job first runs
     job = api.launch(objective=cv_objective, space=X, max_trials=3, max_parallel=2, seed=0, name="resumed",
                      tracking={"mlflow": {"tracking_uri": f"http://127.0.0.1:{port}"}})
     assert job.wait(timeout=180) == JobStatus.COMPLETED
@@ -522,7 +487,7 @@ def test_the_runners_logging_thread_gives_back_pythons_switch_interval_when_it_c
 
     spec = TuningSpec.from_dict({"name": "switch", "objective": {"metric": "auc"}, "space": X,
                                  "trial": {"function": "tests.objectives:quadratic"},
-                                 "tracking": {"mlflow": {"tracking_uri": f"http://127.0.0.1:{_free_port()}"}}})
+                                 "tracking": {"mlflow": {"tracking_uri": f"http://127.0.0.1:{free_port()}"}}})
     notes: list[str] = []
     store.create_job("switch", spec.to_dict(), "maximize")
     writer = type("Writer", (), {"put": staticmethod(lambda fn, *a, **k: fn(*a, **k))})()
