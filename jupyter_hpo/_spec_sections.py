@@ -1,4 +1,4 @@
-"""The sections of a tuning-job spec (objective, trial, budget, completion, warm pool, hyperband, artifacts,
+"""The sections of a tuning-job spec (objective or several objectives, trial, budget, completion, warm pool, hyperband, artifacts,
 tracking, constraints), each a frozen dataclass validated on construction; :mod:`jupyter_hpo.spec`
 assembles them into a :class:`~jupyter_hpo.spec.TuningSpec` and re-exports them."""
 
@@ -79,6 +79,52 @@ class Objective:
     def pattern(self) -> str:
         """The regex that finds the metric in a script's output (``metric=value`` by default)."""
         return self.regex or rf"\b{re.escape(self.metric)}\s*[=:]\s*([-+]?(?:[0-9.]+(?:[eE][-+]?[0-9]+)?|nan|inf))"
+
+
+def _objectives(value: Any) -> tuple[Objective, ...]:
+    """Several objectives (``objective: [{metric, direction}, ...]``) as Objectives: at least two, each metric once.
+
+    ``()`` (the dataclass default) means one objective, the spec's ``objective``.
+    """
+    if isinstance(value, tuple) and not value:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise _fail("objective", "must be a mapping {metric, direction} or a list of them", value)
+    if len(value) == 1:
+        entry = value[0]
+        single = (f"{{metric: {entry.get('metric')}, direction: {entry.get('direction', 'maximize')}}}"
+                  if isinstance(entry, Mapping) else "{metric: ..., direction: ...}")
+        raise SpecError(f"`objective` lists one objective; use the single form `objective: {single}`, "
+                        f"but got {list(value)!r}.")
+    if not value:
+        raise SpecError("`objective` must list at least two objectives ({metric, direction} each), but got [].")
+    out: list[Objective] = []
+    for i, entry in enumerate(value):
+        if not isinstance(entry, Objective):
+            if not isinstance(entry, Mapping):
+                raise _fail(f"objective[{i}]", "must be a mapping of metric and direction", entry)
+            unknown = sorted(set(entry) - {"metric", "direction"})
+            if unknown:
+                raise SpecError(f"unknown field(s) {', '.join(f'`objective[{i}].{u}`' for u in unknown)}; allowed "
+                                "in each of several objectives: direction, metric.")
+            if "metric" not in entry:
+                raise SpecError(f"`objective[{i}].metric` is required: the name of a metric the trial returns, "
+                                f"but got {dict(entry)!r}.")
+            try:
+                entry = Objective(metric=entry["metric"], direction=entry.get("direction", "maximize"))
+            except SpecError as e:
+                raise SpecError(str(e).replace("`objective.", f"`objective[{i}].", 1)) from None
+        elif entry.regex is not None:
+            raise _fail(f"objective[{i}].regex", "finds a script's metric; several objectives need a function "
+                        "trial, so it must be unset", entry.regex)
+        out.append(entry)
+    seen: set[str] = set()
+    for o in out:
+        if o.metric in seen:
+            raise SpecError(f"`objective` lists metric {o.metric!r} twice; each objective must be a different "
+                            f"metric, but got {[x.metric for x in out]!r}.")
+        seen.add(o.metric)
+    return tuple(out)
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,8 @@ def _spec_from_kwargs(objective: Any, space: Any, options: dict[str, Any]) -> di
                 data.setdefault("warm_pool", {}).update(value)
             else:
                 data.setdefault("warm_pool", {})["enabled"] = value
+        elif key == "objectives":  # several objectives: [{metric, direction}, ...]
+            data["objective"] = list(value) if isinstance(value, (list, tuple)) else value
         elif key == "backend" and isinstance(value, str):
             data.setdefault("backend", {})["name"] = value
         elif key == "backend_options":
@@ -99,7 +101,7 @@ def _spec_from_kwargs(objective: Any, space: Any, options: dict[str, Any]) -> di
         elif key in _TOP:
             data[key] = value
         else:
-            allowed = ", ".join(sorted({*_KWARGS, *_TOP, "warm_pool", "backend_options", "model_trainer"}))
+            allowed = ", ".join(sorted({*_KWARGS, *_TOP, "warm_pool", "backend_options", "model_trainer", "objectives"}))
             raise SpecError(f"unknown option {key!r}; allowed: {allowed}.")
     return data
 
@@ -125,6 +127,8 @@ def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None 
         store: a :class:`Store` or URL; default :func:`open_store`.
         **options: spec fields by name, e.g. ``max_trials=20, max_parallel=2, direction="minimize",
             metric="auc", strategy="random", timeout=600, warm_pool=False, name="my-job"``;
+            ``objectives=[{"metric": "auc", "direction": "maximize"}, {"metric": "train_s", "direction":
+            "minimize"}]`` for several objectives (metrics the function returns in its dict; see :meth:`Job.pareto`);
             ``backend="sagemaker"`` and ``backend_options={...}`` (merged into the spec's); or
             ``model_trainer=trainer``, a SageMaker SDK v3 ``ModelTrainer`` whose script, image,
             instances and data define the trials (backend ``sagemaker`` unless given);
@@ -153,6 +157,8 @@ def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None 
             value = {**old, **value, "options": {**(old.get("options") or {}), **(value.get("options") or {})}}
             data[key] = value
             continue
+        if key == "objective" and not isinstance(value, Mapping):  # several objectives replace the spec's
+            data.pop("objectives", None)
         if key == "tracking" and isinstance(value, Mapping) and isinstance(data.get(key), Mapping):
             value = {**data[key], **{k: _merge_tracking(data[key].get(k), v) for k, v in value.items()}}
         merge = isinstance(value, dict) and isinstance(data.get(key), Mapping) and key != "space"

@@ -41,6 +41,7 @@ from jupyter_hpo._spec_sections import (  # the sections; re-exported: callers i
     _constraints,
     _fail,
     _mlflow_tracking,
+    _objectives,
     _positive_int,
     _section,
 )
@@ -118,6 +119,8 @@ class TuningSpec:
     artifacts: Artifacts = field(default_factory=Artifacts)
     #: bounds on metrics a trial returns (``constraints: {metric: {min, max}}``)
     constraints: tuple[Constraint, ...] = ()
+    #: several objectives (``objective: [{metric, direction}, ...]``), the first also in ``objective``; () for one
+    objectives: tuple[Objective, ...] = ()
 
     def __post_init__(self) -> None:
         check_job_name(self.name)
@@ -142,6 +145,7 @@ class TuningSpec:
             check_simulate(self.backend_options.get("simulate"))
         _positive_int("max_consecutive_failures", self.max_consecutive_failures)
         self._check_warm_start()
+        self._check_objectives()
         self._check_constraints()
         if self.mlflow is not None and not isinstance(self.mlflow, MlflowTracking):
             raise _fail("tracking.mlflow", "must be an MlflowTracking", self.mlflow)
@@ -170,6 +174,45 @@ class TuningSpec:
             raise SpecError("`warm_start.from` seeds jupyter-hpo's sampler, which the amt backend does not use; "
                             "use `backend.options.warm_start: {parents: [...]}` (AMT's WarmStartConfig), but got "
                             f"warm_start.from {list(self.warm_start)!r}.")
+
+    @property
+    def multi_objective(self) -> bool:
+        """Whether the job optimises several objectives (a Pareto front) rather than one value."""
+        return bool(self.objectives)
+
+    @property
+    def all_objectives(self) -> tuple[Objective, ...]:
+        """Every objective, first one first (just ``objective`` for a single-objective job)."""
+        return self.objectives or (self.objective,)
+
+    def _check_objectives(self) -> None:
+        """Several objectives: a function trial on the local or sagemaker backend, without pruning, a completion
+        criterion (both follow one value) or warm start (its trials hold one value)."""
+        object.__setattr__(self, "objectives", _objectives(self.objectives))
+        if not self.objectives:
+            return
+        object.__setattr__(self, "objective", self.objectives[0])
+        names = ", ".join(o.metric for o in self.objectives)
+        if self.backend == "amt":
+            raise SpecError(f"SageMaker AMT tunes a single objective metric, so several objectives ({names}) cannot be "
+                            "honoured; use `backend: sagemaker` or the local backend.")
+        if self.trial.script is not None:
+            raise SpecError(f"several objectives ({names}) are read from the dict a function objective returns (a "
+                            f"script's output gives only one metric), but the trial is script {self.trial.script!r}.")
+        if self.pruner_kind != "off":
+            what = ("`strategy: hyperband`" if self.strategy == "hyperband"
+                    else f"`early_stopping: {self.early_stopping}`")
+            raise SpecError(f"{what} prunes trials, which Optuna cannot do with several objectives ({names}); use "
+                            "`early_stopping: off` (and a bayesian, random or grid strategy).")
+        c = self.completion
+        if c.target is not None or c.patience is not None:
+            field_name = "completion.target" if c.target is not None else "completion.patience"
+            raise SpecError(f"`{field_name}` follows one value, but the job has several objectives ({names}); "
+                            f"remove it (budget.max_trials and max_runtime still apply), but got "
+                            f"{c.target if c.target is not None else c.patience!r}.")
+        if self.warm_start:
+            raise SpecError(f"`warm_start.from` seeds a sampler with earlier trials' single values, not several "
+                            f"objectives ({names}); remove it, but got warm_start.from {list(self.warm_start)!r}.")
 
     def _check_constraints(self) -> None:
         """``constraints``: on metrics a function returns in its dict; not for scripts nor the amt backend."""
@@ -213,7 +256,7 @@ class TuningSpec:
             raise SpecError(f"a spec must be a mapping of fields, but got {data!r}.")
         top = {"name", "objective", "trial", "space", "strategy", "seed", "budget", "completion",
                "early_stopping", "hyperband", "warm_pool", "backend", "max_consecutive_failures", "warm_start",
-               "artifacts", "tracking", "constraints"}
+               "artifacts", "tracking", "constraints", "objectives"}
         unknown = sorted(set(data) - top)
         if unknown:
             raise SpecError(
@@ -236,6 +279,7 @@ class TuningSpec:
         if isinstance(backend, Mapping):
             b = _section(data, "backend", {"name", "options"})
             backend, backend_options = b.get("name", "local"), b.get("options") or {}
+        objective, objectives = _objective_fields(data)
         early = data.get("early_stopping", "off")
         if early is False or early is None:  # YAML reads a bare `off` as false
             early = "off"
@@ -243,7 +287,8 @@ class TuningSpec:
             name=_default_name(trial) if data.get("name") is None else data["name"],
             trial=TrialDef(**trial),
             space=space,
-            objective=Objective(**_section(data, "objective", {"metric", "direction", "regex"})),
+            objective=objective,
+            objectives=objectives,
             strategy=data.get("strategy", "bayesian"),
             seed=data.get("seed"),
             budget=Budget(**_section(data, "budget", {"max_trials", "max_parallel", "max_runtime"})),
@@ -312,6 +357,9 @@ class TuningSpec:
             **({"tracking": {"mlflow": dataclasses.asdict(self.mlflow)}} if self.mlflow is not None else {}),
             **({"artifacts": dataclasses.asdict(self.artifacts)} if self.artifacts.keep_best is not None else {}),
             **({"constraints": {c.metric: c.to_dict() for c in self.constraints}} if self.constraints else {}),
+            # several objectives: the first stays in `objective` too, so readers of one objective keep working
+            **({"objectives": [{"metric": o.metric, "direction": o.direction} for o in self.objectives]}
+               if self.objectives else {}),
         }
 
     def replace(self, **changes: Any) -> TuningSpec:
@@ -335,6 +383,25 @@ class PickledObjective:
 
     def __repr__(self) -> str:
         return f"<objective {self.ref}>"
+
+
+def _objective_fields(data: Mapping[str, Any]) -> tuple[Objective, Any]:
+    """``objective`` (a mapping) and several objectives: ``objective: [...]`` in YAML, or the stored form
+    ``objective: FIRST`` plus ``objectives: [...]`` (what :meth:`TuningSpec.to_dict` writes)."""
+    single, listed = data.get("objective"), data.get("objectives")
+    if isinstance(single, (list, tuple)):
+        if listed is not None:
+            raise SpecError("give several objectives once, as `objective: [...]` or `objectives: [...]`, but got both.")
+        single, listed = None, single
+    objective = Objective(**_section({"objective": single}, "objective", {"metric", "direction", "regex"}))
+    if listed is None:
+        return objective, ()
+    if single is not None:  # the stored form: `objective` is the first of `objectives`
+        first = listed[0] if isinstance(listed, (list, tuple)) and listed and isinstance(listed[0], Mapping) else {}
+        if (objective.metric, objective.direction) != (first.get("metric"), first.get("direction", "maximize")):
+            raise SpecError(f"`objective` must be the first of `objectives` when both are given, but got "
+                            f"objective {objective.metric!r} ({objective.direction}) and objectives {listed!r}.")
+    return objective, listed if listed != () else []
 
 
 def _warm_start_from(value: Any) -> Any:
