@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Unicode
+from traitlets import Bool, Float, Unicode
 
 __all__ = ["HpoExtension"]
 
@@ -24,6 +24,14 @@ class HpoExtension(ExtensionApp):
         "jobs from before owners were recorded stay theirs to stop. The CLI and the Python API do not read it.",
     ).tag(config=True)
 
+    keep_active_while_jobs_run = Bool(
+        True, help="While a job of this server's user runs with its runner on this machine, mark the server active "
+        "(Jupyter's last_activity, which idle shutdown reads) every `activity_interval_s`, so that closing the "
+        "browser does not let an idle-shutdown stop the machine the runner is on. False: never.",
+    ).tag(config=True)
+    activity_interval_s = Float(60.0, min=0.1, help="How often the server checks for running jobs (seconds).").tag(
+        config=True)
+
     def initialize_settings(self) -> None:
         import threading
 
@@ -33,6 +41,13 @@ class HpoExtension(ExtensionApp):
         self.settings["jupyter_hpo_store"] = lambda: api.open_store(url)
         self.settings["jupyter_hpo_allow_others"] = self.allow_acting_on_others_jobs
         threading.Thread(target=self._warm_up, args=(url,), name="jupyter-hpo-warm-up", daemon=True).start()
+        if self.keep_active_while_jobs_run:
+            from jupyter_hpo.server._activity import ActivityKeeper
+
+            self.activity = ActivityKeeper(lambda: api.open_store(url),
+                                           lambda: self.serverapp.web_app.settings["last_activity_times"],
+                                           self.activity_interval_s)
+            self.activity.start()
 
     def _warm_up(self, url: str | None) -> None:
         """Open the store and summarize its jobs once, off the server's start, so the sidebar's first ``GET jobs``
@@ -52,3 +67,8 @@ class HpoExtension(ExtensionApp):
         from jupyter_hpo.server._handlers import handlers
 
         self.handlers.extend(handlers())
+
+    async def stop_extension(self) -> None:
+        activity = getattr(self, "activity", None)
+        if activity is not None:
+            activity.stop()
