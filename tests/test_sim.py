@@ -110,6 +110,34 @@ def test_a_matching_job_starts_warm_on_the_pool_of_a_finished_job(sim: Simulated
         ("Available", "b", sim.clock.now() + 600)]
 
 
+def test_a_cold_start_pulls_the_image_after_training_start_so_it_is_billed_and_counted_as_start_up() -> None:
+    from jupyter_hpo.sagemaker.outcome import phase_seconds, startup_seconds
+
+    with SimulatedSageMaker(clock=VirtualClock(), image_pull_s=90) as sim:
+        sm = sim.client("sagemaker")
+        sm.create_training_job(**job_request("a"))
+        sim.clock.sleep(COLD + 90 + 1)
+        a = sm.describe_training_job(TrainingJobName="a")
+        assert [(t["Status"], t["StatusMessage"]) for t in a["SecondaryStatusTransitions"]][1:4] == [
+            ("Downloading", "Downloading input data"), ("Training", "Downloading the training image"),
+            ("Training", "Training image download completed. Training in progress.")]
+        assert a["BillableTimeInSeconds"] == 10 + 90 + 60 + 5  # from TrainingStartTime: the pull is billed
+        assert startup_seconds(phase_seconds(a)) == 240 + 10 + 90  # and it is start-up: the code had not run
+        assert phase_seconds(a)["Training"] == 60
+        # a warm pool that last ran the same image has it: no pull
+        sm.create_training_job(**job_request("b"))
+        sim.clock.sleep(WARM + 1)
+        b = sm.describe_training_job(TrainingJobName="b")
+        assert "DownloadingTrainingImage" not in phase_seconds(b) and startup_seconds(phase_seconds(b)) == 5 + 10
+        # another image on the same pool is pulled again
+        other = job_request("c")
+        other["AlgorithmSpecification"]["TrainingImage"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/train:2"
+        sm.create_training_job(**other)
+        sim.clock.sleep(WARM + 90 + 1)
+        c = sm.describe_training_job(TrainingJobName="c")
+        assert c["WarmPoolStatus"]["Status"] == "Available" and phase_seconds(c)["DownloadingTrainingImage"] == 90
+
+
 @pytest.mark.parametrize("change", [{"instance_type": "ml.c5.xlarge"}, {"volume": 50},
                                     {"role": "arn:aws:iam::123456789012:role/Other"}, {"keep_alive": 0}])
 def test_a_job_that_does_not_match_starts_cold(sim: SimulatedSageMaker, sm: Any, change: dict[str, Any]) -> None:

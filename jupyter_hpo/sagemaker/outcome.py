@@ -49,14 +49,25 @@ STARTUP_PHASES = ("Starting", "Pending", "LaunchingMLInstances", "PreparingTrain
                   "DownloadingTrainingImage", "Downloading")
 
 
+#: How a ``Training`` transition that downloads the training image (before the code runs, billed) begins its message.
+IMAGE_PULL_MESSAGE = "Downloading the training image"
+
+
 def phase_seconds(description: Mapping[str, Any]) -> dict[str, float]:
-    """Seconds per phase of ``SecondaryStatusTransitions`` (an open phase counts to ``LastModifiedTime``)."""
+    """Seconds per phase of ``SecondaryStatusTransitions`` (an open phase counts to ``LastModifiedTime``).
+
+    A ``Training`` transition whose message says the training image is being downloaded counts as
+    ``DownloadingTrainingImage``: the code has not started yet, so it is start-up (and billed).
+    """
     out: dict[str, float] = {}
     for t in description.get("SecondaryStatusTransitions") or []:
         start, end = t.get("StartTime"), t.get("EndTime") or description.get("LastModifiedTime")
         if start is None or end is None:
             continue
-        out[t["Status"]] = out.get(t["Status"], 0.0) + max(0.0, (end - start).total_seconds())
+        status = t["Status"]
+        if status == "Training" and str(t.get("StatusMessage", "")).startswith(IMAGE_PULL_MESSAGE):
+            status = "DownloadingTrainingImage"
+        out[status] = out.get(status, 0.0) + max(0.0, (end - start).total_seconds())
     return out
 
 

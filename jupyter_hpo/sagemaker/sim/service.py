@@ -118,6 +118,10 @@ class SimulatedSageMaker(TrainingJobs, WarmPools, Executors, TuningJobs):
         cold_startup_s: length of ``Starting`` when a job launches new instances.
         warm_startup_s: length of ``Starting`` when a job takes an Available warm pool.
         download_s: length of ``Downloading``.
+        image_pull_s: the training image's download, after ``TrainingStartTime`` and so billed: a ``Training``
+            transition "Downloading the training image" before the training runs, on new instances and on a
+            warm pool whose last job ran another image (a pool that ran the same image has it on its disk: an
+            assumption of this model, which AWS's documentation neither states nor denies).
         upload_s: length of ``Uploading``.
         training_s: length of ``Training`` for the "model" executor, or ``fn(rng, hyperparameters)``.
         metric_fn: ``fn(rng, hyperparameters) -> float | None``, the job's metric for the "model" executor;
@@ -147,13 +151,13 @@ class SimulatedSageMaker(TrainingJobs, WarmPools, Executors, TuningJobs):
 
     def __init__(self, *, clock: Clock | None = None, region: str = "us-east-1", account: str = "123456789012",
                  cold_startup_s: float = 240.0, warm_startup_s: float = 5.0, download_s: float = 10.0,
-                 upload_s: float = 5.0, training_s: float | Callable[[random.Random, dict[str, str]], float] = 60.0,
+                 upload_s: float = 5.0, image_pull_s: float = 0.0, training_s: float | Callable[[random.Random, dict[str, str]], float] = 60.0,
                  metric_fn: MetricFn | None = None, executor: str = "model", warm_pool_quota: int | None = None,
                  instance_limit: int | None = None, s3_root: str | os.PathLike[str] | None = None,
                  seed: int = 0, spot_interruptions: int | None = 0, spot_savings: float = 0.7,
                  kms_required_buckets: tuple[str, ...] | list[str] = ()) -> None:
         limits = {"cold_startup_s": cold_startup_s, "warm_startup_s": warm_startup_s, "download_s": download_s,
-                  "upload_s": upload_s, "warm_pool_quota": warm_pool_quota, "instance_limit": instance_limit,
+                  "upload_s": upload_s, "image_pull_s": image_pull_s, "warm_pool_quota": warm_pool_quota, "instance_limit": instance_limit,
                   "training_s": None if callable(training_s) else training_s}
         for name, value in limits.items():
             if value is not None and value < 0:
@@ -167,6 +171,7 @@ class SimulatedSageMaker(TrainingJobs, WarmPools, Executors, TuningJobs):
         self.region, self.account = region, account
         self._startup = {"cold": cold_startup_s, "warm": warm_startup_s}
         self._download_s, self._upload_s, self._training_s = download_s, upload_s, training_s
+        self._image_pull_s = image_pull_s
         self._metric_fn: MetricFn = metric_fn or default_metric
         self._executor, self._quota, self._instance_limit, self._seed = executor, warm_pool_quota, instance_limit, seed
         self._spot_interruptions, self._spot_savings = int(spot_interruptions or 0), float(spot_savings)

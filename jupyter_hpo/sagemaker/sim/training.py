@@ -1,7 +1,8 @@
 """Training jobs, simulated: Create/Describe/List/Stop/UpdateTrainingJob and each job's life.
 
-A job goes ``Starting`` (cold or warm start-up) -> ``Downloading`` (``TrainingStartTime``; the
-``MaxRuntimeInSeconds`` clock starts) -> ``Training`` (its log stream appears) -> ``Uploading`` ->
+A job goes ``Starting`` (cold or warm start-up) -> ``Downloading`` (``TrainingStartTime``: billing and the
+``MaxRuntimeInSeconds`` clock start) -> ``Training`` "Downloading the training image" (new instances only, when
+the simulation has an ``image_pull_s``) -> ``Training`` (its log stream appears) -> ``Uploading`` ->
 ``Completed``; or ``Stopping`` -> ``Stopped``, ``MaxRuntimeExceeded`` or ``Failed``.
 """
 
@@ -91,6 +92,7 @@ class TrainingJob:
     cache_dir: Path | None = None
     stream: Stream | None = None
     run: ScriptRun | None = None
+    image_cached: bool = False  # its instances already hold its training image (a pool that last ran it)
 
     @property
     def keep_alive(self) -> int:
@@ -137,6 +139,7 @@ class TrainingJobs(EventQueue):
     _logs: LogStore
     _startup: dict[str, float]
     _download_s: float
+    _image_pull_s: float
     _upload_s: float
     _executor: str
     _spot_interruptions: int
@@ -262,6 +265,9 @@ class TrainingJobs(EventQueue):
                            req, t, tuning=tuning.name if tuning else None, tuned=tuned or {}, modified=t)
         self._jobs[name.lower()] = job
         if pool is not None:
+            last = self._jobs.get(pool.job.lower())
+            image = req["AlgorithmSpecification"].get("TrainingImage")
+            job.image_cached = last is not None and last.request["AlgorithmSpecification"].get("TrainingImage") == image
             self._take_pool(t, pool, job)
         elif job.keep_alive > 0:
             job.cache_dir = self._cache_dir(name)
@@ -272,10 +278,18 @@ class TrainingJobs(EventQueue):
     def _download(self, t: float, job: TrainingJob) -> None:
         job.enter(t, "Downloading")
         job.training_start = t
-        self._at(t + self._download_s, job, self._train)
+        self._at(t + self._download_s, job, self._pull_image)
         max_runtime = job.request["StoppingCondition"].get("MaxRuntimeInSeconds")
         if max_runtime:
             self._at(t + max_runtime, job, self._finish, "Stopped", "MaxRuntimeExceeded")
+
+    def _pull_image(self, t: float, job: TrainingJob) -> None:
+        """New instances (or a pool that ran another image) download the training image, billed, then train."""
+        if self._image_pull_s > 0 and not job.image_cached:
+            job.enter(t, "Training", "Downloading the training image")
+            self._at(t + self._image_pull_s, job, self._train)
+        else:
+            self._train(t, job)
 
     def _train(self, t: float, job: TrainingJob) -> None:
         submit = job.hyperparameters.get("sagemaker_submit_directory", "")
