@@ -1,22 +1,24 @@
 """Analytics over trial rows, shared by the front doors: which finished trials a chart draws
-(:func:`downsample`), a quick parameter importance (:func:`param_importance`) and a job's timing
-(:func:`timing`). Pure functions of records (:mod:`jupyter_hpo.records` forms); no widget, no store.
+(:func:`downsample`), a quick parameter importance with the data it rests on (:func:`importance`,
+:func:`param_importance`) and a job's timing (:func:`timing`). Pure functions of records (:mod:`jupyter_hpo.records` forms); no widget, no store.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
-from jupyter_hpo.records import INTERRUPTED, improvements
+from jupyter_hpo.records import FOLD_MEAN, INTERRUPTED, improvements
 from jupyter_hpo.store import JobStatus
 
-__all__ = ["MAX_POINTS", "MIN_TRIALS_FOR_IMPORTANCE", "downsample", "param_importance", "timing"]
+__all__ = ["MAX_POINTS", "MIN_TRIALS_FOR_IMPORTANCE", "Importance", "downsample", "importance", "param_importance",
+           "timing"]
 
 #: At most this many trials are drawn as dots or lines; more are downsampled by :func:`downsample`.
 MAX_POINTS = 500
-#: Parameter importance is computed once this many trials are complete.
-MIN_TRIALS_FOR_IMPORTANCE = 10
+#: Parameter importance is computed once this many trials can be compared (see :func:`importance`).
+MIN_TRIALS_FOR_IMPORTANCE = 5
 _FINISHED = ("complete", "pruned", "fail")
 
 
@@ -87,37 +89,139 @@ def _correlation_ratio(groups: list[Any], ys: list[float]) -> float:
     return 0.0 if total == 0 else math.sqrt(between / total)
 
 
-def param_importance(rows: list[dict[str, Any]], space: dict[str, Any],
-                     min_complete: int = MIN_TRIALS_FOR_IMPORTANCE) -> dict[str, float]:
-    """A quick, model-free estimate of how much each parameter matters, as shares that sum to 1.
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
-    Over the complete trials, a numeric parameter scores the absolute Spearman rank correlation between
-    its value and the objective; a categorical one scores the correlation ratio (eta) of the objective's
-    ranks between its choices. The scores are then divided by their sum. It sees monotone effects and
-    differences between choices, not interactions (unlike fANOVA, which needs scikit-learn and is slower).
+
+def _fold_prefix(row: dict[str, Any]) -> list[float]:
+    """The fold scores a row reported, in order from fold 1, up to the first one missing or non-finite."""
+    by_step = {s[0]: s[1] for s in row.get("steps") or []}
+    out: list[float] = []
+    while isinstance(by_step.get(len(out)), (int, float)) and math.isfinite(by_step[len(out)]):
+        out.append(float(by_step[len(out)]))
+    return out
+
+
+@dataclass(frozen=True)
+class Importance:
+    """What :func:`importance` found, and what it rests on.
+
+    Attributes:
+        shares: ``{name: share}``, largest first, summing to 1; empty below the minimum of trials.
+        complete: complete trials counted.
+        pruned: pruned trials counted (by their reported folds).
+        folds: each counted trial's score is its mean over its first ``folds`` folds; None when the scores
+            are the complete trials' values.
+        left_out: pruned trials not counted (they reported no fold scores, e.g. epochs).
+        note: one line for a user: how much data the shares rest on, or when they will appear.
+    """
+
+    shares: dict[str, float]
+    complete: int
+    pruned: int
+    folds: int | None
+    left_out: int
+    note: str
+
+
+def _scored(rows: list[dict[str, Any]], steps_are_folds: bool
+            ) -> tuple[list[tuple[dict[str, Any], float]], int | None, int]:
+    """The trials importance compares, each with its score; the folds compared (or None); pruned ones left out."""
+    complete = [r for r in rows if r["state"] == "complete" and r["value"] is not None]
+    pruned = [r for r in rows if r["state"] == "pruned"]
+    prefixes = {r["number"]: _fold_prefix(r) for r in complete + pruned
+                if steps_are_folds or r.get(FOLD_MEAN) is not None}
+    fold_pruned = [r for r in pruned if prefixes.get(r["number"])]
+    if not fold_pruned:  # nothing pruned reported folds: the complete trials' values, as they are
+        return [(r, r["value"]) for r in complete], None, len(pruned)
+    counted = [r for r in complete + fold_pruned if prefixes.get(r["number"])]
+    j = min(len(prefixes[r["number"]]) for r in counted)
+    scored = [(r, sum(prefixes[r["number"]][:j]) / j) for r in counted]
+    return sorted(scored, key=lambda p: p[0]["number"]), j, len(pruned) - len(fold_pruned)
+
+
+def _note(shares: dict[str, float], n_complete: int, n_pruned: int, folds: int | None, left_out: int,
+          min_trials: int) -> str:
+    n = n_complete + n_pruned
+    if not shares and n >= min_trials:
+        return f"No parameter is set in {min_trials} of the {n} trials counted yet."
+    if not shares:
+        return (f"Importance appears once {min_trials} trials have finished with a value or fold scores "
+                f"({n} so far).")
+    basis = f"From {_plural(n_complete, 'complete trial')}" if not n_pruned else (
+        f"From {n_complete} complete and {_plural(n_pruned, 'pruned trial')}")
+    if folds is not None:
+        basis += f", each scored by its mean over its first {_plural(folds, 'fold') if folds > 1 else 'fold'}"
+    if left_out:
+        basis += f"; {_plural(left_out, 'pruned trial')} without fold scores not counted"
+    return basis + "."
+
+
+def importance(rows: list[dict[str, Any]], space: dict[str, Any], min_trials: int = MIN_TRIALS_FOR_IMPORTANCE,
+               steps_are_folds: bool = False) -> Importance:
+    """A quick, model-free estimate of how much each parameter matters, and how much data it rests on.
+
+    Which trials count, and with what score:
+
+    * Without pruned trials that reported folds, each complete trial scores its value. A pruned trial that
+      reported epochs (``trial.report``) is not counted: a learning curve cut short is not comparable with
+      final values; the note says how many were left out.
+    * When pruned trials reported folds (``trial.folds``, whose records carry ``fold_mean``; or any
+      intermediate values when ``steps_are_folds``, as in a job with ``early_stopping: kfold``), every trial
+      that reported folds is compared on the same folds: its score is its mean over folds 1..j, where j is
+      the fewest folds any of them reported (a complete trial reported them all). Fold i is the same split
+      for every trial (``trial.folds`` splits with a fixed seed), and fold scores are strongly correlated
+      across configurations, so means over the same folds rank trials as their full means would, and no
+      trial is compared on easier or harder folds than another. Leaving pruned trials out instead would
+      bias the estimate: they are the poor ones. A failed trial has neither value nor folds.
+
+    A numeric parameter then scores the absolute Spearman rank correlation between its value and the
+    trials' scores; a categorical one scores the correlation ratio (eta) of the scores' ranks between its
+    choices. The scores are divided by their sum. It sees monotone effects and differences between choices,
+    not interactions (unlike fANOVA, which needs scikit-learn and is slower). A parameter set in fewer than
+    ``min_trials`` counted trials (a conditional one) is left out.
 
     Args:
-        rows: compact rows (:func:`compact_row`).
+        rows: compact rows (:func:`jupyter_hpo.widgets.compact_row`: ``number``, ``state``, ``value``,
+            ``params``, ``fold_mean``, ``steps``).
         space: the search space as a dict (``SearchSpace.to_dict()``).
-        min_complete: below this many complete trials the estimate is empty.
+        min_trials: below this many counted trials the shares are empty.
+        steps_are_folds: every trial's intermediate value at step i is its score on fold i + 1 (the job's
+            ``early_stopping`` is ``kfold`` or ``kfold_wilcoxon``), whether or not it used ``trial.folds``.
 
     Returns:
-        ``{name: share}``, largest first; empty below ``min_complete`` complete trials.
+        An :class:`Importance`; its ``note`` reads e.g. "From 3 complete and 4 pruned trials, each scored by
+        its mean over its first 2 folds."
+
+    Example:
+        >>> rows = [{"number": i, "state": "complete", "value": i / 10, "params": {"x": i}} for i in range(5)]
+        >>> importance(rows, {"x": {"type": "int", "low": 0, "high": 9}}).note
+        'From 5 complete trials.'
     """
-    done = [r for r in rows if r["state"] == "complete" and r["value"] is not None]
-    if len(done) < min_complete:
-        return {}
-    scores = {}
-    for name, spec in space.items():
-        pairs = [(r["params"][name], r["value"]) for r in done if r["params"].get(name) is not None]
-        if len(pairs) < min_complete:
-            continue
-        xs, ys = [p[0] for p in pairs], _ranks([p[1] for p in pairs])
-        categorical = isinstance(spec, list) or (isinstance(spec, dict) and spec.get("type") == "categorical")
-        scores[name] = _correlation_ratio(xs, ys) if categorical else abs(_pearson(_ranks(xs), ys))
-    total = sum(scores.values())
-    ordered = sorted(scores.items(), key=lambda kv: -kv[1])
-    return {name: round(s / total, 4) if total > 0 else 0.0 for name, s in ordered}
+    scored, folds, left_out = _scored(rows, steps_are_folds)
+    n_complete = sum(r["state"] == "complete" for r, _ in scored)
+    n_pruned = len(scored) - n_complete
+    shares: dict[str, float] = {}
+    if len(scored) >= min_trials:
+        scores = {}
+        for name, spec in space.items():
+            pairs = [(r["params"][name], y) for r, y in scored if r["params"].get(name) is not None]
+            if len(pairs) < min_trials:
+                continue
+            xs, ys = [p[0] for p in pairs], _ranks([p[1] for p in pairs])
+            categorical = isinstance(spec, list) or (isinstance(spec, dict) and spec.get("type") == "categorical")
+            scores[name] = _correlation_ratio(xs, ys) if categorical else abs(_pearson(_ranks(xs), ys))
+        total = sum(scores.values())
+        ordered = sorted(scores.items(), key=lambda kv: -kv[1])
+        shares = {name: round(s / total, 4) if total > 0 else 0.0 for name, s in ordered}
+    return Importance(shares, n_complete, n_pruned, folds, left_out,
+                      _note(shares, n_complete, n_pruned, folds, left_out, min_trials))
+
+
+def param_importance(rows: list[dict[str, Any]], space: dict[str, Any], min_trials: int = MIN_TRIALS_FOR_IMPORTANCE,
+                     steps_are_folds: bool = False) -> dict[str, float]:
+    """The shares of :func:`importance`: ``{name: share}``, largest first; empty below ``min_trials`` trials."""
+    return importance(rows, space, min_trials, steps_are_folds).shares
 
 
 def timing(summary: dict[str, Any], rows: list[dict[str, Any]], now: float) -> dict[str, Any]:

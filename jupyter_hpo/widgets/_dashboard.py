@@ -2,7 +2,7 @@
 ``labextension/src/dashboard.ts``) draws inline SVG charts.
 
 Data flow. Synced traits carry only small things (``job_name``, ``status``, ``summary``, ``importance``,
-``space``, ``error``), so the saved widget state stays small. Trial rows travel as custom messages:
+``importance_note``, ``space``, ``error``), so the saved widget state stays small. Trial rows travel as custom messages:
 
 * the front end, when it renders, sends ``{"type": "hello"}``;
 * Python answers ``{"type": "snapshot", "trials": [row, ...], "plot": [number, ...] | None}`` with every row;
@@ -51,7 +51,7 @@ import anywidget
 import traitlets as t
 
 from jupyter_hpo import api, artifacts
-from jupyter_hpo.analytics import MAX_POINTS, MIN_TRIALS_FOR_IMPORTANCE, downsample, param_importance
+from jupyter_hpo.analytics import MAX_POINTS, MIN_TRIALS_FOR_IMPORTANCE, downsample, importance, param_importance
 from jupyter_hpo.analytics import timing as _timing
 from jupyter_hpo.exceptions import ArtifactNotFoundError, HpoError, JobNotFoundError
 from jupyter_hpo.records import (
@@ -62,6 +62,7 @@ from jupyter_hpo.records import (
     NONFINITE,
     REFIT,
     RUN_S,
+    SPEC,
     STARTUP_S,
     STOP_REQUESTED,
     WARM,
@@ -168,8 +169,10 @@ class Dashboard(anywidget.AnyWidget):
     status = t.Unicode("", help="pending, running, stopping, completed, stopped, failed or stale.").tag(sync=True)
     summary = t.Dict(help="The job's summary (jupyter_hpo.records.JobSummary.to_json()), plus done (finished "
                      "trials, interrupted ones not counted), elapsed_s, eta_s and stop_requested.").tag(sync=True)
-    importance = t.Dict(help="{param: share} from param_importance(); empty below 10 complete trials."
-                        ).tag(sync=True)
+    importance = t.Dict(help="{param: share} from jupyter_hpo.analytics.importance(); empty below 5 trials with a "
+                        "value or fold scores.").tag(sync=True)
+    importance_note = t.Unicode("", help="What the importance rests on ('From 3 complete and 4 pruned trials, ...'), "
+                                "or when it will appear.").tag(sync=True)
     space = t.Dict(help="The search space as SearchSpace.to_dict(): the axes and table columns.").tag(sync=True)
     error = t.Unicode("", help="The last error reading the store or stopping the job; empty when all is well."
                       ).tag(sync=True)
@@ -192,6 +195,9 @@ class Dashboard(anywidget.AnyWidget):
             space = {}
         super().__init__(interval=interval, job_name=job.name, space=space, **kwargs)
         self.job = job
+        # with a k-fold pruner, a trial's intermediate value at step i is its score on fold i + 1
+        spec = job.attrs.get(SPEC)
+        self._steps_are_folds = isinstance(spec, dict) and str(spec.get("early_stopping")).startswith("kfold")
         self._feed = api.TrialFeed(job)
         self._rows: dict[int, dict[str, Any]] = {}
         self._pending: set[int] = set()
@@ -259,21 +265,23 @@ class Dashboard(anywidget.AnyWidget):
         if base == self._base_summary and not self.error:
             return
         self._base_summary = base
-        importance = None
-        # recomputed when the complete count changed by 5 % (and at least 1), or the job ended: on a
+        found = None
+        # recomputed when the complete + pruned count changed by 5 % (and at least 1), or the job ended: on a
         # long job it is the dearest part of a poll, and a handful of trials barely moves the shares
-        done = base["complete"]
+        done = base["complete"] + base["pruned"]
         step = max(1, int(self._importance_at * 0.05))
         active = JobStatus(base["status"]).is_active()
         if done != self._importance_at and (done - self._importance_at >= step or not active):
             self._importance_at = done
-            importance = param_importance(self.rows, self.space)
+            found = importance(self.rows, self.space, steps_are_folds=self._steps_are_folds)
         with self.hold_sync():
             self.summary = {**base, **_timing(base, self.rows, time.time())}
             self.status = base["status"]
             self.error = ""
-            if importance is not None and importance != self.importance:
-                self.importance = importance
+            if found is not None:
+                if found.shares != self.importance:
+                    self.importance = found.shares
+                self.importance_note = found.note
 
     def start(self) -> None:
         """Follow the job from now on, as the first view's ``hello`` would (call it when displaying).

@@ -46,6 +46,7 @@ interface ITraits {
   status: JobStatus | '';
   summary: IDashboardSummary;
   importance: Record<string, number>;
+  importance_note: string;
   space: SearchSpaceDict;
   error: string;
   jobs: ICompareJob[];
@@ -573,19 +574,20 @@ function importanceRow(name: string, share: number): HTMLElement {
     h('span', { class: 'hpo-imp-val', text: `${pct}%` })
   );
 }
-function drawImportance(box: HTMLElement, st: IViewState): void {
+/** The shares (largest first), then what they rest on (the kernel's note), then how they are computed. */
+function drawImportance(box: HTMLElement, st: IViewState, note: string): void {
   clear(box);
   const entries = Object.entries(st.importance || {}).sort((a, b) => b[1] - a[1]);
-  if (!entries.length) {
-    const text = `Importance appears once 10 trials are complete (${st.summary.complete || 0} so far).`;
-    box.append(h('p', { class: 'hpo-note', text }));
-    return;
-  }
   for (const [name, share] of entries) {
     box.append(importanceRow(name, share));
   }
-  const text = 'Rank correlation with the objective (numbers) or between-choice spread (categories), as shares.';
-  box.append(h('p', { class: 'hpo-note', text }));
+  if (note) {
+    box.append(h('p', { class: 'hpo-note hpo-imp-basis', 'data-testid': 'hpo-importance-note', text: note }));
+  }
+  if (entries.length) {
+    const text = 'Rank correlation with the objective (numbers) or between-choice spread (categories), as shares.';
+    box.append(h('p', { class: 'hpo-note', text }));
+  }
 }
 
 // -- the warm pool box -------------------------------------------------------------------------------
@@ -949,7 +951,7 @@ class HandoffControls {
 }
 
 // -- the dashboard view ------------------------------------------------------------------------------
-const TRAITS = ['status', 'error', 'importance', 'space', 'job_name', 'refit'];
+const TRAITS = ['status', 'error', 'importance', 'importance_note', 'space', 'job_name', 'refit'];
 
 /** The elements of the dashboard that change. */
 interface IDashboardDom {
@@ -1203,7 +1205,7 @@ class DashboardView {
     this.d.error.hidden = !err;
     this.handoff.draw(stat, sm);
     drawWarm(this.d.warm, sm);
-    drawImportance(this.d.importance, this.st);
+    drawImportance(this.d.importance, this.st, this.model.get('importance_note') || '');
     this.tick();
   };
 
