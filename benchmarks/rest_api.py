@@ -56,7 +56,7 @@ def trivial(params: dict[str, Any]) -> float:
 
 
 def fill_store(url: str, home: Path, n_jobs: int, n_trials: int) -> None:
-    """Write the jobs straight through Optuna's storage (what a runner would have written)."""
+    """Write the jobs through the store, one transaction per trial (as a runner writes them)."""
     from optuna.distributions import FloatDistribution
     from optuna.trial import FrozenTrial, TrialState
 
@@ -67,11 +67,11 @@ def fill_store(url: str, home: Path, n_jobs: int, n_trials: int) -> None:
             "budget": {"max_trials": n_trials}, "space": {"x": {"type": "float", "low": 0, "high": 1}}}
 
     def add(name: str, count: int) -> None:
-        study_id = store.create_job(name, spec, "maximize")
+        store.create_job(name, spec, "maximize")
         store.set_job_attrs(name, status="completed", ended=time.time())
         now = datetime.datetime.now()
         for i in range(count):
-            store.storage.create_new_trial(study_id, template_trial=FrozenTrial(
+            store.create_trial(name, FrozenTrial(
                 number=-1, state=TrialState.COMPLETE, value=(i % 97) / 97, datetime_start=now, datetime_complete=now,
                 params={"x": (i % 89) / 89}, distributions={"x": FloatDistribution(0, 1)},
                 user_attrs={"worker": "local-1", "warm": i > 1, "startup_s": 0.001, "run_s": 1.0},

@@ -214,6 +214,128 @@ def trial_params(engine: Any, trial_ids: list[int]) -> dict[int, dict[str, Any]]
     return out
 
 
+def write_new_trial(engine: Any, study_id: int, template: FrozenTrial) -> int:
+    """Add a trial to study ``study_id`` from ``template`` in ONE transaction of a few statements, as Optuna's
+    ``create_new_trial(study_id, template_trial=template)`` writes it (number, state, datetimes, values,
+    parameters, user and system attributes, intermediate values); return its trial id.
+
+    Optuna's own path reads the trial back before each parameter and attribute (a dozen statements through its
+    ORM). Its check that a parameter keeps the distribution it had in earlier trials is left to the caller:
+    the runner asks its sampler, whose study checks it. The study's row is locked first (as Optuna does), so
+    trials created at once from several processes get distinct numbers.
+    """
+    import json
+
+    import sqlalchemy as sa
+    from optuna.distributions import distribution_to_json
+    from optuna.storages._rdb import models as m
+
+    t = m.TrialModel
+    with engine.begin() as con:
+        if con.engine.dialect.name != "sqlite":  # SQLite: the insert below takes the database's one write lock
+            con.execute(sa.select(m.StudyModel.study_id).where(m.StudyModel.study_id == study_id).with_for_update())
+        number = sa.select(sa.func.count()).select_from(t).where(t.study_id == study_id).scalar_subquery()
+        trial_id = con.execute(sa.insert(t).values(
+            number=number, study_id=study_id, state=template.state, datetime_start=template.datetime_start,
+            datetime_complete=template.datetime_complete)).inserted_primary_key[0]
+        values = template.values or []
+        if values:
+            con.execute(sa.insert(m.TrialValueModel), [
+                dict(zip(("value", "value_type"), m.TrialValueModel.value_to_stored_repr(v)),
+                     trial_id=trial_id, objective=objective) for objective, v in enumerate(values)])
+        if template.params:
+            con.execute(sa.insert(m.TrialParamModel), [
+                {"trial_id": trial_id, "param_name": name,
+                 "param_value": template.distributions[name].to_internal_repr(value),
+                 "distribution_json": distribution_to_json(template.distributions[name])}
+                for name, value in template.params.items()])
+        for model, attrs in ((m.TrialUserAttributeModel, template.user_attrs),
+                             (m.TrialSystemAttributeModel, template.system_attrs)):
+            if attrs:
+                con.execute(sa.insert(model), [{"trial_id": trial_id, "key": key, "value_json": json.dumps(value)}
+                                               for key, value in attrs.items()])
+        if template.intermediate_values:
+            v = m.TrialIntermediateValueModel
+            con.execute(sa.insert(v), [
+                dict(zip(("intermediate_value", "intermediate_value_type"), v.intermediate_value_to_stored_repr(x)),
+                     trial_id=trial_id, step=step) for step, x in template.intermediate_values.items()])
+    return int(trial_id)
+
+
+def write_finished_trial(engine: Any, trial_id: int, state: Any, values: list[float] | None,
+                         attrs: dict[str, Any], *, retry: bool = False) -> bool:
+    """Finish trial ``trial_id`` in ONE transaction: its state and completion time, its values and its user
+    attributes ``attrs`` (added or replaced), in Optuna's tables and forms, as Optuna's own
+    ``set_trial_user_attr`` (one transaction per attribute) and ``set_trial_state_values`` would write them.
+
+    On PostgreSQL a transaction costs a round trip and a commit, and Optuna's per-attribute path took a dozen
+    of them per trial, more than the runner's writer could keep up with for short trials. Here the trial's
+    row is updated first (only while it is unfinished: that also takes its lock), then the values are
+    inserted and the attributes upserted, each in one statement; a failure anywhere leaves nothing written.
+
+    Returns True when written; False when ``retry`` and the trial is finished already (the failed attempt's
+    commit went through, its answer was lost).
+
+    Raises:
+        KeyError: no such trial.
+        optuna.exceptions.UpdateFinishedTrialError: the trial was finished already (and not ``retry``).
+    """
+    import datetime
+    import json
+
+    import sqlalchemy as sa
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.storages._rdb import models as m
+    from optuna.trial import TrialState
+
+    t = m.TrialModel
+    unfinished = [s for s in TrialState if not s.is_finished()]
+    with engine.begin() as con:
+        updated = con.execute(sa.update(t).where(t.trial_id == trial_id, t.state.in_(unfinished))
+                              .values(state=state, datetime_complete=datetime.datetime.now()))
+        if updated.rowcount != 1:
+            found = con.execute(sa.select(t.state).where(t.trial_id == trial_id)).first()
+            if found is None:
+                raise KeyError(f"no trial with id {trial_id} in the store")
+            if retry:
+                return False
+            raise UpdateFinishedTrialError(f"trial {trial_id} has already finished and cannot be updated.")
+        if values:
+            con.execute(sa.insert(m.TrialValueModel), [
+                dict(zip(("value", "value_type"), m.TrialValueModel.value_to_stored_repr(v)),
+                     trial_id=trial_id, objective=objective) for objective, v in enumerate(values)])
+        if attrs:
+            _upsert_attrs(con, m.TrialUserAttributeModel, trial_id,
+                          {key: json.dumps(value) for key, value in attrs.items()})
+    return True
+
+
+def _upsert_attrs(con: Any, model: Any, trial_id: int, values_json: dict[str, str]) -> None:
+    """Add or replace the attributes ``values_json`` of one trial: one statement on PostgreSQL and SQLite."""
+    import sqlalchemy as sa
+
+    rows = [{"trial_id": trial_id, "key": key, "value_json": v} for key, v in values_json.items()]
+    dialect = con.engine.dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(model).values(rows)
+        con.execute(stmt.on_conflict_do_update(index_elements=[model.trial_id, model.key],
+                                               set_={"value_json": stmt.excluded.value_json}))
+        return
+    # another database (MySQL): update the keys the trial has, insert the others
+    have = set(con.execute(sa.select(model.key).where(model.trial_id == trial_id, model.key.in_(list(values_json)))
+                           ).scalars())
+    for key in have:
+        con.execute(sa.update(model).where(model.trial_id == trial_id, model.key == key)
+                    .values(value_json=values_json[key]))
+    new = [row for row in rows if row["key"] not in have]
+    if new:
+        con.execute(sa.insert(model), new)
+
+
 def may_write(path: Path) -> bool:
     return os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
 

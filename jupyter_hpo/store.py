@@ -45,6 +45,8 @@ from jupyter_hpo._store_db import (
     summary_rows,
     trial_params,
     trials_after,
+    write_finished_trial,
+    write_new_trial,
 )
 from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, SpecError, StoreError, StoreReadOnlyError
 from jupyter_hpo.records import COST_USD, ERROR, INTERRUPTED, STARTUP_S
@@ -487,7 +489,7 @@ class Store:
                 for t in trials_after(self._storage, study_id, -1):
                     if t.datetime_start == template.datetime_start and t.params == template.params:
                         return t._trial_id
-            return self._storage.create_new_trial(study_id, template_trial=template)
+            return write_new_trial(self.engine, study_id, template)
 
         return self._call(f"recording a trial of job {name!r}", create)
 
@@ -497,17 +499,17 @@ class Store:
                    lambda _: self._storage.set_trial_intermediate_value(trial_id, step, value))
 
     def finish_trial(self, trial_id: int, state: TrialState, value: float | None, attrs: dict[str, Any]) -> None:
-        """Write a trial's attributes, then its final state (a finished trial cannot change any more)."""
+        """Write a trial's attributes, its value and its final state in one transaction (a finished trial
+        cannot change any more): all of it or, when the database fails meanwhile, none of it.
+
+        Retried (see ``retry_s``), a write whose commit went through although its answer was lost is not
+        made twice.
+        """
         from optuna.trial import TrialState
 
-        def finish(retry: bool) -> None:
-            if retry and self._storage.get_trial(trial_id).state.is_finished():
-                return  # the failed attempt's commit went through
-            for key, v in attrs.items():
-                self._storage.set_trial_user_attr(trial_id, key, v)
-            self._storage.set_trial_state_values(trial_id, state, [value] if state == TrialState.COMPLETE else None)
-
-        self._call("recording a finished trial", finish)
+        values = [value] if state == TrialState.COMPLETE else None
+        self._call("recording a finished trial",
+                   lambda retry: write_finished_trial(self.engine, trial_id, state, values, attrs, retry=retry))
 
     def mark_interrupted(self, name: str) -> int:
         """Mark the job's running trials failed with ``interrupted`` (their runner is gone); return how many."""
