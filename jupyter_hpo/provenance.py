@@ -10,7 +10,10 @@ The record (:func:`collect`), each part absent when it does not apply:
                  backends: ``{s3 uri: {key: ETag}}`` (at most 1,000 objects per channel)
 ``packages``     ``{distribution: version}`` of the interpreter the local workers run: the runner's own
                  (``sys.executable``; workers are spawned from it), computed by the runner; None on SageMaker,
-                 where the image stands for them
+                 where the image stands for them. The list (~5 KB) is kept in the store's blob table, by
+                 content, and the job's attribute holds ``packages_blob`` (``{"sha256", "count", "bytes"}``)
+                 in its place (:func:`pack_packages`), so listing jobs does not read it for every job;
+                 :func:`job_provenance` gives it back
 ``python``       the version of that interpreter (``3.11.7``), and ``implementation``
 ``seed``         the spec's seed (None: unseeded)
 ``git``          ``{"commit", "dirty", "root"}`` of the repository holding the script (or, for a function, the
@@ -35,7 +38,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,20 +47,53 @@ from jupyter_hpo.records import PROVENANCE, SPEC
 if TYPE_CHECKING:
     from jupyter_hpo.api import Job
 
-__all__ = ["collect", "file_identity", "image_identity", "job_provenance", "provenance_lines"]
+__all__ = ["PACKAGES_BLOB", "collect", "file_identity", "image_identity", "job_provenance", "pack_packages",
+           "provenance_lines", "unpack_packages"]
 
 _FIRST_MB = 2**20
 _MAX_FILES = 1000
 _MAX_PATH = 4096
+#: the key that stands for the package list, kept in the store's blob table (:func:`pack_packages`)
+PACKAGES_BLOB = "packages_blob"
 
 
 def job_provenance(job: Job) -> dict[str, Any]:
-    """The job's provenance (see the module docstring) with its ``spec``; ``{}`` parts for a job recorded
-    before provenance existed or whose runner has not started yet (only ``spec`` and ``owner`` then)."""
+    """The job's provenance (see the module docstring) with its ``spec`` and its whole package list; ``{}``
+    parts for a job recorded before provenance existed or whose runner has not started yet (only ``spec`` and
+    ``owner`` then)."""
     attrs = job.attrs
     recorded = attrs.get(PROVENANCE)
-    out = dict(recorded) if isinstance(recorded, Mapping) else {"owner": attrs.get("owner")}
+    out = job.store.whole_provenance(recorded) if isinstance(recorded, Mapping) else {"owner": attrs.get("owner")}
     out["spec"] = attrs.get(SPEC)
+    return out
+
+
+def pack_packages(record: Mapping[str, Any], keep: Callable[[bytes], str]) -> dict[str, Any]:
+    """``record`` with its package list handed to ``keep`` (which stores the bytes and returns their SHA-256) and
+    replaced by ``packages_blob``: ``{"sha256", "count", "bytes"}``. A record without a list is returned as is."""
+    packages = record.get("packages")
+    if not isinstance(packages, Mapping) or not packages:
+        return dict(record)
+    data = json.dumps(dict(packages)).encode()
+    out = {k: v for k, v in record.items() if k != "packages"}
+    out[PACKAGES_BLOB] = {"sha256": keep(data), "count": len(packages), "bytes": len(data)}
+    return out
+
+
+def unpack_packages(record: Mapping[str, Any], read: Callable[[str], bytes | None]) -> dict[str, Any]:
+    """``record`` with its package list back under ``packages`` (``read`` gives the bytes of a SHA-256, or None);
+    a list missing from the store is ``None``, with ``packages_error`` saying so."""
+    out = dict(record)
+    ref = out.pop(PACKAGES_BLOB, None)
+    if not isinstance(ref, Mapping):
+        return out
+    data = read(str(ref.get("sha256")))
+    if data is None:
+        out["packages"] = None
+        out["packages_error"] = (f"the list of {ref.get('count')} packages (sha256 {str(ref.get('sha256'))[:12]}...) "
+                                 "is missing from the store")
+    else:
+        out["packages"] = json.loads(data)
     return out
 
 
@@ -242,6 +278,8 @@ def provenance_lines(prov: Mapping[str, Any]) -> list[str]:
     if python:
         lines.append(f"provenance: python {python.get('version')} ({python.get('implementation')}), "
                      f"{len(prov.get('packages') or {})} packages")
+    if prov.get("packages_error"):
+        lines.append(f"provenance: {prov['packages_error']}")
     git = prov.get("git")
     if git:
         lines.append(f"provenance: git {git.get('commit')}{' (dirty)' if git.get('dirty') else ''} in "

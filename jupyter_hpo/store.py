@@ -49,7 +49,7 @@ from jupyter_hpo._store_db import (
     write_new_trial,
 )
 from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, SpecError, StoreError, StoreReadOnlyError
-from jupyter_hpo.records import COST_USD, ERROR, INTERRUPTED, STARTUP_S
+from jupyter_hpo.records import COST_USD, ERROR, INTERRUPTED, PROVENANCE, STARTUP_S
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -323,7 +323,17 @@ class Store:
         return {s.study_name: dict(s.user_attrs) for s in studies}
 
     def set_job_attrs(self, name: str, **attrs: Any) -> None:
+        """Set job attributes; a ``provenance`` record's package list goes to the blob table (see
+        :func:`~jupyter_hpo.provenance.pack_packages`), so that listing jobs does not read it."""
         study_id = self.study_id(name)
+        if isinstance(attrs.get(PROVENANCE), dict) and isinstance(attrs[PROVENANCE].get("packages"), dict):
+            from jupyter_hpo.provenance import pack_packages
+
+            try:
+                attrs[PROVENANCE] = pack_packages(attrs[PROVENANCE], lambda data: self._call(
+                    f"keeping job {name!r}'s package list", lambda _: put_blob(self.engine, data)))
+            except Exception as e:
+                raise self._write_error(f"cannot write job {name!r} to", e) from None
 
         def write(_retry: bool) -> None:  # each attribute is set, not added: writing it twice is harmless
             for key, value in attrs.items():
@@ -333,6 +343,13 @@ class Store:
             self._call(f"writing job {name!r}", write)
         except Exception as e:
             raise self._write_error(f"cannot write job {name!r} to", e) from None
+
+    def whole_provenance(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A job's ``provenance`` record with its package list read back from the blob table."""
+        from jupyter_hpo.provenance import unpack_packages
+
+        return unpack_packages(record, lambda digest: self._call(
+            "reading a package list", lambda _: get_blob(self.engine, digest)))
 
     # -- files a job needs, in the store (a resume from another machine finds them there) ---------------
     def keep_objective(self, name: str, payload: bytes) -> None:

@@ -122,6 +122,8 @@ def copy_jobs(src: Store, dst: Store, names: list[str] | None = None) -> list[st
 
 def _copy_job(src: Store, dst: Store, name: str) -> None:
     attrs = src.job_attrs(name)
+    if isinstance(attrs.get("provenance"), dict):  # its package list, from src's blob table into dst's
+        attrs["provenance"] = src.whole_provenance(attrs["provenance"])
     (direction,) = src.storage.get_study_directions(src.study_id(name))
     dst.create_job(name, attrs["spec"], direction.name.lower())
     try:

@@ -73,6 +73,34 @@ def test_a_script_job_records_its_code_data_git_packages_python_seed_and_owner(h
     assert edited["code"]["sha256"] != prov["code"]["sha256"]
 
 
+def test_the_package_list_is_kept_once_in_the_blob_table_and_listing_jobs_does_not_read_it(home, project):
+    first, second = launch_script(project, "pkgs-a"), launch_script(project, "pkgs-b")
+    packages = provenance._packages()
+    for job in (first, second):
+        stored = job.attrs["provenance"]
+        assert "packages" not in stored
+        assert stored["packages_blob"]["count"] == len(packages)
+        assert job.provenance["packages"] == packages, "the whole list, as before"
+    assert first.attrs["provenance"]["packages_blob"] == second.attrs["provenance"]["packages_blob"], \
+        "kept once, by content"
+    listed = first.store.all_job_attrs()  # what GET jobs reads: no package list in it
+    assert [("packages" in attrs["provenance"]) for attrs in listed.values()] == [False, False]
+    assert all(len(json.dumps(attrs["provenance"])) < 2000 for attrs in listed.values())
+
+
+def test_a_package_list_missing_from_the_store_is_said_so(home, project):
+    from jupyter_hpo._store_db import BLOB_TABLE
+
+    job = launch_script(project, "pkgs-lost")
+    digest = job.attrs["provenance"]["packages_blob"]["sha256"]
+    with job.store.engine.begin() as con:
+        con.exec_driver_sql(f"DELETE FROM {BLOB_TABLE} WHERE sha256 = '{digest}'")
+    prov = job.provenance
+    assert prov["packages"] is None
+    assert prov["packages_error"].startswith(f"the list of {len(provenance._packages())} packages (sha256 {digest[:12]}")
+    assert f"provenance: {prov['packages_error']}" in provenance.provenance_lines(prov)
+
+
 def test_without_git_the_job_runs_and_records_no_git(home, project, monkeypatch, tmp_path):
     empty = tmp_path / "no-tools"
     empty.mkdir()
@@ -102,6 +130,7 @@ def test_jupyter_hpo_show_prints_the_provenance(home, project):
                                         capture_output=True, text=True, timeout=120, check=True).stdout)
     assert as_json["provenance"]["git"]["commit"] == git(project, "rev-parse", "HEAD")
     assert as_json["provenance"]["seed"] == 11
+    assert as_json["provenance"]["packages"] == provenance._packages()
 
 
 def test_sagemaker_inputs_are_identified_by_their_s3_etags_and_the_image_by_its_digest(tmp_path):
@@ -137,6 +166,7 @@ async def test_the_rest_job_detail_carries_the_provenance(jp_fetch, home, projec
     assert body["provenance"]["code"]["sha256"] == hashlib.sha256((project / "train.py").read_bytes()).hexdigest()
     assert body["provenance"]["git"]["commit"] == git(project, "rev-parse", "HEAD")
     assert body["spec"]["name"] == "rest-prov" and "spec" not in body["provenance"]
+    assert body["provenance"]["packages"] == provenance._packages()
 
 
 def test_a_framework_image_is_recorded_as_describe_training_job_gives_it(home, tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import optuna
 import pytest
 
 from jupyter_hpo import api, cli
@@ -27,7 +28,7 @@ def test_store_info_names_kind_location_schemas_and_counts(home, capsys):
     assert info["schema"]["optuna"] == info["schema"]["optuna_head"]
     assert (info["jobs"], info["jobs_by_status"], info["trials"], info["trials_by_state"]) == (
         1, {"completed": 1}, 3, {"complete": 3})
-    assert info["files"] == 1 and info["file_bytes"] > 0, "the pickled objective is kept in the store"
+    assert info["files"] == 2 and info["file_bytes"] > 0, "the pickled objective and the package list are kept"
     assert cli.main(["store", "info"]) == 0
     text = capsys.readouterr().out
     assert "kind      sqlite" in text and "trials    3 (complete 3)" in text
@@ -52,6 +53,8 @@ def test_a_job_copied_from_sqlite_to_postgresql_is_resumed_there_from_another_ho
 
     team = api.attach("laptop-job", store=Store(postgres_url, home=tmp_path / "elsewhere"))
     assert team.trial_records() == before and team.attrs["spec"] == job.attrs["spec"]
+    packages = team.provenance["packages"]  # the package list comes along from the source's blob table
+    assert packages == job.provenance["packages"] and packages["optuna"] == optuna.__version__
     team.resume(max_trials=6)
     assert team.wait(timeout=60) == JobStatus.COMPLETED, team.attrs.get("reason")
     after = team.trial_records()
