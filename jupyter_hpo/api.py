@@ -289,7 +289,9 @@ def list_jobs(store: Store | str | None = None) -> list[dict[str, Any]]:
     st = store if isinstance(store, Store) else open_store(store)
     every = st.all_job_attrs()
     # ended jobs not yet followed here are summarized from a few figures per trial, not every trial read whole
-    ended = ended_summaries(st, {name: attrs for name, attrs in every.items() if (st.url, name) not in _feeds})
+    # (several objectives: the Pareto front needs each trial's metrics, so those jobs' trials are read)
+    ended = ended_summaries(st, {name: attrs for name, attrs in every.items()
+                                 if (st.url, name) not in _feeds and not (attrs.get("spec") or {}).get("objectives")})
     jobs = [ended.get(name) or Job(name, st).summary(attrs) for name, attrs in every.items()]
     return sorted(jobs, key=lambda j: j["created"] or 0, reverse=True)
 
@@ -355,15 +357,21 @@ class Job:
         return self.store.trial_records(self.name, after)  # a job still being created has none yet
 
     def trials(self) -> pd.DataFrame:
-        """All trials as a DataFrame: one row per trial, one ``param_<name>`` column per parameter."""
+        """All trials as a DataFrame: one row per trial, one ``param_<name>`` column per parameter and one
+        ``metric_<name>`` column per other metric a trial returned in its dict (several objectives: those after
+        the first, which is ``value``)."""
         import pandas as pd
 
         rows = []
         for rec in self.trial_records():
-            row = {k: v for k, v in rec.items() if k not in ("params", "intermediate", NONFINITE)}
+            row = {k: v for k, v in rec.items() if k not in ("params", "intermediate", "metrics", NONFINITE)}
             row.update({f"param_{k}": v for k, v in rec["params"].items()})
+            row.update({f"metric_{k}": v for k, v in rec["metrics"].items()})
             for path, kind in rec[NONFINITE].items():  # a DataFrame holds NaN and infinities: put them back
-                column = f"param_{path[7:]}" if path.startswith("params.") else path
+                column = path
+                for prefix, head in (("params.", "param_"), ("metrics.", "metric_")):
+                    if path.startswith(prefix):
+                        column = head + path[len(prefix):]
                 if column in row:
                     row[column] = float(kind)
             rows.append(row)
@@ -371,8 +379,18 @@ class Job:
 
     @property
     def best(self) -> dict[str, Any] | None:
-        """``{"number", "value", "params"}`` of the best complete trial, or None."""
+        """``{"number", "value", "params"}`` of the best complete trial, or None. With several objectives: the trial
+        of the Pareto front (:meth:`pareto`) with the best first objective."""
         return self.summary()["best"]
+
+    def pareto(self) -> pd.DataFrame:
+        """The Pareto-optimal trials (complete, feasible, not dominated in every objective by another), as rows of
+        :meth:`trials`; for a single-objective job, the best trial's row."""
+        summary = self.summary()
+        numbers = summary["pareto"] if summary["pareto"] is not None else (
+            [summary["best"]["number"]] if summary["best"] else [])
+        df = self.trials()
+        return df.loc[numbers] if numbers else df.iloc[0:0]
 
     def summary(self, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
         """Status, trial counts, best trial and warm-start savings, in one strict-JSON-able dict

@@ -54,6 +54,8 @@ __all__ = [
     "dumps",
     "improvements",
     "json_safe",
+    "objectives_of",
+    "pareto_front",
     "owner_json",
     "summarize",
     "trial_record",
@@ -206,6 +208,48 @@ def _completed_value(r: Mapping[str, Any]) -> float | None:
     return r["value"] if competes(r["state"], r.get(FEASIBLE)) else None
 
 
+def objectives_of(spec: Mapping[str, Any]) -> list[dict[str, str]]:
+    """A stored spec's objectives, first one first: ``[{"metric", "direction"}, ...]`` (one for a single objective)."""
+    listed = spec.get("objectives")
+    if not isinstance(listed, list) or not listed:
+        listed = [spec.get("objective") or {}]
+    return [{"metric": o.get("metric") or "objective",
+             "direction": "minimize" if o.get("direction") == "minimize" else "maximize"}
+            for o in listed if isinstance(o, Mapping)]
+
+
+def _objective_values(r: Mapping[str, Any], objectives: Sequence[Mapping[str, str]]) -> list[float] | None:
+    """A competing trial's values, each signed so that larger is better; None when it lacks one (or may not compete)."""
+    if _completed_value(r) is None:
+        return None
+    raw = [r["value"], *((r.get(METRICS) or {}).get(o["metric"]) for o in objectives[1:])]
+    out = []
+    for v, o in zip(raw, objectives):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return None
+        out.append(v if o["direction"] == "maximize" else -v)
+    return out
+
+
+def pareto_front(rows: Sequence[Mapping[str, Any]], objectives: Sequence[Mapping[str, str]]) -> list[int]:
+    """The numbers of the Pareto-optimal trials: complete and feasible (:func:`competes`), with every objective's
+    value (the first is ``value``, the others among ``metrics``), and no other such trial at least as good in
+    every objective and better in one. Trials with equal values are all on the front. Sorted by number.
+
+    Example:
+        >>> rows = [{"number": n, "state": "complete", "value": a, "metrics": {"s": s}}
+        ...         for n, a, s in [(0, 0.9, 5.0), (1, 0.8, 1.0), (2, 0.7, 2.0)]]
+        >>> pareto_front(rows, [{"metric": "auc", "direction": "maximize"}, {"metric": "s", "direction": "minimize"}])
+        [0, 1]
+    """
+    scored = [(r["number"], v) for r in rows if (v := _objective_values(r, objectives)) is not None]
+
+    def dominates(a: list[float], b: list[float]) -> bool:
+        return all(x >= y for x, y in zip(a, b)) and any(x > y for x, y in zip(a, b))
+
+    return sorted(n for n, v in scored if not any(dominates(w, v) for _, w in scored))
+
+
 def improvements(rows: Sequence[Mapping[str, Any]], direction: str) -> list[Mapping[str, Any]]:
     """The complete rows that improved the best value, in the given order (the last one is the best)."""
     out: list[Mapping[str, Any]] = []
@@ -279,6 +323,8 @@ class TrialRecord:
     feasible: bool | None
     #: the constraints it broke, e.g. ``["calibration_error=0.08 > max 0.05"]`` or ``["calibration_error missing"]``
     violations: list[str]
+    #: the other metrics the trial returned in its dict, by name (with several objectives: the others' values)
+    metrics: dict[str, float | None]
     nonfinite: dict[str, str]
 
     @classmethod
@@ -310,6 +356,7 @@ class TrialRecord:
             ARTIFACT: _artifact(ua),
             FEASIBLE: ua.get(FEASIBLE) if isinstance(ua.get(FEASIBLE), bool) else None,
             VIOLATIONS: [str(v) for v in ua.get(VIOLATIONS) or []],
+            METRICS: {str(k): v for k, v in ua[METRICS].items()} if isinstance(ua.get(METRICS), dict) else {},
         }
         safe, flags = json_safe(raw)
         return cls(**safe, nonfinite=flags)
@@ -392,7 +439,13 @@ class JobSummary:
     failed: int
     interrupted: int
     running: int
+    #: the best complete, feasible trial; with several objectives, the one of the Pareto front with the best first
+    #: objective (ties: the first such trial)
     best: dict[str, Any] | None
+    #: ``[{"metric", "direction"}, ...]``: the job's objectives, first one first (one for a single objective)
+    objectives: list[dict[str, str]]
+    #: several objectives: the numbers of the Pareto-optimal trials (:func:`pareto_front`); null for one objective
+    pareto: list[int] | None
     seeded: int
     warm_starts: int
     cold_starts: int
@@ -424,6 +477,15 @@ class JobSummary:
                 best = r
         cold = [r[STARTUP_S] for r in records if r[WARM] is False and r[STARTUP_S] is not None]
         warm = [r[STARTUP_S] for r in records if r[WARM] is True and r[STARTUP_S] is not None]
+        objectives = objectives_of(spec)
+        pareto = pareto_front(records, objectives) if len(objectives) > 1 else None
+        if pareto is not None:  # the best: the front's best first objective (the earliest of equals)
+            front = set(pareto)
+            on_front = [r for r in records if r["number"] in front]
+            best = None
+            for r in on_front:
+                if better(r["value"], None if best is None else best["value"], direction):
+                    best = r
         saved = None
         if cold and warm:
             saved = max(0.0, sum(cold) / len(cold) - sum(warm) / len(warm)) * len(warm)
@@ -443,6 +505,8 @@ class JobSummary:
             "running": counts["running"],
             "best": None if best is None else {"number": best["number"], "value": best["value"],
                                                "params": best["params"]},
+            "objectives": objectives,
+            "pareto": pareto,
             "seeded": _seeded(attrs),
             "warm_starts": len(warm),
             "cold_starts": len(cold),

@@ -17,6 +17,10 @@ def make_sampler(spec: TuningSpec, resumed_after: int = 0) -> Any:
     conditional space, so the parameters sampled together are modelled together);
     ``random``: uniform; ``grid``: every combination, in random order.
 
+    Several objectives: the same samplers, told each trial's values. TPE models them together (Optuna's
+    multi-objective TPE, MOTPE); it is kept rather than Optuna's default NSGA-II, which evolves generations of
+    50 trials (``population_size``), so a budget of 20-50 trials would end within its first, random generation.
+
     A job resumed after ``resumed_after`` trials gets a seed derived from both, so that it stays
     reproducible without drawing the same random points as its first run did.
     """

@@ -24,7 +24,8 @@ OPENAPI = REPO / "jupyter_hpo" / "server" / "openapi.yaml"
 TYPES_TS = REPO / "labextension" / "src" / "types.ts"
 JUPYTER = shutil.which("jupyter", path=os.path.dirname(sys.executable)) or "jupyter"
 #: what the objectives below produce: fold scores of NaN or +inf (a trial per choice), static hyperparameters
-FOLD_FLAGS = {"nan": {"fold_mean": "nan", "fold_std": "nan"}, "inf": {"fold_mean": "inf", "fold_std": "nan"}}
+FOLD_FLAGS = {"nan": {"fold_mean": "nan", "fold_std": "nan", "metrics.spread": "inf"},
+              "inf": {"fold_mean": "inf", "fold_std": "nan", "metrics.spread": "inf"}}
 SPEC_FLAGS = {"spec.trial.hyperparameters.lr": "nan", "spec.trial.hyperparameters.floor": "-inf"}
 
 

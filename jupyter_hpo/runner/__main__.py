@@ -1,4 +1,5 @@
-"""``python -m jupyter_hpo.runner JOB [--store URL]``: drive one job to its end.
+"""``python -m jupyter_hpo.runner JOB [--store URL]``: drive one job to its end
+(``--campaign NAME JOB...``: a campaign's jobs, see :mod:`jupyter_hpo._campaign_runner`).
 
 The store's URL comes from ``$JUPYTER_HPO_STORE_URL`` (how :func:`~jupyter_hpo.runner.spawn_runner` passes
 it: a command line is visible to every user of the machine, and a team's URL may hold a password), or from
@@ -15,7 +16,8 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jupyter_hpo.runner")
-    parser.add_argument("job")
+    parser.add_argument("job", nargs="+", help="the job (with --campaign: the campaign's jobs to run, in order)")
+    parser.add_argument("--campaign", default=None, help="run these jobs as the campaign of this name")
     parser.add_argument("--store", default=None,
                         help="SQLAlchemy URL of the store (default: $JUPYTER_HPO_STORE_URL, else the home's SQLite)")
     args = parser.parse_args(argv)
@@ -25,8 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     from jupyter_hpo.runner._runner import Runner
     from jupyter_hpo.store import Store
 
-    store = Store(args.store, retry_s=retry_window_s(), application=f"jupyter-hpo runner {args.job}")
-    return Runner(store, args.job).run()
+    if args.campaign is not None:
+        from jupyter_hpo._campaign_runner import run_campaign
+
+        store = Store(args.store, retry_s=retry_window_s(), application=f"jupyter-hpo campaign {args.campaign}")
+        return run_campaign(store, args.campaign, args.job)
+    if len(args.job) != 1:
+        parser.error("one job, or --campaign NAME with its jobs")
+    store = Store(args.store, retry_s=retry_window_s(), application=f"jupyter-hpo runner {args.job[0]}")
+    return Runner(store, args.job[0]).run()
 
 
 if __name__ == "__main__":

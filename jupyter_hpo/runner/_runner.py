@@ -37,6 +37,7 @@ from jupyter_hpo.records import (
     ARTIFACTS_KEPT,
     CONSTRAINT_VALUES,
     FEASIBLE,
+    METRICS,
     PROVENANCE,
     REFIT_OF,
     RUN_S,
@@ -81,8 +82,9 @@ class Runner:
         #: the backend mirrors the trials a service proposes (SageMaker AMT): the runner only records them
         self.mirroring = issubclass(backend_class(self.spec.backend), MirrorBackend)
         self.distributions = self.spec.space.to_optuna()
-        self.brain = optuna.create_study(
-            direction=self.spec.objective.direction, sampler=make_sampler(self.spec), pruner=make_pruner(self.spec)
+        self.brain = optuna.create_study(  # several objectives: a multi-objective study; the store keeps the first
+            directions=[o.direction for o in self.spec.all_objectives], sampler=make_sampler(self.spec),
+            pruner=make_pruner(self.spec),
         )
         self.max_trials = self.spec.budget.max_trials
         if self.spec.strategy == "grid":
@@ -130,13 +132,16 @@ class Runner:
                 continue
             if t.user_attrs.get(CONSTRAINT_VALUES) is not None:  # what the sampler's constraints_func recorded
                 t.system_attrs = {**t.system_attrs, "constraints": tuple(t.user_attrs[CONSTRAINT_VALUES])}
+            value = t.value
+            if self.spec.multi_objective and t.state == TrialState.COMPLETE:  # the store holds the first value
+                t.values = self._values(value, t.user_attrs.get(METRICS) or {})[0]
             self.brain.add_trial(t)
             if t.user_attrs.get("interrupted"):
                 if t.number not in rerun and not self.mirroring:  # run it again, once, with the same parameters
                     self.brain.enqueue_trial(t.params, user_attrs={"rerun_of": t.number})
                 continue
             self.n_counted += 1
-            self._update_progress(t.state.name.lower(), t.value, t.user_attrs.get("error"),
+            self._update_progress(t.state.name.lower(), value, t.user_attrs.get("error"),
                                   t.user_attrs.get(FEASIBLE) is not False)
 
     def _seed_from_earlier_jobs(self) -> None:
@@ -398,6 +403,11 @@ class Runner:
         state, value = outcome.state, outcome.value
         if state == "complete" and (value is None or not math.isfinite(value)):
             state, outcome.error = "failed", f"the objective returned {value}, not a finite number"
+        values: Any = value
+        if self.spec.multi_objective and state == "complete":  # its other objectives are among its metrics
+            values, missing = self._values(value, outcome.metrics)
+            if missing:
+                state, outcome.error = "failed", missing
         attrs: dict[str, Any] = {STARTUP_S: outcome.startup_s, RUN_S: outcome.run_s}
         if outcome.error:
             attrs["error"] = outcome.error
@@ -418,11 +428,23 @@ class Runner:
         # an infeasible trial is never among the best whose artifacts are kept
         self._keep_artifact(outcome.key, "infeasible" if attrs.get(FEASIBLE) is False else state, value, attrs)
         optuna_state = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED}.get(state, TrialState.FAIL)
-        self.brain.tell(trial, value if optuna_state == TrialState.COMPLETE else None, state=optuna_state)
+        self.brain.tell(trial, values if optuna_state == TrialState.COMPLETE else None, state=optuna_state)
         self.writer.put(self._store_finish, outcome.key, attrs, optuna_state, value)
         if not outcome.interrupted:
             self.n_counted += 1
             self._update_progress(state, value, outcome.error, attrs.get(FEASIBLE) is not False)
+
+    def _values(self, value: float | None, metrics: dict[str, Any]) -> tuple[list[float] | None, str]:
+        """A trial's values for several objectives (the first is ``value``, the others from its metrics), or
+        None and why not: an objective it did not return as a finite number."""
+        values: list[Any] = [value, *(metrics.get(o.metric) for o in self.spec.objectives[1:])]
+        bad = [o.metric for o, v in zip(self.spec.objectives, values)
+               if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)]
+        if bad:
+            returned = ", ".join(sorted(metrics)) or "no other metric"
+            return None, (f"the objective returned no finite {', '.join(map(repr, bad))} (it returned {returned}); "
+                          "each of several objectives must be in the dict it returns")
+        return [float(v) for v in values], ""
 
     def _check_constraints(self, trial: Any, outcome: TrialOutcome, value: float | None, attrs: dict[str, Any]) -> None:
         """Record whether a complete trial met ``spec.constraints``, and give the sampler its constraint values."""

@@ -78,7 +78,12 @@ export interface IJobSummary {
   failed: number;
   interrupted: number;
   running: number;
+  /** The best complete, feasible trial; several objectives: the Pareto front's best first objective. */
   best: IBestTrial | null;
+  /** The job's objectives, first one first (one for a single objective). */
+  objectives: { metric: string; direction: Direction }[];
+  /** Several objectives: the numbers of the Pareto-optimal trials; null for a single objective. */
+  pareto: number[] | null;
   /** Trials of earlier jobs that seeded the sampler (`warm_start.from`); not this job's own trials. */
   seeded: number;
   warm_starts: number;
@@ -138,6 +143,8 @@ export interface ITrialRecord {
   feasible: boolean | null;
   /** The constraints it broke, e.g. "calibration_error=0.08 > max 0.05". */
   violations: string[];
+  /** The other metrics it returned in its dict, by name (several objectives: those after the first, `value`). */
+  metrics: Record<string, number | null>;
   nonfinite: NonFinite;
 }
 

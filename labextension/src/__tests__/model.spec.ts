@@ -38,6 +38,8 @@ function job(name: string, over: Partial<IJobSummary> = {}): IJobSummary {
     interrupted: 0,
     running: 0,
     best: null,
+    objectives: [{ metric: 'auc', direction: 'maximize' }],
+    pareto: null,
     seeded: 0,
     warm_starts: 0,
     cold_starts: 0,
@@ -82,6 +84,7 @@ function trial(number: number, state: TrialState, value: number | null = null): 
     artifact: null,
     feasible: null,
     violations: [],
+    metrics: {},
     nonfinite: {}
   };
 }

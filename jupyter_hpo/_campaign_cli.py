@@ -1,0 +1,130 @@
+"""``jupyter hpo campaign``: run several job specs as one campaign, follow it, show, stop and resume it.
+
+    jupyter hpo campaign SPEC... [--parallel-jobs N] [--name NAME] [--keep-alive S] [--detach] [--json]
+    jupyter hpo campaign show NAME [--json]
+    jupyter hpo campaign stop NAME
+    jupyter hpo campaign resume NAME [--detach] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from typing import Any
+
+from jupyter_hpo.exceptions import SpecError
+
+__all__ = ["add_campaign_parser", "cmd_campaign", "follow_campaign"]
+
+_ACTIONS = ("show", "stop", "resume")
+
+
+def add_campaign_parser(sub: Any) -> None:
+    from jupyter_hpo.campaign import DEFAULT_KEEP_ALIVE_S
+
+    p = sub.add_parser("campaign", help="run several job specs as one campaign that hands its warm workers from "
+                                        "job to job; or `campaign show|stop|resume NAME`")
+    p.add_argument("specs", nargs="+", metavar="SPEC", help="the jobs' YAML specs, in order (or show|stop|resume NAME)")
+    p.add_argument("--parallel-jobs", type=int, default=1, help="how many jobs run at the same time (default 1)")
+    p.add_argument("--name", help="the campaign's name (default campaign-<6 hex>)")
+    p.add_argument("--keep-alive", type=float, default=DEFAULT_KEEP_ALIVE_S,
+                   help=f"seconds idle workers wait for the next job (default {DEFAULT_KEEP_ALIVE_S:g}; 0: none kept)")
+    p.add_argument("--detach", action="store_true", help="return once the campaign has started")
+    p.add_argument("--json", action="store_true", help="print the campaign summary as JSON, no progress display")
+
+
+def _refuse_launch_options(args: argparse.Namespace, action: str) -> None:
+    from jupyter_hpo.campaign import DEFAULT_KEEP_ALIVE_S
+
+    given = [flag for flag, set_ in (("--parallel-jobs", args.parallel_jobs != 1), ("--name", args.name is not None),
+                                     ("--keep-alive", args.keep_alive != DEFAULT_KEEP_ALIVE_S)) if set_]
+    if given:
+        raise SpecError(f"`campaign {action}` takes no {', '.join(given)} (they are set when a campaign is launched).")
+
+
+def cmd_campaign(args: argparse.Namespace) -> int:
+    from jupyter_hpo.campaign import attach_campaign, campaign
+    from jupyter_hpo.records import dumps
+
+    first = args.specs[0]
+    if first in _ACTIONS and not os.path.isfile(first):
+        if len(args.specs) != 2:
+            raise SpecError(f"`campaign {first}` takes one campaign name, but got {len(args.specs) - 1}.")
+        _refuse_launch_options(args, first)
+        c = attach_campaign(args.specs[1], store=args.store)
+        if first == "show":
+            summary = c.summary()
+            print(dumps(summary) if args.json else summary_text(summary))
+            return 0
+        if first == "stop":
+            print(f"campaign {c.name}: {c.stop(wait=True)}")
+            return 0
+        c = c.resume()
+    else:
+        c = campaign(args.specs, parallel_jobs=args.parallel_jobs, name=args.name, keep_alive_s=args.keep_alive,
+                     store=args.store)
+    if args.detach:
+        print(dumps({"name": c.name, "jobs": c.job_names}) if args.json
+              else f"campaign {c.name} started ({len(c.job_names)} jobs); follow it with: "
+                   f"jupyter hpo campaign show {c.name}")
+        return 0
+    if args.json:
+        status = c.wait()
+        print(dumps(c.summary()))
+        return 1 if status in ("failed", "stale") else 0
+    return follow_campaign(c)
+
+
+def summary_text(s: dict[str, Any]) -> str:
+    from jupyter_hpo.cli import _fmt, _safe, _secs
+
+    lines = [f"campaign {s['name']}: {s['status']}; {len(s['jobs'])} jobs, {s['trials']} trials "
+             f"({s['complete']} complete)"]
+    if s["warm_share"] is not None:
+        lines.append(f"warm starts {s['warm_starts']}/{s['warm_starts'] + s['cold_starts']} "
+                     f"({100 * s['warm_share']:.0f}%), start-up saved {_secs(s['startup_saved_s'])}")
+    if s["best"]:
+        lines.append(f"best: job {s['best']['job']} trial {s['best']['number']} value {_fmt(s['best']['value'])}")
+    for j in s["jobs"]:
+        best = _fmt(j["best"]["value"]) if j["best"] else "-"
+        lines.append(f"  {j['name']}: {j['status']}, {j['trials']} trials, warm {j['warm_starts']}/"
+                     f"{j['warm_starts'] + j['cold_starts']}, best {best}")
+    return _safe("\n".join(lines))
+
+
+def follow_campaign(c: Any, poll: float = 0.5) -> int:
+    """Show the campaign's progress until it ends (Ctrl-C detaches; the campaign goes on). Returns the exit code."""
+    from jupyter_hpo.cli import _console
+
+    console = _console()
+    said: dict[str, str] = {}
+    try:
+        if console.is_terminal:
+            from rich.live import Live
+            from rich.text import Text
+
+            with Live(console=console, refresh_per_second=4, transient=False) as live:
+                while True:
+                    s = c.summary()
+                    live.update(Text(summary_text(s)))
+                    if s["status"] != "running":
+                        break
+                    time.sleep(poll)
+        else:  # a log: one line each time a job changes status
+            console.print(f"campaign {c.name} launched: {', '.join(c.job_names)}")
+            while True:
+                s = c.summary()
+                for j in s["jobs"]:
+                    if said.get(j["name"]) != j["status"]:
+                        said[j["name"]] = j["status"]
+                        console.print(f"job {j['name']}: {j['status']} ({j['trials']} trials)", highlight=False)
+                if s["status"] != "running":
+                    break
+                time.sleep(poll)
+    except KeyboardInterrupt:
+        console.print(f"\ndetached; campaign {c.name} goes on. `jupyter hpo campaign show {c.name}` or "
+                      f"`jupyter hpo campaign stop {c.name}`")
+        return 0
+    console.print(summary_text(s), highlight=False, soft_wrap=True)
+    return 1 if s["status"] in ("failed", "stale") else 0

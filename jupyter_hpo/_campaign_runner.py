@@ -1,0 +1,118 @@
+"""The campaign runner: one process that runs a campaign's jobs, ``parallel_jobs`` at a time, each with
+:class:`~jupyter_hpo.runner._runner.Runner` in a thread of its own, and keeps their local workers between
+jobs on a :class:`~jupyter_hpo.backends._local.PoolShelf` (``python -m jupyter_hpo.runner --campaign NAME JOB...``).
+
+The jobs still waiting get this process as their runner and a heartbeat, so they show as pending while it
+lives (stale if it dies: resuming the campaign runs them). SIGTERM or SIGINT is passed on to the running jobs
+that were asked to stop; without such a request (a plain ``kill``), every running job stops, and the jobs
+still waiting are marked stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from typing import Any
+
+from jupyter_hpo.records import CAMPAIGN
+from jupyter_hpo.store import HEARTBEAT_S, Store
+
+__all__ = ["run_campaign"]
+
+log = logging.getLogger("jupyter_hpo.campaign")
+
+
+class _CampaignRunner:
+    def __init__(self, store: Store, name: str, jobs: list[str]) -> None:
+        from jupyter_hpo.backends._local import PoolShelf
+
+        self.store, self.name = store, name
+        info = store.job_attrs(jobs[0]).get(CAMPAIGN) or {}
+        self.parallel = max(1, int(info.get("parallel_jobs", 1)))
+        self.shelf = PoolShelf(float(info.get("keep_alive_s", 0.0)))
+        self.queue = list(jobs)
+        self.running: dict[str, tuple[threading.Thread, Any]] = {}
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        with self.lock:
+            runners = {n: r for n, (_, r) in self.running.items() if r is not None}
+        asked = [n for n in runners if self.store.job_attrs(n).get("stop_requested")]
+        if not asked:  # a plain kill: the whole campaign stops
+            self.stopping = True
+            asked = list(runners)
+        for n in asked:
+            runners[n]._on_signal(signum, None)
+
+    def run(self) -> int:
+        from jupyter_hpo.backends import _local
+
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        _local.set_shelf(self.shelf)
+        next_beat = 0.0
+        try:
+            while self.queue or self.running:
+                now = time.time()
+                if now >= next_beat:
+                    next_beat = now + HEARTBEAT_S
+                    self._beat_waiting(now)
+                while self.queue and len(self.running) < self.parallel and not self.stopping:
+                    self._start(self.queue.pop(0))
+                if self.stopping:
+                    self._stop_waiting()
+                for n, (thread, _) in list(self.running.items()):
+                    if not thread.is_alive():
+                        del self.running[n]
+                self.shelf.expire()
+                time.sleep(0.05)
+        finally:
+            self.shelf.release_all()
+            _local.set_shelf(None)
+        log.info("campaign %s: done", self.name)
+        return 0
+
+    def _beat_waiting(self, now: float) -> None:
+        for n in self.queue:
+            self.store.set_job_attrs(n, runner=self.me, heartbeat=now)
+
+    def _stop_waiting(self) -> None:
+        for n in self.queue:
+            self.store.set_job_attrs(n, status="stopped", reason="stopped with its campaign before it started",
+                                     stop_requested=True, ended=time.time())
+        self.queue.clear()
+
+    def _start(self, name: str) -> None:
+        from jupyter_hpo.runner._runner import Runner
+
+        attrs = self.store.job_attrs(name)
+        if attrs.get("stop_requested") or attrs.get("status") not in ("pending", None):
+            log.info("campaign %s: job %s is %s; skipped", self.name, name, attrs.get("status"))
+            return
+
+        def body() -> None:
+            try:
+                runner = Runner(self.store, name)
+                with self.lock:
+                    self.running[name] = (thread, runner)
+                runner.run()
+            except Exception:  # noqa: BLE001 - one job's failure must not end the campaign
+                log.exception("campaign %s: job %s could not run", self.name, name)
+                self.store.set_job_attrs(name, status="failed", reason="its campaign runner could not run it",
+                                         ended=time.time())
+
+        thread = threading.Thread(target=body, name=f"jupyter-hpo-job-{name}", daemon=True)
+        with self.lock:
+            self.running[name] = (thread, None)
+        thread.start()
+
+
+def run_campaign(store: Store, name: str, jobs: list[str]) -> int:
+    """Run ``jobs`` of campaign ``name`` to their end (see the module docstring); returns the exit code."""
+    return _CampaignRunner(store, name, jobs).run()

@@ -1,0 +1,303 @@
+"""Campaigns: several tuning jobs run as one unit, by one runner process that hands its warm pool on.
+
+``campaign([spec, ...])`` validates every job spec first (one invalid spec refuses the whole campaign, and
+nothing is created), creates the jobs, each recording its campaign (the ``campaign`` job attribute), and
+starts one campaign runner (``python -m jupyter_hpo.runner --campaign NAME JOB...``) that runs them in order,
+``parallel_jobs`` at a time. Its local workers pass from a finished job to the next whose objective
+environment matches (:mod:`jupyter_hpo.backends._local`), for ``keep_alive_s`` at most, and are all ended
+when the campaign ends.
+
+Example:
+    >>> import jupyter_hpo as hpo
+    >>> c = hpo.campaign(["a.yaml", "b.yaml"], name="credit")  # doctest: +SKIP
+    >>> c.wait(); c.summary()["best"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from jupyter_hpo.exceptions import HpoError, JobNotFoundError, JobStateError, SpecError
+from jupyter_hpo.records import CAMPAIGN, better
+from jupyter_hpo.spec import TuningSpec
+from jupyter_hpo.store import JobStatus, Store
+
+__all__ = ["campaign", "attach_campaign", "Campaign", "DEFAULT_KEEP_ALIVE_S"]
+
+#: how long a finished job's idle workers wait for the campaign's next job before they are ended
+DEFAULT_KEEP_ALIVE_S = 300.0
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def _label(item: Any, i: int) -> str:
+    return str(item) if isinstance(item, (str, os.PathLike)) else f"spec #{i + 1}"
+
+
+def _load(item: Any) -> TuningSpec:
+    if isinstance(item, TuningSpec):
+        return item
+    if isinstance(item, (str, os.PathLike)):
+        return TuningSpec.from_file(item)
+    if isinstance(item, Mapping):
+        return TuningSpec.from_dict(dict(item))
+    raise SpecError(f"a job spec must be a YAML path, a dict or a TuningSpec, but got a {type(item).__name__}.")
+
+
+def _check_options(specs: Sequence[Any], parallel_jobs: Any, name: Any, keep_alive_s: Any) -> None:
+    if isinstance(specs, (str, os.PathLike, Mapping)) or not isinstance(specs, Sequence) or not specs:
+        raise SpecError(f"a campaign takes a non-empty list of job specs, but got {specs!r}.")
+    if isinstance(parallel_jobs, bool) or not isinstance(parallel_jobs, int) or parallel_jobs < 1:
+        raise SpecError(f"`parallel_jobs` must be an integer >= 1, but got {parallel_jobs!r}.")
+    if isinstance(keep_alive_s, bool) or not isinstance(keep_alive_s, (int, float)) or not 0 <= keep_alive_s < 1e7:
+        raise SpecError(f"`keep_alive_s` must be a number of seconds >= 0 (0: no pool is kept), but got {keep_alive_s!r}.")
+    if name is not None and (not isinstance(name, str) or not _NAME.match(name)):
+        raise SpecError(f"a campaign name must be 1-100 letters, digits, '.', '_' or '-', but got {name!r}.")
+
+
+def _validate(specs: Sequence[Any], store: Store) -> list[TuningSpec]:
+    """Every spec loaded, prepared and checked; the first problem refuses the campaign, naming the spec."""
+    from jupyter_hpo.backends import backend_class
+
+    out: list[TuningSpec] = []
+    existing = set(store.job_names())
+    for i, item in enumerate(specs):
+        label = _label(item, i)
+        try:
+            spec = _load(item)
+            if spec.backend != "local":
+                raise SpecError(f"campaigns run on the local backend only, but its backend is {spec.backend!r}")
+            spec = backend_class(spec.backend).prepare(spec)
+            if spec.mlflow is not None:
+                from jupyter_hpo.mlflow_tracking import prepare
+
+                spec = prepare(spec)
+            for source in spec.warm_start:
+                if source not in existing:
+                    raise SpecError(f"`warm_start.from` names {source!r}, which is not a job in the store")
+            if spec.name in existing or any(s.name == spec.name for s in out):
+                raise SpecError(f"a job named {spec.name!r} already exists; give each job its own name")
+        except HpoError as e:
+            raise SpecError(f"campaign refused: {label}: {str(e).rstrip('.')}.") from None
+        out.append(spec)
+    return out
+
+
+def campaign(specs: Sequence[TuningSpec | Mapping[str, Any] | str | os.PathLike[str]], parallel_jobs: int = 1,
+             name: str | None = None, keep_alive_s: float = DEFAULT_KEEP_ALIVE_S,
+             store: Store | str | None = None) -> Campaign:
+    """Run several local jobs as one campaign (see the module docstring); returns at once.
+
+    Args:
+        specs: the jobs, in order: YAML paths, dicts of the YAML schema or :class:`TuningSpec` objects.
+        parallel_jobs: how many of them run at the same time.
+        name: the campaign's name (default ``campaign-<6 hex>``).
+        keep_alive_s: how long idle workers wait for the next job (0: every job starts its own pool).
+        store: a :class:`Store` or URL; default :func:`jupyter_hpo.api.open_store`.
+
+    Raises:
+        SpecError: an option or a job spec is invalid (nothing is created); the message names the spec.
+        JobStateError: a campaign of that name exists.
+    """
+    from jupyter_hpo.api import _start, open_store
+
+    st = store if isinstance(store, Store) else open_store(store)
+    _check_options(specs, parallel_jobs, name, keep_alive_s)
+    name = name or f"campaign-{uuid.uuid4().hex[:6]}"
+    if _members(st, name):
+        raise JobStateError(f"a campaign named {name!r} already exists; choose another name.")
+    loaded = _validate(specs, st)
+    created: list[str] = []
+    try:
+        for i, spec in enumerate(loaded):
+            info = {"name": name, "index": i, "parallel_jobs": parallel_jobs, "keep_alive_s": float(keep_alive_s)}
+            created.append(_start(spec, st, {CAMPAIGN: info}, run=False).name)
+        Campaign(name, st)._spawn(created)
+    except BaseException:
+        for job in created:  # nothing half-created
+            st.delete_job(job)
+            shutil.rmtree(st.job_dir(job), ignore_errors=True)
+        raise
+    return Campaign(name, st)
+
+
+def attach_campaign(name: str, store: Store | str | None = None) -> Campaign:
+    """The campaign called ``name``.
+
+    Raises:
+        JobNotFoundError: no job belongs to such a campaign.
+    """
+    from jupyter_hpo.api import open_store
+
+    st = store if isinstance(store, Store) else open_store(store)
+    if not _members(st, name):
+        raise JobNotFoundError(f"no campaign named {name!r}; `jupyter hpo list` shows each job's campaign.")
+    return Campaign(name, st)
+
+
+def _members(store: Store, name: str) -> list[str]:
+    """The campaign's job names, in their order."""
+    found = []
+    for job, attrs in store.all_job_attrs().items():
+        info = attrs.get(CAMPAIGN)
+        if isinstance(info, dict) and info.get("name") == name:
+            found.append((info.get("index", 0), job))
+    return [job for _, job in sorted(found)]
+
+
+class Campaign:
+    """A campaign in the store: its jobs are the jobs whose ``campaign`` attribute names it.
+
+    Example:
+        >>> c = attach_campaign("credit")  # doctest: +SKIP
+        >>> c.status, [j.name for j in c.jobs]  # doctest: +SKIP
+    """
+
+    def __init__(self, name: str, store: Store) -> None:
+        self.name, self.store = name, store
+
+    def __repr__(self) -> str:
+        return f"Campaign({self.name!r}, status={self.status!r}, jobs={len(self.job_names)})"
+
+    @property
+    def job_names(self) -> list[str]:
+        return _members(self.store, self.name)
+
+    @property
+    def jobs(self) -> list[Any]:
+        from jupyter_hpo.api import Job
+
+        return [Job(n, self.store) for n in self.job_names]
+
+    @property
+    def status(self) -> str:
+        """running while a job is pending or running; else failed, stopped or completed (the worst of its jobs)."""
+        statuses = [Store.status_of(self.store.job_attrs(n)).value for n in self.job_names]
+        for status in ("running", "stopping", "pending", "stale", "failed", "stopped"):
+            if status in statuses:
+                return "running" if status in ("stopping", "pending") else status
+        return "completed"
+
+    def summary(self) -> dict[str, Any]:
+        """Jobs, trials, warm share, start-up saved, and the best job and trial (strict-JSON-able).
+
+        The best is taken among the jobs with the first job's metric and direction.
+        """
+        jobs = [j.summary() for j in self.jobs]
+        warm = sum(j["warm_starts"] for j in jobs)
+        cold = sum(j["cold_starts"] for j in jobs)
+        saved = None  # as a job's: (mean cold start-up - mean warm start-up) x warm starts, over the campaign
+        if warm and cold:
+            cold_s = sum(j["cold_startup_s"] * j["cold_starts"] for j in jobs if j["cold_starts"]) / cold
+            warm_s = sum(j["warm_startup_s"] * j["warm_starts"] for j in jobs if j["warm_starts"]) / warm
+            saved = max(0.0, cold_s - warm_s) * warm
+        best = None
+        if jobs:
+            metric, direction = jobs[0]["metric"], jobs[0]["direction"]
+            for j in jobs:
+                if j["best"] is None or j["metric"] != metric or j["direction"] != direction:
+                    continue
+                if best is None or better(j["best"]["value"], best["value"], direction):
+                    best = {"job": j["name"], **j["best"]}
+        return {
+            "name": self.name,
+            "status": self.status,
+            "jobs": [{k: j[k] for k in ("name", "status", "reason", "trials", "complete", "warm_starts",
+                                        "cold_starts", "startup_saved_s", "best")} for j in jobs],
+            "trials": sum(j["trials"] for j in jobs),
+            "complete": sum(j["complete"] for j in jobs),
+            "warm_starts": warm,
+            "cold_starts": cold,
+            "warm_share": warm / (warm + cold) if warm + cold else None,
+            "startup_saved_s": saved,
+            "best": best,
+        }
+
+    def wait(self, timeout: float | None = None, poll: float = 0.5) -> str:
+        """Block until every job has finished; return the campaign's status."""
+        from jupyter_hpo.exceptions import JobTimeoutError
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            statuses = [self.store.watch_status(n) for n in self.job_names]
+            if all(s.is_finished() for s in statuses):
+                return self.status
+            if deadline is not None and time.monotonic() > deadline:
+                raise JobTimeoutError(f"campaign {self.name!r} is still running after {timeout:g} s")
+            time.sleep(poll)
+
+    def stop(self, wait: bool = True, timeout: float = 60.0) -> str:
+        """Stop the campaign: its running jobs stop (their running trials re-run on resume), the jobs not yet
+        started are marked stopped and its runner ends, ending its pool."""
+        from jupyter_hpo.owners import stamp
+
+        by = stamp()
+        for name in self.job_names:
+            attrs = self.store.job_attrs(name)
+            if Store.status_of(attrs) == JobStatus.PENDING:  # not started yet (if it starts now, it stops at once)
+                self.store.set_job_attrs(name, stop_requested=True, stopped_by=by, status="stopped",
+                                         reason="stopped with its campaign before it started", ended=time.time())
+        for job in self.jobs:
+            status = job.store.watch_status(job.name)
+            if status.is_active() or status == JobStatus.STALE:
+                job.stop(wait=False, by=by)
+        if wait:
+            self.wait(timeout)
+        return self.status
+
+    def resume(self) -> Campaign:
+        """Run the jobs that have not completed (stopped, failed, or left by a dead runner) in one new runner.
+
+        Raises:
+            JobStateError: the campaign is still running, or every job has completed.
+        """
+        from jupyter_hpo.owners import stamp
+
+        names = self.job_names
+        statuses = {n: self.store.watch_status(n) for n in names}
+        if any(s.is_active() for s in statuses.values()):
+            raise JobStateError(f"campaign {self.name!r} is running; it cannot be resumed while its runner runs.")
+        todo = [n for n in names if statuses[n] != JobStatus.COMPLETED]
+        if not todo:
+            raise JobStateError(f"campaign {self.name!r} has completed every job; there is nothing to resume.")
+        by = stamp()
+        for n in todo:
+            if statuses[n] == JobStatus.STALE:
+                from jupyter_hpo.runner.handle import RunnerHandle
+
+                RunnerHandle(self.store, n).end_hung()
+            self.store.set_job_attrs(n, status="pending", reason="", stop_requested=False, resumed_by=by,
+                                     heartbeat=time.time(), runner={})
+        self._spawn(todo)
+        return self
+
+    def _spawn(self, jobs: list[str]) -> int:
+        """Start the campaign's runner for ``jobs`` detached from this process; return its pid."""
+        home = self.store.home
+        log_dir = home / "campaigns"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        cwd = self.store.job_attrs(jobs[0]).get("cwd") or os.getcwd()
+        run_dir = cwd if os.path.isdir(cwd) else str(log_dir)
+        env = dict(os.environ)
+        prefixes = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+        own = [p for p in sys.path if p and os.path.isdir(p) and not os.path.abspath(p).startswith(prefixes)]
+        inherited = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([run_dir, *own, *inherited]))
+        env["JUPYTER_HPO_HOME"] = str(home)
+        env["JUPYTER_HPO_STORE_URL"] = self.store.url  # not on the command line, which every user may read
+        with open(log_dir / f"{self.name}.log", "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "jupyter_hpo.runner", "--campaign", self.name, *jobs],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=run_dir, env=env,
+                start_new_session=True, close_fds=True,
+            )
+        threading.Thread(target=proc.wait, name=f"jupyter-hpo-reap-{self.name}", daemon=True).start()
+        return proc.pid

@@ -1,0 +1,144 @@
+"""Campaigns (jupyter_hpo/campaign.py): several local jobs run as one unit by one real campaign runner process,
+through the CLI and the Python API: order, parallel jobs, the campaign attribute and summary, stop and resume,
+and specs refused before anything is created."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from jupyter_hpo import api
+from jupyter_hpo.campaign import attach_campaign, campaign
+from jupyter_hpo.exceptions import JobStateError, SpecError
+from jupyter_hpo.records import CAMPAIGN
+from tests.conftest import wait_for
+from tests.test_cli import hpo
+
+OBJECTIVE = """
+import time
+def f(p):
+    time.sleep(p.get("sleep", 0))
+    return -(p["x"] - 0.3) ** 2
+"""
+
+
+def write_specs(folder: Path, names: list[str], trials: int = 3, sleep: float = 0.0, extra: str = "") -> list[Path]:
+    (folder / "objective.py").write_text(OBJECTIVE)
+    paths = []
+    for name in names:
+        path = folder / f"{name}.yaml"
+        path.write_text(textwrap.dedent(f"""
+            name: {name}
+            trial: {{function: "objective.py:f", hyperparameters: {{sleep: {sleep}}}}}
+            space: {{x: {{type: float, low: 0, high: 1}}}}
+            budget: {{max_trials: {trials}}}
+        """) + extra)
+        paths.append(path)
+    return paths
+
+
+def test_cli_campaign_runs_its_jobs_in_order_and_shows_them(home, tmp_path):
+    specs = write_specs(tmp_path, ["first", "second"])
+    out = hpo(home, "campaign", *map(str, specs), "--name", "tune", "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert [j["name"] for j in summary["jobs"]] == ["first", "second"]
+    assert summary["status"] == "completed" and summary["trials"] == 6 and summary["complete"] == 6
+    listed = {j["name"]: j for j in json.loads(hpo(home, "list", "--json").stdout)}
+    assert {listed["first"]["campaign"], listed["second"]["campaign"]} == {"tune"}
+    # one job after the other: the second created its first trial after the first job had ended
+    shown = {n: json.loads(hpo(home, "show", n, "--json").stdout) for n in ("first", "second")}
+    assert min(t["started"] for t in shown["second"]["trials"]) >= shown["first"]["job"]["ended"]
+    best_job = max(shown, key=lambda n: shown[n]["job"]["best"]["value"])
+    assert summary["best"]["job"] == best_job
+    assert summary["best"]["value"] == shown[best_job]["job"]["best"]["value"]
+    text = hpo(home, "campaign", "show", "tune")
+    assert text.returncode == 0 and "campaign tune: completed; 2 jobs, 6 trials" in text.stdout
+    assert json.loads(hpo(home, "campaign", "show", "tune", "--json").stdout) == summary
+    table = hpo(home, "list")
+    assert "campaign" in table.stdout and "tune" in table.stdout
+
+
+def test_parallel_jobs_run_at_the_same_time(home, tmp_path):
+    specs = write_specs(tmp_path, ["p1", "p2"], trials=3, sleep=0.4)
+    c = campaign(specs, parallel_jobs=2, name="both")
+    assert c.wait(timeout=120) == "completed"
+    spans = {}
+    for job in c.jobs:
+        recs = job.trial_records()
+        spans[job.name] = (min(r["started"] for r in recs), max(r["completed"] for r in recs))
+    (a0, a1), (b0, b1) = spans["p1"], spans["p2"]
+    assert a0 < b1 and b0 < a1  # their trials overlapped in time
+    assert all(j.attrs[CAMPAIGN]["parallel_jobs"] == 2 for j in c.jobs)
+
+
+def test_an_invalid_spec_refuses_the_whole_campaign_and_creates_nothing(home, tmp_path):
+    good = write_specs(tmp_path, ["good"])[0]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ntrial: {function: 'objective.py:f'}\nspace: {x: {type: float, low: 1, high: 0}}\n")
+    out = hpo(home, "campaign", str(good), str(bad), "--name", "nope")
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith(f"error: campaign refused: {bad}: `space`: `low < high` must hold for 'x'")
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert json.loads(hpo(home, "list", "--json").stdout) == []
+    assert not (home / "campaigns" / "nope.log").exists()
+
+
+@pytest.mark.parametrize(("specs_extra", "options", "message"), [
+    ("backend: sagemaker\n", {}, "campaigns run on the local backend only"),
+    ("", {"parallel_jobs": 0}, "`parallel_jobs` must be an integer >= 1, but got 0."),
+    ("", {"keep_alive_s": -1}, "`keep_alive_s` must be a number of seconds >= 0"),
+    ("", {"name": "a b"}, "a campaign name must be"),
+])
+def test_bad_options_are_refused_and_nothing_is_created(home, tmp_path, specs_extra, options, message):
+    specs = write_specs(tmp_path, ["j1"], extra=specs_extra)
+    with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")
+                       .replace("`", "`")):
+        campaign(specs, **options)
+    assert api.list_jobs() == []
+
+
+def test_two_jobs_of_one_name_or_a_taken_campaign_name_are_refused(home, tmp_path):
+    [spec] = write_specs(tmp_path, ["twice"])
+    with pytest.raises(SpecError, match=r"campaign refused: .*twice\.yaml: a job named 'twice' already exists"):
+        campaign([spec, spec])
+    assert api.list_jobs() == []
+    campaign([spec], name="taken").wait(timeout=60)
+    other = write_specs(tmp_path, ["other"])
+    with pytest.raises(JobStateError, match="a campaign named 'taken' already exists"):
+        campaign(other, name="taken")
+
+
+def test_stop_and_resume_the_campaign_as_a_whole(home, tmp_path):
+    specs = write_specs(tmp_path, ["s1", "s2"], trials=12, sleep=1.0)
+    c = campaign(specs, name="halt")
+    first = api.attach("s1")
+    wait_for(lambda: any(r["state"] == "complete" for r in first.trial_records()), timeout=60)
+    with pytest.raises(JobStateError, match="campaign 'halt' is running; it cannot be resumed"):
+        c.resume()
+    out = hpo(home, "campaign", "stop", "halt")
+    assert out.returncode == 0 and out.stdout.strip() == "campaign halt: stopped", out.stdout + out.stderr
+    assert first.status.value == "stopped"
+    second = api.attach("s2")
+    assert second.status.value == "stopped" and second.trial_records() == []
+    assert "stopped with its campaign before it started" in second.attrs["reason"]
+    out = hpo(home, "campaign", "resume", "halt", "--json")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["status"] == "completed"
+    assert [(j["name"], j["complete"]) for j in summary["jobs"]] == [("s1", 12), ("s2", 12)]
+    again = hpo(home, "campaign", "resume", "halt")
+    assert again.returncode == 2 and "has completed every job" in again.stderr
+
+
+def test_show_an_unknown_campaign_and_actions_with_launch_options(home, tmp_path):
+    out = hpo(home, "campaign", "show", "ghost")
+    assert out.returncode == 2 and out.stderr.strip() == ("error: no campaign named 'ghost'; `jupyter hpo list` "
+                                                          "shows each job's campaign.")
+    out = hpo(home, "campaign", "show", "ghost", "--parallel-jobs", "2")
+    assert out.returncode == 2 and "takes no --parallel-jobs" in out.stderr
+    with pytest.raises(Exception, match="no campaign named"):
+        attach_campaign("ghost")
