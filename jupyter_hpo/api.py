@@ -196,8 +196,9 @@ def _is_local_module(module: Any) -> bool:
     return not os.path.abspath(path).startswith(prefixes)
 
 
-def _start(spec: TuningSpec, store: Store, attrs: Mapping[str, Any] | None = None) -> Job:
-    """Create the job and start its runner; ``attrs``: more job attributes, written before the runner starts."""
+def _start(spec: TuningSpec, store: Store, attrs: Mapping[str, Any] | None = None, run: bool = True) -> Job:
+    """Create the job and start its runner; ``attrs``: more job attributes, written before the runner starts;
+    ``run=False``: create it only (a campaign's runner runs it, :mod:`jupyter_hpo.campaign`)."""
     from jupyter_hpo.backends import backend_class
 
     spec = backend_class(spec.backend).prepare(spec)
@@ -220,7 +221,8 @@ def _start(spec: TuningSpec, store: Store, attrs: Mapping[str, Any] | None = Non
         if spec.trial.script is not None:
             store.keep_source(spec.name, spec.trial.script)  # the script's folder, for the same reason
         store.set_job_attrs(spec.name, **{"cwd": os.getcwd(), **(attrs or {})})
-        RunnerHandle(store, spec.name).start(cwd=(attrs or {}).get("cwd"))
+        if run:
+            RunnerHandle(store, spec.name).start(cwd=(attrs or {}).get("cwd"))
     except BaseException:
         store.delete_job(spec.name)
         shutil.rmtree(job_dir, ignore_errors=True)

@@ -84,6 +84,8 @@ ARTIFACT = "artifact"
 FEASIBLE = "feasible"
 VIOLATIONS = "violations"
 CONSTRAINT_VALUES = "constraint_values"
+#: a trial of a campaign's job run on a worker handed over from an earlier job: that job's name
+REUSED_FROM = "reused_from"
 
 # -- job (Optuna study) user attribute keys ---------------------------------------------------------
 SPEC = "spec"
@@ -109,6 +111,8 @@ REFIT_OF = "refit_of"
 OWNER = "owner"
 STOPPED_BY = "stopped_by"
 RESUMED_BY = "resumed_by"
+#: a job run as part of a campaign (:mod:`jupyter_hpo.campaign`): ``{"name", "index", "parallel_jobs", "keep_alive_s"}``
+CAMPAIGN = "campaign"
 
 #: The record field naming what was non-finite (see the module docstring).
 NONFINITE = "nonfinite"

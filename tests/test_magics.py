@@ -23,7 +23,7 @@ from tests.conftest import REPO, wait_for
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 SPACE = SearchSpace.from_dict({"x": {"type": "float", "low": 0, "high": 2}})
 SUBCOMMANDS = ("launch", "space", "list", "status", "attach", "stop", "resume", "best", "refit", "compare", "estimate",
-               "plan", "help")
+               "plan", "campaign", "help")
 
 
 @pytest.fixture
@@ -242,7 +242,7 @@ def test_list_and_compare_jobs_by_name_or_by_variable(shell):
 
 @pytest.mark.parametrize(("line", "message"), [
     ("lanch quadratic", ("unknown subcommand 'lanch'; valid: launch, space, list, status, attach, stop, resume, "
-                         "best, refit, compare, estimate, plan, help.")),
+                         "best, refit, compare, estimate, plan, campaign, help.")),
     ("launch", "%hpo launch needs an OBJECTIVE"),
     ("launch nothere --space sp", "no function or script named 'nothere' in the namespace"),
     ("launch number --space sp", "`number` is a int, not a function or a script path."),

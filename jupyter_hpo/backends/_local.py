@@ -39,9 +39,32 @@ from jupyter_hpo.exceptions import SpecError
 if TYPE_CHECKING:
     from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["LocalBackend"]
+__all__ = ["LocalBackend", "PoolShelf", "set_shelf"]
 
 _MEMORY_CHECK_S = 0.25
+
+
+class PoolShelf:
+    """Where a campaign's runner keeps the idle workers of finished jobs for its next jobs, ``keep_alive_s``
+    at most (:mod:`jupyter_hpo._campaign_runner`). Nothing is kept yet: every job starts its own pool."""
+
+    def __init__(self, keep_alive_s: float) -> None:
+        self.keep_alive_s = keep_alive_s
+
+    def expire(self) -> None:
+        """End the workers kept longer than the keep-alive."""
+
+    def release_all(self) -> None:
+        """End every kept worker (the campaign has ended)."""
+
+
+_shelf: PoolShelf | None = None
+
+
+def set_shelf(shelf: PoolShelf | None) -> None:
+    """Make the local backends of this process keep their idle workers on ``shelf`` (None: end them)."""
+    global _shelf
+    _shelf = shelf
 
 
 @dataclass

@@ -168,8 +168,9 @@ class Runner:
             self.lock.release()
 
     def _run(self) -> int:
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
+        if threading.current_thread() is threading.main_thread():  # a campaign's runner passes signals on itself
+            signal.signal(signal.SIGTERM, self._on_signal)
+            signal.signal(signal.SIGINT, self._on_signal)
         started = time.time()
         self.store.set_job_attrs(
             self.name, status="running", reason="", heartbeat=started,
