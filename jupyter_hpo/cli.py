@@ -8,7 +8,6 @@ and the records' ``nonfinite`` field says what they were.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import sys
 import time
@@ -81,8 +80,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_plan_parser(sub)
     add_doctor_parser(sub)
-    est = sub.add_parser("estimate", help="simulate a SageMaker campaign: wall time and cost with and without "
-                                          "warm pools")
+    from jupyter_hpo._estimate_cli import add_estimate_arguments
+
+    est = sub.add_parser("estimate", help="simulate a SageMaker campaign: wall time and cost without warm pools, "
+                                          "with pools per job and with pools kept across jobs")
     add_estimate_arguments(est)
 
     from jupyter_hpo.store_cli import add_store_parser
@@ -91,39 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     from jupyter_hpo.handoff_cli import add_handoff_parsers
 
     add_handoff_parsers(sub)
-    from jupyter_hpo._campaign_cli import add_campaign_parser
-
-    add_campaign_parser(sub)
     return p
-
-
-def add_estimate_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of ``jupyter hpo estimate`` and ``%hpo estimate`` (fields of CampaignInputs)."""
-    p.add_argument("--jobs", type=int, default=8, help="tuning jobs, one after another (default 8)")
-    p.add_argument("--trials", type=int, default=40, help="trials per job (default 40)")
-    p.add_argument("--parallel", type=int, default=5, help="trials at once = warm pools (default 5)")
-    p.add_argument("--training-s", type=float, default=60.0, help="mean training time of a trial (default 60)")
-    p.add_argument("--training-cv", type=float, default=0.2, help="its coefficient of variation (default 0.2)")
-    p.add_argument("--cold-startup-s", type=float, default=240.0, help="start-up on a new instance (default 240)")
-    p.add_argument("--warm-startup-s", type=float, default=5.0, help="start-up on a warm pool (default 5)")
-    p.add_argument("--download-s", type=float, default=10.0, help="data download per trial (default 10)")
-    p.add_argument("--upload-s", type=float, default=5.0, help="model upload per trial (default 5)")
-    p.add_argument("--instance-type", default="ml.m5.xlarge")
-    p.add_argument("--instance-count", type=int, default=1)
-    p.add_argument("--price", type=float, help="USD per instance-hour (default: the built-in price table)")
-    p.add_argument("--keep-alive-s", type=int, default=600, help="warm-pool keep-alive (default 600)")
-    p.add_argument("--poll-s", type=float, default=15.0, help="the scheduler's status poll interval (default 15)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-
-
-def estimate_inputs(args: argparse.Namespace) -> dict[str, Any]:
-    return {"jobs": args.jobs, "trials": args.trials, "parallel": args.parallel, "training_s": args.training_s,
-            "training_cv": args.training_cv, "cold_startup_s": args.cold_startup_s,
-            "warm_startup_s": args.warm_startup_s, "download_s": args.download_s, "upload_s": args.upload_s,
-            "instance_type": args.instance_type, "instance_count": args.instance_count,
-            "price_per_hour": args.price, "keep_alive_s": args.keep_alive_s, "poll_s": args.poll_s,
-            "seed": args.seed}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,28 +168,18 @@ def _cmd_list(args: argparse.Namespace) -> int:
     who = job_owners(api.open_store(args.store))  # name -> (owner, mine)
     if args.mine:
         jobs = [j for j in jobs if who.get(j["name"], ("", True))[1]]
-    campaigns = _campaigns(api.open_store(args.store))
-    jobs = [{**j, "campaign": campaigns.get(j["name"])} for j in jobs]
     if args.json:
         print(dumps(jobs))
         return 0
     from rich.table import Table
 
-    table = Table("job", "status", "owner", "backend", "trials", "best", "warm/cold", "saved", "created", "campaign")
+    table = Table("job", "status", "owner", "backend", "trials", "best", "warm/cold", "saved", "created")
     for j in jobs:
         table.add_row(j["name"], j["status"], who.get(j["name"], ("", True))[0], j["backend"] or "", f"{_done(j)}/{j['max_trials']}",
                       _fmt(j["best"]["value"]) if j["best"] else "-", f"{j['warm_starts']}/{j['cold_starts']}",
-                      _secs(j["startup_saved_s"]), _when(j["created"]), _safe(j["campaign"] or "-"))
+                      _secs(j["startup_saved_s"]), _when(j["created"]))
     _console().print(table if jobs else "no jobs yet: launch one with `jupyter hpo launch SPEC.yaml`")
     return 0
-
-
-def _campaigns(store: Any) -> dict[str, str]:
-    """Job name -> the name of its campaign, for the jobs run in one."""
-    from jupyter_hpo.records import CAMPAIGN
-
-    return {name: attrs[CAMPAIGN]["name"] for name, attrs in store.all_job_attrs().items()
-            if isinstance(attrs.get(CAMPAIGN), dict) and isinstance(attrs[CAMPAIGN].get("name"), str)}
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -233,8 +192,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
         from jupyter_hpo.provenance import job_provenance
 
         provenance = {k: v for k, v in job_provenance(job).items() if k != "spec"}
-        print(dumps({"job": summary, "spec": job.spec, "trials": records, "pareto": summary["pareto"],
-                     "provenance": provenance}))
+        print(dumps({"job": summary, "spec": job.spec, "trials": records, "provenance": provenance}))
         return 0
     console = _console()
     console.print(_summary_text(summary))
@@ -279,24 +237,9 @@ def _cmd_attach_amt(args: argparse.Namespace) -> int:
 
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
-    from jupyter_hpo.estimate import estimate, format_estimate
+    from jupyter_hpo._estimate_cli import print_estimate
 
-    console = _console()
-    with console.status("simulating the campaign on the simulated SageMaker (virtual clock)...",
-                        spinner="dots") if not args.json and console.is_terminal else contextlib.nullcontext():
-        result = estimate(**estimate_inputs(args))
-    if args.json:
-        print(dumps(result))
-        return 0
-    from rich.table import Table
-
-    table = Table("", "without warm pools", "with warm pools", title="SageMaker campaign estimate")
-    for row in format_estimate(result):
-        table.add_row(*row)
-    console.print(table)
-    for note in dict.fromkeys(result["warm"]["notes"]):
-        console.print(_safe(f"note: {note}"))
-    return 0
+    return print_estimate(args, _console(), dumps, _safe)
 
 
 _COMMANDS = {"launch": _cmd_launch, "list": _cmd_list, "show": _cmd_show, "stop": _cmd_stop, "resume": _cmd_resume,
@@ -310,15 +253,6 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 _COMMANDS["plan"] = _cmd_plan
-
-
-def _cmd_campaign(args: argparse.Namespace) -> int:
-    from jupyter_hpo._campaign_cli import cmd_campaign
-
-    return cmd_campaign(args)
-
-
-_COMMANDS["campaign"] = _cmd_campaign
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -440,11 +374,6 @@ def _summary_text(s: dict[str, Any]) -> str:
     if s["startup_saved_s"] is not None:
         saved = (f"; warm starts {s['warm_starts']} (start-up {s['warm_startup_s']:.3f} s vs cold "
                  f"{s['cold_startup_s']:.2f} s), start-up saved {_secs(s['startup_saved_s'])}")
-    if s.get("pareto") is not None:  # several objectives: the front, and what the best means
-        goals = ", ".join(f"{o['metric']} {o['direction'][:3]}" for o in s["objectives"])
-        best = (f"Pareto front ({goals}): trials {', '.join(map(str, s['pareto'])) or 'none yet'}"
-                + (f"; its best {s['metric']} {_fmt(s['best']['value'])} (trial {s['best']['number']})"
-                   if s["best"] else ""))
     return _safe(f"job {s['name']}: {s['status']} ({s['reason'] or 'in progress'}); trials {_done(s)}/{s['max_trials']}: "
                  f"{s['complete']} complete, {s['pruned']} pruned, {s['failed']} failed; {best}{saved}")
 
@@ -452,16 +381,13 @@ def _summary_text(s: dict[str, Any]) -> str:
 def _trial_table(records: list[dict[str, Any]], summary: dict[str, Any], limit: int | None) -> Any:
     from rich.table import Table
 
+    table = Table("#", "state", _safe(summary["metric"] or "value"), "start", "start-up s", "run s", "params / error")
     rows = records[-limit:] if limit else records
-    metrics = list(dict.fromkeys(m for r in rows for m in r.get("metrics") or {}))  # each other metric: a column
-    table = Table("#", "state", _safe(summary["metric"] or "value"), *map(_safe, metrics), "start", "start-up s",
-                  "run s", "params / error")
     for r in rows:
         detail = _safe(r[ERROR] or ", ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items()))
         if r.get("feasible") is False:  # broke a constraint: never the best
             detail = _safe(f"infeasible: {'; '.join(r['violations'])}; ") + detail
-        other = [_fmt(r["metrics"][m]) if (r.get("metrics") or {}).get(m) is not None else "-" for m in metrics]
-        table.add_row(str(r["number"]), r["state"], _fmt(r["value"]) if r["value"] is not None else "-", *other,
+        table.add_row(str(r["number"]), r["state"], _fmt(r["value"]) if r["value"] is not None else "-",
                       "warm" if r[WARM] else "cold", f"{r[STARTUP_S] or 0.0:.3f}", f"{r[RUN_S] or 0.0:.1f}",
                       detail[:90])
     return table

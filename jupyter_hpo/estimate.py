@@ -1,15 +1,18 @@
-"""What will a tuning campaign on SageMaker take and cost, with and without warm pools?
+"""What will a tuning campaign on SageMaker take and cost: without warm pools, with pools per job, and with
+pools kept across the campaign's jobs?
 
 :func:`estimate` runs the real ``sagemaker`` scheduler against the simulated SageMaker with a
 virtual clock (the campaign model, :mod:`jupyter_hpo.sagemaker.estimator`): every request is the
 one a real job would send (validated against botocore's model), every status follows the
-documented lifecycle, and a campaign of hours is simulated in seconds. The same campaign runs twice, once with
-``KeepAlivePeriodInSeconds = 0`` (every trial cold) and once with warm pools.
+documented lifecycle, billing starts at each training job's start (a cold start's image pull included),
+and a campaign of hours is simulated in seconds. The same campaign runs three times (see
+:data:`~jupyter_hpo.sagemaker.estimator.ARMS`): with ``KeepAlivePeriodInSeconds = 0`` (every trial cold),
+with warm pools that each job releases at its end, and with warm pools handed from job to job.
 
 Example:
     >>> from jupyter_hpo.estimate import estimate
-    >>> r = estimate(jobs=1, trials=6, parallel=2, training_s=60, cold_startup_s=240, warm_startup_s=5)
-    >>> r["ratio"]["wall"] > 1.5
+    >>> r = estimate(jobs=2, trials=6, parallel=2, training_s=60)
+    >>> r["speedup"]["campaign"] > r["speedup"]["job"] > 1.5
     True
 """
 
@@ -20,32 +23,35 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from jupyter_hpo.sagemaker.estimator import CampaignInputs, simulate_campaign
+from jupyter_hpo.sagemaker.estimator import ARMS, CampaignInputs, simulate_campaign
 
-__all__ = ["CampaignInputs", "estimate", "format_estimate"]
+__all__ = ["ARMS", "CampaignInputs", "estimate", "format_estimate"]
 
 
 def estimate(inputs: CampaignInputs | None = None, **kwargs: Any) -> dict[str, Any]:
-    """Simulate the campaign with and without warm pools; see :class:`CampaignInputs` for ``kwargs``.
+    """Simulate the campaign three ways; see :class:`CampaignInputs` for ``kwargs``.
 
-    Returns ``{"inputs", "cold", "warm", "ratio"}``: each side has ``wall_s``, ``billable_s``
-    (instance-seconds of training), ``retained_s`` (instance-seconds kept warm while idle),
-    ``cost_usd``, ``warm_starts`` and ``mean_startup_s``; ``ratio`` is cold / warm.
+    Returns ``{"inputs", "arms", "speedup", "cost_ratio"}``: ``arms`` maps each of ``none``, ``job`` and
+    ``campaign`` to what :func:`~jupyter_hpo.sagemaker.estimator.simulate_campaign` returns (``wall_s``,
+    ``billable_s``, ``retained_s``, ``cost_usd``, ``warm_starts``, ``iteration_s``, ``wave_s``, ...);
+    ``speedup`` is each arm's wall time against ``none`` and ``cost_ratio`` its cost against ``none``.
     """
     if inputs is None:
         inputs = CampaignInputs(**kwargs)
     elif kwargs:
         inputs = dataclasses.replace(inputs, **kwargs)
     with tempfile.TemporaryDirectory(prefix="jupyter-hpo-estimate-") as tmp:
-        cold = simulate_campaign(inputs, warm=False, workdir=Path(tmp))
-        warm = simulate_campaign(inputs, warm=True, workdir=Path(tmp))
+        arms = {name: simulate_campaign(inputs, pools=name, workdir=Path(tmp)) for name in ARMS}
 
-    def ratio(key: str) -> float | None:
-        a, b = cold.get(key), warm.get(key)
+    def ratio(key: str, name: str, invert: bool = False) -> float | None:
+        a, b = arms["none"].get(key), arms[name].get(key)
+        if invert:
+            a, b = b, a
         return round(a / b, 3) if a and b else None
 
-    return {"inputs": dataclasses.asdict(inputs), "cold": cold, "warm": warm,
-            "ratio": {"wall": ratio("wall_s"), "cost": ratio("cost_usd")}}
+    return {"inputs": dataclasses.asdict(inputs), "arms": arms,
+            "speedup": {name: ratio("wall_s", name) for name in ARMS},
+            "cost_ratio": {name: ratio("cost_usd", name, invert=True) for name in ARMS}}
 
 
 def _hours(seconds: float | None) -> str:
@@ -54,21 +60,34 @@ def _hours(seconds: float | None) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
-def format_estimate(result: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Rows ``(what, without warm pools, with warm pools)`` of an :func:`estimate` result."""
-    cold, warm, i = result["cold"], result["warm"], result["inputs"]
+#: the column heads of :func:`format_estimate`, one per arm
+COLUMNS = {"none": "no warm pools", "job": "pools per job", "campaign": "pools across jobs"}
+
+
+def format_estimate(result: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Rows ``(what, no warm pools, pools per job, pools across jobs)`` of an :func:`estimate` result."""
+    arms, i = result["arms"], result["inputs"]
 
     def money(v: float | None) -> str:
         return "-" if v is None else f"${v:,.2f}"
 
+    def each(fn: Any) -> tuple[str, ...]:
+        return tuple(fn(arms[name], name) for name in ARMS)
+
     return [
         ("campaign", f"{i['jobs']} jobs x {i['trials']} trials, {i['parallel']} at once",
-         f"{i['instance_count']} x {i['instance_type']}"),
-        ("wall time", _hours(cold["wall_s"]), _hours(warm["wall_s"])),
-        ("mean start-up per trial", f"{cold['mean_startup_s']:.0f} s", f"{warm['mean_startup_s']:.0f} s"),
-        ("trials started warm", f"{cold['warm_starts']}/{cold['trials']}", f"{warm['warm_starts']}/{warm['trials']}"),
-        ("billable training time", _hours(cold["billable_s"]), _hours(warm["billable_s"])),
-        ("idle time kept warm", _hours(cold["retained_s"]), _hours(warm["retained_s"])),
-        ("cost", money(cold["cost_usd"]), money(warm["cost_usd"])),
-        ("wall-time speed-up", "", f"{result['ratio']['wall']:.2f}x" if result["ratio"]["wall"] else "-"),
+         f"{i['instance_count']} x {i['instance_type']}", f"keep-alive {i['keep_alive_s']} s"),
+        ("wall time", *each(lambda a, _: _hours(a["wall_s"]))),
+        ("time per wave of trials", *each(lambda a, _: _hours(a["wave_s"]))),
+        ("iteration (proposal -> result), cold start", *each(lambda a, _: _hours(a["iteration_s"]["cold"]))),
+        ("iteration (proposal -> result), warm start", *each(lambda a, _: _hours(a["iteration_s"]["warm"]))),
+        ("mean start-up per trial", *each(lambda a, _: f"{a['mean_startup_s']:.0f} s"
+                                          if a["mean_startup_s"] is not None else "-")),
+        ("trials started warm", *each(lambda a, _: f"{a['warm_starts']}/{a['trials']}")),
+        ("  of them on an earlier job's pool", *each(lambda a, _: str(a["warm_starts_across_jobs"]))),
+        ("failed trials", *each(lambda a, _: str(a["failed_trials"]))),
+        ("billable training time (image pulls included)", *each(lambda a, _: _hours(a["billable_s"]))),
+        ("idle time kept warm", *each(lambda a, _: _hours(a["retained_s"]))),
+        ("cost", *each(lambda a, _: money(a["cost_usd"]))),
+        ("wall-time speed-up", *each(lambda _, n: f"{result['speedup'][n]:.2f}x" if result["speedup"][n] else "-")),
     ]

@@ -1,4 +1,4 @@
-"""The campaign estimator: the real scheduler against the simulated SageMaker on a virtual clock."""
+"""The campaign estimator: the real scheduler against the simulated SageMaker on a virtual clock, three ways."""
 
 from __future__ import annotations
 
@@ -12,40 +12,69 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from jupyter_hpo import api
-from jupyter_hpo.estimate import CampaignInputs, estimate, format_estimate
+from jupyter_hpo.estimate import COLUMNS, CampaignInputs, estimate, format_estimate
 from jupyter_hpo.exceptions import SpecError
 from jupyter_hpo.magics import HpoMagics
 from tests.conftest import REPO
 
 
-def test_the_motivating_campaign_lands_near_the_reported_3x():
-    # 8 tuning jobs x 40 trials x 5 parallel, ~1 min training, ~4 min cold start-up, a few seconds warm:
-    # reported ~6 h without warm pools and ~2 h with them
-    r = estimate(jobs=8, trials=40, parallel=5, training_s=60, cold_startup_s=240, warm_startup_s=5)
-    cold, warm = r["cold"], r["warm"]
-    assert 2.4 <= r["ratio"]["wall"] <= 3.6
-    assert 5.0 * 3600 <= cold["wall_s"] <= 7.0 * 3600 and 1.5 * 3600 <= warm["wall_s"] <= 2.6 * 3600
-    assert cold["trials"] == warm["trials"] == 320 and cold["failed_trials"] == warm["failed_trials"] == 0
-    assert cold["warm_starts"] == 0
-    assert warm["warm_starts"] == 8 * (40 - 5)  # every trial after each job's first five lands on a warm pool
-    assert warm["mean_startup_s"] < cold["mean_startup_s"] / 4
-    # warm pools bill their idle time, so the bill is a little higher, not lower
-    assert cold["retained_s"] == 0 and warm["retained_s"] > 0
-    assert warm["cost_usd"] > cold["cost_usd"] > 0
-    rows = dict((row[0], row[1:]) for row in format_estimate(r))
-    assert rows["trials started warm"] == ("0/320", "280/320")
+def test_the_motivating_campaign_per_wave_and_in_total():
+    # 8 tuning jobs x 40 trials x 5 parallel, ~1 min training, ~4 min cold start-up (3 min provisioning and 1 min
+    # image pull), seconds warm: reported ~5 min -> ~1 min per iteration and ~6 h -> ~2 h
+    r = estimate(jobs=8, trials=40, parallel=5, training_s=60, cold_startup_s=180, image_pull_s=60, warm_startup_s=5)
+    none, job, campaign = r["arms"]["none"], r["arms"]["job"], r["arms"]["campaign"]
+    assert all(a["trials"] == 320 and a["failed_trials"] == 0 for a in r["arms"].values())
+    # per wave: a cold wave takes about 5 min, a warm one under 2
+    assert 4.5 * 60 <= none["wave_s"] <= 6.5 * 60 and none["iteration_s"]["warm"] is None
+    assert 4.5 * 60 <= none["iteration_s"]["cold"] <= 6.5 * 60
+    assert campaign["iteration_s"]["warm"] < 2 * 60 and campaign["wave_s"] < 2 * 60
+    # in total: ~6 h without pools; per-job pools lose each job's first wave; pools across jobs only the first
+    assert 5.0 * 3600 <= none["wall_s"] <= 7.0 * 3600
+    assert 2.4 <= r["speedup"]["job"] < r["speedup"]["campaign"] and r["speedup"]["campaign"] >= 3.0
+    assert (none["warm_starts"], job["warm_starts"], campaign["warm_starts"]) == (0, 8 * (40 - 5), 320 - 5)
+    assert (job["warm_starts_across_jobs"], campaign["warm_starts_across_jobs"]) == (0, 7 * 5)
+    # billing starts before the image pull: every cold start pays for it, so warm pools also bill less training
+    assert none["billable_s"] - job["billable_s"] == pytest.approx(280 * 60, rel=0.01)
+    assert none["retained_s"] == 0 and job["retained_s"] > 0 and campaign["retained_s"] > 0
+    rows = {row[0]: row[1:] for row in format_estimate(r)}
+    assert rows["trials started warm"] == ("0/320", "280/320", "315/320")
+    assert rows["  of them on an earlier job's pool"] == ("0", "0", "35")
 
 
 def test_more_start_up_means_a_bigger_win():
     small = estimate(jobs=1, trials=10, parallel=2, training_s=60, cold_startup_s=60, warm_startup_s=5)
     large = estimate(jobs=1, trials=10, parallel=2, training_s=60, cold_startup_s=600, warm_startup_s=5)
-    assert 1.0 < small["ratio"]["wall"] < large["ratio"]["wall"]
+    assert 1.0 < small["speedup"]["job"] < large["speedup"]["job"]
+
+
+def test_a_warm_pool_quota_of_0_keeps_no_pool_and_says_so():
+    r = estimate(jobs=2, trials=6, parallel=3, warm_pool_quota=0)
+    for name in ("job", "campaign"):
+        assert r["arms"][name]["warm_starts"] == 0
+        assert any("warm-pool quota" in n and "Service Quotas" in n for n in r["arms"][name]["notes"])
+    assert r["speedup"]["campaign"] == pytest.approx(1.0, abs=0.1)
+
+
+def test_an_instance_quota_below_the_parallelism_is_met_with_fewer_pools_not_failures():
+    r = estimate(jobs=1, trials=10, parallel=5, instance_quota=3)
+    for arm in r["arms"].values():
+        assert arm["failed_trials"] == 0 and arm["trials"] == 10
+        assert any(n.startswith("ResourceLimitExceeded") for n in arm["notes"])
+    assert r["arms"]["none"]["wall_s"] > estimate(jobs=1, trials=10, parallel=5)["arms"]["none"]["wall_s"]
+
+
+def test_the_optimizers_proposal_time_adds_to_every_way():
+    fast = estimate(jobs=1, trials=6, parallel=3)
+    slow = estimate(jobs=1, trials=6, parallel=3, proposal_s=30)
+    for name in COLUMNS:
+        assert slow["arms"][name]["wall_s"] >= fast["arms"][name]["wall_s"] + 30
 
 
 def test_the_price_can_be_overridden():
     r = estimate(jobs=1, trials=4, parallel=2, training_s=3600, training_cv=0, price_per_hour=10.0)
-    assert r["cold"]["price_per_hour"] == 10.0
-    assert r["cold"]["cost_usd"] == pytest.approx(r["cold"]["billable_s"] / 3600 * 10.0, rel=1e-4)
+    none = r["arms"]["none"]
+    assert none["price_per_hour"] == 10.0
+    assert none["cost_usd"] == pytest.approx(none["billable_s"] / 3600 * 10.0, rel=1e-4)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -53,6 +82,9 @@ def test_the_price_can_be_overridden():
     ({"training_s": -1}, "`training_s` must be a positive number"),
     ({"keep_alive_s": 7200}, "`keep_alive_s` must be an integer from 1 to 3600"),
     ({"warm_startup_s": float("nan")}, "`warm_startup_s` must be a number >= 0"),
+    ({"image_pull_s": -5}, "`image_pull_s` must be a number >= 0"),
+    ({"warm_pool_quota": -1}, "`warm_pool_quota` must be an integer >= 0"),
+    ({"instance_quota": 2.5}, "`instance_quota` must be an integer >= 0"),
 ])
 def test_bad_inputs_are_rejected(kwargs, message):
     with pytest.raises(SpecError, match=message):
@@ -60,14 +92,18 @@ def test_bad_inputs_are_rejected(kwargs, message):
 
 
 def test_cli_estimate_prints_a_table_and_json():
-    out = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", "--jobs", "1", "--trials", "6",
+    out = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", "--jobs", "2", "--trials", "6",
                           "--parallel", "2"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "without warm pools" in out.stdout and "wall-time speed-up" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", "--jobs", "1", "--trials", "6",
-                          "--parallel", "2", "--json"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert all(head in out.stdout for head in COLUMNS.values()) and "wall-time speed-up" in out.stdout
+    assert "time per wave of trials" in out.stdout and "kept the warm pools of campaign-1-" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", "--jobs", "2", "--trials", "6",
+                          "--parallel", "2", "--image-pull-s", "0", "--warm-pool-quota", "4", "--json"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
     result = json.loads(out.stdout)
-    assert result["inputs"]["trials"] == 6 and result["ratio"]["wall"] > 1
+    assert result["inputs"]["trials"] == 6 and result["inputs"]["image_pull_s"] == 0
+    assert result["inputs"]["warm_pool_quota"] == 4
+    assert result["speedup"]["campaign"] > result["speedup"]["job"] > 1
     bad = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", "--parallel", "0"], cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "`parallel` must be a positive integer" in bad.stderr
@@ -78,11 +114,18 @@ def test_hpo_estimate_magic_and_api():
     shell.register_magics(HpoMagics(shell))
     try:
         with capture_output():
-            frame = shell.run_line_magic("hpo", "estimate --jobs 1 --trials 6 --parallel 2")
-        assert list(frame.columns) == ["without warm pools", "with warm pools"]
-        assert frame.loc["trials started warm", "with warm pools"] == "4/6"
+            frame = shell.run_line_magic("hpo", "estimate --jobs 2 --trials 6 --parallel 2")
+        assert list(frame.columns) == ["no warm pools", "pools per job", "pools across jobs"]
+        assert list(frame.loc["trials started warm"]) == ["0/12", "8/12", "10/12"]
         with pytest.raises(UsageError, match="`trials` must be a positive integer"):
             shell.run_line_magic("hpo", "estimate --trials -3")
     finally:
         shell.reset(new_session=False)
-    assert api.estimate(jobs=1, trials=4, parallel=2)["warm"]["warm_starts"] == 2
+    assert api.estimate(jobs=1, trials=4, parallel=2)["arms"]["job"]["warm_starts"] == 2
+
+
+def test_the_image_pull_decides_whether_warm_pools_also_save_money():
+    pulled = estimate(jobs=2, trials=10, parallel=2, image_pull_s=60)["arms"]
+    free = estimate(jobs=2, trials=10, parallel=2, image_pull_s=0)["arms"]
+    assert pulled["job"]["cost_usd"] < pulled["none"]["cost_usd"]  # every cold start pays for its image pull
+    assert free["none"]["cost_usd"] < free["job"]["cost_usd"]  # no pull to save: the idle time is what is left

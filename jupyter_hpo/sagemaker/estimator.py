@@ -4,7 +4,8 @@
 the simulator (through :func:`~jupyter_hpo.sagemaker.clients.simulated_clients`, with a virtual
 clock): every request is the one a real job would send (validated against botocore's model),
 every status follows the documented lifecycle, and a campaign of hours is simulated in seconds.
-:mod:`jupyter_hpo.estimate` runs it with and without warm pools and formats the comparison.
+:mod:`jupyter_hpo.estimate` runs it without warm pools, with pools per job and with pools kept across the
+campaign's jobs, and formats the comparison.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from jupyter_hpo.sagemaker.pricing import cost_usd, price_per_hour
 from jupyter_hpo.sagemaker.scheduler import SageMakerBackend
 from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["CampaignInputs", "simulate_campaign"]
+__all__ = ["ARMS", "CampaignInputs", "simulate_campaign"]
+
+
+#: The three ways a campaign can run on SageMaker, compared side by side by the estimator.
+ARMS = {
+    "none": "no warm pools (every trial starts on new instances)",
+    "job": "warm pools per job (each job releases its pools at its end, as a single job does)",
+    "campaign": "warm pools kept across the campaign's jobs (a job hands its pools to the next)",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +40,17 @@ class CampaignInputs:
     """A campaign: ``jobs`` tuning jobs one after another, each ``trials`` trials, ``parallel`` at once.
 
     Training time per trial is log-normal with mean ``training_s`` and coefficient of variation
-    ``training_cv``. Start-up is ``cold_startup_s`` on a new instance and ``warm_startup_s`` on a
-    warm pool; ``download_s``/``upload_s`` are the data and model transfer phases of every trial.
+    ``training_cv``. Start-up on new instances is ``cold_startup_s`` of provisioning (not billed) and then
+    ``image_pull_s`` of image download, which comes after the training start and so is billed; on a warm
+    pool it is ``warm_startup_s`` (the image is already on it). ``download_s``/``upload_s`` are the data
+    and model transfers of every trial. ``proposal_s`` is the optimizer's time to propose a trial (one at a
+    time). ``warm_pool_quota`` (warm pools per instance type) and ``instance_quota`` (training instances of
+    the type at once, warm pools included) are the account's quotas; None: no limit. A trial refused by the
+    instance quota (ResourceLimitExceeded) waits and the scheduler goes on with fewer pools, as in a real run.
+
+    The defaults are the motivating case's (about 5 minutes per cold iteration with a minute of training,
+    seconds warm); no AWS page publishes start-up phase durations, so split them by your own jobs'
+    ``SecondaryStatusTransitions`` (``jupyter hpo show`` of a finished SageMaker job lists them per trial).
     """
 
     jobs: int = 8
@@ -40,14 +58,18 @@ class CampaignInputs:
     parallel: int = 5
     training_s: float = 60.0
     training_cv: float = 0.2
-    cold_startup_s: float = 240.0
+    cold_startup_s: float = 180.0
+    image_pull_s: float = 60.0
     warm_startup_s: float = 5.0
     download_s: float = 10.0
     upload_s: float = 5.0
+    proposal_s: float = 0.0
     instance_type: str = "ml.m5.xlarge"
     instance_count: int = 1
     price_per_hour: float | None = None
     keep_alive_s: int = 600
+    warm_pool_quota: int | None = None
+    instance_quota: int | None = None
     poll_s: float = 15.0
     seed: int = 0
 
@@ -60,7 +82,8 @@ class CampaignInputs:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
                 raise SpecError(f"`{name}` must be a positive number of seconds, but got {value!r}.")
-        for name in ("training_cv", "cold_startup_s", "warm_startup_s", "download_s", "upload_s"):
+        for name in ("training_cv", "cold_startup_s", "image_pull_s", "warm_startup_s", "download_s", "upload_s",
+                     "proposal_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
                 raise SpecError(f"`{name}` must be a number >= 0, but got {value!r}.")
@@ -70,6 +93,10 @@ class CampaignInputs:
         if isinstance(self.keep_alive_s, bool) or not isinstance(self.keep_alive_s, int) \
                 or not 1 <= self.keep_alive_s <= 3600:
             raise SpecError(f"`keep_alive_s` must be an integer from 1 to 3600, but got {self.keep_alive_s!r}.")
+        for name in ("warm_pool_quota", "instance_quota"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise SpecError(f"`{name}` must be an integer >= 0 (or left out: no limit), but got {value!r}.")
 
 
 def _training_time(inputs: CampaignInputs) -> Any:
@@ -84,17 +111,29 @@ def _training_time(inputs: CampaignInputs) -> Any:
     return sample
 
 
-def simulate_campaign(inputs: CampaignInputs, *, warm: bool, workdir: Path) -> dict[str, Any]:
-    """Run the campaign on the simulated SageMaker with a virtual clock, with or without warm pools.
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def simulate_campaign(inputs: CampaignInputs, *, pools: str, workdir: Path) -> dict[str, Any]:
+    """Run the campaign on the simulated SageMaker with a virtual clock, its warm pools as ``pools`` says
+    (a key of :data:`ARMS`).
 
     Returns ``wall_s``, ``billable_s``, ``retained_s``, ``cost_usd``, ``trials``, ``failed_trials``,
-    ``warm_starts``, ``mean_startup_s``, ``price_per_hour``, ``notes`` and ``requests``.
+    ``warm_starts``, ``warm_starts_across_jobs`` (on a pool an earlier job left), ``mean_startup_s``,
+    ``iteration_s`` (mean time from a trial's proposal to its result, over all trials and split
+    ``cold``/``warm`` by how each started), ``wave_s`` (a job's wall time per wave of ``parallel`` trials),
+    ``price_per_hour``, ``notes`` and ``requests``.
     """
+    if pools not in ARMS:
+        raise SpecError(f"`pools` must be one of {', '.join(ARMS)}, but got {pools!r}.")
+    warm = pools != "none"
     clients = simulated_clients({
         "cold_startup_s": inputs.cold_startup_s, "warm_startup_s": inputs.warm_startup_s,
-        "download_s": inputs.download_s, "upload_s": inputs.upload_s, "training_s": _training_time(inputs),
-        "executor": "model", "seed": inputs.seed, "s3_root": str(workdir / ("s3-warm" if warm else "s3-cold"))},
-        virtual=True)
+        "image_pull_s": inputs.image_pull_s, "download_s": inputs.download_s, "upload_s": inputs.upload_s,
+        "training_s": _training_time(inputs), "warm_pool_quota": inputs.warm_pool_quota,
+        "instance_limit": inputs.instance_quota, "executor": "model", "seed": inputs.seed,
+        "s3_root": str(workdir / f"s3-{pools}")}, virtual=True)
     clock, sim = clients.clock, clients.sim
     (workdir / "src").mkdir(exist_ok=True)
     script = workdir / "src" / "train.py"
@@ -105,10 +144,16 @@ def simulate_campaign(inputs: CampaignInputs, *, warm: bool, workdir: Path) -> d
     trials: list[Any] = []
     notes: list[str] = []
     summaries = []
+    turnaround: dict[str, list[float]] = {"cold": [], "warm": []}
+    job_walls: list[float] = []
+    across = 0
+    earlier_jobs: set[str] = set()
+    handed_on: list[str] = []
     try:
         for j in range(inputs.jobs):
+            name = f"campaign-{j + 1}"
             spec = TuningSpec.from_dict({
-                "name": f"campaign-{j + 1}",
+                "name": name,
                 "trial": {"script": str(script)},
                 "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
                 "budget": {"max_trials": inputs.trials, "max_parallel": inputs.parallel},
@@ -118,15 +163,29 @@ def simulate_campaign(inputs: CampaignInputs, *, warm: bool, workdir: Path) -> d
                     "keep_alive_s": inputs.keep_alive_s, "poll_s": inputs.poll_s, "prices": prices})},
             })
             backend = SageMakerBackend(spec, workdir, clients=clients)
+            backend.inherit(handed_on)
             backend.start()
             tally = EventLog()  # what the scheduler reports; the runner's part here
-            submitted = 0
+            proposed: dict[int, float] = {}
+            seen = 0
+            job_start = clock.now()
             while len(tally.outcomes) < inputs.trials:
-                while backend.free_slots() > 0 and submitted < inputs.trials:
-                    backend.submit(TrialRequest(key=submitted, params={"x": rng.random()}))
-                    submitted += 1
+                while backend.free_slots() > 0 and len(proposed) < inputs.trials:
+                    if inputs.proposal_s:
+                        clock.sleep(inputs.proposal_s)
+                    proposed[len(proposed)] = clock.now()
+                    backend.submit(TrialRequest(key=len(proposed) - 1, params={"x": rng.random()}))
                 backend.poll(tally, timeout=inputs.poll_s)
-            backend.close()
+                for outcome in tally.outcomes[seen:]:
+                    kind = "warm" if outcome.attrs.get("warm") else "cold"
+                    turnaround[kind].append(clock.now() - proposed[outcome.key])
+                    reused = str((outcome.attrs.get("sagemaker") or {}).get("reused_pool_of") or "")
+                    across += any(reused.startswith(f"{e}-") for e in earlier_jobs)
+                seen = len(tally.outcomes)
+            job_walls.append(clock.now() - job_start)
+            backend.close(release=pools != "campaign" or j == inputs.jobs - 1)
+            handed_on = backend.handed_on
+            earlier_jobs.add(name)
             trials.extend(tally.outcomes)
             notes.extend(tally.notes)
             summaries.append(backend.summary())
@@ -140,7 +199,9 @@ def simulate_campaign(inputs: CampaignInputs, *, warm: bool, workdir: Path) -> d
     retained = sum(s["retained_billable_s"] for s in summaries)
     startups = [t.startup_s for t in trials if t.startup_s is not None]
     failed = [t for t in trials if t.state != "complete"]
+    waves = math.ceil(inputs.trials / inputs.parallel)
     return {
+        "pools": pools,
         "wall_s": wall,
         "billable_s": billable * inputs.instance_count,
         "retained_s": retained * inputs.instance_count,
@@ -148,8 +209,12 @@ def simulate_campaign(inputs: CampaignInputs, *, warm: bool, workdir: Path) -> d
         "trials": len(trials),
         "failed_trials": len(failed),
         "warm_starts": sum(1 for t in trials if t.attrs.get("warm")),
-        "mean_startup_s": sum(startups) / len(startups) if startups else None,
+        "warm_starts_across_jobs": across,
+        "mean_startup_s": _mean(startups),
+        "iteration_s": {"all": _mean(turnaround["cold"] + turnaround["warm"]), "cold": _mean(turnaround["cold"]),
+                        "warm": _mean(turnaround["warm"])},
+        "wave_s": _mean([w / waves for w in job_walls]),
         "price_per_hour": price,
-        "notes": notes,
+        "notes": list(dict.fromkeys(notes)),
         "requests": len(sim.calls),
     }

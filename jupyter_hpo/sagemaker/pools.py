@@ -42,6 +42,7 @@ class PoolRelease:
     keep_alive: int
     released: list[str]
     unreleased: list[str]
+    handed_on: list[str]
     retained: dict[str, float]
     _recovered: dict[str, str]
     _owns_clients: bool
@@ -93,15 +94,45 @@ class PoolRelease:
         return notes
 
 
-    def close(self) -> None:
-        """Release every warm pool the job holds (keep-alive 0), waiting briefly for stopping jobs."""
+    def close(self, release: bool = True) -> None:
+        """Release every warm pool the job holds (keep-alive 0), waiting briefly for stopping jobs.
+
+        ``release=False`` hands them on instead (a campaign's next job on the same instances): they stay
+        Available for their keep-alive, and the next job's matching training jobs start warm on them.
+        """
         if self.clients is None:
             return
         try:
-            self._release_all()
+            if release:
+                self._release_all()
+            else:
+                kept = self._available_pools()
+                self.handed_on = kept
+                if kept:
+                    self._note("handed-on", f"kept the warm pools of {', '.join(kept)} for the next job (they end "
+                                            f"after {self.keep_alive} s unused).")
         finally:
             if self._owns_clients and self.clients.sim is not None:
                 self.clients.sim.close()  # a dry run: stop the simulated containers, remove their files
+
+    def _available_pools(self) -> list[str]:
+        """This job's training jobs whose warm pool is Available now, as SageMaker lists them (it puts a trial on
+        any matching pool, so the slots' own record can be stale); the slots' record if the listing fails."""
+        kwargs: dict[str, Any] = {"NameContains": self.spec.name[:44].rstrip("-"), "WarmPoolStatusEquals": "Available",
+                                  "MaxResults": 100}
+        found: list[str] = []
+        try:
+            for _ in range(100):
+                page = self.clients.sagemaker.list_training_jobs(**kwargs)
+                found += [j["TrainingJobName"] for j in page.get("TrainingJobSummaries", [])
+                          if j["TrainingJobName"].startswith(f"{self.spec.name}-")]
+                if not page.get("NextToken"):
+                    return found
+                kwargs["NextToken"] = page["NextToken"]
+        except Exception as e:  # noqa: BLE001 - fall back on what the slots recorded
+            if error_code(e) in EXPIRED:
+                raise BackendError(explain_client_error(e, self.opts)) from None
+        return [p.job for p in self.pools if p.job and p.state in ("draining", "available")]
 
     def _release_all(self) -> None:
         deadline = self._now() + self.opts.warm_wait_s

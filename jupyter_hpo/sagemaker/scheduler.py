@@ -126,6 +126,15 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
         self.retained: dict[str, float] = {}
         self.released: list[str] = []
         self.unreleased: list[str] = []
+        #: training jobs of an earlier job whose warm pools were handed to this one (:meth:`inherit`)
+        self.inherited: list[str] = []
+        #: this job's training jobs whose pools :meth:`close` handed on (``release=False``)
+        self.handed_on: list[str] = []
+
+    def inherit(self, training_jobs: list[str]) -> None:
+        """Take over the warm pools an earlier job handed on (its ``handed_on``): SageMaker puts this job's
+        matching trials on them, and each such trial counts as warm, its pool's idle time billed here."""
+        self.inherited = [j for j in training_jobs if j]
 
     # -- before the job exists ----------------------------------------------------------------
     @classmethod
@@ -330,6 +339,9 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
             value = run.objective if run.objective is not None else final_metric(desc, self.spec.objective.metric)
         outcome = job_outcome(run.request.key, desc, self.opts, self.spec.objective, value,
                               stopped="pruned" if run.pruning else "failed", attrs={"reused_pool_of": reused})
+        for o in self.spec.objectives[1:]:  # several objectives: the others, as SageMaker's regexes found them
+            if (other := final_metric(desc, o.metric)) is not None:
+                outcome.metrics[o.metric] = other
         outcome.attrs["warm"] = reused is not None
         attrs = outcome.attrs["sagemaker"]
         if run.spot_attempts:
@@ -352,7 +364,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
         in mind, so every pool this job's trials reused is listed (one paged call per poll round).
         """
         if not run.warm:
-            return None
+            return self._reused_inherited(run)
         if self._reuse_round != self._next_poll:
             self._reuse_round = self._next_poll
             self._reuse_by = {}
@@ -375,7 +387,26 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
                 if error_code(e) in EXPIRED:
                     raise
                 return run.previous_job
-        return self._reuse_by.get(run.job)
+        return self._reuse_by.get(run.job) or self._reused_inherited(run)
+
+    def _reused_inherited(self, run: _Run) -> str | None:
+        """The handed-on pool (:meth:`inherit`) ``run`` landed on, from its training job's ``ReusedByJob``."""
+        for job in list(self.inherited):
+            try:
+                pool = self.clients.sagemaker.describe_training_job(TrainingJobName=job).get("WarmPoolStatus") or {}
+            except Exception as e:
+                if error_code(e) in EXPIRED:
+                    raise
+                continue
+            if pool.get("Status") == "Terminated" and not pool.get("ReusedByJob"):
+                self.inherited.remove(job)  # ended unused
+                continue
+            if pool.get("ReusedByJob") == run.job:
+                self.inherited.remove(job)
+                if pool.get("ResourceRetainedBillableTimeInSeconds") is not None:
+                    self.retained[job] = float(pool["ResourceRetainedBillableTimeInSeconds"])
+                return job
+        return None
 
     def _drain(self, pool: Pool) -> None:
         desc = self.clients.sagemaker.describe_training_job(TrainingJobName=pool.job)
