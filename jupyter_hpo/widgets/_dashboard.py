@@ -5,7 +5,8 @@ Data flow. Synced traits carry only small things (``job_name``, ``status``, ``su
 ``importance_note``, ``space``, ``error``), so the saved widget state stays small. Trial rows travel as custom messages:
 
 * the front end, when it renders, sends ``{"type": "hello"}``;
-* Python answers ``{"type": "snapshot", "trials": [row, ...], "plot": [number, ...] | None}`` with every row;
+* Python answers ``{"type": "snapshot", "trials": [row, ...], "plot": [number, ...] | None, "seeded": [...]}``
+  with every row, and the earlier jobs' trials that seeded a ``warm_start`` job's sampler (:func:`seeded_rows`);
 * a daemon thread then polls :class:`jupyter_hpo.api.TrialFeed` every ``interval`` seconds and sends
   ``{"type": "delta", "trials": [changed rows], "plot": ...}`` at most every 0.5 s (``plot`` only when it changed);
 * :meth:`Dashboard.start` (called when it is displayed) starts the thread at once: until a view said
@@ -56,6 +57,7 @@ from jupyter_hpo.analytics import timing as _timing
 from jupyter_hpo.exceptions import ArtifactNotFoundError, HpoError, JobNotFoundError
 from jupyter_hpo.records import (
     ERROR,
+    FEASIBLE,
     FOLD_MEAN,
     FOLD_STD,
     INTERRUPTED,
@@ -65,6 +67,7 @@ from jupyter_hpo.records import (
     SPEC,
     STARTUP_S,
     STOP_REQUESTED,
+    VIOLATIONS,
     WARM,
     json_safe,
 )
@@ -80,6 +83,7 @@ __all__ = [
     "compact_row",
     "downsample",
     "param_importance",
+    "seeded_rows",
 ]
 
 HERE = Path(__file__).parent
@@ -137,6 +141,8 @@ def compact_row(record: dict[str, Any]) -> dict[str, Any]:
         FOLD_MEAN: record.get(FOLD_MEAN),
         FOLD_STD: record.get(FOLD_STD),
         INTERRUPTED: bool(record.get(INTERRUPTED)),
+        FEASIBLE: record.get(FEASIBLE),
+        VIOLATIONS: record.get(VIOLATIONS) or [],
         "steps": _thin(steps, MAX_STEPS),
         "started": record.get("started"),
         "completed": record.get("completed"),
@@ -144,6 +150,55 @@ def compact_row(record: dict[str, Any]) -> dict[str, Any]:
     safe, flags = json_safe(row)
     flags = {**(record.get(NONFINITE) or {}), **flags}
     return {**safe, NONFINITE: flags} if flags else safe
+
+
+def seeded_rows(job: api.Job) -> list[dict[str, Any]]:
+    """The earlier jobs' complete trials that seeded ``job``'s sampler (``warm_start``), as the runner took them.
+
+    The runner keeps them in its own study, never in the store, and records only how many it took
+    (``seeded`` in the summary); this takes them again by the runner's own rule
+    (:func:`jupyter_hpo.runner._warm_start.seed_from_jobs`: complete, with a finite value and parameters that
+    fit the job's space). An earlier job that gained trials since shows them too.
+
+    Returns:
+        ``[{"job", "number", "value", "params"}, ...]`` (strict-JSON-able), in the order taken; empty without
+        ``warm_start`` or when the earlier jobs cannot be read.
+    """
+    spec = job.attrs.get(SPEC)
+    sources = ((spec or {}).get("warm_start") or {}).get("from") if isinstance(spec, dict) else None
+    if not sources or not isinstance(spec.get("objective"), dict):
+        return []
+    from types import SimpleNamespace
+
+    import optuna
+
+    from jupyter_hpo.runner._warm_start import seed_from_jobs
+
+    objective = spec["objective"]
+    wanted = SimpleNamespace(warm_start=tuple(sources), objective=SimpleNamespace(
+        metric=objective.get("metric"), direction=objective.get("direction", "maximize")))
+    try:
+        space = job.space
+        brain = optuna.create_study(direction=wanted.objective.direction)
+        seed_from_jobs(job.store, wanted, brain, space.to_optuna(), lambda _note: None)  # type: ignore[arg-type]
+    except (HpoError, KeyError, TypeError, ValueError):
+        return []
+    rows = [{"job": t.user_attrs.get("seeded_from"), "number": t.user_attrs.get("seeded_trial"), "value": t.value,
+             "params": _seeded_params(space, t.params)} for t in brain.trials]
+    return json_safe(rows)[0]
+
+
+def _seeded_params(space: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """A seeded trial's values under the space's names; the parameters the earlier job lacked are absent."""
+    from jupyter_hpo.space import _REVERSE_PREFIX
+
+    out = {}
+    for name in space:
+        if _REVERSE_PREFIX + name in params:
+            out[name] = 1 - params[_REVERSE_PREFIX + name]
+        elif name in params:
+            out[name] = params[name]
+    return out
 
 
 class Dashboard(anywidget.AnyWidget):
@@ -204,6 +259,7 @@ class Dashboard(anywidget.AnyWidget):
         self._plot_sent: list[int] | None = None
         self._base_summary: dict[str, Any] | None = None
         self._importance_at = -1
+        self._seeded: list[dict[str, Any]] | None = None
         self._connected = False
         self._last_send = 0.0
         self._lock = threading.RLock()
@@ -318,12 +374,19 @@ class Dashboard(anywidget.AnyWidget):
             self._connected = True
             self._snapshot()
 
+    @property
+    def seeded(self) -> list[dict[str, Any]]:
+        """The earlier jobs' trials that seeded the job's sampler (:func:`seeded_rows`), read once."""
+        if self._seeded is None:
+            self._seeded = seeded_rows(self.job)
+        return self._seeded
+
     def _snapshot(self) -> None:
         """Send every row (called with the lock held)."""
         self._pending.clear()
         self._plot_sent = self.plotted()
         self._last_send = time.monotonic()
-        self.send({"type": "snapshot", "trials": self.rows, "plot": self._plot_sent})
+        self.send({"type": "snapshot", "trials": self.rows, "plot": self._plot_sent, "seeded": self.seeded})
 
     def _ended(self) -> bool:
         return JobStatus(self.status) in _ENDED

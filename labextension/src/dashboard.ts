@@ -24,6 +24,21 @@ import type {
   SearchSpaceDict
 } from './types';
 
+/** A row, with the constraint marks (and any extra metrics) the kernel sends when the records have them. */
+interface IRow extends IDashboardRow {
+  /** a complete trial of a job with constraints: false when it broke one (never the best); else null */
+  feasible?: boolean | null;
+  violations?: string[];
+  metrics?: Record<string, number | null>;
+}
+/** An earlier job's trial that seeded this job's sampler (`warm_start`): not one of this job's trials. */
+export interface ISeededRow {
+  job: string;
+  number: number;
+  value: number | null;
+  params: Record<string, ParamValue>;
+}
+
 const SVG = 'http://www.w3.org/2000/svg';
 const TABLE_MAX = 200; // the table shows the latest trials
 const LINES_MAX = 100; // intermediate-value lines drawn
@@ -145,10 +160,13 @@ export function fmtDur(sec: number | null | undefined): string {
   }
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
-function trialText(r: IDashboardRow, metric: string | null | undefined): string {
+function trialText(r: IRow, metric: string | null | undefined): string {
   const lines = [`Trial ${r.number}: ${r.state}${r.interrupted ? ' (interrupted)' : ''}`];
   if (!missing(r.value)) {
     lines.push(`${metric || 'value'} = ${fmt(r.value)}`);
+  }
+  if (r.feasible === false) {
+    lines.push(`infeasible (never the best): ${(r.violations || []).join('; ') || 'broke a constraint'}`);
   }
   if (!missing(r.fold_mean)) {
     lines.push(`folds: ${fmt(r.fold_mean)} \u00b1 ${fmt(r.fold_std)}`);
@@ -266,6 +284,8 @@ type Scale = (v: number) => number;
 interface IAxesOptions {
   bottom?: number;
   integer?: boolean;
+  /** no x tick below this (the seeded column left of trial 0 has a label instead) */
+  xmin?: number;
   xlabel?: string;
   ylabel?: string;
 }
@@ -277,7 +297,7 @@ function axes(g: SVGElement, x: Scale, y: Scale, xd: Range, yd: Range, opts: IAx
     g.append(s('line', { class: 'hpo-gridline', x1: x0, x2: x1, y1: py, y2: py }));
     g.append(s('text', { class: 'hpo-tick', x: x0 - 6, y: py + 3, 'text-anchor': 'end', text: fmt(v) }));
   }
-  for (const v of ticks(xd[0], xd[1], 6, opts.integer)) {
+  for (const v of ticks(Math.max(xd[0], opts.xmin ?? -Infinity), xd[1], 6, opts.integer)) {
     const px = x(v);
     g.append(s('line', { class: 'hpo-axis', x1: px, x2: px, y1: y1, y2: y1 + 4 }));
     g.append(s('text', { class: 'hpo-tick', x: px, y: H - M.b + 16, 'text-anchor': 'middle', text: fmt(v) }));
@@ -313,7 +333,7 @@ function chart(testid: string, label: string): SVGElement {
 const better = (a: number, b: number, dir: string | null | undefined): boolean =>
   dir === 'minimize' ? a < b : a > b;
 /** a complete trial with a finite value: drawn at its value */
-const valued = (r: IDashboardRow): r is IDashboardRow & { value: number } =>
+const valued = (r: IRow): r is IRow & { value: number } =>
   r.state === 'complete' && isNum(r.value);
 // -- the view's state -------------------------------------------------------------------------------
 interface ISort {
@@ -321,25 +341,30 @@ interface ISort {
   dir: number;
 }
 interface IViewState {
-  rows: Map<number, IDashboardRow>;
+  rows: Map<number, IRow>;
   plot: number[] | null;
-  sorted: IDashboardRow[];
-  drawn: IDashboardRow[];
-  lines: IDashboardRow[];
+  sorted: IRow[];
+  drawn: IRow[];
+  lines: IRow[];
   sort: ISort;
   live: boolean;
   space: SearchSpaceDict;
   summary: IDashboardSummary;
   importance: Record<string, number>;
+  /** the earlier jobs' trials that seeded the sampler (warm_start) */
+  seeded: ISeededRow[];
   at: number;
 }
 
 // -- the objective chart: a dot per finished trial, failed/pruned in a band below, best-so-far line ----
 /** The best-so-far staircase, in trial-number order ('' when no trial has a value). */
-function bestPath(rows: IDashboardRow[], x: Scale, y: Scale, st: IViewState): string {
+function bestPath(rows: IRow[], x: Scale, y: Scale, st: IViewState): string {
   let best: number | null = null;
   let d = '';
   for (const r of rows.filter(valued)) {
+    if (r.feasible === false) {
+      continue; // an infeasible trial is never the best (records.competes)
+    }
     if (best === null || better(r.value, best, st.summary.direction)) {
       best = r.value;
       const [px, py] = [x(r.number).toFixed(1), y(best).toFixed(1)];
@@ -348,11 +373,11 @@ function bestPath(rows: IDashboardRow[], x: Scale, y: Scale, st: IViewState): st
   }
   return d ? `${d} H${x(st.sorted[st.sorted.length - 1].number).toFixed(1)}` : '';
 }
-function objectiveDot(r: IDashboardRow, x: Scale, y: Scale, band: number, st: IViewState): SVGElement {
+function objectiveDot(r: IRow, x: Scale, y: Scale, band: number, st: IViewState): SVGElement {
   const bestNumber = st.summary.best ? st.summary.best.number : null;
   const ok = valued(r);
   const isBest = r.number === bestNumber;
-  const kind = ok ? 'complete' : r.state === 'complete' ? 'fail' : r.state;
+  const kind = ok ? (r.feasible === false ? 'infeasible' : 'complete') : r.state === 'complete' ? 'fail' : r.state;
   const attrs = {
     class: `hpo-dot hpo-dot-${kind}${isBest ? ' hpo-dot-best' : ''}`,
     cx: x(r.number).toFixed(1),
@@ -363,21 +388,34 @@ function objectiveDot(r: IDashboardRow, x: Scale, y: Scale, band: number, st: IV
   };
   return s('circle', attrs, title(trialText(r, st.summary.metric)));
 }
+/** A hollow diamond at (px, py): an earlier job's trial that seeded the sampler. */
+function seededMark(r: ISeededRow, px: number, py: number, metric: string | null | undefined): SVGElement {
+  const d = `M${px.toFixed(1)} ${(py - 4.5).toFixed(1)} l4.5 4.5 l-4.5 4.5 l-4.5 -4.5 Z`;
+  const tip = `Seeded from job ${r.job}, trial ${r.number}: ${metric || 'value'} = ${fmt(r.value)}\n${fmtParams(r.params)}`;
+  return s('path', { class: 'hpo-seeded-mark', d, 'data-seeded': `${r.job}#${r.number}` }, title(tip));
+}
 function drawObjective(svgEl: SVGElement, st: IViewState): void {
   const { sorted, drawn, summary } = st;
   const finished = sorted.filter(r => FINISHED.has(r.state));
-  if (!finished.length) {
+  const seeded = st.seeded.filter(r => isNum(r.value));
+  if (!finished.length && !seeded.length) {
     return emptyChart(svgEl, sorted.length ? 'Waiting for the first trial to finish\u2026' : 'No trials yet.');
   }
   clear(svgEl);
   const band = H - M.b - 8;
-  const xd = padded(extent(sorted.map(r => r.number)), 0.02);
-  const yd = padded(extent(finished.filter(valued).map(r => r.value)) || [0, 1]);
+  // the seeded trials stand in a column left of trial 0, labelled "seeded"
+  const numbers: number[] = sorted.map(r => r.number).concat(seeded.length ? [-2, 0] : []);
+  const xd = padded(extent(numbers), 0.02);
+  const yd = padded(extent([...finished.filter(valued).map(r => r.value), ...seeded.map(r => r.value)]) || [0, 1]);
   const x = scale(xd, [M.l, W - M.r]);
   const y = scale(yd, [band - 12, M.t]);
   const g = s('g', {});
   const ylabel = summary.metric || 'objective';
-  axes(g, x, y, xd, yd, { integer: true, xlabel: 'trial', ylabel, bottom: H - M.b });
+  axes(g, x, y, xd, yd, { integer: true, xlabel: 'trial', ylabel, bottom: H - M.b, xmin: seeded.length ? 0 : undefined });
+  if (seeded.length) {
+    g.append(s('text', { class: 'hpo-tick hpo-seeded-label', x: x(-1.2), y: H - M.b + 16, 'text-anchor': 'middle', text: 'seeded' }));
+    seeded.forEach((r, i) => g.append(seededMark(r, x(-1.2) + ((i % 5) - 2) * 2, y(r.value as number), summary.metric)));
+  }
   g.append(s('text', { class: 'hpo-tick hpo-band-label', x: M.l + 3, y: band - 3, text: 'failed / pruned' }));
   const d = bestPath(finished, x, y, st);
   if (d) {
@@ -415,7 +453,7 @@ function transformOf(scaling: string): (v: number) => number | null {
   }
   return v => v;
 }
-function axisOf(name: string, spec: ISpaceParam | ParamValue[] | undefined, rows: IDashboardRow[]): IAxis {
+function axisOf(name: string, spec: ISpaceParam | ParamValue[] | undefined, rows: IRow[]): IAxis {
   if (Array.isArray(spec)) {
     return categoricalAxis(name, spec);
   }
@@ -503,7 +541,7 @@ function drawParallel(svgEl: SVGElement, st: IViewState): void {
 }
 
 // -- intermediate values: a line per trial over its steps; mean +/- std of the folds at the right ------
-function intermediateLine(r: IDashboardRow, x: Scale, y: Scale, st: IViewState): SVGElement {
+function intermediateLine(r: IRow, x: Scale, y: Scale, st: IViewState): SVGElement {
   const bestNumber = st.summary.best ? st.summary.best.number : null;
   const pts = r.steps.filter(p => isNum(p[1])).map(p => [x(p[0]).toFixed(1), y(p[1] as number).toFixed(1)]);
   const cls = `hpo-line hpo-line-${r.state}${r.number === bestNumber ? ' hpo-line-best' : ''}`;
@@ -513,7 +551,7 @@ function intermediateLine(r: IDashboardRow, x: Scale, y: Scale, st: IViewState):
   }
   return s('polyline', { class: cls, points: pts.map(p => p.join(',')).join(' ') }, tip);
 }
-function drawFolds(g: SVGElement, folds: IDashboardRow[], x: Scale, y: Scale, s1: number, st: IViewState): void {
+function drawFolds(g: SVGElement, folds: IRow[], x: Scale, y: Scale, s1: number, st: IViewState): void {
   const bestNumber = st.summary.best ? st.summary.best.number : null;
   g.append(s('line', { class: 'hpo-gridline hpo-mean-sep', x1: x(s1 + 0.5), x2: x(s1 + 0.5), y1: M.t, y2: H - M.b }));
   folds.forEach((r, i) => {
@@ -551,7 +589,7 @@ function drawIntermediate(svgEl: SVGElement, note: HTMLElement, st: IViewState):
   const xlabel = folds.length ? 'step (fold) \u2192 mean \u00b1 std' : 'step';
   axes(g, x, y, xd, yd, { integer: true, xlabel, ylabel: 'reported value' });
   const bestNumber = st.summary.best ? st.summary.best.number : null;
-  const isBest = (r: IDashboardRow): number => Number(r.number === bestNumber);
+  const isBest = (r: IRow): number => Number(r.number === bestNumber);
   for (const r of rows.slice().sort((a, b) => isBest(a) - isBest(b))) {
     g.append(intermediateLine(r, x, y, st));
   }
@@ -609,7 +647,7 @@ function drawWarm(dl: HTMLElement, sm: IDashboardSummary): void {
 interface IColumn {
   key: string;
   label: string;
-  get: (r: IDashboardRow) => unknown;
+  get: (r: IRow) => unknown;
   param?: boolean;
 }
 function columns(st: IViewState): IColumn[] {
@@ -654,14 +692,19 @@ function warmCell(v: unknown): HTMLElement {
     : 'started in a fresh worker process';
   return h('td', {}, h('span', { class: `hpo-badge hpo-badge-${v ? 'warm' : 'cold'}`, title: why, text: v ? 'warm' : 'cold' }));
 }
-function cell(col: IColumn, r: IDashboardRow): HTMLElement {
+function cell(col: IColumn, r: IRow): HTMLElement {
   const v = col.get(r);
   if (col.key === 'warm') {
     return warmCell(v);
   }
   if (col.key === 'state') {
     const text = r.interrupted ? `${r.state} (interrupted)` : r.state;
-    return h('td', {}, h('span', { class: `hpo-state hpo-state-${r.state}`, text }));
+    const marks: Child[] = [h('span', { class: `hpo-state hpo-state-${r.state}`, text })];
+    if (r.feasible === false) {
+      const why = `broke a constraint, so never the best: ${(r.violations || []).join('; ') || 'unknown'}`;
+      marks.push(' ', h('span', { class: 'hpo-badge hpo-badge-infeasible', title: why, text: 'infeasible' }));
+    }
+    return h('td', {}, marks);
   }
   if (col.key === 'fold_mean') {
     return h('td', { class: 'hpo-num', text: missing(v) ? DASH : `${fmt(v)} \u00b1 ${fmt(r.fold_std)}` });
@@ -691,11 +734,38 @@ function drawTable(table: HTMLElement, note: HTMLElement, st: IViewState, onSort
     return (nulls ? c : c * dir) || b.number - a.number;
   });
   const n = st.sorted.length;
-  note.textContent = n > TABLE_MAX ? `Showing the latest ${TABLE_MAX} of ${n} trials.` : n ? '' : 'No trials yet.';
+  const shown = n > TABLE_MAX ? `Showing the latest ${TABLE_MAX} of ${n} trials.` : n ? '' : 'No trials yet.';
+  const seededNote = st.seeded.length
+    ? `The last ${st.seeded.length} rows are earlier jobs' trials that seeded the sampler (warm_start), not this job's.`
+    : '';
+  note.textContent = [shown, seededNote].filter(Boolean).join(' ');
   const head = h('tr', {}, cols.map(c => headerCell(c, c.key === col.key, dir, onSort)));
-  const line = (r: IDashboardRow): HTMLElement =>
-    h('tr', { class: `hpo-row-${r.state}`, 'data-number': r.number }, cols.map(c => cell(c, r)));
-  clear(table).append(h('thead', {}, head), h('tbody', {}, rows.map(line)));
+  const line = (r: IRow): HTMLElement => {
+    const cls = `hpo-row-${r.state}${r.feasible === false ? ' hpo-row-infeasible' : ''}`;
+    return h('tr', { class: cls, 'data-number': r.number }, cols.map(c => cell(c, r)));
+  };
+  clear(table).append(h('thead', {}, head), h('tbody', {}, rows.map(line), st.seeded.map(r => seededLine(r, cols))));
+}
+/** A table row for an earlier job's trial that seeded the sampler: its job and number, value and parameters. */
+function seededLine(r: ISeededRow, cols: IColumn[]): HTMLElement {
+  const why = `trial ${r.number} of job ${r.job}: it seeded this job's sampler (warm_start); not one of this job's trials`;
+  const td = (c: IColumn): HTMLElement => {
+    if (c.key === 'number') {
+      return h('td', { title: why, text: `${clip(String(r.job), 16)} #${r.number}` });
+    }
+    if (c.key === 'state') {
+      return h('td', {}, h('span', { class: 'hpo-badge hpo-badge-seeded', title: why, text: 'seeded' }));
+    }
+    if (c.key === 'value') {
+      return h('td', { class: 'hpo-num', text: fmt(r.value) });
+    }
+    if (c.param) {
+      const v = (r.params || {})[c.label];
+      return h('td', { text: v === undefined ? DASH : clip(fmtParam(v), 24) });
+    }
+    return h('td', { text: '' });
+  };
+  return h('tr', { class: 'hpo-row-seeded', 'data-seeded': `${r.job}#${r.number}` }, cols.map(td));
 }
 
 // -- Refit and Register -------------------------------------------------------------------------------
@@ -967,6 +1037,7 @@ interface IDashboardDom {
   error: HTMLElement;
   objective: SVGElement;
   objNote: HTMLElement;
+  legend: HTMLElement;
   parallel: SVGElement;
   inter: SVGElement;
   interNote: HTMLElement;
@@ -991,6 +1062,7 @@ function dashboardDom(): IDashboardDom {
     error: h('div', { class: 'hpo-error', role: 'alert' }),
     objective: chart('hpo-objective-chart', 'Objective per trial, with the best value so far'),
     objNote: h('p', { class: 'hpo-note' }),
+    legend: h('p', { class: 'hpo-legend', 'data-testid': 'hpo-legend' }),
     parallel: chart('hpo-parallel-chart', 'Parallel coordinates of parameters and objective'),
     inter: chart('hpo-intermediate-chart', 'Intermediate values per trial'),
     interNote: h('p', { class: 'hpo-note' }),
@@ -1000,20 +1072,22 @@ function dashboardDom(): IDashboardDom {
     tableNote: h('p', { class: 'hpo-note' })
   };
 }
-function legend(): HTMLElement {
-  const key = (kind: string): HTMLElement => h('span', { class: `hpo-key hpo-key-${kind}` });
-  return h(
-    'p',
-    { class: 'hpo-legend' },
-    key('complete'),
-    'complete ',
-    key('pruned'),
-    'pruned ',
-    key('fail'),
-    'failed ',
-    key('best'),
-    'best so far'
-  );
+/** The objective chart's legend: the marks it draws, with infeasible and seeded only when there are some. */
+function drawLegend(p: HTMLElement, st: IViewState): void {
+  const key = (kind: string, text: string, why: string): Child[] => [
+    h('span', { class: `hpo-key hpo-key-${kind}` }),
+    h('span', { class: 'hpo-key-text', title: why || null, text: `${text} ` })
+  ];
+  const infeasible = st.sorted.some(r => r.feasible === false);
+  add(clear(p), [
+    key('complete', 'complete', ''),
+    key('pruned', 'pruned', ''),
+    key('fail', 'failed', ''),
+    infeasible && key('infeasible', 'infeasible', 'complete, but broke a constraint: never the best'),
+    st.seeded.length > 0 &&
+      key('seeded', `seeded (${st.seeded.length} from earlier jobs)`, "earlier jobs' trials that seeded the sampler (warm_start)"),
+    key('best', 'best so far', '')
+  ]);
 }
 function dashboardLayout(d: IDashboardDom, handoff: HandoffControls): HTMLElement {
   const card = (heading: string, ...kids: Child[]): HTMLElement =>
@@ -1033,7 +1107,7 @@ function dashboardLayout(d: IDashboardDom, handoff: HandoffControls): HTMLElemen
     h(
       'div',
       { class: 'hpo-grid' },
-      card('Objective per trial', d.objective, legend(), d.objNote),
+      card('Objective per trial', d.objective, d.legend, d.objNote),
       card('Parameters vs objective', d.parallel),
       card('Intermediate values', d.inter, d.interNote),
       card('Parameter importance', d.importance),
@@ -1052,8 +1126,9 @@ function dashboardLayout(d: IDashboardDom, handoff: HandoffControls): HTMLElemen
 /** A message from the kernel: rows (snapshot, delta) or the answer to Stop. */
 interface IKernelMessage {
   type?: string;
-  trials?: (IDashboardRow | null)[];
+  trials?: (IRow | null)[];
   plot?: number[] | null;
+  seeded?: ISeededRow[];
   ok?: boolean;
   error?: string;
   id?: unknown;
@@ -1083,6 +1158,7 @@ class DashboardView {
     space: {},
     summary: {},
     importance: {},
+    seeded: [],
     at: performance.now()
   };
   private readonly d = dashboardDom();
@@ -1223,6 +1299,7 @@ class DashboardView {
       ? `Drawing ${st.drawn.length} of ${nFinished} finished trials (the best, the failed and the latest are kept).`
       : '';
     safely(d.objective, () => drawObjective(d.objective, st));
+    safely(d.legend, () => drawLegend(d.legend, st));
     safely(d.parallel, () => drawParallel(d.parallel, st));
     safely(d.inter, () => drawIntermediate(d.inter, d.interNote, st));
     safely(d.table, () => drawTable(d.table, d.tableNote, st, this.onSort));
@@ -1278,6 +1355,7 @@ class DashboardView {
     if (msg.type === 'snapshot') {
       this.st.rows = new Map();
       this.st.live = true;
+      this.st.seeded = Array.isArray(msg.seeded) ? msg.seeded.filter(r => r && typeof r === 'object') : [];
     }
     for (const r of msg.trials || []) {
       if (r && Number.isInteger(r.number)) {

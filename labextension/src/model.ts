@@ -105,6 +105,9 @@ export function bestSoFar(
     if (r.state !== 'complete' || r.value === null || !Number.isFinite(r.value)) {
       continue;
     }
+    if (r.feasible === false) {
+      continue; // broke a constraint: never the best (records.competes)
+    }
     if (best === null || (direction === 'maximize' ? r.value > best : r.value < best)) {
       best = r.value;
     }

@@ -8,6 +8,7 @@ import { formatParams, formatSeconds, formatValue } from './format';
 import { ProgressBar } from './ProgressBar';
 import { StatusBadge } from './StatusBadge';
 import { TrialTable } from './TrialTable';
+import { seededText } from '../marks';
 import { ownerLabel } from '../owners';
 import { IActor, IJobSummary, ITrialRecord } from '../types';
 
@@ -92,6 +93,18 @@ export function JobDetail(props: {
               </>
             )}
             <ModelFact job={job} trials={props.trials} />
+            {seededText(job, props.spec) && (
+              <>
+                <dt>seeded</dt>
+                <dd
+                  data-testid="hpo-detail-seeded"
+                  title="Earlier jobs' trials that seeded the sampler (warm_start); they are not this job's trials"
+                >
+                  <span className="jp-hpo-badge jp-hpo-mark jp-hpo-mark-seeded">seeded</span>
+                  {` ${seededText(job, props.spec)} (warm start; not listed below)`}
+                </dd>
+              </>
+            )}
             <dt>warm starts</dt>
             <dd>{`${job.warm_starts} warm, ${job.cold_starts} cold`}</dd>
             <dt>start-up</dt>

@@ -1,5 +1,6 @@
 import * as React from 'react';
 
+import { INFEASIBLE_MEANING, trialMarks } from '../marks';
 import { describeNonFinite } from '../nonfinite';
 import { ITrialRecord } from '../types';
 import { formatParam, formatSeconds, formatValue } from './format';
@@ -28,6 +29,7 @@ export function TrialTable(props: {
 }): JSX.Element {
   const names = paramNames(props.trials, props.paramOrder ?? []);
   const rows = [...props.trials].reverse();
+  const infeasible = props.trials.some(t => trialMarks(t).length > 0);
   return (
     <div className="jp-hpo-table-wrap">
       <table className="jp-hpo-table" data-testid="hpo-trial-table" aria-label="Trials">
@@ -62,6 +64,16 @@ export function TrialTable(props: {
                 <span className={`jp-hpo-badge jp-hpo-state-${t.state}`}>
                   {t.interrupted ? 'interrupted' : t.state}
                 </span>
+                {trialMarks(t).map(m => (
+                  <span
+                    key={m.kind}
+                    className={`jp-hpo-badge jp-hpo-mark jp-hpo-mark-${m.kind}`}
+                    title={m.title}
+                    data-mark={m.kind}
+                  >
+                    {m.label}
+                  </span>
+                ))}
               </td>
               <td className="jp-hpo-num">{formatValue(t.value)}</td>
               {names.map(n => (
@@ -87,6 +99,12 @@ export function TrialTable(props: {
           ))}
         </tbody>
       </table>
+      {infeasible && (
+        <div className="jp-hpo-legend" data-testid="hpo-trial-legend">
+          <span className="jp-hpo-badge jp-hpo-mark jp-hpo-mark-infeasible">infeasible</span>
+          {` ${INFEASIBLE_MEANING}`}
+        </div>
+      )}
     </div>
   );
 }

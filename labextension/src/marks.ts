@@ -1,0 +1,43 @@
+/**
+ * The marks the sidebar's job detail puts on trials and jobs, as plain data (no DOM): infeasible trials
+ * (`constraints`) and the earlier jobs' trials that seeded a job's sampler (`warm_start`).
+ */
+import { IJobSummary, ITrialRecord } from './types';
+
+/** What the mark means, for the legend under the trial table. */
+export const INFEASIBLE_MEANING = 'complete, but broke a constraint: never the best';
+
+/** A mark on one trial: its label and what it means (a tooltip). */
+export interface ITrialMark {
+  kind: 'infeasible';
+  label: string;
+  title: string;
+}
+
+/** The marks of one trial: `infeasible` when it broke a constraint, with the constraints it broke. */
+export function trialMarks(t: ITrialRecord): ITrialMark[] {
+  if (t.feasible !== false) {
+    return [];
+  }
+  const broke = (t.violations || []).join('; ') || 'a constraint';
+  return [{ kind: 'infeasible', label: 'infeasible', title: `${INFEASIBLE_MEANING} (broke ${broke})` }];
+}
+
+/** The earlier jobs named by a job's spec (`warm_start: {from: [...]}`), or none. */
+export function seededSources(spec: Record<string, any> | null | undefined): string[] {
+  const from = spec && spec.warm_start && spec.warm_start.from;
+  return Array.isArray(from) ? from.filter((n: unknown): n is string => typeof n === 'string') : [];
+}
+
+/**
+ * What the detail says of a warm-started job: `6 trials from first, other`. The seeded trials are the earlier
+ * jobs' (they seeded the sampler), so they are not among this job's trials; null when nothing was seeded.
+ */
+export function seededText(job: IJobSummary, spec: Record<string, any> | null | undefined): string | null {
+  if (!job.seeded) {
+    return null;
+  }
+  const sources = seededSources(spec);
+  const trials = `${job.seeded} trial${job.seeded === 1 ? '' : 's'}`;
+  return sources.length ? `${trials} from ${sources.join(', ')}` : trials;
+}
