@@ -62,13 +62,17 @@ def fill_store(url: str, home: Path, n_jobs: int, n_trials: int) -> None:
 
     from jupyter_hpo.store import Store
 
+    from jupyter_hpo.provenance import collect
+
     store = Store(url, home=home)
     spec = {"backend": {"name": "local"}, "objective": {"metric": "auc", "direction": "maximize"},
             "budget": {"max_trials": n_trials}, "space": {"x": {"type": "float", "low": 0, "high": 1}}}
+    # every job's provenance as its runner records it (this interpreter's ~5 KB package list among it)
+    provenance = collect({"cwd": str(home)}, spec, home / "jobs" / "none")
 
     def add(name: str, count: int) -> None:
         store.create_job(name, spec, "maximize")
-        store.set_job_attrs(name, status="completed", ended=time.time())
+        store.set_job_attrs(name, status="completed", ended=time.time(), provenance=provenance)
         now = datetime.datetime.now()
         for i in range(count):
             store.create_trial(name, FrozenTrial(

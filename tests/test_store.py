@@ -158,3 +158,16 @@ def test_settings_come_from_jupyter_hpo_config_and_env_wins(tmp_path, monkeypatc
         assert Store().url == f"sqlite:///{tmp_path / 'env-home' / 'store.db'}"
     finally:
         config.settings.cache_clear()
+
+
+def test_listing_jobs_reads_every_job_attribute_as_optunas_api_reads_it(store):
+    for name in ("job-b", "job-a", "job-c"):  # listed in creation order, not by name
+        store.create_job(name, SPEC, "maximize")
+    store.set_job_attrs("job-a", status="completed", notes=[{"time": 1.5, "text": "é ✓"}], heartbeat=float("inf"))
+    store.set_job_attrs("job-c", provenance={"seed": None, "code": {"sha256": "ab" * 32}})
+    listed = store.all_job_attrs()
+    assert list(listed) == ["job-b", "job-a", "job-c"]
+    assert listed == {s.study_name: s.user_attrs for s in optuna.storages.RDBStorage(store.url).get_all_studies()}
+    assert listed["job-a"]["notes"] == [{"time": 1.5, "text": "é ✓"}] and listed["job-a"]["heartbeat"] == float("inf")
+    assert {name: store.study_id(name) for name in listed} == {
+        s.study_name: s._study_id for s in store.storage.get_all_studies()}

@@ -52,14 +52,14 @@ class HpoExtension(ExtensionApp):
     def _warm_up(self, url: str | None) -> None:
         """Open the store and summarize its jobs once, off the server's start, so the sidebar's first ``GET jobs``
         does not wait for it (Optuna's schema check and imports take about a second, a first summary of every
-        job a few tenths); a request that comes first waits for the store as it would have anyway."""
+        job a few tenths); a request that comes first waits for the store as it would have anyway, and for this
+        first summary (which it then reuses) rather than making another alongside it."""
         from jupyter_hpo import api
         from jupyter_hpo.server._handlers import _OPEN_STORE
 
         try:
             with _OPEN_STORE:
-                store = api.open_store(url)
-            api.list_jobs(store)
+                api.list_jobs(api.open_store(url))
         except Exception as e:  # noqa: BLE001 - a request will meet the same error and say it
             self.log.warning("jupyter-hpo: the store could not be read at start: %s", e)
 
