@@ -21,9 +21,13 @@ left in the budget)``, counting the trials a resumed job has already finished.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import wait
@@ -45,17 +49,49 @@ _MEMORY_CHECK_S = 0.25
 
 
 class PoolShelf:
-    """Where a campaign's runner keeps the idle workers of finished jobs for its next jobs, ``keep_alive_s``
-    at most (:mod:`jupyter_hpo._campaign_runner`). Nothing is kept yet: every job starts its own pool."""
+    """Where a campaign's runner keeps the idle workers of finished jobs for its next jobs
+    (:mod:`jupyter_hpo._campaign_runner`): ``keep_alive_s`` at most, one owner at a time (a worker is either
+    on the shelf or in one backend's pool), and handed only to a backend whose objective environment has the
+    same fingerprint (:func:`fingerprint`). ``keep_alive_s = 0``: nothing is kept."""
 
     def __init__(self, keep_alive_s: float) -> None:
         self.keep_alive_s = keep_alive_s
+        self._lock = threading.Lock()
+        self._parked: list[tuple[_Proc, str, str, float]] = []  # (worker, fingerprint, job, parked at)
+
+    def park(self, proc: _Proc, fingerprint: str, job: str) -> bool:
+        """Keep an idle worker of ``job``; False when nothing is kept (the caller ends it)."""
+        if self.keep_alive_s <= 0:
+            return False
+        with self._lock:
+            self._parked.append((proc, fingerprint, job, time.monotonic()))
+        return True
+
+    def take(self, fingerprint: str, n: int) -> list[tuple[_Proc, str]]:
+        """Up to ``n`` kept workers with this fingerprint, with the job each comes from (now the caller's)."""
+        self.expire()
+        with self._lock:
+            mine = [p for p in self._parked if p[1] == fingerprint][:max(0, n)]
+            self._parked = [p for p in self._parked if p not in mine]
+        return [(proc, job) for proc, _, job, _ in mine]
 
     def expire(self) -> None:
         """End the workers kept longer than the keep-alive."""
+        now = time.monotonic()
+        with self._lock:
+            old = [p for p in self._parked if now - p[3] > self.keep_alive_s]
+            self._parked = [p for p in self._parked if p not in old]
+        _dismiss([p[0] for p in old])
 
     def release_all(self) -> None:
         """End every kept worker (the campaign has ended)."""
+        with self._lock:
+            kept, self._parked = self._parked, []
+        _dismiss([p[0] for p in kept])
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._parked)
 
 
 _shelf: PoolShelf | None = None
@@ -65,6 +101,54 @@ def set_shelf(shelf: PoolShelf | None) -> None:
     """Make the local backends of this process keep their idle workers on ``shelf`` (None: end them)."""
     global _shelf
     _shelf = shelf
+
+
+def _dismiss(procs: list[_Proc]) -> None:
+    """End idle workers: told to exit, then ended with what their trials left running."""
+    left = {id(p): _left_behind(p) for p in procs}
+    for proc in procs:
+        with contextlib.suppress(OSError):
+            proc.conn.send(("exit",))
+    _wait_exit(procs, timeout=3)
+    for proc in procs:
+        LocalBackend._end(proc, left[id(proc)])
+        proc.conn.close()
+
+
+def fingerprint(boot: dict[str, Any]) -> str:
+    """The identity of a pool's objective environment: the Python (executable and version), the working
+    directory, and the objective: a function's pickled bytes and the files directly in the working directory,
+    or a script's path and its folder's files (each one's size and modification time, a ``.py`` file's
+    content). A worker (and the ``trial.cached`` values it holds) passes only to a job with the same one."""
+    h = hashlib.sha256()
+    for part in (sys.executable, sys.version, os.getcwd(), boot["kind"]):
+        h.update(f"{part}\0".encode())
+    if boot["kind"] == "function":  # each job has its own copy of the pickle: its bytes count, not its path
+        h.update(Path(boot["path"]).read_bytes())
+        _hash_files(h, Path(os.getcwd()), recursive=False)
+    else:
+        h.update(f"{os.path.realpath(boot['path'])}\0".encode())
+        _hash_files(h, Path(os.path.realpath(boot["path"])).parent, recursive=True)
+    return h.hexdigest()
+
+
+def _hash_files(h: Any, folder: Path, recursive: bool, limit: int = 5000) -> None:
+    seen = 0
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if recursive and not d.startswith(".") and d != "__pycache__")
+        for name in sorted(files):
+            path = Path(root) / name
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            h.update(f"{path.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+            if name.endswith(".py") and st.st_size <= 2**20:
+                with contextlib.suppress(OSError):
+                    h.update(path.read_bytes())
+            seen += 1
+            if seen >= limit:
+                return
 
 
 @dataclass
@@ -77,6 +161,8 @@ class _Proc:
     n_trials: int = 0
     task: TrialRequest | None = None
     dispatched_at: float = 0.0
+    #: the job whose pool this worker came from (a campaign's handover), else None
+    reused_from: str | None = None
 
 
 def _exit_code(process: Any) -> int | None:
@@ -153,6 +239,8 @@ class LocalBackend(ExecutorBackend):
             self._boot = {"kind": "function", "path": str(job_dir / "objective.pkl")}
         self._boot.update(metric=spec.objective.metric, pattern=spec.objective.pattern,
                           hyperparameters=dict(spec.trial.hyperparameters))
+        self._job = job_dir.name
+        self._fingerprint: str | None = None  # computed when a campaign's shelf is there to use it
 
     # -- pool ----------------------------------------------------------------------------------
     def recover(self, trials: list[Any]) -> None:
@@ -161,7 +249,45 @@ class LocalBackend(ExecutorBackend):
         self._budget = max(0, _trial_budget(self.spec) - done)
 
     def start(self) -> None:
+        self._adopt()
         self._fill()
+
+    def _adopt(self) -> None:
+        """Take over idle workers an earlier job of the campaign left with the same objective environment.
+
+        Each is told the new job's objective (``("rebind", boot)``) and must answer, from the same Python and
+        working directory, within 10 s; one that does not (killed, say) is ended and a cold worker takes its
+        place. A worker past this job's memory bound is not taken.
+        """
+        if _shelf is None or not self._warm:
+            return
+        self._fingerprint = fingerprint(self._boot)
+        for proc, job in _shelf.take(self._fingerprint, self._wanted()):
+            problem = self._rebind(proc)
+            if problem is None and self._memory_bytes is not None and self._rss(proc) > self._memory_bytes:
+                problem = "above this job's memory bound"
+            if problem is not None:
+                _dismiss([proc])
+                continue
+            proc.reused_from, proc.ready_at, proc.task = job, time.time(), None
+            self._serial = max(self._serial, int(proc.id.rsplit("-", 1)[-1]))
+            self._procs.append(proc)
+
+    def _rebind(self, proc: _Proc) -> str | None:
+        """Hand the worker this job's objective; None once it has confirmed, else why it cannot be used."""
+        if _exit_code(proc.process) is not None:
+            return "it has ended"
+        try:
+            proc.conn.send(("rebind", self._boot))
+            if not proc.conn.poll(10):
+                return "no answer"
+            reply = proc.conn.recv()
+        except (EOFError, OSError):
+            return "it has ended"
+        expected = {"executable": sys.executable, "version": sys.version, "cwd": os.getcwd()}
+        if reply[0] != "rebound" or reply[2] != expected:
+            return f"it refused: {reply[1:]}"
+        return None
 
     def _wanted(self) -> int:
         """How many workers the job can use now: running trials plus those the budget still allows."""
@@ -218,7 +344,10 @@ class LocalBackend(ExecutorBackend):
         proc.conn.send(("run", {"key": request.key, "params": request.params, "seed": request.seed,
                                 "refit": request.refit,
                                 "artifact_dir": str(trial_folder(self.job_dir.resolve(), request.key))}))
-        return Assignment(worker=proc.id, warm=proc.n_trials > 0)
+        from jupyter_hpo.records import REUSED_FROM
+
+        return Assignment(worker=proc.id, warm=proc.n_trials > 0,
+                          attrs={REUSED_FROM: proc.reused_from} if proc.reused_from else {})
 
     # -- events --------------------------------------------------------------------------------
     def poll(self, events: TrialEvents, timeout: float) -> None:
@@ -334,7 +463,9 @@ class LocalBackend(ExecutorBackend):
         self._warm = warm
 
     def close(self) -> None:
-        self._warm = False  # no replacements from here on
+        warm, self._warm = self._warm, False  # no replacements from here on
+        if _shelf is not None and warm:  # a campaign's next job may take the idle, healthy workers
+            self._park(_shelf)
         left = {id(p): _left_behind(p) for p in self._procs}
         for proc in list(self._procs):
             try:
@@ -345,6 +476,19 @@ class LocalBackend(ExecutorBackend):
         _wait_exit([p for p in self._procs if p.task is None], timeout=3)
         for proc in list(self._procs):  # what is still running, and what the trials left behind, is ended
             self._remove(proc, left[id(proc)])
+
+
+    def _park(self, shelf: PoolShelf) -> None:
+        for proc in [p for p in self._procs if p.task is None and p.ready_at is not None]:
+            if _exit_code(proc.process) is not None or proc.conn.poll():  # ended, or something unread
+                continue
+            if self._per_worker is not None and proc.n_trials >= self._per_worker:
+                continue
+            if self._memory_bytes is not None and self._rss(proc) > self._memory_bytes:
+                continue
+            self._fingerprint = self._fingerprint or fingerprint(self._boot)
+            if shelf.park(proc, self._fingerprint, self._job):
+                self._procs.remove(proc)
 
 
 def _left_behind(proc: _Proc) -> list[Any]:

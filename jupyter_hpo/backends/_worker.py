@@ -6,7 +6,10 @@ Messages on the pipe, worker -> runner:
     ("report", key, step, value)      -> the runner answers ("prune", bool)
     ("done", key, payload)            payload: value | invalid, started_at, run_s, fold_scores, metrics,
                                       state ("complete" | "pruned" | "failed"), error, traceback
-runner -> worker: ("run", task) with task = {key, params, seed, refit, artifact_dir}; ("exit",)
+runner -> worker: ("run", task) with task = {key, params, seed, refit, artifact_dir}; ("exit",);
+    ("rebind", boot): a campaign's next job takes this idle worker over (same objective environment, see
+    ``_local.fingerprint``): the worker loads that job's objective and settings and answers
+    ("rebound", pid, {executable, version, cwd}), or ("rebind_error", text) and ends
 """
 
 from __future__ import annotations
@@ -109,6 +112,24 @@ class _Worker:
         self._pipe = threading.Lock()
         self._current: int | None = None
         self.state = ProcessState()  # what every trial gets back (see _reset.py)
+
+    def rebind(self, boot: dict[str, Any]) -> None:
+        """Serve another job of the campaign: its objective, metric, regex and static hyperparameters.
+
+        What this process imported and ``trial.cached`` values stay (the backend hands over a worker only
+        when the objective environment's fingerprint is the same); the process state is already restored.
+        """
+        if boot["kind"] == "function":
+            import cloudpickle
+
+            with open(boot["path"], "rb") as f:
+                objective = cloudpickle.load(f)
+            self.objective, self.script = objective, None
+        elif self.script is None or self.script.path != os.path.abspath(boot["path"]):
+            self.objective, self.script = None, ScriptRunner(boot["path"])
+        self.boot, self.metric = boot, boot["metric"]
+        self.static = boot.get("hyperparameters") or {}
+        self.pattern = re.compile(boot["pattern"])
 
     def _report(self, key: int) -> Any:
         def send(value: float, step: int) -> bool:
@@ -250,6 +271,15 @@ def worker_main(conn: Any, boot: dict[str, Any]) -> None:
             msg = conn.recv()
         except (EOFError, OSError):
             return
+        if msg[0] == "rebind":
+            try:
+                worker.rebind(msg[1])
+            except BaseException as e:  # noqa: BLE001 - the backend ends this worker and starts a cold one
+                conn.send(("rebind_error", _one_line(e)))
+                return
+            conn.send(("rebound", os.getpid(), {"executable": sys.executable, "version": sys.version,
+                                                "cwd": os.getcwd()}))
+            continue
         if msg[0] != "run":
             return
         payload = worker.run(msg[1])
