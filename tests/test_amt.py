@@ -554,7 +554,7 @@ def test_a_job_runs_end_to_end_on_simulated_amt(home: Path, tmp_path: Path) -> N
     script = tmp_path / "code" / "train.py"
     script.parent.mkdir()
     script.write_text(SIM_TRAIN)
-    job = api.launch(sim_spec(script, "sim-amt", {"cold_startup_s": 60, "training_s": 30, "executor": "script"},
+    job = api.launch(sim_spec(script, "sim-amt", {"cold_startup_s": 120, "training_s": 30, "executor": "script"},
                               budget={"max_trials": 4, "max_parallel": 2}))
     assert job.wait(timeout=45).value == "completed", job.attrs.get("reason")
 
@@ -567,8 +567,11 @@ def test_a_job_runs_end_to_end_on_simulated_amt(home: Path, tmp_path: Path) -> N
         assert isinstance(p["max_depth"], int) and isinstance(p["eta"], float) and p["booster"] in ("gbtree", "dart")
         expected = 1.0 - abs(p["eta"] - 0.1) - 0.01 * p["max_depth"] + (0.02 if p["booster"] == "dart" else 0.0)
         assert r["value"] == pytest.approx(expected, abs=1e-5)
-        assert r["startup_s"] == pytest.approx(60 + 10, abs=1)  # cold Starting + Downloading, simulated seconds
-        assert r["warm"] is False and len(r["intermediate"]) == 3
+        assert len(r["intermediate"]) == 3
+    # the first two start on new instances; the tuning job then reuses them (AMT's own reuse), which the
+    # mirror reads from each trial's Starting phase: simulated seconds of Starting + Downloading
+    starts = sorted((round(r["startup_s"]), r["warm"]) for r in records)
+    assert starts == [(15, True), (15, True), (130, False), (130, False)]
     attrs = job.attrs
     assert "completed after 4 training jobs" in attrs["reason"]
     assert attrs["backend_summary"]["tuning_job"] == "sim-amt" and attrs["backend_summary"]["training_jobs"] == 4

@@ -409,13 +409,14 @@ def test_a_tuning_job_runs_its_trials_to_completion() -> None:
         sm.create_hyper_parameter_tuning_job(**tuning_request("tune", max_jobs=7, parallel=3))
         first = sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune")
         assert [s["TrainingJobStatus"] for s in first["TrainingJobSummaries"]] == ["InProgress"] * 3
-        sim.clock.sleep(3 * COLD)
+        sim.clock.sleep(COLD + 2 * WARM)
         tune = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune")
         assert tune["HyperParameterTuningJobStatus"] == "Completed"
         assert tune["TrainingJobStatusCounters"] == {"Completed": 7, "InProgress": 0, "RetryableError": 0,
                                                      "NonRetryableError": 0, "Stopped": 0}
         assert tune["ObjectiveStatusCounters"] == {"Succeeded": 7, "Pending": 0, "Failed": 0}
-        assert tune["HyperParameterTuningEndTime"] - tune["CreationTime"] == timedelta(seconds=3 * COLD)  # 3+3+1
+        # 3 cold, then 3 and 1 on the instances the tuning job kept (AMT's own reuse)
+        assert tune["HyperParameterTuningEndTime"] - tune["CreationTime"] == timedelta(seconds=COLD + 2 * WARM)
         listed = sm.list_hyper_parameter_tuning_jobs(NameContains="TUN")["HyperParameterTuningJobSummaries"]
         assert [(t["HyperParameterTuningJobName"], t["HyperParameterTuningJobStatus"]) for t in listed] == [
             ("tune", "Completed")]
@@ -423,6 +424,9 @@ def test_a_tuning_job_runs_its_trials_to_completion() -> None:
         trials = sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune",
                                                                       MaxResults=100)["TrainingJobSummaries"]
         values = [t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for t in trials]
+        starts = sorted(phase_lengths(sm.describe_training_job(TrainingJobName=t["TrainingJobName"]))["Starting"]
+                        for t in trials)
+        assert starts == [5] * 4 + [240] * 3
         assert tune["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == max(values)
         for trial in trials:
             assert re.fullmatch(r"tune-00[1-7]-[0-9a-f]{8}", trial["TrainingJobName"])
@@ -432,9 +436,18 @@ def test_a_tuning_job_runs_its_trials_to_completion() -> None:
             job = sm.describe_training_job(TrainingJobName=trial["TrainingJobName"])
             assert job["TuningJobArn"] == tune["HyperParameterTuningJobArn"]
             assert job["HyperParameters"] == {"epochs": "3", **hps}
-            assert "WarmPoolStatus" not in job and phase_lengths(job)["Starting"] == 240  # trials never use pools
+            assert "WarmPoolStatus" not in job  # trials never use the user's warm pools
         starts = sorted(t["CreationTime"] for t in trials)
         assert starts[:3] == [starts[0]] * 3 and starts[3] > starts[0]  # three at a time
+
+
+def test_without_amts_own_reuse_every_wave_starts_cold() -> None:
+    with SimulatedSageMaker(metric_fn=lr_auc, amt_reuse=False) as sim:
+        sm = sim.client("sagemaker")
+        sm.create_hyper_parameter_tuning_job(**tuning_request("tune", max_jobs=7, parallel=3))
+        sim.clock.sleep(3 * COLD)
+        tune = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune")
+        assert tune["HyperParameterTuningEndTime"] - tune["CreationTime"] == timedelta(seconds=3 * COLD)
 
 
 def test_list_trials_pages_sorts_and_omits_jobs_without_objective() -> None:

@@ -6,8 +6,9 @@ parameters when it appears, its ``intermediate step=k value=v`` log lines while 
 value, start-up phases and cost when it ends. The runner only records: this is a mirror backend
 (:class:`~jupyter_hpo.backends.MirrorBackend`).
 
-AMT does not honour ``ResourceConfig.KeepAlivePeriodInSeconds`` (warm pools), so nothing here
-promises warm starts; the ``sagemaker`` backend is the one that does.
+AMT does not honour ``ResourceConfig.KeepAlivePeriodInSeconds`` (warm pools), so nothing here promises warm
+starts; the ``sagemaker`` backend is the one that does. AMT does reuse a tuning job's instances between its
+trials on its own: each trial's ``warm`` comes from its ``Starting`` phase (see ``AMT_WARM_STARTING_MAX_S``).
 
 The request is built in :mod:`jupyter_hpo.sagemaker.tuning`; a tuning job made elsewhere is mirrored
 with :func:`jupyter_hpo.sagemaker.attach.attach_spec`.
@@ -60,6 +61,9 @@ log = logging.getLogger("jupyter_hpo.backends.amt")
 _MAX_BACKOFF_S = 300.0
 _TUNING_DONE = ("Completed", "Failed", "Stopped", "DeleteFailed", "Deleting")
 _MARKER = "amt.json"
+#: A trial whose ``Starting`` phase took at most this long ran on instances its tuning job kept from an earlier
+#: trial (AMT reuses them by default; AWS reports no flag for it): provisioning new instances takes minutes.
+AMT_WARM_STARTING_MAX_S = 60.0
 
 
 @dataclass
@@ -307,6 +311,8 @@ class AmtBackend(MirrorBackend):
         outcome.metrics = {m["MetricName"]: float(m["Value"]) for m in desc.get("FinalMetricDataList") or []
                            if m.get("MetricName") not in (metric, INTERMEDIATE_METRIC)}
         attrs = outcome.attrs["sagemaker"]
+        starting = (attrs.get("phases_s") or {}).get("Starting")
+        outcome.attrs["warm"] = starting is not None and starting <= AMT_WARM_STARTING_MAX_S
         mirror.finished, mirror.tail = True, None
         mirror.billable_s, mirror.cost_usd = float(attrs.get("billable_s") or 0), attrs["cost_usd"]
         events.on_finish(outcome)

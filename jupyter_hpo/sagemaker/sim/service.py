@@ -136,6 +136,8 @@ class SimulatedSageMaker(TrainingJobs, WarmPools, Executors, TuningJobs):
             ``MaxWaitTimeInSeconds`` as ``Stopped``/``MaxWaitTimeExceeded``.
         spot_savings: the fraction of a spot job's training time that is not billed.
         kms_required_buckets: buckets whose policy denies a PutObject without SSE-KMS (AccessDenied).
+        amt_reuse: whether a tuning job's next trial takes the instances its finished trials leave (AMT's own
+            reuse, on by default since August 2022): a warm start-up and no image pull.
 
     Raises:
         ValueError: for a negative duration or limit, an unknown executor, or "script" with a VirtualClock.
@@ -155,7 +157,7 @@ class SimulatedSageMaker(TrainingJobs, WarmPools, Executors, TuningJobs):
                  metric_fn: MetricFn | None = None, executor: str = "model", warm_pool_quota: int | None = None,
                  instance_limit: int | None = None, s3_root: str | os.PathLike[str] | None = None,
                  seed: int = 0, spot_interruptions: int | None = 0, spot_savings: float = 0.7,
-                 kms_required_buckets: tuple[str, ...] | list[str] = ()) -> None:
+                 kms_required_buckets: tuple[str, ...] | list[str] = (), amt_reuse: bool = True) -> None:
         limits = {"cold_startup_s": cold_startup_s, "warm_startup_s": warm_startup_s, "download_s": download_s,
                   "upload_s": upload_s, "image_pull_s": image_pull_s, "warm_pool_quota": warm_pool_quota, "instance_limit": instance_limit,
                   "training_s": None if callable(training_s) else training_s}
@@ -172,6 +174,7 @@ class SimulatedSageMaker(TrainingJobs, WarmPools, Executors, TuningJobs):
         self._startup = {"cold": cold_startup_s, "warm": warm_startup_s}
         self._download_s, self._upload_s, self._training_s = download_s, upload_s, training_s
         self._image_pull_s = image_pull_s
+        self._amt_reuse = bool(amt_reuse)
         self._metric_fn: MetricFn = metric_fn or default_metric
         self._executor, self._quota, self._instance_limit, self._seed = executor, warm_pool_quota, instance_limit, seed
         self._spot_interruptions, self._spot_savings = int(spot_interruptions or 0), float(spot_savings)

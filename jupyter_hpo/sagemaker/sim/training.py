@@ -140,6 +140,7 @@ class TrainingJobs(EventQueue):
     _startup: dict[str, float]
     _download_s: float
     _image_pull_s: float
+    _amt_reuse: bool
     _upload_s: float
     _executor: str
     _spot_interruptions: int
@@ -258,8 +259,9 @@ class TrainingJobs(EventQueue):
     # -- training jobs: lifecycle ---------------------------------------------------------------------------
 
     def _launch(self, t: float, req: dict[str, Any], pool: Pool | None, tuning: TuningJob | None = None,
-                tuned: dict[str, str] | None = None) -> TrainingJob:
-        """Create a job at ``t`` (on ``pool`` if given) and schedule its first phase change."""
+                tuned: dict[str, str] | None = None, reuse: bool = False) -> TrainingJob:
+        """Create a job at ``t`` (on ``pool`` if given, or on instances its tuning job kept: ``reuse``) and
+        schedule its first phase change."""
         name = req["TrainingJobName"]
         job = TrainingJob(name, f"arn:aws:sagemaker:{self.region}:{self.account}:training-job/{name.lower()}",
                            req, t, tuning=tuning.name if tuning else None, tuned=tuned or {}, modified=t)
@@ -271,8 +273,9 @@ class TrainingJobs(EventQueue):
             self._take_pool(t, pool, job)
         elif job.keep_alive > 0:
             job.cache_dir = self._cache_dir(name)
+        job.image_cached = job.image_cached or reuse  # a tuning job's trials all run its one image
         job.enter(t, "Starting", "Reusing the instances of a warm pool" if pool else None)
-        self._at(t + self._startup["warm" if pool else "cold"], job, self._download)
+        self._at(t + self._startup["warm" if pool or reuse else "cold"], job, self._download)
         return job
 
     def _download(self, t: float, job: TrainingJob) -> None:
@@ -361,7 +364,9 @@ class TrainingJobs(EventQueue):
             terminate(job.run.proc)
         self._settle_pool(t, job)
         if job.tuning:
-            self._check_target(t, self._tuning[job.tuning.lower()], job)
+            tj = self._tuning[job.tuning.lower()]
+            tj.retained += self._amt_reuse and job.training_start is not None  # its instances stay with the tuning job
+            self._check_target(t, tj, job)
         self._step_tuners(t)
 
     def _final_metrics(self, job: TrainingJob, t: float) -> dict[str, tuple[float, int]]:

@@ -1,7 +1,11 @@
 """SageMaker Automatic Model Tuning, simulated: Create/Describe/List/StopHyperParameterTuningJob.
 
-Tuning jobs drop ``KeepAlivePeriodInSeconds`` from their trials, so trials neither keep nor reuse
-pools. Trials are launched only while ``instance_limit`` allows; the target objective value stops
+Tuning jobs drop ``KeepAlivePeriodInSeconds`` from their trials, so trials neither keep nor reuse the
+user's warm pools. A tuning job does reuse its own instances (AMT has done so by default since August 2022):
+a trial that ran keeps its instances for the tuning job, and the next trial it launches takes them, with a
+warm start-up and no image pull (``amt_reuse=False`` on the simulation turns this off). The user neither
+sees nor pays for these instances between trials here: AWS documents neither. Trials are launched only
+while ``instance_limit`` allows (a reused instance needs no new capacity); the target objective value stops
 new launches and the job completes when its running trials end. ``BestObjectiveNotImproving`` and
 convergence are not simulated. Every strategy other than Grid samples at random.
 """
@@ -46,6 +50,7 @@ class TuningJob:
     end: float | None = None
     jobs: list[TrainingJob] = field(default_factory=list)
     target_hit: bool = False
+    retained: int = 0  # instances its finished trials left for its next trials (AMT's own reuse)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -182,9 +187,11 @@ class TuningJobs:
               .items() if k in ("InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId")}
         while (tj.status == "InProgress" and not tj.target_hit and len(tj.jobs) < tj.max_jobs
                and running < tj.config["ResourceLimits"]["MaxParallelTrainingJobs"]
-               and self._capacity_error(rc, None) is None):
+               and (tj.retained > 0 or self._capacity_error(rc, None) is None)):
             req, tuned = self._trial_request(tj, copy.deepcopy(rc))
-            tj.jobs.append(self._launch(t, req, None, tj, tuned))
+            reuse = tj.retained > 0
+            tj.retained -= reuse
+            tj.jobs.append(self._launch(t, req, None, tj, tuned, reuse=reuse))
             running += 1
         if running == 0 and tj.status == "Stopping":
             tj.set_status(t, "Stopped")
