@@ -196,9 +196,10 @@ class TuningSpec:
         if self.backend == "amt":
             raise SpecError(f"SageMaker AMT tunes a single objective metric, so several objectives ({names}) cannot be "
                             "honoured; use `backend: sagemaker` or the local backend.")
-        if self.trial.script is not None:
-            raise SpecError(f"several objectives ({names}) are read from the dict a function objective returns (a "
-                            f"script's output gives only one metric), but the trial is script {self.trial.script!r}.")
+        if self.trial.script is not None and self.backend == "local":
+            raise SpecError(f"several objectives ({names}) are read on the local backend from the dict a function "
+                            "objective returns (a local script's output gives only one metric; on `backend: "
+                            f"sagemaker` each metric's regex finds it), but the trial is script {self.trial.script!r}.")
         if self.pruner_kind != "off":
             what = ("`strategy: hyperband`" if self.strategy == "hyperband"
                     else f"`early_stopping: {self.early_stopping}`")

@@ -93,7 +93,7 @@ def test_warm_start_and_a_script_are_refused_with_several_objectives(home, tmp_p
         api.launch(_data(warm_start={"from": ["earlier"]}))
     script = tmp_path / "train.py"
     script.write_text("print('auc=1')\n")
-    with pytest.raises(SpecError, match=r"a script's output gives only one metric"):
+    with pytest.raises(SpecError, match=r"a local script's output gives only one metric"):
         api.launch(_data(trial={"script": str(script)}))
     assert [j["name"] for j in api.list_jobs()] == ["earlier"]
 
@@ -327,3 +327,36 @@ def test_bayesian_search_with_several_objectives_is_multi_objective_tpe():
     assert isinstance(make_sampler(spec), optuna.samplers.TPESampler)
     # Optuna's default for several objectives, NSGA-II, evolves generations of 50 trials
     assert inspect.signature(optuna.samplers.NSGAIISampler).parameters["population_size"].default == 50
+
+
+def test_the_sagemaker_backend_runs_several_objectives_from_a_script(home, tmp_path):
+    """On (simulated) SageMaker each objective is found by its own metric regex in the training job's log."""
+    import textwrap
+
+    script = tmp_path / "src" / "train.py"
+    script.parent.mkdir()
+    script.write_text(textwrap.dedent("""
+        import argparse
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--x", type=float)
+        ap.add_argument("--y", type=float)
+        a = ap.parse_args()
+        print(f"auc={1 - (a.x - 1) ** 2 - 0.3 * a.y}")
+        print(f"train_s={1 + 4 * a.x + 2 * a.y}")
+    """))
+    (tmp_path / "s3").mkdir()
+    job = api.launch({
+        "name": "mo-sm", "trial": {"script": str(script)}, "space": XY, "objective": TWO, "seed": 4,
+        "budget": {"max_trials": 8, "max_parallel": 4},
+        "backend": {"name": "sagemaker", "options": {
+            "role": "arn:aws:iam::123456789012:role/SageMakerRole", "poll_s": 5,
+            "image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+            "simulate": {"executor": "script", "speed": 200, "s3_root": str(tmp_path / "s3")}}}})
+    assert job.wait(timeout=300).value == "completed", job.attrs.get("reason")
+    records = job.trial_records()
+    assert len(records) == 8 and all(r["state"] == "complete" for r in records), [r["error"] for r in records]
+    for r in records:
+        x, y = r["params"]["x"], r["params"]["y"]
+        assert r["value"] == pytest.approx(1 - (x - 1) ** 2 - 0.3 * y)
+        assert r["metrics"]["train_s"] == pytest.approx(1 + 4 * x + 2 * y)
+    assert job.summary()["pareto"] == brute_force_front(records)

@@ -68,9 +68,9 @@ def validate_request(operation: str, params: Mapping[str, Any], service: str = "
 
 
 def metric_definitions(spec: TuningSpec) -> list[dict[str, str]]:
-    """The regexes SageMaker applies to the trial's log: the objective and intermediate values."""
-    defs = [{"Name": spec.objective.metric, "Regex": spec.objective.pattern}]
-    if spec.objective.metric != INTERMEDIATE_METRIC:
+    """The regexes SageMaker applies to the trial's log: the objective (each of several) and intermediate values."""
+    defs = [{"Name": o.metric, "Regex": o.pattern} for o in spec.all_objectives]
+    if all(o.metric != INTERMEDIATE_METRIC for o in spec.all_objectives):
         defs.append({"Name": INTERMEDIATE_METRIC, "Regex": INTERMEDIATE_REGEX})
     return defs
 
