@@ -168,6 +168,10 @@ function trialText(r: IRow, metric: string | null | undefined): string {
   if (r.feasible === false) {
     lines.push(`infeasible (never the best): ${(r.violations || []).join('; ') || 'broke a constraint'}`);
   }
+  const extra = Object.entries(r.metrics || {});
+  if (extra.length) {
+    lines.push(extra.map(([k, v]) => `${k} = ${fmt(v)}`).join(', '));
+  }
   if (!missing(r.fold_mean)) {
     lines.push(`folds: ${fmt(r.fold_mean)} \u00b1 ${fmt(r.fold_std)}`);
   }
@@ -650,7 +654,22 @@ interface IColumn {
   get: (r: IRow) => unknown;
   param?: boolean;
 }
+/** The names of the extra metrics the trials returned (beside the objective), in first-seen order. */
+export function metricNames(rows: readonly { metrics?: Record<string, unknown> | null }[]): string[] {
+  const names = new Set<string>();
+  for (const r of rows) {
+    for (const k of Object.keys(r.metrics || {})) {
+      names.add(k);
+    }
+  }
+  return [...names];
+}
 function columns(st: IViewState): IColumn[] {
+  const metric = (n: string): IColumn => ({
+    key: `m:${n}`,
+    label: n,
+    get: r => (r.metrics ? r.metrics[n] : undefined)
+  });
   const param = (n: string): IColumn => ({
     key: `p:${n}`,
     label: n,
@@ -661,6 +680,7 @@ function columns(st: IViewState): IColumn[] {
     { key: 'number', label: '#', get: r => r.number },
     { key: 'state', label: 'state', get: r => r.state },
     { key: 'value', label: st.summary.metric || 'value', get: r => r.value },
+    ...metricNames(st.sorted).map(metric),
     ...paramNames(st).map(param),
     { key: 'warm', label: 'start', get: r => r.warm },
     { key: 'startup_s', label: 'start-up s', get: r => r.startup_s },

@@ -116,6 +116,17 @@ export function bestSoFar(
   return points;
 }
 
+/** The names of the extra metrics the trials returned (beside the objective's value), in first-seen order. */
+export function metricNames(records: readonly ITrialRecord[]): string[] {
+  const names = new Set<string>();
+  for (const r of records) {
+    for (const k of Object.keys(r.metrics || {})) {
+      names.add(k);
+    }
+  }
+  return [...names];
+}
+
 /** A readable message for an error thrown by the client. */
 export function describeError(error: unknown): string {
   if (error instanceof HpoApiError) {

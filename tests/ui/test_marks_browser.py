@@ -1,9 +1,11 @@
-"""Seeded and infeasible trials, marked where a user looks (real JupyterLab 4, headless Chromium).
+"""Seeded and infeasible trials, marked where a user looks, and the extra metrics trials return, as columns (real
+JupyterLab 4, headless Chromium).
 
 A job warm-started from an earlier one (``warm_start``) with a constraint that some of its trials break: the
 sidebar's job detail says how many earlier trials seeded it and from which job, and marks each infeasible trial
 (with what it broke) under a legend; the dashboard lists the seeded trials in its table and draws them left of
-trial 0, marks the infeasible trials in the table and the chart, and its legend names both marks.
+trial 0, marks the infeasible trials in the table and the chart, and its legend names both marks. Both tables
+have a column for each metric the trials returned beside the objective (``latency``, ``size_mb``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from tests.ui.test_sidebar import SIDEBAR, _launch, _open_sidebar, _spec
 
 OBJECTIVE = '''
 def f(params):
-    return {"score": params["x"], "latency": params["x"]}
+    return {"score": params["x"], "latency": params["x"], "size_mb": round(10 * params["x"], 3)}
 '''
 SPACE = {"x": {"type": "float", "low": 0, "high": 1}}
 
@@ -39,9 +41,16 @@ def _jobs(lab: Lab) -> tuple[list[dict], list[dict], api.Job]:
     return first.trial_records(), job.trial_records(), job
 
 
+def _shown(v: float, digits: int) -> str:
+    """A number as the tables print it (for values from 0.001 up): ``digits`` significant digits, no trailing zeros
+    (the sidebar prints 4, the dashboard 5)."""
+    return f"{float(f'{v:.{digits}g}'):g}"
+
+
 def test_the_sidebar_and_the_dashboard_mark_seeded_and_infeasible_trials(lab: Lab, page: Page) -> None:
     earlier, records, job = _jobs(lab)
     infeasible = [r for r in records if r["feasible"] is False]
+    assert all(r["metrics"]["latency"] >= 0.001 for r in records), "values the tables print without an exponent"
     assert job.summary()["seeded"] == len(earlier) == 4
     assert 0 < len(infeasible) < len(records), [(r["params"], r["feasible"]) for r in records]
 
@@ -61,6 +70,11 @@ def test_the_sidebar_and_the_dashboard_mark_seeded_and_infeasible_trials(lab: La
                                                 f"(broke {r['violations'][0]})")
     expect(page.locator(f"{SIDEBAR} [data-testid=hpo-trial-legend]")).to_contain_text(
         "infeasible complete, but broke a constraint: never the best")
+    expect(table.locator("thead th.jp-hpo-metric")).to_have_text(["latency", "size_mb"])
+    for r in records:
+        for m in ("latency", "size_mb"):
+            cell = table.locator(f'tr[data-trial="{r["number"]}"] [data-metric={m}]')
+            expect(cell).to_have_text(_shown(r["metrics"][m], 4))
     page.screenshot(path=str(ARTIFACTS / "sidebar-marks.png"))
 
     # the dashboard, attached in a notebook
@@ -95,5 +109,14 @@ def test_the_sidebar_and_the_dashboard_mark_seeded_and_infeasible_trials(lab: La
     # importance (issue 15): from the 5th trial, with what it rests on
     expect(dash.locator('[data-testid="hpo-importance-note"]')).to_have_text(
         f"From {sum(r['state'] == 'complete' for r in records)} complete trials.")
-    page.screenshot(path=str(ARTIFACTS / "dashboard-marks.png"), full_page=True)
+    headers = table.locator("thead th")
+    for m in ("latency", "size_mb"):
+        expect(headers.filter(has_text=m)).to_have_count(1)
+    for r in records:  # the dashboard's row cells follow the header's order
+        cells = table.locator(f'tr[data-number="{r["number"]}"] td')
+        names = [h.strip() for h in headers.all_inner_texts()]
+        for m in ("latency", "size_mb"):
+            expect(cells.nth(names.index(m))).to_have_text(_shown(r["metrics"][m], 5))
+    table.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "dashboard-marks.png"))
     assert not page.console_errors, page.console_errors

@@ -1,6 +1,7 @@
 import * as React from 'react';
 
 import { INFEASIBLE_MEANING, trialMarks } from '../marks';
+import { metricNames } from '../model';
 import { describeNonFinite } from '../nonfinite';
 import { ITrialRecord } from '../types';
 import { formatParam, formatSeconds, formatValue } from './format';
@@ -28,6 +29,7 @@ export function TrialTable(props: {
   metric: string | null;
 }): JSX.Element {
   const names = paramNames(props.trials, props.paramOrder ?? []);
+  const metrics = metricNames(props.trials);
   const rows = [...props.trials].reverse();
   const infeasible = props.trials.some(t => trialMarks(t).length > 0);
   return (
@@ -38,6 +40,11 @@ export function TrialTable(props: {
             <th scope="col">#</th>
             <th scope="col">state</th>
             <th scope="col">{props.metric ?? 'value'}</th>
+            {metrics.map(m => (
+              <th scope="col" key={`m-${m}`} className="jp-hpo-metric" title="a metric the trial returned">
+                {m}
+              </th>
+            ))}
             {names.map(n => (
               <th scope="col" key={`p-${n}`}>
                 {n}
@@ -52,7 +59,7 @@ export function TrialTable(props: {
         <tbody>
           {rows.length === 0 && (
             <tr>
-              <td colSpan={names.length + 7} className="jp-hpo-table-empty">
+              <td colSpan={names.length + metrics.length + 7} className="jp-hpo-table-empty">
                 No trials yet.
               </td>
             </tr>
@@ -76,6 +83,11 @@ export function TrialTable(props: {
                 ))}
               </td>
               <td className="jp-hpo-num">{formatValue(t.value)}</td>
+              {metrics.map(m => (
+                <td key={`m-${m}`} className="jp-hpo-num jp-hpo-metric" data-metric={m}>
+                  {formatValue((t.metrics || {})[m])}
+                </td>
+              ))}
               {names.map(n => (
                 <td key={`p-${n}`} className="jp-hpo-param">
                   {formatParam(t.params[n])}
