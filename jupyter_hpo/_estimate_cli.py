@@ -45,6 +45,9 @@ def add_estimate_arguments(p: argparse.ArgumentParser) -> None:
                    help="training instances of the type at once, warm pools included (default: no limit)")
     p.add_argument("--poll-s", type=float, default=d.poll_s,
                    help=f"the scheduler's status poll interval (default {d.poll_s:g})")
+    p.add_argument("--backend", choices=("sagemaker", "amt"), default=d.backend,
+                   help="sagemaker: no warm pools, pools per job and pools across jobs side by side; amt: SageMaker "
+                        "Automatic Model Tuning with and without reusing its instances (default sagemaker)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -56,12 +59,12 @@ def estimate_inputs(args: argparse.Namespace) -> dict[str, Any]:
             "warm_startup_s": args.warm_startup_s, "download_s": args.download_s, "upload_s": args.upload_s,
             "proposal_s": args.proposal_s, "instance_type": args.instance_type, "instance_count": args.instance_count,
             "price_per_hour": args.price, "keep_alive_s": args.keep_alive_s, "warm_pool_quota": args.warm_pool_quota,
-            "instance_quota": args.instance_quota, "poll_s": args.poll_s, "seed": args.seed}
+            "instance_quota": args.instance_quota, "poll_s": args.poll_s, "seed": args.seed, "backend": args.backend}
 
 
 def print_estimate(args: argparse.Namespace, console: Any, dumps: Any, safe: Any) -> int:
     """``jupyter hpo estimate``: a table of the three ways (or ``--json``), then the notes of each."""
-    from jupyter_hpo.estimate import ARMS, COLUMNS, estimate, format_estimate
+    from jupyter_hpo.estimate import COLUMNS, estimate, format_estimate
 
     busy = console.status("simulating the campaign three ways on the simulated SageMaker (virtual clock)...",
                           spinner="dots") if not args.json and console.is_terminal else contextlib.nullcontext()
@@ -72,11 +75,11 @@ def print_estimate(args: argparse.Namespace, console: Any, dumps: Any, safe: Any
         return 0
     from rich.table import Table
 
-    table = Table("", *COLUMNS.values(), title="SageMaker campaign estimate")
+    table = Table("", *(COLUMNS[name] for name in result["arms"]), title="SageMaker campaign estimate")
     for row in format_estimate(result):
         table.add_row(*row)
     console.print(table)
-    for name in ARMS:
+    for name in result["arms"]:
         for note in result["arms"][name]["notes"]:
             console.print(safe(f"note ({COLUMNS[name]}): {note}"))
     return 0
@@ -89,4 +92,5 @@ def estimate_frame(result: dict[str, Any]) -> Any:
     from jupyter_hpo.estimate import COLUMNS, format_estimate
 
     rows = format_estimate(result)
-    return pd.DataFrame([r[1:] for r in rows], index=[r[0] for r in rows], columns=list(COLUMNS.values()))
+    return pd.DataFrame([r[1:] for r in rows], index=[r[0] for r in rows],
+                        columns=[COLUMNS[name] for name in result["arms"]])

@@ -23,9 +23,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from jupyter_hpo.sagemaker.estimator import ARMS, CampaignInputs, simulate_campaign
+from jupyter_hpo.sagemaker.estimator import AMT_ARMS, ARMS, CampaignInputs, simulate_amt_campaign, simulate_campaign
 
-__all__ = ["ARMS", "CampaignInputs", "estimate", "format_estimate"]
+__all__ = ["AMT_ARMS", "ARMS", "COLUMNS", "CampaignInputs", "estimate", "format_estimate"]
 
 
 def estimate(inputs: CampaignInputs | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -41,17 +41,21 @@ def estimate(inputs: CampaignInputs | None = None, **kwargs: Any) -> dict[str, A
     elif kwargs:
         inputs = dataclasses.replace(inputs, **kwargs)
     with tempfile.TemporaryDirectory(prefix="jupyter-hpo-estimate-") as tmp:
-        arms = {name: simulate_campaign(inputs, pools=name, workdir=Path(tmp)) for name in ARMS}
+        if inputs.backend == "amt":
+            arms = {name: simulate_amt_campaign(inputs, reuse=name == "amt", workdir=Path(tmp)) for name in AMT_ARMS}
+        else:
+            arms = {name: simulate_campaign(inputs, pools=name, workdir=Path(tmp)) for name in ARMS}
+    base = next(iter(arms))
 
     def ratio(key: str, name: str, invert: bool = False) -> float | None:
-        a, b = arms["none"].get(key), arms[name].get(key)
+        a, b = arms[base].get(key), arms[name].get(key)
         if invert:
             a, b = b, a
         return round(a / b, 3) if a and b else None
 
     return {"inputs": dataclasses.asdict(inputs), "arms": arms,
-            "speedup": {name: ratio("wall_s", name) for name in ARMS},
-            "cost_ratio": {name: ratio("cost_usd", name, invert=True) for name in ARMS}}
+            "speedup": {name: ratio("wall_s", name) for name in arms},
+            "cost_ratio": {name: ratio("cost_usd", name, invert=True) for name in arms}}
 
 
 def _hours(seconds: float | None) -> str:
@@ -61,22 +65,24 @@ def _hours(seconds: float | None) -> str:
 
 
 #: the column heads of :func:`format_estimate`, one per arm
-COLUMNS = {"none": "no warm pools", "job": "pools per job", "campaign": "pools across jobs"}
+COLUMNS = {"none": "no warm pools", "job": "pools per job", "campaign": "pools across jobs",
+           "amt-cold": "AMT, no instance reuse", "amt": "AMT reusing its instances"}
 
 
 def format_estimate(result: dict[str, Any]) -> list[tuple[str, ...]]:
-    """Rows ``(what, no warm pools, pools per job, pools across jobs)`` of an :func:`estimate` result."""
+    """Rows ``(what, <one column per arm>)`` of an :func:`estimate` result (:data:`COLUMNS` names the arms)."""
     arms, i = result["arms"], result["inputs"]
 
     def money(v: float | None) -> str:
         return "-" if v is None else f"${v:,.2f}"
 
     def each(fn: Any) -> tuple[str, ...]:
-        return tuple(fn(arms[name], name) for name in ARMS)
+        return tuple(fn(arms[name], name) for name in arms)
 
+    about = [f"{i['jobs']} jobs x {i['trials']} trials, {i['parallel']} at once",
+             f"{i['instance_count']} x {i['instance_type']}", f"keep-alive {i['keep_alive_s']} s"]
     return [
-        ("campaign", f"{i['jobs']} jobs x {i['trials']} trials, {i['parallel']} at once",
-         f"{i['instance_count']} x {i['instance_type']}", f"keep-alive {i['keep_alive_s']} s"),
+        ("campaign", *(about[:len(arms)] if i["backend"] != "amt" else about[:2])),
         ("wall time", *each(lambda a, _: _hours(a["wall_s"]))),
         ("time per wave of trials", *each(lambda a, _: _hours(a["wave_s"]))),
         ("iteration (proposal -> result), cold start", *each(lambda a, _: _hours(a["iteration_s"]["cold"]))),

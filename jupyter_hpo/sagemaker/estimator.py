@@ -24,15 +24,21 @@ from jupyter_hpo.sagemaker.pricing import cost_usd, price_per_hour
 from jupyter_hpo.sagemaker.scheduler import SageMakerBackend
 from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["ARMS", "CampaignInputs", "simulate_campaign"]
+__all__ = ["AMT_ARMS", "ARMS", "BACKENDS", "CampaignInputs", "simulate_amt_campaign", "simulate_campaign"]
 
 
-#: The three ways a campaign can run on SageMaker, compared side by side by the estimator.
+#: The three ways a campaign can run with the ``sagemaker`` backend, compared side by side by the estimator.
 ARMS = {
     "none": "no warm pools (every trial starts on new instances)",
     "job": "warm pools per job (each job releases its pools at its end, as a single job does)",
     "campaign": "warm pools kept across the campaign's jobs (a job hands its pools to the next)",
 }
+#: The two ways compared for the ``amt`` backend (SageMaker Automatic Model Tuning).
+AMT_ARMS = {
+    "amt-cold": "AMT without reusing instances (as before August 2022: every trial on new instances)",
+    "amt": "AMT reusing each tuning job's instances from one trial to the next (its default since August 2022)",
+}
+BACKENDS = ("sagemaker", "amt")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,8 +78,16 @@ class CampaignInputs:
     instance_quota: int | None = None
     poll_s: float = 15.0
     seed: int = 0
+    backend: str = "sagemaker"
 
     def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise SpecError(f"`backend` must be one of {', '.join(BACKENDS)}, but got {self.backend!r}.")
+        if self.backend == "amt":
+            for name, why in (("proposal_s", "AMT proposes its trials itself, and how long it takes is not modelled"),
+                              ("warm_pool_quota", "AMT keeps no warm pools")):
+                if getattr(self, name) not in (None, 0, 0.0):
+                    raise SpecError(f"`{name}` does not apply to the amt backend ({why}); leave it out.")
         for name in ("jobs", "trials", "parallel", "instance_count"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -216,5 +230,89 @@ def simulate_campaign(inputs: CampaignInputs, *, pools: str, workdir: Path) -> d
         "wave_s": _mean([w / waves for w in job_walls]),
         "price_per_hour": price,
         "notes": list(dict.fromkeys(notes)),
+        "requests": len(sim.calls),
+    }
+
+
+def simulate_amt_campaign(inputs: CampaignInputs, *, reuse: bool, workdir: Path) -> dict[str, Any]:
+    """Run the campaign as SageMaker AMT tuning jobs, one after another, on the simulated SageMaker with a
+    virtual clock: each job's ``CreateHyperParameterTuningJob`` is the one the ``amt`` backend sends
+    (validated against botocore's model), polled every ``poll_s`` until it ends. ``reuse``: AMT reuses a tuning
+    job's instances between its trials. Returns the same figures as :func:`simulate_campaign`
+    (``warm_starts_across_jobs`` is 0: AMT keeps nothing across tuning jobs; ``retained_s`` 0: not billed).
+    """
+    from jupyter_hpo.sagemaker.amt import AMT_WARM_STARTING_MAX_S
+    from jupyter_hpo.sagemaker.options import SageMakerOptions
+    from jupyter_hpo.sagemaker.outcome import phase_seconds, startup_seconds
+    from jupyter_hpo.sagemaker.requests import validate_request
+    from jupyter_hpo.sagemaker.tuning import tuning_job_request
+
+    clients = simulated_clients({
+        "cold_startup_s": inputs.cold_startup_s, "warm_startup_s": inputs.warm_startup_s,
+        "image_pull_s": inputs.image_pull_s, "download_s": inputs.download_s, "upload_s": inputs.upload_s,
+        "training_s": _training_time(inputs), "instance_limit": inputs.instance_quota, "amt_reuse": reuse,
+        "executor": "model", "seed": inputs.seed, "s3_root": str(workdir / f"s3-amt-{reuse}")}, virtual=True)
+    clock, sim, sm = clients.clock, clients.sim, clients.sagemaker
+    prices = {inputs.instance_type: inputs.price_per_hour} if inputs.price_per_hour is not None else {}
+    (workdir / "train.py").write_text("print('objective=1')\n")
+    start = clock.now()
+    described: list[dict[str, Any]] = []
+    job_walls: list[float] = []
+    try:
+        for j in range(inputs.jobs):
+            name = f"campaign-{j + 1}"
+            spec = TuningSpec.from_dict({
+                "name": name, "trial": {"script": str(workdir / "train.py")},
+                "objective": {"metric": "objective", "direction": "maximize"},
+                "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}}, "strategy": "random",
+                "budget": {"max_trials": inputs.trials, "max_parallel": inputs.parallel},
+                "backend": {"name": "amt", "options": simulation_defaults({
+                    "simulate": {}, "instance_type": inputs.instance_type, "instance_count": inputs.instance_count,
+                    "poll_s": inputs.poll_s})}})
+            request = tuning_job_request(spec, SageMakerOptions.from_spec(spec), tuning_job_name=name,
+                                         code_uri=f"s3://jupyter-hpo-simulated/jobs/{name}/sourcedir.tar.gz",
+                                         entry="train.py")
+            validate_request("CreateHyperParameterTuningJob", request)
+            job_start = clock.now()
+            sm.create_hyper_parameter_tuning_job(**request)
+            while sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)[
+                    "HyperParameterTuningJobStatus"] == "InProgress":
+                clock.sleep(inputs.poll_s)
+            job_walls.append(clock.now() - job_start)
+            pages = sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=name,
+                                                                        MaxResults=100)
+            described += [sm.describe_training_job(TrainingJobName=t["TrainingJobName"])
+                          for t in pages["TrainingJobSummaries"]]
+    finally:
+        sim.close()
+    price = price_per_hour(inputs.instance_type, prices)
+    billable = sum(d.get("BillableTimeInSeconds") or 0 for d in described)
+    turnaround: dict[str, list[float]] = {"cold": [], "warm": []}
+    startups, warm_starts = [], 0
+    for d in described:
+        phases = phase_seconds(d)
+        warm = phases.get("Starting", math.inf) <= AMT_WARM_STARTING_MAX_S
+        warm_starts += warm
+        turnaround["warm" if warm else "cold"].append((d["LastModifiedTime"] - d["CreationTime"]).total_seconds())
+        if startup_seconds(phases) is not None:
+            startups.append(startup_seconds(phases))
+    waves = math.ceil(inputs.trials / inputs.parallel)
+    return {
+        "pools": "amt" if reuse else "amt-cold",
+        "wall_s": clock.now() - start,
+        "billable_s": billable * inputs.instance_count,
+        "retained_s": 0.0,
+        "cost_usd": cost_usd(billable, inputs.instance_count, price) if price is not None else None,
+        "trials": len(described),
+        "failed_trials": sum(1 for d in described if d["TrainingJobStatus"] != "Completed"),
+        "warm_starts": warm_starts,
+        "warm_starts_across_jobs": 0,
+        "mean_startup_s": _mean(startups),
+        "iteration_s": {"all": _mean(turnaround["cold"] + turnaround["warm"]), "cold": _mean(turnaround["cold"]),
+                        "warm": _mean(turnaround["warm"])},
+        "wave_s": _mean([w / waves for w in job_walls]),
+        "price_per_hour": price,
+        "notes": [] if inputs.keep_alive_s == CampaignInputs.keep_alive_s else [
+            f"keep_alive_s {inputs.keep_alive_s} does not apply: AMT keeps no warm pools the user can set"],
         "requests": len(sim.calls),
     }
