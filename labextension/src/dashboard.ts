@@ -431,6 +431,62 @@ function drawObjective(svgEl: SVGElement, st: IViewState): void {
   svgEl.append(g);
 }
 
+// -- several objectives: a dot per complete trial at its first two objectives, the Pareto front joined --
+interface IParetoPoint {
+  r: IRow;
+  a: number;
+  b: number;
+}
+/** The first two objectives of a complete trial (the first is its value, the second among its metrics). */
+function paretoPoint(r: IRow, second: string): IParetoPoint | null {
+  const b = r.metrics ? r.metrics[second] : null;
+  return r.state === 'complete' && isNum(r.value) && isNum(b) ? { r, a: r.value, b } : null;
+}
+function drawPareto(svgEl: SVGElement, st: IViewState): void {
+  const objs = st.summary.objectives || [];
+  if (objs.length < 2) {
+    return emptyChart(svgEl, 'A job with one objective has no Pareto front.');
+  }
+  const front = new Set(st.summary.pareto || []);
+  const shown = new Set(st.drawn.map(r => r.number)); // the downsampled trials, and every one on the front
+  const pts = st.sorted
+    .filter(r => shown.has(r.number) || front.has(r.number))
+    .map(r => paretoPoint(r, objs[1].metric))
+    .filter((p): p is IParetoPoint => p !== null);
+  if (!pts.length) {
+    return emptyChart(svgEl, 'The Pareto front appears once a trial is complete.');
+  }
+  clear(svgEl);
+  const xd = padded(extent(pts.map(p => p.a)));
+  const yd = padded(extent(pts.map(p => p.b)));
+  const x = scale(xd, [M.l, W - M.r]);
+  const y = scale(yd, [H - M.b, M.t]);
+  const g = s('g', {});
+  const label = (i: number): string => `${objs[i].metric} (${objs[i].direction})`;
+  axes(g, x, y, xd, yd, { xlabel: label(0), ylabel: label(1) });
+  const onFront = pts.filter(p => front.has(p.r.number)).sort((p, q) => p.a - q.a || p.b - q.b);
+  if (onFront.length > 1) {
+    const d = onFront.map((p, i) => `${i ? 'L' : 'M'}${x(p.a).toFixed(1)} ${y(p.b).toFixed(1)}`).join(' ');
+    g.append(s('path', { class: 'hpo-front-line', d }, title('Pareto front')));
+  }
+  for (const p of pts) {
+    const on = front.has(p.r.number);
+    const kind = p.r.feasible === false ? 'infeasible' : 'complete';
+    const tip = `${on ? 'On the Pareto front. ' : ''}Trial ${p.r.number}: ${objs[0].metric} = ${fmt(p.a)}, ` +
+      `${objs[1].metric} = ${fmt(p.b)}\n${fmtParams(p.r.params)}`;
+    const attrs = {
+      class: `hpo-dot hpo-dot-${kind}${on ? ' hpo-dot-front' : ''}`,
+      cx: x(p.a).toFixed(1),
+      cy: y(p.b).toFixed(1),
+      r: on ? 5 : 3.5,
+      'data-number': p.r.number,
+      'data-front': on ? 'true' : 'false'
+    };
+    g.append(s('circle', attrs, title(tip)));
+  }
+  svgEl.append(g);
+}
+
 // -- parallel coordinates: one axis per parameter, then the objective --------------------------------
 interface IAxis {
   name: string;
@@ -1057,6 +1113,7 @@ interface IDashboardDom {
   error: HTMLElement;
   objective: SVGElement;
   objNote: HTMLElement;
+  pareto: SVGElement;
   legend: HTMLElement;
   parallel: SVGElement;
   inter: SVGElement;
@@ -1082,6 +1139,7 @@ function dashboardDom(): IDashboardDom {
     error: h('div', { class: 'hpo-error', role: 'alert' }),
     objective: chart('hpo-objective-chart', 'Objective per trial, with the best value so far'),
     objNote: h('p', { class: 'hpo-note' }),
+    pareto: chart('hpo-pareto-chart', 'The first two objectives of each complete trial, with the Pareto front'),
     legend: h('p', { class: 'hpo-legend', 'data-testid': 'hpo-legend' }),
     parallel: chart('hpo-parallel-chart', 'Parallel coordinates of parameters and objective'),
     inter: chart('hpo-intermediate-chart', 'Intermediate values per trial'),
@@ -1128,6 +1186,7 @@ function dashboardLayout(d: IDashboardDom, handoff: HandoffControls): HTMLElemen
       'div',
       { class: 'hpo-grid' },
       card('Objective per trial', d.objective, d.legend, d.objNote),
+      card('Pareto front', d.pareto),
       card('Parameters vs objective', d.parallel),
       card('Intermediate values', d.inter, d.interNote),
       card('Parameter importance', d.importance),
@@ -1319,6 +1378,11 @@ class DashboardView {
       ? `Drawing ${st.drawn.length} of ${nFinished} finished trials (the best, the failed and the latest are kept).`
       : '';
     safely(d.objective, () => drawObjective(d.objective, st));
+    const several = (st.summary.objectives || []).length > 1; // the Pareto card: only with several objectives
+    (d.pareto.parentElement as HTMLElement).hidden = !several;
+    if (several) {
+      safely(d.pareto, () => drawPareto(d.pareto, st));
+    }
     safely(d.legend, () => drawLegend(d.legend, st));
     safely(d.parallel, () => drawParallel(d.parallel, st));
     safely(d.inter, () => drawIntermediate(d.inter, d.interNote, st));
