@@ -31,7 +31,7 @@ from jupyter_hpo.records import CAMPAIGN, better
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import JobStatus, Store
 
-__all__ = ["campaign", "attach_campaign", "Campaign", "DEFAULT_KEEP_ALIVE_S"]
+__all__ = ["DEFAULT_KEEP_ALIVE_S", "Campaign", "attach_campaign", "campaign"]
 
 #: how long a finished job's idle workers wait for the campaign's next job before they are ended
 DEFAULT_KEEP_ALIVE_S = 300.0

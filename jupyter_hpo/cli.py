@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     from jupyter_hpo.handoff_cli import add_handoff_parsers
 
     add_handoff_parsers(sub)
+    from jupyter_hpo._campaign_cli import add_campaign_parser
+
+    add_campaign_parser(sub)
     return p
 
 
@@ -168,18 +171,28 @@ def _cmd_list(args: argparse.Namespace) -> int:
     who = job_owners(api.open_store(args.store))  # name -> (owner, mine)
     if args.mine:
         jobs = [j for j in jobs if who.get(j["name"], ("", True))[1]]
+    campaigns = _campaigns(api.open_store(args.store))
+    jobs = [{**j, "campaign": campaigns.get(j["name"])} for j in jobs]
     if args.json:
         print(dumps(jobs))
         return 0
     from rich.table import Table
 
-    table = Table("job", "status", "owner", "backend", "trials", "best", "warm/cold", "saved", "created")
+    table = Table("job", "status", "owner", "backend", "trials", "best", "warm/cold", "saved", "created", "campaign")
     for j in jobs:
         table.add_row(j["name"], j["status"], who.get(j["name"], ("", True))[0], j["backend"] or "", f"{_done(j)}/{j['max_trials']}",
                       _fmt(j["best"]["value"]) if j["best"] else "-", f"{j['warm_starts']}/{j['cold_starts']}",
-                      _secs(j["startup_saved_s"]), _when(j["created"]))
+                      _secs(j["startup_saved_s"]), _when(j["created"]), _safe(j["campaign"] or "-"))
     _console().print(table if jobs else "no jobs yet: launch one with `jupyter hpo launch SPEC.yaml`")
     return 0
+
+
+def _campaigns(store: Any) -> dict[str, str]:
+    """Job name -> the name of its campaign, for the jobs run in one."""
+    from jupyter_hpo.records import CAMPAIGN
+
+    return {name: attrs[CAMPAIGN]["name"] for name, attrs in store.all_job_attrs().items()
+            if isinstance(attrs.get(CAMPAIGN), dict) and isinstance(attrs[CAMPAIGN].get("name"), str)}
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -253,6 +266,15 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 _COMMANDS["plan"] = _cmd_plan
+
+
+def _cmd_campaign(args: argparse.Namespace) -> int:
+    from jupyter_hpo._campaign_cli import cmd_campaign
+
+    return cmd_campaign(args)
+
+
+_COMMANDS["campaign"] = _cmd_campaign
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:

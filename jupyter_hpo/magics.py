@@ -306,6 +306,46 @@ _COMMANDS["plan"] = _Command(_plan, "the SageMaker requests a spec would send, v
                                     "(--json: as a dict)", _plan_arguments)
 
 
+def _campaign_arguments(p: _Parser) -> None:
+    from jupyter_hpo.campaign import DEFAULT_KEEP_ALIVE_S
+
+    p.add_argument("specs", nargs="+", metavar="SPEC", help="the jobs' YAML specs, in order (or show|stop|resume NAME)")
+    p.add_argument("--parallel-jobs", type=int, default=1, metavar="N", help="jobs run at the same time (default 1)")
+    p.add_argument("--name", help="the campaign's name (default campaign-<6 hex>)")
+    p.add_argument("--keep-alive", type=float, default=DEFAULT_KEEP_ALIVE_S, metavar="S",
+                   help=f"seconds idle workers wait for the next job (default {DEFAULT_KEEP_ALIVE_S:g}; 0: none kept)")
+
+
+def _campaign(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Any:
+    from jupyter_hpo.campaign import DEFAULT_KEEP_ALIVE_S, attach_campaign, campaign
+
+    action = args.specs[0]
+    if action in ("show", "stop", "resume") and not os.path.isfile(action):
+        if len(args.specs) != 2:
+            raise UsageError(f"%hpo campaign {action} takes one campaign name, but got {len(args.specs) - 1}.")
+        given = [f for f, v in (("--parallel-jobs", args.parallel_jobs != 1), ("--name", args.name),
+                                ("--keep-alive", args.keep_alive != DEFAULT_KEEP_ALIVE_S)) if v]
+        if given:
+            raise UsageError(f"%hpo campaign {action} takes no {', '.join(given)} (set when a campaign is launched).")
+        c = attach_campaign(args.specs[1])
+        if action == "show":
+            return c.summary()
+        if action == "stop":
+            c.stop(wait=True)
+            return c.summary()
+        c = c.resume()
+    else:
+        c = campaign(args.specs, parallel_jobs=args.parallel_jobs, name=args.name, keep_alive_s=args.keep_alive)
+    for job in c.jobs:  # each job's live dashboard, as %hpo launch shows one
+        m.show(job)
+    return c
+
+
+_COMMANDS["campaign"] = _Command(_campaign, "run several YAML specs as one campaign that hands its warm workers "
+                                            "from job to job (show|stop|resume NAME: the campaign)",
+                                 _campaign_arguments)
+
+
 def _help_text() -> str:
     width = max(map(len, _COMMANDS))
     lines = [f"  {name:<{width}}  {command.summary}" for name, command in _COMMANDS.items()]

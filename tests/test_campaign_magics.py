@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
 from jupyter_hpo import api

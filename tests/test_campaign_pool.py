@@ -16,9 +16,7 @@ from typing import Any
 import psutil
 import pytest
 
-from jupyter_hpo.api import _pickle_objective
-from jupyter_hpo.backends import TrialRequest
-from jupyter_hpo.backends import _local
+from jupyter_hpo.backends import TrialRequest, _local
 from jupyter_hpo.backends._local import LocalBackend, PoolShelf
 from jupyter_hpo.campaign import campaign
 from jupyter_hpo.records import REUSED_FROM
