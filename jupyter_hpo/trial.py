@@ -113,11 +113,19 @@ def _guess_type(text: Any) -> Any:
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
+#: Set in a SageMaker AMT training container (to the objective's metric name) when the tuning job stops trials
+#: early (``early_stopping: median`` or ``strategy: hyperband``): ``report`` then also prints the objective metric
+#: at each step, the series AMT compares; the script's own final line stays the trial's value.
+STEP_OBJECTIVE_ENV = "JUPYTER_HPO_STEP_OBJECTIVE"
+
+
 def report(value: float, step: int | None = None) -> None:
     """Report an intermediate value (an epoch's or a fold's score) at ``step`` (default: next).
 
     A plain ``report`` never raises: check :func:`should_prune` after it (``Folds.report``
-    raises :class:`TrialPruned` for you).
+    raises :class:`TrialPruned` for you). In a SageMaker training container it prints the value for the
+    backend to read (and, under AMT's early stopping or Hyperband, the objective metric too:
+    :data:`STEP_OBJECTIVE_ENV`).
     """
     value = float(value)
     if step is not None:
@@ -129,6 +137,9 @@ def report(value: float, step: int | None = None) -> None:
             step = _container_step if step is None else step
             _container_step = step + 1
             print(f"intermediate step={step} value={value!r}", flush=True)
+            metric = os.environ.get(STEP_OBJECTIVE_ENV)
+            if metric:  # AMT's early stopping and Hyperband read the objective metric at each step
+                print(f"{metric}={value!r}", flush=True)
         return
     step = ctx.next_step if step is None else step
     ctx.next_step = step + 1

@@ -169,6 +169,8 @@ def test_a_long_job_name_gets_a_stable_tuning_job_name() -> None:
     ({"options": {"warm_start": {"parents": ["a"], "type": "same"}}}, r"warm_start.type` must be identical or"),
     ({"options": {"role": None}}, r"`backend.options.role` is required"),
     ({"options": {"s3_prefix": None}}, r"`backend.options.s3_prefix` is required"),
+    ({"early_stopping": "median", "objective": {"metric": "auc", "regex": r"AUC is ([0-9.]+)"}},
+     r"`early_stopping: median` on the amt backend needs the objective metric at each step.*'auc=0.5'"),
 ])
 def test_prepare_rejects_what_amt_cannot_take(script: Path, fields: dict[str, Any], match: str) -> None:
     with pytest.raises(SpecError, match=match):
@@ -646,3 +648,52 @@ def test_attach_amt_mirrors_a_tuning_job_created_elsewhere(home: Path, script: P
         assert r["params"]["max_depth"] == int(tuned["max_depth"]) and r["params"]["booster"] == tuned["booster"]
         assert r["value"] == pytest.approx(by_job[r["worker"]]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
     sim.close()
+
+
+SIM_STEPS = """\
+import time
+from jupyter_hpo import trial
+
+p = trial.params()
+score = 1.0 - abs(p["eta"] - 0.1) - 0.01 * p["max_depth"]
+for epoch in range(6):
+    time.sleep(0.1)  # 20 simulated seconds at speed 200
+    trial.report(score, step=epoch)
+print(f"auc={score:.6f}")
+"""
+
+
+@pytest.mark.parametrize("early_stopping", ["median", "off"])
+def test_amt_early_stopping_stops_poor_trials_from_the_objective_printed_at_each_step(home: Path, tmp_path: Path,
+                                                                                      early_stopping: str) -> None:
+    # trial.report prints auc=<value> at each step under AMT's early stopping (JUPYTER_HPO_STEP_OBJECTIVE), so the
+    # simulated AMT's median rule sees each trial's objective over time and stops the poor ones early
+    from jupyter_hpo import api
+
+    script = tmp_path / "code" / "train.py"
+    script.parent.mkdir()
+    script.write_text(SIM_STEPS)
+    job = api.launch(sim_spec(script, f"amt-es-{early_stopping}", {"cold_startup_s": 20, "executor": "script"},
+                              budget={"max_trials": 12, "max_parallel": 2}, early_stopping=early_stopping))
+    assert job.wait(timeout=120).value == "completed", job.attrs.get("reason")
+    records = job.trial_records()
+    pruned = [r for r in records if r["state"] == "pruned"]
+    complete = [r for r in records if r["state"] == "complete"]
+    assert len(records) == 12 and len(pruned) + len(complete) == 12
+    if early_stopping == "off":
+        assert not pruned and all(len(r["intermediate"]) == 6 for r in complete)
+        return
+    assert pruned, "the median rule stopped no trial"
+    median = sorted(r["value"] for r in complete)[len(complete) // 2]
+    for r in pruned:  # stopped before its last step, and it was worse than the trials that ran to the end
+        assert len(r["intermediate"]) < 6
+        assert r["params"]["eta"] is not None and 1.0 - abs(r["params"]["eta"] - 0.1) - 0.01 * r["params"][
+            "max_depth"] < median
+
+
+def test_the_objective_is_printed_at_each_step_only_when_amt_stops_trials_early(script: Path) -> None:
+    def environment(**fields: Any) -> dict[str, str]:
+        return build(make_spec(script, **fields))["TrainingJobDefinition"].get("Environment", {})
+
+    assert environment(early_stopping="median") == {"JUPYTER_HPO_STEP_OBJECTIVE": "auc"}
+    assert environment() == {} and environment(early_stopping="off") == {}

@@ -19,6 +19,7 @@ from jupyter_hpo.sagemaker.requests import (
 )
 from jupyter_hpo.sagemaker.ranges import MAX_PER_KIND, grid_values, to_ranges
 from jupyter_hpo.spec import Hyperband
+from jupyter_hpo.trial import STEP_OBJECTIVE_ENV
 
 if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.options import SageMakerOptions
@@ -114,7 +115,22 @@ def _training_definition(spec: TuningSpec, opts: SageMakerOptions, code_uri: str
     }
     definition.update(spot_fields(opts, spec.name, stopping, None))  # AMT names the trials: no per-trial folder
     definition.update(data_network_environment(opts, code_uri))
+    if _early_stopping(spec) == "Auto" or spec.strategy == "hyperband":
+        _check_step_objective(spec)
+        definition["Environment"] = {**definition.get("Environment", {}), STEP_OBJECTIVE_ENV: spec.objective.metric}
     return definition
+
+
+def _check_step_objective(spec: TuningSpec) -> None:
+    """AMT stops trials by the objective metric's values over time: ``trial.report`` prints ``<metric>=<value>``
+    at each step for it, which the objective's regex must find."""
+    line = f"{spec.objective.metric}=0.5"
+    found = re.search(spec.objective.pattern, line)
+    if found is None or found.group(1) != "0.5":
+        why = "strategy: hyperband" if spec.strategy == "hyperband" else "early_stopping: median"
+        raise SpecError(f"`{why}` on the amt backend needs the objective metric at each step: trial.report prints "
+                        f"{line!r}-style lines, which `objective.regex` {spec.objective.regex!r} does not find; "
+                        "change the regex to match them (or leave it out), or turn early stopping off.")
 
 def _parameter_ranges(spec: TuningSpec) -> dict[str, list[dict[str, Any]]]:
     """``ParameterRanges``; for Grid every parameter travels as its categorical grid values."""

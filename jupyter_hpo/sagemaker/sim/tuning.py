@@ -6,8 +6,10 @@ a trial that ran keeps its instances for the tuning job, and the next trial it l
 warm start-up and no image pull (``amt_reuse=False`` on the simulation turns this off). The user neither
 sees nor pays for these instances between trials here: AWS documents neither. Trials are launched only
 while ``instance_limit`` allows (a reused instance needs no new capacity); the target objective value stops
-new launches and the job completes when its running trials end. ``BestObjectiveNotImproving`` and
-convergence are not simulated. Every strategy other than Grid samples at random.
+new launches and the job completes when its running trials end. ``Auto`` early stopping stops a trial whose
+objective so far is worse than the median of the completed trials' (see ``_early_stop``); Hyperband's own
+stopping, ``BestObjectiveNotImproving`` and convergence are not simulated. Every strategy other than Grid
+samples at random.
 """
 
 from __future__ import annotations
@@ -16,17 +18,23 @@ import copy
 import itertools
 import math
 import random
+import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from jupyter_hpo.sagemaker.sim.base import ApiError, dt, in_window, invalid, sort_and_page
+from jupyter_hpo.sagemaker.sim.base import ApiError, dt, in_window, invalid, regex, sort_and_page
 from jupyter_hpo.sagemaker.sim.training import RUNNING, check_metric_definitions
 
 if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.sim.training import TrainingJob
 
-__all__ = ["TuningJob", "TuningJobs"]
+__all__ = ["EARLY_STOP_EVERY_S", "EARLY_STOP_MIN_DONE", "TuningJob", "TuningJobs"]
+
+#: How often (simulated seconds) ``Auto`` early stopping looks at a tuning job's running trials.
+EARLY_STOP_EVERY_S = 30.0
+#: Completed trials needed before ``Auto`` early stopping compares a running trial with them.
+EARLY_STOP_MIN_DONE = 3
 
 #: The fields of a tuning job's TrainingJobDefinition that each of its training jobs takes as they are.
 _TRIAL_KEYS = ("RoleArn", "InputDataConfig", "VpcConfig", "OutputDataConfig", "StoppingCondition",
@@ -139,6 +147,8 @@ class TuningJobs:
                               f"{name.lower()}", p, t, random.Random(f"{self._seed}:{name}" if seed is None else seed),
                         limit if grid is None else min(limit or len(grid), len(grid)), grid, modified=t)
         self._tuning[name.lower()] = tj
+        if config.get("TrainingJobEarlyStoppingType") == "Auto":
+            self._schedule(t + EARLY_STOP_EVERY_S, lambda now: self._early_stop(now, tj))
         max_runtime = config["ResourceLimits"].get("MaxRuntimeInSeconds")
         if max_runtime:
             self._schedule(t + max_runtime,
@@ -197,6 +207,41 @@ class TuningJobs:
             tj.set_status(t, "Stopped")
         elif running == 0 and tj.status == "InProgress" and (tj.target_hit or len(tj.jobs) >= tj.max_jobs):
             tj.set_status(t, "Completed")
+
+    def _objective_series(self, tj: TuningJob, job: TrainingJob, t: float) -> list[float]:
+        """The objective metric's values in ``job``'s log up to ``t``, in order (its regex, as AMT reads it)."""
+        definition = next((d for d in job.request["AlgorithmSpecification"].get("MetricDefinitions", [])
+                           if d["Name"] == tj.objective["MetricName"]), None)
+        if definition is None or job.stream is None:
+            return []
+        pattern, out = regex(definition["Regex"]), []
+        for event in job.stream.visible(t):
+            found = pattern.search(event.message)
+            if found:
+                try:
+                    out.append(float(found.group(1) if found.groups() else found.group(0)))
+                except ValueError:
+                    continue
+        return out
+
+    def _early_stop(self, t: float, tj: TuningJob) -> None:
+        """AMT's ``Auto`` early stopping, as its guide describes it: a training trial whose objective, averaged
+        over its first k values, is worse than the median of the same average over the tuning job's completed
+        trials (at least ``EARLY_STOP_MIN_DONE`` of them with k values) is stopped. Checked every
+        ``EARLY_STOP_EVERY_S`` while the tuning job runs."""
+        if tj.status != "InProgress":
+            return
+        done = [self._objective_series(tj, j, t) for j in tj.jobs if j.status == "Completed"]
+        sign = 1.0 if tj.objective["Type"] == "Maximize" else -1.0
+        for job in tj.jobs:
+            if job.status != "InProgress" or job.phases[-1].status != "Training":
+                continue
+            series = self._objective_series(tj, job, t)
+            k = len(series)
+            reference = [sum(s[:k]) / k for s in done if len(s) >= k] if k else []
+            if len(reference) >= EARLY_STOP_MIN_DONE and sign * sum(series) / k < sign * statistics.median(reference):
+                self._stop_job(t, job)
+        self._schedule(t + EARLY_STOP_EVERY_S, lambda now: self._early_stop(now, tj))
 
     def _step_tuners(self, t: float) -> None:
         for tj in self._tuning.values():
