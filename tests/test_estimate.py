@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 
@@ -157,3 +159,30 @@ def test_amt_with_its_own_instance_reuse_against_without():
 def test_the_motivating_campaign_on_amt_reuses_each_tuning_jobs_instances():
     r = estimate(jobs=8, trials=40, parallel=5, backend="amt")
     assert r["arms"]["amt"]["warm_starts"] == 8 * (40 - 5) and 2.4 <= r["speedup"]["amt"] <= 3.2
+
+
+def test_a_spec_gives_budget_backend_and_instances_and_a_measured_trial_gives_the_training_time():
+    sagemaker = REPO / "examples" / "credit_default" / "sagemaker.yaml"
+    out = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", str(sagemaker), "--jobs", "1",
+                          "--training-s", "30", "--json"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    i = json.loads(out.stdout)["inputs"]
+    assert (i["trials"], i["parallel"], i["backend"], i["instance_type"], i["keep_alive_s"], i["training_s"]) == (
+        24, 2, "sagemaker", "ml.m5.xlarge", 600, 30.0)
+    out = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", str(sagemaker), "--jobs", "1",
+                          "--parallel", "3", "--backend", "amt", "--json"], cwd=REPO, capture_output=True, text=True,
+                         timeout=120)
+    i = json.loads(out.stdout)["inputs"]
+    assert (i["parallel"], i["backend"]) == (3, "amt")  # options given win over the spec
+    # the local example, timed by running one of its trials (XGBoost, 5-fold CV) on the local backend
+    local = REPO / "examples" / "credit_default" / "tuning.yaml"
+    out = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", str(local), "--measure", "--jobs", "1"],
+                         cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "300"})
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())  # the console may wrap the line
+    found = re.search(r"24 trials, 2 at once, backend sagemaker, 1 x ml\.m5\.xlarge; training ([0-9.]+) s per "
+                      r"trial \(measured: one trial on the local backend\)", text)
+    assert found and 0.1 < float(found.group(1)) < 300, text[-600:]
+    bad = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", "--measure"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "`--measure` times one trial of a SPEC" in bad.stderr
