@@ -142,3 +142,16 @@ def test_show_an_unknown_campaign_and_actions_with_launch_options(home, tmp_path
     assert out.returncode == 2 and "takes no --parallel-jobs" in out.stderr
     with pytest.raises(Exception, match="no campaign named"):
         attach_campaign("ghost")
+
+
+def test_stopping_one_job_stops_it_alone_and_the_campaign_goes_on(home, tmp_path):
+    specs = write_specs(tmp_path, ["one", "two"], trials=12, sleep=1.0)
+    c = campaign(specs, name="goes-on")
+    first = api.attach("one")
+    wait_for(lambda: any(r["state"] == "complete" for r in first.trial_records()), timeout=60)
+    out = hpo(home, "stop", "one")
+    assert out.returncode == 0 and out.stdout.startswith("job one: stopped"), out.stdout + out.stderr
+    assert c.wait(timeout=120) == "stopped"  # the worst of its jobs: one was stopped
+    second = api.attach("two")
+    assert second.status.value == "completed" and second.summary()["complete"] == 12
+    assert first.summary()["complete"] < 12
