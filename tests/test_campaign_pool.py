@@ -212,3 +212,45 @@ def test_workers_kept_past_the_keep_alive_are_ended(tmp_path):
     finally:
         _local.set_shelf(None)
         short.release_all()
+
+
+BIG_SCRIPT = """
+import argparse
+from jupyter_hpo import trial
+p = argparse.ArgumentParser()
+p.add_argument("--x", type=float)
+p.add_argument("--big_mb", type=int)
+a = p.parse_args()
+if a.big_mb:
+    trial.cached("ballast", lambda: bytearray(a.big_mb * 2**20))  # kept by the worker after the trial
+print(f"loss={a.x}")
+"""
+
+
+def test_a_worker_past_the_next_jobs_memory_bound_is_not_taken(tmp_path, shelf):
+    (tmp_path / "train.py").write_text(BIG_SCRIPT)
+
+    def backend(job: str, big_mb: int, bound: int | None) -> LocalBackend:
+        spec = TuningSpec.from_dict({"name": job, "trial": {"script": str(tmp_path / "train.py"),
+                                                            "hyperparameters": {"big_mb": big_mb}},
+                                     "objective": {"metric": "loss", "direction": "minimize"},
+                                     "space": {"x": {"type": "float", "low": 0, "high": 1}},
+                                     "budget": {"max_trials": 10, "max_parallel": 1},
+                                     "warm_pool": {"max_memory_mb": bound}})
+        (tmp_path / "jobs" / job).mkdir(parents=True)
+        made = LocalBackend(spec, tmp_path / "jobs" / job)
+        made.start()
+        return made
+
+    a = backend("a", big_mb=300, bound=None)
+    run_together(a, 1)
+    [big] = worker_pids(a)
+    assert psutil.Process(big).memory_info().rss > 300 * 2**20
+    a.close()
+    assert len(shelf) == 1
+    b = backend("b", big_mb=0, bound=250)
+    [(assignment, outcome)] = run_together(b, 1)
+    assert outcome.state == "complete" and outcome.value == 0.5
+    assert assignment.warm is False and REUSED_FROM not in assignment.attrs and big not in worker_pids(b)
+    assert len(shelf) == 0
+    b.close()
