@@ -39,10 +39,10 @@ from _common import REPO, apply_defaults, quick_out  # noqa: E402 - benchmarks/ 
 from overhead import slot_gaps  # noqa: E402 - the same overhead definition as benchmarks/overhead.py
 
 # what the JSON and the printed report always hold (tests/test_benchmarks.py checks them after --quick)
-RESULT_KEYS = ("date", "quick", "cpus", "python", "jobs", "trials_in_big_job", "requests", "routes", "stores",
-               "ratios")
+RESULT_KEYS = ("date", "quick", "cpus", "load_average", "python", "jobs", "trials_in_big_job", "requests", "routes",
+               "stores", "ratios")
 REPORT_HEADINGS = ("store", "route", "first ms", "p95 ms", "GET jobs", "GET jobs/big/trials?after=",
-                   "first GET jobs after start", "runner overhead per trial")
+                   "first GET jobs after start", "runner overhead per trial", "one trial written")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "rest_api.json"
 FULL = {"jobs": 100, "trials": 10_000, "requests": 100, "runner_trials": 200, "out": str(DEFAULT_OUT)}
 QUICK = {"jobs": 3, "trials": 50, "requests": 5, "runner_trials": 10, "out": str(quick_out("rest_api"))}
@@ -128,6 +128,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.load_start = os.getloadavg()  # other work on the machine: the figures depend on it
     stores: dict[str, dict[str, Any]] = {}
     home = prepare_sqlite(args)
     try:
@@ -175,10 +176,61 @@ def fill_timed(kind: str, url: str, home: Path, args: argparse.Namespace) -> Non
 
 
 def measure_store(args: argparse.Namespace, url: str, home: Path) -> dict[str, Any]:
-    """REST latencies on a fresh server, then the runner's overhead on the same store."""
+    """REST latencies on a fresh server, then the runner's overhead and its trial writes on the same store."""
     figures = measure_rest(args, url, home)
     figures["runner"] = measure_runner(args, url, home)
+    figures["trial_writes"] = measure_writes(url, home, args.runner_trials)
     return figures
+
+
+def measure_writes(url: str, home: Path, n: int) -> dict[str, Any]:
+    """What recording one trial costs the runner's store writer: created when dispatched, finished with the
+    attributes a trivial trial gets, in-process. Side by side, alternating trial by trial: the store's path (one
+    transaction each) and Optuna's storage API as the store used it before (an attribute per transaction)."""
+    import sqlalchemy as sa
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import FrozenTrial, TrialState
+
+    from jupyter_hpo.store import Store
+
+    store = Store(url, home=home)
+    name = f"writes-{os.getpid()}"
+    study_id = store.create_job(name, {"backend": {"name": "local"}}, "minimize")
+    store.study_id(name)  # looked up once and remembered, as the runner does: not counted per trial
+    commits = [0]
+    sa.event.listen(store.engine, "commit", lambda _con: commits.__setitem__(0, commits[0] + 1))
+    finish = {"startup_s": 0.0004, "run_s": 0.00002, "pid": 1234}
+
+    def template() -> FrozenTrial:
+        return FrozenTrial(number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.datetime.now(),
+                           datetime_complete=None, params={"x": 0.5}, distributions={"x": FloatDistribution(-1, 1)},
+                           user_attrs={"worker": "local-1", "warm": True, "seed": 7}, system_attrs={},
+                           intermediate_values={}, trial_id=-1)
+
+    def ours() -> None:
+        trial_id = store.create_trial(name, template())
+        store.finish_trial(trial_id, TrialState.COMPLETE, 0.25, finish)
+
+    def optunas() -> None:
+        trial_id = store.storage.create_new_trial(study_id, template_trial=template())
+        for key, value in finish.items():
+            store.storage.set_trial_user_attr(trial_id, key, value)
+        store.storage.set_trial_state_values(trial_id, TrialState.COMPLETE, [0.25])
+
+    times: dict[str, list[float]] = {"store": [], "optuna": []}
+    counted: dict[str, int] = {"store": 0, "optuna": 0}
+    for _ in range(n):
+        for kind, write in (("store", ours), ("optuna", optunas)):
+            before, t0 = commits[0], time.perf_counter()
+            write()
+            times[kind].append((time.perf_counter() - t0) * 1000)
+            counted[kind] += commits[0] - before
+    store.delete_job(name)
+    store.close()
+    out = {kind: {"p50_ms": statistics.median(ms), "p90_ms": percentile(ms, 90), "commits_per_trial": counted[kind] / n}
+           for kind, ms in times.items()}
+    out["optuna_over_store_p50"] = out["optuna"]["p50_ms"] / out["store"]["p50_ms"]
+    return out
 
 
 def measure_rest(args: argparse.Namespace, url: str, home: Path) -> dict[str, Any]:
@@ -186,6 +238,7 @@ def measure_rest(args: argparse.Namespace, url: str, home: Path) -> dict[str, An
     port, token = free_port(), "bench-token"
     env = {k: v for k, v in os.environ.items() if k != "JUPYTER_HPO_STORE_URL"}
     env.update(JUPYTER_HPO_HOME=str(home), JUPYTER_HPO_STORE_URL=url)
+    started = time.perf_counter()
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
          f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={home}",
@@ -197,6 +250,7 @@ def measure_rest(args: argparse.Namespace, url: str, home: Path) -> dict[str, An
         deadline = time.monotonic() + 60
         while True:  # until the server listens: the first request it answers is the first it gets
             try:
+                sent = time.perf_counter()
                 first_jobs = timed_get(f"{base}/jobs", token)
                 break
             except OSError:
@@ -213,7 +267,9 @@ def measure_rest(args: argparse.Namespace, url: str, home: Path) -> dict[str, An
     return {"routes": {
         "GET jobs": route(first_jobs, jobs_ms, GOALS_MS["jobs"]),
         f"GET jobs/big/trials?after={after} (10 trials)": route(first_trials, trials_ms, GOALS_MS["trials"]),
-    }, "first_get_jobs_ms": first_jobs, "first_get_jobs_ok": first_jobs <= GOALS_MS["first"]}
+    }, "first_get_jobs_ms": first_jobs, "first_get_jobs_ok": first_jobs <= GOALS_MS["first"],
+        # from starting `jupyter server` to the first request it accepted (the first GET jobs is timed from there)
+        "server_listening_ms": (sent - started) * 1000}
 
 
 def route(first: float, values: list[float], goal: float) -> dict[str, Any]:
@@ -252,6 +308,14 @@ def report(args: argparse.Namespace, stores: dict[str, dict[str, Any]]) -> None:
                   f"{'p95 ' + format(r['goal_p95_ms'], '.0f'):>9}  {'yes' if r['ok'] else 'NO'}")
         print(f"{kind:<11} {'first GET jobs after start':<48} {fig['first_get_jobs_ms']:>9.1f} {'':>8} {'':>8} "
               f"{'<= ' + format(GOALS_MS['first'], '.0f'):>9}  {'yes' if fig['first_get_jobs_ok'] else 'NO'}")
+        print(f"{kind:<11} {'server start -> listening':<48} "
+              f"{fig['server_listening_ms']:>9.1f}")
+        w = fig["trial_writes"]
+        print(f"{kind:<11} {'one trial written (create + finish): store':<48} {'':>9} {w['store']['p50_ms']:>8.2f} "
+              f"{'':>8} {'':>9}  {w['store']['commits_per_trial']:.0f} commits")
+        print(f"{kind:<11} {'  the same through Optuna, an attribute at a time':<48} {'':>9} "
+              f"{w['optuna']['p50_ms']:>8.2f} {'':>8} {'':>9}  {w['optuna']['commits_per_trial']:.0f} commits "
+              f"({w['optuna_over_store_p50']:.1f}x)")
         run = fig["runner"]
         print(f"{kind:<11} {'runner overhead per trial (' + str(run['trials']) + ' trials)':<48} {'':>9} "
               f"{run['overhead_median_ms']:>8.2f} {'':>8} {'p50 ' + format(GOALS_MS['runner'], '.0f'):>9}  "
@@ -259,8 +323,11 @@ def report(args: argparse.Namespace, stores: dict[str, dict[str, Any]]) -> None:
     ratios = ratios_of(stores)
     if ratios:
         print("\npostgresql / sqlite: " + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))
+    load = {"start": list(args.load_start), "end": list(os.getloadavg())}  # 1, 5 and 15-minute averages
+    print(f"load average at the start {args.load_start[0]:.1f}, at the end {load['end'][0]:.1f} "
+          f"(15-minute {load['end'][2]:.1f}), {os.cpu_count()} cpus")
     result = {"date": datetime.date.today().isoformat(), "quick": args.quick, "cpus": os.cpu_count(),
-              "python": platform.python_version(), "jobs": args.jobs, "trials_in_big_job": args.trials,
+              "load_average": load, "python": platform.python_version(), "jobs": args.jobs, "trials_in_big_job": args.trials,
               "requests": args.requests, "routes": stores["sqlite"]["routes"], "stores": stores,
               "ratios": {"postgresql_over_sqlite": ratios} if ratios else {}}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -277,6 +344,7 @@ def ratios_of(stores: dict[str, dict[str, Any]]) -> dict[str, float]:
     for name in lite["routes"]:
         out[f"{name.split('?')[0]} p95"] = pg["routes"][name]["p95_ms"] / lite["routes"][name]["p95_ms"]
     out["runner overhead median"] = pg["runner"]["overhead_median_ms"] / lite["runner"]["overhead_median_ms"]
+    out["trial write p50"] = pg["trial_writes"]["store"]["p50_ms"] / lite["trial_writes"]["store"]["p50_ms"]
     return out
 
 
