@@ -205,7 +205,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
         from jupyter_hpo.provenance import job_provenance
 
         provenance = {k: v for k, v in job_provenance(job).items() if k != "spec"}
-        print(dumps({"job": summary, "spec": job.spec, "trials": records, "provenance": provenance}))
+        print(dumps({"job": summary, "spec": job.spec, "trials": records, "pareto": summary["pareto"],
+                     "provenance": provenance}))
         return 0
     console = _console()
     console.print(_summary_text(summary))
@@ -396,6 +397,11 @@ def _summary_text(s: dict[str, Any]) -> str:
     if s["startup_saved_s"] is not None:
         saved = (f"; warm starts {s['warm_starts']} (start-up {s['warm_startup_s']:.3f} s vs cold "
                  f"{s['cold_startup_s']:.2f} s), start-up saved {_secs(s['startup_saved_s'])}")
+    if s.get("pareto") is not None:  # several objectives: the front, and what the best means
+        goals = ", ".join(f"{o['metric']} {o['direction'][:3]}" for o in s["objectives"])
+        best = (f"Pareto front ({goals}): trials {', '.join(map(str, s['pareto'])) or 'none yet'}"
+                + (f"; its best {s['metric']} {_fmt(s['best']['value'])} (trial {s['best']['number']})"
+                   if s["best"] else ""))
     return _safe(f"job {s['name']}: {s['status']} ({s['reason'] or 'in progress'}); trials {_done(s)}/{s['max_trials']}: "
                  f"{s['complete']} complete, {s['pruned']} pruned, {s['failed']} failed; {best}{saved}")
 
@@ -403,13 +409,16 @@ def _summary_text(s: dict[str, Any]) -> str:
 def _trial_table(records: list[dict[str, Any]], summary: dict[str, Any], limit: int | None) -> Any:
     from rich.table import Table
 
-    table = Table("#", "state", _safe(summary["metric"] or "value"), "start", "start-up s", "run s", "params / error")
     rows = records[-limit:] if limit else records
+    metrics = list(dict.fromkeys(m for r in rows for m in r.get("metrics") or {}))  # each other metric: a column
+    table = Table("#", "state", _safe(summary["metric"] or "value"), *map(_safe, metrics), "start", "start-up s",
+                  "run s", "params / error")
     for r in rows:
         detail = _safe(r[ERROR] or ", ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items()))
         if r.get("feasible") is False:  # broke a constraint: never the best
             detail = _safe(f"infeasible: {'; '.join(r['violations'])}; ") + detail
-        table.add_row(str(r["number"]), r["state"], _fmt(r["value"]) if r["value"] is not None else "-",
+        other = [_fmt(r["metrics"][m]) if (r.get("metrics") or {}).get(m) is not None else "-" for m in metrics]
+        table.add_row(str(r["number"]), r["state"], _fmt(r["value"]) if r["value"] is not None else "-", *other,
                       "warm" if r[WARM] else "cold", f"{r[STARTUP_S] or 0.0:.3f}", f"{r[RUN_S] or 0.0:.1f}",
                       detail[:90])
     return table
