@@ -258,3 +258,25 @@ def test_a_finish_whose_commit_went_through_but_whose_answer_was_lost_is_not_wri
     assert back.state == TrialState.COMPLETE and back.value == 0.5 and back.user_attrs == {**START, **FINISH}
     assert rows_of(store, "trial_values", trial_id) == 1
     store.close()
+
+
+def test_a_connection_dropped_inside_the_creating_transaction_is_retried_and_creates_one_trial(
+        postgres_server, postgres_url, tmp_path, caplog):
+    store = Store(postgres_url, home=tmp_path, retry_s=60)
+    store.create_job("job", SPEC, "minimize")
+    dropped = []
+
+    def drop(con, _cursor, statement, *_args):
+        if not dropped and statement.lstrip().upper().startswith("INSERT INTO TRIAL_USER_ATTRIBUTES"):
+            dropped.append(con.connection.dbapi_connection.info.backend_pid)
+            postgres_server.sql(f"SELECT pg_terminate_backend({dropped[0]})")
+
+    sa.event.listen(store.engine, "before_cursor_execute", drop)
+    template = running()
+    with caplog.at_level(logging.WARNING, logger="jupyter_hpo.store"):
+        trial_id = store.create_trial("job", template)
+    assert len(dropped) == 1 and "recording a trial of job 'job': the store could not be reached" in caplog.text
+    (back,) = read_back(store)  # one trial, whole: the dropped attempt left nothing
+    assert back._trial_id == trial_id and back.number == 0 and back.state == TrialState.RUNNING
+    assert back.params == PARAMS and back.user_attrs == START and back.datetime_start == template.datetime_start
+    store.close()
