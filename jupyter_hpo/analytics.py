@@ -12,8 +12,8 @@ from typing import Any
 from jupyter_hpo.records import FOLD_MEAN, INTERRUPTED, improvements
 from jupyter_hpo.store import JobStatus
 
-__all__ = ["MAX_POINTS", "MIN_TRIALS_FOR_IMPORTANCE", "Importance", "downsample", "importance", "param_importance",
-           "timing"]
+__all__ = ["MAX_POINTS", "MIN_TRIALS_FOR_IMPORTANCE", "Importance", "downsample", "importance", "importance_json",
+           "param_importance", "record_importance", "timing"]
 
 #: At most this many trials are drawn as dots or lines; more are downsampled by :func:`downsample`.
 MAX_POINTS = 500
@@ -216,6 +216,36 @@ def importance(rows: list[dict[str, Any]], space: dict[str, Any], min_trials: in
         shares = {name: round(s / total, 4) if total > 0 else 0.0 for name, s in ordered}
     return Importance(shares, n_complete, n_pruned, folds, left_out,
                       _note(shares, n_complete, n_pruned, folds, left_out, min_trials))
+
+
+def record_importance(records: list[dict[str, Any]], spec: Any) -> Importance:
+    """:func:`importance` of a job's trial records (``Job.trial_records()``), as its dashboard computes it: over
+    the spec's space, every trial's steps taken as folds when its ``early_stopping`` is ``kfold*``.
+
+    Args:
+        records: the job's trial records (``intermediate`` as ``{"step": value}``).
+        spec: the job's spec as stored (``job.attrs["spec"]``); without one (a study written by another tool)
+            no parameter is known and the shares stay empty.
+    """
+    from jupyter_hpo.exceptions import HpoError
+    from jupyter_hpo.space import SearchSpace
+
+    spec = spec if isinstance(spec, dict) else {}
+    try:
+        space = SearchSpace.from_dict(spec["space"]).to_dict()
+    except (HpoError, KeyError, TypeError):
+        space = {}
+    rows = [{"number": r["number"], "state": r["state"], "value": r.get("value"), "params": r.get("params") or {},
+             FOLD_MEAN: r.get(FOLD_MEAN),
+             "steps": sorted([int(k) if k.lstrip("-").isdigit() else float(k), v]
+                             for k, v in (r.get("intermediate") or {}).items())} for r in records]
+    return importance(rows, space, steps_are_folds=str(spec.get("early_stopping")).startswith("kfold"))
+
+
+def importance_json(found: Importance) -> dict[str, Any] | None:
+    """The JSON form the CLI and the REST API give: ``{"shares": {name: share}, "note": ...}``, or None while
+    there are no shares yet."""
+    return {"shares": found.shares, "note": found.note} if found.shares else None
 
 
 def param_importance(rows: list[dict[str, Any]], space: dict[str, Any], min_trials: int = MIN_TRIALS_FOR_IMPORTANCE,

@@ -197,16 +197,19 @@ def _campaigns(store: Any) -> dict[str, str]:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     from jupyter_hpo import api
+    from jupyter_hpo.analytics import MIN_TRIALS_FOR_IMPORTANCE, importance_json, record_importance
+    from jupyter_hpo.records import SPEC
 
     job = api.attach(args.job, store=args.store)
     summary = job.summary()
     records = job.trial_records()
+    found = record_importance(records, job.attrs.get(SPEC))
     if args.json:
         from jupyter_hpo.provenance import job_provenance
 
         provenance = {k: v for k, v in job_provenance(job).items() if k != "spec"}
         print(dumps({"job": summary, "spec": job.spec, "trials": records, "pareto": summary["pareto"],
-                     "provenance": provenance}))
+                     "importance": importance_json(found), "provenance": provenance}))
         return 0
     console = _console()
     console.print(_summary_text(summary))
@@ -215,6 +218,18 @@ def _cmd_show(args: argparse.Namespace) -> int:
     for line in [*(f"note: {n}" for n in summary["notes"]), status_line(job.attrs)]:
         if line:
             console.print(_safe(line))
+    counted = found.complete + found.pruned
+    if found.shares:  # each parameter's share, largest first, then what they rest on
+        console.print("importance:")
+        width = max(len(_safe(name)) for name in found.shares)
+        for name, share in found.shares.items():
+            console.print(f"  {_safe(name):<{width}}  {share * 100:5.1f}%")
+        console.print(f"  {found.note}")
+    elif counted < MIN_TRIALS_FOR_IMPORTANCE:
+        console.print(f"importance: not yet (needs {MIN_TRIALS_FOR_IMPORTANCE} trials with a value or fold scores; "
+                      f"{counted} so far)")
+    else:
+        console.print(f"importance: not yet ({found.note})")
     console.print(_trial_table(records, summary, limit=None))
     from jupyter_hpo.provenance import job_provenance, provenance_lines
     from jupyter_hpo.refit import refit_line

@@ -1,0 +1,75 @@
+"""Parameter importance outside the dashboard: ``jupyter hpo show`` (text and ``--json``) gives what
+``jupyter_hpo.analytics.importance`` finds on the same job (the dashboard's rule), or says "not yet"."""
+
+from __future__ import annotations
+
+import json
+
+import ipywidgets
+import pytest
+
+from jupyter_hpo import api
+from jupyter_hpo.analytics import importance
+from jupyter_hpo.store import JobStatus
+from jupyter_hpo.widgets import Dashboard
+from jupyter_hpo.widgets._dashboard import compact_row
+from tests.test_cli import hpo
+from tests.test_importance import SPACE, cv_objective
+
+KFOLD_SPACE = {"x": SPACE["x"], "noise": SPACE["noise"]}
+
+
+@pytest.fixture(autouse=True)
+def _close_widgets():
+    yield
+    ipywidgets.Widget.close_all()
+
+
+@pytest.fixture
+def kfold_job(home):
+    """A finished k-fold job on the local backend (real workers) whose pruned trials reported some folds."""
+    job = api.launch(objective=cv_objective, space=KFOLD_SPACE, strategy="random", seed=3, early_stopping="kfold",
+                     max_trials=12, max_parallel=1, name="shown-importance")
+    assert job.wait(timeout=180) == JobStatus.COMPLETED
+    summary = job.summary()
+    assert summary["complete"] + summary["pruned"] >= 5 and summary["pruned"] > 0, summary
+    return job
+
+
+def expected(job: api.Job):
+    """What analytics.importance finds on the job's rows, as the dashboard reads them."""
+    return importance([compact_row(r) for r in job.trial_records()], job.space.to_dict(), steps_are_folds=True)
+
+
+def test_show_and_show_json_give_each_share_largest_first_and_the_note(home, kfold_job):
+    found = expected(kfold_job)
+    assert found.shares and next(iter(found.shares)) == "x" and found.pruned > 0, found
+    dash = Dashboard(kfold_job)
+    assert (dash.importance, dash.importance_note) == (found.shares, found.note), "the dashboard shows the same"
+    out = hpo(home, "show", "shown-importance")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    at = lines.index("importance:")
+    shown = [line.split() for line in lines[at + 1:at + 1 + len(found.shares)]]
+    assert shown == [[name, f"{share * 100:.1f}%"] for name, share in found.shares.items()]
+    assert lines[at + 1 + len(found.shares)].strip() == found.note
+    assert "pruned trials, each scored by its mean over its first" in found.note
+    out = hpo(home, "show", "shown-importance", "--json")
+    assert out.returncode == 0, out.stderr
+    shown = json.loads(out.stdout)["importance"]
+    assert shown == {"shares": found.shares, "note": found.note}
+    assert list(shown["shares"]) == sorted(shown["shares"], key=lambda k: -shown["shares"][k]), "largest first"
+
+
+def test_a_3_trial_job_says_not_yet(home):
+    job = api.launch(objective=cv_objective, space=KFOLD_SPACE, strategy="random", seed=1, max_trials=3,
+                     name="too-few")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    assert expected(job).shares == {}
+    out = hpo(home, "show", "too-few")
+    assert out.returncode == 0, out.stderr
+    assert "importance: not yet (needs 5 trials with a value or fold scores; 3 so far)" in out.stdout.splitlines()
+    out = hpo(home, "show", "too-few", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["importance"] is None
+
