@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.backends import TrialOutcome
+from jupyter_hpo.sagemaker._entry import LINE as _REQUIREMENTS_LINE
 from jupyter_hpo.sagemaker.errors import error_code
 from jupyter_hpo.sagemaker.pricing import cost_usd, price_per_hour
 from jupyter_hpo.sagemaker.spot import savings_pct
@@ -33,6 +34,7 @@ __all__ = [
     "job_outcome",
     "parse_log_line",
     "phase_seconds",
+    "requirements_attrs",
     "scan_log",
     "startup_seconds",
 ]
@@ -95,6 +97,7 @@ class LogTail:
 
     :meth:`read` returns the lines that appeared since the last call. A job's streams appear once
     its instances start training; until then (and on ``ResourceNotFoundException``) there is nothing.
+    ``requirements`` keeps what the entry wrapper's line said (:func:`requirements_attrs`).
     """
 
     GROUP = "/aws/sagemaker/TrainingJobs"
@@ -102,6 +105,7 @@ class LogTail:
     def __init__(self, logs: Any, job_name: str, instances: int = 1) -> None:
         self.logs, self.job_name, self.instances = logs, job_name, instances
         self._tokens: dict[str, str | None] = {}
+        self.requirements = requirements_attrs(None)
 
     def read(self, max_pages: int = 20) -> list[str]:
         from botocore.exceptions import ClientError
@@ -131,6 +135,9 @@ class LogTail:
         except ClientError as e:
             if error_code(e) != "ResourceNotFoundException":
                 raise
+        for line in lines:
+            if "jupyter-hpo: requirements " in line:
+                self.requirements = requirements_attrs(line)
         return lines
 
 
@@ -182,6 +189,23 @@ class LogValues:
     intermediate: list[tuple[int, float]] = field(default_factory=list)
 
 
+_REQUIREMENTS_STATES = {"installed": "installed", "already installed on this warm pool": "reused", "failed": "failed"}
+
+
+def requirements_attrs(line: str | None) -> dict[str, Any]:
+    """The ``requirements`` fields of a trial's ``sagemaker`` attribute from the entry wrapper's log line
+    (:data:`jupyter_hpo.sagemaker._entry.LINE`): ``requirements`` is ``installed``, ``reused`` (already
+    installed on this warm pool), ``failed`` or ``none`` (no such line: no requirements.txt),
+    ``requirements_s`` the seconds it took, and ``requirements_error`` pip's error when it failed."""
+    m = _REQUIREMENTS_LINE.search(line or "")
+    if m is None:
+        return {"requirements": "none", "requirements_s": None}
+    out: dict[str, Any] = {"requirements": _REQUIREMENTS_STATES[m.group(1)], "requirements_s": float(m.group(3))}
+    if m.group(1) == "failed":
+        out["requirements_error"] = f"pip exited {m.group(2)}: {m.group(4) or 'no error line'}"
+    return out
+
+
 def scan_log(lines: Iterable[str], objective_regex: re.Pattern[str]) -> LogValues:
     """The objective and intermediate values in ``lines`` (see :func:`parse_log_line`)."""
     found = LogValues()
@@ -198,7 +222,8 @@ def scan_log(lines: Iterable[str], objective_regex: re.Pattern[str]) -> LogValue
 
 
 def job_outcome(key: int, desc: Mapping[str, Any], opts: SageMakerOptions, objective: Objective,
-                value: float | None, *, stopped: str, attrs: Mapping[str, Any] | None = None) -> TrialOutcome:
+                value: float | None, *, stopped: str, attrs: Mapping[str, Any] | None = None,
+                log: LogTail | None = None) -> TrialOutcome:
     """The outcome of trial ``key`` from its finished training job's ``DescribeTrainingJob``.
 
     Args:
@@ -207,8 +232,10 @@ def job_outcome(key: int, desc: Mapping[str, Any], opts: SageMakerOptions, objec
         stopped: what a Stopped job means: ``pruned``, ``interrupted`` (the tuning job was stopped) or
             ``failed`` (stopped by someone else).
         attrs: more fields of the trial's ``sagemaker`` attribute.
+        log: the job's log tail: its ``requirements`` fields join the attribute, and a failed install is the
+            trial's error (one line).
     """
-    info = {**describe_outcome_attrs(desc, opts), **(attrs or {})}
+    info = {**describe_outcome_attrs(desc, opts), **(log.requirements if log else {}), **(attrs or {})}
     phases = phase_seconds(desc)
     outcome = TrialOutcome(key, "failed", startup_s=startup_seconds(phases), run_s=phases.get("Training"),
                            attrs={"sagemaker": info, "cost_usd": info["cost_usd"]})
@@ -224,6 +251,9 @@ def job_outcome(key: int, desc: Mapping[str, Any], opts: SageMakerOptions, objec
         outcome.interrupted, outcome.error = True, "interrupted: the tuning job was stopped"
     elif status == "Stopped":
         outcome.error = f"the training job stopped ({secondary})"
+    elif info.get("requirements") == "failed":
+        outcome.error = f"requirements.txt could not be installed ({info.get('requirements_error')}); the script did " \
+                        "not run (pip's output is in the training job's log)"
     else:
         outcome.error = f"the training job failed: {desc.get('FailureReason') or secondary}"
     return outcome

@@ -1,5 +1,10 @@
 """The trial's code for SageMaker: ``sourcedir.tar.gz`` (the source folder, ``jupyter_hpo.trial`` and the
-space), and its upload to S3."""
+space), and its upload to S3.
+
+A ``requirements.txt`` at the top of the source folder travels as ``jupyter_hpo_requirements.txt``, with
+jupyter-hpo's entry wrapper (:mod:`jupyter_hpo.sagemaker._entry`) as the program: it installs the
+requirements once per warm pool instead of at every job start, then runs the script.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.exceptions import BackendError, SpecError
+from jupyter_hpo.sagemaker._entry import PROGRAM, REQUIREMENTS, launcher
 from jupyter_hpo.sagemaker.errors import explain_client_error
 from jupyter_hpo.sagemaker.options import split_s3
 
@@ -18,11 +24,13 @@ if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.options import SageMakerOptions
     from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["SPACE_FILE", "package_source", "source_and_entry", "upload_source"]
+__all__ = ["SPACE_FILE", "TOOLKIT_REQUIREMENTS", "package_source", "source_and_entry", "upload_source"]
 
 _VENDORED = ("exceptions.py", "trial.py", "space.py", "_space_checks.py", "_yaml.py", "_limits.py")
 _SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".venv", "node_modules", ".mypy_cache", ".pytest_cache"}
 SPACE_FILE = "jupyter_hpo_space.json"
+#: The source folder's requirements, which the SageMaker training toolkit installs at every job start.
+TOOLKIT_REQUIREMENTS = "requirements.txt"
 
 
 def package_source(source_dir: str | os.PathLike[str], spec: TuningSpec, *, max_mb: float = 200.0) -> bytes:
@@ -35,6 +43,9 @@ def package_source(source_dir: str | os.PathLike[str], spec: TuningSpec, *, max_
     root = Path(source_dir)
     if not root.is_dir():
         raise SpecError(f"`backend.options.source_dir` must be a folder, but got {str(source_dir)!r}.")
+    wrapped = (root / TOOLKIT_REQUIREMENTS).is_file()
+    if wrapped:
+        script = _script_in(root, spec)
     buffer = io.BytesIO()
     total = 0
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
@@ -48,7 +59,8 @@ def package_source(source_dir: str | os.PathLike[str], spec: TuningSpec, *, max_
             if total > max_mb * 2**20:
                 raise SpecError(f"the source folder {str(root)!r} is over {max_mb:g} MB; put data in S3 and pass it "
                                 "as `backend.options.inputs`.")
-            tar.add(path, arcname=str(rel), recursive=False)
+            tar.add(path, arcname=REQUIREMENTS if wrapped and rel == Path(TOOLKIT_REQUIREMENTS) else str(rel),
+                    recursive=False)
         package = Path(__file__).resolve().parents[1]
 
         def add_bytes(name: str, data: bytes) -> None:
@@ -61,12 +73,28 @@ def package_source(source_dir: str | os.PathLike[str], spec: TuningSpec, *, max_
         for name in _VENDORED:
             add_bytes(f"jupyter_hpo/{name}", (package / name).read_bytes())
         add_bytes(SPACE_FILE, json.dumps(spec.space.to_dict()).encode())
+        if wrapped:
+            add_bytes("jupyter_hpo/_entry.py", (package / "sagemaker" / "_entry.py").read_bytes())
+            add_bytes(PROGRAM, launcher(script).encode())
     return buffer.getvalue()
 
 
+def _script_in(root: Path, spec: TuningSpec) -> str:
+    """The script's path in the archive of ``root``, which must not hold the wrapper's own file names."""
+    taken = [name for name in (PROGRAM, REQUIREMENTS) if (root / name).exists()]
+    if taken:
+        raise SpecError(f"the source folder {str(root)!r} holds {taken[0]!r}, a name jupyter-hpo gives its entry "
+                        "wrapper when the folder has a requirements.txt; rename that file.")
+    try:
+        return Path(spec.trial.script or "").resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise SpecError(f"`trial.script` ({spec.trial.script}) must be inside the source folder ({root}).") from None
+
+
 def source_and_entry(spec: TuningSpec, opts: SageMakerOptions) -> tuple[Path, str]:
-    """The folder uploaded as ``sourcedir.tar.gz`` (``source_dir``, or the script's folder) and the
-    script's path inside it (``sagemaker_program``)."""
+    """The folder uploaded as ``sourcedir.tar.gz`` (``source_dir``, or the script's folder) and the program
+    the toolkit runs (``sagemaker_program``): the script's path inside it, or jupyter-hpo's entry wrapper
+    (which runs the script) when the folder has a ``requirements.txt``."""
     script = Path(spec.trial.script or "")
     source = Path(opts.source_dir).expanduser().resolve() if opts.source_dir else script.resolve().parent
     if not source.is_dir():
@@ -76,11 +104,14 @@ def source_and_entry(spec: TuningSpec, opts: SageMakerOptions) -> tuple[Path, st
     except ValueError:
         raise SpecError(f"`trial.script` ({script}) must be inside `backend.options.source_dir` ({source}), "
                         "which is what is uploaded to SageMaker.") from None
+    if (source / TOOLKIT_REQUIREMENTS).is_file():
+        _script_in(source, spec)
+        return source, PROGRAM
     return source, entry.as_posix()
 
 
 def upload_source(s3: Any, spec: TuningSpec, opts: SageMakerOptions, code_uri: str) -> str:
-    """Package the trial's code and put it at ``code_uri``; returns the entry script's path in the archive.
+    """Package the trial's code and put it at ``code_uri``; returns the program's path in the archive.
 
     Raises:
         SpecError: the source folder or script is not usable.

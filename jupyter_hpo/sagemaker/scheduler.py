@@ -337,7 +337,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
         value = None
         if desc["TrainingJobStatus"] == "Completed":
             value = run.objective if run.objective is not None else final_metric(desc, self.spec.objective.metric)
-        outcome = job_outcome(run.request.key, desc, self.opts, self.spec.objective, value,
+        outcome = job_outcome(run.request.key, desc, self.opts, self.spec.objective, value, log=run.tail,
                               stopped="pruned" if run.pruning else "failed", attrs={"reused_pool_of": reused})
         for o in self.spec.objectives[1:]:  # several objectives: the others, as SageMaker's regexes found them
             if (other := final_metric(desc, o.metric)) is not None:
