@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from jupyter_hpo.exceptions import HpoError
-from jupyter_hpo.records import ERROR, RUN_S, STARTUP_S, WARM, dumps
+from jupyter_hpo.records import ERROR, REUSED_FROM, RUN_S, STARTUP_S, WARM, dumps
 
 __all__ = ["main"]
 
@@ -421,6 +421,12 @@ def _summary_text(s: dict[str, Any]) -> str:
                  f"{s['complete']} complete, {s['pruned']} pruned, {s['failed']} failed; {best}{saved}")
 
 
+def _start(r: dict[str, Any]) -> str:
+    """How a trial's worker started: ``warm``, ``cold``, or ``warm (from JOB)`` on a worker handed over from JOB."""
+    start = "warm" if r[WARM] else "cold"
+    return _safe(f"{start} (from {r[REUSED_FROM]})") if r.get(REUSED_FROM) else start
+
+
 def _trial_table(records: list[dict[str, Any]], summary: dict[str, Any], limit: int | None) -> Any:
     from rich.table import Table
 
@@ -434,7 +440,7 @@ def _trial_table(records: list[dict[str, Any]], summary: dict[str, Any], limit: 
             detail = _safe(f"infeasible: {'; '.join(r['violations'])}; ") + detail
         other = [_fmt(r["metrics"][m]) if (r.get("metrics") or {}).get(m) is not None else "-" for m in metrics]
         table.add_row(str(r["number"]), r["state"], _fmt(r["value"]) if r["value"] is not None else "-", *other,
-                      "warm" if r[WARM] else "cold", f"{r[STARTUP_S] or 0.0:.3f}", f"{r[RUN_S] or 0.0:.1f}",
+                      _start(r), f"{r[STARTUP_S] or 0.0:.3f}", f"{r[RUN_S] or 0.0:.1f}",
                       detail[:90])
     return table
 

@@ -312,6 +312,8 @@ class TrialRecord:
     worker: str | None
     warm: bool | None
     startup_s: float | None
+    #: a trial of a campaign's job run on a worker handed over from an earlier job: that job's name; else null
+    reused_from: str | None
     run_s: float | None
     error: str | None
     fold_mean: float | None
@@ -347,6 +349,7 @@ class TrialRecord:
             WORKER: ua.get(WORKER),
             WARM: ua.get(WARM),
             STARTUP_S: ua.get(STARTUP_S),
+            REUSED_FROM: ua.get(REUSED_FROM) if isinstance(ua.get(REUSED_FROM), str) else None,
             RUN_S: ua.get(RUN_S),
             ERROR: ua.get(ERROR),
             FOLD_MEAN: ua.get(FOLD_MEAN),

@@ -125,6 +125,8 @@ export interface ITrialRecord {
   worker: string | null;
   warm: boolean | null;
   startup_s: number | null;
+  /** A campaign's job: the earlier job whose worker was handed over and ran this trial; null when not reused. */
+  reused_from: string | null;
   run_s: number | null;
   error: string | null;
   fold_mean: number | null;

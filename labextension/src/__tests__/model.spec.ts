@@ -71,6 +71,7 @@ function trial(number: number, state: TrialState, value: number | null = null): 
     worker: 'local-0',
     warm: number > 0,
     startup_s: 0.1,
+    reused_from: null,
     run_s: 0.5,
     error: null,
     fold_mean: null,
