@@ -1,5 +1,5 @@
-"""Parameter importance outside the dashboard: ``jupyter hpo show`` (text and ``--json``) gives what
-``jupyter_hpo.analytics.importance`` finds on the same job (the dashboard's rule), or says "not yet"."""
+"""Parameter importance outside the dashboard: ``jupyter hpo show`` (text and ``--json``) and the REST job detail
+give what ``jupyter_hpo.analytics.importance`` finds on the same job (the dashboard's rule), or say "not yet"."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 
 import ipywidgets
 import pytest
+import yaml
 
 from jupyter_hpo import api
 from jupyter_hpo.analytics import importance
@@ -15,6 +16,7 @@ from jupyter_hpo.widgets import Dashboard
 from jupyter_hpo.widgets._dashboard import compact_row
 from tests.test_cli import hpo
 from tests.test_importance import SPACE, cv_objective
+from tests.test_records import OPENAPI, _ts_fields
 
 KFOLD_SPACE = {"x": SPACE["x"], "noise": SPACE["noise"]}
 
@@ -36,9 +38,11 @@ def kfold_job(home):
     return job
 
 
-def expected(job: api.Job):
-    """What analytics.importance finds on the job's rows, as the dashboard reads them."""
-    return importance([compact_row(r) for r in job.trial_records()], job.space.to_dict(), steps_are_folds=True)
+def expected(job: api.Job, steps_are_folds: bool = True):
+    """What analytics.importance finds on the job's rows, as the dashboard reads them (``steps_are_folds``: the job
+    has ``early_stopping: kfold``)."""
+    return importance([compact_row(r) for r in job.trial_records()], job.space.to_dict(),
+                      steps_are_folds=steps_are_folds)
 
 
 def test_show_and_show_json_give_each_share_largest_first_and_the_note(home, kfold_job):
@@ -65,7 +69,7 @@ def test_a_3_trial_job_says_not_yet(home):
     job = api.launch(objective=cv_objective, space=KFOLD_SPACE, strategy="random", seed=1, max_trials=3,
                      name="too-few")
     assert job.wait(timeout=120) == JobStatus.COMPLETED
-    assert expected(job).shares == {}
+    assert expected(job, steps_are_folds=False).shares == {}
     out = hpo(home, "show", "too-few")
     assert out.returncode == 0, out.stderr
     assert "importance: not yet (needs 5 trials with a value or fold scores; 3 so far)" in out.stdout.splitlines()
@@ -73,3 +77,47 @@ def test_a_3_trial_job_says_not_yet(home):
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["importance"] is None
 
+
+# -- the REST job detail: GET jobs/{name} ----------------------------------------------------------------
+@pytest.fixture
+def jp_server_config(home):
+    return {"ServerApp": {"jpserver_extensions": {"jupyter_hpo": True}}}
+
+
+def get_job_schema() -> dict:
+    """The 200 answer of getJob in openapi.yaml."""
+    doc = yaml.safe_load(OPENAPI.read_text())["paths"]["/jobs/{name}"]["get"]
+    return doc["responses"]["200"]["content"]["application/json"]["schema"]
+
+
+def test_openapi_and_types_ts_describe_the_job_detail_s_importance():
+    reply = get_job_schema()
+    assert sorted(_ts_fields("IJobReply")) == sorted(reply["properties"])
+    importance_doc = reply["properties"]["importance"]
+    assert importance_doc["type"] == ["object", "null"]
+    assert sorted(_ts_fields("IImportance")) == sorted(importance_doc["properties"]) == ["note", "shares"]
+
+
+async def job_detail(jp_fetch, name: str) -> dict:
+    response = await jp_fetch("jupyter-hpo", "api", "jobs", name)
+    assert response.code == 200
+    return json.loads(response.body)
+
+
+async def test_the_rest_job_detail_carries_the_same_importance_as_show(jp_fetch, home, kfold_job):
+    found = expected(kfold_job)
+    detail = await job_detail(jp_fetch, "shown-importance")
+    assert detail["importance"] == {"shares": found.shares, "note": found.note}
+    reply = get_job_schema()
+    assert sorted(detail) == sorted(reply["properties"]) == sorted(reply["required"])
+    assert sorted(detail["importance"]) == sorted(reply["properties"]["importance"]["required"])
+    out = hpo(home, "show", "shown-importance", "--json")
+    assert json.loads(out.stdout)["importance"] == detail["importance"]
+
+
+async def test_the_rest_job_detail_of_a_3_trial_job_has_no_importance_yet(jp_fetch, home):
+    job = api.launch(objective=cv_objective, space=KFOLD_SPACE, strategy="random", seed=1, max_trials=3,
+                     name="too-few-rest")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    detail = await job_detail(jp_fetch, "too-few-rest")
+    assert detail["importance"] is None and detail["job"]["complete"] == 3

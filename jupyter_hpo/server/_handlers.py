@@ -147,10 +147,13 @@ class JobHandler(_Base):
     async def get(self, name: str) -> None:
         def detail() -> dict[str, Any]:
             job = api.attach(name, self.store)
+            from jupyter_hpo.analytics import importance_json, record_importance
             from jupyter_hpo.provenance import job_provenance
 
             provenance = job_provenance(job)
-            return {"job": job.summary(), "spec": provenance.pop("spec"), "provenance": provenance}
+            found = record_importance(job.trial_records(), job.attrs.get(records.SPEC))
+            return {"job": job.summary(), "spec": provenance.pop("spec"), "provenance": provenance,
+                    "importance": importance_json(found)}
 
         await self.reply(detail)
 

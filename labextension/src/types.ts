@@ -199,6 +199,16 @@ export interface IJobReply {
   spec: Record<string, any>;
   /** What produced the job (`jupyter_hpo.provenance`): code and input hashes, packages, git, owner, image. */
   provenance: Record<string, any>;
+  /** Parameter importance; null until 5 trials have finished with a value or fold scores. */
+  importance: IImportance | null;
+}
+
+/** A job's parameter importance (`importance` of `GET jobs/{name}`, `jupyter_hpo.analytics.importance`). */
+export interface IImportance {
+  /** Each parameter's share, largest first, summing to 1. */
+  shares: Record<string, number>;
+  /** What the shares rest on: "From 3 complete and 4 pruned trials, each scored by its mean over its first 2 folds." */
+  note: string;
 }
 
 /** `GET jobs/{name}/trials?after=N` */

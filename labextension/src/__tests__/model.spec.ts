@@ -13,6 +13,7 @@ import {
   sortJobs
 } from '../model';
 import {
+  IImportance,
   IJobReply,
   IJobsReply,
   IJobSummary,
@@ -95,6 +96,8 @@ class FakeClient implements IHpoClient {
   jobs: IJobSummary[] = [];
   me: IOwner = owner('root', 'lab-host');
   trials = new Map<string, ITrialRecord[]>();
+  /** what `GET jobs/{name}` answers as the job's importance (null when absent) */
+  importance = new Map<string, IImportance>();
   calls: string[] = [];
   listError: Error | null = null;
 
@@ -120,7 +123,12 @@ class FakeClient implements IHpoClient {
     if (!j) {
       throw new HpoApiError(404, `no job named '${name}'`);
     }
-    return { job: { ...j }, spec: { space: { x: { type: 'float', low: 0, high: 1 } } }, provenance: {} };
+    return {
+      job: { ...j },
+      spec: { space: { x: { type: 'float', low: 0, high: 1 } } },
+      provenance: {},
+      importance: this.importance.get(name) ?? null
+    };
   }
 
   async getTrials(name: string, after: number): Promise<ITrialRecord[]> {
