@@ -53,9 +53,13 @@ class _CampaignRunner:
     def run(self) -> int:
         from jupyter_hpo.backends import _local
 
+        from jupyter_hpo.sagemaker import handover as _handover
+
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         _local.set_shelf(self.shelf)
+        pools = _handover.Handover()  # sagemaker jobs' warm pools, from one job to the next
+        _handover.set_handover(pools)
         next_beat = 0.0
         try:
             while self.queue or self.running:
@@ -75,6 +79,10 @@ class _CampaignRunner:
         finally:
             self.shelf.release_all()
             _local.set_shelf(None)
+            released = pools.release_all()
+            _handover.set_handover(None)
+            if released:
+                log.info("campaign %s: released the warm pools of %s", self.name, ", ".join(released))
         log.info("campaign %s: done", self.name)
         return 0
 

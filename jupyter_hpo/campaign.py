@@ -5,7 +5,9 @@ nothing is created), creates the jobs, each recording its campaign (the ``campai
 starts one campaign runner (``python -m jupyter_hpo.runner --campaign NAME JOB...``) that runs them in order,
 ``parallel_jobs`` at a time. Its local workers pass from a finished job to the next whose objective
 environment matches (:mod:`jupyter_hpo.backends._local`), for ``keep_alive_s`` at most, and are all ended
-when the campaign ends.
+when the campaign ends. A ``sagemaker`` job that ends by itself leaves its Available warm pools to the next
+``sagemaker`` job on the same instances (:mod:`jupyter_hpo.sagemaker.handover`; for the pools' own keep-alive),
+and the pools left when the campaign ends are released.
 
 Example:
     >>> import jupyter_hpo as hpo
@@ -73,8 +75,9 @@ def _validate(specs: Sequence[Any], store: Store) -> list[TuningSpec]:
         label = _label(item, i)
         try:
             spec = _load(item)
-            if spec.backend != "local":
-                raise SpecError(f"campaigns run on the local backend only, but its backend is {spec.backend!r}")
+            if spec.backend not in ("local", "sagemaker"):
+                raise SpecError(f"campaigns run on the local and sagemaker backends, but its backend is "
+                                f"{spec.backend!r} (AMT keeps nothing across tuning jobs)")
             spec = backend_class(spec.backend).prepare(spec)
             if spec.mlflow is not None:
                 from jupyter_hpo.mlflow_tracking import prepare

@@ -88,7 +88,7 @@ def test_an_invalid_spec_refuses_the_whole_campaign_and_creates_nothing(home, tm
 
 
 @pytest.mark.parametrize(("specs_extra", "options", "message"), [
-    ("backend: sagemaker\n", {}, "campaigns run on the local backend only"),
+    ("backend: amt\n", {}, "campaigns run on the local and sagemaker backends, but its backend is 'amt'"),
     ("", {"parallel_jobs": 0}, "`parallel_jobs` must be an integer >= 1, but got 0."),
     ("", {"keep_alive_s": -1}, "`keep_alive_s` must be a number of seconds >= 0"),
     ("", {"name": "a b"}, "a campaign name must be"),

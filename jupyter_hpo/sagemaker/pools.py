@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from jupyter_hpo.backends import EventLog, TrialEvents
 from jupyter_hpo.exceptions import BackendError
 from jupyter_hpo.sagemaker import clients as _clients
+from jupyter_hpo.sagemaker import handover as _handover
 from jupyter_hpo.sagemaker.errors import EXPIRED, error_code, explain_client_error
 from jupyter_hpo.sagemaker.outcome import TRAINING_DONE
 
@@ -43,6 +44,7 @@ class PoolRelease:
     released: list[str]
     unreleased: list[str]
     handed_on: list[str]
+    _stopping_all: bool
     retained: dict[str, float]
     _recovered: dict[str, str]
     _owns_clients: bool
@@ -94,14 +96,20 @@ class PoolRelease:
         return notes
 
 
-    def close(self, release: bool = True) -> None:
+    def close(self, release: bool | None = None) -> None:
         """Release every warm pool the job holds (keep-alive 0), waiting briefly for stopping jobs.
 
         ``release=False`` hands them on instead (a campaign's next job on the same instances): they stay
-        Available for their keep-alive, and the next job's matching training jobs start warm on them.
+        Available for their keep-alive, and the next job's matching training jobs start warm on them. The
+        default: hand them on when the process runs a campaign (:mod:`jupyter_hpo.sagemaker.handover`) and
+        the job ended by itself, else release them.
         """
         if self.clients is None:
             return
+        handover = _handover.current() if self.keep_alive else None
+        if release is None:
+            release = handover is None or self._stopping_all
+        passed_on = False
         try:
             if release:
                 self._release_all()
@@ -111,8 +119,12 @@ class PoolRelease:
                 if kept:
                     self._note("handed-on", f"kept the warm pools of {', '.join(kept)} for the next job (they end "
                                             f"after {self.keep_alive} s unused).")
+                if handover is not None:
+                    handover.leave(_handover.pool_key(self.opts), kept, self.clients, self._owns_clients,
+                                   self.spec.name)
+                    passed_on = True
         finally:
-            if self._owns_clients and self.clients.sim is not None:
+            if self._owns_clients and self.clients.sim is not None and not passed_on:
                 self.clients.sim.close()  # a dry run: stop the simulated containers, remove their files
 
     def _available_pools(self) -> list[str]:

@@ -30,6 +30,7 @@ from typing import Any
 from jupyter_hpo.backends import Assignment, ExecutorBackend, TrialEvents, TrialOutcome, TrialRequest
 from jupyter_hpo.exceptions import BackendError, SpecError
 from jupyter_hpo.sagemaker import clients as _clients
+from jupyter_hpo.sagemaker import handover as _handover
 from jupyter_hpo.sagemaker.clients import Clients, check_credentials
 from jupyter_hpo.sagemaker.defaults import with_defaults
 from jupyter_hpo.sagemaker.errors import EXPIRED, THROTTLING, error_code, explain_client_error
@@ -130,6 +131,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
         self.inherited: list[str] = []
         #: this job's training jobs whose pools :meth:`close` handed on (``release=False``)
         self.handed_on: list[str] = []
+        self._stopping_all = False
 
     def inherit(self, training_jobs: list[str]) -> None:
         """Take over the warm pools an earlier job handed on (its ``handed_on``): SageMaker puts this job's
@@ -162,6 +164,15 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
+        handover = _handover.current() if self.keep_alive else None
+        if handover is not None and self.clients is None:  # a campaign: take what its earlier jobs left
+            jobs, clients, owns = handover.take(_handover.pool_key(self.opts))
+            if clients is not None:
+                self.clients, self._owns_clients = clients, owns
+                self.inherit(jobs)
+                if jobs:
+                    self._note("inherited", f"took over the warm pools of {', '.join(jobs)} from the campaign's "
+                                            "earlier job")
         if self.clients is None:
             self.clients = _clients.make_clients(self.opts)
             self._owns_clients = True
@@ -432,6 +443,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
     # -- stopping and releasing -------------------------------------------------------------------
     def cancel_all(self, events: TrialEvents, reason: str) -> None:
         self._events = events
+        self._stopping_all = True  # a stopped or failed job releases its pools, campaign or not
         while self._pending_outcomes:  # a launch that failed in submit, not yet polled
             events.on_finish(self._pending_outcomes.pop(0))
         for run in list(self.runs.values()):

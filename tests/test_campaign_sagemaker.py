@@ -1,0 +1,76 @@
+"""A campaign of sagemaker jobs on the simulated SageMaker: a real campaign runner process hands each job's
+Available warm pools to the next job on the same instances, and releases what is left at its end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jupyter_hpo.campaign import campaign
+from jupyter_hpo.exceptions import SpecError
+
+# speed 100: a pool kept 3600 simulated seconds waits 36 real seconds, so a loaded machine cannot make it expire
+# between two trials (at speed 500 a keep-alive of 600 s was 1.2 real seconds)
+SIMULATE = {"speed": 100, "executor": "model", "training_s": 30, "cold_startup_s": 240, "warm_startup_s": 5}
+
+
+def spec(folder: Path, name: str, **options) -> dict:
+    (folder / "code").mkdir(exist_ok=True)
+    (folder / "code" / "train.py").write_text("print('objective=0.5')\n")
+    return {"name": name, "trial": {"script": str(folder / "code" / "train.py")},
+            "space": {"x": {"type": "float", "low": 0, "high": 1}},
+            "budget": {"max_trials": 4, "max_parallel": 2},
+            "backend": {"name": "sagemaker", "options": {
+                "role": "arn:aws:iam::123456789012:role/SageMakerRole", "s3_prefix": "s3://bucket/hpo",
+                "region": "us-east-1", "poll_s": 5, "keep_alive_s": 3600, "simulate": SIMULATE, **options}}}
+
+
+def training_jobs(job) -> dict[int, dict]:
+    return {t.number: t.user_attrs["sagemaker"] for t in job.raw_trials()}
+
+
+def test_the_next_job_starts_warm_on_the_pools_the_first_left(home, tmp_path):
+    c = campaign([spec(tmp_path, "sm-first"), spec(tmp_path, "sm-second")], name="sm-campaign")
+    c.wait(timeout=180)
+    first, second = c.jobs
+    assert [j.status.value for j in (first, second)] == ["completed", "completed"]
+    first_jobs = {a["training_job"] for a in training_jobs(first).values()}
+    # the second job's first wave lands on the first job's pools: warm, and which pool it took is recorded
+    second_attrs = training_jobs(second)
+    assert all(second_attrs[n].get("reused_pool_of") in first_jobs for n in (0, 1)), second_attrs
+    assert [r["warm"] for r in second.trial_records()] == [True] * 4, second_attrs
+    assert any("kept the warm pools of" in n for n in first.summary()["notes"]), first.summary()["notes"]
+    assert first.attrs["backend_summary"]["pools_released"] == []  # handed on, not released
+
+
+def test_pools_go_only_to_a_job_on_the_same_instances(home, tmp_path):
+    c = campaign([spec(tmp_path, "sm-a"), spec(tmp_path, "sm-b", instance_type="ml.c5.xlarge")], name="sm-mixed")
+    c.wait(timeout=180)
+    _, b = c.jobs
+    assert [r["warm"] for r in b.trial_records()][:2] == [False, False]  # another instance type: cold
+
+
+def test_amt_jobs_are_refused_in_a_campaign(home, tmp_path):
+    amt = spec(tmp_path, "sm-amt")
+    amt["backend"]["name"] = "amt"
+    with pytest.raises(SpecError, match="campaigns run on the local and sagemaker backends"):
+        campaign([spec(tmp_path, "sm-ok"), amt])
+
+
+def test_what_is_left_when_the_campaign_ends_is_released():
+    from jupyter_hpo.sagemaker.clients import simulated_clients
+    from jupyter_hpo.sagemaker.handover import Handover
+    from tests.test_sim import job_request
+
+    clients = simulated_clients({"executor": "model"}, virtual=True)
+    clients.sagemaker.create_training_job(**job_request("left-1"))
+    clients.clock.sleep(400)
+    assert [p["status"] for p in clients.sim.warm_pools()] == ["Available"]
+    handover = Handover()
+    handover.leave("key", ["left-1"], clients, owns_clients=False, by="job-a")
+    assert handover.release_all() == ["left-1"]
+    clients.clock.sleep(1)
+    assert clients.sagemaker.describe_training_job(TrainingJobName="left-1")["WarmPoolStatus"]["Status"] == "Terminated"
+    assert handover.take("key") == ([], None, False)  # nothing left to take
+    clients.sim.close()
