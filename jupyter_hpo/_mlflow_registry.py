@@ -123,7 +123,7 @@ def _register(job: Any, holder: Any, number: int, kind: str, what: str, name: st
                 **({"jupyter_hpo.refit_job": holder.name} if kind == "refit" else {}),
                 **({"fold_scores": _text(trial.user_attrs["fold_scores"])} if trial.user_attrs.get("fold_scores")
                    else {}),
-                **provenance_tags(job.attrs)}
+                **provenance_tags(job.attrs, job.store)}
         version = client.create_model_version(
             name, source=f"{client.get_run(run_id).info.artifact_uri}/model", run_id=run_id, tags=tags,
             description=f"{what}: {sink.metric}={trial.value!r}")

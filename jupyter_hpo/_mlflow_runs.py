@@ -115,12 +115,15 @@ def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def provenance_tags(attrs: Mapping[str, Any]) -> dict[str, str]:
+def provenance_tags(attrs: Mapping[str, Any], store: Store | None = None) -> dict[str, str]:
     """The job's provenance (job attribute ``provenance``) as tags: ``jupyter_hpo.provenance.<key>``, nested
-    values as JSON."""
+    values as JSON; with ``store``, the package list read back from the store's blob table (the job attribute
+    holds only its reference, ``packages_blob``)."""
     record = attrs.get("provenance")
     if not isinstance(record, Mapping):
         return {}
+    if store is not None:
+        record = store.whole_provenance(dict(record))
     return {_key(f"jupyter_hpo.provenance.{k}"): _text(v) for k, v in record.items() if v is not None}
 
 
@@ -180,7 +183,7 @@ class _Sink:
                                          start_time=int(start * 1000) if _finite(start) else None,
                                          tags={TAG_KIND: "job", TAG_JOB: self.name, TAG_CREATED: created})
             self.parent_id = run.info.run_id
-            self._log(self.parent_id, params=self._spec_params(), tags=provenance_tags(self.attrs))
+            self._log(self.parent_id, params=self._spec_params(), tags=provenance_tags(self.attrs, self.store))
         self._load_children()
         return self.parent_id
 
@@ -231,7 +234,8 @@ class _Sink:
         for t in trials:
             counts[f"trials_{t.state.name.lower()}"] = counts.get(f"trials_{t.state.name.lower()}", 0) + 1
         metrics = dict(counts)
-        tags = {**provenance_tags(attrs), "jupyter_hpo.status": status, "jupyter_hpo.reason": _text(reason, 1000)}
+        tags = {**provenance_tags(attrs, self.store), "jupyter_hpo.status": status,
+                "jupyter_hpo.reason": _text(reason, 1000)}
         if best is not None:
             metrics.update({"best_value": best.value, _key(f"best_{self.metric}"): best.value})
             tags["jupyter_hpo.best_trial"] = str(best.number)
@@ -286,7 +290,7 @@ class _Sink:
                 metrics[_key(key)] = [(0, v, end)]
         try:
             params = self.store_params(t)
-            self._log(run.info.run_id, params=params, metrics=metrics, tags=provenance_tags(self.attrs))
+            self._log(run.info.run_id, params=params, metrics=metrics, tags=provenance_tags(self.attrs, self.store))
         except Exception:
             with contextlib.suppress(Exception):  # not left half-logged: the next attempt starts afresh
                 self.client.delete_run(run.info.run_id)

@@ -197,6 +197,10 @@ def test_a_job_is_logged_live_as_a_parent_run_with_a_child_run_per_trial(mlflow_
         assert sorted(m.step for m in steps) == [0, 1, 2]
         assert tags["jupyter_hpo.provenance.spec_sha256"] == job.provenance["spec_sha256"]  # what produced it
         assert json.loads(tags["jupyter_hpo.provenance.python"]) == job.provenance["python"]  # nested: JSON
+        # the package list itself, read back from the store's blob table, not the job attribute's reference
+        assert "jupyter_hpo.provenance.packages_blob" not in tags
+        first = sorted(job.provenance["packages"])[0]
+        assert f"\"{first}\": \"{job.provenance['packages'][first]}\"" in tags["jupyter_hpo.provenance.packages"]
     assert {r["warm"] for r in records.values()} == {True, False}  # both kinds were logged above
     assert f"MLflow: run {parent.info.run_id} in experiment 'jupyter-hpo' at {mlflow_server}" in show(job)
 
