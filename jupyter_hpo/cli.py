@@ -178,11 +178,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return 0
     from rich.table import Table
 
-    table = Table("job", "status", "owner", "backend", "trials", "best", "warm/cold", "saved", "created", "campaign")
+    table = Table("job", "status", "owner", "backend", "trials", "best", "warm/cold", "saved", "cost", "created",
+                  "campaign")
     for j in jobs:
         table.add_row(j["name"], j["status"], who.get(j["name"], ("", True))[0], j["backend"] or "", f"{_done(j)}/{j['max_trials']}",
                       _fmt(j["best"]["value"]) if j["best"] else "-", f"{j['warm_starts']}/{j['cold_starts']}",
-                      _secs(j["startup_saved_s"]), _when(j["created"]), _safe(j["campaign"] or "-"))
+                      _secs(j["startup_saved_s"]), _usd(j["cost_usd"]), _when(j["created"]), _safe(j["campaign"] or "-"))
     _console().print(table if jobs else "no jobs yet: launch one with `jupyter hpo launch SPEC.yaml`")
     return 0
 
@@ -390,6 +391,11 @@ def _secs(v: float | None) -> str:
     return "-" if v is None else f"{v:.1f} s"
 
 
+def _usd(v: float | None) -> str:
+    """A cost in dollars to the hundredth of a cent (a small simulated job costs cents); ``-`` when unknown."""
+    return "-" if v is None else f"${v:.4f}"
+
+
 def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 
@@ -417,8 +423,9 @@ def _summary_text(s: dict[str, Any]) -> str:
         best = (f"Pareto front ({goals}): trials {', '.join(map(str, s['pareto'])) or 'none yet'}"
                 + (f"; its best {s['metric']} {_fmt(s['best']['value'])} (trial {s['best']['number']})"
                    if s["best"] else ""))
+    cost = "" if s.get("cost_usd") is None else f"; cost {_usd(s['cost_usd'])}"
     return _safe(f"job {s['name']}: {s['status']} ({s['reason'] or 'in progress'}); trials {_done(s)}/{s['max_trials']}: "
-                 f"{s['complete']} complete, {s['pruned']} pruned, {s['failed']} failed; {best}{saved}")
+                 f"{s['complete']} complete, {s['pruned']} pruned, {s['failed']} failed; {best}{saved}{cost}")
 
 
 def _start(r: dict[str, Any]) -> str:
