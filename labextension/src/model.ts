@@ -7,7 +7,15 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { IHpoClient } from './client';
 import { HpoApiError } from './handler';
 import { filterJobs, isMine } from './owners';
-import { Direction, IJobSummary, IOwner, ITrialRecord, JobStatus } from './types';
+import {
+  Direction,
+  IImportance,
+  IJobReply,
+  IJobSummary,
+  IOwner,
+  ITrialRecord,
+  JobStatus
+} from './types';
 
 /** What the panel shows as a whole. */
 export type LoadState = 'loading' | 'ready' | 'not-enabled' | 'error';
@@ -215,6 +223,14 @@ export class HpoModel {
     return this._detail?.spec ?? null;
   }
 
+  /**
+   * The selected job's parameter importance (`importance` of `GET jobs/{name}`), or null until 5 trials have
+   * finished with a value or fold scores. Fetched again when the job's finished trials or status change.
+   */
+  get importance(): IImportance | null {
+    return this._detail?.importance ?? null;
+  }
+
   /** The message of a failed detail or trials request for the selected job, or null. */
   get detailError(): string | null {
     return this._selected === null ? null : (this._trialErrors.get(this._selected) ?? this._detailError);
@@ -305,20 +321,7 @@ export class HpoModel {
     if (name === null) {
       return;
     }
-    this._client.getJob(name).then(
-      detail => {
-        if (this._selected === name && !this._disposed) {
-          this._detail = detail;
-          this._emit();
-        }
-      },
-      error => {
-        if (this._selected === name && !this._disposed) {
-          this._detailError = describeError(error);
-          this._emit();
-        }
-      }
-    );
+    void this._fetchDetail(name);
     if (this._visible) {
       void this.refresh();
     }
@@ -366,6 +369,38 @@ export class HpoModel {
       void this.refresh();
     }
     return ok;
+  }
+
+  /** Fetch the selected job's detail (`GET jobs/{name}`); a later answer replaces an earlier one. */
+  private async _fetchDetail(name: string): Promise<void> {
+    this._detailFetching = name;
+    try {
+      const detail = await this._client.getJob(name);
+      if (this._selected === name && !this._disposed) {
+        this._detail = detail;
+        this._detailError = null;
+        this._emit();
+      }
+    } catch (error) {
+      if (this._selected === name && !this._disposed) {
+        this._detailError = describeError(error);
+        this._emit();
+      }
+    } finally {
+      if (this._detailFetching === name) {
+        this._detailFetching = null;
+      }
+    }
+  }
+
+  /** Whether the selected job's detail is older than its listed summary (trials finished, or its status). */
+  private _detailIsStale(): boolean {
+    const detail = this._detail;
+    const listed = this._selected === null ? undefined : this.job(this._selected);
+    if (!detail || !listed || detail.job.name !== listed.name || this._detailFetching === listed.name) {
+      return false;
+    }
+    return doneCount(detail.job) !== doneCount(listed) || detail.job.status !== listed.status;
   }
 
   private _replaceJob(summary: IJobSummary): void {
@@ -453,7 +488,11 @@ export class HpoModel {
       }
     }
     this._emit();
-    await Promise.all(this._jobs.filter(j => this._needsTrials(j)).map(j => this._fetchTrials(j)));
+    const fetches = this._jobs.filter(j => this._needsTrials(j)).map(j => this._fetchTrials(j));
+    if (this._detailIsStale()) {
+      fetches.push(this._fetchDetail(this._selected as string));
+    }
+    await Promise.all(fetches);
   }
 
   private _needsTrials(job: IJobSummary): boolean {
@@ -509,7 +548,8 @@ export class HpoModel {
   private _trials = new Map<string, ITrialRecord[]>();
   private _trialErrors = new Map<string, string>();
   private _selected: string | null = null;
-  private _detail: { job: IJobSummary; spec: Record<string, any> } | null = null;
+  private _detail: IJobReply | null = null;
+  private _detailFetching: string | null = null;
   private _detailError: string | null = null;
   private _busy = new Set<string>();
   private _actionErrors = new Map<string, string>();

@@ -418,6 +418,38 @@ describe('HpoModel', () => {
     expect(model.spec).toBeNull();
   });
 
+  it('shows the selected job\'s importance, fetched again once more trials have finished', async () => {
+    const complete = (n: number) => Array.from({ length: n }, (_, i) => trial(i, 'complete', i / 10));
+    client.jobs = [job('a', { status: 'running' })];
+    client.setTrials('a', complete(3));
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+    model.select('a');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(model.importance).toBeNull();
+    client.take();
+
+    await jest.advanceTimersByTimeAsync(1000); // no trial finished since: the detail is not asked again
+    expect(client.take()).toEqual(['jobs', 'trials a after=2']);
+
+    const found = { shares: { x: 0.7, y: 0.3 }, note: 'From 5 complete trials.' };
+    client.importance.set('a', found);
+    client.setTrials('a', complete(5));
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(client.take()).toContain('job a');
+    expect(model.importance).toEqual(found);
+    expect(model.spec).toEqual({ space: { x: { type: 'float', low: 0, high: 1 } } });
+
+    setStatus(client, 'a', 'completed'); // the status changed: asked again once
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(client.take().filter(c => c === 'job a')).toEqual(['job a']);
+    await jest.advanceTimersByTimeAsync(10000);
+    expect(client.take()).not.toContain('job a');
+
+    model.select(null);
+    expect(model.importance).toBeNull();
+  });
+
   it('stops a job: shows the server summary, polls quickly, and reports a 409 inline', async () => {
     client.jobs = [job('a')];
     model.setVisible(true);

@@ -64,6 +64,7 @@ export function HpoView(props: { model: HpoModel; actions: IViewActions }): JSX.
         job={model.selectedJob}
         trials={model.trials(name)}
         spec={model.spec}
+        importance={model.importance}
         busy={model.isBusy(name)}
         error={model.detailError}
         actionError={model.actionError(name)}

@@ -10,7 +10,7 @@ import { StatusBadge } from './StatusBadge';
 import { TrialTable } from './TrialTable';
 import { seededText } from '../marks';
 import { ownerLabel } from '../owners';
-import { IActor, IJobSummary, ITrialRecord } from '../types';
+import { IActor, IImportance, IJobSummary, ITrialRecord } from '../types';
 
 /** What a user can do from the detail view. */
 export interface IDetailActions {
@@ -31,12 +31,35 @@ function actorText(actor: IActor): string {
   return `${ownerLabel(actor) || 'unknown'}${when}${actor.via === 'rest' ? ' (through Jupyter)' : ''}`;
 }
 
+/** What the importance row says before the server has shares (`importance` null). */
+export const IMPORTANCE_NOT_YET = 'not yet (needs 5 trials with a value or fold scores)';
+
+/** Each parameter's share, largest first (as the server orders them), and what the shares rest on. */
+function Importance(props: { importance: IImportance | null }): JSX.Element {
+  const { importance } = props;
+  if (importance === null) {
+    return <dd data-testid="hpo-detail-importance">{IMPORTANCE_NOT_YET}</dd>;
+  }
+  return (
+    <dd data-testid="hpo-detail-importance">
+      <ul className="jp-hpo-importance">
+        {Object.entries(importance.shares).map(([param, share]) => (
+          <li key={param} data-param={param}>{`${param} ${(share * 100).toFixed(1)}%`}</li>
+        ))}
+      </ul>
+      <div className="jp-hpo-importance-note">{importance.note}</div>
+    </dd>
+  );
+}
+
 /** One job: its figures, best-so-far chart, trial table and Stop / Resume / Open in notebook. */
 export function JobDetail(props: {
   name: string;
   job: IJobSummary | null;
   trials: readonly ITrialRecord[];
   spec: Record<string, any> | null;
+  /** The job's parameter importance (`GET jobs/{name}`); null before 5 trials with a value or fold scores. */
+  importance: IImportance | null;
   busy: boolean;
   error: string | null;
   actionError: string | null;
@@ -105,6 +128,8 @@ export function JobDetail(props: {
                 </dd>
               </>
             )}
+            <dt>importance</dt>
+            <Importance importance={props.importance} />
             <dt>warm starts</dt>
             <dd>{`${job.warm_starts} warm, ${job.cold_starts} cold`}</dd>
             <dt>start-up</dt>
