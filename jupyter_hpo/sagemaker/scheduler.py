@@ -133,11 +133,6 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
         self.handed_on: list[str] = []
         self._stopping_all = False
 
-    def inherit(self, training_jobs: list[str]) -> None:
-        """Take over the warm pools an earlier job handed on (its ``handed_on``): SageMaker puts this job's
-        matching trials on them, and each such trial counts as warm, its pool's idle time billed here."""
-        self.inherited = [j for j in training_jobs if j]
-
     # -- before the job exists ----------------------------------------------------------------
     @classmethod
     def prepare(cls, spec: TuningSpec) -> TuningSpec:
@@ -367,57 +362,6 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
         else:
             self._set(run.pool, "empty")
         self._deliver(outcome)
-
-    def _reused(self, run: _Run) -> str | None:
-        """The job whose warm pool ``run`` really landed on (some job's ``ReusedByJob`` names it), or None.
-
-        SageMaker picks any matching ``Available`` pool, not necessarily the one the scheduler had
-        in mind, so every pool this job's trials reused is listed (one paged call per poll round).
-        """
-        if not run.warm:
-            return self._reused_inherited(run)
-        if self._reuse_round != self._next_poll:
-            self._reuse_round = self._next_poll
-            self._reuse_by = {}
-            kwargs: dict[str, Any] = {"NameContains": self.spec.name[:44].rstrip("-"),
-                                      "WarmPoolStatusEquals": "Reused", "MaxResults": 100}
-            try:
-                for _ in range(100):
-                    page = self.clients.sagemaker.list_training_jobs(**kwargs)
-                    for summary in page.get("TrainingJobSummaries", []):
-                        pool = summary.get("WarmPoolStatus") or {}
-                        if pool.get("ReusedByJob"):
-                            self._reuse_by[pool["ReusedByJob"]] = summary["TrainingJobName"]
-                        if pool.get("ResourceRetainedBillableTimeInSeconds") is not None:
-                            self.retained[summary["TrainingJobName"]] = float(
-                                pool["ResourceRetainedBillableTimeInSeconds"])
-                    if not page.get("NextToken"):
-                        break
-                    kwargs["NextToken"] = page["NextToken"]
-            except Exception as e:
-                if error_code(e) in EXPIRED:
-                    raise
-                return run.previous_job
-        return self._reuse_by.get(run.job) or self._reused_inherited(run)
-
-    def _reused_inherited(self, run: _Run) -> str | None:
-        """The handed-on pool (:meth:`inherit`) ``run`` landed on, from its training job's ``ReusedByJob``."""
-        for job in list(self.inherited):
-            try:
-                pool = self.clients.sagemaker.describe_training_job(TrainingJobName=job).get("WarmPoolStatus") or {}
-            except Exception as e:
-                if error_code(e) in EXPIRED:
-                    raise
-                continue
-            if pool.get("Status") == "Terminated" and not pool.get("ReusedByJob"):
-                self.inherited.remove(job)  # ended unused
-                continue
-            if pool.get("ReusedByJob") == run.job:
-                self.inherited.remove(job)
-                if pool.get("ResourceRetainedBillableTimeInSeconds") is not None:
-                    self.retained[job] = float(pool["ResourceRetainedBillableTimeInSeconds"])
-                return job
-        return None
 
     def _drain(self, pool: Pool) -> None:
         desc = self.clients.sagemaker.describe_training_job(TrainingJobName=pool.job)
