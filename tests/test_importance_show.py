@@ -121,3 +121,14 @@ async def test_the_rest_job_detail_of_a_3_trial_job_has_no_importance_yet(jp_fet
     assert job.wait(timeout=120) == JobStatus.COMPLETED
     detail = await job_detail(jp_fetch, "too-few-rest")
     assert detail["importance"] is None and detail["job"]["complete"] == 3
+
+
+async def test_a_job_asked_again_with_no_new_trial_is_not_read_again(jp_fetch, home, kfold_job, monkeypatch):
+    # the importance of a job whose finished trials have not changed is kept: a 10,000-trial job takes about a
+    # second to read whole, and the sidebar asks again on every change it sees
+    first = await job_detail(jp_fetch, "shown-importance")
+    reads = []
+    real = api.Job.trial_records
+    monkeypatch.setattr(api.Job, "trial_records", lambda self, *a, **k: reads.append(self.name) or real(self, *a, **k))
+    again = await job_detail(jp_fetch, "shown-importance")
+    assert again["importance"] == first["importance"] and reads == []
