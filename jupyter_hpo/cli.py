@@ -171,8 +171,6 @@ def _cmd_list(args: argparse.Namespace) -> int:
     who = job_owners(api.open_store(args.store))  # name -> (owner, mine)
     if args.mine:
         jobs = [j for j in jobs if who.get(j["name"], ("", True))[1]]
-    campaigns = _campaigns(api.open_store(args.store))
-    jobs = [{**j, "campaign": campaigns.get(j["name"])} for j in jobs]
     if args.json:
         print(dumps(jobs))
         return 0
@@ -183,17 +181,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for j in jobs:
         table.add_row(j["name"], j["status"], who.get(j["name"], ("", True))[0], j["backend"] or "", f"{_done(j)}/{j['max_trials']}",
                       _fmt(j["best"]["value"]) if j["best"] else "-", f"{j['warm_starts']}/{j['cold_starts']}",
-                      _secs(j["startup_saved_s"]), _usd(j["cost_usd"]), _when(j["created"]), _safe(j["campaign"] or "-"))
+                      _secs(j["startup_saved_s"]), _usd(j["cost_usd"]), _when(j["created"]),
+                      _safe(j["campaign"]["name"] if j["campaign"] else "-"))
     _console().print(table if jobs else "no jobs yet: launch one with `jupyter hpo launch SPEC.yaml`")
     return 0
-
-
-def _campaigns(store: Any) -> dict[str, str]:
-    """Job name -> the name of its campaign, for the jobs run in one."""
-    from jupyter_hpo.records import CAMPAIGN
-
-    return {name: attrs[CAMPAIGN]["name"] for name, attrs in store.all_job_attrs().items()
-            if isinstance(attrs.get(CAMPAIGN), dict) and isinstance(attrs[CAMPAIGN].get("name"), str)}
 
 
 def _cmd_show(args: argparse.Namespace) -> int:

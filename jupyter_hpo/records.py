@@ -50,6 +50,7 @@ __all__ = [
     "actor_json",
     "best_so_far",
     "better",
+    "campaign_json",
     "competes",
     "dumps",
     "improvements",
@@ -420,6 +421,15 @@ def actor_json(value: Any) -> dict[str, Any] | None:
             "via": _text(value.get("via"))}
 
 
+def campaign_json(value: Any) -> dict[str, Any] | None:
+    """A ``campaign`` attribute's JSON form in a job summary: ``{"name", "index"}`` (its place in the campaign,
+    from 0); None for a job not run in a campaign."""
+    if not isinstance(value, Mapping) or not _text(value.get("name")):
+        return None
+    index = value.get("index")
+    return {"name": value["name"], "index": index if isinstance(index, int) and not isinstance(index, bool) else 0}
+
+
 def _mean(xs: list[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
@@ -466,6 +476,8 @@ class JobSummary:
     owner: dict[str, Any] | None
     stopped_by: dict[str, Any] | None
     resumed_by: dict[str, Any] | None
+    #: a job run as part of a campaign: ``{"name", "index"}`` (its campaign, its place in it from 0); else null
+    campaign: dict[str, Any] | None
     nonfinite: dict[str, str]
 
     @classmethod
@@ -527,6 +539,7 @@ class JobSummary:
             OWNER: owner_json(attrs.get(OWNER)),
             STOPPED_BY: actor_json(attrs.get(STOPPED_BY)),
             RESUMED_BY: actor_json(attrs.get(RESUMED_BY)),
+            CAMPAIGN: campaign_json(attrs.get(CAMPAIGN)),
         }
         safe, flags = json_safe(raw)
         flags.update(json_safe(spec, SPEC)[1])

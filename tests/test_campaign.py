@@ -48,7 +48,8 @@ def test_cli_campaign_runs_its_jobs_in_order_and_shows_them(home, tmp_path):
     assert [j["name"] for j in summary["jobs"]] == ["first", "second"]
     assert summary["status"] == "completed" and summary["trials"] == 6 and summary["complete"] == 6
     listed = {j["name"]: j for j in json.loads(hpo(home, "list", "--json").stdout)}
-    assert {listed["first"]["campaign"], listed["second"]["campaign"]} == {"tune"}
+    assert [listed[n]["campaign"] for n in ("first", "second")] == [{"name": "tune", "index": 0},
+                                                                    {"name": "tune", "index": 1}]
     # one job after the other: the second created its first trial after the first job had ended
     shown = {n: json.loads(hpo(home, "show", n, "--json").stdout) for n in ("first", "second")}
     assert min(t["started"] for t in shown["second"]["trials"]) >= shown["first"]["job"]["ended"]

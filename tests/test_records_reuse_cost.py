@@ -101,3 +101,21 @@ def test_list_and_show_print_a_sagemaker_jobs_cost_and_a_dash_for_a_local_job(ho
 def _summary(shown: str) -> str:
     """The summary paragraph ``jupyter hpo show`` prints above its trial table, as one line."""
     return " ".join(shown.split("┏")[0].split())
+
+
+async def test_the_rest_job_summary_names_a_jobs_campaign_and_its_place_in_it(jp_fetch, home, tmp_path, monkeypatch):
+    from jupyter_hpo import api
+    from tests import objectives
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reuseobj.py").write_text(FUNCTION)
+    plain = api.launch(objective=objectives.quadratic, space={"x": {"type": "float", "low": 0, "high": 1}},
+                       max_trials=1, name="plain")
+    c = campaign([_spec(tmp_path, "step-0"), _spec(tmp_path, "step-1")], name="grouped")
+    assert c.wait(timeout=120) == "completed"
+    plain.wait(timeout=60)
+    listed = {j["name"]: j["campaign"] for j in (await get(jp_fetch, "jobs"))["jobs"]}
+    assert listed == {"plain": None, "step-0": {"name": "grouped", "index": 0},
+                      "step-1": {"name": "grouped", "index": 1}}
+    for name, expected in listed.items():
+        assert (await get(jp_fetch, "jobs", name))["job"]["campaign"] == expected

@@ -103,6 +103,8 @@ export interface IJobSummary {
   stopped_by: IActor | null;
   /** Who last resumed the job, or null. */
   resumed_by: IActor | null;
+  /** A job run as part of a campaign: the campaign's name and the job's place in it (from 0); else null. */
+  campaign: { name: string; index: number } | null;
   nonfinite: NonFinite;
 }
 

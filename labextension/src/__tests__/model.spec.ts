@@ -54,6 +54,7 @@ function job(name: string, over: Partial<IJobSummary> = {}): IJobSummary {
     owner: null,
     stopped_by: null,
     resumed_by: null,
+    campaign: null,
     nonfinite: {},
     ...over
   };
