@@ -451,6 +451,17 @@ def _blobs() -> Any:
                     sa.Column("data", sa.LargeBinary, nullable=False))
 
 
+def ensure_blob_table(engine: Any) -> None:
+    """Create the blob table unless it exists; a user who may not create tables (a read-only reader) is left
+    as is: it reads the table once a writer has made it."""
+    import sqlalchemy as sa
+
+    try:
+        _blobs().create(engine, checkfirst=True)
+    except sa.exc.SQLAlchemyError:  # no right to create it, or another process created it at the same moment
+        pass
+
+
 def put_blob(engine: Any, data: bytes) -> str:
     """Keep ``data`` in the store's blob table (created on first use) under its SHA-256; return the hash."""
     import hashlib

@@ -34,6 +34,7 @@ from jupyter_hpo._store_db import (
     MAX_BLOB_BYTES,
     RETRY_MAX_PAUSE_S,
     all_study_attrs,
+    ensure_blob_table,
     get_blob,
     is_transient,
     may_write,
@@ -169,6 +170,7 @@ class Store:
             if sqlite_path is not None:
                 sqlalchemy.event.listen(rdb.engine, "connect", sqlite_pragmas)
                 rdb.engine.dispose()
+            ensure_blob_table(rdb.engine)  # with Optuna's tables, so a grant on the schema's tables covers it
             self._rdb = rdb
             return optuna.storages.get_storage(rdb)
         except (OSError, sqlite3.Error, sqlalchemy.exc.SQLAlchemyError) as e:
