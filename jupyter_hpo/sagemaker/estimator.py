@@ -16,13 +16,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from jupyter_hpo.backends import EventLog, TrialRequest
 from jupyter_hpo.exceptions import SpecError
-from jupyter_hpo.sagemaker.clients import simulated_clients
-from jupyter_hpo.sagemaker.options import simulation_defaults
-from jupyter_hpo.sagemaker.pricing import cost_usd, price_per_hour
-from jupyter_hpo.sagemaker.scheduler import SageMakerBackend
-from jupyter_hpo.spec import TuningSpec
 
 __all__ = ["AMT_ARMS", "ARMS", "BACKENDS", "CampaignInputs", "simulate_amt_campaign", "simulate_campaign"]
 
@@ -139,6 +133,13 @@ def simulate_campaign(inputs: CampaignInputs, *, pools: str, workdir: Path) -> d
     ``cold``/``warm`` by how each started), ``wave_s`` (a job's wall time per wave of ``parallel`` trials),
     ``price_per_hour``, ``notes`` and ``requests``.
     """
+    from jupyter_hpo.backends import EventLog, TrialRequest
+    from jupyter_hpo.sagemaker.clients import simulated_clients
+    from jupyter_hpo.sagemaker.options import simulation_defaults
+    from jupyter_hpo.sagemaker.pricing import cost_usd, price_per_hour
+    from jupyter_hpo.sagemaker.scheduler import SageMakerBackend
+    from jupyter_hpo.spec import TuningSpec
+
     if pools not in ARMS:
         raise SpecError(f"`pools` must be one of {', '.join(ARMS)}, but got {pools!r}.")
     warm = pools != "none"
@@ -242,10 +243,13 @@ def simulate_amt_campaign(inputs: CampaignInputs, *, reuse: bool, workdir: Path)
     (``warm_starts_across_jobs`` is 0: AMT keeps nothing across tuning jobs; ``retained_s`` 0: not billed).
     """
     from jupyter_hpo.sagemaker.amt import AMT_WARM_STARTING_MAX_S
-    from jupyter_hpo.sagemaker.options import SageMakerOptions
+    from jupyter_hpo.sagemaker.clients import simulated_clients
+    from jupyter_hpo.sagemaker.options import SageMakerOptions, simulation_defaults
     from jupyter_hpo.sagemaker.outcome import phase_seconds, startup_seconds
+    from jupyter_hpo.sagemaker.pricing import cost_usd, price_per_hour
     from jupyter_hpo.sagemaker.requests import validate_request
     from jupyter_hpo.sagemaker.tuning import tuning_job_request
+    from jupyter_hpo.spec import TuningSpec
 
     clients = simulated_clients({
         "cold_startup_s": inputs.cold_startup_s, "warm_startup_s": inputs.warm_startup_s,
