@@ -20,9 +20,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -284,23 +281,12 @@ class Campaign:
 
     def _spawn(self, jobs: list[str]) -> int:
         """Start the campaign's runner for ``jobs`` detached from this process; return its pid."""
+        from jupyter_hpo.runner import start_detached
+
         home = self.store.home
         log_dir = home / "campaigns"
         log_dir.mkdir(parents=True, exist_ok=True)
         cwd = self.store.job_attrs(jobs[0]).get("cwd") or os.getcwd()
         run_dir = cwd if os.path.isdir(cwd) else str(log_dir)
-        env = dict(os.environ)
-        prefixes = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
-        own = [p for p in sys.path if p and os.path.isdir(p) and not os.path.abspath(p).startswith(prefixes)]
-        inherited = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([run_dir, *own, *inherited]))
-        env["JUPYTER_HPO_HOME"] = str(home)
-        env["JUPYTER_HPO_STORE_URL"] = self.store.url  # not on the command line, which every user may read
-        with open(log_dir / f"{self.name}.log", "ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "jupyter_hpo.runner", "--campaign", self.name, *jobs],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=run_dir, env=env,
-                start_new_session=True, close_fds=True,
-            )
-        threading.Thread(target=proc.wait, name=f"jupyter-hpo-reap-{self.name}", daemon=True).start()
-        return proc.pid
+        return start_detached(["--campaign", self.name, *jobs], run_dir=run_dir, home=home,
+                              store_url=self.store.url, log_path=log_dir / f"{self.name}.log", label=self.name)

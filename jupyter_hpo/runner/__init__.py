@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-__all__ = ["spawn_runner"]
+__all__ = ["runner_environment", "spawn_runner", "start_detached"]
 
 
 def spawn_runner(name: str, store_url: str, home: Path, cwd: str | None = None) -> int:
@@ -25,23 +25,38 @@ def spawn_runner(name: str, store_url: str, home: Path, cwd: str | None = None) 
     moved = not os.path.isdir(run_dir)
     if moved:  # the folder the job was launched from is gone: scripts have absolute paths, so run from here
         run_dir = str(job_dir)
+    note = f"the launch folder {cwd} no longer exists; the runner starts in {run_dir}\n" if moved else ""
+    return start_detached([name], run_dir=run_dir, home=home, store_url=store_url,
+                          log_path=job_dir / "runner.log", note=note, label=name)
+
+
+def runner_environment(run_dir: str, home: Path, store_url: str) -> dict[str, str]:
+    """The environment a detached runner starts with: this process's, plus the caller's own import paths
+    (its working directory, a notebook's folder; not the interpreter's) on ``PYTHONPATH`` after ``run_dir``,
+    the home, and the store URL (passed here, not on the command line, which every user may read)."""
     env = dict(os.environ)
-    # the caller's own import paths (its working directory, a notebook's folder), not the interpreter's
     prefixes = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
     own = [p for p in sys.path if p and os.path.isdir(p) and not os.path.abspath(p).startswith(prefixes)]
     inherited = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([run_dir, *own, *inherited]))
     env["JUPYTER_HPO_HOME"] = str(home)
-    env["JUPYTER_HPO_STORE_URL"] = store_url  # not on the command line, which every user may read
-    with open(job_dir / "runner.log", "ab") as log:
-        if moved:
-            log.write(f"the launch folder {cwd} no longer exists; the runner starts in {run_dir}\n".encode())
+    env["JUPYTER_HPO_STORE_URL"] = store_url
+    return env
+
+
+def start_detached(args: list[str], *, run_dir: str, home: Path, store_url: str, log_path: Path, note: str = "",
+                   label: str) -> int:
+    """Run ``python -m jupyter_hpo.runner ARGS`` in a session of its own, in ``run_dir``, its output appended to
+    ``log_path`` (after ``note``, if any); return its pid. A thread reaps it when it ends, so a long-lived caller
+    (a kernel) never keeps a zombie around."""
+    with open(log_path, "ab") as log:
+        if note:
+            log.write(note.encode())
             log.flush()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter_hpo.runner", name],
+            [sys.executable, "-m", "jupyter_hpo.runner", *args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=run_dir,
-            env=env, start_new_session=True, close_fds=True,
+            env=runner_environment(run_dir, home, store_url), start_new_session=True, close_fds=True,
         )
-    # reap it when it ends, so a long-lived caller (a kernel) never keeps a zombie around
-    threading.Thread(target=proc.wait, name=f"jupyter-hpo-reap-{name}", daemon=True).start()
+    threading.Thread(target=proc.wait, name=f"jupyter-hpo-reap-{label}", daemon=True).start()
     return proc.pid
