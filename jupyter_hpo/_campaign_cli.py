@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from typing import Any
 
 from jupyter_hpo.exceptions import SpecError
@@ -95,36 +94,28 @@ def summary_text(s: dict[str, Any]) -> str:
 
 def follow_campaign(c: Any, poll: float = 0.5) -> int:
     """Show the campaign's progress until it ends (Ctrl-C detaches; the campaign goes on). Returns the exit code."""
-    from jupyter_hpo.cli import _console
+    from rich.text import Text
+
+    from jupyter_hpo.cli import _console, watch
 
     console = _console()
     said: dict[str, str] = {}
-    try:
-        if console.is_terminal:
-            from rich.live import Live
-            from rich.text import Text
 
-            with Live(console=console, refresh_per_second=4, transient=False) as live:
-                while True:
-                    s = c.summary()
-                    live.update(Text(summary_text(s)))
-                    if s["status"] != "running":
-                        break
-                    time.sleep(poll)
-        else:  # a log: one line each time a job changes status
-            console.print(f"campaign {c.name} launched: {', '.join(c.job_names)}")
-            while True:
-                s = c.summary()
-                for j in s["jobs"]:
-                    if said.get(j["name"]) != j["status"]:
-                        said[j["name"]] = j["status"]
-                        console.print(f"job {j['name']}: {j['status']} ({j['trials']} trials)", highlight=False)
-                if s["status"] != "running":
-                    break
-                time.sleep(poll)
-    except KeyboardInterrupt:
-        console.print(f"\ndetached; campaign {c.name} goes on. `jupyter hpo campaign show {c.name}` or "
-                      f"`jupyter hpo campaign stop {c.name}`")
+    def poll_state() -> tuple[dict[str, Any], bool]:
+        s = c.summary()
+        return s, s["status"] != "running"
+
+    def log_lines(s: dict[str, Any]) -> None:  # one line each time a job changes status
+        for j in s["jobs"]:
+            if said.get(j["name"]) != j["status"]:
+                said[j["name"]] = j["status"]
+                console.print(f"job {j['name']}: {j['status']} ({j['trials']} trials)", highlight=False)
+
+    s = watch(poll_state, lambda s: Text(summary_text(s)), log_lines, poll,
+              f"campaign {c.name} launched: {', '.join(c.job_names)}",
+              f"detached; campaign {c.name} goes on. `jupyter hpo campaign show {c.name}` or "
+              f"`jupyter hpo campaign stop {c.name}`")
+    if s is None:
         return 0
     console.print(summary_text(s), highlight=False, soft_wrap=True)
     return 1 if s["status"] in ("failed", "stale") else 0

@@ -11,6 +11,7 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from jupyter_hpo.exceptions import HpoError
@@ -304,6 +305,45 @@ _COMMANDS.update(register=_cmd_handoff, export=_cmd_handoff)
 
 
 # -- progress display ------------------------------------------------------------------------------
+def watch(poll_state: Callable[[], tuple[Any, bool]], live_view: Callable[[Any], Any],
+          log_lines: Callable[[Any], None], interval: float, header: str, detached: str) -> Any | None:
+    """Poll until the work ends: drawn live on a terminal, logged line by line otherwise.
+
+    Args:
+        poll_state: reads the state; returns it and whether the work has ended.
+        live_view: a state as a rich renderable (a terminal).
+        log_lines: prints what is new in a state (a log or a pipe).
+        interval: seconds between polls.
+        header: printed first in a log (a terminal shows the live view instead).
+        detached: printed when Ctrl-C detaches (the work goes on).
+
+    Returns:
+        The last state, or None when Ctrl-C detached.
+    """
+    console = _console()
+    try:
+        if console.is_terminal:
+            from rich.live import Live
+
+            with Live(console=console, refresh_per_second=4, transient=False) as live:
+                while True:
+                    state, done = poll_state()
+                    live.update(live_view(state))
+                    if done:
+                        return state
+                    time.sleep(interval)
+        console.print(header, highlight=False)
+        while True:
+            state, done = poll_state()
+            log_lines(state)
+            if done:
+                return state
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        console.print(f"\n{detached}")
+        return None
+
+
 def follow(job: Any, poll: float = 0.5) -> int:
     """Show a job's progress until it ends (Ctrl-C detaches; the job goes on). Returns the exit code."""
     from jupyter_hpo.api import TrialFeed
@@ -312,34 +352,22 @@ def follow(job: Any, poll: float = 0.5) -> int:
     started = time.time()
     feed = TrialFeed(job)
     printed: set[int] = set()
-    active = ("pending", "running", "stopping")
-    try:
-        if console.is_terminal:
-            from rich.live import Live
 
-            with Live(console=console, refresh_per_second=4, transient=False) as live:
-                while True:
-                    feed.poll()
-                    summary = feed.summary()
-                    live.update(_live_view(summary, feed.sorted_records(), started))
-                    if summary["status"] not in active:
-                        break
-                    time.sleep(poll)
-        else:  # a log, not a terminal: one line per finished trial
-            console.print(f"job {job.name} launched; trials print as they finish")
-            while True:
-                feed.poll()
-                summary = feed.summary()
-                for rec in feed.sorted_records():
-                    if rec["state"] in _FINISHED and rec["number"] not in printed:
-                        printed.add(rec["number"])
-                        console.print(_trial_line(rec, summary), highlight=False, soft_wrap=True)
-                if summary["status"] not in active:
-                    break
-                time.sleep(poll)
-    except KeyboardInterrupt:
-        console.print(f"\ndetached; job {job.name} goes on. `jupyter hpo show {job.name}` or "
-                      f"`jupyter hpo stop {job.name}`")
+    def poll_state() -> tuple[dict[str, Any], bool]:
+        feed.poll()
+        summary = feed.summary()
+        return summary, summary["status"] not in ("pending", "running", "stopping")
+
+    def log_lines(summary: dict[str, Any]) -> None:  # one line per finished trial
+        for rec in feed.sorted_records():
+            if rec["state"] in _FINISHED and rec["number"] not in printed:
+                printed.add(rec["number"])
+                console.print(_trial_line(rec, summary), highlight=False, soft_wrap=True)
+
+    summary = watch(poll_state, lambda s: _live_view(s, feed.sorted_records(), started), log_lines, poll,
+                    f"job {job.name} launched; trials print as they finish",
+                    f"detached; job {job.name} goes on. `jupyter hpo show {job.name}` or `jupyter hpo stop {job.name}`")
+    if summary is None:
         return 0
     console.print(_summary_text(summary), highlight=False, soft_wrap=True)
     if summary["best"]:
