@@ -82,7 +82,8 @@ class Objective:
 
 
 def _objectives(value: Any) -> tuple[Objective, ...]:
-    """Several objectives (``objective: [{metric, direction}, ...]``) as Objectives: at least two, each metric once.
+    """Several objectives (``objective: [{metric, direction, regex}, ...]``) as Objectives: at least two, each
+    metric once. A regex (optional) finds its metric in a script's output, as for one objective.
 
     ``()`` (the dataclass default) means one objective, the spec's ``objective``.
     """
@@ -103,20 +104,18 @@ def _objectives(value: Any) -> tuple[Objective, ...]:
         if not isinstance(entry, Objective):
             if not isinstance(entry, Mapping):
                 raise _fail(f"objective[{i}]", "must be a mapping of metric and direction", entry)
-            unknown = sorted(set(entry) - {"metric", "direction"})
+            unknown = sorted(set(entry) - {"metric", "direction", "regex"})
             if unknown:
                 raise SpecError(f"unknown field(s) {', '.join(f'`objective[{i}].{u}`' for u in unknown)}; allowed "
-                                "in each of several objectives: direction, metric.")
+                                "in each of several objectives: direction, metric, regex.")
             if "metric" not in entry:
                 raise SpecError(f"`objective[{i}].metric` is required: the name of a metric the trial returns, "
                                 f"but got {dict(entry)!r}.")
             try:
-                entry = Objective(metric=entry["metric"], direction=entry.get("direction", "maximize"))
+                entry = Objective(metric=entry["metric"], direction=entry.get("direction", "maximize"),
+                                  regex=entry.get("regex"))
             except SpecError as e:
                 raise SpecError(str(e).replace("`objective.", f"`objective[{i}].", 1)) from None
-        elif entry.regex is not None:
-            raise _fail(f"objective[{i}].regex", "finds a script's metric; several objectives need a function "
-                        "trial, so it must be unset", entry.regex)
         out.append(entry)
     seen: set[str] = set()
     for o in out:

@@ -186,8 +186,9 @@ class TuningSpec:
         return self.objectives or (self.objective,)
 
     def _check_objectives(self) -> None:
-        """Several objectives: a function trial on the local or sagemaker backend, without pruning, a completion
-        criterion (both follow one value) or warm start (its trials hold one value)."""
+        """Several objectives: a function or script trial on the local or sagemaker backend (a regex per objective
+        only for a script, whose output it reads), without pruning, a completion criterion (both follow one value)
+        or warm start (its trials hold one value)."""
         object.__setattr__(self, "objectives", _objectives(self.objectives))
         if not self.objectives:
             return
@@ -196,10 +197,12 @@ class TuningSpec:
         if self.backend == "amt":
             raise SpecError(f"SageMaker AMT tunes a single objective metric, so several objectives ({names}) cannot be "
                             "honoured; use `backend: sagemaker` or the local backend.")
-        if self.trial.script is not None and self.backend == "local":
-            raise SpecError(f"several objectives ({names}) are read on the local backend from the dict a function "
-                            "objective returns (a local script's output gives only one metric; on `backend: "
-                            f"sagemaker` each metric's regex finds it), but the trial is script {self.trial.script!r}.")
+        if self.trial.script is None:
+            for i, o in enumerate(self.objectives):
+                if o.regex is not None:
+                    raise SpecError(f"`objective[{i}].regex` finds a metric in a script's output, but the trial is a "
+                                    f"function, whose returned dict gives each objective ({names}); remove it, but "
+                                    f"got {o.regex!r}.")
         if self.pruner_kind != "off":
             what = ("`strategy: hyperband`" if self.strategy == "hyperband"
                     else f"`early_stopping: {self.early_stopping}`")
@@ -359,8 +362,8 @@ class TuningSpec:
             **({"artifacts": dataclasses.asdict(self.artifacts)} if self.artifacts.keep_best is not None else {}),
             **({"constraints": {c.metric: c.to_dict() for c in self.constraints}} if self.constraints else {}),
             # several objectives: the first stays in `objective` too, so readers of one objective keep working
-            **({"objectives": [{"metric": o.metric, "direction": o.direction} for o in self.objectives]}
-               if self.objectives else {}),
+            **({"objectives": [{"metric": o.metric, "direction": o.direction, **({"regex": o.regex} if o.regex else {})}
+                            for o in self.objectives]} if self.objectives else {}),
         }
 
     def replace(self, **changes: Any) -> TuningSpec:

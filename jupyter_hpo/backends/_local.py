@@ -239,6 +239,8 @@ class LocalBackend(ExecutorBackend):
             self._boot = {"kind": "function", "path": str(job_dir / "objective.pkl")}
         self._boot.update(metric=spec.objective.metric, pattern=spec.objective.pattern,
                           hyperparameters=dict(spec.trial.hyperparameters))
+        if spec.trial.script is not None and spec.multi_objective:  # each objective's regex reads its metric
+            self._boot["objectives"] = [[o.metric, o.pattern] for o in spec.all_objectives]
         self._job = job_dir.name
         self._fingerprint: str | None = None  # computed when a campaign's shelf is there to use it
 

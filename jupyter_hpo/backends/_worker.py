@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import re
 import signal
@@ -33,12 +34,12 @@ _TAIL_LINES = 40
 
 
 class _Tee(io.TextIOBase):
-    """Passes a script's output through and keeps the last metric match and a tail of lines."""
+    """Passes a script's output through and keeps each metric's last match and a tail of lines."""
 
-    def __init__(self, out: Any, pattern: re.Pattern[str]) -> None:
-        self._out, self._pattern = out, pattern
+    def __init__(self, out: Any, patterns: dict[str, re.Pattern[str]]) -> None:
+        self._out, self._patterns = out, patterns
         self._partial = ""
-        self.last_match: str | None = None
+        self.last: dict[str, str] = {}  # metric -> the value its regex captured last
         self.tail: list[str] = []
 
     def write(self, s: str) -> int:
@@ -50,9 +51,10 @@ class _Tee(io.TextIOBase):
         return len(s)
 
     def _line(self, line: str) -> None:
-        found = self._pattern.findall(line)
-        if found:
-            self.last_match = found[-1]
+        for metric, pattern in self._patterns.items():
+            found = pattern.findall(line)
+            if found:
+                self.last[metric] = found[-1]
         self.tail = (self.tail + [line])[-_TAIL_LINES:]
 
     def flush(self) -> None:
@@ -107,14 +109,14 @@ class _Worker:
         else:
             self.script = ScriptRunner(boot["path"])
             self.script.preload()
-        self.pattern = re.compile(boot["pattern"])
+        self._read_patterns(boot)
         # one exchange on the pipe at a time: a trial may report from its own threads
         self._pipe = threading.Lock()
         self._current: int | None = None
         self.state = ProcessState()  # what every trial gets back (see _reset.py)
 
     def rebind(self, boot: dict[str, Any]) -> None:
-        """Serve another job of the campaign: its objective, metric, regex and static hyperparameters.
+        """Serve another job of the campaign: its objective, metric, regexes and static hyperparameters.
 
         What this process imported and ``trial.cached`` values stay (the backend hands over a worker only
         when the objective environment's fingerprint is the same); the process state is already restored.
@@ -129,7 +131,13 @@ class _Worker:
             self.objective, self.script = None, ScriptRunner(boot["path"])
         self.boot, self.metric = boot, boot["metric"]
         self.static = boot.get("hyperparameters") or {}
+        self._read_patterns(boot)
+
+    def _read_patterns(self, boot: dict[str, Any]) -> None:
+        """Compile the objective metric's regex and, for a script with several objectives (``boot["objectives"]``:
+        ``[[metric, regex], ...]``), each objective's; a single-objective job reads only its metric."""
         self.pattern = re.compile(boot["pattern"])
+        self.patterns = {m: re.compile(p) for m, p in boot.get("objectives") or [[self.metric, boot["pattern"]]]}
 
     def _report(self, key: int) -> Any:
         def send(value: float, step: int) -> bool:
@@ -195,7 +203,7 @@ class _Worker:
         argv = [self.boot["path"]]
         for name, value in params.items():
             argv += [f"--{name}", str(value)]
-        tee = _Tee(sys.stdout, self.pattern)
+        tee = _Tee(sys.stdout, self.patterns)
         assert self.script is not None
         saved_out = sys.stdout
         sys.stdout = tee
@@ -208,12 +216,28 @@ class _Worker:
         finally:
             tee.flush()
             sys.stdout = saved_out
-        if tee.last_match is None:
+        if len(self.patterns) > 1:
+            return self._script_values(tee)
+        if self.metric not in tee.last:
             raise _ScriptFailed(
                 f"no output line matched the objective regex {self.pattern.pattern!r} "
                 f"(print e.g. '{self.metric}=0.83')", tee.tail
             )
-        return tee.last_match
+        return tee.last[self.metric]
+
+    def _script_values(self, tee: _Tee) -> dict[str, float]:
+        """Several objectives: each one's last match, as a finite number, else the trial fails saying which."""
+        values: dict[str, float] = {}
+        for metric, pattern in self.patterns.items():
+            if metric not in tee.last:
+                raise _ScriptFailed(f"no output line matched the regex {pattern.pattern!r} of objective {metric!r} "
+                                    f"(print e.g. '{metric}=0.83')", tee.tail)
+            value = _as_number(tee.last[metric])
+            if value is None or not math.isfinite(value):
+                raise _ScriptFailed(f"the regex {pattern.pattern!r} of objective {metric!r} found "
+                                    f"{tee.last[metric]!r}, not a finite number", tee.tail)
+            values[metric] = value
+        return values
 
 
 def _takes_argument(fn: Any) -> bool:
