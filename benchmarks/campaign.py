@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import log, quick_out, write_result
+from _common import apply_defaults, log, quick_out, write_result
 from overhead import (
     PARALLEL,
     SEED,
@@ -152,10 +152,9 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"JSON output (default: {DEFAULT_OUT}; with --quick: {quick_out('campaign')})")
     ap.add_argument("--trials", type=int, default=None, help="trials per job (default 6; --quick: 2)")
     ap.add_argument("--repeats", type=int, default=None, help="rounds of a campaign and an in-process run (default 5)")
-    args = ap.parse_args(argv)
-    args.out = args.out or (quick_out("campaign") if args.quick else DEFAULT_OUT)
-    n = args.trials or (2 if args.quick else 6)
-    repeats = args.repeats or (2 if args.quick else 5)
+    args = apply_defaults(ap.parse_args(argv), full={"out": DEFAULT_OUT, "trials": 6, "repeats": 5},
+                          quick={"out": quick_out("campaign"), "trials": 2, "repeats": 2})
+    n, repeats = args.trials, args.repeats
     spec = credit_spec(2 if args.quick else None)
 
     home = Path(tempfile.mkdtemp(prefix="jupyter-hpo-bench-"))

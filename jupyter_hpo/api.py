@@ -255,7 +255,8 @@ def attach_amt(tuning_job: str, *, region: str | None = None, profile: str | Non
 
 
 def estimate(**inputs: Any) -> dict[str, Any]:
-    """What a SageMaker campaign takes and costs with and without warm pools (simulated; see
+    """What a SageMaker campaign takes and costs three ways: without warm pools, with pools per job, and with
+    pools handed across its jobs (simulated; ``backend="amt"``: AMT with and without its own instance reuse; see
     :func:`jupyter_hpo.estimate.estimate` and :class:`~jupyter_hpo.estimate.CampaignInputs`)."""
     from jupyter_hpo.estimate import estimate as run
 
