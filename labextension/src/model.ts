@@ -199,6 +199,27 @@ export class HpoModel {
     }
   }
 
+  /**
+   * Whether campaign `name`'s group shows its jobs: as the user last set it, else as when the list first showed
+   * the campaign (unfolded if it was running then, and left so when it ends while in view).
+   */
+  campaignOpen(name: string, status: JobStatus): boolean {
+    let open = this._campaignOpen.get(name);
+    if (open === undefined) {
+      open = status === 'running';
+      this._campaignOpen.set(name, open);
+    }
+    return open;
+  }
+
+  /** Fold or unfold campaign `name`'s group. */
+  setCampaignOpen(name: string, open: boolean): void {
+    if (this._campaignOpen.get(name) !== open) {
+      this._campaignOpen.set(name, open);
+      this._emit();
+    }
+  }
+
   /** The owner of job `name` when it is another user's (stopping or resuming it needs `force`), else null. */
   otherOwner(name: string): IOwner | null {
     const job = this.job(name) ?? (this._detail?.job.name === name ? this._detail.job : undefined);
@@ -545,6 +566,7 @@ export class HpoModel {
   private _jobs: IJobSummary[] = [];
   private _me: IOwner | null = null;
   private _mineOnly = false;
+  private _campaignOpen = new Map<string, boolean>();
   private _trials = new Map<string, ITrialRecord[]>();
   private _trialErrors = new Map<string, string>();
   private _selected: string | null = null;

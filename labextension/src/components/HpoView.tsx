@@ -90,6 +90,8 @@ export function HpoView(props: { model: HpoModel; actions: IViewActions }): JSX.
         jobs={model.visibleJobs}
         trials={name => model.trials(name)}
         onSelect={n => actions.select(n)}
+        campaignOpen={(name, status) => model.campaignOpen(name, status)}
+        onToggleCampaign={(name, open) => model.setCampaignOpen(name, open)}
       />
     );
   }

@@ -1,8 +1,9 @@
 import * as React from 'react';
 
+import { groupJobs, ICampaignGroup, ICampaignSummary } from '../campaigns';
 import { bestSoFar } from '../model';
 import { ownerLabel } from '../owners';
-import { IJobSummary, ITrialRecord } from '../types';
+import { IJobSummary, ITrialRecord, JobStatus } from '../types';
 import { formatSeconds, formatValue } from './format';
 import { ProgressBar } from './ProgressBar';
 import { Sparkline } from './Sparkline';
@@ -57,17 +58,112 @@ export function JobRow(props: {
   );
 }
 
-/** The jobs, running first. */
+/** A campaign's summary line: jobs done, trials, warm share, start-up saved, cost. */
+function campaignFacts(s: ICampaignSummary): string {
+  const parts = [`jobs ${s.done}/${s.jobs}`, `trials ${s.trials}`];
+  parts.push(
+    s.warmShare === null
+      ? 'warm –'
+      : `warm ${Math.round(s.warmShare * 100)}% (${s.warmStarts}/${s.warmStarts + s.coldStarts})`
+  );
+  if (s.startupSavedS !== null) {
+    parts.push(`saved ${formatSeconds(s.startupSavedS)} s`);
+  }
+  if (s.costUsd !== null) {
+    parts.push(`$${s.costUsd.toFixed(2)}`);
+  }
+  return parts.join(' · ');
+}
+
+/** A campaign: a header (name, status, summary, best) that folds its jobs, listed in campaign order. */
+export function CampaignGroup(props: {
+  group: ICampaignGroup;
+  trials: (name: string) => readonly ITrialRecord[];
+  onSelect: (name: string) => void;
+  /** whether its jobs are shown */
+  expanded: boolean;
+  onToggle: (name: string, open: boolean) => void;
+}): JSX.Element {
+  const { group, expanded } = props;
+  const { summary } = group;
+  const listId = `jp-hpo-campaign-jobs-${group.name}`;
+  const best = summary.best;
+  const arrow = best && best.direction === 'maximize' ? '↑' : '↓';
+  return (
+    <li
+      className={`jp-hpo-campaign jp-hpo-campaign-${group.status}`}
+      data-testid="hpo-campaign"
+      data-campaign={group.name}
+      role="listitem"
+    >
+      <button
+        className="jp-hpo-campaign-toggle"
+        data-testid="hpo-campaign-toggle"
+        aria-expanded={expanded}
+        aria-controls={listId}
+        aria-label={`${expanded ? 'Fold' : 'Unfold'} the jobs of campaign ${group.name}`}
+        onClick={() => props.onToggle(group.name, !expanded)}
+      >
+        <div className="jp-hpo-campaign-head">
+          <span className="jp-hpo-campaign-caret" aria-hidden="true">
+            {expanded ? '▾' : '▸'}
+          </span>
+          <span className="jp-hpo-campaign-kind">campaign</span>
+          <span className="jp-hpo-job-name" data-testid="hpo-campaign-name">
+            {group.name}
+          </span>
+          <StatusBadge status={group.status} testid="hpo-campaign-status" />
+        </div>
+        <div className="jp-hpo-campaign-facts" data-testid="hpo-campaign-summary">
+          {campaignFacts(summary)}
+        </div>
+        <div className="jp-hpo-campaign-facts" data-testid="hpo-campaign-best">
+          {best
+            ? `best ${best.metric ?? 'value'} ${arrow} ${formatValue(best.value)}: ${best.job}, trial ${best.number}`
+            : 'best –'}
+        </div>
+      </button>
+      {expanded && (
+        <ul className="jp-hpo-campaign-jobs" id={listId} role="list" aria-label={`Jobs of campaign ${group.name}`}>
+          {group.jobs.map(job => (
+            <JobRow key={job.name} job={job} trials={props.trials(job.name)} onSelect={props.onSelect} />
+          ))}
+        </ul>
+      )}
+    </li>
+  );
+}
+
+/** The jobs, running first; a campaign's jobs together under its header. */
 export function JobList(props: {
   jobs: readonly IJobSummary[];
   trials: (name: string) => readonly ITrialRecord[];
   onSelect: (name: string) => void;
+  /** whether a campaign's group is unfolded (`HpoModel.campaignOpen`) */
+  campaignOpen: (name: string, status: JobStatus) => boolean;
+  onToggleCampaign: (name: string, open: boolean) => void;
 }): JSX.Element {
   return (
     <ul className="jp-hpo-jobs" role="list" aria-label="Tuning jobs">
-      {props.jobs.map(job => (
-        <JobRow key={job.name} job={job} trials={props.trials(job.name)} onSelect={props.onSelect} />
-      ))}
+      {groupJobs(props.jobs).map(entry =>
+        entry.kind === 'job' ? (
+          <JobRow
+            key={entry.job.name}
+            job={entry.job}
+            trials={props.trials(entry.job.name)}
+            onSelect={props.onSelect}
+          />
+        ) : (
+          <CampaignGroup
+            key={`campaign:${entry.name}`}
+            group={entry}
+            trials={props.trials}
+            onSelect={props.onSelect}
+            expanded={props.campaignOpen(entry.name, entry.status)}
+            onToggle={props.onToggleCampaign}
+          />
+        )
+      )}
     </ul>
   );
 }
