@@ -31,6 +31,7 @@ a = ap.parse_args()
 print("epoch 0: auc=-1.0 train_s=1000.0")
 print(f"auc={1 - (a.x - 1) ** 2 - 0.3 * a.y!r}")
 print(f"train_s: {1 + 4 * a.x + 2 * a.y!r}")
+print("size_mb=3.0")  # not an objective: not read
 """
 
 
@@ -127,6 +128,23 @@ def test_each_objective_can_have_its_own_regex(home, tmp_path):
     assert values == [(0.0, 0.0, 1.0), (0.5, 0.5, 1.25), (1.0, 1.0, 2.0)]
     assert shown["pareto"] == brute_force_front(shown["trials"])
     assert api.attach("mo-regex").spec["objectives"] == CUSTOM_OBJECTIVES  # kept with the job, for a resume
+
+
+def test_on_sagemaker_each_objectives_own_regex_finds_it_in_the_log(home, tmp_path):
+    """On (simulated) SageMaker the same per-objective regexes are the training job's metric definitions."""
+    (tmp_path / "src").mkdir()  # the source folder uploaded for the training job: the script alone
+    script = write_script(tmp_path / "src", CUSTOM)
+    (tmp_path / "s3").mkdir()
+    job = api.launch({
+        "name": "mo-sm-regex", "trial": {"script": str(script)}, "objective": CUSTOM_OBJECTIVES, "strategy": "grid",
+        "space": {"x": {"type": "float", "low": 0, "high": 1, "step": 0.5}}, "budget": {"max_trials": 3},
+        "backend": {"name": "sagemaker", "options": {
+            "role": "arn:aws:iam::123456789012:role/SageMakerRole", "poll_s": 5,
+            "image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1",
+            "simulate": {"executor": "script", "speed": 200, "s3_root": str(tmp_path / "s3")}}}})
+    assert job.wait(timeout=300).value == "completed", job.attrs.get("reason")
+    got = sorted((r["params"]["x"], r["value"], r["metrics"]["train_s"]) for r in job.trial_records())
+    assert got == [(0.0, 0.0, 1.0), (0.5, 0.5, 1.25), (1.0, 1.0, 2.0)]
 
 
 def test_a_handed_over_worker_reads_the_next_jobs_regexes(home, tmp_path, monkeypatch):
