@@ -5,11 +5,13 @@ import { BestChart } from './BestChart';
 import { HandoffButtons, ModelFact } from './Handoff';
 import { ErrorMessage } from './Messages';
 import { formatParams, formatSeconds, formatValue } from './format';
+import { ParetoFront } from './ParetoChart';
 import { ProgressBar } from './ProgressBar';
 import { StatusBadge } from './StatusBadge';
 import { TrialTable } from './TrialTable';
 import { seededText } from '../marks';
 import { ownerLabel } from '../owners';
+import { paretoView } from '../pareto';
 import { IActor, IImportance, IJobSummary, ITrialRecord } from '../types';
 
 /** What a user can do from the detail view. */
@@ -67,6 +69,7 @@ export function JobDetail(props: {
 }): JSX.Element {
   const { job, name, actions } = props;
   const paramOrder = Object.keys((props.spec && props.spec.space) || {});
+  const pareto = job ? paretoView(job, props.trials) : null; // null for a single objective
   return (
     <div className="jp-hpo-detail" data-job={name}>
       <div className="jp-hpo-detail-head">
@@ -183,6 +186,7 @@ export function JobDetail(props: {
       {props.actionError && <ErrorMessage message={props.actionError} testid="hpo-action-error" />}
       {props.error && <ErrorMessage message={props.error} testid="hpo-detail-error" />}
       {job && <BestChart trials={props.trials} direction={job.direction} metric={job.metric} />}
+      {pareto && <ParetoFront view={pareto} />}
       <TrialTable trials={props.trials} paramOrder={paramOrder} metric={job?.metric ?? null} />
     </div>
   );
