@@ -1,6 +1,6 @@
 """Parameter importance in the sidebar's job detail (real JupyterLab 4, headless Chromium): each parameter's share,
 largest first, and the note on what it rests on, as ``GET jobs/{name}`` and ``jupyter hpo show`` give them; "not
-yet" for a job with fewer than 5 finished trials."""
+yet", with how many of the 5 trials it needs the job has, for a job with fewer."""
 
 from __future__ import annotations
 
@@ -40,8 +40,11 @@ def test_the_sidebar_s_job_detail_shows_the_importance_and_its_note(lab: Lab, pa
 
     page.locator(f"{SIDEBAR} .jp-hpo-back").click()
     page.locator(f'{SIDEBAR} li.jp-hpo-job[data-job="importance-few"]').click()
+    so_far = expected(few, steps_are_folds=False)
+    assert not so_far.shares and so_far.complete + so_far.pruned == 3, so_far
     expect(page.locator(f"{SIDEBAR} [data-testid=hpo-detail-importance]")).to_have_text(
-        "not yet (needs 5 trials with a value or fold scores)", timeout=30_000)
+        f"not yet: {so_far.complete + so_far.pruned} of the 5 trials with a value or fold scores it needs",
+        timeout=30_000)
     assert not page.console_errors, page.console_errors
 
 
@@ -69,7 +72,7 @@ def test_the_importance_appears_in_an_open_job_detail_as_trials_finish(lab: Lab,
     page.locator(f'{SIDEBAR} li.jp-hpo-job[data-job="importance-live"]').click()
     shown = page.locator(f"{SIDEBAR} [data-testid=hpo-detail-importance]")
     expect(page.locator(f"{SIDEBAR} .jp-hpo-detail")).to_contain_text("3/6", timeout=60_000)
-    expect(shown).to_have_text("not yet (needs 5 trials with a value or fold scores)")
+    expect(shown).to_have_text("not yet: 3 of the 5 trials with a value or fold scores it needs")
     (lab.root / "gate").write_text("")
     assert job.wait(timeout=120) == JobStatus.COMPLETED
     found = expected(job, steps_are_folds=False)

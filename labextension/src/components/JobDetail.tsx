@@ -9,6 +9,7 @@ import { ParetoFront } from './ParetoChart';
 import { ProgressBar } from './ProgressBar';
 import { StatusBadge } from './StatusBadge';
 import { TrialTable } from './TrialTable';
+import { importanceCount, importanceNotYet } from '../importance';
 import { seededText } from '../marks';
 import { ownerLabel } from '../owners';
 import { paretoView } from '../pareto';
@@ -33,14 +34,18 @@ function actorText(actor: IActor): string {
   return `${ownerLabel(actor) || 'unknown'}${when}${actor.via === 'rest' ? ' (through Jupyter)' : ''}`;
 }
 
-/** What the importance row says before the server has shares (`importance` null). */
-export const IMPORTANCE_NOT_YET = 'not yet (needs 5 trials with a value or fold scores)';
-
-/** Each parameter's share, largest first (as the server orders them), and what the shares rest on. */
-function Importance(props: { importance: IImportance | null }): JSX.Element {
+/** Each parameter's share, largest first (as the server orders them), and what the shares rest on; before the
+ * server has shares, how many of the trials it needs the job has so far. */
+function Importance(props: {
+  importance: IImportance | null;
+  trials: readonly ITrialRecord[];
+  spec: Record<string, any> | null;
+}): JSX.Element {
   const { importance } = props;
   if (importance === null) {
-    return <dd data-testid="hpo-detail-importance">{IMPORTANCE_NOT_YET}</dd>;
+    return (
+      <dd data-testid="hpo-detail-importance">{importanceNotYet(importanceCount(props.trials, props.spec))}</dd>
+    );
   }
   return (
     <dd data-testid="hpo-detail-importance">
@@ -132,7 +137,7 @@ export function JobDetail(props: {
               </>
             )}
             <dt>importance</dt>
-            <Importance importance={props.importance} />
+            <Importance importance={props.importance} trials={props.trials} spec={props.spec} />
             <dt>warm starts</dt>
             <dd>{`${job.warm_starts} warm, ${job.cold_starts} cold`}</dd>
             <dt>start-up</dt>
