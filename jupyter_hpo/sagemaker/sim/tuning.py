@@ -7,9 +7,10 @@ warm start-up and no image pull (``amt_reuse=False`` on the simulation turns thi
 sees nor pays for these instances between trials here: AWS documents neither. Trials are launched only
 while ``instance_limit`` allows (a reused instance needs no new capacity); the target objective value stops
 new launches and the job completes when its running trials end. ``Auto`` early stopping stops a trial whose
-objective so far is worse than the median of the completed trials' (see ``_early_stop``); Hyperband's own
-stopping, ``BestObjectiveNotImproving`` and convergence are not simulated. Every strategy other than Grid
-samples at random.
+objective so far is worse than the median of the completed trials' (see ``_early_stop``). The ``Hyperband``
+strategy stops trials by successive halving over the number of objective values they emitted (its rule, and
+what of AWS's Hyperband it models, is in :mod:`.hyperband`). ``BestObjectiveNotImproving`` and convergence are
+not simulated. Every strategy other than Grid samples at random.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.sagemaker.sim.base import ApiError, dt, in_window, invalid, regex, sort_and_page
+from jupyter_hpo.sagemaker.sim.hyperband import HYPERBAND_EVERY_S, Hyperband
 from jupyter_hpo.sagemaker.sim.training import RUNNING, check_metric_definitions
 
 if TYPE_CHECKING:
@@ -59,6 +61,7 @@ class TuningJob:
     jobs: list[TrainingJob] = field(default_factory=list)
     target_hit: bool = False
     retained: int = 0  # instances its finished trials left for its next trials (AMT's own reuse)
+    hyperband: Hyperband | None = None  # the Hyperband strategy's stopping
 
     @property
     def config(self) -> dict[str, Any]:
@@ -140,15 +143,19 @@ class TuningJobs:
         if name.lower() in self._tuning:
             raise ApiError("ResourceInUse", f"A hyperparameter tuning job with the name {name} already exists.")
         self._check_tuning_request(p)
+        hyperband = Hyperband.from_request(config, p["TrainingJobDefinition"].get("StaticHyperParameters", {}))
         grid = _grid(config.get("ParameterRanges", {})) if config["Strategy"] == "Grid" else None
         limit = config["ResourceLimits"].get("MaxNumberOfTrainingJobs")
         seed = config.get("RandomSeed")
         tj = TuningJob(name, f"arn:aws:sagemaker:{self.region}:{self.account}:hyper-parameter-tuning-job/"
                               f"{name.lower()}", p, t, random.Random(f"{self._seed}:{name}" if seed is None else seed),
-                        limit if grid is None else min(limit or len(grid), len(grid)), grid, modified=t)
+                        limit if grid is None else min(limit or len(grid), len(grid)), grid, modified=t,
+                        hyperband=hyperband)
         self._tuning[name.lower()] = tj
         if config.get("TrainingJobEarlyStoppingType") == "Auto":
             self._schedule(t + EARLY_STOP_EVERY_S, lambda now: self._early_stop(now, tj))
+        if hyperband is not None:
+            self._schedule(t + HYPERBAND_EVERY_S, lambda now: self._hyperband_stop(now, tj))
         max_runtime = config["ResourceLimits"].get("MaxRuntimeInSeconds")
         if max_runtime:
             self._schedule(t + max_runtime,
@@ -210,6 +217,10 @@ class TuningJobs:
 
     def _objective_series(self, tj: TuningJob, job: TrainingJob, t: float) -> list[float]:
         """The objective metric's values in ``job``'s log up to ``t``, in order (its regex, as AMT reads it)."""
+        return [value for _, value in self._objective_events(tj, job, t)]
+
+    def _objective_events(self, tj: TuningJob, job: TrainingJob, t: float) -> list[tuple[int, float]]:
+        """``(timestamp in ms, value)`` of each objective metric value in ``job``'s log up to ``t``, in order."""
         definition = next((d for d in job.request["AlgorithmSpecification"].get("MetricDefinitions", [])
                            if d["Name"] == tj.objective["MetricName"]), None)
         if definition is None or job.stream is None:
@@ -219,7 +230,7 @@ class TuningJobs:
             found = pattern.search(event.message)
             if found:
                 try:
-                    out.append(float(found.group(1) if found.groups() else found.group(0)))
+                    out.append((event.timestamp, float(found.group(1) if found.groups() else found.group(0))))
                 except ValueError:
                     continue
         return out
@@ -242,6 +253,19 @@ class TuningJobs:
             if len(reference) >= EARLY_STOP_MIN_DONE and sign * sum(series) / k < sign * statistics.median(reference):
                 self._stop_job(t, job)
         self._schedule(t + EARLY_STOP_EVERY_S, lambda now: self._early_stop(now, tj))
+
+    def _hyperband_stop(self, t: float, tj: TuningJob) -> None:
+        """The Hyperband strategy's stopping (:mod:`.hyperband`): judge the rungs the trials reached, stop the
+        trials that fall out as ``Auto`` early stopping stops them. Checked every ``HYPERBAND_EVERY_S``."""
+        if tj.status != "InProgress" or tj.hyperband is None:
+            return
+        training = {job.name for job in tj.jobs if job.status == "InProgress" and job.phases[-1].status == "Training"}
+        hb = tj.hyperband
+        series = [(job.name, self._objective_events(tj, job, t) if hb.pending(i, job.name) else [])
+                  for i, job in enumerate(tj.jobs)]
+        for name in hb.check(series, training):
+            self._stop_job(t, next(job for job in tj.jobs if job.name == name))
+        self._schedule(t + HYPERBAND_EVERY_S, lambda now: self._hyperband_stop(now, tj))
 
     def _step_tuners(self, t: float) -> None:
         for tj in self._tuning.values():
