@@ -83,6 +83,8 @@ def summary_text(s: dict[str, Any]) -> str:
     if s["warm_share"] is not None:
         lines.append(f"warm starts {s['warm_starts']}/{s['warm_starts'] + s['cold_starts']} "
                      f"({100 * s['warm_share']:.0f}%), start-up saved {_secs(s['startup_saved_s'])}")
+    if s.get("cost_usd") is not None:
+        lines.append(f"cost ${s['cost_usd']:.2f} (SageMaker training and idle warm pools)")
     if s["best"]:
         lines.append(f"best: job {s['best']['job']} trial {s['best']['number']} value {_fmt(s['best']['value'])}")
     for j in s["jobs"]:

@@ -187,7 +187,8 @@ class Campaign:
         return "completed"
 
     def summary(self) -> dict[str, Any]:
-        """Jobs, trials, warm share, start-up saved, and the best job and trial (strict-JSON-able).
+        """Jobs, trials, warm share, start-up saved, cost (SageMaker jobs; else None), and the best job and trial
+        (strict-JSON-able).
 
         The best is taken among the jobs with the first job's metric and direction.
         """
@@ -199,6 +200,7 @@ class Campaign:
             cold_s = sum(j["cold_startup_s"] * j["cold_starts"] for j in jobs if j["cold_starts"]) / cold
             warm_s = sum(j["warm_startup_s"] * j["warm_starts"] for j in jobs if j["warm_starts"]) / warm
             saved = max(0.0, cold_s - warm_s) * warm
+        costs = [j["cost_usd"] for j in jobs if j.get("cost_usd") is not None]  # SageMaker jobs only
         best = None
         if jobs:
             metric, direction = jobs[0]["metric"], jobs[0]["direction"]
@@ -210,14 +212,17 @@ class Campaign:
         return {
             "name": self.name,
             "status": self.status,
-            "jobs": [{k: j[k] for k in ("name", "status", "reason", "trials", "complete", "warm_starts",
-                                        "cold_starts", "startup_saved_s", "best")} for j in jobs],
+            "metric": jobs[0]["metric"] if jobs else None,
+            "direction": jobs[0]["direction"] if jobs else None,
+            "jobs": [{k: j.get(k) for k in ("name", "status", "reason", "trials", "complete", "warm_starts",
+                                            "cold_starts", "startup_saved_s", "cost_usd", "best")} for j in jobs],
             "trials": sum(j["trials"] for j in jobs),
             "complete": sum(j["complete"] for j in jobs),
             "warm_starts": warm,
             "cold_starts": cold,
             "warm_share": warm / (warm + cold) if warm + cold else None,
             "startup_saved_s": saved,
+            "cost_usd": sum(costs) if costs else None,
             "best": best,
         }
 

@@ -103,10 +103,6 @@ def _required_job_argument(p: _Parser) -> None:
     p.add_argument("job", metavar="JOB", help="a job name or a Job variable")
 
 
-def _jobs_argument(p: _Parser) -> None:
-    p.add_argument("jobs", nargs="+", metavar="JOB", help="job names or Job variables")
-
-
 def _resume_arguments(p: _Parser) -> None:
     _job_argument(p)
     p.add_argument("--max-trials", type=int, metavar="N", help="a new budget (to continue a completed job)")
@@ -223,16 +219,33 @@ def _refit(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:
     return job if args.wait else m.show(job)
 
 
+def _compare_arguments(p: _Parser) -> None:
+    p.add_argument("jobs", nargs="*", metavar="JOB", help="job names or Job variables")
+    p.add_argument("--campaign", metavar="NAME", help="compare the jobs of this campaign (with its summary)")
+
+
 def _compare(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> pd.DataFrame:
     from IPython.display import display
 
     from jupyter_hpo import api
 
-    names = [m.job_name(token) for token in args.jobs]
-    result = api.compare(*names)
-    from jupyter_hpo.widgets import CompareView
+    if args.campaign is not None:
+        if args.jobs:
+            raise UsageError(f"%hpo compare --campaign {args.campaign} takes no job names (it compares the "
+                             f"campaign's jobs), but got {' '.join(args.jobs)}.")
+        from jupyter_hpo.widgets import CampaignView
 
-    display(CompareView(*names))
+        view = CampaignView(args.campaign)
+        names = list(view.names)
+    elif not args.jobs:
+        raise UsageError("%hpo compare needs job names (JOB1 JOB2 ...) or --campaign NAME.")
+    else:
+        from jupyter_hpo.widgets import CompareView
+
+        names = [m.job_name(token) for token in args.jobs]
+        view = CompareView(*names)
+    result = api.compare(*names)
+    display(view)
     return _summary_frame([r["summary"] for r in result.values()])
 
 
@@ -278,7 +291,8 @@ _COMMANDS: dict[str, _Command] = {
                      _best_arguments),
     "refit": _Command(_refit, "run the best parameters once more with trial.is_refit() True, as the job "
                               "<JOB>-refit (its model: %hpo best JOB --load)", _refit_arguments),
-    "compare": _Command(_compare, "compare jobs: best-so-far curves and a table of summaries", _jobs_argument),
+    "compare": _Command(_compare, "compare jobs (or --campaign NAME: a campaign's jobs): best-so-far curves and a "
+                                  "table of summaries", _compare_arguments),
     "estimate": _Command(_estimate, "simulate a SageMaker campaign: wall time and cost without warm pools, "
                                     "with pools per job and across jobs (--json: the full result)", _estimate_arguments),
 }
@@ -336,6 +350,11 @@ def _campaign(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Any:
         c = c.resume()
     else:
         c = campaign(args.specs, parallel_jobs=args.parallel_jobs, name=args.name, keep_alive_s=args.keep_alive)
+    from IPython.display import display
+
+    from jupyter_hpo.widgets import CampaignView
+
+    display(CampaignView(c.name, c.store))  # the campaign as a group: its summary and its jobs' curves, live
     for job in c.jobs:  # each job's live dashboard, as %hpo launch shows one
         m.show(job)
     return c

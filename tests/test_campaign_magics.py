@@ -24,7 +24,7 @@ def test_campaign_magic_in_a_real_kernel(home, tmp_path):
                       "    print(type(e).__name__, e)"),
     ])
     client_for(nb, tmp_path).execute()
-    assert len(widget_views(nb.cells[0])) == 2, "one live dashboard per job"
+    assert len(widget_views(nb.cells[0])) == 3, "the campaign's view, then one live dashboard per job"
     assert printed(nb.cells[0]).strip() in ("running", "completed")
     summary = json.loads(printed(nb.cells[1]).strip().splitlines()[-1])
     assert summary["name"] == "nbc" and summary["status"] == "completed"

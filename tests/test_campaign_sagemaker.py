@@ -42,6 +42,14 @@ def test_the_next_job_starts_warm_on_the_pools_the_first_left(home, tmp_path):
     assert [r["warm"] for r in second.trial_records()] == [True] * 4, second_attrs
     assert any("kept the warm pools of" in n for n in first.summary()["notes"]), first.summary()["notes"]
     assert first.attrs["backend_summary"]["pools_released"] == []  # handed on, not released
+    # the campaign's cost is its jobs' (training plus idle pools), as `jupyter hpo campaign show` prints it
+    costs = [first.summary()["cost_usd"], second.summary()["cost_usd"]]
+    summary = c.summary()
+    assert all(cost > 0 for cost in costs) and summary["cost_usd"] == pytest.approx(sum(costs))
+    assert [j["cost_usd"] for j in summary["jobs"]] == pytest.approx(costs)
+    from jupyter_hpo._campaign_cli import summary_text
+
+    assert f"cost ${summary['cost_usd']:.2f} (SageMaker training and idle warm pools)" in summary_text(summary)
 
 
 def test_pools_go_only_to_a_job_on_the_same_instances(home, tmp_path):

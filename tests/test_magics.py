@@ -268,7 +268,7 @@ def test_list_and_compare_jobs_by_name_or_by_variable(shell):
     ("compare ghost", "no job named 'ghost' in the store"),
     ("status", "no job launched or attached in this kernel yet"),
     ("attach", "%hpo attach: the following arguments are required: JOB"),
-    ("compare", "%hpo compare: the following arguments are required: JOB"),
+    ("compare", "%hpo compare needs job names (JOB1 JOB2 ...) or --campaign NAME."),
     ("space number", "`number` is a int, not a SearchSpace or a dict."),
 ])
 def test_bad_input_raises_a_short_usage_error_and_creates_no_job(shell, line, message):

@@ -30,6 +30,8 @@ interface IRow extends IDashboardRow {
   feasible?: boolean | null;
   violations?: string[];
   metrics?: Record<string, number | null>;
+  /** a campaign's trial on a worker handed over from an earlier job of the campaign: that job's name */
+  reused_from?: string | null;
 }
 /** An earlier job's trial that seeded this job's sampler (`warm_start`): not one of this job's trials. */
 export interface ISeededRow {
@@ -66,6 +68,22 @@ interface ITraits {
   error: string;
   jobs: ICompareJob[];
   refit: IRefitState;
+  campaign: ICampaignSummary;
+}
+/** CampaignView's `campaign` trait: `Campaign.summary()` of jupyter_hpo/campaign.py. */
+interface ICampaignSummary {
+  name?: string;
+  status?: string;
+  metric?: string | null;
+  jobs?: { name: string; status: string }[];
+  trials?: number;
+  complete?: number;
+  warm_starts?: number;
+  cold_starts?: number;
+  warm_share?: number | null;
+  startup_saved_s?: number | null;
+  cost_usd?: number | null;
+  best?: { job: string; number: number; value: number | null } | null;
 }
 type Listener = (...args: any[]) => void;
 /** The part of anywidget's model this module uses. */
@@ -180,7 +198,8 @@ function trialText(r: IRow, metric: string | null | undefined): string {
     lines.push(p);
   }
   if (!missing(r.warm)) {
-    lines.push(`${r.warm ? 'warm' : 'cold'} start, ${fmt(r.startup_s)} s`);
+    const from = r.reused_from ? ` on a worker from job ${r.reused_from}` : '';
+    lines.push(`${r.warm ? 'warm' : 'cold'} start${from}, ${fmt(r.startup_s)} s`);
   }
   if (r.error) {
     lines.push(`error: ${r.error}`);
@@ -759,19 +778,22 @@ function compare(a: unknown, b: unknown): number {
   }
   return String(a).localeCompare(String(b));
 }
-function warmCell(v: unknown): HTMLElement {
+function warmCell(v: unknown, from: string | null | undefined): HTMLElement {
   if (missing(v)) {
     return h('td', { text: DASH });
   }
-  const why = v
-    ? 'started in a worker that had already run a trial of this job'
-    : 'started in a fresh worker process';
-  return h('td', {}, h('span', { class: `hpo-badge hpo-badge-${v ? 'warm' : 'cold'}`, title: why, text: v ? 'warm' : 'cold' }));
+  const why = from
+    ? `started in a worker handed over from job ${from} of the campaign`
+    : v
+      ? 'started in a worker that had already run a trial of this job'
+      : 'started in a fresh worker process';
+  const badge = h('span', { class: `hpo-badge hpo-badge-${v ? 'warm' : 'cold'}`, title: why, text: v ? 'warm' : 'cold' });
+  return h('td', {}, badge, ...(from ? [h('span', { class: 'hpo-reused', title: why, text: ` from ${from}` })] : []));
 }
 function cell(col: IColumn, r: IRow): HTMLElement {
   const v = col.get(r);
   if (col.key === 'warm') {
-    return warmCell(v);
+    return warmCell(v, r.reused_from);
   }
   if (col.key === 'state') {
     const text = r.interrupted ? `${r.state} (interrupted)` : r.state;
@@ -1522,9 +1544,48 @@ function renderCompare(model: IModel, el: HTMLElement): Cleanup {
   return () => model.off('change:jobs', draw);
 }
 
+/** A campaign's summary: its status, jobs done, trials, warm share, start-up saved, cost and best job and trial. */
+function campaignFacts(c: ICampaignSummary): HTMLElement[] {
+  const jobs = c.jobs || [];
+  const done = jobs.filter(j => !ACTIVE.has(j.status)).length;
+  const starts = (c.warm_starts ?? 0) + (c.cold_starts ?? 0);
+  const facts: [string, string][] = [
+    ['jobs', `${done}/${jobs.length} done`],
+    ['trials', `${c.trials ?? 0} (${c.complete ?? 0} complete)`],
+    ['warm starts', starts ? `${c.warm_starts}/${starts} (${Math.round(100 * (c.warm_share ?? 0))}%)` : DASH],
+    ['start-up saved', missing(c.startup_saved_s) ? DASH : `${fmt(c.startup_saved_s)} s`]
+  ];
+  if (!missing(c.cost_usd)) {
+    facts.push(['cost', `$${(c.cost_usd as number).toFixed(2)}`]);
+  }
+  const b = c.best;
+  facts.push(['best', b ? `${c.metric || 'value'} ${fmt(b.value)}: job ${b.job}, trial ${b.number}` : DASH]);
+  return facts.map(([k, v]) => h('div', { 'data-fact': k }, h('dt', { text: k }), h('dd', { text: v })));
+}
+function renderCampaign(model: IModel, el: HTMLElement): Cleanup {
+  const head = h('h4', {});
+  const facts = h('dl', { class: 'hpo-campaign-facts', 'data-testid': 'hpo-campaign-summary' });
+  el.append(h('section', { class: 'hpo-card jp-hpo-campaign' }, head, facts));
+  const draw = (): void => {
+    const c = model.get('campaign') || {};
+    head.textContent = `Campaign ${c.name || ''}: ${c.status || ''}`;
+    clear(facts).append(...campaignFacts(c));
+  };
+  model.on('change:campaign', draw);
+  draw();
+  const cmp = renderCompare(model, el);
+  return () => {
+    model.off('change:campaign', draw);
+    cmp();
+  };
+}
+
 function render({ model, el }: { model: IModel; el: HTMLElement }): Cleanup {
   if (model.get('mode') === 'compare') {
     return renderCompare(model, el);
+  }
+  if (model.get('mode') === 'campaign') {
+    return renderCampaign(model, el);
   }
   const view = new DashboardView(model, el);
   return () => view.dispose();
