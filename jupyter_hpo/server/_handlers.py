@@ -240,6 +240,7 @@ ROOT = "/jupyter-hpo/api"
 
 def handlers() -> list[tuple[str, type[APIHandler]]]:
     """The route table (the server prepends its base URL); the last entry catches everything else."""
+    from jupyter_hpo.server._campaigns import campaign_handlers
     from jupyter_hpo.server._handoff import RefitHandler, RegisterHandler
 
     return [
@@ -250,5 +251,6 @@ def handlers() -> list[tuple[str, type[APIHandler]]]:
         (f"{ROOT}/jobs/{JOB_NAME}/resume", ResumeHandler),
         (f"{ROOT}/jobs/{JOB_NAME}/refit", RefitHandler),
         (f"{ROOT}/jobs/{JOB_NAME}/register", RegisterHandler),
+        *campaign_handlers(),
         (f"{ROOT}(?P<rest>/.*)?", NotFoundHandler),
     ]

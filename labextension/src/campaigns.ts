@@ -3,7 +3,8 @@
  * its status and summary computed as `Campaign.status` and `Campaign.summary()` of `jupyter_hpo/campaign.py` do.
  * No DOM here.
  */
-import { Direction, IJobSummary, JobStatus } from './types';
+import { ownerLabel } from './owners';
+import { Direction, IJobSummary, IOwner, JobStatus } from './types';
 
 /** The best trial of a campaign: which job, which trial, its value and the metric it is a value of. */
 export interface ICampaignBest {
@@ -155,4 +156,36 @@ export function groupJobs(jobs: readonly IJobSummary[]): JobListEntry[] {
     );
     return { ...entry, jobs: ordered, status: campaignStatus(ordered), summary: campaignSummary(ordered) };
   });
+}
+
+/** Whether a campaign of this status can be stopped (it runs, or its runner died) or resumed (a job did not
+ * complete and none runs), as `Campaign.stop` and `Campaign.resume` allow. */
+export function campaignActions(status: JobStatus): { stop: boolean; resume: boolean } {
+  return {
+    stop: status === 'running' || status === 'stale',
+    resume: status === 'stopped' || status === 'failed' || status === 'stale'
+  };
+}
+
+/** What the sidebar asks before stopping or resuming campaign `name`; `others` are the owners of its jobs that
+ * are other users' (the request then carries `force`). */
+export function campaignPrompt(
+  action: 'stop' | 'resume',
+  name: string,
+  others: readonly IOwner[]
+): { title: string; body: string; label: string } {
+  const label = action === 'stop' ? 'Stop' : 'Resume';
+  const effect =
+    action === 'stop'
+      ? 'Its running jobs stop (their running trials run again on resume) and its jobs not yet started are marked stopped.'
+      : 'Its jobs that have not completed run again, in order.';
+  if (others.length === 0) {
+    return { title: `${label} campaign`, body: `${label} the campaign "${name}"? ${effect}`, label };
+  }
+  const names = [...new Set(others.map(o => ownerLabel(o) || o.name))].join(', ');
+  return {
+    title: `${label} a campaign with other users' jobs`,
+    body: `Jobs of the campaign "${name}" belong to ${names}, not to you. ${label} it anyway? ${effect}`,
+    label: `${label} anyway`
+  };
 }

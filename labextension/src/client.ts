@@ -2,6 +2,7 @@
 import { requestAPI, RequestFn } from './handler';
 import {
   IActionRequest,
+  ICampaignReply,
   IJobReply,
   IJobSummary,
   IJobsReply,
@@ -48,6 +49,19 @@ export class HpoClient implements IHpoClient {
 
   async resumeJob(name: string, force = false): Promise<IJobSummary> {
     return (await this.request<IJobReply>(`${jobPath(name)}/resume`, actionInit(force))).job;
+  }
+}
+
+/** The campaign routes: `POST campaigns/{name}/stop` and `.../resume` (`force`: a job of it is another user's). */
+export class CampaignClient {
+  constructor(private readonly request: RequestFn = requestAPI) {}
+
+  stop(name: string, force = false): Promise<ICampaignReply> {
+    return this.request<ICampaignReply>(`campaigns/${encodeURIComponent(name)}/stop`, actionInit(force));
+  }
+
+  resume(name: string, force = false): Promise<ICampaignReply> {
+    return this.request<ICampaignReply>(`campaigns/${encodeURIComponent(name)}/resume`, actionInit(force));
   }
 }
 

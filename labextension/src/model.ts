@@ -52,6 +52,11 @@ export function isActive(status: JobStatus): boolean {
   return ACTIVE.has(status);
 }
 
+/** The key of a campaign's busy state and action error (`isBusy`, `actionError`): no job name holds ':'. */
+export function campaignKey(name: string): string {
+  return `campaign:${name}`;
+}
+
 /** Finished trials that count towards the budget (complete, pruned, failed). */
 export function doneCount(job: IJobSummary): number {
   return job.complete + job.pruned + job.failed;
@@ -358,6 +363,17 @@ export class HpoModel {
     return this._act(name, () => this._client.resumeJob(name, force));
   }
 
+  /**
+   * Stop or resume campaign `name` through `call` (a `CampaignClient` request): busy and any error are kept under
+   * `campaignKey(name)`; the list is refreshed after. Resolves to whether the server accepted.
+   */
+  actOnCampaign(name: string, call: () => Promise<unknown>): Promise<boolean> {
+    return this._act(campaignKey(name), async () => {
+      await call();
+      return null;
+    });
+  }
+
   dispose(): void {
     if (this._disposed) {
       return;
@@ -368,14 +384,16 @@ export class HpoModel {
     Signal.clearData(this);
   }
 
-  private async _act(name: string, call: () => Promise<IJobSummary>): Promise<boolean> {
+  private async _act(name: string, call: () => Promise<IJobSummary | null>): Promise<boolean> {
     this._busy.add(name);
     this._actionErrors.delete(name);
     this._emit();
     let ok = false;
     try {
       const summary = await call();
-      this._replaceJob(summary);
+      if (summary !== null) {
+        this._replaceJob(summary);
+      }
       ok = true;
     } catch (error) {
       this._actionErrors.set(name, describeError(error));

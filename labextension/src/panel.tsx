@@ -4,11 +4,14 @@ import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
+import { campaignPrompt } from './campaigns';
+import { CampaignClient } from './client';
 import { HpoView, IViewActions } from './components/HpoView';
 import { HandoffClient, refitFromSidebar, registerFromSidebar } from './handoff';
 import { hpoIcon } from './icon';
 import { describeError, HpoModel } from './model';
 import { actionPrompt } from './owners';
+import { IOwner } from './types';
 
 /** The DOM id of the sidebar (and of its tab's `data-id`). */
 export const SIDEBAR_ID = 'jupyter-hpo-sidebar';
@@ -38,7 +41,8 @@ export class HpoSidebar extends ReactWidget {
       resume: name => void this._confirm('resume', name),
       openInNotebook: name => void this._open(name),
       refit: name => void refitFromSidebar(this.model, this._handoff, name),
-      register: name => void registerFromSidebar(this.model, this._handoff, name)
+      register: name => void registerFromSidebar(this.model, this._handoff, name),
+      campaignAction: (action, name) => void this._confirmCampaign(action, name)
     };
   }
 
@@ -96,6 +100,34 @@ export class HpoSidebar extends ReactWidget {
     await (action === 'stop' ? this.model.stop(name, force) : this.model.resume(name, force));
   }
 
+  /** Stop or resume a campaign: all its jobs, also those the mine/all filter hides; force when any is another's. */
+  private async _confirmCampaign(action: 'stop' | 'resume', name: string): Promise<void> {
+    const others: IOwner[] = [];
+    for (const job of this.model.jobs) {
+      const owner = job.campaign?.name === name ? this.model.otherOwner(job.name) : null;
+      if (owner !== null) {
+        others.push(owner);
+      }
+    }
+    const prompt = campaignPrompt(action, name, others);
+    const button = { label: prompt.label, ariaLabel: `${prompt.label} campaign ${name}` };
+    const result = await showDialog({
+      title: prompt.title,
+      body: prompt.body,
+      buttons: [
+        Dialog.cancelButton(),
+        action === 'stop' ? Dialog.warnButton(button) : Dialog.okButton(button)
+      ]
+    });
+    if (!result.button.accept || this.isDisposed) {
+      return;
+    }
+    const force = others.length > 0;
+    await this.model.actOnCampaign(name, () =>
+      action === 'stop' ? this._campaigns.stop(name, force) : this._campaigns.resume(name, force)
+    );
+  }
+
   private async _open(name: string): Promise<void> {
     try {
       await this.openInNotebook(name);
@@ -106,4 +138,5 @@ export class HpoSidebar extends ReactWidget {
 
   private readonly _actions: IViewActions;
   private readonly _handoff = new HandoffClient();
+  private readonly _campaigns = new CampaignClient();
 }

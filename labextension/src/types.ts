@@ -163,6 +163,14 @@ export interface IActionRequest {
   force?: boolean;
 }
 
+/**
+ * `POST campaigns/{name}/stop` and `.../resume`: the campaign after the action (`Campaign.summary()`; the sidebar
+ * reads only these fields, and takes the rest from the jobs' own summaries on its next poll).
+ */
+export interface ICampaignReply {
+  campaign: { name: string; status: JobStatus; jobs: { name: string; status: JobStatus }[] };
+}
+
 /** The body of `POST jobs/{name}/register` to the MLflow Model Registry. */
 export interface IMlflowRegisterRequest {
   to: 'mlflow';

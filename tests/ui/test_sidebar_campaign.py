@@ -1,5 +1,6 @@
 """A campaign in the "Tuning jobs" sidebar (real JupyterLab 4, headless Chromium): its jobs listed together under
-one group named after it, in campaign order, with the status and summary ``attach_campaign(name).summary()`` gives.
+one group named after it, in campaign order, with the status and summary ``attach_campaign(name).summary()`` gives;
+stopping and resuming it from the group's header.
 
 The campaign is launched with the CLI (``jupyter hpo campaign SPEC SPEC --detach``) into the lab's own store; its
 trials wait for a gate file, so the test sees it running first, then opens the gate and sees it completed.
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from jupyter_hpo import api
 from jupyter_hpo.campaign import attach_campaign
 from jupyter_hpo.store import Store
 from tests.ui.conftest import ARTIFACTS, Lab
@@ -143,4 +146,53 @@ def test_the_mine_filter_applies_to_a_campaign_s_jobs(lab: Lab, page: Page, stor
     expect(group.locator("[data-testid=hpo-campaign-summary]")).to_contain_text("jobs 1/1 · trials 2")
     page.locator(f"{SIDEBAR} [data-testid=hpo-show-all]").click()
     expect(group.locator("li.jp-hpo-job")).to_have_count(2)
+    assert not page.console_errors, page.console_errors
+
+
+def test_stop_and_resume_a_campaign_from_its_group(lab: Lab, page: Page, store: Store) -> None:
+    (lab.root / "halt_objective.py").write_text(GATED.replace("campaign-gate", "halt-gate"))
+    budget = {"max_trials": 2, "max_parallel": 1}
+    _launch_campaign(lab, "halted", [_spec("halted-a", "halt_objective.py:f", SPACE, budget=budget),
+                                     _spec("halted-b", "halt_objective.py:f", SPACE, budget=budget)])
+    posted: list[tuple[str, str | None]] = []
+    page.on("request", lambda r: posted.append((r.url, r.post_data)) if r.method == "POST" else None)
+    group = page.locator(f'{SIDEBAR} [data-testid=hpo-campaign][data-campaign="halted"]')
+    status = group.locator("[data-testid=hpo-campaign-status]")
+    stop, resume = (group.locator(f"[data-testid=hpo-campaign-{a}]") for a in ("stop", "resume"))
+    _open_sidebar(page, lab)
+    expect(status).to_have_text("running", timeout=30_000)
+    expect(stop).to_be_enabled()
+    expect(resume).to_be_disabled()
+
+    # Stop asks first; cancelling sends nothing
+    stop.click()
+    dialog = page.locator(".jp-Dialog")
+    expect(dialog).to_contain_text("Stop campaign")
+    expect(dialog).to_contain_text('Stop the campaign "halted"?')
+    dialog.locator("button.jp-mod-reject").click()
+    expect(dialog).to_be_hidden()
+    assert not [p for p in posted if "/campaigns/" in p[0]], "cancelled: nothing was sent"
+
+    # confirmed: the whole campaign stops, the job not started yet too
+    stop.click()
+    dialog.locator("button.jp-mod-accept").click()
+    expect(status).to_have_text("stopped", timeout=60_000)
+    assert attach_campaign("halted", store).wait(timeout=60) == "stopped"
+    assert "stopped with its campaign before it started" in api.attach("halted-b", store).attrs["reason"]
+    assert [p for p in posted if re.search(r"/jupyter-hpo/api/campaigns/halted/stop(\?\d+)?$", p[0])] != []
+    expect(group.locator('li.jp-hpo-job[data-job="halted-b"] [data-testid=hpo-job-status]')).to_have_text("stopped")
+    expect(stop).to_be_disabled()
+    expect(resume).to_be_enabled()
+    page.screenshot(path=str(ARTIFACTS / "sidebar-campaign-stopped.png"))
+
+    # Resume: its jobs run again, to the end once the gate opens
+    (lab.root / "halt-gate").write_text("")
+    resume.click()
+    expect(dialog).to_contain_text('Resume the campaign "halted"?')
+    dialog.locator("button.jp-mod-accept").click()
+    assert attach_campaign("halted", store).wait(timeout=120) == "completed"
+    expect(status).to_have_text("completed", timeout=30_000)
+    expect(group.locator("[data-testid=hpo-campaign-summary]")).to_contain_text("jobs 2/2")
+    assert [j["complete"] for j in attach_campaign("halted", store).summary()["jobs"]] == [2, 2]
+    expect(group.locator(".jp-hpo-campaign-actions")).to_have_count(0)  # nothing left to stop or resume
     assert not page.console_errors, page.console_errors

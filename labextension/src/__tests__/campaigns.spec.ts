@@ -1,5 +1,12 @@
 /** Campaigns in the job list: grouping, the campaign's status and its summary (as jupyter_hpo/campaign.py). */
-import { campaignStatus, campaignSummary, groupJobs, ICampaignGroup } from '../campaigns';
+import {
+  campaignActions,
+  campaignPrompt,
+  campaignStatus,
+  campaignSummary,
+  groupJobs,
+  ICampaignGroup
+} from '../campaigns';
 import { IHpoClient } from '../client';
 import { HpoModel, sortJobs } from '../model';
 import { filterJobs } from '../owners';
@@ -199,5 +206,33 @@ describe('HpoModel.campaignOpen', () => {
     model.setCampaignOpen('old', true);
     expect(changes).toBe(2);
     model.dispose();
+  });
+});
+
+describe('campaign stop and resume', () => {
+  it('stops a running or stale campaign, resumes a stopped, failed or stale one', () => {
+    expect(campaignActions('running')).toEqual({ stop: true, resume: false });
+    expect(campaignActions('stale')).toEqual({ stop: true, resume: true });
+    expect(campaignActions('stopped')).toEqual({ stop: false, resume: true });
+    expect(campaignActions('failed')).toEqual({ stop: false, resume: true });
+    expect(campaignActions('completed')).toEqual({ stop: false, resume: false });
+  });
+
+  it('asks the usual question for a campaign of ones own, and names the owners of other users\' jobs', () => {
+    expect(campaignPrompt('stop', 'nightly', [])).toEqual({
+      title: 'Stop campaign',
+      body:
+        'Stop the campaign "nightly"? Its running jobs stop (their running trials run again on resume) and ' +
+        'its jobs not yet started are marked stopped.',
+      label: 'Stop'
+    });
+    const alice = owner('alice');
+    const prompt = campaignPrompt('resume', 'nightly', [alice, alice]);
+    expect(prompt.title).toBe("Resume a campaign with other users' jobs");
+    expect(prompt.body).toBe(
+      'Jobs of the campaign "nightly" belong to alice@h, not to you. Resume it anyway? Its jobs that have not ' +
+        'completed run again, in order.'
+    );
+    expect(prompt.label).toBe('Resume anyway');
   });
 });

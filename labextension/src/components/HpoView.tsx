@@ -1,7 +1,7 @@
 import { refreshIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { HpoModel } from '../model';
+import { campaignKey, HpoModel } from '../model';
 import { ownerLabel } from '../owners';
 import { IDetailActions, JobDetail } from './JobDetail';
 import { JobList } from './JobList';
@@ -13,6 +13,8 @@ export interface IViewActions extends IDetailActions {
   refresh(): void;
   /** Show only the user's own jobs (true) or all jobs. */
   setMineOnly(mineOnly: boolean): void;
+  /** Stop or resume a campaign as a whole (after a confirmation). */
+  campaignAction(action: 'stop' | 'resume', name: string): void;
 }
 
 /** The mine/all toggle, with whom the server takes the user for. */
@@ -92,6 +94,9 @@ export function HpoView(props: { model: HpoModel; actions: IViewActions }): JSX.
         onSelect={n => actions.select(n)}
         campaignOpen={(name, status) => model.campaignOpen(name, status)}
         onToggleCampaign={(name, open) => model.setCampaignOpen(name, open)}
+        campaignBusy={name => model.isBusy(campaignKey(name))}
+        campaignError={name => model.actionError(campaignKey(name))}
+        onCampaignAction={(action, name) => actions.campaignAction(action, name)}
       />
     );
   }

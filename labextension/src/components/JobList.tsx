@@ -1,10 +1,11 @@
 import * as React from 'react';
 
-import { groupJobs, ICampaignGroup, ICampaignSummary } from '../campaigns';
+import { campaignActions, groupJobs, ICampaignGroup, ICampaignSummary } from '../campaigns';
 import { bestSoFar } from '../model';
 import { ownerLabel } from '../owners';
 import { IJobSummary, ITrialRecord, JobStatus } from '../types';
 import { formatSeconds, formatValue } from './format';
+import { ErrorMessage } from './Messages';
 import { ProgressBar } from './ProgressBar';
 import { Sparkline } from './Sparkline';
 import { StatusBadge } from './StatusBadge';
@@ -75,6 +76,38 @@ function campaignFacts(s: ICampaignSummary): string {
   return parts.join(' · ');
 }
 
+/** Stop and Resume of a campaign that can be stopped or resumed (both shown, one enabled, as in a job's detail). */
+function CampaignActions(props: {
+  group: ICampaignGroup;
+  can: { stop: boolean; resume: boolean };
+  busy: boolean;
+  onAction: (action: 'stop' | 'resume', name: string) => void;
+}): JSX.Element {
+  const { group, can } = props;
+  return (
+    <div className="jp-hpo-campaign-actions">
+      <button
+        className="jp-hpo-button jp-mod-warn"
+        data-testid="hpo-campaign-stop"
+        aria-label={`Stop campaign ${group.name}`}
+        disabled={props.busy || !can.stop}
+        onClick={() => props.onAction('stop', group.name)}
+      >
+        Stop
+      </button>
+      <button
+        className="jp-hpo-button"
+        data-testid="hpo-campaign-resume"
+        aria-label={`Resume campaign ${group.name}`}
+        disabled={props.busy || !can.resume}
+        onClick={() => props.onAction('resume', group.name)}
+      >
+        Resume
+      </button>
+    </div>
+  );
+}
+
 /** A campaign: a header (name, status, summary, best) that folds its jobs, listed in campaign order. */
 export function CampaignGroup(props: {
   group: ICampaignGroup;
@@ -83,9 +116,15 @@ export function CampaignGroup(props: {
   /** whether its jobs are shown */
   expanded: boolean;
   onToggle: (name: string, open: boolean) => void;
+  /** a stop or resume of it is under way */
+  busy: boolean;
+  /** its last failed stop or resume */
+  error: string | null;
+  onAction: (action: 'stop' | 'resume', name: string) => void;
 }): JSX.Element {
   const { group, expanded } = props;
   const { summary } = group;
+  const can = campaignActions(group.status); // a completed campaign has no action row
   const listId = `jp-hpo-campaign-jobs-${group.name}`;
   const best = summary.best;
   const arrow = best && best.direction === 'maximize' ? '↑' : '↓';
@@ -123,6 +162,10 @@ export function CampaignGroup(props: {
             : 'best –'}
         </div>
       </button>
+      {(can.stop || can.resume || props.busy) && (
+        <CampaignActions group={group} can={can} busy={props.busy} onAction={props.onAction} />
+      )}
+      {props.error && <ErrorMessage message={props.error} testid="hpo-campaign-error" />}
       {expanded && (
         <ul className="jp-hpo-campaign-jobs" id={listId} role="list" aria-label={`Jobs of campaign ${group.name}`}>
           {group.jobs.map(job => (
@@ -142,6 +185,10 @@ export function JobList(props: {
   /** whether a campaign's group is unfolded (`HpoModel.campaignOpen`) */
   campaignOpen: (name: string, status: JobStatus) => boolean;
   onToggleCampaign: (name: string, open: boolean) => void;
+  /** a campaign's stop or resume: under way, its last error, and asking for one */
+  campaignBusy: (name: string) => boolean;
+  campaignError: (name: string) => string | null;
+  onCampaignAction: (action: 'stop' | 'resume', name: string) => void;
 }): JSX.Element {
   return (
     <ul className="jp-hpo-jobs" role="list" aria-label="Tuning jobs">
@@ -161,6 +208,9 @@ export function JobList(props: {
             onSelect={props.onSelect}
             expanded={props.campaignOpen(entry.name, entry.status)}
             onToggle={props.onToggleCampaign}
+            busy={props.campaignBusy(entry.name)}
+            error={props.campaignError(entry.name)}
+            onAction={props.onCampaignAction}
           />
         )
       )}
