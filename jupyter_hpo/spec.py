@@ -146,6 +146,11 @@ class TuningSpec:
         _positive_int("max_consecutive_failures", self.max_consecutive_failures)
         self._check_warm_start()
         self._check_objectives()
+        if (self.backend == "local" and self.trial.script is None and not self.objectives
+                and self.objective.regex is not None):
+            raise SpecError("`objective.regex` finds the metric in a script's output, but the trial is a function, "
+                            "whose return value is the metric; remove it (or use `trial.script`), but got "
+                            f"{self.objective.regex!r}.")
         self._check_constraints()
         if self.mlflow is not None and not isinstance(self.mlflow, MlflowTracking):
             raise _fail("tracking.mlflow", "must be an MlflowTracking", self.mlflow)

@@ -410,3 +410,14 @@ def test_direct_construction_checks():
         TuningSpec(name="direct", trial=trial, space=space, backend_options="x")
     with raises(r"`seed` must be a non-negative integer, but got -5"):
         spec.replace(seed=-5)
+
+
+def test_a_regex_for_a_function_trial_is_refused_not_ignored():
+    """A function's return value is its metric: a regex that could never be used is refused in one line."""
+    message = ("`objective.regex` finds the metric in a script's output, but the trial is a function, whose return "
+               "value is the metric; remove it (or use `trial.script`), but got " + repr(r"auc=(\S+)") + ".")
+    with pytest.raises(SpecError, match="^" + re.escape(message) + "$"):
+        TuningSpec.from_dict({"trial": {"function": objective_fn}, "space": SPACE,
+                              "objective": {"metric": "auc", "regex": r"auc=(\S+)"}})
+    assert TuningSpec.from_dict({"trial": {"function": objective_fn}, "space": SPACE,
+                                 "objective": {"metric": "auc"}}).objective.regex is None
