@@ -239,12 +239,13 @@ class Campaign:
                 raise JobTimeoutError(f"campaign {self.name!r} is still running after {timeout:g} s")
             time.sleep(poll)
 
-    def stop(self, wait: bool = True, timeout: float = 60.0) -> str:
+    def stop(self, wait: bool = True, timeout: float = 60.0, by: Mapping[str, Any] | None = None) -> str:
         """Stop the campaign: its running jobs stop (their running trials re-run on resume), the jobs not yet
-        started are marked stopped and its runner ends, ending its pool."""
+        started are marked stopped and its runner ends, ending its pool. ``by``: who stops it (default: this
+        process's user, :func:`jupyter_hpo.owners.stamp`), recorded as each job's ``stopped_by``."""
         from jupyter_hpo.owners import stamp
 
-        by = stamp()
+        by = dict(by) if by is not None else stamp()
         for name in self.job_names:
             attrs = self.store.job_attrs(name)
             if Store.status_of(attrs) == JobStatus.PENDING:  # not started yet (if it starts now, it stops at once)
@@ -258,8 +259,9 @@ class Campaign:
             self.wait(timeout)
         return self.status
 
-    def resume(self) -> Campaign:
+    def resume(self, by: Mapping[str, Any] | None = None) -> Campaign:
         """Run the jobs that have not completed (stopped, failed, or left by a dead runner) in one new runner.
+        ``by``: who resumes it (default: this process's user), recorded as each job's ``resumed_by``.
 
         Raises:
             JobStateError: the campaign is still running, or every job has completed.
@@ -273,7 +275,7 @@ class Campaign:
         todo = [n for n in names if statuses[n] != JobStatus.COMPLETED]
         if not todo:
             raise JobStateError(f"campaign {self.name!r} has completed every job; there is nothing to resume.")
-        by = stamp()
+        by = dict(by) if by is not None else stamp()
         for n in todo:
             if statuses[n] == JobStatus.STALE:
                 from jupyter_hpo.runner.handle import RunnerHandle

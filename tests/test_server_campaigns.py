@@ -67,13 +67,15 @@ async def test_stop_and_resume_a_campaign_through_rest(jp_fetch, home, tmp_path)
     first, second = api.attach("rh1"), api.attach("rh2")
     assert first.status.value == "stopped" and first.summary()["complete"] < 12
     assert second.status.value == "stopped" and "stopped with its campaign before it started" in second.attrs["reason"]
-    assert first.attrs["stopped_by"] is not None
+    # who stopped it: the request's user, through Jupyter, as a job stopped through REST records it
+    assert first.attrs["stopped_by"]["via"] == second.attrs["stopped_by"]["via"] == "rest"
 
     assert await fail(jp_fetch, "rest.halt_1", "stop") == (409, "campaign 'rest.halt_1' is already stopped.")
 
     body = await act(jp_fetch, "rest.halt_1", "resume")
     _check_schema(body, "resume")
     assert body["campaign"]["status"] == "running"
+    assert api.attach("rh1").attrs["resumed_by"]["via"] == api.attach("rh2").attrs["resumed_by"]["via"] == "rest"
     code, reason = await fail(jp_fetch, "rest.halt_1", "resume")
     assert code == 409 and "is running; it cannot be resumed while its runner runs" in reason
     await act(jp_fetch, "rest.halt_1", "stop")  # not to wait for 20 more seconds of trials

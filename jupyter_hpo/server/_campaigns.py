@@ -13,6 +13,7 @@ from typing import Any
 
 from tornado import web
 
+from jupyter_hpo import owners
 from jupyter_hpo.exceptions import JobStateError
 from jupyter_hpo.server._handlers import ROOT, _Action
 
@@ -44,7 +45,7 @@ class CampaignStopHandler(_CampaignAction):
             if status not in ("running", "stale"):
                 raise JobStateError(f"campaign {name!r} is already {status}.")
             self.check_all(campaign, me, force)
-            campaign.stop(wait=False)
+            campaign.stop(wait=False, by=owners.stamp(me, via="rest"))
             return {"campaign": campaign.summary()}
 
         await self.reply(stop)
@@ -62,7 +63,7 @@ class CampaignResumeHandler(_CampaignAction):
 
             campaign = attach_campaign(name, self.store)
             self.check_all(campaign, me, force)
-            return {"campaign": campaign.resume().summary()}
+            return {"campaign": campaign.resume(by=owners.stamp(me, via="rest")).summary()}
 
         await self.reply(resume)
 
