@@ -254,3 +254,21 @@ def test_a_worker_past_the_next_jobs_memory_bound_is_not_taken(tmp_path, shelf):
     assert assignment.warm is False and REUSED_FROM not in assignment.attrs and big not in worker_pids(b)
     assert len(shelf) == 0
     b.close()
+
+
+def test_a_home_inside_the_scripts_folder_does_not_stop_the_handover(home, tmp_path, monkeypatch):
+    """The test's home (tmp_path/hpo-home) lies in the script's folder: its store changes with every trial, which
+    must not make the next job's objective environment look new."""
+    from jupyter_hpo.campaign import campaign
+
+    assert home.parent == tmp_path
+    monkeypatch.chdir(tmp_path)
+    write_script(tmp_path, version=5)
+    for name in ("in-home-a", "in-home-b"):
+        (tmp_path / f"{name}.yaml").write_text(
+            f"name: {name}\ntrial: {{script: train.py}}\nspace: {{x: {{type: float, low: 0, high: 1}}}}\n"
+            "objective: {metric: loss, direction: minimize}\nbudget: {max_trials: 3, max_parallel: 1}\n")
+    c = campaign([tmp_path / "in-home-a.yaml", tmp_path / "in-home-b.yaml"], name="in-home")
+    assert c.wait(timeout=180) == "completed"
+    second = c.jobs[1]
+    assert [t.user_attrs.get(REUSED_FROM) for t in second.raw_trials()] == ["in-home-a"] * 3

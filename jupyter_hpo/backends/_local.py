@@ -119,7 +119,9 @@ def fingerprint(boot: dict[str, Any]) -> str:
     """The identity of a pool's objective environment: the Python (executable and version), the working
     directory, and the objective: a function's pickled bytes and the files directly in the working directory,
     or a script's path and its folder's files (each one's size and modification time, a ``.py`` file's
-    content). A worker (and the ``trial.cached`` values it holds) passes only to a job with the same one."""
+    content). A worker (and the ``trial.cached`` values it holds) passes only to a job with the same one.
+    The jupyter-hpo home is not part of it when it lies in that folder (``JUPYTER_HPO_HOME=./hpo-home``): its
+    store and trial folders change with every trial, and would make every job's environment look new."""
     h = hashlib.sha256()
     for part in (sys.executable, sys.version, os.getcwd(), boot["kind"]):
         h.update(f"{part}\0".encode())
@@ -133,9 +135,13 @@ def fingerprint(boot: dict[str, Any]) -> str:
 
 
 def _hash_files(h: Any, folder: Path, recursive: bool, limit: int = 5000) -> None:
+    from jupyter_hpo.store import default_home
+
+    home = os.path.realpath(default_home())
     seen = 0
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if recursive and not d.startswith(".") and d != "__pycache__")
+        dirs[:] = sorted(d for d in dirs if recursive and not d.startswith(".") and d != "__pycache__"
+                         and os.path.realpath(os.path.join(root, d)) != home)
         for name in sorted(files):
             path = Path(root) / name
             try:
