@@ -25,17 +25,6 @@ X = {"x": {"type": "float", "low": 0, "high": 1}}
 SPEC = "name: {name}\ntrial: {{function: 'objective.py:f'}}\nspace: {{x: {{type: float, low: 0, high: 1}}}}\n"
 
 
-@pytest.fixture
-def team_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A member's home; the store's URL is given explicitly to each call, never taken from the environment."""
-    home = tmp_path / "home"
-    monkeypatch.setenv("JUPYTER_HPO_HOME", str(home))
-    monkeypatch.delenv("JUPYTER_HPO_STORE_URL", raising=False)
-    api._stores.clear()
-    yield home
-    api._stores.clear()
-
-
 def launch(url: str, home: Path, name: str, max_trials: int, sleep: float = 0.05) -> api.Job:
     return api.launch(objective=objectives.sleepy, space=X, hyperparameters={"sleep": sleep}, max_trials=max_trials,
                       max_parallel=2, seed=0, name=name, store=Store(url, home=home))
@@ -70,15 +59,15 @@ def drop_connections(server: PostgresServer, application: str) -> int:
     return sum(bool(ok) for ok, in rows)
 
 
-def test_a_job_goes_on_through_a_postgres_restart_and_an_outage_of_seconds(postgres_server, postgres_url, team_home,
+def test_a_job_goes_on_through_a_postgres_restart_and_an_outage_of_seconds(postgres_server, postgres_url, home,
                                                                           capsys):
-    job = launch(postgres_url, team_home, "through-restarts", max_trials=60)
+    job = launch(postgres_url, home, "through-restarts", max_trials=60)
     wait_for(lambda: complete(job) >= 5, timeout=90)
     postgres_server.pg_ctl("-m", "fast", "-w", "restart")  # every session ends; the server is back in < 1 s
     wait_for(lambda: complete(job) >= 15, timeout=90)
     postgres_server.stop()
     try:  # down until the runner has met it: its next store call fails, and is retried
-        wait_for(lambda: "the store could not be reached" in runner_log(team_home, job.name), timeout=30)
+        wait_for(lambda: "the store could not be reached" in runner_log(home, job.name), timeout=30)
         assert cli.main(["--store", postgres_url, "list"]) == 2  # a client does not wait: one line
         err = capsys.readouterr().err
         assert err.startswith(f"error: cannot open the store at {postgres_url}: ") and err.count("\n") == 1, err
@@ -88,12 +77,12 @@ def test_a_job_goes_on_through_a_postgres_restart_and_an_outage_of_seconds(postg
     assert job.wait(timeout=120) == JobStatus.COMPLETED, job.attrs.get("reason")
     assert job.attrs["reason"] == "budget of 60 trials reached"
     assert_every_trial_once(job, 60)
-    log = runner_log(team_home, job.name)
+    log = runner_log(home, job.name)
     assert "retrying in 0.1 s" in log and "gave up" not in log and "Traceback" not in log, log[-3000:]
 
 
-def test_connections_dropped_by_an_administrator_cost_the_runner_nothing(postgres_server, postgres_url, team_home):
-    job = launch(postgres_url, team_home, "dropped", max_trials=40)
+def test_connections_dropped_by_an_administrator_cost_the_runner_nothing(postgres_server, postgres_url, home):
+    job = launch(postgres_url, home, "dropped", max_trials=40)
     dropped = 0
     for round_ in range(1, 6):
         wait_for(lambda n=6 * round_: complete(job) >= n, timeout=90)
@@ -101,18 +90,18 @@ def test_connections_dropped_by_an_administrator_cost_the_runner_nothing(postgre
     assert dropped >= 5, "each round dropped at least the runner's pooled connection"
     assert job.wait(timeout=120) == JobStatus.COMPLETED, job.attrs.get("reason")
     assert_every_trial_once(job, 40)
-    assert "gave up" not in runner_log(team_home, job.name)
+    assert "gave up" not in runner_log(home, job.name)
 
 
-def test_a_store_down_longer_than_the_bound_fails_the_job_with_the_reason(postgres_server, postgres_url, team_home,
+def test_a_store_down_longer_than_the_bound_fails_the_job_with_the_reason(postgres_server, postgres_url, home,
                                                                           monkeypatch):
     monkeypatch.setenv("JUPYTER_HPO_STORE_RETRY_S", "3")  # the runner's bound (60 s unless set)
-    job = launch(postgres_url, team_home, "outage", max_trials=150)
+    job = launch(postgres_url, home, "outage", max_trials=150)
     wait_for(lambda: complete(job) >= 3, timeout=90)
     pid = job.attrs["runner"]["pid"]
     postgres_server.stop()
     try:
-        wait_for(lambda: "gave up" in runner_log(team_home, job.name), timeout=60)
+        wait_for(lambda: "gave up" in runner_log(home, job.name), timeout=60)
     finally:
         postgres_server.start()
     wait_for(lambda: not psutil.pid_exists(pid), timeout=60)
@@ -121,7 +110,7 @@ def test_a_store_down_longer_than_the_bound_fails_the_job_with_the_reason(postgr
     reason = job.attrs["reason"]
     shown = postgres_url.replace("postgresql+psycopg://", "")
     assert f"{shown} could not be reached for 3 s" in reason and "Connection refused" in reason, reason
-    assert "retrying in 0.1 s" in runner_log(team_home, job.name)
+    assert "retrying in 0.1 s" in runner_log(home, job.name)
     assert complete(job) < 150
 
     job.resume()  # what a user does next: nothing recorded is lost, the budget completes
@@ -148,8 +137,8 @@ def read_only_url(postgres_server: PostgresServer, postgres_url: str) -> str:
 
 
 def test_a_read_only_user_lists_and_shows_and_is_told_it_may_not_launch_or_stop(
-        postgres_url, read_only_url, team_home, tmp_path, monkeypatch, capsys):
-    job = launch(postgres_url, team_home, "watched", max_trials=200, sleep=0.2)
+        postgres_url, read_only_url, home, tmp_path, monkeypatch, capsys):
+    job = launch(postgres_url, home, "watched", max_trials=200, sleep=0.2)
     wait_for(lambda: complete(job) >= 1, timeout=90)
     shown = read_only_url
 
@@ -174,7 +163,7 @@ def test_a_read_only_user_lists_and_shows_and_is_told_it_may_not_launch_or_stop(
     assert job.stop(timeout=60) == JobStatus.STOPPED  # its owner, who may write, can
 
 
-def test_a_wrong_or_changed_password_is_never_shown(postgres_server, postgres_url, team_home, tmp_path, monkeypatch,
+def test_a_wrong_or_changed_password_is_never_shown(postgres_server, postgres_url, home, tmp_path, monkeypatch,
                                                     capsys):
     monkeypatch.setenv("JUPYTER_HPO_STORE_RETRY_S", "3")
     database = postgres_url.rsplit("/", 1)[1]
@@ -192,7 +181,7 @@ def test_a_wrong_or_changed_password_is_never_shown(postgres_server, postgres_ur
         assert "wrong-s3cret" not in out + err, command
 
     # the password changes while a job runs: its runner cannot log in again
-    job = launch(good, team_home, "rotated", max_trials=500)
+    job = launch(good, home, "rotated", max_trials=500)
     wait_for(lambda: complete(job) >= 3, timeout=90)
     runner = psutil.Process(job.attrs["runner"]["pid"])
     assert PASSWORD not in " ".join(runner.cmdline()), "the URL is not on the runner's command line, which anyone reads"
@@ -202,7 +191,7 @@ def test_a_wrong_or_changed_password_is_never_shown(postgres_server, postgres_ur
         runner.wait(timeout=60)
     finally:
         postgres_server.sql(f"ALTER ROLE {PASSWORD_USER} PASSWORD '{PASSWORD}'")
-    log = runner_log(team_home, "rotated")
+    log = runner_log(home, "rotated")
     assert f"the store at {masked} could not be reached for 3 s" in log, log[-3000:]
     assert f'password authentication failed for user "{PASSWORD_USER}"' in log
     assert PASSWORD not in log and "rotated-pw-7e1" not in log
