@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from jupyter_hpo.records import COST_USD, FEASIBLE, INTERRUPTED, STARTUP_S, WARM
-
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
     from optuna.trial import FrozenTrial
@@ -143,125 +141,6 @@ def trials_after(storage: BaseStorage, study_id: int, after: int) -> list[Frozen
     if len(trials) > after and trials[after].number == after:
         return list(trials[after + 1:])
     return [t for t in trials if t.number > after]
-
-
-def all_study_attrs(engine: Any) -> dict[str, tuple[int, dict[str, Any]]] | None:
-    """Every study's name, id and user attributes, in creation order, in two plain queries: ``{name: (study_id,
-    attrs)}``; None when Optuna's tables cannot be read that way (the caller takes Optuna's ``get_all_studies``).
-
-    Optuna's ``get_all_studies`` builds an ORM object for each attribute, direction and study and decodes its
-    system attributes too: 40-50 ms for 100 jobs on PostgreSQL, most of a ``GET jobs``. This reads the same rows
-    (through Optuna's models, as :func:`summary_rows` does) in a few milliseconds.
-    """
-    import json
-
-    import sqlalchemy as sa
-
-    try:
-        from optuna.storages._rdb import models as m
-    except ImportError:
-        return None
-    s, a = m.StudyModel, m.StudyUserAttributeModel
-    with engine.connect() as con:
-        studies = con.execute(sa.select(s.study_id, s.study_name).order_by(s.study_id)).all()
-        attrs: dict[int, dict[str, Any]] = {study_id: {} for study_id, _ in studies}
-        for study_id, key, value_json in con.execute(sa.select(a.study_id, a.key, a.value_json)
-                                                      .order_by(a.study_user_attribute_id)).all():
-            if study_id in attrs:  # else a study created between the two queries: it is listed next time
-                attrs[study_id][key] = json.loads(value_json)
-    return {name: (study_id, attrs[study_id]) for study_id, name in studies}
-
-
-#: The trial user attributes a job's summary needs (``records.JobSummary``): read by :func:`summary_rows`.
-SUMMARY_ATTRS = (WARM, STARTUP_S, INTERRUPTED, COST_USD, FEASIBLE)
-
-
-def summary_rows(engine: Any, study_ids: list[int]) -> dict[int, list[dict[str, Any]]] | None:
-    """What a job summary needs of each trial of ``study_ids``, in three plain queries: number, state, value and
-    :data:`SUMMARY_ATTRS`, as ``{study_id: [row, ...]}`` ordered by number (each row keeps its ``trial_id``).
-
-    Optuna builds a whole trial (parameters, attributes, intermediate values) as ORM objects: ~4 s for the
-    10,000 trials of one job, which made a server's first ``GET jobs`` wait for every trial of every job.
-    These rows take tens of milliseconds. They read Optuna's tables through its models (Optuna's private
-    module, as :func:`trials_after_from_cache` uses its cache): None when they are not there, and the caller
-    reads the trials as before. ``tests/test_store.py`` checks the summaries made from them against those
-    made from whole trials.
-    """
-    import json
-
-    import sqlalchemy as sa
-
-    try:
-        from optuna.storages._rdb import models as m
-    except ImportError:
-        return None
-    if not study_ids:
-        return {}
-    trials = m.TrialModel
-    rows: dict[int, dict[str, Any]] = {}
-    empty = {"value": None, **dict.fromkeys(SUMMARY_ATTRS)}
-    with engine.connect() as con:  # .all(): one fetch, not a fetch per row (10,000s of rows for a big job)
-        found = con.execute(sa.select(trials.trial_id, trials.study_id, trials.number, trials.state)
-                            .where(trials.study_id.in_(study_ids))).all()
-        for trial_id, study_id, number, state in found:
-            rows[trial_id] = {"trial_id": trial_id, "study_id": study_id, "number": number,
-                              "state": state.name.lower(), **empty}
-        v = m.TrialValueModel
-        for trial_id, value, kind in con.execute(
-                sa.select(v.trial_id, v.value, v.value_type).join(trials, v.trial_id == trials.trial_id)
-                .where(trials.study_id.in_(study_ids), v.objective == 0)).all():
-            if trial_id in rows:
-                rows[trial_id]["value"] = v.stored_repr_to_value(value, kind)
-        a = m.TrialUserAttributeModel
-        for trial_id, key, value_json in con.execute(
-                sa.select(a.trial_id, a.key, a.value_json).join(trials, a.trial_id == trials.trial_id)
-                .where(trials.study_id.in_(study_ids), a.key.in_(SUMMARY_ATTRS))).all():
-            if trial_id in rows:
-                rows[trial_id][key] = _json_scalar(value_json)
-    by_study: dict[int, list[dict[str, Any]]] = {study_id: [] for study_id in study_ids}
-    for row in sorted(rows.values(), key=lambda r: r["number"]):
-        by_study[row.pop("study_id")].append(row)
-    return by_study
-
-
-_JSON_WORDS = {"true": True, "false": False, "null": None}
-
-
-def _json_scalar(text: str) -> Any:
-    """``json.loads(text)``, quicker for the words and numbers summary attributes hold (a third of a big job's
-    summary time went to the JSON decoder)."""
-    if text in _JSON_WORDS:
-        return _JSON_WORDS[text]
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    if text[:1] in "-0123456789NI":  # a number as json.dumps writes it (NaN, Infinity, -Infinity included)
-        try:
-            return float(text)
-        except ValueError:
-            pass
-    import json
-
-    return json.loads(text)
-
-
-def trial_params(engine: Any, trial_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The parameters of ``trial_ids`` as Optuna gives them (``FrozenTrial.params``), in one query."""
-    import sqlalchemy as sa
-    from optuna.distributions import json_to_distribution
-    from optuna.storages._rdb import models as m
-
-    p = m.TrialParamModel
-    out: dict[int, dict[str, Any]] = {trial_id: {} for trial_id in trial_ids}
-    if not trial_ids:
-        return out
-    with engine.connect() as con:
-        for trial_id, name, value, dist in con.execute(
-                sa.select(p.trial_id, p.param_name, p.param_value, p.distribution_json)
-                .where(p.trial_id.in_(trial_ids))):
-            out[trial_id][name] = json_to_distribution(dist).to_external_repr(value)
-    return out
 
 
 def write_new_trial(engine: Any, study_id: int, template: FrozenTrial) -> int:

@@ -6,14 +6,15 @@ attributes under the keys below, so optuna-dashboard can open the same database.
 Every attribute key is defined once, in :mod:`jupyter_hpo.records`; ``docs/store.md`` says what each holds.
 
 Parameters of reverse-log scaling are stored as ``"1-<name>"`` (see ``SearchSpace.to_optuna``).
+
+Jobs are listed and read with plain queries on Optuna's tables (:mod:`jupyter_hpo._optuna_tables`); Optuna's
+storage is opened when a write or a trial read first needs it (:mod:`jupyter_hpo._store_engine`).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,32 +30,30 @@ from jupyter_hpo._liveness import (
     job_status,
     stale_after_s,
 )
+from jupyter_hpo._optuna_tables import (
+    all_study_attrs,
+    study_attrs,
+    study_id_of,
+    summary_rows,
+    trial_params,
+)
 from jupyter_hpo._store_db import (
     INSUFFICIENT_PRIVILEGE,
     MAX_BLOB_BYTES,
     RETRY_MAX_PAUSE_S,
-    all_study_attrs,
-    ensure_blob_table,
     get_blob,
     is_transient,
-    may_write,
     put_blob,
-    read_only_connection,
-    schema_lock,
-    server_engine_kwargs,
-    sqlite_pragmas,
     sqlstate,
-    summary_rows,
-    trial_params,
     trials_after,
     write_finished_trial,
     write_new_trial,
 )
+from jupyter_hpo._store_engine import StoreEngine, error_text
 from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, SpecError, StoreError, StoreReadOnlyError
 from jupyter_hpo.records import COST_USD, ERROR, INTERRUPTED, PROVENANCE, STARTUP_S
 
 if TYPE_CHECKING:
-    from optuna.storages import BaseStorage
     from optuna.trial import FrozenTrial, TrialState
 
     from jupyter_hpo.space import SearchSpace
@@ -91,24 +90,7 @@ def default_url(home: Path | None = None) -> str:
     return url or f"sqlite:///{(home or default_home()) / 'store.db'}"
 
 
-def error_text(error: BaseException) -> str:
-    """The database's own words for a failed store call, on one line (e.g. "database or disk is full").
-
-    Optuna wraps database errors in a generic "An exception is raised during the commit..." and
-    SQLAlchemy adds the SQL; the driver's message at the bottom of the chain is what says why.
-    """
-    e: BaseException | None = error
-    while e is not None:
-        driver = getattr(e, "orig", None)  # SQLAlchemy's DBAPIError keeps the driver's exception
-        if isinstance(driver, BaseException) or isinstance(e, sqlite3.Error):
-            return (str(driver if driver is not None else e).strip().splitlines() or [type(e).__name__])[0]
-        e = e.__cause__
-    text = str(error).strip().splitlines()
-    plain = isinstance(error, (OSError, StoreError)) or type(error).__module__.startswith("sqlalchemy")  # words suffice
-    return text[0] if plain and text else f"{type(error).__name__}: {' '.join(text)}"
-
-
-class Store:
+class Store(StoreEngine):
     """Jobs and trials in one database. Safe to open from many processes at once.
 
     Args:
@@ -135,60 +117,7 @@ class Store:
         self._application = application
         self._ids: dict[str, int] = {}
         self._spaces: dict[str, SearchSpace] = {}
-        self._storage = self._open()
-
-    def _open(self) -> BaseStorage:
-        import optuna
-        import sqlalchemy
-        from optuna.storages import RDBStorage
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        engine_kwargs: dict[str, Any] = {}
-        sqlite_path = self._sqlite_path()
-        try:
-            if sqlite_path is None:
-                if not self.url.startswith("sqlite"):  # a server database (PostgreSQL): a small pool
-                    engine_kwargs.update(server_engine_kwargs(self._application))
-                rdb = RDBStorage(self.url, engine_kwargs=engine_kwargs)
-            elif sqlite_path.exists() and not (may_write(sqlite_path) and may_write(sqlite_path.parent)):
-                # a store we may read but not write (a colleague's, a read-only mount): listing still works
-                from sqlalchemy.pool import NullPool
-
-                self._rdb = RDBStorage(self.url, skip_table_creation=True, engine_kwargs={
-                    "creator": functools.partial(read_only_connection, sqlite_path), "poolclass": NullPool})
-                return optuna.storages.get_storage(self._rdb)
-            else:
-                sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-                engine_kwargs["connect_args"] = {"timeout": 60}
-                with schema_lock(sqlite_path.parent):  # kernels and the CLI may create a new store at once
-                    con = sqlite3.connect(sqlite_path, timeout=30)
-                    try:  # WAL lets readers (kernel, sidebar) read while the runner writes
-                        con.execute("PRAGMA journal_mode=WAL")
-                    finally:
-                        con.close()
-                    rdb = RDBStorage(self.url, engine_kwargs=engine_kwargs)
-            if sqlite_path is not None:
-                sqlalchemy.event.listen(rdb.engine, "connect", sqlite_pragmas)
-                rdb.engine.dispose()
-            ensure_blob_table(rdb.engine)  # with Optuna's tables, so a grant on the schema's tables covers it
-            self._rdb = rdb
-            return optuna.storages.get_storage(rdb)
-        except (OSError, sqlite3.Error, sqlalchemy.exc.SQLAlchemyError) as e:
-            raise StoreError(f"cannot open the store at {self.shown_url}: {error_text(e)}") from None
-        except ImportError as e:  # e.g. a PostgreSQL URL without its driver
-            raise StoreError(f"cannot open the store at {self.shown_url}: a module it needs is not installed "
-                             f"({e.__cause__ or e}).") from None
-
-    def _sqlite_path(self) -> Path | None:
-        prefix = "sqlite:///"
-        path = self.url[len(prefix):].split("?")[0]
-        if not self.url.startswith(prefix) or path in (":memory:", "") or path.startswith("file:"):
-            return None  # not a file, or SQLite URI form (``file:...?mode=ro&uri=true``): opened as given
-        return Path(path)
-
-    def close(self) -> None:
-        """Close the store's database connections (a later call opens new ones)."""
-        self._rdb.engine.dispose()
+        self._connect()
 
     def _call(self, what: str, attempt: Callable[[bool], _T]) -> _T:
         """``attempt(False)``, then ``attempt(True)`` again while it fails because a server database cannot
@@ -231,20 +160,6 @@ class Store:
                                       f"{user!r} ({error_text(e)}).")
         return StoreError(f"{doing} the store at {self.shown_url}: {error_text(e)}")
 
-    @property
-    def engine(self) -> Any:
-        """The SQLAlchemy engine of the store's database."""
-        return self._rdb.engine
-
-    def optuna_schema(self) -> tuple[str, str]:
-        """Optuna's schema version of this database, and the one this Optuna writes."""
-        return self._rdb.get_current_version(), self._rdb.get_head_version()
-
-    @property
-    def storage(self) -> BaseStorage:
-        """The Optuna storage (for ``optuna.load_study`` or optuna-dashboard)."""
-        return self._storage
-
     def job_dir(self, name: str) -> Path:
         """Per-job files (pickled objective, runner log). ``name`` is a validated job name."""
         from jupyter_hpo.spec import check_job_name
@@ -252,17 +167,6 @@ class Store:
         return self.home / "jobs" / check_job_name(name)
 
     # -- jobs ----------------------------------------------------------------------------------
-    @property
-    def shown_url(self) -> str:
-        """The store's URL for messages, with any password masked (a team's PostgreSQL URL may hold one)."""
-        try:
-            from sqlalchemy.engine import make_url
-
-            parsed = make_url(self.url)
-        except Exception:  # noqa: BLE001 - not a URL SQLAlchemy can read: nothing to mask in it
-            return self.url
-        return self.url if parsed.password is None else parsed.render_as_string(hide_password=True)
-
     def create_job(self, name: str, spec: dict[str, Any], direction: str,
                    owner: dict[str, Any] | None = None) -> int:
         """Create the study of a new job, owned by ``owner`` (default: who runs this process, see
@@ -300,10 +204,16 @@ class Store:
 
     def study_id(self, name: str) -> int:
         """The study id of job ``name`` (ids never change, so they are remembered)."""
-        import optuna
-
         if name in self._ids:
             return self._ids[name]
+        if self._plain:
+            found = self._call(f"finding job {name!r}", lambda _: study_id_of(self.engine, name))
+            if found is None:
+                raise JobNotFoundError(f"no job named {name!r} in the store at {self.shown_url}.")
+            self._ids[name] = found
+            return found
+        import optuna
+
         try:
             study_id = self._call(f"finding job {name!r}", lambda _: self._storage.get_study_id_from_name(name))
         except (KeyError, optuna.exceptions.OptunaError):
@@ -312,16 +222,17 @@ class Store:
         return study_id
 
     def job_names(self) -> list[str]:
-        return [s.study_name for s in self._call("listing jobs", lambda _: self._storage.get_all_studies())]
+        return list(self.all_job_attrs())
 
     def job_attrs(self, name: str) -> dict[str, Any]:
         study_id = self.study_id(name)
-        attrs = self._call(f"reading job {name!r}", lambda _: self._storage.get_study_user_attrs(study_id))
-        return check_schema(name, dict(attrs))
+        read = (lambda _: study_attrs(self.engine, study_id)) if self._plain else (
+            lambda _: self._storage.get_study_user_attrs(study_id))
+        return check_schema(name, dict(self._call(f"reading job {name!r}", read)))
 
     def all_job_attrs(self) -> dict[str, dict[str, Any]]:
         """Attributes of every job, in creation order, in two plain queries."""
-        found = self._call("listing jobs", lambda _: all_study_attrs(self.engine))
+        found = self._call("listing jobs", lambda _: all_study_attrs(self.engine)) if self._plain else None
         if found is None:  # Optuna's tables cannot be read that way: its own API
             studies = self._call("listing jobs", lambda _: self._storage.get_all_studies())
             found = {s.study_name: (s._study_id, dict(s.user_attrs)) for s in studies}
@@ -471,10 +382,10 @@ class Store:
         in three queries for all the jobs together; None when Optuna's tables cannot be read that way."""
         import math
 
+        if not self._plain:
+            return None
         ids = {name: self.study_id(name) for name in names}
         by_study = self._call("reading trial figures", lambda _: summary_rows(self.engine, list(ids.values())))
-        if by_study is None:
-            return None
         finite = {"value", STARTUP_S, COST_USD}  # as in a record: a NaN or infinite number is null
         out = {}
         for name, study_id in ids.items():
@@ -489,6 +400,8 @@ class Store:
 
     def trial_params(self, trial_ids: list[int]) -> dict[int, dict[str, Any]]:
         """The parameters of these trials (of any jobs) as Optuna has them (``FrozenTrial.params``), in one query."""
+        if not self._plain:
+            return {trial_id: dict(self._storage.get_trial(trial_id).params) for trial_id in trial_ids}
         return self._call("reading trial parameters", lambda _: trial_params(self.engine, trial_ids))
 
     def _space(self, name: str) -> SearchSpace:

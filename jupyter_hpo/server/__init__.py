@@ -51,9 +51,9 @@ class HpoExtension(ExtensionApp):
 
     def _warm_up(self, url: str | None) -> None:
         """Open the store and summarize its jobs once, off the server's start, so the sidebar's first ``GET jobs``
-        does not wait for it (Optuna's schema check and imports take about a second, a first summary of every
-        job a few tenths); a request that comes first waits for the store as it would have anyway, and for this
-        first summary (which it then reuses) rather than making another alongside it."""
+        does not wait for it; a request that comes first waits for this first summary (which it then reuses)
+        rather than making another alongside it. Neither imports Optuna: the store reads the job list with plain
+        queries and opens Optuna's storage when something needs it (see :class:`jupyter_hpo.store.Store`)."""
         from jupyter_hpo import api
         from jupyter_hpo.server._handlers import _OPEN_STORE
 
