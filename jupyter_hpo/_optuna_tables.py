@@ -144,6 +144,27 @@ def param_value(internal: float, distribution_json: str) -> Any:
     return json_to_distribution(distribution_json).to_external_repr(internal)
 
 
+def _fetch(con: Any, statement: Any) -> list[tuple[Any, ...]]:
+    """Every row of ``statement`` as the driver gives it (a tuple), for the queries of many rows.
+
+    SQLAlchemy's rows cost about half of a first listing of a 10,000-trial job (90 of 190 ms on SQLite). The
+    statement is run through SQLAlchemy (its error handling, with the values written into it: only numbers
+    read from the store and this module's attribute keys) and fetched from the driver's cursor; a driver error
+    while fetching is raised as SQLAlchemy raises it.
+    """
+    import sqlalchemy as sa
+
+    sql = str(statement.compile(dialect=con.dialect, compile_kwargs={"literal_binds": True}))
+    result = con.exec_driver_sql(sql)
+    dbapi_error = con.dialect.loaded_dbapi.Error
+    try:
+        return list(result.cursor.fetchall())
+    except dbapi_error as e:
+        raise sa.exc.DBAPIError.instance(sql, None, e, dbapi_error) from e
+    finally:
+        result.close()
+
+
 # -- what listing jobs reads -----------------------------------------------------------------------------
 #: The trial user attributes a job's summary needs (``records.JobSummary``): read by :func:`summary_rows`.
 SUMMARY_ATTRS = (WARM, STARTUP_S, INTERRUPTED, COST_USD, FEASIBLE)
@@ -161,10 +182,10 @@ def all_study_attrs(engine: Any) -> dict[str, tuple[int, dict[str, Any]]]:
 
     s, a = tables().studies, tables().study_user_attributes
     with engine.connect() as con:
-        studies = con.execute(sa.select(s.c.study_id, s.c.study_name).order_by(s.c.study_id)).all()
+        studies = _fetch(con, sa.select(s.c.study_id, s.c.study_name).order_by(s.c.study_id))
         attrs: dict[int, dict[str, Any]] = {study_id: {} for study_id, _ in studies}
-        for study_id, key, value_json in con.execute(sa.select(a.c.study_id, a.c.key, a.c.value_json)
-                                                      .order_by(a.c.study_user_attribute_id)).all():
+        for study_id, key, value_json in _fetch(con, sa.select(a.c.study_id, a.c.key, a.c.value_json)
+                                                .order_by(a.c.study_user_attribute_id)):
             if study_id in attrs:  # else a study created between the two queries: it is listed next time
                 attrs[study_id][key] = json.loads(value_json)
     return {name: (study_id, attrs[study_id]) for study_id, name in studies}
@@ -212,20 +233,20 @@ def summary_rows(engine: Any, study_ids: list[int]) -> dict[int, list[dict[str, 
     t, v, a = tables().trials, tables().trial_values, tables().trial_user_attributes
     rows: dict[int, dict[str, Any]] = {}
     empty = {"value": None, **dict.fromkeys(SUMMARY_ATTRS)}
-    with engine.connect() as con:  # .all(): one fetch, not a fetch per row (10,000s of rows for a big job)
-        found = con.execute(sa.select(t.c.trial_id, t.c.study_id, t.c.number, t.c.state)
-                            .where(t.c.study_id.in_(study_ids))).all()
+    with engine.connect() as con:  # one fetch each, not a fetch per row (10,000s of rows for a big job)
+        found = _fetch(con, sa.select(t.c.trial_id, t.c.study_id, t.c.number, t.c.state)
+                       .where(t.c.study_id.in_(study_ids)))
         for trial_id, study_id, number, state in found:
             rows[trial_id] = {"trial_id": trial_id, "study_id": study_id, "number": number, "state": state.lower(),
                               **empty}
-        for trial_id, value, kind in con.execute(
+        for trial_id, value, kind in _fetch(con, (
                 sa.select(v.c.trial_id, v.c.value, v.c.value_type).join(t, v.c.trial_id == t.c.trial_id)
-                .where(t.c.study_id.in_(study_ids), v.c.objective == 0)).all():
+                .where(t.c.study_id.in_(study_ids), v.c.objective == 0))):
             if trial_id in rows:
                 rows[trial_id]["value"] = value_of(value, kind)
-        for trial_id, key, value_json in con.execute(
+        for trial_id, key, value_json in _fetch(con, (
                 sa.select(a.c.trial_id, a.c.key, a.c.value_json).join(t, a.c.trial_id == t.c.trial_id)
-                .where(t.c.study_id.in_(study_ids), a.c.key.in_(SUMMARY_ATTRS))).all():
+                .where(t.c.study_id.in_(study_ids), a.c.key.in_(SUMMARY_ATTRS)))):
             if trial_id in rows:
                 rows[trial_id][key] = _json_scalar(value_json)
     by_study: dict[int, list[dict[str, Any]]] = {study_id: [] for study_id in study_ids}
