@@ -143,3 +143,22 @@ async def test_responses_match_the_openapi_schemas(jp_fetch, home):
     body = await get(jp_fetch, "jobs", "schema", "trials")
     assert len(body["trials"]) == 3
     check(body, "/jobs/{name}/trials")
+
+
+def test_the_warm_up_lists_jobs_without_optuna_then_opens_its_storage(home):
+    """A server's warm-up lists the jobs by plain queries, then opens Optuna's storage (which a job's trials are
+    read through), so the first job a user opens in the sidebar does not wait for Optuna's import and open."""
+    import logging
+    from types import SimpleNamespace
+
+    from jupyter_hpo.server import HpoExtension
+
+    api.launch(objective=objectives.quadratic, space=X, max_trials=2, name="warm-up").wait(timeout=60)
+    api._stores.clear()  # as a server starting on an existing store
+    listed = api.open_store()
+    api.list_jobs(listed)
+    assert listed._optuna is None, "listing alone opens no Optuna storage"
+    api._stores.clear()
+    HpoExtension._warm_up(SimpleNamespace(log=logging.getLogger("test")), None)
+    assert api.open_store()._optuna is not None
+    assert [j["name"] for j in api.list_jobs()] == ["warm-up"]

@@ -52,14 +52,17 @@ class HpoExtension(ExtensionApp):
     def _warm_up(self, url: str | None) -> None:
         """Open the store and summarize its jobs once, off the server's start, so the sidebar's first ``GET jobs``
         does not wait for it; a request that comes first waits for this first summary (which it then reuses)
-        rather than making another alongside it. Neither imports Optuna: the store reads the job list with plain
-        queries and opens Optuna's storage when something needs it (see :class:`jupyter_hpo.store.Store`)."""
+        rather than making another alongside it. The listing imports no Optuna: the store reads the job list with
+        plain queries (see :class:`jupyter_hpo.store.Store`); Optuna's storage is opened after it."""
         from jupyter_hpo import api
         from jupyter_hpo.server._handlers import _OPEN_STORE
 
         try:
             with _OPEN_STORE:
                 api.list_jobs(api.open_store(url))
+            # then Optuna's storage, which a job's trials are read through (a few seconds to import and open):
+            # opened here, after the listing and outside its lock, the first job a user opens need not wait for it
+            _ = api.open_store(url).storage
         except Exception as e:  # noqa: BLE001 - a request will meet the same error and say it
             self.log.warning("jupyter-hpo: the store could not be read at start: %s", e)
 
