@@ -3,7 +3,7 @@
  * its status and summary computed as `Campaign.status` and `Campaign.summary()` of `jupyter_hpo/campaign.py` do.
  * No DOM here.
  */
-import { ownerLabel } from './owners';
+import { IActionPrompt, ownerLabel } from './owners';
 import { Direction, IJobSummary, IOwner, JobStatus } from './types';
 
 /** The best trial of a campaign: which job, which trial, its value and the metric it is a value of. */
@@ -173,7 +173,7 @@ export function campaignPrompt(
   action: 'stop' | 'resume',
   name: string,
   others: readonly IOwner[]
-): { title: string; body: string; label: string } {
+): IActionPrompt {
   const label = action === 'stop' ? 'Stop' : 'Resume';
   const effect =
     action === 'stop'

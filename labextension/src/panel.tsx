@@ -10,7 +10,7 @@ import { HpoView, IViewActions } from './components/HpoView';
 import { HandoffClient, refitFromSidebar, registerFromSidebar } from './handoff';
 import { hpoIcon } from './icon';
 import { describeError, HpoModel } from './model';
-import { actionPrompt } from './owners';
+import { actionPrompt, IActionPrompt } from './owners';
 import { IOwner } from './types';
 
 /** The DOM id of the sidebar (and of its tab's `data-id`). */
@@ -84,16 +84,7 @@ export class HpoSidebar extends ReactWidget {
   private async _confirm(action: 'stop' | 'resume', name: string): Promise<void> {
     const owner = this.model.otherOwner(name);
     const prompt = actionPrompt(action, name, owner);
-    const button = { label: prompt.label, ariaLabel: `${prompt.label} job ${name}` };
-    const result = await showDialog({
-      title: prompt.title,
-      body: prompt.body,
-      buttons: [
-        Dialog.cancelButton(),
-        action === 'stop' ? Dialog.warnButton(button) : Dialog.okButton(button)
-      ]
-    });
-    if (!result.button.accept || this.isDisposed) {
+    if (!(await this._ask(prompt, `${prompt.label} job ${name}`, action === 'stop'))) {
       return;
     }
     const force = owner !== null; // confirmed with the owner named: the server records who did it
@@ -110,22 +101,24 @@ export class HpoSidebar extends ReactWidget {
       }
     }
     const prompt = campaignPrompt(action, name, others);
-    const button = { label: prompt.label, ariaLabel: `${prompt.label} campaign ${name}` };
-    const result = await showDialog({
-      title: prompt.title,
-      body: prompt.body,
-      buttons: [
-        Dialog.cancelButton(),
-        action === 'stop' ? Dialog.warnButton(button) : Dialog.okButton(button)
-      ]
-    });
-    if (!result.button.accept || this.isDisposed) {
+    if (!(await this._ask(prompt, `${prompt.label} campaign ${name}`, action === 'stop'))) {
       return;
     }
     const force = others.length > 0;
     await this.model.actOnCampaign(name, () =>
       action === 'stop' ? this._campaigns.stop(name, force) : this._campaigns.resume(name, force)
     );
+  }
+
+  /** Show a stop or resume confirmation (a warning button for stop); true when accepted and the panel lives on. */
+  private async _ask(prompt: IActionPrompt, ariaLabel: string, warn: boolean): Promise<boolean> {
+    const button = { label: prompt.label, ariaLabel };
+    const result = await showDialog({
+      title: prompt.title,
+      body: prompt.body,
+      buttons: [Dialog.cancelButton(), warn ? Dialog.warnButton(button) : Dialog.okButton(button)]
+    });
+    return result.button.accept && !this.isDisposed;
   }
 
   private async _open(name: string): Promise<void> {

@@ -20,6 +20,7 @@ from playwright.sync_api import Page, expect
 from jupyter_hpo import api
 from jupyter_hpo.campaign import attach_campaign
 from jupyter_hpo.store import Store
+from tests.conftest import wait_for
 from tests.ui.conftest import ARTIFACTS, Lab
 from tests.ui.test_sidebar import SIDEBAR, _launch, _open_sidebar, _spec, browser, store  # noqa: F401
 
@@ -190,6 +191,9 @@ def test_stop_and_resume_a_campaign_from_its_group(lab: Lab, page: Page, store: 
     resume.click()
     expect(dialog).to_contain_text('Resume the campaign "halted"?')
     dialog.locator("button.jp-mod-accept").click()
+    # the resume request is on its way: wait until it has taken effect before waiting for the end (else the
+    # campaign, still stopped, would count as ended)
+    wait_for(lambda: attach_campaign("halted", store).status != "stopped", timeout=60)
     assert attach_campaign("halted", store).wait(timeout=120) == "completed"
     expect(status).to_have_text("completed", timeout=30_000)
     expect(group.locator("[data-testid=hpo-campaign-summary]")).to_contain_text("jobs 2/2")

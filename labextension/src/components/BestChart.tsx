@@ -2,11 +2,11 @@ import * as React from 'react';
 
 import { bestSoFar } from '../model';
 import { Direction, ITrialRecord } from '../types';
+import { ChartFrame, IChartBox } from './ChartFrame';
 import { formatValue } from './format';
 
-const W = 300;
-const H = 140;
-const PAD = { left: 44, right: 8, top: 8, bottom: 20 };
+const BOX: IChartBox = { w: 300, h: 140, pad: { left: 44, right: 8, top: 8, bottom: 20 } };
+const { w: W, h: H, pad: PAD } = BOX;
 
 /** Every complete trial's value (dots) and the best value so far (a step line). */
 export function BestChart(props: {
@@ -46,34 +46,20 @@ export function BestChart(props: {
   const last = best[best.length - 1];
   const label = `${metric} of ${done.length} complete trials; best so far ${formatValue(last.value)} (${props.direction})`;
   return (
-    <svg
+    <ChartFrame
+      box={BOX}
       className="jp-hpo-chart"
-      data-testid="hpo-best-chart"
-      viewBox={`0 0 ${W} ${H}`}
-      role="img"
-      aria-label={label}
+      testid="hpo-best-chart"
+      label={label}
+      ticks={{ x0: `#${x0}`, x1: `#${x1}`, y0: formatValue(y0), y1: formatValue(y1) }}
+      xTickY={H - 4}
     >
-      <title>{label}</title>
-      <line className="jp-hpo-axis" x1={PAD.left} y1={H - PAD.bottom} x2={W - PAD.right} y2={H - PAD.bottom} />
-      <line className="jp-hpo-axis" x1={PAD.left} y1={PAD.top} x2={PAD.left} y2={H - PAD.bottom} />
-      <text className="jp-hpo-tick" x={PAD.left - 4} y={PAD.top + 8} textAnchor="end">
-        {formatValue(y1)}
-      </text>
-      <text className="jp-hpo-tick" x={PAD.left - 4} y={H - PAD.bottom} textAnchor="end">
-        {formatValue(y0)}
-      </text>
-      <text className="jp-hpo-tick" x={PAD.left} y={H - 4} textAnchor="start">
-        {`#${x0}`}
-      </text>
-      <text className="jp-hpo-tick" x={W - PAD.right} y={H - 4} textAnchor="end">
-        {`#${x1}`}
-      </text>
       {done.map(t => (
         <circle key={t.number} className="jp-hpo-dot" cx={sx(t.number)} cy={sy(t.value as number)} r={2}>
           <title>{`trial ${t.number}: ${formatValue(t.value)}`}</title>
         </circle>
       ))}
       <polyline className="jp-hpo-best-line" points={steps.join(' ')} />
-    </svg>
+    </ChartFrame>
   );
 }

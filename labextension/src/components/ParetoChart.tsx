@@ -1,11 +1,11 @@
 import * as React from 'react';
 
 import { IParetoView } from '../pareto';
+import { ChartFrame, IChartBox } from './ChartFrame';
 import { formatValue } from './format';
 
-const W = 300;
-const H = 170;
-const PAD = { left: 44, right: 8, top: 8, bottom: 34 };
+const BOX: IChartBox = { w: 300, h: 170, pad: { left: 44, right: 8, top: 8, bottom: 34 } };
+const { w: W, h: H, pad: PAD } = BOX;
 
 /** `lo..hi` widened when it is a single value, so that a dot lands mid-axis. */
 function range(values: number[]): [number, number] {
@@ -38,28 +38,14 @@ function Scatter(props: { view: IParetoView }): JSX.Element {
     `${a.metric} (${a.direction}) against ${b.metric} (${b.direction}) of ${points.length} complete trials; ` +
     `${front.length} on the Pareto front`;
   return (
-    <svg
+    <ChartFrame
+      box={BOX}
       className="jp-hpo-chart jp-hpo-pareto-chart"
-      data-testid="hpo-pareto-chart"
-      viewBox={`0 0 ${W} ${H}`}
-      role="img"
-      aria-label={label}
+      testid="hpo-pareto-chart"
+      label={label}
+      ticks={{ x0: formatValue(x0), x1: formatValue(x1), y0: formatValue(y0), y1: formatValue(y1) }}
+      xTickY={H - PAD.bottom + 12}
     >
-      <title>{label}</title>
-      <line className="jp-hpo-axis" x1={PAD.left} y1={H - PAD.bottom} x2={W - PAD.right} y2={H - PAD.bottom} />
-      <line className="jp-hpo-axis" x1={PAD.left} y1={PAD.top} x2={PAD.left} y2={H - PAD.bottom} />
-      <text className="jp-hpo-tick" x={PAD.left - 4} y={PAD.top + 8} textAnchor="end">
-        {formatValue(y1)}
-      </text>
-      <text className="jp-hpo-tick" x={PAD.left - 4} y={H - PAD.bottom} textAnchor="end">
-        {formatValue(y0)}
-      </text>
-      <text className="jp-hpo-tick" x={PAD.left} y={H - PAD.bottom + 12} textAnchor="start">
-        {formatValue(x0)}
-      </text>
-      <text className="jp-hpo-tick" x={W - PAD.right} y={H - PAD.bottom + 12} textAnchor="end">
-        {formatValue(x1)}
-      </text>
       <text
         className="jp-hpo-tick"
         data-testid="hpo-pareto-x"
@@ -95,7 +81,7 @@ function Scatter(props: { view: IParetoView }): JSX.Element {
           </title>
         </circle>
       ))}
-    </svg>
+    </ChartFrame>
   );
 }
 
