@@ -19,6 +19,14 @@ completed before it in the study; a pruned trial is *false* when its final value
     .venv/bin/python benchmarks/time_to_quality.py                 # 10 seeds x 40 trials per arm: hours
     .venv/bin/python benchmarks/time_to_quality.py --seeds 3        # fewer seeds
     .venv/bin/python benchmarks/time_to_quality.py --quick --out /tmp/ttq.json   # smoke run, < 90 s
+
+With Optuna 5, ``TPESampler(seed)`` is multivariate TPE with a constant liar and 10 start-up trials: the very
+sampler jupyter-hpo's ``bayesian`` builds for 30+ trials, so ``jhpo`` and ``optuna_median`` differ in the pruner and in
+how trials run, not in the search. ``--samplers`` compares sampler settings instead (``SAMPLERS``), in-process and
+deterministic: each seed's runs ask 2 trials at a time and evaluate them one after the other with the paired k-fold
+pruner; a run's cost is the CPU time of its fold fits (load-independent), so arms of one seed are paired exactly:
+
+    nice -n 19 .venv/bin/python benchmarks/time_to_quality.py --samplers default,startup5 --seeds 10 --out /tmp/s.json
 """
 
 from __future__ import annotations
@@ -166,6 +174,83 @@ def run_jhpo(spec: dict[str, Any], data: Path | None, seed: int, trials: int, ea
             "events": sorted(events, key=lambda e: e["t"])}
 
 
+# -- sampler replay (--samplers) -----------------------------------------------------------------------
+SAMPLERS: dict[str, dict[str, Any]] = {  # TPESampler keyword arguments; "default" = jupyter-hpo's for 30+ trials
+    "default": {"multivariate": True, "constant_liar": True, "n_startup_trials": 10},
+    "startup5": {"multivariate": True, "constant_liar": True, "n_startup_trials": 5},
+    "ei64": {"multivariate": True, "constant_liar": True, "n_startup_trials": 10, "n_ei_candidates": 64},
+    "univariate": {"multivariate": False, "constant_liar": False, "n_startup_trials": 10},
+}
+
+
+def replay_sampler(cv: CreditCV, space: dict[str, Any], name: str, seed: int, trials: int) -> dict[str, Any]:
+    """One deterministic run: 2 trials asked at a time, each evaluated fold by fold with the paired k-fold pruner."""
+    import optuna
+
+    from jupyter_hpo.pruners import PairedFoldPruner
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", pruner=PairedFoldPruner(),
+                                sampler=optuna.samplers.TPESampler(seed=seed, **SAMPLERS[name]))
+    k, out = len(cv.splits), []
+    while len(out) < trials:
+        batch = [study.ask() for _ in range(min(2, trials - len(out)))]
+        for t, p in [(t, suggest(t, space)) for t in batch]:
+            scores: list[float] = []
+            cost = 0.0
+            for i in range(k):
+                c0 = time.process_time()
+                scores.append(cv.fold(p, i))
+                cost += time.process_time() - c0
+                t.report(scores[-1], i)
+                if i < k - 1 and t.should_prune():
+                    break
+            done = len(scores) == k
+            value = sum(scores) / k if done else None
+            study.tell(t, value, state=None if done else optuna.trial.TrialState.PRUNED)
+            out.append({"state": "complete" if done else "pruned", "value": value, "folds": scores, "cost_s": cost})
+    return {"sampler": name, "seed": seed, "trials": out}
+
+
+def sampler_replay(args: argparse.Namespace, cv: CreditCV, space: dict[str, Any], out: Path) -> int:
+    names = args.samplers.split(",")
+    runs: list[dict[str, Any]] = []
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        for name in names:
+            runs.append(replay_sampler(cv, space, name, seed, args.trials))
+            log(f"seed {seed} {name}: best {best_value({'events': runs[-1]['trials']})}")
+            write(out, {"benchmark": "time_to_quality --samplers", "samplers": {n: SAMPLERS[n] for n in names},
+                        "settings": {"trials": args.trials, "rows": len(cv.y)}, "runs": runs})
+    print(replay_report(runs, names))
+    print(f"wrote {out}")
+    return 0
+
+
+def replay_report(runs: list[dict[str, Any]], names: list[str]) -> str:
+    """Per sampler: best after all trials, and CPU seconds to the target (the first sampler's median best)."""
+    by = {n: {r["seed"]: r for r in runs if r["sampler"] == n} for n in names}
+    seeds = sorted(set.intersection(*(set(v) for v in by.values())))
+    if not seeds:
+        return "no seed with every sampler"
+    best = {n: [best_value({"events": by[n][s]["trials"]}) or 0.0 for s in seeds] for n in names}
+    target = median(best[names[0]])
+    lines = [f"{len(seeds)} seeds; target AUC {target:.5f} (median best of {names[0]})"]
+    for n in names:
+        ttt, hit = [], 0
+        for s in seeds:
+            c = 0.0
+            for t in by[n][s]["trials"]:
+                c += t["cost_s"]
+                if t["value"] is not None and t["value"] >= target:
+                    hit += 1
+                    break
+            ttt.append(c)
+        wins = sum(b > a for a, b in zip(best[names[0]], best[n]))
+        lines.append(f"  {n:<11} best median {median(best[n]):.5f}, reached {hit}/{len(seeds)}, CPU s to target median "
+                     f"{median(ttt):.1f}; beat {names[0]}'s best on {wins}/{len(seeds)} seeds")
+    return "\n".join(lines)
+
+
 # -- figures --------------------------------------------------------------------------------------------
 def best_value(run: dict[str, Any]) -> float | None:
     values = [e["value"] for e in run["events"] if e["state"] == "complete" and e["value"] is not None]
@@ -252,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=int, default=None, help="trials per run (40; quick 6)")
     ap.add_argument("--rows", type=int, default=None, help="subsample the data to N rows (0: all 30,000)")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--samplers", default=None, help=f"compare TPE settings instead: names from {sorted(SAMPLERS)}")
+    ap.add_argument("--first-seed", type=int, default=0, help="--samplers: the first seed")
     args = apply_defaults(ap.parse_args(argv), FULL, QUICK)
     out = args.out or (quick_out("time_to_quality") if args.quick else REPO / "benchmarks" / "results"
                        / "time_to_quality.json")
@@ -262,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     spec = example_spec()
     static = dict(spec["trial"]["hyperparameters"])
     cv = CreditCV(data, static)
+    if args.samplers:
+        return sampler_replay(args, cv, spec["space"], args.out or Path(tempfile.gettempdir()) / "ttq-samplers.json")
     log(f"{args.seeds} seeds x {len(ARMS)} arms x {args.trials} trials, {len(cv.y)} rows, "
         f"{static['folds']} folds; load {os.getloadavg()[0]:.1f}")
     runs: dict[str, list[dict[str, Any]]] = {a: [] for a in ARMS}
