@@ -59,7 +59,8 @@ def test_the_dashboard_streams_comes_back_after_a_reload_and_stops_the_job(lab, 
     new_notebook(lab, f"{name}.ipynb", SETUP, LAUNCH.replace("ui-live", name))
     ARTIFACTS.mkdir(exist_ok=True)
 
-    page.goto(notebook_url(lab, front_end, f"{name}.ipynb"))
+    # ?reset: only this notebook is open (Run All and the kernel-idle wait look at every open notebook)
+    page.goto(notebook_url(lab, front_end, f"{name}.ipynb", f"/lab/tree/{name}.ipynb?reset"))
     wait_kernel_idle(page)
     run_all_cells(page)
     expect(page.locator(".jp-hpo-dashboard")).to_be_visible(timeout=90_000)
