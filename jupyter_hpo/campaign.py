@@ -180,11 +180,7 @@ class Campaign:
     @property
     def status(self) -> str:
         """running while a job is pending or running; else failed, stopped or completed (the worst of its jobs)."""
-        statuses = [Store.status_of(self.store.job_attrs(n)).value for n in self.job_names]
-        for status in ("running", "stopping", "pending", "stale", "failed", "stopped"):
-            if status in statuses:
-                return "running" if status in ("stopping", "pending") else status
-        return "completed"
+        return _worst([Store.status_of(self.store.job_attrs(n)).value for n in self.job_names])
 
     def summary(self) -> dict[str, Any]:
         """Jobs, trials, warm share, start-up saved, cost (SageMaker jobs; else None), and the best job and trial
@@ -192,7 +188,7 @@ class Campaign:
 
         The best is taken among the jobs with the first job's metric and direction.
         """
-        jobs = [j.summary() for j in self.jobs]
+        jobs = [j.summary() for j in self.jobs]  # the status too comes from this one read of each job
         warm = sum(j["warm_starts"] for j in jobs)
         cold = sum(j["cold_starts"] for j in jobs)
         saved = None  # as a job's: (mean cold start-up - mean warm start-up) x warm starts, over the campaign
@@ -211,7 +207,7 @@ class Campaign:
                     best = {"job": j["name"], **j["best"]}
         return {
             "name": self.name,
-            "status": self.status,
+            "status": _worst([j["status"] for j in jobs]),
             "metric": jobs[0]["metric"] if jobs else None,
             "direction": jobs[0]["direction"] if jobs else None,
             "jobs": [{k: j.get(k) for k in ("name", "status", "reason", "trials", "complete", "warm_starts",
@@ -297,3 +293,11 @@ class Campaign:
         run_dir = cwd if os.path.isdir(cwd) else str(log_dir)
         return start_detached(["--campaign", self.name, *jobs], run_dir=run_dir, home=home,
                               store_url=self.store.url, log_path=log_dir / f"{self.name}.log", label=self.name)
+
+
+def _worst(statuses: list[str]) -> str:
+    """A campaign's status from its jobs': running while one is pending or running; else the worst of them."""
+    for status in ("running", "stopping", "pending", "stale", "failed", "stopped"):
+        if status in statuses:
+            return "running" if status in ("stopping", "pending") else status
+    return "completed"
