@@ -141,9 +141,10 @@ class PoolRelease:
         """The job whose warm pool ``run`` really landed on (some job's ``ReusedByJob`` names it), or None.
 
         SageMaker picks any matching ``Available`` pool, not necessarily the one the scheduler had
-        in mind, so every pool this job's trials reused is listed (one paged call per poll round).
+        in mind, and it puts a trial the scheduler started cold on one as well: every pool this job's trials
+        reused is listed (one paged call per poll round) whatever the scheduler intended.
         """
-        if not run.warm:
+        if self.keep_alive <= 0:  # this job keeps no pools: only a handed-on one can have been reused
             return self._reused_inherited(run)
         if self._reuse_round != self._next_poll:
             self._reuse_round = self._next_poll
