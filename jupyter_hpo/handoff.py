@@ -19,7 +19,7 @@ from typing import Any
 
 from jupyter_hpo.exceptions import SpecError
 
-__all__ = ["DESTINATIONS", "check_register_request", "register"]
+__all__ = ["DESTINATIONS", "REQUEST_EXAMPLE", "check_register_request", "register"]
 
 #: what each destination takes besides ``to`` and ``force``: key -> required
 DESTINATIONS: dict[str, dict[str, bool]] = {
@@ -48,7 +48,8 @@ _WHAT = {"model_name": "a name of visible characters without '/' or ':'",
                   "digit",
          "region": "an AWS region such as us-east-1"}
 _HINT = {"tracking_uri": " (a file or database store is set on the server with MLFLOW_TRACKING_URI)"}
-_EXAMPLE = '{"to": "mlflow", "model_name": "credit-model"}'
+#: a register request, shown in the messages that refuse a malformed one
+REQUEST_EXAMPLE = '{"to": "mlflow", "model_name": "credit-model"}'
 
 
 def check_register_request(data: Any, *, force: bool = True) -> dict[str, Any]:
@@ -62,7 +63,7 @@ def check_register_request(data: Any, *, force: bool = True) -> dict[str, Any]:
         SpecError: what is wrong with it, in one line.
     """
     if not isinstance(data, dict):
-        raise SpecError(f"the body must be a JSON object such as {_EXAMPLE}.")
+        raise SpecError(f"the body must be a JSON object such as {REQUEST_EXAMPLE}.")
     to = data.get("to")
     if not isinstance(to, str) or to not in DESTINATIONS:
         raise SpecError(f"`to` must be one of {', '.join(map(repr, DESTINATIONS))}, but got {to!r}.")

@@ -104,6 +104,7 @@ async def test_refit_of_a_job_without_a_complete_trial_is_a_409_and_starts_nothi
 BAD_BODIES = [
     ("", "the body must be a JSON object such as {\"to\": \"mlflow\", \"model_name\": \"credit-model\"}."),
     ("[1]", "the body must be a JSON object such as {\"to\": \"mlflow\", \"model_name\": \"credit-model\"}."),
+    ("{to: mlflow}", "the body must be a JSON object such as {\"to\": \"mlflow\", \"model_name\": \"credit-model\"}."),
     ({"model_name": "m"}, "`to` must be one of 'mlflow', 'sagemaker', but got None."),
     ({"to": "s3", "model_name": "m"}, "`to` must be one of 'mlflow', 'sagemaker', but got 's3'."),
     ({"to": {}, "group": "g"}, "`to` must be one of 'mlflow', 'sagemaker', but got {}."),

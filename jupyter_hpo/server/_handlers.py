@@ -84,16 +84,24 @@ class _Action(_Base):
 
     action = ""
 
-    def force(self) -> bool:
+    def json_body(self, example: str) -> Any:
+        """The body parsed as JSON, or None when it is empty; a 400 when it is too long or not JSON (the message
+        shows ``example``, a body the route takes)."""
         body = self.request.body or b""
         if not body.strip():
-            return False
+            return None
         if len(body) > _MAX_BODY:
             raise web.HTTPError(400, f"the body must be at most {_MAX_BODY} bytes, but got {len(body)}.")
         try:
-            data = json.loads(body)
+            return json.loads(body)
         except ValueError:
-            raise web.HTTPError(400, "the body must be a JSON object such as {\"force\": true}.") from None
+            raise web.HTTPError(400, f"the body must be a JSON object such as {example}.") from None
+
+    def force(self) -> bool:
+        """``force`` of a body that is empty or ``{"force": <bool>}``."""
+        data = self.json_body('{"force": true}')
+        if data is None:
+            return False
         if not isinstance(data, dict):
             raise web.HTTPError(400, f"the body must be a JSON object such as {{\"force\": true}}, but got "
                                      f"{type(data).__name__}.")

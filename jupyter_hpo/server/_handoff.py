@@ -16,15 +16,14 @@ other destination, is refused (400) before anything happens, never ignored.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from tornado import web
 
 from jupyter_hpo import api
 from jupyter_hpo.exceptions import SpecError
-from jupyter_hpo.handoff import check_register_request, register
-from jupyter_hpo.server._handlers import _MAX_BODY, _Action
+from jupyter_hpo.handoff import REQUEST_EXAMPLE, check_register_request, register
+from jupyter_hpo.server._handlers import _Action
 
 __all__ = ["RefitHandler", "RegisterHandler"]
 
@@ -53,13 +52,7 @@ class RegisterHandler(_Action):
 
     def body(self) -> dict[str, Any]:
         """The checked body (:func:`jupyter_hpo.handoff.check_register_request`); a 400 naming what is wrong."""
-        raw = self.request.body or b""
-        if len(raw) > _MAX_BODY:
-            raise web.HTTPError(400, f"the body must be at most {_MAX_BODY} bytes, but got {len(raw)}.")
-        try:
-            data = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            data = None
+        data = self.json_body(REQUEST_EXAMPLE)
         try:
             return check_register_request(data)
         except SpecError as e:
