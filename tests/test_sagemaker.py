@@ -114,6 +114,16 @@ def start_one(h) -> str:
     return h.created[0]["TrainingJobName"]
 
 
+def reused(h, by: dict[str, str] | None = None) -> None:
+    """The ListTrainingJobs(WarmPoolStatusEquals=Reused) page read when a trial finishes: ``by`` maps a training
+    job whose pool was reused to the job that reused it (none: no pool was reused)."""
+    h.stub["sm"].add_response("list_training_jobs", {"TrainingJobSummaries": [{
+        "TrainingJobName": old, "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{old}",
+        "CreationTime": T0, "TrainingJobStatus": "Completed",
+        "WarmPoolStatus": {"Status": "Reused", "ReusedByJob": new}} for old, new in (by or {}).items()]},
+        expected_params={"NameContains": "credit-sm", "WarmPoolStatusEquals": "Reused", "MaxResults": 100})
+
+
 def describe(name, status="InProgress", secondary="Starting", *, phases=(), pool=None, billable=None, metrics=()):
     """A DescribeTrainingJob response: ``phases`` are (status, seconds) in order; the last may be open."""
     transitions, t = [], T0
@@ -197,6 +207,7 @@ def test_a_second_trial_lands_on_the_first_ones_warm_pool_and_pools_are_released
                                                 ("Uploading", 5), ("Completed", 0)], billable=75,
         pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 0}))
     log(h, job0, [], token_in="f/1")
+    reused(h)  # a trial started cold is checked too: SageMaker may have put it on a pool
     h.stub["sm"].add_response("describe_training_job", describe(
         job0, "Completed", "Completed", pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 1}))
     h.poll()
@@ -256,6 +267,7 @@ def test_a_trial_is_not_launched_before_the_finished_jobs_pool_is_available(tmp_
     done = dict(phases=[("Starting", 200), ("Training", 60), ("Completed", 0)], billable=60)
     h.stub["sm"].add_response("describe_training_job", describe(job0, "Completed", "Completed", **done))
     log(h, job0, ["auc=0.7"])
+    reused(h)
     h.stub["sm"].add_response("describe_training_job", describe(job0, "Completed", "Completed", **done))
     h.poll()
     assert h.events.outcomes[0].state == "complete"
@@ -288,6 +300,7 @@ def test_no_pool_kept_is_noted_and_the_next_trial_starts_cold(tmp_path):
     done = dict(phases=[("Starting", 200), ("Training", 60), ("Completed", 0)], billable=60)
     h.stub["sm"].add_response("describe_training_job", describe(job0, "Completed", "Completed", **done))
     log(h, job0, ["auc=0.7"])
+    reused(h)
     h.stub["sm"].add_response("describe_training_job", describe(job0, "Completed", "Completed", **done))
     h.poll()
     h.clock.t += 10  # longer than warm_wait_s, and still no WarmPoolStatus (quota 0)
@@ -297,6 +310,17 @@ def test_no_pool_kept_is_noted_and_the_next_trial_starts_cold(tmp_path):
     assert any("warm-pool quota is 0" in n for n in h.events.notes)
     h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:b"})
     assert not h.backend.submit(TrialRequest(key=1, params={"eta": 0.1, "max_depth": 4, "booster": "dart"})).warm
+    # started cold, but SageMaker put it on another matching pool that had become Available: it counts as warm
+    job1 = h.created[1]["TrainingJobName"]
+    h.stub["sm"].add_response("describe_training_job", describe(
+        job1, "Completed", "Completed", phases=[("Starting", 5), ("Training", 60), ("Completed", 0)], billable=60))
+    log(h, job1, ["auc=0.75"])
+    reused(h, {"other-job": job1})
+    h.stub["sm"].add_response("describe_training_job", describe(job1, "Completed", "Completed", **done))
+    h.poll()
+    out1 = h.events.outcomes[1]
+    assert out1.attrs["warm"] is True and out1.attrs["sagemaker"]["reused_pool_of"] == "other-job"
+    assert out1.startup_s == 5
     h.done()
 
 
@@ -344,6 +368,7 @@ def test_resource_limit_with_other_pools_running_shrinks_parallelism(tmp_path):
                 pool={"Status": "Available", "ResourceRetainedBillableTimeInSeconds": 0})
     h.stub["sm"].add_response("describe_training_job", describe(job0, "Completed", "Completed", **done))
     log(h, job0, ["auc=0.7"])
+    reused(h)
     h.stub["sm"].add_response("describe_training_job", describe(job0, "Completed", "Completed", **done))
     h.stub["sm"].add_response("create_training_job", {"TrainingJobArn": "arn:b"})
     h.poll()
@@ -365,6 +390,7 @@ def test_a_pruned_trial_is_stopped_and_recorded_as_pruned(tmp_path):
     h.stub["sm"].add_response("describe_training_job", describe(
         job0, "Stopped", "Stopped", phases=[("Starting", 240), ("Training", 20), ("Stopped", 0)], billable=20))
     log(h, job0, [], token_in="f/1")
+    reused(h)
     h.stub["sm"].add_response("describe_training_job", describe(job0, "Stopped", "Stopped"))
     h.poll()
     (out,) = h.events.outcomes
