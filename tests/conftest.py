@@ -63,6 +63,18 @@ def store(home: Path):
     return Store(home=home)
 
 
+@pytest.fixture
+def fresh_summaries():
+    """No job summary cached by this process's earlier tests (``api._feeds``, ``feed._ENDED``), before and after."""
+    from jupyter_hpo import api, feed
+
+    api._feeds.clear()
+    feed._ENDED.clear()
+    yield
+    api._feeds.clear()
+    feed._ENDED.clear()
+
+
 def wait_for(condition: Callable[[], object], timeout: float = 60.0, interval: float = 0.05) -> object:
     """Wait until ``condition()`` is truthy; fail the test with a clear message on time-out."""
     deadline = time.monotonic() + timeout

@@ -16,7 +16,7 @@ import pytest
 from jupyter_hpo import _optuna_tables, api, feed
 from jupyter_hpo.exceptions import JobStateError
 from jupyter_hpo.store import SCHEMA_VERSION, Store
-from tests.test_store_summaries import TRIALS, add_job
+from tests.test_store_summaries import TRIALS, add_job, add_jobs
 
 LISTER = """
 import json, sys
@@ -44,22 +44,12 @@ def url(request: pytest.FixtureRequest, home: Path) -> str:
     return f"sqlite:///{home / 'store.db'}"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    api._feeds.clear()
-    feed._ENDED.clear()
-    yield
-    api._feeds.clear()
-    feed._ENDED.clear()
+pytestmark = pytest.mark.usefixtures("fresh_summaries")
 
 
 def fill(url: str, home: Path) -> None:
     store = Store(url, home=home)
-    add_job(store, "max-job", "maximize", TRIALS)
-    add_job(store, "min-job", "minimize", TRIALS, status="stopped")
-    add_job(store, "failed-job", "maximize", [{"state": "FAIL", "attrs": {"error": "x"}}], status="failed")
-    add_job(store, "empty-job", "maximize", [])
-    add_job(store, "short-job", "maximize", TRIALS[:2], status="stopped")
+    add_jobs(store, "short-job", "stopped")
     store.close()
 
 

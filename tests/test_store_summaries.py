@@ -55,26 +55,25 @@ def _feed_summary(store: Store, name: str) -> dict:
     return f.summary()
 
 
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    api._feeds.clear()
-    feed._ENDED.clear()
-    yield
-    api._feeds.clear()
-    feed._ENDED.clear()
+pytestmark = pytest.mark.usefixtures("fresh_summaries")
 
 
-def test_ended_jobs_are_summarized_as_from_whole_trials(store):
+def add_jobs(store: Store, last: str = "live-job", last_status: str = "running") -> None:
+    """Five jobs: ended with every kind of trial (maximized, minimized), failed, empty, and ``last`` with two."""
     add_job(store, "max-job", "maximize", TRIALS)
     add_job(store, "min-job", "minimize", TRIALS, status="stopped")
     add_job(store, "failed-job", "maximize", [{"state": "FAIL", "attrs": {"error": "x"}}], status="failed")
     add_job(store, "empty-job", "maximize", [])
-    add_job(store, "live-job", "maximize", TRIALS[:2], status="running")
+    add_job(store, last, "maximize", TRIALS[:2], status=last_status)
+
+
+def test_ended_jobs_are_summarized_as_from_whole_trials(store):
+    add_jobs(store)
 
     listed = {j["name"]: j for j in api.list_jobs(store)}
     assert sorted(listed) == ["empty-job", "failed-job", "live-job", "max-job", "min-job"]
-    for name in listed:
-        assert listed[name] == _feed_summary(store, name), name
+    for name, summary in listed.items():
+        assert summary == _feed_summary(store, name), name
     top = listed["max-job"]
     assert (top["best"]["number"], top["best"]["value"]) == (1, 0.9)
     assert top["best"]["params"] == {"lr": pytest.approx(0.02), "depth": 2, "kind": "b"}, "in the space's own terms"
