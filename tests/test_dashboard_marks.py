@@ -1,5 +1,5 @@
-"""What the dashboard's rows carry for its marks: the trials that seeded a warm-started job (as the runner took
-them), and each trial's feasibility, broken constraints and extra metrics."""
+"""What the dashboard's rows carry for its marks: the trials that seeded a warm-started job (those the runner took,
+even after their job gained more), and each trial's feasibility, broken constraints and extra metrics."""
 
 from __future__ import annotations
 
@@ -37,6 +37,17 @@ def test_the_seeded_trials_are_those_the_runner_took_with_the_new_space_s_parame
     assert seeded == [{"job": "first", "number": r["number"], "value": r["value"], "params": {"x": r["params"]["x"]}}
                       for r in fit]
     assert seeded_rows(first) == []
+    assert second.attrs["seeded_trials"] == {"first": [r["number"] for r in fit]}  # the runner's own record
+
+    # the earlier job gains trials afterwards: the marks stay the trials that seeded the second job
+    assert first.resume(max_trials=20).wait(timeout=120) == JobStatus.COMPLETED
+    assert sum(r["state"] == "complete" and 0 <= r["params"]["x"] <= 3 for r in first.trial_records()) > len(fit)
+    assert seeded_rows(second) == seeded
+    # a job that recorded no list (an older jupyter-hpo, or too many): the runner's rule is applied again, now
+    second.store.set_job_attrs("second", seeded_trials=None)
+    fits_now = [r for r in first.trial_records() if r["state"] == "complete" and 0 <= r["params"]["x"] <= 3]
+    assert [(s["job"], s["number"]) for s in seeded_rows(second)] == [("first", r["number"]) for r in fits_now]
+    second.store.set_job_attrs("second", seeded_trials={"first": [r["number"] for r in fit]})
     sent = []
     dash = Dashboard(second)
     dash.send = lambda content, buffers=None: sent.append(content)

@@ -47,7 +47,7 @@ from jupyter_hpo.records import (
 )
 from jupyter_hpo.runner._lock import RunnerLock
 from jupyter_hpo.runner._log import Reserve, log_max_bytes, rotate_if_large
-from jupyter_hpo.runner._warm_start import seed_from_jobs
+from jupyter_hpo.runner._warm_start import SEEDED_TRIALS, SEEDED_TRIALS_MAX, seed_from_jobs
 from jupyter_hpo.runner._writer import StoreWriter
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import HEARTBEAT_S, STALE_ALIVE_AFTER_S, Store, error_text, stale_after_s
@@ -148,10 +148,13 @@ class Runner:
         """Warm start (:func:`~jupyter_hpo.runner._warm_start.seed_from_jobs`), said in a note and counted."""
         if not self.spec.warm_start:
             return
-        seeded, skipped = seed_from_jobs(self.store, self.spec, self.brain, self.distributions, self.on_note)
+        taken, skipped = seed_from_jobs(self.store, self.spec, self.brain, self.distributions, self.on_note)
+        seeded = sum(map(len, taken.values()))
         self.on_note(f"warm start: {seeded} complete trial(s) taken from {', '.join(self.spec.warm_start)}"
                      + (f"; {skipped} skipped (a parameter outside the new space, or none in it)" if skipped else ""))
-        self.writer.put(self.store.set_job_attrs, self.name, seeded=seeded, seeded_skipped=skipped)
+        # which trials, for the dashboard's marks; a long list is left out (the listing reads every job attribute)
+        exact = {SEEDED_TRIALS: taken} if seeded <= SEEDED_TRIALS_MAX else {SEEDED_TRIALS: None}
+        self.writer.put(self.store.set_job_attrs, self.name, seeded=seeded, seeded_skipped=skipped, **exact)
 
     # -- trial loop ------------------------------------------------------------------------------
     def run(self) -> int:

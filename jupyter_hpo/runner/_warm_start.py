@@ -14,26 +14,34 @@ if TYPE_CHECKING:
     from jupyter_hpo.spec import TuningSpec
     from jupyter_hpo.store import Store
 
-__all__ = ["seed_from_jobs"]
+__all__ = ["SEEDED_TRIALS", "SEEDED_TRIALS_MAX", "seed_from_jobs"]
+
+#: the job attribute that names the trials that seeded it: ``{job: [trial number, ...]}`` in the order taken
+SEEDED_TRIALS = "seeded_trials"
+#: above this many seeded trials the list is not kept (None): the job listing reads every job attribute
+SEEDED_TRIALS_MAX = 2000
 
 
 def seed_from_jobs(store: Store, spec: TuningSpec, brain: optuna.Study, distributions: Mapping[str, Any],
-                   note: Callable[[str], None]) -> tuple[int, int]:
-    """Add the complete trials of ``spec.warm_start``'s jobs to ``brain``; return (taken, skipped).
+                   note: Callable[[str], None]) -> tuple[dict[str, list[int]], int]:
+    """Add the complete trials of ``spec.warm_start``'s jobs to ``brain``; return (taken, skipped): the numbers of
+    the trials taken, per job in ``warm_start`` order, and how many were skipped.
 
     A trial is taken when each of its parameters that the new space still has fits the new range (removed
     parameters are dropped, added ones left out, as Optuna's samplers allow); else it is skipped and
     counted. A job with another metric or direction, or that cannot be read, gives nothing (``note`` says so).
     """
-    seeded = skipped = 0
+    taken: dict[str, list[int]] = {}
+    skipped = 0
     for source in spec.warm_start:
-        taken, left = _seed_from(store, spec, brain, distributions, note, source)
-        seeded, skipped = seeded + taken, skipped + left
-    return seeded, skipped
+        numbers, left = _seed_from(store, spec, brain, distributions, note, source)
+        taken.setdefault(source, []).extend(numbers)
+        skipped += left
+    return taken, skipped
 
 
 def _seed_from(store: Store, spec: TuningSpec, brain: optuna.Study, distributions: Mapping[str, Any],
-               note: Callable[[str], None], source: str) -> tuple[int, int]:
+               note: Callable[[str], None], source: str) -> tuple[list[int], int]:
     import optuna
     from optuna.trial import TrialState
 
@@ -42,13 +50,14 @@ def _seed_from(store: Store, spec: TuningSpec, brain: optuna.Study, distribution
         trials = store.trials(source)
     except Exception as e:  # noqa: BLE001 - a missing or unreadable source job is said, not fatal
         note(f"warm start: job {source!r} could not be read ({error_text(e)}); nothing taken from it")
-        return 0, 0
+        return [], 0
     mine = spec.objective
     if (objective.get("metric"), objective.get("direction")) != (mine.metric, mine.direction):
         note(f"warm start: job {source!r} optimises {objective.get('metric')!r} "
              f"({objective.get('direction')}), not {mine.metric!r} ({mine.direction}); nothing taken")
-        return 0, 0
-    taken = skipped = 0
+        return [], 0
+    taken: list[int] = []
+    skipped = 0
     for t in trials:
         if t.state != TrialState.COMPLETE or t.value is None or not math.isfinite(t.value):
             continue
@@ -62,5 +71,5 @@ def _seed_from(store: Store, spec: TuningSpec, brain: optuna.Study, distribution
         except ValueError:  # a value outside the new range or choices
             skipped += 1
             continue
-        taken += 1
+        taken.append(t.number)
     return taken, skipped

@@ -46,7 +46,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import anywidget
 import traitlets as t
@@ -159,19 +159,55 @@ def compact_row(record: dict[str, Any]) -> dict[str, Any]:
 def seeded_rows(job: api.Job) -> list[dict[str, Any]]:
     """The earlier jobs' complete trials that seeded ``job``'s sampler (``warm_start``), as the runner took them.
 
-    The runner keeps them in its own study, never in the store, and records only how many it took
-    (``seeded`` in the summary); this takes them again by the runner's own rule
-    (:func:`jupyter_hpo.runner._warm_start.seed_from_jobs`: complete, with a finite value and parameters that
-    fit the job's space). An earlier job that gained trials since shows them too.
+    The runner keeps them in its own study, never in the store, and records which they were
+    (``seeded_trials``: ``{job: [number, ...]}``, up to
+    :data:`~jupyter_hpo.runner._warm_start.SEEDED_TRIALS_MAX` of them); this reads exactly those. A job that
+    records no list (more seeded trials than that, or launched by an older jupyter-hpo) has them taken again by
+    the runner's own rule (:func:`jupyter_hpo.runner._warm_start.seed_from_jobs`: complete, with a finite value
+    and parameters that fit the job's space), which also shows what an earlier job gained since.
 
     Returns:
         ``[{"job", "number", "value", "params"}, ...]`` (strict-JSON-able), in the order taken; empty without
         ``warm_start`` or when the earlier jobs cannot be read.
     """
-    spec = job.attrs.get(SPEC)
+    from jupyter_hpo.runner._warm_start import SEEDED_TRIALS
+
+    attrs = job.attrs
+    spec = attrs.get(SPEC)
     sources = ((spec or {}).get("warm_start") or {}).get("from") if isinstance(spec, dict) else None
     if not sources or not isinstance(spec.get("objective"), dict):
         return []
+    try:
+        space = job.space
+        taken = attrs.get(SEEDED_TRIALS)
+        pairs = (_recorded(job.store, taken, space.to_optuna()) if isinstance(taken, dict)
+                 else _taken_again(job.store, spec, sources, space.to_optuna()))
+    except Exception as e:  # noqa: BLE001 - the marks are extra: the dashboard shows the job's own trials anyway
+        import logging
+
+        logging.getLogger(__name__).warning("jupyter-hpo dashboard: the trials that seeded job %s cannot be read: %s",
+                                            job.name, e)
+        return []
+    rows = [{"job": source, "number": t.number, "value": t.value, "params": _seeded_params(space, t.params)}
+            for source, t in pairs]
+    return json_safe(rows)[0]
+
+
+def _recorded(store: Any, taken: dict[str, list[int]], distributions: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The trials ``taken`` names (``{job: [number, ...]}``), each with its job, and with the parameters the
+    job's space has."""
+    out = []
+    for source, numbers in taken.items():
+        by_number = {t.number: t for t in store.trials(source)}
+        for n in numbers:
+            t = by_number[n]
+            out.append((source, _Taken(t.number, t.value, {k: v for k, v in t.params.items() if k in distributions})))
+    return out
+
+
+def _taken_again(store: Any, spec: dict[str, Any], sources: list[str],
+                 distributions: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The trials the runner's rule takes from ``sources`` now, each with its job."""
     from types import SimpleNamespace
 
     import optuna
@@ -181,19 +217,16 @@ def seeded_rows(job: api.Job) -> list[dict[str, Any]]:
     objective = spec["objective"]
     wanted = SimpleNamespace(warm_start=tuple(sources), objective=SimpleNamespace(
         metric=objective.get("metric"), direction=objective.get("direction", "maximize")))
-    try:
-        space = job.space
-        brain = optuna.create_study(direction=wanted.objective.direction)
-        seed_from_jobs(job.store, wanted, brain, space.to_optuna(), lambda _note: None)  # type: ignore[arg-type]
-    except Exception as e:  # noqa: BLE001 - the marks are extra: the dashboard shows the job's own trials anyway
-        import logging
+    brain = optuna.create_study(direction=wanted.objective.direction)
+    seed_from_jobs(store, wanted, brain, distributions, lambda _note: None)  # type: ignore[arg-type]
+    return [(t.user_attrs["seeded_from"], _Taken(t.user_attrs["seeded_trial"], t.value, t.params))
+            for t in brain.trials]
 
-        logging.getLogger(__name__).warning("jupyter-hpo dashboard: the trials that seeded job %s cannot be read: %s",
-                                            job.name, e)
-        return []
-    rows = [{"job": t.user_attrs.get("seeded_from"), "number": t.user_attrs.get("seeded_trial"), "value": t.value,
-             "params": _seeded_params(space, t.params)} for t in brain.trials]
-    return json_safe(rows)[0]
+
+class _Taken(NamedTuple):
+    number: int
+    value: float | None
+    params: dict[str, Any]
 
 
 def _seeded_params(space: Any, params: dict[str, Any]) -> dict[str, Any]:
