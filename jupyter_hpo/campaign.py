@@ -30,7 +30,8 @@ from jupyter_hpo.records import CAMPAIGN, better
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import JobStatus, Store
 
-__all__ = ["DEFAULT_KEEP_ALIVE_S", "Campaign", "attach_campaign", "campaign"]
+__all__ = ["DEFAULT_KEEP_ALIVE_S", "Campaign", "attach_campaign", "campaign", "summarize_campaign",
+           "summarize_campaigns"]
 
 #: how long a finished job's idle workers wait for the campaign's next job before they are ended
 DEFAULT_KEEP_ALIVE_S = 300.0
@@ -183,44 +184,10 @@ class Campaign:
         return _worst([Store.status_of(self.store.job_attrs(n)).value for n in self.job_names])
 
     def summary(self) -> dict[str, Any]:
-        """Jobs, trials, warm share, start-up saved, cost (SageMaker jobs; else None), and the best job and trial
-        (strict-JSON-able).
-
-        The best is taken among the jobs with the first job's metric and direction.
-        """
-        jobs = [j.summary() for j in self.jobs]  # the status too comes from this one read of each job
-        warm = sum(j["warm_starts"] for j in jobs)
-        cold = sum(j["cold_starts"] for j in jobs)
-        saved = None  # as a job's: (mean cold start-up - mean warm start-up) x warm starts, over the campaign
-        if warm and cold:
-            cold_s = sum(j["cold_startup_s"] * j["cold_starts"] for j in jobs if j["cold_starts"]) / cold
-            warm_s = sum(j["warm_startup_s"] * j["warm_starts"] for j in jobs if j["warm_starts"]) / warm
-            saved = max(0.0, cold_s - warm_s) * warm
-        costs = [j["cost_usd"] for j in jobs if j.get("cost_usd") is not None]  # SageMaker jobs only
-        best = None
-        if jobs:
-            metric, direction = jobs[0]["metric"], jobs[0]["direction"]
-            for j in jobs:
-                if j["best"] is None or j["metric"] != metric or j["direction"] != direction:
-                    continue
-                if best is None or better(j["best"]["value"], best["value"], direction):
-                    best = {"job": j["name"], **j["best"]}
-        return {
-            "name": self.name,
-            "status": _worst([j["status"] for j in jobs]),
-            "metric": jobs[0]["metric"] if jobs else None,
-            "direction": jobs[0]["direction"] if jobs else None,
-            "jobs": [{k: j.get(k) for k in ("name", "status", "reason", "trials", "complete", "warm_starts",
-                                            "cold_starts", "startup_saved_s", "cost_usd", "best")} for j in jobs],
-            "trials": sum(j["trials"] for j in jobs),
-            "complete": sum(j["complete"] for j in jobs),
-            "warm_starts": warm,
-            "cold_starts": cold,
-            "warm_share": warm / (warm + cold) if warm + cold else None,
-            "startup_saved_s": saved,
-            "cost_usd": sum(costs) if costs else None,
-            "best": best,
-        }
+        """Jobs, trials, warm share, start-up saved, cost and the best job and trial: see
+        :func:`summarize_campaign`."""
+        # the status too comes from this one read of each job, so it never disagrees with the job rows
+        return summarize_campaign(self.name, [j.summary() for j in self.jobs])
 
     def wait(self, timeout: float | None = None, poll: float = 0.5) -> str:
         """Block until every job has finished; return the campaign's status."""
@@ -293,6 +260,60 @@ class Campaign:
         run_dir = cwd if os.path.isdir(cwd) else str(log_dir)
         return start_detached(["--campaign", self.name, *jobs], run_dir=run_dir, home=home,
                               store_url=self.store.url, log_path=log_dir / f"{self.name}.log", label=self.name)
+
+
+def summarize_campaign(name: str, jobs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A campaign's summary from its jobs' summaries (:meth:`Job.summary`, as ``api.list_jobs`` gives them), in
+    campaign order: its status (:func:`_worst` of theirs), jobs, trials, warm share, start-up saved, cost
+    (SageMaker jobs; else None), and the best job and trial (strict-JSON-able). ``Campaign.summary()`` and the
+    server's ``GET jobs`` both summarize here, so the sidebar shows what ``jupyter hpo campaign show`` prints.
+
+    The best is taken among the jobs with the first job's metric and direction.
+    """
+    warm = sum(j["warm_starts"] for j in jobs)
+    cold = sum(j["cold_starts"] for j in jobs)
+    saved = None  # as a job's: (mean cold start-up - mean warm start-up) x warm starts, over the campaign
+    if warm and cold:
+        cold_s = sum(j["cold_startup_s"] * j["cold_starts"] for j in jobs if j["cold_starts"]) / cold
+        warm_s = sum(j["warm_startup_s"] * j["warm_starts"] for j in jobs if j["warm_starts"]) / warm
+        saved = max(0.0, cold_s - warm_s) * warm
+    costs = [j["cost_usd"] for j in jobs if j.get("cost_usd") is not None]  # SageMaker jobs only
+    best = None
+    if jobs:
+        metric, direction = jobs[0]["metric"], jobs[0]["direction"]
+        for j in jobs:
+            if j["best"] is None or j["metric"] != metric or j["direction"] != direction:
+                continue
+            if best is None or better(j["best"]["value"], best["value"], direction):
+                best = {"job": j["name"], **j["best"]}
+    return {
+        "name": name,
+        "status": _worst([j["status"] for j in jobs]),
+        "metric": jobs[0]["metric"] if jobs else None,
+        "direction": jobs[0]["direction"] if jobs else None,
+        "jobs": [{k: j.get(k) for k in ("name", "status", "reason", "trials", "complete", "warm_starts",
+                                        "cold_starts", "startup_saved_s", "cost_usd", "best")} for j in jobs],
+        "trials": sum(j["trials"] for j in jobs),
+        "complete": sum(j["complete"] for j in jobs),
+        "warm_starts": warm,
+        "cold_starts": cold,
+        "warm_share": warm / (warm + cold) if warm + cold else None,
+        "startup_saved_s": saved,
+        "cost_usd": sum(costs) if costs else None,
+        "best": best,
+    }
+
+
+def summarize_campaigns(jobs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The summary of every campaign that has a job in ``jobs`` (job summaries, e.g. ``api.list_jobs()``), by
+    name, each from its jobs in ``jobs`` in campaign order. Pass every job of a campaign: a summary covers only
+    the jobs given."""
+    members: dict[str, list[dict[str, Any]]] = {}
+    for job in jobs:
+        if job.get(CAMPAIGN):
+            members.setdefault(job[CAMPAIGN]["name"], []).append(job)
+    return {name: summarize_campaign(name, sorted(rows, key=lambda j: (j[CAMPAIGN]["index"], j["name"])))
+            for name, rows in members.items()}
 
 
 def _worst(statuses: list[str]) -> str:

@@ -118,3 +118,37 @@ async def test_the_server_setting_refuses_a_campaign_with_another_users_job(jp_f
         "False): job 'gd2' belongs to alice (launched on alices-laptop).")
     assert api.attach("gd1").status.value == "running", "nothing was stopped"
     c.stop(wait=True)
+
+
+def _check_jobs_schema(body: dict) -> None:
+    import jsonschema
+    import yaml
+
+    from tests.conftest import REPO
+
+    doc = yaml.safe_load((REPO / "jupyter_hpo" / "server" / "openapi.yaml").read_text())
+    schema = doc["paths"]["/jobs"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    jsonschema.validate(body, {**schema, "components": doc["components"]})
+
+
+async def test_get_jobs_carries_each_campaigns_summary_and_mine_keeps_whole_campaigns(jp_fetch, home, tmp_path):
+    duo = campaign(write_specs(tmp_path, ["duo1", "duo2"], trials=2), name="duo")
+    assert duo.wait(timeout=120) == "completed"
+    assert campaign(write_specs(tmp_path, ["her1"], trials=1), name="hers").wait(timeout=120) == "completed"
+    store = api.attach("duo2").store
+    for job in ("duo2", "her1"):
+        store.set_job_attrs(job, owner=ALICE)
+
+    body = json.loads((await jp_fetch("jupyter-hpo", "api", "jobs")).body)
+    _check_jobs_schema(body)
+    # what `jupyter hpo campaign show` says of each, so the sidebar shows the same
+    assert body["campaigns"] == {"duo": attach_campaign("duo").summary(), "hers": attach_campaign("hers").summary()}
+    assert body["campaigns"]["duo"]["status"] == "completed" and body["campaigns"]["duo"]["trials"] == 4
+
+    # mine: only the requester's job is listed, but its campaign is summarized whole (alice's job too); the
+    # campaign with none of the requester's jobs is left out
+    body = json.loads((await jp_fetch("jupyter-hpo", "api", "jobs", params={"mine": "1"})).body)
+    _check_jobs_schema(body)
+    assert [j["name"] for j in body["jobs"]] == ["duo1"]
+    assert body["campaigns"] == {"duo": attach_campaign("duo").summary()}
+    assert [j["name"] for j in body["campaigns"]["duo"]["jobs"]] == ["duo1", "duo2"]

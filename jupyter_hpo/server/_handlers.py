@@ -127,6 +127,11 @@ class _Action(_Base):
 
 
 class JobsHandler(_Base):
+    """``GET jobs[?mine=1]``: the job summaries, who the requester is (``me``), and the summary of each campaign
+    listed (``summarize_campaign``, the rules ``jupyter hpo campaign show`` uses, so the sidebar computes none).
+    With ``mine``, a campaign is listed when one of the requester's jobs is in it, still summarized from all its
+    jobs."""
+
     @web.authenticated
     async def get(self) -> None:
         # also allowed: Jupyter's token in the URL, and the cache-buster JupyterLab's ServerConnection appends to a
@@ -142,10 +147,15 @@ class JobsHandler(_Base):
         me = self.me
 
         def jobs() -> dict[str, Any]:
+            from jupyter_hpo.campaign import summarize_campaigns
+
             listed = api.list_jobs(self.store)
+            campaigns = summarize_campaigns(listed)  # from every job: a campaign is summarized as one unit
             if mine:
                 listed = [j for j in listed if owners.is_mine(j[records.OWNER], me)]
-            return {"jobs": listed, "me": records.owner_json(me)}
+                kept = {j[records.CAMPAIGN]["name"] for j in listed if j[records.CAMPAIGN]}
+                campaigns = {name: s for name, s in campaigns.items() if name in kept}
+            return {"jobs": listed, "campaigns": campaigns, "me": records.owner_json(me)}
 
         await self.reply(jobs)
 
