@@ -9,6 +9,7 @@ import { HpoApiError } from './handler';
 import { filterJobs, isMine } from './owners';
 import {
   Direction,
+  ICampaignSummary,
   IImportance,
   IJobReply,
   IJobSummary,
@@ -184,6 +185,14 @@ export class HpoModel {
   /** The jobs the list shows: all, or with `mineOnly` the user's own (in display order). */
   get visibleJobs(): readonly IJobSummary[] {
     return filterJobs(this._jobs, this._me, this._mineOnly);
+  }
+
+  /**
+   * The summary of each campaign of the jobs, by name (`campaigns` of the last `GET jobs`: computed by the server,
+   * each from all the campaign's jobs); empty until the first answer, and from a server that sends none.
+   */
+  get campaigns(): Readonly<Record<string, ICampaignSummary>> {
+    return this._campaigns;
   }
 
   /** Who the server takes this user for (`me` of `GET jobs`); null until the first answer. */
@@ -502,6 +511,7 @@ export class HpoModel {
         return;
       }
       this._jobs = sortJobs(reply.jobs);
+      this._campaigns = reply.campaigns ?? {};
       this._me = reply.me ?? null;
       this._state = 'ready';
       this._error = null;
@@ -513,6 +523,7 @@ export class HpoModel {
         this._state = 'not-enabled';
         this._error = NOT_ENABLED_MESSAGE;
         this._jobs = [];
+        this._campaigns = {};
       } else {
         this._state = 'error';
         this._error = `Could not load tuning jobs: ${describeError(error)}`;
@@ -582,6 +593,7 @@ export class HpoModel {
   private _state: LoadState = 'loading';
   private _error: string | null = null;
   private _jobs: IJobSummary[] = [];
+  private _campaigns: Record<string, ICampaignSummary> = {};
   private _me: IOwner | null = null;
   private _mineOnly = false;
   private _campaignOpen = new Map<string, boolean>();

@@ -152,9 +152,57 @@ export interface ITrialRecord {
   nonfinite: NonFinite;
 }
 
-/** `GET jobs[?mine=1]`: the jobs, and who the server takes the requester for. */
+/** A campaign's job as its summary lists it: a few fields of the job's own summary. */
+export interface ICampaignJob {
+  name: string;
+  status: JobStatus;
+  reason: string;
+  trials: number;
+  complete: number;
+  warm_starts: number;
+  cold_starts: number;
+  startup_saved_s: number | null;
+  cost_usd: number | null;
+  best: IBestTrial | null;
+}
+
+/** The best trial of a campaign: its job, and the trial as that job's `best`. */
+export interface ICampaignBest extends IBestTrial {
+  job: string;
+}
+
+/**
+ * A campaign's summary (`CampaignSummary`: `summarize_campaign` of `jupyter_hpo/campaign.py`, what
+ * `jupyter hpo campaign show NAME --json` prints). The server computes it; the sidebar only shows it.
+ */
+export interface ICampaignSummary {
+  name: string;
+  /** running while a job runs, pends or stops; else the worst of stale, failed, stopped; else completed */
+  status: JobStatus;
+  /** the first job's metric and direction, which `best` is taken by; null for a campaign without jobs */
+  metric: string | null;
+  direction: Direction | null;
+  /** its jobs, in campaign order */
+  jobs: ICampaignJob[];
+  trials: number;
+  complete: number;
+  warm_starts: number;
+  cold_starts: number;
+  /** warm starts / all starts, in [0, 1]; null before any start */
+  warm_share: number | null;
+  /** (mean cold start-up - mean warm start-up) x warm starts over the whole campaign; null without both */
+  startup_saved_s: number | null;
+  /** the sum of its jobs' costs; null when no job has one (local jobs) */
+  cost_usd: number | null;
+  /** the best among the jobs with the first job's metric and direction; null before any */
+  best: ICampaignBest | null;
+}
+
+/** `GET jobs[?mine=1]`: the jobs, their campaigns' summaries, and who the server takes the requester for. */
 export interface IJobsReply {
   jobs: IJobSummary[];
+  /** each campaign with a job in `jobs`, by name, summarized from all its jobs; absent from an older server */
+  campaigns?: Record<string, ICampaignSummary>;
   me: IOwner;
 }
 
@@ -163,12 +211,9 @@ export interface IActionRequest {
   force?: boolean;
 }
 
-/**
- * `POST campaigns/{name}/stop` and `.../resume`: the campaign after the action (`Campaign.summary()`; the sidebar
- * reads only these fields, and takes the rest from the jobs' own summaries on its next poll).
- */
+/** `POST campaigns/{name}/stop` and `.../resume`: the campaign after the action (`Campaign.summary()`). */
 export interface ICampaignReply {
-  campaign: { name: string; status: JobStatus; jobs: { name: string; status: JobStatus }[] };
+  campaign: ICampaignSummary;
 }
 
 /** The body of `POST jobs/{name}/register` to the MLflow Model Registry. */

@@ -90,6 +90,7 @@ export function HpoView(props: { model: HpoModel; actions: IViewActions }): JSX.
     body = (
       <JobList
         jobs={model.visibleJobs}
+        campaigns={model.campaigns}
         trials={name => model.trials(name)}
         onSelect={n => actions.select(n)}
         campaignOpen={(name, status) => model.campaignOpen(name, status)}

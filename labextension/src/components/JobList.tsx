@@ -1,9 +1,9 @@
 import * as React from 'react';
 
-import { campaignActions, groupJobs, ICampaignGroup, ICampaignSummary } from '../campaigns';
+import { campaignActions, groupJobs, ICampaignGroup } from '../campaigns';
 import { bestSoFar } from '../model';
 import { ownerLabel } from '../owners';
-import { IJobSummary, ITrialRecord, JobStatus } from '../types';
+import { ICampaignSummary, IJobSummary, ITrialRecord, JobStatus } from '../types';
 import { formatSeconds, formatValue } from './format';
 import { ErrorMessage } from './Messages';
 import { ProgressBar } from './ProgressBar';
@@ -59,19 +59,23 @@ export function JobRow(props: {
   );
 }
 
-/** A campaign's summary line: jobs done, trials, warm share, start-up saved, cost. */
+/** The statuses of a job that has finished, for the "jobs done/total" of a campaign's summary line. */
+const FINISHED: ReadonlySet<JobStatus> = new Set<JobStatus>(['completed', 'stopped', 'failed']);
+
+/** A campaign's summary line, from the server's summary: jobs done, trials, warm share, start-up saved, cost. */
 function campaignFacts(s: ICampaignSummary): string {
-  const parts = [`jobs ${s.done}/${s.jobs}`, `trials ${s.trials}`];
+  const done = s.jobs.filter(j => FINISHED.has(j.status)).length;
+  const parts = [`jobs ${done}/${s.jobs.length}`, `trials ${s.trials}`];
   parts.push(
-    s.warmShare === null
+    s.warm_share === null
       ? 'warm –'
-      : `warm ${Math.round(s.warmShare * 100)}% (${s.warmStarts}/${s.warmStarts + s.coldStarts})`
+      : `warm ${Math.round(s.warm_share * 100)}% (${s.warm_starts}/${s.warm_starts + s.cold_starts})`
   );
-  if (s.startupSavedS !== null) {
-    parts.push(`saved ${formatSeconds(s.startupSavedS)} s`);
+  if (s.startup_saved_s !== null) {
+    parts.push(`saved ${formatSeconds(s.startup_saved_s)} s`);
   }
-  if (s.costUsd !== null) {
-    parts.push(`$${s.costUsd.toFixed(2)}`);
+  if (s.cost_usd !== null) {
+    parts.push(`$${s.cost_usd.toFixed(2)}`);
   }
   return parts.join(' · ');
 }
@@ -124,13 +128,13 @@ export function CampaignGroup(props: {
 }): JSX.Element {
   const { group, expanded } = props;
   const { summary } = group;
-  const can = campaignActions(group.status); // a completed campaign has no action row
+  const can = campaignActions(summary.status); // a completed campaign has no action row
   const listId = `jp-hpo-campaign-jobs-${group.name}`;
   const best = summary.best;
-  const arrow = best && best.direction === 'maximize' ? '↑' : '↓';
+  const arrow = summary.direction === 'maximize' ? '↑' : '↓';
   return (
     <li
-      className={`jp-hpo-campaign jp-hpo-campaign-${group.status}`}
+      className={`jp-hpo-campaign jp-hpo-campaign-${summary.status}`}
       data-testid="hpo-campaign"
       data-campaign={group.name}
       role="listitem"
@@ -151,14 +155,14 @@ export function CampaignGroup(props: {
           <span className="jp-hpo-job-name" data-testid="hpo-campaign-name">
             {group.name}
           </span>
-          <StatusBadge status={group.status} testid="hpo-campaign-status" />
+          <StatusBadge status={summary.status} testid="hpo-campaign-status" />
         </div>
         <div className="jp-hpo-campaign-facts" data-testid="hpo-campaign-summary">
           {campaignFacts(summary)}
         </div>
         <div className="jp-hpo-campaign-facts" data-testid="hpo-campaign-best">
           {best
-            ? `best ${best.metric ?? 'value'} ${arrow} ${formatValue(best.value)}: ${best.job}, trial ${best.number}`
+            ? `best ${summary.metric ?? 'value'} ${arrow} ${formatValue(best.value)}: ${best.job}, trial ${best.number}`
             : 'best –'}
         </div>
       </button>
@@ -180,6 +184,8 @@ export function CampaignGroup(props: {
 /** The jobs, running first; a campaign's jobs together under its header. */
 export function JobList(props: {
   jobs: readonly IJobSummary[];
+  /** the server's summary of each campaign, by name (`HpoModel.campaigns`) */
+  campaigns: Readonly<Record<string, ICampaignSummary>>;
   trials: (name: string) => readonly ITrialRecord[];
   onSelect: (name: string) => void;
   /** whether a campaign's group is unfolded (`HpoModel.campaignOpen`) */
@@ -192,7 +198,7 @@ export function JobList(props: {
 }): JSX.Element {
   return (
     <ul className="jp-hpo-jobs" role="list" aria-label="Tuning jobs">
-      {groupJobs(props.jobs).map(entry =>
+      {groupJobs(props.jobs, props.campaigns).map(entry =>
         entry.kind === 'job' ? (
           <JobRow
             key={entry.job.name}
@@ -206,7 +212,7 @@ export function JobList(props: {
             group={entry}
             trials={props.trials}
             onSelect={props.onSelect}
-            expanded={props.campaignOpen(entry.name, entry.status)}
+            expanded={props.campaignOpen(entry.name, entry.summary.status)}
             onToggle={props.onToggleCampaign}
             busy={props.campaignBusy(entry.name)}
             error={props.campaignError(entry.name)}
