@@ -114,6 +114,11 @@ STOPPED_BY = "stopped_by"
 RESUMED_BY = "resumed_by"
 #: a job run as part of a campaign (:mod:`jupyter_hpo.campaign`): ``{"name", "index", "parallel_jobs", "keep_alive_s"}``
 CAMPAIGN = "campaign"
+#: a ``warm_start`` job: how many earlier trials seeded its sampler, how many did not fit its space, and which were
+#: taken (``{job: [trial number, ...]}``; None when there were more than the runner keeps a list of)
+SEEDED = "seeded"
+SEEDED_SKIPPED = "seeded_skipped"
+SEEDED_TRIALS = "seeded_trials"
 
 #: The record field naming what was non-finite (see the module docstring).
 NONFINITE = "nonfinite"
@@ -382,7 +387,7 @@ def trial_record(t: FrozenTrial, space: SearchSpace) -> dict[str, Any]:
 # -- the job summary -------------------------------------------------------------------------------
 def _seeded(attrs: Mapping[str, Any]) -> int:
     """How many earlier jobs' trials seeded the job's sampler (``warm_start``); 0 without."""
-    value = attrs.get("seeded")
+    value = attrs.get(SEEDED)
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 

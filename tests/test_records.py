@@ -193,7 +193,8 @@ def _ts_fields(interface: str) -> dict[str, bool]:
 
 
 @pytest.mark.parametrize(("interface", "schema"), [("ITrialRecord", "Trial"), ("IJobSummary", "JobSummary"),
-                                                   ("IOwner", "Owner"), ("IActor", "Actor")])
+                                                   ("IOwner", "Owner"), ("IActor", "Actor"),
+                                                   ("ICampaignSummary", "CampaignSummary")])
 def test_types_ts_lists_the_openapi_fields(interface, schema):
     doc, ts = _schema(schema), _ts_fields(interface)
     assert sorted(ts) == sorted(doc["properties"])

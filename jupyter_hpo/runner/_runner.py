@@ -42,12 +42,15 @@ from jupyter_hpo.records import (
     REFIT_OF,
     RUN_S,
     SAGEMAKER,
+    SEEDED,
+    SEEDED_SKIPPED,
+    SEEDED_TRIALS,
     STARTUP_S,
     VIOLATIONS,
 )
 from jupyter_hpo.runner._lock import RunnerLock
 from jupyter_hpo.runner._log import Reserve, log_max_bytes, rotate_if_large
-from jupyter_hpo.runner._warm_start import SEEDED_TRIALS, SEEDED_TRIALS_MAX, seed_from_jobs
+from jupyter_hpo.runner._warm_start import SEEDED_TRIALS_MAX, seed_from_jobs
 from jupyter_hpo.runner._writer import StoreWriter
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import HEARTBEAT_S, STALE_ALIVE_AFTER_S, Store, error_text, stale_after_s
@@ -153,8 +156,8 @@ class Runner:
         self.on_note(f"warm start: {seeded} complete trial(s) taken from {', '.join(self.spec.warm_start)}"
                      + (f"; {skipped} skipped (a parameter outside the new space, or none in it)" if skipped else ""))
         # which trials, for the dashboard's marks; a long list is left out (the listing reads every job attribute)
-        exact = {SEEDED_TRIALS: taken} if seeded <= SEEDED_TRIALS_MAX else {SEEDED_TRIALS: None}
-        self.writer.put(self.store.set_job_attrs, self.name, seeded=seeded, seeded_skipped=skipped, **exact)
+        self.writer.put(self.store.set_job_attrs, self.name, **{
+            SEEDED: seeded, SEEDED_SKIPPED: skipped, SEEDED_TRIALS: taken if seeded <= SEEDED_TRIALS_MAX else None})
 
     # -- trial loop ------------------------------------------------------------------------------
     def run(self) -> int:

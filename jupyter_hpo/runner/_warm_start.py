@@ -14,11 +14,10 @@ if TYPE_CHECKING:
     from jupyter_hpo.spec import TuningSpec
     from jupyter_hpo.store import Store
 
-__all__ = ["SEEDED_TRIALS", "SEEDED_TRIALS_MAX", "seed_from_jobs"]
+__all__ = ["SEEDED_TRIALS_MAX", "seed_from_jobs"]
 
-#: the job attribute that names the trials that seeded it: ``{job: [trial number, ...]}`` in the order taken
-SEEDED_TRIALS = "seeded_trials"
-#: above this many seeded trials the list is not kept (None): the job listing reads every job attribute
+#: above this many seeded trials their list (``records.SEEDED_TRIALS``) is not kept: the job listing reads every
+#: job attribute
 SEEDED_TRIALS_MAX = 2000
 
 

@@ -66,6 +66,7 @@ from jupyter_hpo.records import (
     REFIT,
     REUSED_FROM,
     RUN_S,
+    SEEDED_TRIALS,
     SPEC,
     STARTUP_S,
     STOP_REQUESTED,
@@ -170,8 +171,6 @@ def seeded_rows(job: api.Job) -> list[dict[str, Any]]:
         ``[{"job", "number", "value", "params"}, ...]`` (strict-JSON-able), in the order taken; empty without
         ``warm_start`` or when the earlier jobs cannot be read.
     """
-    from jupyter_hpo.runner._warm_start import SEEDED_TRIALS
-
     attrs = job.attrs
     spec = attrs.get(SPEC)
     sources = ((spec or {}).get("warm_start") or {}).get("from") if isinstance(spec, dict) else None
