@@ -88,26 +88,24 @@ function CampaignActions(props: {
   onAction: (action: 'stop' | 'resume', name: string) => void;
 }): JSX.Element {
   const { group, can } = props;
+  const buttons: { action: 'stop' | 'resume'; label: string; className: string }[] = [
+    { action: 'stop', label: 'Stop', className: 'jp-hpo-button jp-mod-warn' },
+    { action: 'resume', label: 'Resume', className: 'jp-hpo-button' }
+  ];
   return (
     <div className="jp-hpo-campaign-actions">
-      <button
-        className="jp-hpo-button jp-mod-warn"
-        data-testid="hpo-campaign-stop"
-        aria-label={`Stop campaign ${group.name}`}
-        disabled={props.busy || !can.stop}
-        onClick={() => props.onAction('stop', group.name)}
-      >
-        Stop
-      </button>
-      <button
-        className="jp-hpo-button"
-        data-testid="hpo-campaign-resume"
-        aria-label={`Resume campaign ${group.name}`}
-        disabled={props.busy || !can.resume}
-        onClick={() => props.onAction('resume', group.name)}
-      >
-        Resume
-      </button>
+      {buttons.map(b => (
+        <button
+          key={b.action}
+          className={b.className}
+          data-testid={`hpo-campaign-${b.action}`}
+          aria-label={`${b.label} campaign ${group.name}`}
+          disabled={props.busy || !can[b.action]}
+          onClick={() => props.onAction(b.action, group.name)}
+        >
+          {b.label}
+        </button>
+      ))}
     </div>
   );
 }
