@@ -4,47 +4,13 @@ import { IHpoClient } from '../client';
 import { HpoModel, sortJobs } from '../model';
 import { filterJobs } from '../owners';
 import { ICampaignSummary, IJobsReply, IJobSummary, IOwner } from '../types';
+import { jobSummary } from './fixtures';
 
 function owner(name: string): IOwner {
   return { user: name, host: 'h', jupyter: null, studio: null, name };
 }
 
-function job(name: string, over: Partial<IJobSummary> = {}): IJobSummary {
-  return {
-    name,
-    status: 'completed',
-    reason: '',
-    backend: 'local',
-    metric: 'auc',
-    direction: 'maximize',
-    max_trials: 10,
-    trials: 0,
-    complete: 0,
-    pruned: 0,
-    failed: 0,
-    interrupted: 0,
-    running: 0,
-    best: null,
-    objectives: [{ metric: 'auc', direction: 'maximize' }],
-    pareto: null,
-    seeded: 0,
-    warm_starts: 0,
-    cold_starts: 0,
-    cold_startup_s: null,
-    warm_startup_s: null,
-    startup_saved_s: null,
-    cost_usd: null,
-    notes: [],
-    created: 1000,
-    ended: null,
-    owner: null,
-    stopped_by: null,
-    resumed_by: null,
-    campaign: null,
-    nonfinite: {},
-    ...over
-  };
-}
+const job = jobSummary;
 
 function member(name: string, campaign: string, index: number, over: Partial<IJobSummary> = {}): IJobSummary {
   return job(name, { campaign: { name: campaign, index }, ...over });

@@ -22,42 +22,10 @@ import {
   JobStatus,
   TrialState
 } from '../types';
+import { jobSummary } from './fixtures';
 
 function job(name: string, over: Partial<IJobSummary> = {}): IJobSummary {
-  return {
-    name,
-    status: 'running',
-    reason: '',
-    backend: 'local',
-    metric: 'auc',
-    direction: 'maximize',
-    max_trials: 40,
-    trials: 0,
-    complete: 0,
-    pruned: 0,
-    failed: 0,
-    interrupted: 0,
-    running: 0,
-    best: null,
-    objectives: [{ metric: 'auc', direction: 'maximize' }],
-    pareto: null,
-    seeded: 0,
-    warm_starts: 0,
-    cold_starts: 0,
-    cold_startup_s: null,
-    warm_startup_s: null,
-    startup_saved_s: null,
-    cost_usd: null,
-    notes: [],
-    created: 1000,
-    ended: null,
-    owner: null,
-    stopped_by: null,
-    resumed_by: null,
-    campaign: null,
-    nonfinite: {},
-    ...over
-  };
+  return jobSummary(name, { status: 'running', max_trials: 40, ...over });
 }
 
 function owner(name: string, host: string): IOwner {
