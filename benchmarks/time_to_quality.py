@@ -181,17 +181,29 @@ SAMPLERS: dict[str, dict[str, Any]] = {  # TPESampler keyword arguments; "defaul
     "ei64": {"multivariate": True, "constant_liar": True, "n_startup_trials": 10, "n_ei_candidates": 64},
     "univariate": {"multivariate": False, "constant_liar": False, "n_startup_trials": 10},
 }
+#: pruner settings replayed with the default sampler: PairedFoldPruner keyword arguments, or "median" for Optuna's
+#: MedianPruner() over the folds' running mean (the benchmark's optuna_median arm)
+PRUNERS: dict[str, dict[str, Any] | str] = {
+    "median": "median",
+    "risk10": {"risk": 0.1},
+    "fold1": {"min_folds": 1},
+    "risk10_fold1": {"risk": 0.1, "min_folds": 1},
+    "risk20_fold1": {"risk": 0.2, "min_folds": 1},
+}
 
 
 def replay_sampler(cv: CreditCV, space: dict[str, Any], name: str, seed: int, trials: int) -> dict[str, Any]:
-    """One deterministic run: 2 trials asked at a time, each evaluated fold by fold with the paired k-fold pruner."""
+    """One deterministic run: 2 trials asked at a time, each evaluated fold by fold with the paired k-fold pruner
+    (or, for a name of ``PRUNERS``, the default sampler with that pruner)."""
     import optuna
 
     from jupyter_hpo.pruners import PairedFoldPruner
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize", pruner=PairedFoldPruner(),
-                                sampler=optuna.samplers.TPESampler(seed=seed, **SAMPLERS[name]))
+    pruning = PRUNERS.get(name, {})
+    pruner = optuna.pruners.MedianPruner() if pruning == "median" else PairedFoldPruner(**pruning)
+    study = optuna.create_study(direction="maximize", pruner=pruner, sampler=optuna.samplers.TPESampler(
+        seed=seed, **SAMPLERS[name if name in SAMPLERS else "default"]))
     k, out = len(cv.splits), []
     while len(out) < trials:
         batch = [study.ask() for _ in range(min(2, trials - len(out)))]
@@ -202,7 +214,7 @@ def replay_sampler(cv: CreditCV, space: dict[str, Any], name: str, seed: int, tr
                 c0 = time.process_time()
                 scores.append(cv.fold(p, i))
                 cost += time.process_time() - c0
-                t.report(scores[-1], i)
+                t.report(sum(scores) / len(scores) if pruning == "median" else scores[-1], i)
                 if i < k - 1 and t.should_prune():
                     break
             done = len(scores) == k
@@ -214,12 +226,18 @@ def replay_sampler(cv: CreditCV, space: dict[str, Any], name: str, seed: int, tr
 
 def sampler_replay(args: argparse.Namespace, cv: CreditCV, space: dict[str, Any], out: Path) -> int:
     names = args.samplers.split(",")
+    unknown = [n for n in names if n not in SAMPLERS and n not in PRUNERS]
+    if unknown:
+        print(f"--samplers: unknown {', '.join(unknown)}; the names are {', '.join(sorted(SAMPLERS))} (sampler "
+              f"settings) and {', '.join(sorted(PRUNERS))} (pruner settings)", file=sys.stderr)
+        return 2
     runs: list[dict[str, Any]] = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name in names:
             runs.append(replay_sampler(cv, space, name, seed, args.trials))
             log(f"seed {seed} {name}: best {best_value({'events': runs[-1]['trials']})}")
-            write(out, {"benchmark": "time_to_quality --samplers", "samplers": {n: SAMPLERS[n] for n in names},
+            write(out, {"benchmark": "time_to_quality --samplers",
+                        "samplers": {n: SAMPLERS.get(n) or PRUNERS[n] for n in names},
                         "settings": {"trials": args.trials, "rows": len(cv.y)}, "runs": runs})
     print(replay_report(runs, names))
     print(f"wrote {out}")
@@ -235,6 +253,7 @@ def replay_report(runs: list[dict[str, Any]], names: list[str]) -> str:
     best = {n: [best_value({"events": by[n][s]["trials"]}) or 0.0 for s in seeds] for n in names}
     target = median(best[names[0]])
     lines = [f"{len(seeds)} seeds; target AUC {target:.5f} (median best of {names[0]})"]
+    base: float | None = None
     for n in names:
         ttt, hit = [], 0
         for s in seeds:
@@ -246,8 +265,11 @@ def replay_report(runs: list[dict[str, Any]], names: list[str]) -> str:
                     break
             ttt.append(c)
         wins = sum(b > a for a, b in zip(best[names[0]], best[n]))
-        lines.append(f"  {n:<11} best median {median(best[n]):.5f}, reached {hit}/{len(seeds)}, CPU s to target median "
-                     f"{median(ttt):.1f}; beat {names[0]}'s best on {wins}/{len(seeds)} seeds")
+        base = median(ttt) if base is None else base
+        folds = sum(len(t["folds"]) for s in seeds for t in by[n][s]["trials"])
+        lines.append(f"  {n:<12} best median {median(best[n]):.5f}, reached {hit}/{len(seeds)}, CPU s to target median "
+                     f"{median(ttt):.1f} ({base / median(ttt):.2f}x {names[0]}'s); beat {names[0]}'s best on "
+                     f"{wins}/{len(seeds)} seeds; {folds / len(seeds):.0f} folds per run")
     return "\n".join(lines)
 
 
@@ -300,7 +322,7 @@ def replay(runs: list[dict[str, Any]], make: Any) -> dict[str, Any]:
         for e in sorted(run["events"], key=lambda e: e["t"]):
             folds, trials = e["folds"], trials + 1
             folds_total += len(folds)
-            for n in range(2, len(folds)):
+            for n in range(getattr(study.pruner, "min_folds", 2), len(folds)):  # from the first fold it may prune
                 t = create_trial(state=TrialState.RUNNING, intermediate_values=dict(enumerate(folds[:n])),
                                  params={}, distributions={})
                 t.number = len(study.trials)
@@ -337,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=int, default=None, help="trials per run (40; quick 6)")
     ap.add_argument("--rows", type=int, default=None, help="subsample the data to N rows (0: all 30,000)")
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--samplers", default=None, help=f"compare TPE settings instead: names from {sorted(SAMPLERS)}")
+    ap.add_argument("--samplers", default=None, help=f"compare TPE or pruner settings instead: names from "
+                                                     f"{sorted(SAMPLERS)} (sampler) or {sorted(PRUNERS)} (pruner)")
     ap.add_argument("--first-seed", type=int, default=0, help="--samplers: the first seed")
     args = apply_defaults(ap.parse_args(argv), FULL, QUICK)
     out = args.out or (quick_out("time_to_quality") if args.quick else REPO / "benchmarks" / "results"

@@ -102,3 +102,25 @@ def test_rest_api_measures_postgresql_beside_sqlite_in_one_run(tmp_path: Path):
         writes = figures["trial_writes"]
         assert (writes["store"]["commits_per_trial"], writes["optuna"]["commits_per_trial"]) == (2, 5), writes
     assert "postgresql / sqlite: first GET jobs" in proc.stdout, tail
+
+
+def test_time_to_quality_replays_sampler_and_pruner_settings(tmp_path: Path):
+    """``--samplers``: deterministic in-process replays of TPE and pruner settings, seed by seed (the figures
+    behind benchmarks/README.md's tables); an unknown setting is refused with the valid names."""
+    out = tmp_path / "replay.json"
+    proc = run_quick(BENCHMARKS / "time_to_quality.py", tmp_path, out, "--samplers", "median,default,risk10_fold1",
+                     "--trials", "8")
+
+    tail = f"\n--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, tail
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert [(r["sampler"], r["seed"], len(r["trials"])) for r in result["runs"]] == [
+        ("median", 0, 8), ("default", 0, 8), ("risk10_fold1", 0, 8)]
+    assert result["samplers"]["median"] == "median" and result["samplers"]["risk10_fold1"]["min_folds"] == 1
+    for run in result["runs"]:  # a pruned trial ran fewer folds than 5 and has no value; a complete one all 5
+        assert all((t["state"] == "complete") == (len(t["folds"]) == 5 and t["value"] is not None)
+                   for t in run["trials"]), run
+    assert "target AUC" in proc.stdout and "risk10_fold1" in proc.stdout, tail
+
+    bad = run_quick(BENCHMARKS / "time_to_quality.py", tmp_path, out, "--samplers", "median,fast")
+    assert bad.returncode == 2 and "unknown fast" in bad.stderr and "risk10_fold1" in bad.stderr
