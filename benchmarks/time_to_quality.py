@@ -188,7 +188,7 @@ PRUNERS: dict[str, dict[str, Any] | str] = {
     "risk10": {"risk": 0.1},
     "fold1": {"min_folds": 1},
     "risk10_fold1": {"risk": 0.1, "min_folds": 1},
-    "risk20_fold1": {"risk": 0.2, "min_folds": 1},
+    "kfold_fast": {"risk": 0.2, "min_folds": 1},  # early_stopping: kfold_fast (jupyter_hpo.pruners.FAST)
 }
 
 
@@ -224,12 +224,20 @@ def replay_sampler(cv: CreditCV, space: dict[str, Any], name: str, seed: int, tr
     return {"sampler": name, "seed": seed, "trials": out}
 
 
-def sampler_replay(args: argparse.Namespace, cv: CreditCV, space: dict[str, Any], out: Path) -> int:
-    names = args.samplers.split(",")
+def sampler_names(arg: str) -> list[str] | None:
+    """The settings ``--samplers`` names, or None (said on stderr) when one is unknown."""
+    names = arg.split(",")
     unknown = [n for n in names if n not in SAMPLERS and n not in PRUNERS]
     if unknown:
         print(f"--samplers: unknown {', '.join(unknown)}; the names are {', '.join(sorted(SAMPLERS))} (sampler "
               f"settings) and {', '.join(sorted(PRUNERS))} (pruner settings)", file=sys.stderr)
+        return None
+    return names
+
+
+def sampler_replay(args: argparse.Namespace, cv: CreditCV, space: dict[str, Any], out: Path) -> int:
+    names = sampler_names(args.samplers)
+    if names is None:
         return 2
     runs: list[dict[str, Any]] = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -253,7 +261,7 @@ def replay_report(runs: list[dict[str, Any]], names: list[str]) -> str:
     best = {n: [best_value({"events": by[n][s]["trials"]}) or 0.0 for s in seeds] for n in names}
     target = median(best[names[0]])
     lines = [f"{len(seeds)} seeds; target AUC {target:.5f} (median best of {names[0]})"]
-    base: float | None = None
+    base: list[float] | None = None
     for n in names:
         ttt, hit = [], 0
         for s in seeds:
@@ -265,11 +273,13 @@ def replay_report(runs: list[dict[str, Any]], names: list[str]) -> str:
                     break
             ttt.append(c)
         wins = sum(b > a for a, b in zip(best[names[0]], best[n]))
-        base = median(ttt) if base is None else base
+        base = ttt if base is None else base
+        lo, hi = boot_speedup(base, ttt, random.Random(0))  # the same resamples for every setting
         folds = sum(len(t["folds"]) for s in seeds for t in by[n][s]["trials"])
         lines.append(f"  {n:<12} best median {median(best[n]):.5f}, reached {hit}/{len(seeds)}, CPU s to target median "
-                     f"{median(ttt):.1f} ({base / median(ttt):.2f}x {names[0]}'s); beat {names[0]}'s best on "
-                     f"{wins}/{len(seeds)} seeds; {folds / len(seeds):.0f} folds per run")
+                     f"{median(ttt):.1f}: {median(base) / median(ttt):.2f}x as soon as {names[0]} (95% interval "
+                     f"{lo:.2f}-{hi:.2f}); beat {names[0]}'s best on {wins}/{len(seeds)} seeds; "
+                     f"{folds / len(seeds):.0f} folds per run")
     return "\n".join(lines)
 
 
@@ -362,7 +372,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samplers", default=None, help=f"compare TPE or pruner settings instead: names from "
                                                      f"{sorted(SAMPLERS)} (sampler) or {sorted(PRUNERS)} (pruner)")
     ap.add_argument("--first-seed", type=int, default=0, help="--samplers: the first seed")
+    ap.add_argument("--replays", type=Path, nargs="+", default=None, metavar="RESULT",
+                    help="with --samplers: print the report of saved replays (their JSON) instead of running them")
+    ap.add_argument("--reprune", type=Path, default=None, metavar="RESULT",
+                    help="only the false-prune replay, of every k-fold pruner, on the optuna runs of a saved result")
     args = apply_defaults(ap.parse_args(argv), FULL, QUICK)
+    if args.samplers and args.replays:  # the report of saved replays, runs of several files merged
+        names = sampler_names(args.samplers)
+        if names is None:
+            return 2
+        saved = [r for path in args.replays for r in json.loads(path.read_text(encoding="utf-8"))["runs"]]
+        print(replay_report(saved, names))
+        return 0
+    if args.reprune:
+        saved = json.loads(args.reprune.read_text(encoding="utf-8"))["runs"]["optuna"]
+        print(f"false-prune rate of each pruner, replayed on the {len(saved)} optuna runs of {args.reprune}")
+        print("\n".join(false_prune_lines(false_prunes(saved))))
+        return 0
     out = args.out or (quick_out("time_to_quality") if args.quick else REPO / "benchmarks" / "results"
                        / "time_to_quality.json")
     os.environ.setdefault("JUPYTER_HPO_HOME", tempfile.mkdtemp(prefix="jupyter-hpo-ttq-"))
@@ -408,14 +434,6 @@ def write(path: Path, result: dict[str, Any]) -> None:
 
 def summarise(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, machine: dict[str, Any],
               rows: int, static: dict[str, Any]) -> dict[str, Any]:
-    import warnings
-
-    from optuna.pruners import WilcoxonPruner
-
-    from jupyter_hpo.pruners import PairedFoldPruner
-
-    warnings.filterwarnings("ignore", message="WilcoxonPruner is experimental")
-
     rng = random.Random(0)
     bests = [r["best"] for r in runs["optuna_median"] if r["best"] is not None]
     target = median(bests)
@@ -428,8 +446,7 @@ def summarise(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, m
                      "wall_s": [r["wall_s"] for r in rs], "best": [r["best"] for r in rs],
                      "pruned": [r["pruned"] for r in rs]}
     base, ours = arms["optuna_median"]["times_s"], arms["jhpo"]["times_s"]
-    paired = replay(runs["optuna"], PairedFoldPruner)
-    wilcoxon = replay(runs["optuna"], lambda: WilcoxonPruner(p_threshold=0.1, n_startup_steps=2))
+    false_prune = false_prunes(runs["optuna"])
     return {
         "benchmark": "time_to_quality", "quick": bool(args.quick), "machine": machine,
         "settings": {"seeds": args.seeds, "trials": args.trials, "rows": rows, "parallel": 2,
@@ -439,10 +456,31 @@ def summarise(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, m
         "arms": arms,
         "speedup_vs_optuna_median": median(base) / median(ours),
         "speedup_interval": boot_speedup(base, ours, rng),
-        "false_prune_rate": paired["false_prune_rate"],
-        "false_prune": {"kfold": paired, "kfold_wilcoxon": wilcoxon},
+        "false_prune_rate": false_prune["kfold"]["false_prune_rate"],
+        "false_prune": false_prune,
         "runs": runs,
     }
+
+
+def false_prunes(complete_runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The false-prune replay (:func:`replay`) of each k-fold pruner on runs whose trials all ran every fold."""
+    import warnings
+
+    from optuna.pruners import WilcoxonPruner
+
+    from jupyter_hpo.pruners import FAST, PairedFoldPruner
+
+    warnings.filterwarnings("ignore", message="WilcoxonPruner is experimental")
+    return {"kfold": replay(complete_runs, PairedFoldPruner),
+            "kfold_fast": replay(complete_runs, lambda: PairedFoldPruner(**FAST)),
+            "kfold_wilcoxon": replay(complete_runs, lambda: WilcoxonPruner(p_threshold=0.1, n_startup_steps=2))}
+
+
+def false_prune_lines(false_prune: dict[str, Any]) -> list[str]:
+    return [f"  {name:<15} {f['false_prunes']}/{f['pruned']} pruned trials would have beaten the best "
+            f"= {100 * f['false_prune_rate']:.1f}%; pruned after fold {f['pruned_after_fold']}; "
+            f"{100 * f['folds_saved_fraction']:.0f}% of {f['trials']} trials' folds saved"
+            for name, f in false_prune.items()]
 
 
 def report(r: dict[str, Any]) -> str:
@@ -462,10 +500,7 @@ def report(r: dict[str, Any]) -> str:
                f"(95% interval {lo:.2f}-{hi:.2f}; goal 1.5x)")
     lines += ["", speedup, "",
               "false-prune rate (replayed on the complete optuna runs; goal < 5%)"]
-    for name, f in r["false_prune"].items():
-        lines.append(f"  {name:<15} {f['false_prunes']}/{f['pruned']} pruned trials would have beaten the best "
-                     f"= {100 * f['false_prune_rate']:.1f}%; pruned after fold {f['pruned_after_fold']}; "
-                     f"{100 * f['folds_saved_fraction']:.0f}% of {f['trials']} trials' folds saved")
+    lines += false_prune_lines(r["false_prune"])
     return "\n".join(lines)
 
 

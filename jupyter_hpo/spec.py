@@ -67,7 +67,7 @@ __all__ = [
 
 STRATEGIES = ("bayesian", "random", "grid", "hyperband")
 #: ``kfold``: the paired k-fold pruner (``jupyter_hpo.pruners``); ``kfold_wilcoxon``: Optuna's Wilcoxon pruner.
-EARLY_STOPPING = ("off", "median", "hyperband", "kfold", "kfold_wilcoxon")
+EARLY_STOPPING = ("off", "median", "hyperband", "kfold", "kfold_fast", "kfold_wilcoxon")
 #: Backend names known to the registry (``jupyter_hpo.backends``).
 BACKENDS = ("local", "sagemaker", "amt")
 _JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]{0,62}")
@@ -254,7 +254,8 @@ class TuningSpec:
 
     @property
     def pruner_kind(self) -> str:
-        """The pruner the job uses: ``off``, ``median``, ``hyperband``, ``kfold`` or ``kfold_wilcoxon``."""
+        """The pruner the job uses: ``off``, ``median``, ``hyperband``, ``kfold``, ``kfold_fast`` or
+        ``kfold_wilcoxon``."""
         return "hyperband" if self.strategy == "hyperband" else self.early_stopping
 
     # -- dict / YAML ---------------------------------------------------------------------------

@@ -80,7 +80,9 @@ def grid_size(spec: TuningSpec) -> int:
 def make_pruner(spec: TuningSpec) -> Any:
     """``off``: never prune; ``median``: below the median of earlier trials at the same step;
     ``hyperband``: successive halving brackets over reported steps; ``kfold``: the paired k-fold pruner
-    (:class:`jupyter_hpo.pruners.PairedFoldPruner`: can stop a poor trial after 2 folds);
+    (:class:`jupyter_hpo.pruners.PairedFoldPruner`: can stop a poor trial after 2 folds); ``kfold_fast``: the
+    same rule from the first fold and with ``risk=0.2`` (:data:`jupyter_hpo.pruners.FAST`: cheaper runs, more
+    near-best trials stopped; the numbers are in benchmarks/README.md);
     ``kfold_wilcoxon``: Optuna's Wilcoxon signed-rank test of this trial's fold scores against the best
     trial's same folds (with 5 folds, it can stop a trial only after its 4th)."""
     import optuna
@@ -98,6 +100,10 @@ def make_pruner(spec: TuningSpec) -> Any:
         from jupyter_hpo.pruners import PairedFoldPruner
 
         return PairedFoldPruner()
+    if kind == "kfold_fast":
+        from jupyter_hpo.pruners import FAST, PairedFoldPruner
+
+        return PairedFoldPruner(**FAST)
     if kind == "kfold_wilcoxon":
         return optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2)
     return optuna.pruners.NopPruner()

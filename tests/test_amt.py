@@ -163,6 +163,7 @@ def test_a_long_job_name_gets_a_stable_tuning_job_name() -> None:
 @pytest.mark.parametrize(("fields", "match"), [
     ({"completion": {"patience": 2}}, r"`completion.patience` must be >= 3"),
     ({"early_stopping": "kfold"}, r"early_stopping: kfold.*median"),
+    ({"early_stopping": "kfold_fast"}, r"early_stopping: kfold_fast.*median"),
     ({"strategy": "hyperband"}, r"`hyperband.max_resource` is required"),
     ({"budget": {"max_trials": 5, "max_runtime": 60}}, r"`budget.max_runtime` must be from 120"),
     ({"options": {"warm_start": {"parents": [], "type": "identical"}}}, r"warm_start.parents` must list 1 to 5"),

@@ -124,3 +124,37 @@ def test_time_to_quality_replays_sampler_and_pruner_settings(tmp_path: Path):
 
     bad = run_quick(BENCHMARKS / "time_to_quality.py", tmp_path, out, "--samplers", "median,fast")
     assert bad.returncode == 2 and "unknown fast" in bad.stderr and "risk10_fold1" in bad.stderr
+
+
+def test_time_to_quality_reprunes_a_saved_result_as_the_docs_say(tmp_path: Path):
+    """``--reprune``: the false-prune replay of every k-fold pruner on the recorded run's complete trials, which is
+    deterministic; the figures jupyter_hpo/pruners.py and benchmarks/README.md quote for ``kfold_fast`` are these."""
+    recorded = BENCHMARKS / "results" / "time_to_quality.json"
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "time_to_quality.py"), "--reprune", str(recorded)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = {line.split()[0]: line for line in proc.stdout.splitlines()[1:]}
+    assert sorted(lines) == ["kfold", "kfold_fast", "kfold_wilcoxon"], proc.stdout
+    assert "0/135 pruned" in lines["kfold"] and "21% of 280" in lines["kfold"], proc.stdout
+    assert "2/208 pruned" in lines["kfold_fast"] and "46% of 280" in lines["kfold_fast"], proc.stdout
+    pruners = (REPO / "jupyter_hpo" / "pruners.py").read_text(encoding="utf-8")
+    assert "2 of its 208 pruned" in pruners and "(107 against 154 per 40-trial run)" in pruners
+
+
+def test_time_to_quality_reports_the_recorded_pruner_replays_as_the_readme_quotes(tmp_path: Path):
+    """The README's and pruners.py's figures for ``kfold`` and ``kfold_fast`` against Optuna's MedianPruner come
+    from the recorded replays (results/time_to_quality_replays.json); their report is deterministic."""
+    recorded = BENCHMARKS / "results" / "time_to_quality_replays.json"
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "time_to_quality.py"), "--samplers",
+                           "median,default,kfold_fast", "--replays", str(recorded)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = {line.split()[0]: line for line in proc.stdout.splitlines()[1:]}
+    assert proc.stdout.startswith("12 seeds; target AUC 0.78444"), proc.stdout
+    assert "0.84x as soon as median (95% interval 0.64-0.99)" in lines["default"], proc.stdout
+    assert "1.64x as soon as median (95% interval 1.15-1.79)" in lines["kfold_fast"], proc.stdout
+    assert "CPU s to target median 52.5" in lines["default"] and "154 folds" in lines["default"], proc.stdout
+    assert "CPU s to target median 27.0" in lines["kfold_fast"] and "107 folds" in lines["kfold_fast"], proc.stdout
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert "`kfold` reached the target 0.84× as soon as Optuna (0.64–0.99: later) and `early_stopping: kfold_fast` " \
+           "1.64× as soon (1.15–1.79)" in readme

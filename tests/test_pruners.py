@@ -12,7 +12,7 @@ from optuna.trial import TrialState, create_trial
 
 from jupyter_hpo import api
 from jupyter_hpo.exceptions import SpecError
-from jupyter_hpo.pruners import PairedFoldPruner
+from jupyter_hpo.pruners import FAST, PairedFoldPruner
 from jupyter_hpo.spec import EARLY_STOPPING, TuningSpec
 from jupyter_hpo.store import JobStatus
 from jupyter_hpo.strategies import make_pruner
@@ -112,6 +112,9 @@ def test_before_enough_complete_trials_only_its_own_spread_can_prune_and_only_fr
     assert after3.prune is True and after3.dof == 2, after3
     slightly_behind = [best[i] - 0.002 + 0.002 * (-1) ** i for i in range(3)]  # noisy: -0.000, -0.004, -0.000
     assert pruner.decide(study, running(slightly_behind)).prune is False
+    # kfold_fast's looser bound waits for the complete trials too: before them it decides as kfold does
+    assert PairedFoldPruner(**FAST).decide(study, running(slightly_behind)).prune is False
+    assert PairedFoldPruner(**FAST).decide(study, running(far_behind[:3])).dof == 2
     assert PairedFoldPruner(n_startup_trials=3).decide(study, running(far_behind[:2])).prune is True
 
 
@@ -137,6 +140,35 @@ def test_the_chance_that_a_pruned_trial_would_have_beaten_the_best_is_small():
     assert pruned_losers / losers >= 0.6, (pruned_losers, losers)
 
 
+def test_kfold_fast_stops_a_trial_far_behind_after_its_first_fold_where_kfold_waits():
+    study = study_with(TABLE)
+    best = best_folds(study)
+    far_behind = running([best[0] - 0.006])
+    assert PairedFoldPruner().decide(study, far_behind).prune is None  # kfold: not before fold 2
+    assert PairedFoldPruner(**FAST).prune(study, far_behind) is True
+    assert PairedFoldPruner(**FAST).prune(study, running([best[0] - 0.0005])) is False  # a hair behind: kept
+
+
+def test_kfold_fast_trades_more_stopped_would_be_winners_for_cheaper_runs():
+    """What FAST's docstring says: where many trials end near the best (this synthetic model: about a quarter of
+    them beat it), it stops more of those that would have become the best than kfold, about 3 in 10, and saves
+    more folds."""
+    def run(pruner: PairedFoldPruner) -> tuple[float, int]:
+        study, rng = study_with(TABLE, seed=1), random.Random(7)
+        winners = stopped_winners = folds = 0
+        for _ in range(1000):
+            scores = fold_scores(rng.uniform(-0.01, 0.004), rng)
+            n = next((n for n in range(pruner.min_folds, 5) if pruner.prune(study, running(scores[:n]))), 5)
+            folds += n
+            if sum(scores) / 5 > study.best_value:
+                winners, stopped_winners = winners + 1, stopped_winners + (n < 5)
+        return stopped_winners / winners, folds
+
+    (kfold_lost, kfold_folds), (fast_lost, fast_folds) = run(PairedFoldPruner()), run(PairedFoldPruner(**FAST))
+    assert kfold_lost <= 0.05 and 0.2 <= fast_lost <= 0.4, (kfold_lost, fast_lost)
+    assert fast_folds < 0.85 * kfold_folds, (fast_folds, kfold_folds)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"risk": 0.5}, "`risk` must be a number between 0 and 0.5 (exclusive), but got 0.5."),
     ({"risk": True}, "`risk` must be a number between 0 and 0.5 (exclusive), but got True."),
@@ -157,9 +189,12 @@ def test_kfold_is_the_paired_pruner_and_wilcoxon_stays_selectable():
     assert isinstance(make_pruner(TuningSpec.from_dict(minimal(early_stopping="kfold"))), PairedFoldPruner)
     assert isinstance(make_pruner(TuningSpec.from_dict(minimal(early_stopping="kfold_wilcoxon"))),
                       optuna.pruners.WilcoxonPruner)
+    fast = make_pruner(TuningSpec.from_dict(minimal(early_stopping="kfold_fast")))
+    assert isinstance(fast, PairedFoldPruner) and (fast.risk, fast.min_folds) == (0.2, 1) and FAST == {
+        "risk": fast.risk, "min_folds": fast.min_folds}
     assert "kfold_wilcoxon" in EARLY_STOPPING
     with pytest.raises(SpecError, match=re.escape("`early_stopping` must be one of off, median, hyperband, kfold, "
-                                                  "kfold_wilcoxon, but got 'wilcoxon'.")):
+                                                  "kfold_fast, kfold_wilcoxon, but got 'wilcoxon'.")):
         TuningSpec.from_dict(minimal(early_stopping="wilcoxon"))
 
 
@@ -201,3 +236,17 @@ def test_a_job_with_kfold_early_stopping_prunes_poor_trials_after_fold_2(home):
         earlier = [c for c in complete if c["number"] < r["number"]]
         top = max(earlier, key=lambda c: c["value"])
         assert sum(r["intermediate"][i] - top["intermediate"][i] for i in ("0", "1")) < 0, (r, top)
+
+
+def test_a_job_with_kfold_fast_early_stopping_prunes_poor_trials_after_fold_1(home):
+    job = api.launch(objective=synthetic_cv, space={"x": {"type": "float", "low": 0, "high": 1}}, strategy="random",
+                     seed=3, early_stopping="kfold_fast", max_trials=16, max_parallel=1, name="paired-kfold-fast")
+    assert job.wait(timeout=180) == JobStatus.COMPLETED
+    records = job.trial_records()
+    pruned = [r for r in records if r["state"] == "pruned"]
+    after1 = [r for r in pruned if len(r["intermediate"]) == 1]
+    assert len(records) == 16 and after1, [(r["state"], len(r["intermediate"]), r["params"]["x"]) for r in records]
+    complete = [r for r in records if r["state"] == "complete"]
+    for r in after1:  # behind the best complete trial at that time, on its first fold
+        top = max((c for c in complete if c["number"] < r["number"]), key=lambda c: c["value"])
+        assert r["intermediate"]["0"] < top["intermediate"]["0"], (r, top)

@@ -170,7 +170,7 @@ def _early_stopping(spec: TuningSpec) -> str:
     if spec.strategy == "hyperband":
         return "Off"  # Hyperband stops trials itself; AMT rejects Auto with it
     kind = spec.early_stopping
-    if kind in ("kfold", "kfold_wilcoxon"):
+    if kind.startswith("kfold"):
         raise SpecError(f"`early_stopping: {kind}` is not available on the amt backend (AMT cannot compare fold "
                         "scores); use `early_stopping: median` (AMT's Auto early stopping) or off.")
     if kind == "hyperband":
