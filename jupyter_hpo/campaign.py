@@ -304,16 +304,18 @@ def summarize_campaign(name: str, jobs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def summarize_campaigns(jobs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The summary of every campaign that has a job in ``jobs`` (job summaries, e.g. ``api.list_jobs()``), by
-    name, each from its jobs in ``jobs`` in campaign order. Pass every job of a campaign: a summary covers only
-    the jobs given."""
+def summarize_campaigns(jobs: list[dict[str, Any]], shown: list[dict[str, Any]] | None = None
+                        ) -> dict[str, dict[str, Any]]:
+    """The summary of every campaign that has a job in ``shown`` (default: in ``jobs``), by name, each from its
+    jobs in ``jobs`` (job summaries, e.g. ``api.list_jobs()``) in campaign order. Pass every job of a campaign in
+    ``jobs``: a summary covers only the jobs given; ``shown`` is what a filtered listing keeps of them."""
     members: dict[str, list[dict[str, Any]]] = {}
     for job in jobs:
         if job.get(CAMPAIGN):
             members.setdefault(job[CAMPAIGN]["name"], []).append(job)
+    wanted = {j[CAMPAIGN]["name"] for j in (jobs if shown is None else shown) if j.get(CAMPAIGN)}
     return {name: summarize_campaign(name, sorted(rows, key=lambda j: (j[CAMPAIGN]["index"], j["name"])))
-            for name, rows in members.items()}
+            for name, rows in members.items() if name in wanted}
 
 
 def _worst(statuses: list[str]) -> str:

@@ -149,13 +149,10 @@ class JobsHandler(_Base):
         def jobs() -> dict[str, Any]:
             from jupyter_hpo.campaign import summarize_campaigns
 
-            listed = api.list_jobs(self.store)
-            campaigns = summarize_campaigns(listed)  # from every job: a campaign is summarized as one unit
-            if mine:
-                listed = [j for j in listed if owners.is_mine(j[records.OWNER], me)]
-                kept = {j[records.CAMPAIGN]["name"] for j in listed if j[records.CAMPAIGN]}
-                campaigns = {name: s for name, s in campaigns.items() if name in kept}
-            return {"jobs": listed, "campaigns": campaigns, "me": records.owner_json(me)}
+            every = api.list_jobs(self.store)
+            listed = [j for j in every if owners.is_mine(j[records.OWNER], me)] if mine else every
+            # a campaign is summarized from all its jobs, also those `mine` leaves out
+            return {"jobs": listed, "campaigns": summarize_campaigns(every, listed), "me": records.owner_json(me)}
 
         await self.reply(jobs)
 

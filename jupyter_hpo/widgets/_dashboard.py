@@ -179,7 +179,7 @@ def seeded_rows(job: api.Job) -> list[dict[str, Any]]:
     try:
         space = job.space
         taken = attrs.get(SEEDED_TRIALS)
-        pairs = (_recorded(job.store, taken, space.to_optuna()) if isinstance(taken, dict)
+        pairs = (_recorded(job.store, taken) if isinstance(taken, dict)
                  else _taken_again(job.store, spec, sources, space.to_optuna()))
     except Exception as e:  # noqa: BLE001 - the marks are extra: the dashboard shows the job's own trials anyway
         import logging
@@ -192,15 +192,12 @@ def seeded_rows(job: api.Job) -> list[dict[str, Any]]:
     return json_safe(rows)[0]
 
 
-def _recorded(store: Any, taken: dict[str, list[int]], distributions: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The trials ``taken`` names (``{job: [number, ...]}``), each with its job, and with the parameters the
-    job's space has."""
+def _recorded(store: Any, taken: dict[str, list[int]]) -> list[tuple[str, Any]]:
+    """The trials ``taken`` names (``{job: [number, ...]}``), each with its job (one read of each job)."""
     out = []
     for source, numbers in taken.items():
         by_number = {t.number: t for t in store.trials(source)}
-        for n in numbers:
-            t = by_number[n]
-            out.append((source, _Taken(t.number, t.value, {k: v for k, v in t.params.items() if k in distributions})))
+        out += [(source, by_number[n]) for n in numbers]
     return out
 
 
