@@ -5,6 +5,7 @@ the example's search space (``examples/credit_default/tuning.yaml``, 5-fold stra
 
 * ``jhpo``: jupyter-hpo's defaults (strategy bayesian, ``early_stopping: kfold`` = the paired k-fold pruner,
   warm pool), the example script as a script trial, launched with ``jupyter_hpo.api.launch``;
+* ``jhpo_fast``: the same with ``early_stopping: kfold_fast`` (the paired rule from fold 1, risk 0.2);
 * ``jhpo_wilcoxon``: the same with ``early_stopping: kfold_wilcoxon`` (Optuna's Wilcoxon pruner);
 * ``optuna_median``: Optuna in-process, ``optimize(n_jobs=2)``, ``TPESampler(seed)``, ``MedianPruner()`` over
   the folds' running mean;
@@ -18,6 +19,7 @@ completed before it in the study; a pruned trial is *false* when its final value
 
     .venv/bin/python benchmarks/time_to_quality.py                 # 10 seeds x 40 trials per arm: hours
     .venv/bin/python benchmarks/time_to_quality.py --seeds 3        # fewer seeds
+    .venv/bin/python benchmarks/time_to_quality.py --arms jhpo,jhpo_fast,optuna_median,optuna   # some arms
     .venv/bin/python benchmarks/time_to_quality.py --quick --out /tmp/ttq.json   # smoke run, < 90 s
 
 With Optuna 5, ``TPESampler(seed)`` is multivariate TPE with a constant liar and 10 start-up trials: the very
@@ -45,10 +47,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, apply_defaults, log, machine_info, pct, quick_out
 
-RESULT_KEYS = ("benchmark", "quick", "machine", "settings", "target", "arms", "speedup_vs_optuna_median",
-               "speedup_interval", "false_prune_rate", "false_prune", "runs")
+RESULT_KEYS = ("benchmark", "quick", "machine", "settings", "target", "arms", "defaults_arm",
+               "speedup_vs_optuna_median", "speedup_interval", "speedups", "false_prune_rate", "false_prune", "runs")
 REPORT_HEADINGS = ("time to quality", "false-prune rate", "speedup vs Optuna TPE + MedianPruner")
-ARMS = ("jhpo", "jhpo_wilcoxon", "optuna_median", "optuna")
+ARMS = ("jhpo", "jhpo_fast", "jhpo_wilcoxon", "optuna_median", "optuna")
+#: the early_stopping setting of each jupyter-hpo arm
+JHPO_ARMS = {"jhpo": "kfold", "jhpo_fast": "kfold_fast", "jhpo_wilcoxon": "kfold_wilcoxon"}
+#: the arms every run needs: the target comes from optuna_median, the false-prune replay from optuna
+NEEDED_ARMS = ("jhpo", "optuna_median", "optuna")
 EXAMPLE = REPO / "examples" / "credit_default"
 FULL = {"seeds": 10, "trials": 40, "rows": 0}
 QUICK = {"seeds": 1, "trials": 6, "rows": 1500}
@@ -369,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=int, default=None, help="trials per run (40; quick 6)")
     ap.add_argument("--rows", type=int, default=None, help="subsample the data to N rows (0: all 30,000)")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--arms", default=",".join(ARMS),
+                    help=f"comma-separated arms to run, from {', '.join(ARMS)} (always with {', '.join(NEEDED_ARMS)})")
     ap.add_argument("--samplers", default=None, help=f"compare TPE or pruner settings instead: names from "
                                                      f"{sorted(SAMPLERS)} (sampler) or {sorted(PRUNERS)} (pruner)")
     ap.add_argument("--first-seed", type=int, default=0, help="--samplers: the first seed")
@@ -389,6 +397,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"false-prune rate of each pruner, replayed on the {len(saved)} optuna runs of {args.reprune}")
         print("\n".join(false_prune_lines(false_prunes(saved))))
         return 0
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    unknown = sorted(set(arms) - set(ARMS))
+    missing = [a for a in NEEDED_ARMS if a not in arms]
+    if unknown or missing:
+        print(f"time_to_quality: --arms: unknown {', '.join(unknown)}" if unknown else
+              f"time_to_quality: --arms must include {', '.join(missing)} (the target, the false-prune replay "
+              f"and the defaults)", file=sys.stderr)
+        return 2
+    arms = [a for a in ARMS if a in arms]
     out = args.out or (quick_out("time_to_quality") if args.quick else REPO / "benchmarks" / "results"
                        / "time_to_quality.json")
     os.environ.setdefault("JUPYTER_HPO_HOME", tempfile.mkdtemp(prefix="jupyter-hpo-ttq-"))
@@ -400,16 +417,15 @@ def main(argv: list[str] | None = None) -> int:
     cv = CreditCV(data, static)
     if args.samplers:
         return sampler_replay(args, cv, spec["space"], args.out or Path(tempfile.gettempdir()) / "ttq-samplers.json")
-    log(f"{args.seeds} seeds x {len(ARMS)} arms x {args.trials} trials, {len(cv.y)} rows, "
+    log(f"{args.seeds} seeds x {len(arms)} arms x {args.trials} trials, {len(cv.y)} rows, "
         f"{static['folds']} folds; load {os.getloadavg()[0]:.1f}")
-    runs: dict[str, list[dict[str, Any]]] = {a: [] for a in ARMS}
+    runs: dict[str, list[dict[str, Any]]] = {a: [] for a in arms}
     for seed in range(args.seeds):
-        order = ARMS[seed % len(ARMS):] + ARMS[:seed % len(ARMS)]
+        order = arms[seed % len(arms):] + arms[:seed % len(arms)]
         for arm in order:
             load = os.getloadavg()[0]
-            if arm.startswith("jhpo"):
-                run = run_jhpo(spec, data if args.rows else None, seed, args.trials,
-                               "kfold" if arm == "jhpo" else "kfold_wilcoxon")
+            if arm in JHPO_ARMS:
+                run = run_jhpo(spec, data if args.rows else None, seed, args.trials, JHPO_ARMS[arm])
             else:
                 run = run_optuna(cv, spec["space"], seed, args.trials, prune=arm == "optuna_median")
             run.update(seed=seed, arm=arm, load_at_start=load, best=best_value(run),
@@ -445,7 +461,11 @@ def summarise(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, m
                      "reached": sum(ok for _, ok in times), "runs": len(rs),
                      "wall_s": [r["wall_s"] for r in rs], "best": [r["best"] for r in rs],
                      "pruned": [r["pruned"] for r in rs]}
-    base, ours = arms["optuna_median"]["times_s"], arms["jhpo"]["times_s"]
+    base = arms["optuna_median"]["times_s"]
+    speedups = {arm: {"speedup": median(base) / median(arms[arm]["times_s"]),
+                      "interval": boot_speedup(base, arms[arm]["times_s"], random.Random(1))}
+                for arm in runs if arm in JHPO_ARMS}  # the same resamples for every arm
+    default = default_arm()
     false_prune = false_prunes(runs["optuna"])
     return {
         "benchmark": "time_to_quality", "quick": bool(args.quick), "machine": machine,
@@ -454,12 +474,20 @@ def summarise(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, m
         "target": {"auc": target, "definition": "median over seeds of optuna_median's best AUC after its trials",
                    "optuna_median_bests": bests},
         "arms": arms,
-        "speedup_vs_optuna_median": median(base) / median(ours),
-        "speedup_interval": boot_speedup(base, ours, rng),
-        "false_prune_rate": false_prune["kfold"]["false_prune_rate"],
+        "defaults_arm": default,
+        "speedup_vs_optuna_median": speedups[default]["speedup"],
+        "speedup_interval": speedups[default]["interval"],
+        "speedups": speedups,
+        "false_prune_rate": false_prune[JHPO_ARMS[default]]["false_prune_rate"],
         "false_prune": false_prune,
         "runs": runs,
     }
+
+
+def default_arm() -> str:
+    """The arm that runs jupyter-hpo's defaults: the example's ``early_stopping``."""
+    early = example_spec().get("early_stopping", "off")
+    return next(arm for arm, kind in JHPO_ARMS.items() if kind == early)
 
 
 def false_prunes(complete_runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -495,10 +523,13 @@ def report(r: dict[str, Any]) -> str:
         lo, hi = a["interval_s"]
         lines.append(f"{arm:<15}{a['median_s']:>10.1f}{f'{lo:.1f}-{hi:.1f}':>20}{a['reached']:>5}/{a['runs']:<3}"
                      f"{median(a['wall_s']):>15.1f}{median([float(p) for p in a['pruned']]):>8.1f}")
-    lo, hi = r["speedup_interval"]
-    speedup = (f"speedup vs Optuna TPE + MedianPruner (jhpo): {r['speedup_vs_optuna_median']:.2f}x "
-               f"(95% interval {lo:.2f}-{hi:.2f}; goal 1.5x)")
-    lines += ["", speedup, "",
+    lines.append("")
+    for arm, sp in r["speedups"].items():
+        lo, hi = sp["interval"]
+        goal = " (the defaults; goal 1.5x)" if arm == r["defaults_arm"] else ""
+        lines.append(f"speedup vs Optuna TPE + MedianPruner, {arm}: {sp['speedup']:.2f}x "
+                     f"(95% interval {lo:.2f}-{hi:.2f}){goal}")
+    lines += ["",
               "false-prune rate (replayed on the complete optuna runs; goal < 5%)"]
     lines += false_prune_lines(r["false_prune"])
     return "\n".join(lines)
