@@ -78,7 +78,7 @@ def cmd_campaign(args: argparse.Namespace) -> int:
 def summary_text(s: dict[str, Any]) -> str:
     from jupyter_hpo.cli import _fmt, _safe, _secs
 
-    lines = [(f"campaign {s['name']}: {s['status']}; {len(s['jobs'])} jobs, {s['trials']} trials "
+    lines = [(f"campaign {s['name']}: {s['status']}; {len(s['jobs'])} jobs ({s['done']} done), {s['trials']} trials "
               f"({s['complete']} complete)")]
     if s["warm_share"] is not None:
         lines.append(f"warm starts {s['warm_starts']}/{s['warm_starts'] + s['cold_starts']} "

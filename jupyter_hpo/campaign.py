@@ -264,7 +264,8 @@ class Campaign:
 
 def summarize_campaign(name: str, jobs: list[dict[str, Any]]) -> dict[str, Any]:
     """A campaign's summary from its jobs' summaries (:meth:`Job.summary`, as ``api.list_jobs`` gives them), in
-    campaign order: its status (:func:`_worst` of theirs), jobs, trials, warm share, start-up saved, cost
+    campaign order: its status (:func:`_worst` of theirs), jobs, how many of them ended (``done``: completed, stopped,
+    failed or stale, as :meth:`JobStatus.is_finished`), trials, warm share, start-up saved, cost
     (SageMaker jobs; else None), and the best job and trial (strict-JSON-able). ``Campaign.summary()`` and the
     server's ``GET jobs`` both summarize here, so the sidebar shows what ``jupyter hpo campaign show`` prints.
 
@@ -293,6 +294,7 @@ def summarize_campaign(name: str, jobs: list[dict[str, Any]]) -> dict[str, Any]:
         "direction": jobs[0]["direction"] if jobs else None,
         "jobs": [{k: j.get(k) for k in ("name", "status", "reason", "trials", "complete", "warm_starts",
                                         "cold_starts", "startup_saved_s", "cost_usd", "best")} for j in jobs],
+        "done": sum(JobStatus(j["status"]).is_finished() for j in jobs),
         "trials": sum(j["trials"] for j in jobs),
         "complete": sum(j["complete"] for j in jobs),
         "warm_starts": warm,

@@ -57,7 +57,7 @@ def test_cli_campaign_runs_its_jobs_in_order_and_shows_them(home, tmp_path):
     assert summary["best"]["job"] == best_job
     assert summary["best"]["value"] == shown[best_job]["job"]["best"]["value"]
     text = hpo(home, "campaign", "show", "tune")
-    assert text.returncode == 0 and "campaign tune: completed; 2 jobs, 6 trials" in text.stdout
+    assert text.returncode == 0 and "campaign tune: completed; 2 jobs (2 done), 6 trials" in text.stdout
     assert json.loads(hpo(home, "campaign", "show", "tune", "--json").stdout) == summary
     table = hpo(home, "list")
     assert "campaign" in table.stdout and "tune" in table.stdout
@@ -156,3 +156,28 @@ def test_stopping_one_job_stops_it_alone_and_the_campaign_goes_on(home, tmp_path
     second = api.attach("two")
     assert second.status.value == "completed" and second.summary()["complete"] == 12
     assert first.summary()["complete"] < 12
+
+
+def _job_summary(name: str, index: int, status: str, best: float | None = None) -> dict:
+    """What ``api.list_jobs`` gives for a job of a campaign, with the figures a campaign's summary reads."""
+    return {"name": name, "status": status, "reason": "", "metric": "auc", "direction": "maximize",
+            "trials": 2, "complete": 2, "warm_starts": 1, "cold_starts": 1, "warm_startup_s": 0.1,
+            "cold_startup_s": 1.1, "startup_saved_s": 1.0, "cost_usd": None,
+            "best": None if best is None else {"number": 0, "value": best, "params": {}},
+            CAMPAIGN: {"name": "c", "index": index}}
+
+
+@pytest.mark.parametrize(("statuses", "status", "done"), [
+    (["completed", "running", "pending"], "running", 1),
+    (["completed", "stopping", "stale"], "running", 2),
+    (["completed", "stale", "failed"], "stale", 3),  # a job whose runner is gone has ended, until resumed
+    (["stopped", "completed", "completed"], "stopped", 3),
+])
+def test_a_campaigns_summary_counts_the_jobs_that_ended(statuses, status, done):
+    """The sidebar and the notebook's campaign view show "jobs done/total" from this one count."""
+    from jupyter_hpo.campaign import summarize_campaign
+
+    jobs = [_job_summary(f"j{i}", i, s, best=0.7 + i / 100) for i, s in enumerate(statuses)]
+    summary = summarize_campaign("c", jobs)
+    assert (summary["status"], summary["done"], len(summary["jobs"])) == (status, done, 3)
+    assert summary["best"]["job"] == "j2" and summary["warm_share"] == 0.5

@@ -35,6 +35,7 @@ export function unknownSummary(name: string): ICampaignSummary {
     metric: null,
     direction: null,
     jobs: [],
+    done: 0,
     trials: 0,
     complete: 0,
     warm_starts: 0,

@@ -76,6 +76,8 @@ interface ICampaignSummary {
   status?: string;
   metric?: string | null;
   jobs?: { name: string; status: string }[];
+  /** how many of its jobs ended (completed, stopped, failed or stale) */
+  done?: number;
   trials?: number;
   complete?: number;
   warm_starts?: number;
@@ -1547,10 +1549,9 @@ function renderCompare(model: IModel, el: HTMLElement): Cleanup {
 /** A campaign's summary: its status, jobs done, trials, warm share, start-up saved, cost and best job and trial. */
 function campaignFacts(c: ICampaignSummary): HTMLElement[] {
   const jobs = c.jobs || [];
-  const done = jobs.filter(j => !ACTIVE.has(j.status)).length;
   const starts = (c.warm_starts ?? 0) + (c.cold_starts ?? 0);
   const facts: [string, string][] = [
-    ['jobs', `${done}/${jobs.length} done`],
+    ['jobs', `${c.done ?? 0}/${jobs.length} done`],
     ['trials', `${c.trials ?? 0} (${c.complete ?? 0} complete)`],
     ['warm starts', starts ? `${c.warm_starts}/${starts} (${Math.round(100 * (c.warm_share ?? 0))}%)` : DASH],
     ['start-up saved', missing(c.startup_saved_s) ? DASH : `${fmt(c.startup_saved_s)} s`]

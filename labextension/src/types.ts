@@ -184,6 +184,8 @@ export interface ICampaignSummary {
   direction: Direction | null;
   /** its jobs, in campaign order */
   jobs: ICampaignJob[];
+  /** how many of its jobs ended: completed, stopped, failed or stale (its runner gone) */
+  done: number;
   trials: number;
   complete: number;
   warm_starts: number;

@@ -59,13 +59,9 @@ export function JobRow(props: {
   );
 }
 
-/** The statuses of a job that has finished, for the "jobs done/total" of a campaign's summary line. */
-const FINISHED: ReadonlySet<JobStatus> = new Set<JobStatus>(['completed', 'stopped', 'failed']);
-
 /** A campaign's summary line, from the server's summary: jobs done, trials, warm share, start-up saved, cost. */
 function campaignFacts(s: ICampaignSummary): string {
-  const done = s.jobs.filter(j => FINISHED.has(j.status)).length;
-  const parts = [`jobs ${done}/${s.jobs.length}`, `trials ${s.trials}`];
+  const parts = [`jobs ${s.done}/${s.jobs.length}`, `trials ${s.trials}`];
   parts.push(
     s.warm_share === null
       ? 'warm –'
