@@ -379,9 +379,12 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"comma-separated arms to run, from {', '.join(ARMS)} (always with {', '.join(NEEDED_ARMS)})")
     ap.add_argument("--samplers", default=None, help=f"compare TPE or pruner settings instead: names from "
                                                      f"{sorted(SAMPLERS)} (sampler) or {sorted(PRUNERS)} (pruner)")
-    ap.add_argument("--first-seed", type=int, default=0, help="--samplers: the first seed")
+    ap.add_argument("--first-seed", type=int, default=0, help="the first seed (0)")
     ap.add_argument("--replays", type=Path, nargs="+", default=None, metavar="RESULT",
                     help="with --samplers: print the report of saved replays (their JSON) instead of running them")
+    ap.add_argument("--report", type=Path, nargs="+", default=None, metavar="RESULT",
+                    help="print the report of saved results (their runs merged, e.g. of two seed ranges), and "
+                         "with --out write the merged result")
     ap.add_argument("--reprune", type=Path, default=None, metavar="RESULT",
                     help="only the false-prune replay, of every k-fold pruner, on the optuna runs of a saved result")
     args = apply_defaults(ap.parse_args(argv), FULL, QUICK)
@@ -392,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         saved = [r for path in args.replays for r in json.loads(path.read_text(encoding="utf-8"))["runs"]]
         print(replay_report(saved, names))
         return 0
+    if args.report:
+        return merged_report(args.report, args.out)
     if args.reprune:
         saved = json.loads(args.reprune.read_text(encoding="utf-8"))["runs"]["optuna"]
         print(f"false-prune rate of each pruner, replayed on the {len(saved)} optuna runs of {args.reprune}")
@@ -420,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{args.seeds} seeds x {len(arms)} arms x {args.trials} trials, {len(cv.y)} rows, "
         f"{static['folds']} folds; load {os.getloadavg()[0]:.1f}")
     runs: dict[str, list[dict[str, Any]]] = {a: [] for a in arms}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         order = arms[seed % len(arms):] + arms[:seed % len(arms)]
         for arm in order:
             load = os.getloadavg()[0]
@@ -432,14 +437,43 @@ def main(argv: list[str] | None = None) -> int:
                        pruned=sum(e["state"] == "pruned" for e in run["events"]))
             runs[arm].append(run)
             log(f"seed {seed} {arm}: {run['wall_s']:.1f} s, best {run['best']}, pruned {run['pruned']}")
-        if seed + 1 < args.seeds:  # what the seeds so far give, in case a long run is cut short
+        if seed + 1 < args.first_seed + args.seeds:  # what the seeds so far give, in case a run is cut short
             partial = summarise(runs, args, machine, len(cv.y), static)
-            partial["settings"]["seeds_done"] = seed + 1
+            partial["settings"]["seeds_done"] = seed + 1 - args.first_seed
             write(out.with_suffix(".partial.json"), partial)
     result = summarise(runs, args, machine, len(cv.y), static)
     print(report(result))
     write(out, result)
     print(f"wrote {out}")
+    return 0
+
+
+def merged_report(paths: list[Path], out: Path | None) -> int:
+    """The report of saved results, summarised again from their runs (several files: their runs merged, so
+    seed ranges run apart make one result). The first file's machine is kept, with every file's in ``merged``."""
+    saved = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+    first = saved[0]
+    keys = ("trials", "rows", "folds")
+    if any(tuple(r["settings"][k] for k in keys) != tuple(first["settings"][k] for k in keys) for r in saved):
+        print(f"time_to_quality: --report: the results differ in {', '.join(keys)}", file=sys.stderr)
+        return 2
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for r in saved:
+        for arm, rs in r["runs"].items():
+            runs.setdefault(arm, []).extend(rs)
+    seeds = [run["seed"] for run in runs["optuna_median"]]
+    if len(set(seeds)) != len(seeds) or any(len(rs) != len(seeds) for rs in runs.values()):
+        print("time_to_quality: --report: each seed must be run once, by every arm", file=sys.stderr)
+        return 2
+    args = argparse.Namespace(seeds=len(seeds), trials=first["settings"]["trials"], quick=first["quick"])
+    result = summarise(runs, args, first["machine"], first["settings"]["rows"], {"folds": first["settings"]["folds"]})
+    if len(saved) > 1:
+        result["merged"] = [{"file": p.name, "seeds": sorted({run["seed"] for run in r["runs"]["optuna_median"]}),
+                             "machine": r["machine"]} for p, r in zip(paths, saved)]
+    print(report(result))
+    if out is not None:
+        write(out, result)
+        print(f"wrote {out}")
     return 0
 
 
