@@ -3,9 +3,10 @@
 Arms, run side by side and interleaved seed by seed (the order rotates with the seed), 2 trials at a time, on
 the example's search space (``examples/credit_default/tuning.yaml``, 5-fold stratified CV of XGBoost):
 
-* ``jhpo``: jupyter-hpo's defaults (strategy bayesian, ``early_stopping: kfold`` = the paired k-fold pruner,
-  warm pool), the example script as a script trial, launched with ``jupyter_hpo.api.launch``;
-* ``jhpo_fast``: the same with ``early_stopping: kfold_fast`` (the paired rule from fold 1, risk 0.2);
+* ``jhpo``: the example's settings (strategy bayesian, warm pool) with ``early_stopping: kfold`` (the paired k-fold
+  pruner), the example script as a script trial, launched with ``jupyter_hpo.api.launch``;
+* ``jhpo_fast``: the same with ``early_stopping: kfold_fast`` (the paired rule from fold 1, risk 0.2), which is
+  what the example sets: jupyter-hpo's defaults (``defaults_arm``: the arm with the example's ``early_stopping``);
 * ``jhpo_wilcoxon``: the same with ``early_stopping: kfold_wilcoxon`` (Optuna's Wilcoxon pruner);
 * ``optuna_median``: Optuna in-process, ``optimize(n_jobs=2)``, ``TPESampler(seed)``, ``MedianPruner()`` over
   the folds' running mean;
@@ -20,6 +21,8 @@ completed before it in the study; a pruned trial is *false* when its final value
     .venv/bin/python benchmarks/time_to_quality.py                 # 10 seeds x 40 trials per arm: hours
     .venv/bin/python benchmarks/time_to_quality.py --seeds 3        # fewer seeds
     .venv/bin/python benchmarks/time_to_quality.py --arms jhpo,jhpo_fast,optuna_median,optuna   # some arms
+    .venv/bin/python benchmarks/time_to_quality.py --seeds 8 --first-seed 12 --out /tmp/b.json  # more seeds, then
+    .venv/bin/python benchmarks/time_to_quality.py --report results/time_to_quality.json /tmp/b.json --out /tmp/all.json
     .venv/bin/python benchmarks/time_to_quality.py --quick --out /tmp/ttq.json   # smoke run, < 90 s
 
 With Optuna 5, ``TPESampler(seed)`` is multivariate TPE with a constant liar and 10 start-up trials: the very

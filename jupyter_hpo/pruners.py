@@ -29,9 +29,9 @@ __all__ = ["FAST", "FoldDecision", "PairedFoldPruner"]
 #: ``early_stopping: kfold_fast``: the rule from the first fold, with a looser bound. In deterministic replays on
 #: the credit data (12 paired seeds, ``benchmarks/time_to_quality.py --samplers``) it ran 30% fewer folds than
 #: ``kfold`` (107 against 154 per 40-trial run) and reached the target AUC in about half its CPU time;
-#: replayed on complete runs, 2 of its 208 pruned trials would have beaten the best so far. Where many trials end
-#: close to the best, it stops more of those that would have become the best (under ``tests/test_pruners.py``'s
-#: synthetic model, about 3 in 10 of them).
+#: replayed on 20 complete runs, 5 of its 588 pruned trials (0.9%) would have beaten the best so far. Where
+#: many trials end close to the best, it stops more of those that would have become the best (under
+#: ``tests/test_pruners.py``'s synthetic model, about 3 in 10 of them). The credit example uses it.
 FAST = {"risk": 0.2, "min_folds": 1}
 #: the most ``risk`` the start-up rule takes (fewer than ``n_startup_trials`` complete trials)
 STARTUP_RISK = 0.02

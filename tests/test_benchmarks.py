@@ -135,10 +135,39 @@ def test_time_to_quality_reprunes_a_saved_result_as_the_docs_say(tmp_path: Path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = {line.split()[0]: line for line in proc.stdout.splitlines()[1:]}
     assert sorted(lines) == ["kfold", "kfold_fast", "kfold_wilcoxon"], proc.stdout
-    assert "0/135 pruned" in lines["kfold"] and "21% of 280" in lines["kfold"], proc.stdout
-    assert "2/208 pruned" in lines["kfold_fast"] and "46% of 280" in lines["kfold_fast"], proc.stdout
+    assert "0/392 pruned" in lines["kfold"] and "21% of 800" in lines["kfold"], proc.stdout
+    assert "5/588 pruned" in lines["kfold_fast"] and "45% of 800" in lines["kfold_fast"], proc.stdout
+    assert "0/333 pruned" in lines["kfold_wilcoxon"] and "8% of 800" in lines["kfold_wilcoxon"], proc.stdout
     pruners = (REPO / "jupyter_hpo" / "pruners.py").read_text(encoding="utf-8")
-    assert "2 of its 208 pruned" in pruners and "(107 against 154 per 40-trial run)" in pruners
+    assert "5 of its 588 pruned trials (0.9%)" in pruners and "(107 against 154 per 40-trial run)" in pruners
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert ("`kfold_fast`: 5 of 588 pruned (0.9%), 305 after fold 1, 45% of folds saved; `kfold`: 0 of 392 (177 "
+            "after fold 2), 21% saved; Wilcoxon: 0 of 333, 8% saved") in readme
+
+
+def test_time_to_quality_reports_the_recorded_wall_time_run_as_the_readme_quotes(tmp_path: Path):
+    """``--report``: the recorded wall-time run (20 seeds, two seed ranges merged) summarised again from its runs;
+    the defaults' arm is the one with the example's ``early_stopping``, and the README quotes these figures."""
+    recorded = BENCHMARKS / "results" / "time_to_quality.json"
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "time_to_quality.py"), "--report", str(recorded)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    saved = json.loads(recorded.read_text(encoding="utf-8"))
+    assert saved["defaults_arm"] == "jhpo_fast" and [m["seeds"] for m in saved["merged"]] == [
+        list(range(12)), list(range(12, 20))]
+    assert proc.stdout.startswith("time to quality: 20 seeds x 40 trials, 30000 rows"), proc.stdout
+    assert "target AUC 0.78457" in proc.stdout, proc.stdout
+    arms = {line.split()[0]: line.split() for line in proc.stdout.splitlines() if line.startswith(("jhpo", "optuna"))}
+    assert arms["jhpo_fast"][1:4] == ["27.3", "24.5-31.2", "7/20"] and arms["jhpo_fast"][4] == "29.1", proc.stdout
+    assert arms["optuna_median"][1:4] == ["29.7", "24.5-35.3", "10/20"] and arms["optuna_median"][4] == "34.5"
+    assert "jhpo_fast: 1.09x (95% interval 0.87-1.36) (the defaults; goal 1.5x)" in proc.stdout, proc.stdout
+    assert "jhpo: 0.83x (95% interval 0.66-1.02)" in proc.stdout, proc.stdout
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert ("27.3 s vs 29.7 s: 1.09× (95% interval 0.87–1.36): **not met**; `kfold` 0.83× (0.66–1.02). Each arm "
+            "reached the target in 7–11 of 20 runs") in readme
+    assert "where `kfold_fast` is 1.19× cheaper (29.1 s vs 34.5 s)" in readme
+    example = (REPO / "examples" / "credit_default" / "tuning.yaml").read_text(encoding="utf-8")
+    assert "\nearly_stopping: kfold_fast " in example
 
 
 def test_time_to_quality_reports_the_recorded_pruner_replays_as_the_readme_quotes(tmp_path: Path):
@@ -156,5 +185,4 @@ def test_time_to_quality_reports_the_recorded_pruner_replays_as_the_readme_quote
     assert "CPU s to target median 52.5" in lines["default"] and "154 folds" in lines["default"], proc.stdout
     assert "CPU s to target median 27.0" in lines["kfold_fast"] and "107 folds" in lines["kfold_fast"], proc.stdout
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert "`kfold` reached the target 0.84× as soon as Optuna (0.64–0.99: later) and `early_stopping: kfold_fast` " \
-           "1.64× as soon (1.15–1.79)" in readme
+    assert "`kfold_fast` reached the target 1.64× as soon as Optuna (1.15–1.79) and `kfold` 0.84× (0.64–0.99)" in readme

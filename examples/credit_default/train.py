@@ -2,7 +2,8 @@
 
 One script for every backend: jupyter-hpo runs it in a warm local worker with the trial's
 hyperparameters as ``--name value`` arguments, and a SageMaker training job runs it the same way.
-Each fold's AUC is reported, so `early_stopping: kfold` can stop a poor trial after 2 of its 5 folds.
+Each fold's AUC is reported, so the k-fold pruners can stop a poor trial after its first folds
+(`early_stopping: kfold_fast` in tuning.yaml, from the first fold; `kfold` from the second).
 A trial saves its fold models (a list, one per fold) with ``trial.save_model``. In a refit
 (``job.refit()``, ``trial.is_refit()``) it trains one model on the whole data set instead, saves it, and
 prints that model's AUC on the data it was trained on (an in-sample figure, not a validation score).
