@@ -56,8 +56,9 @@ REPORT_HEADINGS = ("time to quality", "false-prune rate", "speedup vs Optuna TPE
 ARMS = ("jhpo", "jhpo_fast", "jhpo_wilcoxon", "optuna_median", "optuna")
 #: the early_stopping setting of each jupyter-hpo arm
 JHPO_ARMS = {"jhpo": "kfold", "jhpo_fast": "kfold_fast", "jhpo_wilcoxon": "kfold_wilcoxon"}
-#: the arms every run needs: the target comes from optuna_median, the false-prune replay from optuna
-NEEDED_ARMS = ("jhpo", "optuna_median", "optuna")
+#: the arms every run needs besides the defaults' (default_arm()): the target comes from optuna_median, the
+#: false-prune replay from optuna
+NEEDED_ARMS = ("optuna_median", "optuna")
 EXAMPLE = REPO / "examples" / "credit_default"
 FULL = {"seeds": 10, "trials": 40, "rows": 0}
 QUICK = {"seeds": 1, "trials": 6, "rows": 1500}
@@ -379,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, default=None, help="subsample the data to N rows (0: all 30,000)")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--arms", default=",".join(ARMS),
-                    help=f"comma-separated arms to run, from {', '.join(ARMS)} (always with {', '.join(NEEDED_ARMS)})")
+                    help=f"comma-separated arms to run, from {', '.join(ARMS)} (always with {', '.join(NEEDED_ARMS)} "
+                         f"and the arm of the example's early_stopping)")
     ap.add_argument("--samplers", default=None, help=f"compare TPE or pruner settings instead: names from "
                                                      f"{sorted(SAMPLERS)} (sampler) or {sorted(PRUNERS)} (pruner)")
     ap.add_argument("--first-seed", type=int, default=0, help="the first seed (0)")
@@ -407,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
     unknown = sorted(set(arms) - set(ARMS))
-    missing = [a for a in NEEDED_ARMS if a not in arms]
+    missing = [a for a in (default_arm(), *NEEDED_ARMS) if a not in arms]
     if unknown or missing:
         print(f"time_to_quality: --arms: unknown {', '.join(unknown)}" if unknown else
               f"time_to_quality: --arms must include {', '.join(missing)} (the target, the false-prune replay "
@@ -464,6 +466,11 @@ def merged_report(paths: list[Path], out: Path | None) -> int:
     for r in saved:
         for arm, rs in r["runs"].items():
             runs.setdefault(arm, []).extend(rs)
+    missing = [a for a in (default_arm(), *NEEDED_ARMS) if a not in runs]
+    if missing:
+        print(f"time_to_quality: --report: no runs of {', '.join(missing)} (the target, the false-prune replay and "
+              f"the defaults: the arm of the example's early_stopping)", file=sys.stderr)
+        return 2
     seeds = [run["seed"] for run in runs["optuna_median"]]
     if len(set(seeds)) != len(seeds) or any(len(rs) != len(seeds) for rs in runs.values()):
         print("time_to_quality: --report: each seed must be run once, by every arm", file=sys.stderr)

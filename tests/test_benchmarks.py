@@ -168,6 +168,11 @@ def test_time_to_quality_reports_the_recorded_wall_time_run_as_the_readme_quotes
     assert "where `kfold_fast` is 1.19× cheaper (29.1 s vs 34.5 s)" in readme
     example = (REPO / "examples" / "credit_default" / "tuning.yaml").read_text(encoding="utf-8")
     assert "\nearly_stopping: kfold_fast " in example
+    # the earlier 7-seed run has no arm with the example's early_stopping: refused, not summarised without it
+    older = subprocess.run([sys.executable, str(BENCHMARKS / "time_to_quality.py"), "--report",
+                            str(BENCHMARKS / "results" / "time_to_quality_7seeds.json")],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert older.returncode == 2 and "--report: no runs of jhpo_fast" in older.stderr, older.stderr
 
 
 def test_time_to_quality_reports_the_recorded_pruner_replays_as_the_readme_quotes(tmp_path: Path):
