@@ -50,6 +50,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, apply_defaults, log, machine_info, pct, quick_out
 
+from jupyter_hpo.pruners import FAST
+
 RESULT_KEYS = ("benchmark", "quick", "machine", "settings", "target", "arms", "defaults_arm",
                "speedup_vs_optuna_median", "speedup_interval", "speedups", "false_prune_rate", "false_prune", "runs")
 REPORT_HEADINGS = ("time to quality", "false-prune rate", "speedup vs Optuna TPE + MedianPruner")
@@ -198,7 +200,7 @@ PRUNERS: dict[str, dict[str, Any] | str] = {
     "risk10": {"risk": 0.1},
     "fold1": {"min_folds": 1},
     "risk10_fold1": {"risk": 0.1, "min_folds": 1},
-    "kfold_fast": {"risk": 0.2, "min_folds": 1},  # early_stopping: kfold_fast (jupyter_hpo.pruners.FAST)
+    "kfold_fast": FAST,  # early_stopping: kfold_fast
 }
 
 
@@ -540,7 +542,7 @@ def false_prunes(complete_runs: list[dict[str, Any]]) -> dict[str, Any]:
 
     from optuna.pruners import WilcoxonPruner
 
-    from jupyter_hpo.pruners import FAST, PairedFoldPruner
+    from jupyter_hpo.pruners import PairedFoldPruner
 
     warnings.filterwarnings("ignore", message="WilcoxonPruner is experimental")
     return {"kfold": replay(complete_runs, PairedFoldPruner),
