@@ -1,4 +1,5 @@
-"""Optuna's tables as plain SQLAlchemy Core tables: what the store reads without Optuna's ORM, or Optuna at all.
+"""Optuna's tables as plain SQLAlchemy Core tables: what the store reads without Optuna's ORM, or Optuna at all,
+and the one write it makes that way (a job's attributes, changed together: :func:`set_study_attrs`).
 
 Listing jobs (a Jupyter server's first ``GET jobs``, ``jupyter hpo list``) reads a few columns of Optuna's tables.
 Through Optuna it first imports Optuna, its ORM models and alembic and checks the schema (``RDBStorage``): about
@@ -189,6 +190,37 @@ def all_study_attrs(engine: Any) -> dict[str, tuple[int, dict[str, Any]]]:
             if study_id in attrs:  # else a study created between the two queries: it is listed next time
                 attrs[study_id][key] = json.loads(value_json)
     return {name: (study_id, attrs[study_id]) for study_id, name in studies}
+
+
+def set_study_attrs(engine: Any, study_id: int, attrs: dict[str, Any]) -> None:
+    """Set several user attributes of one study in one transaction, stored as Optuna's ``set_study_user_attr``
+    stores each (``json.dumps`` of the value): a reader sees all of them changed or none.
+
+    Optuna commits each attribute on its own, so a reader could see half a change: a job resumed (``status``
+    ``pending``, ``runner`` cleared) read between the two commits showed ``pending`` with its old, dead runner,
+    which is a stale job, and a ``wait()`` then returned at once.
+
+    Raises:
+        KeyError: no study has this id (it was deleted), as Optuna raises it.
+    """
+    import sqlalchemy as sa
+
+    s, a = tables().studies, tables().study_user_attributes
+    for attempt in (1, 2):
+        try:
+            with engine.begin() as con:
+                if con.execute(sa.select(s.c.study_id).where(s.c.study_id == study_id)).first() is None:
+                    raise KeyError(f"No study with study_id {study_id} exists.")  # as Optuna says it
+                for key, value in attrs.items():
+                    value_json = json.dumps(value)
+                    changed = con.execute(sa.update(a).where(a.c.study_id == study_id, a.c.key == key)
+                                          .values(value_json=value_json)).rowcount
+                    if not changed:
+                        con.execute(sa.insert(a).values(study_id=study_id, key=key, value_json=value_json))
+            return
+        except sa.exc.IntegrityError:  # another writer added one of these keys first: update it this time
+            if attempt == 2:
+                raise
 
 
 def study_id_of(engine: Any, name: str) -> int | None:

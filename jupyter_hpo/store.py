@@ -32,6 +32,7 @@ from jupyter_hpo._liveness import (
 )
 from jupyter_hpo._optuna_tables import (
     all_study_attrs,
+    set_study_attrs,
     study_attrs,
     study_id_of,
     summary_rows,
@@ -185,11 +186,10 @@ class Store(StoreEngine):
         except Exception as e:
             raise self._write_error(f"cannot create job {name!r} in", e) from None
         now = time.time()
-        try:
-            for key, value in (("spec", spec), ("backend", spec["backend"]["name"]), ("status", "pending"),
-                               ("created", now), ("stop_requested", False), ("schema", SCHEMA_VERSION),
-                               ("owner", owner or identity())):
-                self._storage.set_study_user_attr(study_id, key, value)
+        try:  # all at once: a reader (the sidebar's listing) never sees a job without its spec or status
+            self._put_attrs(study_id, {"spec": spec, "backend": spec["backend"]["name"], "status": "pending",
+                                       "created": now, "stop_requested": False, "schema": SCHEMA_VERSION,
+                                       "owner": owner or identity()})
         except Exception as e:  # a full disk, say: no half-created job is left behind
             try:
                 self._storage.delete_study(study_id)
@@ -252,14 +252,21 @@ class Store(StoreEngine):
             except Exception as e:
                 raise self._write_error(f"cannot write job {name!r} to", e) from None
 
-        def write(_retry: bool) -> None:  # each attribute is set, not added: writing it twice is harmless
-            for key, value in attrs.items():
-                self._storage.set_study_user_attr(study_id, key, value)
-
-        try:
-            self._call(f"writing job {name!r}", write)
+        try:  # each attribute is set, not added: writing it twice (a retry) is harmless
+            self._call(f"writing job {name!r}", lambda _: self._put_attrs(study_id, attrs))
         except Exception as e:
             raise self._write_error(f"cannot write job {name!r} to", e) from None
+
+    def _put_attrs(self, study_id: int, attrs: dict[str, Any]) -> None:
+        """Set job attributes together, in one transaction: a reader sees all of them changed or none (a job
+        resumed never reads as pending with its old runner, which is stale)."""
+        if self._plain:
+            set_study_attrs(self.engine, study_id, attrs)
+            return
+        # a store whose tables are not read plainly: Optuna commits each attribute on its own; the status last,
+        # so a reader that sees the new status sees what goes with it (runner, heartbeat)
+        for key in sorted(attrs, key=lambda k: k == "status"):
+            self._storage.set_study_user_attr(study_id, key, attrs[key])
 
     def whole_provenance(self, record: dict[str, Any]) -> dict[str, Any]:
         """A job's ``provenance`` record with its package list read back from the blob table."""

@@ -50,6 +50,42 @@ def test_jobs_and_their_attributes_round_trip(store):
     assert list(store.all_job_attrs()) == ["job-a"]
 
 
+def test_a_resumed_job_never_reads_as_stale_while_its_attributes_change(store):
+    """A stop and a resume each change several attributes at once; a reader (another process: its own Store) must
+    see all of a change or none. Read half-way, a resume (status pending, runner cleared) showed pending with the
+    old, dead runner: stale, so a ``wait()`` right after a resume returned "stale" (a campaign test's flake)."""
+    import threading
+
+    store.create_job("job-a", SPEC, "maximize")
+    dead = {"pid": 2**22 + 12345, "host": os.uname().nodename, "started": 1.0}  # no such process
+    stopped = {"status": "stopped", "reason": "stopped on request", "runner": dead, "stop_requested": True}
+    resumed = {"status": "pending", "reason": "", "runner": {}, "stop_requested": False}
+    store.set_job_attrs("job-a", **stopped)
+    reader, seen, done = Store(store.url, home=store.home), [], threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            attrs = reader.job_attrs("job-a")
+            seen.append((Store.status_of(attrs).value, attrs["stop_requested"]))
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    try:
+        for _ in range(150):
+            store.set_job_attrs("job-a", **resumed, heartbeat=time.time())
+            store.set_job_attrs("job-a", **stopped)
+    finally:
+        done.set()
+        thread.join()
+    assert len(seen) > 100, "the reader read while the writes went on"
+    consistent = {("stopped", True), ("pending", False)}
+    assert set(seen) <= consistent, f"half-changed reads: {sorted(set(seen) - consistent)}"
+    # new attributes are added in the same transaction, and a deleted job's are refused as before
+    store.set_job_attrs("job-a", status="running", fresh_key={"n": 1})
+    assert reader.job_attrs("job-a")["fresh_key"] == {"n": 1}
+    assert optuna.load_study(study_name="job-a", storage=store.url).user_attrs["fresh_key"] == {"n": 1}
+
+
 def test_duplicate_and_unknown_jobs_are_clear_errors(store):
     store.create_job("job-a", SPEC, "maximize")
     with pytest.raises(JobStateError, match="a job named 'job-a' already exists"):
