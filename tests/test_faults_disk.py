@@ -32,11 +32,11 @@ def small_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 
 
 def chatty(p):
-    """A trial that prints a lot, as a verbose training loop does (100 KB)."""
+    """A trial that prints a lot, as a verbose training loop does (300 KB)."""
     import time
 
     line = "x" * 99 + "\n"
-    sys.stdout.write(line * 1000)
+    sys.stdout.write(line * 3000)
     sys.stdout.flush()
     time.sleep(0.2)
     return p["x"]
@@ -45,9 +45,9 @@ def chatty(p):
 def test_a_chatty_job_keeps_its_log_bounded_and_completes_on_a_small_disk(small_home, monkeypatch):
     monkeypatch.setenv("JUPYTER_HPO_LOG_MAX_BYTES", str(2**20))
     job = api.launch(objective=chatty, space={"x": {"type": "float", "low": 0, "high": 1}},
-                     max_trials=300, max_parallel=2, name="chatty")  # 30 MB of output on a 24 MB disk
+                     max_trials=100, max_parallel=2, name="chatty")  # 30 MB of output on a 24 MB disk
     assert job.wait(timeout=240) == JobStatus.COMPLETED, job.attrs.get("reason")
-    assert job.summary()["complete"] == 300
+    assert job.summary()["complete"] == 100
     folder = small_home / "jobs" / "chatty"
     sizes = {p.name: p.stat().st_size for p in folder.glob("runner.log*")}
     assert sum(sizes.values()) < 12 * 2**20, sizes

@@ -138,6 +138,15 @@ def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
     context.close()
 
 
+def busy_cell(gate: Path) -> str:
+    """A cell that keeps the kernel busy (as ``job.wait()`` or training would) until the test creates ``gate``, then
+    prints "the busy cell ended"; it gives up after 300 s, so a test that fails first leaves no kernel busy for ever.
+    A gate, not a fixed sleep: the test holds the kernel busy exactly as long as its checks need, on any machine."""
+    return (f"import os, time\n_end = time.time() + 300\n"
+            f"while not os.path.exists({str(gate)!r}) and time.time() < _end:\n    time.sleep(0.1)\n"
+            f"print('the busy cell ended')")
+
+
 def wait_kernel_idle(page: object, timeout_ms: int = 90_000) -> None:
     """Wait until the kernel is idle (Run All before that is silently dropped): JupyterLab's status bar says
     so, or (Notebook 7, which has no status bar) the notebook's execution indicator."""

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from jupyter_hpo import api
 from jupyter_hpo.store import JobStatus, Store
 from tests.conftest import wait_for
-from tests.ui.conftest import ARTIFACTS, notebook_url, run_all_cells, wait_kernel_idle
+from tests.ui.conftest import ARTIFACTS, busy_cell, notebook_url, run_all_cells, wait_kernel_idle
 
 SETUP = """%load_ext jupyter_hpo
 import time
@@ -96,9 +96,9 @@ def test_the_dashboard_streams_comes_back_after_a_reload_and_stops_the_job(lab, 
 
 def test_while_the_kernel_is_busy_the_dashboard_stays_live_and_says_why_stop_waits(lab, page, front_end):
     # the launch cell is followed by one that keeps the kernel busy, as `job.wait()` or training would
-    busy = "time.sleep(30)\nprint('the busy cell ended')"
     name = f"ui-busy-{front_end}"
-    new_notebook(lab, f"{name}.ipynb", SETUP, LAUNCH.replace("ui-live", name), busy)
+    gate = lab.root / f"{name}.gate"
+    new_notebook(lab, f"{name}.ipynb", SETUP, LAUNCH.replace("ui-live", name), busy_cell(gate))
     # only this notebook: no other dashboard in the page
     page.goto(notebook_url(lab, front_end, f"{name}.ipynb", f"/lab/tree/{name}.ipynb?reset"))
     wait_kernel_idle(page)
@@ -123,6 +123,7 @@ def test_while_the_kernel_is_busy_the_dashboard_stays_live_and_says_why_stop_wai
     page.screenshot(path=str(ARTIFACTS / f"dashboard-busy-kernel-{front_end}.png"))
 
     # when the cell ends the kernel handles the queued request: the job stops, the message goes
+    gate.write_text("")
     expect(outputs.last).to_contain_text("the busy cell ended", timeout=60_000)
     expect_status(page, lab, "stopped")
     expect(error).to_be_hidden()

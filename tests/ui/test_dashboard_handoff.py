@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from jupyter_hpo import api, artifacts
 from jupyter_hpo.store import JobStatus, Store
-from tests.ui.conftest import ARTIFACTS, notebook_url, run_all_cells, wait_kernel_idle
+from tests.ui.conftest import ARTIFACTS, busy_cell, notebook_url, run_all_cells, wait_kernel_idle
 from tests.ui.test_dashboard_browser import expect_status, new_notebook
 
 SETUP = """%load_ext jupyter_hpo
@@ -21,11 +21,11 @@ def objective(p):
 
 space = {"x": {"type": "float", "low": 0, "high": 1}}"""
 LAUNCH = "job = %hpo launch objective --space space --max-trials 3 --parallel 1 --name ui-refit"
-BUSY = "import time\ntime.sleep(45)\nprint('the busy cell ended')"
 
 
 def test_the_dashboards_refit_shows_the_refit_model_and_register_asks_where(lab, page):
-    new_notebook(lab, "ui-refit.ipynb", SETUP, LAUNCH, BUSY)
+    gate = lab.root / "ui-refit.gate"
+    new_notebook(lab, "ui-refit.ipynb", SETUP, LAUNCH, busy_cell(gate))
     page.goto(notebook_url(lab, "lab", "ui-refit.ipynb", "/lab/tree/ui-refit.ipynb?reset"))
     wait_kernel_idle(page)
     run_all_cells(page)
@@ -45,6 +45,7 @@ def test_the_dashboards_refit_shows_the_refit_model_and_register_asks_where(lab,
     page.screenshot(path=str(ARTIFACTS / "dashboard-refit-busy-kernel.png"))
 
     # once the cell ends the kernel takes the request (once): the refit runs, the dashboard follows it
+    gate.write_text("")
     expect(outputs.last).to_contain_text("the busy cell ended", timeout=60_000)
     status = page.locator('[data-testid="hpo-refit-status"]')
     expect(status).to_contain_text("Refit ui-refit-refit:", timeout=30_000)
