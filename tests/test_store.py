@@ -86,6 +86,35 @@ def test_a_resumed_job_never_reads_as_stale_while_its_attributes_change(store):
     assert optuna.load_study(study_name="job-a", storage=store.url).user_attrs["fresh_key"] == {"n": 1}
 
 
+def test_without_plain_tables_a_resume_writes_the_status_last(store, monkeypatch):
+    """A store whose Optuna schema is not the one read plainly (a newer Optuna) writes through Optuna, one commit
+    per attribute: the status goes last, so a reader that sees a resumed job pending sees its old runner gone."""
+    import threading
+
+    store.create_job("job-a", SPEC, "maximize")
+    dead = {"pid": 2**22 + 12345, "host": os.uname().nodename, "started": 1.0}
+    stopped = {"status": "stopped", "runner": dead}
+    store.set_job_attrs("job-a", **stopped)
+    monkeypatch.setattr(store, "_plain", False)
+    reader, seen, done = Store(store.url, home=store.home), [], threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen.append(Store.status_of(reader.job_attrs("job-a")).value)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    try:
+        for _ in range(100):
+            store.set_job_attrs("job-a", status="pending", reason="", runner={}, heartbeat=time.time())
+            store.set_job_attrs("job-a", status="stopped")  # back, one attribute at a time, never stale on the way
+            store.set_job_attrs("job-a", runner=dead)
+    finally:
+        done.set()
+        thread.join()
+    assert "pending" in seen and "stale" not in seen, sorted(set(seen))
+
+
 def test_duplicate_and_unknown_jobs_are_clear_errors(store):
     store.create_job("job-a", SPEC, "maximize")
     with pytest.raises(JobStateError, match="a job named 'job-a' already exists"):
