@@ -258,8 +258,8 @@ class Store(StoreEngine):
             raise self._write_error(f"cannot write job {name!r} to", e) from None
 
     def _put_attrs(self, study_id: int, attrs: dict[str, Any]) -> None:
-        """Set job attributes together, in one transaction: a reader sees all of them changed or none (a job
-        resumed never reads as pending with its old runner, which is stale)."""
+        """Set job attributes together: in one transaction when Optuna's tables are read plainly (a reader sees all
+        of them changed or none, so a job resumed never reads as pending with its old runner, which is stale)."""
         if self._plain:
             set_study_attrs(self.engine, study_id, attrs)
             return
