@@ -204,18 +204,35 @@ PRUNERS: dict[str, dict[str, Any] | str] = {
 }
 
 
+def replay_setting(name: str) -> tuple[dict[str, Any], dict[str, Any] | str] | None:
+    """A replay's (TPESampler keywords, pruner settings), or None for an unknown name. A name of ``SAMPLERS`` runs
+    with the ``kfold`` pruner, one of ``PRUNERS`` with the default sampler, and ``PRUNER+SAMPLER`` both named."""
+    pruner_name, _, sampler_name = name.partition("+")
+    if sampler_name:
+        if pruner_name in PRUNERS and sampler_name in SAMPLERS:
+            return SAMPLERS[sampler_name], PRUNERS[pruner_name]
+        return None
+    if name in SAMPLERS:
+        return SAMPLERS[name], {}
+    if name in PRUNERS:
+        return SAMPLERS["default"], PRUNERS[name]
+    return None
+
+
 def replay_sampler(cv: CreditCV, space: dict[str, Any], name: str, seed: int, trials: int) -> dict[str, Any]:
     """One deterministic run: 2 trials asked at a time, each evaluated fold by fold with the paired k-fold pruner
-    (or, for a name of ``PRUNERS``, the default sampler with that pruner)."""
+    (or, for a name of ``PRUNERS``, the default sampler with that pruner; see :func:`replay_setting`)."""
     import optuna
 
     from jupyter_hpo.pruners import PairedFoldPruner
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    pruning = PRUNERS.get(name, {})
+    setting = replay_setting(name)
+    assert setting is not None, name
+    sampler_kwargs, pruning = setting
     pruner = optuna.pruners.MedianPruner() if pruning == "median" else PairedFoldPruner(**pruning)
     study = optuna.create_study(direction="maximize", pruner=pruner, sampler=optuna.samplers.TPESampler(
-        seed=seed, **SAMPLERS[name if name in SAMPLERS else "default"]))
+        seed=seed, **sampler_kwargs))
     k, out = len(cv.splits), []
     while len(out) < trials:
         batch = [study.ask() for _ in range(min(2, trials - len(out)))]
@@ -239,10 +256,11 @@ def replay_sampler(cv: CreditCV, space: dict[str, Any], name: str, seed: int, tr
 def sampler_names(arg: str) -> list[str] | None:
     """The settings ``--samplers`` names, or None (said on stderr) when one is unknown."""
     names = arg.split(",")
-    unknown = [n for n in names if n not in SAMPLERS and n not in PRUNERS]
+    unknown = [n for n in names if replay_setting(n) is None]
     if unknown:
         print(f"--samplers: unknown {', '.join(unknown)}; the names are {', '.join(sorted(SAMPLERS))} (sampler "
-              f"settings) and {', '.join(sorted(PRUNERS))} (pruner settings)", file=sys.stderr)
+              f"settings), {', '.join(sorted(PRUNERS))} (pruner settings) and PRUNER+SAMPLER (both, e.g. "
+              "kfold_fast+startup5)", file=sys.stderr)
         return None
     return names
 
@@ -257,7 +275,7 @@ def sampler_replay(args: argparse.Namespace, cv: CreditCV, space: dict[str, Any]
             runs.append(replay_sampler(cv, space, name, seed, args.trials))
             log(f"seed {seed} {name}: best {best_value({'events': runs[-1]['trials']})}")
             write(out, {"benchmark": "time_to_quality --samplers",
-                        "samplers": {n: SAMPLERS.get(n) or PRUNERS[n] for n in names},
+                        "samplers": {n: dict(zip(("sampler", "pruner"), replay_setting(n) or ())) for n in names},
                         "settings": {"trials": args.trials, "rows": len(cv.y)}, "runs": runs})
     print(replay_report(runs, names))
     print(f"wrote {out}")
@@ -385,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"comma-separated arms to run, from {', '.join(ARMS)} (always with {', '.join(NEEDED_ARMS)} "
                          f"and the arm of the example's early_stopping)")
     ap.add_argument("--samplers", default=None, help=f"compare TPE or pruner settings instead: names from "
-                                                     f"{sorted(SAMPLERS)} (sampler) or {sorted(PRUNERS)} (pruner)")
+                                                     f"{sorted(SAMPLERS)} (sampler), {sorted(PRUNERS)} (pruner) "
+                                                     f"or PRUNER+SAMPLER")
     ap.add_argument("--first-seed", type=int, default=0, help="the first seed (0)")
     ap.add_argument("--replays", type=Path, nargs="+", default=None, metavar="RESULT",
                     help="with --samplers: print the report of saved replays (their JSON) instead of running them")

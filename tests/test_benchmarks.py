@@ -108,22 +108,28 @@ def test_time_to_quality_replays_sampler_and_pruner_settings(tmp_path: Path):
     """``--samplers``: deterministic in-process replays of TPE and pruner settings, seed by seed (the figures
     behind benchmarks/README.md's tables); an unknown setting is refused with the valid names."""
     out = tmp_path / "replay.json"
-    proc = run_quick(BENCHMARKS / "time_to_quality.py", tmp_path, out, "--samplers", "median,default,risk10_fold1",
-                     "--trials", "8")
+    proc = run_quick(BENCHMARKS / "time_to_quality.py", tmp_path, out, "--samplers",
+                     "median,default,risk10_fold1,kfold_fast+startup5", "--trials", "8")
 
     tail = f"\n--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
     assert proc.returncode == 0, tail
     result = json.loads(out.read_text(encoding="utf-8"))
     assert [(r["sampler"], r["seed"], len(r["trials"])) for r in result["runs"]] == [
-        ("median", 0, 8), ("default", 0, 8), ("risk10_fold1", 0, 8)]
-    assert result["samplers"]["median"] == "median" and result["samplers"]["risk10_fold1"]["min_folds"] == 1
+        ("median", 0, 8), ("default", 0, 8), ("risk10_fold1", 0, 8), ("kfold_fast+startup5", 0, 8)]
+    settings = result["samplers"]
+    assert settings["median"]["pruner"] == "median" and settings["risk10_fold1"]["pruner"]["min_folds"] == 1
+    assert settings["default"]["sampler"]["n_startup_trials"] == 10 and settings["default"]["pruner"] == {}
+    # PRUNER+SAMPLER: both settings named, each taking effect
+    assert settings["kfold_fast+startup5"] == {"sampler": {**settings["default"]["sampler"], "n_startup_trials": 5},
+                                               "pruner": {"risk": 0.2, "min_folds": 1}}
     for run in result["runs"]:  # a pruned trial ran fewer folds than 5 and has no value; a complete one all 5
         assert all((t["state"] == "complete") == (len(t["folds"]) == 5 and t["value"] is not None)
                    for t in run["trials"]), run
     assert "target AUC" in proc.stdout and "risk10_fold1" in proc.stdout, tail
 
-    bad = run_quick(BENCHMARKS / "time_to_quality.py", tmp_path, out, "--samplers", "median,fast")
-    assert bad.returncode == 2 and "unknown fast" in bad.stderr and "risk10_fold1" in bad.stderr
+    bad = run_quick(BENCHMARKS / "time_to_quality.py", tmp_path, out, "--samplers", "median,fast,kfold_fast+fast")
+    assert bad.returncode == 2 and "unknown fast, kfold_fast+fast" in bad.stderr and "risk10_fold1" in bad.stderr
+    assert "PRUNER+SAMPLER" in bad.stderr
 
 
 def test_time_to_quality_reprunes_a_saved_result_as_the_docs_say(tmp_path: Path):
@@ -191,3 +197,21 @@ def test_time_to_quality_reports_the_recorded_pruner_replays_as_the_readme_quote
     assert "CPU s to target median 27.0" in lines["kfold_fast"] and "107 folds" in lines["kfold_fast"], proc.stdout
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "`kfold_fast` reached the target 1.64× as soon as Optuna (1.15–1.79) and `kfold` 0.84× (0.64–0.99)" in readme
+
+
+def test_time_to_quality_reports_the_recorded_startup5_replays_as_the_docs_quote(tmp_path: Path):
+    """benchmarks/README.md's table for ``kfold_fast`` with 5 start-up trials comes from the recorded replays
+    (results/time_to_quality_startup5.json), both settings run side by side; their report is deterministic."""
+    recorded = BENCHMARKS / "results" / "time_to_quality_startup5.json"
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "time_to_quality.py"), "--samplers",
+                           "kfold_fast,kfold_fast+startup5", "--replays", str(recorded)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("12 seeds; target AUC 0.78458 (median best of kfold_fast)"), proc.stdout
+    lines = {line.split()[0]: line for line in proc.stdout.splitlines()[1:]}
+    assert "reached 6/12, CPU s to target median 40.5" in lines["kfold_fast"], proc.stdout
+    assert ("best median 0.78465, reached 8/12, CPU s to target median 45.3: 0.89x as soon as kfold_fast (95% "
+            "interval 0.58-1.30); beat kfold_fast's best on 8/12 seeds; 110 folds") in lines["kfold_fast+startup5"]
+    docs = (BENCHMARKS / "README.md").read_text(encoding="utf-8")
+    assert "| `kfold_fast+startup5` | 8/12 | 45.3 | 0.89x (0.58-1.30) | 8/12 | 0.78465 | 110 |" in docs
+    assert "| `kfold_fast` (10 start-up trials, the default) | 6/12 | 40.5 | 1.00x | | 0.78458 | 107 |" in docs
