@@ -103,15 +103,32 @@ def _open_sidebar(page: Page, lab: Lab, path: str = "") -> None:
     """Open JupyterLab in a fresh workspace (no documents restored from other tests), then the panel."""
     workspace = f"hpo-{uuid.uuid4().hex[:8]}"
     page.goto(f"{lab.url}/lab/workspaces/{workspace}" + (f"/tree/{path}" if path else "") + "?reset")
+    expect(page.locator(TAB)).to_have_attribute("title", re.compile("Tuning jobs"), timeout=60_000)
+    _reveal_sidebar(page)
+    expect(page.locator(f"{SIDEBAR} .jp-hpo-title")).to_have_text("Tuning jobs")
+
+
+def _reveal_sidebar(page: Page) -> None:
+    """Show the panel once JupyterLab has started, whether or not its restored layout had it open.
+
+    The tab is a toggle, and the layout restorer may open the panel after the tab is on screen (the splash
+    screen is not always in the page yet when a reload returns): so the tab is clicked only while the panel
+    is not shown, and again if a restore toggled it back.
+    """
     tab = page.locator(TAB)
     expect(tab).to_be_visible(timeout=60_000)
-    expect(tab).to_have_attribute("title", re.compile("Tuning jobs"))
     # the splash screen goes once the saved layout is restored (which may have the panel open already)
     page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
-    if tab.get_attribute("aria-selected") != "true":
-        tab.click()
-    expect(page.locator(SIDEBAR)).to_be_visible()
-    expect(page.locator(f"{SIDEBAR} .jp-hpo-title")).to_have_text("Tuning jobs")
+    panel = page.locator(SIDEBAR)
+    for attempt in range(6):
+        if tab.get_attribute("aria-selected") != "true":
+            tab.click()
+        try:
+            expect(panel).to_be_visible(timeout=5_000)
+            return
+        except AssertionError:
+            if attempt == 5:
+                raise
 
 
 def _trials_done(page: Page, name: str) -> int:

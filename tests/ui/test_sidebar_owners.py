@@ -18,7 +18,7 @@ from jupyter_hpo.owners import identity, owner_name
 from jupyter_hpo.store import JobStatus, Store
 from tests.conftest import wait_for
 from tests.ui.conftest import ARTIFACTS, Lab
-from tests.ui.test_sidebar import SIDEBAR, SLOW, TAB, _launch, _open_sidebar, _spec, browser, store  # noqa: F401
+from tests.ui.test_sidebar import SIDEBAR, SLOW, _launch, _open_sidebar, _reveal_sidebar, _spec, browser, store  # noqa: F401
 
 ALICE = {"user": "alice", "host": "alices-laptop", "jupyter": None, "studio": None}
 SPACE = {"x": {"type": "float", "low": 0, "high": 1}, "kind": ["plain"]}
@@ -26,15 +26,6 @@ SPACE = {"x": {"type": "float", "low": 0, "high": 1}, "kind": ["plain"]}
 
 def _row(page: Page, name: str):
     return page.locator(f'{SIDEBAR} li.jp-hpo-job[data-job="{name}"]')
-
-
-def _show_sidebar(page: Page) -> None:
-    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
-    tab = page.locator(TAB)
-    expect(tab).to_be_visible(timeout=60_000)
-    if tab.get_attribute("aria-selected") != "true":
-        tab.click()
-    expect(page.locator(SIDEBAR)).to_be_visible()
 
 
 def test_owner_column_mine_toggle_and_stopping_another_users_job(lab: Lab, page: Page, store: Store) -> None:
@@ -63,7 +54,7 @@ def test_owner_column_mine_toggle_and_stopping_another_users_job(lab: Lab, page:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "sidebar-owners-mine.png"))
     page.reload()
-    _show_sidebar(page)
+    _reveal_sidebar(page)
     expect(page.locator(f"{SIDEBAR} [data-testid=hpo-show-mine]")).to_have_attribute("aria-pressed", "true",
                                                                                       timeout=30_000)
     expect(_row(page, "own-sweep")).to_be_visible(timeout=30_000)
