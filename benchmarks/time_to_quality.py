@@ -220,8 +220,8 @@ def replay_setting(name: str) -> tuple[dict[str, Any], dict[str, Any] | str] | N
 
 
 def replay_sampler(cv: CreditCV, space: dict[str, Any], name: str, seed: int, trials: int) -> dict[str, Any]:
-    """One deterministic run: 2 trials asked at a time, each evaluated fold by fold with the paired k-fold pruner
-    (or, for a name of ``PRUNERS``, the default sampler with that pruner; see :func:`replay_setting`)."""
+    """One deterministic run: 2 trials asked at a time, each evaluated fold by fold, with the sampler and pruner
+    that ``name`` sets (a sampler setting, a pruner setting or ``PRUNER+SAMPLER``; see :func:`replay_setting`)."""
     import optuna
 
     from jupyter_hpo.pruners import PairedFoldPruner
@@ -253,29 +253,31 @@ def replay_sampler(cv: CreditCV, space: dict[str, Any], name: str, seed: int, tr
     return {"sampler": name, "seed": seed, "trials": out}
 
 
-def sampler_names(arg: str) -> list[str] | None:
-    """The settings ``--samplers`` names, or None (said on stderr) when one is unknown."""
-    names = arg.split(",")
-    unknown = [n for n in names if replay_setting(n) is None]
+def sampler_names(arg: str) -> dict[str, dict[str, Any]] | None:
+    """The settings ``--samplers`` names, each as ``{"sampler": ..., "pruner": ...}`` in the order given, or None
+    (said on stderr) when one is unknown."""
+    settings = {n: replay_setting(n) for n in arg.split(",")}
+    unknown = [n for n, setting in settings.items() if setting is None]
     if unknown:
         print(f"--samplers: unknown {', '.join(unknown)}; the names are {', '.join(sorted(SAMPLERS))} (sampler "
               f"settings), {', '.join(sorted(PRUNERS))} (pruner settings) and PRUNER+SAMPLER (both, e.g. "
               "kfold_fast+startup5)", file=sys.stderr)
         return None
-    return names
+    return {n: {"sampler": setting[0], "pruner": setting[1]} for n, setting in settings.items() if setting}
 
 
 def sampler_replay(args: argparse.Namespace, cv: CreditCV, space: dict[str, Any], out: Path) -> int:
-    names = sampler_names(args.samplers)
-    if names is None:
+    settings = sampler_names(args.samplers)
+    if settings is None:
         return 2
+    names = list(settings)
     runs: list[dict[str, Any]] = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name in names:
             runs.append(replay_sampler(cv, space, name, seed, args.trials))
             log(f"seed {seed} {name}: best {best_value({'events': runs[-1]['trials']})}")
             write(out, {"benchmark": "time_to_quality --samplers",
-                        "samplers": {n: dict(zip(("sampler", "pruner"), replay_setting(n) or ())) for n in names},
+                        "samplers": settings,
                         "settings": {"trials": args.trials, "rows": len(cv.y)}, "runs": runs})
     print(replay_report(runs, names))
     print(f"wrote {out}")
@@ -415,11 +417,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the false-prune replay, of every k-fold pruner, on the optuna runs of a saved result")
     args = apply_defaults(ap.parse_args(argv), FULL, QUICK)
     if args.samplers and args.replays:  # the report of saved replays, runs of several files merged
-        names = sampler_names(args.samplers)
-        if names is None:
+        settings = sampler_names(args.samplers)
+        if settings is None:
             return 2
         saved = [r for path in args.replays for r in json.loads(path.read_text(encoding="utf-8"))["runs"]]
-        print(replay_report(saved, names))
+        print(replay_report(saved, list(settings)))
         return 0
     if args.report:
         return merged_report(args.report, args.out)
