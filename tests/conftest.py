@@ -28,6 +28,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 _MAIN = sys.modules["__main__"]
 
+# with pytest-xdist (`.ci/run` runs `-n 2`), each worker process its own default store home
+if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("JUPYTER_HPO_HOME"):
+    os.environ["JUPYTER_HPO_HOME"] = os.path.join(os.environ["JUPYTER_HPO_HOME"], os.environ["PYTEST_XDIST_WORKER"])
+
 
 @pytest.fixture(autouse=True)
 def _keep_the_main_module():
