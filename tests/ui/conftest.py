@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -145,6 +145,22 @@ def busy_cell(gate: Path) -> str:
     return (f"import os, time\n_end = time.time() + 300\n"
             f"while not os.path.exists({str(gate)!r}) and time.time() < _end:\n    time.sleep(0.1)\n"
             f"print('the busy cell ended')")
+
+
+def show_toggled_panel(panel: object, shown: Callable[[], bool], toggle: Callable[[], None], tries: int = 6) -> None:
+    """Show a panel whose control is a toggle (a sidebar tab, View > Left Sidebar): toggle only while it is not
+    ``shown()``, and again if a layout being restored toggled it back; Playwright's message after ``tries`` x 5 s."""
+    from playwright.sync_api import expect
+
+    for attempt in range(tries):
+        if not shown():
+            toggle()
+        try:
+            expect(panel).to_be_visible(timeout=5_000)
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
 
 
 def wait_kernel_idle(page: object, timeout_ms: int = 90_000) -> None:

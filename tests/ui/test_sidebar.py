@@ -23,7 +23,7 @@ from playwright.sync_api import Page, expect
 from jupyter_hpo import api
 from jupyter_hpo.store import JobStatus, Store
 from tests.conftest import wait_for
-from tests.ui.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Lab, wait_kernel_idle
+from tests.ui.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Lab, show_toggled_panel, wait_kernel_idle
 
 TAB = '.jp-SideBar li[data-id="jupyter-hpo-sidebar"]'
 SIDEBAR = "#jupyter-hpo-sidebar"
@@ -119,16 +119,7 @@ def _reveal_sidebar(page: Page) -> None:
     expect(tab).to_be_visible(timeout=60_000)
     # the splash screen goes once the saved layout is restored (which may have the panel open already)
     page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
-    panel = page.locator(SIDEBAR)
-    for attempt in range(6):
-        if tab.get_attribute("aria-selected") != "true":
-            tab.click()
-        try:
-            expect(panel).to_be_visible(timeout=5_000)
-            return
-        except AssertionError:
-            if attempt == 5:
-                raise
+    show_toggled_panel(page.locator(SIDEBAR), lambda: tab.get_attribute("aria-selected") == "true", tab.click)
 
 
 def _trials_done(page: Page, name: str) -> int:

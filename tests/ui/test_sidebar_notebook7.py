@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from jupyter_hpo import api
 from jupyter_hpo.store import JobStatus, Store
 from tests.ui import test_sidebar
-from tests.ui.conftest import ARTIFACTS, Lab, wait_kernel_idle
+from tests.ui.conftest import ARTIFACTS, Lab, show_toggled_panel, wait_kernel_idle
 from tests.ui.test_sidebar import SIDEBAR, _launch, _spec
 
 # that module's fixtures: its own Chromium (see its docstring) and the lab's store, whose running jobs end
@@ -35,17 +35,13 @@ def _show_sidebar(page: Page) -> None:
     layout toggled it back)."""
     panel = page.locator(f"#jp-left-stack {SIDEBAR}")
     page.locator(".lm-MenuBar-item", has_text="View").first.wait_for(timeout=60_000)
-    for attempt in range(6):
-        if not panel.is_visible():
-            page.locator(".lm-MenuBar-item", has_text="View").first.click()
-            page.locator(".lm-Menu-item", has_text="Left Sidebar").click()
-            page.locator('.lm-Menu-item[data-command="application:toggle-panel"]', has_text="Tuning jobs").click()
-        try:
-            expect(panel).to_be_visible(timeout=5_000)
-            break
-        except AssertionError:
-            if attempt == 5:
-                raise
+
+    def toggle() -> None:
+        page.locator(".lm-MenuBar-item", has_text="View").first.click()
+        page.locator(".lm-Menu-item", has_text="Left Sidebar").click()
+        page.locator('.lm-Menu-item[data-command="application:toggle-panel"]', has_text="Tuning jobs").click()
+
+    show_toggled_panel(panel, panel.is_visible, toggle)
     expect(page.locator(f"{SIDEBAR} .jp-hpo-title")).to_have_text("Tuning jobs")
 
 
