@@ -64,6 +64,9 @@ NEEDED_ARMS = ("optuna_median", "optuna")
 EXAMPLE = REPO / "examples" / "credit_default"
 FULL = {"seeds": 10, "trials": 40, "rows": 0}
 QUICK = {"seeds": 1, "trials": 6, "rows": 1500}
+#: --budget-s: the jupyter-hpo arms' budget.max_trials, so that only the target and max_runtime end a run
+BUDGET_MAX_TRIALS = 100_000
+RECORDED = REPO / "benchmarks" / "results" / "time_to_quality.json"
 BOOT = 2000
 
 
@@ -136,8 +139,13 @@ class CreditCV:
 
 
 # -- the arms -------------------------------------------------------------------------------------------
-def run_optuna(cv: CreditCV, space: dict[str, Any], seed: int, trials: int, prune: bool) -> dict[str, Any]:
+def run_optuna(cv: CreditCV, space: dict[str, Any], seed: int, trials: int | None, prune: bool,
+               budget_s: float | None = None, target: float | None = None) -> dict[str, Any]:
+    """One Optuna run: ``trials`` trials, or (``budget_s``) until a trial reaches ``target`` or the budget is spent,
+    as jupyter-hpo's ``completion.target`` and ``budget.max_runtime`` end its runs (running trials finish at the
+    target and are interrupted, unrecorded, at the budget)."""
     import optuna
+    from optuna.trial import TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     events: list[dict[str, Any]] = []
@@ -148,6 +156,8 @@ def run_optuna(cv: CreditCV, space: dict[str, Any], seed: int, trials: int, prun
         p = suggest(trial, space)
         scores: list[float] = []
         for i in range(len(cv.splits)):
+            if budget_s is not None and time.time() - t0 > budget_s:
+                raise optuna.TrialPruned()  # interrupted by the budget: not an event
             scores.append(cv.fold(p, i))
             trial.report(sum(scores) / len(scores), i)  # the folds' running mean
             if prune and trial.should_prune():
@@ -161,11 +171,20 @@ def run_optuna(cv: CreditCV, space: dict[str, Any], seed: int, trials: int, prun
 
     pruner = optuna.pruners.MedianPruner() if prune else optuna.pruners.NopPruner()
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
-    study.optimize(objective, n_trials=trials, n_jobs=2)
+
+    def stop_at_target(study: Any, trial: Any) -> None:
+        if target is not None and trial.state == TrialState.COMPLETE and trial.value >= target:
+            study.stop()
+
+    study.optimize(objective, n_trials=None if budget_s is not None else trials, timeout=budget_s, n_jobs=2,
+                   callbacks=[stop_at_target])
     return {"wall_s": time.time() - t0, "events": events}
 
 
-def run_jhpo(spec: dict[str, Any], data: Path | None, seed: int, trials: int, early: str) -> dict[str, Any]:
+def run_jhpo(spec: dict[str, Any], data: Path | None, seed: int, trials: int | None, early: str,
+             budget_s: float | None = None, target: float | None = None) -> dict[str, Any]:
+    """One jupyter-hpo run of the example: ``trials`` trials, or (``budget_s``) with the product's own
+    ``completion.target`` and ``budget.max_runtime``: until a trial reaches ``target`` or the budget is spent."""
     from jupyter_hpo import api
 
     s = json.loads(json.dumps(spec))
@@ -175,6 +194,9 @@ def run_jhpo(spec: dict[str, Any], data: Path | None, seed: int, trials: int, ea
     if data is not None:
         s["trial"]["hyperparameters"]["data"] = str(data)
     s["budget"] = {"max_trials": trials, "max_parallel": 2}
+    if budget_s is not None:
+        s["budget"].update(max_trials=BUDGET_MAX_TRIALS, max_runtime=budget_s)
+        s["completion"] = {"target": target}
     t0 = time.time()
     job = api.launch(s)
     status = job.wait(poll=0.05)
@@ -321,12 +343,15 @@ def best_value(run: dict[str, Any]) -> float | None:
     return max(values) if values else None
 
 
-def time_to(run: dict[str, Any], target: float) -> tuple[float, bool]:
-    """When the run's best-so-far first reached ``target``; its full wall time if never."""
+def time_to(run: dict[str, Any], target: float, budget_s: float | None = None) -> tuple[float, bool]:
+    """When the run's best-so-far first reached ``target`` (within ``budget_s`` of its launch, if given); its full
+    wall time if never, or the budget when there is one."""
     for e in sorted(run["events"], key=lambda e: e["t"]):
+        if budget_s is not None and e["t"] > budget_s:
+            break
         if e["state"] == "complete" and e["value"] is not None and e["value"] >= target:
             return e["t"], True
-    return run["wall_s"], False
+    return (run["wall_s"] if budget_s is None else budget_s), False
 
 
 def median(values: list[float]) -> float:
@@ -401,9 +426,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=int, default=None, help="trials per run (40; quick 6)")
     ap.add_argument("--rows", type=int, default=None, help="subsample the data to N rows (0: all 30,000)")
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--arms", default=",".join(ARMS),
-                    help=f"comma-separated arms to run, from {', '.join(ARMS)} (always with {', '.join(NEEDED_ARMS)} "
-                         f"and the arm of the example's early_stopping)")
+    ap.add_argument("--arms", default=None,
+                    help=f"comma-separated arms to run, from {', '.join(ARMS)} (default all; always with "
+                         f"{', '.join(NEEDED_ARMS)} and the arm of the example's early_stopping; with --budget-s: "
+                         f"default and always optuna_median and the example's arm)")
+    ap.add_argument("--budget-s", type=float, default=None, metavar="SECONDS",
+                    help="an equal wall-clock budget for every arm instead of a number of trials: each run goes on "
+                         "until its best reaches the target or the budget is spent (then its time is the budget)")
+    ap.add_argument("--target", type=float, default=None, metavar="AUC", help="with --budget-s: the target AUC")
+    ap.add_argument("--target-from", type=Path, default=None, metavar="RESULT",
+                    help="with --budget-s: the target of a saved 40-trial result (default "
+                         "results/time_to_quality.json); its rows must be this run's")
     ap.add_argument("--samplers", default=None, help=f"compare TPE or pruner settings instead: names from "
                                                      f"{sorted(SAMPLERS)} (sampler), {sorted(PRUNERS)} (pruner) "
                                                      f"or PRUNER+SAMPLER")
@@ -415,7 +448,12 @@ def main(argv: list[str] | None = None) -> int:
                          "with --out write the merged result")
     ap.add_argument("--reprune", type=Path, default=None, metavar="RESULT",
                     help="only the false-prune replay, of every k-fold pruner, on the optuna runs of a saved result")
-    args = apply_defaults(ap.parse_args(argv), FULL, QUICK)
+    args = ap.parse_args(argv)
+    budget_error = budget_usage_error(args)
+    if budget_error:
+        print(f"time_to_quality: {budget_error}", file=sys.stderr)
+        return 2
+    args = apply_defaults(args, FULL, QUICK)
     if args.samplers and args.replays:  # the report of saved replays, runs of several files merged
         settings = sampler_names(args.samplers)
         if settings is None:
@@ -430,17 +468,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"false-prune rate of each pruner, replayed on the {len(saved)} optuna runs of {args.reprune}")
         print("\n".join(false_prune_lines(false_prunes(saved))))
         return 0
-    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    budget = args.budget_s is not None
+    needed = (default_arm(), "optuna_median") if budget else (default_arm(), *NEEDED_ARMS)
+    arms = [a.strip() for a in (args.arms or ",".join(needed if budget else ARMS)).split(",") if a.strip()]
     unknown = sorted(set(arms) - set(ARMS))
-    missing = [a for a in (default_arm(), *NEEDED_ARMS) if a not in arms]
+    missing = [a for a in needed if a not in arms]
     if unknown or missing:
         print(f"time_to_quality: --arms: unknown {', '.join(unknown)}" if unknown else
               f"time_to_quality: --arms must include {', '.join(missing)} (the target, the false-prune replay "
-              f"and the defaults)", file=sys.stderr)
+              f"and the defaults)" if not budget else
+              f"time_to_quality: --arms must include {', '.join(missing)} (the baseline and the defaults)",
+              file=sys.stderr)
         return 2
     arms = [a for a in ARMS if a in arms]
-    out = args.out or (quick_out("time_to_quality") if args.quick else REPO / "benchmarks" / "results"
-                       / "time_to_quality.json")
+    name = "time_to_quality_budget" if budget else "time_to_quality"
+    out = args.out or (quick_out(name) if args.quick else REPO / "benchmarks" / "results" / f"{name}.json")
     os.environ.setdefault("JUPYTER_HPO_HOME", tempfile.mkdtemp(prefix="jupyter-hpo-ttq-"))
     machine = machine_info(("optuna", "xgboost", "scikit-learn"))
     workdir = Path(tempfile.mkdtemp(prefix="ttq-data-"))
@@ -450,30 +492,85 @@ def main(argv: list[str] | None = None) -> int:
     cv = CreditCV(data, static)
     if args.samplers:
         return sampler_replay(args, cv, spec["space"], args.out or Path(tempfile.gettempdir()) / "ttq-samplers.json")
-    log(f"{args.seeds} seeds x {len(arms)} arms x {args.trials} trials, {len(cv.y)} rows, "
-        f"{static['folds']} folds; load {os.getloadavg()[0]:.1f}")
+    target: dict[str, Any] | None = None
+    if budget:
+        target = budget_target(args, len(cv.y))
+        if isinstance(target, str):
+            print(f"time_to_quality: {target}", file=sys.stderr)
+            return 2
+    goal = target["auc"] if target is not None else None
+    log(f"{args.seeds} seeds x {len(arms)} arms x " + (f"up to {args.budget_s:g} s (target AUC {goal:.5f})" if budget
+                                                        else f"{args.trials} trials")
+        + f", {len(cv.y)} rows, {static['folds']} folds; load {os.getloadavg()[0]:.1f}")
+
+    def run_arm(arm: str, seed: int) -> dict[str, Any]:
+        trials = None if budget else args.trials
+        if arm in JHPO_ARMS:
+            return run_jhpo(spec, data if args.rows else None, seed, trials, JHPO_ARMS[arm], args.budget_s, goal)
+        return run_optuna(cv, spec["space"], seed, trials, arm == "optuna_median", args.budget_s, goal)
+
+    def summary(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        if target is not None:
+            return summarise_budget(runs, args, machine, len(cv.y), static, target)
+        return summarise(runs, args, machine, len(cv.y), static)
+
     runs: dict[str, list[dict[str, Any]]] = {a: [] for a in arms}
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         order = arms[seed % len(arms):] + arms[:seed % len(arms)]
         for arm in order:
             load = os.getloadavg()[0]
-            if arm in JHPO_ARMS:
-                run = run_jhpo(spec, data if args.rows else None, seed, args.trials, JHPO_ARMS[arm])
-            else:
-                run = run_optuna(cv, spec["space"], seed, args.trials, prune=arm == "optuna_median")
+            run = run_arm(arm, seed)
             run.update(seed=seed, arm=arm, load_at_start=load, best=best_value(run),
                        pruned=sum(e["state"] == "pruned" for e in run["events"]))
             runs[arm].append(run)
-            log(f"seed {seed} {arm}: {run['wall_s']:.1f} s, best {run['best']}, pruned {run['pruned']}")
+            log(f"seed {seed} {arm}: {run['wall_s']:.1f} s, {len(run['events'])} trials, best {run['best']}, "
+                f"pruned {run['pruned']}")
         if seed + 1 < args.first_seed + args.seeds:  # what the seeds so far give, in case a run is cut short
-            partial = summarise(runs, args, machine, len(cv.y), static)
+            partial = summary(runs)
             partial["settings"]["seeds_done"] = seed + 1 - args.first_seed
             write(out.with_suffix(".partial.json"), partial)
-    result = summarise(runs, args, machine, len(cv.y), static)
-    print(report(result))
+    result = summary(runs)
+    print(report_budget(result) if budget else report(result))
     write(out, result)
     print(f"wrote {out}")
     return 0
+
+
+def budget_usage_error(args: argparse.Namespace) -> str | None:
+    """What is wrong with the options of an equal-budget run (``--budget-s``), or None."""
+    if args.budget_s is None:
+        return ("--target and --target-from go with --budget-s" if args.target is not None or args.target_from
+                else None)
+    if not args.budget_s > 0:
+        return f"--budget-s must be a positive number of seconds, not {args.budget_s:g}"
+    if args.trials is not None:
+        return "--trials: a run with --budget-s has no trial limit (it ends at the target or the budget)"
+    if args.samplers or args.report or args.reprune:
+        return "--budget-s runs the arms; it does not go with --samplers, --report or --reprune"
+    if args.target is not None and args.target_from:
+        return "--target and --target-from: give one"
+    return None
+
+
+def budget_target(args: argparse.Namespace, rows: int) -> dict[str, Any] | str:
+    """The target of an equal-budget run: ``--target``, or that of a saved 40-trial result (``--target-from``,
+    default the recorded one) with its false-prune rate; an error message if that result does not fit."""
+    if args.target is not None:
+        return {"auc": args.target, "definition": "given with --target", "false_prune_rate": None}
+    path = args.target_from or RECORDED
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        auc, their_rows = float(saved["target"]["auc"]), int(saved["settings"]["rows"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        return f"--target-from {path}: not a saved time_to_quality result ({type(e).__name__}: {e})"
+    if their_rows != rows:
+        return (f"--target-from {path}: its target was set on {their_rows} rows, this run has {rows} "
+                f"(give --rows {their_rows}, or --target)")
+    seeds, trials = saved["settings"]["seeds"], saved["settings"]["trials"]
+    return {"auc": auc, "definition": f"median best AUC of Optuna TPE + MedianPruner after {trials} trials, over "
+                                      f"{seeds} seeds ({path.name})",
+            "source": path.name, "false_prune_rate": saved.get("false_prune_rate"),
+            "false_prune_source": f"{path.name}: the defaults' pruner replayed on its complete optuna runs"}
 
 
 def merged_report(paths: list[Path], out: Path | None) -> int:
@@ -481,15 +578,19 @@ def merged_report(paths: list[Path], out: Path | None) -> int:
     seed ranges run apart make one result). The first file's machine is kept, with every file's in ``merged``."""
     saved = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
     first = saved[0]
-    keys = ("trials", "rows", "folds")
-    if any(tuple(r["settings"][k] for k in keys) != tuple(first["settings"][k] for k in keys) for r in saved):
-        print(f"time_to_quality: --report: the results differ in {', '.join(keys)}", file=sys.stderr)
+    budget = "budget_s" in first["settings"]
+    keys = ("budget_s", "rows", "folds") if budget else ("trials", "rows", "folds")
+    if any(tuple(r["settings"].get(k) for k in keys) != tuple(first["settings"][k] for k in keys)
+           or budget and r["target"]["auc"] != first["target"]["auc"] for r in saved):
+        print(f"time_to_quality: --report: the results differ in {', '.join(keys)}"
+              + (" or target" if budget else ""), file=sys.stderr)
         return 2
     runs: dict[str, list[dict[str, Any]]] = {}
     for r in saved:
         for arm, rs in r["runs"].items():
             runs.setdefault(arm, []).extend(rs)
-    missing = [a for a in (default_arm(), *NEEDED_ARMS) if a not in runs]
+    missing = [a for a in ((default_arm(), "optuna_median") if budget else (default_arm(), *NEEDED_ARMS))
+               if a not in runs]
     if missing:
         print(f"time_to_quality: --report: no runs of {', '.join(missing)} (the target, the false-prune replay and "
               f"the defaults: the arm of the example's early_stopping)", file=sys.stderr)
@@ -498,12 +599,15 @@ def merged_report(paths: list[Path], out: Path | None) -> int:
     if len(set(seeds)) != len(seeds) or any(len(rs) != len(seeds) for rs in runs.values()):
         print("time_to_quality: --report: each seed must be run once, by every arm", file=sys.stderr)
         return 2
-    args = argparse.Namespace(seeds=len(seeds), trials=first["settings"]["trials"], quick=first["quick"])
-    result = summarise(runs, args, first["machine"], first["settings"]["rows"], {"folds": first["settings"]["folds"]})
+    args = argparse.Namespace(seeds=len(seeds), trials=first["settings"].get("trials"), quick=first["quick"],
+                              budget_s=first["settings"].get("budget_s"))
+    rows, static = first["settings"]["rows"], {"folds": first["settings"]["folds"]}
+    result = (summarise_budget(runs, args, first["machine"], rows, static, first["target"]) if budget
+              else summarise(runs, args, first["machine"], rows, static))
     if len(saved) > 1:
         result["merged"] = [{"file": p.name, "seeds": sorted({run["seed"] for run in r["runs"]["optuna_median"]}),
                              "machine": r["machine"]} for p, r in zip(paths, saved)]
-    print(report(result))
+    print(report_budget(result) if budget else report(result))
     if out is not None:
         write(out, result)
         print(f"wrote {out}")
@@ -520,18 +624,8 @@ def summarise(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, m
     rng = random.Random(0)
     bests = [r["best"] for r in runs["optuna_median"] if r["best"] is not None]
     target = median(bests)
-    arms: dict[str, Any] = {}
-    for arm, rs in runs.items():
-        times = [time_to(r, target) for r in rs]
-        secs = [t for t, _ in times]
-        arms[arm] = {"median_s": median(secs), "interval_s": boot_interval(secs, rng), "times_s": secs,
-                     "reached": sum(ok for _, ok in times), "runs": len(rs),
-                     "wall_s": [r["wall_s"] for r in rs], "best": [r["best"] for r in rs],
-                     "pruned": [r["pruned"] for r in rs]}
-    base = arms["optuna_median"]["times_s"]
-    speedups = {arm: {"speedup": median(base) / median(arms[arm]["times_s"]),
-                      "interval": boot_speedup(base, arms[arm]["times_s"], random.Random(1))}
-                for arm in runs if arm in JHPO_ARMS}  # the same resamples for every arm
+    arms = {arm: arm_figures(rs, target, rng) for arm, rs in runs.items()}
+    speedups = speedups_of(arms)
     default = default_arm()
     false_prune = false_prunes(runs["optuna"])
     return {
@@ -549,6 +643,72 @@ def summarise(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, m
         "false_prune": false_prune,
         "runs": runs,
     }
+
+
+def arm_figures(rs: list[dict[str, Any]], target: float, rng: random.Random,
+                budget_s: float | None = None) -> dict[str, Any]:
+    """One arm's time to ``target`` over its runs (median, bootstrap interval, how many reached it) and more."""
+    times = [time_to(r, target, budget_s) for r in rs]
+    secs = [t for t, _ in times]
+    return {"median_s": median(secs), "interval_s": boot_interval(secs, rng), "times_s": secs,
+            "reached": sum(ok for _, ok in times), "runs": len(rs),
+            "wall_s": [r["wall_s"] for r in rs], "best": [r["best"] for r in rs],
+            "pruned": [r["pruned"] for r in rs], "trials_run": [len(r["events"]) for r in rs]}
+
+
+def speedups_of(arms: dict[str, Any]) -> dict[str, Any]:
+    """Each jupyter-hpo arm's median time to target against optuna_median's, with a paired bootstrap interval."""
+    base = arms["optuna_median"]["times_s"]
+    return {arm: {"speedup": median(base) / median(a["times_s"]),
+                  "interval": boot_speedup(base, a["times_s"], random.Random(1))}
+            for arm, a in arms.items() if arm in JHPO_ARMS}  # the same resamples for every arm
+
+
+def summarise_budget(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace, machine: dict[str, Any],
+                     rows: int, static: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
+    """The figures of an equal-budget run: every arm's time to the fixed ``target``, capped at the budget."""
+    rng = random.Random(0)
+    arms = {arm: arm_figures(rs, target["auc"], rng, args.budget_s) for arm, rs in runs.items()}
+    speedups = speedups_of(arms)
+    default = default_arm()
+    return {
+        "benchmark": "time_to_quality --budget-s", "quick": bool(args.quick), "machine": machine,
+        "settings": {"seeds": args.seeds, "budget_s": args.budget_s, "rows": rows, "parallel": 2,
+                     "folds": static["folds"], "bootstrap": BOOT},
+        "target": target,
+        "arms": arms,
+        "defaults_arm": default,
+        "speedup_vs_optuna_median": speedups[default]["speedup"],
+        "speedup_interval": speedups[default]["interval"],
+        "speedups": speedups,
+        "false_prune_rate": target.get("false_prune_rate"),
+        "runs": runs,
+    }
+
+
+def report_budget(r: dict[str, Any]) -> str:
+    s, target = r["settings"], r["target"]
+    lines = [f"time to quality with an equal budget: {s['seeds']} seeds, every arm until its best reaches the "
+             f"target or {s['budget_s']:g} s pass (then its time is {s['budget_s']:g} s), {s['rows']} rows, "
+             f"{s['folds']}-fold CV, 2 trials at a time; load at start {r['machine']['loadavg_at_start'][0]:.1f} "
+             f"on {r['machine']['cpu_count']} CPUs",
+             f"target AUC {target['auc']:.5f} ({target['definition']})", "",
+             f"{'arm':<15}{'median s':>10}{'95% interval':>20}{'reached':>9}{'trials run':>12}{'pruned':>8}"]
+    for arm, a in r["arms"].items():
+        lo, hi = a["interval_s"]
+        lines.append(f"{arm:<15}{a['median_s']:>10.1f}{f'{lo:.1f}-{hi:.1f}':>20}{a['reached']:>5}/{a['runs']:<3}"
+                     f"{median([float(n) for n in a['trials_run']]):>12.1f}"
+                     f"{median([float(p) for p in a['pruned']]):>8.1f}")
+    lines.append("")
+    for arm, sp in r["speedups"].items():
+        lo, hi = sp["interval"]
+        goal = " (the defaults; goal 1.5x)" if arm == r["defaults_arm"] else ""
+        lines.append(f"speedup vs Optuna TPE + MedianPruner, {arm}: {sp['speedup']:.2f}x "
+                     f"(95% interval {lo:.2f}-{hi:.2f}){goal}")
+    rate = r["false_prune_rate"]
+    lines.append("false-prune rate: not measured (the target was given with --target)" if rate is None else
+                 f"false-prune rate of the defaults' pruner: {100 * rate:.1f}% ({target['false_prune_source']})")
+    return "\n".join(lines)
 
 
 def default_arm() -> str:
