@@ -25,6 +25,16 @@ completed before it in the study; a pruned trial is *false* when its final value
     .venv/bin/python benchmarks/time_to_quality.py --report results/time_to_quality.json /tmp/b.json --out /tmp/all.json
     .venv/bin/python benchmarks/time_to_quality.py --quick --out /tmp/ttq.json   # smoke run, < 90 s
 
+``--budget-s T`` measures the same time to target with an equal wall-clock budget instead of 40 trials per arm:
+every run goes on until its best reaches a fixed target (``--target AUC``, or by default the recorded 40-trial
+result's, ``--target-from RESULT``) or T seconds pass, and one that never reaches it counts as T. jupyter-hpo's arms
+end through the product's own ``completion.target`` and ``budget.max_runtime``; Optuna's through a callback that
+stops the study at the target and ``timeout=T`` (a trial still running at T stops before its next fold). Arms:
+``optuna_median`` and the defaults' arm unless ``--arms`` names more; the JSON goes to
+``results/time_to_quality_budget.json``:
+
+    .venv/bin/python benchmarks/time_to_quality.py --budget-s 90 --seeds 12 --arms jhpo,jhpo_fast,optuna_median
+
 With Optuna 5, ``TPESampler(seed)`` is multivariate TPE with a constant liar and 10 start-up trials: the very
 sampler jupyter-hpo's ``bayesian`` builds for 30+ trials, so ``jhpo`` and ``optuna_median`` differ in the pruner and in
 how trials run, not in the search. ``--samplers`` compares sampler settings instead (``SAMPLERS``), in-process and
@@ -343,6 +353,19 @@ def best_value(run: dict[str, Any]) -> float | None:
     return max(values) if values else None
 
 
+def folds_to(run: dict[str, Any], target: float, budget_s: float | None = None) -> int:
+    """How many folds the run's trials had finished when its best first reached ``target`` (counting the trials
+    completed by then, in completion order); all its folds (within ``budget_s``) if never."""
+    folds = 0
+    for e in sorted(run["events"], key=lambda e: e["t"]):
+        if budget_s is not None and e["t"] > budget_s:
+            break
+        folds += len(e["folds"])
+        if e["state"] == "complete" and e["value"] is not None and e["value"] >= target:
+            break
+    return folds
+
+
 def time_to(run: dict[str, Any], target: float, budget_s: float | None = None) -> tuple[float, bool]:
     """When the run's best-so-far first reached ``target`` (within ``budget_s`` of its launch, if given); its full
     wall time if never, or the budget when there is one."""
@@ -484,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     name = "time_to_quality_budget" if budget else "time_to_quality"
     out = args.out or (quick_out(name) if args.quick else REPO / "benchmarks" / "results" / f"{name}.json")
     os.environ.setdefault("JUPYTER_HPO_HOME", tempfile.mkdtemp(prefix="jupyter-hpo-ttq-"))
-    machine = machine_info(("optuna", "xgboost", "scikit-learn"))
+    machine = machine_info(("optuna", "xgboost-cpu", "scikit-learn"))  # the examples extra's XGBoost wheel
     workdir = Path(tempfile.mkdtemp(prefix="ttq-data-"))
     data = data_file(args.rows, workdir)
     spec = example_spec()
@@ -653,7 +676,22 @@ def arm_figures(rs: list[dict[str, Any]], target: float, rng: random.Random,
     return {"median_s": median(secs), "interval_s": boot_interval(secs, rng), "times_s": secs,
             "reached": sum(ok for _, ok in times), "runs": len(rs),
             "wall_s": [r["wall_s"] for r in rs], "best": [r["best"] for r in rs],
-            "pruned": [r["pruned"] for r in rs], "trials_run": [len(r["events"]) for r in rs]}
+            "pruned": [r["pruned"] for r in rs], "trials_run": [len(r["events"]) for r in rs],
+            "folds_to_target": [folds_to(r, target, budget_s) for r in rs],
+            "first_trial_s": [min((e["t"] for e in r["events"]), default=None) for r in rs],
+            "s_per_fold": [pace(r, target, budget_s) for r in rs]}
+
+
+def pace(run: dict[str, Any], target: float, budget_s: float | None = None) -> float | None:
+    """The wall seconds per fold from the run's first finished trial to its target (or its end): how fast its folds
+    went by, 2 at a time, once it was running; None if too few trials finished to tell."""
+    events = sorted(run["events"], key=lambda e: e["t"])
+    if not events:
+        return None
+    first = events[0]
+    t, _ = time_to(run, target, budget_s)
+    folds = folds_to(run, target, budget_s) - len(first["folds"])
+    return (t - first["t"]) / folds if folds > 0 else None
 
 
 def speedups_of(arms: dict[str, Any]) -> dict[str, Any]:
@@ -693,12 +731,20 @@ def report_budget(r: dict[str, Any]) -> str:
              f"{s['folds']}-fold CV, 2 trials at a time; load at start {r['machine']['loadavg_at_start'][0]:.1f} "
              f"on {r['machine']['cpu_count']} CPUs",
              f"target AUC {target['auc']:.5f} ({target['definition']})", "",
-             f"{'arm':<15}{'median s':>10}{'95% interval':>20}{'reached':>9}{'trials run':>12}{'pruned':>8}"]
+             f"{'arm':<15}{'median s':>10}{'95% interval':>20}{'reached':>9}{'trials run':>12}{'pruned':>8}"
+             f"{'folds to target':>17}"]
     for arm, a in r["arms"].items():
         lo, hi = a["interval_s"]
         lines.append(f"{arm:<15}{a['median_s']:>10.1f}{f'{lo:.1f}-{hi:.1f}':>20}{a['reached']:>5}/{a['runs']:<3}"
                      f"{median([float(n) for n in a['trials_run']]):>12.1f}"
-                     f"{median([float(p) for p in a['pruned']]):>8.1f}")
+                     f"{median([float(p) for p in a['pruned']]):>8.1f}"
+                     f"{median([float(f) for f in a['folds_to_target']]):>17.1f}")
+    lines.append("")
+    for arm, a in r["arms"].items():
+        firsts, rates = [t for t in a["first_trial_s"] if t is not None], [x for x in a["s_per_fold"] if x]
+        rate = median(rates) if rates else None
+        lines.append(f"{arm}: first trial finished {median(firsts):.1f} s after launch, then {rate:.3f} s per fold "
+                     f"(medians)" if firsts and rate is not None else f"{arm}: no trial finished")
     lines.append("")
     for arm, sp in r["speedups"].items():
         lo, hi = sp["interval"]

@@ -215,3 +215,87 @@ def test_time_to_quality_reports_the_recorded_startup5_replays_as_the_docs_quote
     docs = (BENCHMARKS / "README.md").read_text(encoding="utf-8")
     assert "| `kfold_fast+startup5` | 8/12 | 45.3 | 0.89x (0.58-1.30) | 8/12 | 0.78465 | 110 |" in docs
     assert "| `kfold_fast` (10 start-up trials, the default) | 6/12 | 40.5 | 1.00x | | 0.78458 | 107 |" in docs
+
+
+def test_time_to_quality_with_an_equal_budget_ends_each_run_at_the_target_or_the_budget(tmp_path: Path):
+    """``--budget-s``: every arm runs until its best reaches a fixed target or the budget is spent (jupyter-hpo
+    through its own ``completion.target`` and ``budget.max_runtime``); a run that misses counts as the budget.
+    Bad options are refused before anything runs."""
+    script = BENCHMARKS / "time_to_quality.py"
+    out = tmp_path / "budget.json"
+    # a target no trial reaches: every run ends at the budget and counts as exactly the budget
+    proc = run_quick(script, tmp_path, out, "--budget-s", "6", "--target", "0.99")
+    tail = f"\n--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, tail
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["benchmark"] == "time_to_quality --budget-s" and result["settings"]["budget_s"] == 6
+    assert set(result["arms"]) == {"jhpo_fast", "optuna_median"}, result["arms"].keys()
+    for arm, figures in result["arms"].items():
+        assert (figures["reached"], figures["times_s"]) == (0, [6.0]), (arm, figures)
+        assert figures["trials_run"][0] >= 2 and figures["wall_s"][0] >= 6, (arm, figures)
+    assert result["runs"]["jhpo_fast"][0]["status"] == "completed"  # ended by max_runtime, not stopped or failed
+    assert result["speedup_vs_optuna_median"] == 1.0 and result["false_prune_rate"] is None
+    assert proc.stdout.startswith("time to quality with an equal budget: 1 seeds, every arm until its best "
+                                  "reaches the target or 6 s pass"), tail
+    assert "false-prune rate: not measured (the target was given with --target)" in proc.stdout, tail
+
+    # a target the first trials reach: each run stops there, long before its budget
+    proc = run_quick(script, tmp_path, out, "--budget-s", "120", "--target", "0.6")
+    tail = f"\n--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, tail
+    result = json.loads(out.read_text(encoding="utf-8"))
+    for arm, figures in result["arms"].items():
+        assert figures["reached"] == 1 and figures["times_s"][0] < 60, (arm, figures)
+        assert figures["wall_s"][0] < 60 and figures["trials_run"][0] <= 6, (arm, figures)
+
+    # refused, one line each, nothing written
+    out.unlink()
+    for extra, message in [(("--budget-s", "8", "--trials", "5"), "--trials: a run with --budget-s has no trial limit"),
+                           (("--budget-s", "0"), "--budget-s must be a positive number of seconds, not 0"),
+                           (("--target", "0.7",), "--target and --target-from go with --budget-s"),
+                           (("--budget-s", "8"), "its target was set on 30000 rows, this run has 1500 (give --rows "
+                                                 "30000, or --target)")]:
+        bad = run_quick(script, tmp_path, out, *extra)
+        assert bad.returncode == 2 and message in bad.stderr, (extra, bad.stderr[-2000:])
+        assert len(bad.stderr.strip().splitlines()) == 1 and not out.exists(), (extra, bad.stderr[-2000:])
+
+
+def test_time_to_quality_reports_the_recorded_equal_budget_run_as_the_docs_quote(tmp_path: Path):
+    """The README's and benchmarks/README.md's equal-budget figures (``--budget-s 90``, 12 seeds) come from the
+    recorded run (results/time_to_quality_budget.json), summarised again from its runs."""
+    recorded = BENCHMARKS / "results" / "time_to_quality_budget.json"
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "time_to_quality.py"), "--report", str(recorded)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert out.startswith("time to quality with an equal budget: 12 seeds, every arm until its best reaches the "
+                          "target or 90 s pass"), out
+    saved = json.loads(recorded.read_text(encoding="utf-8"))
+    forty = json.loads((BENCHMARKS / "results" / "time_to_quality.json").read_text(encoding="utf-8"))
+    assert saved["target"]["auc"] == forty["target"]["auc"] and "target AUC 0.78457 (" in out, out
+    assert saved["machine"]["git_commit"] == "855026f" and saved["defaults_arm"] == "jhpo_fast"
+    # the budget is about 2.6 times the median length of Optuna's 40-trial runs
+    optuna_wall = sorted(forty["arms"]["optuna_median"]["wall_s"])
+    assert round(90 / ((optuna_wall[9] + optuna_wall[10]) / 2), 1) == 2.6
+    arms = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith(("jhpo ", "jhpo_fast ",
+                                                                                            "optuna_median "))}
+    assert arms["jhpo"][1:] == ["52.8", "28.7-90.0", "8/12", "45.5", "25.0", "171.0"], out
+    assert arms["jhpo_fast"][1:] == ["36.1", "19.3-52.7", "11/12", "39.5", "29.5", "110.0"], out
+    assert arms["optuna_median"][1:] == ["37.5", "22.4-63.1", "11/12", "39.0", "11.0", "164.0"], out
+    assert "jhpo_fast: first trial finished 4.1 s after launch, then 0.263 s per fold (medians)" in out
+    assert "optuna_median: first trial finished 1.2 s after launch, then 0.222 s per fold (medians)" in out
+    assert "jhpo_fast: 1.04x (95% interval 0.55-2.95) (the defaults; goal 1.5x)" in out, out
+    assert "jhpo: 0.71x (95% interval 0.32-1.94)" in out, out
+    assert "false-prune rate of the defaults' pruner: 0.9% (time_to_quality.json" in out, out
+    docs = " ".join((BENCHMARKS / "README.md").read_text(encoding="utf-8").split())  # line breaks as spaces
+    for row in ("| `jhpo` (`kfold`) | 52.8 s | 28.7-90.0 s | 8/12 | 45.5 | 25.0 | 171 |",
+                "| `jhpo_fast` (`kfold_fast`, the example's) | 36.1 s | 19.3-52.7 s | 11/12 | 39.5 | 29.5 | 110 |",
+                "| `optuna_median` | 37.5 s | 22.4-63.1 s | 11/12 | 39.0 | 11.0 | 164 |",
+                "**`jhpo_fast` 1.04x (95% interval 0.55-2.95) against Optuna TPE + MedianPruner; `jhpo` 0.71x "
+                "(0.32-1.94).", "0.263 s of wall time per fold (2 at a time) against 0.222 s",
+                "first trial finished a median 4.1 s after launch, against 1.2 s"):
+        assert row in docs, row
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert ("(`--budget-s 90`, 12 seeds, same target), where both arms reached the target in 11 of 12 runs: 36.1 s "
+            "vs 37.5 s, 1.04× (0.55–2.95), **not met**: the defaults needed a third fewer folds (110 vs 164) but "
+            "started later (first trial 4.1 s vs 1.2 s after launch)") in readme
