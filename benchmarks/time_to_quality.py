@@ -724,6 +724,17 @@ def summarise_budget(runs: dict[str, list[dict[str, Any]]], args: argparse.Names
     }
 
 
+def speedup_lines(r: dict[str, Any]) -> list[str]:
+    """Each jupyter-hpo arm's speedup against Optuna TPE + MedianPruner, the defaults' marked with the goal."""
+    lines = []
+    for arm, sp in r["speedups"].items():
+        lo, hi = sp["interval"]
+        goal = " (the defaults; goal 1.5x)" if arm == r["defaults_arm"] else ""
+        lines.append(f"speedup vs Optuna TPE + MedianPruner, {arm}: {sp['speedup']:.2f}x "
+                     f"(95% interval {lo:.2f}-{hi:.2f}){goal}")
+    return lines
+
+
 def report_budget(r: dict[str, Any]) -> str:
     s, target = r["settings"], r["target"]
     lines = [f"time to quality with an equal budget: {s['seeds']} seeds, every arm until its best reaches the "
@@ -746,11 +757,7 @@ def report_budget(r: dict[str, Any]) -> str:
         lines.append(f"{arm}: first trial finished {median(firsts):.1f} s after launch, then {rate:.3f} s per fold "
                      f"(medians)" if firsts and rate is not None else f"{arm}: no trial finished")
     lines.append("")
-    for arm, sp in r["speedups"].items():
-        lo, hi = sp["interval"]
-        goal = " (the defaults; goal 1.5x)" if arm == r["defaults_arm"] else ""
-        lines.append(f"speedup vs Optuna TPE + MedianPruner, {arm}: {sp['speedup']:.2f}x "
-                     f"(95% interval {lo:.2f}-{hi:.2f}){goal}")
+    lines += speedup_lines(r)
     rate = r["false_prune_rate"]
     lines.append("false-prune rate: not measured (the target was given with --target)" if rate is None else
                  f"false-prune rate of the defaults' pruner: {100 * rate:.1f}% ({target['false_prune_source']})")
@@ -797,11 +804,7 @@ def report(r: dict[str, Any]) -> str:
         lines.append(f"{arm:<15}{a['median_s']:>10.1f}{f'{lo:.1f}-{hi:.1f}':>20}{a['reached']:>5}/{a['runs']:<3}"
                      f"{median(a['wall_s']):>15.1f}{median([float(p) for p in a['pruned']]):>8.1f}")
     lines.append("")
-    for arm, sp in r["speedups"].items():
-        lo, hi = sp["interval"]
-        goal = " (the defaults; goal 1.5x)" if arm == r["defaults_arm"] else ""
-        lines.append(f"speedup vs Optuna TPE + MedianPruner, {arm}: {sp['speedup']:.2f}x "
-                     f"(95% interval {lo:.2f}-{hi:.2f}){goal}")
+    lines += speedup_lines(r)
     lines += ["",
               "false-prune rate (replayed on the complete optuna runs; goal < 5%)"]
     lines += false_prune_lines(r["false_prune"])
