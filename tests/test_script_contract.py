@@ -7,11 +7,13 @@ on one worker) and checks that every trial got what the standalone run got.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -52,8 +54,10 @@ def standalone(script: Path, x: float) -> float:
     return float(out.rsplit("objective=", 1)[1].split()[0])
 
 
-def pool_values(script: Path, values: list[float], *, warm: bool = True) -> tuple[list[TrialOutcome], list[bool]]:
-    """Run one trial per value through the local pool, one after another (so one worker runs them all)."""
+def pool_values(script: Path, values: list[float], *, warm: bool = True,
+                before: Callable[[int], None] | None = None) -> tuple[list[TrialOutcome], list[bool]]:
+    """Run one trial per value through the local pool, one after another (so one worker runs them all);
+    ``before(key)`` runs before each trial is submitted."""
     spec = TuningSpec.from_dict({
         "name": "script-contract", "trial": {"script": str(script)}, "space": X,
         "budget": {"max_trials": 100, "max_parallel": 1}, "warm_pool": {"enabled": warm},
@@ -63,6 +67,8 @@ def pool_values(script: Path, values: list[float], *, warm: bool = True) -> tupl
     events, warm_flags = Events(), []
     try:
         for key, x in enumerate(values):
+            if before is not None:
+                before(key)
             warm_flags.append(backend.submit(TrialRequest(key=key, params={"x": x}, seed=key)).warm)
             deadline = time.monotonic() + 60
             while key not in events.outcomes:
@@ -232,6 +238,30 @@ def test_installed_modules_stay_warm_while_the_users_own_modules_rerun(tmp_path,
     lines = log.read_text().split()
     assert lines.count("heavylib") == 1, lines
     assert lines.count("helper") == len(VALUES), lines
+
+
+def test_a_helper_edited_between_trials_is_read_afresh_by_the_next_trial_on_the_warm_worker(tmp_path):
+    """The worker remembers which loaded modules are the user's own (it checks them twice a trial); a helper of
+    the script's folder stays the user's, so an edit made while the pool is warm reaches the next trial."""
+    script = write(tmp_path / "project", {
+        "helper.py": "FACTOR = 1\n",
+        "train.py": """
+            import sys
+            import helper
+            print(f"objective={helper.FACTOR * float(sys.argv[2])}")
+        """,
+    })
+    helper = script.parent / "helper.py"
+
+    def edit(key: int) -> None:
+        if key:  # a new size and a later mtime: no cached bytecode can pass for the new source
+            helper.write_text(f"FACTOR = {10 ** (key + 1)}\n")
+            stamp = time.time() + 2 * key
+            os.utime(helper, (stamp, stamp))
+
+    outcomes, warm = pool_values(script, VALUES, before=edit)
+    assert warm == [False, True, True]
+    assert [o.value for o in outcomes] == pytest.approx([VALUES[0], 100 * VALUES[1], 1000 * VALUES[2]])
 
 
 def test_a_script_job_with_an_argv_parsing_helper_records_what_each_trial_computed(home, tmp_path):

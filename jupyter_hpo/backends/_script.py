@@ -93,10 +93,23 @@ class ScriptRunner:
         # a user folder that holds the interpreter (a project with its .venv inside) still counts as the
         # user's: _is_local checks the installed roots first
         self._user = tuple(sorted(user))
+        # each module's verdict by its files: forget_local_modules runs twice a trial over every loaded module
+        # (1,500 with XGBoost and pandas), and resolving their paths each time cost ~50 ms a call
+        self._verdicts: dict[tuple[str, ...], bool] = {}
 
     def is_local(self, module: ModuleType) -> bool:
-        """Whether ``module`` is the user's own code (re-imported by every trial) rather than an installed one."""
-        for file in _module_files(module):
+        """Whether ``module`` is the user's own code (re-imported by every trial) rather than an installed one.
+
+        Decided once per set of files (a module's ``__file__`` and namespace folders), then remembered.
+        """
+        files = tuple(_module_files(module))
+        verdict = self._verdicts.get(files)
+        if verdict is None:
+            verdict = self._verdicts[files] = self._judge(files)
+        return verdict
+
+    def _judge(self, files: tuple[str, ...]) -> bool:
+        for file in files:
             real = _real(file)
             if any(_within(real, root) for root in self._installed):
                 return False
