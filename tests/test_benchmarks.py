@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,8 @@ from tests.conftest import REPO
 
 BENCHMARKS = REPO / "benchmarks"
 SCRIPTS = sorted(p for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_"))
-KNOWN = {"overhead.py", "rest_api.py", "soak.py", "live_updates.py", "mlflow_overhead.py", "campaign.py"}
+KNOWN = {"overhead.py", "rest_api.py", "soak.py", "live_updates.py", "mlflow_overhead.py", "campaign.py",
+         "time_to_quality.py", "script_trials.py"}
 RUN_TIMEOUT_S = 270  # a hang guard below pytest's 300 s, not a performance check
 
 
@@ -299,3 +301,22 @@ def test_time_to_quality_reports_the_recorded_equal_budget_run_as_the_docs_quote
     assert ("(`--budget-s 90`, 12 seeds, same target), where both arms reached the target in 11 of 12 runs: 36.1 s "
             "vs 37.5 s, 1.04× (0.55–2.95), **not met**: the defaults needed a third fewer folds (110 vs 164) but "
             "started later (first trial 4.1 s vs 1.2 s after launch)") in readme
+
+
+def test_script_trials_recorded_before_and_after_are_what_the_docs_quote():
+    """The README's and benchmarks/README.md's script-trial figures come from the two recorded runs."""
+    def figures(name: str) -> dict[str, Any]:
+        saved = json.loads((BENCHMARKS / "results" / name).read_text(encoding="utf-8"))
+        o = saved["objectives"]
+        return {"commit": saved["machine"]["git_commit"], "median": f"{o['script']['run_median_ms']:.1f}",
+                "p90": f"{o['script']['run_p90_ms']:.1f}", "wall": f"{o['script']['wall_s']:.1f}",
+                "function": f"{o['function']['run_median_ms']:.1f}", "warm": o["script"]["warm_trials"]}
+
+    before, now = figures("script_trials_before.json"), figures("script_trials.json")
+    assert (before["commit"], now["commit"]) == ("180dab1", "05e5247") and before["warm"] == now["warm"] == 198
+    docs = (BENCHMARKS / "README.md").read_text(encoding="utf-8")
+    for label, f in (("before (180dab1)", before), ("now (05e5247)", now)):
+        row = f"| {label} | {f['median']} ms | {f['p90']} ms | {f['wall']} s | {f['function']} ms |"
+        assert row in docs, row
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"| {now['median']} ms (the code before 05e5247, side by side: {before['median']} ms) | ≤ 20 ms |" in readme
