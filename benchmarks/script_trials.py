@@ -13,7 +13,7 @@ Both run as jobs of N trials (200; --quick: 6), 2 at a time, random search, on t
 warm trials' run time (the worker's clock from a trial's start to its end, so for a script with no work, the
 script runner's own cost), median and p90 in ms, and each job's wall time.
 
-    .venv/bin/python benchmarks/script_trials.py                            # about a minute on 2 cores
+    .venv/bin/python benchmarks/script_trials.py                            # about 10 s on 2 cores
     .venv/bin/python benchmarks/script_trials.py --quick --out /tmp/s.json  # smoke run (CI)
 """
 

@@ -492,16 +492,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(false_prune_lines(false_prunes(saved))))
         return 0
     budget = args.budget_s is not None
-    needed = (default_arm(), "optuna_median") if budget else (default_arm(), *NEEDED_ARMS)
+    needed, why = needed_arms(budget)
     arms = [a.strip() for a in (args.arms or ",".join(needed if budget else ARMS)).split(",") if a.strip()]
     unknown = sorted(set(arms) - set(ARMS))
     missing = [a for a in needed if a not in arms]
     if unknown or missing:
         print(f"time_to_quality: --arms: unknown {', '.join(unknown)}" if unknown else
-              f"time_to_quality: --arms must include {', '.join(missing)} (the target, the false-prune replay "
-              f"and the defaults)" if not budget else
-              f"time_to_quality: --arms must include {', '.join(missing)} (the baseline and the defaults)",
-              file=sys.stderr)
+              f"time_to_quality: --arms must include {', '.join(missing)} ({why})", file=sys.stderr)
         return 2
     arms = [a for a in ARMS if a in arms]
     name = "time_to_quality_budget" if budget else "time_to_quality"
@@ -559,6 +556,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def needed_arms(budget: bool) -> tuple[tuple[str, ...], str]:
+    """The arms a run or a report needs, and what for: with an equal budget the baseline and the defaults' arm;
+    otherwise also ``optuna``, whose complete runs the false-prune replay uses."""
+    if budget:
+        return (default_arm(), "optuna_median"), "the baseline and the defaults"
+    return (default_arm(), *NEEDED_ARMS), "the target, the false-prune replay and the defaults"
+
+
 def budget_usage_error(args: argparse.Namespace) -> str | None:
     """What is wrong with the options of an equal-budget run (``--budget-s``), or None."""
     if args.budget_s is None:
@@ -612,11 +617,11 @@ def merged_report(paths: list[Path], out: Path | None) -> int:
     for r in saved:
         for arm, rs in r["runs"].items():
             runs.setdefault(arm, []).extend(rs)
-    missing = [a for a in ((default_arm(), "optuna_median") if budget else (default_arm(), *NEEDED_ARMS))
-               if a not in runs]
+    needed, why = needed_arms(budget)
+    missing = [a for a in needed if a not in runs]
     if missing:
-        print(f"time_to_quality: --report: no runs of {', '.join(missing)} (the target, the false-prune replay and "
-              f"the defaults: the arm of the example's early_stopping)", file=sys.stderr)
+        print(f"time_to_quality: --report: no runs of {', '.join(missing)} ({why}: the arm of the example's "
+              f"early_stopping)", file=sys.stderr)
         return 2
     seeds = [run["seed"] for run in runs["optuna_median"]]
     if len(set(seeds)) != len(seeds) or any(len(rs) != len(seeds) for rs in runs.values()):
@@ -673,25 +678,23 @@ def arm_figures(rs: list[dict[str, Any]], target: float, rng: random.Random,
     """One arm's time to ``target`` over its runs (median, bootstrap interval, how many reached it) and more."""
     times = [time_to(r, target, budget_s) for r in rs]
     secs = [t for t, _ in times]
+    folds = [folds_to(r, target, budget_s) for r in rs]
+    firsts = [min(r["events"], key=lambda e: e["t"], default=None) for r in rs]
     return {"median_s": median(secs), "interval_s": boot_interval(secs, rng), "times_s": secs,
             "reached": sum(ok for _, ok in times), "runs": len(rs),
             "wall_s": [r["wall_s"] for r in rs], "best": [r["best"] for r in rs],
             "pruned": [r["pruned"] for r in rs], "trials_run": [len(r["events"]) for r in rs],
-            "folds_to_target": [folds_to(r, target, budget_s) for r in rs],
-            "first_trial_s": [min((e["t"] for e in r["events"]), default=None) for r in rs],
-            "s_per_fold": [pace(r, target, budget_s) for r in rs]}
+            "folds_to_target": folds, "first_trial_s": [e and e["t"] for e in firsts],
+            "s_per_fold": [pace(t, f, e) for t, f, e in zip(secs, folds, firsts)]}
 
 
-def pace(run: dict[str, Any], target: float, budget_s: float | None = None) -> float | None:
-    """The wall seconds per fold from the run's first finished trial to its target (or its end): how fast its folds
-    went by, 2 at a time, once it was running; None if too few trials finished to tell."""
-    events = sorted(run["events"], key=lambda e: e["t"])
-    if not events:
+def pace(time_to_target: float, folds_to_target: int, first: dict[str, Any] | None) -> float | None:
+    """The wall seconds per fold from a run's first finished trial (``first``, its event) to its target (or its
+    end): how fast its folds went by, 2 at a time, once it was running; None if too few trials finished to tell."""
+    if first is None:
         return None
-    first = events[0]
-    t, _ = time_to(run, target, budget_s)
-    folds = folds_to(run, target, budget_s) - len(first["folds"])
-    return (t - first["t"]) / folds if folds > 0 else None
+    folds = folds_to_target - len(first["folds"])
+    return (time_to_target - first["t"]) / folds if folds > 0 else None
 
 
 def speedups_of(arms: dict[str, Any]) -> dict[str, Any]:
