@@ -472,9 +472,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reprune", type=Path, default=None, metavar="RESULT",
                     help="only the false-prune replay, of every k-fold pruner, on the optuna runs of a saved result")
     args = ap.parse_args(argv)
-    budget_error = budget_usage_error(args)
-    if budget_error:
-        print(f"time_to_quality: {budget_error}", file=sys.stderr)
+    usage_error = ("--replays goes with --samplers (the settings whose saved replays to report)"
+                   if args.replays and not args.samplers else budget_usage_error(args))
+    if usage_error:
+        print(f"time_to_quality: {usage_error}", file=sys.stderr)
         return 2
     args = apply_defaults(args, FULL, QUICK)
     if args.samplers and args.replays:  # the report of saved replays, runs of several files merged

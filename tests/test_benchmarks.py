@@ -254,6 +254,7 @@ def test_time_to_quality_with_an_equal_budget_ends_each_run_at_the_target_or_the
     out.unlink()
     for extra, message in [(("--budget-s", "8", "--trials", "5"), "--trials: a run with --budget-s has no trial limit"),
                            (("--budget-s", "0"), "--budget-s must be a positive number of seconds, not 0"),
+                           (("--budget-s", "8", "--replays", str(out)), "--replays goes with --samplers"),
                            (("--target", "0.7",), "--target and --target-from go with --budget-s"),
                            (("--budget-s", "8"), "its target was set on 30000 rows, this run has 1500 (give --rows "
                                                  "30000, or --target)")]:
