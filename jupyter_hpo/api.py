@@ -221,6 +221,10 @@ def _start(spec: TuningSpec, store: Store, attrs: Mapping[str, Any] | None = Non
         if spec.trial.script is not None:
             store.keep_source(spec.name, spec.trial.script)  # the script's folder, for the same reason
         store.set_job_attrs(spec.name, **{"cwd": os.getcwd(), **(attrs or {})})
+        if run and spec.backend == "local":  # its runner starts the workers first thing, while it loads
+            from jupyter_hpo.backends._local import LocalBackend
+
+            LocalBackend.write_prestart(spec, job_dir)
         if run:
             RunnerHandle(store, spec.name).start(cwd=(attrs or {}).get("cwd"))
     except BaseException:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import multiprocessing
+import logging
 import os
 import signal
 import sys
@@ -37,13 +37,15 @@ from typing import TYPE_CHECKING, Any
 from jupyter_hpo.artifacts import trial_folder
 from jupyter_hpo.backends._base import Assignment, ExecutorBackend, TrialEvents, TrialOutcome, TrialRequest
 from jupyter_hpo.backends._proctree import descendants, end_process_tree
-from jupyter_hpo.backends._worker import worker_main
+from jupyter_hpo.backends import _prestart as prestart
 from jupyter_hpo.exceptions import SpecError
 
 if TYPE_CHECKING:
     from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["LocalBackend", "PoolShelf", "set_shelf"]
+__all__ = ["LocalBackend", "PoolShelf", "set_shelf", "worker_boot"]
+
+log = logging.getLogger("jupyter_hpo.backends.local")
 
 _MEMORY_CHECK_S = 0.25
 
@@ -228,7 +230,6 @@ class LocalBackend(ExecutorBackend):
 
     def __init__(self, spec: TuningSpec, job_dir: Path) -> None:
         super().__init__(spec, job_dir)
-        self._ctx = multiprocessing.get_context("spawn")
         self._procs: list[_Proc] = []
         self._serial = 0
         self._warm = spec.warm_pool.enabled
@@ -239,15 +240,9 @@ class LocalBackend(ExecutorBackend):
         self._budget = _trial_budget(spec)  # trials the runner may still submit, before the first submit
         self._submitted = 0
         self._last_memory_check = 0.0
-        if spec.trial.script is not None:
-            self._boot = {"kind": "script", "path": spec.trial.script}
-        else:
-            self._boot = {"kind": "function", "path": str(job_dir / "objective.pkl")}
-        self._boot.update(metric=spec.objective.metric, pattern=spec.objective.pattern,
-                          hyperparameters=dict(spec.trial.hyperparameters))
-        if spec.trial.script is not None and spec.multi_objective:  # each objective's regex reads its metric
-            self._boot["objectives"] = [[o.metric, o.pattern] for o in spec.all_objectives]
+        self._boot = worker_boot(spec, job_dir)
         self._job = job_dir.name
+        self.prestarted = 0  # workers that booted while the runner started (_prestart), taken by this pool
         self._fingerprint: str | None = None  # computed when a campaign's shelf is there to use it
 
     # -- pool ----------------------------------------------------------------------------------
@@ -258,7 +253,37 @@ class LocalBackend(ExecutorBackend):
 
     def start(self) -> None:
         self._adopt()
+        self._take_prestarted()
         self._fill()
+
+    @classmethod
+    def write_prestart(cls, spec: TuningSpec, job_dir: Path) -> None:
+        """Let the new job's runner start its workers first thing (:mod:`jupyter_hpo.backends._prestart`): as
+        many as the pool will hold at once, with the boot this backend will compute; none without a warm pool
+        (every trial then gets a fresh process)."""
+        count = min(spec.budget.max_parallel, _trial_budget(spec))
+        if spec.warm_pool.enabled and count > 0:
+            prestart.write(job_dir, worker_boot(spec, job_dir), count)
+
+    def _take_prestarted(self) -> None:
+        """Take the workers the runner started with this job's boot, up to what the pool can use; end the
+        others (another boot, or more than the budget still allows: a resumed job needs fewer)."""
+        usable, other = prestart.take(self._boot)
+        room = max(0, self._wanted() - len(self._procs)) if self._warm else 0
+        taken = []
+        for process, conn, spawned_at in usable:
+            self._serial += 1
+            taken.append(_Proc(id=f"local-{self._serial}", process=process, conn=conn, spawned_at=spawned_at))
+        self._procs += taken[:room]
+        self.prestarted = len(taken[:room])
+        _dismiss(taken[room:] + [_Proc(id="local-0", process=p, conn=c, spawned_at=t) for p, c, t in other])
+        if usable or other:
+            log.info("%d worker(s) started with the runner taken, %d ended", self.prestarted,
+                     len(usable) + len(other) - self.prestarted)
+
+    def summary(self) -> dict[str, Any]:
+        """``prestarted_workers``: how many workers booted while the runner started (see :meth:`write_prestart`)."""
+        return {"prestarted_workers": self.prestarted}
 
     def _adopt(self) -> None:
         """Take over idle workers an earlier job of the campaign left with the same objective environment.
@@ -307,12 +332,7 @@ class LocalBackend(ExecutorBackend):
 
     def _spawn(self) -> _Proc:
         self._serial += 1
-        parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(target=worker_main, args=(child, self._boot), daemon=True,
-                                    name=f"jupyter-hpo-worker-{self._serial}")
-        spawned_at = time.time()
-        process.start()
-        child.close()
+        process, parent, spawned_at = prestart.start_worker(self._boot, self._serial)
         proc = _Proc(id=f"local-{self._serial}", process=process, conn=parent, spawned_at=spawned_at)
         self._procs.append(proc)
         return proc
@@ -397,11 +417,14 @@ class LocalBackend(ExecutorBackend):
 
     def _finish(self, proc: _Proc, payload: dict[str, Any], events: TrialEvents) -> None:
         request, proc.task = proc.task, None
+        # a warm trial's start-up is its wait from dispatch; a cold one's, its worker's whole start (from spawn:
+        # the first workers start with the runner, before the first dispatch), which warm trials do not pay
+        since = proc.dispatched_at if proc.n_trials > 0 else min(proc.spawned_at, proc.dispatched_at)
         proc.n_trials += 1
         assert request is not None
         outcome = TrialOutcome(
             key=request.key, state=payload["state"], value=payload.get("value"), error=payload.get("error"),
-            traceback=payload.get("traceback"), startup_s=max(0.0, payload["started_at"] - proc.dispatched_at),
+            traceback=payload.get("traceback"), startup_s=max(0.0, payload["started_at"] - since),
             run_s=payload.get("run_s"), fold_scores=payload.get("fold_scores") or [],
             metrics=payload.get("metrics") or {},
         )
@@ -511,6 +534,21 @@ def _wait_exit(procs: list[_Proc], timeout: float) -> None:
     while left and time.time() < deadline:
         done = wait(left, max(0.0, deadline - time.time()))
         left = [s for s in left if s not in done]
+
+
+def worker_boot(spec: TuningSpec, job_dir: Path) -> dict[str, Any]:
+    """What a worker of the job loads (``worker_main``'s ``boot``): the objective (a script's path, or the
+    job's pickled function), the metric and its regex, and the static hyperparameters."""
+    boot: dict[str, Any]
+    if spec.trial.script is not None:
+        boot = {"kind": "script", "path": spec.trial.script}
+    else:
+        boot = {"kind": "function", "path": str(job_dir / "objective.pkl")}
+    boot.update(metric=spec.objective.metric, pattern=spec.objective.pattern,
+                hyperparameters=dict(spec.trial.hyperparameters))
+    if spec.trial.script is not None and spec.multi_objective:  # each objective's regex reads its metric
+        boot["objectives"] = [[o.metric, o.pattern] for o in spec.all_objectives]
+    return boot
 
 
 def _trial_budget(spec: TuningSpec) -> int:

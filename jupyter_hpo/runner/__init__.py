@@ -26,8 +26,12 @@ def spawn_runner(name: str, store_url: str, home: Path, cwd: str | None = None) 
     if moved:  # the folder the job was launched from is gone: scripts have absolute paths, so run from here
         run_dir = str(job_dir)
     note = f"the launch folder {cwd} no longer exists; the runner starts in {run_dir}\n" if moved else ""
+    from jupyter_hpo.backends._prestart import ENV, PRESTART_FILE
+
+    prestart = job_dir / PRESTART_FILE  # a new local job: its workers boot while the runner starts
     return start_detached([name], run_dir=run_dir, home=home, store_url=store_url,
-                          log_path=job_dir / "runner.log", note=note, label=name)
+                          log_path=job_dir / "runner.log", note=note, label=name,
+                          env={ENV: str(prestart.resolve())} if prestart.is_file() else None)
 
 
 def runner_environment(run_dir: str, home: Path, store_url: str) -> dict[str, str]:
@@ -45,10 +49,10 @@ def runner_environment(run_dir: str, home: Path, store_url: str) -> dict[str, st
 
 
 def start_detached(args: list[str], *, run_dir: str, home: Path, store_url: str, log_path: Path, note: str = "",
-                   label: str) -> int:
+                   label: str, env: dict[str, str] | None = None) -> int:
     """Run ``python -m jupyter_hpo.runner ARGS`` in a session of its own, in ``run_dir``, its output appended to
-    ``log_path`` (after ``note``, if any); return its pid. A thread reaps it when it ends, so a long-lived caller
-    (a kernel) never keeps a zombie around."""
+    ``log_path`` (after ``note``, if any), with ``env`` added to its environment; return its pid. A thread reaps
+    it when it ends, so a long-lived caller (a kernel) never keeps a zombie around."""
     with open(log_path, "ab") as log:
         if note:
             log.write(note.encode())
@@ -56,7 +60,8 @@ def start_detached(args: list[str], *, run_dir: str, home: Path, store_url: str,
         proc = subprocess.Popen(
             [sys.executable, "-m", "jupyter_hpo.runner", *args],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=run_dir,
-            env=runner_environment(run_dir, home, store_url), start_new_session=True, close_fds=True,
+            env={**runner_environment(run_dir, home, store_url), **(env or {})}, start_new_session=True,
+            close_fds=True,
         )
     threading.Thread(target=proc.wait, name=f"jupyter-hpo-reap-{label}", daemon=True).start()
     return proc.pid

@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 
 def main(argv: list[str] | None = None) -> int:
+    # first of all, before the imports below (about half a second): a new local job's workers start booting
+    from jupyter_hpo.backends._prestart import ENV, spawn_from
+
+    prestart = os.environ.pop(ENV, None)  # not for the workers, nor what their trials start
+    if prestart:
+        spawn_from(prestart)
     parser = argparse.ArgumentParser(prog="python -m jupyter_hpo.runner")
     parser.add_argument("job", nargs="+", help="the job (with --campaign: the campaign's jobs to run, in order)")
     parser.add_argument("--campaign", default=None, help="run these jobs as the campaign of this name")
