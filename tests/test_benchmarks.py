@@ -350,3 +350,26 @@ def test_time_to_quality_reports_the_recorded_rerun_as_the_docs_quote(tmp_path: 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert ("(05e5247; 20 seeds, `results/time_to_quality_rerun.json`): 31.8 s vs 27.7 s, 0.87× (0.77–1.12), "
             "**not met**; false-prune rate 0.5%") in readme
+
+
+def test_first_trial_figures_are_what_the_docs_quote():
+    """The README's and benchmarks/README.md's head-start figures come from results/first_trial.json."""
+    saved = json.loads((BENCHMARKS / "results" / "first_trial.json").read_text(encoding="utf-8"))
+    assert saved["quick"] is False and saved["machine"]["git_commit"] == "20e4217"
+    head, cold, paired = saved["arms"]["head_start"], saved["arms"]["no_head_start"], saved["paired"]
+    assert len(head["runs"]) == len(cold["runs"]) == paired["pairs"] == 12
+    assert head["prestarted_workers"] == 2 and cold["prestarted_workers"] == 0
+    f = {k: f"{v:.2f}" for k, v in (("head", head["first_start_s"]), ("cold", cold["first_start_s"]),
+                                    ("saved", paired["first_start_s"]), ("done", paired["first_done_s"]),
+                                    ("job", paired["wall_s"]))}
+    docs = (BENCHMARKS / "README.md").read_text(encoding="utf-8")
+    assert (f"| head start (the product) | {f['head']} s | {head['first_done_s']:.2f} s | {head['wall_s']:.2f} s | 2 |"
+            in docs)
+    assert f"| without it | {f['cold']} s | {cold['first_done_s']:.2f} s | {cold['wall_s']:.2f} s | 0 |" in docs
+    assert (f"The first trial started a median {f['saved']} s sooner, launch by launch ({paired['sooner']} of 12 "
+            f"launches sooner); it finished {f['done']} s\nsooner and the job {f['job']} s.") in docs
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert (f"| {f['head']} s vs {f['cold']} s: a median {f['saved']} s sooner, {paired['sooner']} of 12 launches "
+            "sooner | sooner (> 0 s) |") in readme
+    assert (f"started a median {f['saved']} s sooner ({f['head']} s vs {f['cold']} s after `launch()`; "
+            "`benchmarks/first_trial.py`)") in readme
