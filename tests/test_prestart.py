@@ -112,6 +112,12 @@ def test_a_malformed_file_starts_no_worker_and_is_removed(tmp_path, text):
     assert prestart.spawn_from(str(path)) == 0  # a missing file: none either
 
 
+def test_a_boot_that_cannot_be_written_leaves_no_file_and_no_error(tmp_path):
+    assert prestart.write(tmp_path, {"kind": "function", "hyperparameters": {"x": object()}}, 2) is False
+    assert not (tmp_path / prestart.PRESTART_FILE).exists()
+    assert prestart.write(tmp_path / "missing-folder", {"kind": "script"}, 2) is False
+
+
 @pytest.fixture
 def backends():
     made: list = []

@@ -15,6 +15,7 @@ imports nothing heavy, so the runner can call it first.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -48,9 +49,17 @@ def start_worker(boot: dict[str, Any], serial: int) -> tuple[Any, Any, float]:
     return process, parent, spawned_at
 
 
-def write(job_dir: Path, boot: dict[str, Any], count: int) -> None:
-    """Record the pool the job's runner may start first (``count`` workers with ``boot``)."""
-    (job_dir / PRESTART_FILE).write_text(json.dumps({"boot": boot, "count": count}), encoding="utf-8")
+def write(job_dir: Path, boot: dict[str, Any], count: int) -> bool:
+    """Record the pool the job's runner may start first (``count`` workers with ``boot``); False when it cannot
+    be written (a boot that is not JSON, a full disk): a head start is never worth failing a launch for."""
+    path = job_dir / PRESTART_FILE
+    try:
+        path.write_text(json.dumps({"boot": boot, "count": count}), encoding="utf-8")
+    except (OSError, TypeError, ValueError):
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return False
+    return True
 
 
 def spawn_from(path: str) -> int:
