@@ -45,6 +45,29 @@ def stats(values: list[float]) -> dict[str, Any]:
             "mean": statistics.fmean(values) if values else None}
 
 
+def private_home(name: str) -> Path:
+    """A fresh work folder for a run, whose ``home`` subfolder becomes this process's jupyter-hpo home (its own
+    SQLite store, never a team's: ``$JUPYTER_HPO_STORE_URL`` is dropped); the caller removes the folder."""
+    work = Path(tempfile.mkdtemp(prefix=f"jupyter-hpo-{name}-"))
+    os.environ["JUPYTER_HPO_HOME"] = str(work / "home")
+    os.environ.pop("JUPYTER_HPO_STORE_URL", None)
+    return work
+
+
+def target_line(t: dict[str, Any], value_format: str) -> str:
+    """A goal's line in a report: ``target: value unit (PASS|FAIL, goal op threshold unit)``."""
+    return (f"{t['target']}: {format(t['value'], value_format)} {t['unit']} ({'PASS' if t['pass'] else 'FAIL'}, "
+            f"goal {t['op']} {t['threshold']:g} {t['unit']})")
+
+
+def publish(out: Path, result: dict[str, Any], report: str) -> int:
+    """Write the result's JSON to ``out``, print the report and where it went; the script's exit code (0)."""
+    write_result(out, result)
+    print(report)
+    print(f"wrote {out}")
+    return 0
+
+
 def quick_out(script: str) -> Path:
     """Where ``--quick`` writes its JSON unless ``--out`` is given: a temporary file, never ``results/``."""
     return Path(tempfile.gettempdir()) / f"jupyter-hpo-{script}-quick.json"

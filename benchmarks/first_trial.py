@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, log, machine_info, pct, quick_out, write_result
+from _common import REPO, log, machine_info, pct, private_home, publish, quick_out, target_line
 
 RESULT_KEYS = ("benchmark", "quick", "machine", "settings", "arms", "paired", "targets")
 REPORT_HEADINGS = ("first trials of a local job", "saved by the head start")
@@ -104,9 +102,7 @@ def report(result: dict[str, Any]) -> str:
     lines += ["", f"saved by the head start, median of the paired launches: first trial started "
                   f"{p['first_start_s']:+.2f} s sooner ({p['sooner']} of {p['pairs']} launches sooner), first trial "
                   f"done {p['first_done_s']:+.2f} s, job {p['wall_s']:+.2f} s", ""]
-    for t in result["targets"]:
-        lines.append(f"{t['target']}: {t['value']:+.2f} s ({'PASS' if t['pass'] else 'FAIL'}, goal > "
-                     f"{t['threshold']:g} s)")
+    lines += [target_line(t, "+.2f") for t in result["targets"]]
     return "\n".join(lines)
 
 
@@ -125,9 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         print("first_trial: --launches must be at least 1 and --rows at least 0", file=sys.stderr)
         return 2
     out = args.out or (quick_out("first_trial") if args.quick else REPO / "benchmarks" / "results" / "first_trial.json")
-    work = Path(tempfile.mkdtemp(prefix="jupyter-hpo-first-trial-"))
-    os.environ["JUPYTER_HPO_HOME"] = str(work / "home")
-    os.environ.pop("JUPYTER_HPO_STORE_URL", None)
+    work = private_home("first-trial")
     machine = machine_info(("optuna", "xgboost-cpu", "pandas", "scikit-learn"))
     runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
     try:
@@ -168,10 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                      "value": value, "op": ">", "threshold": TARGET_SAVING_S, "unit": "s",
                      "pass": value is not None and value > TARGET_SAVING_S}],
     }
-    write_result(out, result)
-    print(report(result))
-    print(f"wrote {out}")
-    return 0
+    return publish(out, result, report(result))
 
 
 if __name__ == "__main__":

@@ -20,17 +20,15 @@ script runner's own cost), median and p90 in ms, and each job's wall time.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, log, machine_info, pct, quick_out, write_result
+from _common import REPO, log, machine_info, pct, private_home, publish, quick_out, target_line
 
 RESULT_KEYS = ("benchmark", "quick", "machine", "settings", "objectives", "targets")
 REPORT_HEADINGS = ("script trials in a warm worker", "run time per warm trial")
@@ -84,9 +82,7 @@ def report(result: dict[str, Any]) -> str:
         lines.append(f"{name:<10}{o['wall_s']:>9.2f}{o['warm_trials']:>13}{o['run_median_ms']:>37.1f}"
                      f"{o['run_p90_ms']:>9.1f}")
     lines.append("")
-    for t in result["targets"]:
-        lines.append(f"{t['target']}: {t['value']:.1f} ms ({'PASS' if t['pass'] else 'FAIL'}, goal <= "
-                     f"{t['threshold']:g} ms)")
+    lines += [target_line(t, ".1f") for t in result["targets"]]
     return "\n".join(lines)
 
 
@@ -103,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = args.out or (quick_out("script_trials") if args.quick else REPO / "benchmarks" / "results"
                        / "script_trials.json")
-    work = Path(tempfile.mkdtemp(prefix="jupyter-hpo-script-trials-"))
-    os.environ["JUPYTER_HPO_HOME"] = str(work / "home")
-    os.environ.pop("JUPYTER_HPO_STORE_URL", None)
+    work = private_home("script-trials")
     script = work / "project" / "noop.py"
     script.parent.mkdir()
     script.write_text(textwrap.dedent(SCRIPT).lstrip(), encoding="utf-8")
@@ -129,10 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                      "threshold": TARGET_SCRIPT_MEDIAN_MS, "unit": "ms",
                      "pass": value is not None and value <= TARGET_SCRIPT_MEDIAN_MS}],
     }
-    write_result(out, result)
-    print(report(result))
-    print(f"wrote {out}")
-    return 0
+    return publish(out, result, report(result))
 
 
 if __name__ == "__main__":
