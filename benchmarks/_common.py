@@ -60,6 +60,19 @@ def target_line(t: dict[str, Any], value_format: str) -> str:
             f"goal {t['op']} {t['threshold']:g} {t['unit']})")
 
 
+def objective_start(r: dict[str, Any]) -> float | None:
+    """When a trial record's objective started (None when the record cannot say). A warm trial: its dispatch
+    (``started``) + ``startup_s``. A cold trial's ``startup_s`` counts from its worker's spawn, which can come
+    before the dispatch (a new local job's first workers start with its runner), so then it is the earlier of that
+    and ``completed - run_s`` (the store's record of its end, a few ms after the objective returned)."""
+    if r.get("started") is None or r.get("startup_s") is None:
+        return None
+    start = float(r["started"] + r["startup_s"])
+    if r.get("warm") is not True and r.get("completed") is not None and r.get("run_s") is not None:
+        start = min(start, float(r["completed"] - r["run_s"]))
+    return start
+
+
 def publish(out: Path, result: dict[str, Any], report: str) -> int:
     """Write the result's JSON to ``out``, print the report and where it went; the script's exit code (0)."""
     write_result(out, result)

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import apply_defaults, log, quick_out, write_result
+from _common import apply_defaults, log, objective_start, quick_out, write_result
 from overhead import (
     PARALLEL,
     SEED,
@@ -78,7 +78,7 @@ def run_campaign(spec: Any, n: int, tag: str) -> dict[str, Any]:
     for job in c.jobs:
         attrs, recs = job.attrs, job.trial_records()
         started = float(attrs["runner"]["started"])
-        first = min(r["started"] + r["startup_s"] for r in recs if r["startup_s"] is not None)
+        first = min(s for s in map(objective_start, recs) if s is not None)
         raw = {t.number: t.user_attrs.get(REUSED_FROM) for t in job.raw_trials()}
         jobs.append({
             "name": job.name, "status": attrs["status"], "trials": len(recs),

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, log, machine_info, pct, private_home, publish, quick_out, target_line
+from _common import REPO, log, machine_info, objective_start, pct, private_home, publish, quick_out, target_line
 
 RESULT_KEYS = ("benchmark", "quick", "machine", "settings", "arms", "paired", "targets")
 REPORT_HEADINGS = ("first trials of a local job", "saved by the head start")
@@ -80,10 +80,11 @@ def launch_once(spec: dict[str, Any], arm: str, i: int) -> dict[str, Any]:
     status = job.wait(poll=0.02)
     wall = time.time() - t0
     records = job.trial_records()
-    done = [r for r in records if r["completed"] is not None and r["run_s"] is not None]
+    starts = [s for s in map(objective_start, records) if s is not None]
+    done = [r for r in records if r["completed"] is not None]
     summary = job.attrs.get("backend_summary") or {}
     return {"status": status.value, "trials": len(records),
-            "first_start_s": min(r["completed"] - r["run_s"] for r in done) - t0 if done else None,
+            "first_start_s": min(starts) - t0 if starts else None,
             "first_done_s": min(r["completed"] for r in done) - t0 if done else None,
             "wall_s": wall, "prestarted_workers": summary.get("prestarted_workers")}
 

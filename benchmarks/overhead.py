@@ -36,7 +36,7 @@ from typing import Any
 
 from _common import log as _log
 from _common import machine_info as common_machine_info
-from _common import quick_out, write_result
+from _common import objective_start, quick_out, write_result
 
 from jupyter_hpo._liveness import pid_alive
 
@@ -181,9 +181,10 @@ def run_hpo(spec_or_none: Any, *, warm: bool, name: str, n: int, **options: Any)
 def summarize_hpo(raw: dict[str, Any], n: int) -> dict[str, Any]:
     recs = raw["records"]
     done = [r for r in recs if r["run_s"] is not None and r["startup_s"] is not None and r["started"] is not None]
-    # start of the objective = dispatch (the trial's datetime_start, taken by the runner right after
-    # handing it to the backend) + startup_s (dispatch -> objective start, measured by the backend)
-    spans = [(r["started"] + r["startup_s"], r["started"] + r["startup_s"] + r["run_s"]) for r in done]
+    # start of the objective: dispatch (the trial's datetime_start, taken by the runner right after handing it to
+    # the backend) + startup_s (measured by the backend), for a cold trial at the latest its end - run_s
+    starts = [objective_start(r) for r in done]
+    spans = [(s, s + r["run_s"]) for s, r in zip(starts, done) if s is not None]
     run = [r["run_s"] for r in done]
     startup = [r["startup_s"] for r in done]
     gaps = slot_gaps(raw["t0"], spans, PARALLEL)

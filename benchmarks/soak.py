@@ -45,7 +45,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from _common import apply_defaults, log as _log, machine_info, quick_out, stats  # noqa: E402 - on sys.path
+from _common import apply_defaults, log as _log, machine_info, objective_start, quick_out, stats  # noqa: E402 - on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "soak.json"
@@ -438,9 +438,9 @@ def _round(t: float | None) -> float | None:
 
 
 def _ended(r: dict[str, Any]) -> float | None:
-    """When the trial's objective returned: dispatch (``started``) + start-up + run time."""
-    parts = (r["started"], r["startup_s"], r["run_s"])
-    return None if None in parts else sum(parts)
+    """When the trial's objective returned: its start (``objective_start``) + run time."""
+    start = objective_start(r)
+    return None if start is None or r["run_s"] is None else start + r["run_s"]
 
 
 def _rate(times: list[float], span: tuple[float, float, float]) -> dict[str, float | None]:
