@@ -10,8 +10,10 @@ This measures what that saves, side by side in one run, launch by launch interle
 
 Each job is the credit example (``examples/credit_default``: its script, space and settings), 2 trials, 2 at a
 time, so both workers are cold. Figures per launch: when the first trial's objective started and when the first
-trial finished (seconds after ``launch()`` was called), and the job's wall time; medians per arm, and the median
-of the paired savings (no_head_start minus head_start, launch by launch).
+trial finished (seconds after ``launch()`` was called), the job's wall time, when the runner began its job loop
+(after its imports, the store and the study) and the cold trials' start-up (a worker's whole start, from its spawn
+to the objective starting); medians per arm, and the median of the paired savings (no_head_start minus head_start,
+launch by launch).
 
     .venv/bin/python benchmarks/first_trial.py                             # 12 launches per arm, about 2 minutes
     .venv/bin/python benchmarks/first_trial.py --quick --out /tmp/f.json   # smoke run (CI): 2 per arm, 1,500 rows
@@ -82,11 +84,17 @@ def launch_once(spec: dict[str, Any], arm: str, i: int) -> dict[str, Any]:
     records = job.trial_records()
     starts = [s for s in map(objective_start, records) if s is not None]
     done = [r for r in records if r["completed"] is not None]
-    summary = job.attrs.get("backend_summary") or {}
+    attrs = job.attrs
+    summary = attrs.get("backend_summary") or {}
+    cold = [r["startup_s"] for r in records if r["warm"] is False and r["startup_s"] is not None]
     return {"status": status.value, "trials": len(records),
             "first_start_s": min(starts) - t0 if starts else None,
             "first_done_s": min(r["completed"] for r in done) - t0 if done else None,
-            "wall_s": wall, "prestarted_workers": summary.get("prestarted_workers")}
+            "wall_s": wall, "prestarted_workers": summary.get("prestarted_workers"),
+            # the runner's own start: from launch() to its job's loop beginning (its imports, the store, the study)
+            "runner_s": float((attrs.get("runner") or {})["started"]) - t0,
+            # a cold trial's start-up: its worker's whole start, from spawn to the objective starting
+            "worker_start_s": pct(cold, 0.5)}
 
 
 def report(result: dict[str, Any]) -> str:
@@ -95,10 +103,10 @@ def report(result: dict[str, Any]) -> str:
              f"{s['launches']} launches per arm, interleaved; load at start {m['loadavg_at_start'][0]:.1f} on "
              f"{m['cpu_count']} CPUs", "",
              f"{'arm':<15}{'first trial started, s':>24}{'first trial done, s':>21}{'job, s':>9}"
-             f"{'workers started first':>23}"]
+             f"{'workers started first':>23}{'runner started, s':>19}{'worker start, s':>17}"]
     for arm, a in result["arms"].items():
         lines.append(f"{arm:<15}{a['first_start_s']:>24.2f}{a['first_done_s']:>21.2f}{a['wall_s']:>9.2f}"
-                     f"{a['prestarted_workers']:>23}")
+                     f"{a['prestarted_workers']:>23}{a['runner_s']:>19.2f}{a['worker_start_s']:>17.2f}")
     p = result["paired"]
     lines += ["", f"saved by the head start, median of the paired launches: first trial started "
                   f"{p['first_start_s']:+.2f} s sooner ({p['sooner']} of {p['pairs']} launches sooner), first trial "
@@ -148,9 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     def saving(key: str) -> list[float]:
         return [b[key] - a[key] for a, b in zip(runs["head_start"], runs["no_head_start"])]
 
-    arms = {arm: {"first_start_s": med(arm, "first_start_s"), "first_done_s": med(arm, "first_done_s"),
-                  "wall_s": med(arm, "wall_s"), "prestarted_workers": max(r["prestarted_workers"] or 0
-                                                                          for r in runs[arm]), "runs": runs[arm]}
+    arms = {arm: {**{key: med(arm, key) for key in ("first_start_s", "first_done_s", "wall_s", "runner_s",
+                                                    "worker_start_s")},
+                  "prestarted_workers": max(r["prestarted_workers"] or 0 for r in runs[arm]), "runs": runs[arm]}
             for arm in ARMS}
     paired = {key: pct(saving(key), 0.5) for key in ("first_start_s", "first_done_s", "wall_s")}
     paired.update(pairs=n, sooner=sum(s > 0 for s in saving("first_start_s")))
