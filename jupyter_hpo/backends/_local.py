@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.artifacts import trial_folder
+from jupyter_hpo.backends import _prestart as prestart
 from jupyter_hpo.backends._base import Assignment, ExecutorBackend, TrialEvents, TrialOutcome, TrialRequest
 from jupyter_hpo.backends._proctree import descendants, end_process_tree
-from jupyter_hpo.backends import _prestart as prestart
 from jupyter_hpo.exceptions import SpecError
 
 if TYPE_CHECKING:

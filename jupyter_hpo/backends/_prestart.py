@@ -1,8 +1,8 @@
 """A local job's workers boot while its runner is still starting.
 
 A worker's boot (importing NumPy, pandas, scikit-learn, XGBoost... for the objective) takes about a second,
-and the runner's own start (its imports, the store, the study) most of another. They need not wait for each
-other: :func:`jupyter_hpo.api.launch` writes the pool's boot into the new job's folder (:func:`write`:
+and the runner's own start (its imports, the store, the study) about half a second more. They need not wait for
+each other: :func:`jupyter_hpo.api.launch` writes the pool's boot into the new job's folder (:func:`write`:
 :data:`PRESTART_FILE`, the worker boot the local backend computes from the spec and how many workers), the
 runner's first act, before its heavy imports, is :func:`spawn_from` (the file's path comes in
 ``$JUPYTER_HPO_PRESTART``), and the local backend then takes these workers (:func:`take`) as its first ones.
