@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import os
 import subprocess
 import sys
@@ -388,3 +389,42 @@ def test_first_trial_figures_are_what_the_docs_quote():
             f"{earlier['paired']['sooner']} of 12) | sooner (> 0 s) |") in readme
     assert (f"median {now['saved']} s sooner, in {n['sooner']} of 20 launches ({now['h']} s vs {now['c']} s after "
             "`launch()`;") in " ".join(readme.split())
+
+
+def test_time_to_quality_reports_the_equal_budget_run_with_the_head_start_as_the_docs_quote(tmp_path: Path):
+    """The equal-budget run after the workers' head start (results/time_to_quality_budget_headstart.json): what its
+    report prints, summarised again from its runs, is what the README and benchmarks/README.md quote."""
+    recorded = BENCHMARKS / "results" / "time_to_quality_budget_headstart.json"
+    saved = json.loads(recorded.read_text(encoding="utf-8"))
+    assert saved["machine"]["git_commit"] == "da280f3" and saved["settings"]["budget_s"] == 90
+    assert saved["target"]["auc"] == json.loads((BENCHMARKS / "results" / "time_to_quality_budget.json")
+                                                .read_text(encoding="utf-8"))["target"]["auc"]
+    proc = subprocess.run([sys.executable, str(BENCHMARKS / "time_to_quality.py"), "--report", str(recorded)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    assert out.startswith("time to quality with an equal budget: 12 seeds"), out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()
+            if line.startswith(("jhpo ", "jhpo_fast ", "optuna_median "))}
+    firsts = {m[0]: m[1:] for m in re.findall(r"^(\w+): first trial finished ([\d.]+) s after launch, then "
+                                               r"([\d.]+) s", out, re.M)}
+    speedups = dict(re.findall(r"^speedup vs Optuna TPE \+ MedianPruner, (\w+): ([\d.]+x \(95% interval [\d.-]+\))",
+                               out, re.M))
+    docs = " ".join((BENCHMARKS / "README.md").read_text(encoding="utf-8").split())
+    labels = {"jhpo": "`jhpo` (`kfold`)", "jhpo_fast": "`jhpo_fast` (`kfold_fast`, the example's)",
+              "optuna_median": "`optuna_median`"}
+    for arm, (median, interval, reached, trials, pruned, folds) in rows.items():
+        row = f"| {labels[arm]} | {median} s | {interval} s | {reached} | {trials} | {pruned} | {folds} |"
+        assert row in docs, (row, out)
+    fast, jhpo = speedups["jhpo_fast"].split(" (95% interval "), speedups["jhpo"].split(" (95% interval ")
+    assert (f"**`jhpo_fast` {fast[0]} (95% interval {fast[1]} against Optuna TPE + MedianPruner; `jhpo` {jhpo[0]} "
+            f"({jhpo[1]}. Not met.**") in docs, speedups
+    assert (f"Their first trial finished a median {firsts['jhpo_fast'][0]} s after launch (4.1 s in the run above), "
+            f"against {firsts['optuna_median'][0]} s in-process, and after it a fold took {firsts['jhpo_fast'][1]} s "
+            f"of wall time against {firsts['optuna_median'][1]} s.") in docs, firsts
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    interval = fast[1].rstrip(")").replace("-", "–")
+    assert (f"{rows['jhpo_fast'][0]} s vs {rows['optuna_median'][0]} s, {fast[0].replace('x', '×')} ({interval}), "
+            f"**not met**; the defaults reached the target in {rows['jhpo_fast'][2].split('/')[0]} of 12 runs, Optuna "
+            f"in {rows['optuna_median'][2].split('/')[0]}; first trial {firsts['jhpo_fast'][0]} s vs "
+            f"{firsts['optuna_median'][0]} s after launch") in readme
