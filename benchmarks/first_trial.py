@@ -31,37 +31,24 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, log, machine_info, objective_start, pct, private_home, publish, quick_out, target_line
+from time_to_quality import EXAMPLE, data_file, example_spec
 
 RESULT_KEYS = ("benchmark", "quick", "machine", "settings", "arms", "paired", "targets")
 REPORT_HEADINGS = ("first trials of a local job", "saved by the head start")
-EXAMPLE = REPO / "examples" / "credit_default"
 ARMS = ("head_start", "no_head_start")
 FULL_LAUNCHES, QUICK_LAUNCHES, QUICK_ROWS = 12, 2, 1500
 #: the goal: the head start makes the first trial start sooner, launch by launch (the median paired saving)
 TARGET_SAVING_S = 0.0
 
 
-def example_spec(data: Path | None) -> dict[str, Any]:
-    from jupyter_hpo._yaml import load_yaml
-
-    spec = load_yaml((EXAMPLE / "tuning.yaml").read_text(encoding="utf-8"))
+def job_spec(data: Path | None) -> dict[str, Any]:
+    """The credit example's spec (time_to_quality's), 2 trials 2 at a time, on ``data`` if given."""
+    spec = example_spec()
     spec["trial"]["script"] = str(EXAMPLE / spec["trial"]["script"])
     if data is not None:
         spec["trial"]["hyperparameters"]["data"] = str(data)
     spec.update(budget={"max_trials": 2, "max_parallel": 2}, completion={}, seed=0)
     return spec
-
-
-def sample(rows: int, work: Path) -> Path:
-    import pandas as pd
-
-    sys.path.insert(0, str(EXAMPLE))
-    import train
-
-    df = pd.read_csv(train.DATA)
-    path = work / "credit-sample.csv"
-    df.sample(n=min(rows, len(df)), random_state=0).to_csv(path, index=False)
-    return path
 
 
 def launch_once(spec: dict[str, Any], arm: str, i: int) -> dict[str, Any]:
@@ -134,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info(("optuna", "xgboost-cpu", "pandas", "scikit-learn"))
     runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
     try:
-        spec = example_spec(sample(rows, work) if rows else None)
+        spec = job_spec(data_file(rows, work) if rows else None)
         for i in range(n):
             for arm in (ARMS if i % 2 == 0 else ARMS[::-1]):  # alternate which arm goes first
                 runs[arm].append(launch_once(spec, arm, i))

@@ -14,7 +14,7 @@ from jupyter_hpo.backends import _prestart as prestart
 from jupyter_hpo.backends._local import worker_boot
 from jupyter_hpo.store import JobStatus
 from tests import objectives
-from tests.test_local_backend import Events, make_backend, run
+from tests.test_local_backend import Events, backends, make_backend, run  # noqa: F401 - backends: a fixture
 
 X = {"x": {"type": "float", "low": 0, "high": 1}}
 
@@ -117,10 +117,3 @@ def test_a_boot_that_cannot_be_written_leaves_no_file_and_no_error(tmp_path):
     assert not (tmp_path / prestart.PRESTART_FILE).exists()
     assert prestart.write(tmp_path / "missing-folder", {"kind": "script"}, 2) is False
 
-
-@pytest.fixture
-def backends():
-    made: list = []
-    yield made
-    for b in made:
-        b.close()
