@@ -20,6 +20,7 @@ from jupyter_hpo import api
 from jupyter_hpo.exceptions import HpoError, SearchSpaceError
 from jupyter_hpo.space import SCALINGS, CategoricalParam, Param, SearchSpace, _check_name, _param_from_dict
 from jupyter_hpo.widgets._dashboard import Dashboard
+from jupyter_hpo.widgets._routing import route_to_sender
 
 __all__ = ["ParamRow", "SearchSpaceBuilder", "format_choices", "format_when", "parse_choices", "parse_when",
            "python_code"]
@@ -175,6 +176,7 @@ class ParamRow(w.VBox):
                            self.remove_button],
                           layout=w.Layout(flex_flow="row wrap", align_items="center"))
         super().__init__([controls, self.message])
+        route_to_sender(self)
         self.add_class("jp-hpo-param-row")
         self.kind_dropdown.observe(lambda _: self._show_fields(), "value")
         self._show_fields()
@@ -264,6 +266,7 @@ class SearchSpaceBuilder(w.VBox):
         self.output = w.VBox()
         self.children = [self.rows_box, self.add_button, self.message, self.preview,
                          w.HBox([self.launch_button, self.launch_message]), self.output]
+        route_to_sender(self)  # a row added later routes its own controls (ParamRow)
         self.add_class("jp-hpo-builder")
         self.add_button.on_click(lambda _: self.add_row())
         self.launch_button.on_click(lambda _: self.launch())

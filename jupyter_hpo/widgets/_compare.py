@@ -15,6 +15,7 @@ import traitlets as t
 from jupyter_hpo import api
 from jupyter_hpo.store import Store
 from jupyter_hpo.widgets._dashboard import HERE
+from jupyter_hpo.widgets._routing import route_to_sender
 
 __all__ = ["CompareView", "compact_curve"]
 
@@ -67,6 +68,7 @@ class CompareView(anywidget.AnyWidget):
         self.names = names
         self._store = store
         super().__init__(jobs=self._read(), **kwargs)
+        route_to_sender(self)
 
     def _read(self) -> list[dict[str, Any]]:
         data = api.compare(*self.names, store=self._store)

@@ -10,12 +10,18 @@ Data flow. Synced traits carry only small things (``job_name``, ``status``, ``su
 * a daemon thread then polls :class:`jupyter_hpo.api.TrialFeed` every ``interval`` seconds and sends
   ``{"type": "delta", "trials": [changed rows], "plot": ...}`` at most every 0.5 s (``plot`` only when it changed);
 * :meth:`Dashboard.start` (called when it is displayed) starts the thread at once: until a view said
-  hello (a kernel busy running another cell holds ``hello`` back) it sends whole snapshots, at most every
+  hello (a kernel whose comm messages go to its main shell holds ``hello`` back while another cell runs) it
+  sends whole snapshots, at most every
   ``max(0.5, rows / 1000)`` seconds, so the view is complete while the cell runs;
 * ``{"type": "stop", "id": n}`` from the front end calls ``job.stop(wait=False)`` and is answered
   ``{"type": "stop-reply", "id": n, "ok": bool, "error": str}``. Stop is idempotent: the front end sends it
-  again when no reply came within a few seconds, and says so when the kernel never answers (a kernel busy
-  running another cell handles widget messages only when that cell ends).
+  again when no reply came within a few seconds, and says so when the kernel never answers.
+
+Where the kernel runs these handlers. JupyterLab 4.4+ and Notebook 7 send a page's comm messages to a kernel
+subshell (ipykernel 7+), so they are handled while a cell runs; :func:`~jupyter_hpo.widgets._routing.
+route_to_sender` keeps them there, also after the page is reloaded. Where comm messages go to the main shell
+(JupyterLab's "Comms over subshells" disabled, ipykernel < 7, other front ends), a busy cell holds them until
+it ends.
 
 Refit and Register (the job's result handed on, as ``job.refit()`` and ``jupyter hpo register`` do):
 
@@ -75,6 +81,7 @@ from jupyter_hpo.records import (
     json_safe,
 )
 from jupyter_hpo.store import JobStatus
+from jupyter_hpo.widgets._routing import route_to_sender
 
 __all__ = [
     "MAX_POINTS",
@@ -286,6 +293,7 @@ class Dashboard(anywidget.AnyWidget):
         except (HpoError, KeyError, TypeError):  # a study written by another tool, without a spec
             space = {}
         super().__init__(interval=interval, job_name=job.name, space=space, **kwargs)
+        route_to_sender(self)
         self.job = job
         # with a k-fold pruner, a trial's intermediate value at step i is its score on fold i + 1
         spec = job.attrs.get(SPEC)
@@ -379,8 +387,8 @@ class Dashboard(anywidget.AnyWidget):
     def start(self) -> None:
         """Follow the job from now on, as the first view's ``hello`` would (call it when displaying).
 
-        A kernel busy running another cell (``job.wait()``, a training step) handles the front end's
-        messages only when that cell ends; the traits and rows still reach the view meanwhile.
+        A kernel whose comm messages go to its main shell handles the front end's messages only when a
+        running cell (``job.wait()``, a training step) ends; the traits and rows still reach the view meanwhile.
         """
         self._ensure_polling()
         self._follow_refit()

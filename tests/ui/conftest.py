@@ -37,10 +37,11 @@ def _free_port() -> int:
 
 
 class Lab:
-    """A running JupyterLab: its URL, its root folder and the jupyter-hpo home its kernels use."""
+    """A running JupyterLab: its URL, its root folder, the jupyter-hpo home its kernels use and its user
+    settings folder."""
 
-    def __init__(self, url: str, root: Path, home: Path, log: Path) -> None:
-        self.url, self.root, self.home, self.log = url, root, home, log
+    def __init__(self, url: str, root: Path, home: Path, log: Path, settings: Path) -> None:
+        self.url, self.root, self.home, self.log, self.settings = url, root, home, log, settings
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of the server's log (its kernels write there too): for failure messages."""
@@ -103,7 +104,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
                 raise RuntimeError(f"JupyterLab did not start; see {base / 'lab.log'}") from None
             time.sleep(0.25)
     try:
-        yield Lab(url, root, home, base / "lab.log")
+        yield Lab(url, root, home, base / "lab.log", settings)
     finally:
         proc.terminate()
         try:
@@ -111,6 +112,18 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def comms_on_main_shell(lab: Lab) -> Iterator[None]:
+    """JupyterLab's Kernel setting "Comms over subshells" set to Disabled for the pages this test opens: comm
+    messages then go to the kernel's main shell, which a running cell holds (as with ipykernel < 7)."""
+    path = lab.settings / "@jupyterlab" / "apputils-extension" / "kernels-settings.jupyterlab-settings"
+    path.write_text(json.dumps({"commsOverSubshells": "disabled"}))
+    try:
+        yield
+    finally:
+        path.unlink()
 
 
 @pytest.fixture(scope="module")

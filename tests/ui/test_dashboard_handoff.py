@@ -1,6 +1,6 @@
 """The dashboard's Refit and Register buttons in a real notebook (JupyterLab 4, a real kernel, headless Chromium):
-Refit, clicked while the kernel is busy with another cell, says the kernel did not answer, and once the cell ends
-the refit runs and the dashboard shows its status, then its model's path; Register asks where in a small form and
+with comms on the kernel's main shell (JupyterLab's "Comms over subshells" disabled), Refit, clicked while the
+kernel is busy with another cell, says the kernel did not answer, and once the cell ends the refit runs and the dashboard shows its status, then its model's path; Register asks where in a small form and
 shows the result, here the one-line error for a local job sent to the SageMaker Model Registry."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ space = {"x": {"type": "float", "low": 0, "high": 1}}"""
 LAUNCH = "job = %hpo launch objective --space space --max-trials 3 --parallel 1 --name ui-refit"
 
 
-def test_the_dashboards_refit_shows_the_refit_model_and_register_asks_where(lab, page):
+def test_the_dashboards_refit_shows_the_refit_model_and_register_asks_where(lab, page, comms_on_main_shell):
     gate = lab.root / "ui-refit.gate"
     new_notebook(lab, "ui-refit.ipynb", SETUP, LAUNCH, busy_cell(gate))
     page.goto(notebook_url(lab, "lab", "ui-refit.ipynb", "/lab/tree/ui-refit.ipynb?reset"))
