@@ -373,6 +373,29 @@ def test_a_displayed_dashboard_streams_whole_snapshots_until_a_view_says_hello(h
     assert len(rows) == 12 and all(r["state"] == "complete" for r in rows.values())
 
 
+def test_hellos_from_several_pages_and_start_at_once_start_one_polling_thread(home, monkeypatch):
+    # each page's hello runs in its own kernel subshell thread, beside start() in the main one
+    job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
+                     hyperparameters={"sleep": 0.5}, max_trials=40, max_parallel=1, name="many-pages")
+    dash = Dashboard(job, interval=0.1)
+    capture(dash, monkeypatch)
+    callers = 8
+    barrier = threading.Barrier(callers)
+
+    def call(i: int) -> None:
+        barrier.wait()
+        dash.start() if i == 0 else dash._handle_custom_msg({"type": "hello"}, [])
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(callers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    pollers = [t for t in threading.enumerate() if t.name == "hpo-dashboard-many-pages"]
+    assert len(pollers) == 1, pollers
+    job.stop(wait=True)
+
+
 def test_closing_the_dashboard_stops_its_polling_thread(home, monkeypatch):
     job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
                      hyperparameters={"sleep": 0.5}, max_trials=40, max_parallel=1, name="closing")

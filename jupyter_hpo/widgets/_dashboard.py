@@ -437,10 +437,12 @@ class Dashboard(anywidget.AnyWidget):
         return JobStatus(self.status) in _ENDED
 
     def _ensure_polling(self) -> None:
-        if self._ended() or self._stop.is_set() or (self._thread is not None and self._thread.is_alive()):
-            return
-        self._thread = threading.Thread(target=self._run, name=f"hpo-dashboard-{self.job_name}", daemon=True)
-        self._thread.start()
+        # under the lock: a page's hello (handled in its subshell's thread) and start() may come at once
+        with self._lock:
+            if self._ended() or self._stop.is_set() or (self._thread is not None and self._thread.is_alive()):
+                return
+            self._thread = threading.Thread(target=self._run, name=f"hpo-dashboard-{self.job_name}", daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
         wait, settle = self.interval, _SETTLE_POLLS
