@@ -11,8 +11,8 @@ Data flow. Synced traits carry only small things (``job_name``, ``status``, ``su
   ``{"type": "delta", "trials": [changed rows], "plot": ...}`` at most every 0.5 s (``plot`` only when it changed);
 * :meth:`Dashboard.start` (called when it is displayed) starts the thread at once: until a view said
   hello (a kernel whose comm messages go to its main shell holds ``hello`` back while another cell runs) it
-  sends whole snapshots, at most every
-  ``max(0.5, rows / 1000)`` seconds, so the view is complete while the cell runs;
+  sends whole snapshots, at most every ``max(0.5, rows / 1000)`` seconds, so the view is complete while the
+  cell runs;
 * ``{"type": "stop", "id": n}`` from the front end calls ``job.stop(wait=False)`` and is answered
   ``{"type": "stop-reply", "id": n, "ok": bool, "error": str}``. Stop is idempotent: the front end sends it
   again when no reply came within a few seconds, and says so when the kernel never answers.
