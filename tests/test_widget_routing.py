@@ -13,6 +13,8 @@ import os
 import queue
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from jupyter_client.manager import KernelManager
 
 from jupyter_hpo import api
 from tests.conftest import REPO, wait_for
+from tests.ui.conftest import busy_cell
 
 
 class Page:
@@ -110,6 +113,18 @@ def page(home) -> Iterator[Page]:
         km.shutdown_kernel(now=True)
 
 
+@contextmanager
+def main_shell_busy(page: Page, folder: Path) -> Iterator[Path]:
+    """A cell keeps the kernel's main shell busy (as ``job.wait()`` would) until the block ends; yields its gate,
+    which exists once the cell is told to end."""
+    gate = folder / "gate"
+    page.kc.execute(busy_cell(gate))
+    try:
+        yield gate
+    finally:
+        gate.write_text("")
+
+
 LAUNCH = """
 import os, time
 from jupyter_hpo import api
@@ -149,9 +164,7 @@ def test_stop_from_a_reloaded_page_reaches_the_dashboard(page, home):
 
 def test_the_dashboard_answers_a_page_while_a_cell_keeps_the_main_shell_busy(page, home, tmp_path):
     comm_id = page.run(LAUNCH)
-    gate = tmp_path / "gate"
-    page.kc.execute(f"import os, time\nwhile not os.path.exists({str(gate)!r}):\n    time.sleep(0.05)")
-    try:
+    with main_shell_busy(page, tmp_path) as gate:
         subshell = page.new_subshell()
         page.custom(comm_id, {"type": "hello"}, subshell)
         page.wait_custom(comm_id, "snapshot")
@@ -160,8 +173,6 @@ def test_the_dashboard_answers_a_page_while_a_cell_keeps_the_main_shell_busy(pag
         job = api.attach("routed")
         wait_for(lambda: job.status.is_finished(), timeout=60)
         assert not gate.exists(), "the cell was still running"
-    finally:
-        gate.write_text("")
     assert job.status.value == "stopped"
 
 
@@ -196,15 +207,11 @@ job.wait(timeout=120)
 dashboard = Dashboard(job)
 print(dashboard.comm.comm_id)
 """)
-    gate = tmp_path / "gate"
-    page.kc.execute(f"import os, time\nwhile not os.path.exists({str(gate)!r}):\n    time.sleep(0.05)")
-    try:
+    with main_shell_busy(page, tmp_path) as gate:
         subshell = page.new_subshell()
         page.custom(comm_id, {"type": "refit", "id": "r1"}, subshell)
         assert page.wait_custom(comm_id, "refit-reply")["state"] == "working"
         refit = wait_for(lambda: "refitted-refit" in {j["name"] for j in api.list_jobs()}, timeout=60)
         assert refit and not gate.exists(), "the refit started while the cell still ran"
-    finally:
-        gate.write_text("")
     wait_for(lambda: api.attach("refitted-refit").status.is_finished(), timeout=120)
     assert api.attach("refitted-refit").status.value == "completed"
