@@ -224,6 +224,7 @@ SAMPLERS: dict[str, dict[str, Any]] = {  # TPESampler keyword arguments; "defaul
     "startup5": {"multivariate": True, "constant_liar": True, "n_startup_trials": 5},
     "ei64": {"multivariate": True, "constant_liar": True, "n_startup_trials": 10, "n_ei_candidates": 64},
     "univariate": {"multivariate": False, "constant_liar": False, "n_startup_trials": 10},
+    "gp": {"gp": True, "n_startup_trials": 10},  # Optuna's GPSampler instead of TPE (needs torch)
 }
 #: pruner settings replayed with the default sampler: PairedFoldPruner keyword arguments, or "median" for Optuna's
 #: MedianPruner() over the folds' running mean (the benchmark's optuna_median arm)
@@ -233,6 +234,9 @@ PRUNERS: dict[str, dict[str, Any] | str] = {
     "fold1": {"min_folds": 1},
     "risk10_fold1": {"risk": 0.1, "min_folds": 1},
     "kfold_fast": FAST,  # early_stopping: kfold_fast
+    "risk30_fold1": {"risk": 0.3, "min_folds": 1},
+    "risk40_fold1": {"risk": 0.4, "min_folds": 1},
+    "risk30_fold1_s3": {"risk": 0.3, "min_folds": 1, "n_startup_trials": 3},
 }
 
 
@@ -251,6 +255,26 @@ def replay_setting(name: str) -> tuple[dict[str, Any], dict[str, Any] | str] | N
     return None
 
 
+def make_sampler(kwargs: dict[str, Any], seed: int) -> Any:
+    """``TPESampler(seed, **kwargs)``, or Optuna's ``GPSampler`` for a setting with ``"gp": True`` (it takes only
+    ``n_startup_trials``; pruned trials are not in its model, running ones are, by its batch acquisition)."""
+    import optuna
+
+    kw = dict(kwargs)
+    if kw.pop("gp", False):
+        return optuna.samplers.GPSampler(seed=seed, **kw)
+    return optuna.samplers.TPESampler(seed=seed, **kw)
+
+
+def needs_torch(settings: dict[str, dict[str, Any]]) -> list[str]:
+    """The settings that use the GP sampler, when torch is not installed (Optuna's GPSampler needs it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        return []
+    return [n for n, s in settings.items() if isinstance(s["sampler"], dict) and s["sampler"].get("gp")]
+
+
 def replay_sampler(cv: CreditCV, space: dict[str, Any], name: str, seed: int, trials: int) -> dict[str, Any]:
     """One deterministic run: 2 trials asked at a time, each evaluated fold by fold, with the sampler and pruner
     that ``name`` sets (a sampler setting, a pruner setting or ``PRUNER+SAMPLER``; see :func:`replay_setting`)."""
@@ -263,8 +287,7 @@ def replay_sampler(cv: CreditCV, space: dict[str, Any], name: str, seed: int, tr
     assert setting is not None, name
     sampler_kwargs, pruning = setting
     pruner = optuna.pruners.MedianPruner() if pruning == "median" else PairedFoldPruner(**pruning)
-    study = optuna.create_study(direction="maximize", pruner=pruner, sampler=optuna.samplers.TPESampler(
-        seed=seed, **sampler_kwargs))
+    study = optuna.create_study(direction="maximize", pruner=pruner, sampler=make_sampler(sampler_kwargs, seed))
     k, out = len(cv.splits), []
     while len(out) < trials:
         batch = [study.ask() for _ in range(min(2, trials - len(out)))]
@@ -485,6 +508,19 @@ def main(argv: list[str] | None = None) -> int:
         saved = [r for path in args.replays for r in json.loads(path.read_text(encoding="utf-8"))["runs"]]
         print(replay_report(saved, list(settings)))
         return 0
+    if args.samplers and args.reprune:  # the false-prune replay of the paired rule's named settings
+        settings = sampler_names(args.samplers)
+        if settings is None:
+            return 2
+        return reprune_settings(args.reprune, settings)
+    if args.samplers:  # said before the data is read
+        settings = sampler_names(args.samplers)
+        gp = needs_torch(settings) if settings else []
+        if gp:
+            print(f"--samplers: {', '.join(gp)} use Optuna's GPSampler, which needs torch, and it is not installed: "
+                  "pip install torch (a CPU build is enough)", file=sys.stderr)
+        if settings is None or gp:
+            return 2
     if args.report:
         return merged_report(args.report, args.out)
     if args.reprune:
@@ -786,6 +822,23 @@ def false_prunes(complete_runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"kfold": replay(complete_runs, PairedFoldPruner),
             "kfold_fast": replay(complete_runs, lambda: PairedFoldPruner(**FAST)),
             "kfold_wilcoxon": replay(complete_runs, lambda: WilcoxonPruner(p_threshold=0.1, n_startup_steps=2))}
+
+
+def reprune_settings(path: Path, settings: dict[str, dict[str, Any]]) -> int:
+    """``--samplers NAMES --reprune RESULT``: the false-prune replay of the named settings of the paired k-fold rule
+    (``PRUNERS``; the sampler part of a name plays no part, as the replay asks no sampler)."""
+    from jupyter_hpo.pruners import PairedFoldPruner
+
+    other = [n for n, s in settings.items() if not isinstance(s["pruner"], dict)]
+    if other:
+        print(f"--reprune replays settings of the paired k-fold rule; {', '.join(other)} is not one (the "
+              f"settings: {', '.join(n for n, s in PRUNERS.items() if isinstance(s, dict))})", file=sys.stderr)
+        return 2
+    saved = json.loads(path.read_text(encoding="utf-8"))["runs"]["optuna"]
+    print(f"false-prune rate of each setting, replayed on the {len(saved)} optuna runs of {path}")
+    print("\n".join(false_prune_lines({n: replay(saved, lambda kw=s["pruner"]: PairedFoldPruner(**kw))
+                                        for n, s in settings.items()})))
+    return 0
 
 
 def false_prune_lines(false_prune: dict[str, Any]) -> list[str]:

@@ -220,6 +220,88 @@ def test_time_to_quality_reports_the_recorded_startup5_replays_as_the_docs_quote
     assert "| `kfold_fast` (10 start-up trials, the default) | 6/12 | 40.5 | 1.00x | | 0.78458 | 107 |" in docs
 
 
+def _replay_figures(line: str) -> dict[str, str]:
+    """The figures of one line of a ``--samplers`` report."""
+    m = re.search(r"best median (?P<best>[\d.]+), reached (?P<reached>\d+/\d+), "
+                  r"CPU s to target median (?P<cpu>[\d.]+): "
+                  r"(?P<x>[\d.]+)x as soon as \S+ \(95% interval (?P<ci>[\d.]+-[\d.]+)\); beat \S+ best on "
+                  r"(?P<beat>\d+/\d+) seeds; (?P<folds>\d+) folds per run", line)
+    assert m, line
+    return m.groupdict()
+
+
+def test_time_to_quality_reports_the_recorded_riskier_pruning_and_gp_replays_as_the_docs_quote(tmp_path: Path):
+    """benchmarks/README.md's tables of looser paired rules and of Optuna's GP sampler come from the recorded
+    replays (results/time_to_quality_riskier.json, results/time_to_quality_gp.json) and the false-prune replay of
+    the recorded wall-time run; all three reports are deterministic. The GP setting is refused, before any data is
+    read, where torch is not installed."""
+    def report(*args: str) -> list[str]:
+        proc = subprocess.run([sys.executable, str(BENCHMARKS / "time_to_quality.py"), *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc.stdout.splitlines()
+
+    results, docs = BENCHMARKS / "results", (BENCHMARKS / "README.md").read_text(encoding="utf-8")
+    riskier = report("--samplers", "median,kfold_fast,risk30_fold1,risk40_fold1,risk30_fold1_s3", "--replays",
+                     str(results / "time_to_quality_riskier.json"))
+    assert riskier[0] == "12 seeds; target AUC 0.78444 (median best of median)", riskier
+    replayed = {line.split()[0]: _replay_figures(line) for line in riskier[1:]}
+    reprune = report("--samplers", "kfold_fast,risk30_fold1,risk40_fold1,risk30_fold1_s3", "--reprune",
+                     str(results / "time_to_quality.json"))
+    false_prunes = {}
+    for line in reprune[1:]:
+        m = re.search(r"(\d+/\d+) pruned trials would have beaten the best = ([\d.]+)%.*; (\d+)% of 800", line)
+        assert m, line
+        n, k = m.group(1).split("/")
+        false_prunes[line.split()[0]] = f"{n}/{k} ({m.group(2)}%)", m.group(3)
+    assert false_prunes["kfold_fast"] == ("5/588 (0.9%)", "45"), reprune  # as the README and pruners.py say
+    labels = {"median": "`median` (Optuna `MedianPruner()`)", "kfold_fast": "`kfold_fast` (`risk=0.2`)",
+              "risk30_fold1": "`risk=0.3`", "risk40_fold1": "`risk=0.4`",
+              "risk30_fold1_s3": "`risk=0.3`, 3 start-up trials"}
+    for name, label in labels.items():
+        f = replayed[name]
+        speed = "1.00x" if name == "median" else f"{f['x']}x ({f['ci']})"
+        fp = "" if name == "median" else (f"{false_prunes[name][0]}, {false_prunes[name][1]}% of folds saved"
+                                          if name == "kfold_fast" else f"{false_prunes[name][0]}, "
+                                          f"{false_prunes[name][1]}% saved")
+        row = f"| {label} | {f['reached']} | {f['cpu']} | {speed} | {f['folds']} | {f['best']} | {fp} |"
+        row = row.replace("|  |", "| |")  # the median rule has no false prunes to show
+        assert row in docs, row
+    # none of the looser rules reaches the target sooner than kfold_fast, as the docs conclude
+    assert all(float(replayed[n]["cpu"]) > float(replayed["kfold_fast"]["cpu"]) for n in labels if n.startswith("risk"))
+
+    gp_file = results / "time_to_quality_gp.json"
+    gp = report("--samplers", "kfold_fast,kfold_fast+gp", "--replays", str(gp_file))
+    assert gp[0] == "12 seeds; target AUC 0.78458 (median best of kfold_fast)", gp
+    tpe, gpf = _replay_figures(gp[1]), _replay_figures(gp[2])
+    runs = json.loads(gp_file.read_text(encoding="utf-8"))["runs"]
+    complete = {name: sorted(sum(t["state"] == "complete" for t in r["trials"]) for r in runs if r["sampler"] == name)
+                for name in ("kfold_fast", "kfold_fast+gp")}
+    medians = {name: (c[5] + c[6]) / 2 for name, c in complete.items()}
+    assert (f"| TPE (the default) | {tpe['reached']} | {tpe['cpu']} | 1.00x | | {tpe['best']} | {tpe['folds']} | "
+            f"{medians['kfold_fast']:g} |") in docs
+    assert (f"| `GPSampler` | {gpf['reached']} | {gpf['cpu']} | {gpf['x']}x ({gpf['ci']}) | {gpf['beat']} | "
+            f"{gpf['best']} | {gpf['folds']} | {medians['kfold_fast+gp']:g} |") in docs
+    assert f"it reached the target in {gpf['reached'].split('/')[0]} run of 12" in docs
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    looser = [n for n in labels if n.startswith("risk") and n != "risk30_fold1_s3"]
+    folds = sorted(int(replayed[n]["folds"]) for n in looser)
+    rates = sorted(float(false_prunes[n][0].split("(")[1].rstrip("%)")) for n in looser)
+    assert (f"(`risk` 0.3 or 0.4: {folds[0]}–{folds[-1]} folds per run instead of {replayed['kfold_fast']['folds']}, "
+            f"false prunes {rates[0]}–{rates[-1]}%") in readme
+    assert (f"({gpf['reached'].split('/')[0]} run of 12 reached it, against {tpe['reached'].split('/')[0]})"
+            in readme)
+
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # as on CI: said in one line, before the 30,000 rows are read
+        proc = subprocess.run([sys.executable, str(BENCHMARKS / "time_to_quality.py"), "--samplers",
+                               "kfold_fast,kfold_fast+gp", "--seeds", "1", "--out", str(tmp_path / "gp.json")],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+        assert proc.returncode == 2 and "kfold_fast+gp use Optuna's GPSampler, which needs torch" in proc.stderr
+        assert not (tmp_path / "gp.json").exists() and proc.stdout == "", proc.stdout
+
+
 def test_time_to_quality_with_an_equal_budget_ends_each_run_at_the_target_or_the_budget(tmp_path: Path):
     """``--budget-s``: every arm runs until its best reaches a fixed target or the budget is spent (jupyter-hpo
     through its own ``completion.target`` and ``budget.max_runtime``); a run that misses counts as the budget.
