@@ -32,11 +32,41 @@ def test_a_launched_job_runs_its_first_trials_on_the_workers_its_runner_started_
     assert sum(not r["warm"] for r in records) == expected
     log = (home / "jobs" / "head-start" / "runner.log").read_text()
     assert f"{expected} worker(s) started with the runner taken, 0 ended" in log
-    assert not (home / "jobs" / "head-start" / prestart.PRESTART_FILE).exists(), "read once: a resume starts its own"
+    assert not (home / "jobs" / "head-start" / prestart.PRESTART_FILE).exists(), "read once"
     # a cold trial's start-up is its worker's whole start, which the warm ones did not pay
     if max_trials > parallel:
         summary = job.summary()
         assert summary["cold_startup_s"] > summary["warm_startup_s"] and summary["startup_saved_s"] > 0
+
+
+def test_a_resumed_job_gets_the_head_start_for_the_trials_it_has_left(home):
+    """A resume writes the file again: as many workers as the trials left can use, taken by the pool."""
+    job = api.launch(objective=objectives.worker_identity, space=X, max_trials=2, max_parallel=3, name="resumed",
+                     seed=0)
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    assert job.attrs["backend_summary"] == {"prestarted_workers": 2}
+    log = home / "jobs" / "resumed" / "runner.log"
+    job.resume(max_trials=3)  # 1 trial left: 1 worker, not 3
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    assert job.attrs["backend_summary"] == {"prestarted_workers": 1}
+    assert "1 worker(s) started with the runner taken, 0 ended" in log.read_text()
+    records = job.trial_records()
+    assert len(records) == 3 and {r["state"] for r in records} == {"complete"}
+    assert records[2]["worker"] == "local-1" and not records[2]["warm"]  # the worker its runner started first
+    assert not (home / "jobs" / "resumed" / prestart.PRESTART_FILE).exists()
+
+
+def test_a_resume_where_the_objective_is_not_on_this_machine_starts_its_workers_as_before(home):
+    """As on another machine: the job folder has no pickled objective until the runner restores it from the store,
+    so no worker is started before that; the resumed job still runs."""
+    job = api.launch(objective=objectives.worker_identity, space=X, max_trials=1, max_parallel=2, name="elsewhere",
+                     seed=0)
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    (home / "jobs" / "elsewhere" / "objective.pkl").unlink()
+    job.resume(max_trials=3)
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    assert job.attrs["backend_summary"] == {"prestarted_workers": 0}
+    assert [r["state"] for r in job.trial_records()] == ["complete"] * 3
 
 
 def test_without_a_warm_pool_the_runner_starts_no_worker_first(home):

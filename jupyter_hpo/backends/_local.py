@@ -257,11 +257,11 @@ class LocalBackend(ExecutorBackend):
         self._fill()
 
     @classmethod
-    def write_prestart(cls, spec: TuningSpec, job_dir: Path) -> None:
-        """Let the new job's runner start its workers first thing (:mod:`jupyter_hpo.backends._prestart`): as
-        many as the pool will hold at once, with the boot this backend will compute; none without a warm pool
-        (every trial then gets a fresh process)."""
-        count = min(spec.budget.max_parallel, _trial_budget(spec))
+    def write_prestart(cls, spec: TuningSpec, job_dir: Path, done: int = 0) -> None:
+        """Let the job's runner start its workers first thing (:mod:`jupyter_hpo.backends._prestart`): as many as
+        the pool will hold at once, with the boot this backend will compute; none without a warm pool (every
+        trial then gets a fresh process). ``done``: trials that already count towards the budget (a resume)."""
+        count = min(spec.budget.max_parallel, _trial_budget(spec) - done)
         if spec.warm_pool.enabled and count > 0:
             prestart.write(job_dir, worker_boot(spec, job_dir), count)
 

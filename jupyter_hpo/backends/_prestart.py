@@ -9,8 +9,9 @@ runner's first act, before its heavy imports, is :func:`spawn_from` (the file's 
 
 It is only a head start, never a second source of truth: the backend takes a worker only when the boot it
 computes from the stored spec is exactly the file's (else it ends them and starts its own), and no more
-than it can use. The file is read once and removed, so a resumed job starts its workers as usual. This module
-imports nothing heavy, so the runner can call it first.
+than it can use. The file is read once and removed. :meth:`jupyter_hpo.api.Job.resume` writes it again for the
+trials the resumed job has left, where its objective is on this machine. This module imports nothing heavy, so
+the runner can call it first.
 """
 
 from __future__ import annotations
