@@ -60,7 +60,7 @@ def launch_once(spec: dict[str, Any], arm: str, i: int) -> dict[str, Any]:
     s["name"] = f"first-trial-{arm.replace('_', '-')}-{i}-{time.time_ns() % 10**9}"
     original = LocalBackend.write_prestart
     if arm == "no_head_start":  # what the runner did before: no file, its pool starts the workers
-        LocalBackend.write_prestart = classmethod(lambda cls, spec, job_dir: None)  # type: ignore[method-assign]
+        LocalBackend.write_prestart = classmethod(lambda cls, *args, **kwargs: None)  # type: ignore[method-assign]
     try:
         t0 = time.time()
         job = api.launch(s)

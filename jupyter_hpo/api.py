@@ -17,7 +17,6 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.exceptions import JobStateError, JobTimeoutError, SpecError, StoreError, StoreReadOnlyError
@@ -225,7 +224,7 @@ def _start(spec: TuningSpec, store: Store, attrs: Mapping[str, Any] | None = Non
         if run and spec.backend == "local":  # its runner starts the workers first thing, while it loads
             from jupyter_hpo.backends._local import LocalBackend
 
-            LocalBackend.write_prestart(spec, job_dir)
+            LocalBackend.write_prestart(spec, job_dir, (attrs or {}).get("cwd"))
         if run:
             RunnerHandle(store, spec.name).start(cwd=(attrs or {}).get("cwd"))
     except BaseException:
@@ -494,27 +493,16 @@ class Job:
         return self
 
     def _write_prestart(self, spec: dict[str, Any], cwd: str | None) -> None:
-        """The head start of :func:`launch` for a resume: as many workers as the trials left can use. Only where
-        the objective it boots is already on this machine (a resume elsewhere restores it in the runner first)."""
-        from jupyter_hpo.backends._local import LocalBackend, worker_boot
-        from jupyter_hpo.backends._prestart import PRESTART_FILE
+        """The head start of :func:`launch` for a resume (:meth:`LocalBackend.write_prestart`), for the trials the
+        job has left."""
+        from jupyter_hpo.backends._local import LocalBackend
 
-        job_dir = self.store.job_dir(self.name)
-        try:  # one that an earlier start left must not be taken
-            (job_dir / PRESTART_FILE).unlink(missing_ok=True)
-        except OSError:
-            return
         try:
-            tuning = TuningSpec.from_stored(spec, job_dir)
+            tuning = TuningSpec.from_stored(spec, self.store.job_dir(self.name))
         except SpecError:
             return  # the runner says what is wrong with it
-        if tuning.backend != "local":
-            return
-        if not Path(cwd or os.getcwd(), Path(worker_boot(tuning, job_dir)["path"]).expanduser()).is_file():
-            return  # the runner's cwd: where it resolves a relative script
-        done = sum(1 for r in self.trial_records() if r["state"] in ("complete", "pruned", "fail")
-                   and not r["interrupted"])  # an interrupted trial runs again and does not count
-        LocalBackend.write_prestart(tuning, job_dir, done=done)
+        if tuning.backend == "local":
+            LocalBackend.write_prestart(tuning, self.store.job_dir(self.name), cwd, self.store.trials(self.name))
 
     def best_model(self, trial_number: int | None = None) -> Any:
         """The model the refit or the best trial saved with ``trial.save_model`` (see

@@ -248,8 +248,7 @@ class LocalBackend(ExecutorBackend):
     # -- pool ----------------------------------------------------------------------------------
     def recover(self, trials: list[Any]) -> None:
         """A resumed job needs workers only for the trials its budget still holds."""
-        done = sum(1 for t in trials if t.state.is_finished() and not t.user_attrs.get("interrupted"))
-        self._budget = max(0, _trial_budget(self.spec) - done)
+        self._budget = _trials_left(self.spec, trials)
 
     def start(self) -> None:
         self._adopt()
@@ -257,13 +256,19 @@ class LocalBackend(ExecutorBackend):
         self._fill()
 
     @classmethod
-    def write_prestart(cls, spec: TuningSpec, job_dir: Path, done: int = 0) -> None:
+    def write_prestart(cls, spec: TuningSpec, job_dir: Path, cwd: str | None = None, trials: list[Any] = ()) -> None:
         """Let the job's runner start its workers first thing (:mod:`jupyter_hpo.backends._prestart`): as many as
-        the pool will hold at once, with the boot this backend will compute; none without a warm pool (every
-        trial then gets a fresh process). ``done``: trials that already count towards the budget (a resume)."""
-        count = min(spec.budget.max_parallel, _trial_budget(spec) - done)
-        if spec.warm_pool.enabled and count > 0:
-            prestart.write(job_dir, worker_boot(spec, job_dir), count)
+        the pool will hold at once for the trials left (``trials``: the stored ones, of a resume), with the boot
+        this backend will compute. None without a warm pool (every trial then gets a fresh process), nor while
+        the objective the boot loads is not on this machine (a resume elsewhere: the runner restores it first;
+        ``cwd`` is the runner's, where a relative script resolves). A file an earlier start left is removed."""
+        with contextlib.suppress(OSError):
+            (job_dir / prestart.PRESTART_FILE).unlink(missing_ok=True)
+        count = min(spec.budget.max_parallel, _trials_left(spec, trials))
+        boot = worker_boot(spec, job_dir)
+        if (spec.warm_pool.enabled and count > 0
+                and Path(cwd or os.getcwd(), Path(boot["path"]).expanduser()).is_file()):
+            prestart.write(job_dir, boot, count)
 
     def _take_prestarted(self) -> None:
         """Take the workers the runner started with this job's boot, up to what the pool can use; end the
@@ -549,6 +554,12 @@ def worker_boot(spec: TuningSpec, job_dir: Path) -> dict[str, Any]:
     if spec.trial.script is not None and spec.multi_objective:  # each objective's regex reads its metric
         boot["objectives"] = [[o.metric, o.pattern] for o in spec.all_objectives]
     return boot
+
+
+def _trials_left(spec: TuningSpec, trials: list[Any]) -> int:
+    """Trials the budget still allows, given the stored ones: an interrupted trial runs again and does not count."""
+    done = sum(1 for t in trials if t.state.is_finished() and not t.user_attrs.get("interrupted"))
+    return max(0, _trial_budget(spec) - done)
 
 
 def _trial_budget(spec: TuningSpec) -> int:
