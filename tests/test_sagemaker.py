@@ -738,3 +738,32 @@ def test_expired_credentials_mid_job_cancel_and_close_report_instead_of_raising(
     assert any(f"could not release the warm pool of {job0}" in n and "keep-alive of 600 s" in n
                for n in h.events.notes)
     assert h.backend.summary()["pools_not_released"] == [job0]
+
+
+@pytest.mark.parametrize("backend", ["sagemaker", "amt"])
+@pytest.mark.parametrize("warm_pool", [{"max_trials_per_worker": 20}, {"max_memory_mb": 2048},
+                                       {"max_trials_per_worker": 20, "max_memory_mb": 2048}])
+def test_the_local_workers_settings_are_refused_on_sagemaker_not_ignored(home, tmp_path, backend, warm_pool):
+    """``warm_pool.max_trials_per_worker`` / ``max_memory_mb`` bound the local worker processes; a SageMaker trial
+    is a training job of its own, so nothing could honour them there. They were accepted and dropped."""
+    from jupyter_hpo import api
+
+    script = tmp_path / "train.py"
+    script.write_text("print('auc=0.5')\n")
+    spec = {"name": f"pool-{backend}", "trial": {"script": str(script)},
+            "space": {"eta": {"type": "float", "low": 0.01, "high": 0.3}},
+            "objective": {"metric": "auc", "direction": "maximize"}, "warm_pool": warm_pool,
+            "backend": {"name": backend, "options": {"simulate": {}}}}
+    with pytest.raises(SpecError) as e:
+        api.launch(spec)
+    text = str(e.value)
+    assert all(f"`warm_pool.{k}`" in text for k in warm_pool), text
+    assert f"applies to the local backend's worker processes, but this job runs on `{backend}`" in text.replace(
+        "apply to", "applies to")
+    assert "\n" not in text
+    assert f"pool-{backend}" not in {j["name"] for j in api.list_jobs()}  # nothing written
+    assert not (home / "jobs" / f"pool-{backend}").exists()
+    spec["warm_pool"] = {"enabled": True}
+    spec["budget"] = {"max_trials": 1}
+    spec["backend"]["options"]["simulate"] = {"speed": 200, "training_s": 5}
+    assert api.launch(spec).wait(timeout=60).value == "completed"  # the same job without them runs

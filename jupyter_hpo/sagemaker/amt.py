@@ -39,7 +39,7 @@ from jupyter_hpo.sagemaker import clients as _clients
 from jupyter_hpo.sagemaker.clients import Clients, check_credentials
 from jupyter_hpo.sagemaker.defaults import with_defaults
 from jupyter_hpo.sagemaker.errors import error_code, explain_client_error, is_transient
-from jupyter_hpo.sagemaker.options import SageMakerOptions, simulation_defaults
+from jupyter_hpo.sagemaker.options import SageMakerOptions, check_no_local_pool_settings, simulation_defaults
 from jupyter_hpo.sagemaker.outcome import (
     INTERMEDIATE_METRIC,
     TRAINING_DONE,
@@ -130,6 +130,7 @@ class AmtBackend(MirrorBackend):
         if spec.backend_options.get("simulate") is not None:
             spec = spec.replace(backend_options=simulation_defaults(spec.backend_options))
         spec = with_defaults(spec)[0]  # the SageMaker SDK's defaults files; the spec's values win
+        check_no_local_pool_settings(spec)
         opts = SageMakerOptions.from_spec(spec)
         check_credentials(opts)  # nothing to check when simulated
         try:

@@ -31,8 +31,11 @@ from jupyter_hpo.sagemaker.pricing import price_per_hour
 if TYPE_CHECKING:
     from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["MAX_KEEP_ALIVE_S", "MAX_RUN_S", "SageMakerOptions", "check_spot_and_keep_alive", "simulation_defaults",
-           "split_s3"]
+__all__ = ["MAX_KEEP_ALIVE_S", "MAX_RUN_S", "SageMakerOptions", "check_no_local_pool_settings",
+           "check_spot_and_keep_alive", "simulation_defaults", "split_s3"]
+
+#: ``warm_pool`` fields that only the local backend's worker processes have: a SageMaker trial is a training job
+LOCAL_POOL_FIELDS = ("max_trials_per_worker", "max_memory_mb")
 
 #: The documented maximum of ``ResourceConfig.KeepAlivePeriodInSeconds`` (botocore's model allows more).
 MAX_KEEP_ALIVE_S = 3600
@@ -259,6 +262,20 @@ def check_spot_and_keep_alive(opts: SageMakerOptions) -> None:
             "pools cannot be used with spot instances). Choose one: "
             "`keep_alive_s: 0` (spot prices, every trial starts cold; interrupted trials are retried) or "
             "`spot: false` (on-demand, trials start warm on the kept instances).")
+
+
+def check_no_local_pool_settings(spec: TuningSpec) -> None:
+    """Refuse the ``warm_pool`` fields of local worker processes on a SageMaker backend, where nothing could
+    honour them (a trial is a training job on its own instance), rather than accept and ignore them."""
+    given = [f for f in LOCAL_POOL_FIELDS if getattr(spec.warm_pool, f) is not None]
+    if given:
+        names = ", ".join(f"`warm_pool.{f}`" for f in given)
+        raise SpecError(
+            f"{names} {'apply' if len(given) > 1 else 'applies'} to the local backend's worker processes, but this "
+            f"job runs on `{spec.backend}`, where "
+            "each trial is a SageMaker training job on its own instance: remove it. "
+            + ("SageMaker AMT keeps no warm pools." if spec.backend == "amt" else
+               "Its warm pool is set with `backend.options.keep_alive_s` (`warm_pool: {enabled: false}` sends 0)."))
 
 
 def simulation_defaults(options: Mapping[str, Any]) -> dict[str, Any]:

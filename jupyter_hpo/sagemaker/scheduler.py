@@ -34,7 +34,7 @@ from jupyter_hpo.sagemaker import handover as _handover
 from jupyter_hpo.sagemaker.clients import Clients, check_credentials
 from jupyter_hpo.sagemaker.defaults import with_defaults
 from jupyter_hpo.sagemaker.errors import EXPIRED, THROTTLING, error_code, explain_client_error
-from jupyter_hpo.sagemaker.options import SageMakerOptions, simulation_defaults
+from jupyter_hpo.sagemaker.options import SageMakerOptions, check_no_local_pool_settings, simulation_defaults
 from jupyter_hpo.sagemaker.outcome import (
     STARTUP_PHASES,
     TRAINING_DONE,
@@ -142,6 +142,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
             options = simulation_defaults(options)
             spec = spec.replace(backend_options=options)
         spec = with_defaults(spec)[0]  # the SageMaker SDK's defaults files; the spec's values win
+        check_no_local_pool_settings(spec)
         opts = SageMakerOptions.from_spec(spec)
         if spec.trial.script is None:
             raise SpecError("the sagemaker backend runs a training script in a SageMaker container: give "
