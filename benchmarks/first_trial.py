@@ -74,7 +74,7 @@ def launch_once(spec: dict[str, Any], arm: str, i: int) -> dict[str, Any]:
     attrs = job.attrs
     summary = attrs.get("backend_summary") or {}
     cold = [r["startup_s"] for r in records if r["warm"] is False and r["startup_s"] is not None]
-    return {"status": status.value, "trials": len(records),
+    return {"job": job.name, "status": status.value, "trials": len(records),
             "first_start_s": min(starts) - t0 if starts else None,
             "first_done_s": min(r["completed"] for r in done) - t0 if done else None,
             "wall_s": wall, "prestarted_workers": summary.get("prestarted_workers"),
@@ -102,21 +102,51 @@ def report(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def launch_settings(argv: list[str] | None, script: str, description: str) -> tuple[bool, int, int, Path] | None:
+    """The options of a benchmark of launches (this one, ``kept_runner.py``): (quick, launches per arm, rows, the
+    JSON's path); None once a bad value has been said on stderr."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--quick", action="store_true",
                     help=f"smoke run: {QUICK_LAUNCHES} launches per arm on {QUICK_ROWS:,} rows")
     ap.add_argument("--launches", type=int, default=None, help=f"launches per arm ({FULL_LAUNCHES})")
     ap.add_argument("--rows", type=int, default=None, help="subsample the data to N rows (0: all 30,000)")
     ap.add_argument("--out", type=Path, default=None,
-                    help="JSON output (default results/first_trial.json; with --quick a temporary file)")
+                    help=f"JSON output (default results/{script}.json; with --quick a temporary file)")
     args = ap.parse_args(argv)
     n = args.launches if args.launches is not None else (QUICK_LAUNCHES if args.quick else FULL_LAUNCHES)
     rows = args.rows if args.rows is not None else (QUICK_ROWS if args.quick else 0)
     if n < 1 or rows < 0:
-        print("first_trial: --launches must be at least 1 and --rows at least 0", file=sys.stderr)
+        print(f"{script}: --launches must be at least 1 and --rows at least 0", file=sys.stderr)
+        return None
+    out = args.out or (quick_out(script) if args.quick else REPO / "benchmarks" / "results" / f"{script}.json")
+    return args.quick, n, rows, out
+
+
+def medians(runs: dict[str, list[dict[str, Any]]], keys: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Each arm's median of each figure."""
+    out: dict[str, dict[str, float]] = {}
+    for arm, rs in runs.items():
+        out[arm] = {}
+        for key in keys:
+            value = pct([r[key] for r in rs], 0.5)
+            assert value is not None
+            out[arm][key] = value
+    return out
+
+
+def paired_savings(slow: list[dict[str, Any]], fast: list[dict[str, Any]], keys: tuple[str, ...],
+                   sooner: str) -> dict[str, Any]:
+    """The medians of ``slow`` minus ``fast``, launch by launch, and in how many pairs ``sooner`` was sooner."""
+    paired: dict[str, Any] = {key: pct([b[key] - a[key] for a, b in zip(fast, slow)], 0.5) for key in keys}
+    paired.update(pairs=len(fast), sooner=sum(b[sooner] > a[sooner] for a, b in zip(fast, slow)))
+    return paired
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = launch_settings(argv, "first_trial", __doc__.splitlines()[0])
+    if settings is None:
         return 2
-    out = args.out or (quick_out("first_trial") if args.quick else REPO / "benchmarks" / "results" / "first_trial.json")
+    quick, n, rows, out = settings
     work = private_home("first-trial")
     machine = machine_info(("optuna", "xgboost-cpu", "pandas", "scikit-learn"))
     runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
@@ -135,23 +165,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"first_trial: {len(bad)} launch(es) did not complete: {bad[0]}", file=sys.stderr)
         return 1
 
-    def med(arm: str, key: str) -> float:
-        value = pct([r[key] for r in runs[arm]], 0.5)
-        assert value is not None
-        return value
-
-    def saving(key: str) -> list[float]:
-        return [b[key] - a[key] for a, b in zip(runs["head_start"], runs["no_head_start"])]
-
-    arms = {arm: {**{key: med(arm, key) for key in ("first_start_s", "first_done_s", "wall_s", "runner_s",
-                                                    "worker_start_s")},
-                  "prestarted_workers": max(r["prestarted_workers"] or 0 for r in runs[arm]), "runs": runs[arm]}
-            for arm in ARMS}
-    paired = {key: pct(saving(key), 0.5) for key in ("first_start_s", "first_done_s", "wall_s")}
-    paired.update(pairs=n, sooner=sum(s > 0 for s in saving("first_start_s")))
+    med = medians(runs, ("first_start_s", "first_done_s", "wall_s", "runner_s", "worker_start_s"))
+    arms = {arm: {**med[arm], "prestarted_workers": max(r["prestarted_workers"] or 0 for r in runs[arm]),
+                  "runs": runs[arm]} for arm in ARMS}
+    paired = paired_savings(runs["no_head_start"], runs["head_start"], ("first_start_s", "first_done_s", "wall_s"),
+                            "first_start_s")
     value = paired["first_start_s"]
     result = {
-        "benchmark": "first trials of a local job (benchmarks/first_trial.py)", "quick": args.quick,
+        "benchmark": "first trials of a local job (benchmarks/first_trial.py)", "quick": quick,
         "machine": machine, "settings": {"launches": n, "rows": rows, "trials": 2, "max_parallel": 2},
         "arms": arms, "paired": paired,
         "targets": [{"target": "first trial started sooner with the head start, median paired saving",

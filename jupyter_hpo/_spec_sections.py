@@ -180,13 +180,20 @@ class Completion:
         _positive_int("completion.patience", self.patience, optional=True)
 
 
+#: the longest a local runner stays for the next launch (``warm_pool.keep_alive_s``), as SageMaker's warm pools
+MAX_KEEP_ALIVE_S = 3600
+
+
 @dataclass(frozen=True)
 class WarmPool:
-    """Worker reuse: on by default; recycle a worker after N trials or above a memory bound."""
+    """Worker reuse: on by default; recycle a worker after N trials or above a memory bound; ``keep_alive_s``:
+    keep the runner and its idle workers that long after the job, for the next launch from the same place
+    (:mod:`jupyter_hpo.runner._linger`)."""
 
     enabled: bool = True
     max_trials_per_worker: int | None = None
     max_memory_mb: float | None = None
+    keep_alive_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.enabled, bool):
@@ -195,6 +202,17 @@ class WarmPool:
         object.__setattr__(
             self, "max_memory_mb", _positive_number("warm_pool.max_memory_mb", self.max_memory_mb, optional=True)
         )
+        keep = self.keep_alive_s
+        if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0 <= keep <= MAX_KEEP_ALIVE_S:
+            raise _fail("warm_pool.keep_alive_s", f"must be a number of seconds from 0 to {MAX_KEEP_ALIVE_S} "
+                        "(0: the runner and its workers end with the job)", keep)
+        if self.max_trials_per_worker is not None and not self.enabled:
+            raise _fail("warm_pool.max_trials_per_worker", "needs `warm_pool.enabled: true` (without a warm pool "
+                        "every trial gets a fresh process, so a worker runs one trial)", self.max_trials_per_worker)
+        if keep and not self.enabled:
+            raise _fail("warm_pool.keep_alive_s", "needs `warm_pool.enabled: true` (without a warm pool every "
+                        "trial gets a fresh process, and there are no workers to keep)", keep)
+        object.__setattr__(self, "keep_alive_s", float(keep))
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ _KWARGS = {
     "patience": ("completion", "patience"), "timeout": ("trial", "timeout"),
     "hyperparameters": ("trial", "hyperparameters"),
     "max_trials_per_worker": ("warm_pool", "max_trials_per_worker"),
-    "max_memory_mb": ("warm_pool", "max_memory_mb"),
+    "max_memory_mb": ("warm_pool", "max_memory_mb"), "keep_alive_s": ("warm_pool", "keep_alive_s"),
 }
 _TOP = {"name", "strategy", "seed", "early_stopping", "backend", "hyperband", "max_consecutive_failures", "warm_start",
         "artifacts", "tracking", "constraints"}

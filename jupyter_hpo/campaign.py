@@ -77,6 +77,9 @@ def _validate(specs: Sequence[Any], store: Store) -> list[TuningSpec]:
                 raise SpecError(f"campaigns run on the local and sagemaker backends, but its backend is "
                                 f"{spec.backend!r} (AMT keeps nothing across tuning jobs)")
             spec = backend_class(spec.backend).prepare(spec)
+            if spec.warm_pool.keep_alive_s:
+                raise SpecError("`warm_pool.keep_alive_s` keeps a job's runner for the next launch, and a campaign "
+                                "runs its jobs in a runner of its own: its `keep_alive_s` keeps their workers")
             if spec.mlflow is not None:
                 from jupyter_hpo.mlflow_tracking import prepare
 

@@ -34,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--max-trials", type=int, help="override budget.max_trials")
     launch.add_argument("--parallel", type=int, help="override budget.max_parallel")
     launch.add_argument("--no-warm-pool", action="store_true", help="a fresh process per trial")
+    launch.add_argument("--keep-alive", type=float, metavar="S", help="keep the runner and its idle workers S "
+                        "seconds after the job, for the next launch from this shell (warm_pool.keep_alive_s)")
     launch.add_argument("--backend", choices=("local", "sagemaker", "amt"), help="override the spec's backend")
     launch.add_argument("--detach", action="store_true", help="return once the job has started")
     launch.add_argument("--mlflow", action="store_true", help="log the job and its trials to MLflow (the spec's "
@@ -122,6 +124,8 @@ def _cmd_launch(args: argparse.Namespace) -> int:
         options["max_parallel"] = args.parallel
     if args.no_warm_pool:
         options["warm_pool"] = False
+    if args.keep_alive is not None:
+        options["keep_alive_s"] = args.keep_alive
     if args.backend:
         options["backend"] = args.backend
     if args.mlflow:

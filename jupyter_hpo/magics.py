@@ -81,6 +81,8 @@ def _launch_arguments(p: _Parser) -> None:
     p.add_argument("--backend", metavar="NAME", help="where trials run (default: local)")
     p.add_argument("--name", metavar="JOB", help="the job's name (default: generated)")
     p.add_argument("--no-warm-pool", action="store_true", help="a fresh process per trial (the cold baseline)")
+    p.add_argument("--keep-alive", type=float, metavar="S", help="keep the runner and its idle workers S seconds "
+                   "after the job, for the next launch from this kernel (warm_pool.keep_alive_s)")
     p.add_argument("--timeout", type=float, metavar="S", help="seconds a trial may run")
     p.add_argument("--early-stopping", choices=EARLY_STOPPING, help="stop poor trials early (default: off)")
     p.add_argument("--seed", type=int, metavar="N", help="seed of the strategy, for a repeatable search")
@@ -112,7 +114,7 @@ def _resume_arguments(p: _Parser) -> None:
 _LAUNCH_OPTIONS = {"strategy": "strategy", "max_trials": "max_trials", "parallel": "max_parallel",
                    "direction": "direction", "metric": "metric", "backend": "backend", "name": "name",
                    "timeout": "timeout", "early_stopping": "early_stopping", "seed": "seed",
-                   "warm_start": "warm_start"}
+                   "warm_start": "warm_start", "keep_alive": "keep_alive_s"}
 
 
 def _launch(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:

@@ -142,3 +142,9 @@ def fails_on_refit(p):
         raise RuntimeError("no data for the refit")
     trial.save_model({"x": p["x"]})
     return p["x"]
+
+
+def says_its_job(p):
+    """Prints the job's tag (a static hyperparameter) and returns x: where a trial's output lands."""
+    print(f"a trial of job {p['tag']}: x={p['x']:.4f}", flush=True)
+    return p["x"]

@@ -26,7 +26,7 @@ from tests.conftest import REPO
 BENCHMARKS = REPO / "benchmarks"
 SCRIPTS = sorted(p for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_"))
 KNOWN = {"overhead.py", "rest_api.py", "soak.py", "live_updates.py", "mlflow_overhead.py", "campaign.py",
-         "time_to_quality.py", "script_trials.py", "first_trial.py"}
+         "time_to_quality.py", "script_trials.py", "first_trial.py", "kept_runner.py"}
 RUN_TIMEOUT_S = 270  # a hang guard below pytest's 300 s, not a performance check
 
 

@@ -98,3 +98,21 @@ def test_the_readme_example_runs_with_visible_progress(home):
     assert any(line.startswith("job credit-ci: completed (budget of 4 trials reached)") for line in lines)
     best = lines.index("best parameters:")
     assert {line.split(":")[0].strip() for line in lines[best + 1:]} >= {"max_depth", "eta", "num_round"}
+
+
+def test_launch_keep_alive_keeps_the_runner_for_the_next_launch_from_the_same_shell(home, quick_spec):
+    import psutil
+
+    first = hpo(home, "launch", str(quick_spec), "--keep-alive", "60", "--json")
+    assert first.returncode == 0, first.stderr
+    second = hpo(home, "launch", str(quick_spec), "--name", "quick-again", "--keep-alive", "0", "--json")
+    assert second.returncode == 0, second.stderr
+    shown = [json.loads(hpo(home, "show", n, "--json").stdout) for n in ("quick", "quick-again")]
+    assert [s["spec"]["warm_pool"]["keep_alive_s"] for s in shown] == [60, 0]
+    assert [s["job"]["status"] for s in shown] == ["completed", "completed"]
+    from jupyter_hpo import api
+
+    pids = {api.attach(n).attrs["runner"]["pid"] for n in ("quick", "quick-again")}
+    assert len(pids) == 1, "the second launch ran in the first job's runner"
+    _, alive = psutil.wait_procs([psutil.Process(p) for p in pids if psutil.pid_exists(p)], timeout=15)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], "it ends after the job that asked for 0 s"

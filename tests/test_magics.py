@@ -296,3 +296,18 @@ def test_an_invalid_spec_cell_raises_the_cores_message_and_creates_no_job(shell,
     with pytest.raises(UsageError, match=re.escape(message)):
         hpo(shell, line, cell)
     assert api.list_jobs() == []
+
+
+def test_line_launch_keep_alive_runs_the_next_launch_in_the_kept_runner(shell):
+    import psutil
+
+    first, _ = hpo(shell, "launch quadratic --space sp --max-trials 2 --name kept-1 --keep-alive 60")
+    assert first.spec["warm_pool"]["keep_alive_s"] == 60
+    assert first.wait(timeout=120) == JobStatus.COMPLETED
+    second, _ = hpo(shell, "launch quadratic --space sp --max-trials 2 --name kept-2 --keep-alive 0")
+    assert second.wait(timeout=120) == JobStatus.COMPLETED
+    kept = first.attrs["runner"]["pid"]
+    assert second.attrs["runner"]["pid"] == kept
+    assert {r["reused_from"] for r in second.trial_records()} == {"kept-1"}
+    _, alive = psutil.wait_procs([psutil.Process(kept)] if psutil.pid_exists(kept) else [], timeout=15)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], "it ends after the job that asked for 0 s"

@@ -74,7 +74,7 @@ def test_full_dict(script):
         "completion": {"target": 0.95, "patience": 10},
         "early_stopping": "hyperband",
         "hyperband": {"min_resource": 2, "max_resource": 27, "reduction_factor": 3},
-        "warm_pool": {"enabled": False, "max_trials_per_worker": 100, "max_memory_mb": 2048},
+        "warm_pool": {"enabled": True, "max_trials_per_worker": 100, "max_memory_mb": 2048},
         "backend": {"name": "sagemaker", "options": {"instance_type": "ml.m5.large"}},
         "max_consecutive_failures": 3,
     })
@@ -86,9 +86,20 @@ def test_full_dict(script):
     assert spec.budget == Budget(50, 4, 3600.0) and isinstance(spec.budget.max_runtime, float)
     assert spec.completion == Completion(0.95, 10)
     assert spec.hyperband == Hyperband(2, 27, 3)
-    assert spec.warm_pool == WarmPool(False, 100, 2048.0)
+    assert spec.warm_pool == WarmPool(True, 100, 2048.0)
     assert spec.backend == "sagemaker" and spec.backend_options == {"instance_type": "ml.m5.large"}
     assert spec.max_consecutive_failures == 3
+
+
+def test_a_worker_trial_limit_without_a_warm_pool_is_refused_not_ignored():
+    """Without a warm pool every trial gets a fresh process: `max_trials_per_worker` could never take effect."""
+    with pytest.raises(SpecError) as e:
+        TuningSpec.from_dict({"trial": {"function": objective_fn}, "space": SPACE,
+                              "warm_pool": {"enabled": False, "max_trials_per_worker": 10}})
+    assert str(e.value) == ("`warm_pool.max_trials_per_worker` needs `warm_pool.enabled: true` (without a warm pool "
+                            "every trial gets a fresh process, so a worker runs one trial), but got 10.")
+    assert TuningSpec.from_dict({"trial": {"function": objective_fn}, "space": SPACE,  # the memory bound still holds
+                                 "warm_pool": {"enabled": False, "max_memory_mb": 512}}).warm_pool.max_memory_mb == 512
 
 
 def test_from_yaml_early_stopping_off_and_backend_string(script):

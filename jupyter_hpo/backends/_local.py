@@ -97,12 +97,15 @@ class PoolShelf:
 
 
 _shelf: PoolShelf | None = None
+_job_logs = False
 
 
-def set_shelf(shelf: PoolShelf | None) -> None:
-    """Make the local backends of this process keep their idle workers on ``shelf`` (None: end them)."""
-    global _shelf
-    _shelf = shelf
+def set_shelf(shelf: PoolShelf | None, job_logs: bool = False) -> None:
+    """Make the local backends of this process keep their idle workers on ``shelf`` (None: end them);
+    ``job_logs``: a worker taken from it sends its output to its new job's ``runner.log`` (a kept runner's
+    jobs each have their own; a campaign's share the campaign's)."""
+    global _shelf, _job_logs
+    _shelf, _job_logs = shelf, job_logs and shelf is not None
 
 
 def _dismiss(procs: list[_Proc]) -> None:
@@ -291,7 +294,8 @@ class LocalBackend(ExecutorBackend):
         return {"prestarted_workers": self.prestarted}
 
     def _adopt(self) -> None:
-        """Take over idle workers an earlier job of the campaign left with the same objective environment.
+        """Take over idle workers an earlier job of the campaign (or of this kept runner, see
+        :mod:`jupyter_hpo.runner._linger`) left with the same objective environment.
 
         Each is told the new job's objective (``("rebind", boot)``) and must answer, from the same Python and
         working directory, within 10 s; one that does not (killed, say) is ended and a cold worker takes its
@@ -316,7 +320,7 @@ class LocalBackend(ExecutorBackend):
         if _exit_code(proc.process) is not None:
             return "it has ended"
         try:
-            proc.conn.send(("rebind", self._boot))
+            proc.conn.send(("rebind", self._boot, str(self.job_dir / "runner.log") if _job_logs else None))
             if not proc.conn.poll(10):
                 return "no answer"
             reply = proc.conn.recv()

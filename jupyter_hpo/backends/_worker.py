@@ -7,8 +7,9 @@ Messages on the pipe, worker -> runner:
     ("done", key, payload)            payload: value | invalid, started_at, run_s, fold_scores, metrics,
                                       state ("complete" | "pruned" | "failed"), error, traceback
 runner -> worker: ("run", task) with task = {key, params, seed, refit, artifact_dir}; ("exit",);
-    ("rebind", boot): a campaign's next job takes this idle worker over (same objective environment, see
-    ``_local.fingerprint``): the worker loads that job's objective and settings and answers
+    ("rebind", boot[, log]): a campaign's next job (or the next job of a kept runner) takes this idle worker
+    over (same objective environment, see ``_local.fingerprint``): the worker loads that job's objective and
+    settings (and sends its output to the file ``log`` from then on, when given) and answers
     ("rebound", pid, {executable, version, cwd}), or ("rebind_error", text) and ends
 """
 
@@ -297,6 +298,10 @@ def worker_main(conn: Any, boot: dict[str, Any]) -> None:
             return
         if msg[0] == "rebind":
             try:
+                if len(msg) > 2 and msg[2]:
+                    from jupyter_hpo.runner._log import send_output_to
+
+                    send_output_to(msg[2])
                 worker.rebind(msg[1])
             except BaseException as e:  # noqa: BLE001 - the backend ends this worker and starts a cold one
                 conn.send(("rebind_error", _one_line(e)))

@@ -7,15 +7,21 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jupyter_hpo.store import Store
 
 __all__ = ["runner_environment", "spawn_runner", "start_detached"]
 
 
-def spawn_runner(name: str, store_url: str, home: Path, cwd: str | None = None) -> int:
+def spawn_runner(name: str, store_url: str, home: Path, cwd: str | None = None, store: Store | None = None) -> int:
     """Start the runner of job ``name`` detached from this process; return its pid.
 
     The runner gets its own session, so closing a notebook, restarting its kernel or ending the
-    CLI does not stop it. Its output goes to ``<home>/jobs/<name>/runner.log``.
+    CLI does not stop it. Its output goes to ``<home>/jobs/<name>/runner.log``. With ``store`` (the job's),
+    a runner an earlier job kept for the next launch from the same place takes the job instead
+    (:mod:`jupyter_hpo.runner._linger`): its pid is returned.
     """
     from jupyter_hpo.spec import check_job_name
 
@@ -29,6 +35,14 @@ def spawn_runner(name: str, store_url: str, home: Path, cwd: str | None = None) 
     from jupyter_hpo.backends._prestart import ENV, PRESTART_FILE
 
     prestart = job_dir / PRESTART_FILE  # a new local job: its workers boot while the runner starts
+    if store is not None and not moved:
+        from jupyter_hpo.runner import _linger
+
+        key = _linger.environment_key(runner_environment(run_dir, home, store_url), run_dir)
+        pid = _linger.claim(home, name, key, store)
+        if pid is not None:
+            prestart.unlink(missing_ok=True)  # the kept runner has its workers (it may have taken the file already)
+            return pid
     return start_detached([name], run_dir=run_dir, home=home, store_url=store_url,
                           log_path=job_dir / "runner.log", note=note, label=name,
                           env={ENV: str(prestart.resolve())} if prestart.is_file() else None)

@@ -1,5 +1,6 @@
 """``python -m jupyter_hpo.runner JOB [--store URL]``: drive one job to its end
-(``--campaign NAME JOB...``: a campaign's jobs, see :mod:`jupyter_hpo._campaign_runner`).
+(``--campaign NAME JOB...``: a campaign's jobs, see :mod:`jupyter_hpo._campaign_runner`). A job with
+``warm_pool.keep_alive_s`` keeps its runner for the next launches (:mod:`jupyter_hpo.runner._linger`).
 
 The store's URL comes from ``$JUPYTER_HPO_STORE_URL`` (how :func:`~jupyter_hpo.runner.spawn_runner` passes
 it: a command line is visible to every user of the machine, and a team's URL may hold a password), or from
@@ -22,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     prestart = os.environ.pop(ENV, None)  # not for the workers, nor what their trials start
     if prestart:
         spawn_from(prestart)
+    from jupyter_hpo.runner._linger import environment_key
+
+    key = environment_key(dict(os.environ), os.getcwd())  # as launched, before an import may change it
     parser = argparse.ArgumentParser(prog="python -m jupyter_hpo.runner")
     parser.add_argument("job", nargs="+", help="the job (with --campaign: the campaign's jobs to run, in order)")
     parser.add_argument("--campaign", default=None, help="run these jobs as the campaign of this name")
@@ -42,6 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.job) != 1:
         parser.error("one job, or --campaign NAME with its jobs")
     store = Store(args.store, retry_s=retry_window_s(), application=f"jupyter-hpo runner {args.job[0]}")
+    from jupyter_hpo.runner import _linger
+
+    keep_alive_s = _linger.keep_alive_of(store, args.job[0])
+    if keep_alive_s and args.store is None:  # stays for the next launches (warm_pool.keep_alive_s)
+        return _linger.serve(store, args.job[0], keep_alive_s, key)
+    if keep_alive_s:  # a launch finds a runner by its environment, which --store is not part of
+        logging.getLogger("jupyter_hpo.runner").warning(
+            "warm_pool.keep_alive_s: a runner started with --store is not kept (start it with "
+            "$JUPYTER_HPO_STORE_URL instead); it ends with its job")
     return Runner(store, args.job[0]).run()
 
 

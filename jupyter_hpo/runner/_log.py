@@ -14,14 +14,28 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from pathlib import Path
 
-__all__ = ["DEFAULT_LOG_MAX_BYTES", "log_max_bytes", "rotate_if_large", "Reserve"]
+__all__ = ["DEFAULT_LOG_MAX_BYTES", "log_max_bytes", "rotate_if_large", "Reserve", "send_output_to"]
 
 log = logging.getLogger("jupyter_hpo.runner")
 
 DEFAULT_LOG_MAX_BYTES = 10 * 2**20
 _RESERVE_BYTES = 2 * 2**20
+
+
+def send_output_to(path: Path | str) -> None:
+    """Send this process's output (file descriptors 1 and 2, so what it starts too) to ``path``, appended: a kept
+    runner and its workers, when they take the next job, write to that job's ``runner.log``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+    finally:
+        os.close(fd)
 
 
 def log_max_bytes() -> int:

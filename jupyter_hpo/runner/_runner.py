@@ -180,7 +180,7 @@ class Runner:
         started = time.time()
         self.store.set_job_attrs(
             self.name, status="running", reason="", heartbeat=started,
-            runner={"pid": os.getpid(), "host": socket.gethostname(), "started": started},
+            runner={"pid": os.getpid(), "host": socket.gethostname(), "started": started, "created": _created()},
         )
         self.writer.start()
         backend = None
@@ -532,3 +532,13 @@ class Runner:
         patience = self.spec.completion.patience
         if patience is not None and self.since_best >= patience:
             self.end = ("completed", f"no improvement in the last {patience} trials")
+
+
+def _created() -> float | None:
+    """When this process was created, as the OS tells (how a client knows a kept runner's pid is still it)."""
+    import psutil
+
+    try:
+        return psutil.Process().create_time()
+    except psutil.Error:
+        return None

@@ -34,7 +34,7 @@ class RunnerHandle:
         """Start the job's runner detached from this process; return its pid."""
         from jupyter_hpo.runner import spawn_runner
 
-        return spawn_runner(self.name, self.store.url, self.store.home, cwd=cwd)
+        return spawn_runner(self.name, self.store.url, self.store.home, cwd=cwd, store=self.store)
 
     def info(self) -> dict[str, Any]:
         """What the runner wrote of itself (``pid``, ``host``, ``started``); empty before it has run."""
@@ -54,7 +54,15 @@ class RunnerHandle:
             cmdline = proc.cmdline()
         except (psutil.Error, ValueError):
             return None
-        return proc if "jupyter_hpo.runner" in cmdline and self.name in cmdline else None
+        if "jupyter_hpo.runner" not in cmdline:
+            return None
+        if self.name in cmdline:
+            return proc
+        try:  # a kept runner hosts jobs not on its command line: it is the process created when it said it was
+            same = runner.get("created") is not None and abs(proc.create_time() - float(runner["created"])) < 0.01
+        except (psutil.Error, TypeError, ValueError):
+            return None
+        return proc if same else None
 
     def signal(self, runner: dict[str, Any] | None = None) -> bool:
         """Send SIGTERM to the runner when it lives on this host; True if it was sent."""

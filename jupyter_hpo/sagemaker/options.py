@@ -35,7 +35,7 @@ __all__ = ["MAX_KEEP_ALIVE_S", "MAX_RUN_S", "SageMakerOptions", "check_no_local_
            "check_spot_and_keep_alive", "simulation_defaults", "split_s3"]
 
 #: ``warm_pool`` fields that only the local backend's worker processes have: a SageMaker trial is a training job
-LOCAL_POOL_FIELDS = ("max_trials_per_worker", "max_memory_mb")
+LOCAL_POOL_FIELDS = ("max_trials_per_worker", "max_memory_mb", "keep_alive_s")
 
 #: The documented maximum of ``ResourceConfig.KeepAlivePeriodInSeconds`` (botocore's model allows more).
 MAX_KEEP_ALIVE_S = 3600
@@ -267,7 +267,7 @@ def check_spot_and_keep_alive(opts: SageMakerOptions) -> None:
 def check_no_local_pool_settings(spec: TuningSpec) -> None:
     """Refuse the ``warm_pool`` fields of local worker processes on a SageMaker backend, where nothing could
     honour them (a trial is a training job on its own instance), rather than accept and ignore them."""
-    given = [f for f in LOCAL_POOL_FIELDS if getattr(spec.warm_pool, f) is not None]
+    given = [f for f in LOCAL_POOL_FIELDS if getattr(spec.warm_pool, f) not in (None, 0)]
     if given:
         names = ", ".join(f"`warm_pool.{f}`" for f in given)
         raise SpecError(

@@ -1,0 +1,171 @@
+"""A local job's runner kept for the next launch (``warm_pool.keep_alive_s``, jupyter_hpo.runner._linger): real
+runner and worker processes, launched as a notebook launches them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+from jupyter_hpo import api
+from jupyter_hpo.exceptions import SpecError
+from jupyter_hpo.store import JobStatus
+from tests import objectives
+
+X = {"x": {"type": "float", "low": 0, "high": 1}}
+
+
+def _gone(pids, timeout=30.0) -> bool:
+    """Whether all these processes have ended within ``timeout`` seconds."""
+    procs = []
+    for pid in pids:
+        try:
+            procs.append(psutil.Process(int(pid)))
+        except psutil.NoSuchProcess:
+            continue
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    return not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _launch(name, keep_alive_s, objective=objectives.worker_identity, **options):
+    return api.launch(objective=objective, space=X, max_trials=2, max_parallel=2, name=name, seed=0,
+                      keep_alive_s=keep_alive_s, **options)
+
+
+def test_the_next_launch_runs_in_the_kept_runner_on_its_warm_workers_and_both_end_after_the_keep_alive(home):
+    first = _launch("first", 60)
+    assert first.wait(timeout=120) == JobStatus.COMPLETED
+    runner = first.attrs["runner"]["pid"]
+    workers = {int(r["value"]) for r in first.trial_records()}
+    assert len(workers) == 2 and all(not r["warm"] for r in first.trial_records())
+    assert psutil.pid_exists(runner), "the runner stays after its job"
+    assert list((home / "runners").glob("*.offer")) == [(home / "runners" / f"{runner}.offer")]
+
+    second = _launch("second", 2)
+    assert second.wait(timeout=120) == JobStatus.COMPLETED
+    assert second.attrs["runner"]["pid"] == runner, "no new runner"
+    records = second.trial_records()
+    assert {int(r["value"]) for r in records} == workers, "the first job's workers ran the second's trials"
+    assert all(r["warm"] and r["reused_from"] == "first" for r in records)
+    assert sorted(r["metrics"]["calls"] for r in records) == [2.0, 2.0]  # each worker's cached data, loaded once
+    assert "this runner (kept after an earlier job) takes job second" in (
+        home / "jobs" / "second" / "runner.log").read_text()
+    assert "job first ended; this runner stays 60 s for the next launch, with 2 idle worker(s)" in (
+        home / "jobs" / "first" / "runner.log").read_text()
+
+    # the second job asked for 2 s: then the runner and its workers end, and the offer goes
+    assert _gone([runner, *workers]), "the kept runner or its workers outlived the keep-alive"
+    assert not list((home / "runners").iterdir())
+    assert second.status == JobStatus.COMPLETED and first.status == JobStatus.COMPLETED
+
+
+def test_each_job_run_by_a_kept_runner_has_its_own_output_in_its_own_log(home):
+    first = _launch("out-a", 60, objective=objectives.says_its_job, hyperparameters={"tag": "out-a"})
+    assert first.wait(timeout=120) == JobStatus.COMPLETED
+    second = _launch("out-b", 1, objective=objectives.says_its_job, hyperparameters={"tag": "out-b"})
+    assert second.wait(timeout=120) == JobStatus.COMPLETED
+    assert second.attrs["runner"]["pid"] == first.attrs["runner"]["pid"]
+    assert all(r["reused_from"] == "out-a" for r in second.trial_records())
+    assert _gone([first.attrs["runner"]["pid"]])
+    log_a = (home / "jobs" / "out-a" / "runner.log").read_text()
+    log_b = (home / "jobs" / "out-b" / "runner.log").read_text()
+    assert log_a.count("a trial of job out-a") == 2 and "out-b" not in log_a
+    assert log_b.count("a trial of job out-b") == 2 and "a trial of job out-a" not in log_b
+    assert "job out-b completed" in log_b and "job out-b" not in log_a
+
+
+def test_a_launch_from_another_environment_starts_its_own_runner(home, monkeypatch):
+    first = _launch("env-a", 60)
+    assert first.wait(timeout=120) == JobStatus.COMPLETED
+    kept = first.attrs["runner"]["pid"]
+    monkeypatch.setenv("CREDIT_DATA", "/elsewhere/credit.csv")  # what the objective may read: not the kept one's
+    second = _launch("env-b", 0)
+    assert second.wait(timeout=120) == JobStatus.COMPLETED
+    assert second.attrs["runner"]["pid"] != kept
+    assert all(r["reused_from"] is None for r in second.trial_records())
+    assert psutil.pid_exists(kept) and (home / "runners" / f"{kept}.offer").exists(), "still offered"
+    os.kill(kept, signal.SIGTERM)  # a kept runner that is asked to leave, leaves with its workers
+    assert _gone([kept, *(int(r["value"]) for r in first.trial_records())], timeout=15)
+    assert not list((home / "runners").iterdir())
+
+
+def test_a_job_in_a_kept_runner_can_be_stopped_and_resumed_there(home):
+    first = _launch("stop-a", 60, objective=objectives.sleepy, hyperparameters={"sleep": 0.05})
+    assert first.wait(timeout=120) == JobStatus.COMPLETED
+    kept = first.attrs["runner"]["pid"]
+    second = api.launch(objective=objectives.sleepy, space=X, max_trials=50, max_parallel=2, name="stop-b",
+                        hyperparameters={"sleep": 2.0}, keep_alive_s=30)
+    deadline = time.time() + 60
+    while not second.trial_records() and time.time() < deadline:
+        time.sleep(0.1)
+    assert second.attrs["runner"]["pid"] == kept
+    second.stop()
+    assert second.wait(timeout=60) == JobStatus.STOPPED
+    done = len([r for r in second.trial_records() if r["state"] == "complete"])
+    assert done < 50 and psutil.pid_exists(kept), "the runner stays after the stopped job"
+    second.resume(max_trials=done + 2)
+    assert second.wait(timeout=120) == JobStatus.COMPLETED
+    assert second.attrs["runner"]["pid"] == kept, "the resume ran in the kept runner too"
+    assert len([r for r in second.trial_records() if r["state"] == "complete"]) == done + 2
+    os.kill(kept, signal.SIGTERM)
+    assert _gone([kept], timeout=15)
+
+
+def test_a_job_with_another_objective_runs_in_the_kept_runner_on_fresh_workers(home):
+    first = _launch("obj-a", 60)
+    assert first.wait(timeout=120) == JobStatus.COMPLETED
+    kept = first.attrs["runner"]["pid"]
+    old_workers = {int(r["value"]) for r in first.trial_records()}
+    second = _launch("obj-b", 0, objective=objectives.quadratic)
+    assert second.wait(timeout=120) == JobStatus.COMPLETED
+    assert second.attrs["runner"]["pid"] == kept
+    assert not second.trial_records()[0]["warm"]
+    assert {r["reused_from"] for r in second.trial_records()} == {None}
+    assert [r["state"] for r in second.trial_records()] == ["complete", "complete"]
+    assert _gone([kept, *old_workers]), "the first job's workers were not handed a job they could not serve"
+
+
+def test_a_kept_runner_killed_while_it_waits_costs_the_next_launch_nothing(home):
+    first = _launch("killed-a", 60)
+    assert first.wait(timeout=120) == JobStatus.COMPLETED
+    kept = first.attrs["runner"]["pid"]
+    os.kill(kept, signal.SIGKILL)
+    assert _gone([kept])
+    second = _launch("killed-b", 0)
+    assert second.wait(timeout=120) == JobStatus.COMPLETED
+    assert second.attrs["runner"]["pid"] != kept
+    assert [r["state"] for r in second.trial_records()] == ["complete", "complete"]
+    assert not list((home / "runners").glob("*.offer")), "the dead runner's offer is removed"
+
+
+def test_without_a_keep_alive_the_runner_ends_with_its_job(home):
+    job = _launch("plain", 0)
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    assert _gone([job.attrs["runner"]["pid"]], timeout=15)
+    assert not (home / "runners").exists() or not list((home / "runners").iterdir())
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"keep_alive_s": -1}, "`warm_pool.keep_alive_s` must be a number of seconds from 0 to 3600"),
+    ({"keep_alive_s": 7200}, "`warm_pool.keep_alive_s` must be a number of seconds from 0 to 3600"),
+    ({"keep_alive_s": "1m"}, "`warm_pool.keep_alive_s` must be a number of seconds from 0 to 3600"),
+    ({"keep_alive_s": 60, "warm_pool": False}, "needs `warm_pool.enabled: true`"),
+])
+def test_a_bad_keep_alive_is_refused_in_one_line_and_nothing_is_written(home, options, message):
+    with pytest.raises(SpecError) as e:
+        api.launch(objective=objectives.quadratic, space=X, name="bad-keep", **options)
+    assert message in str(e.value) and "\n" not in str(e.value)
+    assert "bad-keep" not in {j["name"] for j in api.list_jobs()}
+
+
+def test_a_campaign_refuses_a_job_with_a_keep_alive_naming_its_own(home):
+    from jupyter_hpo.campaign import campaign
+
+    spec = {"name": "camp-keep", "trial": {"function": objectives.quadratic}, "space": X,
+            "warm_pool": {"keep_alive_s": 60}}
+    with pytest.raises(SpecError, match=r"a campaign runs its jobs in a runner of its own: its `keep_alive_s`"):
+        campaign([spec])
+    assert "camp-keep" not in {j["name"] for j in api.list_jobs()}
