@@ -510,3 +510,39 @@ def test_time_to_quality_reports_the_equal_budget_run_with_the_head_start_as_the
             f"**not met**; the defaults reached the target in {rows['jhpo_fast'][2].split('/')[0]} of 12 runs, Optuna "
             f"in {rows['optuna_median'][2].split('/')[0]}; first trial {firsts['jhpo_fast'][0]} s vs "
             f"{firsts['optuna_median'][0]} s after launch") in readme
+
+
+def test_kept_runner_figures_are_what_the_docs_quote():
+    """The README's and benchmarks/README.md's kept-runner figures come from results/kept_runner.json (12 launches
+    per arm, at the commit that added the kept runner) and results/kept_runner_earlier.json (its uncommitted code)."""
+    def figures(name: str, commit: str) -> dict[str, Any]:
+        saved = json.loads((BENCHMARKS / "results" / name).read_text(encoding="utf-8"))
+        assert saved["quick"] is False and saved["machine"]["git_commit"] == commit
+        fresh, kept, paired = saved["arms"]["fresh"], saved["arms"]["kept"], saved["paired"]
+        assert len(fresh["runs"]) == len(kept["runs"]) == paired["pairs"] == 12
+        assert kept["in_kept_runner"] == kept["on_kept_workers"] == 12, "every kept launch ran in the kept runner"
+        assert fresh["in_kept_runner"] == fresh["on_kept_workers"] == 0, "no fresh launch took it"
+        assert len({r["runner_pid"] for r in kept["runs"]}) == 1 and all(r["reused_workers"] for r in kept["runs"])
+        assert saved["targets"][0]["pass"] is True
+        return {"fresh": fresh, "kept": kept, "paired": paired,
+                "load": saved["machine"]["loadavg_at_start"][0]}
+
+    now, earlier = figures("kept_runner.json", "597e670"), figures("kept_runner_earlier.json", "a0f8e4c-dirty")
+    f, k, p = now["fresh"], now["kept"], now["paired"]
+    docs = " ".join((BENCHMARKS / "README.md").read_text(encoding="utf-8").split())
+    assert f"load average {now['load']:.1f} at the start" in docs
+    for label, arm in (("fresh runner (the default)", f), ("kept runner", k)):
+        row = " | ".join([f"| {label}", *(f"{arm[key]:.2f} s" for key in ("first_start_s", "first_done_s", "wall_s")),
+                          str(arm["in_kept_runner"]), f"{arm['on_kept_workers']} |"])
+        assert row in docs, row
+    assert f"the job ended a median {p['wall_s']:.2f} s sooner ({p['sooner']} of 12 launches sooner)" in docs
+    e = earlier["paired"]
+    assert (f"gave {earlier['kept']['first_start_s']:.2f} s against {earlier['fresh']['first_start_s']:.2f} s for the "
+            f"first trial's start and a {e['wall_s']:.2f} s saving per job, {e['sooner']} of 12") in docs
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert (f"the first trial started {k['first_start_s']:.2f} s after `launch()` in the kept runner against "
+            f"{f['first_start_s']:.2f} s with a fresh one, and the job ended a median {p['wall_s']:.2f} s sooner, in "
+            f"{p['sooner']} of 12 launches") in readme
+    assert (f"first trial started {k['first_start_s']:.2f} s vs {f['first_start_s']:.2f} s after `launch()`; job "
+            f"{k['wall_s']:.2f} s vs {f['wall_s']:.2f} s, a median {p['wall_s']:.2f} s sooner, {p['sooner']} of 12 "
+            "launches sooner | sooner (> 0 s) |") in readme
