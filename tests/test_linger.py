@@ -169,3 +169,36 @@ def test_a_campaign_refuses_a_job_with_a_keep_alive_naming_its_own(home):
     with pytest.raises(SpecError, match=r"a campaign runs its jobs in a runner of its own: its `keep_alive_s`"):
         campaign([spec])
     assert "camp-keep" not in {j["name"] for j in api.list_jobs()}
+
+
+def test_a_kept_worker_whose_imported_code_changed_is_not_reused(home, tmp_path, monkeypatch):
+    """The objective calls the user's own helper module, which the workers import by name (the objective's module
+    travels by value, as the notebook has it; the helper is not in the objective's fingerprint); the helper is
+    edited between two launches: the second job runs the new code, as a fresh runner would, on fresh workers."""
+    import importlib
+
+    lib = tmp_path / "lib"
+    (lib / "credit_feats").mkdir(parents=True)
+    (lib / "credit_feats" / "__init__.py").write_text("")
+    helper = lib / "credit_feats" / "features.py"
+    helper.write_text("def weight():\n    return 1.0\n")
+    (lib / "credit_feats" / "model.py").write_text(
+        "from credit_feats import features\n\n\ndef score(p):\n    return features.weight()\n")
+    monkeypatch.syspath_prepend(str(lib))
+    mod = importlib.import_module("credit_feats.model")
+    first = _launch("code-a", 60, objective=mod.score)
+    assert first.wait(timeout=120) == JobStatus.COMPLETED
+    assert [r["value"] for r in first.trial_records()] == [1.0, 1.0]
+    kept = first.attrs["runner"]["pid"]
+
+    helper.write_text("def weight():\n    return 2.0\n")  # edited after the workers imported it
+    second = _launch("code-b", 0, objective=mod.score)
+    assert second.wait(timeout=120) == JobStatus.COMPLETED
+    assert second.attrs["runner"]["pid"] == kept
+    records = second.trial_records()
+    assert [r["value"] for r in records] == [2.0, 2.0], "the kept workers ran the old code"
+    assert {r["reused_from"] for r in records} == {None}
+    log = (home / "jobs" / "code-b" / "runner.log").read_text()
+    assert log.count("not taken over (a fresh one starts): it refused: ('RuntimeError: code it imported has changed "
+                     "since it started: credit_feats.features',)") == 2
+    assert _gone([kept])

@@ -298,8 +298,9 @@ class LocalBackend(ExecutorBackend):
         :mod:`jupyter_hpo.runner._linger`) left with the same objective environment.
 
         Each is told the new job's objective (``("rebind", boot)``) and must answer, from the same Python and
-        working directory, within 10 s; one that does not (killed, say) is ended and a cold worker takes its
-        place. A worker past this job's memory bound is not taken.
+        working directory, within 10 s; one that does not (killed, say, or whose imported code has changed on
+        disk since it started) is ended and a cold worker takes its place. A worker past this job's memory bound
+        is not taken.
         """
         if _shelf is None or not self._warm:
             return
@@ -309,6 +310,7 @@ class LocalBackend(ExecutorBackend):
             if problem is None and self._memory_bytes is not None and self._rss(proc) > self._memory_bytes:
                 problem = "above this job's memory bound"
             if problem is not None:
+                log.info("worker %s of job %s not taken over (a fresh one starts): %s", proc.id, job, problem)
                 _dismiss([proc])
                 continue
             proc.reused_from, proc.ready_at, proc.task = job, time.time(), None

@@ -65,6 +65,22 @@ class _Tee(io.TextIOBase):
         self._out.flush()
 
 
+def _changed_modules(since: float) -> list[str]:
+    """The modules this process imported from outside the Python installation whose file changed after ``since``."""
+    installed = tuple({os.path.join(p, "") for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+    changed = []
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if not isinstance(path, str) or os.path.abspath(path).startswith(installed):
+            continue
+        try:
+            if os.stat(path).st_mtime > since:
+                changed.append(name)
+        except OSError:
+            continue
+    return sorted(changed)
+
+
 def _as_number(value: Any) -> float | None:
     try:
         return float(value)
@@ -94,6 +110,7 @@ class _Missing:
 
 class _Worker:
     def __init__(self, conn: Any, boot: dict[str, Any]) -> None:
+        self.booted_at = time.time()  # what it imported from then on is as its files were then, or later
         self.conn = conn
         self.boot = boot
         self.metric: str = boot["metric"]
@@ -121,7 +138,14 @@ class _Worker:
 
         What this process imported and ``trial.cached`` values stay (the backend hands over a worker only
         when the objective environment's fingerprint is the same); the process state is already restored.
+        Refused (the backend then starts a fresh worker) when a module it imported from outside the Python
+        installation -- the user's own code: a folder on the path, an editable install -- has changed on disk
+        since this worker started: it would run the old code.
         """
+        changed = _changed_modules(self.booted_at)
+        if changed:
+            more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+            raise RuntimeError(f"code it imported has changed since it started: {', '.join(changed[:3])}{more}")
         if boot["kind"] == "function":
             import cloudpickle
 
