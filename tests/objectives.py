@@ -148,3 +148,11 @@ def says_its_job(p):
     """Prints the job's tag (a static hyperparameter) and returns x: where a trial's output lands."""
     print(f"a trial of job {p['tag']}: x={p['x']:.4f}", flush=True)
     return p["x"]
+
+
+def reads_its_data(p):
+    """Returns the number in the file ``p["data"]``, read once per worker (``trial.cached``)."""
+    def load():
+        with open(p["data"], encoding="utf-8") as f:
+            return float(f.read())
+    return trial.cached("the-data", load)

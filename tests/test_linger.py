@@ -199,6 +199,32 @@ def test_a_kept_worker_whose_imported_code_changed_is_not_reused(home, tmp_path,
     assert [r["value"] for r in records] == [2.0, 2.0], "the kept workers ran the old code"
     assert {r["reused_from"] for r in records} == {None}
     log = (home / "jobs" / "code-b" / "runner.log").read_text()
-    assert log.count("not taken over (a fresh one starts): it refused: ('RuntimeError: code it imported has changed "
+    assert log.count("not taken over (a fresh one starts): it refused: ('RuntimeError: code it imported changed "
                      "since it started: credit_feats.features',)") == 2
+    assert _gone([kept])
+
+
+def test_a_kept_worker_whose_data_file_changed_is_not_reused(home, tmp_path):
+    """The objective's data (kept in ``trial.cached``) lies outside the working directory and is rewritten between
+    two launches: the second job reads the new data, on fresh workers; an unchanged file keeps the workers."""
+    data = tmp_path / "data" / "credit.txt"
+    data.parent.mkdir()
+    data.write_text("1.0")
+    same = {"objective": objectives.reads_its_data, "hyperparameters": {"data": str(data)}}
+    first = _launch("data-a", 60, **same)
+    assert first.wait(timeout=120) == JobStatus.COMPLETED
+    kept = first.attrs["runner"]["pid"]
+    unchanged = _launch("data-b", 60, **same)  # the same data: the kept workers serve it
+    assert unchanged.wait(timeout=120) == JobStatus.COMPLETED
+    assert {r["reused_from"] for r in unchanged.trial_records()} == {"data-a"}
+
+    data.write_text("2.0")
+    second = _launch("data-c", 0, **same)
+    assert second.wait(timeout=120) == JobStatus.COMPLETED
+    assert second.attrs["runner"]["pid"] == kept
+    records = second.trial_records()
+    assert [r["value"] for r in records] == [2.0, 2.0], "the kept workers answered from the old data"
+    assert {r["reused_from"] for r in records} == {None}
+    log = (home / "jobs" / "data-c" / "runner.log").read_text()
+    assert log.count(f"RuntimeError: files it read changed since it started: {data}") == 2
     assert _gone([kept])

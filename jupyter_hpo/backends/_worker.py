@@ -28,6 +28,7 @@ import traceback
 from typing import Any
 
 from jupyter_hpo import trial as trial_api
+from jupyter_hpo.backends import _reads
 from jupyter_hpo.backends._reset import ProcessState
 from jupyter_hpo.backends._script import ScriptRunner
 
@@ -140,12 +141,14 @@ class _Worker:
         when the objective environment's fingerprint is the same); the process state is already restored.
         Refused (the backend then starts a fresh worker) when a module it imported from outside the Python
         installation -- the user's own code: a folder on the path, an editable install -- has changed on disk
-        since this worker started: it would run the old code.
+        since this worker started (it would run the old code), or a file it read has (its ``trial.cached``
+        values may come from it; :mod:`jupyter_hpo.backends._reads`).
         """
-        changed = _changed_modules(self.booted_at)
-        if changed:
-            more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
-            raise RuntimeError(f"code it imported has changed since it started: {', '.join(changed[:3])}{more}")
+        for what, changed in (("code it imported", _changed_modules(self.booted_at)),
+                              ("files it read", _reads.changed())):
+            if changed:
+                more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+                raise RuntimeError(f"{what} changed since it started: {', '.join(changed[:3])}{more}")
         if boot["kind"] == "function":
             import cloudpickle
 
@@ -307,6 +310,7 @@ def worker_main(conn: Any, boot: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):  # already a group leader
             os.setsid()
     t0 = time.time()
+    _reads.watch()  # what it reads from here on (the objective's imports, its data) is checked at a hand-over
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides when a worker stops
     _end_with_runner()
     try:
