@@ -767,3 +767,15 @@ def test_the_local_workers_settings_are_refused_on_sagemaker_not_ignored(home, t
     spec["budget"] = {"max_trials": 1}
     spec["backend"]["options"]["simulate"] = {"speed": 200, "training_s": 5}
     assert api.launch(spec).wait(timeout=60).value == "completed"  # the same job without them runs
+
+
+def test_a_seeded_job_sends_its_training_jobs_no_seed_as_the_readme_says(tmp_path):
+    """The seed drives the search; a SageMaker training job gets only its parameters, the static hyperparameters and
+    the SDK's script-mode entries (README, "What `seed` repeats")."""
+    spec = make_spec(tmp_path).replace(seed=7)
+    opts = SageMakerOptions.from_spec(spec)
+    params = {"eta": 0.05, "max_depth": 3, "booster": "gbtree"}
+    body = training_job_request(spec, opts, job_name="credit-sm-00003-abc123", params=params,
+                                code_uri=opts.code_uri(spec.name), entry="train.py", trial=3)
+    own = {k for k in body["HyperParameters"] if not k.startswith("sagemaker_")}
+    assert own == set(params) | {"folds"}, own
