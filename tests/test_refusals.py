@@ -115,3 +115,113 @@ def test_a_stored_spec_with_options_refused_since_still_loads(tmp_path):
     assert spec.replace(budget=spec.budget).stored  # and stays loadable when changed (resume, refit)
     with pytest.raises(SpecError, match="warm_start"):
         TuningSpec.from_dict(data)
+
+
+# -- SageMaker backends (simulated) -----------------------------------------------------------------------------------
+def sm_spec(tmp_path: Path, backend: str, name: str, options: dict[str, Any] | None = None,
+            **fields: Any) -> dict[str, Any]:
+    return {"name": name, "trial": {"script": str(script(tmp_path))},
+            "space": {"eta": {"type": "float", "low": 0.01, "high": 0.3}},
+            "objective": {"metric": "auc", "direction": "maximize"}, "budget": {"max_trials": 1},
+            "backend": {"name": backend, "options": {"simulate": {"speed": 200, "training_s": 5}, **(options or {})}},
+            **fields}
+
+
+def runs(spec: dict[str, Any]) -> None:
+    job = api.launch(spec)
+    assert job.wait(timeout=60).value == "completed", job.attrs.get("reason")
+
+
+# -- 4. grid on amt with max_trials below the grid ---------------------------------------------------------------------
+def test_an_amt_grid_larger_than_max_trials_is_refused(home, tmp_path):
+    """AMT's Grid takes no MaxNumberOfTrainingJobs: it ran all 6 points of a budget of 2."""
+    spec = sm_spec(tmp_path, "amt", "amt-grid", strategy="grid",
+                   space={"depth": {"type": "int", "low": 1, "high": 3}, "booster": ["gbtree", "dart"]},
+                   budget={"max_trials": 2})
+    text = refused(spec)
+    assert "`strategy: grid` on the amt backend runs every one of the grid's 6 points" in text, text
+    assert "set budget.max_trials to 6" in text and "but got budget.max_trials 2" in text, text
+    spec["budget"] = {"max_trials": 6, "max_parallel": 3}
+    runs(spec)  # the grid's size runs
+
+
+# -- 6. trial.timeout above max_run_s --------------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", ["sagemaker", "amt"])
+def test_a_trial_timeout_above_max_run_s_is_refused(home, tmp_path, backend):
+    """It was cut to max_run_s (MaxRuntimeInSeconds) without a word."""
+    spec = sm_spec(tmp_path, backend, f"timeout-{backend}", {"max_run_s": 600},
+                   trial={"script": str(script(tmp_path)), "timeout": 900})
+    text = refused(spec)
+    assert "`trial.timeout` (900 s) is longer than `backend.options.max_run_s` (600 s)" in text, text
+    assert "set backend.options.max_run_s to at least 900" in text and "or lower trial.timeout" in text, text
+    spec["backend"]["options"]["max_run_s"] = 900
+    runs(spec)  # a max_run_s that holds the timeout runs
+
+
+# -- 7. options of the other SageMaker backend -----------------------------------------------------------------------
+@pytest.mark.parametrize(("backend", "options"), [
+    ("sagemaker", {"warm_start": {"parents": ["p1"], "type": "identical"}}),
+    ("sagemaker", {"attach": "their-tuning-job"}),
+    ("amt", {"spot_retries": 3}),
+    ("amt", {"warm_wait_s": 30}),
+    ("amt", {"keep_alive_s": 300}),
+    ("amt", {"keep_alive_s": 600, "warm_wait_s": 30}),
+])
+def test_an_option_of_the_other_sagemaker_backend_is_refused(home, tmp_path, backend, options):
+    spec = sm_spec(tmp_path, backend, f"other-{backend}", options)
+    text = refused(spec)
+    other = "amt" if backend == "sagemaker" else "sagemaker"
+    assert all(f"`backend.options.{k}`:" in text and f"{k}={v!r}" in text for k, v in options.items()), text
+    assert f"to the {other} backend, and this job runs on `{backend}`, which would ignore" in text, text
+    assert f"(or use `backend: {other}`)" in text, text
+    if backend == "amt" and "keep_alive_s" in options and len(options) == 1:
+        spec["backend"]["options"].pop("keep_alive_s")
+        runs(spec)  # the same job without it runs
+
+
+def test_admin_defaults_and_simulation_defaults_do_not_trip_the_backend_only_refusal(home, tmp_path, monkeypatch):
+    """Only what the spec gave counts: the defaults files and the simulator fill other options."""
+    admin = tmp_path / "admin.yaml"
+    admin.write_text("SageMaker:\n  TrainingJob:\n    RoleArn: arn:aws:iam::123456789012:role/Admin\n")
+    monkeypatch.setenv("SAGEMAKER_ADMIN_CONFIG_OVERRIDE", str(admin))
+    for backend in ("sagemaker", "amt"):
+        runs(sm_spec(tmp_path, backend, f"defaults-{backend}"))
+
+
+# -- 8. warm_pool: {enabled: false} on amt ---------------------------------------------------------------------------
+@pytest.mark.parametrize("how", ["spec", "launch"])
+def test_turning_the_warm_pool_off_on_amt_is_refused(home, tmp_path, how):
+    spec = sm_spec(tmp_path, "amt", "amt-nopool")
+    if how == "spec":
+        spec["warm_pool"] = {"enabled": False}
+        text = refused(spec)
+    else:
+        text = refused(spec, warm_pool=False)
+    assert text.startswith("`warm_pool.enabled: false` turns off the warm pools"), text
+    assert "this job runs on `amt`, where SageMaker AMT keeps no warm pools" in text and "remove it" in text, text
+    runs(sm_spec(tmp_path, "amt", "amt-nopool"))  # without it the job runs
+
+
+# -- 9. a launched spec with backend.options.attach ------------------------------------------------------------------
+@pytest.mark.parametrize(("fields", "named"), [
+    ({"strategy": "random"}, "strategy 'random'"),
+    ({"seed": 7}, "seed 7"),
+    ({"early_stopping": "median"}, "early_stopping 'median'"),
+    ({"trial": {"timeout": 300}}, "trial.timeout 300"),
+    ({"trial": {"hyperparameters": {"num_round": 100}}}, "trial.hyperparameters {'num_round': 100}"),
+    ({"options": {"spot": True}}, "backend.options.spot True"),
+    ({"options": {"instance_type": "ml.c5.2xlarge", "instance_count": 2}},
+     "backend.options.instance_type 'ml.c5.2xlarge', backend.options.instance_count 2"),
+])
+def test_what_an_attached_tuning_job_would_ignore_is_refused(home, tmp_path, fields, named):
+    """``attach`` mirrors a tuning job that exists: prepare returned early and the rest was accepted, unused."""
+    fields = dict(fields)
+    options = {"attach": "their-tuning-job", **fields.pop("options", {})}
+    spec = sm_spec(tmp_path, "amt", "mirror", options)
+    spec["trial"].update(fields.pop("trial", {}))
+    spec.update(fields)
+    text = refused(spec)
+    assert "`backend.options.attach: their-tuning-job` mirrors a tuning job that exists" in text, text
+    assert f"would be ignored: {named}; remove them" in text, text
+    assert "attach takes backend.options region, profile, simulate, poll_s, prices" in text, text
+    assert "`jupyter hpo attach-amt their-tuning-job` (api.attach_amt)" in text, text
