@@ -158,6 +158,19 @@ def test_a_trial_timeout_above_max_run_s_is_refused(home, tmp_path, backend):
     runs(spec)  # a max_run_s that holds the timeout runs
 
 
+def test_plan_refuses_the_grid_and_timeout_a_launch_refuses(tmp_path):
+    """``jupyter hpo plan`` runs the checks a launch runs: the AMT grid's budget and the timeout above max_run_s."""
+    grid = sm_spec(tmp_path, "amt", "plan-grid", strategy="grid", space={"booster": ["gbtree", "dart", "linear"]})
+    with pytest.raises(SpecError, match=r"runs every one of the grid's 3 points .* but got budget.max_trials 1\."):
+        api.plan(grid)
+    for backend in ("sagemaker", "amt"):
+        slow = sm_spec(tmp_path, backend, "plan-timeout", {"max_run_s": 60}, trial={"script": str(script(tmp_path)),
+                                                                                     "timeout": 61.5})
+        with pytest.raises(SpecError, match=r"`trial.timeout` \(61.5 s\) is longer than `backend.options.max_run_s` "
+                                            r"\(60 s\).*at least 62 "):
+            api.plan(slow)
+
+
 # -- 7. options of the other SageMaker backend -----------------------------------------------------------------------
 @pytest.mark.parametrize(("backend", "options"), [
     ("sagemaker", {"warm_start": {"parents": ["p1"], "type": "identical"}}),
