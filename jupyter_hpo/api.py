@@ -69,6 +69,12 @@ def open_store(url: str | None = None) -> Store:
 
 def _spec_from_kwargs(objective: Any, space: Any, options: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {}
+    single = [k for k in ("metric", "direction", "regex") if k in options]
+    if "objectives" in options and single:  # in either order: one would silently replace the other
+        given = ", ".join(f"{k}={options[k]!r}" for k in single)
+        raise SpecError(f"`objectives=[...]` gives each objective's metric, direction and regex, so "
+                        f"{', '.join(f'`{k}=`' for k in single)} cannot also be given; put them in the objectives' "
+                        f"dicts (or drop `objectives=` for one objective), but got {given}.")
     if objective is not None:
         is_path = isinstance(objective, (str, os.PathLike)) and not callable(objective)
         data["trial"] = {"script": str(objective)} if is_path else {"function": objective}

@@ -121,6 +121,9 @@ class TuningSpec:
     constraints: tuple[Constraint, ...] = ()
     #: several objectives (``objective: [{metric, direction}, ...]``), the first also in ``objective``; () for one
     objectives: tuple[Objective, ...] = ()
+    #: rebuilt from the store (:meth:`from_stored`): the rules that refuse an option a running job would ignore
+    #: (:meth:`_check_ignored`) are checked at launch only, so the spec of a job launched before them still loads
+    stored: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_job_name(self.name)
@@ -152,6 +155,8 @@ class TuningSpec:
                             "whose return value is the metric; remove it (or use `trial.script`), but got "
                             f"{self.objective.regex!r}.")
         self._check_constraints()
+        if not self.stored:
+            self._check_ignored()
         if self.mlflow is not None and not isinstance(self.mlflow, MlflowTracking):
             raise _fail("tracking.mlflow", "must be an MlflowTracking", self.mlflow)
         if self.artifacts.keep_best is not None and self.backend != "local":
@@ -173,12 +178,37 @@ class TuningSpec:
         object.__setattr__(self, "warm_start", tuple(dict.fromkeys(names)))
         if self.warm_start and self.strategy == "grid":
             raise SpecError("`warm_start` seeds a sampler that learns from earlier trials, so it does not work "
-                            "with `strategy: grid` (which visits every point anyway); use bayesian, random or "
+                            "with `strategy: grid` (which visits every point anyway); use bayesian or "
                             "hyperband, but got strategy 'grid'.")
+        if self.warm_start and self.strategy == "random" and not self.stored:
+            raise SpecError("`warm_start` seeds a sampler that learns from earlier trials, so it does not work "
+                            "with `strategy: random` (which draws every point at random, whatever came before); "
+                            "use bayesian or hyperband, or remove warm_start, but got strategy 'random' with "
+                            f"warm_start.from {list(self.warm_start)!r}.")
         if self.warm_start and self.backend == "amt":
             raise SpecError("`warm_start.from` seeds jupyter-hpo's sampler, which the amt backend does not use; "
                             "use `backend.options.warm_start: {parents: [...]}` (AMT's WarmStartConfig), but got "
                             f"warm_start.from {list(self.warm_start)!r}.")
+
+    def _check_ignored(self) -> None:
+        """Options the job would accept and ignore, refused at launch: a fixed hyperparameter that is also tuned,
+        and ``hyperband`` settings no Hyperband uses."""
+        fixed = [n for n in self.trial.hyperparameters if n in self.space]
+        if fixed:
+            given = ", ".join(f"{n}={self.trial.hyperparameters[n]!r}" for n in fixed)
+            raise SpecError(f"`trial.hyperparameters` must not fix a parameter that `space` tunes "
+                            f"({', '.join(map(repr, fixed))}): the local and sagemaker backends would use the tuned "
+                            f"value and amt would drop the fixed one; remove it from trial.hyperparameters (or from "
+                            f"space), but got {given}.")
+        default = Hyperband()
+        changed = {f.name: getattr(self.hyperband, f.name) for f in dataclasses.fields(Hyperband)
+                   if getattr(self.hyperband, f.name) != getattr(default, f.name)}
+        if changed and self.pruner_kind != "hyperband":
+            given = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+            raise SpecError(f"`hyperband` sets Hyperband's resources, but this job uses no Hyperband (strategy "
+                            f"{self.strategy!r}, early_stopping {self.early_stopping!r}); use `strategy: hyperband` "
+                            f"(or `early_stopping: hyperband` on the local and sagemaker backends), or remove it, "
+                            f"but got hyperband {given}.")
 
     @property
     def multi_objective(self) -> bool:
@@ -260,8 +290,10 @@ class TuningSpec:
 
     # -- dict / YAML ---------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] | None = None) -> TuningSpec:
-        """Build from the YAML schema (see the README); relative script paths resolve from ``base_dir``."""
+    def from_dict(cls, data: Mapping[str, Any], *, base_dir: str | os.PathLike[str] | None = None,
+                  stored: bool = False) -> TuningSpec:
+        """Build from the YAML schema (see the README); relative script paths resolve from ``base_dir``;
+        ``stored``: a job's stored spec (see :attr:`stored`)."""
         if not isinstance(data, Mapping):
             raise SpecError(f"a spec must be a mapping of fields, but got {data!r}.")
         top = {"name", "objective", "trial", "space", "strategy", "seed", "budget", "completion",
@@ -314,6 +346,7 @@ class TuningSpec:
             mlflow=_mlflow_tracking(data),
             artifacts=Artifacts(**_section(data, "artifacts", {"keep_best"})),
             constraints=_constraints(data.get("constraints")),
+            stored=stored,
         )
 
     @classmethod
@@ -336,7 +369,7 @@ class TuningSpec:
         if "function" in trial:
             trial["function"] = PickledObjective(Path(job_dir) / "objective.pkl", str(trial["function"]))
         data["trial"] = trial
-        return cls.from_dict(data)
+        return cls.from_dict(data, stored=True)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (a callable is named, not included; the store keeps it pickled)."""

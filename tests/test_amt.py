@@ -81,13 +81,13 @@ CASES: dict[str, dict[str, Any]] = {
     "bayesian-median-target-seed0": {"strategy": "bayesian", "early_stopping": "median",
                                      "completion": {"target": 0.91}, "seed": 0},
     "random-off-patience-seed42": {"strategy": "random", "completion": {"patience": 4}, "seed": 42},
-    "grid": {"strategy": "grid", "space": GRID_SPACE},
+    "grid": {"strategy": "grid", "space": GRID_SPACE, "budget": {"max_trials": 18, "max_parallel": 3}},
     "hyperband": {"strategy": "hyperband", "hyperband": {"min_resource": 1, "max_resource": 9}},
     "warm-identical-vpc": {"options": {"warm_start": {"parents": ["parent-1"], "type": "identical"},
                                        "subnets": ["subnet-1"], "security_group_ids": ["sg-1"]}},
-    "warm-transfer-kms-keepalive": {"options": {"warm_start": {"parents": ["p-1", "p-2"], "type": "transfer"},
-                                                "volume_kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/k",
-                                                "keep_alive_s": 900}},
+    # keep_alive_s is refused on amt now (tests/test_refusals.py); no request carries a keep-alive anyway
+    "warm-transfer-kms": {"options": {"warm_start": {"parents": ["p-1", "p-2"], "type": "transfer"},
+                                      "volume_kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/k"}},
 }
 
 

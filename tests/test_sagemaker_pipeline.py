@@ -70,7 +70,9 @@ def amt_backend_request(spec, tmp_path):
     sm, s3 = boto3.client("sagemaker", region_name="us-east-1"), boto3.client("s3", region_name="us-east-1")
     sm.meta.events.register("provide-client-params.sagemaker.CreateHyperParameterTuningJob",
                             lambda params, **kw: sent.append(copy.deepcopy(params)))
-    backend = AmtBackend(AmtBackend.prepare(spec.replace(backend="amt")), tmp_path / "job",
+    sagemaker_only = ("keep_alive_s", "warm_wait_s", "spot_retries")  # refused by a launch on amt, not sent by it
+    options = {k: v for k, v in spec.backend_options.items() if k not in sagemaker_only}
+    backend = AmtBackend(AmtBackend.prepare(spec.replace(backend="amt", backend_options=options)), tmp_path / "job",
                          clients=Clients(sm, None, s3, None))
     backend.start()
     (request,) = sent

@@ -39,7 +39,14 @@ from jupyter_hpo.sagemaker import clients as _clients
 from jupyter_hpo.sagemaker.clients import Clients, check_credentials
 from jupyter_hpo.sagemaker.defaults import with_defaults
 from jupyter_hpo.sagemaker.errors import error_code, explain_client_error, is_transient
-from jupyter_hpo.sagemaker.options import SageMakerOptions, check_no_local_pool_settings, simulation_defaults
+from jupyter_hpo.sagemaker.attach import remote_trial
+from jupyter_hpo.sagemaker.options import (
+    SageMakerOptions,
+    check_backend_only_options,
+    check_no_local_pool_settings,
+    check_timeout_fits,
+    simulation_defaults,
+)
 from jupyter_hpo.sagemaker.outcome import (
     INTERMEDIATE_METRIC,
     TRAINING_DONE,
@@ -51,7 +58,7 @@ from jupyter_hpo.sagemaker.outcome import (
 from jupyter_hpo.sagemaker.packaging import source_and_entry, upload_source
 from jupyter_hpo.sagemaker.ranges import check_ranges
 from jupyter_hpo.sagemaker.requests import validate_request
-from jupyter_hpo.sagemaker.tuning import tuning_job_name, tuning_job_request
+from jupyter_hpo.sagemaker.tuning import check_grid_budget, tuning_job_name, tuning_job_request
 from jupyter_hpo.spec import TuningSpec
 
 __all__ = ["AmtBackend"]
@@ -61,6 +68,8 @@ log = logging.getLogger("jupyter_hpo.backends.amt")
 _MAX_BACKOFF_S = 300.0
 _TUNING_DONE = ("Completed", "Failed", "Stopped", "DeleteFailed", "Deleting")
 _MARKER = "amt.json"
+#: the ``backend.options`` a mirror of a tuning job made elsewhere (``attach``) uses: the tuning job has the rest
+ATTACH_OPTIONS = ("attach", "region", "profile", "simulate", "poll_s", "prices")
 #: A trial whose ``Starting`` phase took at most this long ran on instances its tuning job kept from an earlier
 #: trial (AMT reuses them by default; AWS reports no flag for it): provisioning new instances takes minutes.
 AMT_WARM_STARTING_MAX_S = 60.0
@@ -77,6 +86,24 @@ class _Mirror:
     finished: bool = False
     billable_s: float = 0.0
     cost_usd: float | None = None
+
+
+def _check_attach_given(spec: TuningSpec) -> None:
+    """``backend.options.attach`` mirrors a tuning job that exists: what would shape a new one is ignored, so a
+    launched spec that sets it (a non-default field, an option other than :data:`ATTACH_OPTIONS`) is refused."""
+    given = [f"strategy {spec.strategy!r}" if spec.strategy != "bayesian" else "",
+             f"seed {spec.seed!r}" if spec.seed is not None else "",
+             f"early_stopping {spec.early_stopping!r}" if spec.early_stopping != "off" else "",
+             f"trial.timeout {spec.trial.timeout:g}" if spec.trial.timeout is not None else "",
+             f"trial.hyperparameters {dict(spec.trial.hyperparameters)!r}" if spec.trial.hyperparameters else "",
+             *(f"backend.options.{k} {v!r}" for k, v in spec.backend_options.items() if k not in ATTACH_OPTIONS)]
+    given = [g for g in given if g]
+    if given:
+        raise SpecError(f"`backend.options.attach: {spec.backend_options['attach']}` mirrors a tuning job that "
+                        f"exists, whose strategy, seed, early stopping, trial settings and instances were set when "
+                        f"it was created, so these would be ignored: {', '.join(given)}; remove them (attach takes "
+                        f"backend.options {', '.join(ATTACH_OPTIONS[1:])}), or mirror it with "
+                        f"`jupyter hpo attach-amt {spec.backend_options['attach']}` (api.attach_amt).")
 
 
 class AmtBackend(MirrorBackend):
@@ -127,6 +154,11 @@ class AmtBackend(MirrorBackend):
             SpecError: a field AMT cannot take (named in the message, with the rule).
             BackendError: no credentials or region, or the request does not fit botocore's model.
         """
+        mirror = spec.trial.function is remote_trial  # attach_spec's: every field read from the tuning job
+        if not mirror:
+            check_backend_only_options(spec, spec.backend_options)  # what the spec gave, before any defaults
+            if spec.backend_options.get("attach"):
+                _check_attach_given(spec)
         if spec.backend_options.get("simulate") is not None:
             spec = spec.replace(backend_options=simulation_defaults(spec.backend_options))
         spec = with_defaults(spec)[0]  # the SageMaker SDK's defaults files; the spec's values win
@@ -139,6 +171,8 @@ class AmtBackend(MirrorBackend):
             raise SpecError(f"`space`: {e}") from None
         if opts.attach:
             return spec  # the tuning job exists; its request is not ours to build
+        check_grid_budget(spec)
+        check_timeout_fits(spec, opts)
         if spec.trial.script is None:
             raise SpecError("the amt backend needs `trial.script`: SageMaker AMT runs a training script in a "
                             "container, so a function objective (`trial.function`) cannot run there (use the "

@@ -31,11 +31,21 @@ from jupyter_hpo.sagemaker.pricing import price_per_hour
 if TYPE_CHECKING:
     from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["MAX_KEEP_ALIVE_S", "MAX_RUN_S", "SageMakerOptions", "check_no_local_pool_settings",
-           "check_spot_and_keep_alive", "simulation_defaults", "split_s3"]
+__all__ = ["MAX_KEEP_ALIVE_S", "MAX_RUN_S", "SageMakerOptions", "check_backend_only_options",
+           "check_no_local_pool_settings", "check_spot_and_keep_alive", "check_timeout_fits", "simulation_defaults",
+           "split_s3"]
 
 #: ``warm_pool`` fields that only the local backend's worker processes have: a SageMaker trial is a training job
 LOCAL_POOL_FIELDS = ("max_trials_per_worker", "max_memory_mb", "keep_alive_s")
+#: ``backend.options`` only one of the two SageMaker backends uses -> (that backend, what the option does)
+BACKEND_ONLY_OPTIONS = {
+    "warm_start": ("amt", "AMT's WarmStartConfig; on sagemaker the spec's `warm_start: {from: [...]}` seeds the "
+                          "sampler"),
+    "attach": ("amt", "mirrors an existing AMT tuning job"),
+    "spot_retries": ("sagemaker", "relaunches of an interrupted spot trial; AMT retries its own"),
+    "warm_wait_s": ("sagemaker", "the wait for a finished trial's warm pool; AMT keeps none"),
+    "keep_alive_s": ("sagemaker", "the warm-pool keep-alive; AMT keeps no warm pools you can set"),
+}
 
 #: The documented maximum of ``ResourceConfig.KeepAlivePeriodInSeconds`` (botocore's model allows more).
 MAX_KEEP_ALIVE_S = 3600
@@ -276,6 +286,36 @@ def check_no_local_pool_settings(spec: TuningSpec) -> None:
             "each trial is a SageMaker training job on its own instance: remove it. "
             + ("SageMaker AMT keeps no warm pools." if spec.backend == "amt" else
                "Its warm pool is set with `backend.options.keep_alive_s` (`warm_pool: {enabled: false}` sends 0)."))
+    if spec.backend == "amt" and not spec.warm_pool.enabled:
+        raise SpecError(
+            "`warm_pool.enabled: false` turns off the warm pools of the local backend's workers and of the "
+            "sagemaker backend's training jobs, but this job runs on `amt`, where SageMaker AMT keeps no warm pools "
+            "and reuses its own instances between trials whatever is set: remove it (or use `backend: sagemaker`).")
+
+
+def check_backend_only_options(spec: TuningSpec, given: Any) -> None:
+    """Refuse the ``backend.options`` in ``given`` (the keys the user's spec set, before any defaults) that only
+    the other SageMaker backend uses, rather than accept and ignore them."""
+    wrong = [k for k in BACKEND_ONLY_OPTIONS if k in given and BACKEND_ONLY_OPTIONS[k][0] != spec.backend]
+    if wrong:
+        other = BACKEND_ONLY_OPTIONS[wrong[0]][0]
+        what = "; ".join(f"`backend.options.{k}`: {BACKEND_ONLY_OPTIONS[k][1]}" for k in wrong)
+        values = ", ".join(f"{k}={spec.backend_options.get(k)!r}" for k in wrong)
+        raise SpecError(f"{what}. {'They apply' if len(wrong) > 1 else 'It applies'} to the {other} backend, and "
+                        f"this job runs on `{spec.backend}`, which would ignore "
+                        f"{'them' if len(wrong) > 1 else 'it'}: remove {'them' if len(wrong) > 1 else 'it'} (or "
+                        f"use `backend: {other}`), but got {values}.")
+
+
+def check_timeout_fits(spec: TuningSpec, opts: SageMakerOptions) -> None:
+    """``trial.timeout`` longer than ``max_run_s`` would be cut to it (every training job stops at ``max_run_s``):
+    refuse it rather than shorten it silently."""
+    timeout = spec.trial.timeout
+    if timeout and math.ceil(timeout) > opts.max_run_s:
+        raise SpecError(f"`trial.timeout` ({timeout:g} s) is longer than `backend.options.max_run_s` "
+                        f"({opts.max_run_s} s), the MaxRuntimeInSeconds that stops every training job, so trials "
+                        f"would be cut at {opts.max_run_s} s; set backend.options.max_run_s to at least "
+                        f"{math.ceil(timeout)} (at most {MAX_RUN_S}) or lower trial.timeout.")
 
 
 def simulation_defaults(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ def plan(spec: TuningSpec) -> dict[str, Any]:
     Raises:
         SpecError: the spec or a request breaks a rule (one line: field, rule, value).
     """
-    from jupyter_hpo.sagemaker.options import SageMakerOptions, simulation_defaults
+    from jupyter_hpo.sagemaker.options import SageMakerOptions, check_timeout_fits, simulation_defaults
 
     if spec.backend not in ("sagemaker", "amt"):
         raise SpecError(f"`backend` must be sagemaker or amt for a plan (the local backend sends no requests), "
@@ -46,6 +46,7 @@ def plan(spec: TuningSpec) -> dict[str, Any]:
         spec = spec.replace(backend_options=simulation_defaults(spec.backend_options))
     spec, sources, default_notes = with_defaults(spec)
     opts = SageMakerOptions.from_spec(spec)
+    check_timeout_fits(spec, opts)  # as a launch does
     if spec.trial.script is None:
         raise SpecError(f"the {spec.backend} backend runs a training script in a SageMaker container: give "
                         "`trial.script` (a function objective only runs on the local backend).")
@@ -95,7 +96,7 @@ def _amt_requests(spec: TuningSpec, opts: Any) -> tuple[list[dict[str, Any]], li
     from jupyter_hpo.sagemaker.packaging import source_and_entry
     from jupyter_hpo.sagemaker.ranges import check_ranges
     from jupyter_hpo.sagemaker.requests import validate_request
-    from jupyter_hpo.sagemaker.tuning import tuning_job_name, tuning_job_request
+    from jupyter_hpo.sagemaker.tuning import check_grid_budget, tuning_job_name, tuning_job_request
 
     try:
         check_ranges(spec.space)
@@ -104,6 +105,7 @@ def _amt_requests(spec: TuningSpec, opts: Any) -> tuple[list[dict[str, Any]], li
     if opts.attach:
         raise SpecError(f"`backend.options.attach: {opts.attach}` mirrors an existing tuning job: nothing is "
                         "created, so there is no request to plan.")
+    check_grid_budget(spec)  # as a launch does
     _, entry = source_and_entry(spec, opts)
     code_uri = opts.code_uri(spec.name)
     request = tuning_job_request(spec, opts, tuning_job_name=tuning_job_name(spec.name), code_uri=code_uri,

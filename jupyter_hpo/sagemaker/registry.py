@@ -80,7 +80,7 @@ def job_spec_and_options(job: Any, action: str = "register") -> tuple[TuningSpec
             f"job {job.name!r} ran on the {backend} backend, so it has no SageMaker request to put in a pipeline "
             f"(no image, role or code on S3): export it to MLflow (`jupyter hpo export {job.name} --mlflow`), or "
             "launch it on the sagemaker or amt backend (`jupyter hpo plan SPEC --backend amt` shows the request).")
-    spec = TuningSpec.from_dict(job.store.spec_here(job.name, attrs))
+    spec = TuningSpec.from_dict(job.store.spec_here(job.name, attrs), stored=True)  # an existing job always loads
     if spec.backend_options.get("simulate") is not None:
         raise JobStateError(f"job {job.name!r} ran on the simulated SageMaker (backend.options.simulate): its "
                             f"model and code are in the simulator, not on S3; run it on SageMaker to {action} it.")

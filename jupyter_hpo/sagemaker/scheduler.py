@@ -34,7 +34,13 @@ from jupyter_hpo.sagemaker import handover as _handover
 from jupyter_hpo.sagemaker.clients import Clients, check_credentials
 from jupyter_hpo.sagemaker.defaults import with_defaults
 from jupyter_hpo.sagemaker.errors import EXPIRED, THROTTLING, error_code, explain_client_error
-from jupyter_hpo.sagemaker.options import SageMakerOptions, check_no_local_pool_settings, simulation_defaults
+from jupyter_hpo.sagemaker.options import (
+    SageMakerOptions,
+    check_backend_only_options,
+    check_no_local_pool_settings,
+    check_timeout_fits,
+    simulation_defaults,
+)
 from jupyter_hpo.sagemaker.outcome import (
     STARTUP_PHASES,
     TRAINING_DONE,
@@ -137,6 +143,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
     @classmethod
     def prepare(cls, spec: TuningSpec) -> TuningSpec:
         """Check the spec and options (and that credentials exist) before a job is created."""
+        check_backend_only_options(spec, spec.backend_options)  # what the spec gave, before any defaults
         options = dict(spec.backend_options)
         if options.get("simulate") is not None:
             options = simulation_defaults(options)
@@ -144,6 +151,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
         spec = with_defaults(spec)[0]  # the SageMaker SDK's defaults files; the spec's values win
         check_no_local_pool_settings(spec)
         opts = SageMakerOptions.from_spec(spec)
+        check_timeout_fits(spec, opts)
         if spec.trial.script is None:
             raise SpecError("the sagemaker backend runs a training script in a SageMaker container: give "
                             "`trial.script` (a function objective only runs on the local backend).")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.options import SageMakerOptions
     from jupyter_hpo.spec import TuningSpec
 
-__all__ = ["tuning_job_name", "tuning_job_request"]
+__all__ = ["check_grid_budget", "tuning_job_name", "tuning_job_request"]
 
 _STRATEGIES = {"bayesian": "Bayesian", "random": "Random", "grid": "Grid", "hyperband": "Hyperband"}
 #: static hyperparameters AMT reads Hyperband's MaxResource from when it is not given
@@ -151,6 +151,22 @@ def _parameter_ranges(spec: TuningSpec) -> dict[str, list[dict[str, Any]]]:
                 raise SpecError(f"`space`: SageMaker AMT allows at most {MAX_PER_KIND} values for "
                                 f"{r['Name']!r}, but the {spec.strategy} grid has {len(r['Values'])}.")
     return ranges
+
+
+def check_grid_budget(spec: TuningSpec) -> None:
+    """AMT's Grid runs every point of the grid (it takes no ``MaxNumberOfTrainingJobs``): refuse a
+    ``budget.max_trials`` below the grid's size rather than run more trials than it says."""
+    if spec.strategy != "grid":
+        return
+    try:
+        points = math.prod(len(grid_values(p)) for p in spec.space.values())
+    except SearchSpaceError as e:
+        raise SpecError(f"`space`: {e}") from None
+    if spec.budget.max_trials < points:
+        raise SpecError(f"`strategy: grid` on the amt backend runs every one of the grid's {points} points (AMT's "
+                        f"Grid takes no MaxNumberOfTrainingJobs), so `budget.max_trials` cannot stop it earlier; set "
+                        f"budget.max_trials to {points}, use fewer values in space, or use strategy random or "
+                        f"bayesian, but got budget.max_trials {spec.budget.max_trials}.")
 
 
 def _resource_limits(spec: TuningSpec) -> dict[str, Any]:
