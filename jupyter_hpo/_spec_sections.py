@@ -206,9 +206,6 @@ class WarmPool:
         if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0 <= keep <= MAX_KEEP_ALIVE_S:
             raise _fail("warm_pool.keep_alive_s", f"must be a number of seconds from 0 to {MAX_KEEP_ALIVE_S} "
                         "(0: the runner and its workers end with the job)", keep)
-        if self.max_trials_per_worker is not None and not self.enabled:
-            raise _fail("warm_pool.max_trials_per_worker", "needs `warm_pool.enabled: true` (without a warm pool "
-                        "every trial gets a fresh process, so a worker runs one trial)", self.max_trials_per_worker)
         if keep and not self.enabled:
             raise _fail("warm_pool.keep_alive_s", "needs `warm_pool.enabled: true` (without a warm pool every "
                         "trial gets a fresh process, and there are no workers to keep)", keep)

@@ -192,7 +192,11 @@ class TuningSpec:
 
     def _check_ignored(self) -> None:
         """Options the job would accept and ignore, refused at launch: a fixed hyperparameter that is also tuned,
-        and ``hyperband`` settings no Hyperband uses."""
+        ``hyperband`` settings no Hyperband uses, and a worker's trial limit without a warm pool."""
+        if self.warm_pool.max_trials_per_worker is not None and not self.warm_pool.enabled:
+            raise SpecError("`warm_pool.max_trials_per_worker` needs `warm_pool.enabled: true` (without a warm pool "
+                            "every trial gets a fresh process, so a worker runs one trial), but got "
+                            f"{self.warm_pool.max_trials_per_worker!r}.")
         fixed = [n for n in self.trial.hyperparameters if n in self.space]
         if fixed:
             given = ", ".join(f"{n}={self.trial.hyperparameters[n]!r}" for n in fixed)

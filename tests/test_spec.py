@@ -432,3 +432,11 @@ def test_a_regex_for_a_function_trial_is_refused_not_ignored():
                               "objective": {"metric": "auc", "regex": r"auc=(\S+)"}})
     assert TuningSpec.from_dict({"trial": {"function": objective_fn}, "space": SPACE,
                                  "objective": {"metric": "auc"}}).objective.regex is None
+
+
+def test_a_stored_spec_with_a_worker_trial_limit_and_no_warm_pool_still_loads(tmp_path):
+    """Jobs launched before the refusal keep loading (show, resume): the rule is checked at launch only."""
+    data = {"name": "old-job", "trial": {"function": "tests.objectives:quadratic"}, "space": SPACE,
+            "warm_pool": {"enabled": False, "max_trials_per_worker": 10}}
+    spec = TuningSpec.from_stored(data, tmp_path)
+    assert spec.warm_pool == WarmPool(False, 10, None)
