@@ -686,10 +686,12 @@ def test_amt_early_stopping_stops_poor_trials_from_the_objective_printed_at_each
         return
     assert pruned, "the median rule stopped no trial"
     median = sorted(r["value"] for r in complete)[len(complete) // 2]
-    for r in pruned:  # stopped before its last step, and it was worse than the trials that ran to the end
-        assert len(r["intermediate"]) < 6
+    for r in pruned:  # worse than the trials that ran to the end
         assert r["params"]["eta"] is not None and 1.0 - abs(r["params"]["eta"] - 0.1) - 0.01 * r["params"][
             "max_depth"] < median
+    # and stopped before its last step: the stop reaches a running script at the runner's next poll, so on a loaded
+    # machine a trial may print its last step first (CI once saw one of them do so); not every one can be late
+    assert any(len(r["intermediate"]) < 6 for r in pruned), [len(r["intermediate"]) for r in pruned]
 
 
 def test_the_objective_is_printed_at_each_step_only_when_amt_stops_trials_early(script: Path) -> None:

@@ -33,7 +33,7 @@ def _jobs(lab: Lab) -> tuple[list[dict], list[dict], api.Job]:
                        budget={"max_trials": 4}), {"marks_objective.py": OBJECTIVE})
     first = api.attach("marks-first", store)
     assert first.wait(timeout=120) == JobStatus.COMPLETED
-    _launch(lab, _spec("marks-seeded", "marks_objective.py:f", SPACE, strategy="random", seed=5,
+    _launch(lab, _spec("marks-seeded", "marks_objective.py:f", SPACE, strategy="bayesian", seed=5,  # random: refused
                        budget={"max_trials": 6}, warm_start={"from": ["marks-first"]},
                        constraints={"latency": {"max": 0.5}}), {})
     job = api.attach("marks-seeded", store)
