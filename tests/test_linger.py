@@ -18,6 +18,15 @@ from tests import objectives
 X = {"x": {"type": "float", "low": 0, "high": 1}}
 
 
+@pytest.fixture(autouse=True)
+def _own_folder(tmp_path, monkeypatch):
+    """Launch from a folder of the test's own: the files in the working directory are part of the objective's
+    environment, and other tests running beside this one write to the repository's."""
+    folder = tmp_path / "launched-from"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+
+
 def _gone(pids, timeout=30.0) -> bool:
     """Whether all these processes have ended within ``timeout`` seconds."""
     procs = []

