@@ -126,7 +126,9 @@ def fingerprint(boot: dict[str, Any]) -> str:
     or a script's path and its folder's files (each one's size and modification time, a ``.py`` file's
     content). A worker (and the ``trial.cached`` values it holds) passes only to a job with the same one.
     The jupyter-hpo home is not part of it when it lies in that folder (``JUPYTER_HPO_HOME=./hpo-home``): its
-    store and trial folders change with every trial, and would make every job's environment look new."""
+    store and trial folders change with every trial, and would make every job's environment look new. Nor are
+    notebooks (``*.ipynb``), which JupyterLab saves every few minutes: a worker does not read them (and one that
+    does refuses a hand-over once the file changed, see :mod:`jupyter_hpo.backends._reads`)."""
     h = hashlib.sha256()
     for part in (sys.executable, sys.version, os.getcwd(), boot["kind"]):
         h.update(f"{part}\0".encode())
@@ -147,7 +149,7 @@ def _hash_files(h: Any, folder: Path, recursive: bool, limit: int = 5000) -> Non
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if recursive and not d.startswith(".") and d != "__pycache__"
                          and os.path.realpath(os.path.join(root, d)) != home)
-        for name in sorted(files):
+        for name in sorted(f for f in files if not f.endswith(".ipynb")):  # saved as you work; no objective reads it
             path = Path(root) / name
             try:
                 st = path.stat()
