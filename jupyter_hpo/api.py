@@ -165,6 +165,11 @@ def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None 
             continue
         if key == "objective" and not isinstance(value, Mapping):  # several objectives replace the spec's
             data.pop("objectives", None)
+        elif key == "objective" and (isinstance(data.get("objective"), (list, tuple)) or data.get("objectives")):
+            given = ", ".join(f"{k}={options[k]!r}" for k in ("metric", "direction", "regex") if k in options)
+            raise SpecError("the spec has several objectives, so `metric=`, `direction=` and `regex=` cannot say "
+                            "which one they change; edit the spec's objectives, or give `objectives=[...]` to replace "
+                            f"them, but got {given}.")
         if key == "tracking" and isinstance(value, Mapping) and isinstance(data.get(key), Mapping):
             value = {**data[key], **{k: _merge_tracking(data[key].get(k), v) for k, v in value.items()}}
         merge = isinstance(value, dict) and isinstance(data.get(key), Mapping) and key != "space"

@@ -238,3 +238,22 @@ def test_what_an_attached_tuning_job_would_ignore_is_refused(home, tmp_path, fie
     assert f"would be ignored: {named}; remove them" in text, text
     assert "attach takes backend.options region, profile, simulate, poll_s, prices" in text, text
     assert "`jupyter hpo attach-amt their-tuning-job` (api.attach_amt)" in text, text
+
+
+@pytest.mark.parametrize("form", ["yaml-list", "tuning-spec"])
+def test_a_single_objective_keyword_on_a_spec_with_several_objectives_is_refused(home, form):
+    """A spec listing several objectives, launched with ``metric=``: the list was silently replaced by one objective
+    (the YAML form), or refused with a message about `objective` and `objectives` the user never wrote."""
+    spec: Any = {"name": "mo-spec", "trial": {"function": objectives.worker_identity}, "space": SPACE,
+                 "budget": {"max_trials": 2}, "objective": OBJECTIVES}
+    if form == "tuning-spec":
+        spec = TuningSpec.from_dict(spec)
+    with pytest.raises(SpecError) as e:
+        api.launch(spec, metric="calls")
+    text = str(e.value)
+    assert text == ("the spec has several objectives, so `metric=`, `direction=` and `regex=` cannot say which one "
+                    "they change; edit the spec's objectives, or give `objectives=[...]` to replace them, but got "
+                    "metric='calls'."), text
+    assert "mo-spec" not in {j["name"] for j in api.list_jobs()}
+    job = api.launch(spec)  # the same spec without the keyword runs, with both objectives
+    assert job.wait(timeout=60).value == "completed" and len(job.spec["objectives"]) == 2
