@@ -8,6 +8,9 @@ the example's search space (``examples/credit_default/tuning.yaml``, 5-fold stra
 * ``jhpo_fast``: the same with ``early_stopping: kfold_fast`` (the paired rule from fold 1, risk 0.2), which is
   what the example sets: jupyter-hpo's defaults (``defaults_arm``: the arm with the example's ``early_stopping``);
 * ``jhpo_wilcoxon``: the same with ``early_stopping: kfold_wilcoxon`` (Optuna's Wilcoxon pruner);
+* ``jhpo_fast_kept``: ``jhpo_fast`` launched into a kept runner (``warm_pool.keep_alive_s``), as a notebook's
+  second and later launches are: a 2-trial warm-up launch before the first seed (not counted) leaves a runner with
+  its workers, the data read and XGBoost imported, as the in-process arms have them before their clock starts;
 * ``optuna_median``: Optuna in-process, ``optimize(n_jobs=2)``, ``TPESampler(seed)``, ``MedianPruner()`` over
   the folds' running mean;
 * ``optuna``: the same without pruning (every trial's 5 fold scores are kept for the false-prune replay).
@@ -47,9 +50,11 @@ pruner; a run's cost is the CPU time of its fold fits (load-independent), so arm
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
+import signal
 import sys
 import tempfile
 import threading
@@ -65,9 +70,16 @@ from jupyter_hpo.pruners import FAST
 RESULT_KEYS = ("benchmark", "quick", "machine", "settings", "target", "arms", "defaults_arm",
                "speedup_vs_optuna_median", "speedup_interval", "speedups", "false_prune_rate", "false_prune", "runs")
 REPORT_HEADINGS = ("time to quality", "false-prune rate", "speedup vs Optuna TPE + MedianPruner")
-ARMS = ("jhpo", "jhpo_fast", "jhpo_wilcoxon", "optuna_median", "optuna")
-#: the early_stopping setting of each jupyter-hpo arm
-JHPO_ARMS = {"jhpo": "kfold", "jhpo_fast": "kfold_fast", "jhpo_wilcoxon": "kfold_wilcoxon"}
+ARMS = ("jhpo", "jhpo_fast", "jhpo_wilcoxon", "jhpo_fast_kept", "optuna_median", "optuna")
+#: the early_stopping setting of each jupyter-hpo arm (the defaults' arm is the first with the example's)
+JHPO_ARMS = {"jhpo": "kfold", "jhpo_fast": "kfold_fast", "jhpo_wilcoxon": "kfold_wilcoxon",
+             "jhpo_fast_kept": "kfold_fast"}
+#: the arms that launch into a kept runner, and its keep-alive: longer than the other arms' runs between two of
+#: this arm's
+KEPT_ARMS = ("jhpo_fast_kept",)
+KEEP_ALIVE_S = 900
+#: one environment per arm, so that a launch of another arm never takes the kept runner
+ARM_VARIABLE = "JUPYTER_HPO_BENCH_ARM"
 #: the arms every run needs besides the defaults' (default_arm()): the target comes from optuna_median, the
 #: false-prune replay from optuna
 NEEDED_ARMS = ("optuna_median", "optuna")
@@ -192,9 +204,10 @@ def run_optuna(cv: CreditCV, space: dict[str, Any], seed: int, trials: int | Non
 
 
 def run_jhpo(spec: dict[str, Any], data: Path | None, seed: int, trials: int | None, early: str,
-             budget_s: float | None = None, target: float | None = None) -> dict[str, Any]:
+             budget_s: float | None = None, target: float | None = None, arm: str = "") -> dict[str, Any]:
     """One jupyter-hpo run of the example: ``trials`` trials, or (``budget_s``) with the product's own
-    ``completion.target`` and ``budget.max_runtime``: until a trial reaches ``target`` or the budget is spent."""
+    ``completion.target`` and ``budget.max_runtime``: until a trial reaches ``target`` or the budget is spent. A
+    run of a kept arm (``KEPT_ARMS``) keeps its runner for the next; ``runner_pid`` tells which runner ran it."""
     from jupyter_hpo import api
 
     s = json.loads(json.dumps(spec))
@@ -207,6 +220,9 @@ def run_jhpo(spec: dict[str, Any], data: Path | None, seed: int, trials: int | N
     if budget_s is not None:
         s["budget"].update(max_trials=BUDGET_MAX_TRIALS, max_runtime=budget_s)
         s["completion"] = {"target": target}
+    if arm in KEPT_ARMS:
+        s["warm_pool"] = {**s.get("warm_pool", {}), "keep_alive_s": KEEP_ALIVE_S}
+    os.environ[ARM_VARIABLE] = arm
     t0 = time.time()
     job = api.launch(s)
     status = job.wait(poll=0.05)
@@ -215,7 +231,13 @@ def run_jhpo(spec: dict[str, Any], data: Path | None, seed: int, trials: int | N
                "folds": [r["intermediate"][k] for k in sorted(r["intermediate"], key=int)]}
               for r in job.trial_records() if r["completed"] is not None]
     return {"wall_s": wall, "status": str(status.value if hasattr(status, "value") else status),
-            "events": sorted(events, key=lambda e: e["t"])}
+            "events": sorted(events, key=lambda e: e["t"]), "runner_pid": (job.attrs.get("runner") or {}).get("pid")}
+
+
+def warm_up(spec: dict[str, Any], data: Path | None, arm: str) -> int | None:
+    """The kept arm's warm-up: a 2-trial launch that leaves its runner (not counted); that runner's pid."""
+    log(f"{arm}: a 2-trial warm-up launch starts the kept runner (not counted)")
+    return run_jhpo(spec, data, 10_000, 2, JHPO_ARMS[arm], arm=arm)["runner_pid"]
 
 
 # -- sampler replay (--samplers) -----------------------------------------------------------------------
@@ -563,7 +585,8 @@ def main(argv: list[str] | None = None) -> int:
     def run_arm(arm: str, seed: int) -> dict[str, Any]:
         trials = None if budget else args.trials
         if arm in JHPO_ARMS:
-            return run_jhpo(spec, data if args.rows else None, seed, trials, JHPO_ARMS[arm], args.budget_s, goal)
+            return run_jhpo(spec, data if args.rows else None, seed, trials, JHPO_ARMS[arm], args.budget_s, goal,
+                            arm)
         return run_optuna(cv, spec["space"], seed, trials, arm == "optuna_median", args.budget_s, goal)
 
     def summary(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -572,20 +595,31 @@ def main(argv: list[str] | None = None) -> int:
         return summarise(runs, args, machine, len(cv.y), static)
 
     runs: dict[str, list[dict[str, Any]]] = {a: [] for a in arms}
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
-        order = arms[seed % len(arms):] + arms[:seed % len(arms)]
-        for arm in order:
-            load = os.getloadavg()[0]
-            run = run_arm(arm, seed)
-            run.update(seed=seed, arm=arm, load_at_start=load, best=best_value(run),
-                       pruned=sum(e["state"] == "pruned" for e in run["events"]))
-            runs[arm].append(run)
-            log(f"seed {seed} {arm}: {run['wall_s']:.1f} s, {len(run['events'])} trials, best {run['best']}, "
-                f"pruned {run['pruned']}")
-        if seed + 1 < args.first_seed + args.seeds:  # what the seeds so far give, in case a run is cut short
-            partial = summary(runs)
-            partial["settings"]["seeds_done"] = seed + 1 - args.first_seed
-            write(out.with_suffix(".partial.json"), partial)
+    kept = {arm: warm_up(spec, data if args.rows else None, arm) for arm in arms if arm in KEPT_ARMS}
+    try:
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            order = arms[seed % len(arms):] + arms[:seed % len(arms)]
+            for arm in order:
+                load = os.getloadavg()[0]
+                run = run_arm(arm, seed)
+                run.update(seed=seed, arm=arm, load_at_start=load, best=best_value(run),
+                           pruned=sum(e["state"] == "pruned" for e in run["events"]))
+                if arm in kept:
+                    run["in_kept_runner"] = run["runner_pid"] == kept[arm]
+                runs[arm].append(run)
+                log(f"seed {seed} {arm}: {run['wall_s']:.1f} s, {len(run['events'])} trials, best {run['best']}, "
+                    f"pruned {run['pruned']}" + (f", in the kept runner: {run['in_kept_runner']}" if arm in kept
+                                                  else ""))
+            if seed + 1 < args.first_seed + args.seeds:  # what the seeds so far give, in case a run is cut short
+                partial = summary(runs)
+                partial["settings"]["seeds_done"] = seed + 1 - args.first_seed
+                write(out.with_suffix(".partial.json"), partial)
+    finally:
+        os.environ.pop(ARM_VARIABLE, None)
+        for pid in kept.values():
+            if pid:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGTERM)  # the kept runner leaves now, with its workers
     result = summary(runs)
     print(report_budget(result) if budget else report(result))
     write(out, result)
@@ -717,12 +751,21 @@ def arm_figures(rs: list[dict[str, Any]], target: float, rng: random.Random,
     secs = [t for t, _ in times]
     folds = [folds_to(r, target, budget_s) for r in rs]
     firsts = [min(r["events"], key=lambda e: e["t"], default=None) for r in rs]
-    return {"median_s": median(secs), "interval_s": boot_interval(secs, rng), "times_s": secs,
-            "reached": sum(ok for _, ok in times), "runs": len(rs),
-            "wall_s": [r["wall_s"] for r in rs], "best": [r["best"] for r in rs],
-            "pruned": [r["pruned"] for r in rs], "trials_run": [len(r["events"]) for r in rs],
-            "folds_to_target": folds, "first_trial_s": [e and e["t"] for e in firsts],
-            "s_per_fold": [pace(t, f, e) for t, f, e in zip(secs, folds, firsts)]}
+    figures = {"median_s": median(secs), "interval_s": boot_interval(secs, rng), "times_s": secs,
+               "reached": sum(ok for _, ok in times), "runs": len(rs),
+               "wall_s": [r["wall_s"] for r in rs], "best": [r["best"] for r in rs],
+               "pruned": [r["pruned"] for r in rs], "trials_run": [len(r["events"]) for r in rs],
+               "folds_to_target": folds, "first_trial_s": [e and e["t"] for e in firsts],
+               "s_per_fold": [pace(t, f, e) for t, f, e in zip(secs, folds, firsts)]}
+    if any("in_kept_runner" in r for r in rs):  # a kept arm: how many of its runs the kept runner ran
+        figures["in_kept_runner"] = sum(bool(r.get("in_kept_runner")) for r in rs)
+    return figures
+
+
+def kept_lines(r: dict[str, Any]) -> list[str]:
+    """For each kept arm, how many of its runs ran in the runner its warm-up left."""
+    return [f"{arm}: {a['in_kept_runner']} of {a['runs']} runs in the kept runner (keep-alive {KEEP_ALIVE_S} s)"
+            for arm, a in r["arms"].items() if "in_kept_runner" in a]
 
 
 def pace(time_to_target: float, folds_to_target: int, first: dict[str, Any] | None) -> float | None:
@@ -796,6 +839,7 @@ def report_budget(r: dict[str, Any]) -> str:
         rate = median(rates) if rates else None
         lines.append(f"{arm}: first trial finished {median(firsts):.1f} s after launch, then {rate:.3f} s per fold "
                      f"(medians)" if firsts and rate is not None else f"{arm}: no trial finished")
+    lines += kept_lines(r)
     lines.append("")
     lines += speedup_lines(r)
     rate = r["false_prune_rate"]
@@ -860,6 +904,7 @@ def report(r: dict[str, Any]) -> str:
         lo, hi = a["interval_s"]
         lines.append(f"{arm:<15}{a['median_s']:>10.1f}{f'{lo:.1f}-{hi:.1f}':>20}{a['reached']:>5}/{a['runs']:<3}"
                      f"{median(a['wall_s']):>15.1f}{median([float(p) for p in a['pruned']]):>8.1f}")
+    lines += kept_lines(r)
     lines.append("")
     lines += speedup_lines(r)
     lines += ["",
