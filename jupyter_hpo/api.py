@@ -288,7 +288,7 @@ def plan(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str], *,
         spec = TuningSpec.from_file(spec)
     elif not isinstance(spec, TuningSpec):
         spec = TuningSpec.from_dict(dict(spec))
-    return run(spec.replace(backend=backend) if backend else spec)
+    return run(spec.replace(backend=backend) if backend else spec, written_for=spec.backend)
 
 
 def attach(name: str, store: Store | str | None = None) -> Job:

@@ -187,9 +187,26 @@ def test_an_option_of_the_other_sagemaker_backend_is_refused(home, tmp_path, bac
     assert all(f"`backend.options.{k}`:" in text and f"{k}={v!r}" in text for k, v in options.items()), text
     assert f"to the {other} backend, and this job runs on `{backend}`, which would ignore" in text, text
     assert f"(or use `backend: {other}`)" in text, text
+    with pytest.raises(SpecError) as planned:  # `jupyter hpo plan` refuses what the launch refuses
+        api.plan(spec)
+    assert str(planned.value) == text
     if backend == "amt" and "keep_alive_s" in options and len(options) == 1:
         spec["backend"]["options"].pop("keep_alive_s")
         runs(spec)  # the same job without it runs
+
+
+def test_a_plan_for_the_other_backend_says_which_options_it_does_not_send(tmp_path):
+    """``plan(spec, backend=...)`` of a spec written for the other backend (as a pipeline's AMT step is built)
+    refuses nothing that spec may hold, and says in a note each option that the plan does not send."""
+    spec = sm_spec(tmp_path, "sagemaker", "plan-other", {"spot_retries": 2, "warm_wait_s": 30, "keep_alive_s": 600})
+    notes = api.plan(spec, backend="amt")["notes"]
+    for option in ("spot_retries", "warm_wait_s", "keep_alive_s"):
+        assert any(n.startswith(f"backend.options.{option} is not sent:") and n.endswith("this plan is for amt.")
+                   for n in notes), (option, notes)
+    assert not any("is not sent" in n for n in api.plan(spec)["notes"])  # planned for its own backend: all sent
+    amt = sm_spec(tmp_path, "amt", "plan-other-amt", {"warm_start": {"parents": ["p1"], "type": "identical"}})
+    notes = api.plan(amt, backend="sagemaker")["notes"]
+    assert any(n.startswith("backend.options.warm_start is not sent: AMT's WarmStartConfig") for n in notes), notes
 
 
 def test_admin_defaults_and_simulation_defaults_do_not_trip_the_backend_only_refusal(home, tmp_path, monkeypatch):

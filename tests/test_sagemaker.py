@@ -763,6 +763,9 @@ def test_the_local_workers_settings_are_refused_on_sagemaker_not_ignored(home, t
     assert "\n" not in text
     assert f"pool-{backend}" not in {j["name"] for j in api.list_jobs()}  # nothing written
     assert not (home / "jobs" / f"pool-{backend}").exists()
+    with pytest.raises(SpecError) as planned:  # `jupyter hpo plan` refuses what the launch refuses
+        api.plan(spec)
+    assert str(planned.value) == text
     spec["warm_pool"] = {"enabled": True}
     spec["budget"] = {"max_trials": 1}
     spec["backend"]["options"]["simulate"] = {"speed": 200, "training_s": 5}

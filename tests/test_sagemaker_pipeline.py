@@ -102,7 +102,8 @@ def test_a_sagemaker_backend_job_gets_the_amt_request_of_its_spec(store, aws, tm
     del sent["HyperParameterTuningJobName"]
     assert tune["Arguments"] == sent
     assert "KeepAlivePeriodInSeconds" not in tune["Arguments"]["TrainingJobDefinition"]["ResourceConfig"]
-    assert "backend.options.keep_alive_s is not sent: AMT does not take a keep-alive." in built["notes"]
+    assert ("backend.options.keep_alive_s is not sent: the warm-pool keep-alive; AMT keeps no warm pools you can "
+            "set (sagemaker backend), and this plan is for amt.") in built["notes"]
     assert any("s3://credit-bucket/hpo/credit-xgb/source/sourcedir.tar.gz" in n for n in built["notes"])
 
 

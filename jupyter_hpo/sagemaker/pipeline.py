@@ -43,7 +43,7 @@ def _tuning_arguments(job: Any, spec: Any) -> tuple[dict[str, Any], list[str]]:
 
     amt = spec if spec.backend == "amt" else spec.replace(backend="amt")
     try:
-        result = plan(amt)
+        result = plan(amt, written_for=spec.backend)
     except SpecError as e:
         how = "" if spec.backend == "amt" else " (its tuning step is AMT's, built as `jupyter hpo plan --backend amt` would)"
         raise SpecError(f"job {job.name!r} cannot be exported as a pipeline{how}: {e}") from None

@@ -24,8 +24,14 @@ _PLACEHOLDER = ("The tuned hyperparameters shown are the space's first point (ea
                 "choice); the optimizer proposes each trial's values at run time.")
 
 
-def plan(spec: TuningSpec) -> dict[str, Any]:
+def plan(spec: TuningSpec, *, written_for: str | None = None) -> dict[str, Any]:
     """The requests ``spec``'s backend would send first, validated; see the module docstring.
+
+    Args:
+        spec: the spec, its ``backend`` the one to plan for.
+        written_for: the backend the spec was written for, when it is planned as another one (``jupyter hpo plan
+            --backend``, a pipeline's tuning step): the options only that backend uses are then said in the notes
+            not to be sent. By default (the spec's own backend) they are refused, as a launch refuses them.
 
     Returns:
         ``{"backend", "job", "requests": [{"operation", "params"}], "sources": {option: where it came
@@ -35,16 +41,28 @@ def plan(spec: TuningSpec) -> dict[str, Any]:
     Raises:
         SpecError: the spec or a request breaks a rule (one line: field, rule, value).
     """
-    from jupyter_hpo.sagemaker.options import SageMakerOptions, check_timeout_fits, simulation_defaults
+    from jupyter_hpo.sagemaker.options import (
+        SageMakerOptions,
+        check_backend_only_options,
+        check_no_local_pool_settings,
+        check_timeout_fits,
+        simulation_defaults,
+    )
 
     if spec.backend not in ("sagemaker", "amt"):
         raise SpecError(f"`backend` must be sagemaker or amt for a plan (the local backend sends no requests), "
                         f"but got {spec.backend!r}.")
     from jupyter_hpo.sagemaker.defaults import with_defaults
 
+    own = written_for in (None, spec.backend)
+    if own:
+        check_backend_only_options(spec, spec.backend_options)  # as a launch does: what the spec gave
+    not_sent = [] if own else _not_sent(spec, written_for or "")
     if spec.backend_options.get("simulate") is not None:
         spec = spec.replace(backend_options=simulation_defaults(spec.backend_options))
     spec, sources, default_notes = with_defaults(spec)
+    if own:
+        check_no_local_pool_settings(spec)  # as a launch does
     opts = SageMakerOptions.from_spec(spec)
     check_timeout_fits(spec, opts)  # as a launch does
     if spec.trial.script is None:
@@ -55,7 +73,22 @@ def plan(spec: TuningSpec) -> dict[str, Any]:
     if opts.simulate is not None:
         notes.append("backend.options.simulate is set: a launch sends these to the simulated SageMaker, not AWS.")
     return {"backend": spec.backend, "job": spec.name, "requests": requests, "sources": sources,
-            "notes": [*default_notes, *notes]}
+            "notes": [*default_notes, *not_sent, *notes]}
+
+
+def _not_sent(spec: TuningSpec, written_for: str) -> list[str]:
+    """A note for each option of a spec written for ``written_for`` that the backend it is planned for does not
+    take: ``backend.options`` of the other SageMaker backend, the local workers' ``warm_pool`` fields."""
+    from jupyter_hpo.sagemaker.options import BACKEND_ONLY_OPTIONS, LOCAL_POOL_FIELDS
+
+    notes = [f"backend.options.{k} is not sent: {what} ({owner} backend), and this plan is for {spec.backend}."
+             for k, (owner, what) in BACKEND_ONLY_OPTIONS.items()
+             if k in spec.backend_options and owner != spec.backend]
+    notes += [f"warm_pool.{f} is not sent: it sets the local backend's worker processes, and this plan is for "
+              f"{spec.backend}." for f in LOCAL_POOL_FIELDS if getattr(spec.warm_pool, f) not in (None, 0)]
+    if spec.backend == "amt" and not spec.warm_pool.enabled and written_for != "amt":
+        notes.append("warm_pool.enabled: false is not sent: SageMaker AMT keeps no warm pools.")
+    return notes
 
 
 def _upload(opts: Any, code_uri: str) -> dict[str, Any]:
@@ -111,10 +144,7 @@ def _amt_requests(spec: TuningSpec, opts: Any) -> tuple[list[dict[str, Any]], li
     request = tuning_job_request(spec, opts, tuning_job_name=tuning_job_name(spec.name), code_uri=code_uri,
                                  entry=entry)
     validate_request("CreateHyperParameterTuningJob", request)
-    notes = []
-    if spec.backend_options.get("keep_alive_s"):
-        notes.append("backend.options.keep_alive_s is not sent: AMT does not take a keep-alive.")
-    return [_upload(opts, code_uri), {"operation": "CreateHyperParameterTuningJob", "params": request}], notes
+    return [_upload(opts, code_uri), {"operation": "CreateHyperParameterTuningJob", "params": request}], []
 
 
 def format_plan(result: dict[str, Any]) -> str:
