@@ -182,10 +182,14 @@ def test_a_campaign_refuses_a_job_with_a_keep_alive_naming_its_own(home):
     assert "camp-keep" not in {j["name"] for j in api.list_jobs()}
 
 
-def test_a_kept_worker_whose_imported_code_changed_is_not_reused(home, tmp_path, monkeypatch):
+@pytest.mark.parametrize("bytecode", [False, True], ids=["from-source", "from-pyc"])
+def test_a_kept_worker_whose_imported_code_changed_is_not_reused(home, tmp_path, monkeypatch, bytecode):
     """The objective calls the user's own helper module, which the workers import by name (the objective's module
     travels by value, as the notebook has it; the helper is not in the objective's fingerprint); the helper is
-    edited between two launches: the second job runs the new code, as a fresh runner would, on fresh workers."""
+    edited between two launches: the second job runs the new code, as a fresh runner would, on fresh workers.
+    ``from-pyc``: the helper was compiled before (as on a user's machine, where Python writes ``__pycache__``), so
+    the workers read only its ``.pyc``, never the edited ``.py``: the module check sees it, the read watch cannot."""
+    import compileall
     import importlib
 
     lib = tmp_path / "lib"
@@ -195,6 +199,10 @@ def test_a_kept_worker_whose_imported_code_changed_is_not_reused(home, tmp_path,
     helper.write_text("def weight():\n    return 1.0\n")
     (lib / "credit_feats" / "model.py").write_text(
         "from credit_feats import features\n\n\ndef score(p):\n    return features.weight()\n")
+    if bytecode:
+        monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+        assert compileall.compile_dir(str(lib), quiet=1)
+        assert list((lib / "credit_feats" / "__pycache__").glob("features.*.pyc"))
     monkeypatch.syspath_prepend(str(lib))
     mod = importlib.import_module("credit_feats.model")
     first = _launch("code-a", 60, objective=mod.score)
@@ -203,6 +211,8 @@ def test_a_kept_worker_whose_imported_code_changed_is_not_reused(home, tmp_path,
     kept = first.attrs["runner"]["pid"]
 
     helper.write_text("def weight():\n    return 2.0\n")  # edited after the workers imported it
+    later = time.time() + 2  # the same size: a .pyc is stale only by the source's mtime, in whole seconds
+    os.utime(helper, (later, later))
     second = _launch("code-b", 0, objective=mod.score)
     assert second.wait(timeout=120) == JobStatus.COMPLETED
     assert second.attrs["runner"]["pid"] == kept

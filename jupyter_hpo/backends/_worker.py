@@ -67,7 +67,11 @@ class _Tee(io.TextIOBase):
 
 
 def _changed_modules(since: float) -> list[str]:
-    """The modules this process imported from outside the Python installation whose file changed after ``since``."""
+    """The modules this process imported from outside the Python installation whose file changed after ``since``.
+
+    Not a duplicate of :mod:`jupyter_hpo.backends._reads`: a module imported from a valid ``__pycache__`` file is
+    read from the ``.pyc`` only (its ``.py`` is stat'ed, never opened), so an edit of its source is no read that
+    changed; and the modules imported before the read watch started are not in it at all."""
     installed = tuple({os.path.join(p, "") for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
     changed = []
     for name, module in list(sys.modules.items()):

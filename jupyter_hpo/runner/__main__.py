@@ -23,9 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     prestart = os.environ.pop(ENV, None)  # not for the workers, nor what their trials start
     if prestart:
         spawn_from(prestart)
-    from jupyter_hpo.runner._linger import environment_key
+    from jupyter_hpo.runner import _linger
 
-    key = environment_key(dict(os.environ), os.getcwd())  # as launched, before an import may change it
+    key = _linger.environment_key(dict(os.environ), os.getcwd())  # as launched, before an import may change it
     parser = argparse.ArgumentParser(prog="python -m jupyter_hpo.runner")
     parser.add_argument("job", nargs="+", help="the job (with --campaign: the campaign's jobs to run, in order)")
     parser.add_argument("--campaign", default=None, help="run these jobs as the campaign of this name")
@@ -46,16 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.job) != 1:
         parser.error("one job, or --campaign NAME with its jobs")
     store = Store(args.store, retry_s=retry_window_s(), application=f"jupyter-hpo runner {args.job[0]}")
-    from jupyter_hpo.runner import _linger
-
-    keep_alive_s = _linger.keep_alive_of(store, args.job[0])
-    if keep_alive_s and args.store is None:  # stays for the next launches (warm_pool.keep_alive_s)
-        return _linger.serve(store, args.job[0], keep_alive_s, key)
-    if keep_alive_s:  # a launch finds a runner by its environment, which --store is not part of
+    runner = Runner(store, args.job[0])
+    if runner.keep_alive_s and args.store is None:  # stays for the next launches (warm_pool.keep_alive_s)
+        return _linger.serve(store, runner, key)
+    if runner.keep_alive_s:  # a launch finds a runner by its environment, which --store is not part of
         logging.getLogger("jupyter_hpo.runner").warning(
             "warm_pool.keep_alive_s: a runner started with --store is not kept (start it with "
             "$JUPYTER_HPO_STORE_URL instead); it ends with its job")
-    return Runner(store, args.job[0]).run()
+    return runner.run()
 
 
 if __name__ == "__main__":

@@ -35,10 +35,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jupyter_hpo._liveness import pid_alive
+
 if TYPE_CHECKING:
+    from jupyter_hpo.runner._runner import Runner
     from jupyter_hpo.store import Store
 
-__all__ = ["PICKUP_S", "claim", "environment_key", "keep_alive_of", "serve"]
+__all__ = ["PICKUP_S", "claim", "environment_key", "serve"]
 
 log = logging.getLogger("jupyter_hpo.runner")
 
@@ -58,31 +61,8 @@ def environment_key(env: dict[str, str], run_dir: str) -> str:
     return h.hexdigest()
 
 
-def keep_alive_of(store: Store, name: str) -> float:
-    """The job's ``warm_pool.keep_alive_s`` (0 for a spec that cannot be read, or without a warm local pool)."""
-    from jupyter_hpo.exceptions import HpoError
-    from jupyter_hpo.records import SPEC
-    from jupyter_hpo.spec import TuningSpec
-
-    try:
-        spec = TuningSpec.from_stored(store.job_attrs(name)[SPEC], store.job_dir(name))
-    except (HpoError, KeyError, TypeError, ValueError):
-        return 0.0
-    return spec.warm_pool.keep_alive_s if spec.backend == "local" and spec.warm_pool.enabled else 0.0
-
-
 def _folder(home: Path) -> Path:
     return Path(home) / FOLDER
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: not ours to use
-        return False
-    return True
 
 
 # -- the launching side ----------------------------------------------------------------------------
@@ -102,7 +82,7 @@ def claim(home: Path, job: str, key: str, store: Store) -> int | None:
             continue
         if data.get("key") != key or float(data.get("until", 0)) < time.time() + 1.0:
             continue  # another environment, or about to leave
-        if not _alive(pid):
+        if not pid_alive(pid):
             with contextlib.suppress(OSError):
                 offer.unlink()  # a runner killed while it waited
             continue
@@ -134,7 +114,7 @@ def _taken(store: Store, job: str, pid: int, since: float) -> bool:
         if (runner.get("pid") == pid and runner.get("host") == socket.gethostname()
                 and float(runner.get("started") or 0) >= since - 0.05):
             return True
-        if not _alive(pid):
+        if not pid_alive(pid):
             return False
         time.sleep(_POLL_S)
     return False
@@ -205,14 +185,14 @@ def _pending(store: Store, name: str) -> bool:
     return attrs.get("status") in ("pending", None) and not attrs.get("stop_requested") and bool(attrs)
 
 
-def serve(store: Store, first: str, keep_alive_s: float, key: str) -> int:
-    """Run job ``first``, then stay for the next launches from the same place (see the module docstring) while
-    their jobs ask for it; returns the last job's exit code."""
+def serve(store: Store, first: Runner, key: str) -> int:
+    """Run the job of ``first`` (a runner with a keep-alive), then stay for the next launches from the same place
+    (see the module docstring) while their jobs ask for it; returns the last job's exit code."""
     from jupyter_hpo.backends import _local
     from jupyter_hpo.runner._log import send_output_to
     from jupyter_hpo.runner._runner import Runner
 
-    shelf = _local.PoolShelf(keep_alive_s)
+    shelf = _local.PoolShelf(first.keep_alive_s)
     _local.set_shelf(shelf, job_logs=True)
     offer = _Offer(store.home, key)
     leaving: list[int] = []
@@ -220,11 +200,10 @@ def serve(store: Store, first: str, keep_alive_s: float, key: str) -> int:
     def on_signal(signum: int, _frame: Any) -> None:
         leaving.append(signum)
 
-    code, name = 0, first
+    runner = first
     try:
-        while name is not None:
-            code = Runner(store, name).run()
-            keep_alive_s = keep_alive_of(store, name)
+        while True:
+            code, name, keep_alive_s = runner.run(), runner.name, runner.keep_alive_s
             if not keep_alive_s:
                 break
             shelf.keep_alive_s = keep_alive_s
@@ -246,9 +225,11 @@ def serve(store: Store, first: str, keep_alive_s: float, key: str) -> int:
             if name is not None and not _pending(store, name):
                 log.warning("job %r handed over is not a pending job here; not run", name)
                 name = None
-            if name is not None:
-                send_output_to(store.job_dir(name) / "runner.log")
-                log.info("this runner (kept after an earlier job) takes job %s", name)
+            if name is None:
+                break
+            send_output_to(store.job_dir(name) / "runner.log")
+            log.info("this runner (kept after an earlier job) takes job %s", name)
+            runner = Runner(store, name)
     finally:
         offer.withdraw()
         shelf.release_all()

@@ -116,6 +116,13 @@ class Runner:
         self.keeper = ArtifactKeeper(store.job_dir(name) if local else None, self.spec.artifacts.keep,
                                      self.spec.objective.direction)
 
+    @property
+    def keep_alive_s(self) -> float:
+        """How long this runner stays after the job for the next launch: the spec's ``warm_pool.keep_alive_s``,
+        for a local job with a warm pool (0 otherwise; :mod:`jupyter_hpo.runner._linger`)."""
+        pool = self.spec.warm_pool
+        return pool.keep_alive_s if self.spec.backend == "local" and pool.enabled else 0.0
+
     # -- history (resume) ------------------------------------------------------------------------
     def _load_history(self) -> None:
         from optuna.trial import TrialState
