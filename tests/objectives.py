@@ -156,3 +156,13 @@ def reads_its_data(p):
         with open(p["data"], encoding="utf-8") as f:
             return float(f.read())
     return trial.cached("the-data", load)
+
+
+def reads_its_parquet(p):
+    """The first value of column ``x`` of the Parquet file or dataset folder ``p["data"]``, read once per worker
+    (``trial.cached``) by pandas through pyarrow, whose C++ reader opens the files without Python seeing it."""
+    def load():
+        import pandas as pd
+
+        return float(pd.read_parquet(p["data"])["x"].iloc[0])
+    return trial.cached("the-parquet", load)

@@ -191,6 +191,7 @@ class _Worker:
     def run(self, task: dict[str, Any]) -> dict[str, Any]:
         key = task["key"]
         params = {**self.static, **task["params"]}
+        _reads.note_named(params.values())  # a data path native code will open (pandas.read_parquet): watched too
         started = time.time()
         self._current = key
         refit, folder = bool(task.get("refit")), task.get("artifact_dir")
