@@ -117,6 +117,39 @@ def test_the_next_job_of_a_campaign_takes_the_workers_warm_with_their_cache(home
                              for p in pids["first"]), timeout=30)
 
 
+SEGMENT = """
+import os
+from jupyter_hpo import trial
+def f(p):
+    rate = trial.cached("default-rate", lambda: {"retail": 0.02, "sme": 0.07}[p["segment"]])
+    return {"value": rate, "pid": float(os.getpid())}
+"""
+
+
+def test_a_campaign_job_with_other_static_hyperparameters_keeps_the_workers_not_their_cache(home, tmp_path,
+                                                                                              monkeypatch):
+    """One model per portfolio segment: the same objective, the segment a static hyperparameter. The second job
+    takes the first one's workers, but not the value ``trial.cached`` loaded for the first segment."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "segobj.py").write_text(SEGMENT)
+    for segment in ("retail", "sme"):
+        (tmp_path / f"{segment}.yaml").write_text(textwrap.dedent(f"""
+            name: {segment}
+            trial: {{function: "segobj.py:f", hyperparameters: {{segment: {segment}}}}}
+            objective: {{metric: value}}
+            space: {{x: {{type: float, low: 0, high: 1}}}}
+            budget: {{max_trials: 2, max_parallel: 2}}
+        """))
+    c = campaign([tmp_path / "retail.yaml", tmp_path / "sme.yaml"], name="segments")
+    assert c.wait(timeout=120) == "completed"
+    retail, sme = c.jobs
+    records = {job.name: job.trial_records() for job in (retail, sme)}
+    assert [r["reused_from"] for r in records["sme"]] == ["retail"] * 2
+    assert {r["metrics"]["pid"] for r in records["sme"]} <= {r["metrics"]["pid"] for r in records["retail"]}
+    assert [r["value"] for r in records["retail"]] == [0.02, 0.02]
+    assert [r["value"] for r in records["sme"]] == [0.07, 0.07], "the sme job got the retail segment's value"
+
+
 @pytest.mark.parametrize("change", ["script", "data"])
 def test_a_changed_script_or_data_file_starts_cold_and_correct(tmp_path, shelf, change):
     write_script(tmp_path, version=1)

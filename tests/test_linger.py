@@ -258,6 +258,31 @@ def test_a_kept_worker_whose_parquet_data_changed_is_not_reused(home, tmp_path, 
     assert _gone([kept])
 
 
+def test_a_job_with_other_static_hyperparameters_gets_its_own_cached_values(home, tmp_path):
+    """Two launches of one objective on two data files (``hyperparameters: {data: ...}``, as one model per portfolio
+    segment): the kept workers serve the second job, but the ``trial.cached`` values the first job's data gave are
+    dropped, so the second job answers from its own data; the same static hyperparameters keep them."""
+    first_data, second_data = tmp_path / "segment-a.txt", tmp_path / "segment-b.txt"
+    first_data.write_text("1.0")
+    second_data.write_text("2.0")
+    first = _launch("seg-a", 60, objective=objectives.reads_its_data, hyperparameters={"data": str(first_data)})
+    assert first.wait(timeout=120) == JobStatus.COMPLETED
+    kept = first.attrs["runner"]["pid"]
+    second = _launch("seg-b", 60, objective=objectives.reads_its_data, hyperparameters={"data": str(second_data)})
+    assert second.wait(timeout=120) == JobStatus.COMPLETED
+    records = second.trial_records()
+    assert {r["reused_from"] for r in records} == {"seg-a"}  # the kept workers, with their imports
+    assert [r["value"] for r in records] == [2.0, 2.0], "the second job got the first job's cached data"
+    log = (home / "jobs" / "seg-b" / "runner.log").read_text()
+    assert log.count("trial.cached values of job seg-a dropped: its static hyperparameters differ (data)") == 2
+    third = _launch("seg-b-again", 0, objective=objectives.reads_its_data,
+                    hyperparameters={"data": str(second_data)})
+    assert third.wait(timeout=120) == JobStatus.COMPLETED
+    assert [r["value"] for r in third.trial_records()] == [2.0, 2.0]
+    assert "trial.cached values" not in (home / "jobs" / "seg-b-again" / "runner.log").read_text()
+    assert _gone([kept])
+
+
 def test_a_kept_worker_whose_data_file_changed_is_not_reused(home, tmp_path):
     """The objective's data (kept in ``trial.cached``) lies outside the working directory and is rewritten between
     two launches: the second job reads the new data, on fresh workers; an unchanged file keeps the workers."""

@@ -308,7 +308,7 @@ class LocalBackend(ExecutorBackend):
             return
         self._fingerprint = fingerprint(self._boot)
         for proc, job in _shelf.take(self._fingerprint, self._wanted()):
-            problem = self._rebind(proc)
+            problem = self._rebind(proc, job)
             if problem is None and self._memory_bytes is not None and self._rss(proc) > self._memory_bytes:
                 problem = "above this job's memory bound"
             if problem is not None:
@@ -319,8 +319,9 @@ class LocalBackend(ExecutorBackend):
             self._serial = max(self._serial, int(proc.id.rsplit("-", 1)[-1]))
             self._procs.append(proc)
 
-    def _rebind(self, proc: _Proc) -> str | None:
-        """Hand the worker this job's objective; None once it has confirmed, else why it cannot be used."""
+    def _rebind(self, proc: _Proc, job: str) -> str | None:
+        """Hand the worker this job's objective; None once it has confirmed, else why it cannot be used. A worker
+        whose ``trial.cached`` values ``job``'s other static hyperparameters dropped says so in the log."""
         if _exit_code(proc.process) is not None:
             return "it has ended"
         try:
@@ -333,6 +334,9 @@ class LocalBackend(ExecutorBackend):
         expected = {"executable": sys.executable, "version": sys.version, "cwd": os.getcwd()}
         if reply[0] != "rebound" or reply[2] != expected:
             return f"it refused: {reply[1:]}"
+        if len(reply) > 3 and reply[3]:
+            log.info("worker %s: its trial.cached values of job %s dropped: its static hyperparameters differ (%s)",
+                     proc.id, job, ", ".join(reply[3]))
         return None
 
     def _wanted(self) -> int:

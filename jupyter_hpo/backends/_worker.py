@@ -10,7 +10,8 @@ runner -> worker: ("run", task) with task = {key, params, seed, refit, artifact_
     ("rebind", boot[, log]): a campaign's next job (or the next job of a kept runner) takes this idle worker
     over (same objective environment, see ``_local.fingerprint``): the worker loads that job's objective and
     settings (and sends its output to the file ``log`` from then on, when given) and answers
-    ("rebound", pid, {executable, version, cwd}), or ("rebind_error", text) and ends
+    ("rebound", pid, {executable, version, cwd}, [static hyperparameters whose change dropped its
+    ``trial.cached`` values]), or ("rebind_error", text) and ends
 """
 
 from __future__ import annotations
@@ -138,11 +139,14 @@ class _Worker:
         self._current: int | None = None
         self.state = ProcessState()  # what every trial gets back (see _reset.py)
 
-    def rebind(self, boot: dict[str, Any]) -> None:
-        """Serve another job of the campaign: its objective, metric, regexes and static hyperparameters.
+    def rebind(self, boot: dict[str, Any]) -> list[str]:
+        """Serve another job of the campaign: its objective, metric, regexes and static hyperparameters; returns
+        the static hyperparameters that differ from the earlier job's when that dropped ``trial.cached`` values.
 
-        What this process imported and ``trial.cached`` values stay (the backend hands over a worker only
-        when the objective environment's fingerprint is the same); the process state is already restored.
+        What this process imported stays (the backend hands over a worker only when the objective environment's
+        fingerprint is the same); the process state is already restored. ``trial.cached`` values stay when the
+        static hyperparameters are the same; else they are dropped, since a value may come from one (the data
+        path of one portfolio segment, say), and the new job's trials load their own.
         Refused (the backend then starts a fresh worker) when a module it imported from outside the Python
         installation -- the user's own code: a folder on the path, an editable install -- has changed on disk
         since this worker started (it would run the old code), or a file it read has (its ``trial.cached``
@@ -162,8 +166,15 @@ class _Worker:
         elif self.script is None or self.script.path != os.path.abspath(boot["path"]):
             self.objective, self.script = None, ScriptRunner(boot["path"])
         self.boot, self.metric = boot, boot["metric"]
-        self.static = boot.get("hyperparameters") or {}
+        static = boot.get("hyperparameters") or {}
+        differ = sorted(k for k in {*static, *self.static} if k not in static or k not in self.static
+                        or static[k] != self.static[k])
+        dropped = differ if differ and trial_api._cache else []
+        if dropped:
+            trial_api._cache.clear()
+        self.static = static
         self._read_patterns(boot)
+        return dropped
 
     def _read_patterns(self, boot: dict[str, Any]) -> None:
         """Compile the objective metric's regex and, for a script with several objectives (``boot["objectives"]``:
@@ -335,12 +346,12 @@ def worker_main(conn: Any, boot: dict[str, Any]) -> None:
                     from jupyter_hpo.runner._log import send_output_to
 
                     send_output_to(msg[2])
-                worker.rebind(msg[1])
+                dropped = worker.rebind(msg[1])
             except BaseException as e:  # noqa: BLE001 - the backend ends this worker and starts a cold one
                 conn.send(("rebind_error", _one_line(e)))
                 return
             conn.send(("rebound", os.getpid(), {"executable": sys.executable, "version": sys.version,
-                                                "cwd": os.getcwd()}))
+                                                "cwd": os.getcwd()}, dropped))
             continue
         if msg[0] != "run":
             return
