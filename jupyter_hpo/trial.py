@@ -91,15 +91,39 @@ def params() -> dict[str, Any]:
 
 
 def _sagemaker_params() -> dict[str, Any]:
-    raw = {k: v for k, v in json.loads(_sagemaker_hparams().read_text()).items() if not k.startswith("sagemaker_")}
+    raw = _sagemaker_raw()
+    space = _space_here()
+    if space is not None:
+        names = set(space)
+        return {k: space[k].parse(v) if k in names else _guess_type(v) for k, v in raw.items()}
+    return {k: _guess_type(v) for k, v in raw.items()}
+
+
+def _sagemaker_raw() -> dict[str, Any]:
+    """The training job's hyperparameters as SageMaker wrote them, less the SDK's own (``sagemaker_*``)."""
+    return {k: v for k, v in json.loads(_sagemaker_hparams().read_text()).items() if not k.startswith("sagemaker_")}
+
+
+def _space_here() -> Any:
+    """The job's search space, shipped with the code (:data:`_SPACE_FILE`, in the working directory or beside the
+    script), or None."""
     for folder in (Path.cwd(), Path(sys.argv[0]).resolve().parent if sys.argv and sys.argv[0] else None):
         if folder is not None and (folder / _SPACE_FILE).is_file():
             from jupyter_hpo.space import SearchSpace
 
-            space = SearchSpace.from_dict(json.loads((folder / _SPACE_FILE).read_text()))
-            names = set(space)
-            return {k: space[k].parse(v) if k in names else _guess_type(v) for k, v in raw.items()}
-    return {k: _guess_type(v) for k, v in raw.items()}
+            return SearchSpace.from_dict(json.loads((folder / _SPACE_FILE).read_text()))
+    return None
+
+
+def _static_identity() -> str:
+    """This training job's static hyperparameters (all but the tuned ones), as text; "" outside a container. Part
+    of :func:`cached`'s disk key: a value may come from one (a segment's data path), and a warm pool can pass to
+    a job with other ones. Without the search space every hyperparameter counts (correct, never shared)."""
+    if not _sagemaker_hparams().is_file():
+        return ""
+    space = _space_here()
+    tuned = set(space) if space is not None else set()
+    return json.dumps({k: v for k, v in _sagemaker_raw().items() if k not in tuned}, sort_keys=True)
 
 
 def _guess_type(text: Any) -> Any:
@@ -230,9 +254,10 @@ def cached(key: str, loader: Callable[[], T]) -> T:
 
     In a SageMaker warm pool the value is also pickled into the pool's persistent cache
     directory, so a reused instance skips the load. A pool can pass to another job, so on disk the
-    value is keyed by ``key`` and the identity of the job's input channels (each file's path, size and
-    a hash of its content: whole files up to 64 MiB, the first and last MiB of larger ones): another
-    job's or an older data set's value is never served.
+    value is keyed by ``key``, the identity of the job's input channels (each file's path, size and
+    a hash of its content: whole files up to 64 MiB, the first and last MiB of larger ones) and the job's
+    static hyperparameters: another job's or an older data set's value is never served. A local worker
+    handed to another job keeps its values only when that job's static hyperparameters are the same.
     """
     if key in _cache:
         return _cache[key]
@@ -241,7 +266,7 @@ def cached(key: str, loader: Callable[[], T]) -> T:
 
     cache_dir = _warm_cache_dir()
     # a pool moves between jobs of the same role/instance/network: the disk key includes the input data's identity
-    ident = f"{key}\0{_input_identity()}" if cache_dir.is_dir() else key
+    ident = f"{key}\0{_input_identity()}\0{_static_identity()}" if cache_dir.is_dir() else key
     disk = cache_dir / f"jupyter_hpo-{hashlib.sha1(ident.encode()).hexdigest()[:16]}.pkl"
     if cache_dir.is_dir() and disk.is_file():
         import pickle

@@ -80,6 +80,31 @@ def test_report_in_a_sagemaker_container_prints_lines_the_metric_regexes_match(t
     assert [float(re.search(INTERMEDIATE_REGEX, line).group(1)) for line in lines] == [0.5, 0.75, 0.25]
 
 
+def test_cached_on_disk_is_not_served_to_a_job_with_other_static_hyperparameters(tmp_path, monkeypatch):
+    """A warm pool passes to the next training job: one with other tuned values takes the value from disk, one
+    with another static hyperparameter (one model per portfolio segment) loads its own."""
+    import json
+
+    cache, config, code = tmp_path / "cache", tmp_path / "config", tmp_path / "code"
+    for folder in (cache, config, code):
+        folder.mkdir()
+    (code / trial._SPACE_FILE).write_text(json.dumps({"x": {"type": "float", "low": 0, "high": 1}}))
+    monkeypatch.chdir(code)
+    monkeypatch.setenv("SAGEMAKER_MANAGED_WARMPOOL_CACHE_DIRECTORY", str(cache))
+    monkeypatch.setenv("SM_INPUT_CONFIG_DIR", str(config))
+    loads = []
+
+    def job(x: str, segment: str) -> str:  # a new training job on the same instance: a new process
+        (config / "hyperparameters.json").write_text(json.dumps({"x": x, "segment": segment,
+                                                                 "sagemaker_program": "train.py"}))
+        trial._cache.clear()
+        return trial.cached("rate", lambda: loads.append(segment) or f"rate of {segment}")
+
+    assert job("0.1", "retail") == "rate of retail"
+    assert job("0.7", "retail") == "rate of retail" and loads == ["retail"]  # another tuned x: from disk
+    assert job("0.7", "sme") == "rate of sme" and loads == ["retail", "sme"]
+
+
 def test_cached_uses_the_warm_pool_cache_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("SAGEMAKER_MANAGED_WARMPOOL_CACHE_DIRECTORY", str(tmp_path))
     calls = []
