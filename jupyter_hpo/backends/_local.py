@@ -124,7 +124,8 @@ def fingerprint(boot: dict[str, Any]) -> str:
     """The identity of a pool's objective environment: the Python (executable and version), the working
     directory, and the objective: a function's pickled bytes and the files directly in the working directory,
     or a script's path and its folder's files (each one's size and modification time, a ``.py`` file's
-    content). A worker (and the ``trial.cached`` values it holds) passes only to a job with the same one.
+    content). A worker passes only to a job with the same one (keeping its ``trial.cached`` values only when the
+    static hyperparameters are the same too: ``_worker._Worker.rebind``).
     The jupyter-hpo home is not part of it when it lies in that folder (``JUPYTER_HPO_HOME=./hpo-home``): its
     store and trial folders change with every trial, and would make every job's environment look new. Nor are
     notebooks (``*.ipynb``), which JupyterLab saves every few minutes: a worker does not read them (and one that
