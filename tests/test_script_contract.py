@@ -130,6 +130,34 @@ def test_module_level_state_starts_fresh_for_every_trial(tmp_path):
     assert_same_as_standalone(script)
 
 
+@pytest.mark.parametrize("where", ["script", "imported-helper"])
+def test_a_metric_logged_to_stdout_is_each_trials_own(tmp_path, where):
+    """The script logs its metric with ``logging.basicConfig(stream=sys.stdout)``, in the script or in a helper
+    module it imports; it also prints an earlier line the metric's regex matches (an epoch's score). The root
+    handler, set up by the first trial, stays in the warm worker: every trial's logged line must still be read as
+    that trial's (it was not, and the epoch line became the value of every warm trial)."""
+    setup = """
+        import logging, sys
+        logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+        log = logging.getLogger("train")
+    """
+    train = """
+        import argparse
+        {setup}
+        p = argparse.ArgumentParser()
+        p.add_argument("--x", type=float)
+        a = p.parse_args()
+        print("epoch 1 objective=0.0")
+        log.info("objective=%s", a.x * 10)
+    """
+    files = ({"train.py": train.replace("{setup}", "from logsetup import log"), "logsetup.py": setup}
+             if where == "imported-helper" else
+             {"train.py": train.replace("{setup}", textwrap.dedent(setup).strip().replace("\n", "\n        "))})
+    script = write(tmp_path / "project", files)
+    outcomes = assert_same_as_standalone(script)
+    assert [o.value for o in outcomes] == pytest.approx([x * 10 for x in VALUES])
+
+
 def test_main_guard_functions_and_direct_argv_reads(tmp_path):
     script = write(tmp_path / "project", {
         "train.py": """

@@ -37,20 +37,35 @@ _TAIL_LINES = 40
 
 
 class _Tee(io.TextIOBase):
-    """Passes a script's output through and keeps each metric's last match and a tail of lines."""
+    """A script worker's ``sys.stdout`` for its whole life: passes the output through and, while a trial runs
+    (:meth:`begin` .. :meth:`end`), keeps each metric's last match and a tail of lines. One object, so that what a
+    warm trial holds from an earlier one (a logging handler made with ``stream=sys.stdout``) writes to this trial."""
 
-    def __init__(self, out: Any, patterns: dict[str, re.Pattern[str]]) -> None:
-        self._out, self._patterns = out, patterns
+    def __init__(self, out: Any) -> None:
+        self._out = out
+        self._patterns: dict[str, re.Pattern[str]] = {}
+        self._capturing = False
         self._partial = ""
         self.last: dict[str, str] = {}  # metric -> the value its regex captured last
         self.tail: list[str] = []
 
+    def begin(self, patterns: dict[str, re.Pattern[str]]) -> None:
+        """A trial starts: match these patterns in its output, from nothing."""
+        self._patterns, self._partial, self.last, self.tail = patterns, "", {}, []
+        self._capturing = True
+
+    def end(self) -> None:
+        """The trial has ended: its last partial line counts; output after it only passes through."""
+        self.flush()
+        self._capturing = False
+
     def write(self, s: str) -> int:
         self._out.write(s)
-        self._partial += s
-        *lines, self._partial = self._partial.split("\n")
-        for line in lines:
-            self._line(line)
+        if self._capturing:
+            self._partial += s
+            *lines, self._partial = self._partial.split("\n")
+            for line in lines:
+                self._line(line)
         return len(s)
 
     def _line(self, line: str) -> None:
@@ -61,9 +76,9 @@ class _Tee(io.TextIOBase):
         self.tail = (self.tail + [line])[-_TAIL_LINES:]
 
     def flush(self) -> None:
-        if self._partial:
+        if self._partial and self._capturing:
             self._line(self._partial)
-            self._partial = ""
+        self._partial = ""
         self._out.flush()
 
 
@@ -123,6 +138,7 @@ class _Worker:
         self.static: dict[str, Any] = boot.get("hyperparameters") or {}
         self.objective: Any = None
         self.script: ScriptRunner | None = None
+        self.tee: _Tee | None = None
         with contextlib.suppress(ImportError):  # so that every trial, the first too, gets numpy reseeded
             import numpy  # noqa: F401
         if boot["kind"] == "function":
@@ -130,7 +146,9 @@ class _Worker:
 
             with open(boot["path"], "rb") as f:
                 self.objective = cloudpickle.load(f)
-        else:
+        else:  # before the script's imports, which may keep sys.stdout (a logging handler)
+            self.tee = _Tee(sys.stdout)
+            sys.stdout = self.tee
             self.script = ScriptRunner(boot["path"])
             self.script.preload()
         self._read_patterns(boot)
@@ -247,10 +265,9 @@ class _Worker:
         argv = [self.boot["path"]]
         for name, value in params.items():
             argv += [f"--{name}", str(value)]
-        tee = _Tee(sys.stdout, self.patterns)
-        assert self.script is not None
-        saved_out = sys.stdout
-        sys.stdout = tee
+        tee = self.tee
+        assert self.script is not None and tee is not None
+        tee.begin(self.patterns)
         try:
             self.script.run(argv)
         except SystemExit as e:
@@ -258,8 +275,7 @@ class _Worker:
                 last = next((line for line in reversed(tee.tail) if line.strip()), "")
                 raise _ScriptFailed(f"the script exited with code {e.code}; last output: {last}", tee.tail) from None
         finally:
-            tee.flush()
-            sys.stdout = saved_out
+            tee.end()
         if len(self.patterns) > 1:
             return self._script_values(tee)
         if self.metric not in tee.last:
