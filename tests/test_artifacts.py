@@ -45,6 +45,26 @@ def test_the_best_n_trials_keep_their_artifacts_and_the_others_are_removed(home)
         artifacts.load_model(job, worst["number"])
 
 
+def test_a_warm_started_resumed_job_keeps_each_trials_own_artifact_and_seed(home):
+    """Warm start puts the earlier job's trials first in the sampler's study, whose trial numbers then ran ahead of
+    the store's: trial n saved its model in ``artifacts/n+3``, got the seed of n+3, and after a resume the keeper
+    removed the best trial's folder (``best_model()`` failed, or loaded another trial's model)."""
+    earlier = api.launch(objective=objectives.saves_model, space=SPACE_X, max_trials=3, seed=1, name="earlier")
+    assert earlier.wait(timeout=120) == JobStatus.COMPLETED
+    job = api.launch(objective=objectives.saves_model, space=SPACE_X, max_trials=4, max_parallel=1, seed=3,
+                     name="warm", artifacts={"keep_best": 1}, warm_start=["earlier"])
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    assert job.attrs["seeded"] == 3
+    job.resume(max_trials=6)
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    records = job.trial_records()
+    assert [r["number"] for r in records] == list(range(6))
+    assert kept_folders(job) == {job.best["number"]}
+    assert all(Path(r["artifact"]).name == str(r["number"]) for r in records if r["artifact"]), "its own folder"
+    assert job.best_model()["x"] == job.best["params"]["x"]
+    assert [t.user_attrs["seed"] for t in job.raw_trials()] == [(3 * 1_000_003 + n) % 2**31 for n in range(6)]
+
+
 def test_by_default_the_best_three_are_kept(home):
     job = api.launch(objective=objectives.saves_model, space=SPACE_X, max_trials=5, max_parallel=1, seed=5)
     assert job.wait(timeout=120) == JobStatus.COMPLETED

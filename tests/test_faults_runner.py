@@ -54,6 +54,7 @@ def assert_nothing_lost(job: api.Job, budget: int) -> list[dict[str, Any]]:
         "each interrupted trial is re-run exactly once"
     for t in reruns:
         assert raw[t.user_attrs["rerun_of"]].params == t.params, "a re-run repeats its trial's parameters"
+        assert raw[t.user_attrs["rerun_of"]].user_attrs["seed"] == t.user_attrs["seed"], "and its seed"
     firsts = [json.dumps(t.params, sort_keys=True) for t in raw if "rerun_of" not in t.user_attrs]
     assert len(set(firsts)) == len(firsts), "no parameters ran twice other than as a recorded re-run"
     assert len(raw) - len(interrupted) == budget, "every trial of the budget is in the store"

@@ -92,7 +92,11 @@ class Runner:
         self.max_trials = self.spec.budget.max_trials
         if self.spec.strategy == "grid":
             self.max_trials = min(self.max_trials, grid_size(self.spec))
-        self.live: dict[int, Any] = {}
+        self.live: dict[int, Any] = {}  # the running trials, by their number in the store
+        #: the store's number of the next trial this runner creates: a trial's key, seed and artifact folder (the
+        #: in-memory study's numbers differ once it holds trials the store has not: warm start, a rerun's queue)
+        self.next_number = 0
+        self._rerun_seeds: dict[int, int] = {}  # an interrupted trial's number -> its seed, for its rerun
         self.n_counted = 0
         self.failures_in_a_row = 0
         self.last_error = ""
@@ -130,6 +134,7 @@ class Runner:
         self.store.mark_interrupted(self.name)  # the previous runner died while these ran
         self._seed_from_earlier_jobs()
         stored = self.store.trials(self.name)
+        self.next_number = len(stored)
         if stored:  # a resumed job: a fresh random stream, or it would repeat its first points
             self.brain.sampler = make_sampler(self.spec, resumed_after=len(stored))
         rerun = {t.user_attrs.get("rerun_of") for t in stored}
@@ -149,6 +154,8 @@ class Runner:
             if t.user_attrs.get("interrupted"):
                 if t.number not in rerun and not self.mirroring:  # run it again, once, with the same parameters
                     self.brain.enqueue_trial(t.params, user_attrs={"rerun_of": t.number})
+                    if isinstance(t.user_attrs.get("seed"), int):  # and the same seed
+                        self._rerun_seeds[t.number] = t.user_attrs["seed"]
                 continue
             self.n_counted += 1
             self._update_progress(t.state.name.lower(), value, t.user_attrs.get("error"),
@@ -357,12 +364,14 @@ class Runner:
         else:
             trial = self.brain.ask(self.distributions)
             params = self.spec.space.from_optuna(trial.params)
-        seed = ((self.spec.seed or 0) * 1_000_003 + trial.number) % 2**31
+        number = self._take_number()
+        seed = self._rerun_seeds.get(trial.user_attrs.get("rerun_of"),
+                                     ((self.spec.seed or 0) * 1_000_003 + number) % 2**31)
         if self.refit_of is not None:  # the refit runs with the seed of the trial it repeats
             seed = self.refit_of.get("seed", seed)
-        assignment = backend.submit(TrialRequest(key=trial.number, params=params, seed=seed,
+        assignment = backend.submit(TrialRequest(key=number, params=params, seed=seed,
                                                  refit=self.refit_of is not None))
-        self.live[trial.number] = trial
+        self.live[number] = trial
         template = FrozenTrial(
             number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.datetime.now(),
             datetime_complete=None, params=dict(trial.params),
@@ -371,7 +380,12 @@ class Runner:
                         **trial.user_attrs},
             system_attrs={}, intermediate_values={}, trial_id=-1,
         )
-        self.writer.put(self._create_trial, trial.number, template)
+        self.writer.put(self._create_trial, number, template)
+
+    def _take_number(self) -> int:
+        """The store's number of the trial about to be created (this runner alone creates the job's trials)."""
+        number, self.next_number = self.next_number, self.next_number + 1
+        return number
 
     def on_external_trial(self, params: dict[str, Any], attrs: dict[str, Any]) -> int:
         """A trial a mirror backend's service started by itself (AMT): record it; returns its key for later events."""
@@ -379,14 +393,15 @@ class Runner:
 
         self.brain.enqueue_trial(self.spec.space.to_optuna_params(params), user_attrs=dict(attrs))
         trial = self.brain.ask(self.distributions)
-        self.live[trial.number] = trial
+        number = self._take_number()
+        self.live[number] = trial
         template = FrozenTrial(
             number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.datetime.now(),
             datetime_complete=None, params=dict(trial.params), distributions=dict(self.distributions),
             user_attrs=dict(trial.user_attrs), system_attrs={}, intermediate_values={}, trial_id=-1,
         )
-        self.writer.put(self._create_trial, trial.number, template)
-        return trial.number
+        self.writer.put(self._create_trial, number, template)
+        return number
 
     def _create_trial(self, key: int, template: Any) -> None:
         if self.writer.error is not None:  # the job fails over the store: no new trial in it (a full disk
