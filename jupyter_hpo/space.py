@@ -479,11 +479,12 @@ class SearchSpace(Mapping[str, Param]):
                 out[p.name] = params[p.name]
         return out
 
-    def to_optuna_params(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        """The inverse of :meth:`from_optuna`: this space's values under the optimizer's names."""
+    def to_optuna_params(self, values: Mapping[str, Any], partial: bool = False) -> dict[str, Any]:
+        """The inverse of :meth:`from_optuna`: this space's values under the optimizer's names (``partial``: those
+        that ``values`` has, as for an earlier job's trial that lacks a parameter added since)."""
         out: dict[str, Any] = {}
         for p in self._params.values():
-            if p.when and p.name not in values:  # inactive in that trial
+            if (p.when or partial) and p.name not in values:  # inactive in that trial, or not given
                 continue
             if isinstance(p, FloatParam) and p.scaling == "reverse_log":
                 out[_REVERSE_PREFIX + p.name] = 1 - values[p.name]

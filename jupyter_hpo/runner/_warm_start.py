@@ -28,7 +28,11 @@ def seed_from_jobs(store: Store, spec: TuningSpec, brain: optuna.Study, distribu
 
     A trial is taken when each of its parameters that the new space still has fits the new range (removed
     parameters are dropped, added ones left out, as Optuna's samplers allow); else it is skipped and
-    counted. A job with another metric or direction, or that cannot be read, gives nothing (``note`` says so).
+    counted. Parameters are matched by name through each job's own space, so a changed scaling (``reverse_log``
+    is sampled as ``1-x``) is the same parameter. With ``constraints``, each taken trial carries the new job's
+    constraint values from the metrics it returned (one without a constrained metric is infeasible), so the
+    sampler never takes an infeasible trial for a good one. A job with another metric or direction, or that
+    cannot be read, gives nothing (``note`` says so).
     """
     taken: dict[str, list[int]] = {}
     skipped = 0
@@ -44,8 +48,12 @@ def _seed_from(store: Store, spec: TuningSpec, brain: optuna.Study, distribution
     import optuna
     from optuna.trial import TrialState
 
+    from jupyter_hpo.records import CONSTRAINT_VALUES, METRICS
+    from jupyter_hpo.space import SearchSpace
+
     try:
-        objective = (store.job_attrs(source).get("spec") or {}).get("objective") or {}
+        source_spec = store.job_attrs(source).get("spec") or {}
+        objective = source_spec.get("objective") or {}
         trials = store.trials(source)
     except Exception as e:  # noqa: BLE001 - a missing or unreadable source job is said, not fatal
         note(f"warm start: job {source!r} could not be read ({error_text(e)}); nothing taken from it")
@@ -55,20 +63,43 @@ def _seed_from(store: Store, spec: TuningSpec, brain: optuna.Study, distribution
         note(f"warm start: job {source!r} optimises {objective.get('metric')!r} "
              f"({objective.get('direction')}), not {mine.metric!r} ({mine.direction}); nothing taken")
         return [], 0
+    try:
+        source_space: SearchSpace | None = SearchSpace.from_dict(source_spec["space"])
+    except Exception:  # noqa: BLE001 - a spec stored in another form: its trials' names are taken as they are
+        source_space = None
     taken: list[int] = []
     skipped = 0
     for t in trials:
         if t.state != TrialState.COMPLETE or t.value is None or not math.isfinite(t.value):
             continue
-        shared = {k: v for k, v in t.params.items() if k in distributions}
+        shared = _shared_params(t.params, source_space, spec)
+        shared = {k: v for k, v in shared.items() if k in distributions}
+        attrs: dict[str, Any] = {"seeded_from": source, "seeded_trial": t.number}
+        system: dict[str, Any] = {}
+        if spec.constraints:  # the new job's rules on what this trial returned
+            metrics = {**(t.user_attrs.get(METRICS) or {}), mine.metric: t.value}
+            values = [c.violation(metrics.get(c.metric)) for c in spec.constraints]
+            attrs[CONSTRAINT_VALUES], system["constraints"] = values, tuple(values)
         try:
             if not shared:
                 raise ValueError("no parameter in the new space")
             brain.add_trial(optuna.trial.create_trial(
                 value=t.value, params=shared, distributions={k: distributions[k] for k in shared},
-                user_attrs={"seeded_from": source, "seeded_trial": t.number}))
+                user_attrs=attrs, system_attrs=system))
         except ValueError:  # a value outside the new range or choices
             skipped += 1
             continue
         taken.append(t.number)
     return taken, skipped
+
+
+def _shared_params(params: Mapping[str, Any], source_space: Any, spec: TuningSpec) -> dict[str, Any]:
+    """An earlier trial's parameters under the new job's optimizer names: read through the earlier job's space
+    (its values by parameter name), then written through the new one's, for the parameters both have."""
+    if source_space is None:
+        return dict(params)
+    try:
+        values = source_space.from_optuna(params)
+    except (KeyError, TypeError, ValueError):  # a trial the earlier space cannot read: its names as they are
+        return dict(params)
+    return spec.space.to_optuna_params({k: v for k, v in values.items() if k in spec.space}, partial=True)
