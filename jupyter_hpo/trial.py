@@ -167,8 +167,10 @@ def report(value: float, step: int | None = None) -> None:
         return
     step = ctx.next_step if step is None else step
     ctx.next_step = step + 1
-    if ctx.report_fn is not None and math.isfinite(value):
-        ctx.pruned = bool(ctx.report_fn(value, step))
+    if ctx.report_fn is not None:
+        decision = bool(ctx.report_fn(value, step))  # a value that is not finite: the runner says it is dropped
+        if math.isfinite(value):
+            ctx.pruned = decision
 
 
 #: the largest step a report may have: every store keeps steps as 32-bit integers (PostgreSQL included)

@@ -30,6 +30,29 @@ def test_a_report_step_out_of_range_fails_that_trial_only_with_the_rule(home):
     assert records[0.25]["intermediate"] == {"0": 0.5}
 
 
+def reports_a_step_twice_and_a_nan(p):
+    trial.report(0.9, step=0)
+    trial.report(0.0, step=0)  # the same step again
+    trial.report(float("nan"), step=1)
+    trial.report(0.7, step=2)
+    return p["x"]
+
+
+def test_a_repeated_step_keeps_its_first_value_and_a_nan_is_said_not_recorded(home):
+    """Optuna's pruner keeps a step's first value; the store kept the last, so what the user saw was not what the
+    pruner had used; a NaN report vanished without a word."""
+    job = api.launch(objective=reports_a_step_twice_and_a_nan, space=X, max_trials=2, max_parallel=1,
+                     name="reports")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    assert [r["intermediate"] for r in job.trial_records()] == [{"0": 0.9, "2": 0.7}] * 2
+    notes = [n["text"] for n in job.attrs["notes"]]
+    assert notes.count("trial 0 reported step 0 twice: the first value is kept (the one the pruner uses), later "
+                       "ones are not recorded (said once per job)") == 1
+    assert notes.count("trial 0 reported nan at step 1: a report that is not a finite number is not recorded, and "
+                       "the pruner does not see it (said once per job)") == 1
+    assert len(notes) == 2
+
+
 @pytest.mark.parametrize("step", [-1, 2**31, 1.5, "two", True])
 def test_report_refuses_a_bad_step_outside_a_trial_too(step):
     with pytest.raises(ValueError, match="`step` must be an integer from 0 to 2147483647"):

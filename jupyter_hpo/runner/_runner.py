@@ -18,7 +18,6 @@ import signal
 import socket
 import threading
 import time
-import warnings
 from typing import Any
 
 from jupyter_hpo.artifacts import ArtifactKeeper, remove_folder
@@ -104,6 +103,8 @@ class Runner:
         self.best: float | None = None
         self.n_infeasible = 0  # complete trials that broke a constraint
         self._missing_noted: set[str] = set()  # constraint metrics a trial lacked, said once in the job's notes
+        self._report_noted: set[str] = set()  # reports not recorded (repeated step, not finite): said once each
+        self._steps: dict[int, set[int]] = {}  # the steps each running trial has reported
         self.end: tuple[str, str] | None = None  # (status, reason) once the job should end
         self._signal: str | None = None
         self.notes: list[dict[str, Any]] = list(attrs.get("notes") or [])
@@ -411,13 +412,27 @@ class Runner:
     # -- events from the backend -----------------------------------------------------------------
     def on_report(self, key: int, step: int, value: float) -> bool:
         trial = self.live.get(key)
-        if trial is None or not math.isfinite(value) or not 0 <= step <= MAX_STEP:  # trial.report checks it too
+        if trial is None or not 0 <= step <= MAX_STEP:  # trial.report checks the step too
             return False
-        with warnings.catch_warnings():  # a repeated step is ignored, with Optuna's warning
-            warnings.simplefilter("ignore")
-            trial.report(value, step)
+        if not math.isfinite(value):
+            self._note_report("not finite", f"trial {key} reported {value} at step {step}: a report that is not a "
+                                            "finite number is not recorded, and the pruner does not see it")
+            return False
+        steps = self._steps.setdefault(key, set())
+        if step in steps:  # Optuna keeps a step's first value: so do the store and the pruner
+            self._note_report("repeated", f"trial {key} reported step {step} twice: the first value is kept (the "
+                                          "one the pruner uses), later ones are not recorded")
+            return bool(trial.should_prune())
+        steps.add(step)
+        trial.report(value, step)
         self.writer.put(self._store_report, key, step, value)
         return bool(trial.should_prune())
+
+    def _note_report(self, kind: str, text: str) -> None:
+        """A report that was not recorded, said once per job for each kind (the first case as the example)."""
+        if kind not in self._report_noted:
+            self._report_noted.add(kind)
+            self.on_note(text + " (said once per job)")
 
     def _store_report(self, key: int, step: int, value: float) -> None:
         if key in self.writer.trial_ids:  # else the trial never reached the store
@@ -427,6 +442,7 @@ class Runner:
         from optuna.trial import TrialState
 
         trial = self.live.pop(outcome.key, None)
+        self._steps.pop(outcome.key, None)
         if trial is None:
             return
         state, value = outcome.state, outcome.value
