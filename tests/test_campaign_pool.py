@@ -281,7 +281,7 @@ def test_a_worker_past_the_next_jobs_memory_bound_is_not_taken(tmp_path, shelf):
     assert psutil.Process(big).memory_info().rss > 300 * 2**20
     a.close()
     assert len(shelf) == 1
-    b = backend("b", big_mb=0, bound=250)
+    b = backend("b", big_mb=300, bound=250)  # the same static hyperparameters: the worker keeps its ballast
     [(assignment, outcome)] = run_together(b, 1)
     assert outcome.state == "complete" and outcome.value == 0.5
     assert assignment.warm is False and REUSED_FROM not in assignment.attrs and big not in worker_pids(b)
