@@ -158,6 +158,27 @@ def test_a_metric_logged_to_stdout_is_each_trials_own(tmp_path, where):
     assert [o.value for o in outcomes] == pytest.approx([x * 10 for x in VALUES])
 
 
+def test_a_script_that_exits_on_an_argparse_error_says_the_error(tmp_path):
+    """argparse prints its complaint to stderr and exits 2: the trial's error says what it was (it said only the
+    last line of stdout), and code that asks stdout and stderr for their file descriptors still gets them."""
+    script = write(tmp_path / "project", {"train.py": """
+        import argparse, faulthandler, subprocess, sys
+        faulthandler.enable()  # asks sys.stderr for its file descriptor
+        subprocess.run([sys.executable, "-c", "print('from a child')"], stdout=sys.stdout, check=True)
+        print("starting")
+        p = argparse.ArgumentParser()
+        p.add_argument("--x", type=int)
+        a = p.parse_args()
+        print(f"objective={a.x}")
+    """})
+    outcomes, _ = pool_values(script, [0.5, 0.25])
+    for o in outcomes:
+        assert o.state == "failed"
+        assert o.error.startswith("the script exited with code 2 (train.py: error: argument --x: invalid int "
+                                  "value: "), o.error
+        assert o.error.endswith("; last output: starting"), o.error
+
+
 def test_main_guard_functions_and_direct_argv_reads(tmp_path):
     script = write(tmp_path / "project", {
         "train.py": """

@@ -81,6 +81,21 @@ class _Tee(io.TextIOBase):
         self._partial = ""
         self._out.flush()
 
+    # what code asks of a real stream (faulthandler, subprocess, colour checks) is the stream's: not captured
+    def fileno(self) -> int:
+        return int(self._out.fileno())
+
+    def isatty(self) -> bool:
+        return bool(self._out.isatty())
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self._out, "encoding", None) or "utf-8")
+
+    @property
+    def buffer(self) -> Any:
+        return self._out.buffer
+
 
 def _changed_modules(since: float) -> list[str]:
     """The modules this process imported from outside the Python installation whose file changed after ``since``.
@@ -139,6 +154,7 @@ class _Worker:
         self.objective: Any = None
         self.script: ScriptRunner | None = None
         self.tee: _Tee | None = None
+        self.err: _Tee | None = None
         with contextlib.suppress(ImportError):  # so that every trial, the first too, gets numpy reseeded
             import numpy  # noqa: F401
         if boot["kind"] == "function":
@@ -147,8 +163,8 @@ class _Worker:
             with open(boot["path"], "rb") as f:
                 self.objective = cloudpickle.load(f)
         else:  # before the script's imports, which may keep sys.stdout (a logging handler)
-            self.tee = _Tee(sys.stdout)
-            sys.stdout = self.tee
+            self.tee, self.err = _Tee(sys.stdout), _Tee(sys.stderr)  # stderr: the tail of a failed script's
+            sys.stdout, sys.stderr = self.tee, self.err
             self.script = ScriptRunner(boot["path"])
             self.script.preload()
         self._read_patterns(boot)
@@ -265,17 +281,23 @@ class _Worker:
         argv = [self.boot["path"]]
         for name, value in params.items():
             argv += [f"--{name}", str(value)]
-        tee = self.tee
-        assert self.script is not None and tee is not None
+        tee, err = self.tee, self.err
+        assert self.script is not None and tee is not None and err is not None
         tee.begin(self.patterns)
+        err.begin({})
         try:
             self.script.run(argv)
         except SystemExit as e:
             if e.code not in (None, 0):
+                err.end()  # an argparse error, say: its message is the last line on stderr
                 last = next((line for line in reversed(tee.tail) if line.strip()), "")
-                raise _ScriptFailed(f"the script exited with code {e.code}; last output: {last}", tee.tail) from None
+                why = next((line for line in reversed(err.tail) if line.strip()), "")
+                raise _ScriptFailed(f"the script exited with code {e.code}" + (f" ({why})" if why else "")
+                                    + f"; last output: {last}",
+                                    tee.tail + (["-- error output --", *err.tail] if err.tail else [])) from None
         finally:
             tee.end()
+            err.end()
         if len(self.patterns) > 1:
             return self._script_values(tee)
         if self.metric not in tee.last:
