@@ -440,3 +440,14 @@ def test_a_stored_spec_with_a_worker_trial_limit_and_no_warm_pool_still_loads(tm
             "warm_pool": {"enabled": False, "max_trials_per_worker": 10}}
     spec = TuningSpec.from_stored(data, tmp_path)
     assert spec.warm_pool == WarmPool(False, 10, None)
+
+
+def test_the_default_metric_regex_reads_what_the_readme_says():
+    """README, "A script trial": ``auc=0.78`` or ``auc: 0.78``, also inside a longer line, not ``auc_train=``."""
+    spec = TuningSpec.from_dict(minimal(objective={"metric": "auc", "direction": "maximize"}))
+    pattern = re.compile(spec.objective.pattern)
+    found = {line: pattern.findall(line) for line in ("auc=0.78", "auc: 0.78", "val auc: 0.78", "train auc: 0.99",
+                                                       "auc_train=0.5", "train_auc=0.5", "fold 2 auc=-1e-3")}
+    assert found == {"auc=0.78": ["0.78"], "auc: 0.78": ["0.78"], "val auc: 0.78": ["0.78"],
+                     "train auc: 0.99": ["0.99"], "auc_train=0.5": [], "train_auc=0.5": [],
+                     "fold 2 auc=-1e-3": ["-1e-3"]}
