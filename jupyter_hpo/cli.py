@@ -471,7 +471,7 @@ def _trial_table(records: list[dict[str, Any]], summary: dict[str, Any], limit: 
         other = [_fmt(r["metrics"][m]) if (r.get("metrics") or {}).get(m) is not None else "-" for m in metrics]
         table.add_row(str(r["number"]), r["state"], _fmt(r["value"]) if r["value"] is not None else "-", *other,
                       _start(r), f"{r[STARTUP_S] or 0.0:.3f}", f"{r[RUN_S] or 0.0:.1f}",
-                      detail[:90])
+                      detail if limit is None or len(detail) <= 90 else detail[:89] + "…")
     return table
 
 

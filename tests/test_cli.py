@@ -50,6 +50,20 @@ def test_launch_json_list_and_show(home, quick_spec):
     assert table.returncode == 0 and "quick" in table.stdout and "completed" in table.stdout
 
 
+def test_show_prints_every_parameter_of_every_trial(home, tmp_path):
+    """Long parameter names: the params column was cut at 90 characters, mid-name, without a mark."""
+    (tmp_path / "objective.py").write_text("def f(p):\n    return sum(p.values())\n")
+    names = ["alpha_learning_rate", "beta_regularization", "gamma_dropout", "delta_momentum"]
+    spec = tmp_path / "long.yaml"
+    spec.write_text("name: long\ntrial: {function: 'objective.py:f'}\nbudget: {max_trials: 2}\nspace:\n"
+                    + "".join(f"  {n}: {{type: float, low: 0, high: 1}}\n" for n in names))
+    assert hpo(home, "launch", str(spec), "--json").returncode == 0
+    shown = hpo(home, "show", "long")
+    assert shown.returncode == 0, shown.stderr
+    for r in json.loads(hpo(home, "show", "long", "--json").stdout)["trials"]:  # the table may wrap a cell
+        assert all(f"{n}={r['params'][n]:.5g}" in shown.stdout for n in names), shown.stdout
+
+
 @pytest.mark.parametrize(("content", "message"), [
     ("trial: {function: 'objective.py:f'}\nspace: {x: {type: float, low: 1, high: 0}}",
      "error: `space`: `low < high` must hold for 'x', but got low=1.0, high=0.0."),
