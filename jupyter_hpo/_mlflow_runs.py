@@ -285,9 +285,14 @@ class _Sink:
         for key in (FOLD_MEAN, FOLD_STD, STARTUP_S, RUN_S, COST_USD):
             if _finite(ua.get(key)):
                 metrics[key] = [(0, ua[key], end)]
+        # the trial's own other metrics: under their names, unless one is a name of the runner's (``run_s``,
+        # ``fold_mean``, ...), whose meaning it is: then as ``metric_<name>``, job.trials()'s column
+        reserved = {"value", _key(self.metric), "fold_score", "intermediate",
+                    *(_key(k) for k in (FOLD_MEAN, FOLD_STD, STARTUP_S, RUN_S, COST_USD))}
         for key, v in (ua.get("metrics") or {}).items() if isinstance(ua.get("metrics"), Mapping) else ():
-            if _finite(v) and _key(key) not in metrics:
-                metrics[_key(key)] = [(0, v, end)]
+            name = _key(key) if _key(key) not in reserved else _key(f"metric_{key}")
+            if _finite(v) and name not in metrics:
+                metrics[name] = [(0, v, end)]
         try:
             params = self.store_params(t)
             self._log(run.info.run_id, params=params, metrics=metrics, tags=provenance_tags(self.attrs, self.store))

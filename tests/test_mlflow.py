@@ -298,6 +298,24 @@ def test_export_logs_a_job_launched_without_mlflow_and_adds_only_what_is_missing
     assert job.attrs["mlflow"]["run_id"] == run_id and job.attrs["mlflow"]["logged"] == 3
 
 
+def returns_metrics_named_like_the_runners(p):
+    return {"objective": p["x"], "run_s": 123.0, "fold_mean": 0.5, "train_s": 2.0}
+
+
+def test_a_trials_own_metric_named_like_one_of_the_runners_keeps_both(mlflow_env):
+    """A trial returns its own ``run_s`` and ``fold_mean``: in MLflow those names hold the runner's figures (run
+    time; the mean of the fold scores), so the trial's own went unlogged, or (no folds) passed for the runner's."""
+    job = api.launch(objective=returns_metrics_named_like_the_runners, space=X, max_trials=1, seed=0, name="names")
+    assert job.wait(timeout=180) == JobStatus.COMPLETED
+    (record,) = job.trial_records()
+    (child,) = child_runs(mlflow_env, mlflow_env.get_run(export_job(job, experiment="names"))).values()
+    logged = child.data.metrics
+    assert logged["metric_run_s"] == 123.0 and logged["run_s"] == pytest.approx(record["run_s"])
+    assert logged["metric_fold_mean"] == 0.5 and "fold_mean" not in logged  # the trial had no folds
+    assert logged["train_s"] == 2.0  # a name of its own: as it is
+    assert list(job.trials()[["metric_run_s", "metric_fold_mean", "metric_train_s"]].iloc[0]) == [123.0, 0.5, 2.0]
+
+
 # -- MLflow not installed --------------------------------------------------------------------------------
 def test_without_the_extra_each_entry_point_says_what_to_install_and_stores_nothing(home, monkeypatch, capsys):
     from jupyter_hpo import cli
