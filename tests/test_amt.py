@@ -580,6 +580,22 @@ def test_a_job_runs_end_to_end_on_simulated_amt(home: Path, tmp_path: Path) -> N
     assert attrs["backend_summary"]["tuning_job"] == "sim-amt" and attrs["backend_summary"]["training_jobs"] == 4
 
 
+def test_a_training_job_stopped_by_its_max_runtime_failed_and_was_not_pruned(home: Path, tmp_path: Path) -> None:
+    """Without early stopping AMT stops no trial itself: one that ran past ``max_run_s`` (MaxRuntimeExceeded) was
+    recorded as pruned, with no error; on the sagemaker backend the same trial failed, saying why."""
+    from jupyter_hpo import api
+
+    script = tmp_path / "code" / "train.py"
+    script.parent.mkdir()
+    script.write_text(SIM_TRAIN)
+    job = api.launch(sim_spec(script, "sim-amt-slow", {"training_s": 600}, max_run_s=300,
+                              budget={"max_trials": 2, "max_parallel": 2}))
+    assert job.wait(timeout=45).value == "failed", job.attrs.get("reason")
+    records = job.trial_records()
+    assert [(r["state"], r["error"]) for r in records] == [
+        ("fail", "the training job stopped (MaxRuntimeExceeded)")] * 2
+
+
 def test_stopping_a_simulated_amt_job(home: Path, tmp_path: Path) -> None:
     from jupyter_hpo import api
 

@@ -340,8 +340,12 @@ class AmtBackend(MirrorBackend):
         value = final if final is not None else final_metric(desc, metric)
         value = value if value is not None else mirror.objective
         stopping = self._stopping or self._tuning_status() in ("Stopping", "Stopped")
+        # AMT stops a training job early only when asked to (early stopping, Hyperband), and then its secondary
+        # status is plain Stopped; one stopped by its MaxRuntime or spot MaxWait failed (said with that status)
+        early = self.spec.strategy == "hyperband" or self.spec.early_stopping != "off"
+        pruned = early and desc.get("SecondaryStatus") in (None, "Stopped")
         outcome = job_outcome(mirror.key, desc, self.opts, self.spec.objective, value,
-                              stopped="interrupted" if stopping else "pruned",  # else AMT's early stopping
+                              stopped="interrupted" if stopping else "pruned" if pruned else "failed",
                               attrs={"tuning_job": self.tuning_job, "objective_status": summary.get("ObjectiveStatus")})
         outcome.metrics = {m["MetricName"]: float(m["Value"]) for m in desc.get("FinalMetricDataList") or []
                            if m.get("MetricName") not in (metric, INTERMEDIATE_METRIC)}
