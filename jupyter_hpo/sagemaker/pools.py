@@ -3,6 +3,7 @@ pool when the job ends, and adopting or stopping what a runner that died left be
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -156,9 +157,10 @@ class PoolRelease:
                     page = self.clients.sagemaker.list_training_jobs(**kwargs)
                     for summary in page.get("TrainingJobSummaries", []):
                         pool = summary.get("WarmPoolStatus") or {}
-                        if pool.get("ReusedByJob"):
+                        if pool.get("ReusedByJob"):  # any job's pool may take this job's trial
                             self._reuse_by[pool["ReusedByJob"]] = summary["TrainingJobName"]
-                        if pool.get("ResourceRetainedBillableTimeInSeconds") is not None:
+                        if (pool.get("ResourceRetainedBillableTimeInSeconds") is not None
+                                and self._own(summary["TrainingJobName"])):  # idle time: the keeper's cost
                             self.retained[summary["TrainingJobName"]] = float(
                                 pool["ResourceRetainedBillableTimeInSeconds"])
                     if not page.get("NextToken"):
@@ -199,7 +201,7 @@ class PoolRelease:
             for _ in range(100):
                 page = self.clients.sagemaker.list_training_jobs(**kwargs)
                 found += [j["TrainingJobName"] for j in page.get("TrainingJobSummaries", [])
-                          if j["TrainingJobName"].startswith(f"{self.spec.name}-")]
+                          if self._own(j["TrainingJobName"])]
                 if not page.get("NextToken"):
                     return found
                 kwargs["NextToken"] = page["NextToken"]
@@ -208,7 +210,29 @@ class PoolRelease:
                 raise BackendError(explain_client_error(e, self.opts)) from None
         return [p.job for p in self.pools if p.job and p.state in ("draining", "available")]
 
+    def _own(self, training_job: str) -> bool:
+        """Whether ``training_job`` is one of this job's (``<name>-<trial>-<hex>``, as ``training_job_name``
+        makes them), not another job's whose name contains this one's (``credit-xgb`` for ``xgb``)."""
+        prefix = re.escape(self.spec.name[:44].rstrip("-"))
+        return re.fullmatch(rf"{prefix}-\d{{5,}}-[0-9a-f]{{6}}", training_job) is not None
+
     def _release_all(self) -> None:
+        """Release the pools the slots hold, then any other of this job's pools SageMaker lists as Available:
+        it puts a trial on any matching pool, so a slot's record can miss one that is still kept (and billed)."""
+        self._release_slots()
+        missed = [job for job in self._available_pools() if job not in self.released and job not in self.unreleased]
+        for job in missed:
+            try:
+                self.clients.sagemaker.update_training_job(TrainingJobName=job,
+                                                           ResourceConfig={"KeepAlivePeriodInSeconds": 0})
+                self.released.append(job)
+            except Exception as e:  # noqa: BLE001 - report what could not be released, keep going
+                self.unreleased.append(job)
+                self._note(f"release-{job}", f"could not release the warm pool of {job}: "
+                                             f"{explain_client_error(e, self.opts)} It terminates by itself after "
+                                             f"its keep-alive of {self.keep_alive} s.")
+
+    def _release_slots(self) -> None:
         deadline = self._now() + self.opts.warm_wait_s
         todo = [p for p in self.pools if p.job and p.state in ("draining", "available", "running", "orphan")]
         while todo:
