@@ -33,6 +33,7 @@ __all__ = ["params", "report", "should_prune", "folds", "cached", "Folds", "Tria
 
 T = TypeVar("T")
 _SPACE_FILE = "jupyter_hpo_space.json"  # written into sourcedir.tar.gz by the sagemaker backend
+_STATIC_FILE = "jupyter_hpo_static.json"  # likewise: the static hyperparameters as the spec had them
 #: set to ``1`` while a refit trial runs (``job.refit()``); what a script run outside a worker reads
 REFIT_ENV = "JUPYTER_HPO_REFIT"
 #: the trial's artifact folder, set while a trial runs in a local worker (a script may read it directly)
@@ -91,12 +92,22 @@ def params() -> dict[str, Any]:
 
 
 def _sagemaker_params() -> dict[str, Any]:
+    """The training job's hyperparameters, typed: tuned ones by the shipped space, static ones as the spec had them
+    (the shipped :data:`_STATIC_FILE`, when SageMaker passed the very string sent), others by what their text reads."""
     raw = _sagemaker_raw()
     space = _space_here()
-    if space is not None:
-        names = set(space)
-        return {k: space[k].parse(v) if k in names else _guess_type(v) for k, v in raw.items()}
-    return {k: _guess_type(v) for k, v in raw.items()}
+    names = set(space) if space is not None else set()
+    static = _shipped(_STATIC_FILE)
+    static = static if isinstance(static, dict) else {}
+    out: dict[str, Any] = {}
+    for k, v in raw.items():
+        if k in names:
+            out[k] = space[k].parse(v)
+        elif isinstance(static.get(k), dict) and static[k].get("sent") == v:
+            out[k] = static[k].get("value")
+        else:
+            out[k] = _guess_type(v)
+    return out
 
 
 def _sagemaker_raw() -> dict[str, Any]:
@@ -104,15 +115,22 @@ def _sagemaker_raw() -> dict[str, Any]:
     return {k: v for k, v in json.loads(_sagemaker_hparams().read_text()).items() if not k.startswith("sagemaker_")}
 
 
-def _space_here() -> Any:
-    """The job's search space, shipped with the code (:data:`_SPACE_FILE`, in the working directory or beside the
-    script), or None."""
+def _shipped(name: str) -> Any:
+    """A JSON file shipped with the code (in the working directory or beside the script), read, or None."""
     for folder in (Path.cwd(), Path(sys.argv[0]).resolve().parent if sys.argv and sys.argv[0] else None):
-        if folder is not None and (folder / _SPACE_FILE).is_file():
-            from jupyter_hpo.space import SearchSpace
-
-            return SearchSpace.from_dict(json.loads((folder / _SPACE_FILE).read_text()))
+        if folder is not None and (folder / name).is_file():
+            return json.loads((folder / name).read_text())
     return None
+
+
+def _space_here() -> Any:
+    """The job's search space, shipped with the code (:data:`_SPACE_FILE`), or None."""
+    data = _shipped(_SPACE_FILE)
+    if data is None:
+        return None
+    from jupyter_hpo.space import SearchSpace
+
+    return SearchSpace.from_dict(data)
 
 
 def _static_identity() -> str:

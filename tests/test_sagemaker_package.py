@@ -75,3 +75,32 @@ def test_the_package_exports_its_public_names(name: str) -> None:
     from jupyter_hpo import sagemaker
 
     assert name in sagemaker.__all__ and getattr(sagemaker, name) is not None
+
+
+def test_in_the_container_trial_params_gives_the_static_hyperparameters_as_the_spec_had_them(tmp_path: Path) -> None:
+    """SageMaker passes every hyperparameter as a string; the static ones were typed back by what their text reads
+    ("1.10" became 1.1, "007" 7, "True" True, and a list or null stayed a string). Run in the vendored copy, with
+    the strings the request sends, as a training container runs it."""
+    import json
+
+    from jupyter_hpo.sagemaker.requests import hyperparameter_strings
+
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "train.py").write_text("print('auc=0.5')\n")
+    static = {"version": "1.10", "code": "007", "word": "True", "layers": [64, 32], "nothing": None, "flag": True,
+              "lr": 0.0001, "big": 1e20, "ratio": 1.0, "rounds": 100}
+    spec = TuningSpec.from_dict({"name": "statics", "trial": {"script": str(tmp_path / "code" / "train.py"),
+                                                               "hyperparameters": static},
+                                 "space": {"eta": {"type": "float", "low": 0.01, "high": 0.3},
+                                           "opt": ["adam", "sgd"]}})
+    with tarfile.open(fileobj=io.BytesIO(package_source(tmp_path / "code", spec)), mode="r:gz") as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    config = tmp_path / "config"
+    config.mkdir()
+    sent = hyperparameter_strings({**static, "eta": 0.05, "opt": "sgd"})
+    (config / "hyperparameters.json").write_text(json.dumps({**sent, "sagemaker_program": "train.py"}))
+    code = "import json, sys; sys.path.insert(0, '.'); from jupyter_hpo import trial; print(json.dumps(trial.params()))"
+    done = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path / "unpacked", capture_output=True,
+                          text=True, timeout=60, check=False, env={"SM_INPUT_CONFIG_DIR": str(config)})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {**static, "eta": 0.05, "opt": "sgd"}

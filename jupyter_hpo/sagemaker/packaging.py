@@ -29,8 +29,26 @@ __all__ = ["SPACE_FILE", "TOOLKIT_REQUIREMENTS", "package_source", "source_and_e
 _VENDORED = ("exceptions.py", "trial.py", "space.py", "_space_checks.py", "_yaml.py", "_limits.py")
 _SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".venv", "node_modules", ".mypy_cache", ".pytest_cache"}
 SPACE_FILE = "jupyter_hpo_space.json"
+#: the static hyperparameters as the spec has them, each with the string SageMaker gets: ``trial.params()`` in the
+#: container returns them as they were (``"1.10"`` stays a string, ``[64, 32]`` a list), not as their text reads
+STATIC_FILE = "jupyter_hpo_static.json"
 #: The source folder's requirements, which the SageMaker training toolkit installs at every job start.
 TOOLKIT_REQUIREMENTS = "requirements.txt"
+
+
+def _static_values(spec: TuningSpec) -> dict[str, dict[str, Any]]:
+    """``{name: {"value": v, "sent": the string SageMaker gets}}`` for each static hyperparameter JSON can hold."""
+    from jupyter_hpo.sagemaker.requests import hyperparameter_strings
+
+    sent = hyperparameter_strings(spec.trial.hyperparameters)
+    out = {}
+    for name, value in spec.trial.hyperparameters.items():
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):  # not JSON: the container reads its text, as before
+            continue
+        out[str(name)] = {"value": value, "sent": sent[str(name)]}
+    return out
 
 
 def package_source(source_dir: str | os.PathLike[str], spec: TuningSpec, *, max_mb: float = 200.0) -> bytes:
@@ -38,7 +56,7 @@ def package_source(source_dir: str | os.PathLike[str], spec: TuningSpec, *, max_
 
     The trial helper travels with the code (a few pure-Python files), so the training script can
     ``from jupyter_hpo import trial`` in a stock framework image; ``jupyter_hpo_space.json`` lets it
-    type the string hyperparameters back.
+    type the tuned string hyperparameters back, and :data:`STATIC_FILE` gives it the static ones as they were.
     """
     root = Path(source_dir)
     if not root.is_dir():
@@ -73,6 +91,7 @@ def package_source(source_dir: str | os.PathLike[str], spec: TuningSpec, *, max_
         for name in _VENDORED:
             add_bytes(f"jupyter_hpo/{name}", (package / name).read_bytes())
         add_bytes(SPACE_FILE, json.dumps(spec.space.to_dict()).encode())
+        add_bytes(STATIC_FILE, json.dumps(_static_values(spec)).encode())
         if wrapped:
             add_bytes("jupyter_hpo/_entry.py", (package / "sagemaker" / "_entry.py").read_bytes())
             add_bytes(PROGRAM, launcher(script).encode())
