@@ -187,7 +187,7 @@ def seeded_rows(job: api.Job) -> list[dict[str, Any]]:
         space = job.space
         taken = attrs.get(SEEDED_TRIALS)
         pairs = (_recorded(job.store, taken) if isinstance(taken, dict)
-                 else _taken_again(job.store, spec, sources, space.to_optuna()))
+                 else _taken_again(job.store, spec, sources, space))
     except Exception as e:  # noqa: BLE001 - the marks are extra: the dashboard shows the job's own trials anyway
         import logging
 
@@ -208,9 +208,9 @@ def _recorded(store: Any, taken: dict[str, list[int]]) -> list[tuple[str, Any]]:
     return out
 
 
-def _taken_again(store: Any, spec: dict[str, Any], sources: list[str],
-                 distributions: dict[str, Any]) -> list[tuple[str, Any]]:
-    """The trials the runner's rule takes from ``sources`` now, each with its job."""
+def _taken_again(store: Any, spec: dict[str, Any], sources: list[str], space: Any) -> list[tuple[str, Any]]:
+    """The trials the runner's rule takes from ``sources`` now (into ``space``), each with its job; which trials
+    does not depend on constraints, so none are given."""
     from types import SimpleNamespace
 
     import optuna
@@ -218,10 +218,10 @@ def _taken_again(store: Any, spec: dict[str, Any], sources: list[str],
     from jupyter_hpo.runner._warm_start import seed_from_jobs
 
     objective = spec["objective"]
-    wanted = SimpleNamespace(warm_start=tuple(sources), objective=SimpleNamespace(
+    wanted = SimpleNamespace(warm_start=tuple(sources), space=space, constraints=(), objective=SimpleNamespace(
         metric=objective.get("metric"), direction=objective.get("direction", "maximize")))
     brain = optuna.create_study(direction=wanted.objective.direction)
-    seed_from_jobs(store, wanted, brain, distributions, lambda _note: None)  # type: ignore[arg-type]
+    seed_from_jobs(store, wanted, brain, space.to_optuna(), lambda _note: None)  # type: ignore[arg-type]
     return [(t.user_attrs["seeded_from"], _Taken(t.user_attrs["seeded_trial"], t.value, t.params))
             for t in brain.trials]
 
