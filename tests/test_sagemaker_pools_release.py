@@ -84,3 +84,50 @@ def test_a_job_counts_only_its_own_training_jobs_warm_pools(tmp_path):
         assert second.summary()["retained_billable_s"] == sum(second.retained.values())
     finally:
         clients.sim.close()
+
+
+def test_training_jobs_stopped_with_the_job_count_in_its_cost(tmp_path):
+    """``job.stop()`` stops the running training jobs, which SageMaker bills up to their stop: the job's summary
+    left them out (0 training jobs, 0 billable seconds for a job stopped mid-training)."""
+    clients = simulated_clients({"training_s": 3000, "s3_root": str(tmp_path / "s3")}, virtual=True)
+    try:
+        backend = SageMakerBackend(spec_of(tmp_path, "stopped", trials=2, parallel=2), tmp_path, clients=clients)
+        backend.start()
+        events = Events()
+        for key in range(2):
+            backend.submit(TrialRequest(key=key, params={"eta": 0.1}))
+        start = clients.clock.now()
+        while clients.clock.now() - start < 1500:  # both are training
+            backend.poll(events, timeout=5)
+        backend.cancel_all(events, "interrupted: the job was stopped")
+        backend.close(release=True)
+        jobs = [o.attrs["sagemaker"]["training_job"] for o in events.outcomes]
+        billed = [clients.sagemaker.describe_training_job(TrainingJobName=j)["BillableTimeInSeconds"] for j in jobs]
+        assert all(b > 0 for b in billed)
+        summary = backend.summary()
+        assert (summary["training_jobs"], summary["billable_s"]) == (2, sum(billed))
+    finally:
+        clients.sim.close()
+
+
+def test_a_resumed_jobs_summary_adds_what_its_earlier_runners_spent(home, tmp_path):
+    """Stopped, then resumed: the second runner's backend summary replaced the first's, so the job's cost counted
+    only the trials since the resume."""
+    from jupyter_hpo import api
+
+    (tmp_path / "train.py").write_text("import argparse\np = argparse.ArgumentParser()\np.add_argument('--x', "
+                                       "type=float)\na = p.parse_args()\nprint(f'auc={-(a.x - 0.3) ** 2}')\n")
+    spec = {"name": "resumed", "trial": {"script": str(tmp_path / "train.py")}, "seed": 1,
+            "space": {"x": {"type": "float", "low": 0, "high": 1}},
+            "objective": {"metric": "auc", "direction": "maximize"}, "budget": {"max_trials": 4, "max_parallel": 2},
+            "backend": {"name": "sagemaker", "options": {"simulate": {"speed": 200, "training_s": 1200}}}}
+    job = api.launch(spec)
+    assert job.wait(timeout=120).value == "completed"
+    first = dict(job.attrs["backend_summary"])
+    assert first["training_jobs"] == 4
+    assert job.resume(max_trials=6).wait(timeout=120).value == "completed"
+    second = job.attrs["backend_summary"]
+    assert second["training_jobs"] == 6
+    assert second["billable_s"] > first["billable_s"] and second["cost_usd"] > first["cost_usd"]
+    costs = [r["cost_usd"] for r in job.trial_records()]
+    assert None not in costs and job.summary()["cost_usd"] >= round(sum(costs), 6)

@@ -66,6 +66,33 @@ _STOP_CHECK_S = 0.5
 _MAX_BACKLOG = 64
 
 
+#: the figures of a sagemaker backend's summary that add up over a job's runners (a stopped job resumed)
+_ADDED = ("training_jobs", "warm_starts", "billable_s", "training_s", "retained_billable_s", "cost_usd",
+          "warm_pool_cost_usd")
+
+
+def with_earlier_runners(summary: dict[str, Any], earlier: dict[str, Any] | None) -> dict[str, Any]:
+    """A sagemaker backend's ``summary`` with what the job's earlier runners spent added (training jobs, billable
+    seconds, costs, the pools released): each runner's backend counts only its own training jobs."""
+    if not earlier or summary.get("kind") != "sagemaker" or earlier.get("kind") != "sagemaker":
+        return summary
+    out = dict(summary)
+    for key in _ADDED:
+        mine, theirs = summary.get(key), earlier.get(key)
+        if isinstance(mine, (int, float)) and isinstance(theirs, (int, float)):
+            total = mine + theirs
+            out[key] = round(total, 6) if isinstance(total, float) else total
+        elif mine is None and theirs is not None:
+            out[key] = theirs
+    for key in ("pools_released", "pools_not_released"):
+        out[key] = [*(earlier.get(key) or []), *(summary.get(key) or [])]
+    if summary.get("spot_savings_pct") is not None or earlier.get("spot_savings_pct") is not None:
+        from jupyter_hpo.sagemaker.spot import savings_pct
+
+        out["spot_savings_pct"] = savings_pct(out.get("billable_s"), out.get("training_s"))
+    return out
+
+
 class Runner:
     """Drives one job to its end. ``run()`` returns the process exit code.
 
@@ -108,6 +135,9 @@ class Runner:
         self.end: tuple[str, str] | None = None  # (status, reason) once the job should end
         self._signal: str | None = None
         self.notes: list[dict[str, Any]] = list(attrs.get("notes") or [])
+        #: what the job's earlier runners spent (a resumed job), which this runner's backend summary adds to
+        earlier = attrs.get("backend_summary")
+        self.earlier_summary = earlier if isinstance(earlier, dict) else None
         self.writer = StoreWriter(store, self.study_id)
         self.tracking = RunnerTracking(self.spec)  # MLflow, when the spec asks for it: its own thread
         self._notes_lock = threading.Lock()  # notes come from the tracking thread too
@@ -330,6 +360,7 @@ class Runner:
             log.exception("backend summary failed")
             return
         if summary:
+            summary = with_earlier_runners(summary, self.earlier_summary)
             self.writer.put(self.store.set_job_attrs, self.name, backend_summary=summary)
 
     def _cancel_reason(self) -> str:

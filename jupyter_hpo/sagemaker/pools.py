@@ -13,7 +13,7 @@ from jupyter_hpo.exceptions import BackendError
 from jupyter_hpo.sagemaker import clients as _clients
 from jupyter_hpo.sagemaker import handover as _handover
 from jupyter_hpo.sagemaker.errors import EXPIRED, error_code, explain_client_error
-from jupyter_hpo.sagemaker.outcome import TRAINING_DONE
+from jupyter_hpo.sagemaker.outcome import TRAINING_DONE, describe_outcome_attrs
 
 if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.clients import Clients
@@ -49,6 +49,8 @@ class PoolRelease:
     _stopping_all: bool
     inherited: list[str]
     retained: dict[str, float]
+    finished: list[dict[str, Any]]
+    cancelled: set[str]
     _next_poll: float
     _reuse_round: float
     _reuse_by: dict[str, str]
@@ -261,6 +263,9 @@ class PoolRelease:
         """True once ``pool`` holds nothing that bills (released, terminated, or never kept)."""
         desc = self.clients.sagemaker.describe_training_job(TrainingJobName=pool.job)
         warm = desc.get("WarmPoolStatus") or {}
+        if pool.job in self.cancelled and desc["TrainingJobStatus"] in TRAINING_DONE:  # stopped with the job
+            self.cancelled.discard(pool.job)
+            self.finished.append(describe_outcome_attrs(desc, self.opts))
         if warm.get("ResourceRetainedBillableTimeInSeconds") is not None:
             self.retained[pool.job] = float(warm["ResourceRetainedBillableTimeInSeconds"])
         if warm.get("Status") == "Available":

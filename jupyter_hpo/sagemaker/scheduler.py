@@ -126,6 +126,8 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
         self._pending_outcomes: list[TrialOutcome] = []
         self._pending_notes: list[str] = []
         self.finished: list[dict[str, Any]] = []
+        #: training jobs stopped with the job, whose billed time the summary adds once SageMaker reports it
+        self.cancelled: set[str] = set()
         self._owns_clients = False
         self._recovered: dict[str, str] = {}
         self._reuse_round = -1.0
@@ -403,6 +405,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
             if run.launched:
                 self._stop(run.job, cancelling=True)
                 self._set(run.pool, "draining")
+                self.cancelled.add(run.job)  # billed until it stops: counted once it has (pools' _release)
             else:
                 self._set(run.pool, "empty")
             del self.runs[run.request.key]
