@@ -314,6 +314,22 @@ def list_jobs(store: Store | str | None = None) -> list[dict[str, Any]]:
     return sorted(jobs, key=lambda j: j["created"] or 0, reverse=True)
 
 
+def _check_tuning_job_resumable(name: str, attrs: Mapping[str, Any]) -> None:
+    """An amt job whose SageMaker tuning job has ended cannot go on: AMT restarts no ended tuning job, and a new
+    runner only recorded its stopped training jobs again. (One that stopped mirroring, the tuning job still
+    running, resumes.)"""
+    summary = attrs.get("backend_summary") or {}
+    if not isinstance(summary, Mapping) or summary.get("kind") != "amt":
+        return
+    ended = summary.get("status")
+    if ended in ("Stopping", "Stopped", "Completed", "Failed"):
+        tuning = summary.get("tuning_job")
+        raise JobStateError(
+            f"job {name!r} cannot be resumed: its SageMaker tuning job {tuning} has ended ({ended}), and AMT restarts "
+            f"no ended tuning job; launch a new job with `backend.options.warm_start: {{parents: [{tuning}]}}` to go "
+            f"on from its trials.")
+
+
 _feeds: dict[tuple[str, str], TrialFeed] = {}
 _spaces: dict[tuple[str, str], SearchSpace] = {}
 
@@ -496,6 +512,7 @@ class Job:
             raise JobStateError(
                 f"job {self.name!r} has completed ({attrs.get('reason', '')}); pass a larger max_trials to continue it."
             )
+        _check_tuning_job_resumable(self.name, attrs)
         self.store.set_job_attrs(self.name, spec=spec, status="pending", reason="", stop_requested=False,
                                  resumed_by=by or stamp(),
                                  heartbeat=time.time(), runner={})

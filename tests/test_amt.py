@@ -610,6 +610,14 @@ def test_stopping_a_simulated_amt_job(home: Path, tmp_path: Path) -> None:
     records = job.trial_records()
     assert len(records) == 2 and all(r["state"] == "fail" and r["interrupted"] for r in records), records
     assert job.attrs["backend_summary"]["status"] == "Stopped"
+    # AMT restarts no stopped tuning job: a resume recorded its stopped training jobs again, then stopped again
+    from jupyter_hpo.exceptions import JobStateError
+
+    with pytest.raises(JobStateError, match=r"job 'sim-amt-stop' cannot be resumed: its SageMaker tuning job "
+                                            r"sim-amt-stop has ended \(Stopped\).*warm_start: \{parents: "
+                                            r"\[sim-amt-stop\]\}"):
+        job.resume()
+    assert job.status.value == "stopped" and len(job.trial_records()) == 2
 
 
 def test_an_attached_tuning_job_is_not_stopped_only_unmirrored(script: Path, tmp_path: Path) -> None:
