@@ -46,9 +46,22 @@ __all__ = [
     "SearchSpace",
     "SCALINGS",
     "SAGEMAKER_SCALING",
+    "argument_text",
 ]
 
 _REVERSE_PREFIX = "1-"
+
+
+def argument_text(value: Any) -> str:
+    """A value as a script's command line gets it (``--name TEXT``): ``str(value)``, but a negative float that
+    Python writes in scientific notation (``-5.1e-05``) is written out (``-0.000051``, the same float), since
+    argparse reads ``-5.1e-05`` as an option and refuses it."""
+    text = str(value)
+    if isinstance(value, float) and text.startswith("-") and "e" in text:
+        from decimal import Decimal
+
+        text = format(Decimal(text), "f")
+    return text
 
 
 @dataclass(frozen=True)

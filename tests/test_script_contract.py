@@ -179,6 +179,24 @@ def test_a_script_that_exits_on_an_argparse_error_says_the_error(tmp_path):
         assert o.error.endswith("; last output: starting"), o.error
 
 
+def test_a_small_negative_float_reaches_argparse_as_a_number(tmp_path):
+    """Python writes -5.1e-05 in scientific notation, which argparse takes for an option (``--x -5.1e-05``:
+    "expected one argument"), so such a trial failed; it gets the same float written out (``-0.000051``)."""
+    script = write(tmp_path / "project", {"train.py": """
+        import argparse
+        p = argparse.ArgumentParser()
+        p.add_argument("--x", type=float)
+        a = p.parse_args()
+        print(f"objective={a.x!r}")
+    """})
+    values = [-5.1e-05, -1e-20, -1.2345678901234567e-07, 1e-05, -0.5]
+    outcomes, _ = pool_values(script, values)
+    assert [(o.state, o.value) for o in outcomes] == [("complete", v) for v in values], [o.error for o in outcomes]
+    from jupyter_hpo.sagemaker.requests import hyperparameter_strings
+
+    assert hyperparameter_strings({"x": -5.1e-05, "y": 1e-05}) == {"x": "-0.000051", "y": "1e-05"}  # on SageMaker
+
+
 def test_main_guard_functions_and_direct_argv_reads(tmp_path):
     script = write(tmp_path / "project", {
         "train.py": """

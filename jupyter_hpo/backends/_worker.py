@@ -32,6 +32,7 @@ from jupyter_hpo import trial as trial_api
 from jupyter_hpo.backends import _reads
 from jupyter_hpo.backends._reset import ProcessState
 from jupyter_hpo.backends._script import ScriptRunner
+from jupyter_hpo.space import argument_text
 
 _TAIL_LINES = 40
 
@@ -280,7 +281,7 @@ class _Worker:
     def _run_script(self, params: dict[str, Any]) -> Any:
         argv = [self.boot["path"]]
         for name, value in params.items():
-            argv += [f"--{name}", str(value)]
+            argv += [f"--{name}", argument_text(value)]
         tee, err = self.tee, self.err
         assert self.script is not None and tee is not None and err is not None
         tee.begin(self.patterns)

@@ -76,13 +76,17 @@ def metric_definitions(spec: TuningSpec) -> list[dict[str, str]]:
 
 
 def hyperparameter_strings(values: Mapping[str, Any]) -> dict[str, str]:
-    """Hyperparameters as SageMaker wants them: strings (JSON for lists, dicts, booleans and None)."""
+    """Hyperparameters as SageMaker wants them: strings (JSON for lists, dicts, booleans and None; a negative float
+    written out rather than in scientific notation, which the training script's argparse would take for an option:
+    :func:`~jupyter_hpo.space.argument_text`)."""
+    from jupyter_hpo.space import argument_text
+
     def text(v: Any) -> str:
         if isinstance(v, str):
             return v
         if isinstance(v, (bool, list, dict, type(None))):
             return json.dumps(v)
-        return repr(v) if isinstance(v, float) else str(v)
+        return argument_text(v)
 
     return {str(k): text(v) for k, v in values.items()}
 
