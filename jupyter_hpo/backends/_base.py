@@ -142,6 +142,11 @@ class Backend(abc.ABC):
         JSON-able."""
         return {}
 
+    def with_earlier_runners(self, summary: dict[str, Any], earlier: dict[str, Any] | None) -> dict[str, Any]:
+        """This runner's :meth:`summary` with what the job's earlier runners recorded (``earlier``, the stored one
+        of a resumed job) added, where the figures add up; as it is by default."""
+        return summary
+
     def recover(self, trials: list[Any]) -> None:
         """Called before :meth:`start` on a resumed job with its stored trials (Optuna ``FrozenTrial``s),
         so a backend can take over what a dead runner left behind (e.g. warm pools). A finished trial

@@ -66,33 +66,6 @@ _STOP_CHECK_S = 0.5
 _MAX_BACKLOG = 64
 
 
-#: the figures of a sagemaker backend's summary that add up over a job's runners (a stopped job resumed)
-_ADDED = ("training_jobs", "warm_starts", "billable_s", "training_s", "retained_billable_s", "cost_usd",
-          "warm_pool_cost_usd")
-
-
-def with_earlier_runners(summary: dict[str, Any], earlier: dict[str, Any] | None) -> dict[str, Any]:
-    """A sagemaker backend's ``summary`` with what the job's earlier runners spent added (training jobs, billable
-    seconds, costs, the pools released): each runner's backend counts only its own training jobs."""
-    if not earlier or summary.get("kind") != "sagemaker" or earlier.get("kind") != "sagemaker":
-        return summary
-    out = dict(summary)
-    for key in _ADDED:
-        mine, theirs = summary.get(key), earlier.get(key)
-        if isinstance(mine, (int, float)) and isinstance(theirs, (int, float)):
-            total = mine + theirs
-            out[key] = round(total, 6) if isinstance(total, float) else total
-        elif mine is None and theirs is not None:
-            out[key] = theirs
-    for key in ("pools_released", "pools_not_released"):
-        out[key] = [*(earlier.get(key) or []), *(summary.get(key) or [])]
-    if summary.get("spot_savings_pct") is not None or earlier.get("spot_savings_pct") is not None:
-        from jupyter_hpo.sagemaker.spot import savings_pct
-
-        out["spot_savings_pct"] = savings_pct(out.get("billable_s"), out.get("training_s"))
-    return out
-
-
 class Runner:
     """Drives one job to its end. ``run()`` returns the process exit code.
 
@@ -360,7 +333,7 @@ class Runner:
             log.exception("backend summary failed")
             return
         if summary:
-            summary = with_earlier_runners(summary, self.earlier_summary)
+            summary = backend.with_earlier_runners(summary, self.earlier_summary)
             self.writer.put(self.store.set_job_attrs, self.name, backend_summary=summary)
 
     def _cancel_reason(self) -> str:

@@ -66,6 +66,9 @@ from jupyter_hpo.spec import TuningSpec
 __all__ = ["SageMakerBackend"]
 
 _MAX_LAUNCH_ATTEMPTS = 8
+#: the figures of the summary that add up over a job's runners (a stopped job resumed)
+_ADDED = ("training_jobs", "warm_starts", "billable_s", "training_s", "retained_billable_s", "cost_usd",
+          "warm_pool_cost_usd")
 #: launch onto an Available pool only if at least this much of its keep-alive is left
 _EXPIRY_MARGIN_S = 30.0
 
@@ -424,6 +427,25 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
             self._note(f"stop-{job}", f"could not stop training job {job}: {explain_client_error(e, self.opts)} "
                                       f"It ends by itself within max_run_s ({self.opts.max_run_s} s); stop it in "
                                       "the SageMaker console to end it sooner.")
+
+    def with_earlier_runners(self, summary: dict[str, Any], earlier: dict[str, Any] | None) -> dict[str, Any]:
+        """The training jobs, billable seconds, costs and pools of the job's earlier runners added: each runner
+        counts only its own training jobs."""
+        if not earlier or earlier.get("kind") != "sagemaker":
+            return summary
+        out = dict(summary)
+        for key in _ADDED:
+            mine, theirs = summary.get(key), earlier.get(key)
+            if isinstance(mine, (int, float)) and isinstance(theirs, (int, float)):
+                total = mine + theirs
+                out[key] = round(total, 6) if isinstance(total, float) else total
+            elif mine is None and theirs is not None:
+                out[key] = theirs
+        for key in ("pools_released", "pools_not_released"):
+            out[key] = [*(earlier.get(key) or []), *(summary.get(key) or [])]
+        if summary.get("spot_savings_pct") is not None or earlier.get("spot_savings_pct") is not None:
+            out["spot_savings_pct"] = savings_pct(out.get("billable_s"), out.get("training_s"))
+        return out
 
     def summary(self) -> dict[str, Any]:
         price = self.opts.price()
