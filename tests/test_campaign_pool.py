@@ -249,12 +249,14 @@ def test_workers_kept_past_the_keep_alive_are_ended(tmp_path):
 
 BIG_SCRIPT = """
 import argparse
+import os
 from jupyter_hpo import trial
 p = argparse.ArgumentParser()
 p.add_argument("--x", type=float)
 p.add_argument("--big_mb", type=int)
+p.add_argument("--big_if", type=str)
 a = p.parse_args()
-if a.big_mb:
+if os.path.exists(a.big_if):  # only while the flag file exists: the static hyperparameters stay the same
     trial.cached("ballast", lambda: bytearray(a.big_mb * 2**20))  # kept by the worker after the trial
 print(f"loss={a.x}")
 """
@@ -263,9 +265,14 @@ print(f"loss={a.x}")
 def test_a_worker_past_the_next_jobs_memory_bound_is_not_taken(tmp_path, shelf):
     (tmp_path / "train.py").write_text(BIG_SCRIPT)
 
+    flag = tmp_path.parent / f"{tmp_path.name}-flags" / "big"  # outside the script's folder (and below it),
+    flag.parent.mkdir()                                         # whose files are the objective's environment
+    flag.write_text("")
+
     def backend(job: str, big_mb: int, bound: int | None) -> LocalBackend:
         spec = TuningSpec.from_dict({"name": job, "trial": {"script": str(tmp_path / "train.py"),
-                                                            "hyperparameters": {"big_mb": big_mb}},
+                                                            "hyperparameters": {"big_mb": big_mb,
+                                                                                "big_if": str(flag)}},
                                      "objective": {"metric": "loss", "direction": "minimize"},
                                      "space": {"x": {"type": "float", "low": 0, "high": 1}},
                                      "budget": {"max_trials": 10, "max_parallel": 1},
@@ -281,7 +288,8 @@ def test_a_worker_past_the_next_jobs_memory_bound_is_not_taken(tmp_path, shelf):
     assert psutil.Process(big).memory_info().rss > 300 * 2**20
     a.close()
     assert len(shelf) == 1
-    b = backend("b", big_mb=300, bound=250)  # the same static hyperparameters: the worker keeps its ballast
+    flag.unlink()  # job b's own workers load no ballast; the same static hyperparameters keep job a's
+    b = backend("b", big_mb=300, bound=250)
     [(assignment, outcome)] = run_together(b, 1)
     assert outcome.state == "complete" and outcome.value == 0.5
     assert assignment.warm is False and REUSED_FROM not in assignment.attrs and big not in worker_pids(b)
