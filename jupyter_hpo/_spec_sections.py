@@ -14,6 +14,9 @@ from jupyter_hpo._limits import check_script_path
 from jupyter_hpo.exceptions import SpecError
 
 _DIRECTIONS = ("maximize", "minimize")
+#: A number as scripts print it: Python's ``0.83``, ``1e-05``, ``nan``, ``inf``, and other languages' ``NaN``,
+#: ``Inf``, ``Infinity`` (a NaN or infinite value then fails the trial as not finite, instead of as no match)
+NUMBER_PATTERN = r"[-+]?(?:[0-9.]+(?:[eE][-+]?[0-9]+)?|[nN][aA][nN]|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)"
 
 
 def _fail(field_name: str, rule: str, value: Any) -> SpecError:
@@ -78,7 +81,7 @@ class Objective:
     @property
     def pattern(self) -> str:
         """The regex that finds the metric in a script's output (``metric=value`` by default)."""
-        return self.regex or rf"\b{re.escape(self.metric)}\s*[=:]\s*([-+]?(?:[0-9.]+(?:[eE][-+]?[0-9]+)?|nan|inf))"
+        return self.regex or rf"\b{re.escape(self.metric)}\s*[=:]\s*({NUMBER_PATTERN})"
 
 
 def _objectives(value: Any) -> tuple[Objective, ...]:

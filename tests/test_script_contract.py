@@ -347,3 +347,32 @@ def test_a_script_job_with_an_argv_parsing_helper_records_what_each_trial_comput
     assert [r["state"] for r in records] == ["complete"] * 4
     for r in records:
         assert r["value"] == pytest.approx(r["params"]["x"] * 10, rel=1e-6)
+
+
+def test_a_script_that_prints_nan_in_another_spelling_fails_as_not_finite(home, tmp_path):
+    """``auc=NaN`` (R, Java, JavaScript print it so) is a value that is not a number, not a missing line: the
+    trial's error says so, rather than "no output line matched", which sent users looking for a typo."""
+    write(tmp_path, {"train.py": """
+        import argparse
+        p = argparse.ArgumentParser()
+        p.add_argument("--x", type=float)
+        a = p.parse_args()
+        print("auc=NaN" if a.x > 0.5 else "auc=-Infinity" if a.x > 0.25 else f"auc={a.x}")
+    """})
+    (tmp_path / "tuning.yaml").write_text(textwrap.dedent("""
+        name: nan-spelling
+        objective: {metric: auc}
+        strategy: grid
+        trial: {script: train.py}
+        space: {x: {type: categorical, choices: [0.75, 0.375, 0.125]}}
+        budget: {max_trials: 3, max_parallel: 2}
+    """))
+    job = api.launch(tmp_path / "tuning.yaml")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    records = job.trial_records()
+    by_x = {r["params"]["x"]: r for r in records}
+    assert set(by_x) == {0.75, 0.375, 0.125}, records
+    assert by_x[0.125]["state"] == "complete" and by_x[0.125]["value"] == 0.125
+    for x, shown in ((0.75, "nan"), (0.375, "-inf")):
+        assert by_x[x]["state"] == "fail", by_x[x]
+        assert by_x[x]["error"] == f"the objective returned {shown}, not a finite number", by_x[x]

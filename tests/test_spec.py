@@ -350,6 +350,8 @@ def test_objective_valid():
 @pytest.mark.parametrize("line, value", [
     ("auc=0.8123", "0.8123"), ("auc: 0.8", "0.8"), ("auc=1e-3", "1e-3"), ("epoch 3 auc = -2.5E+2", "-2.5E+2"),
     ("auc=.5", ".5"), ("val-auc=0.7", "0.7"), ("auc=nan", "nan"), ("auc=-inf", "-inf"),
+    # other languages' spellings (R, Java, JavaScript, Julia): found, so the trial fails as "not finite"
+    ("auc=NaN", "NaN"), ("auc: -Inf", "-Inf"), ("auc=Infinity", "Infinity"), ("auc=-INF", "-INF"),
 ])
 def test_default_pattern_matches(line, value):
     m = re.search(Objective(metric="auc").pattern, line)
