@@ -99,6 +99,8 @@ def bad_return(p):
         "metric-nan": {"objective": float("nan"), "accuracy": 0.9},
         "metric-text": {"objective": "high"},
         "list": [0.5],
+        "bool": True,  # `return auc > 0.8`: float() would make it 1.0
+        "numpy-bool": __import__("numpy").bool_(False),
     }
     return returns[p["mode"]]
 

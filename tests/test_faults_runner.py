@@ -105,17 +105,19 @@ def test_a_bad_return_value_fails_its_trial_saying_what_was_returned_and_the_job
         "metric-nan": "the objective returned nan, not a finite number",
         "metric-text": "the objective returned 'high', not a number",
         "list": "the objective returned [0.5], not a number",
+        "bool": "the objective returned True, not a number",
+        "numpy-bool": "the objective returned np.False_, not a number",
     }
     job = launch(objective=objectives.bad_return, space={"mode": ["ok", *reasons]}, strategy="grid",
                  max_trials=50, max_consecutive_failures=10, name="bad-returns")
     assert job.wait(timeout=90) == JobStatus.COMPLETED
-    assert job.attrs["reason"] == "budget of 6 trials reached", "the grid's 6 points, each once"
-    by_mode = {r["params"]["mode"]: r for r in assert_nothing_lost(job, budget=6)}
+    assert job.attrs["reason"] == "budget of 8 trials reached", "the grid's 8 points, each once"
+    by_mode = {r["params"]["mode"]: r for r in assert_nothing_lost(job, budget=8)}
     assert by_mode["ok"]["state"] == "complete" and by_mode["ok"]["value"] == 1.0
     for mode, reason in reasons.items():
         assert (by_mode[mode]["state"], by_mode[mode]["error"]) == ("fail", reason), mode
     summary = job.summary()
-    assert (summary["complete"], summary["failed"], summary["best"]["params"]) == (1, 5, {"mode": "ok"})
+    assert (summary["complete"], summary["failed"], summary["best"]["params"]) == (1, 7, {"mode": "ok"})
 
 
 # -- 2. every process of a job killed at once ------------------------------------------------------

@@ -125,6 +125,11 @@ def _as_number(value: Any) -> float | None:
         return None
 
 
+def _is_bool(value: Any) -> bool:
+    """Python's or NumPy's bool, which ``float()`` would take as 0.0 or 1.0."""
+    return isinstance(value, bool) or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"))
+
+
 def _split_result(result: Any, metric: str) -> tuple[Any, dict[str, float]]:
     if isinstance(result, dict):
         others = {str(k): v for k, v in result.items() if k != metric and _as_number(v) is not None}
@@ -255,7 +260,7 @@ class _Worker:
             value, payload["metrics"] = _split_result(raw, self.metric)
             if isinstance(value, _Missing):
                 payload.update(state="failed", error=value.text)
-            elif _as_number(value) is None:
+            elif _as_number(value) is None or _is_bool(value):  # True is not 1.0: `return auc > 0.8`, say
                 payload["invalid"] = repr(value)[:200]
             else:
                 payload["value"] = _as_number(value)
