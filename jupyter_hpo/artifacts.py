@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +59,9 @@ class ArtifactKeeper:
         job_dir: the job's folder (local backend); None for a backend whose artifacts live in S3, which
             are recorded and never removed.
         keep: how many complete trials keep their artifacts (``artifacts.keep_best``).
-        direction: ``maximize`` or ``minimize``.
+        direction: ``maximize`` or ``minimize``; with several objectives, one per objective: trials then rank by
+            the first objective, equals by the next, and so on, so the job's best (the Pareto front's best first
+            objective, :class:`~jupyter_hpo.records.JobSummary`) is always the first kept.
 
     Example:
         >>> keeper = ArtifactKeeper(None, 2, "maximize")
@@ -67,37 +69,50 @@ class ArtifactKeeper:
         ('s3://b/j-0/output/model.tar.gz', [])
     """
 
-    def __init__(self, job_dir: Path | None, keep: int, direction: str) -> None:
+    def __init__(self, job_dir: Path | None, keep: int, direction: str | Sequence[str]) -> None:
         self.job_dir = job_dir
         self.keep = keep
-        self.maximize = direction == "maximize"
-        self.kept: dict[int, tuple[float, str]] = {}  # number -> (value, uri)
+        directions = [direction] if isinstance(direction, str) else list(direction)
+        self.signs = tuple(-1.0 if d == "maximize" else 1.0 for d in directions)
+        self.kept: dict[int, tuple[tuple[float, ...], str]] = {}  # number -> (values, uri)
 
-    def restore(self, kept: Mapping[str, Any] | None, values: Mapping[int, float]) -> None:
+    def _values(self, value: float | Sequence[float] | None) -> tuple[float, ...] | None:
+        """A trial's objective value(s) as a tuple of finite floats, one per objective; None if it has none."""
+        if value is None:
+            return None
+        values = (value,) if isinstance(value, (int, float)) else tuple(value)
+        if len(values) != len(self.signs) or not all(math.isfinite(v) for v in values):
+            return None
+        return tuple(float(v) for v in values)
+
+    def restore(self, kept: Mapping[str, Any] | None, values: Mapping[int, float | Sequence[float]]) -> None:
         """A resumed job: the kept map of the previous runner, with the trials' values."""
         for key, uri in (kept or {}).items():
             if str(key).isdigit() and int(key) in values and isinstance(uri, str):
-                self.kept[int(key)] = (values[int(key)], uri)
+                own = self._values(values[int(key)])
+                if own is not None:
+                    self.kept[int(key)] = (own, uri)
 
-    def _rank(self, item: tuple[int, tuple[float, str]]) -> tuple[float, int]:
-        number, (value, _) = item
-        return (-value if self.maximize else value, number)  # a tie: the earlier trial stays ahead
+    def _rank(self, item: tuple[int, tuple[tuple[float, ...], str]]) -> tuple[float, ...]:
+        number, (values, _) = item
+        return (*(sign * v for sign, v in zip(self.signs, values)), number)  # a tie: the earlier trial stays ahead
 
-    def finished(self, number: int, state: str, value: float | None,
+    def finished(self, number: int, state: str, value: float | Sequence[float] | None,
                  backend_uri: str | None = None) -> tuple[str | None, list[Path]]:
-        """Trial ``number`` ended: the artifact URI to record with it (None: none kept), and the local
-        folders to remove now (its own when it is not kept, and those it pushed out of the best ``keep``)."""
-        complete = state == "complete" and value is not None and math.isfinite(value)
+        """Trial ``number`` ended with ``value`` (one per objective with several): the artifact URI to record
+        with it (None: none kept), and the local folders to remove now (its own when it is not kept, and those
+        it pushed out of the best ``keep``)."""
+        values = self._values(value) if state == "complete" else None
         if self.job_dir is None:
-            if backend_uri and complete:
-                self.kept[number] = (float(value), backend_uri)  # type: ignore[arg-type]
+            if backend_uri and values is not None:
+                self.kept[number] = (values, backend_uri)
             return backend_uri, []
         folder = trial_folder(self.job_dir, number)
         if not folder.is_dir():
             return None, []
-        if not complete or self.keep == 0:
+        if values is None or self.keep == 0:
             return None, [folder]
-        self.kept[number] = (float(value), str(folder))  # type: ignore[arg-type]
+        self.kept[number] = (values, str(folder))
         ranked = sorted(self.kept.items(), key=self._rank)
         dropped = ranked[self.keep:]
         for n, _ in dropped:

@@ -462,7 +462,7 @@ class JobSummary:
     interrupted: int
     running: int
     #: the best complete, feasible trial; with several objectives, the one of the Pareto front with the best first
-    #: objective (ties: the first such trial)
+    #: objective (ties: the best second, and so on; then the first such trial)
     best: dict[str, Any] | None
     #: ``[{"metric", "direction"}, ...]``: the job's objectives, first one first (one for a single objective)
     objectives: list[dict[str, str]]
@@ -503,13 +503,11 @@ class JobSummary:
         warm = [r[STARTUP_S] for r in records if r[WARM] is True and r[STARTUP_S] is not None]
         objectives = objectives_of(spec)
         pareto = pareto_front(records, objectives) if len(objectives) > 1 else None
-        if pareto is not None:  # the best: the front's best first objective (the earliest of equals)
-            front = set(pareto)
-            on_front = [r for r in records if r["number"] in front]
-            best = None
-            for r in on_front:
-                if better(r["value"], None if best is None else best["value"], direction):
-                    best = r
+        if pareto is not None:  # the best: the front's best first objective; of equals, the best second, and so on
+            front = set(pareto)  # (the earliest of trials equal in all), the order artifacts.ArtifactKeeper keeps
+            ranked = sorted((r for r in records if r["number"] in front),
+                            key=lambda r: ([-v for v in _objective_values(r, objectives) or []], r["number"]))
+            best = ranked[0] if ranked else None
         saved = None
         if cold and warm:
             saved = max(0.0, sum(cold) / len(cold) - sum(warm) / len(warm)) * len(warm)

@@ -7,6 +7,7 @@ import pytest
 from jupyter_hpo import api
 from jupyter_hpo.exceptions import SpecError
 from jupyter_hpo.spec import TuningSpec
+from tests import objectives
 
 SPACE = {"x": {"type": "float", "low": 0, "high": 1}}
 TWO = [{"metric": "auc", "direction": "maximize"}, {"metric": "train_s", "direction": "minimize"}]
@@ -356,3 +357,23 @@ def test_the_sagemaker_backend_runs_several_objectives_from_a_script(home, tmp_p
         assert r["value"] == pytest.approx(1 - (x - 1) ** 2 - 0.3 * y)
         assert r["metrics"]["train_s"] == pytest.approx(1 + 4 * x + 2 * y)
     assert job.summary()["pareto"] == brute_force_front(records)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_best_of_equal_first_objectives_keeps_its_model(home, seed):
+    """Trials equal in the first objective: the best is the one best in the second, and artifacts.keep_best keeps
+    its model. The keeper ranked by the first objective alone and kept the earliest of equals, so it removed the
+    best's folder and load_model(job) failed, saying the best trial saved nothing."""
+    from jupyter_hpo.artifacts import load_model
+
+    job = api.launch(objective=objectives.equal_auc_saves_model, space={"train_s": [3, 1, 2, 4]}, objectives=TWO,
+                     strategy="grid", max_trials=4, max_parallel=1, seed=seed, artifacts={"keep_best": 1},
+                     name=f"ties-{seed}")
+    assert job.wait(timeout=120).value == "completed", job.attrs.get("reason")
+    records = job.trial_records()
+    order = [r["params"]["train_s"] for r in sorted(records, key=lambda r: r["number"])]
+    fastest = next(r for r in records if r["params"]["train_s"] == 1)
+    assert job.summary()["pareto"] == [fastest["number"]], order
+    assert job.best["number"] == fastest["number"], order
+    assert load_model(job) == {"train_s": 1}, order
+    assert list(job.attrs["artifacts_kept"]) == [str(fastest["number"])], order

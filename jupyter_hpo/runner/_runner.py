@@ -122,7 +122,7 @@ class Runner:
         local = self.spec.backend == "local"
         self._image_noted = False  # the training image of the first SageMaker trial went into the provenance
         self.keeper = ArtifactKeeper(store.job_dir(name) if local else None, self.spec.artifacts.keep,
-                                     self.spec.objective.direction)
+                                     [o.direction for o in self.spec.all_objectives])
 
     @property
     def keep_alive_s(self) -> float:
@@ -143,7 +143,7 @@ class Runner:
             self.brain.sampler = make_sampler(self.spec, resumed_after=len(stored))
         rerun = {t.user_attrs.get("rerun_of") for t in stored}
         self.keeper.restore(self.store.job_attrs(self.name).get(ARTIFACTS_KEPT),
-                            {t.number: t.value for t in stored if t.state == TrialState.COMPLETE and t.value is not None})
+                            {t.number: t.values for t in stored if t.state == TrialState.COMPLETE and t.values})
         if self.refit_of is not None and not any(t.state == TrialState.COMPLETE for t in stored):
             self.brain.enqueue_trial(self.spec.space.to_optuna_params(self.refit_of["params"]))
         for t in stored:
@@ -475,7 +475,7 @@ class Runner:
         if self.spec.constraints and state == "complete":
             self._check_constraints(trial, outcome, value, attrs)
         # an infeasible trial is never among the best whose artifacts are kept
-        self._keep_artifact(outcome.key, "infeasible" if attrs.get(FEASIBLE) is False else state, value, attrs)
+        self._keep_artifact(outcome.key, "infeasible" if attrs.get(FEASIBLE) is False else state, values, attrs)
         optuna_state = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED}.get(state, TrialState.FAIL)
         self.brain.tell(trial, values if optuna_state == TrialState.COMPLETE else None, state=optuna_state)
         self.writer.put(self._store_finish, outcome.key, attrs, optuna_state, value)
@@ -512,7 +512,7 @@ class Runner:
         trial.set_user_attr(CONSTRAINT_VALUES, values)  # read by the sampler's constraints_func on tell
         attrs.update({CONSTRAINT_VALUES: values, FEASIBLE: not broken, VIOLATIONS: broken})
 
-    def _keep_artifact(self, key: int, state: str, value: float | None, attrs: dict[str, Any]) -> None:
+    def _keep_artifact(self, key: int, state: str, value: float | list[float] | None, attrs: dict[str, Any]) -> None:
         """Record the trial's artifact URI when it is kept; remove the folders no longer among the best N."""
         sm = attrs.get(SAGEMAKER)
         uri, removed = self.keeper.finished(key, state, value,
