@@ -9,6 +9,7 @@ before any Python object is built.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -39,6 +40,15 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 )
             seen.add(key) if not isinstance(key, (list, dict)) else None
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 (PyYAML) reads a float only with a dot: `1e-3` was the string '1e-3', so `choices: [1e-3, 1e-2]` gave
+# trials strings and `low: 1e-5` was refused, while JSON and YAML 1.2 read numbers there. Read them as floats.
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 
 def load_yaml(text: str, what: str = "a spec") -> Any:

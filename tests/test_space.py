@@ -268,6 +268,19 @@ def test_from_yaml_and_json_text():
     assert SearchSpace.from_yaml(js) == expected
 
 
+@pytest.mark.parametrize("text", [
+    '{"lr": {"type": "float", "low": 1e-5, "high": 1e-1, "scaling": "log"}, "c": [1e-3, 1E-2, true]}',  # JSON
+    "lr: {type: float, low: 1e-5, high: 1e-1, scaling: log}\nc: [1e-3, 1E-2, true]\n",  # YAML
+])
+def test_numbers_in_exponent_notation_are_numbers_in_yaml_and_json(text):
+    """`1e-3` is a number in JSON and in YAML 1.2; PyYAML (YAML 1.1) read it as the string '1e-3', so a JSON
+    body of `%%hpo space` gave trials the string '1e-3' and `low: 1e-5` was refused as not a number."""
+    space = SearchSpace.from_yaml(text)
+    assert space == SearchSpace([FloatParam("lr", 1e-5, 0.1, "log"), CategoricalParam("c", (0.001, 0.01, True))])
+    assert [type(v) for v in space["c"].choices] == [float, float, bool]
+    assert SearchSpace.from_yaml("c: ['1e-3', 1e3x, 1e]")["c"].choices == ("1e-3", "1e3x", "1e")  # still text
+
+
 @pytest.mark.parametrize("text, match", [
     ("x: [1, 2", r"the search space is not valid YAML"),
     ("x: {type: int, low: 1: 2}", r"the search space is not valid YAML"),
