@@ -18,7 +18,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from jupyter_hpo._limits import MAX_SPEC_BYTES, MAX_SPEC_CHARS, MAX_SPEC_DEPTH, MAX_SPEC_NODES
 
-__all__ = ["YAMLError", "YAMLLimitError", "load_yaml"]
+__all__ = ["YAMLError", "YAMLLimitError", "dump_yaml", "load_yaml"]
 
 
 class YAMLLimitError(YAMLError):
@@ -44,11 +44,21 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 # YAML 1.1 (PyYAML) reads a float only with a dot: `1e-3` was the string '1e-3', so `choices: [1e-3, 1e-2]` gave
 # trials strings and `low: 1e-5` was refused, while JSON and YAML 1.2 read numbers there. Read them as floats.
-_UniqueKeyLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
+# The dumper knows the same rule, so text such as '1e-3' is written quoted and reads back as text.
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+for _cls in (_UniqueKeyLoader, _Dumper):
+    _cls.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
+
+
+def dump_yaml(data: Any, **options: Any) -> str:
+    """``yaml.safe_dump`` whose output :func:`load_yaml` reads back as the same values."""
+    return yaml.dump(data, Dumper=_Dumper, **options)
 
 
 def load_yaml(text: str, what: str = "a spec") -> Any:

@@ -418,9 +418,9 @@ class SearchSpace(Mapping[str, Param]):
         return {name: p.to_dict() for name, p in self._params.items()}
 
     def to_yaml(self) -> str:
-        import yaml
+        from jupyter_hpo._yaml import dump_yaml
 
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
+        return dump_yaml(self.to_dict(), sort_keys=False, default_flow_style=None)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())

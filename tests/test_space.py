@@ -279,6 +279,8 @@ def test_numbers_in_exponent_notation_are_numbers_in_yaml_and_json(text):
     assert space == SearchSpace([FloatParam("lr", 1e-5, 0.1, "log"), CategoricalParam("c", (0.001, 0.01, True))])
     assert [type(v) for v in space["c"].choices] == [float, float, bool]
     assert SearchSpace.from_yaml("c: ['1e-3', 1e3x, 1e]")["c"].choices == ("1e-3", "1e3x", "1e")  # still text
+    texts = SearchSpace.from_dict({"c": ["1e-3", 1e-3, "1E5", "+2e1"]})
+    assert SearchSpace.from_yaml(texts.to_yaml()) == texts  # the text written quoted, so it reads back as text
 
 
 @pytest.mark.parametrize("text, match", [
