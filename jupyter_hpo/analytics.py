@@ -205,7 +205,8 @@ def importance(rows: list[dict[str, Any]], space: dict[str, Any], min_trials: in
     if len(scored) >= min_trials:
         scores = {}
         for name, spec in space.items():
-            pairs = [(r["params"][name], y) for r, y in scored if r["params"].get(name) is not None]
+            # set in the trial (a conditional parameter may be absent); a choice of None (`[null, l2]`) is a value
+            pairs = [(r["params"][name], y) for r, y in scored if name in r["params"]]
             if len(pairs) < min_trials:
                 continue
             xs, ys = [p[0] for p in pairs], _ranks([p[1] for p in pairs])

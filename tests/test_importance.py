@@ -131,6 +131,22 @@ def test_a_conditional_parameter_set_in_fewer_than_5_counted_trials_is_left_out(
     assert set(importance(rows, space).shares) == set(SPACE)
 
 
+def test_a_choice_of_none_counts_as_a_value_not_as_an_absent_parameter():
+    """`reg: [null, l2]`: the trials that chose null were dropped as if reg were an inactive conditional
+    parameter, so reg, which decides the score here, got 0%; spelled `none`, the same data gave it the most."""
+    def rows(null: Any) -> list[dict[str, Any]]:
+        out = [complete(i, quality(i) / 10 + (0.5 if i % 3 else 0.0)) for i in range(9)]
+        for r in out:
+            r["params"]["reg"] = "l2" if r["number"] % 3 else null
+        return out
+
+    space = {**SPACE, "reg": [None, "l2"]}
+    with_null = importance(rows(None), {**space, "reg": [None, "l2"]}).shares
+    spelled = importance(rows("none"), {**space, "reg": ["none", "l2"]}).shares
+    assert with_null == spelled
+    assert next(iter(with_null)) == "reg", with_null  # the largest share first
+
+
 # -- end to end: a job on the local backend, its dashboard ---------------------------------------------
 def cv_objective(p: dict[str, Any]) -> float:
     """5 folds whose levels every configuration shares; quality rises with ``x``; ``noise`` does nothing."""
