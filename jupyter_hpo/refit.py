@@ -8,7 +8,9 @@ k folds and saves that model. The refit is a job of its own, ``<name>-refit``, o
 * its trial's artifact is the refit model, which :func:`jupyter_hpo.artifacts.load_model` of the parent
   returns first;
 * it runs with the parent's spec: no pruning (``early_stopping: off``), a budget of one trial, the parent's
-  launch folder; a script (on any backend) also sees ``JUPYTER_HPO_REFIT=1`` in its environment.
+  launch folder; a script (on any backend) also sees ``JUPYTER_HPO_REFIT=1`` in its environment;
+* it is not judged on the parent's constraints, and of several objectives it needs only the first: the trial
+  it repeats met them, and a refit on all the data may not be able to measure them again.
 
 Example:
     >>> refit_job = jupyter_hpo.attach("credit-xgb").refit(wait=True)  # doctest: +SKIP
@@ -49,6 +51,11 @@ def _child_spec(job: Job, name: str) -> dict[str, Any]:
     spec["completion"] = {}
     spec.pop("warm_start", None)
     spec.pop("artifacts", None)  # the default keeps the refit's one artifact (keep_best 0 on the parent too)
+    # the trial it repeats was feasible and on the front; a refit trains on all the data, so it may not measure
+    # what needs held-out data (a calibration error, a second objective): judged on them it failed, and lost its
+    # model. It needs the first objective only; the other metrics it returns are kept as metrics.
+    spec.pop("constraints", None)
+    spec.pop("objectives", None)
     backend = spec.get("backend") or {}
     if backend.get("name") == "amt":
         raise JobStateError(f"job {job.name!r} ran on the amt backend, which follows a SageMaker tuning job and "

@@ -179,3 +179,12 @@ def equal_auc_saves_model(p):
     """Every trial has auc 1.0; its train_s is ``p["train_s"]`` (minimised); saves ``{"train_s": ...}``."""
     trial.save_model({"train_s": p["train_s"]})
     return {"auc": 1.0, "train_s": float(p["train_s"])}
+
+
+def held_out_metrics(p):
+    """Saves ``{"x": x, "refit": ...}``; returns auc = x, and, outside a refit (which has no held-out data),
+    ``ece`` = x / 10 and ``train_s`` = x ** 2 as well."""
+    trial.save_model({"x": p["x"], "refit": trial.is_refit()})
+    if trial.is_refit():
+        return {"auc": p["x"]}
+    return {"auc": p["x"], "ece": p["x"] / 10, "train_s": p["x"] ** 2}
