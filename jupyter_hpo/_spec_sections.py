@@ -334,8 +334,10 @@ class Constraint:
 
     def describe(self, value: float | None) -> str:
         """The broken rule in words: ``calibration_error=0.08 > max 0.05``, or that the trial lacks the metric."""
-        if value is None or not math.isfinite(value):
+        if value is None:
             return f"{self.metric} missing"
+        if not math.isfinite(value):  # returned, but NaN or infinite: say what it was, not that it was missing
+            return f"{self.metric}={value} is not a finite number"
         if self.max is not None and value > self.max:
             return f"{self.metric}={value:.6g} > max {self.max:g}"
         return f"{self.metric}={value:.6g} < min {self.min:g}"

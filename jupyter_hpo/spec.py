@@ -265,8 +265,9 @@ class TuningSpec:
         names = [c.metric for c in self.constraints]
         if self.backend == "amt":
             raise SpecError("SageMaker AMT has no constraints: it would pick its best training job without them, so "
-                            f"`constraints` on {', '.join(map(repr, names))} cannot be honoured; use `backend: "
-                            "sagemaker` or the local backend.")
+                            f"`constraints` on {', '.join(map(repr, names))} cannot be honoured; they work on the "
+                            "local backend with a function objective (a SageMaker trial is a script, whose output "
+                            "gives only its objectives).")
         if self.trial.script is not None:
             raise SpecError("`constraints` are checked on the metrics a function objective returns in its dict "
                             "(a script's output gives only the objective metric), but the trial is script "

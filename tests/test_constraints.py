@@ -42,6 +42,23 @@ def test_the_best_is_the_best_feasible_trial_and_infeasible_ones_say_why(home):
     assert list(df.sort_values("param_x")["feasible"]) == [True, True, True, False, False]
 
 
+def nonfinite_latency(p):
+    """Latency NaN at x = 0, infinite at x = 0.25, else 1 + x."""
+    return {"objective": p["x"], "latency": {0.0: float("nan"), 0.25: float("inf")}.get(p["x"], 1 + p["x"])}
+
+
+def test_a_constrained_metric_returned_as_nan_or_inf_is_said_to_be_so_not_missing(home):
+    """The trial did return the metric: its violation says what it was (it said "missing")."""
+    job = api.launch(objective=nonfinite_latency, space=GRID, strategy="grid", seed=0, max_trials=5, name="lat",
+                     constraints={"latency": {"max": 1.6}})
+    assert job.wait(timeout=120) == JobStatus.COMPLETED, job.attrs.get("reason")
+    by_x = {r["params"]["x"]: r for r in job.trial_records()}
+    assert [(x, by_x[x]["feasible"], by_x[x]["violations"]) for x in sorted(by_x)] == [
+        (0.0, False, ["latency=nan is not a finite number"]), (0.25, False, ["latency=inf is not a finite number"]),
+        (0.5, True, []), (0.75, False, ["latency=1.75 > max 1.6"]), (1.0, False, ["latency=2 > max 1.6"])]
+    assert job.best["params"] == {"x": 0.5}
+
+
 def test_without_constraints_feasible_is_null(home):
     job = api.launch(objective=calibrated, space=GRID, strategy="grid", seed=0, max_trials=2, name="free")
     assert job.wait(timeout=120) == JobStatus.COMPLETED
@@ -106,9 +123,12 @@ def test_constraints_round_trip_and_are_refused_where_they_cannot_be_checked(hom
     script.write_text("print('objective=1')\n")
     with pytest.raises(SpecError, match=r"a script's output gives only the objective metric"):
         TuningSpec.from_dict({**data, "trial": {"script": str(script)}})
-    with pytest.raises(SpecError, match=r"SageMaker AMT has no constraints"):
+    # the advice names what works: `backend: sagemaker` refuses them too (its trials are scripts)
+    with pytest.raises(SpecError, match=r"SageMaker AMT has no constraints.*they work on the local backend with a "
+                                        r"function objective") as refused:
         api.launch({**data, "trial": {"script": str(script)},
                     "backend": {"name": "amt", "options": {"simulate": {}}}})
+    assert "backend: sagemaker" not in str(refused.value)
     assert api.list_jobs() == []
 
 
