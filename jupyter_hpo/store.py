@@ -52,7 +52,7 @@ from jupyter_hpo._store_db import (
 )
 from jupyter_hpo._store_engine import StoreEngine, error_text
 from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, SpecError, StoreError, StoreReadOnlyError
-from jupyter_hpo.records import COST_USD, ERROR, INTERRUPTED, PROVENANCE, STARTUP_S
+from jupyter_hpo.records import COST_USD, ERROR, INTERRUPTED, PROVENANCE, SPEC, STARTUP_S
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial, TrialState
@@ -228,16 +228,22 @@ class Store(StoreEngine):
         study_id = self.study_id(name)
         read = (lambda _: study_attrs(self.engine, study_id)) if self._plain else (
             lambda _: self._storage.get_study_user_attrs(study_id))
-        return check_schema(name, dict(self._call(f"reading job {name!r}", read)))
+        attrs = dict(self._call(f"reading job {name!r}", read))
+        if SPEC not in attrs:  # a study made with Optuna's own API in the same database: never read or written
+            raise JobNotFoundError(f"{name!r} in the store at {self.shown_url} is an Optuna study without a job "
+                                   "spec: made with Optuna's own API (open it with optuna.load_study), or a job "
+                                   "being created this moment.")
+        return check_schema(name, attrs)
 
     def all_job_attrs(self) -> dict[str, dict[str, Any]]:
-        """Attributes of every job, in creation order, in two plain queries."""
+        """Attributes of every job, in creation order, in two plain queries. A study without a job spec (made with
+        Optuna's own API in the same database, or one being created this moment) is not a job: left out."""
         found = self._call("listing jobs", lambda _: all_study_attrs(self.engine)) if self._plain else None
         if found is None:  # Optuna's tables cannot be read that way: its own API
             studies = self._call("listing jobs", lambda _: self._storage.get_all_studies())
             found = {s.study_name: (s._study_id, dict(s.user_attrs)) for s in studies}
         self._ids.update((name, study_id) for name, (study_id, _) in found.items())  # ids never change
-        return {name: attrs for name, (_, attrs) in found.items()}
+        return {name: attrs for name, (_, attrs) in found.items() if SPEC in attrs}
 
     def set_job_attrs(self, name: str, **attrs: Any) -> None:
         """Set job attributes; a ``provenance`` record's package list goes to the blob table (see

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 
 import pytest
 
 from jupyter_hpo import api, trial
+from jupyter_hpo.exceptions import JobNotFoundError
 from jupyter_hpo.store import JobStatus
 
 X = {"x": {"type": "float", "low": 0, "high": 1}}
@@ -99,12 +102,19 @@ def test_a_job_whose_every_trial_failed_has_failed_and_the_cli_exits_1(home):
     assert "no trial completed" in show.stdout
 
 
-def test_a_job_caught_while_it_is_being_created_lists_no_trials(home):
-    """The sidebar's poll can see a job between its creation and its spec's write: no trial yet, no error."""
+def test_a_study_without_a_job_spec_is_no_job(home, tmp_path):
+    """A study made with Optuna's own API in the store's database (or a job caught between its creation and its
+    spec's write) is not listed, and no front door reads or writes it: it was listed as a pending job with the
+    wrong direction, and a stop wrote jupyter-hpo's attributes into it."""
     import optuna
 
     store = api.open_store()
-    optuna.create_study(study_name="half-made", storage=store.url)  # what a launch has written so far
-    assert [j["name"] for j in api.list_jobs()] == ["half-made"]
-    assert api.Job("half-made").trial_records() == []
-    assert store.trial_records("half-made") == []
+    study = optuna.create_study(study_name="plain", storage=store.url, direction="minimize")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    assert api.list_jobs() == []
+    with pytest.raises(JobNotFoundError, match=r"'plain' in the store at .* is an Optuna study without a job spec"):
+        api.Job("plain").stop()
+    cli = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "stop", "plain"], capture_output=True, text=True,
+                         timeout=60)
+    assert cli.returncode == 2 and "is an Optuna study without a job spec" in cli.stderr, cli.stdout + cli.stderr
+    assert optuna.load_study(study_name="plain", storage=store.url).user_attrs == {}, "nothing written into it"
