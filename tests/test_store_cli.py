@@ -40,6 +40,11 @@ def test_store_info_masks_a_password(postgres_server: PostgresServer, postgres_u
     assert cli.main(["--store", url, "store", "info"]) == 0
     out = capsys.readouterr().out
     assert "kind      postgresql" in out and "alice:***@127.0.0.1" in out and "s3cret-pw" not in out
+    # the password as a query parameter, as libpq also takes it
+    url = postgres_url.replace("//hpo@", "//alice@") + "?password=s3cret-pw"
+    assert cli.main(["--store", url, "store", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "kind      postgresql" in out and "?password=***" in out and "s3cret-pw" not in out
 
 
 def test_a_job_copied_from_sqlite_to_postgresql_is_resumed_there_from_another_home(
