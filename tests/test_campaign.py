@@ -88,6 +88,18 @@ def test_an_invalid_spec_refuses_the_whole_campaign_and_creates_nothing(home, tm
     assert not (home / "campaigns" / "nope.log").exists()
 
 
+def test_a_directory_given_as_a_spec_is_refused_as_a_directory(home, tmp_path, capsys):
+    from jupyter_hpo import cli
+
+    good = write_specs(tmp_path, ["good"])[0]
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    assert cli.main(["campaign", str(good), str(folder), "--name", "with-dir"]) == 2
+    assert capsys.readouterr().err == (f"error: campaign refused: {folder}: {str(folder)!r} is a directory, not a "
+                                       f"spec file; give the path of a job's YAML spec.\n")
+    assert api.list_jobs() == [], "nothing is created"
+
+
 @pytest.mark.parametrize(("specs_extra", "options", "message"), [
     ("backend: amt\n", {}, "campaigns run on the local and sagemaker backends, but its backend is 'amt'"),
     ("", {"parallel_jobs": 0}, "`parallel_jobs` must be an integer >= 1, but got 0."),
