@@ -2,8 +2,8 @@
 
     jupyter hpo campaign SPEC... [--parallel-jobs N] [--name NAME] [--keep-alive S] [--detach] [--json]
     jupyter hpo campaign show NAME [--json]
-    jupyter hpo campaign stop NAME
-    jupyter hpo campaign resume NAME [--detach] [--json]
+    jupyter hpo campaign stop NAME [--force]
+    jupyter hpo campaign resume NAME [--detach] [--json] [--force]
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ def add_campaign_parser(sub: Any) -> None:
                    help=f"seconds idle workers wait for the next job (default {DEFAULT_KEEP_ALIVE_S:g}; 0: none kept)")
     p.add_argument("--detach", action="store_true", help="return once the campaign has started")
     p.add_argument("--json", action="store_true", help="print the campaign summary as JSON, no progress display")
+    p.add_argument("--force", action="store_true",
+                   help="`campaign stop|resume`: act even if someone else launched one of its jobs")
 
 
 def _refuse_launch_options(args: argparse.Namespace, action: str) -> None:
@@ -51,16 +53,21 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         if len(args.specs) != 2:
             raise SpecError(f"`campaign {first}` takes one campaign name, but got {len(args.specs) - 1}.")
         _refuse_launch_options(args, first)
+        if args.force and first == "show":
+            raise SpecError("`campaign show` takes no --force (it is for `campaign stop|resume`).")
         c = attach_campaign(args.specs[1], store=args.store)
         if first == "show":
             summary = c.summary()
             print(dumps(summary) if args.json else summary_text(summary))
             return 0
+        c.check_may_act(first, args.force)  # another user's job needs --force, as `jupyter hpo stop|resume JOB`
         if first == "stop":
             print(f"campaign {c.name}: {c.stop(wait=True)}")
             return 0
         c = c.resume()
     else:
+        if args.force:
+            raise SpecError("launching a campaign takes no --force (it is for `campaign stop|resume`).")
         c = campaign(args.specs, parallel_jobs=args.parallel_jobs, name=args.name, keep_alive_s=args.keep_alive,
                      store=args.store)
     if args.detach:

@@ -194,11 +194,19 @@ class StoreEngine:
 
     @property
     def shown_url(self) -> str:
-        """The store's URL for messages, with any password masked (a team's PostgreSQL URL may hold one)."""
+        """The store's URL for messages, with any password masked as ``***``: the one before the host, and a
+        ``password`` query parameter (any case), which libpq takes too (``...?host=db&user=alice&password=...``)."""
+        from urllib.parse import quote_plus
+
         try:
             from sqlalchemy.engine import make_url
 
             parsed = make_url(self.url)
         except Exception:  # noqa: BLE001 - not a URL SQLAlchemy can read: nothing to mask in it
             return self.url
-        return self.url if parsed.password is None else parsed.render_as_string(hide_password=True)
+        if parsed.password is None and not any(key.lower() == "password" for key in parsed.query):
+            return self.url
+        # written out here: SQLAlchemy's rendering would percent-encode the mask of a query value
+        query = [f"{quote_plus(key)}={'***' if key.lower() == 'password' else quote_plus(value)}"
+                 for key, values in parsed.query.items() for value in ([values] if isinstance(values, str) else values)]
+        return parsed.set(query={}).render_as_string(hide_password=True) + (f"?{'&'.join(query)}" if query else "")

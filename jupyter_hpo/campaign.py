@@ -205,6 +205,16 @@ class Campaign:
                 raise JobTimeoutError(f"campaign {self.name!r} is still running after {timeout:g} s")
             time.sleep(poll)
 
+    def check_may_act(self, action: str, force: bool, me: Mapping[str, Any] | None = None,
+                      flag: str = "--force") -> None:
+        """Raise JobStateError when a job of the campaign belongs to someone other than ``me`` (default: this
+        process's user) and ``force`` is not given: acting on a campaign acts on each of its jobs, so each is
+        checked as ``jupyter hpo stop JOB`` checks one (:func:`jupyter_hpo.owners.check_may_act`)."""
+        from jupyter_hpo.owners import check_may_act
+
+        for name in self.job_names:
+            check_may_act(name, self.store.job_attrs(name), action, force, me=me, flag=flag)
+
     def stop(self, wait: bool = True, timeout: float = 60.0, by: Mapping[str, Any] | None = None) -> str:
         """Stop the campaign: its running jobs stop (their running trials re-run on resume), the jobs not yet
         started are marked stopped and its runner ends, ending its pool. ``by``: who stops it (default: this

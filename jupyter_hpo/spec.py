@@ -465,6 +465,8 @@ def _warm_start_from(value: Any) -> Any:
 def _read_spec_file(p: Path) -> str:
     """The text of a spec file: an existing UTF-8 file of at most :data:`MAX_SPEC_BYTES` bytes."""
     try:
+        if p.is_dir():  # not "does not exist": it does, as a folder (a spec's folder given for its file, say)
+            raise SpecError(f"{str(p)!r} is a directory, not a spec file; give the path of a job's YAML spec.")
         if not p.is_file():
             raise SpecError(f"spec file {str(p)!r} does not exist.")
         if p.stat().st_size > MAX_SPEC_BYTES:

@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any
 
 from jupyter_hpo._store_db import blob_stats, get_blob, put_blob
-from jupyter_hpo.exceptions import JobStateError, StoreError
+from jupyter_hpo.exceptions import JobStateError, SpecError, StoreError
 from jupyter_hpo.records import dumps
 from jupyter_hpo.store import SCHEMA_VERSION, Store, error_text
 
@@ -39,6 +39,7 @@ def cmd_store(args: argparse.Namespace) -> int:
         info = store_info(Store(args.store))
         print(dumps(info) if args.json else _info_text(info))
         return 0
+    _check_unique(args.jobs)  # before the stores are opened: opening a new SQLite store creates its file
     copied = copy_jobs(Store(args.src), Store(args.dst), args.jobs or None)
     if args.json:
         print(dumps({"copied": copied}))
@@ -103,10 +104,12 @@ def copy_jobs(src: Store, dst: Store, names: list[str] | None = None) -> list[st
     destination alone.
 
     Raises:
+        SpecError: a job is named more than once.
         JobNotFoundError: a named job is not in ``src``.
         JobStateError: a job is running (stop it first), or ``dst`` already has a job of that name.
     """
     names = list(names) if names else src.job_names()
+    _check_unique(names)
     for name in names:  # check them all before copying any
         status = Store.status_of(src.job_attrs(name))
         if status.is_active():
@@ -118,6 +121,14 @@ def copy_jobs(src: Store, dst: Store, names: list[str] | None = None) -> list[st
     for name in names:
         _copy_job(src, dst, name)
     return names
+
+
+def _check_unique(names: list[str]) -> None:
+    """Refuse a job named twice: its second copy would find the first in the destination and fail half-way."""
+    twice = [name for name, n in Counter(names).items() if n > 1]
+    if twice:
+        raise SpecError(f"each job to copy must be named once, but {', '.join(map(repr, twice))} "
+                        f"{'is' if len(twice) == 1 else 'are'} named more than once; nothing was copied.")
 
 
 def _copy_job(src: Store, dst: Store, name: str) -> None:

@@ -88,6 +88,18 @@ def test_an_invalid_spec_refuses_the_whole_campaign_and_creates_nothing(home, tm
     assert not (home / "campaigns" / "nope.log").exists()
 
 
+def test_a_directory_given_as_a_spec_is_refused_as_a_directory(home, tmp_path, capsys):
+    from jupyter_hpo import cli
+
+    good = write_specs(tmp_path, ["good"])[0]
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    assert cli.main(["campaign", str(good), str(folder), "--name", "with-dir"]) == 2
+    assert capsys.readouterr().err == (f"error: campaign refused: {folder}: {str(folder)!r} is a directory, not a "
+                                       f"spec file; give the path of a job's YAML spec.\n")
+    assert api.list_jobs() == [], "nothing is created"
+
+
 @pytest.mark.parametrize(("specs_extra", "options", "message"), [
     ("backend: amt\n", {}, "campaigns run on the local and sagemaker backends, but its backend is 'amt'"),
     ("", {"parallel_jobs": 0}, "`parallel_jobs` must be an integer >= 1, but got 0."),
@@ -133,6 +145,41 @@ def test_stop_and_resume_the_campaign_as_a_whole(home, tmp_path):
     assert [(j["name"], j["complete"]) for j in summary["jobs"]] == [("s1", 12), ("s2", 12)]
     again = hpo(home, "campaign", "resume", "halt")
     assert again.returncode == 2 and "has completed every job" in again.stderr
+
+
+def test_a_campaign_with_another_users_job_needs_force_to_stop_or_resume(home, tmp_path, capsys):
+    from jupyter_hpo import cli
+    from jupyter_hpo.owners import identity, owner_name
+
+    alice = {"user": "alice", "host": "alices-laptop", "jupyter": None, "studio": None}
+    c = campaign(write_specs(tmp_path, ["mine1", "hers2"], trials=12, sleep=1.0), name="shared")
+    first = api.attach("mine1")
+    wait_for(lambda: any(r["state"] == "complete" for r in first.trial_records()), timeout=60)
+    c.store.set_job_attrs("hers2", owner=alice)
+
+    def refused(action: str) -> str:
+        return (f"error: only a job's owner may {action} it without --force, but job 'hers2' belongs to alice "
+                f"(launched on alices-laptop); pass --force to {action} it anyway (who did is recorded).\n")
+
+    assert cli.main(["campaign", "stop", "shared"]) == 2
+    assert capsys.readouterr().err == refused("stop")
+    assert first.status.value == "running" and c.status == "running", "nothing was stopped"
+    assert not any("stopped_by" in j.attrs for j in c.jobs)
+    assert cli.main(["campaign", "show", "shared", "--force"]) == 2
+    assert "`campaign show` takes no --force" in capsys.readouterr().err
+
+    assert cli.main(["campaign", "stop", "shared", "--force"]) == 0
+    assert c.status == "stopped"
+    hers = api.attach("hers2")
+    assert hers.attrs["owner"] == alice, "the owner stays alice"
+    assert owner_name(hers.attrs["stopped_by"]) == owner_name(identity())
+
+    assert cli.main(["campaign", "resume", "shared", "--detach"]) == 2
+    assert capsys.readouterr().err == refused("resume")
+    assert c.status == "stopped" and not any("resumed_by" in j.attrs for j in c.jobs), "nothing was resumed"
+    assert cli.main(["campaign", "resume", "shared", "--detach", "--force"]) == 0
+    assert owner_name(api.attach("hers2").attrs["resumed_by"]) == owner_name(identity())
+    assert c.stop(wait=True, timeout=60) == "stopped", "the Python API does not check owners"
 
 
 def test_show_an_unknown_campaign_and_actions_with_launch_options(home, tmp_path):

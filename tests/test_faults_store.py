@@ -424,6 +424,26 @@ def test_a_store_url_that_cannot_be_opened_is_a_store_error_naming_it(home, tmp_
     assert (tmp_path / "notes.db").read_text() == "shopping list\n", "a file that is not a store is left alone"
 
 
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql+psycopg://alice@127.0.0.1:1/hpo?password=s3cret-pw",
+     "postgresql+psycopg://alice@127.0.0.1:1/hpo?password=***"),
+    # libpq's keywords as query parameters, the password among them (any case: masked all the same)
+    ("postgresql+psycopg:///hpo?host=127.0.0.1&port=1&user=alice&PASSWORD=s3cret-pw",
+     "postgresql+psycopg:///hpo?host=127.0.0.1&port=1&user=alice&PASSWORD=***"),
+])
+def test_a_password_in_the_urls_query_never_shows_in_a_message(home, monkeypatch, capsys, url, shown):
+    from jupyter_hpo import cli
+
+    monkeypatch.setenv("JUPYTER_HPO_STORE_URL", url)
+    with pytest.raises(StoreError) as opened:  # port 1: nothing listens, so the store cannot be opened
+        api.launch(objective=objectives.quadratic, space=X, max_trials=3, name="nowhere")
+    assert str(opened.value).startswith(f"cannot open the store at {shown}: ")
+    for command in (["list"], ["show", "nowhere"], ["store", "info"]):
+        assert cli.main(command) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: cannot open the store at {shown}: ") and "s3cret-pw" not in err
+
+
 def test_a_password_in_the_store_url_never_shows_in_a_message(home, monkeypatch):
     url = "postgresql+psycopg2://hpo:s3cret-pw@localhost:1/hpo"
     monkeypatch.setenv("JUPYTER_HPO_STORE_URL", url)

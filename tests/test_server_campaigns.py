@@ -95,6 +95,18 @@ async def test_resuming_a_completed_campaign_or_an_unknown_one_is_refused(jp_fet
     assert attach_campaign("all-done").status == "completed", "nothing happened"
 
 
+@pytest.mark.parametrize(("body", "reason"), [
+    ("null", 'the body must be a JSON object such as {"force": true}, but got null.'),
+    ("[" * 1024, 'the body must be a JSON object such as {"force": true}, but it is nested too deeply to read.'),
+])
+@pytest.mark.parametrize("action", ["stop", "resume"])
+async def test_a_null_or_too_deeply_nested_body_is_a_400(jp_fetch, home, tmp_path, body, reason, action):
+    c = campaign(write_specs(tmp_path, ["deep1"], trials=1), name="deep")
+    assert c.wait(timeout=60) == "completed"
+    assert await fail(jp_fetch, "deep", action, body=body) == (400, reason)
+    assert attach_campaign("deep").status == "completed", "nothing happened"
+
+
 async def test_a_campaign_with_another_users_job_needs_force(jp_fetch, home, tmp_path):
     c = _running(tmp_path, "mixed", ["mx1", "mx2"])
     home_store = api.attach("mx2").store

@@ -103,7 +103,13 @@ async def test_refit_of_a_job_without_a_complete_trial_is_a_409_and_starts_nothi
 # -- bodies ------------------------------------------------------------------------------------------------
 BAD_BODIES = [
     ("", "the body must be a JSON object such as {\"to\": \"mlflow\", \"model_name\": \"credit-model\"}."),
-    ("[1]", "the body must be a JSON object such as {\"to\": \"mlflow\", \"model_name\": \"credit-model\"}."),
+    ("[1]", "the body must be a JSON object such as {\"to\": \"mlflow\", \"model_name\": \"credit-model\"}, "
+            "but got list."),
+    ("null", "the body must be a JSON object such as {\"to\": \"mlflow\", \"model_name\": \"credit-model\"}, "
+             "but got null."),
+    # within the size limit, but deeper than Python's json parser goes (a RecursionError, which was a 500)
+    ("[" * 1024, "the body must be a JSON object such as {\"to\": \"mlflow\", \"model_name\": \"credit-model\"}, "
+                 "but it is nested too deeply to read."),
     ("{to: mlflow}", "the body must be a JSON object such as {\"to\": \"mlflow\", \"model_name\": \"credit-model\"}."),
     ({"model_name": "m"}, "`to` must be one of 'mlflow', 'sagemaker', but got None."),
     ({"to": "s3", "model_name": "m"}, "`to` must be one of 'mlflow', 'sagemaker', but got 's3'."),
@@ -151,6 +157,10 @@ async def test_refit_takes_only_force(jp_fetch, home):
     finished("refit-body")
     code, reason = await fail(jp_fetch, "refit-body", "refit", {"wait": True})
     assert (code, reason) == (400, "the body may hold only `force`, but got 'wait'.")
+    assert [j["name"] for j in api.list_jobs()] == ["refit-body"]
+    for body, why in (("null", "but got null"), ("[" * 1024, "but it is nested too deeply to read")):
+        code, reason = await fail(jp_fetch, "refit-body", "refit", body)
+        assert (code, reason) == (400, f'the body must be a JSON object such as {{"force": true}}, {why}.')
     assert [j["name"] for j in api.list_jobs()] == ["refit-body"]
 
 

@@ -19,6 +19,9 @@ from tests.conftest import wait_for
 
 X = {"x": {"type": "float", "low": 0, "high": 1}}
 LONG = '{"force": true, "pad": "' + "x" * 2000 + '"}'
+#: 1,024 bytes (the most a body may have) of '[': deeper than Python's json parser goes
+DEEP = "[" * 1024
+DEEP_FORCE = '{"force": ' + "[" * 500 + "]" * 500 + "}"
 ALICE = {"user": "alice", "host": "alices-laptop", "jupyter": None, "studio": None}
 
 
@@ -202,6 +205,11 @@ async def test_on_a_hub_the_requester_is_the_hub_user_who_sent_the_request(jp_fe
     ('{"force": 1}', "`force` must be true or false, but got 1."),
     ('{"force": true, "max_trials": 9}', "the body may hold only `force`, but got 'max_trials'."),
     (LONG, f"the body must be at most 1024 bytes, but got {len(LONG)}."),
+    # `null` is a body, not an empty one
+    ("null", 'the body must be a JSON object such as {"force": true}, but got null.'),
+    # within the size limit, but deeper than Python's json parser goes (a RecursionError, which was a 500)
+    (DEEP, 'the body must be a JSON object such as {"force": true}, but it is nested too deeply to read.'),
+    (DEEP_FORCE, f"`force` must be true or false, but got {'[' * 500}{']' * 500}."),
 ])
 @pytest.mark.parametrize("action", ["stop", "resume"])
 async def test_a_body_that_is_not_force_is_refused_before_anything_happens(jp_fetch, home, body, reason, action):

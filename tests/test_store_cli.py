@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 from jupyter_hpo import api, cli
-from jupyter_hpo.exceptions import JobStateError
+from jupyter_hpo.exceptions import JobStateError, SpecError
 from jupyter_hpo.store import SCHEMA_VERSION, JobStatus, Store
 from jupyter_hpo.store_cli import copy_jobs, store_info
 from tests import objectives
@@ -40,6 +40,11 @@ def test_store_info_masks_a_password(postgres_server: PostgresServer, postgres_u
     assert cli.main(["--store", url, "store", "info"]) == 0
     out = capsys.readouterr().out
     assert "kind      postgresql" in out and "alice:***@127.0.0.1" in out and "s3cret-pw" not in out
+    # the password as a query parameter, as libpq also takes it
+    url = postgres_url.replace("//hpo@", "//alice@") + "?password=s3cret-pw"
+    assert cli.main(["--store", url, "store", "info"]) == 0
+    out = capsys.readouterr().out
+    assert "kind      postgresql" in out and "?password=***" in out and "s3cret-pw" not in out
 
 
 def test_a_job_copied_from_sqlite_to_postgresql_is_resumed_there_from_another_home(
@@ -75,6 +80,23 @@ def test_copy_refuses_a_running_job_and_a_name_the_destination_has(home, tmp_pat
     with pytest.raises(JobStateError, match="a job named 'done' already exists in the store at sqlite:///"):
         copy_jobs(src, dst, ["done"])
     assert store_info(dst)["jobs_by_status"] == {"completed": 1}
+
+
+def test_copy_refuses_a_job_named_twice_before_copying_any(home, tmp_path, capsys):
+    src = Store(home=home)
+    for name in ("job-a", "job-b"):
+        src.create_job(name, {"backend": {"name": "local"}}, "minimize")
+        src.set_job_attrs(name, status="completed")
+    dst_file = tmp_path / "dst" / "store.db"
+    src_url, dst_url = f"sqlite:///{home / 'store.db'}", f"sqlite:///{dst_file}"
+    assert cli.main(["store", "copy", src_url, dst_url, "job-b", "job-a", "job-a"]) == 2
+    assert capsys.readouterr().err == ("error: each job to copy must be named once, but 'job-a' is named more than "
+                                       "once; nothing was copied.\n")
+    assert not dst_file.exists(), "nothing is written on refused input"
+    dst = Store(home=tmp_path / "dst")
+    with pytest.raises(SpecError, match="each job to copy must be named once, but 'job-a' is named more than once"):
+        copy_jobs(src, dst, ["job-a", "job-a"])
+    assert dst.job_names() == [], "nothing was copied"
 
 
 def test_a_copied_script_job_brings_its_folder(home, tmp_path):

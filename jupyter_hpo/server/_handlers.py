@@ -84,27 +84,32 @@ class _Action(_Base):
 
     action = ""
 
-    def json_body(self, example: str) -> Any:
-        """The body parsed as JSON, or None when it is empty; a 400 when it is too long or not JSON (the message
-        shows ``example``, a body the route takes)."""
+    def json_body(self, example: str) -> dict[str, Any] | None:
+        """The body parsed as a JSON object, or None when it is empty; a 400 when it is too long, not JSON, nested
+        too deeply for the parser (a RecursionError would be a 500), or JSON but not an object (``null`` too, which
+        is not an empty body). The message shows ``example``, a body the route takes."""
         body = self.request.body or b""
         if not body.strip():
             return None
         if len(body) > _MAX_BODY:
             raise web.HTTPError(400, f"the body must be at most {_MAX_BODY} bytes, but got {len(body)}.")
         try:
-            return json.loads(body)
+            data = json.loads(body)
+        except RecursionError:
+            raise web.HTTPError(400, f"the body must be a JSON object such as {example}, but it is nested too "
+                                     f"deeply to read.") from None
         except ValueError:
             raise web.HTTPError(400, f"the body must be a JSON object such as {example}.") from None
+        if not isinstance(data, dict):
+            kind = "null" if data is None else type(data).__name__
+            raise web.HTTPError(400, f"the body must be a JSON object such as {example}, but got {kind}.")
+        return data
 
     def force(self) -> bool:
         """``force`` of a body that is empty or ``{"force": <bool>}``."""
         data = self.json_body('{"force": true}')
         if data is None:
             return False
-        if not isinstance(data, dict):
-            raise web.HTTPError(400, f"the body must be a JSON object such as {{\"force\": true}}, but got "
-                                     f"{type(data).__name__}.")
         unknown = sorted(set(data) - {"force"})
         if unknown:
             raise web.HTTPError(400, f"the body may hold only `force`, but got {', '.join(map(repr, unknown))}.")
