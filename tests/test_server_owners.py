@@ -177,6 +177,23 @@ async def test_the_server_setting_refuses_another_users_job_even_with_force(jp_f
     assert own.wait(timeout=30) == JobStatus.STOPPED
 
 
+async def test_a_hub_users_server_on_a_token_is_its_hub_users_not_a_random_anonymous_name(jp_fetch, home,
+                                                                                           monkeypatch):
+    """$JUPYTERHUB_USER set (a server started from a Hub terminal, say) but Jupyter's own token login: the token
+    names nobody, so the requester is the server's Hub user. It was Jupyter's random anonymous name, new for each
+    client: Mine was empty and the user's own jobs needed force."""
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")
+    job = api.launch(objective=objectives.sleepy, space=X, hyperparameters={"sleep": 0.3}, max_trials=60,
+                     name="alices-own")
+    wait_for(lambda: job.status == JobStatus.RUNNING, timeout=30)
+    for _ in range(2):
+        body = await get(jp_fetch, "jobs", mine="1")
+        assert body["me"]["jupyter"] == "alice" and [j["name"] for j in body["jobs"]] == ["alices-own"], body["me"]
+    stopped = await post(jp_fetch, "alices-own", "stop")  # her own job: no force
+    assert stopped["stopped_by"]["jupyter"] == "alice"
+    assert job.wait(timeout=30) == JobStatus.STOPPED
+
+
 @pytest.mark.parametrize("jp_server_config", [(True, True)], indirect=True)
 async def test_on_a_hub_the_requester_is_the_hub_user_who_sent_the_request(jp_fetch, home, monkeypatch):
     monkeypatch.setenv("JUPYTERHUB_USER", "alice")  # alice's server; bob sends the requests

@@ -76,7 +76,15 @@ class _Base(APIHandler):
     def me(self) -> dict[str, Any]:
         """Who the request acts for (:func:`jupyter_hpo.owners.requester`)."""
         user = self.current_user
-        return owners.requester(getattr(user, "username", None) if user is not None else None)
+        return owners.requester(getattr(user, "username", None) if user is not None and self._names_users() else None)
+
+    def _names_users(self) -> bool:
+        """Whether the server's identity provider says who sent a request (JupyterHub's does): Jupyter's own
+        providers (token, password) name nobody, and make up a random anonymous name per client, which would make
+        a Hub user's own jobs someone else's when their server runs with a token."""
+        from jupyter_server.auth.identity import IdentityProvider, LegacyIdentityProvider, PasswordIdentityProvider
+
+        return type(self.identity_provider) not in (IdentityProvider, PasswordIdentityProvider, LegacyIdentityProvider)
 
 
 class _Action(_Base):
