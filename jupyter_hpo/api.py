@@ -32,7 +32,7 @@ from jupyter_hpo.records import (  # noqa: F401 - _cloud_record, _job_cost: move
 )
 from jupyter_hpo.runner.handle import RunnerHandle
 from jupyter_hpo.space import SearchSpace
-from jupyter_hpo.spec import TuningSpec
+from jupyter_hpo.spec import TuningSpec, load_spec_file
 from jupyter_hpo.store import JobStatus, Store
 
 if TYPE_CHECKING:
@@ -127,7 +127,8 @@ def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None 
     """Validate a tuning job, record it in the store and start its runner. Returns at once.
 
     Args:
-        spec: a :class:`TuningSpec`, a dict of the YAML schema, or the path of a YAML file.
+        spec: a :class:`TuningSpec`, a dict of the YAML schema, or the path of a YAML file (whose fields, like a
+            dict's, are checked once the keyword options are applied).
         objective: a function ``objective(params) -> float | dict`` or a script path (instead of a spec).
         space: the search space (a :class:`SearchSpace` or its dict form).
         store: a :class:`Store` or URL; default :func:`open_store`.
@@ -147,8 +148,10 @@ def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None 
         MlflowError: MLflow tracking asked for, and MLflow is not installed (nothing is written either).
     """
     st = store if isinstance(store, Store) else open_store(store)
-    if isinstance(spec, (str, os.PathLike)):
-        spec = TuningSpec.from_file(spec)
+    if isinstance(spec, (str, os.PathLike)):  # its fields: checked once the keywords are applied, as a dict's
+        spec = load_spec_file(spec)
+        if not isinstance(spec, Mapping):
+            TuningSpec.from_dict(spec)  # refused: a spec must be a mapping of fields
     if isinstance(spec, TuningSpec):
         data = spec.to_dict()
         data["trial"].pop("function", None)

@@ -79,6 +79,33 @@ def test_script_failures_say_why(home, tmp_path, mode, error):
     assert record["state"] == "fail" and record["error"].startswith(error)
 
 
+@pytest.mark.parametrize(("body", "options"), [
+    ("objective: {metric: loss, direction: minimize}\ntrial: {script: train.py}\n", {"space": "x"}),
+    ("objective: {metric: loss, direction: minimize}\ntrial: {script: train.py}\nspace: {x: {type: float, low: 0, "
+     "high: 1}}\nstrategy: grid\n", {"strategy": "random"}),
+    ("space: {x: {type: float, low: 0, high: 1}}\n", {"objective": "quadratic"}),
+], ids=["no space + space=", "grid + strategy=random", "no trial + objective="])
+def test_keyword_options_complete_a_yaml_spec_file_as_they_would_a_dict(home, tmp_path, monkeypatch, body, options):
+    """README: "Keyword options override the spec's values", whether the spec is a dict or a YAML path; the file
+    was validated on its own first, so a YAML that the keywords complete was refused (`space` is required...)."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "train.py").write_text(SCRIPT)
+    (folder / "tuning.yaml").write_text(body + "budget: {max_trials: 2, max_parallel: 1}\n")
+    monkeypatch.chdir(tmp_path)  # the script resolves from the YAML's folder, as without options
+    given = {"x": {"x": {"type": "float", "low": 0, "high": 1}}, "quadratic": objectives.quadratic, "random": "random"}
+    job = api.launch(folder / "tuning.yaml", max_trials=3, **{k: given[v] for k, v in options.items()})
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    records = job.trial_records()
+    assert len(records) == 3 and all(r["state"] == "complete" for r in records)
+    assert job.spec["strategy"] == options.get("strategy", "bayesian")
+    if "objective" in options:
+        assert [r["value"] for r in records] == pytest.approx([-((r["params"]["x"] - 1) ** 2) for r in records])
+    else:
+        assert job.spec["trial"]["script"] == str((folder / "train.py").resolve())
+        assert [r["value"] for r in records] == pytest.approx([r["params"]["x"] for r in records], abs=1e-4)
+
+
 def test_list_attach_and_the_stored_attributes(home):
     a = api.launch(objective=objectives.quadratic, space={"x": {"type": "float", "low": 0, "high": 2}},
                    max_trials=3, name="first")
