@@ -499,7 +499,8 @@ class Job:
         again with the same parameters; nothing completed is lost or repeated.
 
         Raises:
-            JobStateError: the job is running, or has completed its budget (pass a larger ``max_trials``).
+            JobStateError: the job is running, or has completed its budget (pass a larger ``max_trials``), or
+                ``max_trials`` is not above the trials it has already run.
         """
         status = self.store.watch_status(self.name)  # a runner elsewhere is judged by its heartbeat's progress
         if status.is_active():
@@ -511,6 +512,11 @@ class Job:
         if max_trials is not None:
             spec["budget"] = {**spec["budget"], "max_trials": max_trials}
             TuningSpec.from_stored(spec, self.store.job_dir(self.name))  # validate
+            counted = self._counted_trials()
+            if max_trials <= counted:  # its runner would start and end at once, the budget stored smaller
+                raise JobStateError(f"job {self.name!r} has already run {counted} trial(s) of its budget, so "
+                                    f"max_trials={max_trials} leaves none to run; pass a larger max_trials (more "
+                                    f"than {counted}) to continue it.")
         elif status == JobStatus.COMPLETED:
             raise JobStateError(
                 f"job {self.name!r} has completed ({attrs.get('reason', '')}); pass a larger max_trials to continue it."
@@ -522,6 +528,11 @@ class Job:
         self._write_prestart(spec, attrs.get("cwd"))  # a local job's runner starts its workers first, as at launch
         self.runner.start(cwd=attrs.get("cwd"))
         return self
+
+    def _counted_trials(self) -> int:
+        """The trials that count against the budget, as the runner counts them: finished ones except the
+        interrupted (run again on resume); a trial left running by a dead runner will be interrupted."""
+        return sum(t.state.is_finished() and not t.user_attrs.get("interrupted") for t in self.raw_trials())
 
     def _write_prestart(self, spec: dict[str, Any], cwd: str | None) -> None:
         """The head start of :func:`launch` for a resume (:meth:`LocalBackend.write_prestart`), for the trials the

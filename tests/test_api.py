@@ -135,6 +135,36 @@ def test_a_completed_job_resumes_only_with_a_larger_budget(home):
     assert len(job.trial_records()) == 5 and job.summary()["max_trials"] == 5
 
 
+def test_resume_refuses_a_budget_the_job_has_already_used(home):
+    """`resume(max_trials=N)` with N at or below the trials the job counted started a runner for nothing and stored
+    the smaller budget (the job showed 3 trials against a budget of 2); it is refused, and nothing changes."""
+    job = api.launch(objective=objectives.quadratic, space={"x": {"type": "float", "low": 0, "high": 2}},
+                     max_trials=3, name="used")
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    before = job.attrs
+    for n in (2, 3):
+        with pytest.raises(JobStateError, match=rf"job 'used' has already run 3 trial\(s\) of its budget, so "
+                                                rf"max_trials={n} leaves none to run; pass a larger max_trials"):
+            job.resume(max_trials=n)
+    after = job.attrs
+    assert job.status == JobStatus.COMPLETED and after["reason"] == before["reason"]
+    assert after["runner"] == before["runner"], "no runner was started"
+    assert job.summary()["max_trials"] == 3 and len(job.trial_records()) == 3
+
+
+def test_a_stopped_job_resumes_with_its_own_budget_given_again(home):
+    """Interrupted trials do not count (they run again), so a job stopped mid-way resumes with max_trials=its
+    budget."""
+    job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
+                     hyperparameters={"sleep": 0.5}, max_trials=6, max_parallel=2, name="midway")
+    wait_for(lambda: sum(r["state"] == "complete" for r in job.trial_records()) >= 1, timeout=60)
+    assert job.stop(timeout=30) == JobStatus.STOPPED
+    assert sum(r["state"] == "complete" for r in job.trial_records()) < 6
+    job.resume(max_trials=6)
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    assert sum(r["state"] == "complete" for r in job.trial_records()) == 6
+
+
 def test_reverse_log_parameters_come_back_in_their_own_range(home):
     job = api.launch(objective=lambda p: p["momentum"], space={"momentum": {"type": "float", "low": 0.5,
                      "high": 0.999, "scaling": "reverse_log"}}, max_trials=8, name="rlog")
