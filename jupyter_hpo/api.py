@@ -133,7 +133,8 @@ def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None 
         space: the search space (a :class:`SearchSpace` or its dict form).
         store: a :class:`Store` or URL; default :func:`open_store`.
         **options: spec fields by name, e.g. ``max_trials=20, max_parallel=2, direction="minimize",
-            metric="auc", strategy="random", timeout=600, warm_pool=False, name="my-job"``;
+            metric="auc", strategy="random", timeout=600, warm_pool=False, name="my-job"``; a dict
+            (``hyperparameters``, ``warm_pool``) merges key by key into the spec's, a key given winning;
             ``objectives=[{"metric": "auc", "direction": "maximize"}, {"metric": "train_s", "direction":
             "minimize"}]`` for several objectives (metrics the function returns in its dict; see :meth:`Job.pareto`);
             ``backend="sagemaker"`` and ``backend_options={...}`` (merged into the spec's); or
@@ -175,6 +176,10 @@ def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None 
                             f"them, but got {given}.")
         if key == "tracking" and isinstance(value, Mapping) and isinstance(data.get(key), Mapping):
             value = {**data[key], **{k: _merge_tracking(data[key].get(k), v) for k, v in value.items()}}
+        if key == "trial" and isinstance(data.get(key), Mapping):  # `hyperparameters=` merges, as warm_pool= does
+            spec_hp, given_hp = data[key].get("hyperparameters"), value.get("hyperparameters")
+            if isinstance(spec_hp, Mapping) and isinstance(given_hp, Mapping):
+                value = {**value, "hyperparameters": {**spec_hp, **given_hp}}
         merge = isinstance(value, dict) and isinstance(data.get(key), Mapping) and key != "space"
         data[key] = {**data[key], **value} if merge else value
     if isinstance(data.get("trial"), Mapping) and {"function", "script"} <= set(data["trial"]):

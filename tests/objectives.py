@@ -179,3 +179,8 @@ def equal_auc_saves_model(p):
     """Every trial has auc 1.0; its train_s is ``p["train_s"]`` (minimised); saves ``{"train_s": ...}``."""
     trial.save_model({"train_s": p["train_s"]})
     return {"auc": 1.0, "train_s": float(p["train_s"])}
+
+
+def static_values(p):
+    """Returns x, with the static hyperparameters it got: ``folds`` (-1 if none) and whether ``data`` came."""
+    return {"objective": p["x"], "folds": float(p.get("folds", -1)), "has_data": float("data" in p)}

@@ -106,6 +106,21 @@ def test_keyword_options_complete_a_yaml_spec_file_as_they_would_a_dict(home, tm
         assert [r["value"] for r in records] == pytest.approx([r["params"]["x"] for r in records], abs=1e-4)
 
 
+def test_hyperparameters_option_merges_into_the_specs_as_warm_pool_does(home):
+    """`hyperparameters={"folds": 3}` replaced the spec's whole trial.hyperparameters, so the trials lost `data`,
+    while a `warm_pool` option merges key by key; both merge now, a key given winning."""
+    spec = {"trial": {"hyperparameters": {"folds": 5, "data": "train.csv"}},
+            "space": {"x": {"type": "float", "low": 0, "high": 1}},
+            "warm_pool": {"max_trials_per_worker": 50}, "budget": {"max_trials": 2, "max_parallel": 1}}
+    job = api.launch(spec, objective=objectives.static_values, hyperparameters={"folds": 3}, max_memory_mb=4096,
+                     name="merged")
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    assert job.spec["trial"]["hyperparameters"] == {"folds": 3, "data": "train.csv"}
+    assert job.spec["warm_pool"]["max_trials_per_worker"] == 50 and job.spec["warm_pool"]["max_memory_mb"] == 4096
+    trials = job.trials()
+    assert list(trials["metric_folds"]) == [3.0, 3.0] and list(trials["metric_has_data"]) == [1.0, 1.0]
+
+
 def test_list_attach_and_the_stored_attributes(home):
     a = api.launch(objective=objectives.quadratic, space={"x": {"type": "float", "low": 0, "high": 2}},
                    max_trials=3, name="first")
