@@ -184,3 +184,8 @@ def equal_auc_saves_model(p):
 def static_values(p):
     """Returns x, with the static hyperparameters it got: ``folds`` (-1 if none) and whether ``data`` came."""
     return {"objective": p["x"], "folds": float(p.get("folds", -1)), "has_data": float("data" in p)}
+
+
+def calibrated(p):
+    """The higher x, the better the objective, and the worse the calibration error (x / 10)."""
+    return {"objective": p["x"], "calibration_error": p["x"] / 10}
