@@ -32,7 +32,7 @@ from jupyter_hpo.records import (  # noqa: F401 - _cloud_record, _job_cost: move
 )
 from jupyter_hpo.runner.handle import RunnerHandle
 from jupyter_hpo.space import SearchSpace
-from jupyter_hpo.spec import TuningSpec
+from jupyter_hpo.spec import TuningSpec, load_spec_file
 from jupyter_hpo.store import JobStatus, Store
 
 if TYPE_CHECKING:
@@ -127,12 +127,14 @@ def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None 
     """Validate a tuning job, record it in the store and start its runner. Returns at once.
 
     Args:
-        spec: a :class:`TuningSpec`, a dict of the YAML schema, or the path of a YAML file.
+        spec: a :class:`TuningSpec`, a dict of the YAML schema, or the path of a YAML file (whose fields, like a
+            dict's, are checked once the keyword options are applied).
         objective: a function ``objective(params) -> float | dict`` or a script path (instead of a spec).
         space: the search space (a :class:`SearchSpace` or its dict form).
         store: a :class:`Store` or URL; default :func:`open_store`.
         **options: spec fields by name, e.g. ``max_trials=20, max_parallel=2, direction="minimize",
-            metric="auc", strategy="random", timeout=600, warm_pool=False, name="my-job"``;
+            metric="auc", strategy="random", timeout=600, warm_pool=False, name="my-job"``; a dict
+            (``hyperparameters``, ``warm_pool``) merges key by key into the spec's, a key given winning;
             ``objectives=[{"metric": "auc", "direction": "maximize"}, {"metric": "train_s", "direction":
             "minimize"}]`` for several objectives (metrics the function returns in its dict; see :meth:`Job.pareto`);
             ``backend="sagemaker"`` and ``backend_options={...}`` (merged into the spec's); or
@@ -147,8 +149,10 @@ def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None 
         MlflowError: MLflow tracking asked for, and MLflow is not installed (nothing is written either).
     """
     st = store if isinstance(store, Store) else open_store(store)
-    if isinstance(spec, (str, os.PathLike)):
-        spec = TuningSpec.from_file(spec)
+    if isinstance(spec, (str, os.PathLike)):  # its fields: checked once the keywords are applied, as a dict's
+        spec = load_spec_file(spec)
+        if not isinstance(spec, Mapping):
+            TuningSpec.from_dict(spec)  # refused: a spec must be a mapping of fields
     if isinstance(spec, TuningSpec):
         data = spec.to_dict()
         data["trial"].pop("function", None)
@@ -172,6 +176,10 @@ def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None 
                             f"them, but got {given}.")
         if key == "tracking" and isinstance(value, Mapping) and isinstance(data.get(key), Mapping):
             value = {**data[key], **{k: _merge_tracking(data[key].get(k), v) for k, v in value.items()}}
+        if key == "trial" and isinstance(data.get(key), Mapping):  # `hyperparameters=` merges, as warm_pool= does
+            spec_hp, given_hp = data[key].get("hyperparameters"), value.get("hyperparameters")
+            if isinstance(spec_hp, Mapping) and isinstance(given_hp, Mapping):
+                value = {**value, "hyperparameters": {**spec_hp, **given_hp}}
         merge = isinstance(value, dict) and isinstance(data.get(key), Mapping) and key != "space"
         data[key] = {**data[key], **value} if merge else value
     if isinstance(data.get("trial"), Mapping) and {"function", "script"} <= set(data["trial"]):
@@ -496,7 +504,8 @@ class Job:
         again with the same parameters; nothing completed is lost or repeated.
 
         Raises:
-            JobStateError: the job is running, or has completed its budget (pass a larger ``max_trials``).
+            JobStateError: the job is running, or has completed its budget (pass a larger ``max_trials``), or
+                ``max_trials`` is not above the trials it has already run.
         """
         status = self.store.watch_status(self.name)  # a runner elsewhere is judged by its heartbeat's progress
         if status.is_active():
@@ -508,6 +517,11 @@ class Job:
         if max_trials is not None:
             spec["budget"] = {**spec["budget"], "max_trials": max_trials}
             TuningSpec.from_stored(spec, self.store.job_dir(self.name))  # validate
+            counted = self._counted_trials()
+            if max_trials <= counted:  # its runner would start and end at once, the budget stored smaller
+                raise JobStateError(f"job {self.name!r} has already run {counted} trial(s) of its budget, so "
+                                    f"max_trials={max_trials} leaves none to run; pass a larger max_trials (more "
+                                    f"than {counted}) to continue it.")
         elif status == JobStatus.COMPLETED:
             raise JobStateError(
                 f"job {self.name!r} has completed ({attrs.get('reason', '')}); pass a larger max_trials to continue it."
@@ -519,6 +533,11 @@ class Job:
         self._write_prestart(spec, attrs.get("cwd"))  # a local job's runner starts its workers first, as at launch
         self.runner.start(cwd=attrs.get("cwd"))
         return self
+
+    def _counted_trials(self) -> int:
+        """The trials that count against the budget, as the runner counts them: finished ones except the
+        interrupted (run again on resume); a trial left running by a dead runner will be interrupted."""
+        return sum(t.state.is_finished() and not t.user_attrs.get("interrupted") for t in self.raw_trials())
 
     def _write_prestart(self, spec: dict[str, Any], cwd: str | None) -> None:
         """The head start of :func:`launch` for a resume (:meth:`LocalBackend.write_prestart`), for the trials the

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.exceptions import ArtifactNotFoundError, BackendError
-from jupyter_hpo.records import ARTIFACTS_KEPT, REFIT
+from jupyter_hpo.records import ARTIFACTS_KEPT, REFIT, no_best
 from jupyter_hpo.trial import MODEL_FILE
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ def model_path(job: Job, trial_number: int | None = None) -> str:
             best complete trial's.
 
     Raises:
-        ArtifactNotFoundError: the job has no complete trial, or the trial kept no artifact (it saved
+        ArtifactNotFoundError: the job has no complete (or no feasible) trial, or the trial kept no artifact (it saved
             none, did not complete, or was not among the best ``artifacts.keep_best``), or the job's refit has
             no model (still running, failed, saved nothing: never silently the best trial's instead); the
             message says which.
@@ -183,7 +183,8 @@ def model_path(job: Job, trial_number: int | None = None) -> str:
                                         "pass trial_number for a trial's own model (the best: job.best['number']).")
         best = job.best
         if best is None:
-            raise ArtifactNotFoundError(f"job {job.name!r} has no complete trial, so it has no best model.")
+            raise ArtifactNotFoundError(f"job {job.name!r} has {no_best(job.trial_records())}, so it has no best "
+                                        "model.")
         trial_number = best["number"]
     number = _check_number(trial_number)
     rec = _record(job, number)

@@ -205,7 +205,9 @@ def _best(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Any:
         return job.best_model()
     best = job.best
     if best is None:
-        print(f"job {job.name} has no complete trial yet ({job.status.value}).")
+        from jupyter_hpo.records import no_best
+
+        print(f"job {job.name} has {no_best(job.trial_records(), job.status.value)}.")
     return best
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "dumps",
     "improvements",
     "json_safe",
+    "no_best",
     "objectives_of",
     "pareto_front",
     "owner_json",
@@ -211,6 +212,22 @@ def competes(state: str, feasible: Any) -> bool:
     """Whether a trial in ``state`` (``complete``, ...) with ``feasible`` (its attribute: False when it broke a
     constraint) may be the best: complete and not infeasible. Every "best" goes through here."""
     return state == "complete" and feasible is not False
+
+
+def no_best(records: Sequence[Mapping[str, Any]], status: str | None = None) -> str:
+    """Why a job of these trial records has no best trial, for the front doors' "job J has ...": its complete
+    trials all broke a constraint (saying "no complete trial" of them sent users looking for failures), or none
+    completed; ``status``: the job's, said in the message.
+
+    Example:
+        >>> no_best([{"state": "complete", "feasible": False}], "failed")
+        'no feasible trial (failed): 1 complete trial(s) broke a constraint'
+    """
+    infeasible = sum(r["state"] == "complete" and r.get(FEASIBLE) is False for r in records)
+    where = f" ({status})" if status else ""
+    if infeasible:
+        return f"no feasible trial{where}: {infeasible} complete trial(s) broke a constraint"
+    return f"no complete trial yet{where}" if status else "no complete trial"
 
 
 def _completed_value(r: Mapping[str, Any]) -> float | None:

@@ -63,6 +63,7 @@ __all__ = [
     "Constraint",
     "TuningSpec",
     "check_job_name",
+    "load_spec_file",
 ]
 
 STRATEGIES = ("bayesian", "random", "grid", "hyperband")
@@ -317,10 +318,8 @@ class TuningSpec:
             raise SpecError(f"`space`: {e}") from None
         if data.get("trial") is None:
             raise SpecError("`trial` is required: a `function` or a `script` to run for each trial.")
-        trial = _section(data, "trial", {"function", "script", "hyperparameters", "timeout"})
-        trial["function"] = _resolve_function(trial.get("function"), base_dir)
-        if isinstance(trial.get("script"), str) and base_dir is not None and not trial["script"].startswith("~"):
-            trial["script"] = str(Path(base_dir, trial["script"]))
+        trial = _resolve_trial_paths(_section(data, "trial", {"function", "script", "hyperparameters", "timeout"}),
+                                     base_dir)
         backend = data.get("backend", "local")
         backend_options: dict[str, Any] = {}
         if isinstance(backend, Mapping):
@@ -360,11 +359,7 @@ class TuningSpec:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> TuningSpec:
-        p = Path(path)
-        data = _load_spec_yaml(_read_spec_file(p))
-        if isinstance(data, dict) and data.get("name") is None:  # a fresh name per run, after the folder
-            data["name"] = _default_name({"script": p.resolve().parent.name})
-        return cls.from_dict(data, base_dir=p.parent.resolve())
+        return cls.from_dict(load_spec_file(path))
 
     @classmethod
     def from_stored(cls, data: Mapping[str, Any], job_dir: str | os.PathLike[str]) -> TuningSpec:
@@ -460,6 +455,33 @@ def _warm_start_from(value: Any) -> Any:
     if isinstance(value, Mapping):
         return _section({"warm_start": value}, "warm_start", {"from"}).get("from") or ()
     return value
+
+
+def load_spec_file(path: str | os.PathLike[str]) -> Any:
+    """The fields of a YAML spec file, not yet validated, so that :func:`jupyter_hpo.api.launch` can apply its
+    keyword options before the whole is checked (a file without ``space`` is complete with ``space=``).
+
+    What depends on the file's location is settled here: ``trial.script`` and a ``trial.function`` file resolve
+    from its folder (not from the working directory), and a spec without ``name`` gets a fresh one after that
+    folder. Errors reading it name the file.
+    """
+    p = Path(path)
+    data = _load_spec_yaml(_read_spec_file(p))
+    if isinstance(data, dict):
+        if data.get("name") is None:  # a fresh name per run, after the folder
+            data["name"] = _default_name({"script": p.resolve().parent.name})
+        if isinstance(data.get("trial"), Mapping):
+            data["trial"] = _resolve_trial_paths(dict(data["trial"]), p.parent.resolve())
+    return data
+
+
+def _resolve_trial_paths(trial: dict[str, Any], base_dir: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """``trial`` with its function loaded and its relative script path joined to ``base_dir``."""
+    if trial.get("function") is not None:
+        trial["function"] = _resolve_function(trial["function"], base_dir)
+    if isinstance(trial.get("script"), str) and base_dir is not None and not trial["script"].startswith("~"):
+        trial["script"] = str(Path(base_dir, trial["script"]))
+    return trial
 
 
 def _read_spec_file(p: Path) -> str:

@@ -188,3 +188,13 @@ def held_out_metrics(p):
     if trial.is_refit():
         return {"auc": p["x"]}
     return {"auc": p["x"], "ece": p["x"] / 10, "train_s": p["x"] ** 2}
+
+
+def static_values(p):
+    """Returns x, with the static hyperparameters it got: ``folds`` (-1 if none) and whether ``data`` came."""
+    return {"objective": p["x"], "folds": float(p.get("folds", -1)), "has_data": float("data" in p)}
+
+
+def calibrated(p):
+    """The higher x, the better the objective, and the worse the calibration error (x / 10)."""
+    return {"objective": p["x"], "calibration_error": p["x"] / 10}

@@ -79,6 +79,48 @@ def test_script_failures_say_why(home, tmp_path, mode, error):
     assert record["state"] == "fail" and record["error"].startswith(error)
 
 
+@pytest.mark.parametrize(("body", "options"), [
+    ("objective: {metric: loss, direction: minimize}\ntrial: {script: train.py}\n", {"space": "x"}),
+    ("objective: {metric: loss, direction: minimize}\ntrial: {script: train.py}\nspace: {x: {type: float, low: 0, "
+     "high: 1}}\nstrategy: grid\n", {"strategy": "random"}),
+    ("space: {x: {type: float, low: 0, high: 1}}\n", {"objective": "quadratic"}),
+], ids=["no space + space=", "grid + strategy=random", "no trial + objective="])
+def test_keyword_options_complete_a_yaml_spec_file_as_they_would_a_dict(home, tmp_path, monkeypatch, body, options):
+    """README: "Keyword options override the spec's values", whether the spec is a dict or a YAML path; the file
+    was validated on its own first, so a YAML that the keywords complete was refused (`space` is required...)."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "train.py").write_text(SCRIPT)
+    (folder / "tuning.yaml").write_text(body + "budget: {max_trials: 2, max_parallel: 1}\n")
+    monkeypatch.chdir(tmp_path)  # the script resolves from the YAML's folder, as without options
+    given = {"x": {"x": {"type": "float", "low": 0, "high": 1}}, "quadratic": objectives.quadratic, "random": "random"}
+    job = api.launch(folder / "tuning.yaml", max_trials=3, **{k: given[v] for k, v in options.items()})
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    records = job.trial_records()
+    assert len(records) == 3 and all(r["state"] == "complete" for r in records)
+    assert job.spec["strategy"] == options.get("strategy", "bayesian")
+    if "objective" in options:
+        assert [r["value"] for r in records] == pytest.approx([-((r["params"]["x"] - 1) ** 2) for r in records])
+    else:
+        assert job.spec["trial"]["script"] == str((folder / "train.py").resolve())
+        assert [r["value"] for r in records] == pytest.approx([r["params"]["x"] for r in records], abs=1e-4)
+
+
+def test_hyperparameters_option_merges_into_the_specs_as_warm_pool_does(home):
+    """`hyperparameters={"folds": 3}` replaced the spec's whole trial.hyperparameters, so the trials lost `data`,
+    while a `warm_pool` option merges key by key; both merge now, a key given winning."""
+    spec = {"trial": {"hyperparameters": {"folds": 5, "data": "train.csv"}},
+            "space": {"x": {"type": "float", "low": 0, "high": 1}},
+            "warm_pool": {"max_trials_per_worker": 50}, "budget": {"max_trials": 2, "max_parallel": 1}}
+    job = api.launch(spec, objective=objectives.static_values, hyperparameters={"folds": 3}, max_memory_mb=4096,
+                     name="merged")
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    assert job.spec["trial"]["hyperparameters"] == {"folds": 3, "data": "train.csv"}
+    assert job.spec["warm_pool"]["max_trials_per_worker"] == 50 and job.spec["warm_pool"]["max_memory_mb"] == 4096
+    trials = job.trials()
+    assert list(trials["metric_folds"]) == [3.0, 3.0] and list(trials["metric_has_data"]) == [1.0, 1.0]
+
+
 def test_list_attach_and_the_stored_attributes(home):
     a = api.launch(objective=objectives.quadratic, space={"x": {"type": "float", "low": 0, "high": 2}},
                    max_trials=3, name="first")
@@ -106,6 +148,36 @@ def test_a_completed_job_resumes_only_with_a_larger_budget(home):
     job.resume(max_trials=5)
     assert job.wait(timeout=60) == JobStatus.COMPLETED
     assert len(job.trial_records()) == 5 and job.summary()["max_trials"] == 5
+
+
+def test_resume_refuses_a_budget_the_job_has_already_used(home):
+    """`resume(max_trials=N)` with N at or below the trials the job counted started a runner for nothing and stored
+    the smaller budget (the job showed 3 trials against a budget of 2); it is refused, and nothing changes."""
+    job = api.launch(objective=objectives.quadratic, space={"x": {"type": "float", "low": 0, "high": 2}},
+                     max_trials=3, name="used")
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    before = job.attrs
+    for n in (2, 3):
+        with pytest.raises(JobStateError, match=rf"job 'used' has already run 3 trial\(s\) of its budget, so "
+                                                rf"max_trials={n} leaves none to run; pass a larger max_trials"):
+            job.resume(max_trials=n)
+    after = job.attrs
+    assert job.status == JobStatus.COMPLETED and after["reason"] == before["reason"]
+    assert after["runner"] == before["runner"], "no runner was started"
+    assert job.summary()["max_trials"] == 3 and len(job.trial_records()) == 3
+
+
+def test_a_stopped_job_resumes_with_its_own_budget_given_again(home):
+    """Interrupted trials do not count (they run again), so a job stopped mid-way resumes with max_trials=its
+    budget."""
+    job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
+                     hyperparameters={"sleep": 0.5}, max_trials=6, max_parallel=2, name="midway")
+    wait_for(lambda: sum(r["state"] == "complete" for r in job.trial_records()) >= 1, timeout=60)
+    assert job.stop(timeout=30) == JobStatus.STOPPED
+    assert sum(r["state"] == "complete" for r in job.trial_records()) < 6
+    job.resume(max_trials=6)
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    assert sum(r["state"] == "complete" for r in job.trial_records()) == 6
 
 
 def test_reverse_log_parameters_come_back_in_their_own_range(home):

@@ -212,6 +212,24 @@ def test_stop_then_resume_with_a_larger_budget(shell):
     assert resumed.summary()["complete"] == done + 2
 
 
+def test_best_of_a_job_whose_trials_all_broke_a_constraint_says_no_feasible_trial(shell):
+    """It said "no complete trial yet (failed)" of a job whose two trials completed, which sent users looking for
+    failures; the trials completed and broke a constraint, so there is no feasible trial (nor a best model)."""
+    shell.push({"calibrated": objectives.calibrated})
+    body = ("trial: {function: calibrated}\nspace: {x: {type: float, low: 0.6, high: 1}}\n"
+            "constraints: {calibration_error: {max: 0.05}}\nbudget: {max_trials: 2, max_parallel: 1}\n")
+    job, _ = hpo(shell, "launch --name all-infeasible", body)
+    assert job.wait(timeout=120) == JobStatus.FAILED
+    assert [r["state"] for r in job.trial_records()] == ["complete"] * 2
+    best, captured = hpo(shell, "best all-infeasible")
+    assert best is None
+    assert captured.stdout == ("job all-infeasible has no feasible trial (failed): 2 complete trial(s) broke a "
+                               "constraint.\n")
+    with pytest.raises(UsageError, match=r"^job 'all-infeasible' has no feasible trial: 2 complete trial\(s\) broke a "
+                                         r"constraint, so it has no best model\.$"):
+        hpo(shell, "best all-infeasible --load")
+
+
 def test_attach_shows_a_dashboard_for_a_job_launched_elsewhere(shell):
     launched = api.launch(objective=objectives.quadratic, space=SPACE, max_trials=2, name="elsewhere")
     launched.wait(timeout=120)
