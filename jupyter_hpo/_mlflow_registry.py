@@ -34,7 +34,9 @@ def _source(job: Any) -> tuple[Any, int, str]:
             pass
     best = job.best
     if best is None:
-        raise MlflowError(f"job {job.name!r} has no complete trial, so it has no model to register.")
+        from jupyter_hpo.records import no_best
+
+        raise MlflowError(f"job {job.name!r} has {no_best(job.trial_records())}, so it has no model to register.")
     return job, int(best["number"]), "best"
 
 

@@ -108,7 +108,11 @@ def refit(job: Job, *, wait: bool = False, timeout: float | None = None) -> Job:
                             "trial may still change).")
     best = job.best
     if best is None:
-        raise JobStateError(f"job {job.name!r} has no complete trial to refit.")
+        from jupyter_hpo.records import no_best
+
+        why = no_best(job.trial_records())  # no complete trial, or none feasible (all broke a constraint)
+        raise JobStateError(f"job {job.name!r} has no complete trial to refit." if why == "no complete trial" else
+                            f"job {job.name!r} has {why}, so there is nothing to refit.")
     existing = _current_refit(job, best["number"])
     if existing is not None:
         if wait:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -97,6 +98,14 @@ def test_a_constraint_on_a_metric_no_trial_returns_is_noted_and_the_job_goes_on(
     records = job.trial_records()
     assert len(records) == 5 and all(r["violations"] == ["latency_ms missing"] for r in records)
     assert job.best is None
+    # what has no best says why: its trials completed, and broke a constraint (not "no complete trial")
+    from jupyter_hpo.exceptions import ArtifactNotFoundError, JobStateError
+
+    why = re.escape("no feasible trial: 5 complete trial(s) broke a constraint")
+    with pytest.raises(JobStateError, match=rf"^job 'missing' has {why}, so there is nothing to refit\.$"):
+        job.refit()
+    with pytest.raises(ArtifactNotFoundError, match=rf"^job 'missing' has {why}, so it has no best model\.$"):
+        job.best_model()
 
 
 @pytest.mark.parametrize("constraints, message", [

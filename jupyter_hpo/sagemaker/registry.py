@@ -124,8 +124,11 @@ def model_candidate(job: Any, trial: int | None = None) -> dict[str, Any]:
     trials = job.raw_trials()
     best_summary = job.best
     if best_summary is None:
-        raise JobStateError(f"job {job.name!r} has no complete trial, so there is no model to register "
-                            f"({len(trials)} trial(s), none complete).")
+        from jupyter_hpo.records import no_best
+
+        why = no_best(job.trial_records())  # no complete trial, or none feasible (all broke a constraint)
+        raise JobStateError(f"job {job.name!r} has {why}, so there is no model to register ({len(trials)} trial(s)"
+                            f"{', none complete' if why == 'no complete trial' else ''}).")
     best = next(t for t in trials if t.number == best_summary["number"])
     tuned, chosen, refit_name = best, best, None
     if trial is not None:
