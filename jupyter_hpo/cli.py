@@ -436,7 +436,8 @@ def _trial_line(rec: dict[str, Any], summary: dict[str, Any]) -> str:
 
 
 def _summary_text(s: dict[str, Any]) -> str:
-    best = f"best {s['metric']} {_fmt(s['best']['value'])} (trial {s['best']['number']})" if s["best"] else "no result yet"
+    best = (f"best {s['metric']} {_fmt(s['best']['value'])} (trial {s['best']['number']})" if s["best"] else
+            "no feasible trial" if s.get("complete") else "no result yet")  # complete trials, all infeasible
     saved = ""
     if s["startup_saved_s"] is not None:
         saved = (f"; warm starts {s['warm_starts']} (start-up {s['warm_startup_s']:.3f} s vs cold "

@@ -156,6 +156,12 @@ def test_the_cli_shows_infeasible_trials_and_the_feasible_best(home, tmp_path):
     lines = [line for line in shown.stdout.splitlines() if "infeasible" in line]
     assert len(lines) == 1 and "calibration_error=0.1 > max 0.05" in lines[0] and "x=1" in lines[0], shown.stdout
     assert json.loads(hpo(home, "show", "cli-constrained", "--json").stdout)["job"]["best"]["params"] == {"x": 0.5}
+    # all infeasible: the summary line says so (it said "no result yet" of a finished job)
+    spec.write_text(spec.read_text().replace("cli-constrained", "cli-none").replace("max: 0.05", "max: -1"))
+    assert hpo(home, "launch", str(spec), "--json").returncode == 1
+    shown = " ".join(hpo(home, "show", "cli-none").stdout.split())  # the terminal's line breaks: spaces
+    assert "no feasible trial (budget of 3 trials reached): 3 complete trial(s) broke a constraint" in shown, shown
+    assert "; no feasible trial;" in shown and "no result yet" not in shown, shown
 
 
 def saves_calibrated(p):
