@@ -12,7 +12,7 @@ from typing import Any
 from jupyter_hpo.records import FOLD_MEAN, INTERRUPTED, improvements
 from jupyter_hpo.store import JobStatus
 
-__all__ = ["MAX_POINTS", "MIN_TRIALS_FOR_IMPORTANCE", "Importance", "downsample", "importance", "importance_json",
+__all__ = ["MAX_POINTS", "MIN_TRIALS_FOR_IMPORTANCE", "Importance", "downsample", "first_objective", "importance", "importance_json",
            "param_importance", "record_importance", "timing"]
 
 #: At most this many trials are drawn as dots or lines; more are downsampled by :func:`downsample`.
@@ -158,7 +158,7 @@ def _note(shares: dict[str, float], n_complete: int, n_pruned: int, folds: int |
 
 
 def importance(rows: list[dict[str, Any]], space: dict[str, Any], min_trials: int = MIN_TRIALS_FOR_IMPORTANCE,
-               steps_are_folds: bool = False) -> Importance:
+               steps_are_folds: bool = False, first_of: str | None = None) -> Importance:
     """A quick, model-free estimate of how much each parameter matters, and how much data it rests on.
 
     Which trials count, and with what score:
@@ -188,6 +188,8 @@ def importance(rows: list[dict[str, Any]], space: dict[str, Any], min_trials: in
         min_trials: below this many counted trials the shares are empty.
         steps_are_folds: every trial's intermediate value at step i is its score on fold i + 1 (the job's
             ``early_stopping`` is ``kfold`` or ``kfold_wilcoxon``), whether or not it used ``trial.folds``.
+        first_of: with several objectives, the first one's metric: the shares rank parameters by it alone
+            (a trial's ``value``), and the note says so.
 
     Returns:
         An :class:`Importance`; its ``note`` reads e.g. "From 3 complete and 4 pruned trials, each scored by
@@ -215,8 +217,10 @@ def importance(rows: list[dict[str, Any]], space: dict[str, Any], min_trials: in
         total = sum(scores.values())
         ordered = sorted(scores.items(), key=lambda kv: -kv[1])
         shares = {name: round(s / total, 4) if total > 0 else 0.0 for name, s in ordered}
-    return Importance(shares, n_complete, n_pruned, folds, left_out,
-                      _note(shares, n_complete, n_pruned, folds, left_out, min_trials))
+    note = _note(shares, n_complete, n_pruned, folds, left_out, min_trials)
+    if shares and first_of:
+        note += f" For {first_of}, the first objective."
+    return Importance(shares, n_complete, n_pruned, folds, left_out, note)
 
 
 def record_importance(records: list[dict[str, Any]], spec: Any) -> Importance:
@@ -240,7 +244,16 @@ def record_importance(records: list[dict[str, Any]], spec: Any) -> Importance:
              FOLD_MEAN: r.get(FOLD_MEAN),
              "steps": sorted([int(k) if k.lstrip("-").isdigit() else float(k), v]
                              for k, v in (r.get("intermediate") or {}).items())} for r in records]
-    return importance(rows, space, steps_are_folds=str(spec.get("early_stopping")).startswith("kfold"))
+    return importance(rows, space, steps_are_folds=str(spec.get("early_stopping")).startswith("kfold"),
+                      first_of=first_objective(spec))
+
+
+def first_objective(spec: Any) -> str | None:
+    """The first objective's metric of a stored spec with several objectives; None with one."""
+    listed = spec.get("objectives") if isinstance(spec, dict) else None
+    if isinstance(listed, list) and len(listed) > 1 and isinstance(listed[0], dict):
+        return str(listed[0].get("metric"))
+    return None
 
 
 def importance_json(found: Importance) -> dict[str, Any] | None:

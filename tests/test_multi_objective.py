@@ -377,3 +377,18 @@ def test_the_best_of_equal_first_objectives_keeps_its_model(home, seed):
     assert job.best["number"] == fastest["number"], order
     assert load_model(job) == {"train_s": 1}, order
     assert list(job.attrs["artifacts_kept"]) == [str(fastest["number"])], order
+
+
+def test_importance_of_a_multi_objective_job_says_it_is_for_the_first_objective(home):
+    """The shares rank parameters by the first objective alone: the note (show, REST, dashboard) says so."""
+    from jupyter_hpo.analytics import record_importance
+    from jupyter_hpo.widgets import Dashboard
+
+    job = api.launch(objective=tradeoff, space=SPACE, objectives=TWO, max_trials=6, seed=1, name="mo-importance")
+    assert job.wait(timeout=120).value == "completed", job.attrs.get("reason")
+    found = record_importance(job.trial_records(), job.attrs["spec"])
+    assert found.shares == {"x": 1.0} and found.note == "From 6 complete trials. For auc, the first objective."
+    assert Dashboard("mo-importance").importance_note == found.note
+    solo = api.launch(objective=tradeoff, space=SPACE, metric="auc", max_trials=5, seed=1, name="solo-importance")
+    assert solo.wait(timeout=120).value == "completed"
+    assert record_importance(solo.trial_records(), solo.attrs["spec"]).note == "From 5 complete trials."

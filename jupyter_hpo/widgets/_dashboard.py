@@ -58,7 +58,14 @@ import anywidget
 import traitlets as t
 
 from jupyter_hpo import api, artifacts
-from jupyter_hpo.analytics import MAX_POINTS, MIN_TRIALS_FOR_IMPORTANCE, downsample, importance, param_importance
+from jupyter_hpo.analytics import (
+    MAX_POINTS,
+    MIN_TRIALS_FOR_IMPORTANCE,
+    downsample,
+    first_objective,
+    importance,
+    param_importance,
+)
 from jupyter_hpo.analytics import timing as _timing
 from jupyter_hpo.exceptions import ArtifactNotFoundError, HpoError, JobNotFoundError
 from jupyter_hpo.records import (
@@ -298,6 +305,7 @@ class Dashboard(anywidget.AnyWidget):
         # with a k-fold pruner, a trial's intermediate value at step i is its score on fold i + 1
         spec = job.attrs.get(SPEC)
         self._steps_are_folds = isinstance(spec, dict) and str(spec.get("early_stopping")).startswith("kfold")
+        self._first_of = first_objective(spec)
         self._feed = api.TrialFeed(job)
         self._rows: dict[int, dict[str, Any]] = {}
         self._pending: set[int] = set()
@@ -374,7 +382,7 @@ class Dashboard(anywidget.AnyWidget):
         active = JobStatus(base["status"]).is_active()
         if done != self._importance_at and (done - self._importance_at >= step or not active):
             self._importance_at = done
-            found = importance(self.rows, self.space, steps_are_folds=self._steps_are_folds)
+            found = importance(self.rows, self.space, steps_are_folds=self._steps_are_folds, first_of=self._first_of)
         with self.hold_sync():
             self.summary = {**base, **_timing(base, self.rows, time.time())}
             self.status = base["status"]
