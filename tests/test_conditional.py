@@ -189,6 +189,24 @@ def test_the_builder_edits_a_condition_and_shows_the_core_message_on_its_row(hom
     assert not builder.space["rate_drop"].when and not builder.launch_button.disabled
 
 
+def test_the_builder_shows_and_takes_a_condition_on_a_choice_that_holds_a_semicolon(home):
+    """`;` separates a condition's parents, so a choice holding one is shown quoted and read back whole; it was
+    shown bare, and no way of typing it (quoted or not) was read as the core's space."""
+    from jupyter_hpo.widgets import SearchSpaceBuilder
+
+    space = SearchSpace.from_dict({"opt": ["sgd;nesterov", "adam", "it's"],
+                                   "mom": {"type": "float", "low": 0.5, "high": 0.99, "when": {"opt": "sgd;nesterov"}},
+                                   "eps": {"type": "float", "low": 0.1, "high": 1, "when": {"opt": ["it's", "adam"]}}})
+    builder = SearchSpaceBuilder(space=space)
+    assert builder.space == space
+    rows = {r.name_text.value: r for r in builder.rows}
+    assert rows["mom"].when_text.value == 'opt: "sgd;nesterov"' and rows["mom"].message.value == ""
+    rows["mom"].high_text.value = "0.9"
+    assert builder.space["mom"].high == 0.9  # an edit after it still reaches the space
+    rows["mom"].when_text.value = "opt: 'sgd;nesterov', adam"
+    assert builder.space["mom"].to_dict()["when"] == {"opt": ["sgd;nesterov", "adam"]}
+
+
 def test_the_sagemaker_backend_runs_a_conditional_space_with_its_training_jobs(home, tmp_path):
     """The sagemaker backend samples with the runner, so `when` holds there too (on the simulated SageMaker)."""
     script = tmp_path / "src" / "train.py"

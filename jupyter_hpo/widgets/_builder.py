@@ -95,7 +95,8 @@ def _format_choice(c: Any) -> str:
         return "null"
     if not isinstance(c, str):
         return repr(c)
-    if c and c == c.strip() and "," not in c and c[0] not in "\"'" and _scalar(c) == c and type(_scalar(c)) is str:
+    if (c and c == c.strip() and "," not in c and ";" not in c and c[0] not in "\"'" and _scalar(c) == c
+            and type(_scalar(c)) is str):  # `;` separates a condition's parents: such a choice is quoted
         return c
     return '"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -109,7 +110,7 @@ def parse_when(text: str) -> dict[str, list[Any]] | None:
     """Read a condition ``booster: dart, gblinear; other: x`` (``;`` between parents, choices as in
     :func:`parse_choices`); None when empty. A clause without ``:`` is kept as text for the core to refuse."""
     out: dict[str, Any] = {}
-    for clause in text.split(";"):
+    for clause in _clauses(text):
         if not clause.strip():
             continue
         parent, sep, values = clause.partition(":")
@@ -117,6 +118,32 @@ def parse_when(text: str) -> dict[str, list[Any]] | None:
             raise SearchSpaceError(f"a condition reads `parent: value, value; parent: value`, but got {clause.strip()!r}.")
         out[parent.strip()] = parse_choices(values)
     return out or None
+
+
+def _clauses(text: str) -> list[str]:
+    """``text`` split at each ``;`` outside quotes (a quoted choice may hold one: ``opt: "sgd;nesterov"``). As in
+    :func:`parse_choices`, a quote opens a choice only at its start (``it's`` is no quote)."""
+    parts: list[str] = []
+    buf: list[str] = []
+    quote, escaped, at_start = "", False, True
+    for ch in text:
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'" and at_start:
+            quote = ch
+        elif ch == ";":
+            parts.append("".join(buf))
+            buf, at_start = [], True
+            continue
+        if not quote:
+            at_start = ch in ",:" or (at_start and ch.isspace())
+        buf.append(ch)
+    return [*parts, "".join(buf)]
 
 
 def format_when(when: Any) -> str:
