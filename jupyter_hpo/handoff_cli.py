@@ -157,9 +157,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         if destination == "mlflow":
             from jupyter_hpo.mlflow_tracking import export_job
 
-            uri = export_job(job, tracking_uri=args.tracking_uri, experiment=args.experiment)
-            result: dict[str, Any] = {"export": "mlflow", "job": job.name, "uri": uri}
-            lines = [f"exported job {job.name} to MLflow: {uri}"]
+            run_id = export_job(job, tracking_uri=args.tracking_uri, experiment=args.experiment)
+            # `uri`: MLflow's URI of the parent run (it held the bare run id, which is no URI), `run_id`: the id
+            result: dict[str, Any] = {"export": "mlflow", "job": job.name, "run_id": run_id, "uri": f"runs:/{run_id}"}
+            lines = [f"exported job {job.name} to MLflow: parent run {run_id} (runs:/{run_id})"]
         else:
             result, lines = _export_pipeline(job, args)
     except HpoError as e:

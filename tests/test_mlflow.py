@@ -396,8 +396,12 @@ def test_register_puts_the_best_model_in_the_registry_loadable_with_pyfunc_and_x
     loaded = mlflow.xgboost.load_model("models:/credit-model/1")
     assert np.allclose(loaded.predict_proba(X_), original.predict_proba(X_))
     # the CLI's export of the same job finds the same runs: nothing is logged twice
-    assert cli.main(["export", "to-register", "--mlflow"]) == 0
-    assert len(child_runs(client, parent_run(client, "to-register"))) == 2
+    assert cli.main(["export", "to-register", "--mlflow", "--json"]) == 0
+    exported = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    parent = parent_run(client, "to-register")
+    assert exported == {"export": "mlflow", "job": "to-register", "run_id": parent.info.run_id,
+                        "uri": f"runs:/{parent.info.run_id}"}  # `uri` held the bare run id
+    assert len(child_runs(client, parent)) == 2
     # once the job is refit, its refit's model is the one registered
     refit = job.refit(wait=True)
     assert register_model(job, "credit-model") == "models:/credit-model/2"
