@@ -20,6 +20,8 @@ from optuna.pruners import BasePruner
 from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
+from jupyter_hpo.records import CONSTRAINT_VALUES
+
 if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
@@ -89,7 +91,8 @@ class PairedFoldPruner(BasePruner):
     only from its 3rd fold and only when it is far behind: with at most ``risk = 0.02`` (``t = 4.85`` after 3
     folds) whatever ``risk`` is, since a looser start-up rule can stop so many trials that the complete trials
     it needs never come. Nothing is pruned before the trial has ``min_folds`` folds, nor at its last fold (nothing
-    would be saved), nor while no complete trial has fold scores. Steps are fold indices
+    would be saved), nor while no complete trial has fold scores. With ``constraints``, the best is the best
+    feasible complete trial, and nothing is pruned before there is one. Steps are fold indices
     (``trial.folds`` reports fold ``i`` at step ``i``); non-finite values are never pruned on.
 
     Args:
@@ -120,9 +123,9 @@ class PairedFoldPruner(BasePruner):
             return FoldDecision(None, f"fewer than {self.min_folds} folds reported", folds=len(scores))
         complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                     if t.number != trial.number and t.value is not None and _finite(t.intermediate_values)]
-        best = _best(complete, sign)
+        best = _best([t for t in complete if _feasible(t)], sign)
         if best is None:
-            return FoldDecision(None, "no complete trial with fold scores", folds=len(scores))
+            return FoldDecision(None, "no complete feasible trial with fold scores", folds=len(scores))
         folds = sorted(best.intermediate_values)
         k = len(folds)
         shared = [s for s in folds if s in scores]
@@ -146,6 +149,14 @@ class PairedFoldPruner(BasePruner):
 
 def _finite(values: dict[int, float]) -> bool:
     return bool(values) and all(math.isfinite(v) for v in values.values())
+
+
+def _feasible(trial: FrozenTrial) -> bool:
+    """Whether a complete trial met the job's ``constraints`` (the runner's constraint values, all <= 0; a job
+    without constraints has none). The best to beat is the best *feasible* trial: judged against an infeasible
+    one, which may never be the best, the very trials the constraints ask for were pruned."""
+    values = trial.user_attrs.get(CONSTRAINT_VALUES)
+    return not isinstance(values, list) or all(isinstance(v, (int, float)) and v <= 0 for v in values)
 
 
 def _best(complete: list[FrozenTrial], sign: float) -> FrozenTrial | None:
