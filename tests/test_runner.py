@@ -101,6 +101,26 @@ def test_patience_ends_a_job_without_improvement(home):
     assert len(job.trial_records()) == 6
 
 
+def pruned_but_the_first(p):
+    """Trial with ``i`` 0 completes (1.0); every other one is pruned by the trial itself."""
+    from jupyter_hpo import trial
+
+    if p["i"]:
+        raise trial.TrialPruned("not this one")
+    return 1.0
+
+
+def test_patience_counts_pruned_trials_as_trials_without_improvement(home):
+    """With pruning on, most trials that do not improve are pruned: patience never fired while they were."""
+    job = launch(objective=pruned_but_the_first, space={"i": list(range(12))}, strategy="grid", seed=1,
+                 max_trials=12, patience=3, max_parallel=1, name="patient")
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    assert job.attrs["reason"] == "no improvement in the last 3 trials"
+    records = sorted(job.trial_records(), key=lambda r: r["number"])
+    states = [r["state"] for r in records]
+    assert states[-3:] == ["pruned"] * 3 and len(records) < 12, states
+
+
 def test_max_runtime_interrupts_running_trials(home):
     job = launch(objective=objectives.sleepy, hyperparameters={"sleep": 0.6}, max_runtime=2, max_trials=100,
                  name="clock")

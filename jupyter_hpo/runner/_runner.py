@@ -555,11 +555,14 @@ class Runner:
                                       f"{limit}); last error: {self.last_error}")
             return
         self.failures_in_a_row = 0
-        if state != "complete" or value is None:
+        if state == "pruned" or (state == "complete" and not feasible):
+            # it did not improve the best: patience counts it once there is a best (with pruning on, it never
+            # fired otherwise)
+            self.n_infeasible += state == "complete"
+            self.since_best += self.best is not None
+            self._check_patience()
             return
-        if not feasible:
-            self.n_infeasible += 1
-            self.since_best += 1
+        if state != "complete" or value is None:
             return
         maximize = self.spec.objective.direction == "maximize"
         if self.best is None or (value > self.best if maximize else value < self.best):
@@ -571,8 +574,13 @@ class Runner:
         target = self.spec.completion.target
         if target is not None and (value >= target if maximize else value <= target):
             self.end = ("completed", f"target {target:g} reached (value {value:.6g})")
+        self._check_patience()
+
+    def _check_patience(self) -> None:
+        """End the job after ``completion.patience`` finished trials in a row (complete, infeasible or pruned)
+        that did not improve the best so far (none counts before there is one)."""
         patience = self.spec.completion.patience
-        if patience is not None and self.since_best >= patience:
+        if self.end is None and patience is not None and self.since_best >= patience:
             self.end = ("completed", f"no improvement in the last {patience} trials")
 
 
