@@ -43,3 +43,30 @@ def test_with_trials_in_parallel_a_seeded_job_repeats_its_start_up_trials(home):
     first, again = _run("par-a", 7, 2), _run("par-b", 7, 2)
     assert _trials(first)[:5] == _trials(again)[:5]  # the random start-up trials
     assert [r["seed"] for r in first] == [r["seed"] for r in again]  # each trial's own seed, by its number
+
+
+def test_a_seeded_hyperband_job_prunes_the_same_trials_every_time(home):
+    """Hyperband puts each trial in a bracket by a hash of the study's name: the runner's study had a random
+    name, so two runs of the same seeded job pruned different trials (and so got different values)."""
+    def run(name: str) -> list[tuple[Any, ...]]:
+        job = api.launch(objective=objectives.stepwise, space={"x": {"type": "float", "low": 0, "high": 1}},
+                         strategy="hyperband", max_trials=14, max_parallel=1, seed=0, name=name)
+        assert job.wait(timeout=180) == JobStatus.COMPLETED, job.attrs.get("reason")
+        return [(r["number"], r["state"], r["params"], r["value"]) for r in job.trial_records()]
+
+    runs = [run(f"hb-{i}") for i in range(3)]
+    assert any(state == "pruned" for _, state, _, _ in runs[0]), runs[0]  # or pruning is not tested
+    assert runs[1] == runs[0] and runs[2] == runs[0]
+
+
+def test_unseeded_jobs_give_their_trials_seeds_of_their_own(home):
+    """Without `seed`, trial n's seed was n, as with `seed: 0`: every unseeded job reseeded its trials' NumPy and
+    `random` with the same values."""
+    def seeds(name: str, seed: int | None) -> list[int]:
+        job = api.launch(objective=objectives.quadratic, space=SPACE, max_trials=3, max_parallel=1, seed=seed,
+                         name=name)
+        assert job.wait(timeout=120) == JobStatus.COMPLETED
+        return [t.user_attrs["seed"] for t in sorted(job.store.trials(job.name), key=lambda t: t.number)]
+
+    zero, a, b = seeds("zero", 0), seeds("free-a", None), seeds("free-b", None)
+    assert len({tuple(zero), tuple(a), tuple(b)}) == 3, (zero, a, b)

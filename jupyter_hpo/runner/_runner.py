@@ -18,6 +18,7 @@ import signal
 import socket
 import threading
 import time
+import zlib
 from typing import Any
 
 from jupyter_hpo.artifacts import ArtifactKeeper, remove_folder
@@ -87,6 +88,10 @@ class Runner:
         self.brain = optuna.create_study(  # several objectives: a multi-objective study; the store keeps the first
             directions=[o.direction for o in self.spec.all_objectives], sampler=make_sampler(self.spec),
             pruner=make_pruner(self.spec),
+            # Hyperband puts trial n in a bracket by a hash of the study's name and n: a name of the seed keeps a
+            # seeded job's brackets the same in every run (a random name changed which trials it pruned), and
+            # the job's name keeps an unseeded job's the same across a resume
+            study_name=f"jupyter-hpo-seed-{self.spec.seed}" if self.spec.seed is not None else f"jupyter-hpo-{name}",
         )
         self.max_trials = self.spec.budget.max_trials
         if self.spec.strategy == "grid":
@@ -370,8 +375,10 @@ class Runner:
             trial = self.brain.ask(self.distributions)
             params = self.spec.space.from_optuna(trial.params)
         number = self._take_number()
-        seed = self._rerun_seeds.get(trial.user_attrs.get("rerun_of"),
-                                     ((self.spec.seed or 0) * 1_000_003 + number) % 2**31)
+        # an unseeded job's trials get seeds of its own (from its name): they were those of `seed: 0`, so every
+        # unseeded job drew the same random streams in its trials
+        base = self.spec.seed if self.spec.seed is not None else zlib.crc32(f"jupyter-hpo/{self.name}".encode())
+        seed = self._rerun_seeds.get(trial.user_attrs.get("rerun_of"), (base * 1_000_003 + number) % 2**31)
         if self.refit_of is not None:  # the refit runs with the seed of the trial it repeats
             seed = self.refit_of.get("seed", seed)
         assignment = backend.submit(TrialRequest(key=number, params=params, seed=seed,
