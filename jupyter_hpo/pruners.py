@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
 
-__all__ = ["FAST", "FoldDecision", "PairedFoldPruner"]
+__all__ = ["FAST", "FoldDecision", "PairedFoldPruner", "SparesLastFold"]
 
 #: ``early_stopping: kfold_fast``: the rule from the first fold, with a looser bound. In deterministic replays on
 #: the credit data (12 paired seeds, ``benchmarks/time_to_quality.py --samplers``) it ran 30% fewer folds than
@@ -146,6 +146,22 @@ class PairedFoldPruner(BasePruner):
         bound = mean_diff + _t_quantile(1.0 - risk, dof) * sd * math.sqrt((k - n) / (k * n))
         return FoldDecision(bound < 0, "bound below the best" if bound < 0 else "may still beat the best",
                             folds=n, k=k, mean_diff=mean_diff, sd=sd, dof=dof, bound=bound)
+
+class SparesLastFold(BasePruner):
+    """``pruner`` (Optuna's Wilcoxon pruner, for ``kfold_wilcoxon``), except at a trial's last fold: a trial that
+    has reported as many folds as the complete trials have is never pruned, since stopping it saves nothing and
+    throws its value away (Optuna's pruner pruned such trials, which ended pruned with all their folds run)."""
+
+    def __init__(self, pruner: BasePruner) -> None:
+        self.pruner = pruner
+
+    def prune(self, study: optuna.study.Study, trial: FrozenTrial) -> bool:
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        k = max((len(t.intermediate_values) for t in complete), default=0)
+        if k and len(trial.intermediate_values) >= k:
+            return False
+        return bool(self.pruner.prune(study, trial))
+
 
 def _finite(values: dict[int, float]) -> bool:
     return bool(values) and all(math.isfinite(v) for v in values.values())

@@ -84,7 +84,7 @@ def make_pruner(spec: TuningSpec) -> Any:
     same rule from the first fold and with ``risk=0.2`` (:data:`jupyter_hpo.pruners.FAST`: cheaper runs, more
     near-best trials stopped; the numbers are in benchmarks/README.md);
     ``kfold_wilcoxon``: Optuna's Wilcoxon signed-rank test of this trial's fold scores against the best
-    trial's same folds (with 5 folds, it can stop a trial only after its 4th)."""
+    trial's same folds (with 5 folds, it can stop a trial only after its 4th; never at its last)."""
     import optuna
 
     kind = spec.pruner_kind
@@ -105,5 +105,7 @@ def make_pruner(spec: TuningSpec) -> Any:
 
         return PairedFoldPruner(**FAST)
     if kind == "kfold_wilcoxon":
-        return optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2)
+        from jupyter_hpo.pruners import SparesLastFold
+
+        return SparesLastFold(optuna.pruners.WilcoxonPruner(p_threshold=0.1, n_startup_steps=2))
     return optuna.pruners.NopPruner()

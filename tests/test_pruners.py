@@ -12,7 +12,7 @@ from optuna.trial import TrialState, create_trial
 
 from jupyter_hpo import api
 from jupyter_hpo.exceptions import SpecError
-from jupyter_hpo.pruners import FAST, PairedFoldPruner
+from jupyter_hpo.pruners import FAST, PairedFoldPruner, SparesLastFold
 from jupyter_hpo.spec import EARLY_STOPPING, TuningSpec
 from jupyter_hpo.store import JobStatus
 from jupyter_hpo.strategies import make_pruner
@@ -187,8 +187,8 @@ def minimal(**kw: Any) -> dict[str, Any]:
 
 def test_kfold_is_the_paired_pruner_and_wilcoxon_stays_selectable():
     assert isinstance(make_pruner(TuningSpec.from_dict(minimal(early_stopping="kfold"))), PairedFoldPruner)
-    assert isinstance(make_pruner(TuningSpec.from_dict(minimal(early_stopping="kfold_wilcoxon"))),
-                      optuna.pruners.WilcoxonPruner)
+    wilcoxon = make_pruner(TuningSpec.from_dict(minimal(early_stopping="kfold_wilcoxon")))
+    assert isinstance(wilcoxon, SparesLastFold) and isinstance(wilcoxon.pruner, optuna.pruners.WilcoxonPruner)
     fast = make_pruner(TuningSpec.from_dict(minimal(early_stopping="kfold_fast")))
     assert isinstance(fast, PairedFoldPruner) and (fast.risk, fast.min_folds) == (0.2, 1) and FAST == {
         "risk": fast.risk, "min_folds": fast.min_folds}
@@ -258,6 +258,30 @@ def test_the_best_to_beat_is_the_best_feasible_trial():
         nothing.add_trial(create_trial(value=t.value, intermediate_values=t.intermediate_values, params={},
                                        distributions={}, user_attrs={"constraint_values": [0.2]}))
     assert PairedFoldPruner().decide(nothing, poor).prune is None
+
+
+def better_first_then_worse(p: dict[str, Any]) -> float:
+    """i = 0 scores 0.5 on all 5 folds; the others a little better on fold 1 and worse on each later fold."""
+    from jupyter_hpo import trial
+
+    scores = [0.5] * 5 if p["i"] == 0 else [0.501, 0.49 - p["i"] * 1e-4, 0.48, 0.47, 0.46]
+    for f, score in enumerate(scores):
+        trial.report(score, f)
+        if trial.should_prune():
+            raise trial.TrialPruned(f"pruned after fold {f + 1}")
+    return sum(scores) / 5
+
+
+def test_kfold_wilcoxon_never_prunes_a_trial_at_its_last_fold(home):
+    """Optuna's Wilcoxon pruner could prune after the 5th of 5 folds: nothing saved, the value thrown away."""
+    job = api.launch(objective=better_first_then_worse, space={"i": {"type": "int", "low": 0, "high": 5}},
+                     strategy="grid", seed=1, early_stopping="kfold_wilcoxon", max_trials=6, max_parallel=1,
+                     name="wilcoxon-last")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED, job.attrs.get("reason")
+    records = job.trial_records()
+    table = [(r["params"]["i"], r["state"], len(r["intermediate"])) for r in records]
+    assert all(len(r["intermediate"]) < 5 for r in records if r["state"] == "pruned"), table
+    assert all(r["state"] == "complete" for r in records if len(r["intermediate"]) == 5), table
 
 
 def cv_with_calibration(p: dict[str, Any]) -> dict[str, float]:
