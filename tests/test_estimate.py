@@ -186,3 +186,13 @@ def test_a_spec_gives_budget_backend_and_instances_and_a_measured_trial_gives_th
     bad = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", "--measure"], cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "`--measure` times one trial of a SPEC" in bad.stderr
+
+
+def test_amt_counts_every_trial_of_a_tuning_job_of_more_than_100():
+    # AMT lists a tuning job's training jobs 100 at a time; all 110 are billed and counted
+    r = estimate(jobs=1, trials=110, parallel=10, training_cv=0, backend="amt")
+    for arm in r["arms"].values():
+        assert arm["trials"] == 110 and arm["failed_trials"] == 0
+    assert r["arms"]["amt"]["warm_starts"] == 110 - 10
+    rows = {row[0]: row[1:] for row in format_estimate(r)}
+    assert rows["trials started warm"] == ("0/110", "100/110")

@@ -283,10 +283,14 @@ def simulate_amt_campaign(inputs: CampaignInputs, *, reuse: bool, workdir: Path)
                     "HyperParameterTuningJobStatus"] == "InProgress":
                 clock.sleep(inputs.poll_s)
             job_walls.append(clock.now() - job_start)
-            pages = sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=name,
-                                                                        MaxResults=100)
-            described += [sm.describe_training_job(TrainingJobName=t["TrainingJobName"])
-                          for t in pages["TrainingJobSummaries"]]
+            kwargs: dict[str, Any] = {"HyperParameterTuningJobName": name, "MaxResults": 100}
+            while True:  # 100 a page at most: a job of more trials is listed over several pages
+                page = sm.list_training_jobs_for_hyper_parameter_tuning_job(**kwargs)
+                described += [sm.describe_training_job(TrainingJobName=t["TrainingJobName"])
+                              for t in page["TrainingJobSummaries"]]
+                if not page.get("NextToken"):
+                    break
+                kwargs["NextToken"] = page["NextToken"]
     finally:
         sim.close()
     price = price_per_hour(inputs.instance_type, prices)
