@@ -196,3 +196,20 @@ def test_amt_counts_every_trial_of_a_tuning_job_of_more_than_100():
     assert r["arms"]["amt"]["warm_starts"] == 110 - 10
     rows = {row[0]: row[1:] for row in format_estimate(r)}
     assert rows["trials started warm"] == ("0/110", "100/110")
+
+
+def test_the_same_seed_gives_the_same_estimate_run_after_run():
+    # training-job names end in a random suffix; the simulated trials' draws must not depend on it
+    runs = [subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", "--jobs", "2", "--trials", "6",
+                            "--parallel", "2", "--seed", "7", "--json"], cwd=REPO, capture_output=True, text=True,
+                           timeout=120) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout
+    assert estimate(jobs=1, trials=4, parallel=2, seed=3) == estimate(jobs=1, trials=4, parallel=2, seed=3)
+    from jupyter_hpo.sagemaker.requests import seeded_names, training_job_name
+
+    assert training_job_name("credit", 1) != training_job_name("credit", 1)  # a real launch's stay unique
+    with seeded_names(7):
+        seeded = training_job_name("credit", 1)
+    with seeded_names(7):
+        assert training_job_name("credit", 1) == seeded and seeded.startswith("credit-00001-")

@@ -137,6 +137,7 @@ def simulate_campaign(inputs: CampaignInputs, *, pools: str, workdir: Path) -> d
     from jupyter_hpo.sagemaker.clients import simulated_clients
     from jupyter_hpo.sagemaker.options import simulation_defaults
     from jupyter_hpo.sagemaker.pricing import cost_usd, price_per_hour
+    from jupyter_hpo.sagemaker.requests import seeded_names
     from jupyter_hpo.sagemaker.scheduler import SageMakerBackend
     from jupyter_hpo.spec import TuningSpec
 
@@ -165,45 +166,46 @@ def simulate_campaign(inputs: CampaignInputs, *, pools: str, workdir: Path) -> d
     earlier_jobs: set[str] = set()
     handed_on: list[str] = []
     try:
-        for j in range(inputs.jobs):
-            name = f"campaign-{j + 1}"
-            spec = TuningSpec.from_dict({
-                "name": name,
-                "trial": {"script": str(script)},
-                "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
-                "budget": {"max_trials": inputs.trials, "max_parallel": inputs.parallel},
-                "warm_pool": {"enabled": warm},
-                "backend": {"name": "sagemaker", "options": simulation_defaults({
-                    "simulate": {}, "instance_type": inputs.instance_type, "instance_count": inputs.instance_count,
-                    "keep_alive_s": inputs.keep_alive_s, "poll_s": inputs.poll_s, "prices": prices})},
-            })
-            backend = SageMakerBackend(spec, workdir, clients=clients)
-            backend.inherit(handed_on)
-            backend.start()
-            tally = EventLog()  # what the scheduler reports; the runner's part here
-            proposed: dict[int, float] = {}
-            seen = 0
-            job_start = clock.now()
-            while len(tally.outcomes) < inputs.trials:
-                while backend.free_slots() > 0 and len(proposed) < inputs.trials:
-                    if inputs.proposal_s:
-                        clock.sleep(inputs.proposal_s)
-                    proposed[len(proposed)] = clock.now()
-                    backend.submit(TrialRequest(key=len(proposed) - 1, params={"x": rng.random()}))
-                backend.poll(tally, timeout=inputs.poll_s)
-                for outcome in tally.outcomes[seen:]:
-                    kind = "warm" if outcome.attrs.get("warm") else "cold"
-                    turnaround[kind].append(clock.now() - proposed[outcome.key])
-                    reused = str((outcome.attrs.get("sagemaker") or {}).get("reused_pool_of") or "")
-                    across += any(reused.startswith(f"{e}-") for e in earlier_jobs)
-                seen = len(tally.outcomes)
-            job_walls.append(clock.now() - job_start)
-            backend.close(release=pools != "campaign" or j == inputs.jobs - 1)
-            handed_on = backend.handed_on
-            earlier_jobs.add(name)
-            trials.extend(tally.outcomes)
-            notes.extend(tally.notes)
-            summaries.append(backend.summary())
+        with seeded_names(inputs.seed):  # the same names, so the same draws, run after run
+            for j in range(inputs.jobs):
+                name = f"campaign-{j + 1}"
+                spec = TuningSpec.from_dict({
+                    "name": name,
+                    "trial": {"script": str(script)},
+                    "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+                    "budget": {"max_trials": inputs.trials, "max_parallel": inputs.parallel},
+                    "warm_pool": {"enabled": warm},
+                    "backend": {"name": "sagemaker", "options": simulation_defaults({
+                        "simulate": {}, "instance_type": inputs.instance_type, "instance_count": inputs.instance_count,
+                        "keep_alive_s": inputs.keep_alive_s, "poll_s": inputs.poll_s, "prices": prices})},
+                })
+                backend = SageMakerBackend(spec, workdir, clients=clients)
+                backend.inherit(handed_on)
+                backend.start()
+                tally = EventLog()  # what the scheduler reports; the runner's part here
+                proposed: dict[int, float] = {}
+                seen = 0
+                job_start = clock.now()
+                while len(tally.outcomes) < inputs.trials:
+                    while backend.free_slots() > 0 and len(proposed) < inputs.trials:
+                        if inputs.proposal_s:
+                            clock.sleep(inputs.proposal_s)
+                        proposed[len(proposed)] = clock.now()
+                        backend.submit(TrialRequest(key=len(proposed) - 1, params={"x": rng.random()}))
+                    backend.poll(tally, timeout=inputs.poll_s)
+                    for outcome in tally.outcomes[seen:]:
+                        kind = "warm" if outcome.attrs.get("warm") else "cold"
+                        turnaround[kind].append(clock.now() - proposed[outcome.key])
+                        reused = str((outcome.attrs.get("sagemaker") or {}).get("reused_pool_of") or "")
+                        across += any(reused.startswith(f"{e}-") for e in earlier_jobs)
+                    seen = len(tally.outcomes)
+                job_walls.append(clock.now() - job_start)
+                backend.close(release=pools != "campaign" or j == inputs.jobs - 1)
+                handed_on = backend.handed_on
+                earlier_jobs.add(name)
+                trials.extend(tally.outcomes)
+                notes.extend(tally.notes)
+                summaries.append(backend.summary())
     finally:
         close = getattr(sim, "close", None)
         if close is not None:
