@@ -44,7 +44,8 @@ class CampaignInputs:
     ``image_pull_s`` of image download, which comes after the training start and so is billed; on a warm
     pool it is ``warm_startup_s`` (the image is already on it). ``download_s``/``upload_s`` are the data
     and model transfers of every trial. ``proposal_s`` is the optimizer's time to propose a trial (one at a
-    time). ``warm_pool_quota`` (warm pools per instance type) and ``instance_quota`` (training instances of
+    time). ``keep_alive_s`` 0 is a campaign without warm pools (only that way is simulated). ``warm_pool_quota``
+    (warm pools per instance type) and ``instance_quota`` (training instances of
     the type at once, warm pools included) are the account's quotas; None: no limit. A trial refused by the
     instance quota (ResourceLimitExceeded) waits and the scheduler goes on with fewer pools, as in a real run.
 
@@ -99,8 +100,9 @@ class CampaignInputs:
                                                 or not 0 <= self.price_per_hour < math.inf):
             raise SpecError(f"`price_per_hour` must be a number >= 0, but got {self.price_per_hour!r}.")
         if isinstance(self.keep_alive_s, bool) or not isinstance(self.keep_alive_s, int) \
-                or not 1 <= self.keep_alive_s <= 3600:
-            raise SpecError(f"`keep_alive_s` must be an integer from 1 to 3600, but got {self.keep_alive_s!r}.")
+                or not 0 <= self.keep_alive_s <= 3600:
+            raise SpecError(f"`keep_alive_s` must be an integer from 0 to 3600 (0: no warm pools), but got "
+                            f"{self.keep_alive_s!r}.")
         for name in ("warm_pool_quota", "instance_quota"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
