@@ -47,6 +47,9 @@ BACKEND_ONLY_OPTIONS = {
     "keep_alive_s": ("sagemaker", "the warm-pool keep-alive; AMT keeps no warm pools you can set"),
 }
 
+#: ``backend.options`` that only a spot job sends (``MaxWaitTimeInSeconds``, relaunches after an interruption)
+SPOT_ONLY_OPTIONS = ("max_wait_s", "spot_retries")
+
 #: The documented maximum of ``ResourceConfig.KeepAlivePeriodInSeconds`` (botocore's model allows more).
 MAX_KEEP_ALIVE_S = 3600
 #: The largest ``StoppingCondition.MaxRuntimeInSeconds`` of a training job (28 days, API reference).
@@ -196,6 +199,12 @@ class SageMakerOptions:
         opts = cls(**data)
         if spec.backend != "amt" and spec.warm_pool.enabled:  # amt never sends a keep-alive
             check_spot_and_keep_alive(opts)
+        unsent = [f"`backend.options.{k}`" for k in SPOT_ONLY_OPTIONS if data.get(k) is not None]
+        if unsent and not opts.spot:  # on demand neither is sent; accepting them let a user think they were
+            many = len(unsent) > 1
+            raise SpecError(f"{' and '.join(unsent)} {'apply' if many else 'applies'} to spot training only, and "
+                            f"this job runs on demand, so {'they' if many else 'it'} would not be sent: set "
+                            f"`backend.options.spot: true` or remove {'them' if many else 'it'}.")
         return opts
 
     # -- derived ------------------------------------------------------------------------------
