@@ -299,3 +299,17 @@ def test_a_spot_option_without_spot_is_refused(home, tmp_path, backend, options)
     if backend == "sagemaker" and "max_wait_s" in options:
         assert body["StoppingCondition"]["MaxWaitTimeInSeconds"] == 9000
 
+
+
+@pytest.mark.parametrize("key", ["jupyter-hpo:job", "jupyter-hpo:trial"])
+def test_a_tag_jupyter_hpo_sets_itself_is_refused(home, tmp_path, key):
+    """jupyter-hpo tags every training job with its job and trial; a spec's tag of that key was overwritten."""
+    spec = sm_spec(tmp_path, "sagemaker", "own-tag", {"tags": {key: "mine", "team": "risk"}})
+    text = refused(spec)
+    assert text.startswith(f"`backend.options.tags` must not set `{key}`"), text
+    with pytest.raises(SpecError) as planned:
+        api.plan(spec)
+    assert str(planned.value) == text
+    spec["backend"]["options"]["tags"] = {"team": "risk"}
+    tags = {t["Key"]: t["Value"] for t in api.plan(spec)["requests"][1]["params"]["Tags"]}
+    assert tags["team"] == "risk" and tags["jupyter-hpo:job"] == "own-tag"

@@ -49,6 +49,8 @@ BACKEND_ONLY_OPTIONS = {
 
 #: ``backend.options`` that only a spot job sends (``MaxWaitTimeInSeconds``, relaunches after an interruption)
 SPOT_ONLY_OPTIONS = ("max_wait_s", "spot_retries")
+#: the tags jupyter-hpo puts on its requests (:func:`~jupyter_hpo.sagemaker.requests.training_job_request`)
+OWN_TAGS = ("jupyter-hpo:job", "jupyter-hpo:trial")
 
 #: The documented maximum of ``ResourceConfig.KeepAlivePeriodInSeconds`` (botocore's model allows more).
 MAX_KEEP_ALIVE_S = 3600
@@ -169,6 +171,10 @@ class SageMakerOptions:
                 raise _fail(name, "must be true or false", getattr(self, name))
         object.__setattr__(self, "environment", _str_map("environment", self.environment))
         object.__setattr__(self, "tags", _str_map("tags", self.tags))
+        for key in OWN_TAGS:  # set on every request after the spec's tags, so a spec's value was overwritten
+            if key in self.tags:
+                raise _fail("tags", f"must not set `{key}`, which jupyter-hpo sets itself (to find its jobs and "
+                            "trials): remove it or use another key", dict(self.tags))
         if not isinstance(self.prices, Mapping) or not all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in self.prices.values()):
             raise _fail("prices", "must map instance types to USD per hour (numbers >= 0)", self.prices)
