@@ -48,7 +48,8 @@ def add_estimate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--instance-count", type=int, default=None, help=f"default {d.instance_count}")
     p.add_argument("--price", type=float, help="USD per instance-hour (default: the built-in price table)")
     p.add_argument("--keep-alive-s", type=int, default=None,
-                   help=f"warm-pool keep-alive (default {d.keep_alive_s})")
+                   help=f"warm-pool keep-alive; 0: no warm pools, and only that way is estimated "
+                        f"(default {d.keep_alive_s})")
     p.add_argument("--warm-pool-quota", type=int, default=None,
                    help="the account's warm pools per instance type (default: no limit; AWS starts it at 0)")
     p.add_argument("--instance-quota", type=int, default=None,
@@ -93,8 +94,15 @@ def estimate_inputs(args: argparse.Namespace) -> dict[str, Any]:
 def spec_inputs(path: str) -> dict[str, Any]:
     """What a job spec says about its campaign: budget, backend and (for sagemaker/amt) instances and keep-alive.
 
-    A ``local`` spec is estimated as if on the ``sagemaker`` backend with its default instances.
+    A ``local`` spec is estimated as if on the ``sagemaker`` backend with its default instances. A ``sagemaker``
+    spec without warm pools (``keep_alive_s: 0`` or ``warm_pool: {enabled: false}``) gives keep-alive 0: it is
+    estimated as it runs, every trial cold. A spot spec is refused: spot prices and interruptions vary and are
+    not modelled, so any figure would be the on-demand one under another name.
+
+    Raises:
+        SpecError: the spec sets ``spot: true``.
     """
+    from jupyter_hpo.exceptions import SpecError
     from jupyter_hpo.sagemaker.options import SageMakerOptions
     from jupyter_hpo.spec import TuningSpec
 
@@ -103,10 +111,13 @@ def spec_inputs(path: str) -> dict[str, Any]:
                            "backend": "amt" if spec.backend == "amt" else "sagemaker"}
     if spec.backend in ("sagemaker", "amt"):
         opts = SageMakerOptions.from_spec(spec)
+        if opts.spot:
+            raise SpecError(f"{path} sets `backend.options.spot: true`, and spot prices and interruptions are not "
+                            "modelled: estimate a copy of the spec without it (on demand).")
         out.update(instance_type=opts.instance_type, instance_count=opts.instance_count,
                    price_per_hour=opts.prices.get(opts.instance_type))
-        if spec.backend == "sagemaker" and opts.keep_alive_s:
-            out["keep_alive_s"] = opts.keep_alive_s
+        if spec.backend == "sagemaker":
+            out["keep_alive_s"] = opts.keep_alive_s if spec.warm_pool.enabled else 0
     return out
 
 

@@ -7,7 +7,8 @@ one a real job would send (validated against botocore's model), every status fol
 documented lifecycle, billing starts at each training job's start (a cold start's image pull included),
 and a campaign of hours is simulated in seconds. The same campaign runs three times (see
 :data:`~jupyter_hpo.sagemaker.estimator.ARMS`): with ``KeepAlivePeriodInSeconds = 0`` (every trial cold),
-with warm pools that each job releases at its end, and with warm pools handed from job to job.
+with warm pools that each job releases at its end, and with warm pools handed from job to job; with
+``keep_alive_s=0`` (a spec without warm pools) only the first.
 
 Example:
     >>> from jupyter_hpo.estimate import estimate
@@ -43,8 +44,12 @@ def estimate(inputs: CampaignInputs | None = None, **kwargs: Any) -> dict[str, A
     with tempfile.TemporaryDirectory(prefix="jupyter-hpo-estimate-") as tmp:
         if inputs.backend == "amt":
             arms = {name: simulate_amt_campaign(inputs, reuse=name == "amt", workdir=Path(tmp)) for name in AMT_ARMS}
-        else:
-            arms = {name: simulate_campaign(inputs, pools=name, workdir=Path(tmp)) for name in ARMS}
+        else:  # keep-alive 0 (a spec without warm pools): the campaign as it would run, not pools it would not keep
+            arms = {name: simulate_campaign(inputs, pools=name, workdir=Path(tmp))
+                    for name in (ARMS if inputs.keep_alive_s else ("none",))}
+            if not inputs.keep_alive_s:
+                arms["none"]["notes"].append("keep-alive 0: no warm pools, so only this way is estimated; give a "
+                                             "keep-alive (--keep-alive-s) to compare it with warm pools")
     base = next(iter(arms))
 
     def ratio(key: str, name: str, invert: bool = False) -> float | None:

@@ -81,7 +81,7 @@ def test_the_price_can_be_overridden():
 @pytest.mark.parametrize("kwargs, message", [
     ({"jobs": 0}, "`jobs` must be a positive integer"),
     ({"training_s": -1}, "`training_s` must be a positive number"),
-    ({"keep_alive_s": 7200}, "`keep_alive_s` must be an integer from 1 to 3600"),
+    ({"keep_alive_s": 7200}, "`keep_alive_s` must be an integer from 0 to 3600"),
     ({"warm_startup_s": float("nan")}, "`warm_startup_s` must be a number >= 0"),
     ({"image_pull_s": -5}, "`image_pull_s` must be a number >= 0"),
     ({"warm_pool_quota": -1}, "`warm_pool_quota` must be an integer >= 0"),
@@ -186,3 +186,59 @@ def test_a_spec_gives_budget_backend_and_instances_and_a_measured_trial_gives_th
     bad = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", "--measure"], cwd=REPO,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "`--measure` times one trial of a SPEC" in bad.stderr
+
+
+def test_amt_counts_every_trial_of_a_tuning_job_of_more_than_100():
+    # AMT lists a tuning job's training jobs 100 at a time; all 110 are billed and counted
+    r = estimate(jobs=1, trials=110, parallel=10, training_cv=0, backend="amt")
+    for arm in r["arms"].values():
+        assert arm["trials"] == 110 and arm["failed_trials"] == 0
+    assert r["arms"]["amt"]["warm_starts"] == 110 - 10
+    rows = {row[0]: row[1:] for row in format_estimate(r)}
+    assert rows["trials started warm"] == ("0/110", "100/110")
+
+
+def test_the_same_seed_gives_the_same_estimate_run_after_run():
+    # training-job names end in a random suffix; the simulated trials' draws must not depend on it
+    runs = [subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", "--jobs", "2", "--trials", "6",
+                            "--parallel", "2", "--seed", "7", "--json"], cwd=REPO, capture_output=True, text=True,
+                           timeout=120) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout
+    assert estimate(jobs=1, trials=4, parallel=2, seed=3) == estimate(jobs=1, trials=4, parallel=2, seed=3)
+    from jupyter_hpo.sagemaker.requests import seeded_names, training_job_name
+
+    assert training_job_name("credit", 1) != training_job_name("credit", 1)  # a real launch's stay unique
+    with seeded_names(7):
+        seeded = training_job_name("credit", 1)
+    with seeded_names(7):
+        assert training_job_name("credit", 1) == seeded and seeded.startswith("credit-00001-")
+
+
+@pytest.mark.parametrize("pools", [{"keep_alive_s": 0}, {"warm_pool": {"enabled": False}}])
+def test_a_spec_without_warm_pools_is_estimated_without_them(tmp_path, pools):
+    import yaml
+
+    (tmp_path / "train.py").write_text("print('objective=1')\n")
+    options = {"role": "arn:aws:iam::123456789012:role/R", "s3_prefix": "s3://bkt/p", "instance_type": "ml.m5.2xlarge",
+               "image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"}
+    spec = {"name": "k0", "trial": {"script": "train.py"}, "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+            "budget": {"max_trials": 4, "max_parallel": 2}, "warm_pool": pools.get("warm_pool", {"enabled": True}),
+            "backend": {"name": "sagemaker", "options": {**options, **{k: v for k, v in pools.items()
+                                                                      if k == "keep_alive_s"}}}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    out = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", str(tmp_path / "spec.yaml"), "--jobs",
+                          "1", "--json"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["inputs"]["keep_alive_s"] == 0 and list(r["arms"]) == ["none"]  # as the spec runs: every trial cold
+    assert r["arms"]["none"]["warm_starts"] == 0
+    assert any("no warm pools" in n and "--keep-alive-s" in n for n in r["arms"]["none"]["notes"])
+    assert list(estimate(jobs=1, trials=2, parallel=1, keep_alive_s=0)["arms"]) == ["none"]  # --keep-alive-s 0
+    # a spot spec (which cannot use warm pools) is refused: spot prices and interruptions are not modelled
+    spec["backend"]["options"] = {**options, "keep_alive_s": 0, "spot": True}
+    (tmp_path / "spot.yaml").write_text(yaml.safe_dump(spec))
+    bad = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", str(tmp_path / "spot.yaml")],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "`backend.options.spot: true`" in bad.stderr and "not modelled" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1 and not bad.stdout

@@ -198,7 +198,8 @@ def test_an_option_of_the_other_sagemaker_backend_is_refused(home, tmp_path, bac
 def test_a_plan_for_the_other_backend_says_which_options_it_does_not_send(tmp_path):
     """``plan(spec, backend=...)`` of a spec written for the other backend (as a pipeline's AMT step is built)
     refuses nothing that spec may hold, and says in a note each option that the plan does not send."""
-    spec = sm_spec(tmp_path, "sagemaker", "plan-other", {"spot_retries": 2, "warm_wait_s": 30, "keep_alive_s": 600})
+    spec = sm_spec(tmp_path, "sagemaker", "plan-other", {"spot": True, "spot_retries": 2, "warm_wait_s": 30,
+                                                          "keep_alive_s": 0})  # spot_retries takes spot
     notes = api.plan(spec, backend="amt")["notes"]
     for option in ("spot_retries", "warm_wait_s", "keep_alive_s"):
         assert any(n.startswith(f"backend.options.{option} is not sent:") and n.endswith("this plan is for amt.")
@@ -274,3 +275,41 @@ def test_a_single_objective_keyword_on_a_spec_with_several_objectives_is_refused
     assert "mo-spec" not in {j["name"] for j in api.list_jobs()}
     job = api.launch(spec)  # the same spec without the keyword runs, with both objectives
     assert job.wait(timeout=60).value == "completed" and len(job.spec["objectives"]) == 2
+
+
+# -- 10. spot-only options without spot; a tag jupyter-hpo sets itself -----------------------------------------------
+@pytest.mark.parametrize(("backend", "options"), [
+    ("sagemaker", {"max_wait_s": 9000}),
+    ("sagemaker", {"spot_retries": 3}),
+    ("sagemaker", {"max_wait_s": 9000, "spot_retries": 3}),
+    ("amt", {"max_wait_s": 9000}),
+])
+def test_a_spot_option_without_spot_is_refused(home, tmp_path, backend, options):
+    """Without `spot: true` neither MaxWaitTimeInSeconds nor a spot retry is ever sent: they were accepted, unused."""
+    spec = sm_spec(tmp_path, backend, f"nospot-{backend}", options)
+    text = refused(spec)
+    named = " and ".join(f"`backend.options.{k}`" for k in options)
+    assert text.startswith(f"{named} {'apply' if len(options) > 1 else 'applies'} to spot training only"), text
+    assert "set `backend.options.spot: true` or remove" in text, text
+    with pytest.raises(SpecError) as planned:  # `jupyter hpo plan` refuses what the launch refuses
+        api.plan(spec)
+    assert str(planned.value) == text
+    spec["backend"]["options"].update(spot=True, **({"keep_alive_s": 0} if backend == "sagemaker" else {}))
+    body = api.plan(spec)["requests"][1]["params"]  # with spot they are taken
+    if backend == "sagemaker" and "max_wait_s" in options:
+        assert body["StoppingCondition"]["MaxWaitTimeInSeconds"] == 9000
+
+
+
+@pytest.mark.parametrize("key", ["jupyter-hpo:job", "jupyter-hpo:trial"])
+def test_a_tag_jupyter_hpo_sets_itself_is_refused(home, tmp_path, key):
+    """jupyter-hpo tags every training job with its job and trial; a spec's tag of that key was overwritten."""
+    spec = sm_spec(tmp_path, "sagemaker", "own-tag", {"tags": {key: "mine", "team": "risk"}})
+    text = refused(spec)
+    assert text.startswith(f"`backend.options.tags` must not set `{key}`"), text
+    with pytest.raises(SpecError) as planned:
+        api.plan(spec)
+    assert str(planned.value) == text
+    spec["backend"]["options"]["tags"] = {"team": "risk"}
+    tags = {t["Key"]: t["Value"] for t in api.plan(spec)["requests"][1]["params"]["Tags"]}
+    assert tags["team"] == "risk" and tags["jupyter-hpo:job"] == "own-tag"

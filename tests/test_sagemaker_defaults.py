@@ -117,3 +117,21 @@ def test_a_broken_defaults_file_names_itself(files):
     (files / "user.yaml").write_text("SageMaker: [unclosed\n")
     with pytest.raises(SpecError, match="the user SageMaker defaults file .*user.yaml cannot be read"):
         api.plan(spec_of(files))
+
+
+def test_an_environment_in_both_files_is_merged_key_by_key_and_tags_are_replaced_as_the_sdk_does(files):
+    # the SDK merges its two files with botocore.utils.merge_dicts: mappings key by key, lists replaced
+    (files / "admin" / "config.yaml").write_text(ADMIN.replace(
+        "    RoleArn:", "    Environment: {HTTPS_PROXY: 'http://proxy.corp:3128', MODE: admin}\n    RoleArn:"))
+    (files / "user.yaml").write_text(USER + "    Environment: {MY_VAR: '1', MODE: user}\n"
+                                            "    Tags: [{Key: owner, Value: me}]\n")
+    result = api.plan(spec_of(files, environment={"MINE": "x"}))
+    body = result["requests"][1]["params"]
+    assert body["Environment"] == {"HTTPS_PROXY": "http://proxy.corp:3128", "MODE": "user", "MY_VAR": "1",
+                                   "MINE": "x"}  # the admin's proxy stays; the user file's MODE wins
+    tags = {t["Key"]: t["Value"] for t in body["Tags"]}
+    assert tags["owner"] == "me" and "cost-center" not in tags  # the user file's Tags list replaces the admin's
+    admin, user = f"admin defaults file {files / 'admin' / 'config.yaml'}", f"user defaults file {files / 'user.yaml'}"
+    assert result["sources"]["environment"] == f"spec + {admin} + {user}"
+    assert result["sources"]["tags"] == user and result["sources"]["role"] == user
+    assert f"environment: spec + {admin} + {user}" in format_plan(result)

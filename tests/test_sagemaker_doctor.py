@@ -165,3 +165,25 @@ def test_the_cli_prints_one_line_per_check_and_exits_1_on_a_failure(tmp_path, aw
         {"name": "credentials", "status": "fail", "reason": json.loads(json.dumps(
             "ExpiredToken: The security token expired. The AWS credentials expired or are not valid: refresh them "
             "and resume the job. (aws configure, AWS_PROFILE or an instance role)"))}]
+
+
+@pytest.mark.parametrize("spot_first", [True, False])
+def test_the_instance_quota_is_the_on_demand_one_or_for_spot_the_spot_one(tmp_path, aws, spot_first):
+    # Service Quotas lists '<type> for spot training job usage' too, in no set order; the check names the one it read
+    clients, stubs = aws
+    from jupyter_hpo.sagemaker.doctor import _quotas
+    from jupyter_hpo.sagemaker.options import SageMakerOptions
+
+    listed = [{"QuotaName": "ml.m5.xlarge for spot training job usage", "Value": 0.0},
+              {"QuotaName": "ml.m5.xlarge for training job usage", "Value": 20.0},
+              {"QuotaName": "ml.m5.xlarge for training warm pool usage", "Value": 4.0}]
+    for spec in (spec_of(tmp_path), spec_of(tmp_path, spot=True, keep_alive_s=0)):
+        stubs["service-quotas"].add_response("list_service_quotas",
+                                             {"Quotas": listed if spot_first else listed[::-1]})
+        checks = by_name(_quotas(clients["service-quotas"], spec, SageMakerOptions.from_spec(spec)))
+        quota = checks["instance quota"]
+        if spec.backend_options.get("spot"):
+            assert quota.status == "fail" and quota.reason.startswith("'ml.m5.xlarge for spot training job usage' is 0")
+        else:
+            assert quota.status == "ok" and "'ml.m5.xlarge for training job usage'" in quota.reason
+            assert quota.reason.startswith("20 of ")

@@ -5,7 +5,9 @@ Locations and precedence are the SDK's: an admin file (``SAGEMAKER_ADMIN_CONFIG_
 ``platformdirs.site_config_dir("sagemaker")/config.yaml``, ``/etc/xdg/sagemaker/config.yaml`` on Linux)
 and a user file (``SAGEMAKER_USER_CONFIG_OVERRIDE``, else ``platformdirs.user_config_dir("sagemaker")/
 config.yaml``, ``~/.config/sagemaker/config.yaml``); an override may name a file or a folder holding
-``config.yaml``; a key of the user file wins over the admin file's. An ``s3://`` override is not read
+``config.yaml``; the two documents are merged as the SDK merges them (``botocore.utils.merge_dicts``): a
+mapping set in both (``Environment``) key by key, the user file's keys winning, anything else (a list such as
+``Tags``, a string) taken whole from the user file. An ``s3://`` override is not read
 (that would need a call to AWS): a note says so. The schema's keys used here::
 
     SageMaker:
@@ -95,12 +97,40 @@ def _values(doc: Any) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
+def _merge(low: dict[str, Any], high: Mapping[str, Any]) -> dict[str, Any]:
+    """``high`` over ``low`` as ``botocore.utils.merge_dicts`` (the SDK's merge of its files) does: mappings key
+    by key, lists and scalars replaced; a mapping over a non-mapping replaces it rather than failing."""
+    out = dict(low)
+    for key, value in high.items():
+        below = out.get(key)
+        out[key] = _merge(below, value) if isinstance(value, Mapping) and isinstance(below, Mapping) else value
+    return out
+
+
+def _setters(name: str, docs: list[tuple[str, Any]]) -> str:
+    """The files (``" + "``-joined, admin first) whose keys make the merged value of option ``name``: for a
+    mapping every file that sets it, otherwise the last one; ``s3_prefix`` may take its bucket and prefix from
+    different files."""
+    paths = [(*_SESSION, "DefaultS3Bucket"), (*_SESSION, "DefaultS3ObjectKeyPrefix")] if name == "s3_prefix" \
+        else [_PATHS[name]]
+    found: set[str] = set()
+    for path in paths:
+        for source, doc in reversed(docs):
+            value = _get(doc, path)
+            if value is not None:
+                found.add(source)
+                if not isinstance(value, Mapping):
+                    break
+    return " + ".join(source for source, _ in docs if source in found)
+
+
 def read_defaults() -> tuple[dict[str, Any], dict[str, str], list[str]]:
-    """``(options, {option: source}, notes)`` from the admin then the user file (the user's win)."""
+    """``(options, {option: source}, notes)`` from the admin and the user file, merged as the SDK merges them
+    (the user's keys win; a mapping such as ``Environment`` keeps the admin's other keys, which may be enforced,
+    such as a proxy)."""
     from jupyter_hpo._yaml import YAMLError, load_yaml
 
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
+    docs: list[tuple[str, Any]] = []
     notes: list[str] = []
     for kind, path in defaults_files():
         if isinstance(path, str):
@@ -113,10 +143,13 @@ def read_defaults() -> tuple[dict[str, Any], dict[str, str], list[str]]:
             doc = load_yaml(path.read_text(), f"the SageMaker defaults file {path}")
         except (OSError, YAMLError) as e:
             raise SpecError(f"the {kind} SageMaker defaults file {path} cannot be read: {e}") from None
-        for name, value in _values(doc).items():
-            values[name] = value
-            sources[name] = f"{kind} defaults file {path}"
-    return values, sources, notes
+        docs.append((f"{kind} defaults file {path}", doc))
+    merged: dict[str, Any] = {}
+    for _, doc in docs:
+        if isinstance(doc, Mapping):
+            merged = _merge(merged, doc)
+    values = _values(merged)
+    return values, {name: _setters(name, docs) for name in values}, notes
 
 
 def _studio_role() -> str | None:

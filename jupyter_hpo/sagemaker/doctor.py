@@ -159,15 +159,17 @@ def _quotas(sq: Any, spec: TuningSpec, opts: SageMakerOptions) -> list[Check]:
                                         f"{explain_client_error(e)}")]
     out = []
     need = spec.budget.max_parallel * opts.instance_count
-    training = next((v for n, v in quotas.items() if "training job usage" in n), None)
+    # spot trials count against their own quota; matching a substring took either one, by listing order
+    name = f"{opts.instance_type} for {'spot ' if opts.spot else ''}training job usage"
+    training = quotas.get(name.lower())
     if training is None:
-        out.append(Check("instance quota", "warn", f"no training quota found for {opts.instance_type}"))
+        out.append(Check("instance quota", "warn", f"no quota '{name}' found in Service Quotas (Amazon SageMaker)"))
     elif training < need:
-        out.append(Check("instance quota", "fail", f"'{opts.instance_type} for training job usage' is {training:g}, "
-                                                   f"below budget.max_parallel x instance_count = {need}: request "
-                                                   "more in Service Quotas or lower budget.max_parallel"))
+        out.append(Check("instance quota", "fail", f"'{name}' is {training:g}, below budget.max_parallel x "
+                                                   f"instance_count = {need}: request more in Service Quotas or "
+                                                   "lower budget.max_parallel"))
     else:
-        out.append(Check("instance quota", "ok", f"{training:g} {opts.instance_type} for training (need {need})"))
+        out.append(Check("instance quota", "ok", f"{training:g} of '{name}' (need {need})"))
     if spec.backend == "sagemaker" and spec.warm_pool.enabled and opts.keep_alive_s:
         warm = next((v for n, v in quotas.items() if "warm pool" in n), 0.0)
         if warm < need:

@@ -44,7 +44,8 @@ class CampaignInputs:
     ``image_pull_s`` of image download, which comes after the training start and so is billed; on a warm
     pool it is ``warm_startup_s`` (the image is already on it). ``download_s``/``upload_s`` are the data
     and model transfers of every trial. ``proposal_s`` is the optimizer's time to propose a trial (one at a
-    time). ``warm_pool_quota`` (warm pools per instance type) and ``instance_quota`` (training instances of
+    time). ``keep_alive_s`` 0 is a campaign without warm pools (only that way is simulated). ``warm_pool_quota``
+    (warm pools per instance type) and ``instance_quota`` (training instances of
     the type at once, warm pools included) are the account's quotas; None: no limit. A trial refused by the
     instance quota (ResourceLimitExceeded) waits and the scheduler goes on with fewer pools, as in a real run.
 
@@ -99,8 +100,9 @@ class CampaignInputs:
                                                 or not 0 <= self.price_per_hour < math.inf):
             raise SpecError(f"`price_per_hour` must be a number >= 0, but got {self.price_per_hour!r}.")
         if isinstance(self.keep_alive_s, bool) or not isinstance(self.keep_alive_s, int) \
-                or not 1 <= self.keep_alive_s <= 3600:
-            raise SpecError(f"`keep_alive_s` must be an integer from 1 to 3600, but got {self.keep_alive_s!r}.")
+                or not 0 <= self.keep_alive_s <= 3600:
+            raise SpecError(f"`keep_alive_s` must be an integer from 0 to 3600 (0: no warm pools), but got "
+                            f"{self.keep_alive_s!r}.")
         for name in ("warm_pool_quota", "instance_quota"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
@@ -137,6 +139,7 @@ def simulate_campaign(inputs: CampaignInputs, *, pools: str, workdir: Path) -> d
     from jupyter_hpo.sagemaker.clients import simulated_clients
     from jupyter_hpo.sagemaker.options import simulation_defaults
     from jupyter_hpo.sagemaker.pricing import cost_usd, price_per_hour
+    from jupyter_hpo.sagemaker.requests import seeded_names
     from jupyter_hpo.sagemaker.scheduler import SageMakerBackend
     from jupyter_hpo.spec import TuningSpec
 
@@ -165,45 +168,46 @@ def simulate_campaign(inputs: CampaignInputs, *, pools: str, workdir: Path) -> d
     earlier_jobs: set[str] = set()
     handed_on: list[str] = []
     try:
-        for j in range(inputs.jobs):
-            name = f"campaign-{j + 1}"
-            spec = TuningSpec.from_dict({
-                "name": name,
-                "trial": {"script": str(script)},
-                "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
-                "budget": {"max_trials": inputs.trials, "max_parallel": inputs.parallel},
-                "warm_pool": {"enabled": warm},
-                "backend": {"name": "sagemaker", "options": simulation_defaults({
-                    "simulate": {}, "instance_type": inputs.instance_type, "instance_count": inputs.instance_count,
-                    "keep_alive_s": inputs.keep_alive_s, "poll_s": inputs.poll_s, "prices": prices})},
-            })
-            backend = SageMakerBackend(spec, workdir, clients=clients)
-            backend.inherit(handed_on)
-            backend.start()
-            tally = EventLog()  # what the scheduler reports; the runner's part here
-            proposed: dict[int, float] = {}
-            seen = 0
-            job_start = clock.now()
-            while len(tally.outcomes) < inputs.trials:
-                while backend.free_slots() > 0 and len(proposed) < inputs.trials:
-                    if inputs.proposal_s:
-                        clock.sleep(inputs.proposal_s)
-                    proposed[len(proposed)] = clock.now()
-                    backend.submit(TrialRequest(key=len(proposed) - 1, params={"x": rng.random()}))
-                backend.poll(tally, timeout=inputs.poll_s)
-                for outcome in tally.outcomes[seen:]:
-                    kind = "warm" if outcome.attrs.get("warm") else "cold"
-                    turnaround[kind].append(clock.now() - proposed[outcome.key])
-                    reused = str((outcome.attrs.get("sagemaker") or {}).get("reused_pool_of") or "")
-                    across += any(reused.startswith(f"{e}-") for e in earlier_jobs)
-                seen = len(tally.outcomes)
-            job_walls.append(clock.now() - job_start)
-            backend.close(release=pools != "campaign" or j == inputs.jobs - 1)
-            handed_on = backend.handed_on
-            earlier_jobs.add(name)
-            trials.extend(tally.outcomes)
-            notes.extend(tally.notes)
-            summaries.append(backend.summary())
+        with seeded_names(inputs.seed):  # the same names, so the same draws, run after run
+            for j in range(inputs.jobs):
+                name = f"campaign-{j + 1}"
+                spec = TuningSpec.from_dict({
+                    "name": name,
+                    "trial": {"script": str(script)},
+                    "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+                    "budget": {"max_trials": inputs.trials, "max_parallel": inputs.parallel},
+                    "warm_pool": {"enabled": warm},
+                    "backend": {"name": "sagemaker", "options": simulation_defaults({
+                        "simulate": {}, "instance_type": inputs.instance_type, "instance_count": inputs.instance_count,
+                        "keep_alive_s": inputs.keep_alive_s, "poll_s": inputs.poll_s, "prices": prices})},
+                })
+                backend = SageMakerBackend(spec, workdir, clients=clients)
+                backend.inherit(handed_on)
+                backend.start()
+                tally = EventLog()  # what the scheduler reports; the runner's part here
+                proposed: dict[int, float] = {}
+                seen = 0
+                job_start = clock.now()
+                while len(tally.outcomes) < inputs.trials:
+                    while backend.free_slots() > 0 and len(proposed) < inputs.trials:
+                        if inputs.proposal_s:
+                            clock.sleep(inputs.proposal_s)
+                        proposed[len(proposed)] = clock.now()
+                        backend.submit(TrialRequest(key=len(proposed) - 1, params={"x": rng.random()}))
+                    backend.poll(tally, timeout=inputs.poll_s)
+                    for outcome in tally.outcomes[seen:]:
+                        kind = "warm" if outcome.attrs.get("warm") else "cold"
+                        turnaround[kind].append(clock.now() - proposed[outcome.key])
+                        reused = str((outcome.attrs.get("sagemaker") or {}).get("reused_pool_of") or "")
+                        across += any(reused.startswith(f"{e}-") for e in earlier_jobs)
+                    seen = len(tally.outcomes)
+                job_walls.append(clock.now() - job_start)
+                backend.close(release=pools != "campaign" or j == inputs.jobs - 1)
+                handed_on = backend.handed_on
+                earlier_jobs.add(name)
+                trials.extend(tally.outcomes)
+                notes.extend(tally.notes)
+                summaries.append(backend.summary())
     finally:
         close = getattr(sim, "close", None)
         if close is not None:
@@ -283,10 +287,14 @@ def simulate_amt_campaign(inputs: CampaignInputs, *, reuse: bool, workdir: Path)
                     "HyperParameterTuningJobStatus"] == "InProgress":
                 clock.sleep(inputs.poll_s)
             job_walls.append(clock.now() - job_start)
-            pages = sm.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName=name,
-                                                                        MaxResults=100)
-            described += [sm.describe_training_job(TrainingJobName=t["TrainingJobName"])
-                          for t in pages["TrainingJobSummaries"]]
+            kwargs: dict[str, Any] = {"HyperParameterTuningJobName": name, "MaxResults": 100}
+            while True:  # 100 a page at most: a job of more trials is listed over several pages
+                page = sm.list_training_jobs_for_hyper_parameter_tuning_job(**kwargs)
+                described += [sm.describe_training_job(TrainingJobName=t["TrainingJobName"])
+                              for t in page["TrainingJobSummaries"]]
+                if not page.get("NextToken"):
+                    break
+                kwargs["NextToken"] = page["NextToken"]
     finally:
         sim.close()
     price = price_per_hour(inputs.instance_type, prices)

@@ -47,6 +47,11 @@ BACKEND_ONLY_OPTIONS = {
     "keep_alive_s": ("sagemaker", "the warm-pool keep-alive; AMT keeps no warm pools you can set"),
 }
 
+#: ``backend.options`` that only a spot job sends (``MaxWaitTimeInSeconds``, relaunches after an interruption)
+SPOT_ONLY_OPTIONS = ("max_wait_s", "spot_retries")
+#: the tags jupyter-hpo puts on its requests (:func:`~jupyter_hpo.sagemaker.requests.training_job_request`)
+OWN_TAGS = ("jupyter-hpo:job", "jupyter-hpo:trial")
+
 #: The documented maximum of ``ResourceConfig.KeepAlivePeriodInSeconds`` (botocore's model allows more).
 MAX_KEEP_ALIVE_S = 3600
 #: The largest ``StoppingCondition.MaxRuntimeInSeconds`` of a training job (28 days, API reference).
@@ -166,6 +171,10 @@ class SageMakerOptions:
                 raise _fail(name, "must be true or false", getattr(self, name))
         object.__setattr__(self, "environment", _str_map("environment", self.environment))
         object.__setattr__(self, "tags", _str_map("tags", self.tags))
+        for key in OWN_TAGS:  # set on every request after the spec's tags, so a spec's value was overwritten
+            if key in self.tags:
+                raise _fail("tags", f"must not set `{key}`, which jupyter-hpo sets itself (to find its jobs and "
+                            "trials): remove it or use another key", dict(self.tags))
         if not isinstance(self.prices, Mapping) or not all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in self.prices.values()):
             raise _fail("prices", "must map instance types to USD per hour (numbers >= 0)", self.prices)
@@ -196,6 +205,12 @@ class SageMakerOptions:
         opts = cls(**data)
         if spec.backend != "amt" and spec.warm_pool.enabled:  # amt never sends a keep-alive
             check_spot_and_keep_alive(opts)
+        unsent = [f"`backend.options.{k}`" for k in SPOT_ONLY_OPTIONS if data.get(k) is not None]
+        if unsent and not opts.spot:  # on demand neither is sent; accepting them let a user think they were
+            many = len(unsent) > 1
+            raise SpecError(f"{' and '.join(unsent)} {'apply' if many else 'applies'} to spot training only, and "
+                            f"this job runs on demand, so {'they' if many else 'it'} would not be sent: set "
+                            f"`backend.options.spot: true` or remove {'them' if many else 'it'}.")
         return opts
 
     # -- derived ------------------------------------------------------------------------------

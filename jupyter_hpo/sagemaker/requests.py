@@ -7,10 +7,13 @@ leaves the machine. The tuning job's request is in :mod:`jupyter_hpo.sagemaker.t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import random
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.exceptions import BackendError, SpecError
@@ -31,6 +34,7 @@ __all__ = [
     "resource_config",
     "sample_point",
     "script_mode_hyperparameters",
+    "seeded_names",
     "spot_fields",
     "training_job_name",
     "training_job_request",
@@ -213,6 +217,25 @@ def sample_point(spec: TuningSpec, *, longest: bool = False) -> dict[str, Any]:
     return point if longest else spec.space.active(point)
 
 
+_NAME_SUFFIXES: ContextVar[random.Random | None] = ContextVar("jupyter_hpo_name_suffixes", default=None)
+
+
+@contextlib.contextmanager
+def seeded_names(seed: int) -> Iterator[None]:
+    """Within it (in this thread), training-job names take their suffix from ``seed`` rather than ``secrets``.
+
+    The estimator runs its simulations in it: the simulator derives each job's random draws from its name, so
+    with random suffixes the same seed gave other figures on every run. Real launches never enter it.
+    """
+    token = _NAME_SUFFIXES.set(random.Random(f"training-job names:{seed}"))
+    try:
+        yield
+    finally:
+        _NAME_SUFFIXES.reset(token)
+
+
 def training_job_name(job: str, key: int) -> str:
-    """A training-job name (<= 63 characters, unique even if a job name is reused)."""
-    return f"{job[:44].rstrip('-')}-{key:05d}-{secrets.token_hex(3)}"
+    """A training-job name (<= 63 characters, unique even if a job name is reused; see :func:`seeded_names`)."""
+    suffixes = _NAME_SUFFIXES.get()
+    suffix = secrets.token_hex(3) if suffixes is None else f"{suffixes.getrandbits(24):06x}"
+    return f"{job[:44].rstrip('-')}-{key:05d}-{suffix}"
