@@ -12,8 +12,8 @@ from typing import Any
 from jupyter_hpo.records import FOLD_MEAN, INTERRUPTED, improvements
 from jupyter_hpo.store import JobStatus
 
-__all__ = ["MAX_POINTS", "MIN_TRIALS_FOR_IMPORTANCE", "Importance", "downsample", "first_objective", "importance", "importance_json",
-           "param_importance", "record_importance", "timing"]
+__all__ = ["MAX_POINTS", "MIN_TRIALS_FOR_IMPORTANCE", "Importance", "downsample", "first_objective", "importance",
+           "importance_json", "param_importance", "record_importance", "timing"]
 
 #: At most this many trials are drawn as dots or lines; more are downsampled by :func:`downsample`.
 MAX_POINTS = 500

@@ -304,7 +304,8 @@ def test_a_kfold_job_with_a_constraint_keeps_its_feasible_trials(home):
         assert earlier, (r["number"], table)
         top = max(earlier, key=lambda c: c["value"])
         folds = sorted(r["intermediate"])
-        assert sum(r["intermediate"][f] - top["intermediate"][f] for f in folds) < 0, (r["number"], top["number"], table)
+        behind = sum(r["intermediate"][f] - top["intermediate"][f] for f in folds)
+        assert behind < 0, (r["number"], top["number"], table)
 
 
 def test_a_job_with_kfold_fast_early_stopping_prunes_poor_trials_after_fold_1(home):

@@ -87,8 +87,8 @@ def test_refit_runs_the_best_params_once_with_is_refit_and_the_same_seed(home):
 def test_a_refit_that_cannot_measure_a_constraint_or_a_second_objective_keeps_its_model(home, needs):
     """A refit trains on all the data, so it may not measure a calibration error or a second objective. Judged on
     the parent's constraint it was infeasible, and its model was removed; with several objectives it failed."""
-    more = ({"constraints": {"ece": {"max": 0.05}}, "metric": "auc"} if needs == "constraint" else
-            {"objectives": [{"metric": "auc", "direction": "maximize"}, {"metric": "train_s", "direction": "minimize"}]})
+    two = [{"metric": "auc", "direction": "maximize"}, {"metric": "train_s", "direction": "minimize"}]
+    more = {"constraints": {"ece": {"max": 0.05}}, "metric": "auc"} if needs == "constraint" else {"objectives": two}
     job = api.launch(objective=objectives.held_out_metrics, space=SPACE_X, max_trials=6, seed=3, name=needs, **more)
     assert job.wait(timeout=120) == JobStatus.COMPLETED
     refit = job.refit(wait=True)
