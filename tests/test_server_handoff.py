@@ -32,9 +32,14 @@ def jp_server_config(home, request):
             "HpoExtension": {"allow_acting_on_others_jobs": allow}}
 
 
+#: the client's wait for an answer: a registration logs and registers a model with MLflow before it answers, which
+#: on a loaded machine took more than tornado's default 20 s (a client timeout, not a product limit)
+ANSWER_S = 120.0
+
+
 async def post(jp_fetch, name, action, body=""):
     response = await jp_fetch("jupyter-hpo", "api", "jobs", name, action, method="POST",
-                              body=body if isinstance(body, str) else json.dumps(body))
+                              body=body if isinstance(body, str) else json.dumps(body), request_timeout=ANSWER_S)
     assert response.code == 200
     return json.loads(response.body)
 
@@ -42,7 +47,7 @@ async def post(jp_fetch, name, action, body=""):
 async def fail(jp_fetch, name, action, body="", **kw):
     with pytest.raises(tornado.httpclient.HTTPClientError) as info:
         await jp_fetch("jupyter-hpo", "api", "jobs", name, action, method="POST",
-                       body=body if isinstance(body, str) else json.dumps(body), **kw)
+                       body=body if isinstance(body, str) else json.dumps(body), **{"request_timeout": ANSWER_S, **kw})
     return info.value.code, json.loads(info.value.response.body)["reason"]
 
 
