@@ -97,16 +97,6 @@ def _values(doc: Any) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-def _merge(low: dict[str, Any], high: Mapping[str, Any]) -> dict[str, Any]:
-    """``high`` over ``low`` as ``botocore.utils.merge_dicts`` (the SDK's merge of its files) does: mappings key
-    by key, lists and scalars replaced; a mapping over a non-mapping replaces it rather than failing."""
-    out = dict(low)
-    for key, value in high.items():
-        below = out.get(key)
-        out[key] = _merge(below, value) if isinstance(value, Mapping) and isinstance(below, Mapping) else value
-    return out
-
-
 def _setters(name: str, docs: list[tuple[str, Any]]) -> str:
     """The files (``" + "``-joined, admin first) whose keys make the merged value of option ``name``: for a
     mapping every file that sets it, otherwise the last one; ``s3_prefix`` may take its bucket and prefix from
@@ -144,10 +134,14 @@ def read_defaults() -> tuple[dict[str, Any], dict[str, str], list[str]]:
         except (OSError, YAMLError) as e:
             raise SpecError(f"the {kind} SageMaker defaults file {path} cannot be read: {e}") from None
         docs.append((f"{kind} defaults file {path}", doc))
+    import copy
+
+    from botocore.utils import merge_dicts  # the SDK's merge of its files: mappings key by key, the rest replaced
+
     merged: dict[str, Any] = {}
     for _, doc in docs:
-        if isinstance(doc, Mapping):
-            merged = _merge(merged, doc)
+        if isinstance(doc, dict):
+            merge_dicts(merged, copy.deepcopy(doc))
     values = _values(merged)
     return values, {name: _setters(name, docs) for name in values}, notes
 
