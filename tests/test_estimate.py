@@ -40,6 +40,36 @@ def test_the_motivating_campaign_per_wave_and_in_total():
     rows = {row[0]: row[1:] for row in format_estimate(r)}
     assert rows["trials started warm"] == ("0/320", "280/320", "315/320")
     assert rows["  of them on an earlier job's pool"] == ("0", "0", "35")
+    # the same seed gives the same figures: the README's table is this run's, cell for cell
+    readme = readme_table("| 8 jobs × 40 trials, 5 at once, ml.m5.xlarge |")
+    iteration = [f"{c} / {w.replace('-', '–')}" for c, w in zip(rows["iteration (proposal -> result), cold start"],
+                                                              rows["iteration (proposal -> result), warm start"])]
+    started = list(rows["trials started warm"])
+    earlier = rows["  of them on an earlier job's pool"][2]
+    started[2] += f" ({earlier} on an earlier job's pool)"
+    assert readme == {
+        "wall time": list(rows["wall time"]),
+        "time per wave of trials": list(rows["time per wave of trials"]),
+        "iteration, cold start / warm start": iteration,
+        "trials started warm": started,
+        "billable training time (image pulls included)": list(rows["billable training time (image pulls included)"]),
+        "idle time kept warm": [v if v != "0.0 min" else "0" for v in rows["idle time kept warm"]],
+        f"cost (${none['price_per_hour']:.2f}/h)": list(rows["cost"]),
+        "wall-time speed-up": [v.replace("x", "×") for v in rows["wall-time speed-up"]],
+    }
+
+
+def readme_table(header: str) -> dict[str, list[str]]:
+    """The README's table under ``header``: each row's label and cells."""
+    lines = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    start = lines.index(next(line for line in lines if line.startswith(header)))
+    table = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        label, *cells = [c.strip() for c in line.strip("|").split("|")]
+        table[label] = cells
+    return table
 
 
 def test_more_start_up_means_a_bigger_win():
@@ -159,6 +189,11 @@ def test_amt_with_its_own_instance_reuse_against_without():
 def test_the_motivating_campaign_on_amt_reuses_each_tuning_jobs_instances():
     r = estimate(jobs=8, trials=40, parallel=5, backend="amt")
     assert r["arms"]["amt"]["warm_starts"] == 8 * (40 - 5) and 2.4 <= r["speedup"]["amt"] <= 3.2
+    # the README's figures for it, exactly (the same seed gives the same figures)
+    cold, warm = (r["arms"][a]["wall_s"] / 3600 for a in ("amt-cold", "amt"))
+    said = (f"{cold:.2f} h without reuse, {warm:.2f} h with it ({r['speedup']['amt']:.2f}×,\n"
+            f"{r['arms']['amt']['warm_starts']}/{r['arms']['amt']['trials']} trials warm")
+    assert said in (REPO / "README.md").read_text(encoding="utf-8")
 
 
 def test_a_spec_gives_budget_backend_and_instances_and_a_measured_trial_gives_the_training_time():
