@@ -150,7 +150,13 @@ class PairedFoldPruner(BasePruner):
 class SparesLastFold(BasePruner):
     """``pruner`` (Optuna's Wilcoxon pruner, for ``kfold_wilcoxon``), except at a trial's last fold: a trial that
     has reported as many folds as the complete trials have is never pruned, since stopping it saves nothing and
-    throws its value away (Optuna's pruner pruned such trials, which ended pruned with all their folds run)."""
+    throws its value away (Optuna's pruner pruned such trials, which ended pruned with all their folds run).
+
+    The best trial it compares with is the one :class:`PairedFoldPruner` uses: the best feasible complete trial
+    *with fold scores*. Optuna's pruner takes ``study.best_trial``, which in a ``warm_start`` job may be a trial
+    taken from an earlier job, without folds; it then never pruned (with a warning in the runner's log) until
+    one of the job's own trials beat that best, which it may never do.
+    """
 
     def __init__(self, pruner: BasePruner) -> None:
         self.pruner = pruner
@@ -160,7 +166,22 @@ class SparesLastFold(BasePruner):
         k = max((len(t.intermediate_values) for t in complete), default=0)
         if k and len(trial.intermediate_values) >= k:
             return False
-        return bool(self.pruner.prune(study, trial))
+        sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
+        best = _best([t for t in complete if t.number != trial.number and t.value is not None
+                      and _finite(t.intermediate_values) and _feasible(t)], sign)
+        if best is None:
+            return False
+        return bool(self.pruner.prune(_WithBest(study, best), trial))  # type: ignore[arg-type]
+
+
+class _WithBest:
+    """``study`` as the wrapped pruner sees it: its ``best_trial`` is ``best``; all else is the study's."""
+
+    def __init__(self, study: optuna.study.Study, best: FrozenTrial) -> None:
+        self._study, self.best_trial = study, best
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._study, name)
 
 
 def _finite(values: dict[int, float]) -> bool:

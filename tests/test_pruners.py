@@ -13,6 +13,7 @@ from optuna.trial import TrialState, create_trial
 from jupyter_hpo import api
 from jupyter_hpo.exceptions import SpecError
 from jupyter_hpo.pruners import FAST, PairedFoldPruner, SparesLastFold
+from jupyter_hpo.records import CONSTRAINT_VALUES
 from jupyter_hpo.spec import EARLY_STOPPING, TuningSpec
 from jupyter_hpo.store import JobStatus
 from jupyter_hpo.strategies import make_pruner
@@ -320,3 +321,37 @@ def test_a_job_with_kfold_fast_early_stopping_prunes_poor_trials_after_fold_1(ho
     for r in after1:  # behind the best complete trial at that time, on its first fold
         top = max((c for c in complete if c["number"] < r["number"]), key=lambda c: c["value"])
         assert r["intermediate"]["0"] < top["intermediate"]["0"], (r, top)
+
+
+def seeded_best(study: optuna.Study, value: float) -> None:
+    """A trial taken from an earlier job (``warm_start``): its value, but no fold scores."""
+    study.add_trial(create_trial(value=value, params={}, distributions={}, user_attrs={"seeded_from": "earlier"}))
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_kfold_wilcoxon_prunes_in_a_warm_started_job_whose_best_came_from_an_earlier_job(direction):
+    """Optuna's pruner compares with ``study.best_trial``: a seeded best has no folds, so it never pruned."""
+    study = study_with(TABLE, direction)
+    sign = 1.0 if direction == "maximize" else -1.0
+    best = best_folds(study)
+    poor = running([b - sign * 0.01 for b in best[:4]])
+    pruner = make_pruner(TuningSpec.from_dict(minimal(early_stopping="kfold_wilcoxon")))
+    assert pruner.prune(study, poor) is True  # without warm start
+    seeded_best(study, sign * 0.9)  # far better than any trial of this job
+    assert study.best_trial.intermediate_values == {}
+    assert pruner.prune(study, poor) is True
+    close = running([b + sign * 0.001 for b in best[:4]])  # beats this job's best on every fold: kept
+    assert pruner.prune(study, close) is False
+
+
+def test_kfold_wilcoxon_compares_with_the_best_feasible_trial():
+    """A best trial that broke a constraint is not the best: a trial behind it but ahead of the best feasible one
+    is kept (a random search's study has no constraints for Optuna's ``best_trial`` to read)."""
+    study = study_with(TABLE)
+    feasible = best_folds(study)
+    study.add_trial(create_trial(value=sum(feasible) / 5 + 0.02, params={}, distributions={},
+                                 intermediate_values={i: v + 0.02 for i, v in enumerate(feasible)},
+                                 user_attrs={CONSTRAINT_VALUES: [0.5]}))
+    between = running([v + 0.01 for v in feasible[:4]])
+    pruner = make_pruner(TuningSpec.from_dict(minimal(early_stopping="kfold_wilcoxon")))
+    assert pruner.prune(study, between) is False
