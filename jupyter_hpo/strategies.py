@@ -58,7 +58,36 @@ def _grid_sampler_class() -> Any:
 
     class GridSampler(optuna.samplers.GridSampler):
         """Optuna's grid sampler for ask-and-tell: the runner caps the budget at the grid's size,
-        so ``after_trial`` need not call ``study.stop()`` (which only works inside ``optimize``)."""
+        so ``after_trial`` need not call ``study.stop()`` (which only works inside ``optimize``).
+
+        A resumed job: Optuna's sampler knows a point is done only by the ``grid_id`` it stored on the trial,
+        which the store's trials do not carry, and it gives trial n the n-th point without looking. So a resumed
+        grid job ran points again and never ran others. Here the runner marks each earlier trial with its point
+        (:meth:`mark`), and a new trial takes the first point in the grid's (shuffled) order that no trial has
+        taken: for a new job that is trial n's n-th point, as in Optuna.
+        """
+
+        def before_trial(self, study: Any, trial: Any) -> None:
+            if "grid_id" in trial.system_attrs or "fixed_params" in trial.system_attrs:
+                return
+            free = self._get_unvisited_grid_ids(study)
+            if not free:  # every point taken: Optuna's own choice (and its warning)
+                super().before_trial(study, trial)
+                return
+            study._storage.set_trial_system_attr(trial._trial_id, "search_space", self._search_space)
+            study._storage.set_trial_system_attr(trial._trial_id, "grid_id", min(free))
+
+        def mark(self, trial: Any) -> Any:
+            """``trial`` (an earlier trial of the job) with the system attributes that say which point it ran."""
+            if any(name not in trial.params for name in self._param_names):
+                return trial
+            point = tuple(trial.params[name] for name in self._param_names)
+            for grid_id, values in enumerate(self._all_grids):
+                if all(self._grid_value_equal(a, b) for a, b in zip(point, values)):
+                    trial.system_attrs = {**trial.system_attrs, "search_space": self._search_space,
+                                          "grid_id": grid_id}
+                    break
+            return trial
 
         def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
             return None

@@ -154,6 +154,8 @@ class Runner:
         for t in stored:
             if t.state == TrialState.WAITING:
                 continue
+            if self.spec.strategy == "grid":  # which point of the grid it ran, or a resume runs it again
+                t = self.brain.sampler.mark(t)
             if t.user_attrs.get(CONSTRAINT_VALUES) is not None:  # what the sampler's constraints_func recorded
                 t.system_attrs = {**t.system_attrs, "constraints": tuple(t.user_attrs[CONSTRAINT_VALUES])}
             value = t.value
