@@ -128,6 +128,15 @@ def trials_after_from_cache(storage: BaseStorage, study_id: int, after: int) -> 
         return newer
 
 
+def forget_study(storage: BaseStorage, study_id: int) -> None:
+    """Drop study ``study_id``'s trials from Optuna's trial cache (see :func:`trials_after_from_cache`), which
+    never reads a finished trial again: after the study was deleted, its id may be given to a new one."""
+    studies, lock = getattr(storage, "_studies", None), getattr(storage, "_lock", None)
+    if isinstance(studies, dict) and lock is not None:
+        with lock:
+            studies.pop(study_id, None)
+
+
 def trials_after(storage: BaseStorage, study_id: int, after: int) -> list[FrozenTrial]:
     """Trials with ``number > after``: from the cache when there is one, else by the public API."""
     if after >= 0:

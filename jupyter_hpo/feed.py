@@ -35,6 +35,11 @@ class TrialFeed:
 
         ``attrs``, when the caller has just read the job's attributes, saves reading them again.
         """
+        new_attrs = attrs if attrs is not None else self.job.attrs
+        if self.attrs and new_attrs.get("created") != self.attrs.get("created"):  # the job was made again: the
+            self.records.clear()  # trials read are another job's (its name was freed, and taken again)
+            self.job.store.forget(self.job.name)
+            new_attrs = self.job.attrs
         unfinished = [n for n, r in self.records.items() if r["state"] not in self._FINISHED]
         after = min(unfinished, default=max(self.records, default=-1) + 1) - 1
         changed = []
@@ -42,7 +47,6 @@ class TrialFeed:
             if self.records.get(rec["number"]) != rec:
                 self.records[rec["number"]] = rec
                 changed.append(rec)
-        new_attrs = attrs if attrs is not None else self.job.attrs
         if changed or new_attrs != self.attrs:
             self._summary = None
         self.attrs = new_attrs

@@ -42,6 +42,7 @@ from jupyter_hpo._store_db import (
     INSUFFICIENT_PRIVILEGE,
     MAX_BLOB_BYTES,
     RETRY_MAX_PAUSE_S,
+    forget_study,
     get_blob,
     is_transient,
     put_blob,
@@ -200,7 +201,7 @@ class Store(StoreEngine):
 
     def delete_job(self, name: str) -> None:
         self._storage.delete_study(self.study_id(name))
-        self._ids.pop(name, None)
+        self.forget(name)
 
     def study_id(self, name: str) -> int:
         """The study id of job ``name`` (ids never change, so they are remembered)."""
@@ -224,11 +225,31 @@ class Store(StoreEngine):
     def job_names(self) -> list[str]:
         return list(self.all_job_attrs())
 
-    def job_attrs(self, name: str) -> dict[str, Any]:
+    def _by_id(self, name: str, what: str, read: Callable[[int], _T]) -> _T:
+        """``read(study_id)`` of job ``name`` (through :meth:`_call`). A remembered id whose study is gone (deleted
+        by another process: a launch that failed part-way, a store copy) is forgotten and the name looked up again:
+        :class:`JobNotFoundError`, or the job of that name made since. Before, every read of such a job failed
+        with Optuna's ``KeyError`` (a 500 in the REST API), even after a new job took the name."""
         study_id = self.study_id(name)
-        read = (lambda _: study_attrs(self.engine, study_id)) if self._plain else (
-            lambda _: self._storage.get_study_user_attrs(study_id))
-        attrs = dict(self._call(f"reading job {name!r}", read))
+        try:
+            return self._call(what, lambda _: read(study_id))
+        except KeyError:
+            self.forget(name)
+        return self._call(what, lambda _: read(self.study_id(name)))
+
+    def forget(self, name: str) -> None:
+        """Forget what this store object remembers of job ``name``: its study id, its space, and the trials
+        Optuna's cache holds under that id (SQLite gives a new study the id of a deleted one that was the newest,
+        so a job made again under the same name could show the old job's trials)."""
+        study_id = self._ids.pop(name, None)
+        self._spaces.pop(name, None)
+        if study_id is not None:
+            forget_study(self._storage, study_id)
+
+    def job_attrs(self, name: str) -> dict[str, Any]:
+        read = (lambda study_id: study_attrs(self.engine, study_id)) if self._plain else (
+            lambda study_id: self._storage.get_study_user_attrs(study_id))
+        attrs = dict(self._by_id(name, f"reading job {name!r}", read))
         if SPEC not in attrs:  # a study made with Optuna's own API in the same database: never read or written
             raise JobNotFoundError(f"{name!r} in the store at {self.shown_url} is an Optuna study without a job "
                                    "spec: made with Optuna's own API (open it with optuna.load_study), or a job "
@@ -242,7 +263,7 @@ class Store(StoreEngine):
         if found is None:  # Optuna's tables cannot be read that way: its own API
             studies = self._call("listing jobs", lambda _: self._storage.get_all_studies())
             found = {s.study_name: (s._study_id, dict(s.user_attrs)) for s in studies}
-        self._ids.update((name, study_id) for name, (study_id, _) in found.items())  # ids never change
+        self._ids = {name: study_id for name, (study_id, _) in found.items()}  # a deleted job's id is forgotten
         return {name: attrs for name, (_, attrs) in found.items() if SPEC in attrs}
 
     def set_job_attrs(self, name: str, **attrs: Any) -> None:
@@ -375,8 +396,8 @@ class Store(StoreEngine):
     # -- trials: the store is their only reader and writer ----------------------------------------
     def trials(self, name: str, after: int = -1) -> list[FrozenTrial]:
         """Trials with ``number > after``; reads from the database only what is new or unfinished."""
-        study_id = self.study_id(name)
-        return self._call(f"reading job {name!r}'s trials", lambda _: trials_after(self._storage, study_id, after))
+        return self._by_id(name, f"reading job {name!r}'s trials",
+                           lambda study_id: trials_after(self._storage, study_id, after))
 
     def trial_records(self, name: str, after: int = -1, space: SearchSpace | None = None) -> list[dict[str, Any]]:
         """Trials with ``number > after`` as :class:`~jupyter_hpo.records.TrialRecord` JSON dicts."""

@@ -86,6 +86,30 @@ def test_a_resumed_job_never_reads_as_stale_while_its_attributes_change(store):
     assert optuna.load_study(study_name="job-a", storage=store.url).user_attrs["fresh_key"] == {"n": 1}
 
 
+@pytest.mark.parametrize("plain", [True, False])
+def test_a_job_deleted_by_another_process_is_not_found_and_its_name_can_be_taken_again(store, home, plain):
+    """A reader remembers each job's study id. When another process deleted the job (a launch that failed part-way,
+    a store copy), every read failed with Optuna's KeyError (a 500 in the REST API), and went on failing after a
+    new job took the name; the sidebar and dashboard never learnt the job was gone."""
+    reader = Store(home=home)
+    reader._plain = plain  # Optuna's tables read plainly, or through Optuna's API (a newer Optuna)
+    store.create_job("doomed", SPEC, "maximize")
+    add_trial(store, "doomed", TrialState.COMPLETE, 0.1)
+    assert [t.value for t in reader.trials("doomed")] == [0.1] and reader.job_attrs("doomed")["spec"] == SPEC
+    store.delete_job("doomed")
+    with pytest.raises(JobNotFoundError, match="no job named 'doomed'"):
+        reader.trials("doomed")
+    with pytest.raises(JobNotFoundError, match="no job named 'doomed'"):
+        reader.job_attrs("doomed")
+    store.create_job("doomed", SPEC, "maximize")  # the name taken again: the new job is read, not the old
+    add_trial(store, "doomed", TrialState.COMPLETE, 0.9)
+    assert [t.value for t in reader.trials("doomed")] == [0.9]
+    store.delete_job("doomed")
+    assert "doomed" not in reader.all_job_attrs()
+    with pytest.raises(JobNotFoundError):
+        reader.job_attrs("doomed")
+
+
 def test_without_plain_tables_a_resume_writes_the_status_last(store, monkeypatch):
     """A store whose Optuna schema is not the one read plainly (a newer Optuna) writes through Optuna, one commit
     per attribute: the status goes last, so a reader that sees a resumed job pending sees its old runner gone."""

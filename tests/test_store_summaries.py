@@ -111,3 +111,17 @@ def test_a_jupyter_server_summarizes_the_ended_jobs_as_it_starts(store, request)
     request.getfixturevalue("jp_serverapp")  # the server starts with the extension; no request is made
     wait_for(lambda: (store.url, "ended-before") in feed._ENDED, timeout=60)
     assert feed._ENDED[(store.url, "ended-before")][1] == _feed_summary(store, "ended-before")
+
+
+def test_a_live_display_of_a_job_deleted_and_made_again_shows_the_new_job(store, home):
+    """The dashboard and the sidebar follow a job with a feed. When the job was deleted (a launch that failed
+    part-way) and a new one took its name, the feed kept the old job's trials and best, or failed on every read."""
+    add_job(store, "again", "maximize", TRIALS[:2], status="running")
+    watcher = Store(home=home)  # another process: the notebook's kernel, or the sidebar's server
+    f = feed.TrialFeed(api.Job("again", watcher))
+    f.poll()
+    assert [r["value"] for r in f.sorted_records()] == [0.5, 0.9] and f.summary()["best"]["value"] == 0.9
+    store.delete_job("again")
+    add_job(store, "again", "maximize", [{"value": 0.3}])
+    f.poll()
+    assert [r["value"] for r in f.sorted_records()] == [0.3] and f.summary()["best"]["value"] == 0.3
