@@ -6,6 +6,7 @@ Whole jobs with real processes: a detached runner, its local pool, and the proce
 from __future__ import annotations
 
 import os
+import re
 import signal
 import textwrap
 import time
@@ -59,6 +60,37 @@ def fork_a_child_and_die(p: dict[str, Any]) -> float:
         os._exit(0)
     Path(p["pidfile"]).write_text(str(child))
     os._exit(3)
+
+
+def start_a_child_that_holds_memory(p: dict[str, Any]) -> float:
+    """Starts a Python child that fills 250 MB and sleeps, writes its pid, and waits for it (a trial whose
+    training runs in a subprocess)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; b = b'x' * (250 * 2**20); time.sleep(1000)"])
+    Path(p["pidfile"]).write_text(str(child.pid))
+    child.wait()
+    return 1.0
+
+
+def fork_two_children_of_a_large_worker(p: dict[str, Any]) -> float:
+    """Fills 150 MB in the worker, then forks two children that sleep 3 s (as forked data loader workers do)."""
+    import os
+    import time
+
+    held = b"x" * (150 * 2**20)
+    children = []
+    for _ in range(2):
+        child = os.fork()
+        if child == 0:
+            time.sleep(3)
+            os._exit(0)
+        children.append(child)
+    for child in children:
+        os.waitpid(child, 0)
+    return float(len(held) > 0)
 
 
 class _LoadsForever:
@@ -155,6 +187,35 @@ def test_a_worker_that_dies_while_a_child_it_forked_lives_on_fails_its_trial_and
         assert wait_for(lambda: gone(child), timeout=30), "the forked child outlived the worker"
     finally:
         end(child)
+
+
+def test_memory_a_trials_child_process_holds_counts_toward_the_workers_bound_and_the_child_ends(home, tmp_path):
+    """``warm_pool.max_memory_mb`` bounds the worker and what it started: 250 MB held by the trial's subprocess
+    fails the trial at a 100 MB bound, as 250 MB in the worker itself does (it completed: only the worker was
+    counted), and the subprocess is ended with the worker."""
+    pidfile = tmp_path / "memory.pid"
+    job = api.launch(objective=start_a_child_that_holds_memory, space=X, name="child-memory", max_trials=1,
+                     hyperparameters={"pidfile": str(pidfile)}, warm_pool={"max_memory_mb": 100}, timeout=30)
+    child = the_child(pidfile)
+    try:
+        assert job.wait(timeout=90).is_finished()
+        (record,) = job.trial_records()
+        assert record["state"] == "fail", record
+        used = re.fullmatch(r"the worker and the processes it started used (\d+) MB, above its bound of 100 MB "
+                            r"\(warm_pool\.max_memory_mb\)", record["error"])
+        assert used and int(used[1]) > 100, record["error"]
+        assert wait_for(lambda: gone(child), timeout=30), "the trial's child outlived its worker"
+    finally:
+        end(child)
+
+
+def test_memory_forked_children_do_not_count_the_workers_pages_again(home):
+    """A forked child maps the worker's memory until it writes it: two children of a worker holding 150 MB use
+    no 450 MB, and the trial completes within a 250 MB bound."""
+    job = api.launch(objective=fork_two_children_of_a_large_worker, space=X, name="forked-memory", max_trials=1,
+                     warm_pool={"max_memory_mb": 250}, timeout=30)
+    assert job.wait(timeout=90) == JobStatus.COMPLETED
+    assert [(r["state"], r["error"]) for r in job.trial_records()] == [("complete", None)]
 
 
 def test_a_worker_that_never_finishes_loading_the_objective_fails_its_trial_by_the_timeout(home):

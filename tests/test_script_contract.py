@@ -376,3 +376,44 @@ def test_a_script_that_prints_nan_in_another_spelling_fails_as_not_finite(home, 
     for x, shown in ((0.75, "nan"), (0.375, "-inf")):
         assert by_x[x]["state"] == "fail", by_x[x]
         assert by_x[x]["error"] == f"the objective returned {shown}, not a finite number", by_x[x]
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm-pool", "no-warm-pool"])
+def test_a_script_that_ends_with_os_exit_0_after_its_metric_completes_with_it(tmp_path, warm):
+    """``os._exit(0)`` after the metric is printed (to skip a slow teardown) exits 0 with the metric standalone; in
+    a job every such trial failed with "worker process died (exit code 0)". A child the script forks still really
+    exits with its own ``os._exit`` code, and each trial gets a fresh worker: what the script left for the end of
+    its process to tear down does not reach the next trial."""
+    script = write(tmp_path / "project", {"train.py": """
+        import argparse, os, sys
+        p = argparse.ArgumentParser()
+        p.add_argument("--x", type=float)
+        a = p.parse_args()
+        child = os.fork()
+        if child == 0:
+            os._exit(7)
+        _, status = os.waitpid(child, 0)
+        print(f"objective={a.x + os.waitstatus_to_exitcode(status)}")
+        sys.stdout.flush()
+        os._exit(0)
+    """})
+    outcomes, warm_flags = pool_values(script, VALUES, warm=warm)
+    assert [(o.state, o.error) for o in outcomes] == [("complete", None)] * len(VALUES)
+    assert [o.value for o in outcomes] == pytest.approx([standalone(script, x) for x in VALUES])
+    assert [o.value for o in outcomes] == pytest.approx([x + 7 for x in VALUES]), "the forked child exits with 7"
+    assert warm_flags == [False, False, False], "each trial ran on a fresh worker"
+
+
+def test_a_script_that_ends_with_os_exit_3_fails_naming_the_exit_code(tmp_path):
+    script = write(tmp_path / "project", {"train.py": """
+        import os, sys
+        print("objective=0.5")
+        print("out of data", file=sys.stderr)
+        os._exit(3)
+    """})
+    standalone_run = subprocess.run([sys.executable, str(script), "--x", "0.5"], capture_output=True, timeout=60)
+    assert standalone_run.returncode == 3
+    outcomes, _ = pool_values(script, [0.5, 0.25])
+    for o in outcomes:
+        assert o.state == "failed"
+        assert o.error == "the script exited with code 3 (out of data); last output: objective=0.5", o.error

@@ -2,8 +2,9 @@
 
 Each worker loads the objective once (or pre-imports a script's imports) and then runs trial after
 trial, reset before each. A worker that crashes, hangs past the trial timeout or grows past its
-memory bound is killed and replaced; its trial is recorded failed with the reason. With
-``warm_pool.enabled = false`` every trial gets a fresh process (the cold baseline).
+memory bound (the worker with the processes it started, see ``LocalBackend._rss``) is killed and
+replaced; its trial is recorded failed with the reason. With ``warm_pool.enabled = false`` every trial
+gets a fresh process (the cold baseline).
 
 ``trial.timeout`` bounds both phases a trial can wait in: a trial sent to a worker that is still
 starting (loading the objective, importing a script's modules) fails once the worker has not said
@@ -477,12 +478,27 @@ class LocalBackend(ExecutorBackend):
 
     @staticmethod
     def _rss(proc: _Proc) -> float:
+        """The memory the worker and every process it started hold, in bytes: what ``warm_pool.max_memory_mb``
+        bounds. A trial's subprocesses (a training binary, data loader workers) take the machine's memory as
+        the worker does; counting the worker alone let a trial that allocates in a child pass any bound.
+
+        The worker counts its resident memory (RSS), each descendant only its private memory (USS, where psutil
+        has it): a child forked from the worker maps the worker's pages until it writes them, so its RSS would
+        count them again (4 forked data loader workers of a 2 GB worker would read 10 GB). A process that ends
+        while it is read is skipped."""
         import psutil
 
         try:
-            return float(psutil.Process(proc.process.pid).memory_info().rss)
+            worker = psutil.Process(proc.process.pid)
+            total = float(worker.memory_info().rss)
+            children = worker.children(recursive=True)
         except (psutil.Error, TypeError):
             return 0.0
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                info = child.memory_full_info()
+                total += getattr(info, "uss", info.rss)
+        return total
 
     def _check_limits(self, events: TrialEvents) -> None:
         now = time.time()
@@ -501,8 +517,8 @@ class LocalBackend(ExecutorBackend):
         for proc in [p for p in self._procs if p.task is not None]:
             rss = self._rss(proc)
             if rss > self._memory_bytes:
-                self._fail(proc, events, f"the worker used {rss / 2**20:.0f} MB, above its bound of "
-                           f"{self._memory_bytes / 2**20:.0f} MB (warm_pool.max_memory_mb)")
+                self._fail(proc, events, f"the worker and the processes it started used {rss / 2**20:.0f} MB, "
+                           f"above its bound of {self._memory_bytes / 2**20:.0f} MB (warm_pool.max_memory_mb)")
 
     # -- shutdown ------------------------------------------------------------------------------
     def cancel_all(self, events: TrialEvents, reason: str) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import operator
 import os
 import re
 import signal
@@ -26,7 +27,8 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, NoReturn
 
 from jupyter_hpo import trial as trial_api
 from jupyter_hpo.backends import _reads
@@ -145,6 +147,41 @@ class _ScriptFailed(Exception):
         self.tail = list(tail)
 
 
+class _ScriptExit(BaseException):
+    """What ``os._exit(code)`` raises when a script trial calls it in the worker's main thread (see
+    :func:`_exit_raises`). A BaseException, so that the script's ``except Exception`` does not catch it."""
+
+
+@contextlib.contextmanager
+def _exit_raises(exits: list[int], *streams: _Tee) -> Iterator[None]:
+    """While a script trial runs, ``os._exit(code)`` called by this process in its main thread raises
+    :class:`_ScriptExit` instead of ending it; ``exits`` gets each code, the first first.
+
+    ``python train.py`` ends there with that code; the worker would end too, before it sent the metric the script
+    printed. The first call counts, as it would have ended the process: what the script's handlers do after it
+    (a bare ``except:`` that calls ``os._exit(1)``) is not the script's result, and from then on ``streams`` (the
+    metric capture) read nothing more. Not intercepted, the real ``os._exit``: a process the script forked (its
+    pid differs), and a call from another thread of the script (the exception would end only that thread, not
+    the script: the worker ends, and its trial fails as "worker process died")."""
+    real, pid = os._exit, os.getpid()
+
+    def _exit(code: int) -> NoReturn:
+        code = operator.index(code)  # os._exit(None) is a TypeError in the script, as standalone
+        if os.getpid() != pid or threading.current_thread() is not threading.main_thread():
+            real(code)
+        if not exits:
+            for stream in streams:
+                stream.end()
+        exits.append(code)
+        raise _ScriptExit(code)
+
+    os._exit = _exit
+    try:
+        yield
+    finally:
+        os._exit = real
+
+
 class _Missing:
     def __init__(self, metric: str, keys: list[Any]) -> None:
         self.text = f"the returned dict has no key {metric!r} (keys: {keys})"
@@ -161,6 +198,7 @@ class _Worker:
         self.script: ScriptRunner | None = None
         self.tee: _Tee | None = None
         self.err: _Tee | None = None
+        self.exited: int | None = None  # the code the current script trial passed to os._exit, if it did
         with contextlib.suppress(ImportError):  # so that every trial, the first too, gets numpy reseeded
             import numpy  # noqa: F401
         if boot["kind"] == "function":
@@ -277,6 +315,13 @@ class _Worker:
             ctx = trial_api._end()
         payload["run_s"] = time.time() - started
         problems = self.state.restore()
+        if self.exited is not None:
+            # A script calls os._exit to skip its process's teardown (non-daemon threads, data loader processes,
+            # a GPU context, files not closed): left in a warm worker, that would reach the next trial, which is
+            # to run as in a fresh process. And the exception that replaced the call ran the script's `finally`
+            # blocks and `with` exits, which os._exit skips. A fresh worker takes this one's place.
+            problems.append(f"the script called os._exit({self.exited})")
+            self.exited = None
         if problems:  # the backend replaces this worker after the trial
             payload["retire"] = "; ".join(problems)
         if ctx is not None and ctx.fold_scores:
@@ -291,19 +336,27 @@ class _Worker:
         assert self.script is not None and tee is not None and err is not None
         tee.begin(self.patterns)
         err.begin({})
+        code: Any = None
+        exits: list[int] = []
         try:
-            self.script.run(argv)
+            with _exit_raises(exits, tee, err):
+                self.script.run(argv)
         except SystemExit as e:
-            if e.code not in (None, 0):
-                err.end()  # an argparse error, say: its message is the last line on stderr
-                last = next((line for line in reversed(tee.tail) if line.strip()), "")
-                why = next((line for line in reversed(err.tail) if line.strip()), "")
-                raise _ScriptFailed(f"the script exited with code {e.code}" + (f" ({why})" if why else "")
-                                    + f"; last output: {last}",
-                                    tee.tail + (["-- error output --", *err.tail] if err.tail else [])) from None
+            code = e.code
+        except BaseException:
+            if not exits:  # else what the script raised after its os._exit, which would have ended it there
+                raise
         finally:
             tee.end()
-            err.end()
+            err.end()  # an argparse error, say: its message is the last line on stderr
+        if exits:
+            code = self.exited = exits[0]
+        if code not in (None, 0):
+            last = next((line for line in reversed(tee.tail) if line.strip()), "")
+            why = next((line for line in reversed(err.tail) if line.strip()), "")
+            raise _ScriptFailed(f"the script exited with code {code}" + (f" ({why})" if why else "")
+                                + f"; last output: {last}",
+                                tee.tail + (["-- error output --", *err.tail] if err.tail else []))
         if len(self.patterns) > 1:
             return self._script_values(tee)
         if self.metric not in tee.last:
