@@ -23,7 +23,9 @@ from jupyter_hpo.exceptions import JobStateError, JobTimeoutError, SpecError, St
 from jupyter_hpo.feed import TrialFeed, ended_summaries
 from jupyter_hpo.owners import stamp
 from jupyter_hpo.records import (  # noqa: F401 - _cloud_record, _job_cost: moved there, importable from here
+    COMPLETION_REASONS,
     NONFINITE,
+    RUNTIME_REASON,
     _cloud_record,
     _job_cost,
     best_so_far,
@@ -514,6 +516,14 @@ class Job:
             self.runner.end_hung()
         attrs = self.attrs
         spec = dict(attrs["spec"])
+        reason = str(attrs.get("reason") or "")
+        if status == JobStatus.COMPLETED and reason.startswith(COMPLETION_REASONS):
+            # its runner would replay the trials, find the criterion met, and end before running one: it ran
+            # nothing and said nothing (with max_trials), or was told to pass a larger max_trials (without)
+            raise JobStateError(
+                f"job {self.name!r} ended on its completion rule ({reason}), which would end it again at once: "
+                f"resuming cannot change `completion`. To search on, launch a new job with other `completion` "
+                f"settings and `warm_start: {{from: [{self.name}]}}`, which seeds it with this job's trials.")
         if max_trials is not None:
             spec["budget"] = {**spec["budget"], "max_trials": max_trials}
             TuningSpec.from_stored(spec, self.store.job_dir(self.name))  # validate
@@ -522,6 +532,12 @@ class Job:
                 raise JobStateError(f"job {self.name!r} has already run {counted} trial(s) of its budget, so "
                                     f"max_trials={max_trials} leaves none to run; pass a larger max_trials (more "
                                     f"than {counted}) to continue it.")
+        elif status == JobStatus.COMPLETED and reason.startswith(RUNTIME_REASON):
+            counted, budget = self._counted_trials(), int(spec["budget"]["max_trials"])
+            if counted >= budget:
+                raise JobStateError(f"job {self.name!r} has completed ({reason}) after all {budget} trials of its "
+                                    f"budget; pass a larger max_trials to continue it.")
+            # else its budget has trials left: a resume runs them, for another max_runtime (it bounds each run)
         elif status == JobStatus.COMPLETED:
             raise JobStateError(
                 f"job {self.name!r} has completed ({attrs.get('reason', '')}); pass a larger max_trials to continue it."

@@ -63,6 +63,12 @@ __all__ = [
     "trial_record",
 ]
 
+# -- how a job's ``reason`` begins when it completed on a rule (the runner writes them, resume reads them) -----
+#: ``completion.target`` and ``completion.patience``: a resume would end at once
+COMPLETION_REASONS = ("target ", "no improvement in the last ")
+#: ``budget.max_runtime`` (it bounds each run of the job's runner: a resume runs the trials left)
+RUNTIME_REASON = "max_runtime of "
+
 # -- trial (Optuna trial) user attribute keys -------------------------------------------------------
 WORKER = "worker"
 WARM = "warm"

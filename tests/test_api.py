@@ -167,6 +167,37 @@ def test_resume_refuses_a_budget_the_job_has_already_used(home):
     assert job.summary()["max_trials"] == 3 and len(job.trial_records()) == 3
 
 
+@pytest.mark.parametrize("rule", ["target", "patience"])
+def test_a_job_that_ended_on_its_completion_rule_is_not_resumed_for_nothing(home, rule):
+    """Its runner replayed the trials, found the rule met and ended before running one: `resume(max_trials=N)`
+    started a runner that ran nothing and said nothing, and `resume()` advised a larger max_trials."""
+    options = {"target": 0.5} if rule == "target" else {"patience": 2, "max_parallel": 1}
+    job = api.launch(objective=lambda p: 1.0, space={"x": {"type": "float", "low": 0, "high": 1}}, max_trials=20,
+                     name=f"ended-{rule}", **options)
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    before = job.attrs
+    assert before["reason"].startswith("target 0.5 reached" if rule == "target" else "no improvement in the last 2")
+    for kwargs in ({}, {"max_trials": 40}):
+        with pytest.raises(JobStateError, match=rf"job 'ended-{rule}' ended on its completion rule \(.*\), which "
+                                                rf"would end it again at once.*warm_start: \{{from: \[ended-{rule}\]"):
+            job.resume(**kwargs)
+    after = job.attrs
+    assert after["runner"] == before["runner"] and after["spec"] == before["spec"], "nothing started or changed"
+
+
+def test_a_job_that_ran_out_of_time_resumes_for_another_max_runtime(home):
+    """`budget.max_runtime` bounds each run of the runner: a resume runs the budget's trials left, for another
+    max_runtime. It was refused with "pass a larger max_trials", though the budget had trials left."""
+    job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
+                     hyperparameters={"sleep": 0.5}, max_runtime=1.5, max_trials=100, max_parallel=1, name="timed")
+    assert job.wait(timeout=60) == JobStatus.COMPLETED and job.attrs["reason"] == "max_runtime of 1.5 s reached"
+    first = sum(r["state"] == "complete" for r in job.trial_records())
+    assert 0 < first < 100
+    job.resume()
+    assert job.wait(timeout=60) == JobStatus.COMPLETED and job.attrs["reason"] == "max_runtime of 1.5 s reached"
+    assert sum(r["state"] == "complete" for r in job.trial_records()) > first
+
+
 def test_a_stopped_job_resumes_with_its_own_budget_given_again(home):
     """Interrupted trials do not count (they run again), so a job stopped mid-way resumes with max_trials=its
     budget."""

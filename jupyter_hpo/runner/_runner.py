@@ -35,11 +35,13 @@ from jupyter_hpo.mlflow_tracking import RunnerTracking
 from jupyter_hpo.records import (
     ARTIFACT,
     ARTIFACTS_KEPT,
+    COMPLETION_REASONS,
     CONSTRAINT_VALUES,
     FEASIBLE,
     METRICS,
     PROVENANCE,
     REFIT_OF,
+    RUNTIME_REASON,
     RUN_S,
     SAGEMAKER,
     SEEDED,
@@ -353,7 +355,7 @@ class Runner:
         if limit is None or now - started < limit:
             return False
         if self.end is None:
-            self.end = ("completed", f"max_runtime of {limit:g} s reached")
+            self.end = ("completed", f"{RUNTIME_REASON}{limit:g} s reached")
         return True
 
     def _check_requests(self, started: float, now: float) -> None:
@@ -582,7 +584,7 @@ class Runner:
             return
         target = self.spec.completion.target
         if target is not None and (value >= target if maximize else value <= target):
-            self.end = ("completed", f"target {target:g} reached (value {value:.6g})")
+            self.end = ("completed", f"{COMPLETION_REASONS[0]}{target:g} reached (value {value:.6g})")
         self._check_patience()
 
     def _check_patience(self) -> None:
@@ -590,7 +592,7 @@ class Runner:
         that did not improve the best so far (none counts before there is one)."""
         patience = self.spec.completion.patience
         if self.end is None and patience is not None and self.since_best >= patience:
-            self.end = ("completed", f"no improvement in the last {patience} trials")
+            self.end = ("completed", f"{COMPLETION_REASONS[1]}{patience} trials")
 
 
 def _created() -> float | None:
