@@ -268,16 +268,40 @@ def param_importance(rows: list[dict[str, Any]], space: dict[str, Any], min_tria
     return importance(rows, space, min_trials, steps_are_folds).shares
 
 
-def timing(summary: dict[str, Any], rows: list[dict[str, Any]], now: float) -> dict[str, Any]:
+def timing(summary: dict[str, Any], rows: list[dict[str, Any]], now: float, max_runtime: float | None = None,
+           run_started: float | None = None) -> dict[str, Any]:
     """``done`` (finished trials, not counting interrupted ones), ``elapsed_s`` and ``eta_s`` (None when
     unknown or finished). ``done`` is counted from the rows: a trial being marked interrupted can for a
-    moment carry ``interrupted`` while still ``running``, which the summary's counts do not expect."""
+    moment carry ``interrupted`` while still ``running``, which the summary's counts do not expect.
+
+    The ETA is the pace so far over the time trials were running (:func:`_busy_s`), times the trials left: a job
+    stopped for an hour and resumed was given an ETA that counted the hour as work. With ``budget.max_runtime``
+    (``max_runtime``, from the current runner's start ``run_started``) it is at most the time the run has left.
+    """
     done = sum(1 for r in rows if r["state"] in _FINISHED and not r[INTERRUPTED])
     created, ended = summary.get("created"), summary.get("ended")
     active = JobStatus(summary["status"]).is_active()
     end = now if active or not ended else ended
-    elapsed = max(0.0, end - created) if created else None
+    elapsed = max(0.0, end - created) if created is not None else None
     eta = None
-    if active and elapsed and done and summary.get("max_trials"):
-        eta = elapsed / done * max(0, summary["max_trials"] - done)
+    busy = _busy_s(rows, now)
+    if active and busy and done and summary.get("max_trials"):
+        eta = busy / done * max(0, summary["max_trials"] - done)
+        if max_runtime is not None and run_started is not None:
+            eta = min(eta, max(0.0, max_runtime - (now - run_started)))
     return {"done": done, "elapsed_s": elapsed, "eta_s": eta}
+
+
+def _busy_s(rows: list[dict[str, Any]], now: float) -> float:
+    """The time during which at least one trial ran: the union of the trials' [started, completed] (a running
+    trial's up to ``now``). Time with nothing running (the job stopped, its runner dead) is left out."""
+    spans = sorted((r["started"], r.get("completed") or now) for r in rows if r.get("started") is not None)
+    total, reach = 0.0, None
+    for start, stop in spans:
+        if reach is None or start > reach:
+            total += max(0.0, stop - start)
+            reach = stop
+        elif stop > reach:
+            total += stop - reach
+            reach = stop
+    return total

@@ -384,7 +384,10 @@ class Dashboard(anywidget.AnyWidget):
             self._importance_at = done
             found = importance(self.rows, self.space, steps_are_folds=self._steps_are_folds, first_of=self._first_of)
         with self.hold_sync():
-            self.summary = {**base, **_timing(base, self.rows, time.time())}
+            attrs = self._feed.attrs
+            runtime = ((attrs.get("spec") or {}).get("budget") or {}).get("max_runtime")
+            started = (attrs.get("runner") or {}).get("started")
+            self.summary = {**base, **_timing(base, self.rows, time.time(), runtime, started)}
             self.status = base["status"]
             self.error = ""
             if found is not None:
