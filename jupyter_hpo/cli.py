@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jupyter_hpo.exceptions import HpoError
-from jupyter_hpo.records import ERROR, REUSED_FROM, RUN_S, STARTUP_S, WARM, dumps
+from jupyter_hpo.records import ERROR, INTERRUPTED, REUSED_FROM, RUN_S, STARTUP_S, WARM, dumps
 
 __all__ = ["main"]
 
@@ -184,7 +184,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     table = Table("job", "status", "owner", "backend", "trials", "best", "warm/cold", "saved", "cost", "created",
                   "campaign")
     for j in jobs:
-        table.add_row(j["name"], j["status"], who.get(j["name"], ("", True))[0], j["backend"] or "", f"{_done(j)}/{j['max_trials']}",
+        # every cell that holds text from the store through _safe: a study named with escape sequences (any
+        # writer of a shared store can make one) cleared the screen or set the terminal's title
+        table.add_row(_safe(j["name"]), _safe(j["status"]), _safe(who.get(j["name"], ("", True))[0]),
+                      _safe(j["backend"] or ""), f"{_done(j)}/{j['max_trials']}",
                       _fmt(j["best"]["value"]) if j["best"] else "-", f"{j['warm_starts']}/{j['cold_starts']}",
                       _secs(j["startup_saved_s"]), _usd(j["cost_usd"]), _when(j["created"]),
                       _safe(j["campaign"]["name"] if j["campaign"] else "-"))
@@ -423,12 +426,18 @@ def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 
 
+def _seconds(value: float | None, places: int) -> str:
+    """A trial's start-up or run time, or ``-`` when it has none (a trial interrupted before it started, a
+    SageMaker trial not yet described): ``0.000`` said it had started in no time."""
+    return "-" if value is None else f"{value:.{places}f}"
+
+
 def _trial_line(rec: dict[str, Any], summary: dict[str, Any]) -> str:
-    start = "warm" if rec[WARM] else "cold"
+    start = "warm" if rec[WARM] else "cold" if rec[WARM] is not None else "-"
     value = _fmt(rec["value"]) if rec["value"] is not None else "-"
     best = _fmt(summary["best"]["value"]) if summary["best"] else "-"
-    line = (f"trial {rec['number']:>3} {rec['state']:<8} {summary['metric']}={value:<8} {start} start "
-            f"{rec[STARTUP_S] or 0.0:.3f} s, ran {rec[RUN_S] or 0.0:.1f} s | "
+    line = (f"trial {rec['number']:>3} {_state(rec):<8} {summary['metric']}={value:<8} {start} start "
+            f"{_seconds(rec[STARTUP_S], 3)} s, ran {_seconds(rec[RUN_S], 1)} s | "
             f"done {_done(summary)}/{summary['max_trials']} best {best}")
     if rec[ERROR]:
         line += f" | {rec[ERROR]}"
@@ -437,7 +446,8 @@ def _trial_line(rec: dict[str, Any], summary: dict[str, Any]) -> str:
 
 def _summary_text(s: dict[str, Any]) -> str:
     best = (f"best {s['metric']} {_fmt(s['best']['value'])} (trial {s['best']['number']})" if s["best"] else
-            "no feasible trial" if s.get("complete") else "no result yet")  # complete trials, all infeasible
+            "no feasible trial" if s.get("complete")  # complete trials, all infeasible
+            else "no complete trial" if s["pruned"] or s["failed"] else "no result yet")
     saved = ""
     if s["startup_saved_s"] is not None:
         saved = (f"; warm starts {s['warm_starts']} (start-up {s['warm_startup_s']:.3f} s vs cold "
@@ -449,12 +459,20 @@ def _summary_text(s: dict[str, Any]) -> str:
                    if s["best"] else ""))
     cost = "" if s.get("cost_usd") is None else f"; cost {_usd(s['cost_usd'])}"
     return _safe(f"job {s['name']}: {s['status']} ({s['reason'] or 'in progress'}); trials {_done(s)}/{s['max_trials']}: "
-                 f"{s['complete']} complete, {s['pruned']} pruned, {s['failed']} failed; {best}{saved}{cost}")
+                 f"{s['complete']} complete, {s['pruned']} pruned, {s['failed']} failed"
+                 + (f", {s['interrupted']} interrupted (run again on resume)" if s.get("interrupted") else "")
+                 + f"; {best}{saved}{cost}")
+
+
+def _state(r: dict[str, Any]) -> str:
+    """A trial's state as the dashboard and the sidebar show it: an interrupted trial (Optuna's ``fail``, run again
+    on resume) is ``interrupted``, not a failure."""
+    return "interrupted" if r["state"] == "fail" and r.get(INTERRUPTED) else r["state"]
 
 
 def _start(r: dict[str, Any]) -> str:
     """How a trial's worker started: ``warm``, ``cold``, or ``warm (from JOB)`` on a worker handed over from JOB."""
-    start = "warm" if r[WARM] else "cold"
+    start = "warm" if r[WARM] else "cold" if r[WARM] is not None else "-"
     return _safe(f"{start} (from {r[REUSED_FROM]})") if r.get(REUSED_FROM) else start
 
 
@@ -470,8 +488,8 @@ def _trial_table(records: list[dict[str, Any]], summary: dict[str, Any], limit: 
         if r.get("feasible") is False:  # broke a constraint: never the best
             detail = _safe(f"infeasible: {'; '.join(r['violations'])}; ") + detail
         other = [_fmt(r["metrics"][m]) if (r.get("metrics") or {}).get(m) is not None else "-" for m in metrics]
-        table.add_row(str(r["number"]), r["state"], _fmt(r["value"]) if r["value"] is not None else "-", *other,
-                      _start(r), f"{r[STARTUP_S] or 0.0:.3f}", f"{r[RUN_S] or 0.0:.1f}",
+        table.add_row(str(r["number"]), _state(r), _fmt(r["value"]) if r["value"] is not None else "-", *other,
+                      _start(r), _seconds(r[STARTUP_S], 3), _seconds(r[RUN_S], 1),
                       detail if limit is None or len(detail) <= 90 else detail[:89] + "…")
     return table
 

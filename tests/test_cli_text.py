@@ -74,3 +74,59 @@ def test_in_a_terminal_too(tmp_path):
     assert code == 0, out
     assert "[/red]" in out and "MarkupError" not in out
     assert "\x1b]0;pwned" not in out and "\x07" not in out, "a trial's escape sequence reached the terminal"
+
+
+def add_study(home: Path, name: str, trials: list[tuple[str, float | None, dict]], status: str = "stopped") -> None:
+    """A job written straight into the store at ``home`` (any writer of a shared store can), with ``trials`` as
+    (state, value, user attributes)."""
+    import datetime
+
+    from optuna.distributions import FloatDistribution
+    from optuna.study import StudyDirection
+    from optuna.trial import FrozenTrial, TrialState
+
+    from jupyter_hpo.store import Store
+
+    store = Store(home=home)
+    spec = {"backend": {"name": "local"}, "objective": {"metric": "auc", "direction": "maximize"},
+            "budget": {"max_trials": 10}, "space": {"x": {"type": "float", "low": 0, "high": 1}}}
+    store._storage.create_new_study([StudyDirection.MAXIMIZE], name)
+    study_id = store.study_id(name)
+    for key, value in {"spec": spec, "status": status, "created": 1.0, "ended": 2.0, "reason": "stopped on request",
+                       "owner": {"user": "someone"}}.items():
+        store._storage.set_study_user_attr(study_id, key, value)
+    now = datetime.datetime.now()
+    for state, value, attrs in trials:
+        st = TrialState[state]
+        store._storage.create_new_trial(study_id, template_trial=FrozenTrial(
+            number=-1, state=st, value=value, datetime_start=now, datetime_complete=now, params={"x": 0.5},
+            distributions={"x": FloatDistribution(0, 1)}, user_attrs=attrs, system_attrs={}, intermediate_values={},
+            trial_id=-1))
+
+
+def test_a_job_name_with_escape_sequences_is_listed_as_text(tmp_path):
+    home = tmp_path / "home"
+    add_study(home, "evil\x1b[2J\x1b]0;owned\x07", [("COMPLETE", 0.5, {"warm": True, "startup_s": 0.1})])
+    code, out = cli("list", home=home)
+    assert code == 0 and "\x1b" not in out and "\x07" not in out, repr(out)
+    assert "evil\\x1b[2J" in out
+
+
+def test_show_counts_interrupted_trials_and_leaves_unknown_times_blank(tmp_path):
+    """`show` said "trials 2/10: 2 complete, 0 pruned, 0 failed" for a job with 2 interrupted trials as well, and
+    printed an interrupted trial as a `fail`, started `cold` in `0.000` s; a job of pruned trials had "no result"."""
+    home = tmp_path / "home"
+    add_study(home, "halted", [("COMPLETE", 0.5, {"warm": False, "startup_s": 2.0, "run_s": 1.0}),
+                               ("COMPLETE", 0.7, {"warm": True, "startup_s": 0.01, "run_s": 1.0}),
+                               ("FAIL", None, {"interrupted": True, "error": "interrupted: the job was stopped"}),
+                               ("FAIL", None, {"interrupted": True, "error": "interrupted: the job was stopped"})])
+    code, out = cli("show", "halted", home=home)
+    assert code == 0, out
+    assert "trials 2/10: 2 complete, 0 pruned, 0 failed, 2 interrupted (run again on resume)" in out, out
+    table = [[cell.strip() for cell in line.strip().strip("│").split("│")] for line in out.splitlines()
+             if line.strip().startswith("│")]
+    rows = [r for r in table if r[0] in ("2", "3")]
+    assert len(rows) == 2 and all(r[1] == "interrupted" and r[3:6] == ["-", "-", "-"] for r in rows), out
+    add_study(home, "all-pruned", [("PRUNED", None, {"warm": True, "startup_s": 0.01})] * 3)
+    code, out = cli("show", "all-pruned", home=home)
+    assert "no complete trial" in out and "no result yet" not in out, out
