@@ -254,6 +254,26 @@ def test_a_resumed_grid_job_runs_each_point_once(home, parallel):
     assert done == [0, 1, 2, 3, 4, 5], job.trial_records()
 
 
+def test_a_trial_that_raises_keyboardinterrupt_fails_with_its_traceback_and_the_worker_goes_on(home):
+    """The worker ignores SIGINT (the runner decides when it stops), so a KeyboardInterrupt comes from the trial's
+    code. It killed the worker: the trial said only "worker process died (exit code 1)", its traceback in
+    runner.log alone, and the next trial started cold."""
+    def objective(p):
+        if p["x"] == 0:
+            raise KeyboardInterrupt("the training library gave up")
+        return float(p["x"])
+
+    job = launch(objective=objective, space={"x": [0, 1, 2]}, strategy="grid", max_parallel=1, max_trials=3,
+                 name="kbint")
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    records = {r["params"]["x"]: r for r in job.trial_records()}
+    assert records[0]["state"] == "fail" and records[0]["error"] == "KeyboardInterrupt: the training library gave up"
+    failed = next(t for t in job.raw_trials() if t.number == records[0]["number"])
+    assert "in objective\nKeyboardInterrupt: the training library gave up" in failed.user_attrs["traceback"]
+    assert all(records[x]["state"] == "complete" for x in (1, 2))
+    assert len({r["worker"] for r in records.values()}) == 1, "one worker ran the three trials"
+
+
 def test_a_notebook_style_closure_travels_to_the_workers(home):
     offset = 10.0
 

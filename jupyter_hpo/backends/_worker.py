@@ -305,8 +305,6 @@ class _Worker:
         except BaseException as e:  # noqa: BLE001 - a trial's failure must never kill the worker
             if type(e).__name__ == "TrialPruned" or getattr(e, "_jupyter_hpo_pruned", False):
                 payload["state"] = "pruned"
-            elif isinstance(e, KeyboardInterrupt):
-                raise
             elif isinstance(e, _ScriptFailed):
                 payload.update(state="failed", error=str(e)[:300], traceback="last output:\n" + "\n".join(e.tail))
             else:
