@@ -254,6 +254,25 @@ def test_a_resumed_grid_job_runs_each_point_once(home, parallel):
     assert done == [0, 1, 2, 3, 4, 5], job.trial_records()
 
 
+def test_a_job_that_failed_on_consecutive_failures_resumes_once_the_cause_is_mended(home, tmp_path):
+    broken = tmp_path / "broken"
+    broken.touch()
+
+    def objective(p):
+        if os.path.exists(p["flag"]):
+            raise RuntimeError("the data is not there yet")
+        return float(p["x"])
+
+    job = launch(objective=objective, space={"x": {"type": "float", "low": 0, "high": 1}},
+                 hyperparameters={"flag": str(broken)}, max_trials=6, max_consecutive_failures=3, max_parallel=1,
+                 name="mended")
+    assert job.wait(timeout=60) == JobStatus.FAILED and job.attrs["reason"].startswith("3 trials failed in a row")
+    broken.unlink()
+    job.resume()  # the failures before the resume do not count towards the next 3 in a row
+    assert job.wait(timeout=60) == JobStatus.COMPLETED, job.attrs["reason"]
+    assert sum(r["state"] == "complete" for r in job.trial_records()) == 3
+
+
 def test_a_trial_that_raises_keyboardinterrupt_fails_with_its_traceback_and_the_worker_goes_on(home):
     """The worker ignores SIGINT (the runner decides when it stops), so a KeyboardInterrupt comes from the trial's
     code. It killed the worker: the trial said only "worker process died (exit code 1)", its traceback in

@@ -171,6 +171,8 @@ class Runner:
                         self._rerun_seeds[t.number] = t.user_attrs["seed"]
                 continue
             self.n_counted += 1
+            if t.state == TrialState.FAIL:  # failures in a row start again from 0 on resume: a job that failed on
+                continue  # max_consecutive_failures is resumed once its cause is mended, and must not end at once
             self._update_progress(t.state.name.lower(), value, t.user_attrs.get("error"),
                                   t.user_attrs.get(FEASIBLE) is not False)
 
