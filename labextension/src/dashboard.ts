@@ -903,6 +903,22 @@ export function registerRequest(form: IRegisterForm): { request?: Record<string,
   return { request: { to: 'sagemaker', group: name, ...(extra ? { region: extra } : {}) } };
 }
 
+/** The job-name rule, jupyter_hpo/spec.py `_JOB_NAME` (a copy of attach.ts's: this file imports nothing at run
+ * time). */
+export const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9\-]{0,62}$/;
+
+/**
+ * The shell command that stops the job `name`, to copy into a terminal. A name from a shared store need not follow
+ * the job-name rule: any other is single-quoted for a POSIX shell (after `--`, so a leading '-' is no option), so
+ * pasting the line runs `jupyter hpo stop` on that name and nothing else.
+ */
+export function stopCommand(name: string): string {
+  if (JOB_NAME.test(name)) {
+    return `jupyter hpo stop ${name}`;
+  }
+  return `jupyter hpo stop -- '${name.replace(/'/g, "'\\''")}'`;
+}
+
 /** Why Refit and Register are disabled ('' when they are enabled): the job must have finished with a complete trial. */
 export function handoffBlocked(status: string, summary: IDashboardSummary): string {
   if (!status || ACTIVE.has(status)) {
@@ -1323,10 +1339,11 @@ class DashboardView {
       return this.sendStop();
     }
     req.sent = 0;
-    const jobName = this.model.get('job_name') || 'NAME';
+    const jobName = this.model.get('job_name');
     req.failed =
       `The kernel did not answer Stop (${STOP_TRIES} tries): it may be busy running a cell, and will stop the ` +
-      `job when the cell ends. To stop it now, use the jupyter-hpo sidebar or run: jupyter hpo stop ${jobName}`;
+      `job when the cell ends. To stop it now, use the jupyter-hpo sidebar or run: ` +
+      (jobName ? stopCommand(jobName) : 'jupyter hpo stop NAME');
     this.schedule(false);
   }
 
