@@ -60,3 +60,23 @@ def test_open_in_notebook_runs_no_code_from_a_study_name(lab: Lab, page: Page) -
     expect(dashboard.locator('[data-testid="hpo-trial-count"]')).to_contain_text("2/2", timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "sidebar-open-in-notebook-odd-name.png"))
     assert not page.console_errors, page.console_errors
+
+
+def test_a_job_deleted_while_shown_says_it_no_longer_exists(lab: Lab, page: Page) -> None:
+    _study(lab, "ui-deleted", [0.5, 0.25], status="stopped")
+    _open_sidebar(page, lab)
+    page.locator('li.jp-hpo-job[data-job="ui-deleted"]').click()
+    detail = page.locator(f'{SIDEBAR} .jp-hpo-detail[data-job="ui-deleted"]')
+    expect(detail.locator("[data-testid=hpo-job-status]")).to_have_text("stopped", timeout=30_000)
+    expect(detail.locator("[data-testid=hpo-resume]")).to_be_enabled()
+    expect(detail.locator("[data-testid=hpo-detail-best]")).to_contain_text("trial 1")
+
+    Store(home=lab.home).delete_job("ui-deleted")  # by another user, say, while this detail is open
+    expect(detail.locator("[data-testid=hpo-detail-error]")).to_have_text(
+        "Job ui-deleted no longer exists: it is gone from the job list.", timeout=30_000)
+    # nothing of it shown as current, nothing to act on
+    for testid in ("hpo-job-status", "hpo-detail-best", "hpo-stop", "hpo-resume", "hpo-open-notebook",
+                   "hpo-trial-table"):
+        expect(detail.locator(f"[data-testid={testid}]")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "sidebar-deleted-job.png"))
+    assert not page.console_errors, page.console_errors
