@@ -828,13 +828,18 @@ function drawTable(table: HTMLElement, note: HTMLElement, st: IViewState, onSort
   const cols = columns(st);
   const { key, dir } = st.sort;
   const col = cols.find(c => c.key === key) || cols[0];
-  const rows = st.sorted.slice(-TABLE_MAX).sort((a, b) => {
-    const c = compare(col.get(a), col.get(b));
-    const nulls = missing(col.get(a)) || missing(col.get(b));
-    return (nulls ? c : c * dir) || b.number - a.number;
-  });
+  // sort every trial, then cut: cutting first sorted only the latest ones, so the best could be left out
+  const rows = [...st.sorted]
+    .sort((a, b) => {
+      const c = compare(col.get(a), col.get(b));
+      const nulls = missing(col.get(a)) || missing(col.get(b));
+      return (nulls ? c : c * dir) || b.number - a.number;
+    })
+    .slice(0, TABLE_MAX);
   const n = st.sorted.length;
-  const shown = n > TABLE_MAX ? `Showing the latest ${TABLE_MAX} of ${n} trials.` : n ? '' : 'No trials yet.';
+  const latest = col.key === 'number' && dir < 0;
+  const cut = latest ? `the latest ${TABLE_MAX} of ${n} trials` : `the first ${TABLE_MAX} of ${n} trials in this order`;
+  const shown = n > TABLE_MAX ? `Showing ${cut}.` : n ? '' : 'No trials yet.';
   const seededNote = st.seeded.length
     ? `The last ${st.seeded.length} rows are earlier jobs' trials that seeded the sampler (warm_start), not this job's.`
     : '';
