@@ -146,6 +146,32 @@ export function metricNames(records: readonly ITrialRecord[]): string[] {
   return [...names];
 }
 
+/** The sidebar's trial table shows at most this many trials, as the dashboard's does: a job may have thousands. */
+export const TABLE_MAX = 200;
+
+/**
+ * The trials the sidebar's table shows, newest first: the latest `max`, then the best trial (`best`, its number) if
+ * it is older, so that the table always has it; `note` says what is left out ('' when nothing is).
+ * `records` are in number order (mergeTrials).
+ */
+export function tableRows(
+  records: readonly ITrialRecord[],
+  best: number | null | undefined,
+  max = TABLE_MAX
+): { rows: ITrialRecord[]; note: string } {
+  const newest = [...records].reverse();
+  if (newest.length <= max) {
+    return { rows: newest, note: '' };
+  }
+  const rows = newest.slice(0, max);
+  const older = best === null || best === undefined ? undefined : newest.slice(max).find(r => r.number === best);
+  const also = older ? `, and the best (trial ${older.number})` : '';
+  return {
+    rows: older ? [...rows, older] : rows,
+    note: `Showing the latest ${max} of ${records.length} trials${also}.`
+  };
+}
+
 /** A readable message for an error thrown by the client. */
 export function describeError(error: unknown): string {
   if (error instanceof HpoApiError) {

@@ -80,3 +80,19 @@ def test_a_job_deleted_while_shown_says_it_no_longer_exists(lab: Lab, page: Page
         expect(detail.locator(f"[data-testid={testid}]")).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / "sidebar-deleted-job.png"))
     assert not page.console_errors, page.console_errors
+
+
+def test_the_trial_table_shows_the_latest_200_trials_and_the_best(lab: Lab, page: Page) -> None:
+    # 300 trials, minimize: the best is trial 5, far from the latest 200
+    _study(lab, "ui-many-trials", [0.01 if n == 5 else 1 + n / 1000 for n in range(300)])
+    _open_sidebar(page, lab)
+    page.locator('li.jp-hpo-job[data-job="ui-many-trials"]').click()
+    rows = page.locator(f"{SIDEBAR} [data-testid=hpo-trial-table] tbody tr.jp-hpo-trial")
+    expect(rows).to_have_count(201, timeout=30_000)
+    expect(rows.first).to_have_attribute("data-trial", "299")
+    expect(rows.nth(199)).to_have_attribute("data-trial", "100")
+    expect(rows.last).to_have_attribute("data-trial", "5")
+    expect(page.locator(f"{SIDEBAR} [data-testid=hpo-trial-table-note]")).to_have_text(
+        "Showing the latest 200 of 300 trials, and the best (trial 5).")
+    page.screenshot(path=str(ARTIFACTS / "sidebar-many-trials.png"))
+    assert not page.console_errors, page.console_errors

@@ -194,7 +194,12 @@ export function JobDetail(props: {
       {pareto && <ParetoFront view={pareto} />}
       {(job || !props.error) && (
         // no table under "Job X no longer exists" (or a failed first load): "No trials yet." would be untrue
-        <TrialTable trials={props.trials} paramOrder={paramOrder} metric={job?.metric ?? null} />
+        <TrialTable
+          trials={props.trials}
+          paramOrder={paramOrder}
+          metric={job?.metric ?? null}
+          best={job?.best?.number ?? null}
+        />
       )}
     </div>
   );
