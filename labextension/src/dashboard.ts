@@ -43,6 +43,8 @@ export interface ISeededRow {
 
 const SVG = 'http://www.w3.org/2000/svg';
 const TABLE_MAX = 200; // the table shows the latest trials
+// a warm start may be seeded by up to 2,000 earlier trials: the table lists and the chart draws only the best few
+export const SEEDED_MAX = 20;
 const LINES_MAX = 100; // intermediate-value lines drawn
 const W = 560;
 const H = 250;
@@ -419,10 +421,19 @@ function seededMark(r: ISeededRow, px: number, py: number, metric: string | null
   const tip = `Seeded from job ${r.job}, trial ${r.number}: ${metric || 'value'} = ${fmt(r.value)}\n${fmtParams(r.params)}`;
   return s('path', { class: 'hpo-seeded-mark', d, 'data-seeded': `${r.job}#${r.number}` }, title(tip));
 }
+/**
+ * The seeded trials the table lists and the chart draws: the best SEEDED_MAX for `direction` (maximize unless
+ * told), best first, those without a finite value last; ties in the order they were taken.
+ */
+export function seededShown(seeded: readonly ISeededRow[], direction: string | null | undefined): ISeededRow[] {
+  const sign = direction === 'minimize' ? 1 : -1;
+  const key = (r: ISeededRow): number => (isNum(r.value) ? sign * r.value : Infinity);
+  return [...seeded].sort((a, b) => key(a) - key(b) || 0).slice(0, SEEDED_MAX);
+}
 function drawObjective(svgEl: SVGElement, st: IViewState): void {
   const { sorted, drawn, summary } = st;
   const finished = sorted.filter(r => FINISHED.has(r.state));
-  const seeded = st.seeded.filter(r => isNum(r.value));
+  const seeded = seededShown(st.seeded, summary.direction).filter(r => isNum(r.value));
   if (!finished.length && !seeded.length) {
     return emptyChart(svgEl, sorted.length ? 'Waiting for the first trial to finish\u2026' : 'No trials yet.');
   }
@@ -828,23 +839,32 @@ function drawTable(table: HTMLElement, note: HTMLElement, st: IViewState, onSort
   const cols = columns(st);
   const { key, dir } = st.sort;
   const col = cols.find(c => c.key === key) || cols[0];
-  const rows = st.sorted.slice(-TABLE_MAX).sort((a, b) => {
-    const c = compare(col.get(a), col.get(b));
-    const nulls = missing(col.get(a)) || missing(col.get(b));
-    return (nulls ? c : c * dir) || b.number - a.number;
-  });
+  // sort every trial, then cut: cutting first sorted only the latest ones, so the best could be left out
+  const rows = [...st.sorted]
+    .sort((a, b) => {
+      const c = compare(col.get(a), col.get(b));
+      const nulls = missing(col.get(a)) || missing(col.get(b));
+      return (nulls ? c : c * dir) || b.number - a.number;
+    })
+    .slice(0, TABLE_MAX);
   const n = st.sorted.length;
-  const shown = n > TABLE_MAX ? `Showing the latest ${TABLE_MAX} of ${n} trials.` : n ? '' : 'No trials yet.';
-  const seededNote = st.seeded.length
-    ? `The last ${st.seeded.length} rows are earlier jobs' trials that seeded the sampler (warm_start), not this job's.`
-    : '';
+  const latest = col.key === 'number' && dir < 0;
+  const cut = latest ? `the latest ${TABLE_MAX} of ${n} trials` : `the first ${TABLE_MAX} of ${n} trials in this order`;
+  const shown = n > TABLE_MAX ? `Showing ${cut}.` : n ? '' : 'No trials yet.';
+  const seeded = seededShown(st.seeded, st.summary.direction);
+  const whose = "earlier jobs' trials that seeded the sampler (warm_start), not this job's";
+  const seededNote = !seeded.length
+    ? ''
+    : seeded.length < st.seeded.length
+      ? `The last ${seeded.length} rows are the best ${seeded.length} of the ${st.seeded.length} ${whose}.`
+      : `The last ${seeded.length} rows are ${whose}.`;
   note.textContent = [shown, seededNote].filter(Boolean).join(' ');
   const head = h('tr', {}, cols.map(c => headerCell(c, c.key === col.key, dir, onSort)));
   const line = (r: IRow): HTMLElement => {
     const cls = `hpo-row-${r.state}${r.feasible === false ? ' hpo-row-infeasible' : ''}`;
     return h('tr', { class: cls, 'data-number': r.number }, cols.map(c => cell(c, r)));
   };
-  clear(table).append(h('thead', {}, head), h('tbody', {}, rows.map(line), st.seeded.map(r => seededLine(r, cols))));
+  clear(table).append(h('thead', {}, head), h('tbody', {}, rows.map(line), seeded.map(r => seededLine(r, cols))));
 }
 /** A table row for an earlier job's trial that seeded the sampler: its job and number, value and parameters. */
 function seededLine(r: ISeededRow, cols: IColumn[]): HTMLElement {
@@ -901,6 +921,22 @@ export function registerRequest(form: IRegisterForm): { request?: Record<string,
     return { request: { to: 'mlflow', model_name: name, ...(extra ? { tracking_uri: extra } : {}) } };
   }
   return { request: { to: 'sagemaker', group: name, ...(extra ? { region: extra } : {}) } };
+}
+
+/** The job-name rule, jupyter_hpo/spec.py `_JOB_NAME` (a copy of attach.ts's: this file imports nothing at run
+ * time). */
+export const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9\-]{0,62}$/;
+
+/**
+ * The shell command that stops the job `name`, to copy into a terminal. A name from a shared store need not follow
+ * the job-name rule: any other is single-quoted for a POSIX shell (after `--`, so a leading '-' is no option), so
+ * pasting the line runs `jupyter hpo stop` on that name and nothing else.
+ */
+export function stopCommand(name: string): string {
+  if (JOB_NAME.test(name)) {
+    return `jupyter hpo stop ${name}`;
+  }
+  return `jupyter hpo stop -- '${name.replace(/'/g, "'\\''")}'`;
 }
 
 /** Why Refit and Register are disabled ('' when they are enabled): the job must have finished with a complete trial. */
@@ -1174,6 +1210,11 @@ function dashboardDom(): IDashboardDom {
     tableNote: h('p', { class: 'hpo-note' })
   };
 }
+/** How many of the seeded trials the chart draws, when not all: `; the best 20 drawn` (else ''). */
+function seededCut(st: IViewState): string {
+  const drawn = seededShown(st.seeded, st.summary.direction).filter(r => isNum(r.value)).length;
+  return drawn < st.seeded.length ? `; the best ${drawn} drawn` : '';
+}
 /** The objective chart's legend: the marks it draws, with infeasible and seeded only when there are some. */
 function drawLegend(p: HTMLElement, st: IViewState): void {
   const key = (kind: string, text: string, why: string): Child[] => [
@@ -1187,7 +1228,8 @@ function drawLegend(p: HTMLElement, st: IViewState): void {
     key('fail', 'failed', ''),
     infeasible && key('infeasible', 'infeasible', 'complete, but broke a constraint: never the best'),
     st.seeded.length > 0 &&
-      key('seeded', `seeded (${st.seeded.length} from earlier jobs)`, "earlier jobs' trials that seeded the sampler (warm_start)"),
+      key('seeded', `seeded (${st.seeded.length} from earlier jobs${seededCut(st)})`,
+        "earlier jobs' trials that seeded the sampler (warm_start)"),
     key('best', 'best so far', '')
   ]);
 }
@@ -1323,10 +1365,11 @@ class DashboardView {
       return this.sendStop();
     }
     req.sent = 0;
-    const jobName = this.model.get('job_name') || 'NAME';
+    const jobName = this.model.get('job_name');
     req.failed =
       `The kernel did not answer Stop (${STOP_TRIES} tries): it may be busy running a cell, and will stop the ` +
-      `job when the cell ends. To stop it now, use the jupyter-hpo sidebar or run: jupyter hpo stop ${jobName}`;
+      `job when the cell ends. To stop it now, use the jupyter-hpo sidebar or run: ` +
+      (jobName ? stopCommand(jobName) : 'jupyter hpo stop NAME');
     this.schedule(false);
   }
 

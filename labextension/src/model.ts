@@ -25,6 +25,11 @@ export type LoadState = 'loading' | 'ready' | 'not-enabled' | 'error';
 export const NOT_ENABLED_MESSAGE =
   'The jupyter-hpo server extension is not enabled: run `jupyter server extension enable jupyter_hpo`';
 
+/** What the detail view says of a selected job that the store no longer has. */
+export function goneMessage(name: string): string {
+  return `Job ${name} no longer exists: it is gone from the job list.`;
+}
+
 /** Statuses in which a job may still change by itself. */
 const ACTIVE: ReadonlySet<JobStatus> = new Set<JobStatus>(['pending', 'running', 'stopping']);
 
@@ -141,6 +146,32 @@ export function metricNames(records: readonly ITrialRecord[]): string[] {
   return [...names];
 }
 
+/** The sidebar's trial table shows at most this many trials, as the dashboard's does: a job may have thousands. */
+export const TABLE_MAX = 200;
+
+/**
+ * The trials the sidebar's table shows, newest first: the latest `max`, then the best trial (`best`, its number) if
+ * it is older, so that the table always has it; `note` says what is left out ('' when nothing is).
+ * `records` are in number order (mergeTrials).
+ */
+export function tableRows(
+  records: readonly ITrialRecord[],
+  best: number | null | undefined,
+  max = TABLE_MAX
+): { rows: ITrialRecord[]; note: string } {
+  const newest = [...records].reverse();
+  if (newest.length <= max) {
+    return { rows: newest, note: '' };
+  }
+  const rows = newest.slice(0, max);
+  const older = best === null || best === undefined ? undefined : newest.slice(max).find(r => r.number === best);
+  const also = older ? `, and the best (trial ${older.number})` : '';
+  return {
+    rows: older ? [...rows, older] : rows,
+    note: `Showing the latest ${max} of ${records.length} trials${also}.`
+  };
+}
+
 /** A readable message for an error thrown by the client. */
 export function describeError(error: unknown): string {
   if (error instanceof HpoApiError) {
@@ -245,9 +276,9 @@ export class HpoModel {
     return this._selected;
   }
 
-  /** The selected job's summary (from the list, or from its detail request). */
+  /** The selected job's summary (from the list, or from its detail request); null once the job is gone. */
   get selectedJob(): IJobSummary | null {
-    if (this._selected === null) {
+    if (this._selected === null || this._gone === this._selected) {
       return null;
     }
     return this.job(this._selected) ?? this._detail?.job ?? null;
@@ -266,9 +297,15 @@ export class HpoModel {
     return this._detail?.importance ?? null;
   }
 
-  /** The message of a failed detail or trials request for the selected job, or null. */
+  /** That the selected job is gone, or the message of a failed detail or trials request for it, or null. */
   get detailError(): string | null {
-    return this._selected === null ? null : (this._trialErrors.get(this._selected) ?? this._detailError);
+    if (this._selected === null) {
+      return null;
+    }
+    if (this._gone === this._selected) {
+      return goneMessage(this._selected);
+    }
+    return this._trialErrors.get(this._selected) ?? this._detailError;
   }
 
   /** The delay before the next poll, in ms. */
@@ -350,6 +387,8 @@ export class HpoModel {
       return;
     }
     this._selected = name;
+    this._selectedListed = name !== null && this.job(name) !== undefined;
+    this._gone = null;
     this._detail = null;
     this._detailError = null;
     this._emit();
@@ -432,6 +471,10 @@ export class HpoModel {
     } catch (error) {
       if (this._selected === name && !this._disposed) {
         this._detailError = describeError(error);
+        if (statusOf(error) === 404 && this.job(name) === undefined) {
+          // neither listed nor found (a listed name the REST routes do not take also answers 404: not gone)
+          this._setGone(name);
+        }
         this._emit();
       }
     } finally {
@@ -532,17 +575,40 @@ export class HpoModel {
       return;
     }
     const names = new Set(this._jobs.map(j => j.name));
-    for (const name of [...this._trials.keys()]) {
+    for (const name of [...this._trials.keys(), ...this._trialErrors.keys()]) {
       if (!names.has(name)) {
         this._trials.delete(name);
+        this._trialErrors.delete(name);
       }
+    }
+    let refetch = this._detailIsStale();
+    const selected = this._selected;
+    if (selected !== null && names.has(selected)) {
+      if (this._gone === selected) {
+        // a job of that name was created again: a new job, whose detail is not the old one's
+        this._gone = null;
+        this._detailError = null;
+        refetch = true;
+      }
+      this._selectedListed = true;
+    } else if (selected !== null && this._selectedListed) {
+      // listed while selected, and now not: deleted (its detail would still say e.g. "running" and offer Stop)
+      this._setGone(selected);
     }
     this._emit();
     const fetches = this._jobs.filter(j => this._needsTrials(j)).map(j => this._fetchTrials(j));
-    if (this._detailIsStale()) {
-      fetches.push(this._fetchDetail(this._selected as string));
+    if (refetch && selected !== null) {
+      fetches.push(this._fetchDetail(selected));
     }
     await Promise.all(fetches);
+  }
+
+  /** The selected job `name` no longer exists: forget its detail, so nothing of it is shown as current. */
+  private _setGone(name: string): void {
+    this._gone = name;
+    this._selectedListed = false;
+    this._detail = null;
+    this._detailError = null;
   }
 
   private _needsTrials(job: IJobSummary): boolean {
@@ -563,6 +629,9 @@ export class HpoModel {
       if (this._disposed) {
         return;
       }
+      if (this.job(job.name) === undefined) {
+        return; // gone from the list while this request ran: its trials were dropped, keep them so
+      }
       const merged = mergeTrials(held, fresh);
       this._trialErrors.delete(job.name);
       if (merged !== this._trials.get(job.name)) {
@@ -570,7 +639,7 @@ export class HpoModel {
         this._emit();
       }
     } catch (error) {
-      if (this._disposed) {
+      if (this._disposed || this.job(job.name) === undefined) {
         return;
       }
       this._trialErrors.set(job.name, `Could not load the trials: ${describeError(error)}`);
@@ -603,6 +672,10 @@ export class HpoModel {
   private _detail: IJobReply | null = null;
   private _detailFetching: string | null = null;
   private _detailError: string | null = null;
+  /** The selected job when it has been found gone (see goneMessage), else null. */
+  private _gone: string | null = null;
+  /** Whether a job list has held the selected job since it was selected (its absence then means it is gone). */
+  private _selectedListed = false;
   private _busy = new Set<string>();
   private _actionErrors = new Map<string, string>();
   private _visible = false;

@@ -2,14 +2,11 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { INotebookTracker, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 
-/** The code of the cell for a job. */
-export function attachCode(name: string): string {
-  return `%load_ext jupyter_hpo\n%hpo attach ${name}`;
-}
+import { attachCode } from './attach';
 
 /**
- * Insert `%load_ext jupyter_hpo` + `%hpo attach <name>` into the active notebook (a new one when
- * none is open) and run it once the kernel is ready.
+ * Insert the cell that shows the job's dashboard (`%hpo attach <name>`, see attachCode) into the active notebook
+ * (a new one when none is open) and run it once the kernel is ready.
  */
 export async function openInNotebook(
   app: JupyterFrontEnd,

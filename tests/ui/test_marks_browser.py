@@ -4,8 +4,9 @@ JupyterLab 4, headless Chromium).
 A job warm-started from an earlier one (``warm_start``) with a constraint that some of its trials break: the
 sidebar's job detail says how many earlier trials seeded it and from which job, and marks each infeasible trial
 (with what it broke) under a legend; the dashboard lists the seeded trials in its table and draws them left of
-trial 0, marks the infeasible trials in the table and the chart, and its legend names both marks. Both tables
-have a column for each metric the trials returned beside the objective (``latency``, ``size_mb``).
+trial 0 (the best 20 when there are more), marks the infeasible trials in the table and the chart, and its legend
+names both marks. Both tables have a column for each metric the trials returned beside the objective (``latency``,
+``size_mb``).
 """
 
 from __future__ import annotations
@@ -119,4 +120,31 @@ def test_the_sidebar_and_the_dashboard_mark_seeded_and_infeasible_trials(lab: La
             expect(cells.nth(names.index(m))).to_have_text(_shown(r["metrics"][m], 5))
     table.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "dashboard-marks.png"))
+    assert not page.console_errors, page.console_errors
+
+
+def test_the_dashboard_lists_and_draws_only_the_best_20_of_many_seeded_trials(lab: Lab, page: Page) -> None:
+    """A warm start seeded by up to 2,000 earlier trials: the table and chart keep to the best 20, and say so."""
+    from tests.ui.test_dashboard_table import attach, finished_job
+
+    values = [float(n * 7 % 120) for n in range(120)]  # each of 0..119 once, in a jumbled order
+    finished_job(lab, "marks-many-earlier", values)
+    finished_job(lab, "marks-many-seeded", [50.5, 60.5, 70.5], extra={"warm_start": {"from": ["marks-many-earlier"]}},
+                 attrs={"seeded": 120, "seeded_trials": {"marks-many-earlier": list(range(120))}})
+    best = sorted(range(120), key=lambda n: values[n])[:20]  # minimize: values 0..19
+    dash = attach(lab, page, "marks-many-seeded")
+    table = dash.locator('[data-testid="hpo-trial-table"]')
+    seeded = table.locator("tbody tr.hpo-row-seeded")
+    expect(seeded).to_have_count(20, timeout=60_000)
+    shown = seeded.evaluate_all("els => els.map(e => e.dataset.seeded)")
+    assert shown == [f"marks-many-earlier#{n}" for n in best], shown  # best first
+    expect(table.locator("tbody tr:not(.hpo-row-seeded)")).to_have_count(3)
+    expect(dash).to_contain_text("The last 20 rows are the best 20 of the 120 earlier jobs' trials that seeded the "
+                                 "sampler (warm_start), not this job's.")
+    chart = dash.locator('[data-testid="hpo-objective-chart"]')
+    expect(chart.locator("path.hpo-seeded-mark")).to_have_count(20)
+    legend = dash.locator('[data-testid="hpo-legend"]')
+    expect(legend).to_contain_text("seeded (120 from earlier jobs; the best 20 drawn)")
+    table.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "dashboard-many-seeded.png"))
     assert not page.console_errors, page.console_errors

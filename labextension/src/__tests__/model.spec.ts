@@ -7,6 +7,7 @@ import { HpoApiError } from '../handler';
 import {
   afterFor,
   bestSoFar,
+  goneMessage,
   HpoModel,
   mergeTrials,
   NOT_ENABLED_MESSAGE,
@@ -459,6 +460,63 @@ describe('HpoModel', () => {
     await jest.advanceTimersByTimeAsync(0);
     expect(model.trials('a')).toHaveLength(0);
     expect(model.detailError).toBe('Could not load the trials: database is locked');
+  });
+
+  it('says a selected job that left the job list no longer exists, and offers nothing of it as current', async () => {
+    client.jobs = [job('a', { status: 'running' })];
+    client.setTrials('a', [trial(0, 'complete', 0.5), trial(1, 'running')]);
+    model.setVisible(true);
+    model.select('a');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(model.selectedJob?.status).toBe('running');
+    expect(model.spec).not.toBeNull();
+
+    // deleted from the store; the server answers its detail and trials with 500s (not a 404)
+    client.jobs = [];
+    client.getJob = async () => {
+      throw new HpoApiError(500, 'Internal Server Error');
+    };
+    client.getTrials = async () => {
+      throw new HpoApiError(500, 'Internal Server Error');
+    };
+    await jest.advanceTimersByTimeAsync(10000);
+    expect(model.detailError).toBe(goneMessage('a'));
+    expect(goneMessage('a')).toMatch(/^Job a no longer exists/);
+    expect(model.selectedJob).toBeNull(); // so no status, best trial, Stop or Resume is shown for it
+    expect(model.spec).toBeNull();
+    expect(model.trials('a')).toEqual([]);
+    await jest.advanceTimersByTimeAsync(30000);
+    expect(model.detailError).toBe(goneMessage('a')); // and it stays so
+
+    // a job of the same name is created again: it is shown, with its own detail
+    client.getJob = FakeClient.prototype.getJob;
+    client.getTrials = FakeClient.prototype.getTrials;
+    client.jobs = [job('a', { status: 'completed' })];
+    client.setTrials('a', [trial(0, 'complete', 0.7)]);
+    client.take();
+    await model.refresh();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(client.take()).toContain('job a');
+    expect(model.detailError).toBeNull();
+    expect(model.selectedJob?.status).toBe('completed');
+    expect(model.trials('a').map(t => t.value)).toEqual([0.7]);
+  });
+
+  it('takes a 404 for the detail of an unlisted job as gone, but not for a listed one', async () => {
+    client.jobs = [job('listed')];
+    model.setVisible(true);
+    await jest.advanceTimersByTimeAsync(0);
+    model.select('never-listed');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(model.detailError).toBe(goneMessage('never-listed'));
+
+    client.getJob = async name => {
+      throw new HpoApiError(404, `no route for ${name}`); // e.g. a name the REST routes do not take
+    };
+    model.select('listed');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(model.detailError).toBe('no route for listed');
+    expect(model.selectedJob?.name).toBe('listed');
   });
 
   it('stops polling for good once disposed', async () => {

@@ -192,7 +192,15 @@ export function JobDetail(props: {
       {props.error && <ErrorMessage message={props.error} testid="hpo-detail-error" />}
       {job && <BestChart trials={props.trials} direction={job.direction} metric={job.metric} />}
       {pareto && <ParetoFront view={pareto} />}
-      <TrialTable trials={props.trials} paramOrder={paramOrder} metric={job?.metric ?? null} />
+      {(job || !props.error) && (
+        // no table under "Job X no longer exists" (or a failed first load): "No trials yet." would be untrue
+        <TrialTable
+          trials={props.trials}
+          paramOrder={paramOrder}
+          metric={job?.metric ?? null}
+          best={job?.best?.number ?? null}
+        />
+      )}
     </div>
   );
 }
