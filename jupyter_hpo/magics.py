@@ -377,6 +377,10 @@ def _help_text() -> str:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+#: a cell body's name in a YAML error; its line numbers count the `%%hpo` line as line 1, as the notebook shows them
+_CELL = "the %%hpo cell"
+
+
 def _parse_space(text: str) -> SearchSpace:
     """A search space from YAML, JSON or a Python dict literal; the core validates it."""
     from jupyter_hpo.space import SearchSpace
@@ -387,7 +391,9 @@ def _parse_space(text: str) -> SearchSpace:
         literal = ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         literal = None
-    return SearchSpace.from_dict(literal) if isinstance(literal, Mapping) else SearchSpace.from_yaml(text)
+    if isinstance(literal, Mapping):
+        return SearchSpace.from_dict(literal)
+    return SearchSpace.from_yaml(text, source=_CELL, first_line=2)
 
 
 _SUMMARY_COLUMNS = ("status", "metric", "direction", "trials", "max_trials", "complete", "pruned", "failed",
@@ -476,7 +482,7 @@ class HpoMagics(Magics):
         from jupyter_hpo._yaml import YAMLError, load_yaml
 
         try:
-            data = load_yaml(cell)
+            data = load_yaml(cell, source=_CELL, first_line=2)
         except YAMLError as e:
             raise UsageError(f"the spec is not valid YAML: {e}") from None
         if data is None:

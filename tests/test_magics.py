@@ -316,6 +316,24 @@ def test_an_invalid_spec_cell_raises_the_cores_message_and_creates_no_job(shell,
     assert api.list_jobs() == []
 
 
+@pytest.mark.parametrize(("line", "cell", "message"), [
+    ("launch", "trial: {function: quadratic}\nseed: 1\nspace: sp\nseed: 2\n",
+     "the spec is not valid YAML: the key 'seed' appears twice (the %%hpo cell, line 5, column 1)"),
+    ("launch", "trial: {function: quadratic}\nspace: sp\n  budget: 3\n",
+     "the spec is not valid YAML: mapping values are not allowed here (the %%hpo cell, line 4, column 9)"),
+    ("space bad", "x: [1,\n   2\n",
+     "the search space is not valid YAML: expected ',' or ']', but got '<stream end>' (the %%hpo cell, line 4, "
+     "column 1), while parsing a flow sequence that starts at line 2, column 4"),
+], ids=["repeated key", "syntax error", "space cell"])
+def test_a_cell_that_is_not_yaml_is_one_line_naming_the_cell_line(shell, line, cell, message):
+    """The line counts the `%%hpo` line as 1, as the notebook numbers the cell's lines; PyYAML's own message spans
+    4-7 lines and names "<unicode string>"."""
+    with pytest.raises(UsageError) as raised:
+        hpo(shell, line, cell)
+    assert str(raised.value) == message
+    assert api.list_jobs() == [] and "bad" not in shell.user_ns
+
+
 def test_line_launch_keep_alive_runs_the_next_launch_in_the_kept_runner(shell):
     import psutil
 
