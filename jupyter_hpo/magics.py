@@ -381,6 +381,16 @@ def _help_text() -> str:
 _CELL = "the %%hpo cell"
 
 
+def _check_cell_size(cell: str) -> None:
+    """Refuse a body beyond the spec file's limit, counted as the file's is, in UTF-8 bytes: counted in characters,
+    a cell of 1.2 MB in 'é' passed, and one too long was reported as invalid YAML."""
+    from jupyter_hpo._limits import MAX_SPEC_BYTES
+
+    size = len(cell.encode("utf-8", "surrogatepass"))
+    if size > MAX_SPEC_BYTES:
+        raise UsageError(f"a %%hpo cell must be at most {MAX_SPEC_BYTES:,} bytes, but it has {size:,}.")
+
+
 def _parse_space(text: str) -> SearchSpace:
     """A search space from YAML, JSON or a Python dict literal; the core validates it."""
     from jupyter_hpo.space import SearchSpace
@@ -441,6 +451,8 @@ class HpoMagics(Magics):
             raise UsageError(f"unknown subcommand {words[0]!r}; valid: {', '.join([*_COMMANDS, 'help'])}.")
         if cell is not None and not command.takes_body:
             raise UsageError(f"%%hpo {words[0]} takes no cell body; write it as a line magic: %hpo {words[0]}.")
+        if cell is not None:
+            _check_cell_size(cell)
         try:
             return command.run(self, command.parser(words[0]).parse_args(words[1:]), cell)
         except _HelpShown:
@@ -479,10 +491,12 @@ class HpoMagics(Magics):
 
     def spec_from_body(self, cell: str) -> dict[str, Any]:
         """The cell's YAML spec, with ``trial.function`` and ``space`` names taken from the namespace."""
-        from jupyter_hpo._yaml import YAMLError, load_yaml
+        from jupyter_hpo._yaml import YAMLError, YAMLLimitError, load_yaml
 
         try:
             data = load_yaml(cell, source=_CELL, first_line=2)
+        except YAMLLimitError as e:  # valid YAML beyond a limit (an alias bomb): said as the file's is, not as bad YAML
+            raise UsageError(str(e)) from None
         except YAMLError as e:
             raise UsageError(f"the spec is not valid YAML: {e}") from None
         if data is None:

@@ -334,6 +334,30 @@ def test_a_cell_that_is_not_yaml_is_one_line_naming_the_cell_line(shell, line, c
     assert api.list_jobs() == [] and "bad" not in shell.user_ns
 
 
+@pytest.mark.parametrize(("line", "body", "size"), [
+    ("launch", "trial: {function: quadratic}\nspace: sp\n# " + "é" * 600_000 + "\n", 1_200_042),
+    ("space bad", "x: [1, 2]\n# " + "é" * 600_000 + "\n", 1_200_013),
+    ("launch", "trial: {function: quadratic}\nspace: sp\n# " + "z" * 1_000_000 + "\n", 1_000_042),
+], ids=["launch, 600,000 characters", "space, 600,000 characters", "launch, ASCII"])
+def test_a_cell_is_limited_in_bytes_as_a_spec_file_is(shell, line, body, size):
+    """The README's 1,000,000 bytes: a cell was counted in characters (1.2 MB of 'é' launched a job), and one too
+    long was reported as "the spec is not valid YAML"."""
+    with pytest.raises(UsageError) as raised:
+        hpo(shell, line, body)
+    assert str(raised.value) == f"a %%hpo cell must be at most 1,000,000 bytes, but it has {size:,}."
+    assert api.list_jobs() == [] and "bad" not in shell.user_ns
+
+
+def test_a_cell_beyond_a_yaml_limit_says_the_limit_not_invalid_yaml(shell):
+    levels = "".join(f"    a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 7))
+    cell = "trial:\n  function: quadratic\n  hyperparameters:\n    a0: &a0 [x, x]\n" + levels + "space: sp\n"
+    with pytest.raises(UsageError) as raised:
+        hpo(shell, "launch", cell)
+    assert str(raised.value) == ("`trial.hyperparameters.a5` must hold at most 100,000 values (counting each use of "
+                                 "an alias as a copy), but it holds more.")
+    assert api.list_jobs() == []
+
+
 def test_line_launch_keep_alive_runs_the_next_launch_in_the_kept_runner(shell):
     import psutil
 
