@@ -370,3 +370,19 @@ def test_line_launch_keep_alive_runs_the_next_launch_in_the_kept_runner(shell):
     assert second.attrs["runner"]["pid"] == kept  # its workers too, unless a file beside the objective changed
     _, alive = psutil.wait_procs([psutil.Process(kept)] if psutil.pid_exists(kept) else [], timeout=15)
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], "it ends after the job that asked for 0 s"
+
+
+def test_the_readmes_magics_example_runs_as_the_cells_it_shows(shell):
+    """The README showed the three magics as one block, which fails as one cell: `%%hpo space` must be a cell's first
+    line. Each of its code blocks runs here as a cell, after a cell that defines `objective` as the README says."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### In a notebook: `%hpo` magics and widgets\n", 1)[1].split("`%hpo launch` shows", 1)[0]
+    cells = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert len(cells) == 3 and "an earlier cell" in section
+    with capture_output():
+        for cell in ["def objective(params):\n    return params['max_depth'] / 10 + params['eta']\n", *cells]:
+            result = shell.run_cell(cell)
+            assert result.success, (cell, result.error_before_exec or result.error_in_exec)
+    job = shell.user_ns["job"]
+    assert isinstance(shell.user_ns["credit_space"], SearchSpace)
+    assert job.wait(timeout=180) == JobStatus.COMPLETED and job.summary()["complete"] == 40
