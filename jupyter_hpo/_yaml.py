@@ -61,18 +61,24 @@ def dump_yaml(data: Any, **options: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, **options)
 
 
-def load_yaml(text: str, what: str = "a spec") -> Any:
+def load_yaml(text: str, what: str = "a spec", *, source: str | None = None, first_line: int = 1) -> Any:
     """``yaml.safe_load`` that also rejects a repeated key and a document beyond the size limits.
 
-    ``what`` names the document in a message (``"a spec"``, ``"a search space"``).
+    ``what`` names the document in a message (``"a spec"``, ``"a search space"``); ``source`` names where the
+    text came from in a syntax error (a file's path, ``"the %%hpo cell"``), whose line numbers count from
+    ``first_line`` (2 for a cell body, whose first line is the cell's second).
 
     Raises:
         YAMLLimitError: the text, its expansion or its nesting is beyond a limit.
-        YAMLError: the text is not valid YAML.
+        YAMLError: the text is not valid YAML; its message is one line, e.g. ``the key 'seed' appears twice
+            (spec.yaml, line 7, column 1)``.
     """
     if len(text) > MAX_SPEC_BYTES:
         raise YAMLLimitError(f"{what} must be at most {MAX_SPEC_BYTES:,} characters, but got {len(text):,}.")
-    loader = _UniqueKeyLoader(text)
+    try:
+        loader = _UniqueKeyLoader(text)  # checks the characters: a control character is refused here
+    except yaml.reader.ReaderError as e:
+        raise YAMLError(_one_line(e, text, source, first_line)) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -82,8 +88,33 @@ def load_yaml(text: str, what: str = "a spec") -> Any:
     except RecursionError:
         raise YAMLLimitError(f"{what} must nest at most {MAX_SPEC_DEPTH} levels deep, but it nests deeper "
                              "than the YAML parser can follow.") from None
+    except yaml.MarkedYAMLError as e:
+        raise YAMLError(_one_line(e, text, source, first_line)) from None
     finally:
         loader.dispose()
+
+
+def _one_line(error: YAMLError, text: str, source: str | None, first_line: int) -> str:
+    """PyYAML's error as one line naming ``source`` and the line: its own text spans 4-7 lines (the mark's
+    snippet and caret) and names the text "<unicode string>", which tells a reader of the CLI or a notebook
+    neither which file nor that the rest is context."""
+    def where(line: int, column: int, name: str | None = source) -> str:
+        return f"{name + ', ' if name else ''}line {line + first_line}, column {column + 1}"
+
+    if isinstance(error, yaml.reader.ReaderError):  # a character YAML does not allow, found by its position
+        line = text.count("\n", 0, error.position)
+        column = error.position - (text.rfind("\n", 0, error.position) + 1)
+        return f"unacceptable character #x{error.character:04x}: {error.reason} ({where(line, column)})"
+    assert isinstance(error, yaml.MarkedYAMLError)
+    mark = error.problem_mark or error.context_mark
+    message = error.problem or error.context or "invalid YAML"
+    if mark is not None:
+        message += f" ({where(mark.line, mark.column)})"
+    start = error.context_mark
+    if error.problem and error.context and start is not None and mark is not None and start.line != mark.line:
+        # an unclosed bracket or quote is found lines later, at the end; where it started is the useful part
+        message += f", {error.context} that starts at {where(start.line, start.column, None)}"
+    return message
 
 
 # -- the size of a document once its aliases are expanded ----------------------------------------

@@ -9,9 +9,10 @@
   trials as MLflow runs (:func:`jupyter_hpo.mlflow_tracking.export_job`).
 
 Every option applies to one destination; one given for another destination is refused (exit 2, as
-argparse does for bad usage), never ignored. A failure prints one line and exits 1, and what was created
-before it is said in that line (a model package group made before a refused model package is kept and
-reused by the next ``register``).
+argparse does for bad usage), never ignored. So are an unknown job and, for ``register``, a job with no complete
+trial: bad input, exit 2 and one line, as ``show`` and ``refit`` answer them. Any other failure prints one line and
+exits 1, and what was created before it is said in that line (a model package group made before a refused model
+package is kept and reused by the next ``register``).
 """
 
 from __future__ import annotations
@@ -102,21 +103,31 @@ def _check_options(args: argparse.Namespace, destination: str, table: dict[str, 
                 args.handoff_parser.error(f"--{dest} applies to the pipeline made by --upsert: give --upsert too")
 
 
-def _fail(text: str) -> int:
+def _fail(text: str, code: int = 1) -> int:
     from jupyter_hpo.cli import _safe
 
     print(f"error: {_safe(text)}", file=sys.stderr)
-    return 1
+    return code
 
 
 def cmd_register(args: argparse.Namespace) -> int:
-    """``jupyter hpo register``: 0 and the result (text or ``--json``); 1 and one line on failure."""
+    """``jupyter hpo register``: 0 and the result (text or ``--json``); 2 and one line for an unknown job or one
+    with no complete trial (bad input, as in ``refit``); 1 and one line on any other failure."""
+    from jupyter_hpo import api
+    from jupyter_hpo.exceptions import JobNotFoundError
+
     destination = "sagemaker" if args.sagemaker is not None else "mlflow"
     _check_options(args, destination, _REGISTER_OPTIONS)
-    from jupyter_hpo import api
-
     try:
-        job = api.attach(args.job, store=args.store)
+        job = api.attach(args.job, store=args.store)  # an unknown job: exit 2, as in show
+        if not any(r["state"] == "complete" for r in job.trial_records()):
+            # checked before the destination's own checks, so both destinations answer it alike
+            return _fail(f"job {job.name!r} has no complete trial, so it has no model to register.", 2)
+    except JobNotFoundError as e:
+        return _fail(str(e), 2)
+    except HpoError as e:
+        return _fail(str(e))
+    try:
         if destination == "mlflow":
             from jupyter_hpo.mlflow_tracking import register_model
 
@@ -144,16 +155,23 @@ def _registered_text(r: dict[str, Any]) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """``jupyter hpo export``: 0 and the result (text or ``--json``); 1 and one line on failure.
+    """``jupyter hpo export``: 0 and the result (text or ``--json``); 2 and one line for an unknown job (bad input);
+    1 and one line on any other failure.
 
     ``--pipeline`` without ``-o`` or ``--json`` prints the definition itself on stdout (what was done
     with it, and notes, go to stderr), so it can be piped."""
+    from jupyter_hpo import api
+    from jupyter_hpo.exceptions import JobNotFoundError
+
     destination = "pipeline" if args.pipeline else "mlflow"
     _check_options(args, destination, _EXPORT_OPTIONS)
-    from jupyter_hpo import api
-
     try:
-        job = api.attach(args.job, store=args.store)
+        job = api.attach(args.job, store=args.store)  # an unknown job: exit 2, as in show
+    except JobNotFoundError as e:
+        return _fail(str(e), 2)
+    except HpoError as e:
+        return _fail(str(e))
+    try:
         if destination == "mlflow":
             from jupyter_hpo.mlflow_tracking import export_job
 

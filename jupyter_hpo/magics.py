@@ -377,6 +377,20 @@ def _help_text() -> str:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+#: a cell body's name in a YAML error; its line numbers count the `%%hpo` line as line 1, as the notebook shows them
+_CELL = "the %%hpo cell"
+
+
+def _check_cell_size(cell: str) -> None:
+    """Refuse a body beyond the spec file's limit, counted as the file's is, in UTF-8 bytes: counted in characters,
+    a cell of 1.2 MB in 'é' passed, and one too long was reported as invalid YAML."""
+    from jupyter_hpo._limits import MAX_SPEC_BYTES
+
+    size = len(cell.encode("utf-8", "surrogatepass"))
+    if size > MAX_SPEC_BYTES:
+        raise UsageError(f"a %%hpo cell must be at most {MAX_SPEC_BYTES:,} bytes, but it has {size:,}.")
+
+
 def _parse_space(text: str) -> SearchSpace:
     """A search space from YAML, JSON or a Python dict literal; the core validates it."""
     from jupyter_hpo.space import SearchSpace
@@ -387,7 +401,9 @@ def _parse_space(text: str) -> SearchSpace:
         literal = ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         literal = None
-    return SearchSpace.from_dict(literal) if isinstance(literal, Mapping) else SearchSpace.from_yaml(text)
+    if isinstance(literal, Mapping):
+        return SearchSpace.from_dict(literal)
+    return SearchSpace.from_yaml(text, source=_CELL, first_line=2)
 
 
 _SUMMARY_COLUMNS = ("status", "metric", "direction", "trials", "max_trials", "complete", "pruned", "failed",
@@ -435,6 +451,8 @@ class HpoMagics(Magics):
             raise UsageError(f"unknown subcommand {words[0]!r}; valid: {', '.join([*_COMMANDS, 'help'])}.")
         if cell is not None and not command.takes_body:
             raise UsageError(f"%%hpo {words[0]} takes no cell body; write it as a line magic: %hpo {words[0]}.")
+        if cell is not None:
+            _check_cell_size(cell)
         try:
             return command.run(self, command.parser(words[0]).parse_args(words[1:]), cell)
         except _HelpShown:
@@ -473,10 +491,12 @@ class HpoMagics(Magics):
 
     def spec_from_body(self, cell: str) -> dict[str, Any]:
         """The cell's YAML spec, with ``trial.function`` and ``space`` names taken from the namespace."""
-        from jupyter_hpo._yaml import YAMLError, load_yaml
+        from jupyter_hpo._yaml import YAMLError, YAMLLimitError, load_yaml
 
         try:
-            data = load_yaml(cell)
+            data = load_yaml(cell, source=_CELL, first_line=2)
+        except YAMLLimitError as e:  # valid YAML beyond a limit (an alias bomb): said as the file's is, not as bad YAML
+            raise UsageError(str(e)) from None
         except YAMLError as e:
             raise UsageError(f"the spec is not valid YAML: {e}") from None
         if data is None:

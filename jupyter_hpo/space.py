@@ -402,12 +402,13 @@ class SearchSpace(Mapping[str, Param]):
         return cls(_param_from_dict(_check_name(name), body) for name, body in data.items())
 
     @classmethod
-    def from_yaml(cls, text: str) -> SearchSpace:
-        """Build from YAML (or JSON, which is YAML) text; loaded safely."""
+    def from_yaml(cls, text: str, *, source: str | None = None, first_line: int = 1) -> SearchSpace:
+        """Build from YAML (or JSON, which is YAML) text; loaded safely. A syntax error names ``source`` (a file,
+        a cell) and the line, counting the text's first line as ``first_line``."""
         from jupyter_hpo._yaml import YAMLError, YAMLLimitError, load_yaml
 
         try:
-            data = load_yaml(text, "a search space")
+            data = load_yaml(text, "a search space", source=source, first_line=first_line)
         except YAMLLimitError as e:
             raise SearchSpaceError(str(e)) from None
         except YAMLError as e:

@@ -466,7 +466,7 @@ def load_spec_file(path: str | os.PathLike[str]) -> Any:
     folder. Errors reading it name the file.
     """
     p = Path(path)
-    data = _load_spec_yaml(_read_spec_file(p))
+    data = _load_spec_yaml(_read_spec_file(p), source=str(p))
     if isinstance(data, dict):
         if data.get("name") is None:  # a fresh name per run, after the folder
             data["name"] = _default_name({"script": p.resolve().parent.name})
@@ -503,11 +503,11 @@ def _read_spec_file(p: Path) -> str:
         raise SpecError(f"spec file {str(p)!r} cannot be read: {e}") from None
 
 
-def _load_spec_yaml(text: str) -> Any:
+def _load_spec_yaml(text: str, source: str | None = None) -> Any:
     from jupyter_hpo._yaml import YAMLError, YAMLLimitError, load_yaml
 
     try:
-        return load_yaml(text)
+        return load_yaml(text, source=source)
     except YAMLLimitError as e:
         raise SpecError(str(e)) from None
     except YAMLError as e:

@@ -82,6 +82,28 @@ def test_a_bad_spec_exits_2_with_one_line_and_leaves_no_job(home, tmp_path, cont
     assert json.loads(hpo(home, "list", "--json").stdout) == []
 
 
+@pytest.mark.parametrize(("content", "problem"), [
+    ("trial: {function: 'objective.py:f'}\nseed: 1\nspace: {x: [1, 2]}\nseed: 2\n",
+     "the key 'seed' appears twice ({spec}, line 4, column 1)"),
+    ("trial: {function: 'objective.py:f'}\nspace:\n  x: [1, 2]\n y: 3\n",
+     "expected <block end>, but found '<block mapping start>' ({spec}, line 4, column 2), while parsing a block "
+     "mapping that starts at line 1, column 1"),
+    ("trial: {function: 'objective.py:f'}\nspace:\n  x: [1,\n     2\n",
+     "expected ',' or ']', but got '<stream end>' ({spec}, line 5, column 1), while parsing a flow sequence that "
+     "starts at line 3, column 6"),
+    ("trial: {function: 'objective.py:f'}\nspace: {x: [1, 2]}\nname: a\x01b\n",
+     "unacceptable character #x0001: special characters are not allowed ({spec}, line 3, column 8)"),
+], ids=["repeated key", "bad indentation", "unclosed bracket", "control character"])
+def test_a_spec_that_is_not_yaml_is_one_line_naming_the_file_and_line(home, tmp_path, content, problem):
+    """PyYAML's own message spans 4-7 lines (a snippet and a caret) and names "<unicode string>", not the file."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(content)
+    out = hpo(home, "launch", str(bad))
+    assert out.returncode == 2
+    assert out.stderr == f"error: the spec is not valid YAML: {problem.format(spec=bad)}\n"
+    assert json.loads(hpo(home, "list", "--json").stdout) == []
+
+
 def test_unknown_spec_file_and_job_exit_2(home):
     out = hpo(home, "launch", "nowhere.yaml")
     assert out.returncode == 2 and "spec file 'nowhere.yaml' does not exist" in out.stderr

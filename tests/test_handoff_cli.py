@@ -59,7 +59,26 @@ def test_an_option_for_another_destination_is_refused_not_ignored(argv, message,
     assert message in capsys.readouterr().err
 
 
-def test_an_unknown_job_is_one_line_and_exit_1(home, capsys):
-    assert cli.main(["register", "nope", "--sagemaker", "g"]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and "nope" in err[0]
+@pytest.mark.parametrize("argv", [["show", "nope"], ["refit", "nope"], ["register", "nope", "--sagemaker", "g"],
+                                  ["register", "nope", "--mlflow", "m"], ["export", "nope", "--pipeline"],
+                                  ["export", "nope", "--mlflow"]], ids=" ".join)
+def test_an_unknown_job_is_bad_input_one_line_and_exit_2_in_every_command(home, capsys, argv):
+    """export and register exited 1 for it (as if a job had failed), while show and refit exit 2 (bad input)."""
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == f"error: no job named 'nope' in the store at sqlite:///{home}/store.db.\n"
+
+
+def test_a_job_with_no_complete_trial_is_bad_input_to_register_as_to_refit(home, capsys):
+    from jupyter_hpo import api
+    from jupyter_hpo.store import JobStatus
+    from tests import objectives
+
+    job = api.launch(objective=objectives.faulty, space={"mode": ["raise"]}, max_trials=2, name="all-fail")
+    assert job.wait(timeout=120) == JobStatus.FAILED
+    capsys.readouterr()
+    assert cli.main(["refit", "all-fail"]) == 2
+    assert capsys.readouterr().err == "error: job 'all-fail' has no complete trial to refit.\n"
+    for destination in (["--mlflow", "m"], ["--sagemaker", "g"]):
+        assert cli.main(["register", "all-fail", *destination]) == 2
+        assert capsys.readouterr().err == ("error: job 'all-fail' has no complete trial, so it has no model to "
+                                           "register.\n")

@@ -316,6 +316,48 @@ def test_an_invalid_spec_cell_raises_the_cores_message_and_creates_no_job(shell,
     assert api.list_jobs() == []
 
 
+@pytest.mark.parametrize(("line", "cell", "message"), [
+    ("launch", "trial: {function: quadratic}\nseed: 1\nspace: sp\nseed: 2\n",
+     "the spec is not valid YAML: the key 'seed' appears twice (the %%hpo cell, line 5, column 1)"),
+    ("launch", "trial: {function: quadratic}\nspace: sp\n  budget: 3\n",
+     "the spec is not valid YAML: mapping values are not allowed here (the %%hpo cell, line 4, column 9)"),
+    ("space bad", "x: [1,\n   2\n",
+     "the search space is not valid YAML: expected ',' or ']', but got '<stream end>' (the %%hpo cell, line 4, "
+     "column 1), while parsing a flow sequence that starts at line 2, column 4"),
+], ids=["repeated key", "syntax error", "space cell"])
+def test_a_cell_that_is_not_yaml_is_one_line_naming_the_cell_line(shell, line, cell, message):
+    """The line counts the `%%hpo` line as 1, as the notebook numbers the cell's lines; PyYAML's own message spans
+    4-7 lines and names "<unicode string>"."""
+    with pytest.raises(UsageError) as raised:
+        hpo(shell, line, cell)
+    assert str(raised.value) == message
+    assert api.list_jobs() == [] and "bad" not in shell.user_ns
+
+
+@pytest.mark.parametrize(("line", "body", "size"), [
+    ("launch", "trial: {function: quadratic}\nspace: sp\n# " + "é" * 600_000 + "\n", 1_200_042),
+    ("space bad", "x: [1, 2]\n# " + "é" * 600_000 + "\n", 1_200_013),
+    ("launch", "trial: {function: quadratic}\nspace: sp\n# " + "z" * 1_000_000 + "\n", 1_000_042),
+], ids=["launch, 600,000 characters", "space, 600,000 characters", "launch, ASCII"])
+def test_a_cell_is_limited_in_bytes_as_a_spec_file_is(shell, line, body, size):
+    """The README's 1,000,000 bytes: a cell was counted in characters (1.2 MB of 'é' launched a job), and one too
+    long was reported as "the spec is not valid YAML"."""
+    with pytest.raises(UsageError) as raised:
+        hpo(shell, line, body)
+    assert str(raised.value) == f"a %%hpo cell must be at most 1,000,000 bytes, but it has {size:,}."
+    assert api.list_jobs() == [] and "bad" not in shell.user_ns
+
+
+def test_a_cell_beyond_a_yaml_limit_says_the_limit_not_invalid_yaml(shell):
+    levels = "".join(f"    a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 7))
+    cell = "trial:\n  function: quadratic\n  hyperparameters:\n    a0: &a0 [x, x]\n" + levels + "space: sp\n"
+    with pytest.raises(UsageError) as raised:
+        hpo(shell, "launch", cell)
+    assert str(raised.value) == ("`trial.hyperparameters.a5` must hold at most 100,000 values (counting each use of "
+                                 "an alias as a copy), but it holds more.")
+    assert api.list_jobs() == []
+
+
 def test_line_launch_keep_alive_runs_the_next_launch_in_the_kept_runner(shell):
     import psutil
 
@@ -328,3 +370,19 @@ def test_line_launch_keep_alive_runs_the_next_launch_in_the_kept_runner(shell):
     assert second.attrs["runner"]["pid"] == kept  # its workers too, unless a file beside the objective changed
     _, alive = psutil.wait_procs([psutil.Process(kept)] if psutil.pid_exists(kept) else [], timeout=15)
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], "it ends after the job that asked for 0 s"
+
+
+def test_the_readmes_magics_example_runs_as_the_cells_it_shows(shell):
+    """The README showed the three magics as one block, which fails as one cell: `%%hpo space` must be a cell's first
+    line. Each of its code blocks runs here as a cell, after a cell that defines `objective` as the README says."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### In a notebook: `%hpo` magics and widgets\n", 1)[1].split("`%hpo launch` shows", 1)[0]
+    cells = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert len(cells) == 3 and "an earlier cell" in section
+    with capture_output():
+        for cell in ["def objective(params):\n    return params['max_depth'] / 10 + params['eta']\n", *cells]:
+            result = shell.run_cell(cell)
+            assert result.success, (cell, result.error_before_exec or result.error_in_exec)
+    job = shell.user_ns["job"]
+    assert isinstance(shell.user_ns["credit_space"], SearchSpace)
+    assert job.wait(timeout=180) == JobStatus.COMPLETED and job.summary()["complete"] == 40

@@ -124,3 +124,16 @@ def test_the_magic_returns_the_plan():
     ip.register_magics(HpoMagics(ip))
     result = ip.run_line_magic("hpo", f"plan {GOLDEN / 'amt_bayesian.yaml'} --json")
     assert result["requests"][1]["operation"] == "CreateHyperParameterTuningJob"
+
+
+@pytest.mark.parametrize(("warm_pool", "keep_alive"), [("{enabled: false}", None), ("{enabled: true}", 900)])
+def test_warm_pool_off_leaves_the_keep_alive_out_of_the_request(tmp_path, capsys, warm_pool, keep_alive):
+    """The README's `warm_pool: {enabled: false}`: no KeepAlivePeriodInSeconds (no pool, as with 0), not 0 sent."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text((GOLDEN / "src" / "train.py").read_text())
+    spec = tmp_path / "plain.yaml"
+    spec.write_text((GOLDEN / "plain.yaml").read_text() + f"warm_pool: {warm_pool}\n")
+    assert main(["plan", str(spec), "--json"]) == 0
+    (create,) = [r for r in json.loads(capsys.readouterr().out)["requests"] if r["operation"] == "CreateTrainingJob"]
+    assert create["params"]["ResourceConfig"].get("KeepAlivePeriodInSeconds") == keep_alive
+    assert ("KeepAlivePeriodInSeconds" in create["params"]["ResourceConfig"]) is (keep_alive is not None)
