@@ -1,5 +1,5 @@
-/** Test data shared by the specs: a whole job summary, as `GET jobs` sends one. */
-import { IJobSummary } from '../types';
+/** Test data shared by the specs: a whole job summary, as `GET jobs` sends one, and a whole trial record. */
+import { IJobSummary, ITrialRecord } from '../types';
 
 /** A job summary with every field `GET jobs` sends: a local job maximizing auc with nothing run, then `over`. */
 export function jobSummary(name: string, over: Partial<IJobSummary> = {}): IJobSummary {
@@ -34,6 +34,36 @@ export function jobSummary(name: string, over: Partial<IJobSummary> = {}): IJobS
     stopped_by: null,
     resumed_by: null,
     campaign: null,
+    nonfinite: {},
+    ...over
+  };
+}
+
+/** A complete local trial record with every field `GET jobs/{name}/trials` sends, then `over`. */
+export function trialRecord(number: number, over: Partial<ITrialRecord> = {}): ITrialRecord {
+  return {
+    number,
+    state: 'complete',
+    value: null,
+    params: {},
+    worker: 'local-0',
+    warm: false,
+    startup_s: 0.1,
+    reused_from: null,
+    run_s: 0.5,
+    error: null,
+    fold_mean: null,
+    fold_std: null,
+    interrupted: false,
+    cost_usd: null,
+    cloud: null,
+    intermediate: {},
+    started: 1,
+    completed: 2,
+    artifact: null,
+    feasible: null,
+    violations: [],
+    metrics: {},
     nonfinite: {},
     ...over
   };

@@ -23,7 +23,7 @@ import {
   JobStatus,
   TrialState
 } from '../types';
-import { jobSummary } from './fixtures';
+import { jobSummary, trialRecord } from './fixtures';
 
 function job(name: string, over: Partial<IJobSummary> = {}): IJobSummary {
   return jobSummary(name, { status: 'running', max_trials: 40, ...over });
@@ -34,31 +34,13 @@ function owner(name: string, host: string): IOwner {
 }
 
 function trial(number: number, state: TrialState, value: number | null = null): ITrialRecord {
-  return {
-    number,
+  return trialRecord(number, {
     state,
     value,
     params: { x: number / 10 },
-    worker: 'local-0',
     warm: number > 0,
-    startup_s: 0.1,
-    reused_from: null,
-    run_s: 0.5,
-    error: null,
-    fold_mean: null,
-    fold_std: null,
-    interrupted: false,
-    cost_usd: null,
-    cloud: null,
-    intermediate: {},
-    started: 1,
-    completed: state === 'running' ? null : 2,
-    artifact: null,
-    feasible: null,
-    violations: [],
-    metrics: {},
-    nonfinite: {}
-  };
+    completed: state === 'running' ? null : 2
+  });
 }
 
 /** A server in memory: jobs and their trials, and a log of every request. */

@@ -8,35 +8,12 @@ import * as React from 'react';
 import { TrialTable } from '../components/TrialTable';
 import { TABLE_MAX, tableRows } from '../model';
 import { ITrialRecord } from '../types';
+import { trialRecord } from './fixtures';
 
 const { renderToStaticMarkup } = require('react-dom/server') as { renderToStaticMarkup(el: unknown): string };
 
 function record(number: number, value: number): ITrialRecord {
-  return {
-    number,
-    state: 'complete',
-    value,
-    params: { x: value },
-    worker: 'local-0',
-    warm: false,
-    startup_s: 0.1,
-    reused_from: null,
-    run_s: 0.5,
-    error: null,
-    fold_mean: null,
-    fold_std: null,
-    interrupted: false,
-    cost_usd: null,
-    cloud: null,
-    intermediate: {},
-    started: 1,
-    completed: 2,
-    artifact: null,
-    feasible: null,
-    violations: [],
-    metrics: {},
-    nonfinite: {}
-  };
+  return trialRecord(number, { value, params: { x: value } });
 }
 
 /** 300 trials minimizing: trial 5 is the best, far from the latest 200. */
