@@ -232,6 +232,20 @@ def study_id_of(engine: Any, name: str) -> int | None:
         return con.execute(sa.select(s.c.study_id).where(s.c.study_name == name)).scalar()
 
 
+def study_identity(engine: Any, study_id: int) -> tuple[str, str | None] | None:
+    """Which job study ``study_id`` is now: its name and its ``created`` attribute as stored (JSON text; None
+    without one), in one query; None when no study has this id. SQLite gives a new study the id (and its trials
+    the trial ids) of a deleted one that was the newest, so an id alone does not tell two jobs apart."""
+    import sqlalchemy as sa
+
+    s, a = tables().studies, tables().study_user_attributes
+    created = sa.and_(a.c.study_id == s.c.study_id, a.c.key == "created")
+    with engine.connect() as con:
+        row = con.execute(sa.select(s.c.study_name, a.c.value_json).select_from(s.outerjoin(a, created))
+                          .where(s.c.study_id == study_id)).first()
+    return None if row is None else (row[0], row[1])
+
+
 def study_attrs(engine: Any, study_id: int) -> dict[str, Any]:
     """The user attributes of one study, as Optuna's ``get_study_user_attrs`` gives them.
 

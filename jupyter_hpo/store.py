@@ -35,6 +35,7 @@ from jupyter_hpo._optuna_tables import (
     set_study_attrs,
     study_attrs,
     study_id_of,
+    study_identity,
     summary_rows,
     trial_params,
 )
@@ -53,7 +54,7 @@ from jupyter_hpo._store_db import (
 )
 from jupyter_hpo._store_engine import StoreEngine, error_text
 from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, SpecError, StoreError, StoreReadOnlyError
-from jupyter_hpo.records import COST_USD, ERROR, INTERRUPTED, PROVENANCE, SPEC, STARTUP_S
+from jupyter_hpo.records import COST_USD, CREATED, ERROR, INTERRUPTED, PROVENANCE, SPEC, STARTUP_S
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial, TrialState
@@ -119,6 +120,8 @@ class Store(StoreEngine):
         self._application = application
         self._ids: dict[str, int] = {}
         self._spaces: dict[str, SearchSpace] = {}
+        #: study id -> which study (name, ``created``) it was when its trials were read through Optuna's trial cache
+        self._cache_holds: dict[int, tuple[str, Any]] = {}
         self._connect()
 
     def _call(self, what: str, attempt: Callable[[bool], _T]) -> _T:
@@ -244,7 +247,40 @@ class Store(StoreEngine):
         study_id = self._ids.pop(name, None)
         self._spaces.pop(name, None)
         if study_id is not None:
+            self._cache_holds.pop(study_id, None)
             forget_study(self._storage, study_id)
+
+    def _identity(self, study_id: int) -> tuple[str, Any] | None:
+        """Which study ``study_id`` is now (its name and ``created``), or None when it was deleted."""
+        if self._plain:
+            return self._call("reading a job's identity", lambda _: study_identity(self.engine, study_id))
+        try:
+            return self._call("reading a job's identity", lambda _: (
+                self._storage.get_study_name_from_id(study_id),
+                self._storage.get_study_user_attrs(study_id).get(CREATED)))
+        except KeyError:
+            return None
+
+    def _same_job(self, name: str) -> int:
+        """The study id of job ``name``, after making sure that what this object remembers under it is that job's.
+
+        Optuna's trial cache never reads a finished trial again, and SQLite gives a new study the id (and its
+        trials the trial ids) of a deleted one that was the newest: a server that had shown a job deleted since
+        showed its trials as the first trials of the next job made, under any name. A job deleted (or deleted and
+        made again) is forgotten here, and the cache of an id now another job's is dropped. One small query.
+        """
+        study_id = self.study_id(name)
+        found = self._identity(study_id)
+        if found is None or found[0] != name:  # deleted since this object looked it up: look up the name again
+            self.forget(name)
+            study_id = self.study_id(name)
+            found = self._identity(study_id)
+        if self._cache_holds.get(study_id, found) != found:
+            forget_study(self._storage, study_id)
+            self._spaces.pop(name, None)
+        if found is not None:
+            self._cache_holds[study_id] = found
+        return study_id
 
     def job_attrs(self, name: str) -> dict[str, Any]:
         read = (lambda study_id: study_attrs(self.engine, study_id)) if self._plain else (
@@ -396,6 +432,10 @@ class Store(StoreEngine):
     # -- trials: the store is their only reader and writer ----------------------------------------
     def trials(self, name: str, after: int = -1) -> list[FrozenTrial]:
         """Trials with ``number > after``; reads from the database only what is new or unfinished."""
+        self._same_job(name)
+        return self._trials_after(name, after)
+
+    def _trials_after(self, name: str, after: int) -> list[FrozenTrial]:
         return self._by_id(name, f"reading job {name!r}'s trials",
                            lambda study_id: trials_after(self._storage, study_id, after))
 
@@ -403,12 +443,13 @@ class Store(StoreEngine):
         """Trials with ``number > after`` as :class:`~jupyter_hpo.records.TrialRecord` JSON dicts."""
         from jupyter_hpo.records import trial_record
 
+        self._same_job(name)  # before its space is taken: a job made again under the name may have another
         if space is None:
             try:
                 space = self._space(name)
             except KeyError:  # a job still being created (its spec is written just after it): no trial yet
                 return []
-        return [trial_record(t, space) for t in self.trials(name, after)]
+        return [trial_record(t, space) for t in self._trials_after(name, after)]
 
     def summary_rows(self, names: list[str]) -> dict[str, list[dict[str, Any]]] | None:
         """For each job of ``names``, what its summary needs of each trial (``number``, ``state``, ``value``,

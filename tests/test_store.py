@@ -110,6 +110,31 @@ def test_a_job_deleted_by_another_process_is_not_found_and_its_name_can_be_taken
         reader.job_attrs("doomed")
 
 
+@pytest.mark.parametrize("plain", [True, False])
+@pytest.mark.parametrize("again", ["under another name", "under the same name"])
+def test_a_reader_never_shows_a_deleted_jobs_trials_as_those_of_the_job_made_after_it(store, home, plain, again):
+    """SQLite gives a new study the id of a deleted one that was the newest, and its trials the deleted trials'
+    ids; Optuna's trial cache never reads a finished trial again. A server that had shown a job, deleted since by
+    another process, showed its trials as the next job's first trials (a sidebar showed the wrong best, and the
+    best's model path of another trial). The reader reads nothing in between."""
+    reader = Store(home=home)
+    reader._plain = plain
+    spec = {**SPEC, "space": {"x": {"type": "float", "low": 0, "high": 1}}}
+    store.create_job("first", spec, "maximize")
+    for value in (0.5, 0.25):
+        add_trial(store, "first", TrialState.COMPLETE, value)
+    assert [t.value for t in reader.trials("first")] == [0.5, 0.25]
+    assert [r["value"] for r in reader.trial_records("first")] == [0.5, 0.25]
+    store.delete_job("first")
+    name = "second" if again == "under another name" else "first"
+    store.create_job(name, spec, "maximize")
+    for value in (0.1, 0.2, 0.3):
+        add_trial(store, name, TrialState.COMPLETE, value)
+    assert [t.value for t in reader.trials(name)] == [0.1, 0.2, 0.3]
+    assert [r["value"] for r in reader.trial_records(name, after=0)] == [0.2, 0.3]
+    assert [r["value"] for r in reader.trial_records(name)] == [0.1, 0.2, 0.3]
+
+
 def test_without_plain_tables_a_resume_writes_the_status_last(store, monkeypatch):
     """A store whose Optuna schema is not the one read plainly (a newer Optuna) writes through Optuna, one commit
     per attribute: the status goes last, so a reader that sees a resumed job pending sees its old runner gone."""
