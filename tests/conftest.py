@@ -79,13 +79,16 @@ def fresh_summaries():
     feed._ENDED.clear()
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 60.0, interval: float = 0.05) -> object:
-    """Wait until ``condition()`` is truthy; fail the test with a clear message on time-out."""
+def wait_for(condition: Callable[[], object], timeout: float = 60.0, interval: float = 0.05,
+             why: Callable[[], str] | None = None) -> object:
+    """Wait until ``condition()`` is truthy; fail the test with a clear message on time-out, with what ``why()``
+    says of the state things were in (a job's status and runner log, say)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {condition}")
+            raise AssertionError(f"condition not met within {timeout} s: {condition}"
+                                 + (f"\n{why()}" if why is not None else ""))
         time.sleep(interval)

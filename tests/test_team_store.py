@@ -24,6 +24,14 @@ def states(job: api.Job) -> list[str]:
     return [r["state"] for r in job.trial_records()]
 
 
+def job_state(job: api.Job, home: Path) -> str:
+    """What a test that waited in vain for a job reports: its status, its trials and the end of its runner log."""
+    log = home / "jobs" / job.name / "runner.log"
+    tail = log.read_text(errors="replace")[-4000:] if log.is_file() else "(no runner.log)"
+    return (f"job {job.name}: {job.status.value} ({job.attrs.get('reason')!r}); trials: "
+            f"{[(r['state'], r.get('error')) for r in job.trial_records()]}\nrunner.log:\n{tail}")
+
+
 def test_a_job_launched_from_one_home_is_resumed_from_another_after_kill_9(tmp_path, postgres_url, monkeypatch):
     monkeypatch.delenv("JUPYTER_HPO_STORE_URL", raising=False)
     home_a, home_b = tmp_path / "laptop", tmp_path / "studio"
@@ -150,7 +158,8 @@ def test_a_script_job_is_resumed_from_another_home_after_its_folder_is_gone(tmp_
     job = api.launch({"name": "script-team", "objective": {"metric": "loss", "direction": "minimize"},
                       "trial": {"script": str(project / "train.py")}, "space": X,
                       "budget": {"max_trials": 8, "max_parallel": 2}, "seed": 0}, store=at_a)
-    wait_for(lambda: sum(s == "complete" for s in states(job)) >= 2 and "running" in states(job), timeout=60)
+    wait_for(lambda: sum(s == "complete" for s in states(job)) >= 2 and "running" in states(job), timeout=60,
+             why=lambda: job_state(job, tmp_path / "laptop"))
     os.kill(job.attrs["runner"]["pid"], signal.SIGKILL)
     assert wait_for(lambda: job.status == JobStatus.STALE, timeout=30)
     assert job.attrs["source"]["bytes"] < 10_000, "the .git folder was not packed"
