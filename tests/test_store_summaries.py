@@ -125,3 +125,22 @@ def test_a_live_display_of_a_job_deleted_and_made_again_shows_the_new_job(store,
     add_job(store, "again", "maximize", [{"value": 0.3}])
     f.poll()
     assert [r["value"] for r in f.sorted_records()] == [0.3] and f.summary()["best"]["value"] == 0.3
+
+
+def test_a_job_details_importance_is_that_of_the_job_now_under_its_name(store, home):
+    """The server keeps a job's importance until a trial finishes; a job deleted and made again under its name with
+    as many trials was shown the old job's importance."""
+    from jupyter_hpo.analytics import importance_json, record_importance
+    from jupyter_hpo.server import _handlers
+
+    by_lr = [{"value": 0.1 * i} for i in range(8)]  # add_job's lr grows with the trial; kind alternates a, b
+    by_kind = [{"value": float(i % 2)} for i in range(8)]
+    server = Store(home=home)
+    add_job(store, "again", "maximize", by_lr)
+    job = api.Job("again", server)
+    before = _handlers._importance(job, job.summary())
+    store.delete_job("again")
+    add_job(store, "again", "maximize", by_kind)
+    job = api.Job("again", server)
+    now = _handlers._importance(job, job.summary())
+    assert now == importance_json(record_importance(job.trial_records(), job.attrs["spec"])) != before

@@ -170,9 +170,10 @@ class JobsHandler(_Base):
         await self.reply(jobs)
 
 
-#: (store URL, job) -> (its finished-trial counts, its importance): a detail asked again while no trial has
-#: finished since does not read every trial again (a 10,000-trial job takes about a second)
-_IMPORTANCE: dict[tuple[str, str], tuple[tuple[int, ...], Any]] = {}
+#: (store URL, job) -> (when the job was made and its finished-trial counts, its importance): a detail asked again
+#: while no trial has finished since does not read every trial again (a 10,000-trial job takes about a second);
+#: a job deleted and made again under the name is another job, whatever its counts
+_IMPORTANCE: dict[tuple[str, str], tuple[tuple[Any, ...], Any]] = {}
 _IMPORTANCE_MAX = 256
 
 
@@ -180,7 +181,7 @@ def _importance(job: Any, summary: dict[str, Any]) -> Any:
     from jupyter_hpo.analytics import importance_json, record_importance
 
     key = (job.store.url, job.name)
-    stamp = tuple(int(summary.get(k) or 0) for k in ("complete", "pruned", "failed", "trials"))
+    stamp = (summary.get("created"), *(int(summary.get(k) or 0) for k in ("complete", "pruned", "failed", "trials")))
     hit = _IMPORTANCE.get(key)
     if hit is not None and hit[0] == stamp:
         return hit[1]
