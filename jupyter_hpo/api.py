@@ -341,7 +341,7 @@ def _check_tuning_job_resumable(name: str, attrs: Mapping[str, Any]) -> None:
 
 
 _feeds: dict[tuple[str, str], TrialFeed] = {}
-_spaces: dict[tuple[str, str], SearchSpace] = {}
+_spaces: dict[tuple[str, str, Any], SearchSpace] = {}
 
 
 def _feed(job: Job) -> TrialFeed:
@@ -383,11 +383,13 @@ class Job:
 
     @property
     def space(self) -> SearchSpace:
-        """The job's search space (read once per process: a job's space never changes)."""
+        """The job's search space (read once per process: a job's space never changes; a job made again under
+        its name is another job)."""
         if self._space is None:
-            key = (self.store.url, self.name)
+            attrs = self.attrs
+            key = (self.store.url, self.name, attrs.get("created"))
             if key not in _spaces:
-                _spaces[key] = SearchSpace.from_dict(self.spec["space"])
+                _spaces[key] = SearchSpace.from_dict(attrs["spec"]["space"])
             self._space = _spaces[key]
         return self._space
 

@@ -238,3 +238,17 @@ def test_the_job_outlives_the_process_that_launched_it(home, tmp_path):
     assert runner != launcher and os.getsid(runner) == runner, "the runner leads its own session"
     assert job.wait(timeout=60) == JobStatus.COMPLETED
     assert len(job.trial_records()) == 6
+
+
+def test_a_jobs_space_is_that_of_the_job_now_under_its_name(home):
+    """A job's space is read once per process; a job deleted and made again under its name (with another space)
+    was given the old job's space, and its trials' parameters converted with it."""
+    from jupyter_hpo.store import Store
+
+    store = Store(home=home)
+    first, then = {"x": {"type": "float", "low": 0, "high": 1}}, {"k": {"type": "int", "low": 1, "high": 9}}
+    store.create_job("again", {"backend": {"name": "local"}, "space": first}, "maximize")
+    assert list(api.attach("again").space.to_dict()) == ["x"]
+    store.delete_job("again")
+    store.create_job("again", {"backend": {"name": "local"}, "space": then}, "maximize")
+    assert list(api.attach("again").space.to_dict()) == ["k"]
