@@ -491,7 +491,11 @@ export class HpoModel {
     if (!detail || !listed || detail.job.name !== listed.name || this._detailFetching === listed.name) {
       return false;
     }
-    return doneCount(detail.job) !== doneCount(listed) || detail.job.status !== listed.status;
+    return (
+      doneCount(detail.job) !== doneCount(listed) ||
+      detail.job.status !== listed.status ||
+      detail.job.created !== listed.created // another job of that name
+    );
   }
 
   private _replaceJob(summary: IJobSummary): void {
@@ -579,6 +583,16 @@ export class HpoModel {
       if (!names.has(name)) {
         this._trials.delete(name);
         this._trialErrors.delete(name);
+        this._trialsOf.delete(name);
+      }
+    }
+    for (const job of this._jobs) {
+      const held = this._trialsOf.get(job.name);
+      if (held !== undefined && held !== job.created) {
+        // deleted and made again under its name between two polls: another job, none of whose trials are held
+        this._trials.delete(job.name);
+        this._trialErrors.delete(job.name);
+        this._trialsOf.delete(job.name);
       }
     }
     let refetch = this._detailIsStale();
@@ -629,10 +643,13 @@ export class HpoModel {
       if (this._disposed) {
         return;
       }
-      if (this.job(job.name) === undefined) {
-        return; // gone from the list while this request ran: its trials were dropped, keep them so
+      if (this.job(job.name)?.created !== job.created) {
+        // gone from the list while this request ran, or another job of that name listed: its trials were
+        // dropped, keep them so
+        return;
       }
       const merged = mergeTrials(held, fresh);
+      this._trialsOf.set(job.name, job.created);
       this._trialErrors.delete(job.name);
       if (merged !== this._trials.get(job.name)) {
         this._trials.set(job.name, merged);
@@ -667,6 +684,8 @@ export class HpoModel {
   private _mineOnly = false;
   private _campaignOpen = new Map<string, boolean>();
   private _trials = new Map<string, ITrialRecord[]>();
+  /** When the job whose trials `_trials` holds under each name was made (its `created`) */
+  private _trialsOf = new Map<string, number | null>();
   private _trialErrors = new Map<string, string>();
   private _selected: string | null = null;
   private _detail: IJobReply | null = null;

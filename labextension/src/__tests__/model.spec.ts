@@ -484,6 +484,25 @@ describe('HpoModel', () => {
     expect(model.trials('a').map(t => t.value)).toEqual([0.7]);
   });
 
+  it('shows a job deleted and made again between two polls as the new job, none of the old one kept', async () => {
+    client.jobs = [job('a', { status: 'completed', created: 1000 })];
+    client.setTrials('a', [trial(0, 'complete', 0.5), trial(1, 'complete', 0.25)]);
+    model.setVisible(true);
+    model.select('a');
+    await jest.advanceTimersByTimeAsync(0);
+    expect(model.trials('a').map(t => t.value)).toEqual([0.5, 0.25]);
+    expect(model.selectedJob?.created).toBe(1000);
+
+    // another process deletes it and launches a job of the same name, which has more trials by the next poll
+    client.jobs = [job('a', { status: 'running', created: 2000 })];
+    client.setTrials('a', [trial(0, 'complete', 0.1), trial(1, 'complete', 0.2), trial(2, 'running')]);
+    client.take();
+    await jest.advanceTimersByTimeAsync(10000);
+    expect(client.take()).toEqual(expect.arrayContaining(['trials a after=-1', 'job a']));
+    expect(model.trials('a').map(t => t.value)).toEqual([0.1, 0.2, null]);
+    expect(model.selectedJob?.created).toBe(2000);
+  });
+
   it('takes a 404 for the detail of an unlisted job as gone, but not for a listed one', async () => {
     client.jobs = [job('listed')];
     model.setVisible(true);
