@@ -39,6 +39,7 @@ class TrialFeed:
         if self.attrs and new_attrs.get("created") != self.attrs.get("created"):  # the job was made again: the
             self.records.clear()  # trials read are another job's (its name was freed, and taken again)
             self.job.store.forget(self.job.name)
+            self.job._space = None  # noqa: SLF001 - and the space the job object read is the old job's
             new_attrs = self.job.attrs
         unfinished = [n for n, r in self.records.items() if r["state"] not in self._FINISHED]
         after = min(unfinished, default=max(self.records, default=-1) + 1) - 1

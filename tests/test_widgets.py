@@ -351,6 +351,25 @@ def test_a_runner_is_stopped_even_when_the_store_cannot_take_the_request(home, m
     assert "SIGTERM" in job.attrs["reason"] and job.summary()["complete"] < 40
 
 
+def test_a_dashboard_whose_job_was_made_again_under_its_name_shows_the_new_job_alone(home, monkeypatch):
+    """Deleted (``jupyter hpo delete``) and launched again under the same name while displayed: the display kept
+    the old job's rows above the new job's trial count, and its space; a view now gets a whole new snapshot."""
+    from jupyter_hpo.store import Store
+
+    old = finished_job(objective=objectives.quadratic, max_trials=6, name="again")
+    dash = Dashboard(old)
+    sent = capture(dash, monkeypatch)
+    dash._handle_custom_msg({"type": "hello"}, [])
+    assert [r["number"] for r in sent[-1]["trials"]] == list(range(6)) and list(dash.space) == ["x"]
+    Store(home=home).delete_job("again")
+    y = {"y": {"type": "int", "low": 1, "high": 3}}
+    finished_job(objective=objectives.quadratic, space={**X, **y}, max_trials=2, name="again")
+    dash.refresh()
+    assert sent[-1]["type"] == "snapshot" and [r["number"] for r in sent[-1]["trials"]] == [0, 1]
+    assert all(set(r["params"]) == {"x", "y"} for r in sent[-1]["trials"])
+    assert list(dash.space) == ["x", "y"] and dash.summary["trials"] == 2 and [r["number"] for r in dash.rows] == [0, 1]
+
+
 def test_a_displayed_dashboard_streams_whole_snapshots_until_a_view_says_hello(home, monkeypatch):
     # a kernel busy running the next cell answers the view's hello only when that cell ends
     job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},

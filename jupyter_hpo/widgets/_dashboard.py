@@ -69,6 +69,7 @@ from jupyter_hpo.analytics import (
 from jupyter_hpo.analytics import timing as _timing
 from jupyter_hpo.exceptions import ArtifactNotFoundError, HpoError, JobNotFoundError
 from jupyter_hpo.records import (
+    CREATED,
     ERROR,
     FEASIBLE,
     FOLD_MEAN,
@@ -302,10 +303,10 @@ class Dashboard(anywidget.AnyWidget):
         super().__init__(interval=interval, job_name=job.name, space=space, **kwargs)
         route_to_sender(self)
         self.job = job
-        # with a k-fold pruner, a trial's intermediate value at step i is its score on fold i + 1
-        spec = job.attrs.get(SPEC)
-        self._steps_are_folds = isinstance(spec, dict) and str(spec.get("early_stopping")).startswith("kfold")
-        self._first_of = first_objective(spec)
+        attrs = job.attrs
+        self._follow_spec(attrs.get(SPEC))
+        self._created = attrs.get(CREATED)  # a job made again under the name since is another job
+        self._resend = False  # the rows a view has are another job's: send it a whole snapshot
         self._feed = api.TrialFeed(job)
         self._rows: dict[int, dict[str, Any]] = {}
         self._pending: set[int] = set()
@@ -363,11 +364,34 @@ class Dashboard(anywidget.AnyWidget):
     def _poll(self) -> list[dict[str, Any]]:
         with self._lock:
             changed = [compact_row(r) for r in self._feed.poll()]
+            created = self._feed.attrs.get(CREATED)
+            if created != self._created:
+                self._made_again(created)
             for row in changed:
                 self._rows[row["number"]] = row
                 self._pending.add(row["number"])
             self._update_traits()
             return changed
+
+    def _made_again(self, created: Any) -> None:
+        """The job was deleted and made again under its name since the last poll (the feed has started over): show
+        the new job alone, from its spec, space and trials; a view gets a whole snapshot (rows are replaced)."""
+        self._created = created
+        self._rows.clear()
+        self._pending.clear()
+        self._plot_sent, self._base_summary, self._importance_at, self._seeded = None, None, -1, None
+        self._follow_spec(self._feed.attrs.get(SPEC))
+        try:
+            self.space = self.job.space.to_dict()
+        except (HpoError, KeyError, TypeError):
+            self.space = {}
+        self.importance, self.importance_note = {}, ""
+        self._resend = True
+
+    def _follow_spec(self, spec: Any) -> None:
+        # with a k-fold pruner, a trial's intermediate value at step i is its score on fold i + 1
+        self._steps_are_folds = isinstance(spec, dict) and str(spec.get("early_stopping")).startswith("kfold")
+        self._first_of = first_objective(spec)
 
     def _update_traits(self) -> None:
         base = {**self._feed.summary(), STOP_REQUESTED: bool(self._feed.attrs.get(STOP_REQUESTED))}
@@ -406,6 +430,9 @@ class Dashboard(anywidget.AnyWidget):
 
     def _flush(self) -> None:
         with self._lock:
+            if self._resend and self._connected:
+                self._snapshot()
+                return
             if not self._pending:
                 return
             if not self._connected:
@@ -440,6 +467,7 @@ class Dashboard(anywidget.AnyWidget):
     def _snapshot(self) -> None:
         """Send every row (called with the lock held)."""
         self._pending.clear()
+        self._resend = False
         self._plot_sent = self.plotted()
         self._last_send = time.monotonic()
         self.send({"type": "snapshot", "trials": self.rows, "plot": self._plot_sent, "seeded": self.seeded})
