@@ -10,6 +10,8 @@ Example:
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -56,6 +58,24 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+class _Package(types.ModuleType):
+    """This package, whose ``campaign`` stays the function :func:`jupyter_hpo.campaign.campaign`.
+
+    Importing a submodule sets the package's attribute of that name to the module. ``campaign`` is both a
+    submodule and the function the README calls as ``hpo.campaign([...])``: once anything had imported the
+    submodule (``%hpo campaign``, the campaign view, ``from jupyter_hpo.campaign import ...``), that call raised
+    "'module' object is not callable". The submodule stays reachable as ``sys.modules["jupyter_hpo.campaign"]``.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return  # the import system binding a submodule over an export of the same name
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def load_ipython_extension(ipython: Any) -> None:

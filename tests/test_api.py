@@ -252,3 +252,15 @@ def test_a_jobs_space_is_that_of_the_job_now_under_its_name(home):
     store.delete_job("again")
     store.create_job("again", {"backend": {"name": "local"}, "space": then}, "maximize")
     assert list(api.attach("again").space.to_dict()) == ["k"]
+
+
+@pytest.mark.parametrize("name", ["campaign", "estimate"])
+def test_the_packages_functions_stay_functions_after_their_submodule_of_the_same_name_is_imported(name):
+    """``hpo.campaign([...])`` and ``hpo.estimate(...)`` are functions (the README calls them), and modules of
+    the same names exist: once anything imported the module (``%hpo campaign``, the campaign view, ``from
+    jupyter_hpo.campaign import ...``), the call raised "'module' object is not callable"."""
+    code = (f"import jupyter_hpo as hpo, sys\nfrom jupyter_hpo.{name} import __name__ as imported\n"
+            f"print(type(hpo.{name}).__name__, sys.modules[imported].__name__)\n"
+            f"from jupyter_hpo import {name}\nprint(type({name}).__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["function", f"jupyter_hpo.{name}", "function"], done.stderr
