@@ -97,7 +97,7 @@ class _CampaignRunner:
         self.queue.clear()
 
     def _start(self, name: str) -> None:
-        from jupyter_hpo.runner._runner import Runner
+        from jupyter_hpo.runner._runner import Runner, not_started
 
         attrs = self.store.job_attrs(name)
         if attrs.get("stop_requested") or attrs.get("status") not in ("pending", None):
@@ -107,6 +107,10 @@ class _CampaignRunner:
         def body() -> None:
             try:
                 runner = Runner(self.store, name)
+            except Exception as e:  # noqa: BLE001 - one job's failure must not end the campaign
+                not_started(self.store, name, e)
+                return
+            try:
                 with self.lock:
                     self.running[name] = (thread, runner)
                 runner.run()

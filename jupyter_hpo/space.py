@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -50,6 +51,9 @@ __all__ = [
 ]
 
 _REVERSE_PREFIX = "1-"
+#: The most steps a float parameter's ``step`` may make of ``high - low``: past 2**53, floats no longer tell the
+#: points apart (and Optuna's exact step arithmetic fails)
+MAX_FLOAT_STEPS = 2**53
 
 
 def argument_text(value: Any) -> str:
@@ -157,6 +161,9 @@ class FloatParam:
         object.__setattr__(self, "high", float(self.high))
         object.__setattr__(self, "scaling", _check_scaling(self.name, self.scaling))
         _check_range(self.name, self.low, self.high, self.scaling)
+        if not math.isfinite(self.high - self.low):  # the samplers draw from low + (high - low) * u
+            raise SearchSpaceError(f"`high - low` must be a finite number for {self.name!r}, but got low={self.low}, "
+                                   f"high={self.high}.")
         if self.step is not None:
             _check_number(self.name, "step", self.step, integer=False)
             if self.step <= 0:
@@ -166,9 +173,9 @@ class FloatParam:
                     f"`step` cannot be combined with {self.scaling} scaling for {self.name!r}."
                 )
             n = (self.high - self.low) / self.step
-            if not math.isfinite(n):
+            if not n <= MAX_FLOAT_STEPS:  # more points than floats tell apart; Optuna's step arithmetic fails
                 raise SearchSpaceError(
-                    f"`(high - low) / step` must be a finite number of steps for {self.name!r}, but got "
+                    f"`(high - low) / step` must be at most 2**53 steps for {self.name!r}, but got "
                     f"low={self.low}, high={self.high}, step={self.step}."
                 )
             if abs(n - round(n)) > 1e-9 * max(1.0, abs(n)):
@@ -221,7 +228,8 @@ class CategoricalParam:
     def __post_init__(self) -> None:
         _check_name(self.name)
         object.__setattr__(self, "when", _check_when(self.name, self.when))
-        if isinstance(self.choices, (str, bytes)) or not isinstance(self.choices, Iterable):
+        # a mapping would give its keys and a set an arbitrary order: neither is a list of choices
+        if isinstance(self.choices, (str, bytes, Mapping, AbstractSet)) or not isinstance(self.choices, Iterable):
             raise SearchSpaceError(
                 f"`choices` of {self.name!r} must be a list, but got {self.choices!r}."
             )

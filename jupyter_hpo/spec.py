@@ -71,6 +71,8 @@ STRATEGIES = ("bayesian", "random", "grid", "hyperband")
 EARLY_STOPPING = ("off", "median", "hyperband", "kfold", "kfold_fast", "kfold_wilcoxon")
 #: Backend names known to the registry (``jupyter_hpo.backends``).
 BACKENDS = ("local", "sagemaker", "amt")
+#: The largest ``seed``: NumPy's generators, which Optuna's samplers seed, take 0 ... 2**32 - 1.
+MAX_SEED = 2**32 - 1
 _JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]{0,62}")
 
 
@@ -133,8 +135,9 @@ class TuningSpec:
         object.__setattr__(self, "strategy", _choice("strategy", self.strategy, STRATEGIES))
         object.__setattr__(self, "early_stopping", _choice("early_stopping", self.early_stopping, EARLY_STOPPING))
         object.__setattr__(self, "backend", _choice("backend", self.backend, BACKENDS))
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0):
-            raise _fail("seed", "must be a non-negative integer", self.seed)
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
+                                      or not 0 <= self.seed <= MAX_SEED):
+            raise _fail("seed", f"must be an integer from 0 to {MAX_SEED}", self.seed)
         if self.strategy == "hyperband" and self.early_stopping not in ("off", "hyperband"):
             raise SpecError(
                 "the hyperband strategy does its own early stopping, so `early_stopping` must be off "

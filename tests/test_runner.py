@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from jupyter_hpo import api
 from jupyter_hpo.exceptions import JobStateError, SpecError
 from jupyter_hpo.store import JobStatus
 from tests import objectives
-from tests.conftest import wait_for
+from tests.conftest import REPO, wait_for
 
 X = {"x": {"type": "float", "low": 0, "high": 1}}
 
@@ -186,8 +188,35 @@ def test_a_bad_spec_leaves_no_job_behind(home):
         api.launch(objective="no/such/script.py", space=X)
     with pytest.raises(SpecError, match="`trial` is required"):
         api.launch(space=X)
+    # each of these passed, then failed the runner (NumPy, Optuna): the job sat pending, then "stale", saying nothing
+    with pytest.raises(SpecError, match=r"`seed` must be an integer from 0 to 4294967295, but got 4294967296"):
+        api.launch(objective=objectives.quadratic, space=X, seed=2**32)
+    with pytest.raises(SpecError, match=r"`high - low` must be a finite number for 'x'"):
+        api.launch(objective=objectives.quadratic, space={"x": {"type": "float", "low": -1e308, "high": 1e308}})
+    with pytest.raises(SpecError, match=r"`\(high - low\) / step` must be at most 2\*\*53 steps for 'x'"):
+        api.launch(objective=objectives.quadratic, space={"x": {"type": "float", "low": 0, "high": 1, "step": 1e-30}})
+    # a mapping gave its keys as the choices, its values dropped without a word
+    with pytest.raises(SpecError, match=r"`choices` of 'k' must be a list, but got \{'a': 1, 'b': 2\}"):
+        api.launch(objective=objectives.quadratic, space={**X, "k": {"type": "categorical", "choices": {"a": 1, "b": 2}}})
     assert api.list_jobs() == []
     assert not (home / "jobs").exists() or not any((home / "jobs").iterdir())
+
+
+def test_a_runner_that_cannot_start_fails_its_job_with_the_reason(home):
+    """A stored spec that a runner cannot run (here a seed an older version let through): the runner's process
+    ended with a traceback in runner.log, and the job stayed pending, then read as stale, with no reason."""
+    from jupyter_hpo.spec import TuningSpec
+
+    spec = TuningSpec.from_dict({"name": "cannot-start", "trial": {"function": "tests.objectives:quadratic"},
+                                 "space": X, "budget": {"max_trials": 2}})
+    job = api._start(spec, api.open_store(), run=False)
+    job.store.set_job_attrs(job.name, spec={**job.spec, "seed": 2**40})
+    done = subprocess.run([sys.executable, "-m", "jupyter_hpo.runner", job.name], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert done.returncode == 1
+    assert job.status == JobStatus.FAILED and job.attrs["ended"] is not None
+    assert job.attrs["reason"] == ("the runner could not start: SpecError: `seed` must be an integer from 0 to "
+                                   "4294967295, but got 1099511627776.")
 
 
 def test_a_duplicate_name_is_refused_and_the_first_job_kept(home):

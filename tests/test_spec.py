@@ -390,7 +390,7 @@ def test_backend_mapping_name_checked():
 
 @pytest.mark.parametrize("seed", [-1, True, 1.5, "3"])
 def test_seed(seed):
-    with raises(r"`seed` must be a non-negative integer, but got " + re.escape(repr(seed))):
+    with raises(r"`seed` must be an integer from 0 to 4294967295, but got " + re.escape(repr(seed))):
         TuningSpec.from_dict(minimal(seed=seed))
     assert TuningSpec.from_dict(minimal(seed=0)).seed == 0
 
@@ -421,7 +421,7 @@ def test_direct_construction_checks():
         TuningSpec(name="direct", trial=trial, space={"n": [1, 2]})
     with raises(r"`backend_options` must be a mapping, but got 'x'"):
         TuningSpec(name="direct", trial=trial, space=space, backend_options="x")
-    with raises(r"`seed` must be a non-negative integer, but got -5"):
+    with raises(r"`seed` must be an integer from 0 to 4294967295, but got -5"):
         spec.replace(seed=-5)
 
 

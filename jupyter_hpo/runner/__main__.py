@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
     from jupyter_hpo._store_db import retry_window_s
-    from jupyter_hpo.runner._runner import Runner
+    from jupyter_hpo.runner._runner import Runner, not_started
     from jupyter_hpo.store import Store
 
     if args.campaign is not None:
@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.job) != 1:
         parser.error("one job, or --campaign NAME with its jobs")
     store = Store(args.store, retry_s=retry_window_s(), application=f"jupyter-hpo runner {args.job[0]}")
-    runner = Runner(store, args.job[0])
+    try:
+        runner = Runner(store, args.job[0])
+    except Exception as e:  # noqa: BLE001 - the job must say why it never ran, not stay pending (then "stale")
+        return not_started(store, args.job[0], e)
     if runner.keep_alive_s and args.store is None:  # stays for the next launches (warm_pool.keep_alive_s)
         return _linger.serve(store, runner, key)
     if runner.keep_alive_s:  # a launch finds a runner by its environment, which --store is not part of

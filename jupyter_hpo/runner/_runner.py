@@ -69,6 +69,19 @@ _STOP_CHECK_S = 0.5
 _MAX_BACKLOG = 64
 
 
+def not_started(store: Store, name: str, error: Exception) -> int:
+    """A runner for job ``name`` could not be made (``Runner(...)`` raised ``error``, e.g. a sampler refusing a
+    setting the spec let through): the job is marked failed with the reason, rather than left pending until it
+    reads as stale with none; returns the process exit code."""
+    log.error("job %s: the runner could not start", name, exc_info=error)
+    try:
+        store.set_job_attrs(name, status="failed", reason=f"the runner could not start: {type(error).__name__}: "
+                                                          f"{error}", ended=time.time())
+    except Exception:  # noqa: BLE001 - the log above says why
+        log.exception("job %s: its failure could not be recorded", name)
+    return 1
+
+
 class Runner:
     """Drives one job to its end. ``run()`` returns the process exit code.
 
