@@ -38,13 +38,19 @@ class _CampaignRunner:
         self.running: dict[str, tuple[threading.Thread, Any]] = {}
         self.lock = threading.Lock()
         self.stopping = False
+        self.unqueue: set[str] = set()  # waiting jobs asked to stop (Job.stop): stopped before they start
         self.me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
+        """``Job.stop`` of one of the campaign's jobs (its ``stop_requested`` set) stops that job alone, running or
+        still waiting; a signal no job asked for (a plain kill, Ctrl-C) stops the whole campaign."""
         with self.lock:
             runners = {n: r for n, (_, r) in self.running.items() if r is not None}
+            queued = list(self.queue)
         asked = [n for n in runners if self.store.job_attrs(n).get("stop_requested")]
-        if not asked:  # a plain kill: the whole campaign stops
+        waiting = [n for n in queued if self.store.job_attrs(n).get("stop_requested")]
+        self.unqueue.update(waiting)  # taken out of the queue by the main loop (this handler may interrupt it)
+        if not asked and not waiting:
             self.stopping = True
             asked = list(runners)
         for n in asked:
@@ -67,6 +73,11 @@ class _CampaignRunner:
                 if now >= next_beat:
                     next_beat = now + HEARTBEAT_S
                     self._beat_waiting(now)
+                for n in [n for n in self.queue if n in self.unqueue]:
+                    self.queue.remove(n)
+                    if self.store.job_attrs(n).get("status") in ("pending", None):  # else the campaign's stop did
+                        self._stopped_before_start(n, "stopped before it started (its campaign goes on)")
+                self.unqueue.clear()
                 while self.queue and len(self.running) < self.parallel and not self.stopping:
                     self._start(self.queue.pop(0))
                 if self.stopping:
@@ -92,14 +103,19 @@ class _CampaignRunner:
 
     def _stop_waiting(self) -> None:
         for n in self.queue:
-            self.store.set_job_attrs(n, status="stopped", reason="stopped with its campaign before it started",
-                                     stop_requested=True, ended=time.time())
+            self._stopped_before_start(n, "stopped with its campaign before it started")
         self.queue.clear()
+
+    def _stopped_before_start(self, name: str, reason: str) -> None:
+        self.store.set_job_attrs(name, status="stopped", reason=reason, stop_requested=True, ended=time.time())
 
     def _start(self, name: str) -> None:
         from jupyter_hpo.runner._runner import Runner, not_started
 
         attrs = self.store.job_attrs(name)
+        if attrs.get("stop_requested") and attrs.get("status") in ("pending", None):  # asked to stop just now
+            self._stopped_before_start(name, "stopped before it started (its campaign goes on)")
+            return
         if attrs.get("stop_requested") or attrs.get("status") not in ("pending", None):
             log.info("campaign %s: job %s is %s; skipped", self.name, name, attrs.get("status"))
             return

@@ -205,6 +205,21 @@ def test_stopping_one_job_stops_it_alone_and_the_campaign_goes_on(home, tmp_path
     assert first.summary()["complete"] < 12
 
 
+def test_stopping_a_job_that_has_not_started_stops_it_alone_and_the_campaign_goes_on(home, tmp_path):
+    """The README: `jupyter hpo stop JOB` stops that job alone. For a job still waiting its turn, the stop went to
+    the campaign's runner, which took it for a plain kill and stopped the running job and every waiting one."""
+    specs = write_specs(tmp_path, ["one"], trials=8, sleep=1.0) + write_specs(tmp_path, ["two", "three"], trials=3)
+    c = campaign(specs, name="waits")
+    first = api.attach("one")
+    wait_for(lambda: any(r["state"] == "complete" for r in first.trial_records()), timeout=60)
+    out = hpo(home, "stop", "two")
+    assert out.returncode == 0 and out.stdout.startswith("job two: stopped"), out.stdout + out.stderr
+    assert api.attach("two").attrs["reason"] == "stopped before it started (its campaign goes on)"
+    assert c.wait(timeout=120) == "stopped"  # the worst of its jobs: two was stopped
+    assert [api.attach(n).status.value for n in ("one", "two", "three")] == ["completed", "stopped", "completed"]
+    assert [api.attach(n).summary()["complete"] for n in ("one", "two", "three")] == [8, 0, 3]
+
+
 def _job_summary(name: str, index: int, status: str, best: float | None = None) -> dict:
     """What ``api.list_jobs`` gives for a job of a campaign, with the figures a campaign's summary reads."""
     return {"name": name, "status": status, "reason": "", "metric": "auc", "direction": "maximize",
