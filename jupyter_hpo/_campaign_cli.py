@@ -2,7 +2,7 @@
 
     jupyter hpo campaign SPEC... [--parallel-jobs N] [--name NAME] [--keep-alive S] [--detach] [--json]
     jupyter hpo campaign show NAME [--json]
-    jupyter hpo campaign stop NAME [--force]
+    jupyter hpo campaign stop NAME [--detach] [--json] [--force]
     jupyter hpo campaign resume NAME [--detach] [--json] [--force]
 """
 
@@ -55,14 +55,17 @@ def cmd_campaign(args: argparse.Namespace) -> int:
         _refuse_launch_options(args, first)
         if args.force and first == "show":
             raise SpecError("`campaign show` takes no --force (it is for `campaign stop|resume`).")
+        if args.detach and first == "show":
+            raise SpecError("`campaign show` takes no --detach (it is for launching, `campaign stop|resume`).")
         c = attach_campaign(args.specs[1], store=args.store)
         if first == "show":
             summary = c.summary()
             print(dumps(summary) if args.json else summary_text(summary))
             return 0
         c.check_may_act(first, args.force)  # another user's job needs --force, as `jupyter hpo stop|resume JOB`
-        if first == "stop":
-            print(f"campaign {c.name}: {c.stop(wait=True)}")
+        if first == "stop":  # --detach: ask, and return without waiting for its jobs to stop
+            status = c.stop(wait=not args.detach)
+            print(dumps(c.summary()) if args.json else f"campaign {c.name}: {status}")
             return 0
         c = c.resume()
     else:

@@ -145,6 +145,9 @@ def test_stop_and_resume_the_campaign_as_a_whole(home, tmp_path):
     assert [(j["name"], j["complete"]) for j in summary["jobs"]] == [("s1", 12), ("s2", 12)]
     again = hpo(home, "campaign", "resume", "halt")
     assert again.returncode == 2 and "has completed every job" in again.stderr
+    # `stop --json` answers with the summary, as `show --json` (the option was accepted and ignored)
+    out = hpo(home, "campaign", "stop", "halt", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["status"] == "completed", out.stdout + out.stderr
 
 
 def test_a_campaign_with_another_users_job_needs_force_to_stop_or_resume(home, tmp_path, capsys):
@@ -188,6 +191,8 @@ def test_show_an_unknown_campaign_and_actions_with_launch_options(home, tmp_path
                                                           "shows each job's campaign.")
     out = hpo(home, "campaign", "show", "ghost", "--parallel-jobs", "2")
     assert out.returncode == 2 and "takes no --parallel-jobs" in out.stderr
+    out = hpo(home, "campaign", "show", "ghost", "--detach")
+    assert out.returncode == 2 and "`campaign show` takes no --detach" in out.stderr
     with pytest.raises(Exception, match="no campaign named"):
         attach_campaign("ghost")
 
