@@ -28,6 +28,11 @@ def _source(job: Any) -> tuple[Any, int, str]:
     from jupyter_hpo.records import REFIT
 
     if isinstance(job.attrs.get(REFIT), str):
+        from jupyter_hpo.refit import outdated
+
+        stale = outdated(job)
+        if stale is not None:
+            raise MlflowError(f"{stale}, then register it.")
         try:
             return Job(job.attrs[REFIT], job.store), 0, "refit"
         except JobNotFoundError:

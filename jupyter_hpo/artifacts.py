@@ -175,6 +175,12 @@ def model_path(job: Job, trial_number: int | None = None) -> str:
     if trial_number is None:
         refit = _refit_job(job)
         if refit is not None:
+            from jupyter_hpo.refit import outdated
+
+            stale = outdated(job)
+            if stale is not None:
+                raise ArtifactNotFoundError(f"{stale}; or pass trial_number for a trial's own model (the best: "
+                                            f"job.best['number']).")
             rec = _record(refit, 0)
             if rec is not None and rec["state"] == "complete" and rec["artifact"]:
                 return _existing(refit, rec, 0)

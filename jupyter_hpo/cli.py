@@ -234,7 +234,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from jupyter_hpo.provenance import job_provenance, provenance_lines
     from jupyter_hpo.refit import refit_line
 
-    for line in [refit_line(job.attrs), *provenance_lines(job_provenance(job))]:
+    for line in [refit_line(job), *provenance_lines(job_provenance(job))]:
         if line:
             console.print(_safe(line))
     return 0

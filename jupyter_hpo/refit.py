@@ -137,11 +137,36 @@ def refit(job: Job, *, wait: bool = False, timeout: float | None = None) -> Job:
     return child
 
 
-def refit_line(attrs: dict[str, Any]) -> str | None:
+def outdated(job: Job) -> str | None:
+    """Why ``job``'s latest refit is no longer its model: it repeats a trial that is not the best any more (the job
+    was resumed and did better since); None when there is no refit or it repeats the best. Loading, showing and
+    registering "the job's model" gave that old refit, while ``job.best`` named another trial."""
+    from jupyter_hpo.api import Job as JobClass
+
+    name = job.attrs.get(REFIT)
+    if not isinstance(name, str):
+        return None
+    try:
+        origin = JobClass(name, job.store).attrs.get(REFIT_OF) or {}
+    except JobNotFoundError:
+        return None
+    best = job.best
+    if best is None or origin.get("trial") == best["number"]:
+        return None
+    return (f"job {job.name!r} was refit as {name!r}, which repeats trial {origin.get('trial')}, no longer the best "
+            f"(trial {best['number']} is, from the trials run since): refit it again (`jupyter hpo refit {job.name}`, "
+            "job.refit())")
+
+
+def refit_line(job: Job) -> str | None:
     """What ``jupyter hpo show`` says of a job's refit (``refit: JOB``) or of a refit job (``refit of ...``)."""
+    attrs = job.attrs
     origin = attrs.get(REFIT_OF)
     if isinstance(origin, dict):
         return f"refit of trial {origin.get('trial')} of job {origin.get('job')} (its best parameters, trial.refit)"
     if isinstance(attrs.get(REFIT), str):
+        stale = outdated(job)
+        if stale is not None:
+            return f"refit: job {attrs[REFIT]}, not the job's model: {stale.split(', which ', 1)[1]}"
         return f"refit: job {attrs[REFIT]} (its model: jupyter_hpo.artifacts.load_model, %hpo best --load)"
     return None

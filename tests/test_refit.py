@@ -4,6 +4,7 @@ credit example end to end (tune, refit, load the models, score the data, get the
 from __future__ import annotations
 
 import ast
+import re
 import os
 import subprocess
 import sys
@@ -184,3 +185,35 @@ def test_a_failed_refit_is_said_never_replaced_by_the_best_trials_model(home):
     again = job.refit(wait=True)  # a failed refit is not returned again: a new attempt runs
     assert again.name == "bad-refit-refit-2" and job.attrs["refit"] == "bad-refit-refit-2"
     assert again.attrs["refit_of"]["trial"] == job.best["number"]
+
+
+def test_a_refit_of_a_trial_no_longer_the_best_is_not_given_as_the_jobs_model(home, tmp_path):
+    """Refit, then resumed: a later trial is the best, yet loading, showing and registering "the job's model" gave
+    the old refit (of the earlier best), saying nothing; refit() itself already took it as stale."""
+    from jupyter_hpo.mlflow_tracking import MlflowError, register_model
+    from tests.test_cli import hpo
+
+    job = api.launch(objective=objectives.saves_model, space=SPACE_X, max_trials=2, seed=1, strategy="random",
+                     name="outdated")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    first = job.refit(wait=True)
+    refit_of = first.attrs["refit_of"]["trial"]
+    assert artifacts.model_path(job) == str(first.store.job_dir(first.name) / "artifacts" / "0")
+    for budget in (6, 12, 24):  # until a later trial beats the refit one
+        job.resume(max_trials=budget)
+        assert job.wait(timeout=120) == JobStatus.COMPLETED
+        if job.best["number"] != refit_of:
+            break
+    best = job.best["number"]
+    assert best != refit_of
+    why = (f"job 'outdated' was refit as 'outdated-refit', which repeats trial {refit_of}, no longer the best "
+           f"(trial {best} is, from the trials run since): refit it again")
+    with pytest.raises(ArtifactNotFoundError, match=re.escape(why)):
+        job.best_model()
+    with pytest.raises(MlflowError, match=re.escape(why)):
+        register_model(job, "outdated-model", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    shown = hpo(home, "show", "outdated")
+    assert f"refit: job outdated-refit, not the job's model: repeats trial {refit_of}, no longer the best" in shown.stdout
+    again = job.refit(wait=True)  # the way on: a refit of the new best
+    assert again.name == "outdated-refit-2" and again.attrs["refit_of"]["trial"] == best
+    assert job.best_model() == {"x": job.best["params"]["x"], "refit": True}

@@ -139,6 +139,11 @@ def model_candidate(job: Any, trial: int | None = None) -> dict[str, Any]:
                                 f"be registered (the best is {best.number}).")
         tuned = chosen = found[0]
     elif isinstance(job.attrs.get(REFIT), str):
+        from jupyter_hpo.refit import outdated
+
+        stale = outdated(job)
+        if stale is not None:
+            raise JobStateError(f"{stale}, or register a trial's own model with --trial N (the best: {best.number}).")
         refit_name = job.attrs[REFIT]
         chosen = _refit_run(job, refit_name)
         if chosen is None:
