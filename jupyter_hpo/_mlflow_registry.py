@@ -109,7 +109,10 @@ def _register(job: Any, holder: Any, number: int, kind: str, what: str, name: st
     """The MLflow side of :func:`register`: the registered model, the trial's run, the model, the version."""
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:  # a URI MLflow has no model registry for (a scheme it does not know) is refused here
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    except Exception as e:
+        raise MlflowError(f"registering in MLflow at {uri} failed: {_one_line(e)}") from None
     try:  # first, so that a name MLflow refuses leaves nothing behind
         client.create_registered_model(name, description=f"jupyter-hpo job {job.name}")
     except Exception as e:

@@ -93,6 +93,10 @@ def _check_options(args: argparse.Namespace, destination: str, table: dict[str, 
         if value not in (None, False) and applies != destination:
             flag = flags.get(dest, "--" + dest.replace("_", "-"))
             args.handoff_parser.error(f"{flag} applies to --{applies} only, not --{destination}")
+    for dest in ("tracking_uri", "experiment"):  # `--tracking-uri "$MLFLOW_URI"` with the variable unset, say
+        value = getattr(args, dest, None)
+        if isinstance(value, str) and not value.strip():
+            args.handoff_parser.error(f"--{dest.replace('_', '-')} must not be empty (leave it out for the default)")
     if destination == "pipeline" and not args.register:
         for dest in ("image", "approval"):
             if getattr(args, dest) is not None:

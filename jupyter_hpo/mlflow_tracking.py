@@ -263,6 +263,10 @@ def _client_settings(attrs: Mapping[str, Any], tracking_uri: str | None, experim
                      name: str) -> tuple[str, str, str]:
     """Where to log: the arguments, else the job's own ``tracking.mlflow``, else MLflow's defaults."""
     mlflow = require_mlflow()
+    for option, value in (("tracking_uri", tracking_uri), ("experiment", experiment)):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            # `--tracking-uri "$MLFLOW_URI"` with the variable unset: MLflow's default store is not what was asked
+            raise MlflowError(f"`{option}` must be a non-empty line, but got {value!r}.")
     own = ((attrs.get("spec") or {}).get("tracking") or {}).get("mlflow") or {}
     uri = tracking_uri or own.get("tracking_uri") or mlflow.get_tracking_uri()
     exp = experiment or own.get("experiment") or os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT

@@ -51,6 +51,10 @@ def test_export_takes_pipeline_or_mlflow_with_their_options():
      "--role applies to the pipeline made by --upsert: give --upsert too"),
     (["export", "j", "--pipeline", "--name", "p"], "--name applies to the pipeline made by --upsert"),
     (["export", "j", "--pipeline", "--region", "eu-west-1"], "--region applies to the pipeline made by --upsert"),
+    # `--tracking-uri "$MLFLOW_URI"` with the variable unset went to MLflow's default store, saying it succeeded
+    (["export", "j", "--mlflow", "--tracking-uri", ""], "--tracking-uri must not be empty"),
+    (["export", "j", "--mlflow", "--experiment", " "], "--experiment must not be empty"),
+    (["register", "j", "--mlflow", "m", "--tracking-uri", ""], "--tracking-uri must not be empty"),
 ])
 def test_an_option_for_another_destination_is_refused_not_ignored(argv, message, capsys, home):
     with pytest.raises(SystemExit) as e:
@@ -82,3 +86,24 @@ def test_a_job_with_no_complete_trial_is_bad_input_to_register_as_to_refit(home,
         assert cli.main(["register", "all-fail", *destination]) == 2
         assert capsys.readouterr().err == ("error: job 'all-fail' has no complete trial, so it has no model to "
                                            "register.\n")
+
+
+def saves_one_model(p):
+    from sklearn.dummy import DummyClassifier
+
+    from jupyter_hpo import trial
+
+    trial.save_model(DummyClassifier().fit([[0], [1]], [0, 1]))
+    return p["x"]
+
+
+def test_register_at_a_uri_mlflow_has_no_registry_for_is_one_line(home, capsys):
+    """MLflow refuses a URI scheme it has no model registry for when its client is made: a 50-line traceback."""
+    from jupyter_hpo import api
+
+    job = api.launch(objective=saves_one_model, space={"x": {"type": "float", "low": 0, "high": 1}}, max_trials=1,
+                     name="one-model")
+    assert job.wait(timeout=120).value == "completed"
+    assert cli.main(["register", "one-model", "--mlflow", "m", "--tracking-uri", "bogus://x"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: registering in MLflow at bogus://x failed: ") and err.count("\n") == 1, err
