@@ -34,9 +34,19 @@ def _source(job: Any) -> tuple[Any, int, str]:
         if stale is not None:
             raise MlflowError(f"{stale}, then register it.")
         try:
-            return Job(job.attrs[REFIT], job.store), 0, "refit"
+            refit = Job(job.attrs[REFIT], job.store)
         except JobNotFoundError:
             pass
+        else:
+            from jupyter_hpo.artifacts import _record, _refit_problem
+
+            rec = _record(refit, 0)
+            if rec is None or rec["state"] != "complete" or not rec["artifact"]:
+                # said here, not by load_model, whose way on (a trial's own model) `register --mlflow` has not
+                raise MlflowError(f"job {job.name!r} was refit as {refit.name!r}, which has no model: "
+                                  f"{_refit_problem(refit, rec)}; wait for it, or run `jupyter hpo refit {job.name}` "
+                                  "(job.refit()) again, then register.")
+            return refit, 0, "refit"
     best = job.best
     if best is None:
         from jupyter_hpo.records import no_best

@@ -107,3 +107,20 @@ def test_register_at_a_uri_mlflow_has_no_registry_for_is_one_line(home, capsys):
     assert cli.main(["register", "one-model", "--mlflow", "m", "--tracking-uri", "bogus://x"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: registering in MLflow at bogus://x failed: ") and err.count("\n") == 1, err
+
+
+def test_register_in_mlflow_after_a_failed_refit_names_a_way_it_can_take(home, capsys, tmp_path):
+    """It said "pass trial_number for a trial's own model", which neither `register --mlflow` nor its REST body
+    takes (`--trial` is SageMaker's)."""
+    from jupyter_hpo import api
+    from tests import objectives
+
+    job = api.launch(objective=objectives.fails_on_refit, space={"x": {"type": "float", "low": 0, "high": 1}},
+                     max_trials=1, name="bad-refit")
+    assert job.wait(timeout=120).value == "completed"
+    assert job.refit(wait=True).status.value == "failed"
+    assert cli.main(["register", "bad-refit", "--mlflow", "m", "--tracking-uri", f"sqlite:///{tmp_path}/m.db"]) == 1
+    assert capsys.readouterr().err == (
+        "error: job 'bad-refit' was refit as 'bad-refit-refit', which has no model: its trial is fail (RuntimeError: "
+        "no data for the refit); wait for it, or run `jupyter hpo refit bad-refit` (job.refit()) again, then "
+        "register.\n")
