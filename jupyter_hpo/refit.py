@@ -56,6 +56,9 @@ def _child_spec(job: Job, name: str) -> dict[str, Any]:
     # model. It needs the first objective only; the other metrics it returns are kept as metrics.
     spec.pop("constraints", None)
     spec.pop("objectives", None)
+    # not tracked live: with the parent's MLflow settings it logged a second parent run of the job's run name and a
+    # "<run name>-0" run of another trial than the job's; `register` logs the refit's run under the job's parent run
+    spec.pop("tracking", None)
     backend = spec.get("backend") or {}
     if backend.get("name") == "amt":
         raise JobStateError(f"job {job.name!r} ran on the amt backend, which follows a SageMaker tuning job and "

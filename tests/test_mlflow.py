@@ -414,6 +414,26 @@ def test_register_puts_the_best_model_in_the_registry_loadable_with_pyfunc_and_x
     assert client.get_run(version.run_id).data.tags["jupyter_hpo.job"] == refit.name
 
 
+def test_a_tracked_jobs_refit_is_logged_once_under_the_jobs_parent_run(mlflow_env):
+    """The refit copied the job's MLflow settings: it logged live a second parent run named as the job's, with a
+    "<run>-0" run of another trial than the job's "<run>-0", and `register` logged the refit's trial again."""
+    from jupyter_hpo.mlflow_tracking import register_model
+
+    client = mlflow_env
+    job = api.launch(objective=xgb_objective, space={"max_depth": [1, 3]}, strategy="grid", max_trials=2,
+                     max_parallel=1, seed=0, name="tracked", metric="auc", tracking={"mlflow": {"experiment": "once"}})
+    assert job.wait(timeout=180) == JobStatus.COMPLETED
+    refit = job.refit(wait=True)
+    assert refit.status == JobStatus.COMPLETED
+    assert register_model(job, "tracked-model") == "models:/tracked-model/1"
+    exp = client.get_experiment_by_name("once")
+    parents = client.search_runs([exp.experiment_id], filter_string="tags.`jupyter_hpo.kind` = 'job'")
+    assert [r.info.run_name for r in parents] == ["tracked"]
+    children = client.search_runs([exp.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = "
+                                                                     f"'{parents[0].info.run_id}'")
+    assert sorted(r.info.run_name for r in children) == ["tracked-0", "tracked-1", "tracked-refit-0"]
+
+
 def test_register_refuses_a_job_without_a_complete_trial_and_a_name_mlflow_refuses(mlflow_env):
     from jupyter_hpo.mlflow_tracking import register_model
 
