@@ -124,11 +124,12 @@ def test_a_second_register_reuses_the_group_and_adds_a_version(store, aws):
     assert sorted(p["ModelApprovalStatus"] for p in listed) == ["Approved", "PendingManualApproval"]
 
 
-def add_refit(store, job, complete=True):
-    """A refit job as ``job.refit()`` records it: its own job (trial 0 the refit run), named by the job's ``refit``."""
+def add_refit(store, job, complete=True, of=None):
+    """A refit job as ``job.refit()`` records it: its own job (trial 0 the refit run), named by the job's ``refit``;
+    ``of``: the trial it repeats (default: the best)."""
     spec = dict(job.spec, name=f"{job.name}-refit")
     store.create_job(spec["name"], spec, "maximize")
-    store.set_job_attrs(spec["name"], refit_of={"job": job.name, "trial": job.best["number"]})
+    store.set_job_attrs(spec["name"], refit_of={"job": job.name, "trial": job.best["number"] if of is None else of})
     store.set_job_attrs(job.name, refit=spec["name"])
     study = optuna.load_study(study_name=spec["name"], storage=store.storage)
     state = optuna.trial.TrialState.COMPLETE if complete else optuna.trial.TrialState.FAIL
@@ -177,6 +178,21 @@ def test_a_refit_without_a_complete_run_is_refused_never_silently_replaced(store
                                             r"run .*--trial N \(the best: 1\)"):
         register_sagemaker(job, "credit-models")
     assert groups(sm) == []
+
+
+def test_a_refit_of_a_trial_no_longer_the_best_is_refused_and_the_best_can_be_named(store, aws):
+    """The job was refit when trial 0 was its best, then resumed: trial 1 is now the best. The old refit was
+    registered as the job's model, with the new best's number and parameters recorded beside it."""
+    sm, _ = aws
+    job = make_job(store)
+    add_refit(store, job, of=0)
+    with pytest.raises(JobStateError, match=r"job 'credit-xgb' was refit as 'credit-xgb-refit', which repeats trial 0, "
+                                            r"no longer the best \(trial 1 is, .*\): refit it again .*, or register a "
+                                            r"trial's own model with --trial N \(the best: 1\)\."):
+        register_sagemaker(job, "credit-models")
+    assert groups(sm) == []
+    out = register_sagemaker(job, "credit-models", trial=1)
+    assert out["trial"] == 1 and out["refit"] is False
 
 
 def test_trial_registers_that_trials_own_model(store, aws):
