@@ -23,30 +23,16 @@ __all__ = ["register"]
 def _source(job: Any) -> tuple[Any, int, str]:
     """(the job holding the model's trial, its number, "refit" or "best"): the refit's when the job was refit
     (:func:`jupyter_hpo.artifacts.load_model` refuses a refit without a model, never taking the best instead)."""
-    from jupyter_hpo.api import Job
-    from jupyter_hpo.exceptions import JobNotFoundError
-    from jupyter_hpo.records import REFIT
+    from jupyter_hpo.artifacts import refit_model
 
-    if isinstance(job.attrs.get(REFIT), str):
-        from jupyter_hpo.refit import outdated
-
-        stale = outdated(job)
-        if stale is not None:
-            raise MlflowError(f"{stale}, then register it.")
-        try:
-            refit = Job(job.attrs[REFIT], job.store)
-        except JobNotFoundError:
-            pass
-        else:
-            from jupyter_hpo.artifacts import _record, _refit_problem
-
-            rec = _record(refit, 0)
-            if rec is None or rec["state"] != "complete" or not rec["artifact"]:
-                # said here, not by load_model, whose way on (a trial's own model) `register --mlflow` has not
-                raise MlflowError(f"job {job.name!r} was refit as {refit.name!r}, which has no model: "
-                                  f"{_refit_problem(refit, rec)}; wait for it, or run `jupyter hpo refit {job.name}` "
-                                  "(job.refit()) again, then register.")
-            return refit, 0, "refit"
+    refit = refit_model(job)
+    if refit is not None:
+        if refit.stale is not None:
+            raise MlflowError(f"{refit.stale}, then register it.")
+        if refit.problem is not None:  # said here, not by load_model, whose way on (a trial's own model) --mlflow has not
+            raise MlflowError(f"{refit.problem}; wait for it, or run `jupyter hpo refit {job.name}` (job.refit()) "
+                              "again, then register.")
+        return refit.job, 0, "refit"
     best = job.best
     if best is None:
         from jupyter_hpo.records import no_best

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from jupyter_hpo.trial import MODEL_FILE
 
 if TYPE_CHECKING:
     from jupyter_hpo.api import Job
+    from jupyter_hpo.refit import StaleRefit
 
 __all__ = ["ArtifactKeeper", "artifacts_root", "load_model", "model_path"]
 
@@ -130,28 +132,50 @@ def remove_folder(path: Path) -> None:
 
 
 # -- finding and loading a job's model --------------------------------------------------------------
-def _refit_job(job: Job) -> Job | None:
+@dataclass(frozen=True)
+class RefitModel:
+    """A job's latest refit (``job.refit()``): the refit job and its trial's record (None: it never ran).
+    ``problem`` is None when it holds the job's model, else why not, without the way on, which differs between
+    its callers (:func:`model_path`, ``register --mlflow``)."""
+
+    parent: str
+    job: Job
+    record: Mapping[str, Any] | None
+    stale: StaleRefit | None
+
+    @property
+    def problem(self) -> str | None:
+        if self.stale is not None:
+            return str(self.stale)
+        rec = self.record
+        if rec is not None and rec["state"] == "complete" and rec["artifact"]:
+            return None
+        status = self.job.status
+        if not status.is_finished():
+            why = f"it is still {status.value}"
+        elif rec is None:
+            why = f"its trial never ran ({status.value}: {self.job.attrs.get('reason', '')})"
+        elif rec["state"] != "complete":
+            why = f"its trial is {rec['state']}" + (f" ({rec['error']})" if rec.get("error") else "")
+        else:
+            why = "its trial saved nothing"
+        return f"job {self.parent!r} was refit as {self.job.name!r}, which has no model: {why}"
+
+
+def refit_model(job: Job) -> RefitModel | None:
+    """``job``'s latest refit, or None when it was not refit (or that refit job was deleted since)."""
     from jupyter_hpo.api import Job as JobClass
     from jupyter_hpo.exceptions import JobNotFoundError
+    from jupyter_hpo.refit import outdated
 
     name = job.attrs.get(REFIT)
     if not isinstance(name, str):
         return None
     try:
-        return JobClass(name, job.store)
+        refit = JobClass(name, job.store)
     except JobNotFoundError:
         return None
-
-
-def _refit_problem(refit: Job, rec: Mapping[str, Any] | None) -> str:
-    status = refit.status
-    if not status.is_finished():
-        return f"it is still {status.value}"
-    if rec is None:
-        return f"its trial never ran ({status.value}: {refit.attrs.get('reason', '')})"
-    if rec["state"] != "complete":
-        return f"its trial is {rec['state']}" + (f" ({rec['error']})" if rec.get("error") else "")
-    return "its trial saved nothing"
+    return RefitModel(job.name, refit, _record(refit, 0), outdated(job))
 
 
 def _record(job: Job, number: int) -> dict[str, Any] | None:
@@ -173,20 +197,12 @@ def model_path(job: Job, trial_number: int | None = None) -> str:
             message says which.
     """
     if trial_number is None:
-        refit = _refit_job(job)
+        refit = refit_model(job)
         if refit is not None:
-            from jupyter_hpo.refit import outdated
-
-            stale = outdated(job)
-            if stale is not None:
-                raise ArtifactNotFoundError(f"{stale}; or pass trial_number for a trial's own model (the best: "
-                                            f"job.best['number']).")
-            rec = _record(refit, 0)
-            if rec is not None and rec["state"] == "complete" and rec["artifact"]:
-                return _existing(refit, rec, 0)
-            raise ArtifactNotFoundError(f"job {job.name!r} was refit as {refit.name!r}, which has no model: "
-                                        f"{_refit_problem(refit, rec)}; "
-                                        "pass trial_number for a trial's own model (the best: job.best['number']).")
+            if refit.problem is not None:
+                raise ArtifactNotFoundError(f"{refit.problem}; or pass trial_number for a trial's own model (the best: "
+                                            "job.best['number']).")
+            return _existing(refit.job, refit.record, 0)
         best = job.best
         if best is None:
             raise ArtifactNotFoundError(f"job {job.name!r} has {no_best(job.trial_records())}, so it has no best "

@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.exceptions import JobNotFoundError, JobStateError
@@ -140,10 +141,29 @@ def refit(job: Job, *, wait: bool = False, timeout: float | None = None) -> Job:
     return child
 
 
-def outdated(job: Job) -> str | None:
-    """Why ``job``'s latest refit is no longer its model: it repeats a trial that is not the best any more (the job
-    was resumed and did better since); None when there is no refit or it repeats the best. Loading, showing and
-    registering "the job's model" gave that old refit, while ``job.best`` named another trial."""
+@dataclass(frozen=True)
+class StaleRefit:
+    """A refit that is no longer the job's model: ``refit`` repeats trial ``trial`` of job ``job``, and trial
+    ``best`` is the best now (the job was resumed and did better since). ``str()`` says so, with the way on."""
+
+    job: str
+    refit: str
+    trial: Any
+    best: int
+
+    @property
+    def why(self) -> str:
+        return f"repeats trial {self.trial}, no longer the best (trial {self.best} is, from the trials run since)"
+
+    def __str__(self) -> str:
+        return (f"job {self.job!r} was refit as {self.refit!r}, which {self.why}: refit it again (`jupyter hpo refit "
+                f"{self.job}`, job.refit())")
+
+
+def outdated(job: Job) -> StaleRefit | None:
+    """Whether ``job``'s latest refit repeats a trial that is not the best any more; None when there is no refit or
+    it repeats the best. Loading, showing and registering "the job's model" gave that old refit, while
+    ``job.best`` named another trial."""
     from jupyter_hpo.api import Job as JobClass
 
     name = job.attrs.get(REFIT)
@@ -156,9 +176,7 @@ def outdated(job: Job) -> str | None:
     best = job.best
     if best is None or origin.get("trial") == best["number"]:
         return None
-    return (f"job {job.name!r} was refit as {name!r}, which repeats trial {origin.get('trial')}, no longer the best "
-            f"(trial {best['number']} is, from the trials run since): refit it again (`jupyter hpo refit {job.name}`, "
-            "job.refit())")
+    return StaleRefit(job.name, name, origin.get("trial"), int(best["number"]))
 
 
 def refit_line(job: Job) -> str | None:
@@ -170,6 +188,6 @@ def refit_line(job: Job) -> str | None:
     if isinstance(attrs.get(REFIT), str):
         stale = outdated(job)
         if stale is not None:
-            return f"refit: job {attrs[REFIT]}, not the job's model: {stale.split(', which ', 1)[1]}"
+            return f"refit: job {attrs[REFIT]}, not the job's model: {stale.why}"
         return f"refit: job {attrs[REFIT]} (its model: jupyter_hpo.artifacts.load_model, %hpo best --load)"
     return None
