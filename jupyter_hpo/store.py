@@ -203,7 +203,7 @@ class Store(StoreEngine):
         return study_id
 
     def delete_job(self, name: str) -> None:
-        self._storage.delete_study(self.study_id(name))
+        self._storage.delete_study(self._same_job(name))
         self.forget(name)
 
     def study_id(self, name: str) -> int:
@@ -232,8 +232,9 @@ class Store(StoreEngine):
         """``read(study_id)`` of job ``name`` (through :meth:`_call`). A remembered id whose study is gone (deleted
         by another process: a launch that failed part-way, a store copy) is forgotten and the name looked up again:
         :class:`JobNotFoundError`, or the job of that name made since. Before, every read of such a job failed
-        with Optuna's ``KeyError`` (a 500 in the REST API), even after a new job took the name."""
-        study_id = self.study_id(name)
+        with Optuna's ``KeyError`` (a 500 in the REST API), even after a new job took the name. An id that another
+        job took since (SQLite reuses the newest deleted study's) is found by :meth:`_same_job`."""
+        study_id = self._same_job(name)
         try:
             return self._call(what, lambda _: read(study_id))
         except KeyError:
@@ -254,9 +255,10 @@ class Store(StoreEngine):
         """Which study ``study_id`` is now (its name and ``created``), or None when it was deleted."""
         if self._plain:
             return self._call("reading a job's identity", lambda _: study_identity(self.engine, study_id))
+        backend = getattr(self._storage, "_backend", self._storage)  # Optuna's cache keeps a study's name for ever
         try:
             return self._call("reading a job's identity", lambda _: (
-                self._storage.get_study_name_from_id(study_id),
+                backend.get_study_name_from_id(study_id),
                 self._storage.get_study_user_attrs(study_id).get(CREATED)))
         except KeyError:
             return None
@@ -304,8 +306,9 @@ class Store(StoreEngine):
 
     def set_job_attrs(self, name: str, **attrs: Any) -> None:
         """Set job attributes; a ``provenance`` record's package list goes to the blob table (see
-        :func:`~jupyter_hpo.provenance.pack_packages`), so that listing jobs does not read it."""
-        study_id = self.study_id(name)
+        :func:`~jupyter_hpo.provenance.pack_packages`), so that listing jobs does not read it. Never another job's
+        (:meth:`_same_job`): a handle to a deleted job stopped the job that took its study id."""
+        study_id = self._same_job(name)
         if isinstance(attrs.get(PROVENANCE), dict) and isinstance(attrs[PROVENANCE].get("packages"), dict):
             from jupyter_hpo.provenance import pack_packages
 

@@ -135,6 +135,28 @@ def test_a_reader_never_shows_a_deleted_jobs_trials_as_those_of_the_job_made_aft
     assert [r["value"] for r in reader.trial_records(name)] == [0.1, 0.2, 0.3]
 
 
+@pytest.mark.parametrize("plain", [True, False], ids=["plain reads", "optuna reads"])
+def test_a_handle_to_a_deleted_job_never_reads_writes_or_deletes_the_job_that_took_its_id(store, home, plain):
+    """SQLite gives a new study the id of a deleted one that was the newest. A long-lived process (a notebook, the
+    server) that had looked job 'first' up read the next job's status and space as first's, and its
+    ``stop()`` and ``delete_job("first")`` stopped or deleted that job."""
+    holder = Store(home=home)
+    holder._plain = plain
+    store.create_job("first", SPEC, "maximize")
+    store.set_job_attrs("first", note="I am first")
+    assert holder.job_attrs("first")["note"] == "I am first"
+    store.delete_job("first")
+    store.create_job("second", SPEC, "maximize")
+    store.set_job_attrs("second", note="I am second")
+    for act in (lambda: holder.job_attrs("first"), lambda: holder.set_job_attrs("first", stop_requested=True),
+                lambda: holder.delete_job("first")):
+        with pytest.raises(JobNotFoundError, match="no job named 'first'"):
+            act()
+    attrs = store.job_attrs("second")
+    assert attrs["note"] == "I am second" and attrs["stop_requested"] is False
+    assert holder.job_attrs("second")["note"] == "I am second"
+
+
 def test_without_plain_tables_a_resume_writes_the_status_last(store, monkeypatch):
     """A store whose Optuna schema is not the one read plainly (a newer Optuna) writes through Optuna, one commit
     per attribute: the status goes last, so a reader that sees a resumed job pending sees its old runner gone."""
