@@ -104,3 +104,30 @@ def test_register_to_mlflow_answers_the_model_uri(mlflow_env, monkeypatch):
     dash._handle_custom_msg({"type": "register", "id": "r-1", "to": "mlflow", "model_name": "dash-model"}, [])
     assert sent[-1]["uri"] == "models:/dash-model/1"
     assert [v.version for v in client.search_model_versions("name='dash-model'")] == ["1"], "registered once"
+
+
+def test_the_refit_line_follows_a_resume_that_outdates_the_refit_and_a_job_made_again(home):
+    """The refit line was read when the dashboard was made and after its own Refit only: after a resume made
+    another trial the best it kept the old refit's model path (which model_path now refuses), and a job deleted
+    and made again under the name kept the old job's refit."""
+    from jupyter_hpo.store import Store
+
+    job = finished("dash-stale")
+    dash = Dashboard(job)
+    refit = job.refit(wait=True)
+    dash.refresh()
+    assert dash.refit == {"job": refit.name, "status": "completed", "model": artifacts.model_path(job), "error": ""}
+    refit_of = refit.attrs["refit_of"]["trial"]
+    for budget in (6, 12, 24, 48):  # until a later trial beats the refit one
+        job.resume(max_trials=budget)
+        assert job.wait(timeout=180) == JobStatus.COMPLETED
+        if job.best["number"] != refit_of:
+            break
+    dash.refresh()
+    assert dash.refit["job"] == refit.name and dash.refit["model"] is None
+    assert dash.refit["error"].startswith(f"job 'dash-stale' was refit as '{refit.name}', which repeats trial "
+                                          f"{refit_of}, no longer the best (trial {job.best['number']} is")
+    Store(home=home).delete_job("dash-stale")
+    finished("dash-stale")
+    dash.refresh()
+    assert dash.refit == {}, "the job made again was never refit"

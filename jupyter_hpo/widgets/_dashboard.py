@@ -321,9 +321,9 @@ class Dashboard(anywidget.AnyWidget):
         self._thread: threading.Thread | None = None
         self._handoffs: dict[tuple[str, Any], dict[str, Any] | None] = {}  # (kind, id) -> final answer, None: working
         self._refit_thread: threading.Thread | None = None
+        self._refit_of: tuple[Any, ...] | None = None  # what the refit line was read for: see _poll
         self.on_msg(self._on_msg)
         self._poll()
-        self._read_refit()
 
     # -- what the front end gets -------------------------------------------------------------
     @property
@@ -371,6 +371,12 @@ class Dashboard(anywidget.AnyWidget):
                 self._rows[row["number"]] = row
                 self._pending.add(row["number"])
             self._update_traits()
+            # the refit line again when the job's refit, its best (a resume may outdate the refit) or the job
+            # itself (made again) changed
+            refit_of = (self._feed.attrs.get(REFIT), (self.summary.get("best") or {}).get("number"), self._created)
+            if refit_of != self._refit_of:
+                self._refit_of = refit_of
+                self._read_refit()
             return changed
 
     def _made_again(self, created: Any) -> None:
@@ -582,9 +588,11 @@ class Dashboard(anywidget.AnyWidget):
         self.send(reply)
 
     def _read_refit(self) -> None:
-        """Set the ``refit`` trait from the job's latest refit (``attrs["refit"]``)."""
+        """Set the ``refit`` trait from the job's latest refit (``attrs["refit"]``); empty when it was never refit."""
         name = self.job.attrs.get(REFIT)
         if not isinstance(name, str):
+            if self.refit:
+                self.refit = {}
             return
         try:
             status = api.Job(name, self.job.store).status
