@@ -36,25 +36,29 @@ class _CampaignRunner:
         self.shelf = PoolShelf(float(info.get("keep_alive_s", 0.0)))
         self.queue = list(jobs)
         self.running: dict[str, tuple[threading.Thread, Any]] = {}
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # the signal handler takes it, in the main thread, which may hold it
         self.stopping = False
         self.unqueue: set[str] = set()  # waiting jobs asked to stop (Job.stop): stopped before they start
         self.me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         """``Job.stop`` of one of the campaign's jobs (its ``stop_requested`` set) stops that job alone, running or
-        still waiting; a signal no job asked for (a plain kill, Ctrl-C) stops the whole campaign."""
+        still waiting; a signal no job asked for (a plain kill, Ctrl-C) stops the whole campaign. A job whose
+        runner is still being made counts as running: its runner reads the request when it runs, and a plain
+        kill reaches it through ``stopping`` (see :meth:`_start`)."""
         with self.lock:
-            runners = {n: r for n, (_, r) in self.running.items() if r is not None}
+            running = list(self.running)
             queued = list(self.queue)
-        asked = [n for n in runners if self.store.job_attrs(n).get("stop_requested")]
+        asked = [n for n in running if self.store.job_attrs(n).get("stop_requested")]
         waiting = [n for n in queued if self.store.job_attrs(n).get("stop_requested")]
         self.unqueue.update(waiting)  # taken out of the queue by the main loop (this handler may interrupt it)
-        if not asked and not waiting:
-            self.stopping = True
-            asked = list(runners)
-        for n in asked:
-            runners[n]._on_signal(signum, None)
+        with self.lock:  # with the runners: one made from now on sees ``stopping``
+            if not asked and not waiting:
+                self.stopping = True
+                asked = list(self.running)
+            runners = [r for n, (_, r) in self.running.items() if n in asked and r is not None]
+        for runner in runners:
+            runner._on_signal(signum, None)
 
     def run(self) -> int:
         from jupyter_hpo.backends import _local
@@ -129,6 +133,9 @@ class _CampaignRunner:
             try:
                 with self.lock:
                     self.running[name] = (thread, runner)
+                    stop = self.stopping
+                if stop:  # the campaign was stopped while this runner was being made
+                    runner._on_signal(signal.SIGTERM, None)
                 runner.run()
             except Exception:  # noqa: BLE001 - one job's failure must not end the campaign
                 log.exception("campaign %s: job %s could not run", self.name, name)

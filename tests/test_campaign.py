@@ -225,6 +225,62 @@ def test_stopping_a_job_that_has_not_started_stops_it_alone_and_the_campaign_goe
     assert [api.attach(n).summary()["complete"] for n in ("one", "two", "three")] == [8, 0, 3]
 
 
+class _Starting:
+    """A job's Runner still being made (importing, reading its spec) when a stop arrives, then run."""
+
+    made = None
+
+    def __init__(self, store, name):
+        self.name, self.signals, self.ran_after = name, [], None
+        type(self).made = self
+        assert _Starting.gate.wait(30)
+
+    def _on_signal(self, signum, _frame):
+        self.signals.append(signum)
+
+    def run(self):
+        self.ran_after = list(self.signals)
+
+
+@pytest.mark.parametrize("asked", [True, False], ids=["jupyter hpo stop two", "a plain kill"])
+def test_a_stop_while_a_jobs_runner_is_being_made_stops_what_it_should(home, monkeypatch, asked):
+    """A job whose turn has just come is neither waiting nor running with a runner. `jupyter hpo stop` of it was
+    taken for a plain kill (the whole campaign stopped); a plain kill then did not stop it once its runner ran."""
+    import signal
+    import threading
+
+    from jupyter_hpo import _campaign_runner
+    from jupyter_hpo.runner import _runner
+    from jupyter_hpo.store import Store
+
+    store = Store(home=home)
+    spec = {"backend": {"name": "local"}, "objective": {"direction": "maximize"}, "space": {"x": [1, 2]}}
+    for n in ("one", "two", "three"):
+        store.create_job(n, spec, "maximize")
+        store.set_job_attrs(n, **{CAMPAIGN: {"name": "c", "parallel_jobs": 2, "keep_alive_s": 0.0}})
+    monkeypatch.setattr(_runner, "Runner", _Starting)
+    _Starting.gate = threading.Event()
+    runner = _campaign_runner._CampaignRunner(store, "c", ["one", "two", "three"])
+    one = _Starting.__new__(_Starting)
+    one.signals = []
+    runner.running["one"] = (threading.current_thread(), one)
+    runner.queue = ["two", "three"]
+    runner._start(runner.queue.pop(0))  # two's Runner is being made
+    if asked:
+        store.set_job_attrs("two", stop_requested=True)  # what Job.stop writes before it signals the runner
+    runner._on_signal(signal.SIGTERM, None)
+    _Starting.gate.set()
+    thread = runner.running["two"][0]
+    thread.join(30)
+    two = _Starting.made
+    if asked:  # two alone: its runner sees the request when it runs; one and three go on
+        assert (runner.stopping, one.signals, runner.queue, runner.unqueue) == (False, [], ["three"], set())
+        assert two.ran_after == []
+    else:  # the whole campaign, two included
+        assert runner.stopping and one.signals == [signal.SIGTERM]
+        assert two.ran_after == [signal.SIGTERM]
+
+
 def _job_summary(name: str, index: int, status: str, best: float | None = None) -> dict:
     """What ``api.list_jobs`` gives for a job of a campaign, with the figures a campaign's summary reads."""
     return {"name": name, "status": status, "reason": "", "metric": "auc", "direction": "maximize",
