@@ -307,3 +307,32 @@ def test_a_kept_worker_whose_data_file_changed_is_not_reused(home, tmp_path):
     log = (home / "jobs" / "data-c" / "runner.log").read_text()
     assert log.count(f"RuntimeError: files it read changed since it started: {data}") == 2
     assert _gone([kept])
+
+
+def test_a_kept_runner_that_cannot_run_the_next_job_fails_it_with_the_reason_and_stays(home):
+    """A stored spec a runner cannot run (a seed an older version let through), handed to a kept runner: the
+    kept runner died with a traceback, losing its warm workers, and the job failed only after the launcher had
+    waited for it and started a fresh runner."""
+    from jupyter_hpo.runner.handle import RunnerHandle
+    from jupyter_hpo.spec import TuningSpec
+
+    first = _launch("keeps", 60)
+    assert first.wait(timeout=120) == JobStatus.COMPLETED
+    runner = first.attrs["runner"]["pid"]
+    spec = TuningSpec.from_dict({"name": "cannot-run", "trial": {"function": "tests.objectives:worker_identity"},
+                                 "space": X, "budget": {"max_trials": 2, "max_parallel": 2}, "seed": 0,
+                                 "warm_pool": {"keep_alive_s": 60}})
+    bad = api._start(spec, api.open_store(), run=False)
+    bad.store.set_job_attrs(bad.name, spec={**bad.spec, "seed": 2**40})
+    RunnerHandle(bad.store, bad.name).start(cwd=os.getcwd())
+    assert bad.wait(timeout=60) == JobStatus.FAILED
+    assert bad.attrs["reason"] == ("the runner could not start: SpecError: `seed` must be an integer from 0 to "
+                                   "4294967295, but got 1099511627776.")
+    log = (home / "jobs" / "cannot-run" / "runner.log").read_text()
+    assert "this runner (kept after an earlier job) takes job cannot-run" in log
+    assert "job cannot-run: the runner could not start" in log
+    assert psutil.pid_exists(runner), "the kept runner stayed"
+    third = _launch("after", 1)
+    assert third.wait(timeout=120) == JobStatus.COMPLETED
+    assert third.attrs["runner"]["pid"] == runner
+    assert all(r["warm"] for r in third.trial_records()), "on the first job's warm workers"

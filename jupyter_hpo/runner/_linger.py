@@ -190,7 +190,7 @@ def serve(store: Store, first: Runner, key: str) -> int:
     (see the module docstring) while their jobs ask for it; returns the last job's exit code."""
     from jupyter_hpo.backends import _local
     from jupyter_hpo.runner._log import send_output_to
-    from jupyter_hpo.runner._runner import Runner
+    from jupyter_hpo.runner._runner import Runner, not_started
 
     shelf = _local.PoolShelf(first.keep_alive_s)
     _local.set_shelf(shelf, job_logs=True)
@@ -200,13 +200,15 @@ def serve(store: Store, first: Runner, key: str) -> int:
     def on_signal(signum: int, _frame: Any) -> None:
         leaving.append(signum)
 
-    runner = first
+    runner: Runner | None = first
+    name, keep_alive_s = first.name, first.keep_alive_s
     try:
         while True:
-            code, name, keep_alive_s = runner.run(), runner.name, runner.keep_alive_s
-            if not keep_alive_s:
-                break
-            shelf.keep_alive_s = keep_alive_s
+            if runner is not None:
+                code, name, keep_alive_s = runner.run(), runner.name, runner.keep_alive_s
+                if not keep_alive_s:
+                    break
+                shelf.keep_alive_s = keep_alive_s
             signal.signal(signal.SIGTERM, on_signal)
             signal.signal(signal.SIGINT, on_signal)
             log.info("job %s ended; this runner stays %.0f s for the next launch, with %d idle worker(s)",
@@ -229,7 +231,10 @@ def serve(store: Store, first: Runner, key: str) -> int:
                 break
             send_output_to(store.job_dir(name) / "runner.log")
             log.info("this runner (kept after an earlier job) takes job %s", name)
-            runner = Runner(store, name)
+            try:
+                runner = Runner(store, name)
+            except Exception as e:  # noqa: BLE001 - that job fails with the reason; this runner stays for the next
+                code, runner = not_started(store, name, e), None
     finally:
         offer.withdraw()
         shelf.release_all()
