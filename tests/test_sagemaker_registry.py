@@ -175,7 +175,7 @@ def test_a_refit_without_a_complete_run_is_refused_never_silently_replaced(store
     job = make_job(store)
     add_refit(store, job, complete=False)
     with pytest.raises(JobStateError, match=r"job 'credit-xgb' was refit as 'credit-xgb-refit', which has no complete "
-                                            r"run .*--trial N \(the best: 1\)"):
+                                            r"run .*--trial N` \(trial=N in Python; the best: 1\)"):
         register_sagemaker(job, "credit-models")
     assert groups(sm) == []
 
@@ -188,7 +188,8 @@ def test_a_refit_of_a_trial_no_longer_the_best_is_refused_and_the_best_can_be_na
     add_refit(store, job, of=0)
     with pytest.raises(JobStateError, match=r"job 'credit-xgb' was refit as 'credit-xgb-refit', which repeats trial 0, "
                                             r"no longer the best \(trial 1 is, .*\): refit it again .*, or register a "
-                                            r"trial's own model with --trial N \(the best: 1\)\."):
+                                            r"trial's own model: `jupyter hpo register credit-xgb --sagemaker GROUP "
+                                            r"--trial N` \(trial=N in Python; the best: 1\)\."):
         register_sagemaker(job, "credit-models")
     assert groups(sm) == []
     out = register_sagemaker(job, "credit-models", trial=1)

@@ -143,14 +143,14 @@ def model_candidate(job: Any, trial: int | None = None) -> dict[str, Any]:
 
         stale = outdated(job)
         if stale is not None:
-            raise JobStateError(f"{stale}, or register a trial's own model with --trial N (the best: {best.number}).")
+            raise JobStateError(f"{stale}, or register a trial's own model: {_own_model(job, best.number)}.")
         refit_name = job.attrs[REFIT]
         chosen = _refit_run(job, refit_name)
         if chosen is None:
             raise JobStateError(
                 f"job {job.name!r} was refit as {refit_name!r}, which has no complete run (it failed, was stopped "
                 f"or still runs): wait for it or run `jupyter hpo refit {job.name}` again, or register a trial's "
-                f"own model with --trial N (the best: {best.number}).")
+                f"own model: {_own_model(job, best.number)}.")
     ua = chosen.user_attrs
     sm = ua.get(SAGEMAKER) if isinstance(ua.get(SAGEMAKER), Mapping) else {}
     artifact = ua.get(ARTIFACT) or sm.get("model_artifacts")  # a trial recorded before ``artifact``
@@ -167,6 +167,12 @@ def model_candidate(job: Any, trial: int | None = None) -> dict[str, Any]:
             "fold_mean": ua.get(FOLD_MEAN), "fold_std": ua.get(FOLD_STD), "metrics": ua.get(METRICS) or {},
             "best": {"trial": best.number, "value": best.value, "fold_scores": best.user_attrs.get(FOLD_SCORES)},
             "notes": []}
+
+
+def _own_model(job: Any, best: int) -> str:
+    """How to register a trial's own model, in words any front door's user can follow (the REST body and the
+    dashboard's Register take no trial)."""
+    return (f"`jupyter hpo register {job.name} --sagemaker GROUP --trial N` (trial=N in Python; the best: {best})")
 
 
 def _refit_run(job: Any, name: str) -> Any:
