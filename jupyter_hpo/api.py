@@ -528,7 +528,9 @@ class Job:
                 f"settings and `warm_start: {{from: [{self.name}]}}`, which seeds it with this job's trials.")
         if max_trials is not None:
             spec["budget"] = {**spec["budget"], "max_trials": max_trials}
-            TuningSpec.from_stored(spec, self.store.job_dir(self.name))  # validate
+            # validated as its runner will read it: a script moved to this machine's copy of the kept folder
+            TuningSpec.from_stored({**self.store.spec_here(self.name, attrs), "budget": spec["budget"]},
+                                   self.store.job_dir(self.name))
             counted = self._counted_trials()
             if max_trials <= counted:  # its runner would start and end at once, the budget stored smaller
                 raise JobStateError(f"job {self.name!r} has already run {counted} trial(s) of its budget, so "
@@ -548,7 +550,7 @@ class Job:
         self.store.set_job_attrs(self.name, spec=spec, status="pending", reason="", stop_requested=False,
                                  resumed_by=by or stamp(),
                                  heartbeat=time.time(), runner={})
-        self._write_prestart(spec, attrs.get("cwd"))  # a local job's runner starts its workers first, as at launch
+        self._write_prestart({**self.store.spec_here(self.name, attrs), "budget": spec["budget"]}, attrs.get("cwd"))
         self.runner.start(cwd=attrs.get("cwd"))
         return self
 
@@ -559,7 +561,8 @@ class Job:
 
     def _write_prestart(self, spec: dict[str, Any], cwd: str | None) -> None:
         """The head start of :func:`launch` for a resume (:meth:`LocalBackend.write_prestart`), for the trials the
-        job has left."""
+        job has left (a local job's runner starts its workers first, as at launch); ``spec`` as this machine runs
+        it (:meth:`Store.spec_here`)."""
         from jupyter_hpo.backends._local import LocalBackend
 
         try:

@@ -172,6 +172,11 @@ def test_a_script_job_is_resumed_from_another_home_after_its_folder_is_gone(tmp_
     complete = [r for r in from_b.trial_records() if r["state"] == "complete"]
     assert len(complete) == 8 and all(r["value"] == pytest.approx(r["params"]["x"] + 100, abs=1e-5) for r in complete)
     assert (tmp_path / "studio" / "jobs" / "script-team").is_dir()
+    # and continued past its budget from there (the new budget was checked against the script's old path)
+    from_b.resume(max_trials=10)
+    assert from_b.wait(timeout=90) == JobStatus.COMPLETED, from_b.attrs.get("reason")
+    assert sum(r["state"] == "complete" for r in from_b.trial_records()) == 10
+    assert from_b.spec["trial"]["script"] == str(project / "train.py"), "the stored spec keeps the launch's path"
 
 
 def test_a_script_folder_too_large_for_the_store_is_refused_clearly(home, tmp_path, monkeypatch):

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.exceptions import HpoError
-from jupyter_hpo.records import NOTES, RUNNER, SPEC
+from jupyter_hpo.records import NOTES, RUNNER
 
 if TYPE_CHECKING:
     import psutil
@@ -101,7 +101,7 @@ class RunnerHandle:
 
         attrs = self.store.job_attrs(self.name)
         try:
-            spec = TuningSpec.from_stored(attrs[SPEC], self.store.job_dir(self.name))
+            spec = TuningSpec.from_stored(self.store.spec_here(self.name, attrs), self.store.job_dir(self.name))
             texts = backend_class(spec.backend).release_orphans(spec, self.store.trials(self.name))
         except HpoError as e:
             texts = [f"could not free what the dead runner left behind: {e}"]
