@@ -16,6 +16,7 @@ from typing import Any
 
 from jupyter_hpo._mlflow_runs import _one_line, _refused, _Sink, _text, provenance_tags, reachable
 from jupyter_hpo.mlflow_tracking import MlflowError, _client_settings, export_job, require_mlflow
+from jupyter_hpo.records import REFIT_OF
 
 __all__ = ["register"]
 
@@ -124,7 +125,9 @@ def _register(job: Any, holder: Any, number: int, kind: str, what: str, name: st
         trial = next(t for t in holder.store.trials(holder.name) if t.number == number)
         run_id = sink.logged.get(number) or sink.log_trial(trial)
         client.log_artifacts(run_id, str(folder), artifact_path="model")
-        tags = {"jupyter_hpo.job": job.name, "jupyter_hpo.source": kind, "jupyter_hpo.trial": str(number),
+        # the job's trial: for a refit, the one it repeats (its own trial is always 0)
+        tuned = (holder.attrs.get(REFIT_OF) or {}).get("trial", number) if kind == "refit" else number
+        tags = {"jupyter_hpo.job": job.name, "jupyter_hpo.source": kind, "jupyter_hpo.trial": str(tuned),
                 "jupyter_hpo.flavor": flavor, "metric": sink.metric, "value": repr(trial.value),
                 **({"jupyter_hpo.refit_job": holder.name} if kind == "refit" else {}),
                 **({"fold_scores": _text(trial.user_attrs["fold_scores"])} if trial.user_attrs.get("fold_scores")

@@ -414,6 +414,27 @@ def test_register_puts_the_best_model_in_the_registry_loadable_with_pyfunc_and_x
     assert client.get_run(version.run_id).data.tags["jupyter_hpo.job"] == refit.name
 
 
+def test_a_refits_version_names_the_jobs_trial_it_repeats(mlflow_env):
+    """The version's `jupyter_hpo.trial` tag held the refit job's own trial number (always 0) beside the parent
+    job's name: so it named another trial of the job than the one the refit repeats."""
+    from jupyter_hpo.mlflow_tracking import register_model
+    from tests.test_server_handoff import predicts
+
+    client = mlflow_env
+    job = api.launch(objective=predicts, space={"x": [0.1, 0.5, 0.9]}, strategy="grid", max_trials=3,
+                     max_parallel=1, seed=0, name="refit-tags", direction="minimize")
+    assert job.wait(timeout=180) == JobStatus.COMPLETED
+    best = job.best["number"]
+    assert best != 0, "the test needs a best trial other than 0"
+    refit = job.refit(wait=True)
+    assert refit.attrs["refit_of"]["trial"] == best
+    uri = register_model(job, "refit-tags-model")
+    tags = client.get_model_version("refit-tags-model", uri.rsplit("/", 1)[1]).tags
+    assert (tags["jupyter_hpo.job"], tags["jupyter_hpo.trial"], tags["jupyter_hpo.source"]) == (
+        "refit-tags", str(best), "refit")
+    assert tags["jupyter_hpo.refit_job"] == refit.name
+
+
 def test_a_tracked_jobs_refit_is_logged_once_under_the_jobs_parent_run(mlflow_env):
     """The refit copied the job's MLflow settings: it logged live a second parent run named as the job's, with a
     "<run>-0" run of another trial than the job's "<run>-0", and `register` logged the refit's trial again."""
