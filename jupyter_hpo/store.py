@@ -83,6 +83,16 @@ def default_home() -> Path:
     return Path(home).expanduser()
 
 
+def home_in_url(url: str) -> str:
+    """A SQLite URL whose path starts with ``~`` (``sqlite:///~/.jupyter_hpo/store.db``) with the home folder in its
+    place: SQLAlchemy takes ``~`` for a folder of that name in the working directory, so such a URL opened a new,
+    empty store there."""
+    scheme, sep, path = url.partition(":///")
+    if sep and scheme.split("+", 1)[0] == "sqlite" and path.startswith("~"):
+        return f"{scheme}:///{os.path.expanduser(path)}"
+    return url
+
+
 def default_url(home: Path | None = None) -> str:
     """``$JUPYTER_HPO_STORE_URL``, else ``HpoConfig.store_url``, else SQLite in the home directory."""
     url = os.environ.get("JUPYTER_HPO_STORE_URL")
@@ -115,7 +125,7 @@ class Store(StoreEngine):
     def __init__(self, url: str | None = None, home: str | os.PathLike[str] | None = None, *,
                  retry_s: float = 0.0, application: str = "jupyter-hpo") -> None:
         self.home = Path(home).expanduser() if home is not None else default_home()
-        self.url = url or default_url(self.home)
+        self.url = home_in_url(url or default_url(self.home))
         self.retry_s = retry_s
         self._application = application
         self._ids: dict[str, int] = {}

@@ -186,6 +186,18 @@ def test_without_plain_tables_a_resume_writes_the_status_last(store, monkeypatch
     assert "pending" in seen and "stale" not in seen, sorted(set(seen))
 
 
+def test_a_sqlite_url_with_a_tilde_opens_the_store_in_the_home_folder(tmp_path, monkeypatch):
+    """`sqlite:///~/.jupyter_hpo/store.db` (the README's form) opened a new, empty store in a folder named `~` of
+    the working directory, and `jupyter hpo --store URL list` said "no jobs yet"."""
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    monkeypatch.chdir(tmp_path)
+    Store(home=tmp_path / "me" / ".jupyter_hpo").create_job("mine", SPEC, "maximize")
+    for url in ("sqlite:///~/.jupyter_hpo/store.db", "sqlite+pysqlite:///~/.jupyter_hpo/store.db"):
+        opened = Store(url, home=tmp_path / "elsewhere")
+        assert opened.job_names() == ["mine"] and opened.url.endswith(f"///{tmp_path}/me/.jupyter_hpo/store.db")
+    assert not (tmp_path / "~").exists()
+
+
 def test_duplicate_and_unknown_jobs_are_clear_errors(store):
     store.create_job("job-a", SPEC, "maximize")
     with pytest.raises(JobStateError, match="a job named 'job-a' already exists"):
