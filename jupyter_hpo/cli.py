@@ -147,25 +147,34 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 def _cmd_refit(args: argparse.Namespace) -> int:
     from jupyter_hpo import api
 
-    return _after_start(api.attach(args.job, store=args.store).refit(), args)
+    from jupyter_hpo.records import REFIT
+
+    parent = api.attach(args.job, store=args.store)
+    before = parent.attrs.get(REFIT)
+    child = parent.refit()
+    # asked again, refit returns the job's refit (unless it failed or was stopped): it did not launch one
+    again = f"job {child.name} is the refit of job {parent.name} already" if child.name == before else None
+    return _after_start(child, args, again)
 
 
 #: the job statuses the CLI's exit code reports as failure (1): failed, or its runner died ("stale")
 _FAILED = ("failed", "stale")
 
 
-def _after_start(job: Any, args: argparse.Namespace) -> int:
+def _after_start(job: Any, args: argparse.Namespace, again: str | None = None) -> int:
+    """Wait for, follow or leave a job just started; ``again``: what to say instead when it was not started now
+    (a refit asked again)."""
     if args.detach:
         if args.json:
             print(dumps({"name": job.name, "status": job.status.value}))
         else:
-            print(f"job {job.name} started; follow it with: jupyter hpo show {job.name}")
+            print(f"{again or f'job {job.name} started'}; follow it with: jupyter hpo show {job.name}")
         return 0
     if args.json:
         status = job.wait()
         print(dumps(job.summary()))
         return 1 if status.value in _FAILED else 0
-    return follow(job)
+    return follow(job, headline=again)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -351,8 +360,9 @@ def watch(poll_state: Callable[[], tuple[Any, bool]], live_view: Callable[[Any],
         return None
 
 
-def follow(job: Any, poll: float = 0.5) -> int:
-    """Show a job's progress until it ends (Ctrl-C detaches; the job goes on). Returns the exit code."""
+def follow(job: Any, poll: float = 0.5, headline: str | None = None) -> int:
+    """Show a job's progress until it ends (Ctrl-C detaches; the job goes on). Returns the exit code.
+    ``headline``: the first line's start (default: the job was launched)."""
     from jupyter_hpo.api import TrialFeed
 
     console = _console()
@@ -372,7 +382,7 @@ def follow(job: Any, poll: float = 0.5) -> int:
                 console.print(_trial_line(rec, summary), highlight=False, soft_wrap=True)
 
     summary = watch(poll_state, lambda s: _live_view(s, feed.sorted_records(), started), log_lines, poll,
-                    f"job {job.name} launched; trials print as they finish",
+                    f"{headline or f'job {job.name} launched'}; trials print as they finish",
                     f"detached; job {job.name} goes on. `jupyter hpo show {job.name}` or `jupyter hpo stop {job.name}`")
     if summary is None:
         return 0

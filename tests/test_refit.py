@@ -148,6 +148,11 @@ def test_cli_refit_and_its_error_line(home):
     assert done.returncode == 0, done.stderr
     assert '"name": "cli-job-refit"' in done.stdout and '"status": "completed"' in done.stdout
     assert job.best_model()["refit"] is True
+    again = subprocess.run([JUPYTER, "hpo", "refit", "cli-job"], cwd=REPO, env=env, capture_output=True, text=True,
+                           timeout=300, stdin=subprocess.DEVNULL, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "job cli-job-refit is the refit of job cli-job already; trials print as they finish" in again.stdout
+    assert "launched" not in again.stdout and [j["name"] for j in api.list_jobs()] == ["cli-job-refit", "cli-job"]
     failed = api.launch(objective=objectives.faulty, space={"mode": ["raise"]}, max_trials=1, name="cli-fail")
     assert failed.wait(timeout=120) == JobStatus.FAILED
     bad = subprocess.run([JUPYTER, "hpo", "refit", "cli-fail"], cwd=REPO, env=env, capture_output=True, text=True,
