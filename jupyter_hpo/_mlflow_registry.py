@@ -30,7 +30,7 @@ def _source(job: Any) -> tuple[Any, int, str]:
     if refit is not None:
         if refit.stale is not None:
             raise MlflowError(f"{refit.stale}, then register it.")
-        if refit.problem is not None:  # said here, not by load_model, whose way on (a trial's own model) --mlflow has not
+        if refit.problem is not None:  # said here, not by load_model: its way on (a trial's own model) --mlflow has not
             raise MlflowError(f"{refit.problem}; wait for it, or run `jupyter hpo refit {job.name}` (job.refit()) "
                               "again, then register.")
         return refit.job, 0, "refit"
