@@ -131,3 +131,35 @@ def test_a_resumed_jobs_summary_adds_what_its_earlier_runners_spent(home, tmp_pa
     assert second["billable_s"] > first["billable_s"] and second["cost_usd"] > first["cost_usd"]
     costs = [r["cost_usd"] for r in job.trial_records()]
     assert None not in costs and job.summary()["cost_usd"] >= round(sum(costs), 6)
+
+
+def test_the_idle_time_of_a_warm_pool_that_expired_unused_counts_in_the_cost(tmp_path):
+    """A trial's pool kept for 300 s while the other trial trains for 3,000 s expires unused; its slot then forgot
+    it, and its idle time (billed by SageMaker) was never read: `retained_billable_s` and `cost_usd` said 0."""
+    clients = simulated_clients({"s3_root": str(tmp_path / "s3"), "cold_startup_s": 60, "warm_startup_s": 5,
+                                 "training_s": lambda _rng, hp: 100.0 if float(hp["eta"]) < 0.1 else 3000.0},
+                                virtual=True)
+    spec = spec_of(tmp_path, "expires", trials=3, parallel=2)
+    options = simulation_defaults({"region": "us-east-1", "poll_s": 5, "simulate": {}, "keep_alive_s": 300})
+    spec = TuningSpec.from_dict({**spec.to_dict(), "backend": {"name": "sagemaker", "options": options}})
+    try:
+        backend = SageMakerBackend(spec, tmp_path, clients=clients)
+        backend.start()
+        events, etas, submitted = Events(), [0.05, 0.2, 0.06], 0
+        while len(events.outcomes) < 3:
+            while backend.free_slots() > 0 and submitted < 3:
+                backend.submit(TrialRequest(key=submitted, params={"eta": etas[submitted]}))
+                submitted += 1
+            backend.poll(events, timeout=5)
+        backend.close(release=True)
+        idle = {}
+        for outcome in events.outcomes:
+            job = outcome.attrs["sagemaker"]["training_job"]
+            warm = clients.sagemaker.describe_training_job(TrainingJobName=job).get("WarmPoolStatus") or {}
+            idle[job] = warm.get("ResourceRetainedBillableTimeInSeconds") or 0
+        expired = [job for job, seconds in idle.items() if seconds >= 250]
+        assert expired, f"the test needs a pool that expired unused: {idle}"
+        summary = backend.summary()
+        assert summary["retained_billable_s"] == sum(idle.values()) and summary["warm_pool_cost_usd"] > 0
+    finally:
+        clients.sim.close()

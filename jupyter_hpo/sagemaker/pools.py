@@ -49,6 +49,7 @@ class PoolRelease:
     _stopping_all: bool
     inherited: list[str]
     retained: dict[str, float]
+    expired: list[str]
     finished: list[dict[str, Any]]
     cancelled: set[str]
     _next_poll: float
@@ -223,6 +224,7 @@ class PoolRelease:
         it puts a trial on any matching pool, so a slot's record can miss one that is still kept (and billed)."""
         self._release_slots()
         missed = [job for job in self._available_pools() if job not in self.released and job not in self.unreleased]
+        self._settle(self.expired)
         for job in missed:
             try:
                 self.clients.sagemaker.update_training_job(TrainingJobName=job,
@@ -233,6 +235,21 @@ class PoolRelease:
                 self._note(f"release-{job}", f"could not release the warm pool of {job}: "
                                              f"{explain_client_error(e, self.opts)} It terminates by itself after "
                                              f"its keep-alive of {self.keep_alive} s.")
+
+    def _settle(self, jobs: list[str]) -> None:
+        """Read the idle time SageMaker billed for the pools of ``jobs`` (pools that ended unused, which no slot
+        holds any more): it counts in ``retained_billable_s`` and the job's cost."""
+        for job in jobs:
+            if job in self.retained:
+                continue
+            try:
+                warm = self.clients.sagemaker.describe_training_job(TrainingJobName=job).get("WarmPoolStatus") or {}
+            except Exception as e:  # noqa: BLE001 - a figure left out; the release goes on
+                if error_code(e) in EXPIRED:
+                    raise BackendError(explain_client_error(e, self.opts)) from None
+                continue
+            if warm.get("ResourceRetainedBillableTimeInSeconds") is not None:
+                self.retained[job] = float(warm["ResourceRetainedBillableTimeInSeconds"])
 
     def _release_slots(self) -> None:
         deadline = self._now() + self.opts.warm_wait_s

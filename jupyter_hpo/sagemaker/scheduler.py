@@ -136,6 +136,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
         self._reuse_round = -1.0
         self._reuse_by: dict[str, str] = {}
         self.retained: dict[str, float] = {}
+        self.expired: list[str] = []  # training jobs whose pool ended unused: idle time read at the end
         self.released: list[str] = []
         self.unreleased: list[str] = []
         #: training jobs of an earlier job whose warm pools were handed to this one (:meth:`inherit`)
@@ -208,7 +209,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
         now = self._now()
         for p in self.pools:  # a warm pool first, the one that expires soonest
             if p.state == "available" and p.expires - now < _EXPIRY_MARGIN_S:
-                self._set(p, "empty")
+                self._expire(p)
         available = sorted((p for p in self.pools if p.state == "available"), key=lambda p: p.expires)
         empty = [p for p in self.pools if p.state == "empty"]
         return (available + empty)[0] if available or empty else None
@@ -308,7 +309,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
             if pool.state == "draining":
                 self._drain(pool)
             elif pool.state == "available" and pool.expires <= self._now():
-                self._set(pool, "empty")
+                self._expire(pool)
         while self.waiting:  # trials put back by a quota error take the next free pool
             pool = self._free_pool()
             if pool is None:
@@ -390,7 +391,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
                                       "warm-pool quota is 0; request one in Service Quotas.")
             elif status == "Terminated":
                 self._note("pool-terminated", _terminated_note(pool.job, self.opts.instance_type))
-            self._set(pool, "empty")
+            self._expire(pool)
 
     def _deliver(self, outcome: TrialOutcome) -> None:
         if self._events is not None:
@@ -479,6 +480,14 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
 
     def _set(self, pool: Pool, state: str) -> None:
         pool.state, pool.since = state, self._now()
+
+    def _expire(self, pool: Pool) -> None:
+        """The slot's pool ended (or is about to) without another trial: the slot is free, and the pool's idle time,
+        which SageMaker bills, is read at the job's end (:meth:`_settle`); the slot forgets the pool when it takes
+        the next trial."""
+        if pool.job and pool.job not in self.expired:
+            self.expired.append(pool.job)
+        self._set(pool, "empty")
 
     def _note(self, key: str, text: str) -> None:
         if key in self._noted:
