@@ -22,7 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from jupyter_hpo.records import COST_USD, FEASIBLE, INTERRUPTED, STARTUP_S, WARM
+from jupyter_hpo.records import COST_USD, FEASIBLE, INTERRUPTED, RERUN_OF, STARTUP_S, WARM
 
 #: Optuna's schema revision whose tables are described here (Optuna 3.2 to at least 5.1)
 KNOWN_REVISION = "v3.2.0.a"
@@ -168,7 +168,7 @@ def _fetch(con: Any, statement: Any) -> list[tuple[Any, ...]]:
 
 # -- what listing jobs reads -----------------------------------------------------------------------------
 #: The trial user attributes a job's summary needs (``records.JobSummary``): read by :func:`summary_rows`.
-SUMMARY_ATTRS = (WARM, STARTUP_S, INTERRUPTED, COST_USD, FEASIBLE)
+SUMMARY_ATTRS = (WARM, STARTUP_S, INTERRUPTED, RERUN_OF, COST_USD, FEASIBLE)
 
 
 def all_study_attrs(engine: Any) -> dict[str, tuple[int, dict[str, Any]]]:

@@ -29,6 +29,7 @@ from jupyter_hpo.records import (  # noqa: F401 - _cloud_record, _job_cost: move
     _cloud_record,
     _job_cost,
     best_so_far,
+    reruns_left,
     summarize,
     trial_record,
 )
@@ -536,6 +537,11 @@ class Job:
                 raise JobStateError(f"job {self.name!r} has already run {counted} trial(s) of its budget, so "
                                     f"max_trials={max_trials} leaves none to run; pass a larger max_trials (more "
                                     f"than {counted}) to continue it.")
+            left = reruns_left(self.trial_records())
+            if max_trials < counted + left:  # the budget would end before every interrupted trial is re-run
+                raise JobStateError(f"job {self.name!r} has run {counted} trial(s) and has {left} interrupted trial(s) "
+                                    f"to re-run, so max_trials={max_trials} leaves some never re-run; pass at least "
+                                    f"{counted + left}.")
         elif status == JobStatus.COMPLETED and reason.startswith(RUNTIME_REASON):
             counted, budget = self._counted_trials(), int(spec["budget"]["max_trials"])
             if counted >= budget:

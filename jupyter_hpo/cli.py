@@ -468,10 +468,21 @@ def _summary_text(s: dict[str, Any]) -> str:
                 + (f"; its best {s['metric']} {_fmt(s['best']['value'])} (trial {s['best']['number']})"
                    if s["best"] else ""))
     cost = "" if s.get("cost_usd") is None else f"; cost {_usd(s['cost_usd'])}"
-    return _safe(f"job {s['name']}: {s['status']} ({s['reason'] or 'in progress'}); trials {_done(s)}/{s['max_trials']}: "
-                 f"{s['complete']} complete, {s['pruned']} pruned, {s['failed']} failed"
-                 + (f", {s['interrupted']} interrupted (run again on resume)" if s.get("interrupted") else "")
-                 + f"; {best}{saved}{cost}")
+    left = s.get("reruns_left") or 0
+    interrupted = (f", {s['interrupted']} interrupted" + (f" ({left} to re-run on resume)" if left else "")
+                   if s.get("interrupted") else "")
+    # a stale job's trials that were running when its runner died: interrupted on resume
+    running = f", {s['running']} running" if s.get("running") else ""
+    return _safe(f"job {s['name']}: {s['status']} ({s['reason'] or _no_reason(s['status'])}); trials "
+                 f"{_done(s)}/{s['max_trials']}: {s['complete']} complete, {s['pruned']} pruned, {s['failed']} failed"
+                 f"{interrupted}{running}; {best}{saved}{cost}")
+
+
+def _no_reason(status: str) -> str:
+    """What a summary line says of a job without a recorded reason."""
+    if status == "stale":
+        return "its runner is gone: `jupyter hpo resume` goes on"
+    return "in progress" if status in ("pending", "running", "stopping") else "no reason recorded"
 
 
 def _state(r: dict[str, Any]) -> str:

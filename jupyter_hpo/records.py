@@ -348,6 +348,8 @@ class TrialRecord:
     fold_mean: float | None
     fold_std: float | None
     interrupted: bool
+    #: a re-run of an interrupted trial (on resume, with its parameters): that trial's number; else null
+    rerun_of: int | None
     cost_usd: float | None
     cloud: dict[str, Any] | None
     intermediate: dict[str, float | None]
@@ -384,6 +386,7 @@ class TrialRecord:
             FOLD_MEAN: ua.get(FOLD_MEAN),
             FOLD_STD: ua.get(FOLD_STD),
             INTERRUPTED: bool(ua.get(INTERRUPTED, False)),
+            RERUN_OF: ua.get(RERUN_OF) if isinstance(ua.get(RERUN_OF), int) else None,
             COST_USD: ua.get(COST_USD),
             "cloud": _cloud_record(ua.get(SAGEMAKER)),
             "intermediate": {str(k): v for k, v in sorted(t.intermediate_values.items())},
@@ -483,6 +486,8 @@ class JobSummary:
     pruned: int
     failed: int
     interrupted: int
+    #: the interrupted trials not re-run yet: a resume re-runs them (with room in its budget)
+    reruns_left: int
     running: int
     #: the best complete, feasible trial; with several objectives, the one of the Pareto front with the best first
     #: objective (ties: the best second, and so on; then the first such trial)
@@ -547,6 +552,7 @@ class JobSummary:
             "pruned": counts["pruned"],
             "failed": sum(1 for r in records if r["state"] == "fail" and not r[INTERRUPTED]),
             "interrupted": sum(1 for r in records if r["state"] == "fail" and r[INTERRUPTED]),
+            "reruns_left": reruns_left(records),
             "running": counts["running"],
             "best": None if best is None else {"number": best["number"], "value": best["value"],
                                                "params": best["params"]},
@@ -574,6 +580,12 @@ class JobSummary:
     def to_json(self) -> dict[str, Any]:
         """The summary as a plain dict (strict-JSON-able: no NaN or infinity; a new dict each call)."""
         return {name: getattr(self, name) for name in JOB_FIELDS}
+
+
+def reruns_left(records: Sequence[Mapping[str, Any]]) -> int:
+    """The interrupted trials of ``records`` that no trial re-runs yet (``rerun_of``)."""
+    rerun = {r.get(RERUN_OF) for r in records}
+    return sum(1 for r in records if r["state"] == "fail" and r[INTERRUPTED] and r["number"] not in rerun)
 
 
 def summarize(name: str, attrs: dict[str, Any], records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

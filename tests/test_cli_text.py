@@ -122,7 +122,7 @@ def test_show_counts_interrupted_trials_and_leaves_unknown_times_blank(tmp_path)
                                ("FAIL", None, {"interrupted": True, "error": "interrupted: the job was stopped"})])
     code, out = cli("show", "halted", home=home)
     assert code == 0, out
-    assert "trials 2/10: 2 complete, 0 pruned, 0 failed, 2 interrupted (run again on resume)" in out, out
+    assert "trials 2/10: 2 complete, 0 pruned, 0 failed, 2 interrupted (2 to re-run on resume)" in out, out
     table = [[cell.strip() for cell in line.strip().strip("│").split("│")] for line in out.splitlines()
              if line.strip().startswith("│")]
     rows = [r for r in table if r[0] in ("2", "3")]

@@ -244,6 +244,38 @@ def test_stop_interrupts_and_resume_completes_the_budget(home):
         assert records[num]["value"] == rec["value"] and records[num]["state"] == "complete"
 
 
+def test_a_smaller_new_budget_is_refused_when_it_would_leave_interrupted_trials_never_re_run(home):
+    """`resume(max_trials=3)` of a job stopped with 2 complete and 2 interrupted trials re-ran one of them and
+    completed: the other was never re-run, and `show` still said "2 interrupted (run again on resume)"."""
+    from tests.test_cli import hpo
+
+    job = launch(objective=objectives.sleepy, hyperparameters={"sleep": 2.0}, max_trials=8, max_parallel=2,
+                 name="reruns")
+    wait_for(lambda: states(job).count("complete") >= 2 and states(job).count("running") == 2, timeout=60)
+    assert job.stop(timeout=30) == JobStatus.STOPPED
+    records = job.trial_records()
+    done = sum(r["state"] == "complete" for r in records)
+    interrupted = [r["number"] for r in records if r["interrupted"]]
+    assert len(interrupted) == 2 and all(r["rerun_of"] is None for r in records)
+    summary = job.summary()
+    assert (summary["interrupted"], summary["reruns_left"]) == (2, 2)
+    shown = hpo(home, "--store", job.store.url, "show", "reruns").stdout
+    assert "2 interrupted (2 to re-run on resume);" in shown
+    refused = (rf"job 'reruns' has run {done} trial\(s\) and has 2 interrupted trial\(s\) to re-run, so "
+               rf"max_trials={done + 1} leaves some never re-run; pass at least {done + 2}\.")
+    with pytest.raises(JobStateError, match=refused):
+        job.resume(max_trials=done + 1)
+    assert job.status == JobStatus.STOPPED
+    job.resume(max_trials=done + 2)
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    records = job.trial_records()
+    assert sorted(r["rerun_of"] for r in records if r["rerun_of"] is not None) == interrupted
+    assert sum(r["state"] == "complete" for r in records) == done + 2
+    assert (job.summary()["interrupted"], job.summary()["reruns_left"]) == (2, 0)
+    shown = hpo(home, "--store", job.store.url, "show", "reruns").stdout
+    assert "2 interrupted;" in shown and "to re-run" not in shown
+
+
 def test_resume_after_kill_9_of_the_runner_loses_and_repeats_nothing(home):
     job = launch(objective=objectives.sleepy, hyperparameters={"sleep": 0.4}, max_trials=10, max_parallel=2,
                  name="killed")

@@ -77,6 +77,8 @@ export interface IJobSummary {
   pruned: number;
   failed: number;
   interrupted: number;
+  /** The interrupted trials not re-run yet (a resume re-runs them). */
+  reruns_left: number;
   running: number;
   /** The best complete, feasible trial; several objectives: the Pareto front's best first objective. */
   best: IBestTrial | null;
@@ -134,6 +136,8 @@ export interface ITrialRecord {
   fold_mean: number | null;
   fold_std: number | null;
   interrupted: boolean;
+  /** A re-run of an interrupted trial: that trial's number; else null. */
+  rerun_of: number | null;
   /** SageMaker trials: the training job's billable cost in USD; null on the local backend. */
   cost_usd: number | null;
   /** SageMaker trials: the training job, its warm-pool status and start-up phases; else null. */
