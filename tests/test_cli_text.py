@@ -130,3 +130,20 @@ def test_show_counts_interrupted_trials_and_leaves_unknown_times_blank(tmp_path)
     add_study(home, "all-pruned", [("PRUNED", None, {"warm": True, "startup_s": 0.01})] * 3)
     code, out = cli("show", "all-pruned", home=home)
     assert "no complete trial" in out and "no result yet" not in out, out
+
+
+def test_show_says_a_stale_jobs_runner_is_gone_and_counts_its_running_trials(tmp_path):
+    """A job whose runner was killed said "stale (in progress)", and left out the trials it was running."""
+    import os
+
+    from jupyter_hpo.store import Store
+
+    home = tmp_path / "home"
+    add_study(home, "gone", [("COMPLETE", 0.5, {"warm": False, "startup_s": 2.0}), ("RUNNING", None, {}),
+                             ("RUNNING", None, {})], status="running")
+    dead = {"pid": 2**22 + 12345, "host": os.uname().nodename, "started": 1.0}
+    Store(home=home).set_job_attrs("gone", reason="", ended=None, runner=dead, heartbeat=1.0)
+    code, out = cli("show", "gone", home=home)
+    assert code == 0, out
+    assert ("job gone: stale (its runner is gone: `jupyter hpo resume` goes on); trials 1/10: 1 complete, 0 pruned, "
+            "0 failed, 2 running; best auc 0.5") in " ".join(out.split()), out
