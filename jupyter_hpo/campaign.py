@@ -275,6 +275,15 @@ class Campaign:
                               store_url=self.store.url, log_path=log_dir / f"{self.name}.log", label=self.name)
 
 
+def _weighted(jobs: list[dict[str, Any]], kind: str) -> float | None:
+    """The mean ``kind`` ("warm" or "cold") start-up over ``jobs``: their means weighted by their starts (a job
+    whose starts were not measured, all interrupted, has no mean and is left out); None when none has one."""
+    found = [(j[f"{kind}_startup_s"], j[f"{kind}_starts"]) for j in jobs
+             if j[f"{kind}_startup_s"] is not None and j[f"{kind}_starts"]]
+    total = sum(n for _, n in found)
+    return sum(mean * n for mean, n in found) / total if total else None
+
+
 def summarize_campaign(name: str, jobs: list[dict[str, Any]]) -> dict[str, Any]:
     """A campaign's summary from its jobs' summaries (:meth:`Job.summary`, as ``api.list_jobs`` gives them), in
     campaign order: its status (:func:`_worst` of theirs), jobs, how many of them ended (``done``: completed, stopped,
@@ -287,9 +296,8 @@ def summarize_campaign(name: str, jobs: list[dict[str, Any]]) -> dict[str, Any]:
     warm = sum(j["warm_starts"] for j in jobs)
     cold = sum(j["cold_starts"] for j in jobs)
     saved = None  # as a job's: (mean cold start-up - mean warm start-up) x warm starts, over the campaign
-    if warm and cold:
-        cold_s = sum(j["cold_startup_s"] * j["cold_starts"] for j in jobs if j["cold_starts"]) / cold
-        warm_s = sum(j["warm_startup_s"] * j["warm_starts"] for j in jobs if j["warm_starts"]) / warm
+    cold_s, warm_s = _weighted(jobs, "cold"), _weighted(jobs, "warm")  # a job's means are of measured start-ups
+    if warm and cold and cold_s is not None and warm_s is not None:
         saved = max(0.0, cold_s - warm_s) * warm
     costs = [j["cost_usd"] for j in jobs if j.get("cost_usd") is not None]  # SageMaker jobs only
     best = None

@@ -559,8 +559,9 @@ class JobSummary:
             "objectives": objectives,
             "pareto": pareto,
             "seeded": _seeded(attrs),
-            "warm_starts": len(warm),
-            "cold_starts": len(cold),
+            # every trial that started, as its `warm` says (one interrupted has no start-up measured: not in the means)
+            "warm_starts": sum(1 for r in records if r[WARM] is True),
+            "cold_starts": sum(1 for r in records if r[WARM] is False),
             "cold_startup_s": _mean(cold),
             "warm_startup_s": _mean(warm),
             "startup_saved_s": saved,

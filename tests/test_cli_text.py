@@ -147,3 +147,23 @@ def test_show_says_a_stale_jobs_runner_is_gone_and_counts_its_running_trials(tmp
     assert code == 0, out
     assert ("job gone: stale (its runner is gone: `jupyter hpo resume` goes on); trials 1/10: 1 complete, 0 pruned, "
             "0 failed, 2 running; best auc 0.5") in " ".join(out.split()), out
+
+
+def test_a_trial_interrupted_on_a_warm_worker_counts_as_a_warm_start(tmp_path):
+    """Its start-up is not measured (it never finished), so the summary left it out of `warm_starts`, while the
+    trial table said it started warm: 1 warm start in the summary, 2 in the table."""
+    import json
+
+    import pytest
+
+    home = tmp_path / "home"
+    add_study(home, "warmcount", [("COMPLETE", 0.5, {"warm": False, "startup_s": 2.0}),
+                                  ("COMPLETE", 0.7, {"warm": True, "startup_s": 0.01}),
+                                  ("FAIL", None, {"warm": True, "interrupted": True})])
+    code, out = cli("show", "warmcount", "--json", home=home)
+    assert code == 0, out
+    shown = json.loads(out.strip().splitlines()[-1])
+    job, trials = shown["job"], shown["trials"]
+    assert (job["warm_starts"], job["cold_starts"]) == (2, 1) == (
+        sum(t["warm"] is True for t in trials), sum(t["warm"] is False for t in trials))
+    assert job["warm_startup_s"] == 0.01 and job["startup_saved_s"] == pytest.approx(1.99), "measured ones only"
