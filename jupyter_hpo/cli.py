@@ -497,6 +497,14 @@ def _start(r: dict[str, Any]) -> str:
     return _safe(f"{start} (from {r[REUSED_FROM]})") if r.get(REUSED_FROM) else start
 
 
+def _cell(r: dict[str, Any], path: str, value: Any) -> str:
+    """A number of trial record ``r`` as the table shows it: ``nan``, ``inf`` or ``-inf`` when it was one (JSON has
+    null for them, and the record's ``nonfinite`` says which), ``-`` when there is none."""
+    if value is not None:
+        return _fmt(value)
+    return (r.get("nonfinite") or {}).get(path) or "-"
+
+
 def _trial_table(records: list[dict[str, Any]], summary: dict[str, Any], limit: int | None) -> Any:
     from rich.table import Table
 
@@ -508,8 +516,8 @@ def _trial_table(records: list[dict[str, Any]], summary: dict[str, Any], limit: 
         detail = _safe(r[ERROR] or ", ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items()))
         if r.get("feasible") is False:  # broke a constraint: never the best
             detail = _safe(f"infeasible: {'; '.join(r['violations'])}; ") + detail
-        other = [_fmt(r["metrics"][m]) if (r.get("metrics") or {}).get(m) is not None else "-" for m in metrics]
-        table.add_row(str(r["number"]), _state(r), _fmt(r["value"]) if r["value"] is not None else "-", *other,
+        other = [_cell(r, f"metrics.{m}", (r.get("metrics") or {}).get(m)) for m in metrics]
+        table.add_row(str(r["number"]), _state(r), _cell(r, "value", r["value"]), *other,
                       _start(r), _seconds(r[STARTUP_S], 3), _seconds(r[RUN_S], 1),
                       detail if limit is None or len(detail) <= 90 else detail[:89] + "…")
     return table

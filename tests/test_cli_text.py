@@ -167,3 +167,16 @@ def test_a_trial_interrupted_on_a_warm_worker_counts_as_a_warm_start(tmp_path):
     assert (job["warm_starts"], job["cold_starts"]) == (2, 1) == (
         sum(t["warm"] is True for t in trials), sum(t["warm"] is False for t in trials))
     assert job["warm_startup_s"] == 0.01 and job["startup_saved_s"] == pytest.approx(1.99), "measured ones only"
+
+
+def test_show_prints_an_infinite_metric_as_inf_not_as_no_value(tmp_path):
+    """An extra metric of inf printed as `-`, as for a trial without the metric; JSON has null with `nonfinite`."""
+    home = tmp_path / "home"
+    add_study(home, "infs", [("COMPLETE", 0.5, {"metrics": {"extra": float("inf")}}),
+                             ("COMPLETE", 0.6, {"metrics": {"extra": 1.5}}),
+                             ("COMPLETE", 0.7, {})])
+    code, out = cli("show", "infs", home=home)
+    assert code == 0, out
+    rows = {r[0]: r for r in ([c.strip() for c in line.strip().strip("│").split("│")] for line in out.splitlines()
+                              if line.strip().startswith("│"))}
+    assert (rows["0"][3], rows["1"][3], rows["2"][3]) == ("inf", "1.5", "-"), out
