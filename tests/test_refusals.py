@@ -3,6 +3,7 @@ and what to do, and nothing is written to the store."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -275,6 +276,37 @@ def test_a_single_objective_keyword_on_a_spec_with_several_objectives_is_refused
     assert "mo-spec" not in {j["name"] for j in api.list_jobs()}
     job = api.launch(spec)  # the same spec without the keyword runs, with both objectives
     assert job.wait(timeout=60).value == "completed" and len(job.spec["objectives"]) == 2
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"image": "1.dkr.ecr.us-east-1.amazonaws.com/mine:1", "framework": "xgboost"},
+     "`backend.options.framework` and `backend.options.image` both name the training image, and `image` would be "
+     "used: give one of them."),
+    ({"image": "1.dkr.ecr.us-east-1.amazonaws.com/mine:1", "framework": "xgboost", "framework_version": "1.7-1"},
+     "`backend.options.framework` and `backend.options.framework_version` and `backend.options.image` both name"),
+    ({"framework_version": "1.7-1"},
+     "`backend.options.framework_version` needs `backend.options.framework` (e.g. xgboost), whose image it picks."),
+])
+def test_a_framework_beside_an_image_or_a_version_without_a_framework_is_refused(home, tmp_path, options, message):
+    """The image was used and the framework (and its version) silently unread: `plan` listed them as the spec's."""
+    spec = sm_spec(tmp_path, "sagemaker", "images", options)
+    assert refused(spec).startswith(message)
+    with pytest.raises(SpecError, match=re.escape(message)):
+        api.plan(spec)
+
+
+def test_warm_pool_options_with_warm_pools_off_are_said_to_be_unused(home, tmp_path):
+    """`warm_pool: {enabled: false}` turns the job into its cold baseline, keeping its warm-pool options in the
+    spec: they were accepted and dropped without a word. The plan and the job's notes now say so."""
+    spec = sm_spec(tmp_path, "sagemaker", "cold-base", {"keep_alive_s": 900, "warm_wait_s": 60},
+                   warm_pool={"enabled": False})
+    note = ("`warm_pool.enabled` is false: `backend.options.keep_alive_s` and `backend.options.warm_wait_s` are not "
+            "used; no KeepAlivePeriodInSeconds is sent, and every trial starts cold.")
+    plan = api.plan(spec)
+    assert note in plan["notes"] and "KeepAlivePeriodInSeconds" not in plan["requests"][1]["params"]["ResourceConfig"]
+    job = api.launch(spec)
+    assert job.wait(timeout=60).value == "completed", job.attrs.get("reason")
+    assert note in [n["text"] for n in job.attrs.get("notes") or []]
 
 
 # -- 10. spot-only options without spot; a tag jupyter-hpo sets itself -----------------------------------------------

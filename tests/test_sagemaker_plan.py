@@ -134,6 +134,9 @@ def test_warm_pool_off_leaves_the_keep_alive_out_of_the_request(tmp_path, capsys
     spec = tmp_path / "plain.yaml"
     spec.write_text((GOLDEN / "plain.yaml").read_text() + f"warm_pool: {warm_pool}\n")
     assert main(["plan", str(spec), "--json"]) == 0
-    (create,) = [r for r in json.loads(capsys.readouterr().out)["requests"] if r["operation"] == "CreateTrainingJob"]
+    plan = json.loads(capsys.readouterr().out)
+    (create,) = [r for r in plan["requests"] if r["operation"] == "CreateTrainingJob"]
     assert create["params"]["ResourceConfig"].get("KeepAlivePeriodInSeconds") == keep_alive
+    said = [n for n in plan["notes"] if n.startswith("`warm_pool.enabled` is false: `backend.options.keep_alive_s`")]
+    assert len(said) == (keep_alive is None), "the keep-alive in the spec, unused, is said"
     assert ("KeepAlivePeriodInSeconds" in create["params"]["ResourceConfig"]) is (keep_alive is not None)

@@ -157,6 +157,7 @@ def test_an_interrupted_spot_trial_is_retried_from_its_checkpoints_and_its_savin
     assert any("lost its instances (MaxWaitTimeExceeded); retrying as" in n for n in tally.notes)
     summary = backend.summary()
     assert summary["spot"] is True and summary["spot_savings_pct"] == pytest.approx(60.0, abs=2)
+    assert summary["training_jobs"] == len(created) == 3, "the interrupted attempt is a training job too"
 
 
 def test_retries_are_bounded_and_an_exhausted_trial_fails_naming_the_cause(tmp_path):

@@ -203,6 +203,7 @@ class SageMakerOptions:
             raise SpecError(f"unknown field(s) {', '.join(f'`backend.options.{u}`' for u in unknown)}; "
                             f"allowed: {', '.join(sorted(known))}.")
         opts = cls(**data)
+        _check_sent(spec, data)
         if spec.backend != "amt" and spec.warm_pool.enabled:  # amt never sends a keep-alive
             check_spot_and_keep_alive(opts)
         unsent = [f"`backend.options.{k}`" for k in SPOT_ONLY_OPTIONS if data.get(k) is not None]
@@ -331,6 +332,35 @@ def check_timeout_fits(spec: TuningSpec, opts: SageMakerOptions) -> None:
                         f"({opts.max_run_s} s), the MaxRuntimeInSeconds that stops every training job, so trials "
                         f"would be cut at {opts.max_run_s} s; set backend.options.max_run_s to at least "
                         f"{math.ceil(timeout)} (at most {MAX_RUN_S}) or lower trial.timeout.")
+
+
+def _check_sent(spec: TuningSpec, data: Mapping[str, Any]) -> None:
+    """Refuse options of the spec that no request would carry: accepted, they let a user think they took effect.
+
+    * ``framework`` or ``framework_version`` beside ``image``: the image is used, and the framework unread;
+    * ``framework_version`` without ``framework``: no image is looked up with it.
+
+    (``keep_alive_s`` with ``warm_pool.enabled: false`` is said in a note instead: :func:`warm_pool_off_note`.)
+    """
+    given = {k for k, v in data.items() if v is not None}
+    if "framework_version" in given and "framework" not in given:
+        raise SpecError("`backend.options.framework_version` needs `backend.options.framework` (e.g. xgboost), "
+                        "whose image it picks.")
+    if "image" in given and given & {"framework", "framework_version"}:
+        both = " and ".join(f"`backend.options.{k}`" for k in ("framework", "framework_version") if k in given)
+        raise SpecError(f"{both} and `backend.options.image` both name the training image, and `image` would be used: "
+                        "give one of them.")
+
+
+def warm_pool_off_note(spec: TuningSpec) -> str | None:
+    """What a ``sagemaker`` job with ``warm_pool.enabled: false`` says of its warm-pool options (its plan and its
+    runner): they stay in the spec, so the switch gives the cold baseline of the same job, but none is sent."""
+    given = [f"`backend.options.{k}`" for k in ("keep_alive_s", "warm_wait_s")
+             if spec.backend_options.get(k) is not None]
+    if spec.backend != "sagemaker" or spec.warm_pool.enabled or not given:
+        return None
+    return (f"`warm_pool.enabled` is false: {' and '.join(given)} {'are' if len(given) > 1 else 'is'} not used; "
+            "no KeepAlivePeriodInSeconds is sent, and every trial starts cold.")
 
 
 def simulation_defaults(options: Mapping[str, Any]) -> dict[str, Any]:

@@ -47,6 +47,7 @@ def plan(spec: TuningSpec, *, written_for: str | None = None) -> dict[str, Any]:
         check_no_local_pool_settings,
         check_timeout_fits,
         simulation_defaults,
+        warm_pool_off_note,
     )
 
     if spec.backend not in ("sagemaker", "amt"):
@@ -72,6 +73,9 @@ def plan(spec: TuningSpec, *, written_for: str | None = None) -> dict[str, Any]:
     requests, notes = builder(spec, opts)
     if opts.simulate is not None:
         notes.append("backend.options.simulate is set: a launch sends these to the simulated SageMaker, not AWS.")
+    off = warm_pool_off_note(spec)
+    if off is not None:
+        notes.append(off)
     return {"backend": spec.backend, "job": spec.name, "requests": requests, "sources": sources,
             "notes": [*default_notes, *not_sent, *notes]}
 

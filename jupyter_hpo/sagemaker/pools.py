@@ -236,6 +236,14 @@ class PoolRelease:
                                              f"{explain_client_error(e, self.opts)} It terminates by itself after "
                                              f"its keep-alive of {self.keep_alive} s.")
 
+    def _expire(self, pool: Pool) -> None:
+        """The slot's pool ended (or is about to) without another trial: the slot is free, and the pool's idle time,
+        which SageMaker bills, is read at the job's end (:meth:`_settle`); the slot forgets the pool when it takes
+        the next trial."""
+        if pool.job and pool.job not in self.expired:
+            self.expired.append(pool.job)
+        self._set(pool, "empty")
+
     def _settle(self, jobs: list[str]) -> None:
         """Read the idle time SageMaker billed for the pools of ``jobs`` (pools that ended unused, which no slot
         holds any more): it counts in ``retained_billable_s`` and the job's cost."""

@@ -40,6 +40,7 @@ from jupyter_hpo.sagemaker.options import (
     check_no_local_pool_settings,
     check_timeout_fits,
     simulation_defaults,
+    warm_pool_off_note,
 )
 from jupyter_hpo.sagemaker.outcome import (
     STARTUP_PHASES,
@@ -144,6 +145,9 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
         #: this job's training jobs whose pools :meth:`close` handed on (``release=False``)
         self.handed_on: list[str] = []
         self._stopping_all = False
+        off = warm_pool_off_note(spec)
+        if off is not None:
+            self._note("warm-pool-off", off)
 
     # -- before the job exists ----------------------------------------------------------------
     @classmethod
@@ -461,7 +465,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
             "instance_count": count,
             "price_per_hour": price,
             "keep_alive_s": self.keep_alive,
-            "training_jobs": len(self.finished),
+            "training_jobs": sum(len(a.get("attempts") or [a]) for a in self.finished),  # spot retries too
             "warm_starts": sum(1 for a in self.finished if a.get("reused_pool_of")),
             "billable_s": billable,
             "spot": self.opts.spot,
@@ -480,14 +484,6 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
 
     def _set(self, pool: Pool, state: str) -> None:
         pool.state, pool.since = state, self._now()
-
-    def _expire(self, pool: Pool) -> None:
-        """The slot's pool ended (or is about to) without another trial: the slot is free, and the pool's idle time,
-        which SageMaker bills, is read at the job's end (:meth:`_settle`); the slot forgets the pool when it takes
-        the next trial."""
-        if pool.job and pool.job not in self.expired:
-            self.expired.append(pool.job)
-        self._set(pool, "empty")
 
     def _note(self, key: str, text: str) -> None:
         if key in self._noted:
