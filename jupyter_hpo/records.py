@@ -418,10 +418,15 @@ def _seeded(attrs: Mapping[str, Any]) -> int:
 
 
 def _job_cost(attrs: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> float | None:
-    """Training cost of the trials so far, plus idle warm-pool time once the job has ended (None locally)."""
+    """Training cost of the trials so far, plus idle warm-pool time once the job has ended (None locally). While a
+    resumed job runs, its earlier runners' recorded total stays until this runner writes its own: the trials'
+    costs since then (with that idle time) are counted as they finish, never less than that total."""
     costs = [r[COST_USD] for r in records if r.get(COST_USD) is not None]
     summary = attrs.get(BACKEND_SUMMARY) or {}
     if summary.get(COST_USD) is not None:
+        if attrs.get(STATUS) in ("pending", "running", "stopping"):
+            live = sum(costs) + float(summary.get("warm_pool_cost_usd") or 0)
+            return round(max(float(summary[COST_USD]), live), 6)
         return float(summary[COST_USD])
     return round(sum(costs), 6) if costs else None
 

@@ -13,6 +13,7 @@ from jupyter_hpo.backends import TrialRequest
 from jupyter_hpo.sagemaker import SageMakerBackend, simulated_clients
 from jupyter_hpo.sagemaker.options import simulation_defaults
 from jupyter_hpo.spec import TuningSpec
+from tests.conftest import wait_for
 
 
 class Events:
@@ -125,9 +126,15 @@ def test_a_resumed_jobs_summary_adds_what_its_earlier_runners_spent(home, tmp_pa
     assert job.wait(timeout=120).value == "completed"
     first = dict(job.attrs["backend_summary"])
     assert first["training_jobs"] == 4
-    assert job.resume(max_trials=6).wait(timeout=120).value == "completed"
+    job.resume(max_trials=7)
+    # while it runs, the cost counts the trials since the resume (it was stuck at the first runner's total)
+    wait_for(lambda: sum(r["state"] == "complete" for r in job.trial_records()) >= 6, timeout=120)
+    so_far = round(sum(r["cost_usd"] or 0 for r in job.trial_records()), 6)
+    assert job.status.value == "running", "the seventh trial runs alone, for seconds"
+    assert job.summary()["cost_usd"] >= so_far > first["cost_usd"]
+    assert job.wait(timeout=120).value == "completed"
     second = job.attrs["backend_summary"]
-    assert second["training_jobs"] == 6
+    assert second["training_jobs"] == 7
     assert second["billable_s"] > first["billable_s"] and second["cost_usd"] > first["cost_usd"]
     costs = [r["cost_usd"] for r in job.trial_records()]
     assert None not in costs and job.summary()["cost_usd"] >= round(sum(costs), 6)
