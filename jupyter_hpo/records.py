@@ -504,6 +504,8 @@ class JobSummary:
     seeded: int
     warm_starts: int
     cold_starts: int
+    #: the mean cold start-up: of this job's cold trials, else (all its workers came warm from an earlier job)
+    #: of those workers' cold trials there, what ``startup_saved_s`` counts from
     cold_startup_s: float | None
     warm_startup_s: float | None
     startup_saved_s: float | None
@@ -541,9 +543,12 @@ class JobSummary:
             ranked = sorted((r for r in records if r["number"] in front),
                             key=lambda r: ([-v for v in _objective_values(r, objectives) or []], r["number"]))
             best = ranked[0] if ranked else None
+        # what a cold start costs: this job's cold trials', else (every worker came warm from an earlier job: a kept
+        # runner, a campaign) those workers' cold start there
+        cold_s = _mean(cold) if cold else (attrs.get(BACKEND_SUMMARY) or {}).get("reused_cold_s")
         saved = None
-        if cold and warm:
-            saved = max(0.0, sum(cold) / len(cold) - sum(warm) / len(warm)) * len(warm)
+        if warm and isinstance(cold_s, (int, float)):
+            saved = max(0.0, cold_s - sum(warm) / len(warm)) * len(warm)
         raw = {
             "name": name,
             "status": Store.status_of(attrs).value,
@@ -567,7 +572,7 @@ class JobSummary:
             # every trial that started, as its `warm` says (one interrupted has no start-up measured: not in the means)
             "warm_starts": sum(1 for r in records if r[WARM] is True),
             "cold_starts": sum(1 for r in records if r[WARM] is False),
-            "cold_startup_s": _mean(cold),
+            "cold_startup_s": cold_s if isinstance(cold_s, (int, float)) else None,
             "warm_startup_s": _mean(warm),
             "startup_saved_s": saved,
             "cost_usd": _job_cost(attrs, records),

@@ -62,6 +62,12 @@ def test_the_next_launch_runs_in_the_kept_runner_on_its_warm_workers_and_both_en
     assert {int(r["value"]) for r in records} == workers, "the first job's workers ran the second's trials"
     assert all(r["warm"] and r["reused_from"] == "first" for r in records)
     assert sorted(r["metrics"]["calls"] for r in records) == [2.0, 2.0]  # each worker's cached data, loaded once
+    # no cold start of its own: what it saved is counted from its workers' cold start in the first job
+    cold = [r["startup_s"] for r in first.trial_records() if r["warm"] is False]
+    shown = second.summary()
+    assert shown["cold_starts"] == 0 and shown["cold_startup_s"] == pytest.approx(sum(cold) / len(cold))
+    assert shown["startup_saved_s"] == pytest.approx((shown["cold_startup_s"] - shown["warm_startup_s"]) * 2)
+    assert shown["startup_saved_s"] > 0
     assert "this runner (kept after an earlier job) takes job second" in (
         home / "jobs" / "second" / "runner.log").read_text()
     assert "job first ended; this runner stays 60 s for the next launch, with 2 idle worker(s)" in (

@@ -178,6 +178,8 @@ class _Proc:
     dispatched_at: float = 0.0
     #: the job whose pool this worker came from (a campaign's handover), else None
     reused_from: str | None = None
+    #: the start-up its first (cold) trial paid: what a job it is handed to saves on each trial
+    cold_s: float | None = None
 
 
 def _exit_code(process: Any) -> int | None:
@@ -250,6 +252,7 @@ class LocalBackend(ExecutorBackend):
         self._boot = worker_boot(spec, job_dir)
         self._job = job_dir.name
         self.prestarted = 0  # workers that booted while the runner started (_prestart), taken by this pool
+        self.reused_cold: list[float] = []  # the cold start-ups of the workers taken from an earlier job
         self._fingerprint: str | None = None  # computed when a campaign's shelf is there to use it
 
     # -- pool ----------------------------------------------------------------------------------
@@ -294,8 +297,13 @@ class LocalBackend(ExecutorBackend):
                      len(usable) + len(other) - self.prestarted)
 
     def summary(self) -> dict[str, Any]:
-        """``prestarted_workers``: how many workers booted while the runner started (see :meth:`write_prestart`)."""
-        return {"prestarted_workers": self.prestarted}
+        """``prestarted_workers``: how many workers booted while the runner started (see :meth:`write_prestart`);
+        ``reused_cold_s``, with workers taken from an earlier job: the mean start-up their cold trial paid there,
+        what the summary's start-up saved counts for a job that started none cold."""
+        out: dict[str, Any] = {"prestarted_workers": self.prestarted}
+        if self.reused_cold:
+            out["reused_cold_s"] = sum(self.reused_cold) / len(self.reused_cold)
+        return out
 
     def _adopt(self) -> None:
         """Take over idle workers an earlier job of the campaign (or of this kept runner, see
@@ -318,6 +326,8 @@ class LocalBackend(ExecutorBackend):
                 _dismiss([proc])
                 continue
             proc.reused_from, proc.ready_at, proc.task = job, time.time(), None
+            if proc.cold_s is not None:
+                self.reused_cold.append(proc.cold_s)
             self._serial = max(self._serial, int(proc.id.rsplit("-", 1)[-1]))
             self._procs.append(proc)
 
@@ -439,11 +449,14 @@ class LocalBackend(ExecutorBackend):
         # a warm trial's start-up is its wait from dispatch; a cold one's, its worker's whole start (from spawn:
         # the first workers start with the runner, before the first dispatch), which warm trials do not pay
         since = proc.dispatched_at if proc.n_trials > 0 else min(proc.spawned_at, proc.dispatched_at)
+        startup_s = max(0.0, payload["started_at"] - since)
+        if proc.n_trials == 0:
+            proc.cold_s = startup_s
         proc.n_trials += 1
         assert request is not None
         outcome = TrialOutcome(
             key=request.key, state=payload["state"], value=payload.get("value"), error=payload.get("error"),
-            traceback=payload.get("traceback"), startup_s=max(0.0, payload["started_at"] - since),
+            traceback=payload.get("traceback"), startup_s=startup_s,
             run_s=payload.get("run_s"), fold_scores=payload.get("fold_scores") or [],
             metrics=payload.get("metrics") or {},
         )
