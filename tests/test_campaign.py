@@ -148,6 +148,8 @@ def test_stop_and_resume_the_campaign_as_a_whole(home, tmp_path):
     # `stop --json` answers with the summary, as `show --json` (the option was accepted and ignored)
     out = hpo(home, "campaign", "stop", "halt", "--json")
     assert out.returncode == 0 and json.loads(out.stdout)["status"] == "completed", out.stdout + out.stderr
+    out = hpo(home, "campaign", "stop", "halt")  # one that is not running: its state, as `stop` of an ended job
+    assert out.returncode == 0 and out.stdout.strip() == "campaign halt: completed", out.stdout + out.stderr
 
 
 def test_a_campaign_with_another_users_job_needs_force_to_stop_or_resume(home, tmp_path, capsys):
