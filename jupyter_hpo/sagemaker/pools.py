@@ -123,6 +123,7 @@ class PoolRelease:
             if release:
                 self._release_all()
             else:
+                self._settle(self.expired)
                 kept = self._available_pools()
                 self.handed_on = kept
                 if kept:
