@@ -78,8 +78,8 @@ def test_ended_jobs_are_summarized_as_from_whole_trials(store):
     assert (top["best"]["number"], top["best"]["value"]) == (1, 0.9)
     assert top["best"]["params"] == {"lr": pytest.approx(0.02), "depth": 2, "kind": "b"}, "in the space's own terms"
     assert (top["complete"], top["pruned"], top["failed"], top["interrupted"]) == (5, 1, 1, 1)
-    assert (top["warm_starts"], top["cold_starts"], top["cost_usd"]) == (3, 1, 0.75)  # those with a start-up time
-    assert math.isclose(top["warm_startup_s"], 0.02)  # the infinite start-up counts as missing, as in a record
+    assert (top["warm_starts"], top["cold_starts"], top["cost_usd"]) == (5, 1, 0.75)  # every trial started warm
+    assert math.isclose(top["warm_startup_s"], 0.02)  # of those with a start-up time: the infinite one is missing
     assert (listed["min-job"]["best"]["number"], listed["min-job"]["best"]["value"]) == (7, 0.1), "-inf is null"
 
 
