@@ -98,7 +98,20 @@ def _parser() -> argparse.ArgumentParser:
     from jupyter_hpo._campaign_cli import add_campaign_parser
 
     add_campaign_parser(sub)
+    _store_after_command(sub)
     return p
+
+
+def _store_after_command(sub: Any) -> None:
+    """``--store`` also after a command (``jupyter hpo list --store URL``), at every level; given there, it
+    wins over one given before the command. Each added option leaves the namespace alone when not given."""
+    for command in sub.choices.values():
+        if not any("--store" in a.option_strings for a in command._actions):
+            command.add_argument("--store", default=argparse.SUPPRESS,
+                                 help="SQLAlchemy URL of the store (as before the command)")
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _store_after_command(action)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -115,10 +115,9 @@ def _fail(text: str, code: int = 1) -> int:
 
 
 def cmd_register(args: argparse.Namespace) -> int:
-    """``jupyter hpo register``: 0 and the result (text or ``--json``); 2 and one line for an unknown job or one
-    with no complete trial (bad input, as in ``refit``); 1 and one line on any other failure."""
+    """``jupyter hpo register``: 0 and the result (text or ``--json``); 2 and one line for an unknown job, one
+    with no complete trial or a store that cannot be opened (as in ``refit``); 1 and one line on any other failure."""
     from jupyter_hpo import api
-    from jupyter_hpo.exceptions import JobNotFoundError
 
     destination = "sagemaker" if args.sagemaker is not None else "mlflow"
     _check_options(args, destination, _REGISTER_OPTIONS)
@@ -127,10 +126,8 @@ def cmd_register(args: argparse.Namespace) -> int:
         if not any(r["state"] == "complete" for r in job.trial_records()):
             # checked before the destination's own checks, so both destinations answer it alike
             return _fail(f"job {job.name!r} has no complete trial, so it has no model to register.", 2)
-    except JobNotFoundError as e:
+    except HpoError as e:  # an unknown job, a store that cannot be opened: exit 2, as in every command
         return _fail(str(e), 2)
-    except HpoError as e:
-        return _fail(str(e))
     try:
         if destination == "mlflow":
             from jupyter_hpo.mlflow_tracking import register_model
@@ -159,22 +156,19 @@ def _registered_text(r: dict[str, Any]) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """``jupyter hpo export``: 0 and the result (text or ``--json``); 2 and one line for an unknown job (bad input);
-    1 and one line on any other failure.
+    """``jupyter hpo export``: 0 and the result (text or ``--json``); 2 and one line for an unknown job or a store
+    that cannot be opened (as in every command); 1 and one line on any other failure.
 
     ``--pipeline`` without ``-o`` or ``--json`` prints the definition itself on stdout (what was done
     with it, and notes, go to stderr), so it can be piped."""
     from jupyter_hpo import api
-    from jupyter_hpo.exceptions import JobNotFoundError
 
     destination = "pipeline" if args.pipeline else "mlflow"
     _check_options(args, destination, _EXPORT_OPTIONS)
     try:
         job = api.attach(args.job, store=args.store)  # an unknown job: exit 2, as in show
-    except JobNotFoundError as e:
+    except HpoError as e:  # an unknown job, a store that cannot be opened: exit 2, as in every command
         return _fail(str(e), 2)
-    except HpoError as e:
-        return _fail(str(e))
     try:
         if destination == "mlflow":
             from jupyter_hpo.mlflow_tracking import export_job

@@ -72,6 +72,32 @@ def test_an_unknown_job_is_bad_input_one_line_and_exit_2_in_every_command(home, 
     assert capsys.readouterr().err == f"error: no job named 'nope' in the store at sqlite:///{home}/store.db.\n"
 
 
+@pytest.mark.parametrize("argv", [["list"], ["show", "j"], ["refit", "j"], ["register", "j", "--mlflow", "m"],
+                                  ["register", "j", "--sagemaker", "g"], ["export", "j", "--mlflow"],
+                                  ["export", "j", "--pipeline"]], ids=" ".join)
+def test_a_store_that_cannot_be_opened_is_one_line_and_exit_2_in_every_command_given_before_or_after_it(
+        home, capsys, tmp_path, argv):
+    """export and register exited 1 for it, while every other command exits 2; and ``--store`` was refused
+    after the command ("unrecognized arguments"), which is where a user adds it to a command they typed."""
+    blocked = tmp_path / "a-file"  # a file where the store's folder should be: SQLite cannot open it
+    blocked.write_text("")
+    url = f"sqlite:///{blocked}/store.db"
+    for line in ([*argv, "--store", url], ["--store", url, *argv]):
+        assert cli.main(line) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: cannot open the store at {url}: ") and err.count("\n") == 1, err
+    assert not (home / "store.db").exists()  # the default store was never opened in its place
+
+
+def test_store_after_a_command_wins_over_one_before_it_at_every_level():
+    assert parse("list", "--store", "sqlite:///b").store == "sqlite:///b"
+    assert parse("--store", "sqlite:///a", "show", "j", "--store", "sqlite:///b").store == "sqlite:///b"
+    assert parse("--store", "sqlite:///a", "show", "j").store == "sqlite:///a"
+    assert parse("store", "info", "--store", "sqlite:///c").store == "sqlite:///c"
+    assert parse("campaign", "list", "--store", "sqlite:///d").store == "sqlite:///d"
+    assert parse("show", "j").store is None  # the default store
+
+
 def test_a_job_with_no_complete_trial_is_bad_input_to_register_as_to_refit(home, capsys):
     from jupyter_hpo import api
     from jupyter_hpo.store import JobStatus
