@@ -53,6 +53,20 @@ def test_a_campaign_shows_as_a_group_with_its_summary_and_handed_over_workers(la
     expect(table.locator(".hpo-reused")).to_have_count(len(reused), timeout=60_000)
     for r in reused:
         expect(table.locator(f'tr[data-number="{r["number"]}"] .hpo-reused')).to_have_text(" from nbview-1")
+    # laid out as meant in an output area, whose own styles (a dl's dd floated at 80% of its width) outranked the
+    # dashboard's: the facts in a row, each warm-pool figure beside its name
+    assert facts.evaluate("dl => getComputedStyle(dl).display") == "flex"
+    tops = facts.evaluate("dl => [...dl.children].map(k => Math.round(k.getBoundingClientRect().top))")
+    assert len(tops) >= 4 and tops[0] == tops[1], tops
+    warm = second.locator("[data-testid=hpo-warm-pool]")
+    pairs = warm.evaluate("""dl => [...dl.querySelectorAll('dt')].map(dt => {
+        const a = dt.getBoundingClientRect(), b = dt.nextElementSibling.getBoundingClientRect();
+        return [Math.round(a.left), Math.round(a.top), Math.round(b.left), Math.round(b.top)]; })""")
+    assert len(pairs) >= 5, pairs
+    assert len({p[0] for p in pairs}) == 1 and len({p[2] for p in pairs}) == 1, pairs  # two columns
+    assert all(p[1] == p[3] and p[2] > p[0] for p in pairs), pairs  # each value on its name's row, right of it
+    weights = warm.evaluate("dl => [...dl.children].map(k => getComputedStyle(k).fontWeight)")
+    assert set(weights[0::2]) == {"400"} and set(weights[1::2]) == {"600"}, weights  # names plain, figures bold
     group.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "campaign-view.png"))
     assert not page.console_errors, page.console_errors
