@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jupyter_hpo.exceptions import HpoError
-from jupyter_hpo.records import ERROR, INTERRUPTED, REUSED_FROM, RUN_S, STARTUP_S, WARM, dumps
+from jupyter_hpo.records import ERROR, INTERRUPTED, RERUN_OF, REUSED_FROM, RUN_S, STARTUP_S, WARM, dumps
 
 __all__ = ["main"]
 
@@ -500,8 +500,9 @@ def _no_reason(status: str) -> str:
 
 def _state(r: dict[str, Any]) -> str:
     """A trial's state as the dashboard and the sidebar show it: an interrupted trial (Optuna's ``fail``, run again
-    on resume) is ``interrupted``, not a failure."""
-    return "interrupted" if r["state"] == "fail" and r.get(INTERRUPTED) else r["state"]
+    on resume) is ``interrupted``, not a failure; the trial that runs it again says so (``complete (re-run of 3)``)."""
+    state = "interrupted" if r["state"] == "fail" and r.get(INTERRUPTED) else r["state"]
+    return state if r.get(RERUN_OF) is None else f"{state} (re-run of {r[RERUN_OF]})"
 
 
 def _start(r: dict[str, Any]) -> str:

@@ -132,6 +132,22 @@ def test_show_counts_interrupted_trials_and_leaves_unknown_times_blank(tmp_path)
     assert "no complete trial" in out and "no result yet" not in out, out
 
 
+def test_show_names_the_interrupted_trial_a_trial_re_runs(tmp_path):
+    """`show` listed a resumed job's re-run as a plain trial, with the interrupted trial's parameters again and
+    nothing to say why (its record's ``rerun_of`` was shown nowhere)."""
+    home = tmp_path / "home"
+    add_study(home, "resumed", [("COMPLETE", 0.5, {"warm": False, "startup_s": 2.0, "run_s": 1.0}),
+                                ("FAIL", None, {"interrupted": True, "error": "interrupted: the job was stopped"}),
+                                ("COMPLETE", 0.7, {"warm": False, "startup_s": 2.0, "run_s": 1.0, "rerun_of": 1})])
+    code, out = cli("show", "resumed", home=home)
+    assert code == 0, out
+    assert "trials 2/10: 2 complete, 0 pruned, 0 failed, 1 interrupted;" in out, out  # none left to re-run
+    table = [[cell.strip() for cell in line.strip().strip("│").split("│")] for line in out.splitlines()
+             if line.strip().startswith("│")]
+    states = {r[0]: r[1] for r in table if r[0] in ("0", "1", "2")}
+    assert states == {"0": "complete", "1": "interrupted", "2": "complete (re-run of 1)"}, out
+
+
 def test_show_says_a_stale_jobs_runner_is_gone_and_counts_its_running_trials(tmp_path):
     """A job whose runner was killed said "stale (in progress)", and left out the trials it was running."""
     import os

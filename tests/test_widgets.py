@@ -247,8 +247,8 @@ def test_hello_gets_a_full_snapshot_and_the_saved_state_stays_small(home, monkey
     assert snapshot["type"] == "snapshot" and snapshot["plot"] is None and snapshot["seeded"] == []
     assert snapshot["trials"] == dash.rows and len(snapshot["trials"]) == 12
     assert set(snapshot["trials"][0]) == {"number", "state", "value", "params", "warm", "startup_s", "reused_from", "run_s",
-                                          "error", "fold_mean", "fold_std", "interrupted", "feasible", "violations", "metrics",
-                                          "steps", "started", "completed"}
+                                          "error", "fold_mean", "fold_std", "interrupted", "rerun_of", "feasible",
+                                          "violations", "metrics", "steps", "started", "completed"}
     assert dash._thread is None, "no polling for a finished job"
     dash._handle_custom_msg({"type": "hello"}, [])  # a reloaded page
     assert [m["type"] for m in sent] == ["snapshot", "snapshot"] and sent[1]["trials"] == snapshot["trials"]

@@ -78,6 +78,7 @@ from jupyter_hpo.records import (
     METRICS,
     NONFINITE,
     REFIT,
+    RERUN_OF,
     REUSED_FROM,
     RUN_S,
     SEEDED_TRIALS,
@@ -160,6 +161,7 @@ def compact_row(record: dict[str, Any]) -> dict[str, Any]:
         FOLD_MEAN: record.get(FOLD_MEAN),
         FOLD_STD: record.get(FOLD_STD),
         INTERRUPTED: bool(record.get(INTERRUPTED)),
+        RERUN_OF: record.get(RERUN_OF),  # the interrupted trial it runs again, else None
         FEASIBLE: record.get(FEASIBLE),
         VIOLATIONS: record.get(VIOLATIONS) or [],
         METRICS: record.get(METRICS) or {},

@@ -182,8 +182,29 @@ export function fmtDur(sec: number | null | undefined): string {
   }
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
+/**
+ * The mark of a trial that runs an interrupted trial's parameters again (`rerun_of`): a stop or a runner that died
+ * interrupted that trial, and the resume ran it again; null for any other trial. The sidebar's trial table shows
+ * the same mark (marks.ts has its copy: this module imports nothing at run time; a jest test keeps them equal).
+ */
+export function rerunMark(rerunOf: number | null | undefined): { kind: 'rerun'; label: string; title: string } | null {
+  if (rerunOf === null || rerunOf === undefined) {
+    return null;
+  }
+  return {
+    kind: 'rerun',
+    label: `re-run of ${rerunOf}`,
+    title:
+      `runs trial ${rerunOf} again with its parameters: trial ${rerunOf} was interrupted (its job was stopped or ` +
+      'its runner died), and the resume ran it again'
+  };
+}
 function trialText(r: IRow, metric: string | null | undefined): string {
   const lines = [`Trial ${r.number}: ${r.state}${r.interrupted ? ' (interrupted)' : ''}`];
+  const rerun = rerunMark(r.rerun_of);
+  if (rerun) {
+    lines.push(rerun.title);
+  }
   if (!missing(r.value)) {
     lines.push(`${metric || 'value'} = ${fmt(r.value)}`);
   }
@@ -814,6 +835,10 @@ function cell(col: IColumn, r: IRow): HTMLElement {
     if (r.feasible === false) {
       const why = `broke a constraint, so never the best: ${(r.violations || []).join('; ') || 'unknown'}`;
       marks.push(' ', h('span', { class: 'hpo-badge hpo-badge-infeasible', title: why, text: 'infeasible' }));
+    }
+    const rerun = rerunMark(r.rerun_of);
+    if (rerun) {
+      marks.push(' ', h('span', { class: 'hpo-badge hpo-badge-rerun', title: rerun.title, text: rerun.label }));
     }
     return h('td', {}, marks);
   }

@@ -1,6 +1,7 @@
 /**
  * The marks the sidebar's job detail puts on trials and jobs, as plain data (no DOM): infeasible trials
- * (`constraints`) and the earlier jobs' trials that seeded a job's sampler (`warm_start`).
+ * (`constraints`), re-runs of interrupted trials, and the earlier jobs' trials that seeded a job's sampler
+ * (`warm_start`).
  */
 import { IJobSummary, ITrialRecord } from './types';
 
@@ -9,18 +10,41 @@ export const INFEASIBLE_MEANING = 'complete, but broke a constraint: never the b
 
 /** A mark on one trial: its label and what it means (a tooltip). */
 export interface ITrialMark {
-  kind: 'infeasible';
+  kind: 'infeasible' | 'rerun';
   label: string;
   title: string;
 }
 
-/** The marks of one trial: `infeasible` when it broke a constraint, with the constraints it broke. */
-export function trialMarks(t: ITrialRecord): ITrialMark[] {
-  if (t.feasible !== false) {
-    return [];
+/**
+ * The mark of a trial that runs an interrupted trial's parameters again (`rerun_of`): a stop or a runner that died
+ * interrupted that trial, and the resume ran it again; null for any other trial. The dashboard widget shows the
+ * same mark (its own copy in dashboard.ts, which imports nothing at run time; a jest test keeps them equal).
+ */
+export function rerunMark(rerunOf: number | null | undefined): ITrialMark | null {
+  if (rerunOf === null || rerunOf === undefined) {
+    return null;
   }
-  const broke = (t.violations || []).join('; ') || 'a constraint';
-  return [{ kind: 'infeasible', label: 'infeasible', title: `${INFEASIBLE_MEANING} (broke ${broke})` }];
+  return {
+    kind: 'rerun',
+    label: `re-run of ${rerunOf}`,
+    title:
+      `runs trial ${rerunOf} again with its parameters: trial ${rerunOf} was interrupted (its job was stopped or ` +
+      'its runner died), and the resume ran it again'
+  };
+}
+
+/**
+ * The marks of one trial: `infeasible` when it broke a constraint, with the constraints it broke; `rerun` when it
+ * re-runs an interrupted trial.
+ */
+export function trialMarks(t: ITrialRecord): ITrialMark[] {
+  const marks: ITrialMark[] = [];
+  if (t.feasible === false) {
+    const broke = (t.violations || []).join('; ') || 'a constraint';
+    marks.push({ kind: 'infeasible', label: 'infeasible', title: `${INFEASIBLE_MEANING} (broke ${broke})` });
+  }
+  const rerun = rerunMark(t.rerun_of);
+  return rerun ? [...marks, rerun] : marks;
 }
 
 /** The earlier jobs named by a job's spec (`warm_start: {from: [...]}`), or none. */

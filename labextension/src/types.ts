@@ -301,6 +301,7 @@ export interface IDashboardRow
     | 'fold_mean'
     | 'fold_std'
     | 'interrupted'
+    | 'rerun_of'
     | 'started'
     | 'completed'
   > {

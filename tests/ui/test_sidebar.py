@@ -23,7 +23,15 @@ from playwright.sync_api import Page, expect
 from jupyter_hpo import api
 from jupyter_hpo.store import JobStatus, Store
 from tests.conftest import wait_for
-from tests.ui.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Lab, show_toggled_panel, wait_kernel_idle
+from tests.ui.conftest import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Lab,
+    run_all_cells,
+    show_toggled_panel,
+    wait_kernel_idle,
+)
 
 TAB = '.jp-SideBar li[data-id="jupyter-hpo-sidebar"]'
 SIDEBAR = "#jupyter-hpo-sidebar"
@@ -236,8 +244,9 @@ def test_open_in_the_active_notebook_and_resume(lab: Lab, page: Page, store: Sto
     import nbformat
 
     space = {"x": {"type": "float", "low": 0, "high": 1}, "kind": ["plain"]}
-    _launch(lab, _spec("resumable", "slow.py:f", space, budget={"max_trials": 200, "max_parallel": 1}),
-            {"slow.py": SLOW})
+    # trials of 2 s: a stop (about 0.5 s to take effect) interrupts the one running
+    _launch(lab, _spec("resumable", "slow2.py:f", space, budget={"max_trials": 200, "max_parallel": 1}),
+            {"slow2.py": SLOW.replace("time.sleep(0.5)", "time.sleep(2)")})
     wait_for(lambda: _summary(store, "resumable")["complete"] >= 1, timeout=60)
     assert api.attach("resumable", store).stop(wait=True, timeout=60) == JobStatus.STOPPED
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
@@ -272,7 +281,26 @@ def test_open_in_the_active_notebook_and_resume(lab: Lab, page: Page, store: Sto
     page.locator(".jp-Dialog button.jp-mod-accept").click()
     expect(status).to_have_text("running", timeout=60_000)
     assert api.attach("resumable", store).status == JobStatus.RUNNING
+
+    # the trial the stop interrupted runs again first (one at a time): both the sidebar's table and the
+    # dashboard mark the re-run with the trial it repeats
+    job = api.attach("resumable", store)
+    interrupted = [r["number"] for r in job.trial_records() if r["interrupted"]]
+    assert len(interrupted) == 1, job.trial_records()
+    wait_for(lambda: any(r["rerun_of"] == interrupted[0] for r in job.trial_records()), timeout=60)
+    rerun = next(r["number"] for r in job.trial_records() if r["rerun_of"] == interrupted[0])
+    mark = page.locator(f'{SIDEBAR} [data-testid=hpo-trial-table] tr[data-trial="{rerun}"] [data-mark=rerun]')
+    expect(mark).to_have_text(f"re-run of {interrupted[0]}", timeout=30_000)
+    expect(mark).to_have_attribute("title", re.compile(rf"^runs trial {interrupted[0]} again with its parameters"))
+    expect(page.locator(f"{SIDEBAR} [data-mark=rerun]")).to_have_count(1)
+    expect(page.locator(f"{SIDEBAR} [data-testid=hpo-trial-legend]")).to_have_count(0)  # no infeasible trial
     page.screenshot(path=str(ARTIFACTS / "sidebar-resumed.png"))
+    run_all_cells(page)  # the attach cell again: a dashboard of the resumed job
+    badge = cells.nth(1).locator(".jp-OutputArea .hpo-badge-rerun")
+    expect(badge).to_have_count(1, timeout=60_000)
+    expect(badge).to_have_text(f"re-run of {interrupted[0]}")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-rerun.png"))
+    api.attach("resumable", store).stop(wait=True, timeout=60)
     assert page.console_errors == []
 
 

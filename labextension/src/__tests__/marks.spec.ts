@@ -2,7 +2,8 @@
  * The sidebar's marks: infeasible trials (with what they broke), the seeded line of a warm-started job, and the
  * best-so-far chart leaving infeasible trials out (they are never the best).
  */
-import { INFEASIBLE_MEANING, seededSources, seededText, trialMarks } from '../marks';
+import { rerunMark as dashboardRerunMark } from '../dashboard';
+import { INFEASIBLE_MEANING, rerunMark, seededSources, seededText, trialMarks } from '../marks';
 import { bestSoFar } from '../model';
 import { IJobSummary, ITrialRecord } from '../types';
 
@@ -61,5 +62,28 @@ describe('seeded jobs', () => {
     expect(seededText(job(0), { warm_start: { from: ['first'] } })).toBeNull();
     expect(seededText(job(0), {})).toBeNull();
     expect(seededSources({ warm_start: { from: 'first' } })).toEqual([]);
+  });
+});
+
+describe('the re-run mark', () => {
+  it('marks the trial that re-runs an interrupted one, in the sidebar and the dashboard alike', () => {
+    const rerun = trial(7, 0.8, { rerun_of: 3 });
+    const mark = {
+      kind: 'rerun',
+      label: 're-run of 3',
+      title:
+        'runs trial 3 again with its parameters: trial 3 was interrupted (its job was stopped or its runner ' +
+        'died), and the resume ran it again'
+    };
+    expect(trialMarks(rerun)).toEqual([mark]);
+    expect(dashboardRerunMark(3)).toEqual(mark);
+    expect(trialMarks(trial(3, null, { rerun_of: null }))).toEqual([]);
+    expect(dashboardRerunMark(null)).toBeNull();
+    expect(rerunMark(0)?.label).toBe('re-run of 0'); // trial 0 is a trial like any other
+  });
+
+  it('puts it after the infeasible mark on a re-run that broke a constraint', () => {
+    const both = trial(9, 0.9, { rerun_of: 2, feasible: false, violations: ['m=2 > max 1'] });
+    expect(trialMarks(both).map(m => m.kind)).toEqual(['infeasible', 'rerun']);
   });
 });

@@ -36,7 +36,7 @@ export function TrialTable(props: {
   const { rows, note: cut } = tableRows(props.trials, props.best);
   const names = paramNames(rows, props.paramOrder ?? []);
   const metrics = metricNames(rows);
-  const infeasible = rows.some(t => trialMarks(t).length > 0);
+  const infeasible = rows.some(t => trialMarks(t).some(m => m.kind === 'infeasible'));
   return (
     <>
       {cut && (
