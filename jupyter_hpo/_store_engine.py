@@ -27,6 +27,9 @@ from jupyter_hpo.exceptions import StoreError
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage, RDBStorage
 
+#: the query parameters of a store URL that libpq reads a secret from, masked in messages (``shown_url``)
+_SECRET_KEYS = frozenset({"password", "sslpassword"})
+
 
 def error_text(error: BaseException) -> str:
     """The database's own words for a failed store call, on one line (e.g. "database or disk is full").
@@ -194,8 +197,9 @@ class StoreEngine:
 
     @property
     def shown_url(self) -> str:
-        """The store's URL for messages, with any password masked as ``***``: the one before the host, and a
-        ``password`` query parameter (any case), which libpq takes too (``...?host=db&user=alice&password=...``)."""
+        """The store's URL for messages, with any password masked as ``***``: the one before the host, and the
+        query parameters libpq reads a password from (``password``, ``sslpassword``, any case;
+        ``...?host=db&user=alice&password=...``)."""
         from urllib.parse import quote_plus
 
         try:
@@ -204,9 +208,9 @@ class StoreEngine:
             parsed = make_url(self.url)
         except Exception:  # noqa: BLE001 - not a URL SQLAlchemy can read: nothing to mask in it
             return self.url
-        if parsed.password is None and not any(key.lower() == "password" for key in parsed.query):
+        if parsed.password is None and not any(key.lower() in _SECRET_KEYS for key in parsed.query):
             return self.url
         # written out here: SQLAlchemy's rendering would percent-encode the mask of a query value
-        query = [f"{quote_plus(key)}={'***' if key.lower() == 'password' else quote_plus(value)}"
+        query = [f"{quote_plus(key)}={'***' if key.lower() in _SECRET_KEYS else quote_plus(value)}"
                  for key, values in parsed.query.items() for value in ([values] if isinstance(values, str) else values)]
         return parsed.set(query={}).render_as_string(hide_password=True) + (f"?{'&'.join(query)}" if query else "")

@@ -59,7 +59,7 @@ def _check_options(specs: Sequence[Any], parallel_jobs: Any, name: Any, keep_ali
         raise SpecError(f"`parallel_jobs` must be an integer >= 1, but got {parallel_jobs!r}.")
     if isinstance(keep_alive_s, bool) or not isinstance(keep_alive_s, (int, float)) or not 0 <= keep_alive_s < 1e7:
         raise SpecError(f"`keep_alive_s` must be a number of seconds >= 0 (0: no pool is kept), but got {keep_alive_s!r}.")
-    if name is not None and (not isinstance(name, str) or not _NAME.match(name)):
+    if name is not None and (not isinstance(name, str) or not _NAME.fullmatch(name)):
         raise SpecError(f"a campaign name must be 1-100 letters, digits, '.', '_' or '-', but got {name!r}.")
 
 

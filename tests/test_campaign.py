@@ -105,6 +105,7 @@ def test_a_directory_given_as_a_spec_is_refused_as_a_directory(home, tmp_path, c
     ("", {"parallel_jobs": 0}, "`parallel_jobs` must be an integer >= 1, but got 0."),
     ("", {"keep_alive_s": -1}, "`keep_alive_s` must be a number of seconds >= 0"),
     ("", {"name": "a b"}, "a campaign name must be"),
+    ("", {"name": "camp\n"}, "a campaign name must be"),  # a final newline was taken: `$` matches before it
 ])
 def test_bad_options_are_refused_and_nothing_is_created(home, tmp_path, specs_extra, options, message):
     specs = write_specs(tmp_path, ["j1"], extra=specs_extra)

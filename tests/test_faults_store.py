@@ -430,6 +430,9 @@ def test_a_store_url_that_cannot_be_opened_is_a_store_error_naming_it(home, tmp_
     # libpq's keywords as query parameters, the password among them (any case: masked all the same)
     ("postgresql+psycopg:///hpo?host=127.0.0.1&port=1&user=alice&PASSWORD=s3cret-pw",
      "postgresql+psycopg:///hpo?host=127.0.0.1&port=1&user=alice&PASSWORD=***"),
+    # the password of the client's SSL key, which libpq also reads from the URL (it was shown as it was)
+    ("postgresql+psycopg://alice@127.0.0.1:1/hpo?sslpassword=s3cret-pw",
+     "postgresql+psycopg://alice@127.0.0.1:1/hpo?sslpassword=***"),
 ])
 def test_a_password_in_the_urls_query_never_shows_in_a_message(home, monkeypatch, capsys, url, shown):
     from jupyter_hpo import cli
