@@ -192,13 +192,18 @@ def all_study_attrs(engine: Any) -> dict[str, tuple[int, dict[str, Any]]]:
     return {name: (study_id, attrs[study_id]) for study_id, name in studies}
 
 
-def set_study_attrs(engine: Any, study_id: int, attrs: dict[str, Any]) -> None:
+def set_study_attrs(engine: Any, study_id: int, attrs: dict[str, Any],
+                    expect: tuple[str, Any] | None = None) -> bool:
     """Set several user attributes of one study in one transaction, stored as Optuna's ``set_study_user_attr``
     stores each (``json.dumps`` of the value): a reader sees all of them changed or none.
 
     Optuna commits each attribute on its own, so a reader could see half a change: a job resumed (``status``
     ``pending``, ``runner`` cleared) read between the two commits showed ``pending`` with its old, dead runner,
     which is a stale job, and a ``wait()`` then returned at once.
+
+    ``expect=(key, value)``: a compare-and-set. The attributes are set only if ``key`` still holds ``value``, which
+    the first statement checks and takes (a conditional update: a second writer with the same expectation waits for
+    the first one's commit, then finds the value changed). Returns False, and sets nothing, when it did not hold.
 
     Raises:
         KeyError: no study has this id (it was deleted), as Optuna raises it.
@@ -211,13 +216,20 @@ def set_study_attrs(engine: Any, study_id: int, attrs: dict[str, Any]) -> None:
             with engine.begin() as con:
                 if con.execute(sa.select(s.c.study_id).where(s.c.study_id == study_id)).first() is None:
                     raise KeyError(f"No study with study_id {study_id} exists.")  # as Optuna says it
+                if expect is not None:
+                    key, value = expect
+                    taken = con.execute(sa.update(a).where(a.c.study_id == study_id, a.c.key == key,
+                                                           a.c.value_json == json.dumps(value))
+                                        .values(value_json=json.dumps(attrs.get(key, value)))).rowcount
+                    if not taken:
+                        return False
                 for key, value in attrs.items():
                     value_json = json.dumps(value)
                     changed = con.execute(sa.update(a).where(a.c.study_id == study_id, a.c.key == key)
                                           .values(value_json=value_json)).rowcount
                     if not changed:
                         con.execute(sa.insert(a).values(study_id=study_id, key=key, value_json=value_json))
-            return
+            return True
         except sa.exc.IntegrityError:  # another writer added one of these keys first: update it this time
             if attempt == 2:
                 raise

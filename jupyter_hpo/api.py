@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.exceptions import JobStateError, JobTimeoutError, SpecError, StoreError, StoreReadOnlyError
 from jupyter_hpo.feed import TrialFeed, ended_summaries
-from jupyter_hpo.owners import stamp
+from jupyter_hpo.owners import owner_name, stamp
 from jupyter_hpo.records import (  # noqa: F401 - _cloud_record, _job_cost: moved there, importable from here
     COMPLETION_REASONS,
     NONFINITE,
@@ -218,9 +218,11 @@ def _is_local_module(module: Any) -> bool:
     return not os.path.abspath(path).startswith(prefixes)
 
 
-def _start(spec: TuningSpec, store: Store, attrs: Mapping[str, Any] | None = None, run: bool = True) -> Job:
+def _start(spec: TuningSpec, store: Store, attrs: Mapping[str, Any] | None = None, run: bool = True,
+           owner: Mapping[str, Any] | None = None) -> Job:
     """Create the job and start its runner; ``attrs``: more job attributes, written before the runner starts;
-    ``run=False``: create it only (a campaign's runner runs it, :mod:`jupyter_hpo.campaign`)."""
+    ``run=False``: create it only (a campaign's runner runs it, :mod:`jupyter_hpo.campaign`); ``owner``: whose job
+    it is (default: this process's user; the REST API's refit passes the requester)."""
     from jupyter_hpo.backends import backend_class
 
     spec = backend_class(spec.backend).prepare(spec)
@@ -233,7 +235,8 @@ def _start(spec: TuningSpec, store: Store, attrs: Mapping[str, Any] | None = Non
         if source not in known:
             raise SpecError(f"`warm_start.from` must name jobs in the store, but got {source!r}, which is not one.")
     payload = _pickle_objective(spec.trial.function) if spec.trial.function is not None else None
-    store.create_job(spec.name, spec.to_dict(), spec.objective.direction)
+    store.create_job(spec.name, spec.to_dict(), spec.objective.direction,
+                     **({"owner": dict(owner)} if owner is not None else {}))
     job_dir = store.job_dir(spec.name)
     try:
         job_dir.mkdir(parents=True, exist_ok=True)
@@ -481,7 +484,7 @@ class Job:
         runner = self.runner
         if status == JobStatus.STALE:  # before any write: a runner frozen mid-write would block it
             runner.end_hung()
-        info = runner.info()
+        info, info_status = runner.info(), self.store.job_attrs(self.name).get("status")
         try:
             self.store.set_job_attrs(self.name, stop_requested=True, stopped_by=by or stamp())
         except StoreError as e:
@@ -492,11 +495,18 @@ class Job:
             log.warning("job %s: the stop request could not be written; its runner was signalled", self.name)
             return self.wait(timeout) if wait else self.status
         if status == JobStatus.STALE:
-            self.store.mark_interrupted(self.name)
-            notes = runner.release_orphans()
-            self.store.set_job_attrs(self.name, status="stopped", reason="stopped (its runner had died)",
-                                     ended=time.time(), **({"notes": notes} if notes else {}))
-            return JobStatus.STOPPED
+            # taken first, so that a resume under way elsewhere (which takes it the same way) is never cut short:
+            # its new runner's trials are never marked interrupted here
+            if self.store.claim_job(self.name, info_status, status="stopped", reason="stopped (its runner had died)",
+                                    ended=time.time()):
+                self.store.mark_interrupted(self.name)
+                notes = runner.release_orphans()
+                if notes:
+                    self.store.set_job_attrs(self.name, notes=notes)
+                return JobStatus.STOPPED
+            # resumed meanwhile: its new runner reads the stop request (written again: the resume cleared it)
+            self.store.set_job_attrs(self.name, stop_requested=True, stopped_by=by or stamp())
+            return self.wait(timeout) if wait else self.status
         runner.signal(info)
         return self.wait(timeout) if wait else self.status
 
@@ -553,9 +563,16 @@ class Job:
                 f"job {self.name!r} has completed ({attrs.get('reason', '')}); pass a larger max_trials to continue it."
             )
         _check_tuning_job_resumable(self.name, attrs)
-        self.store.set_job_attrs(self.name, spec=spec, status="pending", reason="", stop_requested=False,
-                                 resumed_by=by or stamp(),
-                                 heartbeat=time.time(), runner={})
+        # taken only if no one else resumed or stopped it since its status was read: of two users resuming it at
+        # once, one starts a runner and the other is told (two runners on one job interrupted each other's trials)
+        if not self.store.claim_job(self.name, attrs.get("status"), spec=spec, status="pending", reason="",
+                                    stop_requested=False, resumed_by=by or stamp(), heartbeat=time.time(),
+                                    runner={}):
+            now = self.store.watch_status(self.name)
+            who = owner_name(self.store.job_attrs(self.name).get("resumed_by" if now.is_active() else "stopped_by"))
+            raise JobStateError(f"job {self.name!r} changed while this resume was under way: it is {now.value} now"
+                                + (f" ({'resumed' if now.is_active() else 'stopped'} by {who})" if who else "")
+                                + "; nothing was done.")
         self._write_prestart({**self.store.spec_here(self.name, attrs), "budget": spec["budget"]}, attrs.get("cwd"))
         self.runner.start(cwd=attrs.get("cwd"))
         return self
@@ -592,12 +609,13 @@ class Job:
 
         return job_provenance(self)
 
-    def refit(self, wait: bool = False) -> Job:
+    def refit(self, wait: bool = False, timeout: float | None = None, by: Mapping[str, Any] | None = None) -> Job:
         """Run the best parameters once more with ``trial.is_refit()`` True, as the job ``<name>-refit``
-        (see :func:`jupyter_hpo.refit.refit`); returns that job."""
+        (see :func:`jupyter_hpo.refit.refit`); returns that job. ``timeout``: with ``wait``, the most seconds to
+        wait; ``by``: whose job the refit is (default: this process's user)."""
         from jupyter_hpo.refit import refit
 
-        return refit(self, wait=wait)
+        return refit(self, wait=wait, timeout=timeout, by=by)
 
 
 def compare(*names: str, store: Store | str | None = None) -> dict[str, Any]:

@@ -373,18 +373,36 @@ def watch(poll_state: Callable[[], tuple[Any, bool]], live_view: Callable[[Any],
         return None
 
 
+#: how long ``follow`` goes on showing a job while its store cannot be reached (then one line, exit 2)
+FOLLOW_OUTAGE_S = 60.0
+
+
 def follow(job: Any, poll: float = 0.5, headline: str | None = None) -> int:
     """Show a job's progress until it ends (Ctrl-C detaches; the job goes on). Returns the exit code.
     ``headline``: the first line's start (default: the job was launched)."""
     from jupyter_hpo.api import TrialFeed
 
+    from jupyter_hpo.exceptions import StoreError
+
     console = _console()
     started = time.time()
     feed = TrialFeed(job)
     printed: set[int] = set()
+    outage: list[float] = []  # when the store stopped answering, while it does not
 
     def poll_state() -> tuple[dict[str, Any], bool]:
-        feed.poll()
+        try:
+            feed.poll()
+        except StoreError as e:  # a server database restarting: the job's runner retries, and so does this view
+            if not feed.attrs or (outage and time.monotonic() - outage[0] > FOLLOW_OUTAGE_S):
+                raise
+            if not outage:
+                outage.append(time.monotonic())
+                console.print(f"note: {_safe(e)}; still following (the job's runner retries too)", highlight=False)
+            return feed.summary(), False
+        if outage:
+            console.print(f"note: the store answers again after {time.monotonic() - outage.pop():.0f} s",
+                          highlight=False)
         summary = feed.summary()
         return summary, summary["status"] not in ("pending", "running", "stopping")
 

@@ -105,9 +105,18 @@ def _required_job_argument(p: _Parser) -> None:
     p.add_argument("job", metavar="JOB", help="a job name or a Job variable")
 
 
+_FORCE_HELP = "{} it even if someone else launched it (as the CLI's --force; who did is recorded)"
+
+
+def _stop_arguments(p: _Parser) -> None:
+    _job_argument(p)
+    p.add_argument("--force", action="store_true", help=_FORCE_HELP.format("stop"))
+
+
 def _resume_arguments(p: _Parser) -> None:
     _job_argument(p)
     p.add_argument("--max-trials", type=int, metavar="N", help="a new budget (to continue a completed job)")
+    p.add_argument("--force", action="store_true", help=_FORCE_HELP.format("resume"))
 
 
 # -- subcommands: parsed arguments in, names resolved, one api call, a value out -------------------
@@ -179,16 +188,21 @@ def _attach(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:
 
 def _stop(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:
     from jupyter_hpo import api
+    from jupyter_hpo.owners import check_may_act
 
     job = api.attach(m.job_name(args.job))
+    check_may_act(job.name, job.attrs, "stop", args.force)  # another user's job needs --force, as in the CLI
     job.stop(wait=True)
     return job
 
 
 def _resume(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:
     from jupyter_hpo import api
+    from jupyter_hpo.owners import check_may_act
 
-    return m.show(api.attach(m.job_name(args.job)).resume(max_trials=args.max_trials))
+    job = api.attach(m.job_name(args.job))
+    check_may_act(job.name, job.attrs, "resume", args.force)
+    return m.show(job.resume(max_trials=args.max_trials))
 
 
 def _best_arguments(p: _Parser) -> None:
@@ -289,7 +303,7 @@ _COMMANDS: dict[str, _Command] = {
     "status": _Command(_status, "a job's summary: status, counts, best trial", _job_argument),
     "attach": _Command(_attach, "show the live dashboard of a job launched earlier, from any kernel (--amt: "
                                 "of an existing SageMaker tuning job)", _attach_arguments),
-    "stop": _Command(_stop, "stop a job (its running trials are re-run if you resume it)", _job_argument),
+    "stop": _Command(_stop, "stop a job (its running trials are re-run if you resume it)", _stop_arguments),
     "resume": _Command(_resume, "continue a stopped job, or one whose runner died", _resume_arguments),
     "best": _Command(_best, "the best trial: number, value, params (--load: its model, or the refit's)",
                      _best_arguments),
@@ -332,6 +346,8 @@ def _campaign_arguments(p: _Parser) -> None:
     p.add_argument("--name", help="the campaign's name (default campaign-<6 hex>)")
     p.add_argument("--keep-alive", type=float, default=DEFAULT_KEEP_ALIVE_S, metavar="S",
                    help=f"seconds idle workers wait for the next job (default {DEFAULT_KEEP_ALIVE_S:g}; 0: none kept)")
+    p.add_argument("--force", action="store_true", help="with stop|resume: act on it even if someone else's "
+                                                        "jobs are in it (who did is recorded)")
 
 
 def _campaign(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Any:
@@ -345,14 +361,19 @@ def _campaign(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Any:
                                 ("--keep-alive", args.keep_alive != DEFAULT_KEEP_ALIVE_S)) if v]
         if given:
             raise UsageError(f"%hpo campaign {action} takes no {', '.join(given)} (set when a campaign is launched).")
+        if args.force and action == "show":
+            raise UsageError("%hpo campaign show takes no --force (it is for stop and resume).")
         c = attach_campaign(args.specs[1])
         if action == "show":
             return c.summary()
+        c.check_may_act(action, args.force)  # another user's jobs need --force, as in the CLI
         if action == "stop":
             c.stop(wait=True)
             return c.summary()
         c = c.resume()
     else:
+        if args.force:
+            raise UsageError("%hpo campaign takes --force with stop and resume only, not when launching.")
         c = campaign(args.specs, parallel_jobs=args.parallel_jobs, name=args.name, keep_alive_s=args.keep_alive)
     from IPython.display import display
 

@@ -97,5 +97,8 @@ def check_may_act(name: str, attrs: Mapping[str, Any], action: str, force: bool,
     owner = attrs.get("owner")
     if force or is_mine(owner, me):
         return
+    # a stop and a resume record who asked (stopped_by, resumed_by), a refit by whom its job is owned; a register
+    # writes nothing to the job
+    recorded = "" if action == "register" else " (who did is recorded)"
     raise JobStateError(f"only a job's owner may {action} it without {flag}, but job {name!r} belongs to "
-                        f"{owner_text(owner)}; pass {flag} to {action} it anyway (who did is recorded).")
+                        f"{owner_text(owner)}; pass {flag} to {action} it anyway{recorded}.")

@@ -21,7 +21,9 @@ Example:
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.exceptions import JobNotFoundError, JobStateError
@@ -88,7 +90,8 @@ def _current_refit(job: Job, best: int) -> Job | None:
     return None if latest.status in (JobStatus.FAILED, JobStatus.STOPPED) else latest
 
 
-def refit(job: Job, *, wait: bool = False, timeout: float | None = None) -> Job:
+def refit(job: Job, *, wait: bool = False, timeout: float | None = None,
+          by: Mapping[str, Any] | None = None) -> Job:
     """Launch the refit of ``job``'s best trial (see the module docstring) and return its job.
 
     Calling it again returns the same refit job while it refits the same best trial, unless that refit failed
@@ -99,6 +102,8 @@ def refit(job: Job, *, wait: bool = False, timeout: float | None = None) -> Job:
         job: a finished job with at least one complete trial.
         wait: block until the refit has finished.
         timeout: with ``wait``, the most seconds to wait.
+        by: whose job the refit job is (its ``owner``; default: this process's user). The REST API passes the
+            requester, so that a refit of another user's job shows who ran it.
 
     Raises:
         JobStateError: the job has no complete trial, is still running, or ran on the amt backend.
@@ -134,7 +139,27 @@ def refit(job: Job, *, wait: bool = False, timeout: float | None = None) -> Job:
                                            hyperparameters=spec.trial.hyperparameters))
     origin = {"job": job.name, "trial": best["number"], "params": best["params"], "seed": raw.user_attrs.get(SEED)}
     attrs = job.attrs
-    child = _start(spec, job.store, attrs={REFIT_OF: origin, "cwd": attrs.get("cwd")})
+    try:
+        child = _start(spec, job.store, attrs={REFIT_OF: origin, "cwd": attrs.get("cwd")}, owner=by)
+    except JobStateError:
+        # another refit of this job took the name first (two users at once): the same refit, answered as such
+        from jupyter_hpo.api import Job as JobClass
+
+        origin_of: dict[str, Any] = {}
+        for _ in range(50):  # the other refit writes its job's attributes just after creating it
+            try:
+                child = JobClass(spec.name, job.store)
+                origin_of = child.attrs.get(REFIT_OF) or {}
+            except JobNotFoundError:  # created, its attributes not written yet
+                origin_of = {}
+            if origin_of:
+                break
+            time.sleep(0.1)
+        if {k: origin_of.get(k) for k in ("job", "trial")} != {"job": job.name, "trial": best["number"]}:
+            raise
+        if wait:
+            child.wait(timeout)
+        return child
     job.store.set_job_attrs(job.name, **{REFIT: child.name})
     if wait:
         child.wait(timeout)

@@ -147,8 +147,11 @@ class Store(StoreEngine):
             try:
                 return attempt(retry)
             except Exception as e:
-                if self.retry_s <= 0 or self.url.startswith("sqlite") or not is_transient(e):
+                if self.url.startswith("sqlite") or not is_transient(e):
                     raise
+                if self.retry_s <= 0:  # one line for the caller to say (the CLI printed the driver's traceback)
+                    raise StoreError(f"the store at {self.shown_url} could not be reached ({what}): "
+                                     f"{error_text(e)}") from None
                 now = time.monotonic()
                 if not retry:
                     deadline = now + self.retry_s
@@ -330,6 +333,27 @@ class Store(StoreEngine):
 
         try:  # each attribute is set, not added: writing it twice (a retry) is harmless
             self._call(f"writing job {name!r}", lambda _: self._put_attrs(study_id, attrs))
+        except Exception as e:
+            raise self._write_error(f"cannot write job {name!r} to", e) from None
+
+    def claim_job(self, name: str, expected: str | None, **attrs: Any) -> bool:
+        """Set job attributes only if the job's stored ``status`` is still ``expected``, in one step (see
+        :func:`~jupyter_hpo._optuna_tables.set_study_attrs`): of two users resuming or stopping one job at once,
+        one takes it and the other is told (False, nothing written). The stored status of a job whose runner died
+        is the one that runner last wrote (``running``): :meth:`watch_status` says ``stale``."""
+        study_id = self._same_job(name)
+        if not self._plain:  # Optuna's API commits each attribute on its own: a check, then the writes
+            if self.job_attrs(name).get("status") != expected:
+                return False
+            self.set_job_attrs(name, **attrs)
+            return True
+        def attempt(retry: bool) -> bool:
+            if retry and all(v == attrs[k] for k, v in study_attrs(self.engine, study_id).items() if k in attrs):
+                return True  # the failed attempt's commit went through: this writer took the job
+            return set_study_attrs(self.engine, study_id, attrs, expect=("status", expected))
+
+        try:
+            return bool(self._call(f"writing job {name!r}", attempt))
         except Exception as e:
             raise self._write_error(f"cannot write job {name!r} to", e) from None
 

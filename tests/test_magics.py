@@ -212,6 +212,49 @@ def test_stop_then_resume_with_a_larger_budget(shell):
     assert resumed.summary()["complete"] == done + 2
 
 
+ALICE = {"user": "alice", "host": "alices-laptop", "jupyter": None, "studio": None}
+
+
+def refused_text(action: str, job: str) -> str:
+    return (f"only a job's owner may {action} it without --force, but job {job!r} belongs to alice (launched on "
+            f"alices-laptop); pass --force to {action} it anyway (who did is recorded).")
+
+
+def test_another_users_job_or_campaign_needs_force_to_stop_or_resume_as_in_the_cli(shell, tmp_path, monkeypatch):
+    """`%hpo stop`/`resume` and `%hpo campaign stop|resume` acted on anyone's job, where the CLI and the REST API
+    refuse without --force."""
+    from tests.test_campaign import write_specs
+
+    body = "trial: {function: sleepy, hyperparameters: {sleep: 0.3}}\nspace: sp\nbudget: {max_trials: 40}\n"
+    job, _ = hpo(shell, "launch --name hers --parallel 1", body)
+    wait_for(lambda: job.summary()["complete"] >= 1, timeout=120)
+    job.store.set_job_attrs("hers", owner=ALICE)
+    with pytest.raises(UsageError, match=re.escape(refused_text("stop", "hers"))):
+        hpo(shell, "stop hers")
+    assert job.status == JobStatus.RUNNING, "nothing was stopped"
+    stopped, _ = hpo(shell, "stop hers --force")
+    assert stopped.status == JobStatus.STOPPED and stopped.attrs["stopped_by"]["user"] != "alice"
+    with pytest.raises(UsageError, match=re.escape(refused_text("resume", "hers"))):
+        hpo(shell, "resume hers")
+    assert job.status == JobStatus.STOPPED
+    resumed, _ = hpo(shell, "resume hers --force")
+    assert resumed.status.is_active() and resumed.attrs["resumed_by"]["user"] != "alice"
+    resumed.stop(wait=True)
+
+    monkeypatch.chdir(tmp_path)
+    write_specs(tmp_path, ["mine1", "hers2"], trials=12, sleep=1.0)
+    c, _ = hpo(shell, "campaign mine1.yaml hers2.yaml --name shared")
+    wait_for(lambda: api.attach("mine1").summary()["complete"] >= 1, timeout=120)
+    c.store.set_job_attrs("hers2", owner=ALICE)
+    with pytest.raises(UsageError, match=re.escape(refused_text("stop", "hers2"))):
+        hpo(shell, "campaign stop shared")
+    assert c.status == "running", "nothing was stopped"
+    with pytest.raises(UsageError, match="--force with stop and resume only"):
+        hpo(shell, "campaign mine1.yaml --force")
+    hpo(shell, "campaign stop shared --force")
+    assert c.status in ("stopped", "completed")
+
+
 def test_best_of_a_job_whose_trials_all_broke_a_constraint_says_no_feasible_trial(shell):
     """It said "no complete trial yet (failed)" of a job whose two trials completed, which sent users looking for
     failures; the trials completed and broke a constraint, so there is no feasible trial (nor a best model)."""

@@ -84,6 +84,37 @@ def test_refit_runs_the_best_params_once_with_is_refit_and_the_same_seed(home):
     assert refit.summary()["max_trials"] == 1 and refit.spec["early_stopping"] == "off"
 
 
+def test_two_refits_at_once_get_the_same_refit_job(home, monkeypatch):
+    """Two users refitting one job at the same moment: one started the refit, the other was told "a job named
+    'quad2-refit' already exists; choose another name.", which a refit cannot do."""
+    import threading
+
+    from jupyter_hpo import refit as refit_module
+
+    job = api.launch(objective=objectives.saves_model, space=SPACE_X, max_trials=3, seed=7, name="quad2")
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    both_looked = threading.Barrier(2, timeout=30)
+    current = refit_module._current_refit
+    # both have found no refit yet before either starts one: the race, every time
+    monkeypatch.setattr(refit_module, "_current_refit", lambda *a: (current(*a), both_looked.wait())[0])
+    outcomes: list = []
+
+    def refit(handle) -> None:
+        try:
+            outcomes.append(handle.refit().name)
+        except Exception as e:  # noqa: BLE001 - the test reports what it got
+            outcomes.append(e)
+
+    threads = [threading.Thread(target=refit, args=(h,)) for h in (job, api.attach("quad2", api.open_store()))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert outcomes == ["quad2-refit", "quad2-refit"], outcomes
+    assert sorted(j["name"] for j in api.list_jobs()) == ["quad2", "quad2-refit"], "one refit job, no -refit-2"
+    assert api.attach("quad2-refit").wait(timeout=60) == JobStatus.COMPLETED
+
+
 @pytest.mark.parametrize("needs", ["constraint", "objectives"])
 def test_a_refit_that_cannot_measure_a_constraint_or_a_second_objective_keeps_its_model(home, needs):
     """A refit trains on all the data, so it may not measure a calibration error or a second objective. Judged on

@@ -302,6 +302,52 @@ def test_resume_after_kill_9_of_the_runner_loses_and_repeats_nothing(home):
     assert len(set(values)) == len(values), "no trial was repeated"
 
 
+@pytest.mark.parametrize("how", ["stopped", "killed"])
+def test_two_users_resuming_one_job_at_once_start_one_runner_and_the_other_is_told(home, tmp_path, monkeypatch,
+                                                                                   how):
+    """Both resumes read the job as resumable, then both started a runner (their runner locks are files in each
+    user's own home): the second runner marked the first one's trials interrupted, the first then failed the job
+    for a while, and the job ran more trials than its budget."""
+    import threading
+
+    from jupyter_hpo.store import Store
+
+    job = launch(objective=objectives.sleepy, hyperparameters={"sleep": 0.4}, max_trials=8, max_parallel=2,
+                 name="contested")
+    wait_for(lambda: states(job).count("complete") >= 2, timeout=60)
+    if how == "stopped":
+        assert job.stop(timeout=30) == JobStatus.STOPPED
+    else:
+        os.kill(job.attrs["runner"]["pid"], signal.SIGKILL)
+        assert wait_for(lambda: job.status == JobStatus.STALE, timeout=30)
+    both_read = threading.Barrier(2, timeout=30)
+    checked = api._check_tuning_job_resumable
+    # each resume has read the job as resumable and checked it before either writes: the race, every time
+    monkeypatch.setattr(api, "_check_tuning_job_resumable", lambda *a: (checked(*a), both_read.wait()))
+    other = api.attach("contested", Store(job.store.url, home=tmp_path / "bobs-home"))
+    outcomes: list[Any] = []
+
+    def resume(handle: Any) -> None:
+        try:
+            outcomes.append(handle.resume())
+        except JobStateError as e:
+            outcomes.append(e)
+
+    threads = [threading.Thread(target=resume, args=(h,)) for h in (job, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    refused = [o for o in outcomes if isinstance(o, JobStateError)]
+    assert len(outcomes) == 2 and len(refused) == 1, outcomes
+    assert str(refused[0]).startswith("job 'contested' changed while this resume was under way: it is ")
+    assert str(refused[0]).endswith("; nothing was done.")
+    assert job.wait(timeout=90) == JobStatus.COMPLETED, job.attrs.get("reason")
+    records = job.trial_records()
+    assert sum(r["state"] == "complete" for r in records) == 8, "the budget, not more"
+    assert [r["error"] for r in records if r["state"] == "fail" and not r["interrupted"]] == []
+
+
 @pytest.mark.parametrize("parallel", [1, 2])
 def test_a_resumed_grid_job_runs_each_point_once(home, parallel):
     """A grid job stopped midway ran points again on resume and never ran others, and still said "completed"."""

@@ -215,6 +215,28 @@ async def test_on_a_hub_the_requester_is_the_hub_user_who_sent_the_request(jp_fe
     assert code == 409 and "belongs to alice" in reason
 
 
+@pytest.mark.parametrize("jp_server_config", [(True, True)], indirect=True)
+async def test_on_a_hub_a_refit_is_the_requesters_job_and_a_register_promises_no_record(jp_fetch, home, monkeypatch):
+    """A refit through REST was owned by the server's user (alice), whoever asked: bob's refit of alice's job, with
+    force, recorded bob nowhere, though the refusal said "who did is recorded"; and bob's refit of his own job was
+    not his (``mine`` left it out, and he needed force to stop it). A register records nothing, so its refusal no
+    longer says it does."""
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice")  # alice's server; bob sends the requests
+    alices = api.launch(objective=objectives.quadratic, space=X, max_trials=2, name="hub-fit")
+    assert alices.wait(timeout=60) == JobStatus.COMPLETED
+    code, reason = await fail(jp_fetch, "jobs", "hub-fit", "refit", method="POST", body="")
+    assert code == 409 and reason.endswith('pass {"force": true} to refit it anyway (who did is recorded).')
+    code, reason = await fail(jp_fetch, "jobs", "hub-fit", "register", method="POST",
+                              body='{"to": "mlflow", "model_name": "m"}')
+    assert code == 409 and reason.endswith('pass {"force": true} to register it anyway.'), reason
+    refit = await post(jp_fetch, "hub-fit", "refit", '{"force": true}')
+    assert refit["name"] == "hub-fit-refit" and owner_name(refit["owner"]) == "bob", refit["owner"]
+    assert owner_name(api.attach("hub-fit-refit").attrs["owner"]) == "bob"
+    body = await get(jp_fetch, "jobs", mine="1")
+    assert [j["name"] for j in body["jobs"]] == ["hub-fit-refit"]  # bob's own
+    assert api.attach("hub-fit-refit").wait(timeout=60) == JobStatus.COMPLETED
+
+
 @pytest.mark.parametrize(("body", "reason"), [
     ("force", 'the body must be a JSON object such as {"force": true}.'),
     ("[true]", 'the body must be a JSON object such as {"force": true}, but got list.'),

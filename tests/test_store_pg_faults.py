@@ -81,6 +81,34 @@ def test_a_job_goes_on_through_a_postgres_restart_and_an_outage_of_seconds(postg
     assert "retrying in 0.1 s" in log and "gave up" not in log and "Traceback" not in log, log[-3000:]
 
 
+def test_the_cli_following_a_job_goes_on_through_a_postgres_restart(postgres_server, postgres_url, home, tmp_path):
+    """`jupyter hpo launch` (following the job) printed about 100 lines of chained driver tracebacks and exited 1,
+    "the job failed", when PostgreSQL restarted, while the job itself went on."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "objective.py").write_text("import time\ndef f(p):\n    time.sleep(0.2)\n    return p['x']\n")
+    (tmp_path / "spec.yaml").write_text(SPEC.format(name="followed") + "budget: {max_trials: 40, max_parallel: 2}\n")
+    env = {**os.environ, "JUPYTER_HPO_HOME": str(home), "JUPYTER_HPO_STORE_URL": postgres_url}
+    cli_run = subprocess.Popen([sys.executable, "-m", "jupyter_hpo.cli", "launch", str(tmp_path / "spec.yaml")],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    store = Store(postgres_url, home=home)
+    wait_for(lambda: "followed" in store.job_names(), timeout=60)
+    job = api.attach("followed", store)
+    wait_for(lambda: complete(job) >= 5, timeout=90)
+    postgres_server.stop()  # down for a few polls of the CLI (every 0.5 s), then back
+    time.sleep(2.0)
+    postgres_server.start()
+    out, _ = cli_run.communicate(timeout=180)
+    assert cli_run.returncode == 0, out[-3000:]
+    assert "Traceback" not in out, out[-3000:]
+    assert "; still following (the job's runner retries too)" in out and "note: the store answers again" in out, out
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    assert_every_trial_once(job, 40)
+
+
 def test_connections_dropped_by_an_administrator_cost_the_runner_nothing(postgres_server, postgres_url, home):
     job = launch(postgres_url, home, "dropped", max_trials=40)
     dropped = 0

@@ -40,7 +40,7 @@ class RefitHandler(_Action):
         def refit() -> dict[str, Any]:
             job = api.attach(name, self.store)
             self.check(job, me, force)
-            return {"job": job.refit(wait=False).summary()}
+            return {"job": job.refit(wait=False, by=me).summary()}  # the refit job is the requester's
 
         await self.reply(refit)
 
