@@ -274,7 +274,8 @@ class AmtBackend(MirrorBackend):
             params = self._params(s)
             if params is None:
                 continue
-            key = events.on_external_trial(params, {"worker": name, "warm": False, "sagemaker": {
+            # how it started is known once it has (its Starting phase, at its end): neither warm nor cold till then
+            key = events.on_external_trial(params, {"worker": name, "warm": None, "sagemaker": {
                 "training_job": name, "tuning_job": self.tuning_job}})
             self.mirrors[name] = _Mirror(key, name, LogTail(self.clients.logs, name))
         for s in summaries:
