@@ -140,6 +140,10 @@ def test_a_store_down_longer_than_the_bound_fails_the_job_with_the_reason(postgr
     assert f"{shown} could not be reached for 3 s" in reason and "Connection refused" in reason, reason
     assert "retrying in 0.1 s" in runner_log(home, job.name)
     assert complete(job) < 150
+    # the trials its results never reached are interrupted (a failed job showed them running until a resume)
+    states = [r["state"] for r in job.trial_records()]
+    assert "running" not in states and job.summary()["running"] == 0, states
+    assert any(r["interrupted"] for r in job.trial_records())
 
     job.resume()  # what a user does next: nothing recorded is lost, the budget completes
     assert job.wait(timeout=120) == JobStatus.COMPLETED, job.attrs.get("reason")

@@ -294,6 +294,10 @@ class Runner:
         """The store could not be written (a full disk, say): free the reserve and record why the job ended."""
         reason = f"the store could not be written: {error_text(self.writer.error)}"
         self.reserve.release()
+        try:  # first the trials its results never reached (a failed job showed them running till a resume)
+            self.store.mark_interrupted(self.name)
+        except Exception as e:  # noqa: BLE001 - a resume marks them; the job's end is what matters now
+            log.error("the trials that were running could not be marked interrupted: %s", error_text(e))
         try:
             self.store.set_job_attrs(self.name, status="failed", reason=reason, ended=time.time(),
                                      heartbeat=time.time())
