@@ -209,10 +209,13 @@ def importance(rows: list[dict[str, Any]], space: dict[str, Any], min_trials: in
         for name, spec in space.items():
             # set in the trial (a conditional parameter may be absent); a choice of None (`[null, l2]`) is a value
             pairs = [(r["params"][name], y) for r, y in scored if name in r["params"]]
+            categorical = isinstance(spec, list) or (isinstance(spec, dict) and spec.get("type") == "categorical")
+            if not categorical:  # a number's rank: a value of another kind (a trial written by other means) is left
+                pairs = [(x, y) for x, y in pairs  # out, never compared with numbers (a 500 for the job's detail)
+                         if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)]
             if len(pairs) < min_trials:
                 continue
             xs, ys = [p[0] for p in pairs], _ranks([p[1] for p in pairs])
-            categorical = isinstance(spec, list) or (isinstance(spec, dict) and spec.get("type") == "categorical")
             scores[name] = _correlation_ratio(xs, ys) if categorical else abs(_pearson(_ranks(xs), ys))
         total = sum(scores.values())
         ordered = sorted(scores.items(), key=lambda kv: -kv[1])

@@ -131,6 +131,17 @@ def test_a_conditional_parameter_set_in_fewer_than_5_counted_trials_is_left_out(
     assert set(importance(rows, space).shares) == set(SPACE)
 
 
+def test_a_numeric_parameter_with_values_of_another_kind_leaves_them_out_instead_of_failing():
+    """Trials written into the store by other means (Optuna's own API) with `x` a string or null in a job whose
+    spec says float: ranking compared str with float, and the REST API's job detail answered 500."""
+    rows = [complete(i, quality(i)) for i in range(8)]
+    rows[1]["params"]["x"], rows[2]["params"]["x"], rows[3]["params"]["x"] = "a", None, float("nan")
+    found = importance(rows, SPACE)  # 5 trials with a number for x: still ranked
+    assert set(found.shares) == set(SPACE) and found.shares["x"] > 0
+    rows[4]["params"]["x"] = "b"  # 4 left: x is left out, the others are ranked
+    assert set(importance(rows, SPACE).shares) == set(SPACE) - {"x"}
+
+
 def test_a_choice_of_none_counts_as_a_value_not_as_an_absent_parameter():
     """`reg: [null, l2]`: the trials that chose null were dropped as if reg were an inactive conditional
     parameter, so reg, which decides the score here, got 0%; spelled `none`, the same data gave it the most."""
