@@ -120,10 +120,13 @@ def campaign(specs: Sequence[TuningSpec | Mapping[str, Any] | str | os.PathLike[
         raise JobStateError(f"a campaign named {name!r} already exists; choose another name.")
     loaded = _validate(specs, st)
     created: list[str] = []
+    mine = uuid.uuid4().hex  # tells this campaign's jobs from those of another started under its name at once
     try:
         for i, spec in enumerate(loaded):
-            info = {"name": name, "index": i, "parallel_jobs": parallel_jobs, "keep_alive_s": float(keep_alive_s)}
+            info = {"name": name, "index": i, "parallel_jobs": parallel_jobs, "keep_alive_s": float(keep_alive_s),
+                    "id": mine}
             created.append(_start(spec, st, {CAMPAIGN: info}, run=False).name)
+        _refuse_if_another_took(st, name, mine, created)
         Campaign(name, st)._spawn(created)
     except BaseException:
         for job in created:  # nothing half-created
@@ -131,6 +134,18 @@ def campaign(specs: Sequence[TuningSpec | Mapping[str, Any] | str | os.PathLike[
             shutil.rmtree(st.job_dir(job), ignore_errors=True)
         raise
     return Campaign(name, st)
+
+
+def _refuse_if_another_took(store: Store, name: str, mine: str, created: list[str]) -> None:
+    """Raise JobStateError when another campaign of this name (started at the same moment, by another user, say:
+    both found the name free) created a job before this one did. Each checks once its jobs exist, and the one whose
+    first job the store created first (the lower study id, which the database assigns) keeps the name, so exactly
+    one goes on; the other's jobs are deleted by the caller. Two such campaigns merged into one before."""
+    others = [job for job, attrs in store.all_job_attrs().items()
+              if isinstance(attrs.get(CAMPAIGN), dict) and attrs[CAMPAIGN].get("name") == name
+              and attrs[CAMPAIGN].get("id") != mine]
+    if others and min(map(store.study_id, others)) < min(map(store.study_id, created)):
+        raise JobStateError(f"a campaign named {name!r} already exists; choose another name.")
 
 
 def attach_campaign(name: str, store: Store | str | None = None) -> Campaign:

@@ -153,6 +153,52 @@ def test_stop_and_resume_the_campaign_as_a_whole(home, tmp_path):
     assert out.returncode == 0 and out.stdout.strip() == "campaign halt: completed", out.stdout + out.stderr
 
 
+def test_two_campaigns_of_one_name_started_at_once_are_one_campaign_and_a_refusal(home, tmp_path, monkeypatch):
+    """Two users starting campaign "camp2" at the same second both found the name free and both went on: one
+    campaign of 4 interleaved jobs of two owners, whose stop or resume acted on the other user's jobs."""
+    import sys
+    import threading
+
+    from jupyter_hpo.store import Store
+
+    campaign_module = sys.modules["jupyter_hpo.campaign"]  # the package's `campaign` is the function
+
+    both_checked, waited = threading.Barrier(2, timeout=30), threading.local()
+    members = campaign_module._members
+
+    def checked(st, name):  # both found the name free before either created a job: the race, every time
+        found = members(st, name)
+        if not getattr(waited, "done", False):  # each thread's first look, the launch's check
+            waited.done = True
+            both_checked.wait()
+        return found
+
+    monkeypatch.setattr(campaign_module, "_members", checked)
+    outcomes: dict[str, object] = {}
+
+    def start(who: str) -> None:
+        folder = tmp_path / who
+        folder.mkdir()
+        specs = write_specs(folder, [f"{who}-1", f"{who}-2"], trials=2)
+        try:
+            outcomes[who] = campaign(specs, name="camp2", store=Store(api.open_store().url, home=home)).name
+        except JobStateError as e:
+            outcomes[who] = str(e)
+
+    threads = [threading.Thread(target=start, args=(who,)) for who in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    monkeypatch.setattr(campaign_module, "_members", members)
+    assert sorted(outcomes.values()) == ["a campaign named 'camp2' already exists; choose another name.", "camp2"]
+    winner = next(who for who, out in outcomes.items() if out == "camp2")
+    c = attach_campaign("camp2")
+    assert [j.name for j in c.jobs] == [f"{winner}-1", f"{winner}-2"], "the other's jobs were deleted"
+    assert c.wait(timeout=120) == "completed"
+    assert sorted(j["name"] for j in api.list_jobs()) == [f"{winner}-1", f"{winner}-2"]
+
+
 def test_a_campaign_with_another_users_job_needs_force_to_stop_or_resume(home, tmp_path, capsys):
     from jupyter_hpo import cli
     from jupyter_hpo.owners import identity, owner_name
@@ -209,7 +255,8 @@ def test_stopping_one_job_stops_it_alone_and_the_campaign_goes_on(home, tmp_path
     assert out.returncode == 0 and out.stdout.startswith("job one: stopped"), out.stdout + out.stderr
     assert c.wait(timeout=120) == "stopped"  # the worst of its jobs: one was stopped
     second = api.attach("two")
-    assert second.status.value == "completed" and second.summary()["complete"] == 12
+    assert second.status.value == "completed" and second.summary()["complete"] == 12, (
+        second.attrs.get("reason"), second.attrs.get("stopped_by"), first.attrs.get("reason"))
     assert first.summary()["complete"] < 12
 
 
