@@ -98,6 +98,12 @@ class _CampaignRunner:
             _handover.set_handover(None)
             if released:
                 log.info("campaign %s: released the warm pools of %s", self.name, ", ".join(released))
+            for job, idle_s in pools.idle_s.items():  # what SageMaker billed for them, in the cost of the job
+                try:                                   # that left them
+                    _handover.charge_idle(self.store, job, idle_s)
+                except Exception:  # noqa: BLE001 - a figure left out; the campaign's end is recorded anyway
+                    log.exception("campaign %s: the idle time of job %s's released pools was not recorded",
+                                  self.name, job)
         log.info("campaign %s: done", self.name)
         return 0
 

@@ -40,8 +40,28 @@ def test_the_next_job_starts_warm_on_the_pools_the_first_left(home, tmp_path):
     second_attrs = training_jobs(second)
     assert all(second_attrs[n].get("reused_pool_of") in first_jobs for n in (0, 1)), second_attrs
     assert [r["warm"] for r in second.trial_records()] == [True] * 4, second_attrs
+    # all warm, so its start-up saved counts against the first job's cold start (it was missing: `show` and `list`
+    # said nothing of the second job's warm starts, while the campaign counted them)
+    cold = first.summary()["cold_startup_s"]
+    warm = [r["startup_s"] for r in second.trial_records()]
+    assert cold > 200 and second.summary()["cold_startup_s"] == pytest.approx(cold)
+    assert second.summary()["startup_saved_s"] == pytest.approx(4 * cold - sum(warm)), second.summary()
     assert any("kept the warm pools of" in n for n in first.summary()["notes"]), first.summary()["notes"]
     assert first.attrs["backend_summary"]["pools_released"] == []  # handed on, not released
+    # the last job's pools, kept for a next job, are released at the campaign's end: their idle time, which
+    # SageMaker bills, is in that job's cost (it counted nowhere), and its notes say so
+    import re
+
+    from tests.conftest import wait_for
+
+    def said() -> list[float]:  # written by the campaign's runner once it has released them, after the jobs end
+        found = [re.search(r"were released when the campaign ended, after ([0-9.]+) s idle", n)
+                 for n in second.summary()["notes"]]
+        return [float(m.group(1)) for m in found if m]
+
+    assert wait_for(said, timeout=30), second.summary()["notes"]
+    [released_idle], idle = said(), second.attrs["backend_summary"]
+    assert 0 < released_idle <= idle["retained_billable_s"] and idle["warm_pool_cost_usd"] > 0, idle
     # the campaign's cost is its jobs' (training plus idle pools), as `jupyter hpo campaign show` prints it
     costs = [first.summary()["cost_usd"], second.summary()["cost_usd"]]
     summary = c.summary()
@@ -50,6 +70,30 @@ def test_the_next_job_starts_warm_on_the_pools_the_first_left(home, tmp_path):
     from jupyter_hpo._campaign_cli import summary_text
 
     assert f"cost ${summary['cost_usd']:.2f} (SageMaker training and idle warm pools)" in summary_text(summary)
+
+
+def test_pools_that_ended_unused_before_the_next_job_are_said_so_and_their_idle_time_is_counted(home, tmp_path):
+    """A local job between two sagemaker jobs outlasted the first one's keep-alive: the third job's note said it
+    "took over" pools that had ended, its first trials started cold, and the idle time SageMaker billed for those
+    pools counted in no job's cost."""
+    (tmp_path / "slow.py").write_text("import time\ndef f(p):\n    time.sleep(1.5)\n    return p['x']\n")
+    local = {"name": "gap-local", "trial": {"function": f"{tmp_path / 'slow.py'}:f"},
+             "space": {"x": {"type": "float", "low": 0, "high": 1}}, "budget": {"max_trials": 2, "max_parallel": 1}}
+    # keep-alive 60 simulated s: 0.6 real s at speed 100, so the pools end during the local job's 3 s
+    c = campaign([spec(tmp_path, "gap-a", keep_alive_s=60), local, spec(tmp_path, "gap-c", keep_alive_s=60)],
+                 name="sm-gap")
+    assert c.wait(timeout=180) == "completed"
+    first, _, third = c.jobs
+    left = {a["training_job"] for a in training_jobs(first).values()}
+    notes = " ".join(third.summary()["notes"])
+    assert "had ended unused before this job started" in notes and "took over" not in notes, notes
+    ended = [job for job in left if job in notes]
+    assert ended, notes
+    assert [r["warm"] for r in third.trial_records()][:2] == [False, False]
+    # each ended pool idled its keep-alive, billed by SageMaker: in the third job's idle seconds and cost
+    summary = third.attrs["backend_summary"]
+    assert summary["retained_billable_s"] >= 60 * len(ended), summary
+    assert summary["warm_pool_cost_usd"] > 0
 
 
 def test_pools_go_only_to_a_job_on_the_same_instances(home, tmp_path):
@@ -80,5 +124,5 @@ def test_what_is_left_when_the_campaign_ends_is_released():
     assert handover.release_all() == ["left-1"]
     clients.clock.sleep(1)
     assert clients.sagemaker.describe_training_job(TrainingJobName="left-1")["WarmPoolStatus"]["Status"] == "Terminated"
-    assert handover.take("key") == ([], None, False)  # nothing left to take
+    assert handover.take("key") == ([], None, False, None)  # nothing left to take
     clients.sim.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ class _Left:
     clients: Clients
     owns_clients: bool
     by: str  # the job that left them
+    cold_s: float | None = None  # what a cold start cost that job (a job started warm on them saves that much)
 
 
 @dataclass
@@ -51,24 +53,33 @@ class Handover:
 
     left: dict[str, list[_Left]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: seconds of idle warm pool billed for the pools :meth:`release_all` released, by the job that left them
+    idle_s: dict[str, float] = field(default_factory=dict)
 
-    def leave(self, key: str, jobs: list[str], clients: Clients, owns_clients: bool, by: str) -> None:
+    def leave(self, key: str, jobs: list[str], clients: Clients, owns_clients: bool, by: str,
+              cold_s: float | None = None) -> None:
         with self.lock:
-            self.left.setdefault(key, []).append(_Left(list(jobs), clients, owns_clients, by))
+            self.left.setdefault(key, []).append(_Left(list(jobs), clients, owns_clients, by, cold_s))
 
-    def take(self, key: str) -> tuple[list[str], Clients | None, bool]:
-        """The training jobs whose pools were left under ``key`` (oldest first), and the clients to reach them."""
+    def take(self, key: str) -> tuple[list[str], Clients | None, bool, float | None]:
+        """The training jobs whose pools were left under ``key`` (oldest first), the clients to reach them, and
+        the mean cold start-up the jobs that left them measured (None when none did)."""
         with self.lock:
             left = self.left.pop(key, [])
         if not left:
-            return [], None, False
+            return [], None, False, None
         for extra in left[1:]:  # same key, same clients in a dry run; a real account needs only one
             if extra.owns_clients and extra.clients is not left[0].clients and extra.clients.sim is not None:
                 extra.clients.sim.close()
-        return [j for entry in left for j in entry.jobs], left[0].clients, left[0].owns_clients
+        colds = [entry.cold_s for entry in left if entry.cold_s is not None]
+        return ([j for entry in left for j in entry.jobs], left[0].clients, left[0].owns_clients,
+                sum(colds) / len(colds) if colds else None)
 
     def release_all(self) -> list[str]:
-        """Release every pool still left (keep-alive 0), close what the campaign owned; the jobs released."""
+        """Release every pool still left (keep-alive 0), close what the campaign owned; the jobs released.
+
+        The idle time SageMaker billed for each (read once released) is added up in :attr:`idle_s` by the job that
+        left it, which pays for it (:func:`charge_idle`): it counted in no job's cost before."""
         with self.lock:
             left, self.left = self.left, {}
         released = []
@@ -79,11 +90,36 @@ class Handover:
                         entry.clients.sagemaker.update_training_job(
                             TrainingJobName=job, ResourceConfig={"KeepAlivePeriodInSeconds": 0})
                         released.append(job)
+                        pool = entry.clients.sagemaker.describe_training_job(TrainingJobName=job).get(
+                            "WarmPoolStatus") or {}
+                        if pool.get("ResourceRetainedBillableTimeInSeconds") is not None:
+                            self.idle_s[entry.by] = self.idle_s.get(entry.by, 0.0) + float(
+                                pool["ResourceRetainedBillableTimeInSeconds"])
                     except Exception as e:  # noqa: BLE001 - it ends by itself after its keep-alive
                         log.warning("could not release the warm pool of %s: %s", job, e)
                 if entry.owns_clients and entry.clients.sim is not None:
                     entry.clients.sim.close()
         return released
+
+
+def charge_idle(store: Any, job: str, idle_s: float) -> None:
+    """Add ``idle_s`` seconds of idle warm pool to ``job``'s SageMaker figures (``retained_billable_s``, its idle and
+    whole cost at its price) and say so in its notes: its pools, left for a next job, were released at the
+    campaign's end."""
+    attrs = store.job_attrs(job)
+    summary = dict(attrs.get("backend_summary") or {})
+    if summary.get("kind") != "sagemaker":
+        return
+    summary["retained_billable_s"] = (summary.get("retained_billable_s") or 0) + idle_s
+    price, count = summary.get("price_per_hour"), summary.get("instance_count") or 1
+    if isinstance(price, (int, float)):
+        extra = round(idle_s * count * price / 3600, 6)
+        summary["warm_pool_cost_usd"] = round((summary.get("warm_pool_cost_usd") or 0) + extra, 6)
+        summary["cost_usd"] = round((summary.get("cost_usd") or 0) + extra, 6)
+    notes = [*(attrs.get("notes") or [])[-49:], {"time": time.time(), "text": (
+        f"its warm pools, kept for a next job, were released when the campaign ended, after {idle_s:.0f} s idle in "
+        "all (counted in its cost)")}]
+    store.set_job_attrs(job, backend_summary=summary, notes=notes)
 
 
 _current: Handover | None = None

@@ -13,7 +13,7 @@ from jupyter_hpo.exceptions import BackendError
 from jupyter_hpo.sagemaker import clients as _clients
 from jupyter_hpo.sagemaker import handover as _handover
 from jupyter_hpo.sagemaker.errors import EXPIRED, error_code, explain_client_error
-from jupyter_hpo.sagemaker.outcome import TRAINING_DONE, describe_outcome_attrs
+from jupyter_hpo.sagemaker.outcome import TRAINING_DONE, describe_outcome_attrs, startup_seconds
 
 if TYPE_CHECKING:
     from jupyter_hpo.sagemaker.clients import Clients
@@ -48,6 +48,8 @@ class PoolRelease:
     handed_on: list[str]
     _stopping_all: bool
     inherited: list[str]
+    #: the cold start-up measured by the job whose pools this one took (:meth:`inherit`); None without
+    inherited_cold_s: float | None = None
     retained: dict[str, float]
     expired: list[str]
     finished: list[dict[str, Any]]
@@ -126,21 +128,60 @@ class PoolRelease:
                 self._settle(self.expired)
                 kept = self._available_pools()
                 self.handed_on = kept
-                if kept:
-                    self._note("handed-on", f"kept the warm pools of {', '.join(kept)} for the next job (they end "
-                                            f"after {self.keep_alive} s unused).")
+                if kept:  # whether a next job follows is the campaign's to know
+                    self._note("handed-on", f"kept the warm pools of {', '.join(kept)} for the campaign's next job on "
+                                            f"the same instances (they end after {self.keep_alive} s unused, or when "
+                                            "the campaign ends).")
                 if handover is not None:
                     handover.leave(_handover.pool_key(self.opts), kept, self.clients, self._owns_clients,
-                                   self.spec.name)
+                                   self.spec.name, self.cold_startup_s())
                     passed_on = True
         finally:
             if self._owns_clients and self.clients.sim is not None and not passed_on:
                 self.clients.sim.close()  # a dry run: stop the simulated containers, remove their files
 
-    def inherit(self, training_jobs: list[str]) -> None:
+    def inherit(self, training_jobs: list[str], cold_s: float | None = None) -> None:
         """Take over the warm pools an earlier job handed on (its ``handed_on``): SageMaker puts this job's
-        matching trials on them, and each such trial counts as warm, its pool's idle time billed here."""
-        self.inherited = [j for j in training_jobs if j]
+        matching trials on them, and each such trial counts as warm, its pool's idle time billed here. ``cold_s``:
+        the cold start-up that earlier job measured, what this job's start-up saved counts when none of its trials
+        starts cold.
+
+        A pool that ended unused before this job started (its keep-alive ran out) is not taken: the note says so,
+        and its idle time, which SageMaker bills, counts here (it counted nowhere, and the note claimed the pool)."""
+        jobs, ended = [j for j in training_jobs if j], []
+        self.inherited_cold_s = cold_s
+        for job in list(jobs) if self.clients is not None else []:
+            try:
+                status = (self.clients.sagemaker.describe_training_job(TrainingJobName=job).get("WarmPoolStatus")
+                          or {}).get("Status")
+            except Exception as e:  # noqa: BLE001 - not known: taken, as before (a trial finds out)
+                if error_code(e) in EXPIRED:
+                    raise BackendError(explain_client_error(e, self.opts)) from None
+                continue
+            if status == "Terminated":
+                jobs.remove(job)
+                ended.append(job)
+        self.inherited = jobs
+        if jobs:
+            self._note("inherited", f"took over the warm pools of {', '.join(jobs)} from the campaign's earlier job")
+        if ended:
+            self._settle(ended)
+            self._note("inherited-ended", f"the warm pools of {', '.join(ended)}, left by the campaign's earlier job, "
+                                          "had ended unused before this job started (their keep-alive ran out): "
+                                          "their idle time counts in this job's cost")
+
+    def cold_startup_s(self) -> float | None:
+        """The mean start-up of this job's trials that started cold; with none, the one its pools' job measured."""
+        cold = [startup_seconds(a.get("phases_s") or {}) for a in self.finished if not a.get("reused_pool_of")]
+        cold = [c for c in cold if c is not None]
+        return sum(cold) / len(cold) if cold else self.inherited_cold_s
+
+    def reused_cold(self) -> dict[str, float]:
+        """``reused_cold_s`` for the job's summary when every trial started warm on pools handed over from an
+        earlier job (a campaign), as the local backend says it of workers handed over: the job's start-up saved
+        (:func:`jupyter_hpo.records.summarize`) counts against that cold start."""
+        own = [a for a in self.finished if not a.get("reused_pool_of")]
+        return {} if own or self.inherited_cold_s is None else {"reused_cold_s": self.inherited_cold_s}
 
     def _reused(self, run: Any) -> str | None:
         """The job whose warm pool ``run`` really landed on (some job's ``ReusedByJob`` names it), or None.

@@ -180,13 +180,10 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
     def start(self) -> None:
         handover = _handover.current() if self.keep_alive else None
         if handover is not None and self.clients is None:  # a campaign: take what its earlier jobs left
-            jobs, clients, owns = handover.take(_handover.pool_key(self.opts))
+            jobs, clients, owns, cold_s = handover.take(_handover.pool_key(self.opts))
             if clients is not None:
                 self.clients, self._owns_clients = clients, owns
-                self.inherit(jobs)
-                if jobs:
-                    self._note("inherited", f"took over the warm pools of {', '.join(jobs)} from the campaign's "
-                                            "earlier job")
+                self.inherit(jobs, cold_s)  # notes what it took, and what had ended meanwhile
         if self.clients is None:
             self.clients = _clients.make_clients(self.opts)
             self._owns_clients = True
@@ -476,6 +473,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
             "warm_pool_cost_usd": retained_cost,
             "pools_released": list(self.released),
             "pools_not_released": list(self.unreleased),
+            **self.reused_cold(),
         }
 
     # -- helpers ------------------------------------------------------------------------------------
