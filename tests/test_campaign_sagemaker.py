@@ -96,6 +96,30 @@ def test_pools_that_ended_unused_before_the_next_job_are_said_so_and_their_idle_
     assert summary["warm_pool_cost_usd"] > 0
 
 
+def test_a_handed_over_pool_no_trial_took_is_handed_on_or_released_and_its_idle_time_counted(home, tmp_path):
+    """The second job (one trial) took one of the first job's two pools; the other was neither handed on nor
+    released: it idled to the end of its keep-alive, an hour of instance billed to no job."""
+    import re
+
+    from tests.conftest import wait_for
+
+    one = spec(tmp_path, "left-b")
+    one["budget"] = {"max_trials": 1, "max_parallel": 1}
+    c = campaign([spec(tmp_path, "left-a"), one], name="sm-left")
+    assert c.wait(timeout=180) == "completed"
+    first, second = c.jobs
+    left = {a["training_job"] for a in training_jobs(first).values()} & set(
+        re.findall(r"left-a-\d+-\w+", " ".join(first.summary()["notes"])))
+    assert len(left) == 2, first.summary()["notes"]
+    [took] = [a["reused_pool_of"] for a in training_jobs(second).values()]
+    untouched = left - {took}
+    kept = [n for n in second.summary()["notes"] if n.startswith("kept the warm pools of")]
+    assert kept and all(job in kept[0] for job in untouched), second.summary()["notes"]  # handed on with its own
+    # then released at the campaign's end: its idle time and the second job's own pool's, in the second job's cost
+    assert wait_for(lambda: any("were released when the campaign ended" in n for n in second.summary()["notes"]),
+                    timeout=30), second.summary()["notes"]
+
+
 def test_pools_go_only_to_a_job_on_the_same_instances(home, tmp_path):
     c = campaign([spec(tmp_path, "sm-a"), spec(tmp_path, "sm-b", instance_type="ml.c5.xlarge")], name="sm-mixed")
     c.wait(timeout=180)

@@ -126,7 +126,7 @@ class PoolRelease:
                 self._release_all()
             else:
                 self._settle(self.expired)
-                kept = self._available_pools()
+                kept = self._available_pools() + self._leftover_inherited()  # handed-over ones no trial took, too
                 self.handed_on = kept
                 if kept:  # whether a next job follows is the campaign's to know
                     self._note("handed-on", f"kept the warm pools of {', '.join(kept)} for the campaign's next job on "
@@ -266,17 +266,38 @@ class PoolRelease:
         it puts a trial on any matching pool, so a slot's record can miss one that is still kept (and billed)."""
         self._release_slots()
         missed = [job for job in self._available_pools() if job not in self.released and job not in self.unreleased]
+        missed += self._leftover_inherited()  # handed over from an earlier job, and no trial of this one took them
         self._settle(self.expired)
         for job in missed:
             try:
                 self.clients.sagemaker.update_training_job(TrainingJobName=job,
                                                            ResourceConfig={"KeepAlivePeriodInSeconds": 0})
                 self.released.append(job)
+                if job in self.inherited:  # its idle time: no slot of this job read it
+                    self._settle([job])
             except Exception as e:  # noqa: BLE001 - report what could not be released, keep going
                 self.unreleased.append(job)
                 self._note(f"release-{job}", f"could not release the warm pool of {job}: "
                                              f"{explain_client_error(e, self.opts)} It terminates by itself after "
                                              f"its keep-alive of {self.keep_alive} s.")
+
+    def _leftover_inherited(self) -> list[str]:
+        """The pools handed over from an earlier job (:meth:`inherit`) that no trial of this job landed on: those
+        still Available, to release or hand on with this job's own; the idle time of those that ended unused is
+        read (it counts here). They were neither: they idled to the end of their keep-alive, billed to no job."""
+        live = []
+        for job in self.inherited:
+            try:
+                pool = self.clients.sagemaker.describe_training_job(TrainingJobName=job).get("WarmPoolStatus") or {}
+            except Exception as e:  # noqa: BLE001 - not known: left to its keep-alive
+                if error_code(e) in EXPIRED:
+                    raise BackendError(explain_client_error(e, self.opts)) from None
+                continue
+            if pool.get("Status") == "Available":
+                live.append(job)
+            elif not pool.get("ReusedByJob"):
+                self._settle([job])
+        return live
 
     def _expire(self, pool: Pool) -> None:
         """The slot's pool ended (or is about to) without another trial: the slot is free, and the pool's idle time,
