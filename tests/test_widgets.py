@@ -290,6 +290,31 @@ def test_deltas_carry_only_changed_rows_at_most_twice_a_second(home, monkeypatch
     assert dash.status == "completed" and dash.summary["done"] == 10
 
 
+def test_a_dashboard_of_a_stopped_job_follows_it_again_when_it_is_resumed_elsewhere(home, monkeypatch):
+    """Resumed from the sidebar (or the CLI, or another kernel), the job ran on while the notebook's dashboard of it
+    still said "stopped", with its Stop button off: its polling thread had ended with the job."""
+    from jupyter_hpo.widgets import _dashboard
+
+    monkeypatch.setattr(_dashboard, "ENDED_WATCH_S", 0.2)
+    job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
+                     hyperparameters={"sleep": 0.3}, max_trials=8, max_parallel=2, name="resumed-elsewhere")
+    wait_for(lambda: job.summary()["complete"] >= 2, timeout=60)
+    assert job.stop(timeout=30) == JobStatus.STOPPED
+    dash = Dashboard(job, interval=0.1)
+    sent = capture(dash, monkeypatch)
+    dash._handle_custom_msg({"type": "hello"}, [])
+    assert dash.status == "stopped" and dash._thread is None, "no polling for an ended job"
+    done = dash.summary["complete"]
+    api.attach("resumed-elsewhere", api.open_store()).resume()  # as the sidebar's Resume does, in the server
+    wait_for(lambda: dash.status == "running", timeout=30)
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    wait_for(lambda: dash.status == "completed" and dash.summary["complete"] == 8, timeout=30)
+    assert dash.summary["complete"] > done
+    rows = {r["number"]: r for m in sent for r in m["trials"]}
+    assert sum(r["state"] == "complete" for r in rows.values()) == 8, "the view got the new trials"
+    dash.close()
+
+
 def test_the_stop_message_stops_a_running_job(home):
     job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
                      hyperparameters={"sleep": 0.5}, max_trials=40, max_parallel=2, name="stop-me")

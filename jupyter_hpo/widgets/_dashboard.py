@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -118,11 +119,51 @@ MAX_STEPS = 100
 MIN_SEND_GAP_S = 0.5
 #: How often a job that looks stale is polled.
 STALE_POLL_S = 5.0
+#: How often the dashboards of ended jobs look whether their job was resumed (from the sidebar, the CLI, another
+#: kernel): one thread for all of them, one read of each job's attributes per look.
+ENDED_WATCH_S = 5.0
 _FINISHED = ("complete", "pruned", "fail")
 _ENDED = (JobStatus.COMPLETED, JobStatus.STOPPED, JobStatus.FAILED)
 _SETTLE_POLLS = 10
 #: Before any view said hello, whole snapshots are sent at most every max(0.5 s, rows x this) seconds.
 _SNAPSHOT_S_PER_ROW = 0.001
+
+
+_ended_views: weakref.WeakSet[Any] = weakref.WeakSet()
+_ended_lock = threading.Lock()
+_ended_thread: threading.Thread | None = None
+
+
+def _watch_ended(dash: Any) -> None:
+    """Look, every :data:`ENDED_WATCH_S`, whether the ended job of ``dash`` runs again (resumed from the sidebar,
+    the CLI or another kernel), and then follow it again. Its polling thread ended with the job, so the view
+    showed "stopped" while the job ran on."""
+    global _ended_thread
+    with _ended_lock:
+        _ended_views.add(dash)
+        if _ended_thread is None or not _ended_thread.is_alive():
+            _ended_thread = threading.Thread(target=_look_for_resumes, name="hpo-dashboard-resumes", daemon=True)
+            _ended_thread.start()
+
+
+def _look_for_resumes() -> None:
+    while True:
+        time.sleep(ENDED_WATCH_S)
+        with _ended_lock:
+            views = list(_ended_views)
+        for dash in views:
+            if dash._stop.is_set():
+                _ended_views.discard(dash)
+                continue
+            try:
+                store = dash.job.store
+                active = store.status_of(store.job_attrs(dash.job_name)).is_active()
+            except Exception:  # noqa: BLE001 - deleted, or the store is busy: looked at again later
+                continue
+            if active:
+                _ended_views.discard(dash)
+                dash._poll()  # the job's status now, then its polling thread again
+                dash._ensure_polling()
 
 
 def _step_key(key: str) -> int | float:
@@ -486,7 +527,10 @@ class Dashboard(anywidget.AnyWidget):
     def _ensure_polling(self) -> None:
         # under the lock: a page's hello (handled in its subshell's thread) and start() may come at once
         with self._lock:
-            if self._ended() or self._stop.is_set() or (self._thread is not None and self._thread.is_alive()):
+            if self._ended() and not self._stop.is_set():
+                _watch_ended(self)  # no polling thread for an ended job; a resume of it is looked for
+                return
+            if self._stop.is_set() or (self._thread is not None and self._thread.is_alive()):
                 return
             self._thread = threading.Thread(target=self._run, name=f"hpo-dashboard-{self.job_name}", daemon=True)
             self._thread.start()
@@ -509,6 +553,7 @@ class Dashboard(anywidget.AnyWidget):
             if ended or time.monotonic() - self._last_send >= MIN_SEND_GAP_S:
                 self._flush()
             if ended:
+                _watch_ended(self)
                 return
             wait = max(self.interval, STALE_POLL_S) if self.status == JobStatus.STALE.value else self.interval
 

@@ -28,7 +28,6 @@ from tests.ui.conftest import (
     CHROMIUM,
     CHROMIUM_ARGS,
     Lab,
-    run_all_cells,
     show_toggled_panel,
     wait_kernel_idle,
 )
@@ -295,7 +294,8 @@ def test_open_in_the_active_notebook_and_resume(lab: Lab, page: Page, store: Sto
     expect(page.locator(f"{SIDEBAR} [data-mark=rerun]")).to_have_count(1)
     expect(page.locator(f"{SIDEBAR} [data-testid=hpo-trial-legend]")).to_have_count(0)  # no infeasible trial
     page.screenshot(path=str(ARTIFACTS / "sidebar-resumed.png"))
-    run_all_cells(page)  # the attach cell again: a dashboard of the resumed job
+    # the notebook's dashboard of the job, shown while it was stopped, follows it again (it stayed "stopped")
+    expect(cells.nth(1).locator('[data-testid="hpo-status"]')).to_have_text("running", timeout=30_000)
     badge = cells.nth(1).locator(".jp-OutputArea .hpo-badge-rerun")
     expect(badge).to_have_count(1, timeout=60_000)
     expect(badge).to_have_text(f"re-run of {interrupted[0]}")
