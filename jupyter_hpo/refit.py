@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.exceptions import JobNotFoundError, JobStateError

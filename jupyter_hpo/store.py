@@ -347,6 +347,7 @@ class Store(StoreEngine):
                 return False
             self.set_job_attrs(name, **attrs)
             return True
+
         def attempt(retry: bool) -> bool:
             if retry and all(v == attrs[k] for k, v in study_attrs(self.engine, study_id).items() if k in attrs):
                 return True  # the failed attempt's commit went through: this writer took the job
