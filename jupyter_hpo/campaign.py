@@ -22,7 +22,8 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from jupyter_hpo.exceptions import HpoError, JobNotFoundError, JobStateError, SpecError
@@ -116,17 +117,20 @@ def campaign(specs: Sequence[TuningSpec | Mapping[str, Any] | str | os.PathLike[
     st = store if isinstance(store, Store) else open_store(store)
     _check_options(specs, parallel_jobs, name, keep_alive_s)
     name = name or f"campaign-{uuid.uuid4().hex[:6]}"
-    if _members(st, name):
-        raise JobStateError(f"a campaign named {name!r} already exists; choose another name.")
     loaded = _validate(specs, st)
     created: list[str] = []
     mine = uuid.uuid4().hex  # tells this campaign's jobs from those of another started under its name at once
     try:
-        for i, spec in enumerate(loaded):
-            info = {"name": name, "index": i, "parallel_jobs": parallel_jobs, "keep_alive_s": float(keep_alive_s),
-                    "id": mine}
-            created.append(_start(spec, st, {CAMPAIGN: info}, run=False).name)
-        _refuse_if_another_took(st, name, mine, created)
+        # the name is checked and its jobs made under a lock on the name that every process using the store
+        # shares: two users starting one name at once both found it free and both went on, as one campaign
+        with _name_lock(st, name):
+            if _members(st, name):
+                raise JobStateError(f"a campaign named {name!r} already exists; choose another name.")
+            for i, spec in enumerate(loaded):
+                info = {"name": name, "index": i, "parallel_jobs": parallel_jobs,
+                        "keep_alive_s": float(keep_alive_s), "id": mine}
+                created.append(_start(spec, st, {CAMPAIGN: info}, run=False).name)
+            _refuse_if_another_took(st, name, mine, created)  # a store no lock reaches (another file system)
         Campaign(name, st)._spawn(created)
     except BaseException:
         for job in created:  # nothing half-created
@@ -134,6 +138,45 @@ def campaign(specs: Sequence[TuningSpec | Mapping[str, Any] | str | os.PathLike[
             shutil.rmtree(st.job_dir(job), ignore_errors=True)
         raise
     return Campaign(name, st)
+
+
+@contextmanager
+def _name_lock(store: Store, name: str) -> Iterator[None]:
+    """Hold a lock on the campaign name ``name`` that every process using ``store`` shares: PostgreSQL's advisory
+    lock on the name (a team's store), else ``flock`` on one file beside the SQLite database. Where neither can be
+    had, nothing is locked (:func:`_refuse_if_another_took` still catches most races)."""
+    import hashlib
+
+    key = int.from_bytes(hashlib.sha256(f"jupyter-hpo campaign {name}".encode()).digest()[:8], "big", signed=True)
+    if store.url.startswith("postgresql"):
+        import sqlalchemy as sa
+
+        with store.engine.connect() as con:
+            con.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                con.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        return
+    fd = None
+    try:
+        import fcntl
+        from pathlib import Path
+
+        from sqlalchemy.engine import make_url
+
+        database = make_url(store.url).database
+        if database and database != ":memory:":  # one lock file for every campaign name (a start takes a second)
+            lock = Path(database).expanduser().resolve().parent / ".jupyter-hpo-campaigns.lock"
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    except (ImportError, OSError, ValueError):
+        pass  # unlocked, as a store on a file system without flock is
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the lock
 
 
 def _refuse_if_another_took(store: Store, name: str, mine: str, created: list[str]) -> None:
@@ -261,20 +304,29 @@ class Campaign:
 
         names = self.job_names
         statuses = {n: self.store.watch_status(n) for n in names}
+        stored = {n: self.store.job_attrs(n).get("status") for n in names}  # as judged: what a claim expects
         if any(s.is_active() for s in statuses.values()):
             raise JobStateError(f"campaign {self.name!r} is running; it cannot be resumed while its runner runs.")
         todo = [n for n in names if statuses[n] != JobStatus.COMPLETED]
         if not todo:
             raise JobStateError(f"campaign {self.name!r} has completed every job; there is nothing to resume.")
         by = dict(by) if by is not None else stamp()
+        taken = []
         for n in todo:
             if statuses[n] == JobStatus.STALE:
                 from jupyter_hpo.runner.handle import RunnerHandle
 
                 RunnerHandle(self.store, n).end_hung()
-            self.store.set_job_attrs(n, status="pending", reason="", stop_requested=False, resumed_by=by,
-                                     heartbeat=time.time(), runner={})
-        self._spawn(todo)
+            # each job taken only if no one resumed or stopped it meanwhile (Job.resume takes it the same way): of
+            # two users resuming the campaign at once, one runs it and the other is told; both started a runner
+            if self.store.claim_job(n, stored[n], status="pending", reason="",
+                                    stop_requested=False, resumed_by=by, heartbeat=time.time(), runner={}):
+                taken.append(n)
+            elif not taken:  # its first job: another resume of the campaign is under way
+                raise JobStateError(f"campaign {self.name!r} changed while this resume was under way (job {n!r} "
+                                    f"is {self.store.watch_status(n).value} now); nothing was done.")
+            # else that job alone was resumed meanwhile: its own runner runs it
+        self._spawn(taken)
         return self
 
     def _spawn(self, jobs: list[str]) -> int:

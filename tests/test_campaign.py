@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_hpo import api
-from jupyter_hpo.campaign import attach_campaign, campaign
+from jupyter_hpo.campaign import Campaign, attach_campaign, campaign
 from jupyter_hpo.exceptions import JobStateError, SpecError
 from jupyter_hpo.records import CAMPAIGN
 from tests.conftest import wait_for
@@ -163,17 +163,10 @@ def test_two_campaigns_of_one_name_started_at_once_are_one_campaign_and_a_refusa
 
     campaign_module = sys.modules["jupyter_hpo.campaign"]  # the package's `campaign` is the function
 
-    both_checked, waited = threading.Barrier(2, timeout=30), threading.local()
-    members = campaign_module._members
-
-    def checked(st, name):  # both found the name free before either created a job: the race, every time
-        found = members(st, name)
-        if not getattr(waited, "done", False):  # each thread's first look, the launch's check
-            waited.done = True
-            both_checked.wait()
-        return found
-
-    monkeypatch.setattr(campaign_module, "_members", checked)
+    both_checked = threading.Barrier(2, timeout=30)
+    validate = campaign_module._validate
+    # both have checked their specs and go for the name at the same moment, every time
+    monkeypatch.setattr(campaign_module, "_validate", lambda *a: (validate(*a), both_checked.wait())[0])
     outcomes: dict[str, object] = {}
 
     def start(who: str) -> None:
@@ -190,13 +183,52 @@ def test_two_campaigns_of_one_name_started_at_once_are_one_campaign_and_a_refusa
         t.start()
     for t in threads:
         t.join(timeout=60)
-    monkeypatch.setattr(campaign_module, "_members", members)
+    monkeypatch.setattr(campaign_module, "_validate", validate)
     assert sorted(outcomes.values()) == ["a campaign named 'camp2' already exists; choose another name.", "camp2"]
     winner = next(who for who, out in outcomes.items() if out == "camp2")
     c = attach_campaign("camp2")
     assert [j.name for j in c.jobs] == [f"{winner}-1", f"{winner}-2"], "the other's jobs were deleted"
     assert c.wait(timeout=120) == "completed"
     assert sorted(j["name"] for j in api.list_jobs()) == [f"{winner}-1", f"{winner}-2"]
+
+
+def test_two_users_resuming_one_campaign_at_once_start_one_runner(home, tmp_path, monkeypatch):
+    """Both resumes read the jobs as resumable and both spawned a campaign runner for them."""
+    import threading
+
+    from jupyter_hpo import owners
+    from jupyter_hpo.store import Store
+
+    c = campaign(write_specs(tmp_path, ["r1", "r2"], trials=6, sleep=0.3), name="twice")
+    first = api.attach("r1")
+    wait_for(lambda: any(r["state"] == "complete" for r in first.trial_records()), timeout=60)
+    assert c.stop(wait=True, timeout=60) == "stopped"
+    both_read, stamp = threading.Barrier(2, timeout=30), owners.stamp
+    # each resume has read the jobs' statuses before either writes: the race, every time
+    monkeypatch.setattr(owners, "stamp", lambda *a, **k: (stamp(*a, **k), both_read.wait())[0])
+    spawned, spawn = [], Campaign._spawn
+    monkeypatch.setattr(Campaign, "_spawn", lambda self, jobs: spawned.append(jobs) or spawn(self, jobs))
+    outcomes: list = []
+
+    def resume(store) -> None:
+        try:
+            outcomes.append(attach_campaign("twice", store).resume().name)
+        except JobStateError as e:
+            outcomes.append(str(e))
+
+    threads = [threading.Thread(target=resume, args=(Store(c.store.url, home=h),)) for h in (home, tmp_path / "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    monkeypatch.setattr(owners, "stamp", stamp)
+    assert len(spawned) == 1, spawned
+    refused = [o for o in outcomes if o != "twice"]
+    assert len(outcomes) == 2 and len(refused) == 1, outcomes
+    assert refused[0].startswith("campaign 'twice' changed while this resume was under way (job 'r1' is ")
+    assert refused[0].endswith("now); nothing was done.")
+    assert c.wait(timeout=120) == "completed"
+    assert [api.attach(n).summary()["complete"] for n in ("r1", "r2")] == [6, 6]
 
 
 def test_a_campaign_with_another_users_job_needs_force_to_stop_or_resume(home, tmp_path, capsys):

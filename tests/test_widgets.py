@@ -315,6 +315,35 @@ def test_a_dashboard_of_a_stopped_job_follows_it_again_when_it_is_resumed_elsewh
     dash.close()
 
 
+def test_the_watch_for_resumes_goes_on_through_a_failed_read(home, monkeypatch):
+    """One store error while the watcher read a resumed job ended the one thread that watches every ended
+    dashboard of the kernel: this dashboard, and every other, stayed "stopped" for good."""
+    from jupyter_hpo.widgets import _dashboard
+
+    monkeypatch.setattr(_dashboard, "ENDED_WATCH_S", 0.2)
+    job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
+                     hyperparameters={"sleep": 0.3}, max_trials=6, max_parallel=1, name="watch-flaky")
+    wait_for(lambda: job.summary()["complete"] >= 1, timeout=60)
+    assert job.stop(timeout=30) == JobStatus.STOPPED
+    dash = Dashboard(job, interval=0.1)
+    capture(dash, monkeypatch)
+    dash._handle_custom_msg({"type": "hello"}, [])
+    real, calls = dash._feed.poll, []
+
+    def flaky(*a, **k):
+        calls.append(1)
+        if len(calls) == 1:
+            raise StoreError("the store at ... could not be reached (reading trials): connection closed")
+        return real(*a, **k)
+
+    monkeypatch.setattr(dash._feed, "poll", flaky)
+    api.attach("watch-flaky", api.open_store()).resume()
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    wait_for(lambda: dash.status == "completed" and dash.summary["complete"] == 6, timeout=30)
+    assert len(calls) > 1 and _dashboard._ended_thread.is_alive()
+    dash.close()
+
+
 def test_the_stop_message_stops_a_running_job(home):
     job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
                      hyperparameters={"sleep": 0.5}, max_trials=40, max_parallel=2, name="stop-me")

@@ -227,7 +227,9 @@ class PoolRelease:
                     raise
                 continue
             if pool.get("Status") == "Terminated" and not pool.get("ReusedByJob"):
-                self.inherited.remove(job)  # ended unused
+                self.inherited.remove(job)  # ended unused: its idle time, billed, counts here
+                if pool.get("ResourceRetainedBillableTimeInSeconds") is not None:
+                    self.retained[job] = float(pool["ResourceRetainedBillableTimeInSeconds"])
                 continue
             if pool.get("ReusedByJob") == run.job:
                 self.inherited.remove(job)

@@ -155,15 +155,19 @@ def _look_for_resumes() -> None:
             if dash._stop.is_set():
                 _ended_views.discard(dash)
                 continue
-            try:
+            try:  # whatever fails (the store busy, the job deleted), this thread goes on for every other view
                 store = dash.job.store
-                active = store.status_of(store.job_attrs(dash.job_name)).is_active()
-            except Exception:  # noqa: BLE001 - deleted, or the store is busy: looked at again later
-                continue
-            if active:
-                _ended_views.discard(dash)
+                if not store.status_of(store.job_attrs(dash.job_name)).is_active():
+                    continue
                 dash._poll()  # the job's status now, then its polling thread again
+                with _ended_lock:
+                    _ended_views.discard(dash)  # watched until followed again: a failed poll is tried again
                 dash._ensure_polling()
+            except Exception:  # noqa: BLE001 - looked at again in ENDED_WATCH_S
+                import logging
+
+                logging.getLogger(__name__).debug("jupyter-hpo dashboard: looking for a resume of %s failed",
+                                                  dash.job_name, exc_info=True)
 
 
 def _step_key(key: str) -> int | float:
