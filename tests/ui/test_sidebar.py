@@ -372,6 +372,33 @@ _LUMINANCE = """el => { const px = s => s.match(/[\\d.]+/g).slice(0, 3).map(Numb
     return [lum(px(cs.backgroundColor)), lum(px(cs.color))]; }"""
 
 
+#: the class lists of the sidebar's filled badges (components/TrialTable.tsx, JobList.tsx)
+_BADGES = ["jp-hpo-badge jp-hpo-warm", "jp-hpo-badge jp-hpo-cold", "jp-hpo-badge jp-hpo-state-complete",
+           "jp-hpo-badge jp-hpo-state-fail", "jp-hpo-badge jp-hpo-state-pruned", "jp-hpo-badge jp-hpo-state-running",
+           "jp-hpo-badge jp-hpo-status-completed", "jp-hpo-badge jp-hpo-status-failed",
+           "jp-hpo-badge jp-hpo-status-stale", "jp-hpo-badge jp-hpo-status-running"]
+#: each class list's contrast ratio (WCAG 2), drawn in the panel with the theme's styles
+_CONTRAST = """(panel, classes) => {
+    const lin = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+    const rgba = s => s.match(/[\\d.]+/g).map(Number);
+    const lum = ([r, g, b]) => 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+    const out = {};
+    for (const cls of classes) {
+      const el = document.createElement('span');
+      el.className = cls;
+      el.textContent = 'warm';
+      panel.appendChild(el);
+      const cs = getComputedStyle(el);
+      const bg = rgba(cs.backgroundColor), fg = rgba(cs.color);
+      const a = fg.length > 3 ? fg[3] : 1;  // the text's alpha, over its own fill
+      const mixed = [0, 1, 2].map(i => a * fg[i] + (1 - a) * bg[i]);
+      const [l1, l2] = [lum(bg), lum(mixed)].sort((x, y) => y - x);
+      out[cls] = Math.round((l1 + 0.05) / (l2 + 0.05) * 100) / 100;
+      el.remove();
+    }
+    return out; }"""
+
+
 def test_follows_the_dark_theme(lab: Lab, page: Page) -> None:
     summary = {"name": "themed", "status": "running", "reason": "", "backend": "local", "metric": "auc",
                "direction": "maximize", "max_trials": 10, "trials": 3, "complete": 2, "pruned": 0, "failed": 0,
@@ -388,6 +415,8 @@ def test_follows_the_dark_theme(lab: Lab, page: Page) -> None:
     expect(card.locator("[data-testid=hpo-job-trials]")).to_have_text("2/10")
     background, text = card.evaluate(_LUMINANCE)
     assert background > 0.8 and text < 0.4, (background, text)
+    contrast = page.locator(SIDEBAR).evaluate(_CONTRAST, _BADGES)
+    assert all(ratio >= 4.5 for ratio in contrast.values()), contrast  # the light theme's too
     try:
         _set_theme(page, "JupyterLab Dark")
         expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false", timeout=30_000)
@@ -395,6 +424,10 @@ def test_follows_the_dark_theme(lab: Lab, page: Page) -> None:
             "el => getComputedStyle(el).backgroundColor !== 'rgb(255, 255, 255)'", arg=card.element_handle())
         background, text = card.evaluate(_LUMINANCE)
         assert background < 0.3 and text > 0.6, (background, text)
+        # the trial table's badges, as it renders them (their fills stay light in the dark theme, where its light
+        # font on them read at about 1.2:1): every one readable, WCAG's 4.5:1 for normal text
+        contrast = page.locator(SIDEBAR).evaluate(_CONTRAST, _BADGES)
+        assert all(ratio >= 4.5 for ratio in contrast.values()), contrast
         page.screenshot(path=str(ARTIFACTS / "sidebar-dark.png"))
     finally:
         _set_theme(page, "JupyterLab Light")
