@@ -52,6 +52,8 @@ def faulty(p):
         return "high"
     if mode == "none":
         return None
+    if mode == "long":  # an error of 500 characters, as a CUDA out-of-memory message can be
+        raise RuntimeError("CUDA out of memory. " + "Tried to allocate more than there is. " * 12)
     raise AssertionError(mode)
 
 

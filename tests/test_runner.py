@@ -58,8 +58,8 @@ def test_each_strategy_finishes_a_small_job(home, strategy):
 
 
 def test_objective_failures_are_recorded_per_trial_and_the_job_goes_on(home):
-    modes = ["ok", "raise", "exit", "segfault", "nan", "inf", "string", "none"]
-    job = launch(objective=objectives.faulty, space={"mode": modes}, strategy="grid", max_trials=8,
+    modes = ["ok", "raise", "exit", "segfault", "nan", "inf", "string", "none", "long"]
+    job = launch(objective=objectives.faulty, space={"mode": modes}, strategy="grid", max_trials=9,
                  max_consecutive_failures=10, name="faults")
     assert job.wait(timeout=120) == JobStatus.COMPLETED
     by_mode = {r["params"]["mode"]: r for r in job.trial_records()}
@@ -77,6 +77,9 @@ def test_objective_failures_are_recorded_per_trial_and_the_job_goes_on(home):
     for mode, error in expected.items():
         assert by_mode[mode]["state"] == "fail", mode
         assert error in by_mode[mode]["error"], (mode, by_mode[mode]["error"])
+    # an error cut to 300 characters ends in "…", where it was cut (it read as the whole message)
+    long = by_mode["long"]["error"]
+    assert long.startswith("RuntimeError: CUDA out of memory. Tried") and len(long) == 300 and long.endswith("\u2026")
 
 
 def test_consecutive_failures_fail_the_job_with_the_reason(home):

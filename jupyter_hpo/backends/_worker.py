@@ -306,7 +306,7 @@ class _Worker:
             if type(e).__name__ == "TrialPruned" or getattr(e, "_jupyter_hpo_pruned", False):
                 payload["state"] = "pruned"
             elif isinstance(e, _ScriptFailed):
-                payload.update(state="failed", error=str(e)[:300], traceback="last output:\n" + "\n".join(e.tail))
+                payload.update(state="failed", error=_clip(str(e)), traceback="last output:\n" + "\n".join(e.tail))
             else:
                 payload.update(state="failed", error=_one_line(e), traceback=traceback.format_exc(limit=20))
         finally:
@@ -389,10 +389,19 @@ def _takes_argument(fn: Any) -> bool:
     return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in sig.parameters.values())
 
 
+#: the most characters of a trial's error kept in its record (its traceback, in the runner's log, has it whole)
+ERROR_CHARS = 300
+
+
+def _clip(text: str) -> str:
+    """``text`` cut to :data:`ERROR_CHARS`, ending in "…" when cut (a cut error read as if it were whole)."""
+    return text if len(text) <= ERROR_CHARS else text[:ERROR_CHARS - 1] + "\u2026"
+
+
 def _one_line(e: BaseException) -> str:
     text = f"{type(e).__name__}: {e}".strip()
     first = text.splitlines()[0] if text else type(e).__name__
-    return first[:300]
+    return _clip(first)
 
 
 def _end_with_runner() -> None:
