@@ -146,6 +146,9 @@ function clear<T extends Node>(node: T): T {
 }
 const title = (text: string): SVGElement => s('title', { text });
 const clip = (str: string, n: number): string => (str.length > n ? str.slice(0, n - 1) + '\u2026' : str);
+/** ``str`` cut to ``n`` characters in its middle, so that names differing at their end stay apart (``lear…ge_0``). */
+const clipMiddle = (str: string, n: number): string =>
+  str.length > n ? str.slice(0, Math.ceil((n - 1) / 2)) + '\u2026' + str.slice(str.length - Math.floor((n - 1) / 2)) : str;
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 const missing = (v: unknown): v is null | undefined => v === null || v === undefined;
 
@@ -599,10 +602,25 @@ function axisLabels(ax: IAxis): [number, string][] {
   }
   return ax.labels.map((l, j): [number, string] => [ax.labels.length === 1 ? 0.5 : j / (ax.labels.length - 1), l]);
 }
-function drawAxis(g: SVGElement, ax: IAxis, px: number, last: boolean, yOf: Scale): void {
+/** How many characters an axis's name and its tick labels may take (see axisChars). */
+export interface IAxisRoom {
+  name: number;
+  tick: number;
+}
+/**
+ * How many characters of an axis's name and of its tick labels fit in ``gap`` pixels between two axes: names on
+ * ``nameRows`` rows (with 2, every other axis one row up, so each has twice the gap); ticks sit right of their axis.
+ * With 13 parameters the fixed 14 and 10 characters ran into the next axis and fused into other numbers
+ * ("1.000e-4" and "2" read as "1.000e-42").
+ */
+export function axisChars(gap: number, nameRows: number): IAxisRoom {
+  const fit = (px: number, max: number): number => Math.max(3, Math.min(max, Math.floor(px)));
+  return { name: fit((nameRows * gap - 8) / 7, 14), tick: fit((gap - 8) / 7, 10) }; // ~7 px a character, ellipsis too
+}
+function drawAxis(g: SVGElement, ax: IAxis, px: number, last: boolean, yOf: Scale, room: IAxisRoom, row: number): void {
   const [top, bottom] = [yOf(1), yOf(0)];
   g.append(s('line', { class: 'hpo-axis', x1: px, x2: px, y1: top, y2: bottom }));
-  const name = { class: 'hpo-label', x: px, y: H - 8, 'text-anchor': 'middle', text: clip(ax.name, 14) };
+  const name = { class: 'hpo-label', x: px, y: H - 8 - 12 * row, 'text-anchor': 'middle', text: clipMiddle(ax.name, room.name) };
   g.append(s('text', name, title(ax.name)));
   for (const [t, l] of axisLabels(ax)) {
     const attrs = {
@@ -610,7 +628,7 @@ function drawAxis(g: SVGElement, ax: IAxis, px: number, last: boolean, yOf: Scal
       x: px + (last ? -4 : 4),
       'text-anchor': last ? 'end' : 'start',
       y: yOf(t) + (t === 1 ? 8 : t === 0 ? -2 : 3),
-      text: clip(l, 10)
+      text: clip(l, room.tick)
     };
     g.append(s('text', attrs, title(l)));
   }
@@ -629,7 +647,12 @@ function drawParallel(svgEl: SVGElement, st: IViewState): void {
   const last = axesList.length;
   axesList.push({ name: metric, labels: [fmt(vd[0]), fmt(vd[1])], ends: true, pos: v => fraction(v as number, vd[0], vd[1]) });
   const [top, bottom] = [M.t + 8, H - M.b];
-  const xs = axesList.map((_, i) => M.l - 20 + (i * (W - M.l - M.r + 20)) / Math.max(1, axesList.length - 1));
+  // when the axes are close, the objective's gap is twice the others': its ticks (left of it) and its neighbour's
+  // (right of that) share it
+  const tight = axesList.length > 1 && (W - M.l - M.r + 20) / (axesList.length - 1) < 90;
+  const units = Math.max(1, axesList.length - 1 + (tight ? 1 : 0));
+  const unit = (W - M.l - M.r + 20) / units;
+  const xs = axesList.map((_, i) => M.l - 20 + (i === last && tight ? units : i) * unit);
   const yOf = (t: number): number => bottom - t * (bottom - top);
   const goodness = (v: number): number => {
     const t = raw[1] === raw[0] ? 1 : fraction(v, vd[0], vd[1]);
@@ -649,7 +672,11 @@ function drawParallel(svgEl: SVGElement, st: IViewState): void {
     const attrs = { class: 'hpo-pc-line', points: pts.join(' '), stroke, 'stroke-opacity': (0.2 + 0.7 * q).toFixed(2) };
     g.append(s('polyline', attrs, title(trialText(r, st.summary.metric))));
   }
-  axesList.forEach((ax, i) => drawAxis(g, ax, xs[i], i === last, yOf));
+  const nameRows = tight ? 2 : 1; // names on two rows when the axes are close
+  const room = axisChars(axesList.length > 1 ? unit : W, nameRows);
+  // the objective's ticks: what its doubled gap leaves beside its neighbour's
+  const lastRoom = { ...room, tick: tight ? axisChars(2 * unit - room.tick * 7 - 4, 1).tick : room.tick };
+  axesList.forEach((ax, i) => drawAxis(g, ax, xs[i], i === last, yOf, i === last ? lastRoom : room, i % nameRows));
   svgEl.append(g);
 }
 

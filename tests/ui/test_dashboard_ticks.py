@@ -73,3 +73,45 @@ def test_values_one_ulp_apart_draw_finite_axes_and_the_page_stays_responsive(lab
     # still answering after the charts were drawn
     assert page.evaluate("() => 6 * 7") == 42
     assert not page.console_errors, page.console_errors
+
+
+MANY = """%load_ext jupyter_hpo
+def objective(p):
+    return sum(float(v) for k, v in p.items() if k != "booster_kind_for_the_boosting_stage") + 5000
+
+space = {f"learning_rate_for_the_stage_{i}": {"type": "float", "low": 1e-5, "high": 2, "scaling": "log"}
+         for i in range(12)}
+space["booster_kind_for_the_boosting_stage"] = ["lossguide", "depthwise_exact"]"""
+MANY_LAUNCH = "job = %hpo launch objective --space space --strategy random --max-trials 6 --parallel 2 --name {name}"
+#: every pair of texts in the chart whose boxes overlap (beyond half a pixel), as their texts
+OVERLAPS = """svg => { const boxes = [...svg.querySelectorAll('text')].map(t => [t.textContent, t.getBoundingClientRect()]);
+    const out = [];
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const [a, p] = boxes[i], [b, q] = boxes[j];
+      if (p.left < q.right - 0.5 && q.left < p.right - 0.5 && p.top < q.bottom - 0.5 && q.top < p.bottom - 0.5)
+        out.push([a, b]);
+    }
+    return out; }"""
+
+
+def test_parallel_coordinates_of_13_axes_keep_their_labels_apart(lab, page):
+    """With 12 parameters of long names and a choice, axis names printed over each other, and tick labels ran
+    into the next axis's, fusing into other numbers ("1.000e-4" beside "2" read as "1.000e-42")."""
+    name = "ui-many-axes"
+    new_notebook(lab, f"{name}.ipynb", MANY, MANY_LAUNCH.format(name=name))
+    page.goto(notebook_url(lab, "lab", f"{name}.ipynb",
+                           f"/lab/workspaces/hpo-axes-{uuid.uuid4().hex[:8]}/tree/{name}.ipynb?reset"))
+    wait_kernel_idle(page)
+    run_all_cells(page)
+    expect(page.locator('[data-testid="hpo-trial-count"]').first).to_contain_text("6/6", timeout=90_000)
+    chart = page.locator(CHART.format("hpo-parallel-chart")).first
+    expect(chart.locator("polyline.hpo-pc-line")).to_have_count(6, timeout=30_000)
+    names = chart.locator("text.hpo-label")
+    expect(names).to_have_count(14)
+    assert chart.evaluate(OVERLAPS) == []
+    # each name, cut to fit in its middle (they differ at their end), is whole in its tooltip
+    assert names.first.locator("title").text_content() == "learning_rate_for_the_stage_0"
+    shown = [t.rsplit("learning_rate_for_the_stage_", 1)[0] for t in names.all_text_contents()]
+    assert len(set(shown)) == 14, shown  # every axis told apart
+    page.screenshot(path=str(ARTIFACTS / "dashboard-many-axes.png"))
+    assert not page.console_errors, page.console_errors
