@@ -1615,10 +1615,27 @@ function compareEntry(j: ICompareJob, i: number): HTMLElement {
   const text = ` ${j.direction || ''} ${j.metric || ''}: best ${fmt(j.best ? j.best.value : null)} after ${j.trials ?? 0} trials (${j.status || ''})`;
   return h('li', {}, swatch, h('strong', { text: j.name }), text);
 }
+/**
+ * What the compare view says when its jobs' curves are not of one quantity: they tune different metrics, or the
+ * same one in different directions, but share each chart's one scale (a job of values near 5000 left the others flat
+ * at 0, with nothing to say why); '' when they are alike.
+ */
+export function compareNote(jobs: readonly ICompareJob[]): string {
+  const metrics = [...new Set(jobs.map(j => j.metric).filter((m): m is string => !!m))];
+  const directions = new Set(jobs.map(j => j.direction).filter(Boolean));
+  if (metrics.length > 1) {
+    return `These jobs tune different metrics (${metrics.join(', ')}), drawn on one scale: read each curve on its own.`;
+  }
+  if (directions.size > 1) {
+    return 'These jobs tune their metric in different directions (maximize and minimize): a better curve goes up for some, down for others.';
+  }
+  return '';
+}
 function renderCompare(model: IModel, el: HTMLElement): Cleanup {
   const byTrial = chart('hpo-compare-trials', 'Best so far against trials finished');
   const byTime = chart('hpo-compare-time', 'Best so far against wall time');
   const list = h('ul', { class: 'hpo-compare-legend' });
+  const note = h('p', { class: 'hpo-note', 'data-testid': 'hpo-compare-note' });
   const card = (heading: string, svgEl: SVGElement): HTMLElement =>
     h('section', { class: 'hpo-card' }, h('h4', { text: heading }), svgEl);
   el.append(
@@ -1626,7 +1643,8 @@ function renderCompare(model: IModel, el: HTMLElement): Cleanup {
       'div',
       { class: 'jp-hpo-compare' },
       h('div', { class: 'hpo-grid' }, card('Best so far by trials finished', byTrial), card('Best so far by wall time (s)', byTime)),
-      list
+      list,
+      note
     )
   );
   const draw = (): void => {
@@ -1635,6 +1653,8 @@ function renderCompare(model: IModel, el: HTMLElement): Cleanup {
     safely(byTime, () => drawCurves(byTime, jobs, 1, 'seconds since the first trial started'));
     clear(list);
     jobs.forEach((j, i) => list.append(compareEntry(j, i)));
+    note.textContent = compareNote(jobs);
+    note.hidden = !note.textContent;
   };
   model.on('change:jobs', draw);
   draw();

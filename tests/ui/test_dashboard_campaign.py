@@ -40,6 +40,7 @@ def test_a_campaign_shows_as_a_group_with_its_summary_and_handed_over_workers(la
     expect(facts.locator("[data-fact=cost]")).to_have_count(0)  # local jobs cost nothing to show
     # the campaign's jobs' curves, one legend entry per job, in order
     expect(page.locator(".jp-hpo-compare .hpo-compare-legend li strong")).to_have_text(["nbview-1", "nbview-2"])
+    expect(page.locator(".jp-hpo-compare [data-testid=hpo-compare-note]")).to_be_hidden()  # one metric, one way
 
     # each job's dashboard; the second job's warm trials ran on workers handed over from the first
     dashes = page.locator(".jp-hpo-dashboard")

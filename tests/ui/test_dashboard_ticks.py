@@ -115,3 +115,31 @@ def test_parallel_coordinates_of_13_axes_keep_their_labels_apart(lab, page):
     assert len(set(shown)) == 14, shown  # every axis told apart
     page.screenshot(path=str(ARTIFACTS / "dashboard-many-axes.png"))
     assert not page.console_errors, page.console_errors
+
+
+TWO_METRICS = """%load_ext jupyter_hpo
+def big(p):
+    return 5000 + p["x"]
+
+def small(p):
+    return p["x"]
+
+space = {"x": {"type": "float", "low": 0, "high": 1}}
+a = %hpo launch big --space space --max-trials 3 --metric score --name ui-cmp-big
+b = %hpo launch small --space space --max-trials 3 --metric acc --name ui-cmp-small
+a.wait(60), b.wait(60)"""
+
+
+def test_compare_says_when_its_jobs_tune_different_metrics(lab, page):
+    """`%hpo compare` of a job of scores near 5000 and one of accuracies drew both on one scale, the second flat at 0,
+    with nothing to say why."""
+    new_notebook(lab, "ui-cmp.ipynb", TWO_METRICS, "%hpo compare ui-cmp-big ui-cmp-small")
+    page.goto(notebook_url(lab, "lab", "ui-cmp.ipynb",
+                           f"/lab/workspaces/hpo-cmp-{uuid.uuid4().hex[:8]}/tree/ui-cmp.ipynb?reset"))
+    wait_kernel_idle(page)
+    run_all_cells(page)
+    note = page.locator(".jp-hpo-compare [data-testid=hpo-compare-note]")
+    expect(note).to_have_text("These jobs tune different metrics (score, acc), drawn on one scale: read each curve on "
+                              "its own.", timeout=90_000)
+    page.screenshot(path=str(ARTIFACTS / "compare-two-metrics.png"))
+    assert not page.console_errors, page.console_errors
