@@ -643,7 +643,7 @@ function drawParallel(svgEl: SVGElement, st: IViewState): void {
   const raw = extent(rows.map(r => r.value)) as Range;
   const vd = padded(raw, 0); // values one ulp apart share the middle
   const axesList = names.map(n => axisOf(n, st.space[n], rows));
-  const metric = st.summary.metric || 'objective';
+  const metric = objectiveLabel(st.summary.metric, names, 'objective');
   const last = axesList.length;
   axesList.push({ name: metric, labels: [fmt(vd[0]), fmt(vd[1])], ends: true, pos: v => fraction(v as number, vd[0], vd[1]) });
   const [top, bottom] = [M.t + 8, H - M.b];
@@ -815,7 +815,7 @@ function columns(st: IViewState): IColumn[] {
   return [
     { key: 'number', label: '#', get: r => r.number },
     { key: 'state', label: 'state', get: r => r.state },
-    { key: 'value', label: st.summary.metric || 'value', get: r => r.value },
+    { key: 'value', label: objectiveLabel(st.summary.metric, paramNames(st)), get: r => r.value },
     ...metricNames(st.sorted).map(metric),
     ...paramNames(st).map(param),
     { key: 'warm', label: 'start', get: r => r.warm },
@@ -1614,6 +1614,14 @@ function compareEntry(j: ICompareJob, i: number): HTMLElement {
   swatch.style.background = PALETTE[i % PALETTE.length];
   const text = ` ${j.direction || ''} ${j.metric || ''}: best ${fmt(j.best ? j.best.value : null)} after ${j.trials ?? 0} trials (${j.status || ''})`;
   return h('li', {}, swatch, h('strong', { text: j.name }), text);
+}
+/**
+ * The objective's column or axis name: its metric, said to be the objective when a parameter has the same name
+ * (`objective: {metric: x}` with a parameter `x` made two "x" columns, one of them the value, and no way to tell).
+ */
+export function objectiveLabel(metric: string | null | undefined, params: readonly string[], none = 'value'): string {
+  const name = metric || none;
+  return params.includes(name) ? `${name} (objective)` : name;
 }
 /**
  * What the compare view says when its jobs' curves are not of one quantity: they tune different metrics, or the

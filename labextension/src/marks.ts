@@ -65,3 +65,13 @@ export function seededText(job: IJobSummary, spec: Record<string, any> | null | 
   const trials = `${job.seeded} trial${job.seeded === 1 ? '' : 's'}`;
   return sources.length ? `${trials} from ${sources.join(', ')}` : trials;
 }
+
+/**
+ * The objective's column name in the trial table: its metric, said to be the objective when a parameter has the
+ * same name (two "x" columns, one of them the value, could not be told apart). The dashboard has its own copy
+ * (dashboard.ts imports nothing at run time); a jest test keeps them equal.
+ */
+export function objectiveLabel(metric: string | null | undefined, params: readonly string[], none = 'value'): string {
+  const name = metric || none;
+  return params.includes(name) ? `${name} (objective)` : name;
+}

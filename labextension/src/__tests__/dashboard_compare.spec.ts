@@ -1,8 +1,10 @@
 /**
- * The compare view's note when its jobs' curves are not of one quantity, and the room a parallel-coordinates axis
- * gives its labels (labextension/src/dashboard.ts). Both are drawn in a real notebook by tests/ui.
+ * The compare view's note when its jobs' curves are not of one quantity, the room a parallel-coordinates axis gives
+ * its labels, and the objective's column name (labextension/src/dashboard.ts, marks.ts). The first two are drawn in
+ * a real notebook by tests/ui.
  */
-import { axisChars, compareNote } from '../dashboard';
+import { axisChars, compareNote, objectiveLabel } from '../dashboard';
+import { objectiveLabel as sidebarObjectiveLabel } from '../marks';
 import { ICompareJob } from '../types';
 
 const job = (name: string, metric: string, direction: 'maximize' | 'minimize' = 'maximize'): ICompareJob => ({
@@ -35,5 +37,17 @@ describe('axisChars', () => {
     expect(close.tick).toBe(4); // (36 - 8) / 7 characters of ~7 px
     expect(close.name).toBe(9); // two rows: twice the gap
     expect(axisChars(10, 2)).toEqual({ name: 3, tick: 3 }); // never below 3
+  });
+});
+
+describe('objectiveLabel', () => {
+  it('says which column is the objective when a parameter has its name, in the dashboard and the sidebar alike', () => {
+    for (const label of [objectiveLabel, sidebarObjectiveLabel]) {
+      expect(label('x', ['x', 'y'])).toBe('x (objective)');
+      expect(label('auc', ['x', 'y'])).toBe('auc');
+      expect(label(null, ['x'])).toBe('value');
+      expect(label(null, ['value'])).toBe('value (objective)');
+    }
+    expect(objectiveLabel(null, ['x'], 'objective')).toBe('objective');
   });
 });

@@ -1,6 +1,7 @@
 import * as React from 'react';
 
 import { INFEASIBLE_MEANING, trialMarks } from '../marks';
+import { objectiveLabel } from '../marks';
 import { metricNames, tableRows } from '../model';
 import { describeNonFinite } from '../nonfinite';
 import { ITrialRecord } from '../types';
@@ -50,7 +51,7 @@ export function TrialTable(props: {
             <tr>
               <th scope="col">#</th>
               <th scope="col">state</th>
-              <th scope="col">{props.metric ?? 'value'}</th>
+              <th scope="col">{objectiveLabel(props.metric, names)}</th>
               {metrics.map(m => (
                 <th scope="col" key={`m-${m}`} className="jp-hpo-metric" title="a metric the trial returned">
                   {m}
