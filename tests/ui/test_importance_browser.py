@@ -16,7 +16,9 @@ OBJECTIVE = '''
 def f(params):
     return params["x"] + 0.01 * params["noise"]
 '''
-SPACE = {"x": {"type": "float", "low": 0, "high": 1}, "noise": {"type": "int", "low": 0, "high": 12}}
+LONG = "learning_rate_for_the_primary_gradient_boosting_stage"  # longer than the sidebar's column
+SPACE = {"x": {"type": "float", "low": 0, "high": 1}, "noise": {"type": "int", "low": 0, "high": 12},
+         LONG: {"type": "float", "low": 0, "high": 1}}
 
 
 def test_the_sidebar_s_job_detail_shows_the_importance_and_its_note(lab: Lab, page: Page) -> None:
@@ -36,6 +38,20 @@ def test_the_sidebar_s_job_detail_shows_the_importance_and_its_note(lab: Lab, pa
     expect(shown.locator("li")).to_have_text([f"{name} {share * 100:.1f}%" for name, share in found.shares.items()],
                                              timeout=30_000)
     expect(shown.locator(".jp-hpo-importance-note")).to_have_text(found.note)
+    # one parameter a line, its share beside it: a long name is cut with an ellipsis (whole in the tooltip), where
+    # a bulleted list broke it mid-word over three lines with the share after the pieces
+    lines = shown.locator("li").evaluate_all("""items => items.map(li => {
+        const name = li.querySelector('.jp-hpo-imp-name'), share = li.querySelector('.jp-hpo-imp-share');
+        const a = name.getBoundingClientRect(), b = share.getBoundingClientRect();
+        const line = parseFloat(getComputedStyle(name).lineHeight) || 16;
+        const panel = document.querySelector('#jupyter-hpo-sidebar').getBoundingClientRect();
+        return {param: li.dataset.param, title: li.title, oneLine: a.height < 1.6 * line,
+                cut: name.scrollWidth > name.clientWidth,
+                beside: Math.abs(a.top - b.top) < 2 && b.left >= a.right - 1,
+                seen: b.right <= panel.right + 0.5 && b.width > 0}; })""")
+    assert all(line["oneLine"] and line["beside"] and line["seen"] and line["title"] == line["param"]
+               for line in lines), lines  # the share inside the panel: it was pushed past its edge
+    assert [line["cut"] for line in lines if line["param"] == LONG] == [True], lines
     page.screenshot(path=str(ARTIFACTS / "sidebar-importance.png"))
 
     page.locator(f"{SIDEBAR} .jp-hpo-back").click()

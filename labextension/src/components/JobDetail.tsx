@@ -51,7 +51,9 @@ function Importance(props: {
     <dd data-testid="hpo-detail-importance">
       <ul className="jp-hpo-importance">
         {Object.entries(importance.shares).map(([param, share]) => (
-          <li key={param} data-param={param}>{`${param} ${(share * 100).toFixed(1)}%`}</li>
+          <li key={param} data-param={param} title={param}>
+            <span className="jp-hpo-imp-name">{param}</span> <span className="jp-hpo-imp-share">{`${(share * 100).toFixed(1)}%`}</span>
+          </li>
         ))}
       </ul>
       <div className="jp-hpo-importance-note">{importance.note}</div>
