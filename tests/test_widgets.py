@@ -315,6 +315,31 @@ def test_a_dashboard_of_a_stopped_job_follows_it_again_when_it_is_resumed_elsewh
     dash.close()
 
 
+def test_a_dashboard_catches_up_with_a_job_resumed_and_ended_between_two_looks(home, monkeypatch):
+    """A resumed job that ran and ended again before the watcher looked (a short job; it looks every 5 s) was
+    never seen: its dashboard said "stopped" with the old count for good."""
+    from jupyter_hpo.widgets import _dashboard
+
+    monkeypatch.setattr(_dashboard, "ENDED_WATCH_S", 0.2)
+    job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
+                     hyperparameters={"sleep": 0.3}, max_trials=8, max_parallel=1, name="quick-again")
+    wait_for(lambda: job.summary()["complete"] >= 1, timeout=60)
+    assert job.stop(timeout=30) == JobStatus.STOPPED
+    dash = Dashboard(job, interval=0.1)
+    sent = capture(dash, monkeypatch)
+    dash._handle_custom_msg({"type": "hello"}, [])
+    before = dash.summary["complete"]
+    with _dashboard._ended_lock:  # the watcher cannot look meanwhile: the whole run falls between two looks
+        api.attach("quick-again", api.open_store()).resume()
+        assert job.wait(timeout=60) == JobStatus.COMPLETED
+        assert dash.status == "stopped"
+    wait_for(lambda: dash.status == "completed" and dash.summary["complete"] == 8, timeout=30)
+    assert dash.summary["complete"] > before
+    rows = {r["number"]: r for m in sent for r in m["trials"]}
+    assert sum(r["state"] == "complete" for r in rows.values()) == 8, "the view got the new trials"
+    dash.close()
+
+
 def test_the_watch_for_resumes_goes_on_through_a_failed_read(home, monkeypatch):
     """One store error while the watcher read a resumed job ended the one thread that watches every ended
     dashboard of the kernel: this dashboard, and every other, stayed "stopped" for good."""

@@ -157,12 +157,14 @@ def _look_for_resumes() -> None:
                 continue
             try:  # whatever fails (the store busy, the job deleted), this thread goes on for every other view
                 store = dash.job.store
-                if not store.status_of(store.job_attrs(dash.job_name)).is_active():
+                attrs = store.job_attrs(dash.job_name)
+                # resumed, or resumed and ended again between two looks (a short job): followed again either way
+                if (store.status_of(attrs).value == dash.status
+                        and attrs.get("ended") == dash._feed.attrs.get("ended")):
                     continue
-                dash._poll()  # the job's status now, then its polling thread again
                 with _ended_lock:
-                    _ended_views.discard(dash)  # watched until followed again: a failed poll is tried again
-                dash._ensure_polling()
+                    _ended_views.discard(dash)
+                dash._ensure_polling(follow_ended=True)  # its thread reads it to the end, then watches it again
             except Exception:  # noqa: BLE001 - looked at again in ENDED_WATCH_S
                 import logging
 
@@ -528,10 +530,11 @@ class Dashboard(anywidget.AnyWidget):
     def _ended(self) -> bool:
         return JobStatus(self.status) in _ENDED
 
-    def _ensure_polling(self) -> None:
-        # under the lock: a page's hello (handled in its subshell's thread) and start() may come at once
+    def _ensure_polling(self, follow_ended: bool = False) -> None:
+        # under the lock: a page's hello (handled in its subshell's thread) and start() may come at once;
+        # follow_ended: poll an ended job once more to its end (it ran again: the watcher of ended jobs saw it)
         with self._lock:
-            if self._ended() and not self._stop.is_set():
+            if self._ended() and not follow_ended and not self._stop.is_set():
                 _watch_ended(self)  # no polling thread for an ended job; a resume of it is looked for
                 return
             if self._stop.is_set() or (self._thread is not None and self._thread.is_alive()):

@@ -194,10 +194,16 @@ def run_all_cells(page: object, attempts: int = 3) -> None:
     started = """() => [...document.querySelectorAll('.jp-Cell .jp-InputArea-prompt')]
                        .every(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
     for _ in range(attempts):
-        page.locator(".jp-Notebook .jp-Cell").first.click()
-        page.locator(".lm-MenuBar-item", has_text="Run").first.click()
-        page.locator('[data-command="runmenu:run-all"]').click()
+        # Notebook 7 sometimes asks which kernel to start (its kernel specs not loaded yet when the page opened, on
+        # a loaded machine); its preselected choice is the notebook's own kernel, which a user would accept
+        choose = page.locator(".jp-Dialog", has_text="Select Kernel")
+        if choose.count():
+            choose.locator("button.jp-mod-accept").click()
+            wait_kernel_idle(page)
         try:
+            page.locator(".jp-Notebook .jp-Cell").first.click(timeout=15_000)  # a dialog may come up meanwhile
+            page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+            page.locator('[data-command="runmenu:run-all"]').click()
             page.wait_for_function(started, timeout=20_000)
             return
         except Exception:  # noqa: BLE001 - Playwright's TimeoutError: try the menu again
