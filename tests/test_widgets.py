@@ -290,29 +290,42 @@ def test_deltas_carry_only_changed_rows_at_most_twice_a_second(home, monkeypatch
     assert dash.status == "completed" and dash.summary["done"] == 10
 
 
-def test_a_dashboard_of_a_stopped_job_follows_it_again_when_it_is_resumed_elsewhere(home, monkeypatch):
-    """Resumed from the sidebar (or the CLI, or another kernel), the job ran on while the notebook's dashboard of it
-    still said "stopped", with its Stop button off: its polling thread had ended with the job."""
+def stopped_job_dashboard(name: str, monkeypatch: Any, parallel: int = 1, trials: int = 8,
+                          done: int = 1) -> tuple[api.Job, Dashboard, list]:
+    """A job of 0.3 s trials stopped after ``done`` complete ones, its dashboard (a view said hello) and what the
+    dashboard sends; the watcher of ended dashboards looks every 0.2 s."""
     from jupyter_hpo.widgets import _dashboard
 
     monkeypatch.setattr(_dashboard, "ENDED_WATCH_S", 0.2)
     job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
-                     hyperparameters={"sleep": 0.3}, max_trials=8, max_parallel=2, name="resumed-elsewhere")
-    wait_for(lambda: job.summary()["complete"] >= 2, timeout=60)
+                     hyperparameters={"sleep": 0.3}, max_trials=trials, max_parallel=parallel, name=name)
+    wait_for(lambda: job.summary()["complete"] >= done, timeout=60)
     assert job.stop(timeout=30) == JobStatus.STOPPED
     dash = Dashboard(job, interval=0.1)
     sent = capture(dash, monkeypatch)
     dash._handle_custom_msg({"type": "hello"}, [])
+    return job, dash, sent
+
+
+def assert_caught_up(dash: Dashboard, sent: list, before: int, trials: int = 8) -> None:
+    """The dashboard shows the job completed with all its trials, more than ``before``, and its view got them."""
+    wait_for(lambda: dash.status == "completed" and dash.summary["complete"] == trials, timeout=30)
+    assert dash.summary["complete"] > before
+    rows = {r["number"]: r for m in sent for r in m["trials"]}
+    assert sum(r["state"] == "complete" for r in rows.values()) == trials, "the view got the new trials"
+    dash.close()
+
+
+def test_a_dashboard_of_a_stopped_job_follows_it_again_when_it_is_resumed_elsewhere(home, monkeypatch):
+    """Resumed from the sidebar (or the CLI, or another kernel), the job ran on while the notebook's dashboard of it
+    still said "stopped", with its Stop button off: its polling thread had ended with the job."""
+    job, dash, sent = stopped_job_dashboard("resumed-elsewhere", monkeypatch, parallel=2, done=2)
     assert dash.status == "stopped" and dash._thread is None, "no polling for an ended job"
     done = dash.summary["complete"]
     api.attach("resumed-elsewhere", api.open_store()).resume()  # as the sidebar's Resume does, in the server
     wait_for(lambda: dash.status == "running", timeout=30)
     assert job.wait(timeout=60) == JobStatus.COMPLETED
-    wait_for(lambda: dash.status == "completed" and dash.summary["complete"] == 8, timeout=30)
-    assert dash.summary["complete"] > done
-    rows = {r["number"]: r for m in sent for r in m["trials"]}
-    assert sum(r["state"] == "complete" for r in rows.values()) == 8, "the view got the new trials"
-    dash.close()
+    assert_caught_up(dash, sent, done)
 
 
 def test_a_dashboard_catches_up_with_a_job_resumed_and_ended_between_two_looks(home, monkeypatch):
@@ -320,24 +333,13 @@ def test_a_dashboard_catches_up_with_a_job_resumed_and_ended_between_two_looks(h
     never seen: its dashboard said "stopped" with the old count for good."""
     from jupyter_hpo.widgets import _dashboard
 
-    monkeypatch.setattr(_dashboard, "ENDED_WATCH_S", 0.2)
-    job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
-                     hyperparameters={"sleep": 0.3}, max_trials=8, max_parallel=1, name="quick-again")
-    wait_for(lambda: job.summary()["complete"] >= 1, timeout=60)
-    assert job.stop(timeout=30) == JobStatus.STOPPED
-    dash = Dashboard(job, interval=0.1)
-    sent = capture(dash, monkeypatch)
-    dash._handle_custom_msg({"type": "hello"}, [])
+    job, dash, sent = stopped_job_dashboard("quick-again", monkeypatch)
     before = dash.summary["complete"]
     with _dashboard._ended_lock:  # the watcher cannot look meanwhile: the whole run falls between two looks
         api.attach("quick-again", api.open_store()).resume()
         assert job.wait(timeout=60) == JobStatus.COMPLETED
         assert dash.status == "stopped"
-    wait_for(lambda: dash.status == "completed" and dash.summary["complete"] == 8, timeout=30)
-    assert dash.summary["complete"] > before
-    rows = {r["number"]: r for m in sent for r in m["trials"]}
-    assert sum(r["state"] == "complete" for r in rows.values()) == 8, "the view got the new trials"
-    dash.close()
+    assert_caught_up(dash, sent, before)
 
 
 def test_the_watch_for_resumes_goes_on_through_a_failed_read(home, monkeypatch):
@@ -345,14 +347,7 @@ def test_the_watch_for_resumes_goes_on_through_a_failed_read(home, monkeypatch):
     dashboard of the kernel: this dashboard, and every other, stayed "stopped" for good."""
     from jupyter_hpo.widgets import _dashboard
 
-    monkeypatch.setattr(_dashboard, "ENDED_WATCH_S", 0.2)
-    job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
-                     hyperparameters={"sleep": 0.3}, max_trials=6, max_parallel=1, name="watch-flaky")
-    wait_for(lambda: job.summary()["complete"] >= 1, timeout=60)
-    assert job.stop(timeout=30) == JobStatus.STOPPED
-    dash = Dashboard(job, interval=0.1)
-    capture(dash, monkeypatch)
-    dash._handle_custom_msg({"type": "hello"}, [])
+    job, dash, _ = stopped_job_dashboard("watch-flaky", monkeypatch, trials=6)
     real, calls = dash._feed.poll, []
 
     def flaky(*a, **k):

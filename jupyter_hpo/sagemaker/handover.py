@@ -106,14 +106,15 @@ def charge_idle(store: Any, job: str, idle_s: float) -> None:
     """Add ``idle_s`` seconds of idle warm pool to ``job``'s SageMaker figures (``retained_billable_s``, its idle and
     whole cost at its price) and say so in its notes: its pools, left for a next job, were released at the
     campaign's end."""
+    from jupyter_hpo.sagemaker.pricing import cost_usd
+
     attrs = store.job_attrs(job)
     summary = dict(attrs.get("backend_summary") or {})
     if summary.get("kind") != "sagemaker":
         return
     summary["retained_billable_s"] = (summary.get("retained_billable_s") or 0) + idle_s
-    price, count = summary.get("price_per_hour"), summary.get("instance_count") or 1
-    if isinstance(price, (int, float)):
-        extra = round(idle_s * count * price / 3600, 6)
+    extra = cost_usd(idle_s, summary.get("instance_count") or 1, summary.get("price_per_hour"))
+    if extra is not None:
         summary["warm_pool_cost_usd"] = round((summary.get("warm_pool_cost_usd") or 0) + extra, 6)
         summary["cost_usd"] = round((summary.get("cost_usd") or 0) + extra, 6)
     notes = [*(attrs.get("notes") or [])[-49:], {"time": time.time(), "text": (
