@@ -296,6 +296,10 @@ def read_only_connection(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)
 
 
+#: The file beside a SQLite store that :func:`store_lock` locks.
+LOCK_FILE = ".jupyter-hpo.lock"
+
+
 @contextmanager
 def schema_lock(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` while a process creates or checks the SQLite schema.
@@ -312,6 +316,44 @@ def schema_lock(folder: Path) -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_EX)
     except (ImportError, OSError):
         pass  # unlocked: at worst a racing process fails to open a new store, as it would without us
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the lock
+
+
+@contextmanager
+def store_lock(engine: Any, url: str, key: str) -> Iterator[None]:
+    """Hold a lock on ``key`` that every process using the store at ``url`` shares: PostgreSQL's advisory lock on
+    the key (a team's store), else ``flock`` on one file beside the SQLite database (one file for every key: what
+    it guards takes a second). Where neither can be had (no ``flock``, an in-memory database), nothing is locked:
+    a caller that needs more keeps a check of its own."""
+    if url.startswith("postgresql"):
+        import hashlib
+
+        import sqlalchemy as sa
+
+        number = int.from_bytes(hashlib.sha256(f"jupyter-hpo {key}".encode()).digest()[:8], "big", signed=True)
+        with engine.connect() as con:
+            con.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": number})
+            try:
+                yield
+            finally:
+                con.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": number})
+        return
+    fd = None
+    try:
+        import fcntl
+
+        from sqlalchemy.engine import make_url
+
+        database = make_url(url).database
+        if database and database != ":memory:":
+            fd = os.open(Path(database).expanduser().resolve().parent / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    except (ImportError, OSError, ValueError):
+        pass  # unlocked, as a store on a file system without flock is
     try:
         yield
     finally:

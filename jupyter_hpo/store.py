@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -48,6 +49,7 @@ from jupyter_hpo._store_db import (
     is_transient,
     put_blob,
     sqlstate,
+    store_lock,
     trials_after,
     write_finished_trial,
     write_new_trial,
@@ -214,6 +216,13 @@ class Store(StoreEngine):
                 pass
             raise self._write_error(f"cannot create job {name!r} in", e) from None
         return study_id
+
+    @contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        """Hold a lock on ``key`` that every process using this store shares (on PostgreSQL, on every machine; see
+        :func:`~jupyter_hpo._store_db.store_lock`): e.g. a campaign's name while it is checked and its jobs made."""
+        with store_lock(self.engine, self.url, key):
+            yield
 
     def delete_job(self, name: str) -> None:
         self._storage.delete_study(self._same_job(name))

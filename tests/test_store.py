@@ -319,3 +319,33 @@ def test_listing_jobs_reads_every_job_attribute_as_optunas_api_reads_it(store):
     assert listed["job-a"]["notes"] == [{"time": 1.5, "text": "é ✓"}] and listed["job-a"]["heartbeat"] == float("inf")
     assert {name: store.study_id(name) for name in listed} == {
         s.study_name: s._study_id for s in store.storage.get_all_studies()}
+
+
+def test_a_lock_on_a_key_is_shared_by_every_process_using_the_store(store, home):
+    """What keeps two users from starting one campaign name at once: PostgreSQL's advisory lock on a team's store,
+    ``flock`` beside a SQLite file. Another process holds it; this one waits until that one lets go."""
+    import subprocess
+    import sys
+    import threading
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys\nfrom jupyter_hpo.store import Store\n"
+         f"with Store({store.url!r}, home={str(home)!r}).lock('campaign c'):\n"
+         "    print('held', flush=True)\n    sys.stdin.read()\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        taken = threading.Event()
+
+        def take() -> None:
+            with store.lock("campaign c"):
+                taken.set()
+
+        thread = threading.Thread(target=take, daemon=True)
+        thread.start()
+        assert not taken.wait(1.0), "taken while another process held it"
+        holder.stdin.close()  # the holder lets go
+        assert taken.wait(30), "never taken after the other process let go"
+    finally:
+        holder.kill()
+        holder.wait()
