@@ -3,9 +3,9 @@
 jobs on a :class:`~jupyter_hpo.backends._local.PoolShelf` (``python -m jupyter_hpo.runner --campaign NAME JOB...``).
 
 The jobs still waiting get this process as their runner and a heartbeat, so they show as pending while it
-lives (stale if it dies: resuming the campaign runs them). SIGTERM or SIGINT is passed on to the running jobs
-that were asked to stop; without such a request (a plain ``kill``), every running job stops, and the jobs
-still waiting are marked stopped.
+lives (stale if it dies: resuming the campaign runs them). A stop of one job (``Job.stop``) never signals this
+process, which other jobs share: the job's runner reads the request, or this process for a job still waiting.
+SIGTERM or SIGINT (a plain ``kill``, Ctrl-C) stops every running job and marks the jobs still waiting stopped.
 """
 
 from __future__ import annotations
@@ -39,13 +39,16 @@ class _CampaignRunner:
         self.lock = threading.RLock()  # the signal handler takes it, in the main thread, which may hold it
         self.stopping = False
         self.unqueue: set[str] = set()  # waiting jobs asked to stop (Job.stop): stopped before they start
-        self.me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        # the runner of the jobs still waiting: shared, so that a stop of one of them never signals it (see
+        # _beat_waiting); a signal stops the whole campaign
+        self.me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "shared": True}
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
-        """``Job.stop`` of one of the campaign's jobs (its ``stop_requested`` set) stops that job alone, running or
-        still waiting; a signal no job asked for (a plain kill, Ctrl-C) stops the whole campaign. A job whose
-        runner is still being made counts as running: its runner reads the request when it runs, and a plain
-        kill reaches it through ``stopping`` (see :meth:`_start`)."""
+        """A signal no job asked for (a plain kill, Ctrl-C) stops the whole campaign; one sent while jobs of the
+        campaign ask to stop (``stop_requested`` set; an older version's ``Job.stop`` signalled this process) stops
+        those jobs alone, running or still waiting. A job whose runner is still being made counts as running: its
+        runner reads the request when it runs, and a plain kill reaches it through ``stopping`` (see :meth:`_start`).
+        """
         with self.lock:
             running = list(self.running)
             queued = list(self.queue)
@@ -108,8 +111,13 @@ class _CampaignRunner:
         return 0
 
     def _beat_waiting(self, now: float) -> None:
-        for n in self.queue:
-            self.store.set_job_attrs(n, runner=self.me, heartbeat=now)
+        """The waiting jobs' heartbeat; one asked to stop (``Job.stop``, which does not signal a shared runner) is
+        taken out of the queue. A running job's own runner reads its request."""
+        for n in list(self.queue):
+            if self.store.job_attrs(n).get("stop_requested"):
+                self.unqueue.add(n)
+            else:
+                self.store.set_job_attrs(n, runner=self.me, heartbeat=now)
 
     def _stop_waiting(self) -> None:
         for n in self.queue:

@@ -348,6 +348,12 @@ _feeds: dict[tuple[str, str], TrialFeed] = {}
 _spaces: dict[tuple[str, str, Any], SearchSpace] = {}
 
 
+def _shared(runner: Mapping[str, Any]) -> bool:
+    """Whether a job's runner process runs other jobs too (a campaign's, or one kept for the next launch): a SIGTERM
+    meant for one job reached the others, or the next job the process took after this one ended."""
+    return bool(runner.get("shared"))
+
+
 def _feed(job: Job) -> TrialFeed:
     """This process's incremental reader of ``job`` (summaries then convert only new or changed trials)."""
     key = (job.store.url, job.name)
@@ -489,8 +495,10 @@ class Job:
             self.store.set_job_attrs(self.name, stop_requested=True, stopped_by=by or stamp())
         except StoreError as e:
             # a runner on this machine also stops on SIGTERM: the request need not wait for a broken store (but
-            # one that this user may only read refuses the stop, as it would from any other machine)
-            if status == JobStatus.STALE or isinstance(e, StoreReadOnlyError) or not runner.signal(info):
+            # one that this user may only read refuses the stop, as it would from any other machine; and a process
+            # shared with other jobs is never signalled for one of them)
+            if status == JobStatus.STALE or isinstance(e, StoreReadOnlyError) or _shared(info) or \
+                    not runner.signal(info):
                 raise
             log.warning("job %s: the stop request could not be written; its runner was signalled", self.name)
             return self.wait(timeout) if wait else self.status
@@ -507,7 +515,8 @@ class Job:
             # resumed meanwhile: its new runner reads the stop request (written again: the resume cleared it)
             self.store.set_job_attrs(self.name, stop_requested=True, stopped_by=by or stamp())
             return self.wait(timeout) if wait else self.status
-        runner.signal(info)
+        if not _shared(info):  # its runner reads the request within half a second; the signal is sooner still
+            runner.signal(info)
         return self.wait(timeout) if wait else self.status
 
     def resume(self, max_trials: int | None = None, by: Mapping[str, Any] | None = None) -> Job:

@@ -22,8 +22,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from jupyter_hpo.exceptions import HpoError, JobNotFoundError, JobStateError, SpecError
@@ -123,7 +122,7 @@ def campaign(specs: Sequence[TuningSpec | Mapping[str, Any] | str | os.PathLike[
     try:
         # the name is checked and its jobs made under a lock on the name that every process using the store
         # shares: two users starting one name at once both found it free and both went on, as one campaign
-        with _name_lock(st, name):
+        with st.lock(f"campaign {name}"):
             if _members(st, name):
                 raise JobStateError(f"a campaign named {name!r} already exists; choose another name.")
             for i, spec in enumerate(loaded):
@@ -138,45 +137,6 @@ def campaign(specs: Sequence[TuningSpec | Mapping[str, Any] | str | os.PathLike[
             shutil.rmtree(st.job_dir(job), ignore_errors=True)
         raise
     return Campaign(name, st)
-
-
-@contextmanager
-def _name_lock(store: Store, name: str) -> Iterator[None]:
-    """Hold a lock on the campaign name ``name`` that every process using ``store`` shares: PostgreSQL's advisory
-    lock on the name (a team's store), else ``flock`` on one file beside the SQLite database. Where neither can be
-    had, nothing is locked (:func:`_refuse_if_another_took` still catches most races)."""
-    import hashlib
-
-    key = int.from_bytes(hashlib.sha256(f"jupyter-hpo campaign {name}".encode()).digest()[:8], "big", signed=True)
-    if store.url.startswith("postgresql"):
-        import sqlalchemy as sa
-
-        with store.engine.connect() as con:
-            con.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
-            try:
-                yield
-            finally:
-                con.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-        return
-    fd = None
-    try:
-        import fcntl
-        from pathlib import Path
-
-        from sqlalchemy.engine import make_url
-
-        database = make_url(store.url).database
-        if database and database != ":memory:":  # one lock file for every campaign name (a start takes a second)
-            lock = Path(database).expanduser().resolve().parent / ".jupyter-hpo-campaigns.lock"
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-    except (ImportError, OSError, ValueError):
-        pass  # unlocked, as a store on a file system without flock is
-    try:
-        yield
-    finally:
-        if fd is not None:
-            os.close(fd)  # releases the lock
 
 
 def _refuse_if_another_took(store: Store, name: str, mine: str, created: list[str]) -> None:
@@ -282,9 +242,11 @@ class Campaign:
         by = dict(by) if by is not None else stamp()
         for name in self.job_names:
             attrs = self.store.job_attrs(name)
-            if Store.status_of(attrs) == JobStatus.PENDING:  # not started yet (if it starts now, it stops at once)
-                self.store.set_job_attrs(name, stop_requested=True, stopped_by=by, status="stopped",
-                                         reason="stopped with its campaign before it started", ended=time.time())
+            # not started yet: taken only if its runner has not just taken it, else it is stopped as a running job
+            # below (a plain write here marked a running job stopped, and wait() returned while it ran)
+            if Store.status_of(attrs) == JobStatus.PENDING:
+                self.store.claim_job(name, attrs.get("status"), stop_requested=True, stopped_by=by, status="stopped",
+                                     reason="stopped with its campaign before it started", ended=time.time())
         for job in self.jobs:
             status = job.store.watch_status(job.name)
             if status.is_active() or status == JobStatus.STALE:

@@ -363,6 +363,77 @@ def test_a_stop_while_a_jobs_runner_is_being_made_stops_what_it_should(home, mon
         assert two.ran_after == [signal.SIGTERM]
 
 
+def test_a_job_stopped_with_its_campaign_as_its_runner_starts_stays_stopped(home, tmp_path, monkeypatch):
+    """The campaign runner checks that a job is still pending, then makes its runner; a campaign stop between the
+    two marked the job stopped, and the runner made it running again: the stop returned "stopped" while the job
+    ran on (seen in CI as a REST stop just after a resume)."""
+    import threading
+
+    from jupyter_hpo.runner._runner import Runner
+
+    monkeypatch.setattr(Campaign, "_spawn", lambda self, jobs: 0)  # no campaign runner: this test is it
+    c = campaign(write_specs(tmp_path, ["s1", "s2"]), name="late-stop")
+    first = api.attach("s1")
+    runner = Runner(first.store, "s1")  # what the campaign runner makes once it has seen s1 pending
+    assert c.stop(wait=False) == "stopped"
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(runner.run()))  # in a thread, as the campaign runs it
+    thread.start()
+    thread.join(60)
+    assert codes == [0]
+    assert first.status.value == "stopped" and first.attrs["reason"] == "stopped with its campaign before it started"
+    assert first.trial_records() == [] and "runner" not in first.attrs, "the runner ran nothing and wrote nothing"
+    assert c.status == "stopped"
+def test_a_stop_of_a_campaign_job_that_ended_meanwhile_stops_nothing_else(home, tmp_path, monkeypatch):
+    """``stop(one)`` read it running; it completed by itself before the stop signalled the campaign runner, which
+    then found no job asking to stop, took the signal for a plain kill and stopped the whole campaign."""
+    from jupyter_hpo.runner.handle import RunnerHandle
+
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    specs = write_specs(tmp_path / "a", ["one"], trials=2) + write_specs(tmp_path / "b", ["two"], trials=4, sleep=0.3)
+    c = campaign(specs, name="ended-one")
+    one = api.attach("one")
+    wait_for(lambda: one.attrs.get("status") == "running", timeout=60)
+    real_info = RunnerHandle.info
+
+    def after_it_ended(self):  # the stop has read "running"; the job ends by itself before the rest of the stop
+        wait_for(lambda: api.attach("two").attrs.get("status") == "running", timeout=60)
+        return real_info(self)
+
+    monkeypatch.setattr(RunnerHandle, "info", after_it_ended)
+    one.stop(wait=False)
+    monkeypatch.setattr(RunnerHandle, "info", real_info)
+    assert c.wait(timeout=120) == "completed", [(j.name, j.attrs.get("reason")) for j in c.jobs]
+
+
+def test_a_campaign_stop_as_a_job_starts_stops_it_as_a_running_job(home, tmp_path):
+    """The stop read a job pending, then its runner took it: the stop's plain write marked the running job
+    "stopped … before it started", and the stop returned at once while the job ran on (a resume then cleared
+    its stop request, and two campaign runners ran)."""
+    c = campaign(write_specs(tmp_path, ["p1", "p2"], trials=30, sleep=0.2), name="as-it-starts")
+    store = c.store
+    read = store.job_attrs
+    armed = [True]
+
+    def taken_after_the_read(name):
+        attrs = read(name)
+        if armed[0] and name == "p1" and attrs.get("status") == "pending":  # the stop's read: p1 is pending
+            armed[0] = False
+            wait_for(lambda: read("p1").get("status") == "running", timeout=60)  # its runner takes it now
+        return attrs
+
+    store.job_attrs = taken_after_the_read
+    try:
+        assert c.stop(wait=True, timeout=60) == "stopped"
+    finally:
+        del store.job_attrs
+    assert not armed[0], "the stop read p1 pending"
+    first = api.attach("p1")  # stopped by its runner, which the stop waited for
+    assert first.status.value == "stopped" and first.attrs["reason"] == "stopped on request", first.attrs["reason"]
+    assert all(r["state"] != "running" for r in first.trial_records())
+    assert api.attach("p2").attrs["reason"] == "stopped with its campaign before it started"
+
+
 def _job_summary(name: str, index: int, status: str, best: float | None = None) -> dict:
     """What ``api.list_jobs`` gives for a job of a campaign, with the figures a campaign's summary reads."""
     return {"name": name, "status": status, "reason": "", "metric": "auc", "direction": "maximize",

@@ -15,6 +15,7 @@ from jupyter_hpo import api
 from jupyter_hpo.exceptions import SpecError
 from jupyter_hpo.store import JobStatus
 from tests import objectives
+from tests.conftest import wait_for
 
 X = {"x": {"type": "float", "low": 0, "high": 1}}
 
@@ -342,3 +343,26 @@ def test_a_kept_runner_that_cannot_run_the_next_job_fails_it_with_the_reason_and
     assert third.wait(timeout=120) == JobStatus.COMPLETED
     assert third.attrs["runner"]["pid"] == runner
     assert all(r["warm"] for r in third.trial_records()), "on the first job's warm workers"
+
+
+def test_a_stop_of_a_job_that_ended_meanwhile_never_reaches_the_next_job_in_its_kept_runner(home):
+    """``stop(A)`` read A running; A completed and the next launch, B, went to A's kept runner; the stop's SIGTERM
+    to A's runner process then stopped B after one trial. A's runner is shared: the stop is a request, not a
+    signal."""
+    first = _launch("ended-a", 60, objective=objectives.sleepy, hyperparameters={"sleep": 0.05})
+    assert first.wait(timeout=120) == JobStatus.COMPLETED
+    kept = first.attrs["runner"]["pid"]
+    second = api.launch(objective=objectives.sleepy, space=X, max_trials=6, max_parallel=2, name="next-b",
+                        hyperparameters={"sleep": 0.3}, keep_alive_s=30)
+    wait_for(lambda: second.trial_records(), timeout=60)
+    assert second.attrs["runner"]["pid"] == kept
+    store = first.store
+    try:  # what stop(A) read before A completed: running (its runner record, the kept process's, is still A's)
+        store.watch_status = lambda name, seconds=None: JobStatus.RUNNING
+        first.stop(wait=False)
+    finally:
+        del store.watch_status
+    assert second.wait(timeout=120) == JobStatus.COMPLETED, second.attrs.get("reason")
+    assert second.attrs["runner"]["pid"] == kept and len(second.trial_records()) == 6
+    os.kill(kept, signal.SIGTERM)
+    assert _gone([kept], timeout=15)

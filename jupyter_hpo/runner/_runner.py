@@ -31,6 +31,7 @@ from jupyter_hpo.backends import (
     backend_class,
     create_backend,
 )
+from jupyter_hpo.exceptions import StoreError
 from jupyter_hpo.mlflow_tracking import RunnerTracking
 from jupyter_hpo.records import (
     ARTIFACT,
@@ -62,6 +63,7 @@ from jupyter_hpo.trial import MAX_STEP
 __all__ = ["Runner"]
 
 log = logging.getLogger("jupyter_hpo.runner")
+ENDED_BEFORE_START = ("stopped", "completed", "failed")  # stored statuses a runner must not start
 _STOP_CHECK_S = 0.5
 #: The trial loop starts no new trial while more store writes than this wait in the writer's queue, so
 #: the store (and what the dashboard, the sidebar and the heartbeat show) never lags far behind, however
@@ -220,10 +222,8 @@ class Runner:
             signal.signal(signal.SIGTERM, self._on_signal)
             signal.signal(signal.SIGINT, self._on_signal)
         started = time.time()
-        self.store.set_job_attrs(
-            self.name, status="running", reason="", heartbeat=started,
-            runner={"pid": os.getpid(), "host": socket.gethostname(), "started": started, "created": _created()},
-        )
+        if not self._take_job(started):
+            return 0
         self.writer.start()
         backend = None
         try:
@@ -275,6 +275,30 @@ class Runner:
             return 1
         log.info("job %s %s: %s", self.name, status, reason)
         return 0 if status != "failed" else 1
+
+    def _take_job(self, started: float) -> bool:
+        """Mark the job running, unless it ended before this runner started: a campaign's stop marks its waiting
+        jobs stopped, and its runner may be starting one of them that moment. Taken with a compare-and-set on the
+        status read (:meth:`Store.claim_job`): a plain write made the stopped job running again, and the
+        campaign's stop returned while one of its jobs ran on."""
+        for _ in range(5):  # another writer between the read and the write: read again
+            status = self.store.job_attrs(self.name).get("status")
+            if status in ENDED_BEFORE_START:
+                log.info("job %s is %s: it ended before this runner started; nothing is run", self.name, status)
+                return False
+            if self.store.claim_job(self.name, status, status="running", reason="", heartbeat=started,
+                                    runner=self._record(started)):
+                return True
+        raise StoreError(f"job {self.name!r} kept changing while its runner started; nothing is run")
+
+    def _record(self, started: float) -> dict[str, Any]:
+        """The job's ``runner`` attribute: where it runs, and ``shared`` when this process may run other jobs while
+        or after it runs this one (a campaign's runner, or one kept for the next launch): a stop of this job must
+        then not signal the process, whose signal would reach those jobs; the request written is read within
+        ``_STOP_CHECK_S``."""
+        shared = threading.current_thread() is not threading.main_thread() or self.keep_alive_s > 0
+        return {"pid": os.getpid(), "host": socket.gethostname(), "started": started, "created": _created(),
+                **({"shared": True} if shared else {})}
 
     def _record_provenance(self) -> None:
         """Record what produced the job (:mod:`jupyter_hpo.provenance`) once, when its first runner starts."""
