@@ -196,8 +196,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     jobs = api.list_jobs(args.store)
     who = job_owners(api.open_store(args.store))  # name -> (owner, mine)
+    others = 0
     if args.mine:
+        others = len(jobs)
         jobs = [j for j in jobs if who.get(j["name"], ("", True))[1]]
+        others -= len(jobs)
     if args.json:
         print(dumps(jobs))
         return 0
@@ -213,7 +216,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
                       _fmt(j["best"]["value"]) if j["best"] else "-", f"{j['warm_starts']}/{j['cold_starts']}",
                       _secs(j["startup_saved_s"]), _usd(j["cost_usd"]), _when(j["created"]),
                       _safe(j["campaign"]["name"] if j["campaign"] else "-"))
-    _console().print(table if jobs else "no jobs yet: launch one with `jupyter hpo launch SPEC.yaml`")
+    if jobs:
+        _console().print(table)
+    elif others:  # not "no jobs yet": the store has jobs, of other users
+        print(f"no jobs of yours; the store holds {others} of other users (`jupyter hpo list` shows every job)")
+    else:
+        print("no jobs yet: launch one with `jupyter hpo launch SPEC.yaml`")
     return 0
 
 

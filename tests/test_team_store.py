@@ -112,6 +112,9 @@ def test_two_users_on_one_postgres_see_owners_and_need_force_for_each_others_job
     assert f"alice@{socket.gethostname()}" in capsys.readouterr().out
     assert cli.main(["--store", postgres_url, "list", "--mine", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+    assert cli.main(["--store", postgres_url, "list", "--mine"]) == 0  # not "no jobs yet": there are alice's
+    assert capsys.readouterr().out == ("no jobs of yours; the store holds 1 of other users (`jupyter hpo list` "
+                                       "shows every job)\n")
     assert cli.main(["--store", postgres_url, "stop", "alices-job"]) == 2
     assert capsys.readouterr().err == (
         f"error: only a job's owner may stop it without --force, but job 'alices-job' belongs to alice (launched on "

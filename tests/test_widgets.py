@@ -319,13 +319,15 @@ def assert_caught_up(dash: Dashboard, sent: list, before: int, trials: int = 8) 
 def test_a_dashboard_of_a_stopped_job_follows_it_again_when_it_is_resumed_elsewhere(home, monkeypatch):
     """Resumed from the sidebar (or the CLI, or another kernel), the job ran on while the notebook's dashboard of it
     still said "stopped", with its Stop button off: its polling thread had ended with the job."""
-    job, dash, sent = stopped_job_dashboard("resumed-elsewhere", monkeypatch, parallel=2, done=2)
+    # 18 trials left, 2 at a time: the resumed job runs for about 3 s, which a loaded machine's watcher (one look
+    # every 0.2 s) catches while it runs (a job that ends between two looks: the next test)
+    job, dash, sent = stopped_job_dashboard("resumed-elsewhere", monkeypatch, parallel=2, trials=20, done=2)
     assert dash.status == "stopped" and dash._thread is None, "no polling for an ended job"
     done = dash.summary["complete"]
     api.attach("resumed-elsewhere", api.open_store()).resume()  # as the sidebar's Resume does, in the server
     wait_for(lambda: dash.status == "running", timeout=30)
     assert job.wait(timeout=60) == JobStatus.COMPLETED
-    assert_caught_up(dash, sent, done)
+    assert_caught_up(dash, sent, done, trials=20)
 
 
 def test_a_dashboard_catches_up_with_a_job_resumed_and_ended_between_two_looks(home, monkeypatch):
