@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from optuna.pruners import BasePruner
 from optuna.study import StudyDirection
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import optuna
     from optuna.trial import FrozenTrial
 
-__all__ = ["FAST", "FoldDecision", "PairedFoldPruner", "SparesLastFold"]
+__all__ = ["FAST", "AgainstOwnFeasible", "FoldDecision", "PairedFoldPruner", "SparesLastFold"]
 
 #: ``early_stopping: kfold_fast``: the rule from the first fold, with a looser bound. In deterministic replays on
 #: the credit data (12 paired seeds, ``benchmarks/time_to_quality.py --samplers``) it ran 30% fewer folds than
@@ -172,6 +172,40 @@ class SparesLastFold(BasePruner):
         if best is None:
             return False
         return bool(self.pruner.prune(_WithBest(study, best), trial))  # type: ignore[arg-type]
+
+
+class AgainstOwnFeasible(BasePruner):
+    """``pruner`` (Optuna's median pruner, for ``early_stopping: median``) judging a trial against the job's own
+    feasible complete trials only: the complete trials it sees are those with reported steps that met the
+    ``constraints``. Optuna's pruner takes every complete trial, so with constraints it stopped the very trials the
+    constraints ask for (judged against infeasible ones that may never be the best: the job's best came out worse),
+    and in a ``warm_start`` job it counted the trials taken from earlier jobs, which have no steps, towards its
+    start-up trials (it pruned after 3 of the job's own trials, not 5)."""
+
+    def __init__(self, pruner: BasePruner) -> None:
+        self.pruner = pruner
+
+    def prune(self, study: optuna.study.Study, trial: FrozenTrial) -> bool:
+        return bool(self.pruner.prune(_OwnFeasible(study), trial))  # type: ignore[arg-type]
+
+
+class _OwnFeasible:
+    """``study`` as :class:`AgainstOwnFeasible`'s pruner sees it: a complete trial counts only with reported steps
+    and within the constraints; all else is the study's."""
+
+    def __init__(self, study: optuna.study.Study) -> None:
+        self._study = study
+
+    def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[FrozenTrial]:
+        return [t for t in self._study.get_trials(deepcopy=deepcopy, states=states)
+                if t.state != TrialState.COMPLETE or (t.intermediate_values and _feasible(t))]
+
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        return self.get_trials()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._study, name)
 
 
 class _WithBest:

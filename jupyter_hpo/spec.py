@@ -211,6 +211,11 @@ class TuningSpec:
         default = Hyperband()
         changed = {f.name: getattr(self.hyperband, f.name) for f in dataclasses.fields(Hyperband)
                    if getattr(self.hyperband, f.name) != getattr(default, f.name)}
+        if changed and self.multi_objective:  # no Hyperband to suggest: none prunes several objectives
+            given = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+            raise SpecError(f"`hyperband` sets Hyperband's resources, but no Hyperband prunes a job with several "
+                            f"objectives ({', '.join(o.metric for o in self.objectives)}); remove it, but got "
+                            f"hyperband {given}.")
         if changed and self.pruner_kind != "hyperband":
             given = ", ".join(f"{k}={v!r}" for k, v in changed.items())
             raise SpecError(f"`hyperband` sets Hyperband's resources, but this job uses no Hyperband (strategy "
@@ -272,6 +277,12 @@ class TuningSpec:
                             f"`constraints` on {', '.join(map(repr, names))} cannot be honoured; they work on the "
                             "local backend with a function objective (a SageMaker trial is a script, whose output "
                             "gives only its objectives).")
+        if self.pruner_kind == "hyperband" and not self.stored:
+            what = "`strategy: hyperband`" if self.strategy == "hyperband" else "`early_stopping: hyperband`"
+            raise SpecError(f"{what} ranks the trials at each rung by their reported steps, infeasible ones "
+                            "included, so it would stop the very trials `constraints` ask for; use "
+                            "`early_stopping: kfold`, `kfold_fast` or `median` (which judge against feasible "
+                            f"trials only) with constraints on {', '.join(map(repr, names))}.")
         if self.trial.script is not None:
             raise SpecError("`constraints` are checked on the metrics a function objective returns in its dict "
                             "(a script's output gives only the objective metric), but the trial is script "

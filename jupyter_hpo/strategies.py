@@ -107,7 +107,7 @@ def grid_size(spec: TuningSpec) -> int:
 
 
 def make_pruner(spec: TuningSpec) -> Any:
-    """``off``: never prune; ``median``: below the median of earlier trials at the same step;
+    """``off``: never prune; ``median``: below the median of the job's earlier feasible trials at the same step;
     ``hyperband``: successive halving brackets over reported steps; ``kfold``: the paired k-fold pruner
     (:class:`jupyter_hpo.pruners.PairedFoldPruner`: can stop a poor trial after 2 folds); ``kfold_fast``: the
     same rule from the first fold and with ``risk=0.2`` (:data:`jupyter_hpo.pruners.FAST`: cheaper runs, more
@@ -118,7 +118,9 @@ def make_pruner(spec: TuningSpec) -> Any:
 
     kind = spec.pruner_kind
     if kind == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
+        from jupyter_hpo.pruners import AgainstOwnFeasible
+
+        return AgainstOwnFeasible(optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1))
     if kind == "hyperband":
         hb = spec.hyperband
         return optuna.pruners.HyperbandPruner(

@@ -123,6 +123,21 @@ def test_bad_constraints_are_refused_and_nothing_is_written(home, constraints, m
     assert api.list_jobs() == []
 
 
+@pytest.mark.parametrize("pruning, what", [({"strategy": "hyperband"}, "`strategy: hyperband`"),
+                                           ({"early_stopping": "hyperband"}, "`early_stopping: hyperband`")])
+def test_hyperband_is_refused_with_constraints_and_nothing_is_written(home, pruning, what):
+    """Hyperband ranks every trial at a rung, infeasible ones included: it stopped the trials the constraints ask
+    for, and the job's best came out worse (median and the k-fold pruners judge against feasible trials only)."""
+    with pytest.raises(SpecError) as e:
+        api.launch(objective=calibrated, space=GRID, name="hb", constraints={"calibration_error": {"max": 0.05}},
+                   **pruning)
+    assert str(e.value) == (f"{what} ranks the trials at each rung by their reported steps, infeasible ones "
+                            "included, so it would stop the very trials `constraints` ask for; use `early_stopping: "
+                            "kfold`, `kfold_fast` or `median` (which judge against feasible trials only) with "
+                            "constraints on 'calibration_error'.")
+    assert api.list_jobs() == []
+
+
 def test_constraints_round_trip_and_are_refused_where_they_cannot_be_checked(home, tmp_path):
     data = {"name": "c", "trial": {"function": calibrated}, "space": {"x": {"type": "float", "low": 0, "high": 1}},
             "constraints": {"calibration_error": {"max": 0.05}, "size_mb": {"min": 1, "max": 50}}}

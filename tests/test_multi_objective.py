@@ -78,6 +78,10 @@ def test_bad_objective_lists_are_refused_in_one_line_and_nothing_is_written(home
     ({"strategy": "hyperband"}, "`strategy: hyperband` prunes trials"),
     ({"completion": {"target": 0.9}}, "`completion.target` follows one value, but the job has several objectives"),
     ({"completion": {"patience": 5}}, "`completion.patience` follows one value"),
+    # not "use `strategy: hyperband`", which would be refused next
+    ({"hyperband": {"reduction_factor": 2}}, "`hyperband` sets Hyperband's resources, but no Hyperband prunes a job "
+                                             "with several objectives (auc, train_s); remove it, but got hyperband "
+                                             "reduction_factor=2."),
 ])
 def test_what_needs_one_value_is_refused_with_several_objectives(home, more, message):
     with pytest.raises(SpecError) as e:

@@ -309,6 +309,44 @@ def test_a_kfold_job_with_a_constraint_keeps_its_feasible_trials(home):
         assert behind < 0, (r["number"], top["number"], table)
 
 
+def test_a_median_job_with_a_constraint_finds_the_best_feasible_trial(home):
+    """Optuna's median pruner took the median over every complete trial: the infeasible ones (x > 0.5, the best
+    scores) raised it, every feasible trial near the bound was pruned, and the job's best was x = 0.1."""
+    job = api.launch(objective=cv_with_calibration, space={"x": {"type": "float", "low": 0, "high": 1, "step": 0.05}},
+                     strategy="grid", seed=3, early_stopping="median", max_trials=21, max_parallel=1,
+                     constraints={"cal": {"max": 0.5}}, name="median-constrained")
+    assert job.wait(timeout=180) == JobStatus.COMPLETED, job.attrs.get("reason")
+    records = job.trial_records()
+    table = sorted((r["number"], r["state"], round(r["params"]["x"], 2), r["feasible"]) for r in records)
+    assert job.best is not None and job.best["params"]["x"] == pytest.approx(0.5), table
+    assert any(r["state"] == "pruned" for r in records), table  # it pruned, among the feasible trials
+
+
+def test_the_median_pruner_judges_against_the_jobs_own_feasible_trials_only():
+    """Infeasible complete trials do not raise the median; trials taken from earlier jobs (``warm_start``: no
+    folds) do not count towards its 5 start-up trials."""
+    rng = random.Random(4)
+    pruner = make_pruner(TuningSpec.from_dict(minimal(early_stopping="median")))
+    study = optuna.create_study(direction="maximize")
+    for quality, feasible in [(0.0, True), (-0.01, True), (-0.02, True), (-0.03, True), (-0.04, True),
+                              (0.05, False), (0.06, False), (0.07, False), (0.08, False), (0.09, False)]:
+        scores = fold_scores(quality, rng)
+        study.add_trial(create_trial(value=sum(scores) / 5, intermediate_values=dict(enumerate(scores)), params={},
+                                     distributions={}, user_attrs={CONSTRAINT_VALUES: [-0.1 if feasible else 0.3]}))
+    near_the_feasible_best = running(fold_scores(-0.005, rng)[:2])
+    assert pruner.prune(study, near_the_feasible_best) is False  # above the feasible median; below all 10's
+    assert pruner.prune(study, running(fold_scores(-0.2, rng)[:2])) is True
+
+    seeded = optuna.create_study(direction="maximize")  # 6 from an earlier job, 3 of its own: still starting up
+    for _ in range(6):
+        seeded.add_trial(create_trial(value=0.9, params={}, distributions={}))
+    for quality in (0.0, -0.01, -0.02):
+        scores = fold_scores(quality, rng)
+        seeded.add_trial(create_trial(value=sum(scores) / 5, intermediate_values=dict(enumerate(scores)), params={},
+                                      distributions={}))
+    assert pruner.prune(seeded, running(fold_scores(-0.2, rng)[:2])) is False
+
+
 def test_a_job_with_kfold_fast_early_stopping_prunes_poor_trials_after_fold_1(home):
     job = api.launch(objective=synthetic_cv, space={"x": {"type": "float", "low": 0, "high": 1}}, strategy="random",
                      seed=3, early_stopping="kfold_fast", max_trials=16, max_parallel=1, name="paired-kfold-fast")
