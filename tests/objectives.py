@@ -140,6 +140,13 @@ def saves_model_slowly(p):
     return p["x"]
 
 
+def two_objectives_saving_slowly(p):
+    """Saves ``{"x": x}``, then takes 0.3 s; returns ``a = x`` (maximised) and ``b = (1 - x) ** 2`` (minimised)."""
+    trial.save_model({"x": p["x"]})
+    time.sleep(0.3)
+    return {"a": p["x"], "b": (1 - p["x"]) ** 2}
+
+
 def fails_on_refit(p):
     """Saves its model and returns x in a normal trial; raises in a refit."""
     if trial.is_refit():

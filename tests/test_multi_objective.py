@@ -396,3 +396,24 @@ def test_importance_of_a_multi_objective_job_says_it_is_for_the_first_objective(
     solo = api.launch(objective=tradeoff, space=SPACE, metric="auc", max_trials=5, seed=1, name="solo-importance")
     assert solo.wait(timeout=120).value == "completed"
     assert record_importance(solo.trial_records(), solo.attrs["spec"]).note == "From 5 complete trials."
+
+
+def test_a_resumed_job_keeps_only_its_best_artifacts(home):
+    """The resumed runner read each trial's first value alone from the store, which its keeper refused for two
+    objectives: it forgot the folders kept before the stop, never removed them, and listed later ones only."""
+    from pathlib import Path
+
+    from jupyter_hpo.store import JobStatus
+    from tests.conftest import wait_for
+
+    two = [{"metric": "a", "direction": "maximize"}, {"metric": "b", "direction": "minimize"}]
+    job = api.launch(objective=objectives.two_objectives_saving_slowly, space=SPACE, objectives=two,
+                     max_trials=10, max_parallel=1, seed=0, name="kept-mo", artifacts={"keep_best": 2})
+    wait_for(lambda: job.summary()["complete"] >= 4, timeout=60)
+    assert job.stop(timeout=30) == JobStatus.STOPPED
+    job.resume()
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    folders = {int(p.name) for p in (Path(job.store.job_dir(job.name)) / "artifacts").iterdir()}
+    kept = {int(n) for n in job.attrs["artifacts_kept"]}
+    complete = sorted((r for r in job.trial_records() if r["state"] == "complete"), key=lambda r: -r["value"])
+    assert folders == kept == {r["number"] for r in complete[:2]}, (folders, kept)

@@ -12,6 +12,7 @@ from jupyter_hpo.exceptions import SpecError
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import JobStatus
 from tests import objectives
+from tests.conftest import wait_for
 
 
 def minimal(**kw: Any) -> dict[str, Any]:
@@ -76,6 +77,27 @@ def test_a_job_is_seeded_with_the_earlier_jobs_trials_that_fit_its_space(home):
     assert any(f"warm start: {fit} complete trial(s) taken from first; {10 - fit} skipped" in n
                for n in summary["notes"]), summary["notes"]
     assert first.summary()["seeded"] == 0
+
+
+def test_a_resumed_job_keeps_the_trials_its_start_took_when_the_earlier_job_ran_on(home):
+    """A resume seeded the sampler again from the earlier job as it was then and rewrote ``seeded``: 4 trials
+    taken at the start became 7 once the earlier job had run 3 more, and the dashboard's marks changed with it."""
+    x = {"x": {"type": "float", "low": 0, "high": 1}}
+    first = api.launch(objective=objectives.sleepy, space=x, hyperparameters={"sleep": 0.0}, strategy="random",
+                       seed=1, max_trials=4, name="earlier")
+    assert first.wait(timeout=120) == JobStatus.COMPLETED
+    second = api.launch(objective=objectives.sleepy, space=x, hyperparameters={"sleep": 0.3}, max_trials=8,
+                        max_parallel=1, name="later", warm_start=["earlier"])
+    wait_for(lambda: second.summary()["complete"] >= 2, timeout=60)
+    assert second.stop(timeout=30) == JobStatus.STOPPED
+    taken = {"earlier": [0, 1, 2, 3]}
+    assert (second.summary()["seeded"], second.attrs["seeded_trials"]) == (4, taken)
+    first.resume(max_trials=7)  # the earlier job runs on: 3 more complete trials
+    assert first.wait(timeout=120) == JobStatus.COMPLETED and first.summary()["complete"] == 7
+    second.resume()
+    assert second.wait(timeout=120) == JobStatus.COMPLETED
+    assert (second.summary()["seeded"], second.attrs["seeded_trials"]) == (4, taken)
+    assert sum("warm start: 4 complete trial(s) taken from earlier" in n for n in second.summary()["notes"]) == 1
 
 
 def seeded(spec: dict[str, Any]) -> tuple[list[Any], int, list[str]]:

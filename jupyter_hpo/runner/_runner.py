@@ -164,8 +164,12 @@ class Runner:
         if stored:  # a resumed job: a fresh random stream, or it would repeat its first points
             self.brain.sampler = make_sampler(self.spec, resumed_after=len(stored))
         rerun = {t.user_attrs.get("rerun_of") for t in stored}
-        self.keeper.restore(self.store.job_attrs(self.name).get(ARTIFACTS_KEPT),
-                            {t.number: t.values for t in stored if t.state == TrialState.COMPLETE and t.values})
+        complete = [t for t in stored if t.state == TrialState.COMPLETE and t.values]
+        # with several objectives, each of them: the store holds the first alone, which the keeper refused, so a
+        # resumed job forgot the artifacts it kept and never removed them
+        self.keeper.restore(self.store.job_attrs(self.name).get(ARTIFACTS_KEPT), {
+            t.number: self._values(t.value, t.user_attrs.get(METRICS) or {})[0] if self.spec.multi_objective
+            else t.values for t in complete})
         if self.refit_of is not None and not any(t.state == TrialState.COMPLETE for t in stored):
             self.brain.enqueue_trial(self.spec.space.to_optuna_params(self.refit_of["params"]))
         for t in stored:
@@ -194,6 +198,12 @@ class Runner:
     def _seed_from_earlier_jobs(self) -> None:
         """Warm start (:func:`~jupyter_hpo.runner._warm_start.seed_from_jobs`), said in a note and counted."""
         if not self.spec.warm_start:
+            return
+        attrs = self.store.job_attrs(self.name)
+        if SEEDED in attrs:  # a resume: the trials its start took, again; its figures stay those of its start (they
+            before = attrs.get(SEEDED_TRIALS)  # were rewritten: a source job that had run on counted its new trials)
+            seed_from_jobs(self.store, self.spec, self.brain, self.distributions, self.on_note,
+                           only=before if isinstance(before, dict) else None)
             return
         taken, skipped = seed_from_jobs(self.store, self.spec, self.brain, self.distributions, self.on_note)
         seeded = sum(map(len, taken.values()))

@@ -22,9 +22,12 @@ SEEDED_TRIALS_MAX = 2000
 
 
 def seed_from_jobs(store: Store, spec: TuningSpec, brain: optuna.Study, distributions: Mapping[str, Any],
-                   note: Callable[[str], None]) -> tuple[dict[str, list[int]], int]:
+                   note: Callable[[str], None], only: Mapping[str, Any] | None = None
+                   ) -> tuple[dict[str, list[int]], int]:
     """Add the complete trials of ``spec.warm_start``'s jobs to ``brain``; return (taken, skipped): the numbers of
-    the trials taken, per job in ``warm_start`` order, and how many were skipped.
+    the trials taken, per job in ``warm_start`` order, and how many were skipped. ``only``: the trials to take
+    again, by job (a resumed job's sampler is seeded with the trials its start took, not those its earlier
+    jobs ran since).
 
     A trial is taken when each of its parameters that the new space still has fits the new range (removed
     parameters are dropped, added ones left out, as Optuna's samplers allow); else it is skipped and
@@ -37,14 +40,15 @@ def seed_from_jobs(store: Store, spec: TuningSpec, brain: optuna.Study, distribu
     taken: dict[str, list[int]] = {}
     skipped = 0
     for source in spec.warm_start:
-        numbers, left = _seed_from(store, spec, brain, distributions, note, source)
+        wanted = None if only is None else {n for n in (only.get(source) or []) if isinstance(n, int)}
+        numbers, left = _seed_from(store, spec, brain, distributions, note, source, wanted)
         taken.setdefault(source, []).extend(numbers)
         skipped += left
     return taken, skipped
 
 
 def _seed_from(store: Store, spec: TuningSpec, brain: optuna.Study, distributions: Mapping[str, Any],
-               note: Callable[[str], None], source: str) -> tuple[list[int], int]:
+               note: Callable[[str], None], source: str, wanted: set[int] | None = None) -> tuple[list[int], int]:
     import optuna
     from optuna.trial import TrialState
 
@@ -71,6 +75,8 @@ def _seed_from(store: Store, spec: TuningSpec, brain: optuna.Study, distribution
     skipped = 0
     for t in trials:
         if t.state != TrialState.COMPLETE or t.value is None or not math.isfinite(t.value):
+            continue
+        if wanted is not None and t.number not in wanted:
             continue
         shared = _shared_params(t.params, source_space, spec)
         shared = {k: v for k, v in shared.items() if k in distributions}
