@@ -63,8 +63,9 @@ def _check_options(specs: Sequence[Any], parallel_jobs: Any, name: Any, keep_ali
         raise SpecError(f"a campaign name must be 1-100 letters, digits, '.', '_' or '-', but got {name!r}.")
 
 
-def _validate(specs: Sequence[Any], store: Store) -> list[TuningSpec]:
-    """Every spec loaded, prepared and checked; the first problem refuses the campaign, naming the spec."""
+def _validate(specs: Sequence[Any], store: Store, parallel_jobs: int = 1) -> list[TuningSpec]:
+    """Every spec loaded, prepared and checked; the first problem refuses the campaign, naming the spec. A job may
+    warm-start from an earlier job of the campaign when the jobs run one at a time (it has ended by then)."""
     from jupyter_hpo.backends import backend_class
 
     out: list[TuningSpec] = []
@@ -85,14 +86,41 @@ def _validate(specs: Sequence[Any], store: Store) -> list[TuningSpec]:
 
                 spec = prepare(spec)
             for source in spec.warm_start:
-                if source not in existing:
-                    raise SpecError(f"`warm_start.from` names {source!r}, which is not a job in the store")
+                _check_source(source, existing, [s.name for s in out], [_name_of(x) for x in specs[i + 1:]],
+                              parallel_jobs)
             if spec.name in existing or any(s.name == spec.name for s in out):
                 raise SpecError(f"a job named {spec.name!r} already exists; give each job its own name")
         except HpoError as e:
             raise SpecError(f"campaign refused: {label}: {str(e).rstrip('.')}.") from None
         out.append(spec)
     return out
+
+
+def _check_source(source: str, existing: set[str], earlier: list[str], later: list[str | None],
+                  parallel_jobs: int) -> None:
+    """A job's ``warm_start.from`` in a campaign: a job in the store, or an earlier job of the campaign when its
+    jobs run one at a time."""
+    if source in existing:
+        return
+    if source in earlier and parallel_jobs > 1:
+        raise SpecError(f"`warm_start.from` names {source!r}, an earlier job of this campaign, which may still run "
+                        f"when this one starts (parallel_jobs={parallel_jobs}): its sampler would take only the "
+                        "trials finished by then; run the campaign with parallel_jobs 1, or warm-start from a job "
+                        "that has ended")
+    if source in later:
+        raise SpecError(f"`warm_start.from` names {source!r}, a later job of this campaign, which has not run when "
+                        "this one starts; put it before this job")
+    if source not in earlier:
+        raise SpecError(f"`warm_start.from` names {source!r}, which is not a job in the store nor an earlier job of "
+                        "this campaign")
+
+
+def _name_of(item: Any) -> str | None:
+    """The job name a campaign's spec gives, without loading it (None when it cannot be read)."""
+    try:
+        return _load(item).name
+    except Exception:  # noqa: BLE001 - it is checked, and refused with its reason, in its own turn
+        return None
 
 
 def campaign(specs: Sequence[TuningSpec | Mapping[str, Any] | str | os.PathLike[str]], parallel_jobs: int = 1,
@@ -116,7 +144,7 @@ def campaign(specs: Sequence[TuningSpec | Mapping[str, Any] | str | os.PathLike[
     st = store if isinstance(store, Store) else open_store(store)
     _check_options(specs, parallel_jobs, name, keep_alive_s)
     name = name or f"campaign-{uuid.uuid4().hex[:6]}"
-    loaded = _validate(specs, st)
+    loaded = _validate(specs, st, parallel_jobs)
     created: list[str] = []
     mine = uuid.uuid4().hex  # tells this campaign's jobs from those of another started under its name at once
     try:

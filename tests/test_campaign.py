@@ -457,3 +457,29 @@ def test_a_campaigns_summary_counts_the_jobs_that_ended(statuses, status, done):
     summary = summarize_campaign("c", jobs)
     assert (summary["status"], summary["done"], len(summary["jobs"])) == (status, done, 3)
     assert summary["best"]["job"] == "j2" and summary["warm_share"] == 0.5
+
+
+def test_a_job_warm_starts_from_an_earlier_job_of_its_campaign_when_they_run_one_at_a_time(home, tmp_path):
+    """Refused before as "not a job in the store", though it was the campaign's own first job."""
+    specs = write_specs(tmp_path, ["w1"], trials=4) + write_specs(tmp_path, ["w2"], trials=2,
+                                                                 extra="warm_start: {from: [w1]}\n")
+    c = campaign(specs, name="seeded-camp")
+    assert c.wait(timeout=120) == "completed"
+    second = api.attach("w2")
+    assert second.summary()["seeded"] == 4 and second.attrs["seeded_trials"] == {"w1": [0, 1, 2, 3]}
+
+
+@pytest.mark.parametrize("order, parallel, message", [
+    (["w1", "w2"], 2, "`warm_start.from` names 'w1', an earlier job of this campaign, which may still run when this "
+                      "one starts (parallel_jobs=2)"),
+    (["w2", "w1"], 1, "`warm_start.from` names 'w1', a later job of this campaign, which has not run when this one "
+                      "starts; put it before this job."),
+])
+def test_a_warm_start_from_a_job_of_the_campaign_that_may_not_have_run_is_refused(home, tmp_path, order, parallel,
+                                                                                   message):
+    paths = {"w1": write_specs(tmp_path, ["w1"])[0],
+             "w2": write_specs(tmp_path, ["w2"], extra="warm_start: {from: [w1]}\n")[0]}
+    with pytest.raises(SpecError) as e:
+        campaign([paths[n] for n in order], parallel_jobs=parallel, name="bad-seed")
+    assert message in str(e.value) and str(e.value).startswith("campaign refused: "), str(e.value)
+    assert api.list_jobs() == []

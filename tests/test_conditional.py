@@ -130,7 +130,7 @@ def test_amt_refuses_a_conditional_space_and_creates_nothing(home, tmp_path):
 
 
 # -- whole jobs ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("strategy", ["bayesian", "random"])
+@pytest.mark.parametrize("strategy", ["bayesian", "random", "hyperband"])
 def test_a_yaml_conditional_space_runs_with_a_function_and_honours_each_condition(home, strategy):
     job = api.launch(objective=xgb_like, space=SearchSpace.from_yaml(SPACE_YAML), strategy=strategy, seed=3,
                      max_trials=16, max_parallel=2, name=f"cond-{strategy}")
