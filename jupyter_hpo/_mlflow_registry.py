@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_hpo._mlflow_runs import _one_line, _refused, _Sink, _text, provenance_tags, reachable
-from jupyter_hpo.mlflow_tracking import MlflowError, _client_settings, export_job, require_mlflow
+from jupyter_hpo.mlflow_tracking import MlflowError, MlflowNameError, _client_settings, export_job, require_mlflow
 from jupyter_hpo.records import REFIT_OF
 
 __all__ = ["register"]
@@ -115,7 +115,7 @@ def _register(job: Any, holder: Any, number: int, kind: str, what: str, name: st
     except Exception as e:
         if getattr(e, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
             if _refused(e):
-                raise MlflowError(f"MLflow refuses the model name {name!r}: {_one_line(e)}") from None
+                raise MlflowNameError(f"MLflow refuses the model name {name!r}: {_one_line(e)}") from None
             raise MlflowError(f"registering in MLflow at {uri} failed: {_one_line(e)}") from None
     try:
         parent = export_job(job, tracking_uri=uri, experiment=experiment)

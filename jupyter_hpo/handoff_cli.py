@@ -21,7 +21,7 @@ import argparse
 import sys
 from typing import Any
 
-from jupyter_hpo.exceptions import HpoError
+from jupyter_hpo.exceptions import HpoError, SpecError
 from jupyter_hpo.records import dumps
 from jupyter_hpo.sagemaker.registry import APPROVAL_STATUSES
 
@@ -116,7 +116,8 @@ def _fail(text: str, code: int = 1) -> int:
 
 def cmd_register(args: argparse.Namespace) -> int:
     """``jupyter hpo register``: 0 and the result (text or ``--json``); 2 and one line for an unknown job, one
-    with no complete trial or a store that cannot be opened (as in ``refit``); 1 and one line on any other failure."""
+    with no complete trial, a model name MLflow refuses or a store that cannot be opened (as in ``refit``); 1 and
+    one line on any other failure."""
     from jupyter_hpo import api
 
     destination = "sagemaker" if args.sagemaker is not None else "mlflow"
@@ -141,6 +142,8 @@ def cmd_register(args: argparse.Namespace) -> int:
             result = register_sagemaker(job, args.sagemaker, region=args.region, profile=args.profile,
                                         image=args.image, approval=args.approval, trial=args.trial)
             text = _registered_text(result)
+    except SpecError as e:  # a name the registry refuses: bad input
+        return _fail(str(e), 2)
     except HpoError as e:
         return _fail(str(e))
     print(dumps(result) if args.json else text)

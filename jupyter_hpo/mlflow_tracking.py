@@ -36,14 +36,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo._mlflow_runs import _one_line, _refused, _Sink, reachable
-from jupyter_hpo.exceptions import HpoError
+from jupyter_hpo.exceptions import HpoError, SpecError
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
     from jupyter_hpo.store import Store
 
-__all__ = ["EXTRA", "MlflowError", "RunnerTracking", "export_job", "prepare", "register_model", "require_mlflow",
+__all__ = ["EXTRA", "MlflowError", "MlflowNameError", "RunnerTracking", "export_job", "prepare", "register_model", "require_mlflow",
            "status_line"]
 
 log = logging.getLogger("jupyter_hpo.mlflow")
@@ -64,6 +64,10 @@ RETRY_MIN_S, RETRY_MAX_S = 1.0, 30.0
 class MlflowError(HpoError, RuntimeError):
     """Raised when MLflow tracking or its model registry cannot do what was asked: the extra is not installed,
     the tracking server cannot be reached, MLflow refuses a name, or the job has nothing to register."""
+
+
+class MlflowNameError(MlflowError, SpecError):
+    """MLflow refuses a model name given: bad input (``jupyter hpo register`` exits 2, as for every bad input)."""
 
 
 def require_mlflow() -> Any:

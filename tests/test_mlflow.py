@@ -455,7 +455,7 @@ def test_a_tracked_jobs_refit_is_logged_once_under_the_jobs_parent_run(mlflow_en
     assert sorted(r.info.run_name for r in children) == ["tracked-0", "tracked-1", "tracked-refit-0"]
 
 
-def test_register_refuses_a_job_without_a_complete_trial_and_a_name_mlflow_refuses(mlflow_env):
+def test_register_refuses_a_job_without_a_complete_trial_and_a_name_mlflow_refuses(mlflow_env, capsys):
     from jupyter_hpo.mlflow_tracking import register_model
 
     client = mlflow_env
@@ -470,6 +470,10 @@ def test_register_refuses_a_job_without_a_complete_trial_and_a_name_mlflow_refus
     with pytest.raises(MlflowError, match=r"^MLflow refuses the model name 'bad/name': .*'/'") as e:
         register_model(job, "bad/name")
     assert "\n" not in str(e.value)
+    from jupyter_hpo import cli
+
+    assert cli.main(["register", "bad-name", "--mlflow", "bad/name"]) == 2  # bad input, as in every command
+    assert capsys.readouterr().err.startswith("error: MLflow refuses the model name 'bad/name': ")
     exp = client.get_experiment_by_name("jupyter-hpo")
     runs = client.search_runs([exp.experiment_id], filter_string="tags.`jupyter_hpo.job` = 'bad-name'") if exp else []
     assert runs == []  # nothing was logged for the refused registration

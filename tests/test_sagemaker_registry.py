@@ -343,6 +343,9 @@ def test_cli_register_json_and_errors(home, aws, capsys):
     assert cli.main(["register", "local-job", "--sagemaker", "credit-models"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "ran on the local backend" in err[0]
+    assert cli.main(["register", "credit-xgb", "--sagemaker", "credit_models"]) == 2  # a group name AWS refuses:
+    err = capsys.readouterr().err.strip().splitlines()  # bad input, as in every command
+    assert len(err) == 1 and "must match the pattern" in err[0]
 
 
 def test_cli_region_and_profile_take_effect(home, aws, capsys):
