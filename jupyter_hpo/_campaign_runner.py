@@ -41,7 +41,7 @@ class _CampaignRunner:
         self.unqueue: set[str] = set()  # waiting jobs asked to stop (Job.stop): stopped before they start
         # the runner of the jobs still waiting: shared, so that a stop of one of them never signals it (see
         # _beat_waiting); a signal stops the whole campaign
-        self.me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "shared": True}
+        self.me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "shared": "campaign"}
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         """A signal no job asked for (a plain kill, Ctrl-C) stops the whole campaign; one sent while jobs of the

@@ -201,9 +201,10 @@ def set_study_attrs(engine: Any, study_id: int, attrs: dict[str, Any],
     ``pending``, ``runner`` cleared) read between the two commits showed ``pending`` with its old, dead runner,
     which is a stale job, and a ``wait()`` then returned at once.
 
-    ``expect=(key, value)``: a compare-and-set. The attributes are set only if ``key`` still holds ``value``, which
-    the first statement checks and takes (a conditional update: a second writer with the same expectation waits for
-    the first one's commit, then finds the value changed). Returns False, and sets nothing, when it did not hold.
+    ``expect=(key, value)``: a compare-and-set. The attributes are set only if ``key`` still holds ``value`` (None:
+    also when there is no such attribute), which the first statement checks and takes (a conditional update: a
+    second writer with the same expectation waits for the first one's commit, then finds the value changed).
+    Returns False, and sets nothing, when it did not hold.
 
     Raises:
         KeyError: no study has this id (it was deleted), as Optuna raises it.
@@ -221,6 +222,13 @@ def set_study_attrs(engine: Any, study_id: int, attrs: dict[str, Any],
                     taken = con.execute(sa.update(a).where(a.c.study_id == study_id, a.c.key == key,
                                                            a.c.value_json == json.dumps(value))
                                         .values(value_json=json.dumps(attrs.get(key, value)))).rowcount
+                    if not taken and value is None and con.execute(sa.select(a.c.key).where(
+                            a.c.study_id == study_id, a.c.key == key)).first() is None:
+                        # None expects no such attribute (a job written before it had one): taken by adding it
+                        # (a second writer's insert fails on the unique key, and its retry finds it taken)
+                        con.execute(sa.insert(a).values(study_id=study_id, key=key,
+                                                        value_json=json.dumps(attrs.get(key))))
+                        taken = 1
                     if not taken:
                         return False
                 for key, value in attrs.items():

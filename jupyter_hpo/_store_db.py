@@ -297,7 +297,7 @@ def read_only_connection(path: Path) -> sqlite3.Connection:
 
 
 #: The file beside a SQLite store that :func:`store_lock` locks.
-LOCK_FILE = ".jupyter-hpo.lock"
+LOCK_FILE = ".jupyter-hpo-campaigns.lock"  # its name from when campaign names alone took it
 
 
 @contextmanager

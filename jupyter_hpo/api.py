@@ -348,10 +348,12 @@ _feeds: dict[tuple[str, str], TrialFeed] = {}
 _spaces: dict[tuple[str, str, Any], SearchSpace] = {}
 
 
-def _shared(runner: Mapping[str, Any]) -> bool:
-    """Whether a job's runner process runs other jobs too (a campaign's, or one kept for the next launch): a SIGTERM
-    meant for one job reached the others, or the next job the process took after this one ended."""
-    return bool(runner.get("shared"))
+def _shared(runner: Mapping[str, Any]) -> str | None:
+    """How a job's runner process is shared with other jobs: ``"campaign"`` (it runs them beside this one), ``"kept"``
+    (it may take the next launch once this job ends), or None. A SIGTERM meant for one job reached the others, or
+    the next job the process took after this one ended."""
+    shared = runner.get("shared")
+    return str(shared) if shared else None
 
 
 def _feed(job: Job) -> TrialFeed:
@@ -495,9 +497,9 @@ class Job:
             self.store.set_job_attrs(self.name, stop_requested=True, stopped_by=by or stamp())
         except StoreError as e:
             # a runner on this machine also stops on SIGTERM: the request need not wait for a broken store (but
-            # one that this user may only read refuses the stop, as it would from any other machine; and a process
-            # shared with other jobs is never signalled for one of them)
-            if status == JobStatus.STALE or isinstance(e, StoreReadOnlyError) or _shared(info) or \
+            # one that this user may only read refuses the stop, as it would from any other machine; and a campaign's
+            # runner, whose other jobs the signal would stop, is never signalled for one of them)
+            if status == JobStatus.STALE or isinstance(e, StoreReadOnlyError) or _shared(info) == "campaign" or \
                     not runner.signal(info):
                 raise
             log.warning("job %s: the stop request could not be written; its runner was signalled", self.name)

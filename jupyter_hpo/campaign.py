@@ -116,7 +116,7 @@ def _check_source(source: str, existing: set[str], earlier: list[str], later: li
 
 
 def _name_of(item: Any) -> str | None:
-    """The job name a campaign's spec gives, without loading it (None when it cannot be read)."""
+    """The job name a campaign's spec gives (None when it cannot be loaded)."""
     try:
         return _load(item).name
     except Exception:  # noqa: BLE001 - it is checked, and refused with its reason, in its own turn

@@ -295,7 +295,8 @@ def test_stopping_one_job_stops_it_alone_and_the_campaign_goes_on(home, tmp_path
 def test_stopping_a_job_that_has_not_started_stops_it_alone_and_the_campaign_goes_on(home, tmp_path):
     """The README: `jupyter hpo stop JOB` stops that job alone. For a job still waiting its turn, the stop went to
     the campaign's runner, which took it for a plain kill and stopped the running job and every waiting one."""
-    specs = write_specs(tmp_path, ["one"], trials=8, sleep=1.0) + write_specs(tmp_path, ["two", "three"], trials=3)
+    # one runs for 12 s: the CLI's stop of two reaches it while it waits, even on a loaded machine
+    specs = write_specs(tmp_path, ["one"], trials=12, sleep=1.0) + write_specs(tmp_path, ["two", "three"], trials=3)
     c = campaign(specs, name="waits")
     first = api.attach("one")
     wait_for(lambda: any(r["state"] == "complete" for r in first.trial_records()), timeout=60)
@@ -304,7 +305,7 @@ def test_stopping_a_job_that_has_not_started_stops_it_alone_and_the_campaign_goe
     assert api.attach("two").attrs["reason"] == "stopped before it started (its campaign goes on)"
     assert c.wait(timeout=120) == "stopped"  # the worst of its jobs: two was stopped
     assert [api.attach(n).status.value for n in ("one", "two", "three")] == ["completed", "stopped", "completed"]
-    assert [api.attach(n).summary()["complete"] for n in ("one", "two", "three")] == [8, 0, 3]
+    assert [api.attach(n).summary()["complete"] for n in ("one", "two", "three")] == [12, 0, 3]
 
 
 class _Starting:

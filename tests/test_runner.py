@@ -415,6 +415,29 @@ def test_a_notebook_style_closure_travels_to_the_workers(home):
     assert all(r["value"] >= 10 for r in job.trial_records())
 
 
+def test_a_job_without_a_status_attribute_is_run(home):
+    """A job written before its status was (an older version, a create cut short) shows as pending: its runner must
+    take it, as the campaign and kept runners do (it refused it as "kept changing", and the job never ran)."""
+    import sqlalchemy as sa
+
+    from jupyter_hpo._optuna_tables import tables
+    from jupyter_hpo.spec import TuningSpec
+
+    store = api.open_store()
+    spec = TuningSpec.from_dict({"name": "no-status", "space": {"x": {"type": "float", "low": 0, "high": 1}},
+                                 "trial": {"function": objectives.quadratic}, "budget": {"max_trials": 2}})
+    job = api._start(spec, store, run=False)
+    with store.engine.begin() as con:
+        con.execute(sa.delete(tables().study_user_attributes).where(
+            tables().study_user_attributes.c.study_id == store.study_id("no-status"),
+            tables().study_user_attributes.c.key == "status"))
+    assert job.status == JobStatus.PENDING
+    out = subprocess.run([sys.executable, "-m", "jupyter_hpo.runner", "no-status"], capture_output=True, text=True,
+                         timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert job.status == JobStatus.COMPLETED and job.summary()["complete"] == 2
+
+
 def test_stopping_a_job_whose_runner_died_marks_it_stopped(home):
     job = launch(objective=objectives.sleepy, hyperparameters={"sleep": 0.5}, max_trials=50, name="orphaned")
     wait_for(lambda: "running" in states(job), timeout=60)

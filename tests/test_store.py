@@ -349,3 +349,21 @@ def test_a_lock_on_a_key_is_shared_by_every_process_using_the_store(store, home)
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_claim_expecting_no_status_takes_a_job_that_has_none_once(store):
+    """A job written before its status was (an older version, a create cut short) has no ``status`` attribute: its
+    runner's claim expecting None must take it (it matched no row, and the runner never started the job)."""
+    import sqlalchemy as sa
+
+    from jupyter_hpo._optuna_tables import tables
+
+    store.create_job("old", SPEC, "maximize")
+    a = tables().study_user_attributes
+    with store.engine.begin() as con:
+        con.execute(sa.delete(a).where(a.c.study_id == store.study_id("old"), a.c.key == "status"))
+    assert "status" not in store.job_attrs("old")
+    assert store.claim_job("old", None, status="running", reason="") is True
+    assert store.job_attrs("old")["status"] == "running"
+    assert store.claim_job("old", None, status="stopped") is False, "taken: no longer without a status"
+    assert store.job_attrs("old")["status"] == "running"

@@ -100,6 +100,26 @@ def test_a_resumed_job_keeps_the_trials_its_start_took_when_the_earlier_job_ran_
     assert sum("warm start: 4 complete trial(s) taken from earlier" in n for n in second.summary()["notes"]) == 1
 
 
+def test_a_resume_says_so_when_the_trials_its_start_took_were_too_many_to_list(home):
+    """Above ``SEEDED_TRIALS_MAX`` seeded trials their list is not kept: a resume takes the earlier jobs' trials as
+    they are now, and says so (its seeded figures stay those of its start)."""
+    from jupyter_hpo.runner._warm_start import SEEDED_TRIALS_MAX
+
+    x = {"x": {"type": "float", "low": 0, "high": 1}}
+    first = api.launch(objective=objectives.sleepy, space=x, hyperparameters={"sleep": 0.0}, max_trials=3,
+                       name="source")
+    assert first.wait(timeout=120) == JobStatus.COMPLETED
+    second = api.launch(objective=objectives.sleepy, space=x, hyperparameters={"sleep": 0.3}, max_trials=6,
+                        max_parallel=1, name="many", warm_start=["source"])
+    wait_for(lambda: second.summary()["complete"] >= 1, timeout=60)
+    assert second.stop(timeout=30) == JobStatus.STOPPED
+    second.store.set_job_attrs("many", seeded_trials=None)  # as a job that took over SEEDED_TRIALS_MAX has it
+    second.resume()
+    assert second.wait(timeout=120) == JobStatus.COMPLETED and second.summary()["seeded"] == 3
+    assert any(f"the 3 trials taken at the start were too many to list (over {SEEDED_TRIALS_MAX})" in n
+               for n in second.summary()["notes"]), second.summary()["notes"]
+
+
 def seeded(spec: dict[str, Any]) -> tuple[list[Any], int, list[str]]:
     """What ``spec``'s warm start puts in a fresh study: its trials, the number skipped, the notes."""
     import optuna

@@ -5,7 +5,9 @@ from __future__ import annotations
 import html
 import itertools
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -409,9 +411,11 @@ def test_a_stop_request_is_answered_with_its_id_and_a_failed_one_says_why(home, 
     assert job.wait(timeout=60) == JobStatus.STOPPED and dash.error == ""
 
 
-def test_a_runner_is_stopped_even_when_the_store_cannot_take_the_request(home, monkeypatch):
+@pytest.mark.parametrize("keep_alive_s", [0, 20])  # 20: a runner kept for the next launch, signalled as well
+def test_a_runner_is_stopped_even_when_the_store_cannot_take_the_request(home, monkeypatch, keep_alive_s):
     job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
-                     hyperparameters={"sleep": 0.5}, max_trials=40, max_parallel=1, name="stop-unwritable")
+                     hyperparameters={"sleep": 0.5}, max_trials=40, max_parallel=1, name="stop-unwritable",
+                     keep_alive_s=keep_alive_s)
     wait_for(lambda: job.summary()["running"] > 0, timeout=60)
     real = job.store.set_job_attrs
 
@@ -425,6 +429,9 @@ def test_a_runner_is_stopped_even_when_the_store_cannot_take_the_request(home, m
     monkeypatch.undo()
     assert job.wait(timeout=60) == JobStatus.STOPPED
     assert "SIGTERM" in job.attrs["reason"] and job.summary()["complete"] < 40
+    assert job.attrs["runner"].get("shared") == ("kept" if keep_alive_s else None)
+    if keep_alive_s:  # the kept runner waits for the next launch: it ends on SIGTERM
+        os.kill(job.attrs["runner"]["pid"], signal.SIGTERM)
 
 
 def test_a_dashboard_whose_job_was_made_again_under_its_name_shows_the_new_job_alone(home, monkeypatch):

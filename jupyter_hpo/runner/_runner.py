@@ -141,6 +141,8 @@ class Runner:
         self.reserve = Reserve(store.job_dir(name))
         #: a refit job (``job.refit()``): ``{"job", "trial", "params", "seed"}`` of the trial it runs again
         self.refit_of = attrs.get(REFIT_OF) if isinstance(attrs.get(REFIT_OF), dict) else None
+        #: run by a runner kept for the next launches (:func:`~jupyter_hpo.runner._linger.serve` sets it)
+        self.kept = False
         local = self.spec.backend == "local"
         self._image_noted = False  # the training image of the first SageMaker trial went into the provenance
         self.keeper = ArtifactKeeper(store.job_dir(name) if local else None, self.spec.artifacts.keep,
@@ -202,6 +204,10 @@ class Runner:
         attrs = self.store.job_attrs(self.name)
         if SEEDED in attrs:  # a resume: the trials its start took, again; its figures stay those of its start (they
             before = attrs.get(SEEDED_TRIALS)  # were rewritten: a source job that had run on counted its new trials)
+            if not isinstance(before, dict):
+                self.on_note(f"warm start: the {attrs[SEEDED]} trials taken at the start were too many to list "
+                             f"(over {SEEDED_TRIALS_MAX}); this run takes the earlier jobs' complete trials as they "
+                             "are now")
             seed_from_jobs(self.store, self.spec, self.brain, self.distributions, self.on_note,
                            only=before if isinstance(before, dict) else None)
             return
@@ -302,13 +308,14 @@ class Runner:
         raise StoreError(f"job {self.name!r} kept changing while its runner started; nothing is run")
 
     def _record(self, started: float) -> dict[str, Any]:
-        """The job's ``runner`` attribute: where it runs, and ``shared`` when this process may run other jobs while
-        or after it runs this one (a campaign's runner, or one kept for the next launch): a stop of this job must
-        then not signal the process, whose signal would reach those jobs; the request written is read within
-        ``_STOP_CHECK_S``."""
-        shared = threading.current_thread() is not threading.main_thread() or self.keep_alive_s > 0
+        """The job's ``runner`` attribute: where it runs, and ``shared`` when this process runs other jobs beside
+        this one (``"campaign"``: a campaign's runner) or may take another after it (``"kept"``: kept for the next
+        launch, :mod:`~jupyter_hpo.runner._linger`). A stop of this job then writes its request, read within
+        ``_STOP_CHECK_S``, and signals nothing: the signal reached those other jobs."""
+        shared = ("campaign" if threading.current_thread() is not threading.main_thread()
+                  else "kept" if self.kept and self.keep_alive_s > 0 else None)
         return {"pid": os.getpid(), "host": socket.gethostname(), "started": started, "created": _created(),
-                **({"shared": True} if shared else {})}
+                **({"shared": shared} if shared else {})}
 
     def _record_provenance(self) -> None:
         """Record what produced the job (:mod:`jupyter_hpo.provenance`) once, when its first runner starts."""
