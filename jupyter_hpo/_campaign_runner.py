@@ -44,22 +44,15 @@ class _CampaignRunner:
         self.me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "shared": "campaign"}
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
-        """A signal no job asked for (a plain kill, Ctrl-C) stops the whole campaign; one sent while jobs of the
-        campaign ask to stop (``stop_requested`` set; an older version's ``Job.stop`` signalled this process) stops
-        those jobs alone, running or still waiting. A job whose runner is still being made counts as running: its
-        runner reads the request when it runs, and a plain kill reaches it through ``stopping`` (see :meth:`_start`).
-        """
-        with self.lock:
-            running = list(self.running)
-            queued = list(self.queue)
-        asked = [n for n in running if self.store.job_attrs(n).get("stop_requested")]
-        waiting = [n for n in queued if self.store.job_attrs(n).get("stop_requested")]
-        self.unqueue.update(waiting)  # taken out of the queue by the main loop (this handler may interrupt it)
+        """A signal (a plain kill, Ctrl-C) stops the whole campaign: its running jobs stop, and the jobs still
+        waiting are marked stopped by the main loop. ``Job.stop`` of one job never signals this process: it writes
+        a request that the job's runner reads, or this process for a job still waiting (:meth:`_beat_waiting`). (A
+        signal was taken for that request when one was pending, so a kill just after a job's stop did nothing.)
+        A job whose runner is still being made counts as running: its runner sees ``stopping`` when it runs (see
+        :meth:`_start`)."""
         with self.lock:  # with the runners: one made from now on sees ``stopping``
-            if not asked and not waiting:
-                self.stopping = True
-                asked = list(self.running)
-            runners = [r for n, (_, r) in self.running.items() if n in asked and r is not None]
+            self.stopping = True
+            runners = [r for _, r in self.running.values() if r is not None]
         for runner in runners:
             runner._on_signal(signum, None)
 

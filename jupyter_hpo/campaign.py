@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -25,13 +26,22 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jupyter_hpo.exceptions import HpoError, JobNotFoundError, JobStateError, SpecError
+from jupyter_hpo.exceptions import (
+    HpoError,
+    JobNotFoundError,
+    JobStateError,
+    SpecError,
+    StoreError,
+    StoreReadOnlyError,
+)
 from jupyter_hpo.records import CAMPAIGN, better
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import JobStatus, Store
 
 __all__ = ["DEFAULT_KEEP_ALIVE_S", "Campaign", "attach_campaign", "campaign", "summarize_campaign",
            "summarize_campaigns"]
+
+log = logging.getLogger("jupyter_hpo.campaign")
 
 #: how long a finished job's idle workers wait for the campaign's next job before they are ended
 DEFAULT_KEEP_ALIVE_S = 300.0
@@ -268,20 +278,40 @@ class Campaign:
         from jupyter_hpo.owners import stamp
 
         by = dict(by) if by is not None else stamp()
-        for name in self.job_names:
-            attrs = self.store.job_attrs(name)
-            # not started yet: taken only if its runner has not just taken it, else it is stopped as a running job
-            # below (a plain write here marked a running job stopped, and wait() returned while it ran)
-            if Store.status_of(attrs) == JobStatus.PENDING:
-                self.store.claim_job(name, attrs.get("status"), stop_requested=True, stopped_by=by, status="stopped",
-                                     reason="stopped with its campaign before it started", ended=time.time())
-        for job in self.jobs:
-            status = job.store.watch_status(job.name)
-            if status.is_active() or status == JobStatus.STALE:
-                job.stop(wait=False, by=by)
+        try:
+            for name in self.job_names:
+                attrs = self.store.job_attrs(name)
+                # not started yet: taken only if its runner has not just taken it, else it is stopped as a running
+                # job below (a plain write here marked a running job stopped, and wait() returned while it ran)
+                if Store.status_of(attrs) == JobStatus.PENDING:
+                    self.store.claim_job(name, attrs.get("status"), stop_requested=True, stopped_by=by,
+                                         status="stopped", reason="stopped with its campaign before it started",
+                                         ended=time.time())
+            for job in self.jobs:
+                status = job.store.watch_status(job.name)
+                if status.is_active() or status == JobStatus.STALE:
+                    job.stop(wait=False, by=by)
+        except StoreError as e:
+            # the requests cannot be written: a signal to its runner on this machine stops the whole campaign,
+            # which is what was asked (a store this user may only read refuses, as it would from anywhere)
+            if isinstance(e, StoreReadOnlyError) or not self._signal_runner():
+                raise
+            log.warning("campaign %s: the stop could not be written to the store; its runner was signalled",
+                        self.name)
         if wait:
             self.wait(timeout)
         return self.status
+
+    def _signal_runner(self) -> bool:
+        """SIGTERM to the campaign's runner when it lives on this machine (it stops the whole campaign); True if
+        sent."""
+        from jupyter_hpo.runner.handle import RunnerHandle
+
+        for name in self.job_names:
+            runner = self.store.job_attrs(name).get("runner") or {}
+            if runner.get("shared") == "campaign" and RunnerHandle(self.store, name).signal(runner):
+                return True
+        return False
 
     def resume(self, by: Mapping[str, Any] | None = None) -> Campaign:
         """Run the jobs that have not completed (stopped, failed, or left by a dead runner) in one new runner.

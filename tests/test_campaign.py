@@ -325,10 +325,11 @@ class _Starting:
         self.ran_after = list(self.signals)
 
 
-@pytest.mark.parametrize("asked", [True, False], ids=["jupyter hpo stop two", "a plain kill"])
-def test_a_stop_while_a_jobs_runner_is_being_made_stops_what_it_should(home, monkeypatch, asked):
-    """A job whose turn has just come is neither waiting nor running with a runner. `jupyter hpo stop` of it was
-    taken for a plain kill (the whole campaign stopped); a plain kill then did not stop it once its runner ran."""
+@pytest.mark.parametrize("asked", [True, False], ids=["just after jupyter hpo stop two", "alone"])
+def test_a_plain_kill_while_a_jobs_runner_is_being_made_stops_the_whole_campaign(home, monkeypatch, asked):
+    """A job whose turn has just come is neither waiting nor running with a runner: a plain kill did not stop it
+    once its runner ran. And a kill just after a stop of one job (``Job.stop``, which writes a request and no
+    longer signals a campaign's runner) was taken for that stop: the running jobs went on, billing."""
     import signal
     import threading
 
@@ -350,18 +351,14 @@ def test_a_stop_while_a_jobs_runner_is_being_made_stops_what_it_should(home, mon
     runner.queue = ["two", "three"]
     runner._start(runner.queue.pop(0))  # two's Runner is being made
     if asked:
-        store.set_job_attrs("two", stop_requested=True)  # what Job.stop writes before it signals the runner
+        store.set_job_attrs("two", stop_requested=True)  # what Job.stop writes
     runner._on_signal(signal.SIGTERM, None)
     _Starting.gate.set()
     thread = runner.running["two"][0]
     thread.join(30)
     two = _Starting.made
-    if asked:  # two alone: its runner sees the request when it runs; one and three go on
-        assert (runner.stopping, one.signals, runner.queue, runner.unqueue) == (False, [], ["three"], set())
-        assert two.ran_after == []
-    else:  # the whole campaign, two included
-        assert runner.stopping and one.signals == [signal.SIGTERM]
-        assert two.ran_after == [signal.SIGTERM]
+    assert runner.stopping and one.signals == [signal.SIGTERM]  # the whole campaign, two included
+    assert two.ran_after == [signal.SIGTERM]
 
 
 def test_a_job_stopped_with_its_campaign_as_its_runner_starts_stays_stopped(home, tmp_path, monkeypatch):
@@ -484,3 +481,28 @@ def test_a_warm_start_from_a_job_of_the_campaign_that_may_not_have_run_is_refuse
         campaign([paths[n] for n in order], parallel_jobs=parallel, name="bad-seed")
     assert message in str(e.value) and str(e.value).startswith("campaign refused: "), str(e.value)
     assert api.list_jobs() == []
+
+
+def test_a_campaign_stop_that_cannot_be_written_signals_its_runner_which_stops_it_all(home, tmp_path, monkeypatch):
+    """The stop requests could not be written (a store briefly locked): the stop raised and every job went on,
+    though a signal to the campaign's runner on this machine stops the whole campaign, as asked."""
+    from jupyter_hpo.exceptions import StoreError
+
+    c = campaign(write_specs(tmp_path, ["u1", "u2"], trials=12, sleep=1.0), name="unwritable")
+    wait_for(lambda: any(r["state"] == "complete" for r in api.attach("u1").trial_records()), timeout=60)
+    store = c.store
+    real_set, real_claim = store.set_job_attrs, store.claim_job
+
+    def locked(write):
+        def refuse(name, *args, **attrs):
+            if attrs.get("stop_requested"):
+                raise StoreError(f"cannot write job {name!r} to the store: database is locked")
+            return write(name, *args, **attrs)
+        return refuse
+
+    monkeypatch.setattr(store, "set_job_attrs", locked(real_set))
+    monkeypatch.setattr(store, "claim_job", locked(real_claim))
+    assert c.stop(wait=True, timeout=60) == "stopped"
+    first, second = api.attach("u1"), api.attach("u2")
+    assert first.status.value == "stopped" and "SIGTERM" in first.attrs["reason"], first.attrs["reason"]
+    assert second.attrs["reason"] == "stopped with its campaign before it started"
