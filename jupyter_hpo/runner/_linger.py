@@ -205,7 +205,7 @@ def serve(store: Store, first: Runner, key: str) -> int:
     try:
         while True:
             if runner is not None:
-                runner.kept = True  # its job's runner record says so: a stop of it never signals this process
+                runner.kept = True  # its job's runner record says so: a stop of it writes a request, no signal
                 code, name, keep_alive_s = runner.run(), runner.name, runner.keep_alive_s
                 if not keep_alive_s:
                     break

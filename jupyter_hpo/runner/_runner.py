@@ -311,7 +311,8 @@ class Runner:
         """The job's ``runner`` attribute: where it runs, and ``shared`` when this process runs other jobs beside
         this one (``"campaign"``: a campaign's runner) or may take another after it (``"kept"``: kept for the next
         launch, :mod:`~jupyter_hpo.runner._linger`). A stop of this job then writes its request, read within
-        ``_STOP_CHECK_S``, and signals nothing: the signal reached those other jobs."""
+        ``_STOP_CHECK_S``, and sends no signal, which reached those other jobs (a kept runner is signalled only
+        when the request cannot be written)."""
         shared = ("campaign" if threading.current_thread() is not threading.main_thread()
                   else "kept" if self.kept and self.keep_alive_s > 0 else None)
         return {"pid": os.getpid(), "host": socket.gethostname(), "started": started, "created": _created(),
