@@ -124,7 +124,9 @@ def test_connections_dropped_by_an_administrator_cost_the_runner_nothing(postgre
 def test_a_store_down_longer_than_the_bound_fails_the_job_with_the_reason(postgres_server, postgres_url, home,
                                                                           monkeypatch):
     monkeypatch.setenv("JUPYTER_HPO_STORE_RETRY_S", "3")  # the runner's bound (60 s unless set)
-    job = launch(postgres_url, home, "outage", max_trials=150)
+    # trials of 0.5 s: when the store goes down, both workers' trials are in it as running (with 0.05 s trials the
+    # last write that went through could be a trial's end, with the next trial's start lost: none left running)
+    job = launch(postgres_url, home, "outage", max_trials=150, sleep=0.5)
     wait_for(lambda: complete(job) >= 3, timeout=90)
     pid = job.attrs["runner"]["pid"]
     postgres_server.stop()
