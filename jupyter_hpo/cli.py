@@ -406,11 +406,12 @@ def follow(job: Any, poll: float = 0.5, headline: str | None = None) -> int:
                 raise
             if not outage:
                 outage.append(time.monotonic())
-                console.print(f"note: {_safe(e)}; still following (the job's runner retries too)", highlight=False)
+                console.print(f"note: {_safe(e)}; still following (the job's runner retries too)", highlight=False,
+                              soft_wrap=True)  # one line, as the trial lines: it was folded mid-sentence
             return feed.summary(), False
         if outage:
             console.print(f"note: the store answers again after {time.monotonic() - outage.pop():.0f} s",
-                          highlight=False)
+                          highlight=False, soft_wrap=True)
         summary = feed.summary()
         return summary, summary["status"] not in ("pending", "running", "stopping")
 
