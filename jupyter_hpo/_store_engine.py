@@ -8,6 +8,7 @@ Optuna's schema check: about a second. Only :mod:`jupyter_hpo.store` uses this m
 from __future__ import annotations
 
 import functools
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -29,6 +30,23 @@ if TYPE_CHECKING:
 
 #: the query parameters of a store URL that libpq reads a secret from, masked in messages (``shown_url``)
 _SECRET_KEYS = frozenset({"password", "sslpassword"})
+
+
+def _not_a_fallback(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Caught an error from sqlalchemy")
+
+
+def quiet_fallback_warning() -> None:
+    """Drop Optuna's "Caught an error from sqlalchemy: ... Falling back to a slower alternative." warning.
+
+    Optuna prints it when reading a study's trials fails, meaning a query with too many ``IN`` values, then reads
+    them another way. With a server store that is restarting, the read fails for another reason, the second read
+    fails too and the store reports that error in its own words (:func:`error_text`): the warning only added the
+    driver's message and a fallback that did not happen to ``jupyter hpo launch``'s view of the job.
+    """
+    logger = logging.getLogger("optuna.storages._rdb.storage")
+    if _not_a_fallback not in logger.filters:
+        logger.addFilter(_not_a_fallback)
 
 
 def error_text(error: BaseException) -> str:
@@ -127,6 +145,7 @@ class StoreEngine:
         from optuna.storages import RDBStorage
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
+        quiet_fallback_warning()
         return RDBStorage(self.url, engine_kwargs=dict(kwargs), **options)
 
     @staticmethod

@@ -104,6 +104,7 @@ def test_the_cli_following_a_job_goes_on_through_a_postgres_restart(postgres_ser
     out, _ = cli_run.communicate(timeout=180)
     assert cli_run.returncode == 0, out[-3000:]
     assert "Traceback" not in out, out[-3000:]
+    assert "Falling back to a slower alternative" not in out, out  # Optuna's warning of a fallback that failed too
     assert "; still following (the job's runner retries too)" in out and "note: the store answers again" in out, out
     assert job.wait(timeout=60) == JobStatus.COMPLETED
     assert_every_trial_once(job, 40)
@@ -231,3 +232,35 @@ def test_a_wrong_or_changed_password_is_never_shown(postgres_server, postgres_ur
     assert PASSWORD not in log and "rotated-pw-7e1" not in log
     assert job.status == JobStatus.STALE, "its end could not be recorded: the job shows its runner gone"
 
+
+
+def test_a_trial_read_cut_by_an_outage_prints_no_fallback_warning(postgres_url, home, caplog, monkeypatch):
+    """Optuna logs "Caught an error from sqlalchemy: <driver message>. Falling back to a slower alternative." when a
+    trial read fails, and `jupyter hpo launch` printed it in its view of a job while PostgreSQL restarted: a long
+    line about a fallback that failed too, before the view's own note. The read now fails with the store's error
+    alone. Only an outage that begins between the two queries of Optuna's trial read meets it, so the connection
+    is cut there: Optuna's own code runs, and the server's "terminating connection" comes back from both reads."""
+    import sqlalchemy
+    from sqlalchemy.orm import Query
+
+    from jupyter_hpo.exceptions import StoreError
+
+    job = launch(postgres_url, home, "read-cut", max_trials=4)
+    assert job.wait(timeout=90) == JobStatus.COMPLETED
+    store = Store(postgres_url, home=home)
+    assert len(store.trial_records("read-cut")) == 4  # Optuna's trial cache holds the job: reads are incremental
+    plain_all = Query.all
+
+    def cut(query: Query) -> list:
+        if "ORDER BY trials.trial_id" in str(query.statement):
+            raise sqlalchemy.exc.OperationalError("SELECT ...", {}, Exception("terminating connection"))
+        return plain_all(query)
+
+    monkeypatch.setattr(Query, "all", cut)
+    caplog.clear()
+    with pytest.raises(StoreError, match="terminating connection"):
+        store.trial_records("read-cut", after=1)
+    logged = [r.getMessage() for r in caplog.records]  # what Optuna's handler would print on stderr
+    assert not any("Falling back" in m or "Caught an error from sqlalchemy" in m for m in logged), logged
+    monkeypatch.setattr(Query, "all", plain_all)  # the connection is back
+    assert [r["number"] for r in store.trial_records("read-cut", after=1)] == [2, 3]  # and reads again once it is up
