@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -27,6 +28,7 @@ from jupyter_hpo.records import (  # noqa: F401 - _cloud_record, _job_cost: move
     NONFINITE,
     RUNTIME_REASON,
     _cloud_record,
+    grid_points,
     _job_cost,
     best_so_far,
     reruns_left,
@@ -548,6 +550,8 @@ class Job:
                 f"job {self.name!r} ended on its completion rule ({reason}), which would end it again at once: "
                 f"resuming cannot change `completion`. To search on, launch a new job with other `completion` "
                 f"settings and `warm_start: {{from: [{self.name}]}}`, which seeds it with this job's trials.")
+        if spec.get("strategy") == "grid":
+            self._check_grid_left(spec)
         if max_trials is not None:
             spec["budget"] = {**spec["budget"], "max_trials": max_trials}
             # validated as its runner will read it: a script moved to this machine's copy of the kept folder
@@ -587,6 +591,19 @@ class Job:
         self._write_prestart({**self.store.spec_here(self.name, attrs), "budget": spec["budget"]}, attrs.get("cwd"))
         self.runner.start(cwd=attrs.get("cwd"))
         return self
+
+    def _check_grid_left(self, spec: Mapping[str, Any]) -> None:
+        """A grid job runs each point once: a resume (with any ``max_trials``) of one that has run them all would
+        start a runner that ends at once. Accepted with a larger ``max_trials``, it stored the budget, ran nothing
+        and said nothing; without, it was told to pass a larger ``max_trials``."""
+        points = grid_points(json.dumps(spec.get("space"), sort_keys=True))
+        counted = self._counted_trials()
+        if points is not None and counted >= points:
+            raise JobStateError(
+                f"job {self.name!r} has run all {points} points of its grid, and a grid job runs each point once "
+                f"(`budget.max_trials` caps a grid, it adds no points): a resume has nothing to run. To search on, "
+                f"launch a job with more values or another strategy, with `warm_start: {{from: [{self.name}]}}` "
+                f"(bayesian) to start from this job's trials.")
 
     def _counted_trials(self) -> int:
         """The trials that count against the budget, as the runner counts them: finished ones except the

@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -470,6 +471,26 @@ def _mean(xs: list[float]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
+def trial_budget(spec: Mapping[str, Any]) -> int | None:
+    """How many trials a job (its stored spec) may run in all: ``budget.max_trials``, and for ``strategy: grid``
+    no more than the grid's points, which it runs once each (the budget caps a grid; it adds no points)."""
+    budget = (spec.get("budget") or {}).get("max_trials")
+    if spec.get("strategy") != "grid" or not isinstance(budget, int):
+        return budget
+    points = grid_points(json.dumps(spec.get("space"), sort_keys=True))
+    return budget if points is None else min(budget, points)
+
+
+@functools.lru_cache(maxsize=64)
+def grid_points(space_json: str) -> int | None:
+    from jupyter_hpo.space import SearchSpace
+
+    try:
+        return SearchSpace.from_dict(json.loads(space_json)).grid_size()
+    except Exception:  # noqa: BLE001 - a stored space this version cannot read: its budget as written
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class JobSummary:
     """The figures a list, a progress display or a sidebar row shows for one job (``JobSummary`` in
@@ -485,6 +506,7 @@ class JobSummary:
     backend: str | None
     metric: str | None
     direction: str
+    #: the trials the job may run in all (:func:`trial_budget`: a grid's points, when fewer than its budget)
     max_trials: int | None
     trials: int
     complete: int
@@ -556,7 +578,7 @@ class JobSummary:
             "backend": attrs.get(BACKEND),
             "metric": objective.get("metric"),
             "direction": direction,
-            "max_trials": (spec.get("budget") or {}).get("max_trials"),
+            "max_trials": trial_budget(spec),  # a grid's: its points, when fewer than budget.max_trials
             "trials": len(records),
             "complete": counts["complete"],
             "pruned": counts["pruned"],

@@ -167,6 +167,35 @@ def test_resume_refuses_a_budget_the_job_has_already_used(home):
     assert job.summary()["max_trials"] == 3 and len(job.trial_records()) == 3
 
 
+def test_a_grid_job_that_ran_every_point_is_not_resumed_for_nothing(home):
+    """A grid runs each point once. Following the refusal's advice, `resume(max_trials=20)` of a 3-point grid job
+    stored the budget, started a runner that ended at once ("budget of 3 trials reached") and said nothing; its
+    summary showed a budget of 20 (and of 10 from launch). A grid job's budget is its points, when fewer."""
+    grid = {"x": {"type": "int", "low": 0, "high": 2}}
+    job = api.launch(objective=objectives.quadratic, space=grid, strategy="grid", max_trials=10, name="grid3")
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    assert job.summary()["max_trials"] == 3 and len(job.trial_records()) == 3
+    before = job.attrs
+    for kwargs in ({}, {"max_trials": 20}):
+        with pytest.raises(JobStateError, match=r"job 'grid3' has run all 3 points of its grid, and a grid job runs "
+                                                r"each point once .* a resume has nothing to run"):
+            job.resume(**kwargs)
+    after = job.attrs
+    assert after["runner"] == before["runner"] and after["spec"] == before["spec"], "nothing started or changed"
+
+    # a grid job stopped with points left resumes, and runs exactly those
+    wide = {"x": {"type": "int", "low": 0, "high": 5}}
+    job = api.launch(objective=objectives.sleepy, space=wide, hyperparameters={"sleep": 0.3}, strategy="grid",
+                     max_trials=50, max_parallel=1, name="grid6")
+    wait_for(lambda: sum(r["state"] == "complete" for r in job.trial_records()) >= 2, timeout=60)
+    job.stop()
+    assert job.summary()["max_trials"] == 6
+    job.resume(max_trials=100)
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    done = [r for r in job.trial_records() if r["state"] == "complete"]
+    assert sorted(r["params"]["x"] for r in done) == [0, 1, 2, 3, 4, 5]
+
+
 @pytest.mark.parametrize("rule", ["target", "patience"])
 def test_a_job_that_ended_on_its_completion_rule_is_not_resumed_for_nothing(home, rule):
     """Its runner replayed the trials, found the rule met and ended before running one: `resume(max_trials=N)`
