@@ -7,7 +7,7 @@ import argparse
 import contextlib
 from typing import Any
 
-__all__ = ["add_estimate_arguments", "estimate_frame", "estimate_inputs", "print_estimate"]
+__all__ = ["add_estimate_arguments", "estimate_frame", "estimate_inputs", "print_estimate", "with_spec_notes"]
 
 
 #: what a spec gives the estimate when its options are not given (option -> CampaignInputs field)
@@ -121,6 +121,29 @@ def spec_inputs(path: str) -> dict[str, Any]:
     return out
 
 
+def spec_notes(path: str) -> list[str]:
+    """What the spec at ``path`` sets that the estimate does not model, one note each: every job is estimated
+    running all its trials in full, so with these its figures are an upper bound. (Before, they were dropped
+    without a word: a spec with `max_runtime: 600` was estimated at 1.5 h per job.)"""
+    from jupyter_hpo.spec import TuningSpec
+
+    spec = TuningSpec.from_file(path)
+    notes = []
+    if spec.budget.max_runtime is not None:
+        notes.append(f"the spec's `budget.max_runtime` ({spec.budget.max_runtime:g} s) is not modelled: each job is "
+                     f"estimated running all its trials, and one that would run longer stops at "
+                     f"{spec.budget.max_runtime:g} s, with fewer trials, time and cost")
+    rules = [f"{k} {v:g}" for k, v in (("target", spec.completion.target), ("patience", spec.completion.patience))
+             if v is not None]
+    if rules:
+        notes.append(f"the spec's `completion` ({', '.join(rules)}) is not modelled: each job is estimated running "
+                     "all its trials, and the rule may end it sooner")
+    if spec.pruner_kind != "off":
+        notes.append(f"the spec's early stopping ({spec.pruner_kind}) is not modelled: every trial is estimated at "
+                     "its whole training time, and a stopped one ends sooner")
+    return notes
+
+
 def measure_training_s(path: str) -> float:
     """Seconds one trial of the spec at ``path`` runs on the local backend, in a throwaway store (its
     ``run_s``, start-up excluded); the spec's own backend is not contacted."""
@@ -154,7 +177,7 @@ def print_estimate(args: argparse.Namespace, console: Any, dumps: Any, safe: Any
     busy = console.status("simulating the campaign three ways on the simulated SageMaker (virtual clock)...",
                           spinner="dots") if not args.json and console.is_terminal else contextlib.nullcontext()
     with busy:
-        result = estimate(**estimate_inputs(args))
+        result = with_spec_notes(estimate(**estimate_inputs(args)), args.spec)
     if args.json:
         print(dumps(result))
         return 0
@@ -173,7 +196,14 @@ def print_estimate(args: argparse.Namespace, console: Any, dumps: Any, safe: Any
     for name in result["arms"]:
         for note in result["arms"][name]["notes"]:
             console.print(safe(f"note ({COLUMNS[name]}): {note}"))
+    for note in result["notes"]:
+        console.print(safe(f"note: {note}"))
     return 0
+
+
+def with_spec_notes(result: dict[str, Any], spec: str | None) -> dict[str, Any]:
+    """``result`` with ``notes``: what the spec sets that the estimate does not model (:func:`spec_notes`)."""
+    return {**result, "notes": spec_notes(spec) if spec is not None else []}
 
 
 def estimate_frame(result: dict[str, Any]) -> Any:

@@ -275,10 +275,14 @@ def _estimate_arguments(p: _Parser) -> None:
 
 def _estimate(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Any:
     from jupyter_hpo import api
-    from jupyter_hpo._estimate_cli import estimate_frame, estimate_inputs
+    from jupyter_hpo._estimate_cli import estimate_frame, estimate_inputs, with_spec_notes
 
-    result = api.estimate(**estimate_inputs(args))
-    return result if args.json else estimate_frame(result)
+    result = with_spec_notes(api.estimate(**estimate_inputs(args)), args.spec)
+    if args.json:
+        return result
+    for note in result["notes"]:  # what the spec sets that the figures leave out, above the table
+        print(f"note: {note}")
+    return estimate_frame(result)
 
 
 class _Command(NamedTuple):

@@ -277,3 +277,45 @@ def test_a_spec_without_warm_pools_is_estimated_without_them(tmp_path, pools):
                          cwd=REPO, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "`backend.options.spot: true`" in bad.stderr and "not modelled" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and not bad.stdout
+
+
+def test_what_a_spec_sets_that_the_estimate_does_not_model_is_said(tmp_path):
+    """A spec's `budget.max_runtime`, `completion` and early stopping were dropped without a word: a spec with
+    `max_runtime: 600` was estimated at the same 1.5 h per job as without. Each is now a note beside the figures,
+    which stay those of every trial run in full (an upper bound), in the table, the JSON and `%hpo estimate`."""
+    import yaml
+
+    spec = yaml.safe_load((REPO / "examples" / "credit_default" / "sagemaker.yaml").read_text())
+    spec["trial"]["script"] = str(REPO / "examples" / "credit_default" / "train.py")
+    plain = {**spec, "early_stopping": "off"}
+    bounded = {**spec, "budget": {**spec["budget"], "max_runtime": 600}, "completion": {"patience": 8}}
+    runs = {}
+    for name, body in (("plain", plain), ("bounded", bounded)):
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(body))
+        out = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", str(tmp_path / f"{name}.yaml"),
+                              "--jobs", "1", "--training-s", "300", "--json"], cwd=REPO, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        runs[name] = json.loads(out.stdout)
+    assert runs["plain"]["notes"] == []
+    notes = runs["bounded"]["notes"]
+    assert len(notes) == 3, notes
+    assert "`budget.max_runtime` (600 s) is not modelled" in notes[0] and "stops at 600 s" in notes[0]
+    assert "`completion` (patience 8) is not modelled" in notes[1]
+    assert "early stopping (kfold) is not modelled" in notes[2]
+    # the figures are those of every trial in full (a job of 24 trials of 300 s, 2 at once, runs past 600 s)
+    assert runs["bounded"]["arms"]["none"]["wall_s"] == runs["plain"]["arms"]["none"]["wall_s"] > 3600
+    out = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", str(tmp_path / "bounded.yaml"),
+                          "--jobs", "1", "--training-s", "300"], cwd=REPO, capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "COLUMNS": "300"})
+    text = " ".join(out.stdout.split())
+    assert out.returncode == 0 and "note: the spec's `budget.max_runtime` (600 s) is not modelled" in text, text
+    shell = InteractiveShell.instance()
+    shell.register_magics(HpoMagics(shell))
+    try:
+        with capture_output() as shown:
+            frame = shell.run_line_magic("hpo", f"estimate {tmp_path / 'bounded.yaml'} --jobs 1 --training-s 300")
+        assert "note: the spec's `completion` (patience 8) is not modelled" in shown.stdout
+        assert list(frame.columns) == ["no warm pools", "pools per job", "pools across jobs"]
+    finally:
+        shell.reset(new_session=False)
