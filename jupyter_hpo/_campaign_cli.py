@@ -28,7 +28,8 @@ def add_campaign_parser(sub: Any) -> None:
     p.add_argument("--parallel-jobs", type=int, default=1, help="how many jobs run at the same time (default 1)")
     p.add_argument("--name", help="the campaign's name (default campaign-<6 hex>)")
     p.add_argument("--keep-alive", type=float, default=DEFAULT_KEEP_ALIVE_S,
-                   help=f"seconds idle workers wait for the next job (default {DEFAULT_KEEP_ALIVE_S:g}; 0: none kept)")
+                   help=f"seconds idle workers wait for the next job (default {DEFAULT_KEEP_ALIVE_S:g}; 0: none kept, and "
+                        "sagemaker jobs' warm pools are not handed on)")
     p.add_argument("--detach", action="store_true", help="return once the campaign has started")
     p.add_argument("--json", action="store_true", help="print the campaign summary as JSON, no progress display")
     p.add_argument("--force", action="store_true",

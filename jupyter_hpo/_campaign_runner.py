@@ -65,7 +65,9 @@ class _CampaignRunner:
         signal.signal(signal.SIGINT, self._on_signal)
         _local.set_shelf(self.shelf)
         pools = _handover.Handover()  # sagemaker jobs' warm pools, from one job to the next
-        _handover.set_handover(pools)
+        # keep-alive 0 "every job starts its own pool": a sagemaker job releases its pools at its end too (they
+        # were handed on whatever it said)
+        _handover.set_handover(pools if self.shelf.keep_alive_s > 0 else None)
         next_beat = 0.0
         try:
             while self.queue or self.running:

@@ -142,7 +142,8 @@ def campaign(specs: Sequence[TuningSpec | Mapping[str, Any] | str | os.PathLike[
         specs: the jobs, in order: YAML paths, dicts of the YAML schema or :class:`TuningSpec` objects.
         parallel_jobs: how many of them run at the same time.
         name: the campaign's name (default ``campaign-<6 hex>``).
-        keep_alive_s: how long idle workers wait for the next job (0: every job starts its own pool).
+        keep_alive_s: how long idle workers wait for the next job (0: every job starts its own pool, and a
+            sagemaker job releases its warm pools at its end instead of handing them on).
         store: a :class:`Store` or URL; default :func:`jupyter_hpo.api.open_store`.
 
     Raises:

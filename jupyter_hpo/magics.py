@@ -349,7 +349,8 @@ def _campaign_arguments(p: _Parser) -> None:
     p.add_argument("--parallel-jobs", type=int, default=1, metavar="N", help="jobs run at the same time (default 1)")
     p.add_argument("--name", help="the campaign's name (default campaign-<6 hex>)")
     p.add_argument("--keep-alive", type=float, default=DEFAULT_KEEP_ALIVE_S, metavar="S",
-                   help=f"seconds idle workers wait for the next job (default {DEFAULT_KEEP_ALIVE_S:g}; 0: none kept)")
+                   help=f"seconds idle workers wait for the next job (default {DEFAULT_KEEP_ALIVE_S:g}; 0: none kept, and "
+                        "sagemaker jobs' warm pools are not handed on)")
     p.add_argument("--force", action="store_true", help="with stop|resume: act on it even if someone else's "
                                                         "jobs are in it (who did is recorded)")
 

@@ -150,3 +150,20 @@ def test_what_is_left_when_the_campaign_ends_is_released():
     assert clients.sagemaker.describe_training_job(TrainingJobName="left-1")["WarmPoolStatus"]["Status"] == "Terminated"
     assert handover.take("key") == ([], None, False, None)  # nothing left to take
     clients.sim.close()
+
+
+def test_a_campaign_keep_alive_of_0_hands_no_pool_on(home, tmp_path):
+    """`campaign(..., keep_alive_s=0)` ("0: every job starts its own pool") was taken for local workers only: a
+    sagemaker job still handed its pools to the next, whose trials started warm on them. Now each job releases its
+    own at its end, and the next starts cold."""
+    c = campaign([spec(tmp_path, "sm-own-a"), spec(tmp_path, "sm-own-b")], name="sm-own", keep_alive_s=0)
+    c.wait(timeout=180)
+    first, second = c.jobs
+    assert [j.status.value for j in (first, second)] == ["completed", "completed"]
+    assert not any("kept the warm pools of" in n for n in first.summary()["notes"]), first.summary()["notes"]
+    first_jobs = {a["training_job"] for a in training_jobs(first).values()}
+    released = first.attrs["backend_summary"]["pools_released"]  # at its end, by the job itself
+    assert released and set(released) <= first_jobs, first.attrs["backend_summary"]
+    second_attrs = training_jobs(second)  # its later trials reuse its own pools, none the first job's
+    assert not any(a.get("reused_pool_of") in first_jobs for a in second_attrs.values()), second_attrs
+    assert [r["warm"] for r in second.trial_records()][:2] == [False, False]  # its first wave: new instances
