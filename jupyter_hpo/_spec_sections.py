@@ -148,6 +148,10 @@ class TrialDef:
             raise _fail("trial.function", "must be callable", self.function)
         if self.script is not None:
             object.__setattr__(self, "script", check_script_path(self.script))
+            if self.script.lower().endswith((".yaml", ".yml")):  # every trial failed with Python's SyntaxError
+                raise SpecError(f"`trial.script` must be a Python script, but got {self.script!r}, a YAML file: a "
+                                "spec is launched itself (`jupyter hpo launch SPEC`, `hpo.launch(\"SPEC\")`, "
+                                "`%hpo launch SPEC`).")
         if not isinstance(self.hyperparameters, Mapping):
             raise _fail("trial.hyperparameters", "must be a mapping", self.hyperparameters)
         object.__setattr__(self, "hyperparameters", dict(self.hyperparameters))

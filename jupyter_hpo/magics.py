@@ -68,7 +68,8 @@ def _launch_arguments(p: _Parser) -> None:
 
     p.epilog = "With %%hpo launch, the cell body is a YAML spec (the CLI's schema) and these options override it."
     p.add_argument("objective", nargs="?", metavar="OBJECTIVE",
-                   help="a function (or script-path string) in the namespace, or a script path")
+                   help="a function (or script-path string) in the namespace, a script path, or a YAML spec file "
+                        "(.yaml/.yml: launched as `jupyter hpo launch SPEC` does, these options overriding it)")
     p.add_argument("--space", metavar="NAME", help="a SearchSpace or dict in the namespace (default: `space`)")
     p.add_argument("--strategy", choices=STRATEGIES, help="how to pick the next trial (default: bayesian)")
     p.add_argument("--max-trials", type=int, metavar="N", help="trials in total")
@@ -129,14 +130,21 @@ _LAUNCH_OPTIONS = {"strategy": "strategy", "max_trials": "max_trials", "parallel
 def _launch(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:
     from jupyter_hpo import api
 
-    spec = None if cell is None else m.spec_from_body(cell)
-    if spec is None and args.objective is None:
+    spec: Any = None if cell is None else m.spec_from_body(cell)
+    if spec is None and _is_spec_file(args.objective, m.shell.user_ns):  # `%hpo launch tuning.yaml`, as the CLI
+        if args.space is not None:
+            raise UsageError(f"{args.objective} is a spec, which has its own `space`: drop --space {args.space} "
+                             "(or change the spec).")
+        if not os.path.isfile(args.objective):
+            raise UsageError(f"no spec file {args.objective!r} (from {os.getcwd()}).")
+        spec, args.objective = args.objective, None
+    elif spec is None and args.objective is None:
         raise UsageError("%hpo launch needs an OBJECTIVE: a function or a script path (or use %%hpo launch "
                          "with a YAML spec in the cell).")
     objective = None if args.objective is None else m.objective(args.objective)
     if args.space is not None:
         space = m.space_variable(args.space)
-    elif spec is None or ("space" not in spec and "space" in m.shell.user_ns):
+    elif spec is None or (isinstance(spec, dict) and "space" not in spec and "space" in m.shell.user_ns):
         space = m.space_variable("space")  # the default: a variable named `space`
     else:
         space = None  # the body's (or, if it has none, the core says that `space` is required)
@@ -146,6 +154,11 @@ def _launch(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:
     if args.mlflow:
         options["tracking"] = {"mlflow": {}}
     return m.show(api.launch(spec, objective=objective, space=space, **options))
+
+
+def _is_spec_file(token: str | None, ns: Mapping[str, Any]) -> bool:
+    """OBJECTIVE names a YAML spec file, not a variable of the namespace."""
+    return token is not None and token not in ns and token.lower().endswith((".yaml", ".yml"))
 
 
 def _space(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> None:

@@ -195,6 +195,38 @@ def test_script_paths_resolve_from_the_current_directory(shell, tmp_path, monkey
         assert len(records) == n and all(r["value"] == pytest.approx(r["params"]["x"] + 10) for r in records)
 
 
+def test_line_launch_of_a_yaml_spec_launches_it_as_the_cli_does(shell, tmp_path, monkeypatch):
+    """`%hpo launch tuning.yaml`, the CLI's idiom, took the spec file for a trial script: with a `space` variable
+    in the namespace every trial failed with Python's SyntaxError on the YAML, and without one it asked for a
+    search space. It launches the spec now, its options overriding it, and a YAML file given as a spec's
+    `trial.script` is refused, nothing written."""
+    (tmp_path / "train.py").write_text(textwrap.dedent("""
+        import argparse
+        p = argparse.ArgumentParser()
+        p.add_argument("--x", type=float)
+        print(f"loss={p.parse_args().x + 10:.6f}")
+    """))
+    (tmp_path / "tuning.yaml").write_text("name: from-spec\nobjective: {metric: loss, direction: minimize}\n"
+                                          "trial: {script: train.py}\nspace: {x: {type: float, low: 0, high: 1}}\n"
+                                          "budget: {max_trials: 5}\n")
+    monkeypatch.chdir(tmp_path)
+    shell.push({"space": SPACE})  # a `space` variable, as the audit's notebook had: the spec's own is taken
+    job, shown = hpo(shell, "launch tuning.yaml --max-trials 2")
+    assert job.name == "from-spec" and widget_views(shown)
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    records = job.trial_records()
+    assert len(records) == 2 and all(r["state"] == "complete" for r in records), records
+    assert all(0 <= r["params"]["x"] <= 1 and r["value"] == pytest.approx(r["params"]["x"] + 10) for r in records)
+    for line, message in (("launch tuning.yaml --space sp", "tuning.yaml is a spec, which has its own `space`: "
+                                                            "drop --space sp"),
+                          ("launch other.yml --name x", "no spec file 'other.yml'")):
+        with pytest.raises(UsageError, match=re.escape(message)):
+            hpo(shell, line)
+    with pytest.raises(UsageError, match=re.escape("`trial.script` must be a Python script, but got")):
+        hpo(shell, "launch --name yaml-script", "trial: {script: tuning.yaml}\nspace: sp\n")
+    assert [j["name"] for j in api.list_jobs()] == ["from-spec"]
+
+
 def test_stop_then_resume_with_a_larger_budget(shell):
     body = "trial: {function: sleepy, hyperparameters: {sleep: 0.3}}\nspace: sp\nbudget: {max_trials: 40}\n"
     job, _ = hpo(shell, "launch --name long --parallel 1", body)
