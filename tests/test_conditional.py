@@ -173,7 +173,7 @@ def test_the_builder_edits_a_condition_and_shows_the_core_message_on_its_row(hom
     from jupyter_hpo.widgets import SearchSpaceBuilder
 
     space = SearchSpace.from_yaml(SPACE_YAML)
-    builder = SearchSpaceBuilder(space=space)
+    builder = SearchSpaceBuilder(space=space, objective="train.py")  # Launch enabled while the space is valid
     assert builder.space == space  # nothing dropped on the way through the rows
     assert SearchSpace.from_yaml(builder.yaml_text) == space
     row = next(r for r in builder.rows if r.name_text.value == "rate_drop")

@@ -131,6 +131,22 @@ def test_space_line_opens_a_builder_whose_valid_edits_are_stored_back(shell):
     assert shell.user_ns["sp"] == edited
 
 
+def test_the_builder_of_space_line_asks_for_an_objective_before_it_launches(shell):
+    """`%hpo space NAME`'s builder has no objective, and its Launch button was enabled: a click always failed with
+    "`trial` is required". It is disabled, and says how to launch, until an objective is set."""
+    from jupyter_hpo.widgets._builder import NO_OBJECTIVE
+
+    _, captured = hpo(shell, "space sp")
+    builder = builder_in(captured)
+    assert builder.launch_button.disabled and builder.launch_message.value == NO_OBJECTIVE
+    assert "%hpo launch OBJECTIVE --space NAME" in NO_OBJECTIVE
+    builder.objective = objectives.quadratic
+    assert not builder.launch_button.disabled and builder.launch_message.value == ""
+    builder.launch_options.update(max_trials=2, name="from-builder")
+    job = builder.launch()
+    assert job is not None and job.wait(timeout=60) == JobStatus.COMPLETED and len(job.trial_records()) == 2
+
+
 def test_space_line_for_a_new_name_defines_it_from_the_builder(shell):
     _, captured = hpo(shell, "space fresh")
     assert isinstance(shell.user_ns["fresh"], SearchSpace) and shell.user_ns["fresh"] == builder_in(captured).space

@@ -79,7 +79,7 @@ def finished_job(**kw: Any) -> api.Job:
 
 # -- SearchSpaceBuilder: valid use ---------------------------------------------------------------
 def test_an_existing_space_fills_the_rows_and_comes_back_unchanged(home):
-    builder = SearchSpaceBuilder(space=EVERY_KIND)
+    builder = SearchSpaceBuilder(space=EVERY_KIND, objective=objectives.quadratic)
     assert [r.name_text.value for r in builder.rows] == list(EVERY_KIND)
     eta = builder.rows[3]
     assert (eta.kind_dropdown.value, eta.low_text.value, eta.high_text.value, eta.scaling_dropdown.value) == (

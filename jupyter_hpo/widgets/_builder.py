@@ -28,6 +28,9 @@ __all__ = ["ParamRow", "SearchSpaceBuilder", "format_choices", "format_when", "p
 KINDS = ("int", "float", "categorical")
 _ERROR = {"text_color": "var(--jp-error-color1, #d32f2f)"}
 _OK = {"text_color": "var(--jp-success-color1, #388e3c)"}
+#: beside a disabled Launch button, when the builder has no objective
+NO_OBJECTIVE = ("no objective to launch with: run `%hpo launch OBJECTIVE --space NAME`, or set `builder.objective` "
+                "to a function or a script path")
 _WIDE = {"description_width": "initial"}
 _INT = re.compile(r"[-+]?\d+")
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
@@ -261,7 +264,8 @@ class SearchSpaceBuilder(w.VBox):
 
     Args:
         space: a space to edit (a :class:`SearchSpace` or its dict form); None starts with one row.
-        objective: the objective for Launch (a function or a script path); can be set later.
+        objective: the objective for Launch (a function or a script path); can be set later
+            (``builder.objective = fn``). Without one, Launch is disabled and says how to launch.
         **launch_options: options for :func:`jupyter_hpo.api.launch`, e.g. ``max_trials=20``.
 
     Raises:
@@ -277,7 +281,7 @@ class SearchSpaceBuilder(w.VBox):
     def __init__(self, space: SearchSpace | Mapping[str, Any] | None = None,
                  objective: Callable[..., Any] | str | None = None, **launch_options: Any) -> None:
         super().__init__()
-        self.objective = objective
+        self._objective = objective
         self.launch_options = dict(launch_options)
         self.job: api.Job | None = None
         self.dashboard: Dashboard | None = None
@@ -299,6 +303,16 @@ class SearchSpaceBuilder(w.VBox):
         self.launch_button.on_click(lambda _: self.launch())
         self._error: SearchSpaceError | None = None
         self.space = space
+
+    @property
+    def objective(self) -> Callable[..., Any] | str | None:
+        """What Launch runs for each trial; None: Launch is disabled, with a note saying how to launch."""
+        return self._objective
+
+    @objective.setter
+    def objective(self, value: Callable[..., Any] | str | None) -> None:
+        self._objective = value
+        self._validate()
 
     # -- rows ----------------------------------------------------------------------------------
     @property
@@ -388,7 +402,12 @@ class SearchSpaceBuilder(w.VBox):
         self.message.style.text_color = _OK["text_color"]
         self.yaml_preview.value = f"<pre>{html.escape(space.to_yaml())}</pre>"
         self.python_preview.value = f"<pre>{html.escape(python_code(space))}</pre>"
-        self.launch_button.disabled = False
+        # with no objective Launch could only fail ("`trial` is required"): it waits for one, and says so
+        self.launch_button.disabled = self._objective is None
+        if self._objective is None:
+            self.launch_message.value = NO_OBJECTIVE
+        elif self.launch_message.value == NO_OBJECTIVE:
+            self.launch_message.value = ""
         return space
 
     @property
