@@ -441,8 +441,23 @@ def _parse_space(text: str) -> SearchSpace:
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         literal = None
     if isinstance(literal, Mapping):
+        _not_a_spec_section(literal)
         return SearchSpace.from_dict(literal)
+    from jupyter_hpo._yaml import load_yaml
+
+    data = None
+    with contextlib.suppress(Exception):  # not YAML, or beyond a limit: from_yaml says so in its own words
+        data = load_yaml(text, source=_CELL, first_line=2)
+    _not_a_spec_section(data)
     return SearchSpace.from_yaml(text, source=_CELL, first_line=2)
+
+
+def _not_a_spec_section(data: Any) -> None:
+    """A spec's ``space:`` section pasted whole: said as such (it was "`type` of 'space' must be one of ...")."""
+    if isinstance(data, Mapping) and list(data) == ["space"] and isinstance(data["space"], Mapping) \
+            and "type" not in data["space"]:
+        raise UsageError("%%hpo space NAME takes the parameters themselves, as under a spec's `space:`: drop the "
+                         "`space:` line and its indent (or launch a whole spec with %%hpo launch).")
 
 
 _SUMMARY_COLUMNS = ("status", "metric", "direction", "trials", "max_trials", "complete", "pruned", "failed",
@@ -569,9 +584,13 @@ class HpoMagics(Magics):
         """Display the job's live dashboard, remember it as the last job, and return it."""
         from IPython.display import display
 
-        from jupyter_hpo.widgets import Dashboard
-
         self.last_job = job.name
+        try:
+            from jupyter_hpo.widgets import Dashboard
+        except ImportError as e:  # the job runs already: hand it back, and say why there is no dashboard
+            print(f"note: no live dashboard ({e}); job {job.name} runs on: `%hpo status` or `jupyter hpo show "
+                  f"{job.name}` show its progress.")
+            return job
         board = Dashboard(job)
         display(board)
         board.start()  # live even when the next cell keeps the kernel busy

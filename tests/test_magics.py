@@ -101,6 +101,9 @@ def test_space_cell_defines_a_search_space(shell, body):
     ("space bad", "x: {type: float, low: 0.0, high: 1}\nx: [a, b]", "the key 'x' appears twice"),
     ("space bad", "x: [oops", "the search space is not valid YAML"),
     ("space bad", "  \n", "needs a body"),
+    ("space bad", "space:\n  x: {type: float, low: 0, high: 1}\n", "takes the parameters themselves, as under a "
+                                                                    "spec's `space:`: drop the `space:` line"),
+    ("space bad", "{'space': {'x': [1, 2]}}", "takes the parameters themselves"),
     ("space 1st", "x: [a, b]", "NAME must be a Python variable name, but got '1st'"),
     ("space", "x: [a, b]", "the following arguments are required: NAME"),
 ])
@@ -241,6 +244,17 @@ def test_line_launch_of_a_yaml_spec_launches_it_as_the_cli_does(shell, tmp_path,
     with pytest.raises(UsageError, match=re.escape("`trial.script` must be a Python script, but got")):
         hpo(shell, "launch --name yaml-script", "trial: {script: tuning.yaml}\nspace: sp\n")
     assert [j["name"] for j in api.list_jobs()] == ["from-spec"]
+
+
+def test_a_launch_whose_dashboard_cannot_load_still_hands_back_its_job(shell, monkeypatch):
+    """The job starts before its dashboard is made: when the widgets could not be imported (a source checkout
+    without the built front end), the cell ended in a traceback, `job` was never assigned and the job ran on with
+    no handle. The job comes back, with one line saying why there is no dashboard."""
+    monkeypatch.setitem(sys.modules, "jupyter_hpo.widgets", None)  # as an import that fails
+    job, captured = hpo(shell, "launch quadratic --space sp --max-trials 2 --name no-board")
+    assert job.name == "no-board" and not widget_views(captured)
+    assert "note: no live dashboard (" in captured.stdout and "job no-board runs on" in captured.stdout
+    assert job.wait(timeout=60) == JobStatus.COMPLETED and len(job.trial_records()) == 2
 
 
 def test_stop_then_resume_with_a_larger_budget(shell):
