@@ -153,7 +153,26 @@ def _launch(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:
         options["warm_pool"] = False
     if args.mlflow:
         options["tracking"] = {"mlflow": {}}
-    return m.show(api.launch(spec, objective=objective, space=space, **options))
+    earlier = m.last_job
+    job = api.launch(spec, objective=objective, space=space, **options)
+    _say_if_still_running(earlier)
+    return m.show(job)
+
+
+def _say_if_still_running(name: str | None) -> None:
+    """A launch cell run again starts a second job: say so when this kernel's last job still runs (it went on,
+    unseen, its dashboard gone with the cell's output)."""
+    from jupyter_hpo import api
+
+    if name is None:
+        return
+    try:
+        status = api.attach(name).status
+    except HpoError:  # deleted since, or the store cannot say: nothing to add
+        return
+    if status.is_active():
+        print(f"note: job {name}, this kernel's last, is still {status.value}; this launch runs beside it "
+              f"(`%hpo stop {name}` stops it, `%hpo attach {name}` shows it).")
 
 
 def _is_spec_file(token: str | None, ns: Mapping[str, Any]) -> bool:

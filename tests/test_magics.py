@@ -246,6 +246,20 @@ def test_line_launch_of_a_yaml_spec_launches_it_as_the_cli_does(shell, tmp_path,
     assert [j["name"] for j in api.list_jobs()] == ["from-spec"]
 
 
+def test_a_launch_cell_run_again_says_that_the_kernels_last_job_still_runs(shell):
+    """Running a `%hpo launch` cell again started a second job without a word; the first went on unseen, its
+    dashboard gone with the cell's output. The second launch now says so."""
+    first, _ = hpo(shell, "launch sleepy --space sp --max-trials 40 --parallel 1 --name first")
+    second, captured = hpo(shell, "launch sleepy --space sp --max-trials 1 --name second")
+    assert "note: job first, this kernel's last, is still running; this launch runs beside it (`%hpo stop first`" \
+        in captured.stdout or "note: job first, this kernel's last, is still pending" in captured.stdout, \
+        captured.stdout
+    first.stop()
+    assert second.wait(timeout=60) == JobStatus.COMPLETED
+    _, captured = hpo(shell, "launch quadratic --space sp --max-trials 1 --name third")  # the last one has ended
+    assert "note: job" not in captured.stdout
+
+
 def test_a_launch_whose_dashboard_cannot_load_still_hands_back_its_job(shell, monkeypatch):
     """The job starts before its dashboard is made: when the widgets could not be imported (a source checkout
     without the built front end), the cell ended in a traceback, `job` was never assigned and the job ran on with
