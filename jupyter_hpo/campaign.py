@@ -80,6 +80,7 @@ def _validate(specs: Sequence[Any], store: Store, parallel_jobs: int = 1) -> lis
 
     out: list[TuningSpec] = []
     existing = set(store.job_names())
+    names: list[str | None] | None = None  # every spec's job name, read once when a warm start needs them
     for i, item in enumerate(specs):
         label = _label(item, i)
         try:
@@ -95,9 +96,10 @@ def _validate(specs: Sequence[Any], store: Store, parallel_jobs: int = 1) -> lis
                 from jupyter_hpo.mlflow_tracking import prepare
 
                 spec = prepare(spec)
+            if spec.warm_start and names is None:
+                names = [_name_of(x) for x in specs]
             for source in spec.warm_start:
-                _check_source(source, existing, [s.name for s in out], [_name_of(x) for x in specs[i + 1:]],
-                              parallel_jobs)
+                _check_source(source, existing, [s.name for s in out], (names or [])[i + 1:], parallel_jobs)
             if spec.name in existing or any(s.name == spec.name for s in out):
                 raise SpecError(f"a job named {spec.name!r} already exists; give each job its own name")
         except HpoError as e:
