@@ -292,9 +292,11 @@ def test_the_pool_starts_no_more_workers_than_the_budget_can_use(home):
     assert len(seen) == 1, f"{len(seen)} workers for the 1 trial left of a resumed job"
 
 
-def test_a_runner_killed_9_takes_what_its_trials_started(home, tmp_path):
-    """Its workers watch it and end with their process group: a trial's child does not outlive a kill -9."""
-    job, pidfile = hanging_job(tmp_path, "k9", False)
+@pytest.mark.parametrize("own_session", [False, True], ids=["same-group", "own-session"])
+def test_a_runner_killed_9_takes_what_its_trials_started(home, tmp_path, own_session):
+    """Its workers watch it and end with what their trials started: a trial's child does not outlive a kill -9,
+    one in a session of its own included (it was left running, re-parented to init)."""
+    job, pidfile = hanging_job(tmp_path, "k9", own_session)
     child = the_child(pidfile)
     try:
         os.kill(job.attrs["runner"]["pid"], signal.SIGKILL)

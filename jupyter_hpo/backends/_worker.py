@@ -416,6 +416,10 @@ def _end_with_runner() -> None:
 
     def watch() -> None:
         parent.join()
+        with contextlib.suppress(Exception):  # what left its group (`start_new_session=True`): found through
+            from jupyter_hpo.backends._proctree import end_process_tree  # parent links while it still lives
+
+            end_process_tree(os.getpid())  # (never signals this process or its own group)
         with contextlib.suppress(OSError):
             if os.getpgid(0) == os.getpid():  # its own group (worker_main): what its trials started goes too
                 os.killpg(0, signal.SIGKILL)
