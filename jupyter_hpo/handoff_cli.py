@@ -90,7 +90,7 @@ def _check_options(args: argparse.Namespace, destination: str, table: dict[str, 
     flags = {"output": "-o/--output"}
     for dest, applies in table.items():
         value = getattr(args, dest, None)
-        if value not in (None, False) and applies != destination:
+        if value is not None and value is not False and applies != destination:  # `--trial 0`: 0 == False
             flag = flags.get(dest, "--" + dest.replace("_", "-"))
             args.handoff_parser.error(f"{flag} applies to --{applies} only, not --{destination}")
     for dest in ("tracking_uri", "experiment"):  # `--tracking-uri "$MLFLOW_URI"` with the variable unset, say

@@ -41,6 +41,8 @@ def test_export_takes_pipeline_or_mlflow_with_their_options():
     (["register", "j", "--mlflow", "m", "--approval", "Approved"], "--approval applies to --sagemaker only"),
     (["register", "j", "--sagemaker", "g", "--tracking-uri", "http://x"], "--tracking-uri applies to --mlflow only"),
     (["register", "j", "--mlflow", "m", "--trial", "3"], "--trial applies to --sagemaker only"),
+    # trial 0 was taken for "not given" (0 == False), and the best trial was registered instead
+    (["register", "j", "--mlflow", "m", "--trial", "0"], "--trial applies to --sagemaker only"),
     (["register", "j", "--sagemaker", "g", "--approval", "Maybe"], "invalid choice: 'Maybe'"),
     (["export", "j"], "one of the arguments --pipeline --mlflow is required"),
     (["export", "j", "--mlflow", "--upsert"], "--upsert applies to --pipeline only"),
