@@ -125,17 +125,23 @@ def _register(job: Any, holder: Any, number: int, kind: str, what: str, name: st
         trial = next(t for t in holder.store.trials(holder.name) if t.number == number)
         run_id = sink.logged.get(number) or sink.log_trial(trial)
         client.log_artifacts(run_id, str(folder), artifact_path="model")
-        # the job's trial: for a refit, the one it repeats (its own trial is always 0)
+        # the job's trial: for a refit, the one it repeats (its own trial is always 0), whose score is the model's
+        # (the refit's own value, in-sample for the credit example, was shown as the model's metric)
         tuned = (holder.attrs.get(REFIT_OF) or {}).get("trial", number) if kind == "refit" else number
+        scored = trial if kind != "refit" else next((t for t in job.store.trials(job.name) if t.number == tuned),
+                                                    trial)
         tags = {"jupyter_hpo.job": job.name, "jupyter_hpo.source": kind, "jupyter_hpo.trial": str(tuned),
-                "jupyter_hpo.flavor": flavor, "metric": sink.metric, "value": repr(trial.value),
-                **({"jupyter_hpo.refit_job": holder.name} if kind == "refit" else {}),
-                **({"fold_scores": _text(trial.user_attrs["fold_scores"])} if trial.user_attrs.get("fold_scores")
+                "jupyter_hpo.flavor": flavor, "metric": sink.metric, "value": repr(scored.value),
+                **({"jupyter_hpo.refit_job": holder.name, "jupyter_hpo.refit_value": repr(trial.value)}
+                   if kind == "refit" else {}),
+                **({"fold_scores": _text(scored.user_attrs["fold_scores"])} if scored.user_attrs.get("fold_scores")
                    else {}),
                 **provenance_tags(job.attrs, job.store)}
+        said = (f"{sink.metric}={scored.value!r} (trial {tuned} as tuned; the refit run reported {trial.value!r} "
+                "of itself)" if scored is not trial else f"{sink.metric}={trial.value!r}")
         version = client.create_model_version(
             name, source=f"{client.get_run(run_id).info.artifact_uri}/model", run_id=run_id, tags=tags,
-            description=f"{what}: {sink.metric}={trial.value!r}")
+            description=f"{what}: {said}")
     except MlflowError:
         raise
     except Exception as e:

@@ -429,10 +429,16 @@ def test_a_refits_version_names_the_jobs_trial_it_repeats(mlflow_env):
     refit = job.refit(wait=True)
     assert refit.attrs["refit_of"]["trial"] == best
     uri = register_model(job, "refit-tags-model")
-    tags = client.get_model_version("refit-tags-model", uri.rsplit("/", 1)[1]).tags
+    version = client.get_model_version("refit-tags-model", uri.rsplit("/", 1)[1])
+    tags = version.tags
     assert (tags["jupyter_hpo.job"], tags["jupyter_hpo.trial"], tags["jupyter_hpo.source"]) == (
         "refit-tags", str(best), "refit")
     assert tags["jupyter_hpo.refit_job"] == refit.name
+    # the model's score is the trial's as tuned, and the refit run's own value is labelled as such (the version
+    # showed the refit's value, in-sample for the credit example, as the model's)
+    refit_value = refit.trial_records()[0]["value"]
+    assert (tags["value"], tags["jupyter_hpo.refit_value"]) == (repr(job.best["value"]), repr(refit_value))
+    assert f"(trial {best} as tuned; the refit run reported {refit_value!r} of itself)" in version.description
 
 
 def test_a_tracked_jobs_refit_is_logged_once_under_the_jobs_parent_run(mlflow_env):

@@ -107,7 +107,7 @@ def test_register_creates_the_group_and_a_pending_package_with_the_best_model_me
     body = s3.get_object(Bucket=BUCKET, Key=stats["S3Uri"].split(f"{BUCKET}/", 1)[1])["Body"].read()
     assert stats["ContentDigest"] == "sha256:" + hashlib.sha256(body).hexdigest()
     report = json.loads(body)
-    assert report["objective"] == {"metric": "auc", "direction": "maximize", "value": 0.78}
+    assert report["objective"] == {"metric": "auc", "direction": "maximize", "value": 0.78, "refit_value": None}
     assert report["fold_scores"] == pytest.approx([0.77, 0.79]) and report["params"] == {"max_depth": 4, "eta": 0.1}
     provenance_key = meta["jupyter-hpo:provenance"].split(f"{BUCKET}/", 1)[1]
     provenance = json.loads(s3.get_object(Bucket=BUCKET, Key=provenance_key)["Body"].read())
@@ -140,20 +140,26 @@ def add_refit(store, job, complete=True, of=None):
 
 
 def test_a_refit_run_is_registered_instead_of_the_best_trial(store, aws):
+    """The refit run's model, scored as the trial it repeats was tuned: the package showed the refit's own value
+    (in-sample for the credit example, not a validation score) as the model's, without the trial's fold scores."""
     sm, s3 = aws
     job = make_job(store)
     add_refit(store, job)
     out = register_sagemaker(job, "credit-models")
-    assert out["refit"] is True and out["refit_job"] == "credit-xgb-refit" and out["value"] == 0.775
+    assert out["refit"] is True and out["refit_job"] == "credit-xgb-refit"
+    assert (out["value"], out["refit_value"]) == (0.78, 0.775)
     assert out["model_data_url"] == f"s3://{BUCKET}/hpo/credit-xgb-refit/output/model.tar.gz"
     package = sm.describe_model_package(ModelPackageName=out["model_package_arn"])
-    assert "refit run (credit-xgb-refit)" in package["ModelPackageDescription"]
+    assert ("refit run (credit-xgb-refit) of trial 1 (auc=0.78 as tuned; the refit run reported 0.775 of itself)"
+            in package["ModelPackageDescription"]), package["ModelPackageDescription"]
     meta = package["CustomerMetadataProperties"]
     assert (meta["jupyter-hpo:refit"], meta["jupyter-hpo:refit-job"], meta["jupyter-hpo:trial"]) == (
         "true", "credit-xgb-refit", "1")
+    assert (meta["jupyter-hpo:auc"], meta["jupyter-hpo:refit-value"]) == ("0.78", "0.775")
     assert meta["jupyter-hpo:training-job"] == "credit-xgb-refit-00000-def456"
     report = json.loads(s3.get_object(Bucket=BUCKET, Key=out["metrics_uri"].split(f"{BUCKET}/", 1)[1])["Body"].read())
-    assert report["objective"]["value"] == 0.775 and report["best_trial"]["trial"] == 1
+    assert report["objective"]["value"] == 0.78 and report["objective"]["refit_value"] == 0.775
+    assert report["fold_scores"] == pytest.approx([0.77, 0.79]) and report["best_trial"]["trial"] == 1
     assert report["params"] == {"max_depth": 4, "eta": 0.1}
 
 

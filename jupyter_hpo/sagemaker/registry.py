@@ -112,10 +112,12 @@ def model_candidate(job: Any, trial: int | None = None) -> dict[str, Any]:
     replaced by the best trial (as :func:`jupyter_hpo.artifacts.model_path` does).
 
     Returns:
-        ``{"number", "value", "params", "refit", "refit_job", "artifact", "training_job", "fold_scores",
-        "fold_mean", "fold_std", "metrics", "best", "notes"}``: ``number`` and ``params`` are the tuned
-        trial's (a refit runs the best trial's), the rest the registered run's; ``best`` is the best trial
-        (number, value, fold scores).
+        ``{"number", "value", "refit_value", "params", "refit", "refit_job", "artifact", "training_job",
+        "fold_scores", "fold_mean", "fold_std", "metrics", "best", "notes"}``: ``number``, ``params``, ``value``
+        and the fold figures are the tuned trial's (a refit runs the best trial's): its score as the job measured
+        it, cross-validated for the credit example; ``refit_value`` is what a refit run reported of itself (the
+        credit example's is in-sample: not a validation score), else None; the artifact, training job and
+        ``metrics`` are the registered run's; ``best`` is the best trial (number, value, fold scores).
 
     Raises:
         JobStateError: no complete trial, ``trial`` is not a complete trial, the refit has no complete run,
@@ -161,10 +163,12 @@ def model_candidate(job: Any, trial: int | None = None) -> dict[str, Any]:
             f"the {what} of job {job.name!r} recorded no model artifact on S3 (got {artifact!r}): its training "
             "job saved no model (write it to /opt/ml/model, e.g. with trial.save_model), or the job predates "
             "artifact recording; run the job (or `jupyter hpo refit`) again.")
-    return {"number": tuned.number, "value": float(chosen.value), "params": _params(job, tuned),
+    scored = tuned.user_attrs  # the tuned trial's figures: a refit's own value was shown as the model's score
+    return {"number": tuned.number, "value": float(tuned.value), "params": _params(job, tuned),
+            "refit_value": float(chosen.value) if refit_name else None,
             "refit": refit_name is not None, "refit_job": refit_name,
-            "artifact": artifact, "training_job": sm.get("training_job"), "fold_scores": ua.get(FOLD_SCORES),
-            "fold_mean": ua.get(FOLD_MEAN), "fold_std": ua.get(FOLD_STD), "metrics": ua.get(METRICS) or {},
+            "artifact": artifact, "training_job": sm.get("training_job"), "fold_scores": scored.get(FOLD_SCORES),
+            "fold_mean": scored.get(FOLD_MEAN), "fold_std": scored.get(FOLD_STD), "metrics": ua.get(METRICS) or {},
             "best": {"trial": best.number, "value": best.value, "fold_scores": best.user_attrs.get(FOLD_SCORES)},
             "notes": []}
 
@@ -211,7 +215,7 @@ def _documents(job: Any, spec: TuningSpec, cand: Mapping[str, Any]) -> tuple[byt
     metrics = {"job": job.name, "trial": cand["number"], "refit": cand["refit"],
                "training_job": cand["training_job"], "params": cand["params"], "best_trial": cand["best"],
                "objective": {"metric": spec.objective.metric, "direction": spec.objective.direction,
-                             "value": cand["value"]},
+                             "value": cand["value"], "refit_value": cand["refit_value"]},
                "fold_scores": cand["fold_scores"], "fold_mean": cand["fold_mean"], "fold_std": cand["fold_std"],
                "metrics": cand["metrics"]}
     return (dumps(metrics, indent=2, sort_keys=True).encode(),
@@ -226,11 +230,14 @@ def model_package_request(job: Any, spec: TuningSpec, opts: SageMakerOptions, ca
                           group: str, image: str, approval: str, metrics_uri: str, metrics_body: bytes,
                           provenance_uri: str) -> dict[str, Any]:
     """The ``CreateModelPackage`` request of ``cand`` (see :func:`model_candidate`) in ``group``."""
-    what = (f"refit run ({cand['refit_job']})" if cand["refit"] else
-            f"{'best ' if cand['number'] == cand['best']['trial'] else ''}trial {cand['number']}")
     metric = spec.objective.metric
-    description = (f"jupyter-hpo job {job.name}, {what} ({metric}={cand['value']:.6g}); "
-                   f"provenance: {provenance_uri}")[:1024]
+    if cand["refit"]:
+        what = (f"refit run ({cand['refit_job']}) of trial {cand['number']} ({metric}={cand['value']:.6g} as "
+                f"tuned; the refit run reported {cand['refit_value']:.6g} of itself)")
+    else:
+        what = (f"{'best ' if cand['number'] == cand['best']['trial'] else ''}trial {cand['number']} "
+                f"({metric}={cand['value']:.6g})")
+    description = f"jupyter-hpo job {job.name}, {what}; provenance: {provenance_uri}"[:1024]
     metadata = {"jupyter-hpo:job": job.name, "jupyter-hpo:trial": str(cand["number"]),
                 "jupyter-hpo:refit": str(cand["refit"]).lower(), f"jupyter-hpo:{metric}"[:128]: repr(cand["value"]),
                 "jupyter-hpo:provenance": provenance_uri, "jupyter-hpo:metrics": metrics_uri,
@@ -239,6 +246,7 @@ def model_package_request(job: Any, spec: TuningSpec, opts: SageMakerOptions, ca
         metadata["jupyter-hpo:training-job"] = cand["training_job"]
     if cand["refit_job"]:
         metadata["jupyter-hpo:refit-job"] = cand["refit_job"]
+        metadata["jupyter-hpo:refit-value"] = repr(cand["refit_value"])
     for key, value in metadata.items():
         if not _METADATA.fullmatch(key) or not _METADATA.fullmatch(value):
             raise SpecError(f"model package metadata {key!r} holds characters SageMaker refuses (letters, digits, "
@@ -290,8 +298,9 @@ def register_sagemaker(job: Any, group: str, *, region: str | None = None, profi
 
     Returns:
         ``{"job", "group", "group_created", "model_package_arn", "model_data_url", "metrics_uri",
-        "provenance_uri", "trial", "best_trial", "refit", "refit_job", "metric", "value", "approval", "image",
-        "notes"}``.
+        "provenance_uri", "trial", "best_trial", "refit", "refit_job", "metric", "value", "refit_value",
+        "approval", "image", "notes"}``: ``value`` is the tuned trial's score, ``refit_value`` what a refit run
+        reported of itself (see :func:`model_candidate`).
 
     Raises:
         JobStateError: a local or simulated job, no complete trial, a refit without a complete run, a
@@ -335,7 +344,7 @@ def register_sagemaker(job: Any, group: str, *, region: str | None = None, profi
             "model_data_url": cand["artifact"], "metrics_uri": metrics_uri, "provenance_uri": provenance_uri,
             "trial": cand["number"], "best_trial": cand["best"]["trial"], "refit": cand["refit"],
             "refit_job": cand["refit_job"], "metric": spec.objective.metric,
-            "value": cand["value"], "approval": approval, "image": image, "notes": cand["notes"]}
+            "value": cand["value"], "refit_value": cand["refit_value"], "approval": approval, "image": image, "notes": cand["notes"]}
 
 
 def _aws_error(e: Exception, what: str, opts: SageMakerOptions, after: str) -> Exception:
