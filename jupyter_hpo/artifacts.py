@@ -265,6 +265,22 @@ def load_model(job: Job, trial_number: int | None = None) -> Any:
     return _load_file(Path(uri), uri)
 
 
+def _simulated_object(uri: str, bucket: str, key: str, simulate: Any) -> bytes:
+    """The bytes of an object of the simulated S3 a job's ``simulate`` settings name (``s3_root``). Its models
+    were downloaded with boto3 from AWS's S3, with the user's credentials, and the download failed."""
+    from jupyter_hpo.sagemaker.clients import simulated_object
+
+    root = simulate.get("s3_root") if isinstance(simulate, Mapping) else None
+    if not root:
+        raise ArtifactNotFoundError(
+            f"{uri} was on the simulated S3 of a dry run without `simulate.s3_root`: a temporary folder, gone with "
+            "its runner (AWS was not asked). Give `simulate: {s3_root: DIR}` to keep a dry run's models.")
+    try:
+        return simulated_object(root, bucket, key)
+    except KeyError as e:
+        raise ArtifactNotFoundError(f"{uri} is not in the simulated S3 at {root} ({e.args[0]}).") from None
+
+
 def _load_file(folder: Path, shown: str) -> Any:
     import cloudpickle
 
@@ -304,13 +320,16 @@ def _load_s3(uri: str, options: Mapping[str, Any]) -> Any:
     bucket, _, key = uri[len("s3://"):].partition("/")
     if not bucket or not key:
         raise ArtifactNotFoundError(f"{uri!r} is not an S3 object URI (s3://bucket/key).")
-    session = boto3.Session(profile_name=options.get("profile"), region_name=options.get("region"))
     with tempfile.TemporaryDirectory(prefix="jupyter-hpo-model-") as tmp:
         archive = Path(tmp) / "model.tar.gz"
-        try:
-            session.client("s3").download_file(bucket, key, str(archive))
-        except (BotoCoreError, ClientError) as e:
-            raise BackendError(f"cannot download {uri}: {e}") from None
+        if options.get("simulate") is not None:  # a dry run's model is on the simulated S3, never asked of AWS
+            archive.write_bytes(_simulated_object(uri, bucket, key, options["simulate"]))
+        else:
+            session = boto3.Session(profile_name=options.get("profile"), region_name=options.get("region"))
+            try:
+                session.client("s3").download_file(bucket, key, str(archive))
+            except (BotoCoreError, ClientError) as e:
+                raise BackendError(f"cannot download {uri}: {e}") from None
         folder = Path(tmp) / "model"
         folder.mkdir()
         try:

@@ -53,7 +53,7 @@ def s3_root(tmp_path):
     return root
 
 
-def test_the_credit_example_runs_unchanged_as_sagemaker_training_jobs_on_warm_pools(home, s3_root):
+def test_the_credit_example_runs_unchanged_as_sagemaker_training_jobs_on_warm_pools(home, s3_root, monkeypatch):
     job = api.launch(credit_spec(s3_root, "sim-credit"))
     assert job.wait(timeout=240) == JobStatus.COMPLETED, job.attrs.get("reason")
     records = job.trial_records()
@@ -86,6 +86,18 @@ def test_the_credit_example_runs_unchanged_as_sagemaker_training_jobs_on_warm_po
     assert sum(r["warm"] is True for r in dash.rows) == 2
     assert dash.summary["startup_saved_s"] == pytest.approx(summary["startup_saved_s"])
     assert dash.summary["cost_usd"] == pytest.approx(summary["cost_usd"])
+
+    # the best trial's models load from the simulated S3 (they were asked of AWS's S3, with the user's
+    # credentials, and failed): an S3 call would now meet a closed port
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    models = job.best_model()
+    assert isinstance(models, list) and len(models) == 2 and all(hasattr(m, "predict_proba") for m in models)
+    from jupyter_hpo import artifacts
+    from jupyter_hpo.exceptions import ArtifactNotFoundError
+
+    with pytest.raises(ArtifactNotFoundError, match=r"was on the simulated S3 of a dry run without "
+                                                    r"`simulate.s3_root`: a temporary folder, gone with its runner"):
+        artifacts._load_s3(artifacts.model_path(job), {"simulate": {"executor": "script"}})  # noqa: SLF001
 
 
 def test_hpo_launch_with_the_sagemaker_backend_from_a_notebook(home, s3_root, tmp_path):

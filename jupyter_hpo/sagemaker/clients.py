@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from jupyter_hpo.exceptions import BackendError
@@ -82,6 +84,22 @@ def simulated_clients(settings: Mapping[str, Any], *, region: str = "us-east-1",
     clock = VirtualClock() if virtual else ScaledClock(speed)
     sim = SimulatedSageMaker(clock=clock, region=region, **settings)
     return Clients(sim.client("sagemaker"), sim.client("logs"), sim.client("s3"), clock, sim)
+
+
+def simulated_object(s3_root: str | os.PathLike[str], bucket: str, key: str) -> bytes:
+    """An object of the simulated S3 kept in ``s3_root`` (a dry run's ``simulate.s3_root``), read from its
+    files without starting a simulator.
+
+    Raises:
+        KeyError: no such object there (or a key the simulated S3 cannot hold); its message says which.
+    """
+    from jupyter_hpo.sagemaker.sim.base import ApiError
+    from jupyter_hpo.sagemaker.sim.s3 import S3Store
+
+    try:
+        return S3Store(Path(s3_root).expanduser()).read(bucket, key)
+    except (ApiError, NotImplementedError) as e:
+        raise KeyError(str(e)) from None
 
 
 def check_credentials(opts: SageMakerOptions) -> None:
