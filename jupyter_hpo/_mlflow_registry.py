@@ -110,40 +110,60 @@ def _register(job: Any, holder: Any, number: int, kind: str, what: str, name: st
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     except Exception as e:
         raise MlflowError(f"registering in MLflow at {uri} failed: {_one_line(e)}") from None
+    created = False
     try:  # first, so that a name MLflow refuses leaves nothing behind
         client.create_registered_model(name, description=f"jupyter-hpo job {job.name}")
+        created = True
     except Exception as e:
         if getattr(e, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
             if _refused(e):
                 raise MlflowNameError(f"MLflow refuses the model name {name!r}: {_one_line(e)}") from None
             raise MlflowError(f"registering in MLflow at {uri} failed: {_one_line(e)}") from None
     try:
-        parent = export_job(job, tracking_uri=uri, experiment=experiment)
-        sink = _Sink(holder.store, holder.name, uri, experiment, run_name + ("-refit" if kind == "refit" else ""))
-        sink.experiment_id, sink.parent_id = client.get_run(parent).info.experiment_id, parent
-        sink._load_children()
-        trial = next(t for t in holder.store.trials(holder.name) if t.number == number)
-        run_id = sink.logged.get(number) or sink.log_trial(trial)
-        client.log_artifacts(run_id, str(folder), artifact_path="model")
-        # the job's trial: for a refit, the one it repeats (its own trial is always 0), whose score is the model's
-        # (the refit's own value, in-sample for the credit example, was shown as the model's metric)
-        tuned = (holder.attrs.get(REFIT_OF) or {}).get("trial", number) if kind == "refit" else number
-        scored = trial if kind != "refit" else next((t for t in job.store.trials(job.name) if t.number == tuned),
-                                                    trial)
-        tags = {"jupyter_hpo.job": job.name, "jupyter_hpo.source": kind, "jupyter_hpo.trial": str(tuned),
-                "jupyter_hpo.flavor": flavor, "metric": sink.metric, "value": repr(scored.value),
-                **({"jupyter_hpo.refit_job": holder.name, "jupyter_hpo.refit_value": repr(trial.value)}
-                   if kind == "refit" else {}),
-                **({"fold_scores": _text(scored.user_attrs["fold_scores"])} if scored.user_attrs.get("fold_scores")
-                   else {}),
-                **provenance_tags(job.attrs, job.store)}
-        said = (f"{sink.metric}={scored.value!r} (trial {tuned} as tuned; the refit run reported {trial.value!r} "
-                "of itself)" if scored is not trial else f"{sink.metric}={trial.value!r}")
-        version = client.create_model_version(
-            name, source=f"{client.get_run(run_id).info.artifact_uri}/model", run_id=run_id, tags=tags,
-            description=f"{what}: {said}")
-    except MlflowError:
-        raise
+        return _add_version(job, holder, number, kind, what, name, uri, experiment, run_name, folder, flavor, client)
     except Exception as e:
-        raise MlflowError(f"registering {what}'s model in MLflow at {uri} failed: {_one_line(e)}") from None
+        said = str(e).rstrip(".") if isinstance(e, MlflowError) else \
+            f"registering {what}'s model in MLflow at {uri} failed: {_one_line(e)}"
+        # a registered model with no version was left behind, and the line did not say so
+        raise MlflowError(said + (_remove_new_model(client, name) if created else "") + ".") from None
+
+
+def _remove_new_model(client: Any, name: str) -> str:
+    """Remove the registered model this register created, before a step that failed; what was done, in words."""
+    try:
+        if client.get_registered_model(name).latest_versions:  # another register's meanwhile: theirs to keep
+            return f"; the registered model {name!r} it had created is kept: it has a version now"
+        client.delete_registered_model(name)
+    except Exception as e:  # noqa: BLE001 - said, with the rest of the failure
+        return f"; the registered model {name!r} it had created is left, with no version ({_one_line(e)})"
+    return f"; the registered model {name!r} it had created was removed again"
+
+
+def _add_version(job: Any, holder: Any, number: int, kind: str, what: str, name: str, uri: str, experiment: str,
+                 run_name: str, folder: Path, flavor: str, client: Any) -> str:
+    """The trial's run, its model and the new version of registered model ``name``; its ``models:/`` URI."""
+    parent = export_job(job, tracking_uri=uri, experiment=experiment)
+    sink = _Sink(holder.store, holder.name, uri, experiment, run_name + ("-refit" if kind == "refit" else ""))
+    sink.experiment_id, sink.parent_id = client.get_run(parent).info.experiment_id, parent
+    sink._load_children()
+    trial = next(t for t in holder.store.trials(holder.name) if t.number == number)
+    run_id = sink.logged.get(number) or sink.log_trial(trial)
+    client.log_artifacts(run_id, str(folder), artifact_path="model")
+    # the job's trial: for a refit, the one it repeats (its own trial is always 0), whose score is the model's
+    # (the refit's own value, in-sample for the credit example, was shown as the model's metric)
+    tuned = (holder.attrs.get(REFIT_OF) or {}).get("trial", number) if kind == "refit" else number
+    scored = trial if kind != "refit" else next((t for t in job.store.trials(job.name) if t.number == tuned),
+                                                trial)
+    tags = {"jupyter_hpo.job": job.name, "jupyter_hpo.source": kind, "jupyter_hpo.trial": str(tuned),
+            "jupyter_hpo.flavor": flavor, "metric": sink.metric, "value": repr(scored.value),
+            **({"jupyter_hpo.refit_job": holder.name, "jupyter_hpo.refit_value": repr(trial.value)}
+               if kind == "refit" else {}),
+            **({"fold_scores": _text(scored.user_attrs["fold_scores"])} if scored.user_attrs.get("fold_scores")
+               else {}),
+            **provenance_tags(job.attrs, job.store)}
+    said = (f"{sink.metric}={scored.value!r} (trial {tuned} as tuned; the refit run reported {trial.value!r} "
+            "of itself)" if scored is not trial else f"{sink.metric}={trial.value!r}")
+    version = client.create_model_version(
+        name, source=f"{client.get_run(run_id).info.artifact_uri}/model", run_id=run_id, tags=tags,
+        description=f"{what}: {said}")
     return f"models:/{name}/{version.version}"

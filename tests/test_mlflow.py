@@ -492,6 +492,27 @@ def test_register_refuses_a_job_without_a_complete_trial_and_a_name_mlflow_refus
     assert registered(client, "fold-models") == []
 
 
+def test_a_register_that_fails_after_creating_the_registered_model_removes_it_and_says_so(mlflow_env):
+    """Its job's experiment deleted, `register` failed in its export, after it had created the registered model:
+    an empty registered model was left, and the line did not say so. It removes what it created; a model that
+    existed before is left as it was."""
+    from jupyter_hpo.mlflow_tracking import register_model
+
+    client = mlflow_env
+    job = api.launch(objective=xgb_objective, space={"max_depth": [2]}, max_trials=1, seed=0, name="half",
+                     tracking={"mlflow": {"experiment": "half-exp"}})
+    assert job.wait(timeout=180) == JobStatus.COMPLETED
+    client.delete_experiment(client.get_experiment_by_name("half-exp").experiment_id)
+    with pytest.raises(MlflowError, match=r"failed: .*; the registered model 'half-model' it had created was "
+                                          r"removed again\.$"):
+        register_model(job, "half-model")
+    assert client.search_registered_models("name='half-model'") == []
+    client.create_registered_model("kept-model")  # one that was there before: not this register's to remove
+    with pytest.raises(MlflowError) as e:
+        register_model(job, "kept-model")
+    assert "removed" not in str(e.value) and client.get_registered_model("kept-model").name == "kept-model"
+
+
 def saves_fold_models(p):
     """Saves one model per fold (a list), as the credit example's trials do."""
     from sklearn.dummy import DummyClassifier
