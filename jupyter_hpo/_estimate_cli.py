@@ -159,9 +159,17 @@ def measure_training_s(path: str) -> float:
         data["trial"]["function"] = spec.trial.function
     data.update(name=f"{spec.name[:40]}-measure", backend={"name": "local"},
                 budget={"max_trials": 1, "max_parallel": 1}, early_stopping="off")
+    # no runner kept (a spec's keep-alive left one serving the deleted store), its files in the throwaway folder
+    data["warm_pool"] = {**(data.get("warm_pool") or {}), "keep_alive_s": 0}
     with tempfile.TemporaryDirectory(prefix="jupyter-hpo-measure-") as home:
-        job = api.launch(data, store=f"sqlite:///{home}/store.db")
-        job.wait(timeout=data["trial"].get("timeout") or 3600)
+        from jupyter_hpo.store import Store
+
+        job = api.launch(data, store=Store(f"sqlite:///{home}/store.db", home=home))
+        try:
+            job.wait(timeout=data["trial"].get("timeout") or 3600)
+        finally:  # a timed-out wait or Ctrl-C: its runner ends before its folder goes
+            if job.status.is_active():
+                job.stop(timeout=30)
         records = job.trial_records()
     if not records or records[0]["state"] != "complete" or not records[0].get("run_s"):
         error = records[0].get("error") if records else "no trial ran"

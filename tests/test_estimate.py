@@ -319,3 +319,36 @@ def test_what_a_spec_sets_that_the_estimate_does_not_model_is_said(tmp_path):
         assert list(frame.columns) == ["no warm pools", "pools per job", "pools across jobs"]
     finally:
         shell.reset(new_session=False)
+
+
+def test_measuring_a_trial_leaves_no_runner_and_nothing_in_the_home(home, tmp_path):
+    """`estimate SPEC --measure` of a spec with `warm_pool.keep_alive_s` left its measuring runner and worker
+    alive for the keep-alive, serving the deleted throwaway store, and the job's folder in the user's home."""
+    import psutil
+
+    (tmp_path / "ok.py").write_text("print('score=0.5')\n")
+    (tmp_path / "est.yaml").write_text(
+        "name: est-kept\nobjective: {metric: score, direction: minimize}\ntrial: {script: ok.py, timeout: 60}\n"
+        "space: {x: {type: float, low: 0, high: 1}}\nbudget: {max_trials: 4, max_parallel: 2}\n"
+        "backend: {name: sagemaker, options: {instance_type: ml.m5.large, role: 'arn:aws:iam::123456789012:role/x'}}\n"
+        "warm_pool: {keep_alive_s: 90}\n")
+    out = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", str(tmp_path / "est.yaml"),
+                          "--measure", "--jobs", "1", "--trials", "4", "--json"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["inputs"]["training_s"] > 0
+
+    def runners() -> list:
+        found = []
+        for p in psutil.process_iter(["cmdline"]):
+            cmd = " ".join(p.info["cmdline"] or [])
+            if "jupyter_hpo.runner" in cmd and "est-kept-measure" in cmd:
+                found.append(p)
+        return found
+
+    left = runners()
+    for p in left:  # cleaned up before the assertion, which names them
+        p.kill()
+    assert left == [], "the measuring runner outlived the command"
+    assert not (home / "jobs").exists() or not any((home / "jobs").iterdir()), list((home / "jobs").iterdir())
+    assert not (home / "runners").exists() or not any((home / "runners").iterdir())
