@@ -512,6 +512,9 @@ class Job:
             if self.store.claim_job(self.name, info_status, status="stopped", reason="stopped (its runner had died)",
                                     ended=time.time()):
                 self.store.mark_interrupted(self.name)
+                from jupyter_hpo.runner._log import Reserve
+
+                Reserve(self.store.job_dir(self.name)).release()  # the dead runner's 2 MB, kept for nothing
                 notes = runner.release_orphans()
                 if notes:
                     self.store.set_job_attrs(self.name, notes=notes)

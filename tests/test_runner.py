@@ -441,10 +441,13 @@ def test_a_job_without_a_status_attribute_is_run(home):
 def test_stopping_a_job_whose_runner_died_marks_it_stopped(home):
     job = launch(objective=objectives.sleepy, hyperparameters={"sleep": 0.5}, max_trials=50, name="orphaned")
     wait_for(lambda: "running" in states(job), timeout=60)
+    reserve = home / "jobs" / "orphaned" / ".reserve"
+    assert reserve.is_file()  # the runner's 2 MB for a full disk
     os.kill(job.attrs["runner"]["pid"], signal.SIGKILL)
     assert wait_for(lambda: job.status == JobStatus.STALE, timeout=30)
     assert job.stop() == JobStatus.STOPPED
     assert job.attrs["reason"] == "stopped (its runner had died)"
+    assert not reserve.exists(), "the dead runner's reserve stayed, for nothing"
     records = job.trial_records()
     assert "running" not in {r["state"] for r in records}
     assert any(r["interrupted"] for r in records)
