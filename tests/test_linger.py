@@ -146,6 +146,28 @@ def test_a_job_with_another_objective_runs_in_the_kept_runner_on_fresh_workers(h
     assert _gone([kept, *old_workers]), "the first job's workers were not handed a job they could not serve"
 
 
+def test_a_kept_runner_keeps_only_the_last_objectives_workers(home):
+    """Each launch with an edited function (a notebook's way) parked one more pool in the kept runner: 2, 4, 6, ...
+    idle workers, each with the objective's libraries loaded, until the keep-alive. A job that starts fresh
+    workers now ends the parked ones of other objectives; the runner itself stays."""
+    first = _launch("pile-a", 60)
+    assert first.wait(timeout=120) == JobStatus.COMPLETED
+    kept = psutil.Process(first.attrs["runner"]["pid"])
+    old_workers = {int(r["value"]) for r in first.trial_records()}
+    assert all(psutil.pid_exists(pid) for pid in old_workers)  # parked for the next launch
+    second = _launch("pile-b", 60, objective=objectives.quadratic)
+    assert second.wait(timeout=120) == JobStatus.COMPLETED
+    assert second.attrs["runner"]["pid"] == kept.pid and kept.is_running()
+    assert _gone(old_workers), "the first objective's idle workers stayed parked"
+    try:
+        workers = [c for c in kept.children() if "jupyter_hpo" in " ".join(c.cmdline()) or
+                   "multiprocessing" in " ".join(c.cmdline())]
+    except psutil.Error:
+        workers = []
+    assert len([w for w in workers if "resource_tracker" not in " ".join(w.cmdline())]) <= 2, workers
+    api.attach("pile-b").runner.signal(second.attrs["runner"])  # end the kept runner now, not in 60 s
+
+
 def test_a_kept_runner_killed_while_it_waits_costs_the_next_launch_nothing(home):
     first = _launch("killed-a", 60)
     assert first.wait(timeout=120) == JobStatus.COMPLETED

@@ -57,8 +57,11 @@ class PoolShelf:
     on the shelf or in one backend's pool), and handed only to a backend whose objective environment has the
     same fingerprint (:func:`fingerprint`). ``keep_alive_s = 0``: nothing is kept."""
 
-    def __init__(self, keep_alive_s: float) -> None:
+    def __init__(self, keep_alive_s: float, latest_only: bool = False) -> None:
         self.keep_alive_s = keep_alive_s
+        #: a kept runner's shelf: a job that takes from it ends the workers of other objectives, which only an
+        #: earlier launch could use (a notebook's edited function left one more pool per launch)
+        self.latest_only = latest_only
         self._lock = threading.Lock()
         self._parked: list[tuple[_Proc, str, str, float]] = []  # (worker, fingerprint, job, parked at)
 
@@ -75,7 +78,9 @@ class PoolShelf:
         self.expire()
         with self._lock:
             mine = [p for p in self._parked if p[1] == fingerprint][:max(0, n)]
-            self._parked = [p for p in self._parked if p not in mine]
+            others = [p for p in self._parked if p[1] != fingerprint] if self.latest_only else []
+            self._parked = [p for p in self._parked if p not in mine and p not in others]
+        _dismiss([p[0] for p in others])
         return [(proc, job) for proc, _, job, _ in mine]
 
     def expire(self) -> None:

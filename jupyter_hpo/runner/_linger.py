@@ -192,7 +192,7 @@ def serve(store: Store, first: Runner, key: str) -> int:
     from jupyter_hpo.runner._log import send_output_to
     from jupyter_hpo.runner._runner import Runner, not_started
 
-    shelf = _local.PoolShelf(first.keep_alive_s)
+    shelf = _local.PoolShelf(first.keep_alive_s, latest_only=True)
     _local.set_shelf(shelf, job_logs=True)
     offer = _Offer(store.home, key)
     leaving: list[int] = []
