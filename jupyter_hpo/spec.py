@@ -408,7 +408,10 @@ class TuningSpec:
             "completion": dataclasses.asdict(self.completion),
             "early_stopping": self.early_stopping,
             "hyperband": dataclasses.asdict(self.hyperband),
-            "warm_pool": dataclasses.asdict(self.warm_pool),
+            # keep_alive_s only when set, as every field added since: an older jupyter-hpo sharing the store refused
+            # it as an unknown field when it resumed any job of this version (its runner died; the job hung pending)
+            "warm_pool": {k: v for k, v in dataclasses.asdict(self.warm_pool).items()
+                          if k != "keep_alive_s" or v},
             "backend": {"name": self.backend, "options": dict(self.backend_options)},
             "max_consecutive_failures": self.max_consecutive_failures,
             **({"warm_start": {"from": list(self.warm_start)}} if self.warm_start else {}),

@@ -148,6 +148,16 @@ def test_to_dict_round_trip_script(script):
     assert TuningSpec.from_dict(d) == spec
 
 
+def test_to_dict_writes_a_keep_alive_only_when_one_is_set():
+    """As every field added since the first release: a stored `warm_pool.keep_alive_s: 0` made an older
+    jupyter-hpo sharing the store refuse the job as having an unknown field when it resumed it (its runner died
+    at start, the job hung pending), though the job used no keep-alive."""
+    plain = TuningSpec.from_dict(minimal()).to_dict()
+    assert "keep_alive_s" not in plain["warm_pool"] and TuningSpec.from_dict(plain).warm_pool.keep_alive_s == 0
+    kept = TuningSpec.from_dict(minimal(warm_pool={"keep_alive_s": 60})).to_dict()
+    assert kept["warm_pool"]["keep_alive_s"] == 60 and TuningSpec.from_dict(kept).warm_pool.keep_alive_s == 60
+
+
 def test_to_dict_names_function():
     d = TuningSpec.from_dict(minimal()).to_dict()
     assert d["trial"]["function"] == f"{__name__}:objective_fn"
