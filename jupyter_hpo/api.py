@@ -580,6 +580,11 @@ class Job:
             raise JobStateError(
                 f"job {self.name!r} has completed ({attrs.get('reason', '')}); pass a larger max_trials to continue it."
             )
+        elif status == JobStatus.FAILED and self._counted_trials() >= int(spec["budget"]["max_trials"]):
+            # its runner would replay the trials and end at once, writing "no trial completed" over the reason
+            raise JobStateError(
+                f"job {self.name!r} failed after all {spec['budget']['max_trials']} trials of its budget "
+                f"({reason or 'no reason recorded'}); pass a larger max_trials to run more.")
         _check_tuning_job_resumable(self.name, attrs)
         # taken only if no one else resumed or stopped it since its status was read: of two users resuming it at
         # once, one starts a runner and the other is told (two runners on one job interrupted each other's trials)

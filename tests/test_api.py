@@ -150,6 +150,24 @@ def test_a_completed_job_resumes_only_with_a_larger_budget(home):
     assert len(job.trial_records()) == 5 and job.summary()["max_trials"] == 5
 
 
+def test_a_failed_job_that_used_its_budget_is_not_resumed_for_nothing(home):
+    """A plain resume of a job that failed after all its trials started a runner that ran none and wrote "no trial
+    completed (budget of 2 trials reached)" over the reason that named the last error. It is refused as a
+    completed job's is; a larger budget runs more."""
+    job = api.launch(objective=objectives.always_fails, space={"x": {"type": "float", "low": 0, "high": 1}},
+                     max_trials=2, max_parallel=1, name="spent")
+    assert job.wait(timeout=60) == JobStatus.FAILED
+    before = job.attrs
+    assert "last error" in before["reason"], before["reason"]
+    with pytest.raises(JobStateError, match=r"job 'spent' failed after all 2 trials of its budget \(.*last error.*\); "
+                                            r"pass a larger max_trials to run more\."):
+        job.resume()
+    after = job.attrs
+    assert after["reason"] == before["reason"] and after["runner"] == before["runner"], "nothing started or changed"
+    job.resume(max_trials=3)
+    assert job.wait(timeout=60) == JobStatus.FAILED and len(job.trial_records()) == 3
+
+
 def test_resume_refuses_a_budget_the_job_has_already_used(home):
     """`resume(max_trials=N)` with N at or below the trials the job counted started a runner for nothing and stored
     the smaller budget (the job showed 3 trials against a budget of 2); it is refused, and nothing changes."""
