@@ -8,7 +8,9 @@ and the records' ``nonfinite`` field says what they were.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -123,6 +125,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head -1`): as a program SIGPIPE ends, with no traceback
+        _quiet_stdout()
+        return BROKEN_PIPE
+
+
+#: the exit code when the output's reader closed it early (``| head``): 128 + SIGPIPE, as a shell reports a program
+#: that signal ended (1 reads as "the job failed")
+BROKEN_PIPE = 141
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush does not fail on the closed pipe again."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def _broken_pipe() -> None:  # rich's own answer is SystemExit(1), which reads as a failed job
+    _quiet_stdout()
+    raise BrokenPipeError
 
 
 def _cmd_launch(args: argparse.Namespace) -> int:
@@ -441,7 +463,10 @@ def _console() -> Any:
 
     options = {"markup": False, "emoji": False, "highlight": False}
     console = Console(**options)
-    return console if console.is_terminal else Console(width=160, **options)
+    if not console.is_terminal:
+        console = Console(width=160, **options)
+    console.on_broken_pipe = _broken_pipe  # type: ignore[method-assign]
+    return console
 
 
 # control characters other than tab and newline, which a trial's text must not send to the terminal

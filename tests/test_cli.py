@@ -50,6 +50,25 @@ def test_launch_json_list_and_show(home, quick_spec):
     assert table.returncode == 0 and "quick" in table.stdout and "completed" in table.stdout
 
 
+@pytest.mark.parametrize("args", [["list", "--json"], ["show", "quick", "--json"], ["show", "quick"], ["list"],
+                                  ["store", "info", "--json"]], ids=" ".join)
+def test_output_whose_reader_went_away_ends_quietly_with_the_sigpipe_code(home, quick_spec, args):
+    """`jupyter hpo show JOB --json | head -c 100` ended in a BrokenPipeError traceback (print's paths) or a silent
+    exit 1 (rich's), which the README's exit codes read as "the job failed". It ends with 141, as a shell reports
+    a program SIGPIPE ended, and nothing on stderr."""
+    assert hpo(home, "launch", str(quick_spec), "--json").returncode == 0
+    read, write = os.pipe()
+    os.close(read)  # no reader at all: the first write fails, whatever the output's size
+    env = {**os.environ, "JUPYTER_HPO_HOME": str(home)}
+    env.pop("JUPYTER_HPO_STORE_URL", None)
+    try:
+        out = subprocess.run([JUPYTER, "hpo", *args], cwd=REPO, env=env, stdout=write, stderr=subprocess.PIPE,
+                             text=True, timeout=120, stdin=subprocess.DEVNULL)
+    finally:
+        os.close(write)
+    assert out.returncode == 141 and out.stderr == "", (out.returncode, out.stderr[-2000:])
+
+
 def test_show_prints_every_parameter_of_every_trial(home, tmp_path):
     """Long parameter names: the params column was cut at 90 characters, mid-name, without a mark."""
     (tmp_path / "objective.py").write_text("def f(p):\n    return sum(p.values())\n")
