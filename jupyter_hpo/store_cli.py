@@ -40,12 +40,27 @@ def cmd_store(args: argparse.Namespace) -> int:
         print(dumps(info) if args.json else _info_text(info))
         return 0
     _check_unique(args.jobs)  # before the stores are opened: opening a new SQLite store creates its file
+    _check_source_exists(args.src)
     copied = copy_jobs(Store(args.src), Store(args.dst), args.jobs or None)
     if args.json:
         print(dumps({"copied": copied}))
     else:
         print(f"copied {len(copied)} job(s): {', '.join(copied) or '-'}")
     return 0
+
+
+def _check_source_exists(url: str) -> None:
+    """A SQLite source that is not there is a typo: opening it made an empty store, and the copy said
+    "copied 0 job(s)" (a server store that is not there fails to connect, in its own words)."""
+    from pathlib import Path
+
+    from jupyter_hpo.store import home_in_url
+
+    scheme, sep, rest = home_in_url(url).partition(":///")
+    path = rest.split("?")[0]
+    if sep and scheme.split("+", 1)[0] == "sqlite" and path not in ("", ":memory:") and not path.startswith("file:") \
+            and not Path(path).is_file():
+        raise SpecError(f"SRC_URL names no store: {Path(path).resolve()} does not exist; nothing was copied.")
 
 
 def store_kind(url: str) -> str:

@@ -99,6 +99,15 @@ def test_copy_refuses_a_job_named_twice_before_copying_any(home, tmp_path, capsy
     assert dst.job_names() == [], "nothing was copied"
 
 
+def test_copy_from_a_store_that_is_not_there_is_refused_and_creates_nothing(home, tmp_path, capsys):
+    """A mistyped source made an empty store at that path (its folder too) and said "copied 0 job(s): -", exit 0."""
+    typo, dst_file = tmp_path / "typo_dir" / "src.db", tmp_path / "dst" / "store.db"
+    assert cli.main(["store", "copy", f"sqlite:///{typo}", f"sqlite:///{dst_file}"]) == 2
+    assert capsys.readouterr().err == (f"error: SRC_URL names no store: {typo} does not exist; nothing was "
+                                       "copied.\n")
+    assert not typo.parent.exists() and not dst_file.parent.exists(), "nothing is written on refused input"
+
+
 def test_a_copied_script_job_brings_its_folder(home, tmp_path):
     project = tmp_path / "project"
     project.mkdir()
