@@ -110,10 +110,17 @@ def test_the_price_can_be_overridden():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"jobs": 0}, "`jobs` must be a positive integer"),
-    ({"training_s": -1}, "`training_s` must be a positive number"),
+    ({"training_s": -1}, "`training_s` must be a number of seconds above 0 to 2,419,200 "),
     ({"keep_alive_s": 7200}, "`keep_alive_s` must be an integer from 0 to 3600"),
-    ({"warm_startup_s": float("nan")}, "`warm_startup_s` must be a number >= 0"),
-    ({"image_pull_s": -5}, "`image_pull_s` must be a number >= 0"),
+    ({"warm_startup_s": float("nan")}, "`warm_startup_s` must be a number of seconds from 0 to 2,419,200"),
+    ({"image_pull_s": -5}, "`image_pull_s` must be a number of seconds from 0 to 2,419,200"),
+    # beyond what the simulation can run: `proposal_s 1e12` crashed past year 9999, `poll_s 0.01` and 1e9 s of
+    # start-up ran on and on
+    ({"proposal_s": 1e12}, "`proposal_s` must be a number of seconds from 0 to 2,419,200 \\(28 days\\)"),
+    ({"poll_s": 0.01}, "`poll_s` must be a number of seconds from 1 to"),
+    ({"cold_startup_s": 1e9}, "`cold_startup_s` must be a number of seconds from 0 to"),
+    ({"jobs": 50, "cold_startup_s": 2e6}, r"about [\d,]+ status polls \(at most 50,000: minutes of "
+                                          r"simulation\); give a larger `poll_s`"),
     ({"warm_pool_quota": -1}, "`warm_pool_quota` must be an integer >= 0"),
     ({"instance_quota": 2.5}, "`instance_quota` must be an integer >= 0"),
 ])

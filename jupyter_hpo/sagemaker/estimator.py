@@ -16,7 +16,11 @@ import random
 from pathlib import Path
 from typing import Any
 
+from jupyter_hpo._limits import SIM_MAX_DURATION_S
 from jupyter_hpo.exceptions import SpecError
+
+#: the most status polls an estimate's simulation may take (about a minute on 2 cores)
+MAX_POLLS = 50_000
 
 __all__ = ["AMT_ARMS", "ARMS", "BACKENDS", "CampaignInputs", "simulate_amt_campaign", "simulate_campaign"]
 
@@ -87,15 +91,22 @@ class CampaignInputs:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise SpecError(f"`{name}` must be a positive integer, but got {value!r}.")
-        for name in ("training_s", "poll_s"):
+        # durations as the simulator takes them (28 days at most: `proposal_s 1e12` ran its clock past year 9999
+        # and crashed), and a poll of a second at least
+        for name, low, words in (("training_s", 0.0, "above 0"), ("poll_s", 1.0, "from 1")):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-                raise SpecError(f"`{name}` must be a positive number of seconds, but got {value!r}.")
-        for name in ("training_cv", "cold_startup_s", "image_pull_s", "warm_startup_s", "download_s", "upload_s",
-                     "proposal_s"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= SIM_MAX_DURATION_S \
+                    or value < low:
+                raise SpecError(f"`{name}` must be a number of seconds {words} to {SIM_MAX_DURATION_S:,} (28 days), "
+                                f"but got {value!r}.")
+        if isinstance(self.training_cv, bool) or not isinstance(self.training_cv, (int, float)) \
+                or not 0 <= self.training_cv < math.inf:
+            raise SpecError(f"`training_cv` must be a number >= 0, but got {self.training_cv!r}.")
+        for name in ("cold_startup_s", "image_pull_s", "warm_startup_s", "download_s", "upload_s", "proposal_s"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise SpecError(f"`{name}` must be a number >= 0, but got {value!r}.")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= SIM_MAX_DURATION_S:
+                raise SpecError(f"`{name}` must be a number of seconds from 0 to {SIM_MAX_DURATION_S:,} (28 days), "
+                                f"but got {value!r}.")
         if self.price_per_hour is not None and (not isinstance(self.price_per_hour, (int, float))
                                                 or not 0 <= self.price_per_hour < math.inf):
             raise SpecError(f"`price_per_hour` must be a number >= 0, but got {self.price_per_hour!r}.")
@@ -107,6 +118,19 @@ class CampaignInputs:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise SpecError(f"`{name}` must be an integer >= 0 (or left out: no limit), but got {value!r}.")
+        polls = self.polls()
+        if polls > MAX_POLLS:  # the simulation runs poll by poll: 1e9 s of start-up at 15 s never ended
+            raise SpecError(f"this campaign would take the simulated scheduler about {polls:,.0f} status polls "
+                            f"(at most {MAX_POLLS:,}: minutes of simulation); give a larger `poll_s` or "
+                            "fewer or shorter trials.")
+
+    def polls(self) -> float:
+        """About how many status polls simulating the campaign takes (each wave's slowest trial, polled every
+        ``poll_s``): the simulation's own cost, some milliseconds each."""
+        waves = self.jobs * math.ceil(self.trials / self.parallel)
+        wave_s = (self.cold_startup_s + self.image_pull_s + self.training_s * (1 + 3 * self.training_cv)
+                  + self.download_s + self.upload_s + self.proposal_s * self.parallel)
+        return waves * wave_s / self.poll_s
 
 
 def _training_time(inputs: CampaignInputs) -> Any:
