@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from jupyter_hpo.exceptions import SpecError
@@ -79,11 +80,17 @@ def cmd_campaign(args: argparse.Namespace) -> int:
               else f"campaign {c.name} started ({len(c.job_names)} jobs); follow it with: "
                    f"jupyter hpo campaign show {c.name}")
         return 0
-    if args.json:
-        status = c.wait()
-        print(dumps(c.summary()))
-        return 1 if status in ("failed", "stale") else 0
-    return follow_campaign(c)
+    try:
+        if args.json:
+            status = c.wait()
+            print(dumps(c.summary()))
+            return 1 if status in ("failed", "stale") else 0
+        return follow_campaign(c)
+    except KeyboardInterrupt:  # outside the view's own Ctrl-C: the campaign goes on, as a detach says
+        from jupyter_hpo.cli import detached_line
+
+        print(f"\n{detached_line('campaign', c.name, 'show')}", file=sys.stderr if args.json else sys.stdout)
+        return 0
 
 
 def summary_text(s: dict[str, Any]) -> str:
@@ -109,7 +116,7 @@ def follow_campaign(c: Any, poll: float = 0.5) -> int:
     """Show the campaign's progress until it ends (Ctrl-C detaches; the campaign goes on). Returns the exit code."""
     from rich.text import Text
 
-    from jupyter_hpo.cli import _console, watch
+    from jupyter_hpo.cli import _console, detached_line, watch
 
     console = _console()
     said: dict[str, str] = {}
@@ -126,8 +133,7 @@ def follow_campaign(c: Any, poll: float = 0.5) -> int:
 
     s = watch(poll_state, lambda s: Text(summary_text(s)), log_lines, poll,
               f"campaign {c.name} launched: {', '.join(c.job_names)}",
-              f"detached; campaign {c.name} goes on. `jupyter hpo campaign show {c.name}` or "
-              f"`jupyter hpo campaign stop {c.name}`")
+              detached_line("campaign", c.name, "show"))
     if s is None:
         return 0
     console.print(summary_text(s), highlight=False, soft_wrap=True)

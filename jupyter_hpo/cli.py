@@ -205,11 +205,22 @@ def _after_start(job: Any, args: argparse.Namespace, again: str | None = None) -
         else:
             print(f"{again or f'job {job.name} started'}; follow it with: jupyter hpo show {job.name}")
         return 0
-    if args.json:
-        status = job.wait()
-        print(dumps(job.summary()))
-        return 1 if status.value in _FAILED else 0
-    return follow(job, headline=again)
+    try:
+        if args.json:
+            status = job.wait()
+            print(dumps(job.summary()))
+            return 1 if status.value in _FAILED else 0
+        return follow(job, headline=again)
+    except KeyboardInterrupt:  # outside the view's own Ctrl-C (waiting for --json, or before the view began): the
+        # job goes on, as a detach says (it was exit 130 and not a word, and a launch again met "already exists")
+        print(f"\n{detached_line('job', job.name, 'show')}", file=sys.stderr if args.json else sys.stdout)
+        return 0
+
+
+def detached_line(kind: str, name: str, show: str) -> str:
+    """What Ctrl-C prints while following a job or a campaign: it goes on, and how to see or stop it."""
+    command = "jupyter hpo" + (" campaign" if kind == "campaign" else "")
+    return f"detached; {kind} {name} goes on. `{command} {show} {name}` or `{command} stop {name}`"
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -445,7 +456,7 @@ def follow(job: Any, poll: float = 0.5, headline: str | None = None) -> int:
 
     summary = watch(poll_state, lambda s: _live_view(s, feed.sorted_records(), started), log_lines, poll,
                     f"{headline or f'job {job.name} launched'}; trials print as they finish",
-                    f"detached; job {job.name} goes on. `jupyter hpo show {job.name}` or `jupyter hpo stop {job.name}`")
+                    detached_line("job", job.name, "show"))
     if summary is None:
         return 0
     console.print(_summary_text(summary), highlight=False, soft_wrap=True)

@@ -110,3 +110,34 @@ def test_ctrl_c_detaches_from_a_campaign_which_runs_on(tmp_path):
     c = attach_campaign("detach-camp", Store(home=home))
     assert c.wait(timeout=180) == "completed"
     assert c.summary()["complete"] == 6
+
+
+@pytest.mark.parametrize("what", ["job", "campaign"])
+def test_ctrl_c_while_json_waits_detaches_too(tmp_path, what):
+    """`launch --json` (and `campaign --json`) waits for the end without a view: Ctrl-C there, as in the moment
+    between a launch and its view, exited 130 with not a word while the work ran on (a launch again met "a job
+    named ... already exists"). It detaches: the line on stderr, exit 0, stdout empty (no half a JSON)."""
+    from tests.conftest import wait_for
+
+    home = tmp_path / "home"
+    if what == "job":
+        args, name = ["launch", str(write_spec(tmp_path, "json-detach")), "--json"], "json-detach"
+    else:
+        args = ["campaign", *(str(write_spec(tmp_path, f"jc-{i}", trials=3)) for i in range(2)), "--name", "jcamp",
+                "--json"]
+        name = "jcamp"
+    env = {**os.environ, "JUPYTER_HPO_HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-m", "jupyter_hpo.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, cwd=tmp_path, text=True)
+    store = Store(home=home)
+    first = "json-detach" if what == "job" else "jc-0"
+    wait_for(lambda: first in store.job_names() and Job(first, store).status.value == "running", timeout=60)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and out == "", (proc.returncode, out, err)
+    command = "jupyter hpo" + (" campaign" if what == "campaign" else "")
+    assert f"detached; {what} {name} goes on. `{command} show {name}` or `{command} stop {name}`" in err, err
+    if what == "job":
+        assert Job(name, store).wait(timeout=120).value == "completed"
+    else:
+        assert attach_campaign(name, store).wait(timeout=180) == "completed"
