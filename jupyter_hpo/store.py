@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -69,7 +69,22 @@ __all__ = ["JobStatus", "Store", "default_home", "default_url", "error_text", "s
 
 #: The version of the job and trial attribute schema (docs/store.md). A job written with a newer one is refused
 #: with a clear message rather than misread; a job without one was written before versioning (version 1).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: spec fields added since schema 1 (2026-12-05). A job that uses one is stamped 2, so that a jupyter-hpo that reads
+#: schema 1 refuses it in one line (`upgrade jupyter-hpo to open it`) rather than misread it (several objectives
+#: shown as one, infeasible trials taken for the best) or resume it into a runner that dies on an unknown field;
+#: a job that uses none is stamped 1, and older versions still open it.
+SINCE_SCHEMA_1 = ("objectives", "constraints", "warm_start", "tracking", "artifacts")
+
+
+def schema_of(spec: Mapping[str, Any]) -> int:
+    """The attribute schema a job of this spec (``TuningSpec.to_dict()``) needs its reader to know."""
+    space = spec.get("space") if isinstance(spec.get("space"), Mapping) else {}
+    if any(key in spec for key in SINCE_SCHEMA_1) or (spec.get("warm_pool") or {}).get("keep_alive_s") or \
+            any(isinstance(p, Mapping) and p.get("when") for p in space.values()):
+        return 2
+    return 1
 
 log = logging.getLogger("jupyter_hpo.store")
 _T = TypeVar("_T")
@@ -207,7 +222,7 @@ class Store(StoreEngine):
         now = time.time()
         try:  # all at once: a reader (the sidebar's listing) never sees a job without its spec or status
             self._put_attrs(study_id, {"spec": spec, "backend": spec["backend"]["name"], "status": "pending",
-                                       "created": now, "stop_requested": False, "schema": SCHEMA_VERSION,
+                                       "created": now, "stop_requested": False, "schema": schema_of(spec),
                                        "owner": owner or identity()})
         except Exception as e:  # a full disk, say: no half-created job is left behind
             try:

@@ -24,7 +24,7 @@ def test_store_info_names_kind_location_schemas_and_counts(home, capsys):
     assert cli.main(["store", "info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["kind"] == "sqlite" and info["location"] == f"sqlite:///{home / 'store.db'}"
-    assert info["schema"]["jobs"] == SCHEMA_VERSION and info["schema"]["jobs_found"] == {str(SCHEMA_VERSION): 1}
+    assert info["schema"]["jobs"] == SCHEMA_VERSION and info["schema"]["jobs_found"] == {"1": 1}  # a plain job
     assert info["schema"]["optuna"] == info["schema"]["optuna_head"]
     assert (info["jobs"], info["jobs_by_status"], info["trials"], info["trials_by_state"]) == (
         1, {"completed": 1}, 3, {"complete": 3})
@@ -32,6 +32,26 @@ def test_store_info_names_kind_location_schemas_and_counts(home, capsys):
     assert cli.main(["store", "info"]) == 0
     text = capsys.readouterr().out
     assert "kind      sqlite" in text and "trials    3 (complete 3)" in text
+
+
+def test_a_job_using_a_field_added_since_schema_1_is_refused_by_a_reader_of_schema_1(home, monkeypatch):
+    """A reader of schema 1 (an older jupyter-hpo on a team's store) showed a job of several objectives as one of
+    a single objective, and resumed jobs with newer fields into runners that died on them. Such a job is stamped
+    schema 2, which that reader refuses in one line; a job that uses none is stamped 1, and it still opens it."""
+    from jupyter_hpo import store as store_module
+    from jupyter_hpo.exceptions import JobStateError
+
+    plain = api.launch(objective=objectives.quadratic, space=X, max_trials=2, seed=0, name="plain")
+    constrained = api.launch(objective=objectives.quadratic, space=X, max_trials=2, seed=0, name="bounded",
+                             constraints={"value": {"max": 10}})
+    for job in (plain, constrained):
+        job.wait(timeout=60)
+    assert (plain.attrs["schema"], constrained.attrs["schema"]) == (1, 2)
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 1)  # as a version that reads schema 1 opens them
+    assert api.attach("plain").summary()["name"] == "plain"
+    with pytest.raises(JobStateError, match=r"job 'bounded' was written by a newer jupyter-hpo \(attribute schema "
+                                            r"2; this one reads up to 1\): upgrade jupyter-hpo to open it\."):
+        api.attach("bounded").summary()
 
 
 def test_store_info_masks_a_password(postgres_server: PostgresServer, postgres_url, capsys):
