@@ -174,12 +174,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _fail(str(e), 2)
     try:
         if destination == "mlflow":
-            from jupyter_hpo.mlflow_tracking import export_job
+            from jupyter_hpo.mlflow_tracking import _client_settings, export_job
 
             run_id = export_job(job, tracking_uri=args.tracking_uri, experiment=args.experiment)
+            # where it went: with no URI set anywhere, MLflow's default (a database in the working folder) took it
+            # without a word
+            where, experiment, _ = _client_settings(job.attrs, args.tracking_uri, args.experiment, job.name)
             # `uri`: MLflow's URI of the parent run (it held the bare run id, which is no URI), `run_id`: the id
-            result: dict[str, Any] = {"export": "mlflow", "job": job.name, "run_id": run_id, "uri": f"runs:/{run_id}"}
-            lines = [f"exported job {job.name} to MLflow: parent run {run_id} (runs:/{run_id})"]
+            result: dict[str, Any] = {"export": "mlflow", "job": job.name, "run_id": run_id, "uri": f"runs:/{run_id}",
+                                      "tracking_uri": where, "experiment": experiment}
+            lines = [f"exported job {job.name} to MLflow at {where}, experiment {experiment!r}: parent run {run_id} "
+                     f"(runs:/{run_id})"]
         else:
             result, lines = _export_pipeline(job, args)
     except HpoError as e:

@@ -400,7 +400,12 @@ def test_register_puts_the_best_model_in_the_registry_loadable_with_pyfunc_and_x
     exported = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     parent = parent_run(client, "to-register")
     assert exported == {"export": "mlflow", "job": "to-register", "run_id": parent.info.run_id,
-                        "uri": f"runs:/{parent.info.run_id}"}  # `uri` held the bare run id
+                        "uri": f"runs:/{parent.info.run_id}",  # `uri` held the bare run id
+                        # where it went (with nothing set, MLflow's default store took it without a word)
+                        "tracking_uri": os.environ["MLFLOW_TRACKING_URI"], "experiment": "jupyter-hpo"}
+    assert cli.main(["export", "to-register", "--mlflow"]) == 0
+    assert (f"exported job to-register to MLflow at {os.environ['MLFLOW_TRACKING_URI']}, experiment 'jupyter-hpo': "
+            f"parent run {parent.info.run_id}") in capsys.readouterr().out
     assert len(child_runs(client, parent)) == 2
     # once the job is refit, its refit's model is the one registered
     refit = job.refit(wait=True)
