@@ -261,13 +261,14 @@ def load_model(job: Job, trial_number: int | None = None) -> Any:
     """
     uri = model_path(job, trial_number)
     if uri.startswith("s3://"):
-        return _load_s3(uri, (job.spec.get("backend") or {}).get("options") or {})
+        return _load_s3(uri, (job.spec.get("backend") or {}).get("options") or {}, job.attrs.get("cwd"))
     return _load_file(Path(uri), uri)
 
 
-def _simulated_object(uri: str, bucket: str, key: str, simulate: Any) -> bytes:
-    """The bytes of an object of the simulated S3 a job's ``simulate`` settings name (``s3_root``). Its models
-    were downloaded with boto3 from AWS's S3, with the user's credentials, and the download failed."""
+def _simulated_object(uri: str, bucket: str, key: str, simulate: Any, cwd: str | None = None) -> bytes:
+    """The bytes of an object of the simulated S3 a job's ``simulate`` settings name (``s3_root``; a relative one
+    from ``cwd``, the folder the job was launched from, where its runner wrote it). Its models were downloaded with
+    boto3 from AWS's S3, with the user's credentials, and the download failed."""
     from jupyter_hpo.sagemaker.clients import simulated_object
 
     root = simulate.get("s3_root") if isinstance(simulate, Mapping) else None
@@ -275,6 +276,8 @@ def _simulated_object(uri: str, bucket: str, key: str, simulate: Any) -> bytes:
         raise ArtifactNotFoundError(
             f"{uri} was on the simulated S3 of a dry run without `simulate.s3_root`: a temporary folder, gone with "
             "its runner (AWS was not asked). Give `simulate: {s3_root: DIR}` to keep a dry run's models.")
+    if cwd and not Path(str(root)).expanduser().is_absolute():
+        root = str(Path(cwd) / root)
     try:
         return simulated_object(root, bucket, key)
     except KeyError as e:
@@ -307,7 +310,7 @@ def _extract(tar: Any, folder: Path) -> None:
     tar.extractall(folder)
 
 
-def _load_s3(uri: str, options: Mapping[str, Any]) -> Any:
+def _load_s3(uri: str, options: Mapping[str, Any], cwd: str | None = None) -> Any:
     """Download ``s3://bucket/key`` (a ``model.tar.gz``), extract it and load its ``model.pkl``."""
     import tarfile
     import tempfile
@@ -323,7 +326,7 @@ def _load_s3(uri: str, options: Mapping[str, Any]) -> Any:
     with tempfile.TemporaryDirectory(prefix="jupyter-hpo-model-") as tmp:
         archive = Path(tmp) / "model.tar.gz"
         if options.get("simulate") is not None:  # a dry run's model is on the simulated S3, never asked of AWS
-            archive.write_bytes(_simulated_object(uri, bucket, key, options["simulate"]))
+            archive.write_bytes(_simulated_object(uri, bucket, key, options["simulate"], cwd))
         else:
             session = boto3.Session(profile_name=options.get("profile"), region_name=options.get("region"))
             try:

@@ -54,11 +54,17 @@ def _check_source_exists(url: str) -> None:
     "copied 0 job(s)" (a server store that is not there fails to connect, in its own words)."""
     from pathlib import Path
 
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     from jupyter_hpo.store import home_in_url
 
-    scheme, sep, rest = home_in_url(url).partition(":///")
-    path = rest.split("?")[0]
-    if sep and scheme.split("+", 1)[0] == "sqlite" and path not in ("", ":memory:") and not path.startswith("file:") \
+    try:
+        parsed = make_url(home_in_url(url))
+    except ArgumentError:
+        return  # not a URL: opening it says so in its own words
+    path = parsed.database or ""  # decoded: `my%20store` is the folder `my store`
+    if parsed.get_backend_name() == "sqlite" and path not in ("", ":memory:") and not path.startswith("file:") \
             and not Path(path).is_file():
         raise SpecError(f"SRC_URL names no store: {Path(path).resolve()} does not exist; nothing was copied.")
 

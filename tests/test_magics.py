@@ -145,6 +145,10 @@ def test_the_builder_of_space_line_asks_for_an_objective_before_it_launches(shel
     assert "%hpo launch OBJECTIVE --space NAME" in NO_OBJECTIVE
     builder.objective = objectives.quadratic
     assert not builder.launch_button.disabled and builder.launch_message.value == ""
+    from jupyter_hpo.widgets import SearchSpaceBuilder
+
+    trained = SearchSpaceBuilder(space=SPACE, model_trainer=object())  # a SageMaker ModelTrainer gives the trial
+    assert not trained.launch_button.disabled and trained.launch_message.value == ""
     builder.launch_options.update(max_trials=2, name="from-builder")
     job = builder.launch()
     assert job is not None and job.wait(timeout=60) == JobStatus.COMPLETED and len(job.trial_records()) == 2

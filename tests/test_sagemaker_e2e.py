@@ -95,6 +95,9 @@ def test_the_credit_example_runs_unchanged_as_sagemaker_training_jobs_on_warm_po
     from jupyter_hpo import artifacts
     from jupyter_hpo.exceptions import ArtifactNotFoundError
 
+    # a relative s3_root is the launch folder's (where the runner wrote it), from whatever folder it is read
+    relative = {"simulate": {"s3_root": s3_root.name}}
+    assert len(artifacts._load_s3(artifacts.model_path(job), relative, str(s3_root.parent))) == 2  # noqa: SLF001
     with pytest.raises(ArtifactNotFoundError, match=r"was on the simulated S3 of a dry run without "
                                                     r"`simulate.s3_root`: a temporary folder, gone with its runner"):
         artifacts._load_s3(artifacts.model_path(job), {"simulate": {"executor": "script"}})  # noqa: SLF001

@@ -343,6 +343,10 @@ def test_cli_register_json_and_errors(home, aws, capsys):
     assert cli.main(["register", "credit-xgb", "--sagemaker", "credit-models"]) == 0
     text = capsys.readouterr().out
     assert "registered job credit-xgb's best trial 1 (auc=0.78) in the existing model package group" in text
+    add_refit(store, api.attach("credit-xgb", store))  # a refit's line says which score is which
+    assert cli.main(["register", "credit-xgb", "--sagemaker", "credit-models"]) == 0
+    assert ("registered job credit-xgb's refit run (credit-xgb-refit) of trial 1 (auc=0.78 as tuned; the refit run "
+            "reported 0.775 of itself) in the existing model package group") in capsys.readouterr().out
     spec = spec_dict(name="local-job")
     spec["backend"] = {"name": "local"}
     make_job(store, spec)

@@ -126,6 +126,12 @@ def test_copy_from_a_store_that_is_not_there_is_refused_and_creates_nothing(home
     assert capsys.readouterr().err == (f"error: SRC_URL names no store: {typo} does not exist; nothing was "
                                        "copied.\n")
     assert not typo.parent.exists() and not dst_file.parent.exists(), "nothing is written on refused input"
+    # a source that is there, in a folder whose name the URL must percent-encode, is copied
+    Store(f"sqlite:///{tmp_path / 'my store' / 'store.db'}", home=home).create_job(
+        "spaced", {"backend": {"name": "local"}}, "minimize")
+    Store(f"sqlite:///{tmp_path / 'my store' / 'store.db'}", home=home).set_job_attrs("spaced", status="completed")
+    assert cli.main(["store", "copy", f"sqlite:///{tmp_path}/my%20store/store.db", f"sqlite:///{dst_file}"]) == 0
+    assert "copied 1 job(s): spaced" in capsys.readouterr().out
 
 
 def test_a_copied_script_job_brings_its_folder(home, tmp_path):

@@ -402,9 +402,11 @@ class SearchSpaceBuilder(w.VBox):
         self.message.style.text_color = _OK["text_color"]
         self.yaml_preview.value = f"<pre>{html.escape(space.to_yaml())}</pre>"
         self.python_preview.value = f"<pre>{html.escape(python_code(space))}</pre>"
-        # with no objective Launch could only fail ("`trial` is required"): it waits for one, and says so
-        self.launch_button.disabled = self._objective is None
-        if self._objective is None:
+        # with no objective Launch could only fail ("`trial` is required"): it waits for one, and says so (a
+        # model_trainer among the launch options gives the trial itself)
+        missing = self._objective is None and "model_trainer" not in self.launch_options
+        self.launch_button.disabled = missing
+        if missing:
             self.launch_message.value = NO_OBJECTIVE
         elif self.launch_message.value == NO_OBJECTIVE:
             self.launch_message.value = ""
