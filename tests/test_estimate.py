@@ -359,3 +359,13 @@ def test_measuring_a_trial_leaves_no_runner_and_nothing_in_the_home(home, tmp_pa
     assert left == [], "the measuring runner outlived the command"
     assert not (home / "jobs").exists() or not any((home / "jobs").iterdir()), list((home / "jobs").iterdir())
     assert not (home / "runners").exists() or not any((home / "runners").iterdir())
+
+
+@pytest.mark.parametrize("backend", ["sagemaker", "amt"])
+def test_trials_longer_than_an_hour_are_estimated_not_failed(backend):
+    """The simulated training jobs kept the default `max_run_s` of 3600 s: with `--training-s 7000` every trial
+    was stopped there and counted failed (320 of 320), though the inputs allow 28 days."""
+    r = estimate(jobs=1, trials=4, parallel=2, training_s=7000, training_cv=0, backend=backend)
+    for name, arm in r["arms"].items():
+        assert arm["failed_trials"] == 0 and arm["trials"] == 4, (name, arm)
+        assert arm["billable_s"] >= 4 * 7000, (name, arm["billable_s"])

@@ -161,7 +161,7 @@ def simulate_campaign(inputs: CampaignInputs, *, pools: str, workdir: Path) -> d
     """
     from jupyter_hpo.backends import EventLog, TrialRequest
     from jupyter_hpo.sagemaker.clients import simulated_clients
-    from jupyter_hpo.sagemaker.options import simulation_defaults
+    from jupyter_hpo.sagemaker.options import MAX_RUN_S, simulation_defaults
     from jupyter_hpo.sagemaker.pricing import cost_usd, price_per_hour
     from jupyter_hpo.sagemaker.requests import seeded_names
     from jupyter_hpo.sagemaker.scheduler import SageMakerBackend
@@ -203,7 +203,8 @@ def simulate_campaign(inputs: CampaignInputs, *, pools: str, workdir: Path) -> d
                     "warm_pool": {"enabled": warm},
                     "backend": {"name": "sagemaker", "options": simulation_defaults({
                         "simulate": {}, "instance_type": inputs.instance_type, "instance_count": inputs.instance_count,
-                        "keep_alive_s": inputs.keep_alive_s, "poll_s": inputs.poll_s, "prices": prices})},
+                        "keep_alive_s": inputs.keep_alive_s, "poll_s": inputs.poll_s, "prices": prices,
+                        "max_run_s": MAX_RUN_S})},  # every trial runs to its end (at 3600 s, trials of 2 h failed)
                 })
                 backend = SageMakerBackend(spec, workdir, clients=clients)
                 backend.inherit(handed_on)
@@ -272,7 +273,7 @@ def simulate_amt_campaign(inputs: CampaignInputs, *, reuse: bool, workdir: Path)
     """
     from jupyter_hpo.sagemaker.amt import AMT_WARM_STARTING_MAX_S
     from jupyter_hpo.sagemaker.clients import simulated_clients
-    from jupyter_hpo.sagemaker.options import SageMakerOptions, simulation_defaults
+    from jupyter_hpo.sagemaker.options import MAX_RUN_S, SageMakerOptions, simulation_defaults
     from jupyter_hpo.sagemaker.outcome import phase_seconds, startup_seconds
     from jupyter_hpo.sagemaker.pricing import cost_usd, price_per_hour
     from jupyter_hpo.sagemaker.requests import validate_request
@@ -300,7 +301,7 @@ def simulate_amt_campaign(inputs: CampaignInputs, *, reuse: bool, workdir: Path)
                 "budget": {"max_trials": inputs.trials, "max_parallel": inputs.parallel},
                 "backend": {"name": "amt", "options": simulation_defaults({
                     "simulate": {}, "instance_type": inputs.instance_type, "instance_count": inputs.instance_count,
-                    "poll_s": inputs.poll_s})}})
+                    "poll_s": inputs.poll_s, "max_run_s": MAX_RUN_S})}})
             request = tuning_job_request(spec, SageMakerOptions.from_spec(spec), tuning_job_name=name,
                                          code_uri=f"s3://jupyter-hpo-simulated/jobs/{name}/sourcedir.tar.gz",
                                          entry="train.py")
