@@ -350,6 +350,10 @@ _feeds: dict[tuple[str, str], TrialFeed] = {}
 _spaces: dict[tuple[str, str, Any], SearchSpace] = {}
 
 
+#: how a resume's refusal names the budget option of every front door (a magic's user read "max_trials")
+_FLAG = " (`max_trials=N`; `--max-trials N` in `jupyter hpo resume` and `%hpo resume`)"
+
+
 def _shared(runner: Mapping[str, Any]) -> str | None:
     """How a job's runner process is shared with other jobs: ``"campaign"`` (it runs them beside this one), ``"kept"``
     (it may take the next launch once this job ends), or None. A SIGTERM meant for one job reached the others, or
@@ -574,17 +578,18 @@ class Job:
             counted, budget = self._counted_trials(), int(spec["budget"]["max_trials"])
             if counted >= budget:
                 raise JobStateError(f"job {self.name!r} has completed ({reason}) after all {budget} trials of its "
-                                    f"budget; pass a larger max_trials to continue it.")
+                                    f"budget; pass a larger max_trials to continue it{_FLAG}.")
             # else its budget has trials left: a resume runs them, for another max_runtime (it bounds each run)
         elif status == JobStatus.COMPLETED:
             raise JobStateError(
-                f"job {self.name!r} has completed ({attrs.get('reason', '')}); pass a larger max_trials to continue it."
+                f"job {self.name!r} has completed ({attrs.get('reason', '')}); pass a larger max_trials to continue it"
+                f"{_FLAG}."
             )
         elif status == JobStatus.FAILED and self._counted_trials() >= int(spec["budget"]["max_trials"]):
             # its runner would replay the trials and end at once, writing "no trial completed" over the reason
             raise JobStateError(
                 f"job {self.name!r} failed after all {spec['budget']['max_trials']} trials of its budget "
-                f"({reason or 'no reason recorded'}); pass a larger max_trials to run more.")
+                f"({reason or 'no reason recorded'}); pass a larger max_trials to run more{_FLAG}.")
         _check_tuning_job_resumable(self.name, attrs)
         # taken only if no one else resumed or stopped it since its status was read: of two users resuming it at
         # once, one starts a runner and the other is told (two runners on one job interrupted each other's trials)

@@ -160,7 +160,8 @@ def test_a_failed_job_that_used_its_budget_is_not_resumed_for_nothing(home):
     before = job.attrs
     assert "last error" in before["reason"], before["reason"]
     with pytest.raises(JobStateError, match=r"job 'spent' failed after all 2 trials of its budget \(.*last error.*\); "
-                                            r"pass a larger max_trials to run more\."):
+                                            r"pass a larger max_trials to run more \(`max_trials=N`; "
+                                            r"`--max-trials N` in `jupyter hpo resume` and `%hpo resume`\)\."):
         job.resume()
     after = job.attrs
     assert after["reason"] == before["reason"] and after["runner"] == before["runner"], "nothing started or changed"

@@ -360,7 +360,8 @@ def test_attach_shows_a_dashboard_for_a_job_launched_elsewhere(shell):
     assert isinstance(job, api.Job) and job.name == "elsewhere" and len(widget_views(captured)) == 1
     summary, _ = hpo(shell, "status")  # the attached job is now this kernel's last job
     assert summary["status"] == "completed" and summary["complete"] == 2
-    with pytest.raises(UsageError, match=r"job 'elsewhere' has completed .*pass a larger max_trials"):
+    with pytest.raises(UsageError, match=r"job 'elsewhere' has completed .*pass a larger max_trials to continue it "
+                                         r"\(.*`--max-trials N` in .*`%hpo resume`\)"):  # the magic's own words
         hpo(shell, "resume")
 
 
