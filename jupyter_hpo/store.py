@@ -78,6 +78,10 @@ SCHEMA_VERSION = 2
 SINCE_SCHEMA_1 = ("objectives", "constraints", "warm_start", "tracking", "artifacts")
 
 
+#: how many times a SQLite call that met SQLITE_PROTOCOL ("locking protocol") is tried again (about 3 s in all)
+SQLITE_PROTOCOL_TRIES = 5
+
+
 def schema_of(spec: Mapping[str, Any]) -> int:
     """The attribute schema a job of this spec (``TuningSpec.to_dict()``) needs its reader to know."""
     space = spec.get("space") if isinstance(spec.get("space"), Mapping) else {}
@@ -159,11 +163,18 @@ class Store(StoreEngine):
         Raises:
             StoreError: the database stayed unreachable for ``retry_s`` seconds.
         """
-        retry, deadline, pause = False, 0.0, 0.1
+        retry, deadline, pause, protocol = False, 0.0, 0.1, 0
         while True:
             try:
                 return attempt(retry)
             except Exception as e:
+                if self.url.startswith("sqlite") and "locking protocol" in str(e) and protocol < SQLITE_PROTOCOL_TRIES:
+                    # SQLITE_PROTOCOL: another process stopped inside a WAL write (a runner frozen mid-write, which a
+                    # stop then ends); SQLite calls it transient. A status read failed with the driver's traceback.
+                    protocol += 1
+                    time.sleep(0.2 * protocol)
+                    retry = True
+                    continue
                 if self.url.startswith("sqlite") or not is_transient(e):
                     raise
                 if self.retry_s <= 0:  # one line for the caller to say (the CLI printed the driver's traceback)

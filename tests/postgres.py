@@ -34,6 +34,7 @@ BOTH_STORES = {"test_store.py", "test_store_records.py", "test_runner.py", "test
 SQLITE_ONLY = {
     "test_the_default_store_is_sqlite_in_wal_mode_under_home",  # the SQLite file and its WAL journal
     "test_a_store_that_cannot_be_created_is_a_store_error",     # a SQLite file under a non-directory
+    "test_a_read_that_meets_sqlite_locking_protocol_is_tried_again",  # SQLite's SQLITE_PROTOCOL
 }
 STORE_KINDS = ("sqlite", "postgresql")
 USER = "hpo"

@@ -367,3 +367,32 @@ def test_a_claim_expecting_no_status_takes_a_job_that_has_none_once(store):
     assert store.job_attrs("old")["status"] == "running"
     assert store.claim_job("old", None, status="stopped") is False, "taken: no longer without a status"
     assert store.job_attrs("old")["status"] == "running"
+
+
+def test_a_read_that_meets_sqlite_locking_protocol_is_tried_again(home, monkeypatch):
+    """SQLITE_PROTOCOL ("locking protocol") is what a reader may meet while another process is stopped inside a
+    WAL write: a runner frozen mid-write, which `stop` or `resume` then ends. `job.status` failed with the
+    driver's traceback (the clean-clone CI met it); SQLite calls it transient, and the read is tried again. The
+    fault is injected where the store reads a job's identity, with SQLite's own error."""
+    import sqlalchemy
+
+    from jupyter_hpo import store as store_module
+
+    store = Store(home=home)  # SQLite's error: the default store
+    store.create_job("job-a", {"backend": {"name": "local"}}, "maximize")
+    store._plain = True  # noqa: SLF001 - the plain read of the job's identity, as a listing store does
+    real, failures = store_module.study_identity, []
+
+    def flaky(engine, study_id):
+        if len(failures) < 2:
+            failures.append(1)
+            raise sqlalchemy.exc.OperationalError("SELECT ...", {}, sqlite3.OperationalError("locking protocol"))
+        return real(engine, study_id)
+
+    monkeypatch.setattr(store_module, "study_identity", flaky)
+    store.forget("job-a")
+    assert store.job_attrs("job-a")["status"] == "pending" and len(failures) == 2
+    failures.clear()
+    monkeypatch.setattr(store_module, "SQLITE_PROTOCOL_TRIES", 1)  # one more than it allows: said, not hidden
+    with pytest.raises(sqlalchemy.exc.OperationalError, match="locking protocol"):
+        store._identity(store.study_id("job-a"))  # noqa: SLF001
