@@ -303,6 +303,15 @@ class TuningSpec:
             )
 
     @property
+    def trial_budget(self) -> int:
+        """How many trials the job may run in all: ``budget.max_trials``, and for ``strategy: grid`` no more than
+        the grid's points, which it runs once each (the budget caps a grid; it adds no points). The one rule for
+        a spec; :func:`jupyter_hpo.records.trial_budget` applies it to a stored spec."""
+        if self.strategy == "grid":
+            return min(self.budget.max_trials, self.space.grid_size())
+        return self.budget.max_trials
+
+    @property
     def pruner_kind(self) -> str:
         """The pruner the job uses: ``off``, ``median``, ``hyperband``, ``kfold``, ``kfold_fast`` or
         ``kfold_wilcoxon``."""

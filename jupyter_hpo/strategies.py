@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 from jupyter_hpo.records import CONSTRAINT_VALUES
 
-__all__ = ["make_sampler", "make_pruner", "grid_size"]
+__all__ = ["make_sampler", "make_pruner"]
 
 
 def make_sampler(spec: TuningSpec, resumed_after: int = 0) -> Any:
@@ -97,13 +97,6 @@ def _grid_sampler_class() -> Any:
 
 def _GridSampler(grid: dict[str, list[Any]], seed: int | None) -> Any:  # noqa: N802 - a class factory
     return _grid_sampler_class()(grid, seed=seed)
-
-
-def grid_size(spec: TuningSpec) -> int:
-    n = 1
-    for values in spec.space.grid().values():
-        n *= len(values)
-    return n
 
 
 def make_pruner(spec: TuningSpec) -> Any:

@@ -251,7 +251,7 @@ class LocalBackend(ExecutorBackend):
         self._memory_bytes = spec.warm_pool.max_memory_mb * 2**20 if spec.warm_pool.max_memory_mb else None
         self._timeout = spec.trial.timeout
         self._size = spec.budget.max_parallel
-        self._budget = _trial_budget(spec)  # trials the runner may still submit, before the first submit
+        self._budget = spec.trial_budget  # trials the runner may still submit, before the first submit
         self._submitted = 0
         self._last_memory_check = 0.0
         self._boot = worker_boot(spec, job_dir)
@@ -606,13 +606,4 @@ def worker_boot(spec: TuningSpec, job_dir: Path) -> dict[str, Any]:
 def _trials_left(spec: TuningSpec, trials: list[Any]) -> int:
     """Trials the budget still allows, given the stored ones: an interrupted trial runs again and does not count."""
     done = sum(1 for t in trials if t.state.is_finished() and not t.user_attrs.get("interrupted"))
-    return max(0, _trial_budget(spec) - done)
-
-
-def _trial_budget(spec: TuningSpec) -> int:
-    """How many trials the job may run in all (a grid has no more than its points)."""
-    if spec.strategy == "grid":
-        from jupyter_hpo.strategies import grid_size
-
-        return min(spec.budget.max_trials, grid_size(spec))
-    return spec.budget.max_trials
+    return max(0, spec.trial_budget - done)

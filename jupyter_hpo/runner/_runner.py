@@ -57,7 +57,7 @@ from jupyter_hpo.runner._warm_start import SEEDED_TRIALS_MAX, seed_from_jobs
 from jupyter_hpo.runner._writer import StoreWriter
 from jupyter_hpo.spec import TuningSpec
 from jupyter_hpo.store import HEARTBEAT_S, STALE_ALIVE_AFTER_S, Store, error_text, stale_after_s
-from jupyter_hpo.strategies import grid_size, make_pruner, make_sampler
+from jupyter_hpo.strategies import make_pruner, make_sampler
 from jupyter_hpo.trial import MAX_STEP
 
 __all__ = ["Runner"]
@@ -110,9 +110,7 @@ class Runner:
             # the job's name keeps an unseeded job's the same across a resume
             study_name=f"jupyter-hpo-seed-{self.spec.seed}" if self.spec.seed is not None else f"jupyter-hpo-{name}",
         )
-        self.max_trials = self.spec.budget.max_trials
-        if self.spec.strategy == "grid":
-            self.max_trials = min(self.max_trials, grid_size(self.spec))
+        self.max_trials = self.spec.trial_budget
         self.live: dict[int, Any] = {}  # the running trials, by their number in the store
         #: the store's number of the next trial this runner creates: a trial's key, seed and artifact folder (the
         #: in-memory study's numbers differ once it holds trials the store has not: warm start, a rerun's queue)
