@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_hpo._mlflow_runs import _one_line, _refused, _Sink, _text, provenance_tags, reachable
+from jupyter_hpo.handoff import model_text
 from jupyter_hpo.mlflow_tracking import MlflowError, MlflowNameError, _client_settings, export_job, require_mlflow
 from jupyter_hpo.records import REFIT_OF
 
@@ -120,7 +121,7 @@ def _register(job: Any, holder: Any, number: int, kind: str, what: str, name: st
                 raise MlflowNameError(f"MLflow refuses the model name {name!r}: {_one_line(e)}") from None
             raise MlflowError(f"registering in MLflow at {uri} failed: {_one_line(e)}") from None
     try:
-        return _add_version(job, holder, number, kind, what, name, uri, experiment, run_name, folder, flavor, client)
+        return _add_version(job, holder, number, kind, name, uri, experiment, run_name, folder, flavor, client)
     except Exception as e:
         said = str(e).rstrip(".") if isinstance(e, MlflowError) else \
             f"registering {what}'s model in MLflow at {uri} failed: {_one_line(e)}"
@@ -139,8 +140,8 @@ def _remove_new_model(client: Any, name: str) -> str:
     return f"; the registered model {name!r} it had created was removed again"
 
 
-def _add_version(job: Any, holder: Any, number: int, kind: str, what: str, name: str, uri: str, experiment: str,
-                 run_name: str, folder: Path, flavor: str, client: Any) -> str:
+def _add_version(job: Any, holder: Any, number: int, kind: str, name: str, uri: str, experiment: str, run_name: str,
+                 folder: Path, flavor: str, client: Any) -> str:
     """The trial's run, its model and the new version of registered model ``name``; its ``models:/`` URI."""
     parent = export_job(job, tracking_uri=uri, experiment=experiment)
     sink = _Sink(holder.store, holder.name, uri, experiment, run_name + ("-refit" if kind == "refit" else ""))
@@ -161,9 +162,9 @@ def _add_version(job: Any, holder: Any, number: int, kind: str, what: str, name:
             **({"fold_scores": _text(scored.user_attrs["fold_scores"])} if scored.user_attrs.get("fold_scores")
                else {}),
             **provenance_tags(job.attrs, job.store)}
-    said = (f"{sink.metric}={scored.value!r} (trial {tuned} as tuned; the refit run reported {trial.value!r} "
-            "of itself)" if scored is not trial else f"{sink.metric}={trial.value!r}")
+    said = model_text(sink.metric, scored.value, tuned, refit_job=holder.name if kind == "refit" else None,
+                      refit_value=trial.value, show=repr)
     version = client.create_model_version(
         name, source=f"{client.get_run(run_id).info.artifact_uri}/model", run_id=run_id, tags=tags,
-        description=f"{what}: {said}")
+        description=f"jupyter-hpo job {job.name}, {said}")
     return f"models:/{name}/{version.version}"

@@ -15,11 +15,12 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from jupyter_hpo.exceptions import SpecError
 
-__all__ = ["DESTINATIONS", "REQUEST_EXAMPLE", "check_register_request", "register"]
+__all__ = ["DESTINATIONS", "REQUEST_EXAMPLE", "check_register_request", "model_text", "register"]
 
 #: what each destination takes besides ``to`` and ``force``: key -> required
 DESTINATIONS: dict[str, dict[str, bool]] = {
@@ -50,6 +51,25 @@ _WHAT = {"model_name": "a name of visible characters without '/' or ':'",
 _HINT = {"tracking_uri": " (a file or database store is set on the server with MLFLOW_TRACKING_URI)"}
 #: a register request, shown in the messages that refuse a malformed one
 REQUEST_EXAMPLE = '{"to": "mlflow", "model_name": "credit-model"}'
+
+
+def model_text(metric: str, value: float, trial: int, *, best_trial: int | None = None,
+               refit_job: str | None = None, refit_value: float | None = None,
+               show: Callable[[float], str] = lambda v: f"{v:.6g}") -> str:
+    """What a registered model is, in words, the same in MLflow, SageMaker's registry and the CLI: the trial's
+    score as the job tuned it (cross-validated for the credit example), and for a refit also what the refit run
+    reported of itself, said as such (in-sample for the credit example: not the model's score).
+
+    Example:
+        >>> model_text("auc", 0.78, 1, refit_job="credit-refit", refit_value=0.775)
+        'refit run (credit-refit) of trial 1 (auc=0.78 as tuned; the refit run reported 0.775 of itself)'
+        >>> model_text("auc", 0.78, 1, best_trial=1)
+        'best trial 1 (auc=0.78)'
+    """
+    if refit_job is not None:
+        return (f"refit run ({refit_job}) of trial {trial} ({metric}={show(value)} as tuned; the refit run "
+                f"reported {show(refit_value) if refit_value is not None else 'no value'} of itself)")
+    return f"{'best ' if trial == best_trial else ''}trial {trial} ({metric}={show(value)})"
 
 
 def check_register_request(data: Any, *, force: bool = True) -> dict[str, Any]:

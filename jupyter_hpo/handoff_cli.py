@@ -22,6 +22,7 @@ import sys
 from typing import Any
 
 from jupyter_hpo.exceptions import HpoError, SpecError
+from jupyter_hpo.handoff import model_text
 from jupyter_hpo.records import dumps
 from jupyter_hpo.sagemaker.registry import APPROVAL_STATUSES
 
@@ -152,12 +153,8 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 def _registered_text(r: dict[str, Any]) -> str:
     group = f"{'created' if r['group_created'] else 'existing'} model package group {r['group']}"
-    if r["refit"]:  # the model's score is the trial's as tuned; the refit run's own figure is said as such
-        what = (f"refit run ({r['refit_job']}) of trial {r['trial']} ({r['metric']}={r['value']:.6g} as tuned; the "
-                f"refit run reported {r['refit_value']:.6g} of itself)")
-    else:
-        what = (f"{'best ' if r['trial'] == r['best_trial'] else ''}trial {r['trial']} "
-                f"({r['metric']}={r['value']:.6g})")
+    what = model_text(r["metric"], r["value"], r["trial"], best_trial=r["best_trial"],
+                      refit_job=r["refit_job"] if r["refit"] else None, refit_value=r["refit_value"])
     line = (f"registered job {r['job']}'s {what} in the {group}: "
             f"{r['model_package_arn']} ({r['approval']}); model {r['model_data_url']}; metrics {r['metrics_uri']}")
     return "\n".join([line, *(f"note: {n}" for n in r["notes"])])

@@ -443,7 +443,9 @@ def test_a_refits_version_names_the_jobs_trial_it_repeats(mlflow_env):
     # showed the refit's value, in-sample for the credit example, as the model's)
     refit_value = refit.trial_records()[0]["value"]
     assert (tags["value"], tags["jupyter_hpo.refit_value"]) == (repr(job.best["value"]), repr(refit_value))
-    assert f"(trial {best} as tuned; the refit run reported {refit_value!r} of itself)" in version.description
+    assert version.description == (
+        f"jupyter-hpo job refit-tags, refit run ({refit.name}) of trial {best} ({tags['metric']}="
+        f"{job.best['value']!r} as tuned; the refit run reported {refit_value!r} of itself)")
 
 
 def test_a_tracked_jobs_refit_is_logged_once_under_the_jobs_parent_run(mlflow_env):

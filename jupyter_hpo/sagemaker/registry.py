@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.exceptions import BackendError, JobStateError, SpecError
+from jupyter_hpo.handoff import model_text
 from jupyter_hpo.records import (
     ARTIFACT,
     BACKEND,
@@ -231,12 +232,8 @@ def model_package_request(job: Any, spec: TuningSpec, opts: SageMakerOptions, ca
                           provenance_uri: str) -> dict[str, Any]:
     """The ``CreateModelPackage`` request of ``cand`` (see :func:`model_candidate`) in ``group``."""
     metric = spec.objective.metric
-    if cand["refit"]:
-        what = (f"refit run ({cand['refit_job']}) of trial {cand['number']} ({metric}={cand['value']:.6g} as "
-                f"tuned; the refit run reported {cand['refit_value']:.6g} of itself)")
-    else:
-        what = (f"{'best ' if cand['number'] == cand['best']['trial'] else ''}trial {cand['number']} "
-                f"({metric}={cand['value']:.6g})")
+    what = model_text(metric, cand["value"], cand["number"], best_trial=cand["best"]["trial"],
+                      refit_job=cand["refit_job"] if cand["refit"] else None, refit_value=cand["refit_value"])
     description = f"jupyter-hpo job {job.name}, {what}; provenance: {provenance_uri}"[:1024]
     metadata = {"jupyter-hpo:job": job.name, "jupyter-hpo:trial": str(cand["number"]),
                 "jupyter-hpo:refit": str(cand["refit"]).lower(), f"jupyter-hpo:{metric}"[:128]: repr(cand["value"]),
