@@ -21,6 +21,7 @@ import json
 import math
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,13 +70,17 @@ class _Context:
 
 
 _context: _Context | None = None
+#: ``ctx``: the trial that submitted the ThreadPoolExecutor work item this thread runs (see :func:`_here`)
+_local = threading.local()
+#: the attribute of a ``threading.Thread`` started while a trial ran: that trial's context
+_OWNER = "_jupyter_hpo_trial"
 _cache: dict[str, Any] = {}
 _container_step = 0
 
 
 def in_trial() -> bool:
     """True inside a trial run by jupyter-hpo (a local worker or a SageMaker container)."""
-    return _context is not None or _sagemaker_hparams().is_file()
+    return _here() is not None or _sagemaker_hparams().is_file()
 
 
 def params() -> dict[str, Any]:
@@ -84,8 +89,9 @@ def params() -> dict[str, Any]:
     Raises:
         HpoError: called outside a trial.
     """
-    if _context is not None:
-        return dict(_context.params)
+    ctx = _here()
+    if ctx is not None:
+        return dict(ctx.params)
     if _sagemaker_hparams().is_file():
         return _sagemaker_params()
     raise HpoError("jupyter_hpo.trial.params() is only available inside a trial run by jupyter-hpo.")
@@ -172,7 +178,7 @@ def report(value: float, step: int | None = None) -> None:
     value = float(value)
     if step is not None:
         step = _check_step(step)
-    ctx = _context
+    ctx = _here()  # a thread a trial left running reports to its own trial (ended: dropped), not the next one
     if ctx is None:
         global _container_step
         if _sagemaker_hparams().is_file():  # the job's metric regexes and the backend's log tail pick these up
@@ -213,7 +219,8 @@ def _check_step(step: Any) -> int:
 
 def should_prune() -> bool:
     """True when the pruner decided, at the last :func:`report`, that this trial should stop."""
-    return _context is not None and _context.pruned
+    ctx = _here()
+    return ctx is not None and ctx.pruned
 
 
 class Folds:
@@ -246,8 +253,9 @@ class Folds:
     def report(self, score: float) -> None:
         """Record the score of the next fold; raise :class:`TrialPruned` if the pruner says stop."""
         self.scores.append(float(score))
-        if _context is not None:
-            _context.fold_scores = list(self.scores)
+        ctx = _here()
+        if ctx is not None:
+            ctx.fold_scores = list(self.scores)
         report(score, step=len(self.scores) - 1)
         if should_prune():
             raise TrialPruned(f"pruned after fold {len(self.scores)} of {self.k}")
@@ -343,8 +351,9 @@ def is_refit() -> bool:
     Also ``trial.refit``. A script run outside a worker (a SageMaker container) reads ``$JUPYTER_HPO_REFIT``
     (``1`` in a refit); a local worker sets that variable too while a refit trial runs.
     """
-    if _context is not None:
-        return _context.refit
+    ctx = _here()
+    if ctx is not None:
+        return ctx.refit
     return os.environ.get(REFIT_ENV) == "1"
 
 
@@ -364,8 +373,9 @@ def artifact_dir() -> Path:
     Raises:
         HpoError: called outside a trial (and ``$JUPYTER_HPO_ARTIFACT_DIR`` is not set).
     """
-    if _context is not None and _context.artifact_dir:
-        path = Path(_context.artifact_dir)
+    ctx = _here()
+    if ctx is not None and ctx.artifact_dir:
+        path = Path(ctx.artifact_dir)
     elif os.environ.get(ARTIFACT_DIR_ENV):
         path = Path(os.environ[ARTIFACT_DIR_ENV])
     elif _sagemaker_hparams().is_file():
@@ -416,9 +426,59 @@ def log_artifact(path: str | os.PathLike[str]) -> Path:
     return target
 
 
+def _here() -> _Context | None:
+    """The trial the calling code belongs to: the running trial, or, in a thread a trial started (or a
+    ThreadPoolExecutor work item a trial submitted), that trial, which may have ended. A thread that one trial
+    left running reported into the next trial on its worker: that trial took the values as its own and its own
+    reports of those steps were dropped as repeats. Now its reports go to its ended trial, whose worker drops them.
+    Threads of a ``multiprocessing`` thread pool, and threads started outside any trial, belong to the running
+    trial, as before (a pool made by one trial and kept in ``trial.cached`` serves the later ones)."""
+    ctx = getattr(_local, "ctx", None)
+    if ctx is None:
+        ctx = getattr(threading.current_thread(), _OWNER, None)
+    return _context if ctx is None else ctx
+
+
+def _bind_threads() -> None:
+    """In a worker, once: a thread started during a trial, and a ThreadPoolExecutor work item submitted during
+    one, carry that trial's context (:func:`_here`)."""
+    if getattr(threading.Thread.start, "_jupyter_hpo", False):
+        return
+    import concurrent.futures.thread as futures_thread
+    import multiprocessing.pool
+
+    pool_loops = (futures_thread._worker, multiprocessing.pool.worker)  # their work items say whose they are
+    start, submit = threading.Thread.start, futures_thread.ThreadPoolExecutor.submit
+
+    def bound_start(self: threading.Thread) -> None:
+        ctx = _here()
+        if ctx is not None and getattr(self, "_target", None) not in pool_loops:
+            setattr(self, _OWNER, ctx)
+        start(self)
+
+    def bound_submit(self: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        ctx = _here()
+        if ctx is None:
+            return submit(self, fn, *args, **kwargs)
+
+        def run(*a: Any, **k: Any) -> Any:
+            before, _local.ctx = getattr(_local, "ctx", None), ctx
+            try:
+                return fn(*a, **k)
+            finally:
+                _local.ctx = before
+
+        return submit(self, run, *args, **kwargs)
+
+    bound_start._jupyter_hpo = True  # type: ignore[attr-defined]
+    threading.Thread.start = bound_start  # type: ignore[method-assign]
+    futures_thread.ThreadPoolExecutor.submit = bound_submit  # type: ignore[method-assign]
+
+
 def _begin(ctx: _Context) -> None:
     """Called by the worker before a trial (the reset): fresh context, reseeded RNGs."""
     global _context
+    _bind_threads()
     _context = ctx
     if ctx.seed is not None:
         import random

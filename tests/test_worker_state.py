@@ -7,6 +7,8 @@ import signal
 import sys
 import threading
 import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,45 @@ def meddle(p: dict[str, Any]) -> Any:
         sys.argv.append("--left-over")
         signal.signal(signal.SIGTERM, lambda *_: None)
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaced, not closed
+        # process-wide settings a script makes for itself: each failed or changed every later warm trial
+        warnings.simplefilter("error")
+        sys.setrecursionlimit(200)
+        os.umask(0o077)
+        os.environ["TZ"] = "Asia/Tokyo"
+        time.tzset()
+        import numpy
+
+        numpy.seterr(all="raise")
         return 1.0
+    if p["mode"] == "leave-thread":  # folds in a thread the trial gives up on: it reports after the trial ended
+        def late() -> None:
+            time.sleep(0.3)
+            for step in range(10):
+                trial.report(50.0, step=step)
+
+        threading.Thread(target=late, daemon=True).start()
+        raise ValueError("gave up")
+    if p["mode"] == "own-reports":  # the next trial on that worker: reports only after the thread above did
+        time.sleep(0.8)
+        trial.report(0.9, step=0)
+        trial.report(0.8, step=1)
+        return 0.85
+    if p["mode"] == "raise":  # errors as libraries and users raise them
+        class ConfigError(Exception):
+            def __str__(self) -> str:
+                return self.detail  # never set: str() of this error raises
+
+        raise {"sklearn": ValueError("\nAll the 3 fits failed.\nIt is very likely that your model is misconfigured."),
+               "bad-str": ConfigError(), "huge": ValueError("x" * 10_000_000)}[p["error"]]
+    if p["mode"] == "return":
+        import numpy
+
+        return {"complex": numpy.complex128(0.3 + 5j), "big-extra": {"objective": 0.5, "rows": 10**400, "n": 3},
+                "big": 10**400}[p["what"]]
+    if p["mode"] == "pool-reports":  # a thread pool kept from an earlier trial runs this trial's folds
+        executor = trial.cached("executor", lambda: ThreadPoolExecutor(2))
+        list(executor.map(lambda step: trial.report(p["x"], step=step), range(4)))
+        return p["x"]
     if p["mode"] == "close-stdout":
         sys.stdout.close()
         return 1.0
@@ -57,6 +97,11 @@ def meddle(p: dict[str, Any]) -> Any:
         "signal_ok": float(signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.SIG_IGN)
                            or getattr(signal.getsignal(signal.SIGTERM), "__name__", "") != "<lambda>"),
         "stdout_ok": float(sys.stdout is sys.__stdout__ and not sys.stdout.closed),
+        "warnings_ok": float(not any(f[0] == "error" for f in warnings.filters)),
+        "recursion_ok": float(sys.getrecursionlimit() >= 1000),
+        "umask_ok": float(os.umask(0o022) == 0o022),
+        "tz_ok": float("JST" not in time.tzname),
+        "numpy_ok": float("raise" not in __import__("numpy").geterr().values()),
         "pid": float(os.getpid()),
     }
 
@@ -114,7 +159,26 @@ def test_a_trial_that_changes_folder_environment_path_argv_signals_and_stdout_le
     assert w1 == w2 == w3, "restored state keeps the warm worker"
     assert after.metrics["pid"] == first.metrics["pid"]
     assert {k: v for k, v in after.metrics.items() if k.endswith("_ok")} == {
-        "cwd_ok": 1.0, "env_ok": 1.0, "path_ok": 1.0, "argv_ok": 1.0, "signal_ok": 1.0, "stdout_ok": 1.0}
+        "cwd_ok": 1.0, "env_ok": 1.0, "path_ok": 1.0, "argv_ok": 1.0, "signal_ok": 1.0, "stdout_ok": 1.0,
+        "warnings_ok": 1.0, "recursion_ok": 1.0, "umask_ok": 1.0, "tz_ok": 1.0, "numpy_ok": 1.0}
+
+
+def test_a_thread_a_trial_left_running_does_not_report_into_the_next_trial(pool):
+    """The thread's late reports went to the next trial on the worker, which took them as its own and had its own
+    reports of those steps dropped as repeats."""
+    gave_up, w1 = pool({"mode": "leave-thread"})
+    assert gave_up.state == "failed"
+    own, w2 = pool({"mode": "own-reports"})
+    assert w1 == w2 and own.state == "complete", own.error
+    assert [(step, value) for key, step, value in pool.events.reports if key == 1] == [(0, 0.9), (1, 0.8)]
+    assert not [r for r in pool.events.reports if r[2] == 50.0], "the left thread's reports reached nobody"
+
+
+def test_a_thread_pool_kept_in_trial_cached_reports_to_the_trial_that_uses_it(pool):
+    outcomes = [pool({"mode": "pool-reports", "x": x}) for x in (0.25, 0.5)]
+    assert [o.state for o, _ in outcomes] == ["complete"] * 2, [o.error for o, _ in outcomes]
+    assert {k: sorted((s, v) for key, s, v in pool.events.reports if key == k) for k in (0, 1)} == {
+        0: [(s, 0.25) for s in range(4)], 1: [(s, 0.5) for s in range(4)]}
 
 
 @pytest.mark.parametrize("mode", ["close-stdout", "rmdir-cwd"])
@@ -138,3 +202,24 @@ def test_reports_from_several_threads_keep_the_pipe_in_step(pool):
     assert len({w for _, w in outcomes}) == 1, "the worker survived and stayed warm"
     per_trial = {k: [r for r in pool.events.reports if r[0] == k] for k in range(3)}
     assert all(len(rs) == 800 for rs in per_trial.values()), {k: len(v) for k, v in per_trial.items()}
+
+
+def test_a_failed_trial_says_its_error_in_a_line_with_text_and_keeps_the_worker(pool):
+    """scikit-learn's message starts with a newline (shown: a bare 'ValueError:'); an error whose str() raises
+    ended the worker ('worker process died'); a traceback that held its input was stored whole (20 MB)."""
+    sklearn, w1 = pool({"mode": "raise", "error": "sklearn"})
+    assert sklearn.error == "ValueError: All the 3 fits failed."
+    bad_str, w2 = pool({"mode": "raise", "error": "bad-str"})
+    assert bad_str.error == "ConfigError: <exception str() failed>"
+    huge, w3 = pool({"mode": "raise", "error": "huge"})
+    assert len(huge.error) == 300 and len(huge.traceback) == 20_000 and huge.traceback.rstrip().endswith("xxx")
+    assert w1 == w2 == w3, "each error kept the warm worker"
+
+
+def test_what_is_no_real_number_fails_the_trial_and_a_bad_extra_metric_is_left_out(pool):
+    cplx, _ = pool({"mode": "return", "what": "complex"})  # float() took the real part: 0.3, and it became best
+    assert (cplx.state, cplx.value) == ("failed", None) and "not a number" in cplx.error, cplx.error
+    big, _ = pool({"mode": "return", "what": "big"})
+    assert big.state == "failed" and "not a number" in big.error, big.error
+    extra, _ = pool({"mode": "return", "what": "big-extra"})  # an OverflowError failed the trial, objective and all
+    assert (extra.state, extra.value, extra.metrics) == ("complete", 0.5, {"n": 3.0}), extra.error

@@ -1,8 +1,10 @@
 """The process state a warm worker restores after every trial, so that one trial cannot change the next.
 
-Restored after each trial: the working folder, the environment (``os.environ``), ``sys.path``, ``sys.argv``,
-Python-level signal handlers, and ``sys.stdout`` / ``sys.stderr`` / ``sys.stdin`` (a trial that replaced them
-gets the worker's own back). What cannot be restored retires the worker after its trial (a fresh process
+Restored after each trial: the working folder, the environment (``os.environ``, and the time zone a trial set
+with ``time.tzset()``), ``sys.path``, ``sys.argv``, Python-level signal handlers, ``sys.stdout`` /
+``sys.stderr`` / ``sys.stdin`` (a trial that replaced them gets the worker's own back), the warning filters
+(``warnings.simplefilter("error")``), the recursion limit, the umask, and NumPy's floating-point error handling
+(``np.seterr``) when NumPy is imported. What cannot be restored retires the worker after its trial (a fresh process
 takes its place): a working folder that no longer exists, or a standard stream that the trial closed.
 
 Shared between warm trials, by design: imported installed modules and their module-level state (a script's
@@ -16,6 +18,8 @@ import contextlib
 import os
 import signal
 import sys
+import time
+import warnings
 from typing import Any
 
 __all__ = ["ProcessState"]
@@ -32,6 +36,19 @@ def _catchable() -> list[signal.Signals]:
             signal.getsignal(sig)
             out.append(sig)
     return out
+
+
+def _numpy_errors() -> dict[str, str] | None:
+    """NumPy's floating-point error handling, or None when NumPy is not imported (no import just for this)."""
+    numpy = sys.modules.get("numpy")
+    return dict(numpy.geterr()) if numpy is not None else None
+
+
+def _set_numpy_errors(errors: dict[str, str] | None) -> None:
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:  # imported by the trial: NumPy's defaults are the worker's
+        with contextlib.suppress(Exception):
+            numpy.seterr(**(errors or {"divide": "warn", "over": "warn", "under": "ignore", "invalid": "warn"}))
 
 
 class ProcessState:
@@ -53,6 +70,12 @@ class ProcessState:
         self.argv = list(sys.argv)
         self.handlers: dict[signal.Signals, Any] = {s: signal.getsignal(s) for s in _catchable()}
         self.streams = {name: getattr(sys, name) for name in _STREAMS}
+        self.warning_filters = list(warnings.filters)
+        self.recursion_limit = sys.getrecursionlimit()
+        self.umask = os.umask(0o022)
+        os.umask(self.umask)
+        self.numpy_errors = _numpy_errors()
+        self.zone = (time.timezone, time.altzone, time.daylight, time.tzname)
 
     def restore(self) -> list[str]:
         """Put everything back; returns what could not be restored (the worker should then be replaced)."""
@@ -65,6 +88,16 @@ class ProcessState:
         if os.environ != self.environ:
             os.environ.clear()
             os.environ.update(self.environ)
+        if (time.timezone, time.altzone, time.daylight, time.tzname) != self.zone:  # TZ=...; time.tzset()
+            time.tzset()  # the time zone of the restored environment
+        if warnings.filters != self.warning_filters:  # a script's warnings.simplefilter("error") failed the next
+            warnings.filters[:] = self.warning_filters  # trials on a DeprecationWarning they only printed
+            warnings._filters_mutated()  # type: ignore[attr-defined]  # what warnings.simplefilter calls
+        if sys.getrecursionlimit() != self.recursion_limit:
+            sys.setrecursionlimit(self.recursion_limit)
+        os.umask(self.umask)
+        if self.numpy_errors is not None or "numpy" in sys.modules:
+            _set_numpy_errors(self.numpy_errors)
         sys.path[:] = self.path
         sys.argv[:] = self.argv
         for sig, handler in self.handlers.items():

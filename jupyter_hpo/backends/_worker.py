@@ -37,6 +37,10 @@ from jupyter_hpo.backends._script import ScriptRunner
 from jupyter_hpo.space import argument_text
 
 _TAIL_LINES = 40
+#: an unfinished output line (no newline yet: ``print(".", end="")`` per batch, ``\r`` progress bars) is kept up to
+#: this many characters, then only its last :data:`_PARTIAL_KEEP`: joined once per line, never once per write
+_PARTIAL_MAX = 1 << 20
+_PARTIAL_KEEP = 1 << 16
 
 
 class _Tee(io.TextIOBase):
@@ -48,13 +52,14 @@ class _Tee(io.TextIOBase):
         self._out = out
         self._patterns: dict[str, re.Pattern[str]] = {}
         self._capturing = False
-        self._partial = ""
+        self._partial: list[str] = []  # the unfinished line's pieces, joined when its newline comes
+        self._partial_chars = 0
         self.last: dict[str, str] = {}  # metric -> the value its regex captured last
         self.tail: list[str] = []
 
     def begin(self, patterns: dict[str, re.Pattern[str]]) -> None:
         """A trial starts: match these patterns in its output, from nothing."""
-        self._patterns, self._partial, self.last, self.tail = patterns, "", {}, []
+        self._patterns, self._partial, self._partial_chars, self.last, self.tail = patterns, [], 0, {}, []
         self._capturing = True
 
     def end(self) -> None:
@@ -64,11 +69,20 @@ class _Tee(io.TextIOBase):
 
     def write(self, s: str) -> int:
         self._out.write(s)
-        if self._capturing:
-            self._partial += s
-            *lines, self._partial = self._partial.split("\n")
-            for line in lines:
-                self._line(line)
+        if self._capturing and s:
+            # only the new piece is searched for a newline: re-splitting the whole unfinished line on every write
+            # made a script that prints a dot per batch quadratic (2 s alone, 63 s as a trial)
+            if "\n" in s:
+                *lines, rest = ("".join(self._partial) + s).split("\n")
+                for line in lines:
+                    self._line(line)
+                self._partial, self._partial_chars = ([rest], len(rest)) if rest else ([], 0)
+            else:
+                self._partial.append(s)
+                self._partial_chars += len(s)
+                if self._partial_chars > _PARTIAL_MAX:
+                    keep = "".join(self._partial)[-_PARTIAL_KEEP:]
+                    self._partial, self._partial_chars = [keep], len(keep)
         return len(s)
 
     def _line(self, line: str) -> None:
@@ -80,8 +94,8 @@ class _Tee(io.TextIOBase):
 
     def flush(self) -> None:
         if self._partial and self._capturing:
-            self._line(self._partial)
-        self._partial = ""
+            self._line("".join(self._partial))
+        self._partial, self._partial_chars = [], 0
         self._out.flush()
 
     # what code asks of a real stream (faulthandler, subprocess, colour checks) is the stream's: not captured
@@ -121,9 +135,13 @@ def _changed_modules(since: float) -> list[str]:
 
 
 def _as_number(value: Any) -> float | None:
+    """``value`` as a float, or None when it is no real number. A complex NumPy value is None: ``float()`` would
+    take its real part (with only a warning), and a trial that returned ``0.3+5j`` completed with 0.3, as best."""
+    if getattr(getattr(value, "dtype", None), "kind", None) == "c":
+        return None
     try:
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond a float (10**400)
         return None
 
 
@@ -134,8 +152,9 @@ def _is_bool(value: Any) -> bool:
 
 def _split_result(result: Any, metric: str) -> tuple[Any, dict[str, float]]:
     if isinstance(result, dict):
-        others = {str(k): v for k, v in result.items() if k != metric and _as_number(v) is not None}
-        return result.get(metric, _Missing(metric, list(result))), {k: float(v) for k, v in others.items()}
+        numbers = {str(k): _as_number(v) for k, v in result.items() if k != metric}
+        return (result.get(metric, _Missing(metric, list(result))),
+                {k: v for k, v in numbers.items() if v is not None})
     return result, {}
 
 
@@ -306,9 +325,11 @@ class _Worker:
             if type(e).__name__ == "TrialPruned" or getattr(e, "_jupyter_hpo_pruned", False):
                 payload["state"] = "pruned"
             elif isinstance(e, _ScriptFailed):
-                payload.update(state="failed", error=_clip(str(e)), traceback="last output:\n" + "\n".join(e.tail))
+                payload.update(state="failed", error=_clip(str(e)),
+                               traceback=_clip_traceback("last output:\n" + "\n".join(e.tail)))
             else:
-                payload.update(state="failed", error=_one_line(e), traceback=traceback.format_exc(limit=20))
+                payload.update(state="failed", error=_one_line(e),
+                               traceback=_clip_traceback(traceback.format_exc(limit=20)))
         finally:
             ctx = trial_api._end()
         payload["run_s"] = time.time() - started
@@ -389,7 +410,7 @@ def _takes_argument(fn: Any) -> bool:
     return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in sig.parameters.values())
 
 
-#: the most characters of a trial's error kept in its record (its traceback, in the runner's log, has it whole)
+#: the most characters of a trial's error kept in its record (its stored ``traceback`` has more: TRACEBACK_CHARS)
 ERROR_CHARS = 300
 
 
@@ -398,10 +419,25 @@ def _clip(text: str) -> str:
     return text if len(text) <= ERROR_CHARS else text[:ERROR_CHARS - 1] + "\u2026"
 
 
+#: the most characters of a trial's traceback (or a script's last output) kept in its record: its end, where the
+#: error is. Whole, one exception that held its input stored 20 MB, read again by every ``show`` and poll
+TRACEBACK_CHARS = 20_000
+
+
+def _clip_traceback(text: str) -> str:
+    return text if len(text) <= TRACEBACK_CHARS else "\u2026" + text[-(TRACEBACK_CHARS - 1):]
+
+
 def _one_line(e: BaseException) -> str:
-    text = f"{type(e).__name__}: {e}".strip()
-    first = text.splitlines()[0] if text else type(e).__name__
-    return _clip(first)
+    """``Type: the first line of the message`` that has text: scikit-learn's "All the 3 fits failed" starts with a
+    newline, and showed as a bare ``ValueError:``. A message that cannot be made (its ``__str__`` raises) is said
+    as ``traceback`` says it, and never ends the worker."""
+    try:
+        said = str(e)
+    except Exception:  # noqa: BLE001 - a user's exception whose __str__ fails
+        said = "<exception str() failed>"
+    first = next((line.strip() for line in said.splitlines() if line.strip()), "")
+    return _clip(f"{type(e).__name__}: {first}" if first else type(e).__name__)
 
 
 def _end_with_runner() -> None:
