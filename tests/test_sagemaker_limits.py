@@ -60,6 +60,26 @@ CASES = {
     "a tag key starting aws:": (
         {"tags": {"aws:cost-center": "1"}},
         ["Tags[0].Key", "must not start with 'aws:'", "'aws:cost-center'"]),
+    "a KMS alias for the training volume": (
+        {"volume_kms_key_id": "alias/bank-key"},
+        ["`backend.options.volume_kms_key_id`", "ResourceConfig.VolumeKmsKeyId", "key ID or key ARN, not an alias",
+         "'alias/bank-key'"]),
+    "a volume key on an instance type with local storage": (
+        {"volume_kms_key_id": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+         "instance_type": "ml.g5.xlarge"},
+        ["`backend.options.volume_kms_key_id`", "local (NVMe) storage", "with ml.g5.xlarge"]),
+    "an output KMS key that is no key": (  # was blamed on output_path, which the spec did not set
+        {"kms_key_id": "bank key 01"},
+        ["`backend.options.kms_key_id`", "OutputDataConfig.KmsKeyId", "'bank key 01'"]),
+    "an S3 prefix too long for the output path": (
+        {"s3_prefix": "s3://bkt/" + "p" * 1100},
+        ["`backend.options.s3_prefix / output_path`", "OutputDataConfig.S3OutputPath", "at most 1024 characters"]),
+    "an empty tag value": (
+        {"tags": {"owner": None}},
+        ["`backend.options.tags.owner`", "a text value", "but got None", 'quote it in YAML (owner: "")']),
+    "a yes/true environment value": (
+        {"environment": {"STRICT_MODE": True}},
+        ["`backend.options.environment.STRICT_MODE`", "but got True", 'STRICT_MODE: "true"']),
     "a tag key with a character tags cannot hold": (
         {"tags": {"cost#center": "1"}},
         ["Tags[0].Key", "must match the pattern", "TagKey", "'cost#center'"]),

@@ -90,7 +90,7 @@ def _values(doc: Any) -> dict[str, Any]:
     out = {name: _get(doc, path) for name, path in _PATHS.items()}
     tags = out.get("tags")
     if isinstance(tags, list):
-        out["tags"] = {str(t.get("Key")): str(t.get("Value", "")) for t in tags if isinstance(t, Mapping)}
+        out["tags"] = {str(t.get("Key")): t.get("Value", "") for t in tags if isinstance(t, Mapping)}
     bucket, prefix = _get(doc, (*_SESSION, "DefaultS3Bucket")), _get(doc, (*_SESSION, "DefaultS3ObjectKeyPrefix"))
     if bucket:
         out["s3_prefix"] = f"s3://{bucket}/{str(prefix).strip('/')}" if prefix else f"s3://{bucket}/jupyter-hpo"

@@ -43,6 +43,11 @@ RULES: tuple[tuple[str, str, str], ...] = (
      "developer guide, managed warm pools"),
     ("keep-alive-spot", "KeepAlivePeriodInSeconds cannot be used with EnableManagedSpotTraining or InstanceGroups",
      "developer guide, managed warm pools: considerations"),
+    ("volume-key-form", "VolumeKmsKeyId must be a KMS key ID or key ARN, not an alias",
+     "API reference, ResourceConfig.VolumeKmsKeyId"),
+    ("volume-key-local-storage", "VolumeKmsKeyId cannot be given for an instance type with local (NVMe) storage, "
+     "whose volumes the instance encrypts itself", "API reference, ResourceConfig.VolumeKmsKeyId; EC2 user guide, "
+     "instance store volumes"),
     ("ranges-total", f"at most {MAX_RANGES} parameter ranges in total (integer + continuous + categorical)",
      "API reference, ParameterRanges"),
     ("hyperparameters-total", f"at most {MAX_TUNING_HYPERPARAMETERS} static and tuned hyperparameters together",
@@ -53,6 +58,12 @@ RULES: tuple[tuple[str, str, str], ...] = (
      "API reference, ContinuousParameterRange.ScalingType"),
 )
 
+#: SageMaker training instance families with local NVMe instance storage (EC2 user guide, instance store
+#: volumes; the API reference names ml.p4d, ml.g4dn and ml.g5 among them)
+LOCAL_STORAGE_FAMILIES = frozenset({"c5d", "m5d", "r5d", "g4dn", "g5", "g6", "g6e", "p3dn", "p4d", "p4de", "p5",
+                                    "p5e", "p5en", "trn1", "trn1n"})
+_KEY = re.compile(r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/)?[A-Za-z0-9-]+")
+
 #: The spec field behind each request field (the first path component found in this table).
 _SPEC_FIELDS = {
     "TrainingJobName": "name", "HyperParameterTuningJobName": "name",
@@ -61,6 +72,7 @@ _SPEC_FIELDS = {
     "MetricDefinitions": "objective.metric / objective.regex", "HyperParameterTuningJobObjective": "objective",
     "RoleArn": "backend.options.role", "InputDataConfig": "backend.options.inputs",
     "VpcConfig": "backend.options.subnets / security_group_ids", "OutputDataConfig": "backend.options.output_path",
+    "KmsKeyId": "backend.options.kms_key_id", "S3OutputPath": "backend.options.s3_prefix / output_path",
     "CheckpointConfig": "backend.options.s3_prefix", "TrainingImage": "backend.options.image",
     "ResourceConfig": "backend.options.instance_type / instance_count / volume_size_gb",
     "StoppingCondition": "backend.options.max_run_s / max_wait_s / trial.timeout",
@@ -171,6 +183,7 @@ def _extra_rules(operation: str, p: Mapping[str, Any]) -> Iterator[tuple[str, st
     prefix = "" if operation == "CreateTrainingJob" else "TrainingJobDefinition."
     yield from _stopping_rules(definition.get("StoppingCondition") or {}, prefix)
     yield from _keep_alive_rules(definition, prefix)
+    yield from _volume_key_rules(definition.get("ResourceConfig") or {}, prefix)
     if operation == "CreateHyperParameterTuningJob":
         yield from _tuning_rules(p)
 
@@ -202,6 +215,17 @@ def _keep_alive_rules(definition: Mapping[str, Any], prefix: str) -> Iterator[tu
         yield path, _rule("keep-alive"), str(keep)
     if keep and (definition.get("EnableManagedSpotTraining") or resource.get("InstanceGroups")):
         yield path, _rule("keep-alive-spot"), f"{keep} with EnableManagedSpotTraining/InstanceGroups"
+
+
+def _volume_key_rules(resource: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, str, str]]:
+    key, path = resource.get("VolumeKmsKeyId"), f"{prefix}ResourceConfig.VolumeKmsKeyId"
+    if not isinstance(key, str):
+        return
+    if not _KEY.fullmatch(key):  # botocore's pattern takes alias/bank-key, which SageMaker refuses here
+        yield path, _rule("volume-key-form"), _shown(key)
+    family = str(resource.get("InstanceType") or "").split(".")[1:2]
+    if family and family[0] in LOCAL_STORAGE_FAMILIES:
+        yield path, _rule("volume-key-local-storage"), f"{_shown(key)} with {resource['InstanceType']}"
 
 
 def _tuning_rules(p: Mapping[str, Any]) -> Iterator[tuple[str, str, str]]:

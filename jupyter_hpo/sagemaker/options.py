@@ -66,8 +66,16 @@ def _fail(name: str, rule: str, value: Any) -> SpecError:
 
 
 def _str_map(name: str, value: Any) -> dict[str, str]:
+    """Names to text values. A value YAML read as no text is refused, not sent as ``str()`` made it: an empty
+    ``owner:`` was sent as the tag value "None", ``approved: yes`` and ``STRICT_MODE: true`` as "True"."""
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
         raise _fail(name, "must be a mapping of names to values", value)
+    for k, v in value.items():
+        if v is None or isinstance(v, bool) or not isinstance(v, (str, int, float)):
+            hint = f'; quote it in YAML ({k}: "{str(v).lower() if isinstance(v, bool) else ""}")' \
+                if v is None or isinstance(v, bool) else ""
+            raise SpecError(f"`backend.options.{name}.{k}` must be a text value (or a number), but got {v!r}: YAML "
+                            f"reads an empty value as null and yes/no/true/false as booleans{hint}.")
     return {k: str(v) for k, v in value.items()}
 
 
