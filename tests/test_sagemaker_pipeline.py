@@ -150,7 +150,9 @@ def test_upsert_requests_fit_botocore_and_the_strict_validator(store):
     stub.add_response("create_pipeline", {"PipelineArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/x"},
                       expected_params={"PipelineName": "credit-amt-bayes", "PipelineDefinition": ANY,
                                        "PipelineDescription": ANY, "RoleArn": ROLE, "ClientRequestToken": ANY,
-                                       "Tags": [{"Key": "jupyter-hpo:job", "Value": "credit-amt-bayes"}]})
+                                       # the spec's tags, as on the tuning job (they were dropped)
+                                       "Tags": [{"Key": "team", "Value": "credit-risk"},
+                                                {"Key": "jupyter-hpo:job", "Value": "credit-amt-bayes"}]})
     calls = []
     sm.meta.events.register("provide-client-params.sagemaker.CreatePipeline",
                             lambda params, **kw: calls.append(copy.deepcopy(params)))

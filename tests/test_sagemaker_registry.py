@@ -227,6 +227,25 @@ def test_the_reports_are_encrypted_with_the_jobs_kms_key(store, aws):
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == KEY
 
 
+def test_the_group_and_package_carry_the_specs_tags_and_the_package_its_kms_key(store, aws):
+    """A bank's tags (cost-center, data-class) were on its training jobs only: the group and the package had
+    jupyter-hpo's own tag alone, and the package no SecurityConfig."""
+    sm, s3 = aws
+    sent = {}
+    for operation in ("CreateModelPackageGroup", "CreateModelPackage"):
+        sm.meta.events.register(f"provide-client-params.sagemaker.{operation}",
+                                lambda params, operation=operation, **kw: sent.setdefault(operation, params))
+    job = make_job(store, spec_dict(kms_key_id=KEY, tags={"cost-center": "4711", "data-class": "confidential"}))
+    register_sagemaker(job, "credit-models", clients=(sm, s3))
+    bank = [{"Key": "cost-center", "Value": "4711"}, {"Key": "data-class", "Value": "confidential"}]
+    assert sent["CreateModelPackageGroup"]["Tags"] == [*bank, {"Key": "jupyter-hpo:created-by", "Value": "jupyter-hpo"}]
+    assert sent["CreateModelPackage"]["Tags"] == [*bank, {"Key": "jupyter-hpo:job", "Value": "credit-xgb"}]
+    assert sent["CreateModelPackage"]["SecurityConfig"] == {"KmsKeyId": KEY}
+    for operation, params in sent.items():
+        validate_request(operation, params)
+        check_request(operation, params)
+
+
 def test_an_amt_job_registers_too_and_image_overrides_the_training_image(store, aws):
     sm, _ = aws
     job = make_job(store, spec_dict(name="credit-amt", backend="amt"))

@@ -188,7 +188,13 @@ def test_a_failing_pip_fails_the_trial_in_one_line_and_leaves_no_marker(home, tm
 
 
 def test_network_isolation_still_works_with_requirements(home, tmp_path):
-    job = api.launch(spec_dict(tmp_path, "req-iso", "pyyaml\n", trials=2, enable_network_isolation=True))
+    """With what the image already holds (pyyaml here); the plan notes that an isolated container has no
+    network to install anything else."""
+    data = spec_dict(tmp_path, "req-iso", "pyyaml\n", trials=2, enable_network_isolation=True)
+    notes = api.plan(data)["notes"]
+    assert any("enable_network_isolation: true" in n and "has no network" in n for n in notes), notes
+    assert not any("has no network" in n for n in api.plan(spec_dict(tmp_path, "req-open", "pyyaml\n"))["notes"])
+    job = api.launch(data)
     assert job.wait(timeout=300) == JobStatus.COMPLETED, job.attrs.get("reason")
     assert [a["requirements"] for a in sagemaker_attrs(job)] == ["installed", "reused"]
 

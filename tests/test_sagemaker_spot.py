@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pytest
 
+from jupyter_hpo import api
+
 from jupyter_hpo.backends import TrialRequest
 from jupyter_hpo.exceptions import SpecError
 from jupyter_hpo.sagemaker import (
@@ -108,6 +110,10 @@ def test_amt_takes_spot_without_touching_keep_alive(tmp_path):
     definition = request["TrainingJobDefinition"]
     assert definition["EnableManagedSpotTraining"] is True
     assert definition["StoppingCondition"] == {"MaxRuntimeInSeconds": 1200, "MaxWaitTimeInSeconds": 2400}
+    # no checkpoint folder on amt, and the plan says so (the docs said every trial kept its checkpoints)
+    assert "CheckpointConfig" not in definition
+    notes = api.plan(spec.to_dict())["notes"]
+    assert any("spot: true on amt" in n and "starts again from nothing" in n for n in notes), notes
 
 
 class Tally:

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jupyter_hpo.exceptions import BackendError, SpecError
-from jupyter_hpo.sagemaker.registry import APPROVAL_STATUSES, check, job_spec_and_options
+from jupyter_hpo.sagemaker.registry import APPROVAL_STATUSES, check, job_spec_and_options, resource_tags
 
 __all__ = ["DEFINITION_VERSION", "REGISTER_STEP", "TUNING_STEP", "pipeline_definition", "upsert_pipeline"]
 
@@ -58,7 +58,7 @@ def top_model_uri(output_path: str, step: str = TUNING_STEP) -> dict[str, Any]:
         "output/model.tar.gz"]}}
 
 
-def _register_step(job: Any, spec: Any, tuning: Mapping[str, Any], group: str, image: str,
+def _register_step(job: Any, spec: Any, opts: Any, tuning: Mapping[str, Any], group: str, image: str,
                    approval: str) -> dict[str, Any]:
     output = tuning["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"]
     arguments = {
@@ -68,6 +68,8 @@ def _register_step(job: Any, spec: Any, tuning: Mapping[str, Any], group: str, i
         "InferenceSpecification": {"Containers": [{"Image": image, "ModelDataUrl": top_model_uri(output)}]},
         "ModelApprovalStatus": approval,
         "CustomerMetadataProperties": {"jupyter-hpo:job": job.name, "jupyter-hpo:metric": spec.objective.metric},
+        "Tags": resource_tags(opts, {"jupyter-hpo:job": job.name}),
+        **({"SecurityConfig": {"KmsKeyId": opts.kms_key_id}} if opts.kms_key_id else {}),
     }
     # checked with a sample training job's model where the pipeline puts its expression
     sample = json.loads(json.dumps(arguments))
@@ -109,7 +111,8 @@ def pipeline_definition(job: Any, *, name: str | None = None, register_group: st
     del request["HyperParameterTuningJobName"]  # Pipelines names each execution's tuning job
     steps: list[dict[str, Any]] = [{"Name": TUNING_STEP, "Type": "Tuning", "Arguments": request}]
     if register_group is not None:
-        steps.append(_register_step(job, spec, request, register_group, image or opts.training_image(), approval))
+        steps.append(_register_step(job, spec, opts, request, register_group, image or opts.training_image(),
+                                    approval))
     definition = {"Version": DEFINITION_VERSION, "Metadata": {}, "Parameters": [], "Steps": steps}
     name = name or job.name
     check_name_and_size(name, definition)
@@ -158,7 +161,7 @@ def upsert_pipeline(built: Mapping[str, Any], *, role: str | None = None, region
     description = f"the tuning of jupyter-hpo job {built['job']}"
     create = {"PipelineName": built["name"], "PipelineDefinition": body, "PipelineDescription": description,
               "RoleArn": role, "ClientRequestToken": uuid.uuid4().hex,
-              "Tags": [{"Key": "jupyter-hpo:job", "Value": built["job"]}]}
+              "Tags": resource_tags(opts, {"jupyter-hpo:job": built["job"]})}
     update = {k: create[k] for k in ("PipelineName", "PipelineDefinition", "PipelineDescription", "RoleArn")}
     for operation, params in (("CreatePipeline", create), ("UpdatePipeline", update)):
         try:

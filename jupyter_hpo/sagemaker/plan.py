@@ -71,6 +71,7 @@ def plan(spec: TuningSpec, *, written_for: str | None = None) -> dict[str, Any]:
                         "`trial.script` (a function objective only runs on the local backend).")
     builder = _amt_requests if spec.backend == "amt" else _training_requests
     requests, notes = builder(spec, opts)
+    notes += _bank_notes(spec, opts)
     if opts.simulate is not None:
         notes.append("backend.options.simulate is set: a launch sends these to the simulated SageMaker, not AWS.")
     off = warm_pool_off_note(spec)
@@ -78,6 +79,23 @@ def plan(spec: TuningSpec, *, written_for: str | None = None) -> dict[str, Any]:
         notes.append(off)
     return {"backend": spec.backend, "job": spec.name, "requests": requests, "sources": sources,
             "notes": [*default_notes, *not_sent, *notes]}
+
+
+def _bank_notes(spec: TuningSpec, opts: Any) -> list[str]:
+    """What an accepted combination of options does not do, said where the requests are shown."""
+    from jupyter_hpo.sagemaker.packaging import PROGRAM, TOOLKIT_REQUIREMENTS, source_and_entry
+
+    notes = []
+    if opts.enable_network_isolation and source_and_entry(spec, opts)[1] == PROGRAM:
+        notes.append(f"enable_network_isolation: true, and the source folder has a {TOOLKIT_REQUIREMENTS}, which "
+                     "each container installs with pip: an isolated container has no network, so a package the "
+                     "image lacks fails every trial; put it in the image, or remove the file.")
+    if spec.backend == "amt" and opts.spot:
+        notes.append("spot: true on amt sends EnableManagedSpotTraining and MaxWaitTimeInSeconds but no "
+                     "CheckpointConfig (AMT names its training jobs, so they get no checkpoint folder of their "
+                     "own): a trial that spot interrupts starts again from nothing. The sagemaker backend gives "
+                     "each trial a checkpoint folder.")
+    return notes
 
 
 def _not_sent(spec: TuningSpec, written_for: str) -> list[str]:

@@ -257,8 +257,16 @@ def model_package_request(job: Any, spec: TuningSpec, opts: SageMakerOptions, ca
         "ModelMetrics": {"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": metrics_uri,
                                                          "ContentDigest": digest}}},
         "CustomerMetadataProperties": metadata,
-        "Tags": [{"Key": "jupyter-hpo:job", "Value": job.name}],
+        # the spec's tags (a bank's cost-center and data-class), as on its training jobs, and its KMS key
+        "Tags": resource_tags(opts, {"jupyter-hpo:job": job.name}),
+        **({"SecurityConfig": {"KmsKeyId": opts.kms_key_id}} if opts.kms_key_id else {}),
     }
+
+
+def resource_tags(opts: SageMakerOptions, own: Mapping[str, str]) -> list[dict[str, str]]:
+    """The tags of a resource jupyter-hpo creates: the spec's (``backend.options.tags``, defaults files
+    included) and jupyter-hpo's own ``own``, as its training and tuning jobs carry them."""
+    return [{"Key": k, "Value": v} for k, v in {**opts.tags, **own}.items()]
 
 
 def check(operation: str, params: Mapping[str, Any], service: str = "sagemaker") -> None:
@@ -318,7 +326,7 @@ def register_sagemaker(job: Any, group: str, *, region: str | None = None, profi
     metrics_body, provenance_body = _documents(job, spec, cand)
     group_request = {"ModelPackageGroupName": group,
                      "ModelPackageGroupDescription": "models registered by jupyter-hpo",
-                     "Tags": [{"Key": "jupyter-hpo:created-by", "Value": "jupyter-hpo"}]}
+                     "Tags": resource_tags(opts, {"jupyter-hpo:created-by": "jupyter-hpo"})}
     package = model_package_request(job, spec, opts, cand, group=group, image=image, approval=approval,
                                     metrics_uri=metrics_uri, metrics_body=metrics_body,
                                     provenance_uri=provenance_uri)
