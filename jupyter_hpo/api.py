@@ -26,6 +26,7 @@ from jupyter_hpo.owners import owner_name, stamp
 from jupyter_hpo.records import (  # noqa: F401 - _cloud_record, _job_cost: moved there, importable from here
     COMPLETION_REASONS,
     NONFINITE,
+    NOTES,
     RUNTIME_REASON,
     _cloud_record,
     grid_points,
@@ -165,6 +166,7 @@ def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None 
             data["trial"]["function"] = spec.trial.function
     else:
         data = dict(spec or {})
+    spec_pool = dict(data.get("warm_pool") or {}) if isinstance(data.get("warm_pool"), Mapping) else {}
     for key, value in _spec_from_kwargs(objective, space, options).items():
         if key == "backend":  # the name and the options merge into the spec's
             old = data.get("backend") or {}
@@ -191,7 +193,25 @@ def launch(spec: TuningSpec | Mapping[str, Any] | str | os.PathLike[str] | None 
         # an objective given as an argument replaces the spec's
         kept = "function" if "function" in (_spec_from_kwargs(objective, None, {}).get("trial") or {}) else "script"
         data["trial"] = {k: v for k, v in data["trial"].items() if k != ("script" if kept == "function" else "function")}
-    return _start(TuningSpec.from_dict(data), st)
+    notes = _cold_override(data, spec_pool, options)
+    return _start(TuningSpec.from_dict(data), st,
+                  {NOTES: [{"time": time.time(), "text": n} for n in notes]} if notes else None)
+
+
+def _cold_override(data: dict[str, Any], spec_pool: Mapping[str, Any], options: Mapping[str, Any]) -> list[str]:
+    """``warm_pool=False`` (``--no-warm-pool``, the cold baseline) given for a spec whose warm pool has settings
+    that only a pool has (``max_trials_per_worker``, ``keep_alive_s``): those do not apply, and go, with a note
+    saying so. The launch was refused, for the README's own spec, since the override kept them. A setting given
+    with the override itself is still refused."""
+    if options.get("warm_pool") is not False or not isinstance(data.get("warm_pool"), Mapping):
+        return []
+    moot = {f: spec_pool[f] for f in ("max_trials_per_worker", "keep_alive_s")
+            if spec_pool.get(f) not in (None, 0) and f not in options}
+    if not moot:
+        return []
+    data["warm_pool"] = {k: v for k, v in data["warm_pool"].items() if k not in moot}
+    return [f"the warm pool is off for this launch (warm_pool=False, --no-warm-pool): the spec's "
+            f"{', '.join(f'warm_pool.{k}: {v}' for k, v in moot.items())} do not apply to it."]
 
 
 def _pickle_objective(fn: Callable[..., Any]) -> bytes:

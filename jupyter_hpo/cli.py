@@ -13,11 +13,22 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from jupyter_hpo.exceptions import HpoError
-from jupyter_hpo.records import ERROR, INTERRUPTED, RERUN_OF, REUSED_FROM, RUN_S, STARTUP_S, WARM, dumps
+from jupyter_hpo.records import (
+    ERROR,
+    INTERRUPTED,
+    RERUN_OF,
+    REUSED_FROM,
+    RUN_S,
+    STARTUP_S,
+    WARM,
+    _completed_value,
+    better,
+    dumps,
+)
 
 __all__ = ["main"]
 
@@ -175,8 +186,10 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
     job = api.attach(args.job, store=args.store)
     check_may_act(job.name, job.attrs, "resume", args.force)
+    # the trials it had: the view prints only the new ones (it reprinted all of them, each with today's count)
+    seen = {t.number for t in job.raw_trials() if t.state.is_finished()}
     job = job.resume(max_trials=args.max_trials)
-    return _after_start(job, args)
+    return _after_start(job, args, f"job {job.name} resumed", seen=seen)
 
 
 def _cmd_refit(args: argparse.Namespace) -> int:
@@ -196,9 +209,10 @@ def _cmd_refit(args: argparse.Namespace) -> int:
 _FAILED = ("failed", "stale")
 
 
-def _after_start(job: Any, args: argparse.Namespace, again: str | None = None) -> int:
+def _after_start(job: Any, args: argparse.Namespace, again: str | None = None,
+                 seen: Collection[int] = ()) -> int:
     """Wait for, follow or leave a job just started; ``again``: what to say instead when it was not started now
-    (a refit asked again)."""
+    (a refit asked again, a resume); ``seen``: its trials that ended before (not printed again)."""
     if args.detach:
         if args.json:
             print(dumps({"name": job.name, "status": job.status.value}))
@@ -210,7 +224,7 @@ def _after_start(job: Any, args: argparse.Namespace, again: str | None = None) -
             status = job.wait()
             print(dumps(job.summary()))
             return 1 if status.value in _FAILED else 0
-        return follow(job, headline=again)
+        return follow(job, headline=again, seen=seen)
     except KeyboardInterrupt:  # outside the view's own Ctrl-C (waiting for --json, or before the view began): the
         # job goes on, as a detach says (it was exit 130 and not a word, and a launch again met "already exists")
         print(f"\n{detached_line('job', job.name, 'show')}", file=sys.stderr if args.json else sys.stdout)
@@ -418,9 +432,10 @@ def watch(poll_state: Callable[[], tuple[Any, bool]], live_view: Callable[[Any],
 FOLLOW_OUTAGE_S = 60.0
 
 
-def follow(job: Any, poll: float = 0.5, headline: str | None = None) -> int:
+def follow(job: Any, poll: float = 0.5, headline: str | None = None, seen: Collection[int] = ()) -> int:
     """Show a job's progress until it ends (Ctrl-C detaches; the job goes on). Returns the exit code.
-    ``headline``: the first line's start (default: the job was launched)."""
+    ``headline``: the first line's start (default: the job was launched); ``seen``: trials not to print (a
+    resumed job's earlier ones)."""
     from jupyter_hpo.api import TrialFeed
 
     from jupyter_hpo.exceptions import StoreError
@@ -428,7 +443,11 @@ def follow(job: Any, poll: float = 0.5, headline: str | None = None) -> int:
     console = _console()
     started = time.time()
     feed = TrialFeed(job)
-    printed: set[int] = set()
+    printed: set[int] = set(seen)
+    # the job's notes print as they come (a launch's own, the warm start's, a report dropped), a resume's earlier
+    # ones excepted
+    said = {n.get("text") for n in job.attrs.get("notes") or [] if isinstance(n, dict)} if seen else set()
+    shown: list[float | None] = [None]  # the best value a line has shown: never of a trial not printed yet
     outage: list[float] = []  # when the store stopped answering, while it does not
 
     def poll_state() -> tuple[dict[str, Any], bool]:
@@ -449,10 +468,21 @@ def follow(job: Any, poll: float = 0.5, headline: str | None = None) -> int:
         return summary, summary["status"] not in ("pending", "running", "stopping")
 
     def log_lines(summary: dict[str, Any]) -> None:  # one line per finished trial
-        for rec in feed.sorted_records():
-            if rec["state"] in _FINISHED and rec["number"] not in printed:
-                printed.add(rec["number"])
-                console.print(_trial_line(rec, summary), highlight=False, soft_wrap=True)
+        # trials that ended within one poll: each line counts and bests only what is printed up to it (every
+        # line of the batch had the count and best of the batch's end, a best no line had shown yet)
+        for note in summary.get("notes") or []:
+            if note not in said:
+                said.add(note)
+                console.print(f"note: {_safe(note)}", highlight=False, soft_wrap=True)
+        new = [rec for rec in feed.sorted_records() if rec["state"] in _FINISHED and rec["number"] not in printed]
+        for i, rec in enumerate(new):
+            printed.add(rec["number"])
+            if summary["best"] and summary["best"]["number"] in printed:  # the job's own rule (several objectives)
+                shown[0] = summary["best"]["value"]
+            elif better(_completed_value(rec), shown[0], summary["direction"]):
+                shown[0] = rec["value"]
+            console.print(_trial_line(rec, summary, ahead=len(new) - 1 - i, best=shown[0]), highlight=False,
+                          soft_wrap=True)
 
     summary = watch(poll_state, lambda s: _live_view(s, feed.sorted_records(), started), log_lines, poll,
                     f"{headline or f'job {job.name} launched'}; trials print as they finish",
@@ -518,13 +548,15 @@ def _seconds(value: float | None, places: int) -> str:
     return "-" if value is None else f"{value:.{places}f}"
 
 
-def _trial_line(rec: dict[str, Any], summary: dict[str, Any]) -> str:
+def _trial_line(rec: dict[str, Any], summary: dict[str, Any], ahead: int = 0, best: float | None = None) -> str:
+    """A finished trial's line; ``ahead``: trials of the same poll printed after it (not counted in its
+    ``done``); ``best``: the best trial printed up to it."""
     start = "warm" if rec[WARM] else "cold" if rec[WARM] is not None else "-"
     value = _fmt(rec["value"]) if rec["value"] is not None else "-"
-    best = _fmt(summary["best"]["value"]) if summary["best"] else "-"
+    shown = _fmt(best) if best is not None else "-"
     line = (f"trial {rec['number']:>3} {_state(rec):<8} {summary['metric']}={value:<8} {start} start "
             f"{_seconds(rec[STARTUP_S], 3)} s, ran {_seconds(rec[RUN_S], 1)} s | "
-            f"done {_done(summary)}/{summary['max_trials']} best {best}")
+            f"done {_done(summary) - ahead}/{summary['max_trials']} best {shown}")
     if rec[ERROR]:
         line += f" | {rec[ERROR]}"
     return _safe(line)

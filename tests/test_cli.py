@@ -130,6 +130,53 @@ def test_unknown_spec_file_and_job_exit_2(home):
     assert out.returncode == 2 and "no job named 'ghost'" in out.stderr
 
 
+def trial_lines(out: str) -> list[tuple[int, str, int, str]]:
+    """(number, value, done, best) of each trial line."""
+    rows = []
+    for line in out.splitlines():
+        if line.startswith("trial "):
+            head, tail = line.split(" | ")[:2]
+            done, best = tail.split("done ")[1].split(" best ")
+            rows.append((int(head.split()[1]), head.split("=")[1].split()[0], int(done.split("/")[0]), best))
+    return rows
+
+
+def test_each_trial_line_counts_and_bests_only_the_trials_printed_up_to_it_and_a_resume_prints_the_new_ones(
+        home, quick_spec):
+    """Trials that ended within one poll all had the count and best of the poll's end: `done 6/24` on the fifth
+    line, a best no line had shown yet. A resume reprinted every earlier trial, under "launched"."""
+    out = hpo(home, "launch", str(quick_spec), "--parallel", "2")
+    assert out.returncode == 0, out.stderr
+    rows = trial_lines(out.stdout)
+    assert [done for _, _, done, _ in rows] == [1, 2, 3, 4, 5], out.stdout
+    for i, (_, _, _, best) in enumerate(rows):
+        assert best in {value for _, value, _, _ in rows[:i + 1]}, out.stdout
+    out = hpo(home, "resume", "quick", "--max-trials", "8")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("job quick resumed; trials print as they finish"), out.stdout
+    rows = trial_lines(out.stdout)
+    assert [(number, done) for number, _, done, _ in rows] == [(5, 6), (6, 7), (7, 8)], out.stdout
+
+
+def test_no_warm_pool_runs_a_spec_whose_pool_has_settings_and_says_they_do_not_apply(home, tmp_path, quick_spec):
+    """The README's cold baseline (`--no-warm-pool`) was refused for a spec like the README's own, whose pool
+    sets max_trials_per_worker (or a keep-alive): the override kept them, and they need a pool."""
+    spec = tmp_path / "pooled.yaml"
+    spec.write_text(quick_spec.read_text().replace("name: quick", "name: pooled")
+                    + "warm_pool: {enabled: true, max_trials_per_worker: 200, keep_alive_s: 600}\n")
+    out = hpo(home, "launch", str(spec), "--no-warm-pool")
+    assert out.returncode == 0, out.stderr
+    assert ("note: the warm pool is off for this launch (warm_pool=False, --no-warm-pool): the spec's "
+            "warm_pool.max_trials_per_worker: 200, warm_pool.keep_alive_s: 600 do not apply to it.") in out.stdout
+    rows = [line for line in out.stdout.splitlines() if line.startswith("trial ")]
+    assert len(rows) == 5 and all(" cold start " in line for line in rows), out.stdout
+    shown = json.loads(hpo(home, "show", "pooled", "--json").stdout)
+    assert shown["spec"]["warm_pool"]["enabled"] is False and "keep_alive_s" not in shown["spec"]["warm_pool"]
+    # a keep-alive given with the override itself still cannot apply: refused
+    out = hpo(home, "launch", str(spec), "--no-warm-pool", "--keep-alive", "60", "--name", "other")
+    assert out.returncode == 2 and "`warm_pool.keep_alive_s` needs `warm_pool.enabled: true`" in out.stderr
+
+
 def test_detach_then_stop(home, tmp_path):
     (tmp_path / "slow.py").write_text("import time\ndef f(p):\n    time.sleep(0.5)\n    return p['x']\n")
     spec = tmp_path / "slow.yaml"
