@@ -337,8 +337,14 @@ def _cmd_store(args: argparse.Namespace) -> int:
 def _cmd_attach_amt(args: argparse.Namespace) -> int:
     from jupyter_hpo import api
 
-    job = api.attach_amt(args.tuning_job, region=args.region, profile=args.profile, name=args.name,
-                         store=args.store)
+    from jupyter_hpo.exceptions import BackendError
+
+    try:
+        job = api.attach_amt(args.tuning_job, region=args.region, profile=args.profile, name=args.name,
+                             store=args.store)
+    except BackendError as e:  # AWS unreachable or refusing: not bad input (exit 2 is for a typo)
+        print(f"error: {_safe(e)}", file=sys.stderr)
+        return 1
     return _after_start(job, args)
 
 

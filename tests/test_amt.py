@@ -728,3 +728,24 @@ def test_the_objective_is_printed_at_each_step_only_when_amt_stops_trials_early(
 
     assert environment(early_stopping="median") == {"JUPYTER_HPO_STEP_OBJECTIVE": "auc"}
     assert environment() == {} and environment(early_stopping="off") == {}
+
+
+def test_attach_amt_exits_2_for_a_tuning_job_aws_does_not_know_and_1_when_aws_cannot_be_reached(
+        home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Exit 2 is bad input: an outage exited 2 too, so a script could not tell a typo from AWS being down."""
+    from jupyter_hpo import cli
+    from jupyter_hpo.sagemaker import clients as sagemaker_clients
+    from jupyter_hpo.sagemaker.sim import ScaledClock, SimulatedSageMaker
+
+    clock = ScaledClock(speed=400)
+    sim = SimulatedSageMaker(clock=clock, cold_startup_s=20, training_s=40, executor="model")
+    clients = Clients(sim.client("sagemaker"), sim.client("logs"), sim.client("s3"), clock, sim)
+    with monkeypatch.context() as m:
+        m.setattr(sagemaker_clients, "make_clients", lambda _opts: clients)
+        assert cli.main(["attach-amt", "no-such-tuning-job", "--region", "us-east-1"]) == 2
+    sim.close()
+    assert "cannot read tuning job 'no-such-tuning-job'" in capsys.readouterr().err
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there: the endpoint is down
+    assert cli.main(["attach-amt", "my-tuning-job", "--region", "us-east-1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot read tuning job 'my-tuning-job'") and err.count("\n") == 1, err

@@ -463,3 +463,39 @@ def test_the_default_metric_regex_reads_what_the_readme_says():
     assert found == {"auc=0.78": ["0.78"], "auc: 0.78": ["0.78"], "val auc: 0.78": ["0.78"],
                      "train auc: 0.99": ["0.99"], "auc_train=0.5": [], "train_auc=0.5": [],
                      "fold 2 auc=-1e-3": ["-1e-3"]}
+
+
+def test_the_readmes_reference_spec_is_valid_as_written(tmp_path):
+    """The annotated spec in the README ("The spec (YAML)") had a script trial with constraints, which the README
+    itself says are refused for a script."""
+    import re
+
+    import yaml
+
+    from tests.conftest import REPO
+
+    block = re.search(r"```yaml\n(name: credit-xgb .*?)```", (REPO / "README.md").read_text(), re.S).group(1)
+    (tmp_path / "train.py").write_text("print('auc=0.5')\n")
+    spec = TuningSpec.from_dict(yaml.safe_load(block), base_dir=tmp_path)
+    assert spec.name == "credit-xgb" and spec.trial.script.endswith("train.py") and "rate_drop" in spec.space
+
+
+def test_the_sagemaker_examples_amt_variant_is_what_its_comment_says(tmp_path):
+    """examples/credit_default/sagemaker.yaml: "or amt ... (then drop keep_alive_s)" was refused for its
+    early_stopping: kfold; the comment now names both changes, and with both the spec is an amt one."""
+    import yaml
+
+    from tests.conftest import EXAMPLE
+
+    text = (EXAMPLE / "sagemaker.yaml").read_text()
+    assert "early_stopping: median or off" in text
+    from jupyter_hpo import api
+
+    data = yaml.safe_load(text)
+    data["trial"]["script"] = str(EXAMPLE / data["trial"]["script"])
+    data["backend"]["name"] = "amt"
+    data["backend"]["options"].pop("keep_alive_s", None)
+    with pytest.raises(SpecError, match="`early_stopping: kfold` is not available on the amt backend"):
+        api.plan(data)
+    data["early_stopping"] = "median"
+    assert api.plan(data)["backend"] == "amt"

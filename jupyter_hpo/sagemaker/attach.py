@@ -44,8 +44,10 @@ def attach_spec(tuning_job_name: str, *, region: str | None = None, profile: str
     clients = clients or _clients.make_clients(opts)
     try:
         desc = clients.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=tuning_job_name)
-    except Exception as e:
-        raise BackendError(f"cannot read tuning job {tuning_job_name!r}: {explain_client_error(e, opts)}") from None
+    except Exception as e:  # a name AWS does not know is bad input; an outage or a refusal is not
+        code = getattr(e, "response", {}).get("Error", {}).get("Code") if hasattr(e, "response") else None
+        error = SpecError if code in ("ResourceNotFound", "ResourceNotFoundException") else BackendError
+        raise error(f"cannot read tuning job {tuning_job_name!r}: {explain_client_error(e, opts)}") from None
     definition = desc.get("TrainingJobDefinition")
     if definition is None:
         raise BackendError(f"tuning job {tuning_job_name!r} has several training job definitions; jupyter-hpo can "
