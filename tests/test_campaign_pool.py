@@ -54,11 +54,12 @@ def shelf():
     made.release_all()
 
 
-def script_backend(folder: Path, job: str, parallel: int = 1) -> LocalBackend:
+def script_backend(folder: Path, job: str, parallel: int = 1, per_worker: int | None = None) -> LocalBackend:
     spec = TuningSpec.from_dict({"name": job, "trial": {"script": str(folder / "train.py")},
                                  "objective": {"metric": "loss", "direction": "minimize"},
                                  "space": {"x": {"type": "float", "low": 0, "high": 1}},
-                                 "budget": {"max_trials": 10, "max_parallel": parallel}})
+                                 "budget": {"max_trials": 10, "max_parallel": parallel},
+                                 "warm_pool": {"max_trials_per_worker": per_worker}})
     job_dir = folder / "jobs" / job
     job_dir.mkdir(parents=True)
     backend = LocalBackend(spec, job_dir)
@@ -260,6 +261,29 @@ if os.path.exists(a.big_if):  # only while the flag file exists: the static hype
     trial.cached("ballast", lambda: bytearray(a.big_mb * 2**20))  # kept by the worker after the trial
 print(f"loss={a.x}")
 """
+
+
+def test_a_worker_that_ran_the_next_jobs_max_trials_per_worker_is_not_taken(tmp_path, shelf):
+    """A job with max_trials_per_worker: 1 (a fresh process for every trial) ran its first trials on the earlier
+    job's workers: the option was checked only after a trial."""
+    write_script(tmp_path, version=3)
+    a = script_backend(tmp_path, "a", per_worker=5)
+    run_together(a, 1)
+    old = worker_pids(a)
+    a.close()
+    assert len(shelf) == 1
+    b = script_backend(tmp_path, "b", per_worker=1)
+    [(assignment, outcome)] = run_together(b, 1)
+    assert outcome.value == 31.0 and assignment.warm is False and REUSED_FROM not in assignment.attrs
+    assert not worker_pids(b) & old and len(shelf) == 0
+    b.close()
+    c = script_backend(tmp_path, "c", per_worker=5)  # a limit the worker is within: handed over as before
+    run_together(c, 1)
+    c.close()
+    d = script_backend(tmp_path, "d", per_worker=2)
+    [(assignment, _)] = run_together(d, 1)
+    assert assignment.warm is True and assignment.attrs[REUSED_FROM] == "c"
+    d.close()
 
 
 def test_a_worker_past_the_next_jobs_memory_bound_is_not_taken(tmp_path, shelf):

@@ -316,14 +316,18 @@ class LocalBackend(ExecutorBackend):
 
         Each is told the new job's objective (``("rebind", boot)``) and must answer, from the same Python and
         working directory, within 10 s; one that does not (killed, say, or whose imported code has changed on
-        disk since it started) is ended and a cold worker takes its place. A worker past this job's memory bound
-        is not taken.
+        disk since it started) is ended and a cold worker takes its place. A worker past this job's memory bound,
+        or that has run this job's ``max_trials_per_worker`` trials, is not taken.
         """
         if _shelf is None or not self._warm:
             return
         self._fingerprint = fingerprint(self._boot)
         for proc, job in _shelf.take(self._fingerprint, self._wanted()):
-            problem = self._rebind(proc, job)
+            # the trials it ran count towards this job's max_trials_per_worker: a job with 1 ("a fresh process for
+            # every trial") ran its trials on workers that had run the earlier job's
+            problem = (f"it has run {proc.n_trials} trials, this job's max_trials_per_worker"
+                       if self._per_worker is not None and proc.n_trials >= self._per_worker else None)
+            problem = problem or self._rebind(proc, job)
             if problem is None and self._memory_bytes is not None and self._rss(proc) > self._memory_bytes:
                 problem = "above this job's memory bound"
             if problem is not None:
