@@ -70,6 +70,8 @@ def cmd_campaign(args: argparse.Namespace) -> int:
             print(dumps(c.summary()) if args.json else f"campaign {c.name}: {status}")
             return 0
         c = c.resume()
+        for job, why in c.skipped.items():  # left as it was: its resume would run nothing
+            print(f"note: job {job} is not resumed: {why}", file=sys.stderr if args.json else sys.stdout)
     else:
         if args.force:
             raise SpecError("launching a campaign takes no --force (it is for `campaign stop|resume`).")
@@ -77,7 +79,8 @@ def cmd_campaign(args: argparse.Namespace) -> int:
                      store=args.store)
     if args.detach:
         print(dumps({"name": c.name, "jobs": c.job_names}) if args.json
-              else f"campaign {c.name} started ({len(c.job_names)} jobs); follow it with: "
+              else f"campaign {c.name} {'resumed' if first == 'resume' else 'started'} "
+                   f"({len(c.resumed) if first == 'resume' else len(c.job_names)} jobs); follow it with: "
                    f"jupyter hpo campaign show {c.name}")
         return 0
     try:

@@ -568,6 +568,26 @@ class Job:
         if status == JobStatus.STALE:
             self.runner.end_hung()
         attrs = self.attrs
+        spec = self._check_resumable(status, attrs, max_trials)
+        _check_tuning_job_resumable(self.name, attrs)
+        # taken only if no one else resumed or stopped it since its status was read: of two users resuming it at
+        # once, one starts a runner and the other is told (two runners on one job interrupted each other's trials)
+        if not self.store.claim_job(self.name, attrs.get("status"), spec=spec, status="pending", reason="",
+                                    stop_requested=False, resumed_by=by or stamp(), heartbeat=time.time(),
+                                    runner={}):
+            now = self.store.watch_status(self.name)
+            who = owner_name(self.store.job_attrs(self.name).get("resumed_by" if now.is_active() else "stopped_by"))
+            raise JobStateError(f"job {self.name!r} changed while this resume was under way: it is {now.value} now"
+                                + (f" ({'resumed' if now.is_active() else 'stopped'} by {who})" if who else "")
+                                + "; nothing was done.")
+        self._write_prestart({**self.store.spec_here(self.name, attrs), "budget": spec["budget"]}, attrs.get("cwd"))
+        self.runner.start(cwd=attrs.get("cwd"))
+        return self
+
+    def _check_resumable(self, status: JobStatus, attrs: Mapping[str, Any], max_trials: int | None) -> dict[str, Any]:
+        """Raise :class:`JobStateError` when a resume (with ``max_trials``, or none) would run nothing; else the
+        spec the resume stores (its budget changed by ``max_trials``). A job's resume and a campaign's share it: a
+        campaign's resume ran a failed job whose budget was spent, which failed again and lost its last error."""
         spec = dict(attrs["spec"])
         reason = str(attrs.get("reason") or "")
         if status == JobStatus.COMPLETED and reason.startswith(COMPLETION_REASONS):
@@ -610,20 +630,7 @@ class Job:
             raise JobStateError(
                 f"job {self.name!r} failed after all {spec['budget']['max_trials']} trials of its budget "
                 f"({reason or 'no reason recorded'}); pass a larger max_trials to run more{_FLAG}.")
-        _check_tuning_job_resumable(self.name, attrs)
-        # taken only if no one else resumed or stopped it since its status was read: of two users resuming it at
-        # once, one starts a runner and the other is told (two runners on one job interrupted each other's trials)
-        if not self.store.claim_job(self.name, attrs.get("status"), spec=spec, status="pending", reason="",
-                                    stop_requested=False, resumed_by=by or stamp(), heartbeat=time.time(),
-                                    runner={}):
-            now = self.store.watch_status(self.name)
-            who = owner_name(self.store.job_attrs(self.name).get("resumed_by" if now.is_active() else "stopped_by"))
-            raise JobStateError(f"job {self.name!r} changed while this resume was under way: it is {now.value} now"
-                                + (f" ({'resumed' if now.is_active() else 'stopped'} by {who})" if who else "")
-                                + "; nothing was done.")
-        self._write_prestart({**self.store.spec_here(self.name, attrs), "budget": spec["budget"]}, attrs.get("cwd"))
-        self.runner.start(cwd=attrs.get("cwd"))
-        return self
+        return spec
 
     def _check_grid_left(self, spec: Mapping[str, Any]) -> None:
         """A grid job runs each point once: a resume (with any ``max_trials``) of one that has run them all would
