@@ -201,7 +201,7 @@ def write_new_trial(engine: Any, study_id: int, template: FrozenTrial) -> int:
 
 
 def write_finished_trial(engine: Any, trial_id: int, state: Any, values: list[float] | None,
-                         attrs: dict[str, Any], *, retry: bool = False) -> bool:
+                         attrs: dict[str, Any], *, retry: bool = False, completed: Any = None) -> bool:
     """Finish trial ``trial_id`` in ONE transaction: its state and completion time, its values and its user
     attributes ``attrs`` (added or replaced), in Optuna's tables and forms, as Optuna's own
     ``set_trial_user_attr`` (one transaction per attribute) and ``set_trial_state_values`` would write them.
@@ -210,6 +210,10 @@ def write_finished_trial(engine: Any, trial_id: int, state: Any, values: list[fl
     of them per trial, more than the runner's writer could keep up with for short trials. Here the trial's
     row is updated first (only while it is unfinished: that also takes its lock), then the values are
     inserted and the attributes upserted, each in one statement; a failure anywhere leaves nothing written.
+
+    ``completed``: when the trial ended (a naive local datetime, as Optuna stores it; default: now). The runner
+    passes the moment its backend said so: stamped at the write, it included the writer's queue (a few hundred
+    ms per trial here), and trial durations read too long.
 
     Returns True when written; False when ``retry`` and the trial is finished already (the failed attempt's
     commit went through, its answer was lost).
@@ -230,7 +234,7 @@ def write_finished_trial(engine: Any, trial_id: int, state: Any, values: list[fl
     unfinished = [s for s in TrialState if not s.is_finished()]
     with engine.begin() as con:
         updated = con.execute(sa.update(t).where(t.trial_id == trial_id, t.state.in_(unfinished))
-                              .values(state=state, datetime_complete=datetime.datetime.now()))
+                              .values(state=state, datetime_complete=completed or datetime.datetime.now()))
         if updated.rowcount != 1:
             found = con.execute(sa.select(t.state).where(t.trial_id == trial_id)).first()
             if found is None:

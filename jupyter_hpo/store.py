@@ -59,6 +59,8 @@ from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, SpecError, S
 from jupyter_hpo.records import COST_USD, CREATED, ERROR, INTERRUPTED, PROVENANCE, SPEC, STARTUP_S
 
 if TYPE_CHECKING:
+    import datetime
+
     from optuna.trial import FrozenTrial, TrialState
 
     from jupyter_hpo.space import SearchSpace
@@ -582,7 +584,8 @@ class Store(StoreEngine):
         self._call("recording an intermediate value",
                    lambda _: self._storage.set_trial_intermediate_value(trial_id, step, value))
 
-    def finish_trial(self, trial_id: int, state: TrialState, value: float | None, attrs: dict[str, Any]) -> None:
+    def finish_trial(self, trial_id: int, state: TrialState, value: float | None, attrs: dict[str, Any],
+                     completed: datetime.datetime | None = None) -> None:
         """Write a trial's attributes, its value and its final state in one transaction (a finished trial
         cannot change any more): all of it or, when the database fails meanwhile, none of it.
 
@@ -593,7 +596,8 @@ class Store(StoreEngine):
 
         values = [value] if state == TrialState.COMPLETE else None
         self._call("recording a finished trial",
-                   lambda retry: write_finished_trial(self.engine, trial_id, state, values, attrs, retry=retry))
+                   lambda retry: write_finished_trial(self.engine, trial_id, state, values, attrs, retry=retry,
+                                                      completed=completed))
 
     def mark_interrupted(self, name: str) -> int:
         """Mark the job's running trials failed with ``interrupted`` (their runner is gone); return how many."""

@@ -548,7 +548,8 @@ class Runner:
         self._keep_artifact(outcome.key, "infeasible" if attrs.get(FEASIBLE) is False else state, values, attrs)
         optuna_state = {"complete": TrialState.COMPLETE, "pruned": TrialState.PRUNED}.get(state, TrialState.FAIL)
         self.brain.tell(trial, values if optuna_state == TrialState.COMPLETE else None, state=optuna_state)
-        self.writer.put(self._store_finish, outcome.key, attrs, optuna_state, value)
+        # its end as the backend reported it, not when the writer's queue reaches it
+        self.writer.put(self._store_finish, outcome.key, attrs, optuna_state, value, datetime.datetime.now())
         if not outcome.interrupted:
             self.n_counted += 1
             self._update_progress(state, value, outcome.error, attrs.get(FEASIBLE) is not False)
@@ -605,10 +606,11 @@ class Runner:
         if isinstance(record, dict) and (record.get("image") or {}).get("uri") != image:
             self.store.set_job_attrs(self.name, **{PROVENANCE: {**record, "image": image_identity(image)}})
 
-    def _store_finish(self, key: int, attrs: dict[str, Any], state: Any, value: float | None) -> None:
+    def _store_finish(self, key: int, attrs: dict[str, Any], state: Any, value: float | None,
+                      completed: datetime.datetime | None = None) -> None:
         trial_id = self.writer.trial_ids.get(key)
         if trial_id is not None:  # else the trial never reached the store
-            self.store.finish_trial(trial_id, state, value, attrs)
+            self.store.finish_trial(trial_id, state, value, attrs, completed)
             self.tracking.trial_stored(key)
 
     def _update_progress(self, state: str, value: float | None, error: str | None, feasible: bool = True) -> None:
