@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -428,6 +428,26 @@ def get_blob(engine: Any, digest: str) -> bytes | None:
     with engine.connect() as con:
         row = con.execute(sa.select(table.c.data).where(table.c.sha256 == digest)).first()
     return None if row is None else bytes(row[0])
+
+
+def trial_state_counts(engine: Any, names: Collection[str]) -> dict[str, int]:
+    """How many trials the jobs ``names`` hold in each state (``complete``, ``pruned``, ...), in one grouped
+    query: ``store info`` asked Optuna five times per job, and each time Optuna read all of the job's trials
+    (4,566 statements, 4.9 s and 160 MB for a store of 300 jobs)."""
+    import sqlalchemy as sa
+    from optuna.storages._rdb import models as m
+
+    t, s = m.TrialModel, m.StudyModel
+    wanted = set(names)
+    counts: dict[str, int] = {}
+    with engine.connect() as con:
+        rows = con.execute(sa.select(s.study_name, t.state, sa.func.count()).join(s, s.study_id == t.study_id)
+                           .group_by(s.study_name, t.state))
+        for study, state, n in rows:
+            if study in wanted and n:
+                key = state.name.lower()
+                counts[key] = counts.get(key, 0) + int(n)
+    return counts
 
 
 def blob_stats(engine: Any) -> tuple[int, int]:

@@ -13,7 +13,7 @@ import argparse
 from collections import Counter
 from typing import Any
 
-from jupyter_hpo._store_db import blob_stats, get_blob, put_blob
+from jupyter_hpo._store_db import blob_stats, get_blob, put_blob, trial_state_counts
 from jupyter_hpo.exceptions import JobStateError, SpecError, StoreError
 from jupyter_hpo.records import dumps
 from jupyter_hpo.store import SCHEMA_VERSION, Store, error_text
@@ -78,18 +78,11 @@ def store_kind(url: str) -> str:
 
 def store_info(store: Store) -> dict[str, Any]:
     """The store's kind, location (password masked), schema versions and counts, as a JSON-able dict."""
-    from optuna.trial import TrialState
-
     optuna_now, optuna_head = store.optuna_schema()
     attrs = store.all_job_attrs()
     statuses: Counter[str] = Counter(str(Store.status_of(a)) for a in attrs.values())
     schemas: Counter[str] = Counter(str(a.get("schema", 1)) for a in attrs.values())
-    trials: Counter[str] = Counter()
-    for name in attrs:
-        for state in TrialState:
-            n = store.storage.get_n_trials(store.study_id(name), (state,))
-            if n:
-                trials[state.name.lower()] += n
+    trials = store._call("counting the trials", lambda retry: trial_state_counts(store.engine, attrs))
     files, size = blob_stats(store.engine)
     return {
         "kind": store_kind(store.url), "location": store.shown_url,
