@@ -341,13 +341,18 @@ def attach(name: str, store: Store | str | None = None) -> Job:
 def list_jobs(store: Store | str | None = None) -> list[dict[str, Any]]:
     """A summary of every job (see :meth:`Job.summary`), newest first."""
     st = store if isinstance(store, Store) else open_store(store)
-    every = st.all_job_attrs()
+    jobs = list(job_summaries(st, st.all_job_attrs()).values())
+    return sorted(jobs, key=lambda j: j["created"] or 0, reverse=True)
+
+
+def job_summaries(st: Store, every: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The summaries of the jobs ``every`` (name -> attributes), by name: :func:`list_jobs` and
+    ``Campaign.summary`` (``campaign show``, which read every trial of every job of the campaign whole)."""
     # ended jobs not yet followed here are summarized from a few figures per trial, not every trial read whole
     # (several objectives: the Pareto front needs each trial's metrics, so those jobs' trials are read)
     ended = ended_summaries(st, {name: attrs for name, attrs in every.items()
                                  if (st.url, name) not in _feeds and not (attrs.get("spec") or {}).get("objectives")})
-    jobs = [ended.get(name) or Job(name, st).summary(attrs) for name, attrs in every.items()]
-    return sorted(jobs, key=lambda j: j["created"] or 0, reverse=True)
+    return {name: ended.get(name) or Job(name, st).summary(attrs) for name, attrs in every.items()}
 
 
 def _check_tuning_job_resumable(name: str, attrs: Mapping[str, Any]) -> None:

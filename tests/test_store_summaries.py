@@ -99,6 +99,28 @@ def test_an_ended_job_is_listed_without_reading_its_trials_whole(store, monkeypa
     assert api.list_jobs(fresh)[0]["status"] == "running"
 
 
+def test_a_campaigns_summary_of_ended_jobs_reads_no_trial_whole(store, monkeypatch):
+    """`campaign show` read every trial of every job of the campaign whole (784 statements for 60 jobs)."""
+    from jupyter_hpo.campaign import Campaign
+    from jupyter_hpo.records import CAMPAIGN
+
+    for i, name in enumerate(("c-first", "c-second")):
+        add_job(store, name, "maximize", TRIALS)
+        store.set_job_attrs(name, **{CAMPAIGN: {"name": "camp", "index": i}})
+    expected = [_feed_summary(store, n) for n in ("c-first", "c-second")]
+    api._feeds.clear()
+
+    def whole_trials(*args, **kwargs):
+        raise AssertionError("an ended job's trials were read whole")
+
+    fresh = Store(store.url, home=store.home)
+    monkeypatch.setattr(fresh.storage, "get_all_trials", whole_trials)
+    summary = Campaign("camp", fresh).summary()
+    assert [j["name"] for j in summary["jobs"]] == ["c-first", "c-second"]
+    assert summary["trials"] == sum(e["trials"] for e in expected)
+    assert summary["best"]["value"] == max(e["best"]["value"] for e in expected)
+
+
 @pytest.fixture
 def jp_server_config(home):
     return {"ServerApp": {"jpserver_extensions": {"jupyter_hpo": True}}}
