@@ -36,6 +36,8 @@ def add_store_parser(sub: Any) -> None:
 
 def cmd_store(args: argparse.Namespace) -> int:
     if args.store_command == "info":
+        if args.store is not None:  # a mistyped --store made an empty store there, and described it
+            _check_source_exists(args.store, "--store", "nothing was created")
         info = store_info(Store(args.store))
         print(dumps(info) if args.json else _info_text(info))
         return 0
@@ -49,7 +51,7 @@ def cmd_store(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_source_exists(url: str) -> None:
+def _check_source_exists(url: str, what: str = "SRC_URL", done: str = "nothing was copied") -> None:
     """A SQLite source that is not there is a typo: opening it made an empty store, and the copy said
     "copied 0 job(s)" (a server store that is not there fails to connect, in its own words)."""
     from pathlib import Path
@@ -66,7 +68,7 @@ def _check_source_exists(url: str) -> None:
     path = parsed.database or ""  # decoded: `my%20store` is the folder `my store`
     if parsed.get_backend_name() == "sqlite" and path not in ("", ":memory:") and not path.startswith("file:") \
             and not Path(path).is_file():
-        raise SpecError(f"SRC_URL names no store: {Path(path).resolve()} does not exist; nothing was copied.")
+        raise SpecError(f"{what} names no store: {Path(path).resolve()} does not exist; {done}.")
 
 
 def store_kind(url: str) -> str:

@@ -93,6 +93,15 @@ def test_a_job_using_a_field_added_since_schema_1_is_refused_by_a_reader_of_sche
         api.attach("bounded").summary()
 
 
+def test_store_info_of_a_store_that_is_not_there_is_refused_and_creates_nothing(home, tmp_path, capsys):
+    """`store info --store sqlite:///typo.db` created an empty store there and described it."""
+    missing = tmp_path / "typo.db"
+    assert cli.main(["store", "info", "--store", f"sqlite:///{missing}"]) == 2
+    assert capsys.readouterr().err == (f"error: --store names no store: {missing} does not exist; nothing was "
+                                       "created.\n")
+    assert not missing.exists()
+
+
 def test_store_info_masks_a_password(postgres_server: PostgresServer, postgres_url, capsys):
     postgres_server.sql("CREATE ROLE alice LOGIN SUPERUSER PASSWORD 's3cret-pw'")
     url = postgres_url.replace("//hpo@", "//alice:s3cret-pw@")
