@@ -372,6 +372,9 @@ def _check_tuning_job_resumable(name: str, attrs: Mapping[str, Any]) -> None:
 
 
 _feeds: dict[tuple[str, str], TrialFeed] = {}
+#: the most jobs this process keeps an incremental reader for (:func:`_feed`), each with Optuna's cache of its
+#: trials: a Jupyter server open for weeks kept every trial of every job it had shown (about 6 KiB per trial)
+MAX_FEEDS = 64
 _spaces: dict[tuple[str, str, Any], SearchSpace] = {}
 
 
@@ -390,10 +393,32 @@ def _shared(runner: Mapping[str, Any]) -> str | None:
 def _feed(job: Job) -> TrialFeed:
     """This process's incremental reader of ``job`` (summaries then convert only new or changed trials)."""
     key = (job.store.url, job.name)
-    feed = _feeds.get(key)
+    feed = _feeds.pop(key, None)  # put back last: the dict's order is the readers' last use
     if feed is None or feed.job.store is not job.store:
-        feed = _feeds[key] = TrialFeed(job)
+        feed = TrialFeed(job)
+    _feeds[key] = feed
+    while len(_feeds) > MAX_FEEDS:  # the least recently used goes, with Optuna's copy of its trials
+        old = _feeds.pop(next(iter(_feeds)))
+        _forget_cached_trials(old.job.store, old.job.name)
     return feed
+
+
+def _forget_cached_trials(store: Store, name: str) -> None:
+    """Drop the trials of job ``name`` that Optuna's cached storage keeps in this process (read again from the
+    store when next asked), as its own ``delete_study`` drops them from the cache."""
+    storage = store.storage
+    studies, lock = getattr(storage, "_studies", None), getattr(storage, "_lock", None)
+    by_number = getattr(storage, "_study_id_and_number_to_trial_id", None)
+    by_id = getattr(storage, "_trial_id_to_study_id_and_number", None)
+    if not isinstance(studies, dict) or lock is None or not isinstance(by_number, dict) or not isinstance(by_id, dict):
+        return  # another Optuna: its cache is left as it is
+    study_id = store._ids.get(name)
+    if study_id is None:
+        return
+    with lock:
+        info = studies.pop(study_id, None)
+        for number in getattr(info, "trials", None) or {}:
+            by_id.pop(by_number.pop((study_id, number), None), None)
 
 
 class Job:
