@@ -77,6 +77,10 @@ def estimate_inputs(args: argparse.Namespace) -> dict[str, Any]:
              "proposal_s": args.proposal_s, "instance_type": args.instance_type, "instance_count": args.instance_count,
              "price_per_hour": args.price, "keep_alive_s": args.keep_alive_s, "warm_pool_quota": args.warm_pool_quota,
              "instance_quota": args.instance_quota, "poll_s": args.poll_s, "seed": args.seed, "backend": args.backend}
+    if args.keep_alive_s is not None and args.backend == "amt":  # it was accepted and did nothing
+        raise SpecError("`--keep-alive-s` sets the sagemaker backend's warm pools; AMT keeps none of its own "
+                        "(its instance reuse is the `amt` arm of the estimate), so it cannot be given with "
+                        f"`--backend amt`, but got --keep-alive-s {args.keep_alive_s}.")
     if args.measure and args.spec is None:
         raise SpecError("`--measure` times one trial of a SPEC: give the spec's path.")
     if args.measure and args.training_s is not None:

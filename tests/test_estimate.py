@@ -129,6 +129,15 @@ def test_bad_inputs_are_rejected(kwargs, message):
         CampaignInputs(**kwargs)
 
 
+def test_cli_estimate_refuses_a_keep_alive_for_amt_which_has_no_warm_pools_of_its_own(capsys):
+    """`estimate --backend amt --keep-alive-s 600` was accepted and the keep-alive changed nothing."""
+    from jupyter_hpo import cli
+
+    assert cli.main(["estimate", "--backend", "amt", "--keep-alive-s", "600"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: `--keep-alive-s` sets the sagemaker backend's warm pools") and err.count("\n") == 1
+
+
 def test_cli_estimate_prints_a_table_and_json():
     out = subprocess.run([sys.executable, "-m", "jupyter_hpo.cli", "estimate", "--jobs", "2", "--trials", "6",
                           "--parallel", "2"], cwd=REPO, capture_output=True, text=True, timeout=120)
