@@ -100,8 +100,11 @@ def _validate(specs: Sequence[Any], store: Store, parallel_jobs: int = 1) -> lis
                 names = [_name_of(x) for x in specs]
             for source in spec.warm_start:
                 _check_source(source, existing, [s.name for s in out], (names or [])[i + 1:], parallel_jobs)
-            if spec.name in existing or any(s.name == spec.name for s in out):
-                raise SpecError(f"a job named {spec.name!r} already exists; give each job its own name")
+            if spec.name in existing:
+                raise SpecError(f"a job named {spec.name!r} already exists in the store; give each job its own name")
+            if any(s.name == spec.name for s in out):  # it read as if the job were in the store
+                raise SpecError(f"an earlier spec of this campaign is also named {spec.name!r}; give each job its "
+                                "own name")
         except HpoError as e:
             raise SpecError(f"campaign refused: {label}: {str(e).rstrip('.')}.") from None
         out.append(spec)

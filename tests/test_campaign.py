@@ -117,10 +117,14 @@ def test_bad_options_are_refused_and_nothing_is_created(home, tmp_path, specs_ex
 
 def test_two_jobs_of_one_name_or_a_taken_campaign_name_are_refused(home, tmp_path):
     [spec] = write_specs(tmp_path, ["twice"])
-    with pytest.raises(SpecError, match=r"campaign refused: .*twice\.yaml: a job named 'twice' already exists"):
+    # said as what it is: two specs of the campaign (it read as if the job were in the store)
+    with pytest.raises(SpecError, match=r"campaign refused: .*twice\.yaml: an earlier spec of this campaign is "
+                                        r"also named 'twice'"):
         campaign([spec, spec])
     assert api.list_jobs() == []
     campaign([spec], name="taken").wait(timeout=60)
+    with pytest.raises(SpecError, match=r"twice\.yaml: a job named 'twice' already exists in the store"):
+        campaign([spec], name="again")
     other = write_specs(tmp_path, ["other"])
     with pytest.raises(JobStateError, match="a campaign named 'taken' already exists"):
         campaign(other, name="taken")
