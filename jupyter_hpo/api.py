@@ -203,10 +203,13 @@ def _cold_override(data: dict[str, Any], spec_pool: Mapping[str, Any], options: 
     that only a pool has (``max_trials_per_worker``, ``keep_alive_s``): those do not apply, and go, with a note
     saying so. The launch was refused, for the README's own spec, since the override kept them. A setting given
     with the override itself is still refused."""
-    if options.get("warm_pool") is not False or not isinstance(data.get("warm_pool"), Mapping):
+    given = options.get("warm_pool")  # False, or the same as a dict: {"enabled": False}
+    off = given is False or (isinstance(given, Mapping) and given.get("enabled") is False)
+    if not off or not isinstance(data.get("warm_pool"), Mapping):
         return []
     moot = {f: spec_pool[f] for f in ("max_trials_per_worker", "keep_alive_s")
-            if spec_pool.get(f) not in (None, 0) and f not in options}
+            if spec_pool.get(f) not in (None, 0) and f not in options
+            and not (isinstance(given, Mapping) and f in given)}
     if not moot:
         return []
     data["warm_pool"] = {k: v for k, v in data["warm_pool"].items() if k not in moot}

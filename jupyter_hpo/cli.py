@@ -454,6 +454,7 @@ def follow(job: Any, poll: float = 0.5, headline: str | None = None, seen: Colle
     # ones excepted
     said = {n.get("text") for n in job.attrs.get("notes") or [] if isinstance(n, dict)} if seen else set()
     shown: list[float | None] = [None]  # the best value a line has shown: never of a trial not printed yet
+    shown_from_seen: list[bool] = []
     outage: list[float] = []  # when the store stopped answering, while it does not
 
     def poll_state() -> tuple[dict[str, Any], bool]:
@@ -480,6 +481,11 @@ def follow(job: Any, poll: float = 0.5, headline: str | None = None, seen: Colle
             if note not in said:
                 said.add(note)
                 console.print(f"note: {_safe(note)}", highlight=False, soft_wrap=True)
+        if seen and not shown_from_seen:  # a resume: its earlier trials' best is the best shown so far
+            shown_from_seen.append(True)
+            for rec in feed.sorted_records():
+                if rec["number"] in seen and better(_completed_value(rec), shown[0], summary["direction"]):
+                    shown[0] = rec["value"]
         new = [rec for rec in feed.sorted_records() if rec["state"] in _FINISHED and rec["number"] not in printed]
         for i, rec in enumerate(new):
             printed.add(rec["number"])

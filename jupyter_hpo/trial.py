@@ -302,7 +302,11 @@ def cached(key: str, loader: Callable[[], T]) -> T:
         with disk.open("rb") as f:
             value = pickle.load(f)
     else:
-        value = loader()
+        _local.serving = getattr(_local, "serving", 0) + 1  # threads it starts serve later trials: bound to none
+        try:
+            value = loader()
+        finally:
+            _local.serving -= 1
         if cache_dir.is_dir():
             import pickle
 
@@ -431,8 +435,10 @@ def _here() -> _Context | None:
     ThreadPoolExecutor work item a trial submitted), that trial, which may have ended. A thread that one trial
     left running reported into the next trial on its worker: that trial took the values as its own and its own
     reports of those steps were dropped as repeats. Now its reports go to its ended trial, whose worker drops them.
-    Threads of a ``multiprocessing`` thread pool, and threads started outside any trial, belong to the running
-    trial, as before (a pool made by one trial and kept in ``trial.cached`` serves the later ones)."""
+    Serving threads belong to the running trial, as before: those started outside any trial or inside a
+    ``trial.cached`` loader (a pool or an event loop made once serves the later trials), and the threads of
+    thread pools (their task loops, a ``multiprocessing`` pool's handlers, which run ``apply_async`` callbacks,
+    and ``ProcessPoolExecutor``'s manager, which runs its futures' callbacks)."""
     ctx = getattr(_local, "ctx", None)
     if ctx is None:
         ctx = getattr(threading.current_thread(), _OWNER, None)
@@ -444,15 +450,20 @@ def _bind_threads() -> None:
     one, carry that trial's context (:func:`_here`)."""
     if getattr(threading.Thread.start, "_jupyter_hpo", False):
         return
+    import concurrent.futures.process as futures_process
     import concurrent.futures.thread as futures_thread
     import multiprocessing.pool
 
-    pool_loops = (futures_thread._worker, multiprocessing.pool.worker)  # their work items say whose they are
+    pool = multiprocessing.pool.Pool
+    serving = (futures_thread._worker, multiprocessing.pool.worker,  # task loops: their work items say whose
+               pool._handle_workers, pool._handle_tasks, pool._handle_results)
+    managers = tuple(c for c in (getattr(futures_process, "_ExecutorManagerThread", None),) if c is not None)
     start, submit = threading.Thread.start, futures_thread.ThreadPoolExecutor.submit
 
     def bound_start(self: threading.Thread) -> None:
         ctx = _here()
-        if ctx is not None and getattr(self, "_target", None) not in pool_loops:
+        if (ctx is not None and not getattr(_local, "serving", 0) and getattr(self, "_target", None) not in serving
+                and not isinstance(self, managers)):
             setattr(self, _OWNER, ctx)
         start(self)
 

@@ -158,6 +158,33 @@ def test_each_trial_line_counts_and_bests_only_the_trials_printed_up_to_it_and_a
     assert [(number, done) for number, _, done, _ in rows] == [(5, 6), (6, 7), (7, 8)], out.stdout
 
 
+def test_a_resumes_lines_best_counts_the_trials_the_job_had(home, tmp_path):
+    """The first lines after a resume showed the best of the new trials only: "best 0.5" when the job's best
+    was 0.9 (a later trial of the same poll, 0.95, was not printed yet)."""
+    (tmp_path / "counted.py").write_text(textwrap.dedent("""
+        import os, time
+        VALUES = [0.9, 0.1, 0.5, 0.95, 0.2]
+        def f(p):
+            n = os.path.getsize(p["counter"]) if os.path.exists(p["counter"]) else 0
+            open(p["counter"], "a").write("x")
+            time.sleep(0.05)
+            return VALUES[n]
+    """))
+    spec = tmp_path / "counted.yaml"
+    spec.write_text(f"name: counted\ntrial: {{function: 'counted.py:f', hyperparameters: {{counter: "
+                    f"'{tmp_path / 'n'}'}}}}\nspace: {{x: {{type: float, low: 0, high: 1}}}}\n"
+                    "budget: {max_trials: 2, max_parallel: 1}\n")
+    assert hpo(home, "launch", str(spec)).returncode == 0
+    out = hpo(home, "resume", "counted", "--max-trials", "5")
+    assert out.returncode == 0, out.stderr
+    rows = trial_lines(out.stdout)
+    assert [number for number, *_ in rows] == [2, 3, 4], out.stdout
+    values = [0.9, 0.1]
+    for _, value, _, best in rows:
+        values.append(float(value))
+        assert float(best) == max(values), out.stdout
+
+
 def test_no_warm_pool_runs_a_spec_whose_pool_has_settings_and_says_they_do_not_apply(home, tmp_path, quick_spec):
     """The README's cold baseline (`--no-warm-pool`) was refused for a spec like the README's own, whose pool
     sets max_trials_per_worker (or a keep-alive): the override kept them, and they need a pool."""
@@ -172,6 +199,11 @@ def test_no_warm_pool_runs_a_spec_whose_pool_has_settings_and_says_they_do_not_a
     assert len(rows) == 5 and all(" cold start " in line for line in rows), out.stdout
     shown = json.loads(hpo(home, "show", "pooled", "--json").stdout)
     assert shown["spec"]["warm_pool"]["enabled"] is False and "keep_alive_s" not in shown["spec"]["warm_pool"]
+    from jupyter_hpo import api  # the API's dict form is the same request (it was still refused)
+
+    job = api.launch(str(spec), name="pooled-dict", warm_pool={"enabled": False})  # the home fixture's store
+    assert job.wait(timeout=120).value == "completed"
+    assert "do not apply to it" in job.attrs["notes"][0]["text"]
     # a keep-alive given with the override itself still cannot apply: refused
     out = hpo(home, "launch", str(spec), "--no-warm-pool", "--keep-alive", "60", "--name", "other")
     assert out.returncode == 2 and "`warm_pool.keep_alive_s` needs `warm_pool.enabled: true`" in out.stderr

@@ -66,6 +66,30 @@ def meddle(p: dict[str, Any]) -> Any:
 
         return {"complex": numpy.complex128(0.3 + 5j), "big-extra": {"objective": 0.5, "rows": 10**400, "n": 3},
                 "big": 10**400}[p["what"]]
+    if p["mode"] == "serving":  # threads made once, in trial.cached, that serve every later trial
+        import asyncio
+        import multiprocessing.pool
+
+        x = p["x"]
+        pool = trial.cached("thread-pool", lambda: multiprocessing.pool.ThreadPool(2))
+        seen: dict[str, float] = {}
+
+        def on_result(value: float) -> None:  # run by the pool's result-handler thread
+            seen["x"] = trial.params()["x"]
+            trial.report(value, step=0)
+
+        pool.apply_async(abs, (-x,), callback=on_result).wait(10)
+
+        def make_loop() -> Any:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, daemon=True).start()
+            return loop
+
+        async def step_1() -> None:
+            trial.report(x, step=1)
+
+        asyncio.run_coroutine_threadsafe(step_1(), trial.cached("loop", make_loop)).result(10)
+        return {"objective": x, "params_x": seen["x"]}
     if p["mode"] == "pool-reports":  # a thread pool kept from an earlier trial runs this trial's folds
         executor = trial.cached("executor", lambda: ThreadPoolExecutor(2))
         list(executor.map(lambda step: trial.report(p["x"], step=step), range(4)))
@@ -223,3 +247,35 @@ def test_what_is_no_real_number_fails_the_trial_and_a_bad_extra_metric_is_left_o
     assert big.state == "failed" and "not a number" in big.error, big.error
     extra, _ = pool({"mode": "return", "what": "big-extra"})  # an OverflowError failed the trial, objective and all
     assert (extra.state, extra.value, extra.metrics) == ("complete", 0.5, {"n": 3.0}), extra.error
+
+
+def test_threads_made_once_in_trial_cached_serve_each_later_trial(pool):
+    """A ThreadPool's apply_async callback and an asyncio loop's thread, made in trial.cached: bound to the trial
+    that made them, they reported into it (ended, so dropped) and read its params() in every later trial."""
+    xs = (0.25, 0.5, 0.75)
+    outcomes = [pool({"mode": "serving", "x": x}) for x in xs]
+    assert [o.state for o, _ in outcomes] == ["complete"] * 3, [o.error for o, _ in outcomes]
+    assert [o.metrics["params_x"] for o, _ in outcomes] == list(xs)
+    assert {k: sorted((s, v) for key, s, v in pool.events.reports if key == k) for k in range(3)} == {
+        k: [(0, x), (1, x)] for k, x in enumerate(xs)}
+
+
+def test_a_metric_at_the_start_of_a_line_longer_than_the_kept_part_is_found(monkeypatch):
+    """A JSON line holding a metric, then megabytes of predictions: the start was cut before it was matched."""
+    import io
+    import re
+
+    from jupyter_hpo.backends import _worker
+
+    monkeypatch.setattr(_worker, "_PARTIAL_MAX", 10_000)
+    monkeypatch.setattr(_worker, "_PARTIAL_KEEP", 1_000)
+    tee = _worker._Tee(io.StringIO())
+    tee.begin({"auc": re.compile(r'"auc": ([0-9.]+)'), "n": re.compile(r'"n": ([0-9]+)')})
+    tee.write('{"auc": 0.4322, "preds": [')
+    for _ in range(20_000):
+        tee.write("0.5, ")
+    tee.write('0.5], "n": 7}')
+    tee.write("\n")
+    tee.end()
+    assert tee.last == {"auc": "0.4322", "n": "7"}
+    assert max(len(line) for line in tee.tail) <= 10_000, "the tail keeps a long line's start, not all of it"

@@ -37,9 +37,10 @@ from jupyter_hpo.backends._script import ScriptRunner
 from jupyter_hpo.space import argument_text
 
 _TAIL_LINES = 40
-#: an unfinished output line (no newline yet: ``print(".", end="")`` per batch, ``\r`` progress bars) is kept up to
-#: this many characters, then only its last :data:`_PARTIAL_KEEP`: joined once per line, never once per write
-_PARTIAL_MAX = 1 << 20
+#: an unfinished output line (no newline yet: ``print(".", end="")`` per batch, ``\r`` progress bars) is kept in
+#: pieces, joined once when its newline comes (never once per write); past this many characters, what it holds is
+#: matched as it is and only its last :data:`_PARTIAL_KEEP` kept (a metric at the start of a long line counts)
+_PARTIAL_MAX = 1 << 26
 _PARTIAL_KEEP = 1 << 16
 
 
@@ -81,16 +82,19 @@ class _Tee(io.TextIOBase):
                 self._partial.append(s)
                 self._partial_chars += len(s)
                 if self._partial_chars > _PARTIAL_MAX:
-                    keep = "".join(self._partial)[-_PARTIAL_KEEP:]
+                    text = "".join(self._partial)
+                    self._line(text[:-_PARTIAL_KEEP], shown=text[:_PARTIAL_KEEP])
+                    keep = text[-_PARTIAL_KEEP:]
                     self._partial, self._partial_chars = [keep], len(keep)
         return len(s)
 
-    def _line(self, line: str) -> None:
+    def _line(self, line: str, shown: str | None = None) -> None:
+        """Match a line; ``shown``: what the tail keeps of it (a long line's start)."""
         for metric, pattern in self._patterns.items():
             found = pattern.findall(line)
             if found:
                 self.last[metric] = found[-1]
-        self.tail = (self.tail + [line])[-_TAIL_LINES:]
+        self.tail = (self.tail + [line if shown is None else shown])[-_TAIL_LINES:]
 
     def flush(self) -> None:
         if self._partial and self._capturing:
