@@ -219,7 +219,13 @@ def importance(rows: list[dict[str, Any]], space: dict[str, Any], min_trials: in
             scores[name] = _correlation_ratio(xs, ys) if categorical else abs(_pearson(_ranks(xs), ys))
         total = sum(scores.values())
         ordered = sorted(scores.items(), key=lambda kv: -kv[1])
-        shares = {name: round(s / total, 4) if total > 0 else 0.0 for name, s in ordered}
+        # every counted trial scored the same (accuracy 1.0, a coarsely rounded metric): nothing to rank on, said
+        # as such (every share read 0.0%, "From 8 complete trials.", as if a result)
+        shares = {name: round(s / total, 4) for name, s in ordered} if total > 0 else {}
+        if scores and total <= 0:
+            return Importance({}, n_complete, n_pruned, folds, left_out,
+                              f"No parameter ranks above another: the {len(scored)} trials counted all score the "
+                              "same.")
     note = _note(shares, n_complete, n_pruned, folds, left_out, min_trials)
     if shares and first_of:
         note += f" For {first_of}, the first objective."

@@ -568,9 +568,12 @@ class JobSummary:
         # what a cold start costs: this job's cold trials', else (every worker came warm from an earlier job: a kept
         # runner, a campaign) those workers' cold start there
         cold_s = _mean(cold) if cold else (attrs.get(BACKEND_SUMMARY) or {}).get("reused_cold_s")
+        # every warm start saved a cold start-up, one interrupted before its start-up was measured too (the line
+        # "warm starts 12 (start-up 0.002 s vs cold 1.35 s), start-up saved 13.5 s" did not multiply out)
+        warm_starts = sum(1 for r in records if r[WARM] is True)
         saved = None
         if warm and isinstance(cold_s, (int, float)):
-            saved = max(0.0, cold_s - sum(warm) / len(warm)) * len(warm)
+            saved = max(0.0, cold_s - sum(warm) / len(warm)) * warm_starts
         raw = {
             "name": name,
             "status": Store.status_of(attrs).value,
@@ -592,7 +595,7 @@ class JobSummary:
             "pareto": pareto,
             "seeded": _seeded(attrs),
             # every trial that started, as its `warm` says (one interrupted has no start-up measured: not in the means)
-            "warm_starts": sum(1 for r in records if r[WARM] is True),
+            "warm_starts": warm_starts,
             "cold_starts": sum(1 for r in records if r[WARM] is False),
             "cold_startup_s": cold_s if isinstance(cold_s, (int, float)) else None,
             "warm_startup_s": _mean(warm),

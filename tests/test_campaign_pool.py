@@ -286,6 +286,28 @@ def test_a_worker_that_ran_the_next_jobs_max_trials_per_worker_is_not_taken(tmp_
     d.close()
 
 
+def test_a_handed_over_worker_that_ran_no_trial_starts_warm_from_when_it_was_sent_its_trial(tmp_path, shelf):
+    """Job a's second worker never ran a trial; job b's first trial on it read as cold, its start-up timed from
+    the worker's spawn in job a (24.7 s in the audit), and the start-up saved 20 times too large."""
+    write_script(tmp_path, version=3)
+    a = script_backend(tmp_path, "a", parallel=2)
+    deadline = time.monotonic() + 60
+    while sum(p.ready_at is not None for p in a._procs) < 2:  # both prestarted workers are ready
+        assert time.monotonic() < deadline, "the workers did not start"
+        a.poll(Events(), timeout=0.1)
+    run_together(a, 1)
+    a.close()
+    assert len(shelf) == 2
+    time.sleep(1.0)  # between the two launches
+    b = script_backend(tmp_path, "b", parallel=2)
+    opened = time.time()
+    pairs = run_together(b, 2)
+    assert [assignment.warm for assignment, _ in pairs] == [True, True]
+    assert all(assignment.attrs[REUSED_FROM] == "a" for assignment, _ in pairs)
+    assert all(outcome.startup_s < time.time() - opened for _, outcome in pairs), [o.startup_s for _, o in pairs]
+    b.close()
+
+
 def test_a_worker_past_the_next_jobs_memory_bound_is_not_taken(tmp_path, shelf):
     (tmp_path / "train.py").write_text(BIG_SCRIPT)
 

@@ -70,6 +70,14 @@ def test_nothing_is_shown_at_4_trials_and_the_shares_appear_at_the_5th():
     assert MIN_TRIALS_FOR_IMPORTANCE == 5
 
 
+def test_trials_that_all_score_the_same_rank_no_parameter_and_the_note_says_why():
+    """Every share read 0.0% under "From 8 complete trials.", as if it were a result."""
+    rows = [complete(i, 1.0) for i in range(8)]
+    found = importance(rows, SPACE)
+    assert found.shares == {} and param_importance(rows, SPACE) == {}
+    assert found.note == "No parameter ranks above another: the 8 trials counted all score the same."
+
+
 def test_a_failed_trial_does_not_count_towards_the_5():
     rows = [complete(i, quality(i)) for i in range(4)] + [failed(4)]
     found = importance(rows, SPACE)

@@ -80,6 +80,24 @@ def test_second_trial_on_a_worker_is_warm_and_starts_far_faster(tmp_path, backen
     assert all(w < cold / 10 for w in warm_startups), (cold, warm_startups)
 
 
+def test_a_cold_start_up_is_the_workers_start_not_the_time_it_then_waited_for_its_first_trial(tmp_path, backends):
+    """A worker ready before the runner sent its first trial counted that idle wait as start-up: a light
+    objective's cold start-up, and the start-up saved, read 2-3 times too large."""
+    backend = make_backend(tmp_path, objectives.worker_identity)
+    backends.append(backend)
+    events = Events()
+    deadline = time.monotonic() + 60
+    while not backend._procs or backend._procs[0].ready_at is None:  # the prestarted worker is ready
+        assert time.monotonic() < deadline, "the worker did not start"
+        backend.poll(events, timeout=0.1)
+    [proc] = backend._procs
+    time.sleep(2.0)  # the runner is busy elsewhere: the worker waits, started
+    sent = time.time()
+    [outcome], _, [warm] = run(backend, [{"x": 0.1}], events)
+    boot, since_sent = proc.ready_at - proc.spawned_at, time.time() - sent
+    assert warm is False and outcome.startup_s < boot + since_sent, (outcome.startup_s, boot, since_sent)
+
+
 def test_without_warm_pool_every_trial_gets_a_fresh_process(tmp_path, backends):
     backend = make_backend(tmp_path, objectives.worker_identity, warm_pool={"enabled": False})
     backends.append(backend)

@@ -412,7 +412,7 @@ class LocalBackend(ExecutorBackend):
                                 "artifact_dir": str(trial_folder(self.job_dir.resolve(), request.key))}))
         from jupyter_hpo.records import REUSED_FROM
 
-        return Assignment(worker=proc.id, warm=proc.n_trials > 0,
+        return Assignment(worker=proc.id, warm=_booted(proc),
                           attrs={REUSED_FROM: proc.reused_from} if proc.reused_from else {})
 
     # -- events --------------------------------------------------------------------------------
@@ -456,10 +456,18 @@ class LocalBackend(ExecutorBackend):
     def _finish(self, proc: _Proc, payload: dict[str, Any], events: TrialEvents) -> None:
         request, proc.task = proc.task, None
         # a warm trial's start-up is its wait from dispatch; a cold one's, its worker's whole start (from spawn:
-        # the first workers start with the runner, before the first dispatch), which warm trials do not pay
-        since = proc.dispatched_at if proc.n_trials > 0 else min(proc.spawned_at, proc.dispatched_at)
-        startup_s = max(0.0, payload["started_at"] - since)
-        if proc.n_trials == 0:
+        # the first workers start with the runner, before the first dispatch), which warm trials do not pay, but
+        # not the time it then sat ready for its first trial (counted, it made a light objective's cold start-up
+        # and the start-up saved 2-3 times too large)
+        started = payload["started_at"]
+        if _booted(proc):
+            startup_s = started - proc.dispatched_at
+        elif proc.ready_at is not None and proc.dispatched_at > proc.ready_at:
+            startup_s = (proc.ready_at - proc.spawned_at) + (started - proc.dispatched_at)
+        else:
+            startup_s = started - min(proc.spawned_at, proc.dispatched_at)
+        startup_s = max(0.0, startup_s)
+        if not _booted(proc):
             proc.cold_s = startup_s
         proc.n_trials += 1
         assert request is not None
@@ -576,6 +584,13 @@ class LocalBackend(ExecutorBackend):
             self._fingerprint = self._fingerprint or fingerprint(self._boot)
             if shelf.park(proc, self._fingerprint, self._job):
                 self._procs.remove(proc)
+
+
+def _booted(proc: _Proc) -> bool:
+    """Whether the worker's next trial starts warm: it has run one, or came ready from an earlier job (a kept
+    runner's, a campaign's), even one it ran no trial of (its first trial read as cold, its start-up timed from
+    its spawn in the earlier job: 24.7 s, and the start-up saved 20 times too large)."""
+    return proc.n_trials > 0 or proc.reused_from is not None
 
 
 def _left_behind(proc: _Proc) -> list[Any]:
