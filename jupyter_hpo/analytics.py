@@ -222,10 +222,13 @@ def importance(rows: list[dict[str, Any]], space: dict[str, Any], min_trials: in
         # every counted trial scored the same (accuracy 1.0, a coarsely rounded metric): nothing to rank on, said
         # as such (every share read 0.0%, "From 8 complete trials.", as if a result)
         shares = {name: round(s / total, 4) for name, s in ordered} if total > 0 else {}
-        if scores and total <= 0:
+        if scores and total <= 0:  # the scores are equal, or no parameter moves them in one direction
+            same = len({y for _, y in scored}) == 1
             return Importance({}, n_complete, n_pruned, folds, left_out,
                               f"No parameter ranks above another: the {len(scored)} trials counted all score the "
-                              "same.")
+                              "same." if same else
+                              f"No parameter ranks above another: none shows a monotone effect (or, for a choice, "
+                              f"a difference) in the {len(scored)} trials counted.")
     note = _note(shares, n_complete, n_pruned, folds, left_out, min_trials)
     if shares and first_of:
         note += f" For {first_of}, the first objective."

@@ -437,8 +437,9 @@ def _here() -> _Context | None:
     reports of those steps were dropped as repeats. Now its reports go to its ended trial, whose worker drops them.
     Serving threads belong to the running trial, as before: those started outside any trial or inside a
     ``trial.cached`` loader (a pool or an event loop made once serves the later trials), and the threads of
-    thread pools (their task loops, a ``multiprocessing`` pool's handlers, which run ``apply_async`` callbacks,
-    and ``ProcessPoolExecutor``'s manager, which runs its futures' callbacks)."""
+    thread pools (their task loops, a ``multiprocessing`` pool's handlers and ``ProcessPoolExecutor``'s
+    manager). What such a thread runs for a trial is that trial's: a task, a future's done-callback, an
+    ``apply_async``/``map_async`` callback carry the trial that submitted or added them."""
     ctx = getattr(_local, "ctx", None)
     if ctx is None:
         ctx = getattr(threading.current_thread(), _OWNER, None)
@@ -469,21 +470,41 @@ def _bind_threads() -> None:
 
     def bound_submit(self: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         ctx = _here()
-        if ctx is None:
-            return submit(self, fn, *args, **kwargs)
+        return submit(self, fn if ctx is None else _bound(ctx, fn), *args, **kwargs)
 
-        def run(*a: Any, **k: Any) -> Any:
-            before, _local.ctx = getattr(_local, "ctx", None), ctx
-            try:
-                return fn(*a, **k)
-            finally:
-                _local.ctx = before
+    def bound_done_callback(self: Any, fn: Callable[..., Any]) -> Any:  # a future's callback: its adder's trial
+        ctx = _here()
+        return add_done_callback(self, fn if ctx is None else _bound(ctx, fn))
 
-        return submit(self, run, *args, **kwargs)
+    def bound_apply_result(self: Any, pool_: Any, callback: Any, error_callback: Any, *args: Any) -> None:
+        ctx = _here()  # a multiprocessing pool's apply_async/map_async callbacks: the caller's trial
+        if ctx is not None:
+            callback = callback if callback is None else _bound(ctx, callback)
+            error_callback = error_callback if error_callback is None else _bound(ctx, error_callback)
+        apply_result_init(self, pool_, callback, error_callback, *args)
 
+    import concurrent.futures
+
+    add_done_callback = concurrent.futures.Future.add_done_callback
+    apply_result_init = multiprocessing.pool.ApplyResult.__init__
     bound_start._jupyter_hpo = True  # type: ignore[attr-defined]
     threading.Thread.start = bound_start  # type: ignore[method-assign]
     futures_thread.ThreadPoolExecutor.submit = bound_submit  # type: ignore[method-assign]
+    concurrent.futures.Future.add_done_callback = bound_done_callback  # type: ignore[method-assign]
+    multiprocessing.pool.ApplyResult.__init__ = bound_apply_result  # type: ignore[method-assign]
+
+
+def _bound(ctx: _Context, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn``, run as code of the trial ``ctx`` wherever it runs (a pool's thread, a future's callback)."""
+
+    def run(*a: Any, **k: Any) -> Any:
+        before, _local.ctx = getattr(_local, "ctx", None), ctx
+        try:
+            return fn(*a, **k)
+        finally:
+            _local.ctx = before
+
+    return run
 
 
 def _begin(ctx: _Context) -> None:

@@ -76,6 +76,11 @@ def test_trials_that_all_score_the_same_rank_no_parameter_and_the_note_says_why(
     found = importance(rows, SPACE)
     assert found.shares == {} and param_importance(rows, SPACE) == {}
     assert found.note == "No parameter ranks above another: the 8 trials counted all score the same."
+    # a U-shaped effect has no rank correlation: not said to be all the same (the regression review)
+    u_shaped = [{**complete(i, [0.7, 0.8, 0.9, 0.8, 0.7][i]), "params": {**params(i), "x": i + 1}} for i in range(5)]
+    found = importance(u_shaped, {"x": {"type": "int", "low": 1, "high": 5}})
+    assert found.shares == {} and found.note == ("No parameter ranks above another: none shows a monotone effect "
+                                                 "(or, for a choice, a difference) in the 5 trials counted.")
 
 
 def test_a_failed_trial_does_not_count_towards_the_5():

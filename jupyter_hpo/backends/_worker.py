@@ -38,10 +38,12 @@ from jupyter_hpo.space import argument_text
 
 _TAIL_LINES = 40
 #: an unfinished output line (no newline yet: ``print(".", end="")`` per batch, ``\r`` progress bars) is kept in
-#: pieces, joined once when its newline comes (never once per write); past this many characters, what it holds is
-#: matched as it is and only its last :data:`_PARTIAL_KEEP` kept (a metric at the start of a long line counts)
-_PARTIAL_MAX = 1 << 26
+#: pieces, joined once when its newline comes (never once per write); past this many characters, the matches that
+#: end before its last :data:`_PARTIAL_OVERLAP` are taken, and only its last :data:`_PARTIAL_KEEP` are kept: a
+#: metric at the start of a long line counts, one across the cut is read whole, and memory stays bounded
+_PARTIAL_MAX = 1 << 20
 _PARTIAL_KEEP = 1 << 16
+_PARTIAL_OVERLAP = 1 << 12
 
 
 class _Tee(io.TextIOBase):
@@ -55,12 +57,14 @@ class _Tee(io.TextIOBase):
         self._capturing = False
         self._partial: list[str] = []  # the unfinished line's pieces, joined when its newline comes
         self._partial_chars = 0
+        self._cut = False  # the unfinished line has been cut (_cut_long_line)
         self.last: dict[str, str] = {}  # metric -> the value its regex captured last
         self.tail: list[str] = []
 
     def begin(self, patterns: dict[str, re.Pattern[str]]) -> None:
         """A trial starts: match these patterns in its output, from nothing."""
         self._patterns, self._partial, self._partial_chars, self.last, self.tail = patterns, [], 0, {}, []
+        self._cut = False
         self._capturing = True
 
     def end(self) -> None:
@@ -82,19 +86,32 @@ class _Tee(io.TextIOBase):
                 self._partial.append(s)
                 self._partial_chars += len(s)
                 if self._partial_chars > _PARTIAL_MAX:
-                    text = "".join(self._partial)
-                    self._line(text[:-_PARTIAL_KEEP], shown=text[:_PARTIAL_KEEP])
-                    keep = text[-_PARTIAL_KEEP:]
-                    self._partial, self._partial_chars = [keep], len(keep)
+                    self._cut_long_line()
         return len(s)
 
-    def _line(self, line: str, shown: str | None = None) -> None:
-        """Match a line; ``shown``: what the tail keeps of it (a long line's start)."""
+    def _cut_long_line(self) -> None:
+        """The unfinished line is past :data:`_PARTIAL_MAX`: take its matches that end before its last
+        :data:`_PARTIAL_OVERLAP` characters (a match there may go on in what comes), keep its last
+        :data:`_PARTIAL_KEEP` (from which they are found again, whole, with the rest of the line)."""
+        text = "".join(self._partial)
+        limit = len(text) - _PARTIAL_OVERLAP
+        for metric, pattern in self._patterns.items():
+            done = [m for m in pattern.finditer(text) if m.end() <= limit]
+            if done:
+                self.last[metric] = done[-1].group(1) if pattern.groups == 1 else done[-1].group(0)
+        if not self._cut:  # the tail keeps the start of a long line once
+            self.tail = (self.tail + [text[:_PARTIAL_KEEP]])[-_TAIL_LINES:]
+            self._cut = True
+        keep = text[-_PARTIAL_KEEP:]
+        self._partial, self._partial_chars = [keep], len(keep)
+
+    def _line(self, line: str) -> None:
         for metric, pattern in self._patterns.items():
             found = pattern.findall(line)
             if found:
                 self.last[metric] = found[-1]
-        self.tail = (self.tail + [line if shown is None else shown])[-_TAIL_LINES:]
+        self.tail = (self.tail + [line[:_PARTIAL_KEEP] if self._cut else line])[-_TAIL_LINES:]
+        self._cut = False
 
     def flush(self) -> None:
         if self._partial and self._capturing:
