@@ -524,7 +524,7 @@ def test_attach_spec_mirrors_an_existing_tuning_job(aws, script: Path, tmp_path:
     assert pickle.loads(pickle.dumps(mirror.trial.function)) is remote_trial
     with pytest.raises(BackendError, match="runs in SageMaker"):
         remote_trial({})
-    with pytest.raises(BackendError, match="cannot read tuning job 'nope'"):
+    with pytest.raises(SpecError, match="cannot read tuning job 'nope'"):  # a name AWS does not know: bad input
         attach_spec("nope", region="us-east-1")
 
 

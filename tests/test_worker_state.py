@@ -95,6 +95,15 @@ def meddle(p: dict[str, Any]) -> Any:
 
         asyncio.run_coroutine_threadsafe(step_1(), trial.cached("loop", make_loop)).result(10)
         return {"objective": x, "params_x": seen["x"]}
+    if p["mode"] == "children":  # processes of its own, as `python train.py` may start them
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with multiprocessing.get_context("fork").Pool(2) as procs:
+            squares = procs.map(abs, [-1, -2, -3])
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as ex:
+            child = ex.submit(os.getpid).result()
+        return {"objective": float(sum(squares)), "child": float(child), "pid": float(os.getpid())}
     if p["mode"] == "pool-reports":  # a thread pool kept from an earlier trial runs this trial's folds
         executor = trial.cached("executor", lambda: ThreadPoolExecutor(2))
         list(executor.map(lambda step: trial.report(p["x"], step=step), range(4)))
@@ -295,3 +304,13 @@ def test_a_metric_at_the_start_of_a_line_longer_than_the_kept_part_is_found(monk
     tee.write("\n")
     tee.end()
     assert tee.last == {"auc": "0.4322"}
+
+
+def test_a_trial_may_start_processes_of_its_own(pool):
+    """A worker was a daemonic process, and multiprocessing refused it children: a Pool, a ProcessPoolExecutor or
+    a DataLoader's workers failed the trial ("daemonic processes are not allowed to have children"), and joblib
+    ran n_jobs=-1 on one core."""
+    outcomes = [pool({"mode": "children"}) for _ in range(2)]
+    assert [o.state for o, _ in outcomes] == ["complete"] * 2, [o.error for o, _ in outcomes]
+    assert all(o.value == 6.0 and o.metrics["child"] != o.metrics["pid"] for o, _ in outcomes)
+    assert outcomes[0][1] == outcomes[1][1], "the worker stayed warm"

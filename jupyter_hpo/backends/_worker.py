@@ -490,6 +490,12 @@ def worker_main(conn: Any, boot: dict[str, Any]) -> None:
     if hasattr(os, "setsid"):  # its own process group: the backend ends it with what its trials started
         with contextlib.suppress(OSError):  # already a group leader
             os.setsid()
+    import multiprocessing
+
+    # a daemon of its runner (ended with it), yet a trial may start processes, as `python train.py` may: a
+    # multiprocessing Pool, a ProcessPoolExecutor, a DataLoader's workers, joblib's loky (which, refused, ran
+    # n_jobs=-1 on one core without a word). multiprocessing refuses children to a daemonic process.
+    multiprocessing.current_process()._config["daemon"] = False
     t0 = time.time()
     _reads.watch()  # what it reads from here on (the objective's imports, its data) is checked at a hand-over
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides when a worker stops
