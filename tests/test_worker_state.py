@@ -104,6 +104,12 @@ def meddle(p: dict[str, Any]) -> Any:
         with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as ex:
             child = ex.submit(os.getpid).result()
         return {"objective": float(sum(squares)), "child": float(child), "pid": float(os.getpid())}
+    if p["mode"] == "kept-pool":  # a process pool made once, for every trial on this worker
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        ex = trial.cached("processes", lambda: ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")))
+        return {"objective": 1.0, "child": float(ex.submit(os.getpid).result())}
     if p["mode"] == "pool-reports":  # a thread pool kept from an earlier trial runs this trial's folds
         executor = trial.cached("executor", lambda: ThreadPoolExecutor(2))
         list(executor.map(lambda step: trial.report(p["x"], step=step), range(4)))
@@ -314,3 +320,32 @@ def test_a_trial_may_start_processes_of_its_own(pool):
     assert [o.state for o, _ in outcomes] == ["complete"] * 2, [o.error for o, _ in outcomes]
     assert all(o.value == 6.0 and o.metrics["child"] != o.metrics["pid"] for o, _ in outcomes)
     assert outcomes[0][1] == outcomes[1][1], "the worker stayed warm"
+
+
+def test_a_process_pool_kept_in_trial_cached_ends_with_its_worker(tmp_path):
+    """multiprocessing joins a process's non-daemonic children as it exits, and a kept ProcessPoolExecutor's wait
+    for work: the worker hung at the job's end until the backend killed it."""
+    import psutil
+
+    spec = TuningSpec.from_dict({
+        "name": "kept-pool", "trial": {"function": meddle}, "space": {"x": {"type": "float", "low": 0, "high": 1}},
+        "budget": {"max_trials": 10, "max_parallel": 1}})
+    (tmp_path / "objective.pkl").write_bytes(_pickle_objective(meddle))
+    backend = LocalBackend(spec, tmp_path)
+    backend.start()
+    events = Events()
+    try:
+        for key in range(2):
+            backend.submit(TrialRequest(key=key, params={"mode": "kept-pool"}, seed=key))
+            deadline = time.monotonic() + 60
+            while key not in events.outcomes:
+                assert time.monotonic() < deadline, "the trial did not finish"
+                backend.poll(events, timeout=0.1)
+        children = {events.outcomes[k].metrics["child"] for k in range(2)}
+        assert len(children) == 1, "one pool, kept for both trials"
+        [worker] = [p.process for p in backend._procs]
+    finally:
+        backend.close()
+    assert worker.exitcode == 0, "the worker ended by itself, not killed"
+    child = int(children.pop())
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE

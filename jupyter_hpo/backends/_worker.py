@@ -506,6 +506,29 @@ def worker_main(conn: Any, boot: dict[str, Any]) -> None:
         conn.send(("boot_error", _one_line(e), traceback.format_exc(limit=20)))
         return
     conn.send(("ready", os.getpid(), time.time() - t0))
+    try:
+        _serve(conn, worker)
+    finally:
+        _end_children()
+
+
+def _end_children() -> None:
+    """End the multiprocessing children the trials left (a ProcessPoolExecutor kept in ``trial.cached``, say):
+    multiprocessing joins a process's non-daemonic children as it exits, and theirs wait for work that never
+    comes, so the worker hung until its runner ended it (3 s later, at a job's end)."""
+    import multiprocessing
+
+    children = multiprocessing.active_children()
+    for child in children:
+        with contextlib.suppress(Exception):
+            child.terminate()
+    for child in children:
+        with contextlib.suppress(Exception):
+            child.join(timeout=1)
+
+
+def _serve(conn: Any, worker: _Worker) -> None:
+    """Answer the runner's messages until it says exit (or is gone)."""
     while True:
         try:
             msg = conn.recv()
