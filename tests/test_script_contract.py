@@ -417,3 +417,33 @@ def test_a_script_that_ends_with_os_exit_3_fails_naming_the_exit_code(tmp_path):
     for o in outcomes:
         assert o.state == "failed"
         assert o.error == "the script exited with code 3 (out of data); last output: objective=0.5", o.error
+
+
+POOLS = {"train.py": """
+    import argparse, multiprocessing, os
+    from concurrent.futures import ProcessPoolExecutor
+
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "top-level.log"), "a") as log:
+        log.write(f"{os.getpid()}\\n")  # no main guard: what a child re-running the script would write too
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--x", type=float)
+    x = parser.parse_args().x
+    with multiprocessing.Pool(2) as pool:
+        doubled = sum(pool.map(abs, [-x, -x]))
+    with ProcessPoolExecutor(2) as ex:
+        doubled += sum(ex.map(abs, [-x, -x]))
+    print(f"objective={doubled / 4} start={multiprocessing.get_start_method()}")
+"""}
+
+
+def test_a_script_with_default_process_pools_runs_as_it_does_standalone(tmp_path):
+    """A worker is started by spawn, which its children inherited: a default Pool() and ProcessPoolExecutor()
+    re-ran a script without a main guard in every child (a Pool without one hung, an executor failed); as
+    `python train.py` on Linux, they fork."""
+    script = write(tmp_path / "src", POOLS)
+    assert standalone(script, 0.25) == 0.25
+    (script.parent / "top-level.log").unlink()
+    outcomes, warm = pool_values(script, [0.25, 0.75])
+    assert [(o.state, o.value) for o in outcomes] == [("complete", 0.25), ("complete", 0.75)], [o.error for o in outcomes]
+    assert warm == [False, True]
+    assert len((script.parent / "top-level.log").read_text().split()) == 2, "the top level ran once per trial"

@@ -496,6 +496,9 @@ def worker_main(conn: Any, boot: dict[str, Any]) -> None:
     # multiprocessing Pool, a ProcessPoolExecutor, a DataLoader's workers, joblib's loky (which, refused, ran
     # n_jobs=-1 on one core without a word). multiprocessing refuses children to a daemonic process.
     multiprocessing.current_process()._config["daemon"] = False
+    # and with the platform's own start method (fork on Linux), as `python train.py` has: a spawned process
+    # inherits spawn, whose children re-run a script's top level (a default Pool() hung, without a main guard)
+    multiprocessing.set_start_method(None, force=True)
     t0 = time.time()
     _reads.watch()  # what it reads from here on (the objective's imports, its data) is checked at a hand-over
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides when a worker stops
