@@ -67,6 +67,8 @@ class _Context:
     fold_scores: list[float] = field(default_factory=list)
     artifact_dir: str | None = None
     refit: bool = False
+    #: the worker process running the trial: only it may talk to the runner (a forked child shares its pipe)
+    pid: int = field(default_factory=os.getpid)
 
 
 _context: _Context | None = None
@@ -170,7 +172,8 @@ STEP_OBJECTIVE_ENV = "JUPYTER_HPO_STEP_OBJECTIVE"
 def report(value: float, step: int | None = None) -> None:
     """Report an intermediate value (an epoch's or a fold's score) at ``step`` (default: next).
 
-    A plain ``report`` never raises: check :func:`should_prune` after it (``Folds.report``
+    A plain ``report`` never raises (but in a process the trial started, which must not talk to the runner):
+    check :func:`should_prune` after it (``Folds.report``
     raises :class:`TrialPruned` for you). In a SageMaker training container it prints the value for the
     backend to read (and, under AMT's early stopping or Hyperband, the objective metric too:
     :data:`STEP_OBJECTIVE_ENV`).
@@ -189,6 +192,11 @@ def report(value: float, step: int | None = None) -> None:
             if metric:  # AMT's early stopping and Hyperband read the objective metric at each step
                 print(f"{metric}={value!r}", flush=True)
         return
+    if ctx.pid != os.getpid():  # a process the trial started (a fork Pool's): its report would write into the
+        raise HpoError(  # worker's pipe to the runner beside the worker itself, and garble both
+            "trial.report was called in a process the trial started (pid "
+            f"{os.getpid()}; the trial runs in {ctx.pid}): return the value from that process and report it from "
+            "the trial's own process.")
     step = ctx.next_step if step is None else step
     ctx.next_step = step + 1
     if ctx.report_fn is not None:

@@ -104,6 +104,12 @@ def meddle(p: dict[str, Any]) -> Any:
         with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as ex:
             child = ex.submit(os.getpid).result()
         return {"objective": float(sum(squares)), "child": float(child), "pid": float(os.getpid())}
+    if p["mode"] == "child-report":  # a fold computed in a forked pool's process that reports from there
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(1) as procs:
+            procs.apply(trial.report, (0.5, 0))
+        return 1.0
     if p["mode"] == "kept-pool":  # a process pool made once, for every trial on this worker
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -349,3 +355,13 @@ def test_a_process_pool_kept_in_trial_cached_ends_with_its_worker(tmp_path):
     assert worker.exitcode == 0, "the worker ended by itself, not killed"
     child = int(children.pop())
     assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_report_from_a_process_the_trial_started_fails_the_trial_in_a_line_and_the_worker_goes_on(pool):
+    """A forked child shares the worker's pipe to the runner: its report would have garbled both."""
+    child, w1 = pool({"mode": "child-report"})
+    assert child.state == "failed" and child.error.startswith(
+        "HpoError: trial.report was called in a process the trial started"), child.error
+    after, w2 = pool({"mode": "threads", "x": 0.5})  # reports from the worker itself still reach the runner
+    assert (after.state, after.value, w2) == ("complete", 0.5, w1), after.error
+    assert len([r for r in pool.events.reports if r[0] == 1]) == 800
