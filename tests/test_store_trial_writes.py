@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 import math
+import threading
 
 import optuna
 import pytest
@@ -240,9 +241,11 @@ def test_a_finish_whose_commit_went_through_but_whose_answer_was_lost_is_not_wri
     store = Store(postgres_url, home=tmp_path, retry_s=60)
     store.create_job("job", SPEC, "minimize")
     trial_id = store.create_trial("job", running())
-    write, calls = store_module.write_finished_trial, []
+    write, calls, here = store_module.write_finished_trial, [], threading.get_ident()
 
     def lost_answer(*args, **kwargs):
+        if threading.get_ident() != here:  # a thread an earlier test left in this process writes as it did
+            return write(*args, **kwargs)
         calls.append(kwargs["retry"])
         written = write(*args, **kwargs)
         if len(calls) == 1:  # committed; then the connection drops before the answer arrives
