@@ -70,8 +70,8 @@ def cmd_campaign(args: argparse.Namespace) -> int:
             print(dumps(c.summary()) if args.json else f"campaign {c.name}: {status}")
             return 0
         c = c.resume()
-        for job, why in c.skipped.items():  # left as it was: its resume would run nothing
-            print(f"note: job {job} is not resumed: {why}", file=sys.stderr if args.json else sys.stdout)
+        for note in c.notes:  # a job left as it was: its resume would run nothing
+            print(note, file=sys.stderr if args.json else sys.stdout)
     else:
         if args.force:
             raise SpecError("launching a campaign takes no --force (it is for `campaign stop|resume`).")

@@ -601,7 +601,7 @@ class Job:
         if status == JobStatus.STALE:
             self.runner.end_hung()
         attrs = self.attrs
-        spec = self._check_resumable(status, attrs, max_trials)
+        spec = self.check_resumable(status, attrs, max_trials)
         _check_tuning_job_resumable(self.name, attrs)
         # taken only if no one else resumed or stopped it since its status was read: of two users resuming it at
         # once, one starts a runner and the other is told (two runners on one job interrupted each other's trials)
@@ -617,7 +617,7 @@ class Job:
         self.runner.start(cwd=attrs.get("cwd"))
         return self
 
-    def _check_resumable(self, status: JobStatus, attrs: Mapping[str, Any], max_trials: int | None) -> dict[str, Any]:
+    def check_resumable(self, status: JobStatus, attrs: Mapping[str, Any], max_trials: int | None) -> dict[str, Any]:
         """Raise :class:`JobStateError` when a resume (with ``max_trials``, or none) would run nothing; else the
         spec the resume stores (its budget changed by ``max_trials``). A job's resume and a campaign's share it: a
         campaign's resume ran a failed job whose budget was spent, which failed again and lost its last error."""

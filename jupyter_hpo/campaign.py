@@ -242,6 +242,11 @@ class Campaign:
         return f"Campaign({self.name!r}, status={self.status!r}, jobs={len(self.job_names)})"
 
     @property
+    def notes(self) -> list[str]:
+        """What the last :meth:`resume` left as it was, one line per job, as the CLI and ``%hpo`` print it."""
+        return [f"note: job {job} is not resumed: {why}" for job, why in self.skipped.items()]
+
+    @property
     def job_names(self) -> list[str]:
         return _members(self.store, self.name)
 
@@ -358,7 +363,7 @@ class Campaign:
         self.skipped = {}
         for n in list(todo):
             try:
-                Job(n, self.store)._check_resumable(statuses[n], self.store.job_attrs(n), None)
+                Job(n, self.store).check_resumable(statuses[n], self.store.job_attrs(n), None)
             except JobStateError as e:
                 self.skipped[n] = str(e)
                 todo.remove(n)

@@ -408,8 +408,8 @@ def _campaign(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Any:
             c.stop(wait=True)
             return c.summary()
         c = c.resume()
-        for job, why in c.skipped.items():  # left as it was: its resume would run nothing
-            print(f"note: job {job} is not resumed: {why}")
+        for note in c.notes:  # a job left as it was: its resume would run nothing
+            print(note)
     else:
         if args.force:
             raise UsageError("%hpo campaign takes --force with stop and resume only, not when launching.")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_hpo import api
+from jupyter_hpo import JobStatus, api
 from jupyter_hpo.campaign import Campaign, attach_campaign, campaign
 from jupyter_hpo.exceptions import JobStateError, SpecError
 from jupyter_hpo.records import CAMPAIGN
@@ -175,6 +175,29 @@ def test_a_campaign_resume_leaves_a_failed_job_whose_budget_is_spent_as_it_was(h
                                  "trials of its budget"), out.stderr
     after = api.attach("rf-bad").attrs
     assert (after["status"], after["reason"]) == ("failed", before["reason"]) and "resumed_by" not in after
+
+
+def test_a_campaign_resume_runs_what_it_can_and_says_which_job_it_left_as_it_was(home, tmp_path):
+    """Beside a job whose budget is spent, a job that failed early (its data was missing) is resumed: the
+    campaign's resume runs it to the end and prints one note for the job it left, as `%hpo campaign` does."""
+    (tmp_path / "bad.py").write_text("def f(p):\n    raise RuntimeError('boom')\n")
+    (tmp_path / "late.py").write_text("import pathlib\n\ndef f(p):\n    pathlib.Path(__file__).with_name('data.csv')"
+                                      ".read_text()\n    return p['x']\n")
+    jobs = [("rf-bad", "bad", 2, ""), ("rf-late", "late", 6, "max_consecutive_failures: 1\n")]
+    for name, source, trials, extra in jobs:
+        (tmp_path / f"{name}.yaml").write_text(
+            f"name: {name}\ntrial: {{function: '{source}.py:f'}}\nspace: {{x: {{type: float, low: 0, high: 1}}}}\n"
+            f"budget: {{max_trials: {trials}}}\n{extra}")
+    out = hpo(home, "campaign", str(tmp_path / "rf-bad.yaml"), str(tmp_path / "rf-late.yaml"), "--name", "rf")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert api.attach("rf-late").attrs["status"] == "failed" and len(api.attach("rf-late").trials()) < 6
+    (tmp_path / "data.csv").write_text("income\n")  # the data is there now
+    out = hpo(home, "campaign", "resume", "rf")
+    notes = [line for line in out.stdout.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and notes[0].startswith("note: job rf-bad is not resumed: job 'rf-bad' failed after all 2 "
+                                                   "trials of its budget (no trial completed"), out.stdout
+    assert api.attach("rf-late").status == JobStatus.COMPLETED, out.stdout + out.stderr
+    assert api.attach("rf-bad").attrs["status"] == "failed" and "resumed_by" not in api.attach("rf-bad").attrs
 
 
 def test_two_campaigns_of_one_name_started_at_once_are_one_campaign_and_a_refusal(home, tmp_path, monkeypatch):
