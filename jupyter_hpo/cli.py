@@ -186,8 +186,10 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
     job = api.attach(args.job, store=args.store)
     check_may_act(job.name, job.attrs, "resume", args.force)
-    # the trials it had: the view prints only the new ones (it reprinted all of them, each with today's count)
-    seen = {t.number for t in job.raw_trials() if t.state.is_finished()}
+    # the trials it had: the view prints only the new ones (it reprinted all of them, each with today's count);
+    # read only for the view (a detached or --json resume prints none, and a long job's trials take a while)
+    followed = not (args.detach or args.json)
+    seen = {t.number for t in job.raw_trials() if t.state.is_finished()} if followed else set()
     job = job.resume(max_trials=args.max_trials)
     return _after_start(job, args, f"job {job.name} resumed", seen=seen)
 
@@ -453,8 +455,8 @@ def follow(job: Any, poll: float = 0.5, headline: str | None = None, seen: Colle
     # the job's notes print as they come (a launch's own, the warm start's, a report dropped), a resume's earlier
     # ones excepted
     said = {n.get("text") for n in job.attrs.get("notes") or [] if isinstance(n, dict)} if seen else set()
-    shown: list[float | None] = [None]  # the best value a line has shown: never of a trial not printed yet
-    shown_from_seen: list[bool] = []
+    shown: float | None = None  # the best value a line has shown: never of a trial not printed yet
+    best_of_seen = bool(seen)  # a resume: its earlier trials' best is the best shown so far, taken once
     outage: list[float] = []  # when the store stopped answering, while it does not
 
     def poll_state() -> tuple[dict[str, Any], bool]:
@@ -475,25 +477,26 @@ def follow(job: Any, poll: float = 0.5, headline: str | None = None, seen: Colle
         return summary, summary["status"] not in ("pending", "running", "stopping")
 
     def log_lines(summary: dict[str, Any]) -> None:  # one line per finished trial
+        nonlocal shown, best_of_seen
         # trials that ended within one poll: each line counts and bests only what is printed up to it (every
         # line of the batch had the count and best of the batch's end, a best no line had shown yet)
         for note in summary.get("notes") or []:
             if note not in said:
                 said.add(note)
                 console.print(f"note: {_safe(note)}", highlight=False, soft_wrap=True)
-        if seen and not shown_from_seen:  # a resume: its earlier trials' best is the best shown so far
-            shown_from_seen.append(True)
+        if best_of_seen:
+            best_of_seen = False
             for rec in feed.sorted_records():
-                if rec["number"] in seen and better(_completed_value(rec), shown[0], summary["direction"]):
-                    shown[0] = rec["value"]
+                if rec["number"] in seen and better(_completed_value(rec), shown, summary["direction"]):
+                    shown = rec["value"]
         new = [rec for rec in feed.sorted_records() if rec["state"] in _FINISHED and rec["number"] not in printed]
         for i, rec in enumerate(new):
             printed.add(rec["number"])
             if summary["best"] and summary["best"]["number"] in printed:  # the job's own rule (several objectives)
-                shown[0] = summary["best"]["value"]
-            elif better(_completed_value(rec), shown[0], summary["direction"]):
-                shown[0] = rec["value"]
-            console.print(_trial_line(rec, summary, ahead=len(new) - 1 - i, best=shown[0]), highlight=False,
+                shown = summary["best"]["value"]
+            elif better(_completed_value(rec), shown, summary["direction"]):
+                shown = rec["value"]
+            console.print(_trial_line(rec, summary, ahead=len(new) - 1 - i, best=shown), highlight=False,
                           soft_wrap=True)
 
     summary = watch(poll_state, lambda s: _live_view(s, feed.sorted_records(), started), log_lines, poll,

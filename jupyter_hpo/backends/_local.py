@@ -459,15 +459,15 @@ class LocalBackend(ExecutorBackend):
         # the first workers start with the runner, before the first dispatch), which warm trials do not pay, but
         # not the time it then sat ready for its first trial (counted, it made a light objective's cold start-up
         # and the start-up saved 2-3 times too large)
-        started = payload["started_at"]
-        if _booted(proc):
+        started, warm = payload["started_at"], _booted(proc)
+        if warm:
             startup_s = started - proc.dispatched_at
         elif proc.ready_at is not None and proc.dispatched_at > proc.ready_at:
             startup_s = (proc.ready_at - proc.spawned_at) + (started - proc.dispatched_at)
         else:
             startup_s = started - min(proc.spawned_at, proc.dispatched_at)
         startup_s = max(0.0, startup_s)
-        if not _booted(proc):
+        if not warm:
             proc.cold_s = startup_s
         proc.n_trials += 1
         assert request is not None
