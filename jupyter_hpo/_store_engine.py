@@ -66,6 +66,23 @@ def error_text(error: BaseException) -> str:
     return text[0] if plain and text else f"{type(error).__name__}: {' '.join(text)}"
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite store's URL, as SQLAlchemy opens it (decoded: ``my%20store`` is the folder
+    ``my store``; the folder ``my%20store`` was made beside it and the open failed); None for any other database,
+    for memory, or for SQLite's URI form (``file:...?mode=ro&uri=true``), which is opened as given."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None  # not a URL: opening it says so in its own words
+    path = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or path in ("", ":memory:") or path.startswith("file:"):
+        return None
+    return Path(path)
+
+
 class StoreEngine:
     """How a :class:`~jupyter_hpo.store.Store` reaches its database (its base class): ``url`` and
     ``_application`` are set before :meth:`_connect`."""
@@ -185,11 +202,7 @@ class StoreEngine:
         return self._cached(rdb)
 
     def _sqlite_path(self) -> Path | None:
-        prefix = "sqlite:///"
-        path = self.url[len(prefix):].split("?")[0]
-        if not self.url.startswith(prefix) or path in (":memory:", "") or path.startswith("file:"):
-            return None  # not a file, or SQLite URI form (``file:...?mode=ro&uri=true``): opened as given
-        return Path(path)
+        return sqlite_file(self.url)
 
     def close(self) -> None:
         """Close the store's database connections (a later call opens new ones)."""

@@ -54,21 +54,12 @@ def cmd_store(args: argparse.Namespace) -> int:
 def _check_source_exists(url: str, what: str = "SRC_URL", done: str = "nothing was copied") -> None:
     """A SQLite source that is not there is a typo: opening it made an empty store, and the copy said
     "copied 0 job(s)" (a server store that is not there fails to connect, in its own words)."""
-    from pathlib import Path
-
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
+    from jupyter_hpo._store_engine import sqlite_file
     from jupyter_hpo.store import home_in_url
 
-    try:
-        parsed = make_url(home_in_url(url))
-    except ArgumentError:
-        return  # not a URL: opening it says so in its own words
-    path = parsed.database or ""  # decoded: `my%20store` is the folder `my store`
-    if parsed.get_backend_name() == "sqlite" and path not in ("", ":memory:") and not path.startswith("file:") \
-            and not Path(path).is_file():
-        raise SpecError(f"{what} names no store: {Path(path).resolve()} does not exist; {done}.")
+    path = sqlite_file(home_in_url(url))
+    if path is not None and not path.is_file():
+        raise SpecError(f"{what} names no store: {path.resolve()} does not exist; {done}.")
 
 
 def store_kind(url: str) -> str:

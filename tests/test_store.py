@@ -199,6 +199,20 @@ def test_a_sqlite_url_with_a_tilde_opens_the_store_in_the_home_folder(tmp_path, 
     assert not (tmp_path / "~").exists()
 
 
+def test_a_sqlite_url_with_an_encoded_space_opens_the_folder_it_names(tmp_path, monkeypatch):
+    """SQLAlchemy reads `sqlite:///my%20store/store.db` as the folder `my store`, as `store copy` did; the store
+    made the folder `my%20store` beside it, set its journal mode on a file there, and then failed to open."""
+    monkeypatch.chdir(tmp_path)
+    for url in ("sqlite:///my%20store/store.db", f"sqlite+pysqlite:///{tmp_path}/my%20store/store.db"):
+        store = Store(url, home=tmp_path / "elsewhere")
+        store.create_job(f"job-{len(store.job_names())}", SPEC, "maximize")
+        store.close()
+    assert sorted(Store("sqlite:///my store/store.db", home=tmp_path).job_names()) == ["job-0", "job-1"]
+    assert not (tmp_path / "my%20store").exists()
+    with sqlite3.connect(tmp_path / "my store" / "store.db") as con:
+        assert con.execute("PRAGMA journal_mode").fetchone() == ("wal",)  # readers and the runner at once
+
+
 def test_duplicate_and_unknown_jobs_are_clear_errors(store):
     store.create_job("job-a", SPEC, "maximize")
     with pytest.raises(JobStateError, match="a job named 'job-a' already exists"):
