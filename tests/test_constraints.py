@@ -197,20 +197,31 @@ def test_the_kept_artifacts_are_those_of_the_best_feasible_trials(home):
     assert artifacts.load_model(job) == {"x": 0.5}
 
 
-def slow_calibrated(p):
+def gated_calibrated(p):
+    """``calibrated``; from the 7th trial on, only once the file ``p["gate"]`` exists (at most 60 s)."""
+    import os
     import time
 
-    time.sleep(0.3)
+    with open(f"{p['gate']}.started", "a") as started:
+        started.write(".")
+    with open(f"{p['gate']}.started") as started:
+        if len(started.read()) > 6:
+            deadline = time.time() + 60
+            while not os.path.exists(p["gate"]) and time.time() < deadline:
+                time.sleep(0.05)
     return calibrated(p)
 
 
-def test_a_resumed_job_keeps_its_constraints_and_its_feasible_best(home):
+def test_a_resumed_job_keeps_its_constraints_and_its_feasible_best(home, tmp_path):
     from tests.conftest import wait_for
 
-    job = api.launch(objective=slow_calibrated, space={"x": {"type": "float", "low": 0, "high": 1}}, seed=4,
-                     max_trials=16, max_parallel=2, name="cons-resume", constraints={"calibration_error": {"max": 0.05}})
+    gate = tmp_path / "gate"  # the job is stopped part-way on any machine (a timed one ran to its end on a loaded CI)
+    job = api.launch(objective=gated_calibrated, space={"x": {"type": "float", "low": 0, "high": 1}}, seed=4,
+                     max_trials=16, max_parallel=2, name="cons-resume", hyperparameters={"gate": str(gate)},
+                     constraints={"calibration_error": {"max": 0.05}})
     wait_for(lambda: sum(r["state"] == "complete" for r in job.trial_records()) >= 6, timeout=120)
     assert job.stop(timeout=60) == JobStatus.STOPPED
+    gate.touch()
     job.resume()
     assert job.wait(timeout=180) == JobStatus.COMPLETED, job.attrs.get("reason")
     done = [r for r in job.trial_records() if r["state"] == "complete"]
