@@ -166,9 +166,9 @@ def measure_training_s(path: str) -> float:
     # no runner kept (a spec's keep-alive left one serving the deleted store), its files in the throwaway folder
     data["warm_pool"] = {**(data.get("warm_pool") or {}), "keep_alive_s": 0}
     with tempfile.TemporaryDirectory(prefix="jupyter-hpo-measure-") as home:
-        from jupyter_hpo.store import Store
+        from jupyter_hpo.store import Store, sqlite_url
 
-        job = api.launch(data, store=Store(f"sqlite:///{home}/store.db", home=home))
+        job = api.launch(data, store=Store(sqlite_url(f"{home}/store.db"), home=home))
         try:
             job.wait(timeout=data["trial"].get("timeout") or 3600)
         finally:  # a timed-out wait or Ctrl-C: its runner ends before its folder goes

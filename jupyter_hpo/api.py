@@ -250,6 +250,10 @@ def _start(spec: TuningSpec, store: Store, attrs: Mapping[str, Any] | None = Non
     it is (default: this process's user; the REST API's refit passes the requester)."""
     from jupyter_hpo.backends import backend_class
 
+    if store.in_memory:  # its runner, a process of its own, opened an empty store of its own and died as "stale"
+        raise SpecError(f"a job cannot run on an in-memory store ({store.shown_url}): its runner is a process of its "
+                        f"own, which does not see it; use a store file (sqlite:///path/store.db). Nothing was made.")
+    store.check_job_folder(spec.name)  # before anything is made: a refusal must not touch another job's folder
     spec = backend_class(spec.backend).prepare(spec)
     if spec.mlflow is not None:  # MLflow's defaults, resolved here (refused when MLflow is not installed)
         from jupyter_hpo.mlflow_tracking import prepare
@@ -262,9 +266,10 @@ def _start(spec: TuningSpec, store: Store, attrs: Mapping[str, Any] | None = Non
     payload = _pickle_objective(spec.trial.function) if spec.trial.function is not None else None
     store.create_job(spec.name, spec.to_dict(), spec.objective.direction,
                      **({"owner": dict(owner)} if owner is not None else {}))
-    job_dir = store.job_dir(spec.name)
+    job_dir, made = store.job_dir(spec.name), False
     try:
-        job_dir.mkdir(parents=True, exist_ok=True)
+        store.make_job_folder(spec.name)
+        made = True
         if payload is not None:
             (job_dir / "objective.pkl").write_bytes(payload)
             store.keep_objective(spec.name, payload)  # a resume from another machine finds it in the store
@@ -279,7 +284,8 @@ def _start(spec: TuningSpec, store: Store, attrs: Mapping[str, Any] | None = Non
             RunnerHandle(store, spec.name).start(cwd=(attrs or {}).get("cwd"))
     except BaseException:
         store.delete_job(spec.name)
-        shutil.rmtree(job_dir, ignore_errors=True)
+        if made:  # only the folder this launch made (another store's job of this name keeps its own)
+            shutil.rmtree(job_dir, ignore_errors=True)
         raise
     return Job(spec.name, store)
 

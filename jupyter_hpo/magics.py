@@ -135,7 +135,7 @@ def _launch(m: HpoMagics, args: argparse.Namespace, cell: str | None) -> Job:
         if args.space is not None:
             raise UsageError(f"{args.objective} is a spec, which has its own `space`: drop --space {args.space} "
                              "(or change the spec).")
-        if not os.path.isfile(args.objective):
+        if not os.path.isfile(os.path.expanduser(args.objective)):  # no shell expands `~` in a notebook
             raise UsageError(f"no spec file {args.objective!r} (from {os.getcwd()}).")
         spec, args.objective = args.objective, None
     elif spec is None and args.objective is None:

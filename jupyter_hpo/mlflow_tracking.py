@@ -81,6 +81,19 @@ def require_mlflow() -> Any:
 
 
 # -- launch: MLflow's own defaults, resolved once -----------------------------------------------------------
+def absolute_uri(uri: str) -> str:
+    """A tracking URI as every process reads it alike: a SQLite file (``sqlite:///mlflow.db``) or a folder
+    (``./mlruns``) given relative to the launching folder, made absolute. Stored as given, an ``export`` or a
+    ``register`` run from another folder logged to another MLflow database there."""
+    if uri.startswith("sqlite"):
+        from jupyter_hpo.store import home_in_url
+
+        return home_in_url(uri)
+    if "://" not in uri and ("/" in uri or uri.startswith((".", "~"))):  # a path (not "databricks")
+        return os.path.abspath(os.path.expanduser(uri))
+    return uri
+
+
 def prepare(spec: Any) -> Any:
     """``spec`` with its ``tracking.mlflow`` settings complete (called by ``launch`` before the job is stored).
 
@@ -96,7 +109,7 @@ def prepare(spec: Any) -> Any:
 
     filled = dataclasses.replace(
         settings,
-        tracking_uri=settings.tracking_uri or mlflow.get_tracking_uri(),
+        tracking_uri=absolute_uri(settings.tracking_uri or mlflow.get_tracking_uri()),
         experiment=settings.experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT,
         run_name=settings.run_name or spec.name)
     return spec.replace(mlflow=filled)

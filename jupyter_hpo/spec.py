@@ -491,8 +491,8 @@ def load_spec_file(path: str | os.PathLike[str]) -> Any:
     from its folder (not from the working directory), and a spec without ``name`` gets a fresh one after that
     folder. Errors reading it name the file.
     """
-    p = Path(path)
-    data = _load_spec_yaml(_read_spec_file(p), source=str(p))
+    p = Path(path).expanduser()  # `~/specs/x.yaml` from Python or %hpo, where no shell expands it
+    data = _load_spec_yaml(_read_spec_file(p), source=str(path))
     if isinstance(data, dict):
         if data.get("name") is None:  # a fresh name per run, after the folder
             data["name"] = _default_name({"script": p.resolve().parent.name})
@@ -563,7 +563,7 @@ def _resolve_function(ref: Any, base_dir: str | os.PathLike[str] | None) -> Any:
         if where.endswith(".py"):
             import runpy
 
-            path = Path(base_dir or ".", where).resolve()
+            path = Path(base_dir or ".", Path(where).expanduser()).resolve()  # `~/x.py:f`, as trial.script
             if not path.is_file():
                 raise _fail("trial.function", "must name an existing file", ref)
             namespace = runpy.run_path(str(path), run_name=f"jupyter_hpo_objective_{path.stem}")

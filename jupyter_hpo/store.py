@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -54,7 +55,7 @@ from jupyter_hpo._store_db import (
     write_finished_trial,
     write_new_trial,
 )
-from jupyter_hpo._store_engine import StoreEngine, error_text
+from jupyter_hpo._store_engine import StoreEngine, error_text, sqlite_file
 from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, SpecError, StoreError, StoreReadOnlyError
 from jupyter_hpo.records import COST_USD, CREATED, ERROR, INTERRUPTED, PROVENANCE, SPEC, STARTUP_S
 
@@ -106,14 +107,31 @@ def default_home() -> Path:
     return Path(home).expanduser()
 
 
+#: the file in a job's folder naming the store (its URL, as shown) whose job the folder holds
+JOB_FOLDER_STORE = "store"
+
+
+def sqlite_url(path: Path | str) -> str:
+    """The SQLite URL of the file ``path``, quoted as SQLAlchemy reads it back: a folder ``100%41`` or ``run?v=2``
+    put in a URL as it is named the store ``100A`` or ``run`` (``%`` decoded, ``?`` a query)."""
+    from sqlalchemy.engine import URL
+
+    return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
+
+
 def home_in_url(url: str) -> str:
-    """A SQLite URL whose path starts with ``~`` (``sqlite:///~/.jupyter_hpo/store.db``) with the home folder in its
-    place: SQLAlchemy takes ``~`` for a folder of that name in the working directory, so such a URL opened a new,
-    empty store there."""
-    scheme, sep, path = url.partition(":///")
-    if sep and scheme.split("+", 1)[0] == "sqlite" and path.startswith("~"):
-        return f"{scheme}:///{os.path.expanduser(path)}"
-    return url
+    """A store URL as every process reads it alike: a SQLite file path starting with ``~``
+    (``sqlite:///~/.jupyter_hpo/store.db``) with the home folder in its place (SQLAlchemy took ``~`` for a folder of
+    that name in the working directory, so such a URL opened a new, empty store there), and a relative one made
+    absolute from this working directory (a detached runner, started in the job's folder, opened a new store below
+    it and died; ``resume`` from another folder did the same)."""
+    path = sqlite_file(url)
+    if path is None or path.is_absolute():
+        return url
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(database=os.path.abspath(os.path.expanduser(path))).render_as_string(
+        hide_password=False)
 
 
 def default_url(home: Path | None = None) -> str:
@@ -123,7 +141,7 @@ def default_url(home: Path | None = None) -> str:
         from jupyter_hpo.config import settings
 
         url = settings().store_url
-    return url or f"sqlite:///{(home or default_home()) / 'store.db'}"
+    return url or sqlite_url((home or default_home()) / "store.db")
 
 
 class Store(StoreEngine):
@@ -213,6 +231,50 @@ class Store(StoreEngine):
         from jupyter_hpo.spec import check_job_name
 
         return self.home / "jobs" / check_job_name(name)
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the store is SQLite in memory (``sqlite://``): this process's alone, which no runner sees."""
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(self.url)
+        return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+    def check_job_folder(self, name: str) -> None:
+        """Raise :class:`JobStateError` when job ``name``'s folder in this home holds the files of another store's
+        job of that name. Job folders are kept by home and name: a job of one store wrote its models into those of
+        another store's job (``best_model()`` returned the wrong model), and a launch refused as bad input deleted
+        the other job's folder. A folder this store's own job of that name left (a launch cut short) is no bar."""
+        folder = self.job_dir(name)
+        try:
+            if not any(folder.iterdir()):
+                return
+        except FileNotFoundError:
+            return
+        except OSError:  # a file of that name, a folder that cannot be read: not this job's to use
+            pass
+        marker = folder / JOB_FOLDER_STORE
+        try:
+            owner = marker.read_text(encoding="utf-8").strip() if marker.is_file() else ""
+        except OSError:
+            owner = ""
+        if owner == self.shown_url:
+            return
+        raise JobStateError(
+            f"job name {name!r} is taken on this machine: {folder} holds the files (models, runner log) of a job of "
+            f"that name in {f'the store at {owner}' if owner else 'another store'}; choose another name, or remove "
+            f"that folder if its job is gone. Nothing was written.")
+
+    def make_job_folder(self, name: str) -> Path:
+        """Job ``name``'s folder, new and marked as this store's (for :meth:`check_job_folder`); called once the job
+        exists in this store, so what an earlier launch of it into this store left there is removed first."""
+        self.check_job_folder(name)
+        folder = self.job_dir(name)
+        if folder.is_dir():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        (folder / JOB_FOLDER_STORE).write_text(self.shown_url + "\n", encoding="utf-8")
+        return folder
 
     # -- jobs ----------------------------------------------------------------------------------
     def create_job(self, name: str, spec: dict[str, Any], direction: str,

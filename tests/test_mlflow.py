@@ -158,6 +158,20 @@ def test_the_spec_takes_tracking_mlflow_and_refuses_unknown_keys():
         TuningSpec.from_dict(_spec(tracking={"mlflow": {"tracking_uri": ""}}))
 
 
+def test_a_relative_tracking_uri_is_kept_as_the_folder_it_names_at_launch(tmp_path, monkeypatch):
+    """Stored as given, `sqlite:///mlflow.db` or `./mlruns` was read again from the folder of a later `export` or
+    `register`, which logged to a second MLflow database there."""
+    from jupyter_hpo.mlflow_tracking import prepare
+
+    monkeypatch.chdir(tmp_path)
+    for given, kept in [("sqlite:///mlflow.db", f"sqlite:///{tmp_path}/mlflow.db"),
+                        ("sqlite:///../up/mlflow.db", f"sqlite:///{tmp_path.parent}/up/mlflow.db"),
+                        ("./mlruns", f"{tmp_path}/mlruns"), ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+                        ("databricks", "databricks")]:
+        spec = prepare(TuningSpec.from_dict(_spec(tracking={"mlflow": {"tracking_uri": given}})))
+        assert spec.mlflow.tracking_uri == kept
+
+
 # -- live tracking ----------------------------------------------------------------------------------------
 def test_a_job_is_logged_live_as_a_parent_run_with_a_child_run_per_trial(mlflow_env, mlflow_server):
     client = mlflow_env
