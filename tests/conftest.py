@@ -42,6 +42,17 @@ def _keep_the_main_module():
     _restore_main()
 
 
+@pytest.fixture(autouse=True)
+def _close_widgets():
+    """Close every widget a test made (an ``%hpo launch``'s dashboard, a campaign view), which also stops their
+    polling threads: left running, they read the store while later tests in the same worker patched its reads
+    (a CI failed on one such test)."""
+    yield
+    widgets = sys.modules.get("ipywidgets")
+    if widgets is not None:
+        widgets.Widget.close_all()
+
+
 def _restore_main() -> None:
     if not hasattr(sys.modules.get("__main__"), "__spec__"):
         sys.modules["__main__"] = _MAIN

@@ -3,20 +3,12 @@ even after their job gained more), and each trial's feasibility, broken constrai
 
 from __future__ import annotations
 
-import ipywidgets
-import pytest
-
 from jupyter_hpo import api
 from jupyter_hpo.store import JobStatus
 from jupyter_hpo.widgets import Dashboard
 from jupyter_hpo.widgets._dashboard import seeded_rows
 from tests import objectives
 
-
-@pytest.fixture(autouse=True)
-def _close_widgets():
-    yield
-    ipywidgets.Widget.close_all()
 
 
 def latency_objective(p):

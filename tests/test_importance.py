@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import ipywidgets
 import pytest
 
 from jupyter_hpo import api
@@ -185,11 +184,6 @@ def cv_objective(p: dict[str, Any]) -> float:
             raise trial.TrialPruned(f"pruned after fold {i + 1} of 5")
     return sum(scores) / len(scores)
 
-
-@pytest.fixture(autouse=True)
-def _close_widgets():
-    yield
-    ipywidgets.Widget.close_all()
 
 
 def test_the_dashboard_of_a_kfold_job_shows_importance_counting_its_pruned_trials(home):

@@ -48,12 +48,6 @@ EVERY_KIND = SearchSpace([
 ])
 
 
-@pytest.fixture(autouse=True)
-def _close_widgets():
-    """Close every widget a test made, which also stops the dashboards' polling threads."""
-    yield
-    ipywidgets.Widget.close_all()
-
 
 def capture(widget: Dashboard, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Messages the widget sends to the front end, each with the time and the thread that sent it."""
@@ -464,7 +458,8 @@ def test_a_dashboard_whose_job_was_made_again_under_its_name_shows_the_new_job_a
 def test_a_displayed_dashboard_streams_whole_snapshots_until_a_view_says_hello(home, monkeypatch):
     # a kernel busy running the next cell answers the view's hello only when that cell ends
     job = api.launch(objective=objectives.sleepy, space={"x": {"type": "float", "low": 0, "high": 1}},
-                     hyperparameters={"sleep": 0.2}, max_trials=12, max_parallel=2, name="busy-kernel")
+                     hyperparameters={"sleep": 0.5}, max_trials=12, max_parallel=2, name="busy-kernel")
+    # 3 s of trials: snapshots go at most every 0.5 s, and at 0.2 s a loaded run ended after its second
     dash = Dashboard(job, interval=0.1)
     sent = capture(dash, monkeypatch)
     dash.start()

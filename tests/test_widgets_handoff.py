@@ -3,7 +3,6 @@ processes, a real MLflow server; the browser side is tests/ui/test_dashboard_han
 
 from __future__ import annotations
 
-import ipywidgets
 import pytest
 
 from jupyter_hpo import api, artifacts
@@ -17,11 +16,6 @@ from tests.test_widgets import capture
 X = {"x": {"type": "float", "low": 0, "high": 1}}
 mlflow_server, mlflow_env = test_mlflow.mlflow_server, test_mlflow.mlflow_env
 
-
-@pytest.fixture(autouse=True)
-def _close_widgets():
-    yield
-    ipywidgets.Widget.close_all()
 
 
 def finished(name, objective=objectives.saves_model):
