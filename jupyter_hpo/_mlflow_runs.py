@@ -44,6 +44,22 @@ _STATUS = {"complete": "FINISHED", "pruned": "KILLED"}  # anything else: FAILED
 _JOB_STATUS = {"completed": "FINISHED", "stopped": "KILLED"}  # anything else: FAILED
 
 
+
+def shown_uri(uri: Any) -> str:
+    """A tracking URI for messages and notes, with a password in it masked as ``***``
+    (``postgresql://mlflow:***@db/mlflow``): notes are kept in the store, which the whole team reads."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    text = str(uri)
+    try:
+        parts = urlsplit(text)
+        if parts.password is None:
+            return text
+        user, _, host = parts.netloc.rpartition("@")
+        return urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}"))
+    except ValueError:
+        return text
+
 def _one_line(e: BaseException, limit: int = 300) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -76,7 +92,7 @@ def reachable(uri: str) -> str | None:
         return None  # it answered
     except Exception as e:  # noqa: BLE001 - refused, timed out, unknown host...
         reason = getattr(e, "reason", e)
-        return f"the tracking server at {uri} cannot be reached ({_one_line(reason if isinstance(reason, BaseException) else e)})"
+        return f"the tracking server at {shown_uri(uri)} cannot be reached ({_one_line(reason if isinstance(reason, BaseException) else e)})"
 
 
 def _refused(e: BaseException) -> bool:

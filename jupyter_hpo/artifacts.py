@@ -77,6 +77,8 @@ class ArtifactKeeper:
         directions = [direction] if isinstance(direction, str) else list(direction)
         self.signs = tuple(-1.0 if d == "maximize" else 1.0 for d in directions)
         self.kept: dict[int, tuple[tuple[float, ...], str]] = {}  # number -> (values, uri)
+        #: trials below this number are another job's (a copied job's source): their folders are never removed
+        self.foreign_below = 0
 
     def _values(self, value: float | Sequence[float] | None) -> tuple[float, ...] | None:
         """A trial's objective value(s) as a tuple of finite floats, one per objective; None if it has none."""
@@ -87,8 +89,11 @@ class ArtifactKeeper:
             return None
         return tuple(float(v) for v in values)
 
-    def restore(self, kept: Mapping[str, Any] | None, values: Mapping[int, float | Sequence[float]]) -> None:
-        """A resumed job: the kept map of the previous runner, with the trials' values."""
+    def restore(self, kept: Mapping[str, Any] | None, values: Mapping[int, float | Sequence[float]],
+                foreign_below: int = 0) -> None:
+        """A resumed job: the kept map of the previous runner, with the trials' values; trials below
+        ``foreign_below`` were copied from another job, whose folders they name (never removed)."""
+        self.foreign_below = foreign_below
         for key, uri in (kept or {}).items():
             if str(key).isdigit() and int(key) in values and isinstance(uri, str):
                 own = self._values(values[int(key)])
@@ -119,7 +124,8 @@ class ArtifactKeeper:
         dropped = ranked[self.keep:]
         for n, _ in dropped:
             del self.kept[n]
-        return (str(folder) if number in self.kept else None), [Path(uri) for _, (_, uri) in dropped]
+        return (str(folder) if number in self.kept else None), [
+            Path(uri) for n, (_, uri) in dropped if n >= self.foreign_below]
 
     def kept_map(self) -> dict[str, str]:
         """``{trial number: URI}`` of the artifacts kept now (the job's ``artifacts_kept`` attribute)."""

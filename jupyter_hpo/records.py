@@ -113,6 +113,9 @@ CWD = "cwd"
 PROVENANCE = "provenance"
 #: the trial numbers whose artifacts the runner keeps, mapped to their URI (``artifacts.keep_best``)
 ARTIFACTS_KEPT = "artifacts_kept"
+#: a job made by ``store copy``: ``{"store": the source's URL as shown, "trials": how many trials it took}``; the
+#: folders those trials keep their models in are the source job's, which a resume of the copy never removes
+COPIED_FROM = "copied_from"
 #: on a job: the name of its refit job (``job.refit()``); on a refit job: ``{"job", "trial", "params", "seed"}``
 REFIT = "refit"
 REFIT_OF = "refit_of"

@@ -128,7 +128,9 @@ def refit(job: Job, *, wait: bool = False, timeout: float | None = None,
             existing.wait(timeout)
         return existing
     taken, attempt = set(job.store.job_names()), 1
-    while refit_name(job.name, attempt) in taken:
+    # a name whose folder in this home is another store's job's (a refit of the job this one was copied from) is
+    # taken too: refused there, it read as another user's refit and failed after 5 s, saying "choose another name"
+    while refit_name(job.name, attempt) in taken or job.store.job_folder_taken(refit_name(job.name, attempt)):
         attempt += 1
     raw = next(t for t in job.raw_trials(after=best["number"] - 1) if t.number == best["number"])
     spec = TuningSpec.from_stored(_child_spec(job, refit_name(job.name, attempt)),

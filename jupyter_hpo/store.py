@@ -240,17 +240,18 @@ class Store(StoreEngine):
         parsed = make_url(self.url)
         return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
-    def check_job_folder(self, name: str) -> None:
-        """Raise :class:`JobStateError` when job ``name``'s folder in this home holds the files of another store's
-        job of that name. Job folders are kept by home and name: a job of one store wrote its models into those of
-        another store's job (``best_model()`` returned the wrong model), and a launch refused as bad input deleted
-        the other job's folder. A folder this store's own job of that name left (a launch cut short) is no bar."""
+    def job_folder_taken(self, name: str) -> str | None:
+        """Why job ``name`` may not be made in this store for its folder (one line), or None. Job folders are kept
+        by home and name: a job of one store wrote its models into those of another store's job (``best_model()``
+        returned the wrong model), and a launch refused as bad input deleted the other job's folder. A folder this
+        store's own job of that name left (a launch cut short) is no bar, nor is one of a job this store holds
+        (making it again is refused as such: "already exists")."""
         folder = self.job_dir(name)
         try:
             if not any(folder.iterdir()):
-                return
+                return None
         except FileNotFoundError:
-            return
+            return None
         except OSError:  # a file of that name, a folder that cannot be read: not this job's to use
             pass
         marker = folder / JOB_FOLDER_STORE
@@ -259,11 +260,21 @@ class Store(StoreEngine):
         except OSError:
             owner = ""
         if owner == self.shown_url:
-            return
-        raise JobStateError(
-            f"job name {name!r} is taken on this machine: {folder} holds the files (models, runner log) of a job of "
-            f"that name in {f'the store at {owner}' if owner else 'another store'}; choose another name, or remove "
-            f"that folder if its job is gone. Nothing was written.")
+            return None
+        try:
+            self.study_id(name)
+            return None  # this store's own job (made before folders named their store)
+        except JobNotFoundError:
+            pass
+        return (f"job name {name!r} is taken on this machine: {folder} holds the files (models, runner log) of a "
+                f"job of that name in {f'the store at {owner}' if owner else 'another store'}; choose another name, "
+                f"or remove that folder if its job is gone. Nothing was written.")
+
+    def check_job_folder(self, name: str) -> None:
+        """Raise :class:`JobStateError` when :meth:`job_folder_taken` says why job ``name`` may not be made."""
+        why = self.job_folder_taken(name)
+        if why is not None:
+            raise JobStateError(why)
 
     def make_job_folder(self, name: str) -> Path:
         """Job ``name``'s folder, new and marked as this store's (for :meth:`check_job_folder`); called once the job

@@ -15,7 +15,7 @@ from typing import Any
 
 from jupyter_hpo._store_db import blob_stats, get_blob, put_blob, trial_state_counts
 from jupyter_hpo.exceptions import JobStateError, SpecError, StoreError
-from jupyter_hpo.records import dumps
+from jupyter_hpo.records import COPIED_FROM, dumps
 from jupyter_hpo.store import SCHEMA_VERSION, Store, error_text
 
 __all__ = ["add_store_parser", "cmd_store", "copy_jobs", "job_owners", "store_info"]
@@ -146,8 +146,12 @@ def _copy_job(src: Store, dst: Store, name: str) -> None:
     dst.create_job(name, attrs["spec"], direction.name.lower())
     try:
         dst.set_job_attrs(name, **{k: v for k, v in attrs.items() if k != "objective"})
-        for trial in src.trials(name):
+        trials = src.trials(name)
+        for trial in trials:
             dst.create_trial(name, trial)
+        # the folders its trials keep their models in are the source job's: a resume of the copy took them as its
+        # own and, once its trials did better, deleted them (the source's best_model() failed)
+        dst.set_job_attrs(name, **{COPIED_FROM: {"store": src.shown_url, "trials": len(trials)}})
         objective = _objective_bytes(src, name, attrs)
         if objective is not None:
             dst.keep_objective(name, objective)

@@ -166,8 +166,10 @@ def test_a_relative_tracking_uri_is_kept_as_the_folder_it_names_at_launch(tmp_pa
     monkeypatch.chdir(tmp_path)
     for given, kept in [("sqlite:///mlflow.db", f"sqlite:///{tmp_path}/mlflow.db"),
                         ("sqlite:///../up/mlflow.db", f"sqlite:///{tmp_path.parent}/up/mlflow.db"),
-                        ("./mlruns", f"{tmp_path}/mlruns"), ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
-                        ("databricks", "databricks")]:
+                        ("./mlruns", f"{tmp_path}/mlruns"), ("mlruns", f"{tmp_path}/mlruns"),
+                        ("file:./mlruns", f"file://{tmp_path}/mlruns"), ("file:/srv/mlruns", "file:/srv/mlruns"),
+                        ("file:///srv/mlruns", "file:///srv/mlruns"), ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+                        ("databricks", "databricks"), ("databricks://profile", "databricks://profile")]:
         spec = prepare(TuningSpec.from_dict(_spec(tracking={"mlflow": {"tracking_uri": given}})))
         assert spec.mlflow.tracking_uri == kept
 
@@ -262,17 +264,22 @@ def test_an_unreachable_server_neither_blocks_nor_fails_the_job_and_nothing_is_l
 
 
 def test_a_server_down_for_the_whole_job_is_noted_and_export_logs_everything_later(mlflow_env, mlflow_server):
-    down = f"http://127.0.0.1:{free_port()}"
+    port = free_port()
+    down = f"http://team:S3cret@127.0.0.1:{port}"  # a password in the URI is never shown nor kept in a note
     job = api.launch(objective=cv_objective, space=X, max_trials=3, max_parallel=2, seed=0, name="down",
                      tracking={"mlflow": {"tracking_uri": down, "experiment": "down-exp"}})
     assert job.wait(timeout=180) == JobStatus.COMPLETED
     assert [r["state"] for r in job.trial_records()] == ["complete"] * 3  # no trial was held up
     last = notes(job)[-1]
-    assert last.startswith("MLflow: 3 trial(s) of this job are not logged to " + down)
+    assert last.startswith(f"MLflow: 3 trial(s) of this job are not logged to http://team:***@127.0.0.1:{port}")
     assert "jupyter hpo export down --mlflow" in last
     assert "3 trial(s) not logged" in show(job)
-    with pytest.raises(MlflowError, match=r"cannot export job 'down': the tracking server at .* cannot be reached"):
+    assert not any("S3cret" in n for n in notes(job)) and "S3cret" not in show(job)
+    assert "S3cret" not in (job.store.job_dir("down") / "runner.log").read_text()
+    with pytest.raises(MlflowError, match=r"cannot export job 'down': the tracking server at .* cannot be reached"
+                       ) as refused:
         export_job(job)  # still down: one line, nothing half done
+    assert "S3cret" not in str(refused.value)
     run_id = export_job(job, tracking_uri=mlflow_server)
     assert parent_run(mlflow_env, "down", "down-exp").info.run_id == run_id
     assert len(child_runs(mlflow_env, parent_run(mlflow_env, "down", "down-exp"))) == 3

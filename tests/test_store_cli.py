@@ -196,3 +196,45 @@ def test_a_copied_script_job_brings_its_folder(home, tmp_path):
     moved = dst.spec_here("script-job")["trial"]["script"]
     assert moved.startswith(str(tmp_path / "dst" / "jobs" / "script-job"))
     assert Path(moved).read_text() == "print('loss = 1')\n"
+
+
+def test_a_copy_resumed_in_the_same_home_leaves_the_source_jobs_models_alone(home, tmp_path):
+    """`store copy` to a second store, then `resume` of the copy on the same machine (the README's way to hand a
+    job to a team store): the copy took the source's kept model folders as its own and, once its trials did
+    better, deleted them; the source job's best_model() then failed."""
+    job = api.launch(objective=objectives.saves_model, space=X, max_trials=3, max_parallel=1, seed=0, name="credit",
+                     artifacts={"keep_best": 1})
+    assert job.wait(timeout=90) == JobStatus.COMPLETED
+    model = job.best_model()
+    team = Store(f"sqlite:///{tmp_path}/team.db", home=home)
+    assert copy_jobs(job.store, team, ["credit"]) == ["credit"]
+    copy = api.attach("credit", store=team)
+    assert copy.attrs["copied_from"] == {"store": job.store.shown_url, "trials": 3}
+    copy.resume(max_trials=12)
+    assert copy.wait(timeout=120) == JobStatus.COMPLETED, copy.attrs.get("reason")
+    assert copy.best["number"] >= 3, "a later trial did better: the source's best was pushed out of the copy's"
+    assert job.best_model() == model  # still there
+    assert copy.best_model()["x"] == copy.best["params"]["x"]
+
+
+def test_a_copied_jobs_refit_takes_a_name_whose_folder_is_free(home, tmp_path):
+    """The source's refit holds `credit-refit`'s folder in this home: the copy's refit was refused as if another
+    user's refit had taken the name, after 5 s, saying "choose another name", which no refit option sets."""
+    job = api.launch(objective=objectives.saves_model, space=X, max_trials=2, max_parallel=1, seed=0, name="credit")
+    assert job.wait(timeout=90) == JobStatus.COMPLETED
+    team = Store(f"sqlite:///{tmp_path}/team.db", home=home)
+    assert copy_jobs(job.store, team, ["credit"]) == ["credit"]
+    assert job.refit(wait=True).name == "credit-refit"
+    refit = api.attach("credit", store=team).refit(wait=True)
+    assert refit.name == "credit-refit-2" and refit.status == JobStatus.COMPLETED
+
+
+def test_launching_a_name_the_store_holds_says_so_even_for_a_folder_of_an_older_version(home):
+    """A job made before job folders named their store: launching its name again said the folder was another
+    store's job's and to remove it (it held this store's job and models), not that the job exists."""
+    job = api.launch(objective=objectives.quadratic, space=X, max_trials=1, name="old1")
+    assert job.wait(timeout=60) == JobStatus.COMPLETED
+    (job.store.job_dir("old1") / "store").unlink()  # as an older version left it
+    with pytest.raises(JobStateError, match=r"^a job named 'old1' already exists; choose another name\.$"):
+        api.launch(objective=objectives.quadratic, space=X, max_trials=1, name="old1")
+    assert job.store.job_dir("old1").is_dir() and job.status == JobStatus.COMPLETED

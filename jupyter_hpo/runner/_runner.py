@@ -37,6 +37,7 @@ from jupyter_hpo.records import (
     ARTIFACT,
     ARTIFACTS_KEPT,
     COMPLETION_REASONS,
+    COPIED_FROM,
     CONSTRAINT_VALUES,
     FEASIBLE,
     METRICS,
@@ -167,9 +168,12 @@ class Runner:
         complete = [t for t in stored if t.state == TrialState.COMPLETE and t.values]
         # with several objectives, each of them: the store holds the first alone, which the keeper refused, so a
         # resumed job forgot the artifacts it kept and never removed them
-        self.keeper.restore(self.store.job_attrs(self.name).get(ARTIFACTS_KEPT), {
+        job_attrs = self.store.job_attrs(self.name)
+        copied = job_attrs.get(COPIED_FROM)
+        self.keeper.restore(job_attrs.get(ARTIFACTS_KEPT), {
             t.number: self._values(t.value, t.user_attrs.get(METRICS) or {})[0] if self.spec.multi_objective
-            else t.values for t in complete})
+            else t.values for t in complete},
+            foreign_below=int(copied.get("trials") or 0) if isinstance(copied, dict) else 0)
         if self.refit_of is not None and not any(t.state == TrialState.COMPLETE for t in stored):
             self.brain.enqueue_trial(self.spec.space.to_optuna_params(self.refit_of["params"]))
         for t in stored:
