@@ -92,7 +92,8 @@ def reachable(uri: str) -> str | None:
         return None  # it answered
     except Exception as e:  # noqa: BLE001 - refused, timed out, unknown host...
         reason = getattr(e, "reason", e)
-        return f"the tracking server at {shown_uri(uri)} cannot be reached ({_one_line(reason if isinstance(reason, BaseException) else e)})"
+        why = _one_line(reason if isinstance(reason, BaseException) else e)
+        return f"the tracking server at {shown_uri(uri)} cannot be reached ({why})"
 
 
 def _refused(e: BaseException) -> bool:

@@ -180,9 +180,9 @@ class RunnerTracking:
         self._thread.join(grace)
         sys.setswitchinterval(self._switch_interval)
         if self._thread.is_alive():
-            self._note(f"MLflow: the runner ended before every trial was logged to {shown_uri(self.settings.tracking_uri)} "
-                       f"(still busy after {grace:g} s); `jupyter hpo export {self.runner.name} --mlflow` logs what "
-                       "is missing")
+            self._note(f"MLflow: the runner ended before every trial was logged to "
+                       f"{shown_uri(self.settings.tracking_uri)} (still busy after {grace:g} s); `jupyter hpo export "
+                       f"{self.runner.name} --mlflow` logs what is missing")
 
     # the thread ----------------------------------------------------------------------------------
     def _note(self, text: str) -> None:
@@ -228,8 +228,8 @@ class RunnerTracking:
             text = _one_line(e)
             if self._failing is None:
                 log.warning("MLflow logging failed", exc_info=True)
-                self._note(f"MLflow: cannot log to {shown_uri(s.tracking_uri)} ({text}); the job goes on, its trials are kept "
-                           f"and retried every {RETRY_MIN_S:g}-{RETRY_MAX_S:g} s")
+                self._note(f"MLflow: cannot log to {shown_uri(s.tracking_uri)} ({text}); the job goes on, its "
+                           f"trials are kept and retried every {RETRY_MIN_S:g}-{RETRY_MAX_S:g} s")
                 self._attr(error=text)
                 self._delay = RETRY_MIN_S
             else:
@@ -237,7 +237,8 @@ class RunnerTracking:
             self._failing = text
             return False
         if self._failing is not None:
-            self._note(f"MLflow: {shown_uri(s.tracking_uri)} answers again; {self._missed} trial(s) logged late, none lost")
+            self._note(f"MLflow: {shown_uri(s.tracking_uri)} answers again; {self._missed} trial(s) logged late, "
+                       "none lost")
             self._failing = None
             self._attr(error=None)
         return True
@@ -266,8 +267,8 @@ class RunnerTracking:
                 self._failing = _one_line(e)
         left = sum(1 for t in self.runner.store.trials(name) if t.state.is_finished()) - (
             len(self._sink.logged) if self._sink is not None else 0)
-        self._note(f"MLflow: {left} trial(s) of this job are not logged to {shown_uri(self.settings.tracking_uri)}, which "
-                   f"could not be reached when the runner ended ({self._failing}); `jupyter hpo export {name} "
+        self._note(f"MLflow: {left} trial(s) of this job are not logged to {shown_uri(self.settings.tracking_uri)}, "
+                   f"which could not be reached when the runner ended ({self._failing}); `jupyter hpo export {name} "
                    "--mlflow` (or resuming the job) logs them")
         self._attr(error=self._failing, unlogged=left)
 
@@ -322,8 +323,8 @@ def export_job(job: Any, *, tracking_uri: str | None = None, experiment: str | N
     status = store.status_of(attrs).value
     own = ((attrs.get("spec") or {}).get("tracking") or {}).get("mlflow") or {}
     if status in ("running", "pending") and own.get("tracking_uri") == uri:
-        raise MlflowError(f"job {name!r} is {status} and its runner logs it to {shown_uri(uri)} live; export it once it has "
-                          "ended (the export then adds what the runner could not log).")
+        raise MlflowError(f"job {name!r} is {status} and its runner logs it to {shown_uri(uri)} live; export it once "
+                          "it has ended (the export then adds what the runner could not log).")
     why = reachable(uri)
     if why is not None:
         raise MlflowError(f"cannot export job {name!r}: {why}.")

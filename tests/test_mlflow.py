@@ -168,7 +168,8 @@ def test_a_relative_tracking_uri_is_kept_as_the_folder_it_names_at_launch(tmp_pa
                         ("sqlite:///../up/mlflow.db", f"sqlite:///{tmp_path.parent}/up/mlflow.db"),
                         ("./mlruns", f"{tmp_path}/mlruns"), ("mlruns", f"{tmp_path}/mlruns"),
                         ("file:./mlruns", f"file://{tmp_path}/mlruns"), ("file:/srv/mlruns", "file:/srv/mlruns"),
-                        ("file:///srv/mlruns", "file:///srv/mlruns"), ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+                        ("file:///srv/mlruns", "file:///srv/mlruns"),
+                        ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
                         ("databricks", "databricks"), ("databricks://profile", "databricks://profile")]:
         spec = prepare(TuningSpec.from_dict(_spec(tracking={"mlflow": {"tracking_uri": given}})))
         assert spec.mlflow.tracking_uri == kept
