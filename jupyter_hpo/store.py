@@ -240,12 +240,10 @@ class Store(StoreEngine):
         parsed = make_url(self.url)
         return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
-    def job_folder_taken(self, name: str) -> str | None:
-        """Why job ``name`` may not be made in this store for its folder (one line), or None. Job folders are kept
-        by home and name: a job of one store wrote its models into those of another store's job (``best_model()``
-        returned the wrong model), and a launch refused as bad input deleted the other job's folder. A folder this
-        store's own job of that name left (a launch cut short) is no bar, nor is one of a job this store holds
-        (making it again is refused as such: "already exists")."""
+    def _folder_owner(self, name: str) -> str | None:
+        """Whose files job ``name``'s folder holds: None when it is missing or empty, else the URL (as shown) of
+        the store its ``store`` file names, or "" when it names none (made before folders named their store, or
+        not a folder that can be read)."""
         folder = self.job_dir(name)
         try:
             if not any(folder.iterdir()):
@@ -256,19 +254,30 @@ class Store(StoreEngine):
             pass
         marker = folder / JOB_FOLDER_STORE
         try:
-            owner = marker.read_text(encoding="utf-8").strip() if marker.is_file() else ""
+            return marker.read_text(encoding="utf-8").strip() if marker.is_file() else ""
         except OSError:
-            owner = ""
-        if owner == self.shown_url:
+            return ""
+
+    def _folder_taken_message(self, name: str, owner: str) -> str:
+        return (f"job name {name!r} is taken on this machine: {self.job_dir(name)} holds the files (models, runner "
+                f"log) of a job of that name in {f'the store at {owner}' if owner else 'another store'}; choose "
+                f"another name, or remove that folder if its job is gone. Nothing was written.")
+
+    def job_folder_taken(self, name: str) -> str | None:
+        """Why job ``name`` may not be made in this store for its folder (one line), or None. Job folders are kept
+        by home and name: a job of one store wrote its models into those of another store's job (``best_model()``
+        returned the wrong model), and a launch refused as bad input deleted the other job's folder. A folder this
+        store's own job of that name left (a launch cut short) is no bar, nor is one of a job this store holds
+        (making it again is refused as such: "already exists")."""
+        owner = self._folder_owner(name)
+        if owner is None or owner == self.shown_url:
             return None
         try:
             self.study_id(name)
             return None  # this store's own job (made before folders named their store)
         except JobNotFoundError:
             pass
-        return (f"job name {name!r} is taken on this machine: {folder} holds the files (models, runner log) of a "
-                f"job of that name in {f'the store at {owner}' if owner else 'another store'}; choose another name, "
-                f"or remove that folder if its job is gone. Nothing was written.")
+        return self._folder_taken_message(name, owner)
 
     def check_job_folder(self, name: str) -> None:
         """Raise :class:`JobStateError` when :meth:`job_folder_taken` says why job ``name`` may not be made."""
@@ -278,8 +287,12 @@ class Store(StoreEngine):
 
     def make_job_folder(self, name: str) -> Path:
         """Job ``name``'s folder, new and marked as this store's (for :meth:`check_job_folder`); called once the job
-        exists in this store, so what an earlier launch of it into this store left there is removed first."""
-        self.check_job_folder(name)
+        exists in this store, so what an earlier launch of it into this store left there is removed first. A
+        folder another store's job marked since the launch's :meth:`check_job_folder` is refused (the job's
+        existing in this store no longer tells whose it is: only the folder's ``store`` file does)."""
+        owner = self._folder_owner(name)
+        if owner is not None and owner != self.shown_url:
+            raise JobStateError(self._folder_taken_message(name, owner))
         folder = self.job_dir(name)
         if folder.is_dir():
             shutil.rmtree(folder)

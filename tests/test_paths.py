@@ -47,6 +47,25 @@ def test_two_stores_in_one_home_keep_their_jobs_files_apart(tmp_path, home):
     assert _launch(b, name="baseline-b").wait(timeout=90) == JobStatus.COMPLETED  # another name is its own folder
 
 
+def test_a_folder_another_store_takes_while_a_launch_runs_is_left_to_it(tmp_path, home, monkeypatch):
+    """Two launches of one name into two stores of one home, at once: store A's marks the folder after store B's
+    first look at it, and B's job exists by then. B's second look, as it makes the folder, reads the folder's
+    `store` file: B is refused and A's models stay (B's existing job no longer passed for the folder's owner)."""
+    a = Store(f"sqlite:///{tmp_path}/projA.db", home=home)
+    b = Store(f"sqlite:///{tmp_path}/projB.db", home=home)
+    create_job = Store.create_job
+
+    def then_a_takes_the_folder(self, name, *args, **kwargs):
+        study = create_job(self, name, *args, **kwargs)
+        (a.make_job_folder(name) / "model.pkl").write_bytes(b"A's model")
+        return study
+
+    monkeypatch.setattr(Store, "create_job", then_a_takes_the_folder)
+    with pytest.raises(JobStateError, match=f"in the store at {a.shown_url}; choose another name"):
+        _launch(b)
+    assert (b.job_dir("baseline") / "model.pkl").read_bytes() == b"A's model" and b.job_names() == []
+
+
 def test_a_folder_an_earlier_launch_into_the_same_store_left_is_made_new(tmp_path, home):
     """A launch cut short (killed between its steps) can leave its folder after its job is gone: a new launch of
     that name into that store is no collision; it starts from an empty folder."""
