@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from jupyter_hpo._mlflow_runs import _one_line, _refused, _Sink, _text, provenance_tags, reachable, shown_uri
+from jupyter_hpo._mlflow_runs import _one_line, _refused, _Sink, _text, provenance_tags, reachable
+from jupyter_hpo._urls import masked_url
 from jupyter_hpo.handoff import model_text
 from jupyter_hpo.mlflow_tracking import MlflowError, MlflowNameError, _client_settings, export_job, require_mlflow
 from jupyter_hpo.records import REFIT_OF
@@ -110,7 +111,7 @@ def _register(job: Any, holder: Any, number: int, kind: str, what: str, name: st
     try:  # a URI MLflow has no model registry for (a scheme it does not know) is refused here
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     except Exception as e:
-        raise MlflowError(f"registering in MLflow at {shown_uri(uri)} failed: {_one_line(e)}") from None
+        raise MlflowError(f"registering in MLflow at {masked_url(uri)} failed: {_one_line(e)}") from None
     created = False
     try:  # first, so that a name MLflow refuses leaves nothing behind
         client.create_registered_model(name, description=f"jupyter-hpo job {job.name}")
@@ -119,12 +120,12 @@ def _register(job: Any, holder: Any, number: int, kind: str, what: str, name: st
         if getattr(e, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
             if _refused(e):
                 raise MlflowNameError(f"MLflow refuses the model name {name!r}: {_one_line(e)}") from None
-            raise MlflowError(f"registering in MLflow at {shown_uri(uri)} failed: {_one_line(e)}") from None
+            raise MlflowError(f"registering in MLflow at {masked_url(uri)} failed: {_one_line(e)}") from None
     try:
         return _add_version(job, holder, number, kind, name, uri, experiment, run_name, folder, flavor, client)
     except Exception as e:
         said = str(e).rstrip(".") if isinstance(e, MlflowError) else \
-            f"registering {what}'s model in MLflow at {shown_uri(uri)} failed: {_one_line(e)}"
+            f"registering {what}'s model in MLflow at {masked_url(uri)} failed: {_one_line(e)}"
         # a registered model with no version was left behind, and the line did not say so
         raise MlflowError(said + (_remove_new_model(client, name) if created else "") + ".") from None
 

@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from jupyter_hpo._urls import masked_url
 from jupyter_hpo.records import (
     ARTIFACT,
     COST_USD,
@@ -44,21 +45,6 @@ _STATUS = {"complete": "FINISHED", "pruned": "KILLED"}  # anything else: FAILED
 _JOB_STATUS = {"completed": "FINISHED", "stopped": "KILLED"}  # anything else: FAILED
 
 
-
-def shown_uri(uri: Any) -> str:
-    """A tracking URI for messages and notes, with a password in it masked as ``***``
-    (``postgresql://mlflow:***@db/mlflow``): notes are kept in the store, which the whole team reads."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    text = str(uri)
-    try:
-        parts = urlsplit(text)
-        if parts.password is None:
-            return text
-        user, _, host = parts.netloc.rpartition("@")
-        return urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}"))
-    except ValueError:
-        return text
 
 def _one_line(e: BaseException, limit: int = 300) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
@@ -93,7 +79,7 @@ def reachable(uri: str) -> str | None:
     except Exception as e:  # noqa: BLE001 - refused, timed out, unknown host...
         reason = getattr(e, "reason", e)
         why = _one_line(reason if isinstance(reason, BaseException) else e)
-        return f"the tracking server at {shown_uri(uri)} cannot be reached ({why})"
+        return f"the tracking server at {masked_url(uri)} cannot be reached ({why})"
 
 
 def _refused(e: BaseException) -> bool:

@@ -23,13 +23,11 @@ from jupyter_hpo._store_db import (
     server_engine_kwargs,
     sqlite_pragmas,
 )
+from jupyter_hpo._urls import masked_url
 from jupyter_hpo.exceptions import StoreError
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage, RDBStorage
-
-#: the query parameters of a store URL that libpq reads a secret from, masked in messages (``shown_url``)
-_SECRET_KEYS = frozenset({"password", "sslpassword"})
 
 
 def _not_a_fallback(record: logging.LogRecord) -> bool:
@@ -75,7 +73,7 @@ def sqlite_file(url: str) -> Path | None:
 
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         return None  # not a URL: opening it says so in its own words
     path = parsed.database or ""
     if parsed.get_backend_name() != "sqlite" or path in ("", ":memory:") or path.startswith("file:"):
@@ -131,6 +129,9 @@ class StoreEngine:
                 return self._engine_for(kwargs)
         except (OSError, sqlite3.Error, sqlalchemy.exc.SQLAlchemyError) as e:
             raise StoreError(f"cannot open the store at {self.shown_url}: {error_text(e)}") from None
+        except ValueError as e:  # SQLAlchemy's reading of a port that is not a number
+            raise StoreError(f"cannot open the store at {self.shown_url}: not a URL SQLAlchemy can read "
+                             f"({e}).") from None
         except ImportError as e:  # e.g. a PostgreSQL URL without its driver
             raise StoreError(f"cannot open the store at {self.shown_url}: a module it needs is not installed "
                              f"({e.__cause__ or e}).") from None
@@ -229,20 +230,5 @@ class StoreEngine:
 
     @property
     def shown_url(self) -> str:
-        """The store's URL for messages, with any password masked as ``***``: the one before the host, and the
-        query parameters libpq reads a password from (``password``, ``sslpassword``, any case;
-        ``...?host=db&user=alice&password=...``)."""
-        from urllib.parse import quote_plus
-
-        try:
-            from sqlalchemy.engine import make_url
-
-            parsed = make_url(self.url)
-        except Exception:  # noqa: BLE001 - not a URL SQLAlchemy can read: nothing to mask in it
-            return self.url
-        if parsed.password is None and not any(key.lower() in _SECRET_KEYS for key in parsed.query):
-            return self.url
-        # written out here: SQLAlchemy's rendering would percent-encode the mask of a query value
-        query = [f"{quote_plus(key)}={'***' if key.lower() in _SECRET_KEYS else quote_plus(value)}"
-                 for key, values in parsed.query.items() for value in ([values] if isinstance(values, str) else values)]
-        return parsed.set(query={}).render_as_string(hide_password=True) + (f"?{'&'.join(query)}" if query else "")
+        """The store's URL for messages, with its secrets masked as ``***`` (:func:`~jupyter_hpo._urls.masked_url`)."""
+        return masked_url(self.url)

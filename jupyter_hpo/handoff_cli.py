@@ -176,14 +176,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _fail(str(e), 2)
     try:
         if destination == "mlflow":
-            from jupyter_hpo._mlflow_runs import shown_uri
+            from jupyter_hpo._urls import masked_url
             from jupyter_hpo.mlflow_tracking import _client_settings, export_job
 
             run_id = export_job(job, tracking_uri=args.tracking_uri, experiment=args.experiment)
             # where it went: with no URI set anywhere, MLflow's default (a database in the working folder) took it
             # without a word
             where, experiment, _ = _client_settings(job.attrs, args.tracking_uri, args.experiment, job.name)
-            where = shown_uri(where)  # a password in it is printed (and kept in --json output) as ***
+            where = masked_url(where)  # a password in it is printed (and kept in --json output) as ***
             # `uri`: MLflow's URI of the parent run (it held the bare run id, which is no URI), `run_id`: the id
             result: dict[str, Any] = {"export": "mlflow", "job": job.name, "run_id": run_id, "uri": f"runs:/{run_id}",
                                       "tracking_uri": where, "experiment": experiment}

@@ -35,7 +35,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from jupyter_hpo._mlflow_runs import _one_line, _refused, _Sink, reachable, shown_uri
+from jupyter_hpo._mlflow_runs import _one_line, _refused, _Sink, reachable
+from jupyter_hpo._urls import masked_url
 from jupyter_hpo.exceptions import HpoError, SpecError
 
 if TYPE_CHECKING:
@@ -181,7 +182,7 @@ class RunnerTracking:
         sys.setswitchinterval(self._switch_interval)
         if self._thread.is_alive():
             self._note(f"MLflow: the runner ended before every trial was logged to "
-                       f"{shown_uri(self.settings.tracking_uri)} (still busy after {grace:g} s); `jupyter hpo export "
+                       f"{masked_url(self.settings.tracking_uri)} (still busy after {grace:g} s); `jupyter hpo export "
                        f"{self.runner.name} --mlflow` logs what is missing")
 
     # the thread ----------------------------------------------------------------------------------
@@ -228,7 +229,7 @@ class RunnerTracking:
             text = _one_line(e)
             if self._failing is None:
                 log.warning("MLflow logging failed", exc_info=True)
-                self._note(f"MLflow: cannot log to {shown_uri(s.tracking_uri)} ({text}); the job goes on, its "
+                self._note(f"MLflow: cannot log to {masked_url(s.tracking_uri)} ({text}); the job goes on, its "
                            f"trials are kept and retried every {RETRY_MIN_S:g}-{RETRY_MAX_S:g} s")
                 self._attr(error=text)
                 self._delay = RETRY_MIN_S
@@ -237,7 +238,7 @@ class RunnerTracking:
             self._failing = text
             return False
         if self._failing is not None:
-            self._note(f"MLflow: {shown_uri(s.tracking_uri)} answers again; {self._missed} trial(s) logged late, "
+            self._note(f"MLflow: {masked_url(s.tracking_uri)} answers again; {self._missed} trial(s) logged late, "
                        "none lost")
             self._failing = None
             self._attr(error=None)
@@ -267,7 +268,7 @@ class RunnerTracking:
                 self._failing = _one_line(e)
         left = sum(1 for t in self.runner.store.trials(name) if t.state.is_finished()) - (
             len(self._sink.logged) if self._sink is not None else 0)
-        self._note(f"MLflow: {left} trial(s) of this job are not logged to {shown_uri(self.settings.tracking_uri)}, "
+        self._note(f"MLflow: {left} trial(s) of this job are not logged to {masked_url(self.settings.tracking_uri)}, "
                    f"which could not be reached when the runner ended ({self._failing}); `jupyter hpo export {name} "
                    "--mlflow` (or resuming the job) logs them")
         self._attr(error=self._failing, unlogged=left)
@@ -323,7 +324,7 @@ def export_job(job: Any, *, tracking_uri: str | None = None, experiment: str | N
     status = store.status_of(attrs).value
     own = ((attrs.get("spec") or {}).get("tracking") or {}).get("mlflow") or {}
     if status in ("running", "pending") and own.get("tracking_uri") == uri:
-        raise MlflowError(f"job {name!r} is {status} and its runner logs it to {shown_uri(uri)} live; export it once "
+        raise MlflowError(f"job {name!r} is {status} and its runner logs it to {masked_url(uri)} live; export it once "
                           "it has ended (the export then adds what the runner could not log).")
     why = reachable(uri)
     if why is not None:
@@ -338,7 +339,7 @@ def export_job(job: Any, *, tracking_uri: str | None = None, experiment: str | N
     except MlflowError:
         raise
     except Exception as e:
-        raise MlflowError(f"exporting job {name!r} to MLflow at {shown_uri(uri)} failed: {_one_line(e)}") from None
+        raise MlflowError(f"exporting job {name!r} to MLflow at {masked_url(uri)} failed: {_one_line(e)}") from None
     store.set_job_attrs(name, **{ATTR: sink.record(error=None, unlogged=0, exported=time.time())})
     assert sink.parent_id is not None
     return sink.parent_id
@@ -350,7 +351,7 @@ def status_line(attrs: Mapping[str, Any]) -> str | None:
     if not isinstance(rec, Mapping):
         return None
     line = (f"MLflow: run {rec.get('run_id') or '-'} in experiment {rec.get('experiment')!r} at "
-            f"{shown_uri(rec.get('tracking_uri'))}")
+            f"{masked_url(rec.get('tracking_uri'))}")
     if rec.get("unlogged"):
         line += f"; {rec['unlogged']} trial(s) not logged"
     if rec.get("error"):

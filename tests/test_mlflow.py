@@ -626,3 +626,25 @@ def test_the_runners_logging_thread_gives_back_pythons_switch_interval_when_it_c
     assert sys.getswitchinterval() == min(before, 0.001)
     tracking.close("completed", "", grace=5)
     assert sys.getswitchinterval() == before
+
+
+@pytest.mark.parametrize(("uri", "shown"), [
+    ("http://team:s3cret-pw@127.0.0.1:5000", "http://team:***@127.0.0.1:5000"),
+    ("postgresql://mlflow:s3cret-pw@db/mlflow?sslmode=require", "postgresql://mlflow:***@db/mlflow?sslmode=require"),
+    # a password MLflow's database driver reads from the query (it was shown as it was)
+    ("postgresql://mlflow@db/mlflow?password=s3cret-pw", "postgresql://mlflow@db/mlflow?password=***"),
+    ("postgresql://mlflow@db/mlflow?SSLPassword=s3cret-pw#x", "postgresql://mlflow@db/mlflow?SSLPassword=***#x"),
+    ("databricks://profile", "databricks://profile"),
+    ("file:/srv/mlruns", "file:/srv/mlruns"),
+    ("sqlite:////srv/my mlflow/mlflow.db", "sqlite:////srv/my mlflow/mlflow.db"),
+])
+def test_a_tracking_uri_is_shown_with_its_secrets_masked(uri, shown):
+    """Messages and the job's notes show the tracking URI as written, but for its secrets."""
+    from jupyter_hpo._mlflow_runs import reachable
+    from jupyter_hpo._urls import masked_url
+
+    assert masked_url(uri) == shown
+    if uri.startswith("http"):
+        why = reachable(uri.replace(":5000", ":1"))  # nothing listens on port 1
+        assert why.startswith(f"the tracking server at {shown.replace(':5000', ':1')} cannot be reached (")
+        assert "s3cret-pw" not in why
