@@ -90,9 +90,9 @@ def absolute_uri(uri: str) -> str:
 
     scheme = urlsplit(uri).scheme
     if scheme.startswith("sqlite"):
-        from jupyter_hpo.store import home_in_url
+        from jupyter_hpo.store import resolved_url
 
-        return home_in_url(uri)
+        return resolved_url(uri)
     if scheme == "file":  # file:./mlruns; file:/srv/mlruns and file:///srv/mlruns are absolute already
         path = uri[len("file:"):]
         return uri if path.startswith("/") else f"file://{os.path.abspath(os.path.expanduser(path))}"

@@ -119,7 +119,7 @@ def sqlite_url(path: Path | str) -> str:
     return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
 
 
-def home_in_url(url: str) -> str:
+def resolved_url(url: str) -> str:
     """A store URL as every process reads it alike: a SQLite file path starting with ``~``
     (``sqlite:///~/.jupyter_hpo/store.db``) with the home folder in its place (SQLAlchemy took ``~`` for a folder of
     that name in the working directory, so such a URL opened a new, empty store there), and a relative one made
@@ -166,7 +166,7 @@ class Store(StoreEngine):
     def __init__(self, url: str | None = None, home: str | os.PathLike[str] | None = None, *,
                  retry_s: float = 0.0, application: str = "jupyter-hpo") -> None:
         self.home = Path(home).expanduser() if home is not None else default_home()
-        self.url = home_in_url(url or default_url(self.home))
+        self.url = resolved_url(url or default_url(self.home))
         self.retry_s = retry_s
         self._application = application
         self._ids: dict[str, int] = {}

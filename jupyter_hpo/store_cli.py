@@ -55,9 +55,9 @@ def _check_source_exists(url: str, what: str = "SRC_URL", done: str = "nothing w
     """A SQLite source that is not there is a typo: opening it made an empty store, and the copy said
     "copied 0 job(s)" (a server store that is not there fails to connect, in its own words)."""
     from jupyter_hpo._store_engine import sqlite_file
-    from jupyter_hpo.store import home_in_url
+    from jupyter_hpo.store import resolved_url
 
-    path = sqlite_file(home_in_url(url))
+    path = sqlite_file(resolved_url(url))
     if path is not None and not path.is_file():
         raise SpecError(f"{what} names no store: {path.resolve()} does not exist; {done}.")
 
