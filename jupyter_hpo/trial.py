@@ -178,6 +178,12 @@ def report(value: float, step: int | None = None) -> None:
     backend to read (and, under AMT's early stopping or Hyperband, the objective metric too:
     :data:`STEP_OBJECTIVE_ENV`).
     """
+    _report(value, step)
+
+
+def _report(value: float, step: int | None, folds: int | None = None) -> None:
+    """:func:`report`; ``folds``: the value is the score of fold ``step + 1`` of that many (:meth:`Folds.report`),
+    which a SageMaker container's line says, so that the trial's fold scores are recorded as on the local pool."""
     value = float(value)
     if step is not None:
         step = _check_step(step)
@@ -187,7 +193,8 @@ def report(value: float, step: int | None = None) -> None:
         if _sagemaker_hparams().is_file():  # the job's metric regexes and the backend's log tail pick these up
             step = _container_step if step is None else step
             _container_step = step + 1
-            print(f"intermediate step={step} value={value!r}", flush=True)
+            print(f"intermediate step={step} value={value!r}" + (f" fold={step + 1}/{folds}" if folds else ""),
+                  flush=True)
             metric = os.environ.get(STEP_OBJECTIVE_ENV)
             if metric:  # AMT's early stopping and Hyperband read the objective metric at each step
                 print(f"{metric}={value!r}", flush=True)
@@ -264,7 +271,7 @@ class Folds:
         ctx = _here()
         if ctx is not None:
             ctx.fold_scores = list(self.scores)
-        report(score, step=len(self.scores) - 1)
+        _report(score, len(self.scores) - 1, self.k)
         if should_prune():
             raise TrialPruned(f"pruned after fold {len(self.scores)} of {self.k}")
 

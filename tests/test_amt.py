@@ -575,6 +575,7 @@ def test_a_job_runs_end_to_end_on_simulated_amt(home: Path, tmp_path: Path) -> N
         expected = 1.0 - abs(p["eta"] - 0.1) - 0.01 * p["max_depth"] + (0.02 if p["booster"] == "dart" else 0.0)
         assert r["value"] == pytest.approx(expected, abs=1e-5)
         assert len(r["intermediate"]) == 3
+    assert all("fold_scores" not in t.user_attrs for t in job.raw_trials())  # epochs' reports are no folds'
     # the first two start on new instances; the tuning job then reuses them (AMT's own reuse), which the
     # mirror reads from each trial's Starting phase: simulated seconds of Starting + Downloading
     starts = sorted((round(r["startup_s"]), r["warm"]) for r in records)
@@ -582,6 +583,35 @@ def test_a_job_runs_end_to_end_on_simulated_amt(home: Path, tmp_path: Path) -> N
     attrs = job.attrs
     assert "completed after 4 training jobs" in attrs["reason"]
     assert attrs["backend_summary"]["tuning_job"] == "sim-amt" and attrs["backend_summary"]["training_jobs"] == 4
+
+
+FOLDS_TRAIN = """\
+from jupyter_hpo import trial
+
+p = trial.params()
+folds = trial.folds(list(range(40)), [i % 2 for i in range(40)], k=4)
+for i, _ in enumerate(folds):
+    folds.report(0.7 + 0.01 * i + 0.1 * p["eta"])
+print(f"auc={folds.mean:.6f}")
+"""
+
+
+def test_a_scripts_fold_scores_are_recorded_from_its_training_jobs_log(home: Path, tmp_path: Path) -> None:
+    """``trial.folds``' scores reach the mirror through the training job's log (``... fold=1/4``) and are the
+    trial's fold scores, as on the local pool: the registry's metrics and MLflow's tag had none."""
+    from jupyter_hpo import api
+
+    script = tmp_path / "code" / "train.py"
+    script.parent.mkdir()
+    script.write_text(FOLDS_TRAIN)
+    job = api.launch(sim_spec(script, "sim-amt-folds", {"training_s": 30, "executor": "script"},
+                              budget={"max_trials": 2, "max_parallel": 2}))
+    assert job.wait(timeout=45).value == "completed", job.attrs.get("reason")
+    raw = {t.number: t for t in job.raw_trials()}
+    for r in job.trial_records():
+        expected = [0.7 + 0.01 * i + 0.1 * r["params"]["eta"] for i in range(4)]
+        assert raw[r["number"]].user_attrs["fold_scores"] == pytest.approx(expected)
+        assert r["fold_mean"] == pytest.approx(sum(expected) / 4) == pytest.approx(r["value"], abs=1e-6)
 
 
 def test_a_training_job_stopped_by_its_max_runtime_failed_and_was_not_pruned(home: Path, tmp_path: Path) -> None:

@@ -62,6 +62,12 @@ def test_the_credit_example_runs_unchanged_as_sagemaker_training_jobs_on_warm_po
     # each fold's AUC came back through the job's log (trial.folds -> "intermediate step=k value=v")
     assert all(sorted(r["intermediate"]) == ["0", "1"] for r in records)
     assert all(r["value"] == pytest.approx(sum(r["intermediate"].values()) / 2, abs=1e-6) for r in records)
+    # ... and are the trial's fold scores, as on the local pool (the registry's metrics and MLflow's tag had none)
+    scores = {t.number: t.user_attrs.get("fold_scores") for t in job.raw_trials()}
+    for r in records:
+        assert scores[r["number"]] == [r["intermediate"]["0"], r["intermediate"]["1"]]
+        assert r["fold_mean"] == pytest.approx(r["value"], abs=1e-6)
+    assert job.trials()["fold_mean"].notna().all()
 
     cold = [r for r in records if not r["warm"]]
     warm = [r for r in records if r["warm"]]

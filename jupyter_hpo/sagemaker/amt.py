@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,7 @@ class _Mirror:
     name: str
     tail: LogTail | None = None
     objective: float | None = None
+    folds: dict[int, float] = field(default_factory=dict)  # the fold scores its log said (index -> score)
     finished: bool = False
     billable_s: float = 0.0
     cost_usd: float | None = None
@@ -325,6 +326,7 @@ class AmtBackend(MirrorBackend):
         found = scan_log(lines, re.compile(self.spec.objective.pattern))
         if found.objective is not None:
             mirror.objective = found.objective
+        mirror.folds.update(found.folds)
         for step, value in found.intermediate:  # AMT decides early stopping itself: the pruner's answer is unused
             events.on_report(mirror.key, step, value)
 
@@ -348,6 +350,7 @@ class AmtBackend(MirrorBackend):
         outcome = job_outcome(mirror.key, desc, self.opts, self.spec.objective, value,
                               stopped="interrupted" if stopping else "pruned" if pruned else "failed",
                               attrs={"tuning_job": self.tuning_job, "objective_status": summary.get("ObjectiveStatus")})
+        outcome.fold_scores = [mirror.folds[i] for i in sorted(mirror.folds)]  # as the local pool's are recorded
         outcome.metrics = {m["MetricName"]: float(m["Value"]) for m in desc.get("FinalMetricDataList") or []
                            if m.get("MetricName") not in (metric, INTERMEDIATE_METRIC)}
         attrs = outcome.attrs["sagemaker"]

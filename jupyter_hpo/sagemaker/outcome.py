@@ -42,7 +42,8 @@ __all__ = [
 #: The metric name and line format of intermediate values (``jupyter_hpo.trial.report`` in a container).
 INTERMEDIATE_METRIC = "intermediate"
 INTERMEDIATE_REGEX = r"intermediate step=[0-9]+ value=([-+]?(?:[0-9.]+(?:[eE][-+]?[0-9]+)?|nan|inf))"
-_INTERMEDIATE_LINE = re.compile(r"intermediate step=([0-9]+) value=([-+]?(?:[0-9.]+(?:[eE][-+]?[0-9]+)?|nan|inf))")
+_INTERMEDIATE_LINE = re.compile(r"intermediate step=([0-9]+) value=([-+]?(?:[0-9.]+(?:[eE][-+]?[0-9]+)?|nan|inf))"
+                                r"(?: fold=([0-9]+)/([0-9]+))?")
 
 #: The statuses of a training job that has ended.
 TRAINING_DONE = ("Completed", "Failed", "Stopped")
@@ -79,10 +80,11 @@ def startup_seconds(phases: Mapping[str, float]) -> float | None:
 
 
 def parse_log_line(line: str, objective_regex: re.Pattern[str]) -> tuple[str, Any] | None:
-    """``("intermediate", (step, value))`` or ``("objective", value)`` for a log line, else None."""
+    """``("intermediate", (step, value))``, ``("fold", (step, value))`` (an intermediate value that is a fold's
+    score: ``Folds.report``'s line ends ``fold=1/5``) or ``("objective", value)`` for a log line, else None."""
     m = _INTERMEDIATE_LINE.search(line)
     if m:
-        return "intermediate", (int(m.group(1)), float(m.group(2)))
+        return "fold" if m.group(3) else "intermediate", (int(m.group(1)), float(m.group(2)))
     m = objective_regex.search(line)
     if m:
         try:
@@ -183,10 +185,12 @@ def final_metric(desc: Mapping[str, Any], name: str) -> float | None:
 
 @dataclass
 class LogValues:
-    """What log lines said: the last objective value, and the intermediate values in order."""
+    """What log lines said: the last objective value, the intermediate values in order, and those of them that
+    are fold scores (fold index -> score)."""
 
     objective: float | None = None
     intermediate: list[tuple[int, float]] = field(default_factory=list)
+    folds: dict[int, float] = field(default_factory=dict)
 
 
 _REQUIREMENTS_STATES = {"installed": "installed", "already installed on this warm pool": "reused", "failed": "failed"}
@@ -218,6 +222,8 @@ def scan_log(lines: Iterable[str], objective_regex: re.Pattern[str]) -> LogValue
             found.objective = value
         else:
             found.intermediate.append(value)
+            if kind == "fold":
+                found.folds[value[0]] = value[1]
     return found
 
 

@@ -89,6 +89,7 @@ class _Run:
     pruning: bool = False
     last: dict[str, Any] = field(default_factory=dict)
     spot_attempts: list[dict[str, Any]] = field(default_factory=list)  # interrupted spot jobs' attributes
+    folds: dict[int, float] = field(default_factory=dict)  # the fold scores its log said (index -> score)
 
     @property
     def job(self) -> str:
@@ -326,6 +327,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
         found = scan_log(run.tail.read(), self._objective_regex)
         if found.objective is not None:
             run.objective = found.objective
+        run.folds.update(found.folds)
         for step, value in found.intermediate:
             if not run.pruning and events.on_report(run.request.key, step, value):
                 run.pruning = True
@@ -361,6 +363,7 @@ class SageMakerBackend(PoolRelease, ExecutorBackend):
             value = run.objective if run.objective is not None else final_metric(desc, self.spec.objective.metric)
         outcome = job_outcome(run.request.key, desc, self.opts, self.spec.objective, value, log=run.tail,
                               stopped="pruned" if run.pruning else "failed", attrs={"reused_pool_of": reused})
+        outcome.fold_scores = [run.folds[i] for i in sorted(run.folds)]  # recorded as the local pool's are
         for o in self.spec.objectives[1:]:  # several objectives: the others, as SageMaker's regexes found them
             if (other := final_metric(desc, o.metric)) is not None:
                 outcome.metrics[o.metric] = other
