@@ -98,6 +98,26 @@ def test_a_cold_start_up_is_the_workers_start_not_the_time_it_then_waited_for_it
     assert warm is False and outcome.startup_s < boot + since_sent, (outcome.startup_s, boot, since_sent)
 
 
+def test_a_worker_that_died_before_its_first_trial_is_replaced_and_the_trial_runs(tmp_path, backends):
+    """A worker killed as it booted (the OOM killer, a `kill`) broke the runner's pipe at its first trial: the
+    runner failed with BrokenPipeError and the whole job with it, no trial recorded."""
+    import os
+    import signal
+
+    backend = make_backend(tmp_path, objectives.worker_identity)
+    backends.append(backend)
+    deadline = time.monotonic() + 60
+    while not backend._procs:  # the worker started with the pool
+        assert time.monotonic() < deadline, "the worker did not start"
+        backend.poll(Events(), timeout=0.1)
+    [dead] = backend._procs
+    os.kill(dead.process.pid, signal.SIGKILL)
+    dead.process.join(timeout=10)
+    outcomes, workers, _ = run(backend, [{"x": 0.1}, {"x": 0.2}])
+    assert [o.state for o in outcomes] == ["complete"] * 2
+    assert workers[0] == workers[1] != dead.id and outcomes[0].value != dead.process.pid
+
+
 def test_without_warm_pool_every_trial_gets_a_fresh_process(tmp_path, backends):
     backend = make_backend(tmp_path, objectives.worker_identity, warm_pool={"enabled": False})
     backends.append(backend)

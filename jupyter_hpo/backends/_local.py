@@ -402,14 +402,26 @@ class LocalBackend(ExecutorBackend):
         return sum(1 for p in self._procs if p.task is not None)
 
     def submit(self, request: TrialRequest) -> Assignment:
-        idle = [p for p in self._procs if p.task is None]
-        # a ready worker first, then one still booting, else a new process
-        proc = next((p for p in idle if p.ready_at is not None), None) or (idle[0] if idle else self._spawn())
+        message = ("run", {"key": request.key, "params": request.params, "seed": request.seed,
+                           "refit": request.refit,
+                           "artifact_dir": str(trial_folder(self.job_dir.resolve(), request.key))})
+        attempts = len(self._procs) + 2  # each worker once, and a new one
+        for attempt in range(attempts):
+            idle = [p for p in self._procs if p.task is None]
+            # a ready worker first, then one still booting, else a new process
+            proc = next((p for p in idle if p.ready_at is not None), None) or (idle[0] if idle else self._spawn())
+            try:
+                proc.conn.send(message)
+                break
+            except OSError as e:  # it died before it got a trial (killed as it booted, the OOM killer): the
+                # trial goes to another worker, and a new one takes the dead one's place (the job failed here)
+                log.warning("worker %s (pid %s) ended before its first trial (%s); its place is taken by a new "
+                            "worker", proc.id, proc.process.pid, e)
+                self._replace(proc)
+                if attempt == attempts - 1:
+                    raise
         proc.task, proc.dispatched_at = request, time.time()
         self._submitted += 1
-        proc.conn.send(("run", {"key": request.key, "params": request.params, "seed": request.seed,
-                                "refit": request.refit,
-                                "artifact_dir": str(trial_folder(self.job_dir.resolve(), request.key))}))
         from jupyter_hpo.records import REUSED_FROM
 
         return Assignment(worker=proc.id, warm=_booted(proc),
