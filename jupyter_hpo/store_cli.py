@@ -10,6 +10,7 @@ team's PostgreSQL.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import Counter
 from typing import Any
 
@@ -43,7 +44,11 @@ def cmd_store(args: argparse.Namespace) -> int:
         return 0
     _check_unique(args.jobs)  # before the stores are opened: opening a new SQLite store creates its file
     _check_source_exists(args.src)
-    copied = copy_jobs(Store(args.src), Store(args.dst), args.jobs or None)
+    try:
+        copied = copy_jobs(Store(args.src), Store(args.dst), args.jobs or None)
+    except KeyboardInterrupt as e:
+        print(e or "interrupted: nothing was copied", file=sys.stderr)
+        return 130
     if args.json:
         print(dumps({"copied": copied}))
     else:
@@ -125,8 +130,13 @@ def copy_jobs(src: Store, dst: Store, names: list[str] | None = None) -> list[st
         if name in dst.job_names():
             raise JobStateError(f"a job named {name!r} already exists in the store at {dst.shown_url}; "
                                 "copy only jobs it does not have.")
-    for name in names:
-        _copy_job(src, dst, name)
+    for i, name in enumerate(names):
+        try:
+            _copy_job(src, dst, name)
+        except KeyboardInterrupt:  # Ctrl-C: said with what the destination holds (the jobs copied before it)
+            raise KeyboardInterrupt(
+                f"interrupted: job {name!r} was not copied (nothing of it is left in the store at {dst.shown_url})"
+                + (f"; copied before it: {', '.join(names[:i])}" if i else "")) from None
     return names
 
 
@@ -159,9 +169,9 @@ def _copy_job(src: Store, dst: Store, name: str) -> None:
         packed = get_blob(src.engine, source["sha256"]) if isinstance(source, dict) else None
         if packed is not None:
             put_blob(dst.engine, packed)
-    except Exception as e:
+    except BaseException as e:  # Ctrl-C too: a half copy was listed as the source's status, and failed on resume
         dst.delete_job(name)  # no half-copied job is left behind
-        if isinstance(e, (StoreError, JobStateError)):
+        if isinstance(e, (StoreError, JobStateError)) or not isinstance(e, Exception):
             raise
         raise StoreError(f"cannot copy job {name!r} to the store at {dst.shown_url}: {error_text(e)}") from None
 

@@ -167,6 +167,33 @@ def test_copy_refuses_a_job_named_twice_before_copying_any(home, tmp_path, capsy
     assert dst.job_names() == [], "nothing was copied"
 
 
+def test_a_copy_cut_short_by_ctrl_c_leaves_no_half_job_and_can_be_run_again(home, tmp_path, capsys, monkeypatch):
+    """Ctrl-C part-way through a job's trials left the job in the destination with the source's status
+    ("completed", most trials missing, no objective): a copy again was refused ("already exists") and a resume
+    failed every trial."""
+    for name in ("job-a", "job-b"):
+        job = api.launch(objective=objectives.quadratic, space=X, max_trials=4, seed=0, name=name)
+        assert job.wait(timeout=60) == JobStatus.COMPLETED
+    src_url, dst_url = f"sqlite:///{home / 'store.db'}", f"sqlite:///{tmp_path / 'dst.db'}"
+    create_trial, made = Store.create_trial, []
+
+    def ctrl_c_at_the_6th_trial(self, name, trial):
+        made.append(name)
+        if len(made) == 6:
+            raise KeyboardInterrupt
+        return create_trial(self, name, trial)
+
+    monkeypatch.setattr(Store, "create_trial", ctrl_c_at_the_6th_trial)
+    assert cli.main(["store", "copy", src_url, dst_url, "job-a", "job-b"]) == 130
+    assert capsys.readouterr().err == (f"interrupted: job 'job-b' was not copied (nothing of it is left in the store "
+                                       f"at {dst_url}); copied before it: job-a\n")
+    dst = Store(dst_url, home=tmp_path / "dst")
+    assert dst.job_names() == ["job-a"] and len(dst.trials("job-a")) == 4
+    monkeypatch.setattr(Store, "create_trial", create_trial)
+    assert cli.main(["store", "copy", src_url, dst_url, "job-b"]) == 0
+    assert len(dst.trials("job-b")) == 4 and Store.status_of(dst.job_attrs("job-b")) == JobStatus.COMPLETED
+
+
 def test_copy_from_a_store_that_is_not_there_is_refused_and_creates_nothing(home, tmp_path, capsys):
     """A mistyped source made an empty store at that path (its folder too) and said "copied 0 job(s): -", exit 0."""
     typo, dst_file = tmp_path / "typo_dir" / "src.db", tmp_path / "dst" / "store.db"
