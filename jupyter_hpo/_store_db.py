@@ -201,10 +201,12 @@ def write_new_trial(engine: Any, study_id: int, template: FrozenTrial) -> int:
 
 
 def write_finished_trial(engine: Any, trial_id: int, state: Any, values: list[float] | None,
-                         attrs: dict[str, Any], *, retry: bool = False, completed: Any = None) -> bool:
-    """Finish trial ``trial_id`` in ONE transaction: its state and completion time, its values and its user
-    attributes ``attrs`` (added or replaced), in Optuna's tables and forms, as Optuna's own
-    ``set_trial_user_attr`` (one transaction per attribute) and ``set_trial_state_values`` would write them.
+                         attrs: dict[str, Any], *, retry: bool = False, completed: Any = None,
+                         system_attrs: dict[str, Any] | None = None) -> bool:
+    """Finish trial ``trial_id`` in ONE transaction: its state and completion time, its values, its user
+    attributes ``attrs`` and system attributes ``system_attrs`` (added or replaced), in Optuna's tables and forms,
+    as Optuna's own ``set_trial_user_attr`` (one transaction per attribute) and ``set_trial_state_values`` would
+    write them.
 
     On PostgreSQL a transaction costs a round trip and a commit, and Optuna's per-attribute path took a dozen
     of them per trial, more than the runner's writer could keep up with for short trials. Here the trial's
@@ -249,6 +251,9 @@ def write_finished_trial(engine: Any, trial_id: int, state: Any, values: list[fl
         if attrs:
             _upsert_attrs(con, m.TrialUserAttributeModel, trial_id,
                           {key: json.dumps(value) for key, value in attrs.items()})
+        if system_attrs:
+            _upsert_attrs(con, m.TrialSystemAttributeModel, trial_id,
+                          {key: json.dumps(value) for key, value in system_attrs.items()})
     return True
 
 

@@ -57,7 +57,7 @@ from jupyter_hpo._store_db import (
 )
 from jupyter_hpo._store_engine import StoreEngine, error_text, sqlite_file
 from jupyter_hpo.exceptions import JobNotFoundError, JobStateError, SpecError, StoreError, StoreReadOnlyError
-from jupyter_hpo.records import COST_USD, CREATED, ERROR, INTERRUPTED, PROVENANCE, SPEC, STARTUP_S
+from jupyter_hpo.records import CONSTRAINT_VALUES, COST_USD, CREATED, ERROR, INTERRUPTED, PROVENANCE, SPEC, STARTUP_S
 
 if TYPE_CHECKING:
     import datetime
@@ -65,6 +65,10 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial, TrialState
 
     from jupyter_hpo.space import SearchSpace
+
+#: Optuna's trial system attribute of its constraint values (``optuna.study._constrained_optimization``), which its
+#: ``best_trial`` and samplers read
+OPTUNA_CONSTRAINTS = "constraints"
 
 # the status rules live in jupyter_hpo._liveness and are re-exported here, where callers have found them
 __all__ = ["JobStatus", "Store", "default_home", "default_url", "error_text", "stale_after_s", "STALE_AFTER_S",
@@ -676,14 +680,18 @@ class Store(StoreEngine):
         cannot change any more): all of it or, when the database fails meanwhile, none of it.
 
         Retried (see ``retry_s``), a write whose commit went through although its answer was lost is not
-        made twice.
+        made twice. A trial's constraint values (``constraint_values``) are also written as Optuna's own
+        ``constraints`` system attribute: ``optuna.load_study(...).best_trial`` then skips infeasible trials, as
+        jupyter-hpo does (it named an infeasible trial best).
         """
         from optuna.trial import TrialState
 
         values = [value] if state == TrialState.COMPLETE else None
+        system = ({OPTUNA_CONSTRAINTS: list(attrs[CONSTRAINT_VALUES])}
+                  if isinstance(attrs.get(CONSTRAINT_VALUES), (list, tuple)) else None)
         self._call("recording a finished trial",
                    lambda retry: write_finished_trial(self.engine, trial_id, state, values, attrs, retry=retry,
-                                                      completed=completed))
+                                                      completed=completed, system_attrs=system))
 
     def mark_interrupted(self, name: str) -> int:
         """Mark the job's running trials failed with ``interrupted`` (their runner is gone); return how many."""

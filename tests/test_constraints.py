@@ -43,6 +43,21 @@ def test_the_best_is_the_best_feasible_trial_and_infeasible_ones_say_why(home):
     assert list(df.sort_values("param_x")["feasible"]) == [True, True, True, False, False]
 
 
+def test_optuna_load_study_names_the_same_feasible_best(home):
+    """The store is a plain Optuna database (optuna.load_study, optuna-dashboard): Optuna's best_trial skips
+    trials whose `constraints` system attribute is above 0, which the runner gave only to its own study, so
+    Optuna named an infeasible trial best where jupyter-hpo named a feasible one."""
+    import optuna
+
+    job = api.launch(objective=calibrated, space=GRID, strategy="grid", seed=0, max_trials=5, name="loaded",
+                     constraints={"calibration_error": {"max": 0.05}})
+    assert job.wait(timeout=120) == JobStatus.COMPLETED, job.attrs.get("reason")
+    study = optuna.load_study(study_name="loaded", storage=job.store.url)
+    assert study.best_trial.number == job.best["number"] and study.best_trial.params == {"x": 0.5}
+    assert {t.params["x"]: t.system_attrs["constraints"][0] <= 0 for t in study.trials} == {
+        0.0: True, 0.25: True, 0.5: True, 0.75: False, 1.0: False}
+
+
 def nonfinite_latency(p):
     """Latency NaN at x = 0, infinite at x = 0.25, else 1 + x."""
     return {"objective": p["x"], "latency": {0.0: float("nan"), 0.25: float("inf")}.get(p["x"], 1 + p["x"])}

@@ -57,7 +57,7 @@ from jupyter_hpo.runner._log import Reserve, log_max_bytes, rotate_if_large
 from jupyter_hpo.runner._warm_start import SEEDED_TRIALS_MAX, seed_from_jobs
 from jupyter_hpo.runner._writer import StoreWriter
 from jupyter_hpo.spec import TuningSpec
-from jupyter_hpo.store import HEARTBEAT_S, STALE_ALIVE_AFTER_S, Store, error_text, stale_after_s
+from jupyter_hpo.store import HEARTBEAT_S, OPTUNA_CONSTRAINTS, STALE_ALIVE_AFTER_S, Store, error_text, stale_after_s
 from jupyter_hpo.strategies import make_pruner, make_sampler
 from jupyter_hpo.trial import MAX_STEP
 
@@ -182,7 +182,7 @@ class Runner:
             if self.spec.strategy == "grid":  # which point of the grid it ran, or a resume runs it again
                 t = self.brain.sampler.mark(t)
             if t.user_attrs.get(CONSTRAINT_VALUES) is not None:  # what the sampler's constraints_func recorded
-                t.system_attrs = {**t.system_attrs, "constraints": tuple(t.user_attrs[CONSTRAINT_VALUES])}
+                t.system_attrs = {**t.system_attrs, OPTUNA_CONSTRAINTS: tuple(t.user_attrs[CONSTRAINT_VALUES])}
             value = t.value
             if self.spec.multi_objective and t.state == TrialState.COMPLETE:  # the store holds the first value
                 t.values = self._values(value, t.user_attrs.get(METRICS) or {})[0]
