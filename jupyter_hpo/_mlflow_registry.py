@@ -149,13 +149,13 @@ def _add_version(job: Any, holder: Any, number: int, kind: str, name: str, uri: 
     sink.experiment_id, sink.parent_id = client.get_run(parent).info.experiment_id, parent
     sink._load_children()
     trial = next(t for t in holder.store.trials(holder.name) if t.number == number)
-    run_id = sink.logged.get(number) or sink.log_trial(trial)
-    client.log_artifacts(run_id, str(folder), artifact_path="model")
     # the job's trial: for a refit, the one it repeats (its own trial is always 0), whose score is the model's
     # (the refit's own value, in-sample for the credit example, was shown as the model's metric)
     tuned = (holder.attrs.get(REFIT_OF) or {}).get("trial", number) if kind == "refit" else number
     scored = trial if kind != "refit" else next((t for t in job.store.trials(job.name) if t.number == tuned),
                                                 trial)
+    run_id = sink.logged.get(number) or sink.log_trial(trial, scored if kind == "refit" else None)
+    client.log_artifacts(run_id, str(folder), artifact_path="model")
     tags = {"jupyter_hpo.job": job.name, "jupyter_hpo.source": kind, "jupyter_hpo.trial": str(tuned),
             "jupyter_hpo.flavor": flavor, "metric": sink.metric, "value": repr(scored.value),
             **({"jupyter_hpo.refit_job": holder.name, "jupyter_hpo.refit_value": repr(trial.value)}

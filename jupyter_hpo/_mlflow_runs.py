@@ -258,8 +258,11 @@ class _Sink:
         return [t for t in self.store.trials(self.name, after=self.watermark)
                 if t.state.is_finished() and t.number not in self.logged and t.number not in self.refused]
 
-    def log_trial(self, t: FrozenTrial) -> str:
-        """Log one finished trial as a child run; returns its run id."""
+    def log_trial(self, t: FrozenTrial, scored: FrozenTrial | None = None) -> str:
+        """Log one finished trial as a child run; returns its run id. ``scored``: for a refit's trial, the job's
+        trial it repeats, whose value (the model's score as tuned) is logged as the metric, the refit's own as
+        ``refit_value`` (the credit example's refit reports an in-sample AUC: logged as ``auc``, it topped the
+        job's runs sorted by AUC)."""
         assert self.parent_id is not None and self.experiment_id is not None
         if "provenance" not in self.attrs:  # recorded by the runner just after it started
             self.attrs = self.store.job_attrs(self.name)
@@ -272,14 +275,20 @@ class _Sink:
                 tags[key] = _text(ua[key], 1000)
         if ua.get("error"):
             tags["error"] = _text(ua["error"], 5000)
+        if scored is not None:
+            tags["jupyter_hpo.refit_of_trial"] = str(scored.number)
         run = self.client.create_run(self.experiment_id, run_name=f"{self.run_name}-{t.number}",
                                      start_time=_ms(t.datetime_start), tags=tags)
         end = _ms(t.datetime_complete) or int(time.time() * 1000)
         metrics: dict[str, list[tuple[int, float, int | None]]] = {}
-        if _finite(t.value):
-            metrics["value"] = [(0, t.value, end)]
+        value = t.value if scored is None else scored.value
+        if _finite(value):
+            metrics["value"] = [(0, value, end)]
             if _key(self.metric) != "value":
-                metrics[_key(self.metric)] = [(0, t.value, end)]
+                metrics[_key(self.metric)] = [(0, value, end)]
+        if scored is not None:
+            if _finite(t.value):
+                metrics["refit_value"] = [(0, t.value, end)]
         folds = ua.get("fold_scores")
         if isinstance(folds, list):
             metrics["fold_score"] = [(i, s, end) for i, s in enumerate(folds) if _finite(s)]
@@ -290,7 +299,7 @@ class _Sink:
                 metrics[key] = [(0, ua[key], end)]
         # the trial's own other metrics: under their names, unless one is a name of the runner's (``run_s``,
         # ``fold_mean``, ...), whose meaning it is: then as ``metric_<name>``, job.trials()'s column
-        reserved = {"value", _key(self.metric), "fold_score", "intermediate",
+        reserved = {"value", "refit_value", _key(self.metric), "fold_score", "intermediate",
                     *(_key(k) for k in (FOLD_MEAN, FOLD_STD, STARTUP_S, RUN_S, COST_USD))}
         for key, v in (ua.get("metrics") or {}).items() if isinstance(ua.get("metrics"), Mapping) else ():
             name = _key(key) if _key(key) not in reserved else _key(f"metric_{key}")

@@ -468,6 +468,11 @@ def test_a_refits_version_names_the_jobs_trial_it_repeats(mlflow_env):
     assert version.description == (
         f"jupyter-hpo job refit-tags, refit run ({refit.name}) of trial {best} ({tags['metric']}="
         f"{job.best['value']!r} as tuned; the refit run reported {refit_value!r} of itself)")
+    # so does the run that holds the model, among the job's trial runs (its own, in-sample figure was logged as
+    # the metric, and topped the runs sorted by it)
+    run = client.get_run(version.run_id)
+    assert run.info.run_name == "refit-tags-refit-0" and run.data.tags["jupyter_hpo.refit_of_trial"] == str(best)
+    assert run.data.metrics["value"] == job.best["value"] and run.data.metrics["refit_value"] == refit_value
 
 
 def test_a_tracked_jobs_refit_is_logged_once_under_the_jobs_parent_run(mlflow_env):
