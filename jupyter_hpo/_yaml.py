@@ -29,6 +29,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`: merged by SafeLoader, whose keys the
+                continue  # mapping's own may override (a repeat among its own keys is still refused)
             key = self.construct_object(key_node, deep=deep)
             try:
                 repeated = key in seen

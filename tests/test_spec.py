@@ -499,3 +499,17 @@ def test_the_sagemaker_examples_amt_variant_is_what_its_comment_says(tmp_path):
         api.plan(data)
     data["early_stopping"] = "median"
     assert api.plan(data)["backend"] == "amt"
+
+
+def test_yaml_merge_keys_share_a_parameters_fields_and_may_override_them():
+    """`<<: *base` is standard YAML (yaml.safe_load reads it); the repeated-key check built the merge key itself
+    and refused every spec using one with PyYAML's internal tag name."""
+    spec = TuningSpec.from_yaml(
+        "trial: {function: 'tests.objectives:quadratic'}\n"
+        "space:\n"
+        "  x: &unit {type: float, low: 0.01, high: 2}\n"
+        "  y: {<<: *unit, scaling: log, low: 0.1}\n")
+    assert spec.space.to_dict()["y"] == {"type": "float", "low": 0.1, "high": 2, "scaling": "log"}
+    with pytest.raises(SpecError, match=r"the key 'low' appears twice"):  # among a mapping's own keys: refused
+        TuningSpec.from_yaml("trial: {function: 'tests.objectives:quadratic'}\nspace:\n"
+                             "  x: &unit {type: float, low: 0.01, high: 2}\n  y: {<<: *unit, low: 0.1, low: 0.2}\n")
