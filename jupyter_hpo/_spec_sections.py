@@ -4,6 +4,7 @@ assembles them into a :class:`~jupyter_hpo.spec.TuningSpec` and re-exports them.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -155,6 +156,13 @@ class TrialDef:
         if not isinstance(self.hyperparameters, Mapping):
             raise _fail("trial.hyperparameters", "must be a mapping", self.hyperparameters)
         object.__setattr__(self, "hyperparameters", dict(self.hyperparameters))
+        for key, value in self.hyperparameters.items():  # the spec is kept in the store as JSON: a YAML date
+            try:  # failed there, as "cannot create job ... in the store", naming no field
+                json.dumps(value)
+            except (TypeError, ValueError):
+                raise _fail(f"trial.hyperparameters.{key}", "must be text, a number, true/false, null, or a list or "
+                            "mapping of them (the spec is kept as JSON; quote a date in YAML to pass it as text)",
+                            value) from None
         object.__setattr__(self, "timeout", _positive_number("trial.timeout", self.timeout, optional=True))
 
 

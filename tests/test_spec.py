@@ -513,3 +513,16 @@ def test_yaml_merge_keys_share_a_parameters_fields_and_may_override_them():
     with pytest.raises(SpecError, match=r"the key 'low' appears twice"):  # among a mapping's own keys: refused
         TuningSpec.from_yaml("trial: {function: 'tests.objectives:quadratic'}\nspace:\n"
                              "  x: &unit {type: float, low: 0.01, high: 2}\n  y: {<<: *unit, low: 0.1, low: 0.2}\n")
+
+
+@pytest.mark.parametrize("value", ["2024-01-01", "!!binary aGk=", "!!set {a, b}"])
+def test_a_static_hyperparameter_json_cannot_hold_is_refused_naming_it(value):
+    """A YAML date as a static hyperparameter was refused by the store ("cannot create job ... in the store:
+    TypeError: Object of type date is not JSON serializable"), naming no field."""
+    with pytest.raises(SpecError, match=r"^`trial.hyperparameters.cutoff` must be text, a number, true/false, null, "
+                                        r"or a list or mapping of them \(the spec is kept as JSON; quote a date"):
+        TuningSpec.from_yaml("trial:\n  function: 'tests.objectives:quadratic'\n  hyperparameters:\n"
+                             f"    cutoff: {value}\nspace: {{x: [1, 2]}}\n")
+    quoted = TuningSpec.from_yaml("trial: {function: 'tests.objectives:quadratic', hyperparameters: {cutoff: "
+                                  "'2024-01-01'}}\nspace: {x: [1, 2]}\n")
+    assert quoted.trial.hyperparameters == {"cutoff": "2024-01-01"}
