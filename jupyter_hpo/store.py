@@ -13,6 +13,7 @@ storage is opened when a write or a trial read first needs it (:mod:`jupyter_hpo
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -566,6 +567,10 @@ class Store(StoreEngine):
             if data is None:
                 raise StoreError(f"job {name!r}'s script folder (sha256 {source['sha256'][:12]}...) is missing from "
                                  f"the store at {self.shown_url}; launch the job again.")
+            if hashlib.sha256(data).hexdigest() != source["sha256"]:  # unpacking it was a traceback (EOFError)
+                raise StoreError(f"job {name!r}'s script folder in the store at {self.shown_url} is damaged (its "
+                                 f"content does not match its sha256 {source['sha256'][:12]}...); resume it where "
+                                 f"the script is at {script}, or launch the job again.")
             unpack_folder(data, here)
         moved = here / Path(script).relative_to(source["folder"])
         return {**spec, "trial": {**spec["trial"], "script": str(moved)}}

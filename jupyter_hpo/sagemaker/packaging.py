@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["SPACE_FILE", "TOOLKIT_REQUIREMENTS", "package_source", "source_and_entry", "upload_source"]
 
 _VENDORED = ("exceptions.py", "trial.py", "space.py", "_space_checks.py", "_yaml.py", "_limits.py")
-_SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".venv", "node_modules", ".mypy_cache", ".pytest_cache"}
 SPACE_FILE = "jupyter_hpo_space.json"
 #: the static hyperparameters as the spec has them, each with the string SageMaker gets: ``trial.params()`` in the
 #: container returns them as they were (``"1.10"`` stays a string, ``[64, 32]`` a list), not as their text reads
@@ -58,27 +57,36 @@ def package_source(source_dir: str | os.PathLike[str], spec: TuningSpec, *, max_
     ``from jupyter_hpo import trial`` in a stock framework image; ``jupyter_hpo_space.json`` lets it
     type the tuned string hyperparameters back, and :data:`STATIC_FILE` gives it the static ones as they were.
     """
+    from jupyter_hpo._job_files import _unreadable, check_not_home, listed_files
+    from jupyter_hpo.store import default_home
+
     root = Path(source_dir)
     if not root.is_dir():
         raise SpecError(f"`backend.options.source_dir` must be a folder, but got {str(source_dir)!r}.")
+    check_not_home(root, "the folder uploaded to SageMaker (`backend.options.source_dir`, else the script's folder)",
+                   "sourcedir.tar.gz on S3", "set `backend.options.source_dir` to a folder that holds only the "
+                   "script and its code, or move them into one")
     wrapped = (root / TOOLKIT_REQUIREMENTS).is_file()
     if wrapped:
         script = _script_in(root, spec)
     buffer = io.BytesIO()
     total = 0
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for path in sorted(root.rglob("*")):
+    # the files the store keeps of a script's folder (the same folders left out; jupyter-hpo's home, with its store
+    # and every job's files, too), linked files as their content (a link pointed outside the archive)
+    with tarfile.open(fileobj=buffer, mode="w:gz", dereference=True) as tar:
+        for path in listed_files(root, (default_home().resolve(),)):
             rel = path.relative_to(root)
-            if any(part in _SKIP_DIRS for part in rel.parts) or not path.is_file():
-                continue
             if rel.parts[0] == "jupyter_hpo":
                 continue  # the vendored copy below is the one that matches the store's protocol
-            total += path.stat().st_size
-            if total > max_mb * 2**20:
-                raise SpecError(f"the source folder {str(root)!r} is over {max_mb:g} MB; put data in S3 and pass it "
-                                "as `backend.options.inputs`.")
-            tar.add(path, arcname=REQUIREMENTS if wrapped and rel == Path(TOOLKIT_REQUIREMENTS) else str(rel),
-                    recursive=False)
+            try:
+                total += path.stat().st_size
+                if total > max_mb * 2**20:
+                    raise SpecError(f"the source folder {str(root)!r} is over {max_mb:g} MB; put data in S3 and pass "
+                                    "it as `backend.options.inputs`.")
+                tar.add(path, arcname=REQUIREMENTS if wrapped and rel == Path(TOOLKIT_REQUIREMENTS) else str(rel),
+                        recursive=False)
+            except OSError as e:
+                raise _unreadable(path, root, e) from None
         package = Path(__file__).resolve().parents[1]
 
         def add_bytes(name: str, data: bytes) -> None:
