@@ -187,7 +187,8 @@ def test_a_script_folder_too_large_for_the_store_is_refused_clearly(home, tmp_pa
     (tmp_path / "train.py").write_text(SCRIPT)
     (tmp_path / "data.bin").write_bytes(os.urandom(5000))
     with pytest.raises(SpecError, match=r"a script's folder must pack to at most 1,000 bytes to be kept in the "
-                                        r"store, but '.*' holds more"):
+                                        r"store, but '.*' holds more \(.* bytes read so far; the largest: "
+                                        r"data.bin \(5,000 bytes\)"):
         api.launch(objective=str(tmp_path / "train.py"), space=X, max_trials=1, name="too-big")
     assert api.list_jobs() == []
 
