@@ -148,3 +148,28 @@ def test_a_file_that_cannot_be_read_is_named_at_launch(home, tmp_path, monkeypat
                                         r"\(Permission denied\): every file in it is packed with the script"):
         api.launch(objective=str(project / "train.py"), space=X, max_trials=1, name="unreadable")
     assert api.list_jobs() == []
+
+
+def test_a_resume_that_runs_another_script_than_the_launch_says_so(home, tmp_path):
+    """Resume runs the file at the job's script path when there is one (an edit since launch, or a teammate's own
+    train.py at the same path): trials of two programs shared the job, and nothing said so."""
+    from jupyter_hpo.store import JobStatus
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "train.py").write_text(SCRIPT)
+    job = api.launch({"name": "edited", "trial": {"script": str(project / "train.py")}, "space": X, "seed": 0,
+                      "objective": {"metric": "loss", "direction": "minimize"}, "budget": {"max_trials": 2}})
+    assert job.wait(timeout=90) == JobStatus.COMPLETED
+
+    def notes() -> list[str]:
+        return [n["text"] for n in job.attrs.get("notes") or [] if "is not the one this job was launched" in n["text"]]
+
+    job.resume(max_trials=3)
+    assert job.wait(timeout=90) == JobStatus.COMPLETED and notes() == []  # the same script: nothing to say
+    (project / "train.py").write_text(SCRIPT.replace("p.parse_args().x", "p.parse_args().x + 1"))
+    job.resume(max_trials=4)
+    assert job.wait(timeout=90) == JobStatus.COMPLETED
+    [note] = notes()
+    assert note.startswith(f"the script {project / 'train.py'} is not the one this job was launched with (sha256 ")
+    assert note.endswith("now): this run's trials run it as it is now, the earlier ones ran the launch's version")

@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 import zlib
+from pathlib import Path
 from typing import Any
 
 from jupyter_hpo.artifacts import ArtifactKeeper, remove_folder
@@ -326,6 +327,7 @@ class Runner:
 
         attrs = self.store.job_attrs(self.name)
         if attrs.get(PROVENANCE) is not None:
+            self._note_changed_script(attrs[PROVENANCE])
             return
         try:
             record = collect(attrs, self.spec.to_dict(), self.store.job_dir(self.name))
@@ -333,6 +335,24 @@ class Runner:
             log.exception("provenance could not be collected")
             record = {"error": error_text(e), "owner": attrs.get("owner")}
         self.store.set_job_attrs(self.name, **{PROVENANCE: record})
+
+    def _note_changed_script(self, record: Any) -> None:
+        """Say when the script this run runs is not the one the job was launched with (a resume after an edit, or
+        a teammate's own file at the same path): trials of two programs then share the job, which was silent."""
+        from jupyter_hpo.provenance import _sha256_file
+
+        code = record.get("code") if isinstance(record, dict) else None
+        script = self.spec.trial.script
+        if not script or not isinstance(code, dict) or not isinstance(code.get("sha256"), str) or "script" not in code:
+            return
+        try:
+            now = _sha256_file(Path(script))
+        except OSError:
+            return
+        if now != code["sha256"]:
+            self.on_note(f"the script {script} is not the one this job was launched with (sha256 {code['sha256'][:12]}"
+                         f"... then, {now[:12]}... now): this run's trials run it as it is now, the earlier ones ran "
+                         "the launch's version")
 
     def _record_failure_on_reserve(self) -> None:
         """The store could not be written (a full disk, say): free the reserve and record why the job ended."""
