@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -135,6 +137,26 @@ def test_workers_are_recycled_after_max_trials_per_worker(tmp_path, backends):
     assert workers[0] == workers[1] != workers[2] == workers[3]
     assert warm == [False, True, False, True]
     assert [o.metrics["calls"] for o in outcomes] == [1.0, 2.0, 1.0, 2.0]
+
+
+def test_a_resource_limit_a_trial_set_is_not_the_next_trials(tmp_path, backends):
+    """A trial that capped its own memory with resource.setrlimit left the cap on its warm worker: the next trials
+    failed with MemoryError. A lowered soft limit is put back; a lowered hard limit retires the worker."""
+    backend = make_backend(tmp_path, objectives.capped, space={"mode": ["read", "soft", "hard"]})
+    backends.append(backend)
+    outcomes, workers, _ = run(backend, [{"mode": "read"}, {"mode": "soft"}, {"mode": "read"}, {"mode": "hard"},
+                                         {"mode": "read"}])
+    assert all(o.state == "complete" for o in outcomes)
+    start = outcomes[0].metrics["soft_at_start"]
+    assert start > 64 and [o.metrics["soft_at_start"] for o in outcomes] == [start] * 5
+    assert workers[0] == workers[1] == workers[2] == workers[3]
+    # a hard limit a process cannot raise again (no CAP_SYS_RESOURCE) retired its worker; else it was put back
+    probe = ("import resource; s, h = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+             "resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))\n"
+             "try:\n    resource.setrlimit(resource.RLIMIT_NOFILE, (s, h)); print('raised')\n"
+             "except (OSError, ValueError):\n    print('kept')\n")
+    kept = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout == "kept\n"
+    assert (workers[3] != workers[4]) is kept
 
 
 def test_each_trial_is_reset_and_reseeded(tmp_path, backends):

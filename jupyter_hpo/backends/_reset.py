@@ -4,8 +4,10 @@ Restored after each trial: the working folder, the environment (``os.environ``, 
 with ``time.tzset()``), ``sys.path``, ``sys.argv``, Python-level signal handlers, ``sys.stdout`` /
 ``sys.stderr`` / ``sys.stdin`` (a trial that replaced them gets the worker's own back), the warning filters
 (``warnings.simplefilter("error")``), the recursion limit, the umask, and NumPy's floating-point error handling
-(``np.seterr``) when NumPy is imported. What cannot be restored retires the worker after its trial (a fresh process
-takes its place): a working folder that no longer exists, or a standard stream that the trial closed.
+(``np.seterr``) when NumPy is imported, and the resource limits (``resource.setrlimit``: a trial that capped its own
+memory failed the next trials with MemoryError). What cannot be restored retires the worker after its trial (a fresh
+process takes its place): a working folder that no longer exists, a standard stream that the trial closed, or a
+hard resource limit the trial lowered (only a privileged process may raise it again).
 
 Shared between warm trials, by design: imported installed modules and their module-level state (a script's
 own modules are re-imported by every trial, see ``_script.py``), ``trial.cached`` values, and threads or
@@ -36,6 +38,36 @@ def _catchable() -> list[signal.Signals]:
             signal.getsignal(sig)
             out.append(sig)
     return out
+
+
+def _limits() -> dict[str, tuple[int, int]]:
+    """The process's resource limits (``RLIMIT_AS``, ``RLIMIT_NOFILE``, ...) by name; none where there are none."""
+    try:
+        import resource
+    except ImportError:  # not a POSIX system
+        return {}
+    out = {}
+    for name in dir(resource):
+        if name.startswith("RLIMIT_"):
+            with contextlib.suppress(OSError, ValueError):
+                out[name] = resource.getrlimit(getattr(resource, name))
+    return out
+
+
+def _restore_limits(limits: dict[str, tuple[int, int]]) -> list[str]:
+    if not limits:
+        return []
+    import resource
+
+    problems = []
+    for name, (soft, hard) in limits.items():
+        try:
+            if resource.getrlimit(getattr(resource, name)) != (soft, hard):
+                resource.setrlimit(getattr(resource, name), (soft, hard))
+        except (OSError, ValueError) as e:  # a lowered hard limit: not this process's to raise again
+            problems.append(f"the trial lowered the hard resource limit {name}, which only a privileged process may "
+                            f"raise again ({e})")
+    return problems
 
 
 def _numpy_errors() -> dict[str, str] | None:
@@ -76,6 +108,7 @@ class ProcessState:
         os.umask(self.umask)
         self.numpy_errors = _numpy_errors()
         self.zone = (time.timezone, time.altzone, time.daylight, time.tzname)
+        self.limits = _limits()
 
     def restore(self) -> list[str]:
         """Put everything back; returns what could not be restored (the worker should then be replaced)."""
@@ -96,6 +129,7 @@ class ProcessState:
         if sys.getrecursionlimit() != self.recursion_limit:
             sys.setrecursionlimit(self.recursion_limit)
         os.umask(self.umask)
+        problems += _restore_limits(self.limits)
         if self.numpy_errors is not None or "numpy" in sys.modules:
             _set_numpy_errors(self.numpy_errors)
         sys.path[:] = self.path
