@@ -117,6 +117,12 @@ def job_status(attrs: dict[str, Any], now: float | None = None) -> JobStatus:
     now = time.time() if now is None else now
     runner = attrs.get("runner") or {}
     age = now - float(attrs.get("heartbeat") or attrs.get("created") or now)
+    spawned = attrs.get("spawned") or {}
+    if not runner.get("pid") and spawned.get("host") == THIS_HOST and spawned.get("pid"):
+        # a runner this machine started that died before it registered (killed, out of memory, a crash while it
+        # loaded): stale at once; it showed pending for 30 s, which `resume` refused and `stop` waited out
+        if not pid_alive(int(spawned["pid"])):
+            return JobStatus.STALE
     if runner.get("host") == THIS_HOST and runner.get("pid"):
         # on this machine a dead runner is stale at once; a live one whose heartbeat is long overdue
         # is hung (a busy runner may write its heartbeat late, hence the longer allowance)

@@ -613,7 +613,7 @@ class Job:
         # once, one starts a runner and the other is told (two runners on one job interrupted each other's trials)
         if not self.store.claim_job(self.name, attrs.get("status"), spec=spec, status="pending", reason="",
                                     stop_requested=False, resumed_by=by or stamp(), heartbeat=time.time(),
-                                    runner={}):
+                                    runner={}, spawned={}):
             now = self.store.watch_status(self.name)
             who = owner_name(self.store.job_attrs(self.name).get("resumed_by" if now.is_active() else "stopped_by"))
             raise JobStateError(f"job {self.name!r} changed while this resume was under way: it is {now.value} now"

@@ -102,6 +102,8 @@ BACKEND = "backend"
 STATUS = "status"
 REASON = "reason"
 RUNNER = "runner"
+#: ``{"pid", "host", "time"}`` of the runner process a launch or resume started, before it registers as ``runner``
+SPAWNED = "spawned"
 HEARTBEAT = "heartbeat"
 CREATED = "created"
 ENDED = "ended"

@@ -148,6 +148,34 @@ def test_a_machine_restart_kills_runner_and_workers_and_resume_loses_and_repeats
     assert wait_for(lambda: not job_processes(home), timeout=15), "no runner or worker outlives the job"
 
 
+SLOW_START = """\
+import os, sys, time
+if sys.argv[:1] == ["-m"] and os.environ.get("HPO_TEST_SLOW_START") in sys.argv:  # the job's runner, as it loads
+    time.sleep(60)
+"""
+
+
+def test_a_runner_killed_before_it_registers_shows_stale_at_once_and_stop_ends_the_job(home, tmp_path, monkeypatch):
+    """A runner killed in its first second (the OOM killer, a machine's restart) left the job `pending` for 30 s:
+    `resume` refused ("while its runner runs") and `stop` waited, then exited 0 leaving it `stale`."""
+    fault = tmp_path / "fault"
+    fault.mkdir()
+    (fault / "sitecustomize.py").write_text(SLOW_START)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(fault), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("HPO_TEST_SLOW_START", "early")
+    job = api.launch(objective=objectives.quadratic, space=X, max_trials=4, max_parallel=1, name="early")
+    monkeypatch.delenv("HPO_TEST_SLOW_START")
+    pid = job.attrs["spawned"]["pid"]
+    assert job.status == JobStatus.PENDING and not job.attrs.get("runner")
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: job.status == JobStatus.STALE, timeout=5), job.attrs
+    started = time.monotonic()
+    assert job.stop(timeout=30) == JobStatus.STOPPED and time.monotonic() - started < 10
+    assert job.attrs["reason"] == "stopped (its runner had died)"
+    job.resume()  # its new runner (no longer slowed) runs the job
+    assert job.wait(timeout=90) == JobStatus.COMPLETED and job.summary()["complete"] == 4
+
+
 def test_workers_of_a_runner_killed_alone_end_with_it(home, tmp_path):
     hold = tmp_path / "hold"
     hold.touch()  # the trials wait until the test lets them finish

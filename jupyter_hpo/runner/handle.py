@@ -8,12 +8,13 @@ freeing what a dead one left behind. ``Job.stop`` and ``Job.resume`` decide *whe
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from typing import TYPE_CHECKING, Any
 
 from jupyter_hpo.exceptions import HpoError
-from jupyter_hpo.records import NOTES, RUNNER
+from jupyter_hpo.records import NOTES, RUNNER, SPAWNED
 
 if TYPE_CHECKING:
     import psutil
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from jupyter_hpo.store import Store
 
 __all__ = ["RunnerHandle"]
+
+log = logging.getLogger("jupyter_hpo.runner")
 
 
 class RunnerHandle:
@@ -32,9 +35,16 @@ class RunnerHandle:
 
     def start(self, cwd: str | None = None) -> int:
         """Start the job's runner detached from this process; return its pid."""
+        from jupyter_hpo.exceptions import StoreError
         from jupyter_hpo.runner import spawn_runner
 
-        return spawn_runner(self.name, self.store.url, self.store.home, cwd=cwd, store=self.store)
+        pid = spawn_runner(self.name, self.store.url, self.store.home, cwd=cwd, store=self.store)
+        try:  # until the runner says who it is: one that dies first (killed, out of memory) shows stale at once
+            self.store.set_job_attrs(self.name, **{SPAWNED: {"pid": pid, "host": socket.gethostname(),
+                                                             "time": time.time()}})
+        except StoreError as e:  # a courtesy: the job's status then waits for its heartbeat's age, as before
+            log.warning("job %s: its runner's pid could not be recorded: %s", self.name, e)
+        return pid
 
     def info(self) -> dict[str, Any]:
         """What the runner wrote of itself (``pid``, ``host``, ``started``); empty before it has run."""
