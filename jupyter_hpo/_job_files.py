@@ -36,16 +36,32 @@ def check_not_home(folder: Path, what: str, where: str, instead: str) -> None:
                         f"SSH keys, cloud credentials and Jupyter's tokens; {instead}. Nothing was made.")
 
 
+#: a linked file up to this size is packed as its content (code); a larger one is data, read by its path
+LINKED_FILE_MAX = 2**20
+
+
+def _packed(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    if not path.is_symlink():
+        return True
+    try:
+        return path.stat().st_size <= LINKED_FILE_MAX
+    except OSError:
+        return False
+
+
 def listed_files(folder: Path, exclude: tuple[Path, ...] = ()) -> list[Path]:
     """The files under ``folder`` that are packed, sorted: not in :data:`SKIPPED` folders nor under ``exclude``
-    (resolved paths). A linked file is packed as its content (``helper.py -> ../shared/helper.py`` was left out,
-    and a resume elsewhere failed to import it); a linked folder is not followed (a data folder: read by path)."""
+    (resolved paths). A linked file of code size is packed as its content (``helper.py -> ../shared/helper.py``
+    was left out, and a resume elsewhere failed to import it); a larger linked file and a linked folder are not
+    (data, read by its path: linking a data set into the project folder must not make it too large to keep)."""
     found: list[Path] = []
     for root, dirs, files in os.walk(folder):
         here = Path(root)
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED and (here / d).resolve() not in exclude
                          and not (here / d).is_symlink())
-        found.extend(here / f for f in sorted(files) if (here / f).is_file())
+        found.extend(here / f for f in sorted(files) if _packed(here / f))
     return found
 
 

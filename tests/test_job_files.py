@@ -76,6 +76,9 @@ def test_both_packs_hold_a_linked_file_as_its_content_and_leave_out_the_same_fol
     (project / "venv" / "bin").mkdir(parents=True)
     (project / "venv" / "bin" / "python").symlink_to("/usr/bin/python3")
     (project / "helper.py").symlink_to("../shared/helper.py")
+    with open(tmp_path / "shared" / "big.csv", "wb") as f:  # a data set linked into the project: read by its path
+        f.truncate(2**20 + 1)
+    (project / "data.csv").symlink_to(tmp_path / "shared" / "big.csv")
     (project / "train.py").write_text(SCRIPT)
     (project / "hpo-home").mkdir()
     (project / "hpo-home" / "store.db").write_bytes(b"jobs")
