@@ -220,3 +220,24 @@ def capped(p):
     elif p["mode"] == "hard":
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
     return {"objective": float(os.getpid()), "soft_at_start": float(soft)}
+
+
+def arrival(p):
+    """The first trial to start waits while the file ``<dir>/hold`` exists and scores 0 (minimised); the others
+    score better by the order they started in: 100 - i while the first one waits, -i/1000 after it ended."""
+    folder = p["dir"]
+    i = 0
+    while True:
+        try:
+            os.close(os.open(os.path.join(folder, f"started-{i}"), os.O_CREAT | os.O_EXCL))
+            break
+        except FileExistsError:
+            i += 1
+    if i == 0:
+        deadline = time.monotonic() + 120
+        while os.path.exists(os.path.join(folder, "hold")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        open(os.path.join(folder, "first-done"), "w").close()
+        return 0.0
+    time.sleep(0.1)
+    return -i / 1000 if os.path.exists(os.path.join(folder, "first-done")) else 100.0 - i

@@ -115,6 +115,26 @@ def pruned_but_the_first(p):
     return 1.0
 
 
+def test_a_resume_counts_patience_in_the_order_trials_finished_not_their_numbers(home, tmp_path):
+    """With 2 trials at a time, trial 0 ran long and finished best after faster trials that each improved: the
+    resume replayed the trials by number, read those as trials without improvement, and ended the job at once
+    ("no improvement in the last 3 trials"), its budget unspent and its interrupted trials never run again;
+    and every later resume was refused."""
+    (tmp_path / "hold").touch()
+    job = launch(objective=objectives.arrival, max_trials=16, patience=3, max_parallel=2, name="late-best",
+                 direction="minimize", hyperparameters={"dir": str(tmp_path)})
+    wait_for(lambda: job.summary()["complete"] >= 5, timeout=60)
+    (tmp_path / "hold").unlink()
+    wait_for(lambda: (tmp_path / "first-done").exists() and job.summary()["complete"] >= 7, timeout=60)
+    assert job.stop(timeout=60) == JobStatus.STOPPED
+    stopped = job.summary()["complete"]
+    assert stopped < 16 and job.best["value"] < 0
+    job.resume()
+    assert job.wait(timeout=120) == JobStatus.COMPLETED
+    assert job.attrs["reason"] == "budget of 16 trials reached", job.attrs["reason"]
+    assert job.summary()["complete"] == 16
+
+
 def test_patience_counts_pruned_trials_as_trials_without_improvement(home):
     """With pruning on, most trials that do not improve are pruned: patience never fired while they were."""
     job = launch(objective=pruned_but_the_first, space={"i": list(range(12))}, strategy="grid", seed=1,

@@ -177,6 +177,7 @@ class Runner:
             foreign_below=int(copied.get("trials") or 0) if isinstance(copied, dict) else 0)
         if self.refit_of is not None and not any(t.state == TrialState.COMPLETE for t in stored):
             self.brain.enqueue_trial(self.spec.space.to_optuna_params(self.refit_of["params"]))
+        finished: list[tuple[Any, int, str, Any, Any, bool]] = []  # for the progress, counted as they finished
         for t in stored:
             if t.state == TrialState.WAITING:
                 continue
@@ -197,8 +198,13 @@ class Runner:
             self.n_counted += 1
             if t.state == TrialState.FAIL:  # failures in a row start again from 0 on resume: a job that failed on
                 continue  # max_consecutive_failures is resumed once its cause is mended, and must not end at once
-            self._update_progress(t.state.name.lower(), value, t.user_attrs.get("error"),
-                                  t.user_attrs.get(FEASIBLE) is not False)
+            finished.append((t.datetime_complete or datetime.datetime.max, t.number, t.state.name.lower(), value,
+                             t.user_attrs.get("error"), t.user_attrs.get(FEASIBLE) is not False))
+        # in the order the trials finished, as the run that ran them counted them: with 2+ at a time, numbers are
+        # not that order, and a best that finished late after faster trials read as patience used up (the resume
+        # ended at once, "no improvement in the last N trials", and could never be resumed again)
+        for _, _, state, value, error, feasible in sorted(finished, key=lambda f: (f[0], f[1])):
+            self._update_progress(state, value, error, feasible)
 
     def _seed_from_earlier_jobs(self) -> None:
         """Warm start (:func:`~jupyter_hpo.runner._warm_start.seed_from_jobs`), said in a note and counted."""
