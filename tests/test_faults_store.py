@@ -435,6 +435,9 @@ def test_a_store_url_that_cannot_be_opened_is_a_store_error_naming_it(home, tmp_
      "postgresql+psycopg://alice@127.0.0.1:1/hpo?sslpassword=***"),
     # a port that is not a number: SQLAlchemy's ValueError came out as a traceback, and the password was not masked
     ("postgresql+psycopg://alice:s3cret-pw@127.0.0.1:5432x/hpo", "postgresql+psycopg://alice:***@127.0.0.1:5432x/hpo"),
+    # a password with / or ? in it, which SQLAlchemy and psycopg take as written: shown whole for a while
+    ("postgresql+psycopg://alice:s3cret-pw/x@127.0.0.1:1/hpo", "postgresql+psycopg://alice:***@127.0.0.1:1/hpo"),
+    ("postgresql+psycopg://alice:s3cret-pw?x@127.0.0.1:1/hpo", "postgresql+psycopg://alice:***@127.0.0.1:1/hpo"),
 ])
 def test_a_password_in_the_urls_query_never_shows_in_a_message(home, monkeypatch, capsys, url, shown):
     from jupyter_hpo import cli

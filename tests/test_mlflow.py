@@ -638,7 +638,10 @@ def test_the_runners_logging_thread_gives_back_pythons_switch_interval_when_it_c
     ("postgresql://mlflow:s3cret-pw@db/mlflow?sslmode=require", "postgresql://mlflow:***@db/mlflow?sslmode=require"),
     # a password MLflow's database driver reads from the query (it was shown as it was)
     ("postgresql://mlflow@db/mlflow?password=s3cret-pw", "postgresql://mlflow@db/mlflow?password=***"),
-    ("postgresql://mlflow@db/mlflow?SSLPassword=s3cret-pw#x", "postgresql://mlflow@db/mlflow?SSLPassword=***#x"),
+    ("postgresql://mlflow@db/mlflow?SSLPassword=s3cret-pw", "postgresql://mlflow@db/mlflow?SSLPassword=***"),
+    # a password with / # ? in it, as SQLAlchemy reads it (urlsplit ended the host there and showed it whole)
+    ("postgresql://mlflow:s3cret-pw/x@db/mlflow", "postgresql://mlflow:***@db/mlflow"),
+    ("postgresql://mlflow:s3cret-pw#x@db/mlflow", "postgresql://mlflow:***@db/mlflow"),
     ("databricks://profile", "databricks://profile"),
     ("file:/srv/mlruns", "file:/srv/mlruns"),
     ("sqlite:////srv/my mlflow/mlflow.db", "sqlite:////srv/my mlflow/mlflow.db"),
