@@ -53,6 +53,8 @@ class _Tee(io.TextIOBase):
 
     def __init__(self, out: Any) -> None:
         self._out = out
+        self._buffer = _TeeBuffer(self)
+        self._settings: dict[str, Any] | None = None  # the stream's own, while a trial has reconfigured it
         self._patterns: dict[str, re.Pattern[str]] = {}
         self._capturing = False
         self._partial: list[str] = []  # the unfinished line's pieces, joined when its newline comes
@@ -68,26 +70,42 @@ class _Tee(io.TextIOBase):
         self._capturing = True
 
     def end(self) -> None:
-        """The trial has ended: its last partial line counts; output after it only passes through."""
+        """The trial has ended: its last partial line counts; output after it only passes through. A stream the
+        trial reconfigured gets its own settings back."""
         self.flush()
         self._capturing = False
+        if self._settings is not None:
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                self._out.reconfigure(**self._settings)
+            self._settings = None
+
+    def reconfigure(self, **settings: Any) -> None:
+        """``sys.stdout.reconfigure(encoding="utf-8")``, a script's usual mend for printing text its locale cannot
+        encode, on the worker's stream, for this trial (it failed with AttributeError)."""
+        if self._settings is None:
+            self._settings = {"encoding": self._out.encoding, "errors": self._out.errors,
+                              "line_buffering": self._out.line_buffering, "write_through": self._out.write_through}
+        self._out.reconfigure(**settings)
 
     def write(self, s: str) -> int:
         self._out.write(s)
         if self._capturing and s:
-            # only the new piece is searched for a newline: re-splitting the whole unfinished line on every write
-            # made a script that prints a dot per batch quadratic (2 s alone, 63 s as a trial)
-            if "\n" in s:
-                *lines, rest = ("".join(self._partial) + s).split("\n")
-                for line in lines:
-                    self._line(line)
-                self._partial, self._partial_chars = ([rest], len(rest)) if rest else ([], 0)
-            else:
-                self._partial.append(s)
-                self._partial_chars += len(s)
-                if self._partial_chars > _PARTIAL_MAX:
-                    self._cut_long_line()
+            self._capture(s)
         return len(s)
+
+    def _capture(self, s: str) -> None:
+        # only the new piece is searched for a newline: re-splitting the whole unfinished line on every write
+        # made a script that prints a dot per batch quadratic (2 s alone, 63 s as a trial)
+        if "\n" in s:
+            *lines, rest = ("".join(self._partial) + s).split("\n")
+            for line in lines:
+                self._line(line)
+            self._partial, self._partial_chars = ([rest], len(rest)) if rest else ([], 0)
+        else:
+            self._partial.append(s)
+            self._partial_chars += len(s)
+            if self._partial_chars > _PARTIAL_MAX:
+                self._cut_long_line()
 
     def _cut_long_line(self) -> None:
         """The unfinished line is past :data:`_PARTIAL_MAX`: take its matches that end before its last
@@ -131,8 +149,56 @@ class _Tee(io.TextIOBase):
         return str(getattr(self._out, "encoding", None) or "utf-8")
 
     @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return getattr(self._out, "errors", None)
+
+    @property
     def buffer(self) -> Any:
-        return self._out.buffer
+        """The bytes under the text: what a trial writes there (``sys.stdout.buffer.write``, or through a
+        ``io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8")`` of its own) is read for its metric too, and
+        closing it (that wrapper, collected) leaves the worker's stream open: it closed it for every later trial."""
+        return self._buffer
+
+    def _bytes(self, data: bytes) -> None:
+        """Bytes a trial wrote under the text, in order with the text: passed through, then read as text."""
+        self._out.flush()
+        self._out.buffer.write(data)
+        self._out.buffer.flush()
+        if self._capturing and data:
+            self._capture(bytes(data).decode(self.encoding, "replace"))
+
+
+class _TeeBuffer(io.RawIOBase):
+    """:attr:`_Tee.buffer`: bytes written here go to the worker's stream and are read for the trial's metric;
+    closing it closes nothing of the worker's (a trial's own ``TextIOWrapper`` over it closes it when collected)."""
+
+    def __init__(self, tee: _Tee) -> None:
+        super().__init__()
+        self._tee = tee
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._tee._bytes(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        self._tee._out.flush()
+
+    def close(self) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            self.flush()  # and stays open: the next trial writes through it too
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return int(self._tee._out.fileno())
+
+    def isatty(self) -> bool:
+        return bool(self._tee._out.isatty())
 
 
 def _changed_modules(since: float) -> list[str]:
@@ -387,6 +453,11 @@ class _Worker:
             if not exits:  # else what the script raised after its os._exit, which would have ended it there
                 raise
         finally:
+            for name, own in (("stdout", tee), ("stderr", err)):  # a stream the script put in place of the worker's
+                replaced = getattr(sys, name)  # (a TextIOWrapper of its own over sys.stdout.buffer) writes out what
+                if replaced is not own:  # it holds now, as at its interpreter's exit standalone, while it counts
+                    with contextlib.suppress(Exception):
+                        replaced.flush()
             tee.end()
             err.end()  # an argparse error, say: its message is the last line on stderr
         if exits:
@@ -500,6 +571,9 @@ def worker_main(conn: Any, boot: dict[str, Any]) -> None:
     # inherits spawn, whose children re-run a script's top level (a default Pool() hung, without a main guard)
     multiprocessing.set_start_method(None, force=True)
     t0 = time.time()
+    from jupyter_hpo.runner._log import utf8_output
+
+    utf8_output()  # before any trial prints: it is runner.log, whatever the locale
     _reads.watch()  # what it reads from here on (the objective's imports, its data) is checked at a hand-over
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides when a worker stops
     _end_with_runner()

@@ -19,6 +19,9 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     # first of all, before the imports below (about half a second): a new local job's workers start booting
     from jupyter_hpo.backends._prestart import ENV, spawn_from
+    from jupyter_hpo.runner._log import utf8_output
+
+    utf8_output()
 
     prestart = os.environ.pop(ENV, None)  # not for the workers, nor what their trials start
     if prestart:

@@ -55,9 +55,9 @@ def environment_key(env: dict[str, str], run_dir: str) -> str:
     """What a runner's start depends on: the Python, the working directory and every environment variable."""
     h = hashlib.sha256()
     for part in (sys.executable, sys.version, os.path.realpath(run_dir), socket.gethostname()):
-        h.update(f"{part}\0".encode())
-    for k, v in sorted(env.items()):
-        h.update(f"{k}={v}\0".encode())
+        h.update(f"{part}\0".encode("utf-8", "surrogateescape"))
+    for k, v in sorted(env.items()):  # a value or folder name in bytes that are not UTF-8 (Python keeps them as
+        h.update(f"{k}={v}\0".encode("utf-8", "surrogateescape"))  # surrogates): every launch was a traceback
     return h.hexdigest()
 
 

@@ -17,12 +17,21 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["DEFAULT_LOG_MAX_BYTES", "log_max_bytes", "rotate_if_large", "Reserve", "send_output_to"]
+__all__ = ["DEFAULT_LOG_MAX_BYTES", "log_max_bytes", "rotate_if_large", "Reserve", "send_output_to", "utf8_output"]
 
 log = logging.getLogger("jupyter_hpo.runner")
 
 DEFAULT_LOG_MAX_BYTES = 10 * 2**20
 _RESERVE_BYTES = 2 * 2**20
+
+
+def utf8_output() -> None:
+    """This process's output (``runner.log``) in UTF-8, whatever the locale, and what cannot be written escaped: in
+    an ASCII or Latin-1 locale a trial that printed ``é`` or ``中文`` failed with UnicodeEncodeError (it printed
+    them standalone). The runner and each worker call it first thing."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError):  # not a text file's stream: left as it is
+            stream.reconfigure(encoding="utf-8", errors="backslashreplace")
 
 
 def send_output_to(path: Path | str) -> None:
