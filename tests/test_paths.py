@@ -20,8 +20,16 @@ JUPYTER = str(Path(sys.executable).with_name("jupyter"))
 
 
 def _launch(store: Store, name: str = "baseline", **options):
-    return api.launch(objective=objectives.quadratic, space=X, max_trials=2, max_parallel=1, name=name,
-                      store=store, **options)
+    options.setdefault("objective", objectives.quadratic)
+    return api.launch(space=X, max_trials=2, max_parallel=1, name=name, store=store, **options)
+
+
+def _unpicklable():
+    """An objective refused as bad input once the launch has begun (it cannot be sent to workers)."""
+    import threading
+
+    lock = threading.Lock()
+    return lambda p: float(lock.locked())
 
 
 def test_two_stores_in_one_home_keep_their_jobs_files_apart(tmp_path, home):
@@ -41,7 +49,7 @@ def test_two_stores_in_one_home_keep_their_jobs_files_apart(tmp_path, home):
         f"that name in the store at {a.shown_url}; choose another name, or remove that folder if its job is gone. "
         f"Nothing was written.")
     with pytest.raises(JobStateError, match="is taken on this machine"):  # a launch that would fail anyway
-        _launch(b, hyperparameters={"n": object()})
+        _launch(b, objective=_unpicklable())
     assert b.job_names() == [] and sorted(p.name for p in folder.iterdir()) == before
     assert a.job_attrs("baseline")["status"] == "completed"
     assert _launch(b, name="baseline-b").wait(timeout=90) == JobStatus.COMPLETED  # another name is its own folder
