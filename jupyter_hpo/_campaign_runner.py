@@ -112,7 +112,7 @@ class _CampaignRunner:
             if self.store.job_attrs(n).get("stop_requested"):
                 self.unqueue.add(n)
             else:
-                self.store.set_job_attrs(n, runner=self.me, heartbeat=now)
+                self.store.set_job_attrs(n, runner=self.me, heartbeat=now, spawned={})
 
     def _stop_waiting(self) -> None:
         for n in self.queue:

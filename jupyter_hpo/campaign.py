@@ -380,7 +380,8 @@ class Campaign:
             # each job taken only if no one resumed or stopped it meanwhile (Job.resume takes it the same way): of
             # two users resuming the campaign at once, one runs it and the other is told; both started a runner
             if self.store.claim_job(n, stored[n], status="pending", reason="",
-                                    stop_requested=False, resumed_by=by, heartbeat=time.time(), runner={}):
+                                    stop_requested=False, resumed_by=by, heartbeat=time.time(), runner={},
+                                    spawned={}):  # a dead pid of the job's own last runner read it stale at once
                 taken.append(n)
             elif not taken:  # its first job: another resume of the campaign is under way
                 raise JobStateError(f"campaign {self.name!r} changed while this resume was under way (job {n!r} "

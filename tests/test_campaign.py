@@ -157,6 +157,29 @@ def test_stop_and_resume_the_campaign_as_a_whole(home, tmp_path):
     assert out.returncode == 0 and out.stdout.strip() == "campaign halt: completed", out.stdout + out.stderr
 
 
+def test_a_campaign_resume_of_a_job_once_resumed_alone_is_not_read_stale_and_resumed_twice(home, tmp_path):
+    """A job resumed alone keeps the pid of the runner that resume started (`spawned`); the campaign's resume left
+    that dead pid, so the job read `stale` until the campaign's runner registered, and a `resume` of the job in
+    that second was accepted: two runners drove it."""
+    import socket
+    import subprocess
+    import sys
+
+    specs = write_specs(tmp_path, ["w1", "w2"], trials=12, sleep=1.0)
+    c = campaign(specs, name="twice")
+    wait_for(lambda: any(r["state"] == "complete" for r in api.attach("w1").trial_records()), timeout=60)
+    assert hpo(home, "campaign", "stop", "twice").returncode == 0
+    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout)
+    for name in ("w1", "w2"):  # as if each had been resumed alone once since: that runner's pid, dead now
+        api.attach(name).store.set_job_attrs(name, spawned={"pid": gone, "host": socket.gethostname(), "time": 0.0})
+    c.resume()
+    assert all(api.attach(n).status in (JobStatus.PENDING, JobStatus.RUNNING) for n in ("w1", "w2"))
+    with pytest.raises(JobStateError, match="cannot be resumed while its runner runs"):
+        api.attach("w1").resume()
+    assert hpo(home, "campaign", "stop", "twice").returncode == 0
+
+
 def test_a_campaign_resume_leaves_a_failed_job_whose_budget_is_spent_as_it_was(home, tmp_path):
     """`jupyter hpo resume JOB` refuses such a job; the campaign's resume ran it again: it failed at once, with
     no word that nothing ran, and "no trial completed" replaced its last error."""

@@ -312,7 +312,7 @@ class Runner:
                 log.info("job %s is %s: it ended before this runner started; nothing is run", self.name, status)
                 return False
             if self.store.claim_job(self.name, status, status="running", reason="", heartbeat=started,
-                                    runner=self._record(started)):
+                                    runner=self._record(started), spawned={}):  # registered: `runner` says
                 return True
         raise StoreError(f"job {self.name!r} kept changing while its runner started; nothing is run")
 
