@@ -328,11 +328,13 @@ class Store(StoreEngine):
             self._put_attrs(study_id, {"spec": spec, "backend": spec["backend"]["name"], "status": "pending",
                                        "created": now, "stop_requested": False, "schema": schema_of(spec),
                                        "owner": owner or identity()})
-        except Exception as e:  # a full disk, say: no half-created job is left behind
+        except BaseException as e:  # a full disk, Ctrl-C: no half-created job (hidden, its name taken) is left
             try:
                 self._storage.delete_study(study_id)
             except Exception:  # noqa: BLE001 - the first error is the one to report
                 pass
+            if not isinstance(e, Exception):
+                raise
             raise self._write_error(f"cannot create job {name!r} in", e) from None
         return study_id
 

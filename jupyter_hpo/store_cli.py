@@ -153,7 +153,7 @@ def _copy_job(src: Store, dst: Store, name: str) -> None:
     if isinstance(attrs.get("provenance"), dict):  # its package list, from src's blob table into dst's
         attrs["provenance"] = src.whole_provenance(attrs["provenance"])
     (direction,) = src.storage.get_study_directions(src.study_id(name))
-    dst.create_job(name, attrs["spec"], direction.name.lower())
+    dst.create_job(name, attrs["spec"], direction.name.lower())  # all or nothing of it, Ctrl-C too
     try:
         dst.set_job_attrs(name, **{k: v for k, v in attrs.items() if k != "objective"})
         trials = src.trials(name)

@@ -190,6 +190,17 @@ def test_a_copy_cut_short_by_ctrl_c_leaves_no_half_job_and_can_be_run_again(home
     dst = Store(dst_url, home=tmp_path / "dst")
     assert dst.job_names() == ["job-a"] and len(dst.trials("job-a")) == 4
     monkeypatch.setattr(Store, "create_trial", create_trial)
+    # Ctrl-C inside the job's creation, between its study and its attributes: a study without a job was left,
+    # hidden from `list`, its name taken ("a job named 'job-b' already exists" at every copy again)
+    put_attrs = Store._put_attrs
+
+    def ctrl_c_at_the_attributes(self, study_id, values):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Store, "_put_attrs", ctrl_c_at_the_attributes)
+    assert cli.main(["store", "copy", src_url, dst_url, "job-b"]) == 130
+    assert optuna.get_all_study_names(dst_url) == ["job-a"]
+    monkeypatch.setattr(Store, "_put_attrs", put_attrs)
     assert cli.main(["store", "copy", src_url, dst_url, "job-b"]) == 0
     assert len(dst.trials("job-b")) == 4 and Store.status_of(dst.job_attrs("job-b")) == JobStatus.COMPLETED
 
