@@ -25,12 +25,33 @@ class YAMLLimitError(YAMLError):
     """The text is valid YAML but larger than a limit; the message names where and the limit."""
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        #: each mapping's own key nodes, as written: merging (``<<: *base``) rewrites a node in place, the base's
+        #: keys put before its own, and a mapping merged into another was read as repeating the keys it overrides
+        self._own_keys: dict[int, list[Any]] = {}
+
+    def _own(self, node: Any) -> list[Any]:
+        return self._own_keys.setdefault(id(node), [k for k, _ in node.value if k.tag != _MERGE])
+
+    def flatten_mapping(self, node: Any) -> None:
+        self._own(node)  # before SafeLoader merges into it
+        for key_node, value_node in node.value:  # and of what merges into it, before that is merged in turn
+            if key_node.tag == _MERGE:
+                for merged in (value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]):
+                    if isinstance(merged, MappingNode):
+                        self._own(merged)
+        super().flatten_mapping(node)
+
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         seen = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`: merged by SafeLoader, whose keys the
-                continue  # mapping's own may override (a repeat among its own keys is still refused)
+        # `<<: *base` is merged by SafeLoader, and a mapping's own keys may override the base's: a repeat among
+        # its own keys is refused
+        for key_node in self._own(node):
             key = self.construct_object(key_node, deep=deep)
             try:
                 repeated = key in seen

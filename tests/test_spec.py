@@ -510,6 +510,13 @@ def test_yaml_merge_keys_share_a_parameters_fields_and_may_override_them():
         "  x: &unit {type: float, low: 0.01, high: 2}\n"
         "  y: {<<: *unit, scaling: log, low: 0.1}\n")
     assert spec.space.to_dict()["y"] == {"type": "float", "low": 0.1, "high": 2, "scaling": "log"}
+    # a preset that merges another, merged in turn: the inner merge rewrote the preset's node in place, which then
+    # read as repeating the key it overrides ("the key 'high' appears twice")
+    nested = TuningSpec.from_yaml(
+        "trial: {function: 'tests.objectives:quadratic'}\nspace:\n  a: &unit {type: float, low: 0.01, high: 2}\n"
+        "  b: &wide {<<: *unit, high: 20}\n  c: {<<: *wide, scaling: log}\n")
+    assert nested.space.to_dict()["c"] == {"type": "float", "low": 0.01, "high": 20, "scaling": "log"}
+    assert nested.space.to_dict()["b"] == {"type": "float", "low": 0.01, "high": 20}
     with pytest.raises(SpecError, match=r"the key 'low' appears twice"):  # among a mapping's own keys: refused
         TuningSpec.from_yaml("trial: {function: 'tests.objectives:quadratic'}\nspace:\n"
                              "  x: &unit {type: float, low: 0.01, high: 2}\n  y: {<<: *unit, low: 0.1, low: 0.2}\n")
