@@ -517,6 +517,13 @@ def test_yaml_merge_keys_share_a_parameters_fields_and_may_override_them():
         "  b: &wide {<<: *unit, high: 20}\n  c: {<<: *wide, scaling: log}\n")
     assert nested.space.to_dict()["c"] == {"type": "float", "low": 0.01, "high": 20, "scaling": "log"}
     assert nested.space.to_dict()["b"] == {"type": "float", "low": 0.01, "high": 20}
+    import yaml
+
+    from jupyter_hpo._yaml import load_yaml
+
+    deeper = ("sleep: 0.1\npresets:\n  small: &small {layers: 2, width: 64, dropout: 0.1}\n"
+              "  wide: &wide {<<: *small, width: 256}\nmodel: {<<: *wide, dropout: 0.2}\n")
+    assert load_yaml(deeper) == yaml.safe_load(deeper)
     with pytest.raises(SpecError, match=r"the key 'low' appears twice"):  # among a mapping's own keys: refused
         TuningSpec.from_yaml("trial: {function: 'tests.objectives:quadratic'}\nspace:\n"
                              "  x: &unit {type: float, low: 0.01, high: 2}\n  y: {<<: *unit, low: 0.1, low: 0.2}\n")
