@@ -128,6 +128,9 @@ def _store_after_command(sub: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # text the locale cannot encode (an ASCII or Latin-1 one) is printed
+        with contextlib.suppress(AttributeError, ValueError, OSError):  # escaped: it ended the command with a
+            stream.reconfigure(errors="backslashreplace")  # UnicodeEncodeError, exit 1 ("the job failed")
     args = _parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)

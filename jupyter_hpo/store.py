@@ -353,6 +353,10 @@ class Store(StoreEngine):
         """The study id of job ``name`` (ids never change, so they are remembered)."""
         if name in self._ids:
             return self._ids[name]
+        try:  # a name from a command line in bytes its locale cannot decode (`show café` under LC_ALL=C): no job
+            name.encode("utf-8")  # has it (job names are ASCII); the database driver failed with a traceback
+        except UnicodeEncodeError:
+            raise JobNotFoundError(f"no job named {name!r} in the store at {self.shown_url}.") from None
         if self._plain:
             found = self._call(f"finding job {name!r}", lambda _: study_id_of(self.engine, name))
             if found is None:
