@@ -415,8 +415,8 @@ class LocalBackend(ExecutorBackend):
                 break
             except OSError as e:  # it died before it got a trial (killed as it booted, the OOM killer): the
                 # trial goes to another worker, and a new one takes the dead one's place (the job failed here)
-                log.warning("worker %s (pid %s) ended before its first trial (%s); its place is taken by a new "
-                            "worker", proc.id, proc.process.pid, e)
+                log.warning("worker %s (pid %s) ended before it was sent its next trial (%s); its place is taken "
+                            "by a new worker", proc.id, proc.process.pid, e)
                 self._replace(proc)
                 if attempt == attempts - 1:
                     raise
