@@ -25,6 +25,13 @@ elif a.recipe == "buffer":
     sys.stdout.flush(); sys.stdout.buffer.write(f"option {a.opt}\\nloss=0.25\\n".encode()); sys.exit(0)
 elif a.recipe == "wrapper":
     sys.stdout = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8")
+elif a.recipe == "detach":
+    sys.stdout = io.TextIOWrapper(sys.stdout.detach(), encoding="utf-8")
+elif a.recipe == "codecs":
+    import codecs
+    sys.stdout = codecs.getwriter("utf-8")(sys.stdout.detach())
+elif a.recipe == "raw":
+    sys.stdout.flush(); sys.stdout.buffer.raw.write(b"loss=0.25\\n"); sys.exit(0)
 print("option", a.opt)
 print("loss=0.25")
 """
@@ -75,7 +82,7 @@ def test_a_script_mending_its_own_output_encoding_runs_as_alone_and_leaves_its_w
     """`sys.stdout.reconfigure(encoding=...)` failed (AttributeError); bytes written to `sys.stdout.buffer` were not
     read for the metric; a `TextIOWrapper` of the script's own over it lost the metric and, collected, closed the
     worker's stdout: every later trial on the worker failed ("I/O operation on closed file") and so did the job."""
-    spec = _spec(project, "recipes", '{recipe: [wrapper, reconfigure, buffer], opt: ["é", "中文"]}', 6)
+    spec = _spec(project, "recipes", '{recipe: [wrapper, reconfigure, buffer, detach, codecs, raw], opt: ["é"]}', 6)
     out = cli(home, project, "launch", str(spec), "--json", **ASCII)
     assert out.returncode == 0, out.stderr.decode("ascii", "replace")
     assert json.loads(out.stdout)["complete"] == 6
@@ -86,10 +93,30 @@ def test_a_script_mending_its_own_output_encoding_runs_as_alone_and_leaves_its_w
 
 def test_text_in_the_environment_that_is_not_utf8_does_not_stop_a_launch(home, project, tmp_path):
     """An environment variable or a working folder in bytes that are not UTF-8 (a Latin-1 archive's folder name)
-    made every launch a traceback, in a UTF-8 locale too."""
+    made every launch a traceback, in a UTF-8 locale too; a file of such a name beside the script failed a job
+    whose workers could be handed over (a kept runner, a campaign)."""
     odd = Path(os.fsdecode(bytes(tmp_path) + b"/donn\xe9es"))
     odd.mkdir()
     (odd / "train.py").write_text(SCRIPT, encoding="utf-8")
     spec = _spec(odd, "latin", '{opt: ["a"]}', 1)
     out = cli(home, odd, "launch", str(spec), MY_NOTE=os.fsdecode(b"Jos\xe9"))
     assert out.returncode == 0 and b"1 complete" in out.stdout, out.stderr.decode("utf-8", "replace")
+    (odd / os.fsdecode(b"donn\xe9es.csv")).touch()
+    out = cli(home, odd, "launch", str(spec), "--name", "kept", "--keep-alive", "2")
+    assert out.returncode == 0 and b"1 complete" in out.stdout, out.stdout.decode("utf-8", "replace")
+
+
+def test_a_sagemaker_defaults_file_with_text_the_locale_cannot_read_is_read_as_utf8_or_refused_in_a_line(
+        home, tmp_path):
+    """An accent in the SageMaker SDK's defaults file made `plan` a traceback (exit 1) under LC_ALL=C, and a file
+    saved in Latin-1 did in any locale."""
+    config = tmp_path / "config.yaml"
+    config.write_text("# réglages de l'équipe\nSchemaVersion: '1.0'\n", encoding="utf-8")
+    spec = str(REPO / "examples" / "credit_default" / "sagemaker.yaml")
+    aws = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_MAX_ATTEMPTS": "1", "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config)}
+    out = cli(home, tmp_path, "plan", spec, **ASCII, **aws)
+    assert out.returncode == 0, out.stderr.decode("ascii", "replace")
+    config.write_bytes(b"# r\xe9glages\nSchemaVersion: '1.0'\n")
+    out = cli(home, tmp_path, "plan", spec, **aws)
+    assert out.returncode == 2 and out.stderr.startswith(b"error: the user SageMaker defaults file "), out.stderr

@@ -30,6 +30,8 @@ def meddle(p: dict[str, Any]) -> Any:
         sys.path.append("/added/by/a/trial")
         sys.argv.append("--left-over")
         signal.signal(signal.SIGTERM, lambda *_: None)
+        sys.__stdout__.reconfigure(encoding="ascii", errors="strict")  # a helper setting up its own output: the
+        sys.__stderr__.reconfigure(line_buffering=False)  # next trials printing `é` failed with UnicodeEncodeError
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaced, not closed
         # process-wide settings a script makes for itself: each failed or changed every later warm trial
         warnings.simplefilter("error")
@@ -147,6 +149,8 @@ def meddle(p: dict[str, Any]) -> Any:
         "signal_ok": float(signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.SIG_IGN)
                            or getattr(signal.getsignal(signal.SIGTERM), "__name__", "") != "<lambda>"),
         "stdout_ok": float(sys.stdout is sys.__stdout__ and not sys.stdout.closed),
+        # runner.log is UTF-8, escaping what cannot be written, whatever the locale
+        "encoding_ok": float((sys.stdout.encoding, sys.stdout.errors) == ("utf-8", "backslashreplace")),
         "warnings_ok": float(not any(f[0] == "error" for f in warnings.filters)),
         "recursion_ok": float(sys.getrecursionlimit() >= 1000),
         "umask_ok": float(os.umask(0o022) == 0o022),
@@ -210,7 +214,7 @@ def test_a_trial_that_changes_folder_environment_path_argv_signals_and_stdout_le
     assert after.metrics["pid"] == first.metrics["pid"]
     assert {k: v for k, v in after.metrics.items() if k.endswith("_ok")} == {
         "cwd_ok": 1.0, "env_ok": 1.0, "path_ok": 1.0, "argv_ok": 1.0, "signal_ok": 1.0, "stdout_ok": 1.0,
-        "warnings_ok": 1.0, "recursion_ok": 1.0, "umask_ok": 1.0, "tz_ok": 1.0, "numpy_ok": 1.0}
+        "warnings_ok": 1.0, "recursion_ok": 1.0, "umask_ok": 1.0, "tz_ok": 1.0, "numpy_ok": 1.0, "encoding_ok": 1.0}
 
 
 def test_a_thread_a_trial_left_running_does_not_report_into_the_next_trial(pool):

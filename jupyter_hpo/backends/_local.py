@@ -137,13 +137,13 @@ def fingerprint(boot: dict[str, Any]) -> str:
     notebooks (``*.ipynb``), which JupyterLab saves every few minutes: a worker does not read them (and one that
     does refuses a hand-over once the file changed, see :mod:`jupyter_hpo.backends._reads`)."""
     h = hashlib.sha256()
-    for part in (sys.executable, sys.version, os.getcwd(), boot["kind"]):
-        h.update(f"{part}\0".encode())
+    for part in (sys.executable, sys.version, os.getcwd(), boot["kind"]):  # names in bytes that are not UTF-8
+        h.update(f"{part}\0".encode("utf-8", "surrogateescape"))  # (a Latin-1 folder) failed every hand-over
     if boot["kind"] == "function":  # each job has its own copy of the pickle: its bytes count, not its path
         h.update(Path(boot["path"]).read_bytes())
         _hash_files(h, Path(os.getcwd()), recursive=False)
     else:
-        h.update(f"{os.path.realpath(boot['path'])}\0".encode())
+        h.update(f"{os.path.realpath(boot['path'])}\0".encode("utf-8", "surrogateescape"))
         _hash_files(h, Path(os.path.realpath(boot["path"])).parent, recursive=True)
     return h.hexdigest()
 
@@ -162,7 +162,7 @@ def _hash_files(h: Any, folder: Path, recursive: bool, limit: int = 5000) -> Non
                 st = path.stat()
             except OSError:
                 continue
-            h.update(f"{path.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+            h.update(f"{path.relative_to(folder)}\0{st.st_size}\0{st.st_mtime_ns}\0".encode("utf-8", "surrogateescape"))
             if name.endswith(".py") and st.st_size <= 2**20:
                 with contextlib.suppress(OSError):
                     h.update(path.read_bytes())

@@ -4,10 +4,11 @@ Restored after each trial: the working folder, the environment (``os.environ``, 
 with ``time.tzset()``), ``sys.path``, ``sys.argv``, Python-level signal handlers, ``sys.stdout`` /
 ``sys.stderr`` / ``sys.stdin`` (a trial that replaced them gets the worker's own back), the warning filters
 (``warnings.simplefilter("error")``), the recursion limit, the umask, and NumPy's floating-point error handling
-(``np.seterr``) when NumPy is imported, and the resource limits (``resource.setrlimit``: a trial that capped its own
-memory failed the next trials with MemoryError). What cannot be restored retires the worker after its trial (a fresh
-process takes its place): a working folder that no longer exists, a standard stream that the trial closed, or a
-hard resource limit the trial lowered (only a privileged process may raise it again).
+(``np.seterr``) when NumPy is imported, the resource limits (``resource.setrlimit``: a trial that capped its own
+memory failed the next trials with MemoryError), and the standard streams' settings (``sys.stdout.reconfigure``).
+What cannot be restored retires the worker after its trial (a fresh process takes its place): a working folder
+that no longer exists, a standard stream that the trial closed, or a hard resource limit the trial lowered (only a
+privileged process may raise it again).
 
 Shared between warm trials, by design: imported installed modules and their module-level state (a script's
 own modules are re-imported by every trial, see ``_script.py``), ``trial.cached`` values, and threads or
@@ -17,6 +18,7 @@ child processes a trial leaves running (a trial should join what it starts).
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import sys
@@ -70,6 +72,20 @@ def _restore_limits(limits: dict[str, tuple[int, int]]) -> list[str]:
     return problems
 
 
+_STREAM_SETTINGS = ("encoding", "errors", "line_buffering", "write_through")
+
+
+def _stream_settings(stream: Any) -> dict[str, Any] | None:
+    """What ``reconfigure`` changes of a text stream (a function worker's own ``sys.stdout``), or None for a
+    stream without it (a script worker's capture, which undoes a trial's ``reconfigure`` itself)."""
+    if not isinstance(stream, io.TextIOWrapper):
+        return None
+    try:
+        return {name: getattr(stream, name) for name in _STREAM_SETTINGS}
+    except (AttributeError, ValueError):  # closed
+        return None
+
+
 def _numpy_errors() -> dict[str, str] | None:
     """NumPy's floating-point error handling, or None when NumPy is not imported (no import just for this)."""
     numpy = sys.modules.get("numpy")
@@ -102,6 +118,7 @@ class ProcessState:
         self.argv = list(sys.argv)
         self.handlers: dict[signal.Signals, Any] = {s: signal.getsignal(s) for s in _catchable()}
         self.streams = {name: getattr(sys, name) for name in _STREAMS}
+        self.stream_settings = {name: _stream_settings(stream) for name, stream in self.streams.items()}
         self.warning_filters = list(warnings.filters)
         self.recursion_limit = sys.getrecursionlimit()
         self.umask = os.umask(0o022)
@@ -143,4 +160,7 @@ class ProcessState:
                 setattr(sys, name, stream)
             if getattr(stream, "closed", False):
                 problems.append(f"the trial closed sys.{name}")
+            elif (settings := self.stream_settings.get(name)) and _stream_settings(stream) != settings:
+                with contextlib.suppress(AttributeError, ValueError, OSError):  # `sys.stdout.reconfigure(...)`:
+                    stream.reconfigure(**settings)  # an ASCII encoding failed the next trials that printed `é`
         return problems

@@ -159,6 +159,11 @@ class _Tee(io.TextIOBase):
         closing it (that wrapper, collected) leaves the worker's stream open: it closed it for every later trial."""
         return self._buffer
 
+    def detach(self) -> Any:
+        """``io.TextIOWrapper(sys.stdout.detach(), encoding="utf-8")`` (or ``codecs.getwriter``), the other usual
+        mend: the bytes under the text, as :attr:`buffer`; this stream stays whole for the next trials."""
+        return self._buffer
+
     def _bytes(self, data: bytes) -> None:
         """Bytes a trial wrote under the text, in order with the text: passed through, then read as text."""
         self._out.flush()
@@ -178,6 +183,10 @@ class _TeeBuffer(io.RawIOBase):
 
     def writable(self) -> bool:
         return True
+
+    @property
+    def raw(self) -> _TeeBuffer:  # ``sys.stdout.buffer.raw.write(...)``: read for the metric as well
+        return self
 
     def write(self, data: Any) -> int:
         self._tee._bytes(bytes(data))

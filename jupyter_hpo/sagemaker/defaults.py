@@ -130,8 +130,8 @@ def read_defaults() -> tuple[dict[str, Any], dict[str, str], list[str]]:
         if not path.is_file():
             continue
         try:
-            doc = load_yaml(path.read_text(), f"the SageMaker defaults file {path}")
-        except (OSError, YAMLError) as e:
+            doc = load_yaml(path.read_text(encoding="utf-8"), f"the SageMaker defaults file {path}")
+        except (OSError, YAMLError, UnicodeDecodeError) as e:  # one line, in any locale (it was a traceback)
             raise SpecError(f"the {kind} SageMaker defaults file {path} cannot be read: {e}") from None
         docs.append((f"{kind} defaults file {path}", doc))
     import copy
