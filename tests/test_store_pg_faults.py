@@ -264,3 +264,27 @@ def test_a_trial_read_cut_by_an_outage_prints_no_fallback_warning(postgres_url, 
     assert not any("Falling back" in m or "Caught an error from sqlalchemy" in m for m in logged), logged
     monkeypatch.setattr(Query, "all", plain_all)  # the connection is back
     assert [r["number"] for r in store.trial_records("read-cut", after=1)] == [2, 3]  # and reads again once it is up
+
+
+def test_a_connection_the_pool_cannot_reset_is_one_line_in_the_runner_log(tmp_path):
+    """A restart that lands while a connection is busy (psycopg's pipeline mode: "cannot exit pipeline mode while
+    busy") made SQLAlchemy's pool log two chained tracebacks into runner.log, beside the store's one-line retry;
+    the CI met it once (`-k postgres_restart`). The runner's log keeps the pool's words and the error's line."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import logging\n"
+        "from jupyter_hpo.runner.__main__ import main\n"
+        f"main(['--store', 'sqlite:///{tmp_path}/store.db', 'no-such-job'])\n"  # the runner's logging, set up
+        "try:\n"
+        "    raise RuntimeError('sending query failed: cannot exit pipeline mode while busy\\nPQsendQuery...')\n"
+        "except RuntimeError:\n"
+        "    logging.getLogger('sqlalchemy.pool.impl.QueuePool').error('Exception during reset or similar',"
+        " exc_info=True)\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "JUPYTER_HPO_HOME": str(tmp_path / "home")})
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.endswith("sqlalchemy.pool.impl.QueuePool ERROR Exception during reset or similar (RuntimeError: "
+                         "sending query failed: cannot exit pipeline mode while busy)"), out.stderr[-2000:]

@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
+    from jupyter_hpo.runner._log import one_line_pool_errors
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(one_line_pool_errors)
     from jupyter_hpo._store_db import retry_window_s
     from jupyter_hpo.runner._runner import Runner, not_started
     from jupyter_hpo.store import Store

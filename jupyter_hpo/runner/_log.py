@@ -17,12 +17,25 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["DEFAULT_LOG_MAX_BYTES", "log_max_bytes", "rotate_if_large", "Reserve", "send_output_to", "utf8_output"]
+__all__ = ["DEFAULT_LOG_MAX_BYTES", "log_max_bytes", "one_line_pool_errors", "rotate_if_large", "Reserve",
+           "send_output_to", "utf8_output"]
 
 log = logging.getLogger("jupyter_hpo.runner")
 
 DEFAULT_LOG_MAX_BYTES = 10 * 2**20
 _RESERVE_BYTES = 2 * 2**20
+
+
+def one_line_pool_errors(record: logging.LogRecord) -> bool:
+    """A handler's filter: SQLAlchemy's connection pool logs a connection it could not reset (the database
+    restarted under it: "Exception during reset or similar") with two chained tracebacks, while the store says in
+    one line that it retries; the pool's record keeps its words and the error's last line, without the traceback."""
+    if record.name.startswith("sqlalchemy.pool") and record.exc_info and record.exc_info[1] is not None:
+        error = record.exc_info[1]
+        text = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        record.msg, record.args = f"{record.getMessage()} ({type(error).__name__}: {text})", None
+        record.exc_info, record.exc_text = None, None
+    return True
 
 
 def utf8_output() -> None:
